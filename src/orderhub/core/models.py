@@ -1,0 +1,91 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AuditEvent(models.Model):
+    """One append-only entry of a subject's history (an order, a workflow, a customer ...).
+
+    Each event carries the hash of the previous event of the same subject, so an edited or deleted
+    row breaks the chain; `orderhub audit verify` walks every chain. On PostgreSQL a trigger refuses
+    UPDATE, DELETE and TRUNCATE on this table.
+    """
+
+    subject_type = models.CharField(_("subject type"), max_length=32)
+    subject_id = models.BigIntegerField(_("subject id"))
+    seq = models.PositiveIntegerField(_("sequence"))
+    at = models.DateTimeField(_("time"))
+    action = models.CharField(_("action"), max_length=64)
+    actor_kind = models.CharField(_("actor kind"), max_length=16)
+    actor_id = models.CharField(_("actor id"), max_length=64)
+    actor_label = models.CharField(_("actor"), max_length=150)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=400, blank=True)
+    request_id = models.CharField(_("request id"), max_length=64, blank=True)
+    changes = models.JSONField(_("changes"), default=dict, blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    forced = models.BooleanField(_("forced"), default=False)
+    prev_hash = models.CharField(_("previous hash"), max_length=64, blank=True)
+    hash = models.CharField(_("hash"), max_length=64)
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subject_type", "subject_id", "seq"], name="audit_event_chain_position"
+            )
+        ]
+        indexes = [models.Index(fields=["at"], name="audit_event_at")]
+
+    def __str__(self) -> str:
+        return f"{self.subject_type}:{self.subject_id}#{self.seq} {self.action}"
+
+
+class ApiToken(models.Model):
+    """A bearer token for a system (ERP, script). Only its SHA-256 is stored."""
+
+    name = models.CharField(_("name"), max_length=100)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_tokens",
+        verbose_name=_("acts as user"),
+    )
+    prefix = models.CharField(_("prefix"), max_length=12)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    revoked = models.BooleanField(_("revoked"), default=False)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class CalendarOverride(models.Model):
+    """An admin's correction to the statutory calendar: a day made a workday or a day off."""
+
+    date = models.DateField(_("date"), unique=True)
+    is_workday = models.BooleanField(_("is a workday"))
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("calendar override")
+        verbose_name_plural = _("calendar overrides")
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date} {'workday' if self.is_workday else 'day off'}"
+
+
+class Counter(models.Model):
+    """Named counters for human-readable numbers where the database has no sequences."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"

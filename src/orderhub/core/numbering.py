@@ -1,0 +1,40 @@
+"""Human-readable unique numbers (SO-261122-000123) without a round trip per number.
+
+On PostgreSQL numbers come from a sequence that advances in blocks; each process hands out its
+block from memory (hi/lo), so gaps appear after a restart, never duplicates. Elsewhere a counter
+row is bumped inside the caller's transaction.
+"""
+
+import threading
+
+from django.db import connection
+from django.db.models import F
+
+from .models import Counter
+
+BLOCK = 50
+_lock = threading.Lock()
+_blocks: dict[str, tuple[int, int]] = {}
+
+
+def sequence_sql(name: str) -> tuple[str, str]:
+    return (
+        f"CREATE SEQUENCE IF NOT EXISTS {name} INCREMENT BY {BLOCK} START WITH 1",
+        f"DROP SEQUENCE IF EXISTS {name}",
+    )
+
+
+def next_value(name: str) -> int:
+    if connection.vendor != "postgresql":
+        Counter.objects.get_or_create(name=name)
+        Counter.objects.filter(name=name).update(value=F("value") + 1)
+        return Counter.objects.values_list("value", flat=True).get(name=name)
+    with _lock:
+        nxt, end = _blocks.get(name, (0, 0))
+        if nxt >= end:
+            with connection.cursor() as cur:
+                cur.execute("SELECT nextval(%s)", [name])
+                start = cur.fetchone()[0]
+            nxt, end = start, start + BLOCK
+        _blocks[name] = (nxt + 1, end)
+        return nxt

@@ -1,0 +1,36 @@
+"""Roles are Django groups named by these codes; the labels are what people see."""
+
+from django.utils.translation import gettext_lazy as _
+
+ROLES = {
+    "sales": _("Sales"),
+    "service": _("Customer service"),
+    "planner": _("Planner"),
+    "purchaser": _("Purchaser"),
+    "warehouse": _("Warehouse"),
+    "production": _("Production"),
+    "qc": _("Quality control"),
+    "finance": _("Finance"),
+    "logistics": _("Logistics"),
+    "designer": _("Designer"),
+    "manager": _("Manager"),
+    "admin": _("Administrator"),
+}
+
+# Django permissions each role holds (beyond moving orders out of the stages it owns).
+ROLE_PERMISSIONS = {
+    "sales": ["orders.add_order", "orders.view_order", "orders.hold_order"],
+    "service": ["orders.add_order", "orders.view_order", "orders.hold_order"],
+    "planner": ["orders.add_order", "orders.view_order", "orders.hold_order"],
+    "purchaser": ["orders.view_order"],
+    "warehouse": ["orders.view_order"],
+    "production": ["orders.view_order"],
+    "qc": ["orders.view_order", "orders.hold_order"],
+    "finance": ["orders.view_order", "orders.hold_order"],
+    "logistics": ["orders.view_order"],
+    "designer": ["orders.view_order"],
+    "manager": ["orders.add_order", "orders.view_order", "orders.hold_order",
+                "orders.override_guard", "orders.cancel_order"],
+    "admin": ["orders.add_order", "orders.view_order", "orders.hold_order",
+              "orders.override_guard", "orders.cancel_order", "workflow.change_workflowdefinition"],
+}

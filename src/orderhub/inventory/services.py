@@ -1,0 +1,160 @@
+"""Stock writes. Rows are locked in primary-key order, so concurrent reservations serialise
+without deadlocks; the CHECK constraints on StockLevel are the last line of defence.
+
+Each function issues a fixed number of queries whatever the number of lines.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F
+
+from orderhub.core import clock
+from orderhub.core.actors import Actor
+
+from .models import Reservation, StockLevel, StockMove, Warehouse
+
+ZERO = Decimal("0")
+
+
+@dataclass(frozen=True)
+class Requirement:
+    product_id: int
+    qty: Decimal
+    line_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Shortage:
+    product_id: int
+    needed: Decimal
+    available: Decimal
+
+    @property
+    def missing(self) -> Decimal:
+        return self.needed - self.available
+
+
+def _locked_levels(product_ids: Iterable[int]) -> list[StockLevel]:
+    return list(
+        StockLevel.objects.select_for_update().filter(product_id__in=set(product_ids)).order_by("pk")
+    )
+
+
+def _warehouse_priority() -> dict[int, tuple[int, str]]:
+    return {pk: (prio, code) for pk, prio, code in
+            Warehouse.objects.values_list("pk", "priority", "code")}
+
+
+def stock_reserve(*, order_id: int, requirements: list[Requirement], actor: Actor,
+                  release_condition: str, expires_at: datetime | None = None,
+                  allow_partial: bool = False) -> tuple[list[Reservation], list[Shortage]]:
+    """Reserve each requirement, drawing from warehouses in priority order.
+
+    Without ``allow_partial`` nothing is written when anything is short, and the shortages are
+    returned. With it (a forced move) what is available is reserved and the rest reported.
+    """
+    if not requirements:
+        return [], []
+    with transaction.atomic():
+        levels = _locked_levels(r.product_id for r in requirements)
+        prio = _warehouse_priority()
+        by_product: dict[int, list[StockLevel]] = defaultdict(list)
+        for lvl in sorted(levels, key=lambda x: (prio.get(x.warehouse_id, (999, "")), x.pk)):
+            by_product[lvl.product_id].append(lvl)
+
+        needed: dict[int, Decimal] = defaultdict(lambda: ZERO)
+        for r in requirements:
+            needed[r.product_id] += r.qty
+        shortages = []
+        for pid, qty in needed.items():
+            avail = sum((lvl.on_hand - lvl.reserved for lvl in by_product.get(pid, ())), ZERO)
+            if avail < qty:
+                shortages.append(Shortage(pid, qty, avail))
+        if shortages and not allow_partial:
+            return [], shortages
+
+        now = clock.now()
+        made: list[Reservation] = []
+        touched: dict[int, StockLevel] = {}
+        for r in requirements:
+            left = r.qty
+            for lvl in by_product.get(r.product_id, ()):
+                free = lvl.on_hand - lvl.reserved
+                if left <= 0:
+                    break
+                if free <= 0:
+                    continue
+                take = min(free, left)
+                lvl.reserved += take
+                left -= take
+                touched[lvl.pk] = lvl
+                made.append(Reservation(
+                    order_id=order_id, line_id=r.line_id, stock=lvl, product_id=r.product_id,
+                    qty=take, created_at=now, created_by=actor.label[:150],
+                    release_condition=release_condition, expires_at=expires_at,
+                ))
+        if touched:
+            StockLevel.objects.bulk_update(list(touched.values()), ["reserved"])
+            Reservation.objects.bulk_create(made)
+        return made, shortages
+
+
+def _close_reservations(*, order_id: int, actor: Actor, consume: bool, note: str) -> list[Reservation]:
+    with transaction.atomic():
+        active = list(Reservation.objects.filter(order_id=order_id, status=Reservation.Status.ACTIVE))
+        if not active:
+            return []
+        levels = {lvl.pk: lvl for lvl in _locked_levels_by_pk(r.stock_id for r in active)}
+        now = clock.now()
+        moves = []
+        for res in active:
+            lvl = levels[res.stock_id]
+            lvl.reserved -= res.qty
+            if consume:
+                lvl.on_hand -= res.qty
+                moves.append(StockMove(stock_id=lvl.pk, kind=StockMove.Kind.SHIPMENT, qty=-res.qty,
+                                       order_id=order_id, at=now, actor=actor.label[:150],
+                                       note=note[:200]))
+        StockLevel.objects.bulk_update(list(levels.values()),
+                                       ["reserved", "on_hand"] if consume else ["reserved"])
+        status = Reservation.Status.CONSUMED if consume else Reservation.Status.RELEASED
+        Reservation.objects.filter(pk__in=[r.pk for r in active]).update(
+            status=status, closed_at=now, closed_by=actor.label[:150])
+        if moves:
+            StockMove.objects.bulk_create(moves)
+        for res in active:
+            res.status = status
+        return active
+
+
+def _locked_levels_by_pk(pks: Iterable[int]) -> list[StockLevel]:
+    return list(StockLevel.objects.select_for_update().filter(pk__in=set(pks)).order_by("pk"))
+
+
+def stock_release(*, order_id: int, actor: Actor, note: str = "") -> list[Reservation]:
+    """Give back everything the order holds (cancel, hold with release, expiry)."""
+    return _close_reservations(order_id=order_id, actor=actor, consume=False, note=note)
+
+
+def stock_consume(*, order_id: int, actor: Actor, note: str = "") -> list[Reservation]:
+    """Ship what the order holds: on hand and reserved both go down, a shipment move is kept."""
+    return _close_reservations(order_id=order_id, actor=actor, consume=True, note=note)
+
+
+def stock_receive(*, product_id: int, warehouse_id: int, qty: Decimal, actor: Actor,
+                  note: str = "", kind: str = StockMove.Kind.RECEIPT) -> StockLevel:
+    """Put stock on hand (goods receipt or a positive/negative adjustment)."""
+    with transaction.atomic():
+        lvl, _ = StockLevel.objects.get_or_create(product_id=product_id, warehouse_id=warehouse_id)
+        StockLevel.objects.filter(pk=lvl.pk).update(on_hand=F("on_hand") + qty)
+        StockMove.objects.create(stock=lvl, kind=kind, qty=qty, at=clock.now(),
+                                 actor=actor.label[:150], note=note[:200])
+        lvl.refresh_from_db()
+        return lvl

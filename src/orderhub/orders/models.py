@@ -1,0 +1,179 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from orderhub.catalog.models import MONEY, QTY, Customer, Product
+from orderhub.workflow.models import WorkflowDefinition
+
+
+class Urgency(models.TextChoices):
+    RED = "red", _("red (urgent)")
+    YELLOW = "yellow", _("yellow")
+    GREEN = "green", _("green")
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        COMPLETED = "completed", _("completed")
+        CANCELLED = "cancelled", _("cancelled")
+
+    number = models.CharField(_("order number"), max_length=32, unique=True)
+    channel = models.CharField(_("channel"), max_length=32)
+    external_ref = models.CharField(_("external reference"), max_length=128, null=True, blank=True)  # noqa: DJ001 (NULL = no key: many allowed)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders",
+                                 verbose_name=_("customer"))
+    workflow = models.ForeignKey(WorkflowDefinition, on_delete=models.PROTECT, related_name="orders",
+                                 verbose_name=_("workflow version"))
+    stage = models.CharField(_("stage"), max_length=40)
+    stage_entered_at = models.DateTimeField(_("entered stage at"))
+    stage_due_at = models.DateTimeField(_("stage due at"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices,
+                              default=Status.OPEN)
+    on_hold = models.BooleanField(_("on hold"), default=False)
+    hold_reason = models.CharField(_("hold reason"), max_length=300, blank=True)
+    required_date = models.DateField(_("required date"))
+    promised_date = models.DateField(_("promised date"), null=True, blank=True)
+    urgency = models.CharField(_("urgency"), max_length=8, choices=Urgency.choices,
+                               default=Urgency.GREEN)
+    currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    total_amount = models.DecimalField(_("total"), default=Decimal("0"), **MONEY)
+    remarks = models.TextField(_("remarks"), blank=True)
+    tags = models.JSONField(_("tags"), default=list, blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="owned_orders",
+                              verbose_name=_("owner"))
+    version = models.PositiveIntegerField(_("version"), default=1)
+    blocked_reasons = models.JSONField(_("blocking reasons"), default=list, blank=True)
+    forced = models.BooleanField(_("force-advanced"), default=False)
+    intake_hash = models.CharField(max_length=64)
+    intake = models.JSONField(_("intake data"), default=dict)
+    audit_seq = models.PositiveIntegerField(default=0)
+    audit_head = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(_("created at"))
+    created_by = models.CharField(_("created by"), max_length=150)
+    updated_at = models.DateTimeField(_("updated at"))
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        ordering = ["-created_at"]
+        permissions = [
+            ("override_guard", _("Can force an order past a guard")),
+            ("hold_order", _("Can hold and resume orders")),
+            ("cancel_order", _("Can cancel orders")),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "external_ref"],
+                                    condition=Q(external_ref__isnull=False),
+                                    name="order_channel_external_ref_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["stage_due_at"], name="order_open_due",
+                         condition=Q(status="open")),
+            models.Index(fields=["workflow", "stage"], name="order_stage",
+                         condition=Q(status="open")),
+            models.Index(fields=["customer", "status"], name="order_customer_status"),
+            models.Index(fields=["created_at"], name="order_created"),
+            models.Index(fields=["required_date"], name="order_required"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    line_no = models.PositiveIntegerField(_("line"))
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+",
+                                verbose_name=_("product"))
+    qty = models.DecimalField(_("quantity"), **QTY)
+    unit = models.CharField(_("unit"), max_length=16)
+    base_qty = models.DecimalField(_("quantity in base unit"), **QTY)
+    unit_price = models.DecimalField(_("unit price"), max_digits=16, decimal_places=4)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    remarks = models.CharField(_("remarks"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
+        ordering = ["order", "line_no"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "line_no"], name="order_line_unique"),
+            models.CheckConstraint(condition=Q(qty__gt=0), name="order_line_qty_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}/{self.line_no}"
+
+
+class StageInstance(models.Model):
+    """One stay of an order in a stage, with its owner role and business-time deadline."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="stage_instances")
+    stage = models.CharField(_("stage"), max_length=40)
+    owner_role = models.CharField(_("owner role"), max_length=32)
+    entered_at = models.DateTimeField(_("entered at"))
+    due_at = models.DateTimeField(_("due at"), null=True, blank=True)
+    exited_at = models.DateTimeField(_("left at"), null=True, blank=True)
+    entered_by = models.CharField(_("by"), max_length=150)
+    forced = models.BooleanField(_("forced"), default=False)
+
+    class Meta:
+        verbose_name = _("stage instance")
+        verbose_name_plural = _("stage instances")
+        indexes = [
+            models.Index(fields=["due_at"], name="stage_open_due",
+                         condition=Q(exited_at__isnull=True)),
+            models.Index(fields=["order", "entered_at"], name="stage_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}:{self.stage}"
+
+
+class Snapshot(models.Model):
+    """The whole order as canonical JSON with its SHA-256, kept at every stage change."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="snapshots")
+    version = models.PositiveIntegerField(_("order version"))
+    stage = models.CharField(_("stage"), max_length=40)
+    taken_at = models.DateTimeField(_("taken at"))
+    content = models.TextField(_("canonical JSON"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+
+    class Meta:
+        verbose_name = _("snapshot")
+        verbose_name_plural = _("snapshots")
+        ordering = ["order", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "version"], name="snapshot_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} v{self.version}"
+
+
+def attachment_path(instance, filename: str) -> str:
+    return f"orders/{instance.order_id}/{filename}"
+
+
+class Attachment(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="attachments")
+    file = models.FileField(_("file"), upload_to=attachment_path)
+    name = models.CharField(_("name"), max_length=200)
+    content_type = models.CharField(_("content type"), max_length=100)
+    size = models.PositiveBigIntegerField(_("size"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    uploaded_at = models.DateTimeField(_("uploaded at"))
+    uploaded_by = models.CharField(_("uploaded by"), max_length=150)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self) -> str:
+        return self.name

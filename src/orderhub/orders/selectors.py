@@ -1,0 +1,186 @@
+"""Order reads, each a fixed number of queries whatever the row count."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.db import connection
+from django.db.models import QuerySet, TextField
+from django.db.models.functions import Cast
+from django.utils.translation import gettext as _
+
+from orderhub.core import clock
+from orderhub.core.audit import verify_chains
+from orderhub.core.canonical import sha256_hex
+from orderhub.core.errors import NotFound
+from orderhub.core.models import AuditEvent
+from orderhub.workflow.services import compiled
+
+from .models import Order, OrderLine, Snapshot, StageInstance
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    stage: str | None = None
+    workflow: str | None = None
+    urgency: str | None = None
+    customer: str | None = None
+    status: str | None = None
+    overdue: bool | None = None
+    on_hold: bool | None = None
+    tag: str | None = None
+    created_from: date | None = None
+    created_to: date | None = None
+    required_from: date | None = None
+    required_to: date | None = None
+    owner_role: str | None = None
+
+
+def order_queryset(f: OrderFilter) -> QuerySet[Order]:
+    qs = Order.objects.select_related("customer", "workflow", "owner")
+    if f.stage:
+        qs = qs.filter(stage=f.stage)
+    if f.workflow:
+        qs = qs.filter(workflow__code=f.workflow)
+    if f.urgency:
+        qs = qs.filter(urgency=f.urgency)
+    if f.customer:
+        qs = qs.filter(customer__code=f.customer)
+    if f.status:
+        qs = qs.filter(status=f.status)
+    if f.on_hold is not None:
+        qs = qs.filter(on_hold=f.on_hold)
+    if f.overdue is True:
+        qs = qs.filter(status=Order.Status.OPEN, stage_due_at__lt=clock.now())
+    elif f.overdue is False:
+        qs = qs.exclude(status=Order.Status.OPEN, stage_due_at__lt=clock.now())
+    if f.tag:
+        if connection.vendor == "postgresql":
+            qs = qs.filter(tags__contains=[f.tag])
+        else:  # SQLite keeps JSON as text: match the encoded element
+            qs = qs.annotate(tags_text=Cast("tags", output_field=TextField())).filter(
+                tags_text__contains=json.dumps(f.tag))
+    if f.created_from:
+        qs = qs.filter(created_at__date__gte=f.created_from)
+    if f.created_to:
+        qs = qs.filter(created_at__date__lte=f.created_to)
+    if f.required_from:
+        qs = qs.filter(required_date__gte=f.required_from)
+    if f.required_to:
+        qs = qs.filter(required_date__lte=f.required_to)
+    return qs
+
+
+def get_order(number: str) -> Order:
+    order = Order.objects.select_related("customer", "workflow", "owner").filter(number=number).first()
+    if order is None:
+        raise NotFound("order_not_found", _("Order %(number)s does not exist.") % {"number": number})
+    return order
+
+
+def order_dict(order: Order, *, lines: list[OrderLine] | None = None,
+               stages: list[StageInstance] | None = None) -> dict[str, Any]:
+    wf = compiled(order.workflow_id)
+    stage = wf.stage(order.stage)
+    now = clock.now()
+    out: dict[str, Any] = {
+        "number": order.number,
+        "channel": order.channel,
+        "external_ref": order.external_ref,
+        "customer": order.customer.code,
+        "customer_name": order.customer.name,
+        "workflow": order.workflow.code,
+        "workflow_version": order.workflow.version,
+        "stage": order.stage,
+        "stage_name": stage.spec.name,
+        "stage_owner_role": stage.spec.owner_role,
+        "stage_entered_at": order.stage_entered_at,
+        "stage_due_at": order.stage_due_at,
+        "overdue": bool(order.status == Order.Status.OPEN and order.stage_due_at and order.stage_due_at < now),
+        "status": order.status,
+        "on_hold": order.on_hold,
+        "hold_reason": order.hold_reason,
+        "required_date": order.required_date,
+        "promised_date": order.promised_date,
+        "urgency": order.urgency,
+        "currency": order.currency,
+        "total_amount": order.total_amount,
+        "remarks": order.remarks,
+        "tags": order.tags,
+        "owner": order.owner.get_username() if order.owner_id else None,
+        "version": order.version,
+        "forced": order.forced,
+        "blocked_reasons": order.blocked_reasons,
+        "next_stages": list(stage.spec.next) if order.status == Order.Status.OPEN else [],
+        "created_at": order.created_at,
+        "updated_at": order.updated_at,
+    }
+    if lines is not None:
+        out["lines"] = [
+            {"line_no": ln.line_no, "sku": ln.product.sku, "name": ln.product.name, "qty": ln.qty,
+             "unit": ln.unit, "base_qty": ln.base_qty, "base_unit": ln.product.unit,
+             "unit_price": ln.unit_price, "amount": ln.amount, "remarks": ln.remarks}
+            for ln in lines
+        ]
+    if stages is not None:
+        visits = {}
+        for inst in stages:
+            visits[inst.stage] = inst  # the latest stay in each stage
+        out["stages"] = []
+        for code, st in wf.stages.items():
+            inst = visits.get(code)
+            out["stages"].append({
+                "code": code, "name": st.spec.name, "owner_role": st.spec.owner_role,
+                "entered_at": inst.entered_at if inst else None,
+                "due_at": inst.due_at if inst else None,
+                "exited_at": inst.exited_at if inst else None,
+                "forced": inst.forced if inst else False,
+            })
+    return out
+
+
+def order_detail(number: str) -> dict[str, Any]:
+    order = get_order(number)
+    lines = list(OrderLine.objects.filter(order=order).select_related("product").order_by("line_no"))
+    stages = list(StageInstance.objects.filter(order=order).order_by("entered_at", "pk"))
+    return order_dict(order, lines=lines, stages=stages)
+
+
+def order_events(order: Order) -> list[dict[str, Any]]:
+    return [
+        {"seq": e.seq, "at": e.at, "action": e.action, "actor_kind": e.actor_kind,
+         "actor": e.actor_label, "ip": e.ip, "user_agent": e.user_agent, "request_id": e.request_id,
+         "changes": e.changes, "data": e.data, "reason": e.reason, "forced": e.forced,
+         "prev_hash": e.prev_hash, "hash": e.hash}
+        for e in AuditEvent.objects.filter(subject_type="order", subject_id=order.pk).order_by("seq")
+    ]
+
+
+def order_snapshots(order: Order) -> list[dict[str, Any]]:
+    return [
+        {"version": s.version, "stage": s.stage, "taken_at": s.taken_at, "sha256": s.sha256,
+         "content": json.loads(s.content)}
+        for s in Snapshot.objects.filter(order=order).order_by("version")
+    ]
+
+
+def verify_order_audit(*, include_other_subjects: bool = True):
+    """Walk every chain and compare each order's recorded head; also re-hash snapshots."""
+    heads = Order.objects.values_list("pk", "audit_seq", "audit_head").iterator(chunk_size=5000)
+    checked, breaks = verify_chains(
+        heads=(("order", pk, seq, head) for pk, seq, head in heads),
+        subject_type=None if include_other_subjects else "order")
+    bad_snapshots = [
+        (order_id, version)
+        for order_id, version, content, digest in Snapshot.objects.values_list(
+            "order_id", "version", "content", "sha256").iterator(chunk_size=5000)
+        if sha256_hex(content) != digest
+    ]
+    return checked, breaks, bad_snapshots
+
+
+__all__ = ["OrderFilter", "order_queryset", "order_dict", "order_detail", "order_events",
+           "order_snapshots", "get_order", "verify_order_audit"]

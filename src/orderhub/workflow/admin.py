@@ -1,0 +1,10 @@
+from django.contrib import admin
+
+from orderhub.orders.admin import ReadOnlyAdmin
+
+from .models import WorkflowDefinition
+
+
+@admin.register(WorkflowDefinition)
+class WorkflowDefinitionAdmin(ReadOnlyAdmin):
+    list_display = ["code", "version", "name", "is_current", "created_at", "created_by"]
