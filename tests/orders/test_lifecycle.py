@@ -14,7 +14,7 @@ from orderhub.orders.inputs import LineInput
 from orderhub.orders.models import Order, Snapshot, StageInstance
 from tests.conftest import SH, advance, order_input
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
 
 
 def _stock(product):

@@ -1,8 +1,11 @@
 """Bearer tokens for systems, the session for the web UI; both become an Actor."""
 
+from django.utils.translation import gettext as _
 from ninja.security import APIKeyCookie, HttpBearer
+from ninja.utils import check_csrf
 
 from orderhub.core.actors import API_CLIENT, Actor, RequestContext
+from orderhub.core.errors import PermissionDenied
 from orderhub.core.tokens import token_authenticate
 
 
@@ -21,12 +24,26 @@ class BearerToken(HttpBearer):
 
 
 class SessionAuth(APIKeyCookie):
-    """Django's session cookie, with CSRF checked for unsafe methods."""
+    """Django's session cookie, with CSRF checked for unsafe methods.
+
+    The CSRF check only applies once a session has authenticated someone: a request with no
+    credentials at all is answered 401 (not a CSRF 403), and a logged-in browser that sends an
+    unsafe method without the CSRF token gets 403 ``csrf_failed``.
+    """
 
     param_name = "sessionid"
 
     def __init__(self) -> None:
         super().__init__(csrf=True)
+
+    def _get_key(self, request):
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        if self.csrf and not getattr(request, "_ninja_csrf_exempt", False) and check_csrf(request):
+            raise PermissionDenied("csrf_failed",
+                                   _("CSRF check failed: send the X-CSRFToken header with the session."))
+        return request.COOKIES.get(self.param_name)
 
     def authenticate(self, request, key):
         user = getattr(request, "user", None)

@@ -1,49 +1,89 @@
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import Field
+from pydantic import AfterValidator, ConfigDict, Field
+
+# Inputs are strict: an unknown field is refused (422 naming it) rather than silently dropped,
+# so a misspelt `promise_date` cannot vanish without a trace.
+STRICT = ConfigDict(extra="forbid")
+
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2099, 12, 31)
+
+
+def _storable(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; refuse it here, naming the field, instead of a 500.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (\\u0000) characters")
+    return value
+
+
+def _plausible(value: date) -> date:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(f"must be between {EARLIEST_DATE} and {LATEST_DATE}")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+Tag = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_storable)]
+BizDate = Annotated[date, AfterValidator(_plausible)]
 
 
 class LineIn(Schema):
-    sku: str = Field(min_length=1, max_length=64)
-    qty: Decimal = Field(gt=0, max_digits=18, decimal_places=4)
-    unit: str | None = Field(default=None, max_length=16)
-    unit_price: Decimal | None = Field(default=None, ge=0, max_digits=16, decimal_places=4)
-    remarks: str = Field(default="", max_length=500)
+    model_config = STRICT
+
+    sku: Text = Field(min_length=1, max_length=64)
+    qty: Decimal = Field(gt=0, max_digits=18, decimal_places=4, allow_inf_nan=False)
+    unit: Text | None = Field(default=None, max_length=16)
+    unit_price: Decimal | None = Field(default=None, ge=0, max_digits=16, decimal_places=4,
+                                       allow_inf_nan=False)
+    remarks: Text = Field(default="", max_length=500)
 
 
 class OrderIn(Schema):
-    customer: str = Field(min_length=1, max_length=32)
+    model_config = STRICT
+
+    customer: Text = Field(min_length=1, max_length=32)
     lines: list[LineIn] = Field(min_length=1, max_length=5000)
-    required_date: date
-    promised_date: date | None = None
+    required_date: BizDate
+    promised_date: BizDate | None = None
     urgency: Literal["red", "yellow", "green"] = "green"
     channel: str = Field(default="api", pattern=r"^[a-z0-9_.-]{1,32}$")
-    external_ref: str | None = Field(default=None, min_length=1, max_length=128)
-    remarks: str = Field(default="", max_length=5000)
-    tags: list[str] = Field(default_factory=list, max_length=50)
-    workflow: str | None = Field(default=None, max_length=32)
-    owner: str | None = Field(default=None, max_length=150)
+    external_ref: Text | None = Field(default=None, min_length=1, max_length=128)
+    remarks: Text = Field(default="", max_length=5000)
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+    workflow: Text | None = Field(default=None, max_length=32)
+    owner: Text | None = Field(default=None, max_length=150)
 
 
 class OrderPatch(Schema):
-    promised_date: date | None = None
-    required_date: date | None = None
-    urgency: Literal["red", "yellow", "green"] | None = None
-    remarks: str | None = Field(default=None, max_length=5000)
-    tags: list[str] | None = Field(default=None, max_length=50)
-    reason: str = Field(default="", max_length=1000)
+    """Only the fields sent are changed. ``promised_date`` may be cleared with null; the other
+    fields cannot be null (the order always has them)."""
+
+    model_config = STRICT
+
+    promised_date: BizDate | None = None
+    # typed without None on purpose: absent means "unchanged", an explicit null is refused
+    required_date: BizDate = None  # type: ignore[assignment]
+    urgency: Literal["red", "yellow", "green"] = None  # type: ignore[assignment]
+    remarks: Text = Field(default=None, max_length=5000)  # type: ignore[assignment]
+    tags: list[Tag] = Field(default=None, max_length=50)  # type: ignore[assignment]
+    reason: Text = Field(default="", max_length=1000)
 
 
 class TransitionIn(Schema):
-    to: str = Field(min_length=1, max_length=40)
-    reason: str = Field(default="", max_length=1000)
+    model_config = STRICT
+
+    to: Text = Field(min_length=1, max_length=40)
+    reason: Text = Field(default="", max_length=1000)
 
 
 class ReasonIn(Schema):
-    reason: str = Field(default="", max_length=1000)
+    model_config = STRICT
+
+    reason: Text = Field(default="", max_length=1000)
 
 
 class LineOut(Schema):
@@ -143,10 +183,19 @@ class ProblemOut(Schema):
     data: dict[str, Any] | None = None
 
 
+class DifferenceOut(Schema):
+    field: str
+    existing: Any = None
+    incoming: Any = None
+
+
 class ErrorOut(Schema):
     code: str
     message: str
     errors: list[ProblemOut] | None = None
+    # a 409 duplicate_conflict: the existing order and how the incoming content differs
+    order: str | None = None
+    differences: list[DifferenceOut] | None = None
 
 
 class BlockedOut(Schema):

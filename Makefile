@@ -1,0 +1,43 @@
+# OrderHub: two commands set everything up on a fresh machine.
+#   make demo   installs, loads the demo company into an embedded SQLite file, serves on :8000
+#   make test   installs and runs every test against PostgreSQL (+ a smoke subset on SQLite)
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/orderhub
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install demo serve test test-pg test-sqlite lint bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: install
+	$(BIN)/orderhub demo --host $(HOST) --port $(PORT)
+
+serve: install
+	$(BIN)/orderhub serve --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check src tests bench
+
+test: install lint test-pg test-sqlite
+
+test-pg: install
+	DATABASE_URL=$(TEST_DATABASE_URL) ORDERHUB_ALLOW_TRUNCATE=1 $(BIN)/python -m pytest -p no:cacheprovider
+
+test-sqlite: install
+	env -u DATABASE_URL ORDERHUB_DATA_DIR=$$(mktemp -d) $(BIN)/python -m pytest -p no:cacheprovider -m smoke
+
+bench: install
+	$(BIN)/python bench/run.py --scenario all
+
+clean:
+	rm -rf $(VENV) var *.egg-info src/*.egg-info

@@ -1,0 +1,109 @@
+"""`orderhub`: the one command for operators.
+
+    orderhub demo            set up the embedded demo and serve it
+    orderhub serve           serve the web app and API (gunicorn)
+    orderhub migrate         create/upgrade the database
+    orderhub loaddemo        load the demo company into an empty database
+    orderhub token create --user U --name N
+    orderhub audit verify
+    orderhub manage ...      any Django management command
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+
+
+def _django():
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orderhub.settings")
+    os.environ.setdefault("ORDERHUB_FAST_PASSWORD_HASHER", "0")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    return call_command
+
+
+def _serve(host: str, port: int, workers: int) -> int:
+    call = _django()
+    call("collectstatic", "--noinput", verbosity=0)
+    cmd = [sys.executable, "-m", "gunicorn", "orderhub.wsgi:application", "--bind", f"{host}:{port}",
+           "--workers", str(workers), "--threads", "4", "--access-logfile", "-"]
+    return subprocess.call(cmd)
+
+
+def _print_logins(host: str, port: int) -> None:
+    from orderhub.demo.loader import USERS, password_for
+
+    print(f"\nOrderHub 订单中枢 is at http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs)")
+    print("Log in as (user / password):")
+    for name in USERS:
+        print(f"  {name:<11} {password_for(name)}")
+    print()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="orderhub", description="OrderHub 订单中枢")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    for name in ("demo", "serve"):
+        p = sub.add_parser(name)
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=8000)
+        p.add_argument("--workers", type=int, default=2)
+        if name == "demo":
+            p.add_argument("--orders", type=int, default=300)
+    sub.add_parser("migrate")
+    p = sub.add_parser("loaddemo")
+    p.add_argument("--orders", type=int, default=300)
+    p = sub.add_parser("token")
+    tsub = p.add_subparsers(dest="action", required=True)
+    c = tsub.add_parser("create")
+    c.add_argument("--user", required=True)
+    c.add_argument("--name", required=True)
+    p = sub.add_parser("audit")
+    asub = p.add_subparsers(dest="action", required=True)
+    asub.add_parser("verify")
+    p = sub.add_parser("manage")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+
+    from django.core.management.base import CommandError
+
+    try:
+        if args.cmd == "demo":
+            call = _django()
+            call("migrate", verbosity=0)
+            from orderhub.orders.models import Order
+
+            if not Order.objects.exists():
+                print("Loading the demo company ...")
+                call("loaddemo", orders=args.orders)
+            _print_logins(args.host, args.port)
+            return _serve(args.host, args.port, args.workers)
+        if args.cmd == "serve":
+            return _serve(args.host, args.port, args.workers)
+        call = _django()
+        if args.cmd == "migrate":
+            call("migrate")
+        elif args.cmd == "loaddemo":
+            call("loaddemo", orders=args.orders)
+        elif args.cmd == "token":
+            call("token", "create", user=args.user, name=args.name)
+        elif args.cmd == "audit":
+            call("audit", "verify")
+        elif args.cmd == "manage":
+            from django.core.management import execute_from_command_line
+
+            execute_from_command_line(["orderhub", *args.rest])
+    except CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
