@@ -30,6 +30,18 @@ def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """Ids may be reused after a test's rollback (SQLite): start each test with empty caches."""
+    from orderhub.core.calendar_config import clear_calendar_cache
+    from orderhub.workflow import services as wf_services
+
+    wf_services._compiled_by_id.cache_clear()
+    wf_services._current_ids.clear()
+    clear_calendar_cache()
+    yield
+
+
 @pytest.fixture
 def system():
     return Actor.system("test")

@@ -50,7 +50,7 @@ def test_intact_history_verifies(company, capsys):
 @pytest.mark.django_db
 def test_edited_reason_is_found(company):
     orders = _history(company)
-    ev = AuditEvent.objects.get(subject_id=orders[1].pk, action="order.held")
+    ev = AuditEvent.objects.get(subject_type="order", subject_id=orders[1].pk, action="order.held")
     _tamper("UPDATE core_auditevent SET reason = %s WHERE id = %s", ["已核对", ev.pk])
     _, breaks, _ = verify_order_audit()
     assert [(b.subject_id, b.seq) for b in breaks] == [(orders[1].pk, ev.seq)]
@@ -63,8 +63,8 @@ def test_edited_reason_is_found(company):
 @pytest.mark.django_db
 def test_deleted_middle_and_tail_events_are_found(company):
     orders = _history(company)
-    middle = AuditEvent.objects.get(subject_id=orders[0].pk, seq=2)
-    tail = AuditEvent.objects.get(subject_id=orders[2].pk, action="order.held")
+    middle = AuditEvent.objects.get(subject_type="order", subject_id=orders[0].pk, seq=2)
+    tail = AuditEvent.objects.get(subject_type="order", subject_id=orders[2].pk, action="order.held")
     _tamper("DELETE FROM core_auditevent WHERE id IN (%s, %s)", [middle.pk, tail.pk])
     _, breaks, _ = verify_order_audit()
     broken = {b.subject_id for b in breaks}

@@ -12,7 +12,13 @@ from hypothesis import strategies as st
 from orderhub.catalog.models import Product
 from orderhub.core.actors import Actor
 from orderhub.inventory.models import Reservation, StockLevel
-from orderhub.inventory.services import Requirement, stock_consume, stock_receive, stock_release, stock_reserve
+from orderhub.inventory.services import (
+    Requirement,
+    stock_consume,
+    stock_receive,
+    stock_release,
+    stock_reserve,
+)
 from orderhub.orders import services
 from orderhub.orders.inputs import LineInput
 from tests.conftest import order_input

@@ -103,7 +103,7 @@ def test_kitting_guard_blocks_with_shortage_and_substitute_then_reserves(company
     assert "6063铝棒" in reason.message and reason.data["substitutes"][0]["sku"] == "AL6063-BAR"
     second.refresh_from_db()
     assert second.stage == "scheduled" and second.blocked_reasons[0]["code"] == "bom_kitted"
-    assert AuditEvent.objects.filter(subject_id=second.pk, action="order.blocked").exists()
+    assert AuditEvent.objects.filter(subject_type="order", subject_id=second.pk, action="order.blocked").exists()
     assert _stock(company["bar"]) == (Decimal("80"), Decimal("60"))  # nothing reserved
 
 
@@ -120,7 +120,7 @@ def test_override_needs_permission_and_reason_and_is_flagged(company):
     res = services.order_override(order=order, to="materials_ready", actor=a["manager"],
                                   reason="客户急单, 替代料已确认")
     assert res.ok and res.order.forced and res.order.stage == "materials_ready"
-    ev = AuditEvent.objects.filter(subject_id=order.pk).order_by("-seq").first()
+    ev = AuditEvent.objects.filter(subject_type="order", subject_id=order.pk).order_by("-seq").first()
     assert ev.action == "order.forced" and ev.forced and ev.reason == "客户急单, 替代料已确认"
     assert ev.data["actions"]["unreserved"][0]["sku"] == "AL6061-BAR"
     # what was there (80 kg) is reserved; the 40 kg gap is recorded
@@ -176,7 +176,7 @@ def test_events_chain_and_field_changes(company, monday_morning):
         services.order_update(order=order, changes={"urgency": "red", "tags": ["急"]},
                               actor=a["sales"], reason="客户来电催货")
         _to_scheduled(company, order)
-    events = list(AuditEvent.objects.filter(subject_id=order.pk).order_by("seq"))
+    events = list(AuditEvent.objects.filter(subject_type="order", subject_id=order.pk).order_by("seq"))
     assert [e.action for e in events] == ["order.created", "order.updated", "order.transitioned"]
     assert events[1].changes["urgency"] == ["green", "red"]
     assert events[2].changes["stage"] == ["pending", "scheduled"]

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import DataError, transaction
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Query, Router
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
 
-from orderhub.core.errors import DomainError
+from orderhub.core.errors import DomainError, Problem
 from orderhub.orders import selectors, services
 from orderhub.orders.inputs import LineInput, OrderInput
 from orderhub.workflow import services as wf_services
@@ -30,6 +33,7 @@ from .schemas import (
     OrderPatch,
     ReasonIn,
     SnapshotOut,
+    Text,
     TransitionIn,
     WorkflowOut,
 )
@@ -41,6 +45,8 @@ class DecimalJSONParser(Parser):
     def parse_body(self, request):
         return json.loads(request.body, parse_float=Decimal)
 
+
+logger = logging.getLogger(__name__)
 
 api = NinjaAPI(
     title="OrderHub API",
@@ -84,6 +90,18 @@ def _too_big(request, exc):
                                status=413)
 
 
+@api.exception_handler(DataError)
+@api.exception_handler(InvalidOperation)
+def _out_of_range(request, exc):
+    # A value the database cannot hold (a number beyond its column) that validation let through:
+    # the service's transaction has rolled back, so answer 422 rather than 500 (and log it).
+    logger.warning("refused a value the database cannot store: %s", exc, exc_info=exc)
+    return api.create_response(request, {
+        "code": "out_of_range",
+        "message": _("A value is too large to store (an amount may have at most 14 digits "
+                     "before the decimal point).")}, status=422)
+
+
 @api.exception_handler(AuthenticationError)
 def _unauth(request, exc):
     return api.create_response(request, {"code": "unauthorized",
@@ -117,17 +135,18 @@ def _input(payload: OrderIn) -> OrderInput:
 def create_order(request, payload: OrderIn):
     """Create an order. The same `channel` + `external_ref` returns the existing order (200);
     the same key with different content is a 409 listing the differences."""
-    result = services.order_create(data=_input(payload), actor=request.actor)
-    return (201 if result.created else 200), selectors.order_detail(result.order.number)
+    with transaction.atomic():
+        result = services.order_create(data=_input(payload), actor=request.actor)
+        return (201 if result.created else 200), selectors.order_detail(result.order.number)
 
 
 @orders.get("", response={200: OrderPage, **ERRORS})
-def list_orders(request, stage: str | None = None, workflow: str | None = None,
-                urgency: str | None = None, customer: str | None = None, status: str | None = None,
-                overdue: bool | None = None, on_hold: bool | None = None, tag: str | None = None,
+def list_orders(request, stage: Text | None = None, workflow: Text | None = None,
+                urgency: Text | None = None, customer: Text | None = None, status: Text | None = None,
+                overdue: bool | None = None, on_hold: bool | None = None, tag: Text | None = None,
                 created_from: date | None = None, created_to: date | None = None,
                 required_from: date | None = None, required_to: date | None = None,
-                page: int = Query(1, ge=1), page_size: int = Query(50, ge=1, le=500)):
+                page: int = Query(1, ge=1, le=1_000_000), page_size: int = Query(50, ge=1, le=500)):
     flt = selectors.OrderFilter(stage=stage, workflow=workflow, urgency=urgency, customer=customer,
                                 status=status, overdue=overdue, on_hold=on_hold, tag=tag,
                                 created_from=created_from, created_to=created_to,
@@ -139,16 +158,17 @@ def list_orders(request, stage: str | None = None, workflow: str | None = None,
 
 
 @orders.get("/{number}", response={200: OrderOut, **ERRORS})
-def get_order(request, number: str):
+def get_order(request, number: Text):
     return selectors.order_detail(number)
 
 
 @orders.patch("/{number}", response={200: OrderOut, **ERRORS})
-def update_order(request, number: str, payload: OrderPatch):
-    changes = payload.dict(exclude_unset=True)
+def update_order(request, number: Text, payload: OrderPatch):
+    changes = payload.model_dump(exclude_unset=True)
     reason = changes.pop("reason", "")
-    services.order_update(order=number, changes=changes, actor=request.actor, reason=reason)
-    return selectors.order_detail(number)
+    with transaction.atomic():
+        services.order_update(order=number, changes=changes, actor=request.actor, reason=reason)
+        return selectors.order_detail(number)
 
 
 def _moved(result):
@@ -160,44 +180,49 @@ def _moved(result):
 
 
 @orders.post("/{number}/transition", response={200: OrderOut, 409: BlockedOut, **{k: v for k, v in ERRORS.items() if k != 409}})
-def transition(request, number: str, payload: TransitionIn):
+def transition(request, number: Text, payload: TransitionIn):
     """Move to the next stage. Blocked moves answer 409 with every reason."""
-    return _moved(services.order_transition(order=number, to=payload.to, actor=request.actor,
-                                            reason=payload.reason))
+    with transaction.atomic():
+        return _moved(services.order_transition(order=number, to=payload.to, actor=request.actor,
+                                                reason=payload.reason))
 
 
 @orders.post("/{number}/override", response={200: OrderOut, 409: BlockedOut, **{k: v for k, v in ERRORS.items() if k != 409}})
-def override(request, number: str, payload: TransitionIn):
+def override(request, number: Text, payload: TransitionIn):
     """Force past the guards: needs the override permission and a reason; audited and flagged."""
-    return _moved(services.order_override(order=number, to=payload.to, actor=request.actor,
-                                          reason=payload.reason))
+    with transaction.atomic():
+        return _moved(services.order_override(order=number, to=payload.to, actor=request.actor,
+                                              reason=payload.reason))
 
 
 @orders.post("/{number}/hold", response={200: OrderOut, **ERRORS})
-def hold(request, number: str, payload: ReasonIn):
-    services.order_hold(order=number, actor=request.actor, reason=payload.reason)
-    return selectors.order_detail(number)
+def hold(request, number: Text, payload: ReasonIn):
+    with transaction.atomic():
+        services.order_hold(order=number, actor=request.actor, reason=payload.reason)
+        return selectors.order_detail(number)
 
 
 @orders.post("/{number}/resume", response={200: OrderOut, **ERRORS})
-def resume(request, number: str, payload: ReasonIn):
-    services.order_resume(order=number, actor=request.actor, reason=payload.reason)
-    return selectors.order_detail(number)
+def resume(request, number: Text, payload: ReasonIn):
+    with transaction.atomic():
+        services.order_resume(order=number, actor=request.actor, reason=payload.reason)
+        return selectors.order_detail(number)
 
 
 @orders.post("/{number}/cancel", response={200: OrderOut, **ERRORS})
-def cancel(request, number: str, payload: ReasonIn):
-    services.order_cancel(order=number, actor=request.actor, reason=payload.reason)
-    return selectors.order_detail(number)
+def cancel(request, number: Text, payload: ReasonIn):
+    with transaction.atomic():
+        services.order_cancel(order=number, actor=request.actor, reason=payload.reason)
+        return selectors.order_detail(number)
 
 
 @orders.get("/{number}/events", response={200: list[EventOut], **ERRORS})
-def events(request, number: str):
+def events(request, number: Text):
     return selectors.order_events(selectors.get_order(number))
 
 
 @orders.get("/{number}/snapshots", response={200: list[SnapshotOut], **ERRORS})
-def snapshots(request, number: str):
+def snapshots(request, number: Text):
     return selectors.order_snapshots(selectors.get_order(number))
 
 
@@ -215,17 +240,30 @@ def list_workflows(request):
 
 
 @workflows.get("/{code}", response={200: WorkflowOut, **ERRORS})
-def get_workflow(request, code: str):
+def get_workflow(request, code: Text):
     return _wf_out(wf_services.current_definition(code))
 
 
+def _json_numbers(value: Any) -> Any:
+    """The parser reads JSON numbers as Decimal; a definition is stored as plain JSON (like the
+    YAML templates), so whole numbers become int and the rest float."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _json_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_numbers(v) for v in value]
+    return value
+
+
 @workflows.put("/{code}", response={200: WorkflowOut, **ERRORS})
-def save_workflow(request, code: str, payload: dict):
+def save_workflow(request, code: Text, payload: dict[str, Any]):
     """Save a new version; an invalid definition is refused (422) naming the fault."""
     if payload.get("code") != code:
         raise DomainError("code_mismatch", _("The definition's code must be %(code)s.") % {"code": code},
-                          status=422)
-    return _wf_out(wf_services.workflow_save(data=payload, actor=request.actor))
+                          status=422, problems=[Problem("code_mismatch", _("Must be %(code)s.") % {"code": code},
+                                                        field="code")])
+    return _wf_out(wf_services.workflow_save(data=_json_numbers(payload), actor=request.actor))
 
 
 api.add_router("/orders", orders)

@@ -35,9 +35,10 @@ class LineIn(Schema):
     model_config = STRICT
 
     sku: Text = Field(min_length=1, max_length=64)
-    qty: Decimal = Field(gt=0, max_digits=18, decimal_places=4, allow_inf_nan=False)
+    # 15 significant digits: exact on every database (SQLite keeps decimals as doubles)
+    qty: Decimal = Field(gt=0, max_digits=15, decimal_places=4, allow_inf_nan=False)
     unit: Text | None = Field(default=None, max_length=16)
-    unit_price: Decimal | None = Field(default=None, ge=0, max_digits=16, decimal_places=4,
+    unit_price: Decimal | None = Field(default=None, ge=0, max_digits=15, decimal_places=4,
                                        allow_inf_nan=False)
     remarks: Text = Field(default="", max_length=500)
 

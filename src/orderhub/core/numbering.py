@@ -24,6 +24,24 @@ def sequence_sql(name: str) -> tuple[str, str]:
     )
 
 
+_serial_names: dict[str, str] = {}
+
+
+def preallocated_id(table: str) -> int | None:
+    """An id for a new row of ``table`` known before the INSERT (PostgreSQL), else None.
+
+    With the id known, rows that refer to the new one (and hashes that include it) are built
+    first and everything goes in with one INSERT per table."""
+    if connection.vendor != "postgresql":
+        return None
+    name = _serial_names.get(table)
+    if name is None:
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+            name = _serial_names[table] = cur.fetchone()[0]
+    return next_value(name)
+
+
 def next_value(name: str) -> int:
     if connection.vendor != "postgresql":
         Counter.objects.get_or_create(name=name)

@@ -31,10 +31,9 @@ from orderhub.core.errors import (
     Problem,
     ValidationFailed,
 )
-from orderhub.core.numbering import next_value
+from orderhub.core.numbering import next_value, preallocated_id
 from orderhub.inventory.services import Requirement, stock_consume, stock_release, stock_reserve
-from orderhub.workflow.models import WorkflowDefinition
-from orderhub.workflow.services import compiled
+from orderhub.workflow.services import compiled, current_definition_id
 from orderhub.workflow.spec import CompiledStage, CompiledWorkflow, render_message
 
 from .facts import OrderFacts
@@ -223,14 +222,14 @@ def _run_actions(order: Order, lines: list[OrderLine], stage: CompiledStage, *, 
 
 
 def _enter(order: Order, lines: list[OrderLine], wf: CompiledWorkflow, stage: CompiledStage, *,
-           actor: Actor, now, forced: bool) -> tuple[StageInstance, dict[str, Any]]:
-    """Put the order into ``stage``: guards (unless forced), actions, stage instance."""
-    facts = OrderFacts(order, lines)
+           actor: Actor, now, forced: bool, facts: OrderFacts | None = None) -> StageInstance:
+    """Check ``stage``'s guards (unless forced) and set the order's stage fields; the entry
+    actions run separately (they need the saved order)."""
+    facts = facts or OrderFacts(order, lines)
     if not forced:
         reasons = evaluate_guards(order, lines, stage, facts)
         if reasons:
             raise Blocked(reasons)
-    done = _run_actions(order, lines, stage, actor=actor, now=now, forced=forced, facts=facts)
     due = _due_at(stage, now)
     order.stage = stage.code
     order.stage_entered_at = now
@@ -238,9 +237,8 @@ def _enter(order: Order, lines: list[OrderLine], wf: CompiledWorkflow, stage: Co
     order.blocked_reasons = []
     if stage.spec.final:
         order.status = Order.Status.COMPLETED
-    inst = StageInstance(order=order, stage=stage.code, owner_role=stage.spec.owner_role,
+    return StageInstance(order=order, stage=stage.code, owner_role=stage.spec.owner_role,
                          entered_at=now, due_at=due, entered_by=actor.label[:150], forced=forced)
-    return inst, done
 
 
 # --------------------------------------------------------------------------- create
@@ -310,7 +308,9 @@ def _build(data: OrderInput, actor: Actor) -> tuple[Order, list[OrderLine]]:
     order = Order(channel=data.channel, external_ref=data.external_ref or None, customer=customer,
                   required_date=data.required_date, promised_date=data.promised_date,
                   urgency=data.urgency, total_amount=total, remarks=data.remarks,
-                  tags=sorted(set(data.tags)), owner=_resolve_owner(data.owner) or customer.sales_owner)
+                  tags=sorted(set(data.tags)))
+    owner = _resolve_owner(data.owner)
+    order.owner_id = owner.pk if owner else customer.sales_owner_id
     return order, lines
 
 
@@ -351,35 +351,50 @@ def order_create(*, data: OrderInput, actor: Actor) -> CreateResult:
 def _create(data: OrderInput, actor: Actor, normalized, fingerprint) -> Order:
     order, lines = _build(data, actor)
     code = data.workflow or settings.ORDERHUB_DEFAULT_WORKFLOW
-    definition = WorkflowDefinition.objects.filter(code=code, is_current=True).first()
-    if definition is None:
+    definition_id = current_definition_id(code)
+    if definition_id is None:
         raise ValidationFailed("invalid", _("Unknown workflow '%(code)s'.") % {"code": code},
                                problems=[Problem("unknown_workflow", _("Unknown workflow '%(code)s'.") % {"code": code}, field="workflow")])
-    wf = compiled(definition)
+    wf = compiled(definition_id)
     now = clock.now()
-    order.workflow = definition
+    order.workflow_id = definition_id
     order.number = _order_number(now)
     order.intake, order.intake_hash = normalized, fingerprint
     order.created_at = order.updated_at = order.stage_entered_at = now
     order.created_by = actor.label[:150]
-    order.stage = wf.initial.code
+    facts = OrderFacts(order, lines)
+    try:
+        inst = _enter(order, lines, wf, wf.initial, actor=actor, now=now, forced=False, facts=facts)
+    except Blocked as blocked:
+        raise ValidationFailed("blocked", blocked.reasons[0].message, problems=blocked.reasons) from None
+    order.pk = preallocated_id("orders_order")
+    actions = wf.initial.spec.on_enter
+    # the usual case: with the id known and no entry actions, one INSERT per table
+    one_pass = order.pk is not None and not actions
+    if one_pass:
+        ev = _append_created(order, actor, now, normalized, {})
     order.save(force_insert=True)
     for ln in lines:
         ln.order = order
     OrderLine.objects.bulk_create(lines)
-    try:
-        inst, done = _enter(order, lines, wf, wf.initial, actor=actor, now=now, forced=False)
-    except Blocked as blocked:
-        raise ValidationFailed("blocked", blocked.reasons[0].message, problems=blocked.reasons) from None
-    ev = _append(order, action="order.created", actor=actor, now=now,
-                 changes={"stage": [None, order.stage], "status": [None, order.status]},
-                 data={"intake": normalized, "number": order.number, "actions": done})
-    order.save(update_fields=["stage", "stage_entered_at", "stage_due_at", "status", "tags",
-                              "urgency", "audit_seq", "audit_head"])
+    if not one_pass:
+        try:
+            done = _run_actions(order, lines, wf.initial, actor=actor, now=now, forced=False, facts=facts)
+        except Blocked as blocked:
+            raise ValidationFailed("blocked", blocked.reasons[0].message, problems=blocked.reasons) from None
+        ev = _append_created(order, actor, now, normalized, done)
+        order.save(update_fields=["tags", "urgency", "audit_seq", "audit_head"])
+    inst.order = order
     inst.save(force_insert=True)
     ev.save(force_insert=True)
     _snapshot(order, lines, now).save(force_insert=True)
     return order
+
+
+def _append_created(order: Order, actor: Actor, now, normalized, done):
+    return _append(order, action="order.created", actor=actor, now=now,
+                   changes={"stage": [None, order.stage], "status": [None, order.status]},
+                   data={"intake": normalized, "actions": done})
 
 
 # --------------------------------------------------------------------------- moves
@@ -428,7 +443,9 @@ def order_transition(*, order: Order | str, to: str, actor: Actor, reason: str =
             lines = _lines(locked)
             before = {"stage": locked.stage, "status": locked.status, "urgency": locked.urgency,
                       "tags": list(locked.tags), "version": locked.version}
-            inst, done = _enter(locked, lines, wf, target, actor=actor, now=now, forced=force)
+            facts = OrderFacts(locked, lines)
+            inst = _enter(locked, lines, wf, target, actor=actor, now=now, forced=force, facts=facts)
+            done = _run_actions(locked, lines, target, actor=actor, now=now, forced=force, facts=facts)
             StageInstance.objects.filter(order=locked, exited_at__isnull=True).update(exited_at=now)
             locked.version += 1
             locked.updated_at = now

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,8 @@ def workflow_save(*, data: dict[str, Any], actor: Actor, note: str = "") -> Work
         code=code, version=(previous.version + 1) if previous else 1, name=compiled.spec.name,
         spec=data, is_current=True, created_at=clock.now(), created_by=actor.label, note=note,
     )
+    transaction.on_commit(lambda: _current_ids.pop(code, None))
+    _current_ids.pop(code, None)
     append_event(subject_type="workflow", subject_id=wf.pk, action="workflow.saved", actor=actor,
                  changes={"version": [previous.version if previous else None, wf.version]},
                  data={"code": code}, reason=note)
@@ -61,6 +64,22 @@ def current_definition(code: str) -> WorkflowDefinition:
     if wf is None:
         raise NotFound("unknown_workflow", f"Workflow '{code}' is not defined.")
     return wf
+
+
+_CURRENT_TTL = 2.0
+_current_ids: dict[str, tuple[float, int | None]] = {}
+
+
+def current_definition_id(code: str) -> int | None:
+    """Id of the current version of ``code``, cached for two seconds per process (every order
+    create needs it); a save in this process clears it at once."""
+    hit = _current_ids.get(code)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < _CURRENT_TTL:
+        return hit[1]
+    pk = WorkflowDefinition.objects.filter(code=code, is_current=True).values_list("pk", flat=True).first()
+    _current_ids[code] = (now, pk)
+    return pk
 
 
 @functools.lru_cache(maxsize=256)

@@ -1,0 +1,28 @@
+"""On PostgreSQL the order id sequence advances in blocks of 50 (see core.numbering)."""
+
+from django.db import migrations
+
+from orderhub.core.numbering import BLOCK
+
+
+def forward(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    with schema_editor.connection.cursor() as cur:
+        cur.execute("SELECT pg_get_serial_sequence('orders_order', 'id')")
+        seq = cur.fetchone()[0]
+        cur.execute(f"ALTER SEQUENCE {seq} INCREMENT BY {BLOCK}")
+
+
+def backward(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    with schema_editor.connection.cursor() as cur:
+        cur.execute("SELECT pg_get_serial_sequence('orders_order', 'id')")
+        seq = cur.fetchone()[0]
+        cur.execute(f"ALTER SEQUENCE {seq} INCREMENT BY 1")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("orders", "0002_snapshot_append_only_and_numbers")]
+    operations = [migrations.RunPython(forward, backward)]

@@ -1,0 +1,52 @@
+"""The demo company loads through the services, and the `orderhub` commands work."""
+
+import subprocess
+import sys
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import Client
+
+from orderhub.core.models import ApiToken
+from orderhub.demo.loader import load_demo
+from orderhub.orders.models import Order
+from orderhub.orders.selectors import verify_order_audit
+
+pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
+
+
+def test_demo_company_has_orders_in_every_t1_stage_some_overdue_and_blocked():
+    result = load_demo(orders=300)
+    assert result["orders"] == 300
+    stages = set(Order.objects.filter(workflow__code="T1").values_list("stage", flat=True))
+    assert stages == {"pending", "scheduled", "materials_ready", "machining", "qc", "packed", "shipped"}
+    assert 10 <= result["overdue"] <= 150
+    assert 3 <= result["blocked"] <= 100
+    assert Order.objects.filter(on_hold=True).exists() and Order.objects.filter(forced=True).exists()
+    _, breaks, bad = verify_order_audit()
+    assert breaks == [] and bad == []
+    # the printed logins work
+    client = Client()
+    assert client.login(username="planner", password=result["users"]["planner"])
+    home = client.get("/")
+    assert home.status_code == 200 and "物料齐套" in home.content.decode()
+    with pytest.raises(RuntimeError):
+        load_demo(orders=10)
+
+
+def test_token_create_prints_a_working_token(capsys, company):
+    call_command("token", "create", user="planner", name="erp")
+    raw = capsys.readouterr().out.strip()
+    assert raw.startswith("oh_") and ApiToken.objects.get(name="erp").prefix == raw[:10]
+    resp = Client().get("/api/orders", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert resp.status_code == 200
+    with pytest.raises(CommandError):
+        call_command("token", "create", user="nobody", name="x")
+
+
+def test_orderhub_command_lists_its_subcommands():
+    out = subprocess.run([sys.executable, "-m", "orderhub.cli", "--help"], capture_output=True, text=True,
+                         check=True).stdout
+    for word in ("demo", "serve", "migrate", "loaddemo", "token", "audit"):
+        assert word in out

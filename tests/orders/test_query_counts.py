@@ -1,0 +1,67 @@
+"""An order costs the same number of SQL queries at 1 line or 60: no per-line queries."""
+
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from orderhub.catalog.models import BomItem, Product
+from orderhub.inventory.models import StockLevel
+from orderhub.orders import services
+from orderhub.orders.inputs import LineInput
+from tests.conftest import order_input
+
+pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
+
+
+@pytest.fixture
+def many_products(company):
+    products = Product.objects.bulk_create(
+        Product(sku=f"P{i:03d}", name=f"零件{i}", unit="件", list_price=Decimal("10")) for i in range(60))
+    BomItem.objects.bulk_create(BomItem(parent=p, component=company["bar"], qty_per_unit=Decimal("0.01"))
+                                for p in products[::2])
+    StockLevel.objects.bulk_create(StockLevel(product=p, warehouse=company["wh1"], on_hand=Decimal("1000"))
+                                   for p in products)
+    return products
+
+
+def _lines(n):
+    return [LineInput(sku=f"P{i:03d}", qty=Decimal("10")) for i in range(n)]
+
+
+def _count(fn):
+    with CaptureQueriesContext(connection) as ctx:
+        fn()
+    return len(ctx.captured_queries)
+
+
+def test_create_queries_do_not_grow_with_lines(company, many_products):
+    sales = company["actors"]["sales"]
+    counts = [_count(lambda n=n: services.order_create(data=order_input(lines=_lines(n)), actor=sales))
+              for n in (1, 1, 60)]
+    assert counts[1] == counts[2], counts  # (the first create also warms per-process caches)
+    if connection.vendor == "postgresql":
+        # customer, products, order, lines, stage, event, snapshot (+ savepoint pair in tests)
+        assert counts[2] <= 10, counts
+
+
+@pytest.mark.parametrize("workflow,path", [
+    ("T1", [("scheduled", "service"), ("materials_ready", "planner")]),
+    ("T3", [("credit_review", "sales"), ("contract_signed", "finance"), ("production_locked", "sales")]),
+])
+def test_guarded_reserving_move_does_not_grow_with_lines(company, many_products, workflow, path):
+    a = company["actors"]
+    company["customer"].credit_limit = Decimal("10000000")
+    company["customer"].save()
+    counts = []
+    for n in (1, 60):
+        order = services.order_create(data=order_input(workflow=workflow, lines=_lines(n)), actor=a["sales"]).order
+        for to, who in path[:-1]:
+            assert services.order_transition(order=order, to=to, actor=a[who]).ok
+        to, who = path[-1]
+        results = []
+        counts.append(_count(lambda o=order, t=to, w=who: results.append(
+            services.order_transition(order=o, to=t, actor=a[w]))))
+        assert results[0].ok, results[0].reasons
+    assert counts[0] == counts[1], counts
