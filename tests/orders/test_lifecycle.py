@@ -184,3 +184,17 @@ def test_events_chain_and_field_changes(company, monday_morning):
         assert ev.prev_hash == prev.hash
     order.refresh_from_db()
     assert (order.audit_seq, order.audit_head) == (3, events[-1].hash)
+
+
+def test_attachment_is_stored_hashed_and_audited(company, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    a = company["actors"]
+    order = services.order_create(data=order_input(), actor=a["sales"]).order
+    att = services.order_attach(order=order, name="图纸 Rev.B.pdf", content=b"%PDF-1.4 drawing",
+                                content_type="application/pdf", actor=a["planner"])
+    assert att.file.read() == b"%PDF-1.4 drawing" and len(att.sha256) == 64
+    ev = AuditEvent.objects.filter(subject_type="order", subject_id=order.pk).order_by("-seq").first()
+    assert ev.action == "order.attachment_added" and ev.data["sha256"] == att.sha256
+    with pytest.raises(ValidationFailed):
+        services.order_attach(order=order, name="empty.png", content=b"", content_type="image/png",
+                              actor=a["planner"])

@@ -6,6 +6,7 @@ change, the snapshot) in one transaction.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -13,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
 
@@ -31,15 +33,17 @@ from orderhub.core.errors import (
     Problem,
     ValidationFailed,
 )
+from orderhub.core.models import AuditEvent
 from orderhub.core.numbering import next_value, preallocated_id
 from orderhub.inventory.services import Requirement, stock_consume, stock_release, stock_reserve
-from orderhub.workflow.services import compiled, current_definition_id
+from orderhub.workflow.models import WorkflowDefinition
+from orderhub.workflow.services import compiled, current_definition_cached
 from orderhub.workflow.spec import CompiledStage, CompiledWorkflow, render_message
 
 from .facts import OrderFacts
 from .inputs import OrderInput, differences
 from .kitting import bom_requirements, fmt_qty, kitting_problems
-from .models import Order, OrderLine, Snapshot, StageInstance, Urgency
+from .models import Attachment, Order, OrderLine, Snapshot, StageInstance, Urgency
 
 CENT = Decimal("0.01")
 NUMBER_SEQUENCE = "orderhub_order_number"
@@ -244,17 +248,30 @@ def _enter(order: Order, lines: list[OrderLine], wf: CompiledWorkflow, stage: Co
 # --------------------------------------------------------------------------- create
 
 
-def _resolve_owner(username: str | None):
-    if not username:
-        return None
-    user = get_user_model().objects.filter(username=username, is_active=True).first()
-    if user is None:
-        raise ValidationFailed("invalid", _("Unknown owner '%(u)s'.") % {"u": username},
-                               problems=[Problem("unknown_user", _("Unknown owner '%(u)s'.") % {"u": username}, field="owner")])
-    return user
+@dataclass
+class _Lookups:
+    """Master data for a set of inputs, fetched with one query per table."""
+
+    customers: dict[str, Customer]
+    products: dict[str, Any]
+    factors: dict[tuple[int, str], Decimal]
+    owners: dict[str, Any]
+
+    @classmethod
+    def fetch(cls, datas: list[OrderInput]) -> _Lookups:
+        codes = {d.customer for d in datas}
+        customers = {c.code: c for c in Customer.objects.filter(code__in=codes, is_active=True)}
+        products = products_by_sku(ln.sku for d in datas for ln in d.lines)
+        need = {p.pk for d in datas for ln in d.lines
+                if (p := products.get(ln.sku)) and ln.unit and ln.unit != p.unit}
+        factors = conversion_factors(need) if need else {}
+        names = {d.owner for d in datas if d.owner}
+        owners = ({u.get_username(): u for u in get_user_model().objects.filter(username__in=names, is_active=True)}
+                  if names else {})
+        return cls(customers, products, factors, owners)
 
 
-def _build(data: OrderInput, actor: Actor) -> tuple[Order, list[OrderLine]]:
+def _build(data: OrderInput, lk: _Lookups) -> tuple[Order, list[OrderLine]]:
     problems: list[Problem] = []
     if not data.lines:
         problems.append(Problem("required", _("An order needs at least one line."), field="lines"))
@@ -264,17 +281,17 @@ def _build(data: OrderInput, actor: Actor) -> tuple[Order, list[OrderLine]]:
         problems.append(Problem("invalid_choice", _("Urgency must be red, yellow or green."), field="urgency"))
     if data.promised_date and data.promised_date < data.required_date - timedelta(days=3650):
         problems.append(Problem("invalid_date", _("Promised date is implausible."), field="promised_date"))
-    customer = Customer.objects.filter(code=data.customer, is_active=True).first()
+    customer = lk.customers.get(data.customer)
     if customer is None:
         problems.append(Problem("unknown_customer", _("Unknown customer '%(code)s'.") % {"code": data.customer},
                                 field="customer"))
-    products = products_by_sku(ln.sku for ln in data.lines)
-    need_factors = [p.pk for ln in data.lines if (p := products.get(ln.sku)) and ln.unit and ln.unit != p.unit]
-    factors = conversion_factors(need_factors) if need_factors else {}
+    owner = lk.owners.get(data.owner) if data.owner else None
+    if data.owner and owner is None:
+        problems.append(Problem("unknown_user", _("Unknown owner '%(u)s'.") % {"u": data.owner}, field="owner"))
     lines: list[OrderLine] = []
     total = Decimal("0")
     for i, ln in enumerate(data.lines):
-        product = products.get(ln.sku)
+        product = lk.products.get(ln.sku)
         if product is None:
             problems.append(Problem("unknown_sku", _("Unknown SKU '%(sku)s'.") % {"sku": ln.sku},
                                     field=f"lines[{i}].sku"))
@@ -283,7 +300,7 @@ def _build(data: OrderInput, actor: Actor) -> tuple[Order, list[OrderLine]]:
             problems.append(Problem("invalid_quantity", _("Quantity must be greater than zero."),
                                     field=f"lines[{i}].qty"))
             continue
-        base_qty, problem = to_base_qty(product, ln.qty, ln.unit, factors)
+        base_qty, problem = to_base_qty(product, ln.qty, ln.unit, lk.factors)
         if problem:
             problems.append(Problem("unknown_unit", _("Unit '%(unit)s' cannot be converted to %(base)s for %(sku)s.")
                                     % {"unit": ln.unit, "base": product.unit, "sku": product.sku},
@@ -309,7 +326,6 @@ def _build(data: OrderInput, actor: Actor) -> tuple[Order, list[OrderLine]]:
                   required_date=data.required_date, promised_date=data.promised_date,
                   urgency=data.urgency, total_amount=total, remarks=data.remarks,
                   tags=sorted(set(data.tags)))
-    owner = _resolve_owner(data.owner)
     order.owner_id = owner.pk if owner else customer.sales_owner_id
     return order, lines
 
@@ -348,16 +364,21 @@ def order_create(*, data: OrderInput, actor: Actor) -> CreateResult:
         return CreateResult(existing, False)
 
 
-def _create(data: OrderInput, actor: Actor, normalized, fingerprint) -> Order:
-    order, lines = _build(data, actor)
+def _workflow_for(data: OrderInput) -> tuple[WorkflowDefinition, CompiledWorkflow]:
     code = data.workflow or settings.ORDERHUB_DEFAULT_WORKFLOW
-    definition_id = current_definition_id(code)
-    if definition_id is None:
+    definition = current_definition_cached(code)
+    if definition is None:
         raise ValidationFailed("invalid", _("Unknown workflow '%(code)s'.") % {"code": code},
                                problems=[Problem("unknown_workflow", _("Unknown workflow '%(code)s'.") % {"code": code}, field="workflow")])
-    wf = compiled(definition_id)
-    now = clock.now()
-    order.workflow_id = definition_id
+    return definition, compiled(definition.pk)
+
+
+def _prepare(data: OrderInput, lk: _Lookups, actor: Actor, normalized, fingerprint, now):
+    """Everything about a new order that needs no database write: validation, number,
+    initial stage and its guards. Returns (order, lines, workflow, stage instance, facts)."""
+    order, lines = _build(data, lk)
+    definition, wf = _workflow_for(data)
+    order.workflow = definition
     order.number = _order_number(now)
     order.intake, order.intake_hash = normalized, fingerprint
     order.created_at = order.updated_at = order.stage_entered_at = now
@@ -367,6 +388,13 @@ def _create(data: OrderInput, actor: Actor, normalized, fingerprint) -> Order:
         inst = _enter(order, lines, wf, wf.initial, actor=actor, now=now, forced=False, facts=facts)
     except Blocked as blocked:
         raise ValidationFailed("blocked", blocked.reasons[0].message, problems=blocked.reasons) from None
+    return order, lines, wf, inst, facts
+
+
+def _create(data: OrderInput, actor: Actor, normalized, fingerprint, lk: _Lookups | None = None) -> Order:
+    now = clock.now()
+    order, lines, wf, inst, facts = _prepare(data, lk or _Lookups.fetch([data]), actor, normalized,
+                                             fingerprint, now)
     order.pk = preallocated_id("orders_order")
     actions = wf.initial.spec.on_enter
     # the usual case: with the id known and no entry actions, one INSERT per table
@@ -395,6 +423,138 @@ def _append_created(order: Order, actor: Actor, now, normalized, done):
     return _append(order, action="order.created", actor=actor, now=now,
                    changes={"stage": [None, order.stage], "status": [None, order.status]},
                    data={"intake": normalized, "actions": done})
+
+
+@dataclass
+class BatchItem:
+    index: int
+    order: Order | None = None
+    created: bool = False
+    error: DomainError | None = None
+
+
+def order_create_batch(*, items: list[OrderInput], actor: Actor, all_or_nothing: bool = False) -> list[BatchItem]:
+    """Create many orders in one transaction: imports and batch intake.
+
+    Each item is validated on its own and follows order_create's rules (same key and content:
+    the existing order; same key, other content: a Conflict). With ``all_or_nothing`` one bad
+    item refuses the whole batch (nothing is written); otherwise the valid items go in and each
+    bad one is reported. On PostgreSQL the batch costs one INSERT per table, whatever its size.
+    """
+    if not actor.has_perm("orders.add_order"):
+        raise PermissionDenied("permission_denied", _("You may not create orders."))
+    results = [BatchItem(i) for i in range(len(items))]
+    normalized = [d.normalized() for d in items]
+    prints = [sha256_hex(canonical_json(n)) for n in normalized]
+    first_of_key: dict[tuple[str, str], int] = {}
+    todo: list[int] = []
+    for i, d in enumerate(items):
+        key = (d.channel, d.external_ref) if d.external_ref else None
+        if key is None or key not in first_of_key:
+            if key:
+                first_of_key[key] = i
+            todo.append(i)
+    try:
+        with transaction.atomic():
+            _batch_write(items, normalized, prints, todo, results, actor)
+            _batch_repeats(items, normalized, prints, first_of_key, results)
+            if all_or_nothing and any(r.error for r in results):
+                raise _BatchRefused()
+    except _BatchRefused:
+        for r in results:
+            if r.error is None:
+                r.order, r.created = None, False
+        return results
+    except IntegrityError:
+        # another writer took one of the keys meanwhile: go one by one (each its own transaction)
+        if all_or_nothing:
+            raise
+        for i, d in enumerate(items):
+            try:
+                res = order_create(data=d, actor=actor)
+                results[i] = BatchItem(i, res.order, res.created)
+            except DomainError as exc:
+                results[i] = BatchItem(i, error=exc)
+    return results
+
+
+class _BatchRefused(Exception):
+    pass
+
+
+def _batch_repeats(items, normalized, prints, first_of_key, results) -> None:
+    """Items repeating a key already used earlier in the same batch."""
+    for i, d in enumerate(items):
+        if not d.external_ref:
+            continue
+        j = first_of_key[(d.channel, d.external_ref)]
+        if j == i:
+            continue
+        first = results[j]
+        if prints[i] != prints[j]:
+            results[i].error = Conflict(
+                "duplicate_conflict", _("Repeats the key of item %(j)d with different content.") % {"j": j},
+                data={"differences": differences(normalized[j], normalized[i])})
+        elif first.order is not None:
+            results[i].order, results[i].created = first.order, False
+        else:
+            results[i].error = first.error
+
+
+def _batch_write(items, normalized, prints, todo, results, actor) -> None:
+    lk = _Lookups.fetch([items[i] for i in todo])
+    keyed = [i for i in todo if items[i].external_ref]
+    existing: dict[tuple[str, str], Order] = {}
+    if keyed:
+        for o in Order.objects.filter(external_ref__in={items[i].external_ref for i in keyed},
+                                      channel__in={items[i].channel for i in keyed}):
+            existing[(o.channel, o.external_ref)] = o
+    now = clock.now()
+    orders, all_lines, stages, events, snaps = [], [], [], [], []
+    for i in todo:
+        d = items[i]
+        found = existing.get((d.channel, d.external_ref)) if d.external_ref else None
+        if found is not None:
+            if found.intake_hash == prints[i]:
+                results[i].order = found
+            else:
+                results[i].error = Conflict(
+                    "duplicate_conflict",
+                    _("Order %(number)s already exists for %(channel)s/%(ref)s with different content.")
+                    % {"number": found.number, "channel": d.channel, "ref": d.external_ref},
+                    data={"order": found.number, "differences": differences(found.intake, normalized[i])})
+            continue
+        try:
+            order, lines, wf, inst, _facts = _prepare(d, lk, actor, normalized[i], prints[i], now)
+        except DomainError as exc:
+            results[i].error = exc
+            continue
+        order.pk = preallocated_id("orders_order")
+        if order.pk is None or wf.initial.spec.on_enter:
+            # no id before INSERT (SQLite) or entry actions: this one goes alone
+            try:
+                with transaction.atomic():
+                    results[i].order = _create(d, actor, normalized[i], prints[i], lk)
+                    results[i].created = True
+            except DomainError as exc:
+                results[i].error = exc
+            continue
+        ev = _append_created(order, actor, now, normalized[i], {})
+        for ln in lines:
+            ln.order = order
+        inst.order = order
+        orders.append(order)
+        all_lines.extend(lines)
+        stages.append(inst)
+        events.append(ev)
+        snaps.append(_snapshot(order, lines, now))
+        results[i].order, results[i].created = order, True
+    if orders:
+        Order.objects.bulk_create(orders)
+        OrderLine.objects.bulk_create(all_lines)
+        StageInstance.objects.bulk_create(stages)
+        AuditEvent.objects.bulk_create(events)
+        Snapshot.objects.bulk_create(snaps)
 
 
 # --------------------------------------------------------------------------- moves
@@ -595,3 +755,36 @@ def order_update(*, order: Order | str, changes: dict[str, Any], actor: Actor, r
 
     return _simple_change(order if isinstance(order, str) else order.number, actor=actor,
                           action="order.updated", reason=reason, apply=apply)
+
+
+MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+
+
+def order_attach(*, order: Order | str, name: str, content: bytes, content_type: str,
+                 actor: Actor) -> Attachment:
+    """Keep a drawing, photo or document with the order (hashed, audited)."""
+    if not (actor.has_perm("orders.add_order") or actor.has_perm("orders.view_order")):
+        raise PermissionDenied("permission_denied", _("You may not add attachments."))
+    if not content:
+        raise ValidationFailed("invalid", _("The file is empty."),
+                               problems=[Problem("empty_file", _("The file is empty."), field="file")])
+    if len(content) > MAX_ATTACHMENT_BYTES:
+        raise ValidationFailed("too_large", _("A file may be at most 20 MB."),
+                               problems=[Problem("too_large", _("A file may be at most 20 MB."), field="file")])
+    safe_name = (name or "file").replace("/", "_").replace("\\", "_")[:200]
+    digest = hashlib.sha256(content).hexdigest()
+    with transaction.atomic():
+        locked = _lock(order if isinstance(order, str) else order.number)
+        now = clock.now()
+        att = Attachment(order=locked, name=safe_name, content_type=content_type[:100] or "application/octet-stream",
+                         size=len(content), sha256=digest, uploaded_at=now, uploaded_by=actor.label[:150])
+        att.file.save(f"{digest[:16]}-{safe_name}", ContentFile(content), save=False)
+        att.save(force_insert=True)
+        locked.version += 1
+        locked.updated_at = now
+        ev = _append(locked, action="order.attachment_added", actor=actor, now=now,
+                     changes={"attachments": [None, safe_name], "version": [locked.version - 1, locked.version]},
+                     data={"sha256": digest, "size": len(content), "content_type": att.content_type})
+        locked.save(update_fields=["version", "updated_at", "audit_seq", "audit_head"])
+        ev.save(force_insert=True)
+        return att

@@ -67,19 +67,19 @@ def current_definition(code: str) -> WorkflowDefinition:
 
 
 _CURRENT_TTL = 2.0
-_current_ids: dict[str, tuple[float, int | None]] = {}
+_current_ids: dict[str, tuple[float, WorkflowDefinition | None]] = {}
 
 
-def current_definition_id(code: str) -> int | None:
-    """Id of the current version of ``code``, cached for two seconds per process (every order
-    create needs it); a save in this process clears it at once."""
+def current_definition_cached(code: str) -> WorkflowDefinition | None:
+    """The current version of ``code``, cached for two seconds per process (every order create
+    needs it; versions never change once saved); a save in this process clears it at once."""
     hit = _current_ids.get(code)
     now = time.monotonic()
     if hit is not None and now - hit[0] < _CURRENT_TTL:
         return hit[1]
-    pk = WorkflowDefinition.objects.filter(code=code, is_current=True).values_list("pk", flat=True).first()
-    _current_ids[code] = (now, pk)
-    return pk
+    wf = WorkflowDefinition.objects.filter(code=code, is_current=True).defer("spec").first()
+    _current_ids[code] = (now, wf)
+    return wf
 
 
 @functools.lru_cache(maxsize=256)
