@@ -198,3 +198,28 @@ def test_attachment_is_stored_hashed_and_audited(company, settings, tmp_path):
     with pytest.raises(ValidationFailed):
         services.order_attach(order=order, name="empty.png", content=b"", content_type="image/png",
                               actor=a["planner"])
+
+
+@pytest.mark.parametrize("data,field", [
+    (dict(lines=[LineInput(sku="M8X30", qty=Decimal("99999999999"), unit="吨")]), "lines[0].qty"),
+    (dict(lines=[LineInput(sku="HSG-100", qty=Decimal("99999999"), unit_price=Decimal("99999999"))]),
+     "lines[0].unit_price"),
+    (dict(customer="C0\x0001"), "customer"),
+    (dict(remarks="a\x00b"), "remarks"),
+])
+def test_values_the_database_cannot_hold_are_refused_with_the_field(company, data, field):
+    with pytest.raises(ValidationFailed) as err:
+        services.order_create(data=order_input(**data), actor=company["actors"]["sales"])
+    assert field in {p.field for p in err.value.problems}
+    assert Order.objects.count() == 0
+
+
+@pytest.mark.parametrize("changes,field", [
+    ({"required_date": None}, "required_date"), ({"remarks": None}, "remarks"),
+    ({"tags": None}, "tags"), ({"urgency": "purple"}, "urgency"), ({"stage": "qc"}, "stage"),
+])
+def test_update_refuses_bad_values_by_field(company, changes, field):
+    order = services.order_create(data=order_input(), actor=company["actors"]["sales"]).order
+    with pytest.raises(ValidationFailed) as err:
+        services.order_update(order=order, changes=changes, actor=company["actors"]["sales"])
+    assert [p.field for p in err.value.problems] == [field]

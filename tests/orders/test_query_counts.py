@@ -61,7 +61,7 @@ def test_guarded_reserving_move_does_not_grow_with_lines(company, many_products,
             assert services.order_transition(order=order, to=to, actor=a[who]).ok
         to, who = path[-1]
         results = []
-        counts.append(_count(lambda o=order, t=to, w=who: results.append(
+        counts.append(_count(lambda o=order, t=to, w=who, r=results: r.append(
             services.order_transition(order=o, to=t, actor=a[w]))))
         assert results[0].ok, results[0].reasons
     assert counts[0] == counts[1], counts

@@ -11,7 +11,7 @@ from typing import Any
 from django.core.exceptions import RequestDataTooBig
 from django.db import DataError, transaction
 from django.utils.translation import gettext as _
-from ninja import NinjaAPI, Query, Router
+from ninja import Body, NinjaAPI, Query, Router
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
@@ -93,13 +93,15 @@ def _too_big(request, exc):
 @api.exception_handler(DataError)
 @api.exception_handler(InvalidOperation)
 def _out_of_range(request, exc):
-    # A value the database cannot hold (a number beyond its column) that validation let through:
-    # the service's transaction has rolled back, so answer 422 rather than 500 (and log it).
+    # A value the database cannot hold (e.g. a quantity × price beyond the amount column) that
+    # validation let through. Write handlers run the service and the read-back in one
+    # transaction, so it has rolled back (PostgreSQL refuses the write; SQLite stores it and
+    # fails on reading it back): answer 422 rather than 500, and log it.
     logger.warning("refused a value the database cannot store: %s", exc, exc_info=exc)
     return api.create_response(request, {
         "code": "out_of_range",
-        "message": _("A value is too large to store (an amount may have at most 14 digits "
-                     "before the decimal point).")}, status=422)
+        "message": _("A value is out of range and cannot be stored (an amount may have at most "
+                     "14 digits before the decimal point).")}, status=422)
 
 
 @api.exception_handler(AuthenticationError)
@@ -244,26 +246,14 @@ def get_workflow(request, code: Text):
     return _wf_out(wf_services.current_definition(code))
 
 
-def _json_numbers(value: Any) -> Any:
-    """The parser reads JSON numbers as Decimal; a definition is stored as plain JSON (like the
-    YAML templates), so whole numbers become int and the rest float."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _json_numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_numbers(v) for v in value]
-    return value
-
-
 @workflows.put("/{code}", response={200: WorkflowOut, **ERRORS})
-def save_workflow(request, code: Text, payload: dict[str, Any]):
+def save_workflow(request, code: Text, payload: Body[dict[str, Any]]):
     """Save a new version; an invalid definition is refused (422) naming the fault."""
     if payload.get("code") != code:
         raise DomainError("code_mismatch", _("The definition's code must be %(code)s.") % {"code": code},
                           status=422, problems=[Problem("code_mismatch", _("Must be %(code)s.") % {"code": code},
                                                         field="code")])
-    return _wf_out(wf_services.workflow_save(data=_json_numbers(payload), actor=request.actor))
+    return _wf_out(wf_services.workflow_save(data=payload, actor=request.actor))
 
 
 api.add_router("/orders", orders)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -48,6 +48,8 @@ from .models import Attachment, Order, OrderLine, Snapshot, StageInstance, Urgen
 CENT = Decimal("0.01")
 NUMBER_SEQUENCE = "orderhub_order_number"
 MAX_LINES = 5000
+MAX_QTY = Decimal("1e14")     # QTY columns: 18 digits, 4 decimals
+MAX_MONEY = Decimal("1e14")   # MONEY columns: 16 digits, 2 decimals
 
 
 @dataclass
@@ -259,9 +261,10 @@ class _Lookups:
 
     @classmethod
     def fetch(cls, datas: list[OrderInput]) -> _Lookups:
-        codes = {d.customer for d in datas}
+        # text with NUL cannot even be looked up on PostgreSQL; _build reports it by field
+        codes = {d.customer for d in datas if "\x00" not in d.customer}
         customers = {c.code: c for c in Customer.objects.filter(code__in=codes, is_active=True)}
-        products = products_by_sku(ln.sku for d in datas for ln in d.lines)
+        products = products_by_sku(ln.sku for d in datas for ln in d.lines if "\x00" not in ln.sku)
         need = {p.pk for d in datas for ln in d.lines
                 if (p := products.get(ln.sku)) and ln.unit and ln.unit != p.unit}
         factors = conversion_factors(need) if need else {}
@@ -279,8 +282,11 @@ def _build(data: OrderInput, lk: _Lookups) -> tuple[Order, list[OrderLine]]:
         problems.append(Problem("too_many", _("An order may have at most %(n)d lines.") % {"n": MAX_LINES}, field="lines"))
     if data.urgency not in Urgency.values:
         problems.append(Problem("invalid_choice", _("Urgency must be red, yellow or green."), field="urgency"))
-    if data.promised_date and data.promised_date < data.required_date - timedelta(days=3650):
-        problems.append(Problem("invalid_date", _("Promised date is implausible."), field="promised_date"))
+    for name, value in (("customer", data.customer), ("channel", data.channel),
+                        ("external_ref", data.external_ref or ""), ("remarks", data.remarks),
+                        ("tags", "".join(data.tags))):
+        if "\x00" in value:
+            problems.append(Problem("invalid_text", _("Text may not contain NUL characters."), field=name))
     customer = lk.customers.get(data.customer)
     if customer is None:
         problems.append(Problem("unknown_customer", _("Unknown customer '%(code)s'.") % {"code": data.customer},
@@ -310,16 +316,25 @@ def _build(data: OrderInput, lk: _Lookups) -> tuple[Order, list[OrderLine]]:
             problems.append(Problem("invalid_quantity", _("Quantity rounds to zero in the base unit."),
                                     field=f"lines[{i}].qty"))
             continue
+        if base_qty >= MAX_QTY:
+            problems.append(Problem("out_of_range", _("Quantity is too large."), field=f"lines[{i}].qty"))
+            continue
         price = product.list_price if ln.unit_price is None else ln.unit_price
-        if price < 0:
+        if not price.is_finite() or price < 0:
             problems.append(Problem("invalid_price", _("Unit price cannot be negative."),
                                     field=f"lines[{i}].unit_price"))
             continue
         amount = (ln.qty * price).quantize(CENT, rounding=ROUND_HALF_UP)
+        if amount >= MAX_MONEY:
+            problems.append(Problem("out_of_range", _("Line amount is too large."),
+                                    field=f"lines[{i}].unit_price"))
+            continue
         total += amount
         lines.append(OrderLine(line_no=i + 1, product=product, qty=ln.qty, unit=ln.unit or product.unit,
                                base_qty=base_qty, unit_price=price, amount=amount,
                                remarks=ln.remarks[:500]))
+    if total >= MAX_MONEY:
+        problems.append(Problem("out_of_range", _("Order total is too large."), field="lines"))
     if problems:
         raise ValidationFailed("invalid", problems[0].message, problems=problems)
     order = Order(channel=data.channel, external_ref=data.external_ref or None, customer=customer,
@@ -729,15 +744,31 @@ def order_cancel(*, order: Order | str, actor: Actor, reason: str) -> Order:
 EDITABLE_FIELDS = ("promised_date", "urgency", "remarks", "tags", "required_date")
 
 
+def _update_problems(changes: dict[str, Any]) -> list[Problem]:
+    problems = []
+    for key, value in changes.items():
+        ok = {
+            "promised_date": value is None or isinstance(value, date),
+            "required_date": isinstance(value, date),
+            "urgency": value in Urgency.values,
+            "remarks": isinstance(value, str) and "\x00" not in value,
+            "tags": isinstance(value, list | tuple) and all(isinstance(t, str) and t and "\x00" not in t
+                                                           for t in value),
+        }.get(key, True)
+        if not ok:
+            problems.append(Problem("invalid", _("Invalid value for %(field)s.") % {"field": key}, field=key))
+    return problems
+
+
 def order_update(*, order: Order | str, changes: dict[str, Any], actor: Actor, reason: str = "") -> Order:
     """Change header fields; the event records each field's before and after."""
     unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
     if unknown:
         raise ValidationFailed("invalid", _("Field '%(f)s' cannot be changed here.") % {"f": unknown[0]},
                                problems=[Problem("not_editable", _("Not editable."), field=f) for f in unknown])
-    if "urgency" in changes and changes["urgency"] not in Urgency.values:
-        raise ValidationFailed("invalid", _("Urgency must be red, yellow or green."),
-                               problems=[Problem("invalid_choice", _("Urgency must be red, yellow or green."), field="urgency")])
+    problems = _update_problems(changes)
+    if problems:
+        raise ValidationFailed("invalid", problems[0].message, problems=problems)
     if not (actor.has_perm("orders.add_order") or actor.has_perm("orders.hold_order")):
         raise PermissionDenied("permission_denied", _("You may not change orders."))
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+import json
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import yaml
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from orderhub.core import clock
 from orderhub.core.actors import Actor
@@ -17,6 +20,13 @@ from orderhub.core.errors import NotFound, PermissionDenied
 
 from .models import WorkflowDefinition
 from .spec import CompiledWorkflow, compile_workflow
+
+
+def _json_number(value):
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
 
 TEMPLATE_DIR = Path(__file__).parent / "templates_yaml"
 
@@ -34,7 +44,8 @@ def workflow_save(*, data: dict[str, Any], actor: Actor, note: str = "") -> Work
     """Validate and store ``data`` as the next version of its workflow (refused with the fault
     named when invalid). Orders already running keep the version they started under."""
     if not actor.has_perm("workflow.change_workflowdefinition"):
-        raise PermissionDenied("permission_denied", "You may not change workflow definitions.")
+        raise PermissionDenied("permission_denied", _("You may not change workflow definitions."))
+    data = json.loads(json.dumps(data, default=_json_number))  # stored as plain JSON
     compiled = compile_workflow(data)
     code = compiled.spec.code
     previous = (WorkflowDefinition.objects.select_for_update()
@@ -62,7 +73,7 @@ def workflow_install_templates(*, actor: Actor) -> list[WorkflowDefinition]:
 def current_definition(code: str) -> WorkflowDefinition:
     wf = WorkflowDefinition.objects.filter(code=code, is_current=True).first()
     if wf is None:
-        raise NotFound("unknown_workflow", f"Workflow '{code}' is not defined.")
+        raise NotFound("unknown_workflow", _("Workflow '%(code)s' is not defined.") % {"code": code})
     return wf
 
 
