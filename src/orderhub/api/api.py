@@ -11,7 +11,7 @@ from typing import Any
 from django.core.exceptions import RequestDataTooBig
 from django.db import DataError, transaction
 from django.utils.translation import gettext as _
-from ninja import Body, NinjaAPI, Query, Router
+from ninja import Body, NinjaAPI, Query, Router, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
@@ -139,7 +139,7 @@ def create_order(request, payload: OrderIn):
     the same key with different content is a 409 listing the differences."""
     with transaction.atomic():
         result = services.order_create(data=_input(payload), actor=request.actor)
-        return (201 if result.created else 200), selectors.order_detail(result.order.number)
+        return Status(201 if result.created else 200, selectors.order_detail(result.order.number))
 
 
 @orders.get("", response={200: OrderPage, **ERRORS})
@@ -175,10 +175,10 @@ def update_order(request, number: Text, payload: OrderPatch):
 
 def _moved(result):
     if result.ok:
-        return 200, selectors.order_detail(result.order.number)
+        return Status(200, selectors.order_detail(result.order.number))
     reasons = [r.as_dict() for r in result.reasons]
-    return 409, {"code": "blocked", "message": reasons[0]["message"],
-                 "order": selectors.order_detail(result.order.number), "reasons": reasons}
+    return Status(409, {"code": "blocked", "message": reasons[0]["message"],
+                        "order": selectors.order_detail(result.order.number), "reasons": reasons})
 
 
 @orders.post("/{number}/transition", response={200: OrderOut, 409: BlockedOut, **{k: v for k, v in ERRORS.items() if k != 409}})
