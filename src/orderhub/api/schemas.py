@@ -5,6 +5,8 @@ from typing import Annotated, Any, Literal
 from ninja import Schema
 from pydantic import AfterValidator, ConfigDict, Field
 
+from orderhub.core.text import unstorable
+
 # Inputs are strict: an unknown field is refused (422 naming it) rather than silently dropped,
 # so a misspelt `promise_date` cannot vanish without a trace.
 STRICT = ConfigDict(extra="forbid")
@@ -14,9 +16,9 @@ LATEST_DATE = date(2099, 12, 31)
 
 
 def _storable(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; refuse it here, naming the field, instead of a 500.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL (\\u0000) characters")
+    # refuse here, naming the field, what the database cannot store (instead of a 500)
+    if unstorable(value):
+        raise ValueError("must be text without NUL (\\u0000) or lone surrogate characters")
     return value
 
 

@@ -35,6 +35,7 @@ from orderhub.core.errors import (
 )
 from orderhub.core.models import AuditEvent
 from orderhub.core.numbering import next_value, preallocated_id
+from orderhub.core.text import unstorable
 from orderhub.inventory.services import Requirement, stock_consume, stock_release, stock_reserve
 from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled, current_definition_cached
@@ -262,9 +263,9 @@ class _Lookups:
     @classmethod
     def fetch(cls, datas: list[OrderInput]) -> _Lookups:
         # text with NUL cannot even be looked up on PostgreSQL; _build reports it by field
-        codes = {d.customer for d in datas if "\x00" not in d.customer}
+        codes = {d.customer for d in datas if not unstorable(d.customer)}
         customers = {c.code: c for c in Customer.objects.filter(code__in=codes, is_active=True)}
-        products = products_by_sku(ln.sku for d in datas for ln in d.lines if "\x00" not in ln.sku)
+        products = products_by_sku(ln.sku for d in datas for ln in d.lines if not unstorable(ln.sku))
         need = {p.pk for d in datas for ln in d.lines
                 if (p := products.get(ln.sku)) and ln.unit and ln.unit != p.unit}
         factors = conversion_factors(need) if need else {}
@@ -285,8 +286,9 @@ def _build(data: OrderInput, lk: _Lookups) -> tuple[Order, list[OrderLine]]:
     for name, value in (("customer", data.customer), ("channel", data.channel),
                         ("external_ref", data.external_ref or ""), ("remarks", data.remarks),
                         ("tags", "".join(data.tags))):
-        if "\x00" in value:
-            problems.append(Problem("invalid_text", _("Text may not contain NUL characters."), field=name))
+        if unstorable(value):
+            problems.append(Problem("invalid_text", _("Text may not contain NUL or invalid characters."),
+                                    field=name))
     customer = lk.customers.get(data.customer)
     if customer is None:
         problems.append(Problem("unknown_customer", _("Unknown customer '%(code)s'.") % {"code": data.customer},
@@ -297,6 +299,12 @@ def _build(data: OrderInput, lk: _Lookups) -> tuple[Order, list[OrderLine]]:
     lines: list[OrderLine] = []
     total = Decimal("0")
     for i, ln in enumerate(data.lines):
+        bad = next((f for f, v in (("sku", ln.sku), ("unit", ln.unit or ""), ("remarks", ln.remarks))
+                    if unstorable(v)), None)
+        if bad:
+            problems.append(Problem("invalid_text", _("Text may not contain NUL or invalid characters."),
+                                    field=f"lines[{i}].{bad}"))
+            continue
         product = lk.products.get(ln.sku)
         if product is None:
             problems.append(Problem("unknown_sku", _("Unknown SKU '%(sku)s'.") % {"sku": ln.sku},
@@ -751,8 +759,8 @@ def _update_problems(changes: dict[str, Any]) -> list[Problem]:
             "promised_date": value is None or isinstance(value, date),
             "required_date": isinstance(value, date),
             "urgency": value in Urgency.values,
-            "remarks": isinstance(value, str) and "\x00" not in value,
-            "tags": isinstance(value, list | tuple) and all(isinstance(t, str) and t and "\x00" not in t
+            "remarks": isinstance(value, str) and not unstorable(value),
+            "tags": isinstance(value, list | tuple) and all(isinstance(t, str) and t and not unstorable(t)
                                                            for t in value),
         }.get(key, True)
         if not ok:
