@@ -32,5 +32,6 @@ ROLE_PERMISSIONS = {
     "manager": ["orders.add_order", "orders.view_order", "orders.hold_order",
                 "orders.override_guard", "orders.cancel_order"],
     "admin": ["orders.add_order", "orders.view_order", "orders.hold_order",
-              "orders.override_guard", "orders.cancel_order", "workflow.change_workflowdefinition"],
+              "orders.override_guard", "orders.cancel_order", "workflow.change_workflowdefinition",
+              "core.change_calendaroverride"],
 }
