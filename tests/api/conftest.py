@@ -9,15 +9,6 @@ import pytest
 from django.test import Client
 
 from orderhub.core.tokens import token_create
-from orderhub.workflow import services as wf_services
-
-
-@pytest.fixture(autouse=True)
-def _fresh_workflow_cache():
-    """Compiled workflows are cached by row id; SQLite reuses ids after a test's rollback."""
-    wf_services._compiled_by_id.cache_clear()
-    yield
-    wf_services._compiled_by_id.cache_clear()
 
 
 class ApiClient:

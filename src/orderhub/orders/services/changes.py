@@ -1,0 +1,250 @@
+"""Moving and changing existing orders: transitions, overrides, hold, cancel, edits."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from orderhub.core import clock
+from orderhub.core.actors import Actor
+from orderhub.core.errors import (
+    DomainError,
+    PermissionDenied,
+    Problem,
+    ValidationFailed,
+)
+from orderhub.core.text import unstorable
+from orderhub.inventory.services import stock_release
+from orderhub.workflow.services import compiled
+from orderhub.workflow.spec import CompiledStage, CompiledWorkflow
+
+from ..facts import OrderFacts
+from ..models import Order, StageInstance, Urgency
+from .common import (
+    Blocked,
+    TransitionResult,
+    enter_stage,
+    lock_order,
+    make_snapshot,
+    next_event,
+    order_lines,
+    run_entry_actions,
+)
+
+# --------------------------------------------------------------------------- moves
+
+
+def _check_can_move(order: Order, wf: CompiledWorkflow, to: str, actor: Actor) -> CompiledStage:
+    if order.status != Order.Status.OPEN:
+        raise DomainError("order_closed", _("Order %(number)s is %(status)s and cannot move.")
+                          % {"number": order.number, "status": order.get_status_display()}, status=409)
+    if to not in wf.stages:
+        raise ValidationFailed("unknown_stage", _("Stage '%(stage)s' does not exist in workflow %(wf)s.")
+                               % {"stage": to, "wf": wf.spec.code},
+                               problems=[Problem("unknown_stage", _("Unknown stage."), field="to")])
+    current = wf.stage(order.stage)
+    if to not in current.spec.next:
+        raise DomainError("invalid_transition", _("Cannot move from %(a)s to %(b)s; allowed: %(allowed)s.")
+                          % {"a": current.spec.name, "b": wf.stage(to).spec.name,
+                             "allowed": ", ".join(wf.stage(n).spec.name for n in current.spec.next)},
+                          status=409)
+    if not actor.may_act_for_role(current.spec.owner_role):
+        raise PermissionDenied("permission_denied", _("Only the %(role)s role may move an order out of %(stage)s.")
+                               % {"role": current.spec.owner_role, "stage": current.spec.name})
+    return wf.stage(to)
+
+
+def order_transition(*, order: Order | str, to: str, actor: Actor, reason: str = "",
+                     force: bool = False) -> TransitionResult:
+    """Move an order to stage ``to``. Returns ok, or every blocking reason (the attempt is
+    recorded on the order and in its history). ``force`` skips guards: it needs the
+    override permission and a reason, and is flagged."""
+    number = order if isinstance(order, str) else order.number
+    if force:
+        if not actor.has_perm("orders.override_guard"):
+            raise PermissionDenied("permission_denied", _("You may not force an order past its guards."))
+        if not reason.strip():
+            raise ValidationFailed("reason_required", _("A forced move needs a reason."),
+                                   problems=[Problem("required", _("A forced move needs a reason."), field="reason")])
+    try:
+        with transaction.atomic():
+            locked = lock_order(number)
+            if locked.on_hold:
+                raise Blocked([Problem("on_hold", _("Order is on hold: %(reason)s") % {"reason": locked.hold_reason})])
+            wf = compiled(locked.workflow_id)
+            target = _check_can_move(locked, wf, to, actor)
+            now = clock.now()
+            lines = order_lines(locked)
+            before = {"stage": locked.stage, "status": locked.status, "urgency": locked.urgency,
+                      "tags": list(locked.tags), "version": locked.version}
+            facts = OrderFacts(locked, lines)
+            inst = enter_stage(locked, lines, wf, target, actor=actor, now=now, forced=force, facts=facts)
+            done = run_entry_actions(locked, lines, target, actor=actor, now=now, forced=force, facts=facts)
+            StageInstance.objects.filter(order=locked, exited_at__isnull=True).update(exited_at=now)
+            locked.version += 1
+            locked.updated_at = now
+            if force:
+                locked.forced = True
+            after = {"stage": locked.stage, "status": locked.status, "urgency": locked.urgency,
+                     "tags": list(locked.tags), "version": locked.version}
+            ev = next_event(locked, action="order.forced" if force else "order.transitioned", actor=actor,
+                         now=now, changes={k: [before[k], after[k]] for k in before if before[k] != after[k]},
+                         data={"from": before["stage"], "to": to, "actions": done}, reason=reason,
+                         forced=force)
+            locked.save(update_fields=["stage", "stage_entered_at", "stage_due_at", "status", "tags",
+                                       "urgency", "version", "updated_at", "forced", "blocked_reasons",
+                                       "audit_seq", "audit_head"])
+            inst.save(force_insert=True)
+            ev.save(force_insert=True)
+            make_snapshot(locked, lines, now).save(force_insert=True)
+            return TransitionResult(locked, True)
+    except Blocked as blocked:
+        return TransitionResult(_record_block(number, to, blocked.reasons, actor), False, blocked.reasons)
+
+
+def _record_block(number: str, to: str, reasons: list[Problem], actor: Actor) -> Order:
+    """Keep the reasons on the order (boards show them) and the attempt in its history."""
+    with transaction.atomic():
+        order = lock_order(number)
+        now = clock.now()
+        plain = [r.as_dict() for r in reasons]
+        changed = order.blocked_reasons != plain
+        order.blocked_reasons = plain
+        ev = next_event(order, action="order.blocked", actor=actor, now=now,
+                     changes={"blocked_reasons": [None, plain]} if changed else {},
+                     data={"to": to, "reasons": plain})
+        order.save(update_fields=["blocked_reasons", "audit_seq", "audit_head"])
+        ev.save(force_insert=True)
+        return order
+
+
+def order_override(*, order: Order | str, to: str, actor: Actor, reason: str) -> TransitionResult:
+    """Force an order into ``to`` past its guards (audited, flagged, reason required)."""
+    return order_transition(order=order, to=to, actor=actor, reason=reason, force=True)
+
+
+def _simple_change(number: str, *, actor: Actor, action: str, reason: str, apply) -> Order:
+    with transaction.atomic():
+        order = lock_order(number)
+        now = clock.now()
+        changes = apply(order, now)
+        order.version += 1
+        order.updated_at = now
+        changes["version"] = [order.version - 1, order.version]
+        ev = next_event(order, action=action, actor=actor, now=now, changes=changes, reason=reason)
+        order.save()
+        ev.save(force_insert=True)
+        return order
+
+
+def order_hold(*, order: Order | str, actor: Actor, reason: str) -> Order:
+    """Take an order out of the flow (e.g. finance: wrong tax id) until resumed."""
+    if not actor.has_perm("orders.hold_order"):
+        raise PermissionDenied("permission_denied", _("You may not hold orders."))
+    if not reason.strip():
+        raise ValidationFailed("reason_required", _("Holding an order needs a reason."),
+                               problems=[Problem("required", _("Holding an order needs a reason."), field="reason")])
+
+    def apply(o: Order, now):
+        if o.status != Order.Status.OPEN:
+            raise DomainError("order_closed", _("Only open orders can be held."), status=409)
+        if o.on_hold:
+            raise DomainError("already_on_hold", _("Order is already on hold."), status=409)
+        o.on_hold, o.hold_reason = True, reason.strip()[:300]
+        return {"on_hold": [False, True], "hold_reason": ["", o.hold_reason]}
+
+    return _simple_change(order if isinstance(order, str) else order.number, actor=actor,
+                          action="order.held", reason=reason, apply=apply)
+
+
+def order_resume(*, order: Order | str, actor: Actor, reason: str = "") -> Order:
+    if not actor.has_perm("orders.hold_order"):
+        raise PermissionDenied("permission_denied", _("You may not resume orders."))
+
+    def apply(o: Order, now):
+        if not o.on_hold:
+            raise DomainError("not_on_hold", _("Order is not on hold."), status=409)
+        before = o.hold_reason
+        o.on_hold, o.hold_reason = False, ""
+        return {"on_hold": [True, False], "hold_reason": [before, ""]}
+
+    return _simple_change(order if isinstance(order, str) else order.number, actor=actor,
+                          action="order.resumed", reason=reason, apply=apply)
+
+
+def order_cancel(*, order: Order | str, actor: Actor, reason: str) -> Order:
+    """Cancel an open order and release every reservation it holds."""
+    if not actor.has_perm("orders.cancel_order"):
+        raise PermissionDenied("permission_denied", _("You may not cancel orders."))
+    if not reason.strip():
+        raise ValidationFailed("reason_required", _("Cancelling an order needs a reason."),
+                               problems=[Problem("required", _("Cancelling an order needs a reason."), field="reason")])
+    number = order if isinstance(order, str) else order.number
+    with transaction.atomic():
+        locked = lock_order(number)
+        if locked.status != Order.Status.OPEN:
+            raise DomainError("order_closed", _("Only open orders can be cancelled."), status=409)
+        now = clock.now()
+        released = stock_release(order_id=locked.pk, actor=actor, note=reason)
+        StageInstance.objects.filter(order=locked, exited_at__isnull=True).update(exited_at=now)
+        locked.status = Order.Status.CANCELLED
+        locked.stage_due_at = None
+        locked.version += 1
+        locked.updated_at = now
+        ev = next_event(locked, action="order.cancelled", actor=actor, now=now, reason=reason,
+                     changes={"status": ["open", "cancelled"], "version": [locked.version - 1, locked.version]},
+                     data={"released": [{"product_id": r.product_id, "qty": r.qty} for r in released]})
+        locked.save()
+        ev.save(force_insert=True)
+        make_snapshot(locked, order_lines(locked), now).save(force_insert=True)
+        return locked
+
+
+EDITABLE_FIELDS = ("promised_date", "urgency", "remarks", "tags", "required_date")
+
+
+def _update_problems(changes: dict[str, Any]) -> list[Problem]:
+    problems = []
+    for key, value in changes.items():
+        ok = {
+            "promised_date": value is None or isinstance(value, date),
+            "required_date": isinstance(value, date),
+            "urgency": value in Urgency.values,
+            "remarks": isinstance(value, str) and not unstorable(value),
+            "tags": isinstance(value, list | tuple) and all(isinstance(t, str) and t and not unstorable(t)
+                                                           for t in value),
+        }.get(key, True)
+        if not ok:
+            problems.append(Problem("invalid", _("Invalid value for %(field)s.") % {"field": key}, field=key))
+    return problems
+
+
+def order_update(*, order: Order | str, changes: dict[str, Any], actor: Actor, reason: str = "") -> Order:
+    """Change header fields; the event records each field's before and after."""
+    unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
+    if unknown:
+        raise ValidationFailed("invalid", _("Field '%(f)s' cannot be changed here.") % {"f": unknown[0]},
+                               problems=[Problem("not_editable", _("Not editable."), field=f) for f in unknown])
+    problems = _update_problems(changes)
+    if problems:
+        raise ValidationFailed("invalid", problems[0].message, problems=problems)
+    if not (actor.has_perm("orders.add_order") or actor.has_perm("orders.hold_order")):
+        raise PermissionDenied("permission_denied", _("You may not change orders."))
+
+    def apply(o: Order, now):
+        diff = {}
+        for key, value in changes.items():
+            if key == "tags":
+                value = sorted(set(value))
+            if getattr(o, key) != value:
+                diff[key] = [getattr(o, key), value]
+                setattr(o, key, value)
+        if not diff:
+            raise DomainError("no_change", _("Nothing to change."), status=409)
+        return diff
+
+    return _simple_change(order if isinstance(order, str) else order.number, actor=actor,
+                          action="order.updated", reason=reason, apply=apply)

@@ -1,0 +1,231 @@
+"""What every order write shares: results, locking, snapshots, audit events, guards and
+entry actions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.utils.translation import gettext as _
+
+from orderhub.core.actors import Actor
+from orderhub.core.audit import build_event
+from orderhub.core.calendar_config import get_business_calendar
+from orderhub.core.canonical import canonical_json, sha256_hex
+from orderhub.core.errors import (
+    NotFound,
+    Problem,
+)
+from orderhub.core.numbering import next_value
+from orderhub.inventory.services import Requirement, stock_consume, stock_release, stock_reserve
+from orderhub.workflow.spec import CompiledStage, CompiledWorkflow, render_message
+
+from ..facts import OrderFacts
+from ..kitting import bom_requirements, fmt_qty, kitting_problems
+from ..models import Order, OrderLine, Snapshot, StageInstance
+
+CENT = Decimal("0.01")
+NUMBER_SEQUENCE = "orderhub_order_number"
+MAX_LINES = 5000
+MAX_QTY = Decimal("1e14")     # QTY columns: 18 digits, 4 decimals
+MAX_MONEY = Decimal("1e14")   # MONEY columns: 16 digits, 2 decimals
+
+
+
+@dataclass
+class CreateResult:
+    order: Order
+    created: bool
+
+
+@dataclass
+class TransitionResult:
+    order: Order
+    ok: bool
+    reasons: list[Problem] = field(default_factory=list)
+
+
+class Blocked(Exception):
+    def __init__(self, reasons: list[Problem]):
+        super().__init__("; ".join(p.message for p in reasons))
+        self.reasons = reasons
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def next_order_number(now) -> str:
+    prefix = settings.ORDERHUB_ORDER_NUMBER_PREFIX
+    local = now.astimezone(get_business_calendar().tz)
+    return f"{prefix}-{local:%y%m%d}-{next_value(NUMBER_SEQUENCE):06d}"
+
+
+def due_at(stage: CompiledStage, start):
+    deadline = stage.spec.deadline
+    if deadline is None:
+        return None
+    if deadline.business_hours is not None:
+        return get_business_calendar().add_business_hours(start, deadline.business_hours)
+    return start + timedelta(hours=float(deadline.hours))
+
+
+def lock_order(order: Order | str) -> Order:
+    qs = Order.objects.select_related("customer", "workflow")
+    if connection.features.has_select_for_update_of:
+        qs = qs.select_for_update(of=("self",))
+    else:
+        qs = qs.select_for_update()
+    number = order if isinstance(order, str) else order.number
+    try:
+        return qs.get(number=number)
+    except Order.DoesNotExist:
+        raise NotFound("order_not_found", _("Order %(number)s does not exist.") % {"number": number}) from None
+
+
+def order_lines(order: Order) -> list[OrderLine]:
+    return list(OrderLine.objects.filter(order=order).select_related("product").order_by("line_no"))
+
+
+def snapshot_content(order: Order, lines: list[OrderLine]) -> dict[str, Any]:
+    return {
+        "number": order.number,
+        "version": order.version,
+        "channel": order.channel,
+        "external_ref": order.external_ref,
+        "customer": order.customer.code,
+        "workflow": f"{order.workflow.code} v{order.workflow.version}",
+        "stage": order.stage,
+        "status": order.status,
+        "on_hold": order.on_hold,
+        "required_date": order.required_date,
+        "promised_date": order.promised_date,
+        "urgency": order.urgency,
+        "currency": order.currency,
+        "total_amount": order.total_amount,
+        "remarks": order.remarks,
+        "tags": order.tags,
+        "owner_id": order.owner_id,
+        "lines": [
+            {"line_no": ln.line_no, "sku": ln.product.sku, "qty": ln.qty, "unit": ln.unit,
+             "base_qty": ln.base_qty, "unit_price": ln.unit_price, "amount": ln.amount,
+             "remarks": ln.remarks}
+            for ln in lines
+        ],
+    }
+
+
+def make_snapshot(order: Order, lines: list[OrderLine], now) -> Snapshot:
+    content = canonical_json(snapshot_content(order, lines))
+    return Snapshot(order=order, version=order.version, stage=order.stage, taken_at=now,
+                    content=content, sha256=sha256_hex(content))
+
+
+def next_event(order: Order, *, action: str, actor: Actor, now, changes=None, data=None,
+            reason: str = "", forced: bool = False):
+    """Build the next event of the order's chain and move the head kept on the order row."""
+    ev = build_event(subject_type="order", subject_id=order.pk, head=(order.audit_seq, order.audit_head),
+                     action=action, actor=actor, changes=changes, data=data, reason=reason,
+                     forced=forced, at=now)
+    order.audit_seq, order.audit_head = ev.seq, ev.hash
+    return ev
+
+
+# --------------------------------------------------------------------------- guards & actions
+
+
+def evaluate_guards(order: Order, lines: list[OrderLine], stage: CompiledStage,
+                    facts: OrderFacts | None = None) -> list[Problem]:
+    """Every reason the order may not enter ``stage`` (empty list: it may)."""
+    facts = facts or OrderFacts(order, lines)
+    reasons: list[Problem] = []
+    base = facts.order_values()
+    for guard in stage.guards:
+        spec = guard.spec
+        if spec.check == "kitting":
+            reasons.extend(kitting_problems(lines, facts.held_by_order, spec.code))
+        elif spec.scope == "order":
+            if not guard.expression.evaluate(base):
+                reasons.append(Problem(spec.code, render_message(spec.message, base),
+                                       data={"expr": spec.expr}))
+        else:
+            for i, ln in enumerate(lines):
+                values = facts.line_values(ln, base)
+                if not guard.expression.evaluate(values):
+                    reasons.append(Problem(spec.code, render_message(spec.message, values),
+                                           field=f"lines[{i}]",
+                                           data={"expr": spec.expr, "sku": ln.product.sku}))
+    return reasons
+
+
+def run_entry_actions(order: Order, lines: list[OrderLine], stage: CompiledStage, *, actor: Actor,
+                 now, forced: bool, facts: OrderFacts) -> dict[str, Any]:
+    """Entry actions of ``stage``. Returns what they did, for the audit event; raises Blocked
+    if stock cannot be reserved (unless forced: then what is there is reserved)."""
+    done: dict[str, Any] = {}
+    for act in stage.spec.on_enter:
+        if act.action == "reserve_stock":
+            if act.bom:
+                reqs, products = bom_requirements(lines)
+            else:
+                reqs = [Requirement(ln.product_id, ln.base_qty, ln.pk) for ln in lines]
+                products = {ln.product_id: ln.product for ln in lines}
+            held = dict(facts.held_by_order)
+            todo = []
+            for r in reqs:  # what the order already holds counts towards its needs
+                keep = min(held.get(r.product_id, Decimal(0)), r.qty)
+                held[r.product_id] = held.get(r.product_id, Decimal(0)) - keep
+                if r.qty - keep > 0:
+                    todo.append(Requirement(r.product_id, r.qty - keep, r.line_id))
+            expires = now + timedelta(hours=float(act.expires_in_hours)) if act.expires_in_hours else None
+            made, shortages = stock_reserve(
+                order_id=order.pk, requirements=todo, actor=actor,
+                release_condition=act.release_condition or _("released on cancel"),
+                expires_at=expires, allow_partial=forced)
+            if shortages and not forced:
+                raise Blocked([
+                    Problem("stock_short", _("Not enough stock: %(name)s short by %(missing)s %(unit)s") % {
+                        "name": products[s.product_id].name, "missing": fmt_qty(s.missing),
+                        "unit": products[s.product_id].unit},
+                        data={"sku": products[s.product_id].sku, "missing": str(s.missing)})
+                    for s in shortages])
+            done["reserved"] = [{"sku": products[r.product_id].sku, "qty": r.qty,
+                                 "warehouse_stock_id": r.stock_id} for r in made]
+            if shortages:
+                done["unreserved"] = [{"sku": products[s.product_id].sku, "missing": s.missing}
+                                      for s in shortages]
+        elif act.action == "release_stock":
+            done["released"] = len(stock_release(order_id=order.pk, actor=actor))
+        elif act.action == "consume_stock":
+            done["consumed"] = len(stock_consume(order_id=order.pk, actor=actor))
+        elif act.action == "add_tag":
+            if act.value not in order.tags:
+                order.tags = [*order.tags, act.value]
+                done.setdefault("tags_added", []).append(act.value)
+        elif act.action == "set_urgency":
+            done["urgency"] = [order.urgency, act.value]
+            order.urgency = act.value
+    return done
+
+
+def enter_stage(order: Order, lines: list[OrderLine], wf: CompiledWorkflow, stage: CompiledStage, *,
+           actor: Actor, now, forced: bool, facts: OrderFacts | None = None) -> StageInstance:
+    """Check ``stage``'s guards (unless forced) and set the order's stage fields; the entry
+    actions run separately (they need the saved order)."""
+    facts = facts or OrderFacts(order, lines)
+    if not forced:
+        reasons = evaluate_guards(order, lines, stage, facts)
+        if reasons:
+            raise Blocked(reasons)
+    due = due_at(stage, now)
+    order.stage = stage.code
+    order.stage_entered_at = now
+    order.stage_due_at = due
+    order.blocked_reasons = []
+    if stage.spec.final:
+        order.status = Order.Status.COMPLETED
+    return StageInstance(order=order, stage=stage.code, owner_role=stage.spec.owner_role,
+                         entered_at=now, due_at=due, entered_by=actor.label[:150], forced=forced)
