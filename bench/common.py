@@ -56,6 +56,7 @@ class Config:
     warmup: int = 50
     repeat: int = 3
     seed: int = 1
+    batch: int = 100
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self):
@@ -64,7 +65,7 @@ class Config:
 
 def environ(database_url: str = DATABASE_URL) -> dict[str, str]:
     """The environment every benchmark process (and gunicorn) runs with."""
-    TMP_DIR.mkdir(parents=True, exist_ok=True)
+    (TMP_DIR / "static").mkdir(parents=True, exist_ok=True)  # STATIC_ROOT for whitenoise
     return {
         "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE,
         "DATABASE_URL": database_url,
@@ -100,6 +101,21 @@ def recreate_database() -> None:
     with _admin_conn() as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {DB_NAME}")
+
+
+def vacuum_analyze() -> float:
+    """VACUUM (ANALYZE) the benchmark database, outside any timed span. The server here runs
+    with autovacuum off; without fresh statistics the planner picks poor plans on tables that
+    grew from empty during the run (see README). Returns the seconds it took."""
+    import time
+
+    import psycopg
+
+    t = time.perf_counter()
+    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=DB_NAME,
+                         autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE)")
+    return time.perf_counter() - t
 
 
 def migrate() -> None:
@@ -255,7 +271,7 @@ def _run(cmd: list[str]) -> str:
 def pg_settings() -> dict:
     with _admin_conn() as conn:
         names = ["server_version", "synchronous_commit", "fsync", "wal_sync_method",
-                 "shared_buffers", "max_connections", "commit_delay"]
+                 "shared_buffers", "max_connections", "commit_delay", "autovacuum"]
         return {n: conn.execute(f"SHOW {n}").fetchone()[0] for n in names}
 
 
@@ -294,3 +310,120 @@ def machine_info() -> dict:
         "git_tracked_files_modified": len(dirty.splitlines()) if dirty else 0,
         "loadavg_at_start": list(os.getloadavg()),
     }
+
+
+# --------------------------------------------------------------------------- CPU accounting
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _procs():
+    """(pid, comm, ppid, cpu seconds) of every process."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        yield int(entry.name), comm, int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def postgres_cpu() -> dict[int, float]:
+    """CPU seconds used so far per process named ``postgres`` (server and backends)."""
+    return {pid: cpu for pid, comm, _ppid, cpu in _procs() if comm == "postgres"}
+
+
+def bench_postgres_pids() -> set[int]:
+    """Backends connected to the benchmark database plus the server's background processes
+    (WAL writer, checkpointer, ...): the PostgreSQL CPU that belongs to this benchmark."""
+    with _admin_conn() as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s "
+                            "OR backend_type <> 'client backend'", [DB_NAME]).fetchall()
+    return {r[0] for r in rows}
+
+
+def tree_cpu_s(root: int) -> float:
+    """CPU seconds used so far by ``root`` and its children (a gunicorn master and workers)."""
+    rows = list(_procs())
+    return sum(cpu for pid, _comm, ppid, cpu in rows if pid == root or ppid == root)
+
+
+def machine_cpu(with_steal: bool = False):
+    """(busy, total[, steal]) CPU seconds of the whole machine since boot, from /proc/stat.
+    Steal is time the hypervisor gave this VM's CPUs to someone else (counted as busy)."""
+    try:
+        parts = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError):
+        return (0.0, 0.0, 0.0) if with_steal else (0.0, 0.0)
+    idle = parts[3] + (parts[4] if len(parts) > 4 else 0)
+    total = sum(parts[:8])
+    steal = parts[7] if len(parts) > 7 else 0
+    if with_steal:
+        return (total - idle) / _TICK, total / _TICK, steal / _TICK
+    return (total - idle) / _TICK, total / _TICK
+
+
+class CpuMeter:
+    """Machine busy share and PostgreSQL CPU over a span."""
+
+    def __init__(self, tree_root: int | None = None):
+        self.root = tree_root
+        self.tree_s = None
+
+    def __enter__(self):
+        self.tree0 = tree_cpu_s(self.root) if self.root else None
+        self.pg0 = postgres_cpu()
+        self.busy0, self.total0, self.steal0 = machine_cpu(with_steal=True)
+        return self
+
+    def __exit__(self, *exc):
+        pg1 = postgres_cpu()
+        ours = bench_postgres_pids()
+        # per process, so backends of other sessions that exit meanwhile do not subtract
+        deltas = {pid: cpu - self.pg0.get(pid, 0.0) for pid, cpu in pg1.items()}
+        self.pg_s = sum(d for pid, d in deltas.items() if pid in ours)
+        self.pg_other_s = sum(d for pid, d in deltas.items() if pid not in ours)
+        if self.root:
+            self.tree_s = tree_cpu_s(self.root) - self.tree0
+        busy1, total1, steal1 = machine_cpu(with_steal=True)
+        self.total_s = total1 - self.total0   # CPU-seconds available (all CPUs) in the span
+        self.busy_s = busy1 - self.busy0
+        self.busy_pct = self.busy_s / self.total_s * 100 if self.total_s else None
+        self.steal_pct = (steal1 - self.steal0) / self.total_s * 100 if self.total_s else None
+        return False
+
+
+def wait_for_quiet(max_wait: float, threshold_pct: float = 25.0, sample: float = 2.0) -> dict:
+    """Wait (at most ``max_wait`` seconds) until the machine is less than ``threshold_pct``
+    busy over a ``sample``-second window. Returns what was seen; never fails."""
+    import time
+
+    start = time.monotonic()
+    while True:
+        b0, t0 = machine_cpu()
+        time.sleep(sample)
+        b1, t1 = machine_cpu()
+        busy = (b1 - b0) / (t1 - t0) * 100 if t1 > t0 else 0.0
+        waited = time.monotonic() - start
+        if busy < threshold_pct or waited >= max_wait:
+            return {"busy_pct_before": round(busy, 1), "waited_s": round(waited, 1),
+                    "quiet": busy < threshold_pct}
+
+
+def cpu_calibration_ms() -> float:
+    """A fixed pure-Python loop (best of 5), to compare the speed of this VM's CPU between runs:
+    a shared host can make the same code 20–30 % slower from one hour to the next."""
+    import time
+
+    best = float("inf")
+    for _ in range(5):
+        t = time.perf_counter()
+        total = 0
+        for i in range(1_000_000):
+            total += i * i % 7
+        best = min(best, time.perf_counter() - t)
+    return round(best * 1000, 2)

@@ -15,6 +15,7 @@ import argparse
 import cProfile
 import http.client
 import io
+import itertools
 import json
 import multiprocessing as mp
 import os
@@ -44,8 +45,11 @@ GOAL_COMMITS = 3.0        # (c) one order costs at most three bare single-client
 GOAL_LARGE_S = 1.0        # (d) 1,000-line order: guards + reservation in < 1 s
 
 
+_T0 = time.perf_counter()
+
+
 def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+    print(f"[{time.perf_counter() - _T0:7.1f}s] {msg}", flush=True)
 
 
 def ints(text: str) -> list[int]:
@@ -184,7 +188,8 @@ def run_service_throughput(args, mode: str, nworkers: int, repeat: int, orders: 
     """``nworkers`` spawned processes, each ``orders`` orders per repeat after a warm-up."""
     ctx = mp.get_context("spawn")
     cfg = common.Config(lines=args.lines, orders=orders, warmup=args.warmup, repeat=repeat,
-                        seed=args.seed * 100 + nworkers + (50 if mode == "full" else 0))
+                        seed=args.seed * 100 + nworkers + {"create": 0, "full": 30, "batch": 60}[mode],
+                        batch=args.batch_size)
     barrier = ctx.Barrier(nworkers + 1)
     q = ctx.Queue()
     procs = [ctx.Process(target=workers.service_worker, args=(cfg, w, mode, barrier, q),
@@ -196,12 +201,20 @@ def run_service_throughput(args, mode: str, nworkers: int, repeat: int, orders: 
     errors: list[str] = []
     error_count = 0
     try:
+        try:
+            barrier.wait(timeout=600)  # all warmed up
+        except threading.BrokenBarrierError:
+            raise RuntimeError(f"worker failed while warming up:\n{_fatal_from(q)}") from None
         for rep in range(repeat):
+            vacuum_s = common.vacuum_analyze() if args.vacuum else None
+            quiet = common.wait_for_quiet(args.wait_idle) if args.wait_idle else {}
+            quiet["vacuum_analyze_s"] = rnd(vacuum_s, 2)
             try:
-                barrier.wait(timeout=300)
+                barrier.wait(timeout=300 + args.wait_idle)
             except threading.BrokenBarrierError:
                 raise RuntimeError(f"worker failed before the start:\n{_fatal_from(q)}") from None
-            res = _collect(q, nworkers, timeout=900)
+            with common.CpuMeter() as cpu:
+                res = _collect(q, nworkers, timeout=900)
             agg = _aggregate(res)
             error_count += sum(r["error_count"] for r in res)
             errors += [e for r in res for e in r["errors"]]
@@ -210,9 +223,26 @@ def run_service_throughput(args, mode: str, nworkers: int, repeat: int, orders: 
             reps.append({"rate": rnd(agg["rate"]), "span_s": agg["span_s"],
                          "orders_ok": agg["orders_ok"],
                          "per_worker_rate": [rnd(x) for x in per_worker],
+                         "worker_cpu_ms_per_order": rnd(sum(r["cpu_s"] for r in res)
+                                                        / max(1, agg["orders_ok"]) * 1000, 3),
+                         "postgres_cpu_ms_per_order": rnd(cpu.pg_s / max(1, agg["orders_ok"])
+                                                          * 1000, 3),
+                         "machine_busy_pct": rnd(cpu.busy_pct, 1),
+                         "steal_pct": rnd(cpu.steal_pct, 1),
+                         # busy CPU not used by the workers or PostgreSQL: kernel (WAL
+                         # writeback), the parent, and anything else running on the machine
+                         "other_busy_pct": rnd((cpu.busy_s - sum(r["cpu_s"] for r in res) - cpu.pg_s)
+                                               / cpu.total_s * 100 if cpu.total_s else None, 1),
+                         "postgres_other_sessions_cpu_pct": rnd(cpu.pg_other_s / cpu.total_s * 100
+                                                                if cpu.total_s else None, 1),
+                         "quiet_check": quiet,
                          "errors": sum(r["error_count"] for r in res)})
             log(f"  {mode:6s} workers={nworkers} rep {rep + 1}/{repeat}: {agg['rate']:.1f} orders/s "
-                f"({agg['orders_ok']} in {agg['span_s']} s, errors {reps[-1]['errors']})")
+                f"({agg['orders_ok']} in {agg['span_s']} s, errors {reps[-1]['errors']}; CPU/order: "
+                f"worker {reps[-1]['worker_cpu_ms_per_order']} ms, PostgreSQL "
+                f"{reps[-1]['postgres_cpu_ms_per_order']} ms; machine busy "
+                f"{reps[-1]['machine_busy_pct']}%, other {reps[-1]['other_busy_pct']}%, steal "
+                f"{reps[-1]['steal_pct']}%)")
     finally:
         for p in procs:
             p.join(timeout=30)
@@ -268,6 +298,8 @@ def _sql_timer(connection):
             stats["query_s"] += dt
             kind = " ".join(sql.split()[:3])[:60] if not sql.startswith("SELECT") else \
                 "SELECT FROM " + (re.search(r'FROM "(\w+)"', sql) or [None, "?"])[1]
+            if sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")):
+                kind = sql.rsplit(" ", 1)[0]
             if sql.startswith(("INSERT", "UPDATE")):
                 kind = " ".join(sql.split()[:3]).replace('"', "")
             k = stats["by_kind"].setdefault(kind, [0, 0.0])
@@ -287,140 +319,185 @@ def _sql_timer(connection):
     return stats, wrapper, original, timed_commit
 
 
-def run_profile(args, date_str: str) -> dict:
-    """Single-process create path: (1) wall split SQL vs Python without a profiler,
-    (2) cProfile, written to results/<date>-profile-create.txt."""
+WATCH = {
+    "order_create": "services.py", "_build": "services.py", "_create": "services.py",
+    "_prepare": "services.py", "fetch": "services.py", "_append_created": "services.py",
+    "_enter": "services.py", "_due_at": "services.py", "_snapshot": "services.py",
+    "_append": "services.py", "_order_number": "services.py", "_lock": "services.py",
+    "_lines": "services.py", "_run_actions": "services.py", "order_transition": "services.py",
+    "evaluate_guards": "services.py", "kitting_problems": "kitting.py",
+    "bom_requirements": "kitting.py", "stock_reserve": "services.py",
+    "canonical_json": "canonical.py", "to_plain": "canonical.py", "sha256_hex": "canonical.py",
+    "normalized": "inputs.py", "build_event": "audit.py", "add_business_hours": "calendar.py",
+    "get_business_calendar": "calendar_config.py", "products_by_sku": "selectors.py",
+    "preallocated_id": "numbering.py", "has_perm": "actors.py", "for_user": "actors.py",
+    "token_authenticate": "tokens.py", "authenticate": "auth.py", "create_order": "api.py",
+    "order_detail": "selectors.py", "order_dict": "selectors.py",
+}
+
+
+def _split(label: str, fn, inputs: list) -> dict:
+    """Run ``fn`` over ``inputs`` without a profiler, timing statements and commits."""
     from django.db import connection
 
-    from orderhub.orders.services import order_create, order_transition
+    count = len(inputs)
+    stats, wrapper, original, timed_commit = _sql_timer(connection)
+    connection._commit = timed_commit
+    try:
+        with connection.execute_wrapper(wrapper):
+            c0 = time.process_time()
+            t = time.perf_counter()
+            for inp in inputs:
+                fn(inp)
+            total = time.perf_counter() - t
+            cpu = time.process_time() - c0
+    finally:
+        connection._commit = original
+    sql = stats["query_s"] + stats["commit_s"]
+    kinds = sorted(stats["by_kind"].items(), key=lambda kv: -kv[1][1])
+    return {
+        "path": label, "orders": count, "ms_per_order": rnd(total / count * 1000, 3),
+        "orders_per_s": rnd(count / total, 1),
+        "process_cpu_ms_per_order": rnd(cpu / count * 1000, 3),
+        "statements_per_order": rnd(stats["queries"] / count, 2),
+        "commits_per_order": rnd(stats["commits"] / count, 2),
+        "sql_ms_per_order": rnd(stats["query_s"] / count * 1000, 3),
+        "commit_ms_per_order": rnd(stats["commit_s"] / count * 1000, 3),
+        "python_ms_per_order": rnd((total - sql) / count * 1000, 3),
+        "sql_share_pct": rnd(sql / total * 100, 1),
+        "by_statement": [{"kind": k, "per_order": rnd(c / count, 2),
+                          "ms_per_order": rnd(v / count * 1000, 3)} for k, (c, v) in kinds],
+    }
 
-    acts = common.actors()
-    factory = common.InputFactory(seed=args.seed * 7919, lines=args.lines, tag="profile")
-    for _ in range(args.warmup):
-        order_create(data=factory.order_input(), actor=acts["sales"])
-    n = args.profile_orders
 
-    def split(label: str, fn, count: int) -> dict:
-        inputs = [factory.order_input() for _ in range(count)]
-        stats, wrapper, original, timed_commit = _sql_timer(connection)
-        connection._commit = timed_commit
-        try:
-            with connection.execute_wrapper(wrapper):
-                t = time.perf_counter()
-                for inp in inputs:
-                    fn(inp)
-                total = time.perf_counter() - t
-        finally:
-            connection._commit = original
-        sql = stats["query_s"] + stats["commit_s"]
-        kinds = sorted(stats["by_kind"].items(), key=lambda kv: -kv[1][1])
-        return {
-            "path": label, "orders": count, "ms_per_order": rnd(total / count * 1000, 3),
-            "orders_per_s": rnd(count / total, 1),
-            "statements_per_order": rnd(stats["queries"] / count, 2),
-            "commits_per_order": rnd(stats["commits"] / count, 2),
-            "sql_ms_per_order": rnd(stats["query_s"] / count * 1000, 3),
-            "commit_ms_per_order": rnd(stats["commit_s"] / count * 1000, 3),
-            "python_ms_per_order": rnd((total - sql) / count * 1000, 3),
-            "sql_share_pct": rnd(sql / total * 100, 1),
-            "by_statement": [{"kind": k, "per_order": rnd(c / count, 2),
-                              "ms_per_order": rnd(s / count * 1000, 3)} for k, (c, s) in kinds],
-        }
+def _split_text(s: dict) -> str:
+    out = [f"{s['path']}: {s['ms_per_order']} ms/order ({s['orders_per_s']} orders/s), process CPU "
+           f"{s['process_cpu_ms_per_order']} ms; {s['statements_per_order']} statements + "
+           f"{s['commits_per_order']} commits per order; waiting on SQL {s['sql_ms_per_order']} ms "
+           f"+ COMMIT {s['commit_ms_per_order']} ms = {s['sql_share_pct']}% of wall; everything "
+           f"else (Python) {s['python_ms_per_order']} ms"]
+    for k in s["by_statement"]:
+        out.append(f"    {k['per_order']:>6} x  {k['ms_per_order']:>7} ms  {k['kind']}")
+    return "\n".join(out) + "\n"
 
-    create_split = split("create", lambda inp: order_create(data=inp, actor=acts["sales"]), n)
-    log(f"profile split create: {create_split['ms_per_order']} ms/order, SQL "
-        f"{create_split['sql_ms_per_order']} + commit {create_split['commit_ms_per_order']} ms, "
-        f"python {create_split['python_ms_per_order']} ms")
-    full_split = split("full", lambda inp: workers._full(order_create, order_transition, inp, acts),
-                       max(50, n // 3))
-    log(f"profile split full: {full_split['ms_per_order']} ms/order, SQL "
-        f"{full_split['sql_ms_per_order']} + commit {full_split['commit_ms_per_order']} ms, "
-        f"python {full_split['python_ms_per_order']} ms")
 
-    inputs = [factory.order_input() for _ in range(n)]
+def _cprofile(fn, inputs: list, top: int) -> tuple[dict, str]:
+    n = len(inputs)
     prof = cProfile.Profile()
     t = time.perf_counter()
     prof.enable()
     for inp in inputs:
-        order_create(data=inp, actor=acts["sales"])
+        fn(inp)
     prof.disable()
     profiled_total = time.perf_counter() - t
     st = pstats.Stats(prof)
     cats: dict[str, float] = {}
     total_tt = 0.0
-    for func, (_cc, _nc, tt, _ct, _callers) in st.stats.items():
+    selected = []
+    for func, (_cc, nc, tt, ct, _callers) in st.stats.items():
         cats[_category(func)] = cats.get(_category(func), 0.0) + tt
         total_tt += tt
-    categories = [{"category": c, "ms_per_order": rnd(s / n * 1000, 3),
-                   "share_pct": rnd(s / total_tt * 100, 1)}
-                  for c, s in sorted(cats.items(), key=lambda kv: -kv[1])]
-
-    watch = {
-        "order_create": "services.py", "_build": "services.py", "_create": "services.py",
-        "_enter": "services.py", "_due_at": "services.py", "_snapshot": "services.py",
-        "_append": "services.py", "_resolve_owner": "services.py", "_order_number": "services.py",
-        "canonical_json": "canonical.py", "to_plain": "canonical.py", "sha256_hex": "canonical.py",
-        "normalized": "inputs.py", "build_event": "audit.py", "add_business_hours": "calendar.py",
-        "get_business_calendar": "calendar_config.py", "evaluate_guards": "services.py",
-        "products_by_sku": "selectors.py", "has_perm": "actors.py",
-        "save": "base.py", "bulk_create": "query.py", "execute": "cursor.py",
-    }
-    selected = []
-    for func, (_cc, nc, _tt, ct, _callers) in st.stats.items():
         filename, _line, name = func
-        want = watch.get(name)
-        if want and filename.endswith(want) and ("orderhub" in filename or name in
-                                                  ("save", "bulk_create", "execute")):
-            if name == "execute" and "psycopg" not in filename:
-                continue
+        want = WATCH.get(name)
+        if want and filename.endswith(want) and "/orderhub/" in filename:
             selected.append({"function": f"{Path(filename).parent.name}/{Path(filename).name}:{name}",
                              "calls_per_order": rnd(nc / n, 2),
                              "cum_ms_per_order": rnd(ct / n * 1000, 3)})
     selected.sort(key=lambda r: -r["cum_ms_per_order"])
-
+    categories = [{"category": c, "ms_per_order": rnd(v / n * 1000, 3),
+                   "share_pct": rnd(v / total_tt * 100, 1)}
+                  for c, v in sorted(cats.items(), key=lambda kv: -kv[1])]
     buf = io.StringIO()
-    buf.write("OrderHub bench: cProfile of the single-worker create path\n")
-    buf.write(f"date {date_str}; {n} orders of {args.lines} lines via "
-              "orderhub.orders.services.order_create, one process, after a warm-up of "
-              f"{args.warmup}\n\n")
-    buf.write("== Without profiler (execute_wrapper + timed commit) ==\n")
-    for s in (create_split, full_split):
-        buf.write(f"{s['path']}: {s['ms_per_order']} ms/order ({s['orders_per_s']} orders/s); "
-                  f"{s['statements_per_order']} statements + {s['commits_per_order']} commits/order; "
-                  f"SQL {s['sql_ms_per_order']} ms + COMMIT {s['commit_ms_per_order']} ms "
-                  f"= {s['sql_share_pct']}%; Python {s['python_ms_per_order']} ms\n")
-        for k in s["by_statement"]:
-            buf.write(f"    {k['per_order']:>6} x {k['ms_per_order']:>7} ms  {k['kind']}\n")
-    buf.write(f"\n== Under cProfile: {profiled_total / n * 1000:.3f} ms/order "
-              "(profiler overhead inflates Python-heavy parts) ==\n")
+    buf.write(f"Under cProfile: {profiled_total / n * 1000:.3f} ms/order (the profiler inflates "
+              "Python-heavy parts; use the split above for absolute numbers)\n")
     buf.write("Exclusive (tottime) time by category:\n")
     for c in categories:
         buf.write(f"  {c['share_pct']:>5}%  {c['ms_per_order']:>7} ms/order  {c['category']}\n")
-    buf.write("\nSelected functions (cumulative, per order):\n")
+    buf.write("\nOrderHub functions (cumulative, per order):\n")
     for r in selected:
         buf.write(f"  {r['cum_ms_per_order']:>7} ms  {r['calls_per_order']:>6} calls  {r['function']}\n")
     buf.write("\n== Top cumulative entries ==\n")
     st.stream = buf
-    st.sort_stats("cumulative").print_stats(args.profile_top)
+    st.sort_stats("cumulative").print_stats(top)
     buf.write("\n== Top exclusive (tottime) entries ==\n")
     st.sort_stats("tottime").print_stats(25)
-    text = buf.getvalue().replace(str(common.ROOT) + "/", "")
-    path = common.RESULTS_DIR / f"{date_str}-profile-create.txt"
-    path.write_text(text)
-    log(f"profile written to {path.relative_to(common.ROOT)}")
-    return {"file": str(path.relative_to(common.ROOT)), "orders": n,
-            "unprofiled_split": [create_split, full_split],
-            "profiled_ms_per_order": rnd(profiled_total / n * 1000, 3),
-            "categories": categories, "selected": selected}
+    info_ = {"profiled_ms_per_order": rnd(profiled_total / n * 1000, 3), "categories": categories,
+             "selected": selected}
+    return info_, buf.getvalue().replace(str(common.ROOT) + "/", "")
+
+
+def run_profile(args, date_str: str) -> dict:
+    """One process: wall split (SQL vs Python, no profiler) and cProfile of the create path
+    (results/<date>-profile-create.txt), the full path (-profile-full.txt) and
+    POST /api/orders through Django's WSGI handler in-process (-profile-http.txt)."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from orderhub.core.tokens import token_create
+    from orderhub.orders.services import order_create, order_transition
+
+    acts = common.actors()
+    factory = common.InputFactory(seed=args.seed * 7919, lines=args.lines, tag="profile")
+    n = args.profile_orders
+    nfull = max(50, n // 3)
+    _tok, raw = token_create(user=get_user_model().objects.get(username="bench_sales"),
+                             name="bench-profile")
+    client = Client()
+    auth = {"Authorization": f"Bearer {raw}"}
+
+    def create(inp):
+        order_create(data=inp, actor=acts["sales"])
+
+    def full(inp):
+        workers._full(order_create, order_transition, inp, acts)
+
+    def post(body):
+        r = client.post("/api/orders", data=body, content_type="application/json", headers=auth)
+        if r.status_code != 201:
+            raise RuntimeError(f"POST /api/orders → {r.status_code}: {r.content[:300]!r}")
+
+    paths = [
+        ("create", "orderhub.orders.services.order_create", create,
+         lambda k: [factory.order_input() for _ in range(k)], n),
+        ("full", "create + pending→scheduled + scheduled→materials_ready (reserve)", full,
+         lambda k: [factory.order_input() for _ in range(k)], nfull),
+        ("http", "POST /api/orders via django.test.Client (WSGI handler, middleware, ninja, "
+                 "bearer auth, response) in-process, no network", post,
+         lambda k: [json.dumps(factory.payload()) for _ in range(k)], n),
+    ]
+    out = {"orders": n, "files": {}, "unprofiled_split": [], "profiles": {}}
+    for name, title, fn, make, count in paths:
+        for inp in make(args.warmup):
+            fn(inp)
+        sp = _split(name, fn, make(count))
+        out["unprofiled_split"].append(sp)
+        log(f"profile {name}: {sp['ms_per_order']} ms/order, SQL {sp['sql_ms_per_order']} + commit "
+            f"{sp['commit_ms_per_order']} ms, Python {sp['python_ms_per_order']} ms, "
+            f"{sp['statements_per_order']} statements")
+        prof, text = _cprofile(fn, make(count), args.profile_top)
+        out["profiles"][name] = prof
+        head = (f"OrderHub bench: profile of {title}\n"
+                f"date {date_str}; {count} orders of {args.lines} lines, one process, after a "
+                f"warm-up of {args.warmup}; commit {common.machine_info()['git_commit']}\n\n"
+                "== Without profiler (execute_wrapper + timed commit) ==\n")
+        path = common.RESULTS_DIR / f"{date_str}-profile-{name}.txt"
+        path.write_text(head + _split_text(sp) + "\n" + text)
+        out["files"][name] = str(path.relative_to(common.ROOT))
+    log("profiles written: " + ", ".join(out["files"].values()))
+    return out
 
 
 def scenario_intake_services(args, pg: dict | None, date_str: str) -> dict:
     runs = {"create": [], "full": []}
-    for mode in ("create", "full"):
-        repeat = args.repeat if mode == "create" else args.full_repeat
-        for nw in args.workers:
+    runs["batch"] = []
+    for mode in ("create", "full", "batch"):
+        repeat = args.full_repeat if mode == "full" else args.repeat
+        for nw in {"create": args.workers, "full": args.full_workers,
+                   "batch": args.batch_workers}[mode]:
             log(f"intake-services: {mode}, {nw} worker(s), {args.orders} orders each x {repeat}")
             runs[mode].append(run_service_throughput(args, mode, nw, repeat, args.orders))
+    if args.profile and args.vacuum:
+        common.vacuum_analyze()
     profile = run_profile(args, date_str) if args.profile else None
 
     def best(mode):
@@ -444,10 +521,19 @@ def scenario_intake_services(args, pg: dict | None, date_str: str) -> dict:
     infos = []
     for mode, label in (("create", "create"), ("full", "full path (create+schedule+reserve)")):
         for r in runs[mode]:
-            infos.append(info(f"{label}, {r['workers']} worker(s): median orders/s "
+            infos.append(info(f"{label}, {r['workers']} worker(s): median orders/s (min–max) "
                               f"[p50/p99 latency ms]",
-                              f"{r['rate_median']} [{r['latency_ms'].get('median')}/"
-                              f"{r['latency_ms'].get('p99')}]", "orders/s"))
+                              f"{r['rate_median']} ({r['rate_min']}–{r['rate_max']}) "
+                              f"[{r['latency_ms'].get('median')}/{r['latency_ms'].get('p99')}]",
+                              "orders/s"))
+    for r in runs["batch"]:
+        extra = ""
+        if pg and r["workers"] == 1:
+            extra = f" (= {pg['single_client_tps']['median'] / r['rate_median']:.2f} bare commits/order)"
+        infos.append(info(f"batch intake order_create_batch ({args.batch_size} orders/transaction), "
+                          f"{r['workers']} worker(s): median orders/s [p50/p99 ms per batch]",
+                          f"{r['rate_median']}{extra} [{r['latency_ms'].get('median')}/"
+                          f"{r['latency_ms'].get('p99')}]", "orders/s"))
     return {"runs": runs, "profile": profile, "pgbench": pg, "goals": goals, "info": infos}
 
 
@@ -505,13 +591,16 @@ def stop_gunicorn(proc) -> None:
             proc.wait(10)
 
 
-def run_http_load(args, port: int, token: str, clients: int, repeat: int) -> dict:
+_CLIENT_SEQ = itertools.count(1)  # every client gets its own seed, so external_refs never repeat
+
+
+def run_http_load(args, port: int, token: str, clients: int, repeat: int, server_pid: int) -> dict:
     ctx = mp.get_context("spawn")
     per_client = max(1, args.http_requests // clients)
     barrier = ctx.Barrier(clients + 1)
     q = ctx.Queue()
     procs = [ctx.Process(target=workers.http_client,
-                         args=("127.0.0.1", port, token, args.seed * 10000 + port * 10 + c,
+                         args=("127.0.0.1", port, token, args.seed * 1_000_000 + next(_CLIENT_SEQ),
                                args.lines, per_client, args.http_warmup, repeat, barrier, q),
                          name=f"bench-http-{c}") for c in range(clients)]
     for p in procs:
@@ -521,12 +610,20 @@ def run_http_load(args, port: int, token: str, clients: int, repeat: int) -> dic
     statuses_all: dict[str, int] = {}
     errors: list[str] = []
     try:
+        try:
+            barrier.wait(timeout=600)  # all warmed up
+        except threading.BrokenBarrierError:
+            raise RuntimeError(f"client failed while warming up:\n{_fatal_from(q)}") from None
         for rep in range(repeat):
+            vacuum_s = common.vacuum_analyze() if args.vacuum else None
+            quiet = common.wait_for_quiet(args.wait_idle) if args.wait_idle else {}
+            quiet["vacuum_analyze_s"] = rnd(vacuum_s, 2)
             try:
-                barrier.wait(timeout=300)
+                barrier.wait(timeout=300 + args.wait_idle)
             except threading.BrokenBarrierError:
                 raise RuntimeError(f"client failed before the start:\n{_fatal_from(q)}") from None
-            res = _collect(q, clients, timeout=900)
+            with common.CpuMeter(tree_root=server_pid) as cpu:
+                res = _collect(q, clients, timeout=900)
             span = max(r["t1"] for r in res) - min(r["t0"] for r in res)
             statuses: dict[str, int] = {}
             for r in res:
@@ -539,10 +636,24 @@ def run_http_load(args, port: int, token: str, clients: int, repeat: int) -> dic
             sent = sum(statuses.values())
             reps.append({"rate": rnd(created / span), "span_s": rnd(span, 3), "sent": sent,
                          "created_201": created, "non_201": sent - created, "statuses": statuses,
+                         "gunicorn_cpu_ms_per_order": rnd(cpu.tree_s / max(1, created) * 1000, 3),
+                         "postgres_cpu_ms_per_order": rnd(cpu.pg_s / max(1, created) * 1000, 3),
+                         "client_cpu_ms_per_order": rnd(sum(r["cpu_s"] for r in res)
+                                                        / max(1, created) * 1000, 3),
+                         "machine_busy_pct": rnd(cpu.busy_pct, 1),
+                         "steal_pct": rnd(cpu.steal_pct, 1),
+                         "other_busy_pct": rnd((cpu.busy_s - sum(r["cpu_s"] for r in res) - cpu.pg_s
+                                                - cpu.tree_s) / cpu.total_s * 100
+                                               if cpu.total_s else None, 1),
+                         "quiet_check": quiet,
                          "connects": sum(r["connects"] for r in res),
                          "server_closed": sum(r["server_closed"] for r in res)})
             log(f"    clients={clients} rep {rep + 1}/{repeat}: {created / span:.1f} orders/s "
-                f"(201: {created}/{sent}, statuses {statuses}, connects {reps[-1]['connects']})")
+                f"(201: {created}/{sent}, statuses {statuses}, connects {reps[-1]['connects']}; CPU/order: "
+                f"gunicorn {reps[-1]['gunicorn_cpu_ms_per_order']} ms, PostgreSQL "
+                f"{reps[-1]['postgres_cpu_ms_per_order']} ms, clients "
+                f"{reps[-1]['client_cpu_ms_per_order']} ms; busy {reps[-1]['machine_busy_pct']}%, other "
+                f"{reps[-1]['other_busy_pct']}%, steal {reps[-1]['steal_pct']}%)")
     finally:
         for p in procs:
             p.join(timeout=30)
@@ -556,6 +667,7 @@ def run_http_load(args, port: int, token: str, clients: int, repeat: int) -> dic
             "rate_max": max(rates),
             "latency_ms": {k: rnd(v, 3) for k, v in common.summary(lat_ms).items()},
             "statuses": statuses_all, "error_samples": errors[:5],
+            "non_201_samples": [b for r in res for b in r["non_201_samples"]][:5],
             "keep_alive_honoured": all(r["server_closed"] == 0 for r in reps)}
 
 
@@ -571,7 +683,7 @@ def scenario_intake_http(args) -> dict:
         proc, port, cmd = start_gunicorn(nw, 1, raw)
         log(f"intake-http: gunicorn --workers {nw} --threads 1 on 127.0.0.1:{port} (pid {proc.pid})")
         try:
-            loads = [run_http_load(args, port, raw, c, args.repeat) for c in args.clients]
+            loads = [run_http_load(args, port, raw, c, args.repeat, proc.pid) for c in args.clients]
         finally:
             stop_gunicorn(proc)
         configs.append({"gunicorn_workers": nw, "threads": 1, "worker_class": "sync",
@@ -582,8 +694,9 @@ def scenario_intake_http(args) -> dict:
                            f"{best[0]['gunicorn_workers']}, {best[1]['clients']} clients)",
                       GOAL_HTTP, best[1]["rate_median"], "orders/s")]
     infos = [info(f"HTTP gunicorn --workers {c['gunicorn_workers']}, {ld['clients']} clients: "
-                  "median orders/s [p50/p99 latency ms]",
-                  f"{ld['rate_median']} [{ld['latency_ms'].get('median')}/{ld['latency_ms'].get('p99')}]",
+                  "median orders/s (min–max) [p50/p99 latency ms]",
+                  f"{ld['rate_median']} ({ld['rate_min']}–{ld['rate_max']}) "
+                  f"[{ld['latency_ms'].get('median')}/{ld['latency_ms'].get('p99')}]",
                   "orders/s")
              for c in configs for ld in c["loads"]]
     return {"configs": configs, "goals": goals, "info": infos}
@@ -628,7 +741,7 @@ def scenario_large_order(args) -> dict:
                     (f3, ["credit_review", "contract_signed", "production_locked"])):
         o = order_create(data=f.order_input(lines=5), actor=acts["sales"]).order
         owner = {"scheduled": "service", "materials_ready": "planner", "credit_review": "sales",
-                 "contract_signed": "finance", "production_locked": "planner"}
+                 "contract_signed": "finance", "production_locked": "sales"}
         for to in path:
             _move(o.number, to, acts[owner[to]])
     t1_runs, t3_runs = [], []
@@ -649,7 +762,7 @@ def scenario_large_order(args) -> dict:
         num = res.order.number
         _move(num, "credit_review", acts["sales"])
         _move(num, "contract_signed", acts["finance"])
-        _, p_s, p_sql, p_q = _timed(lambda n=num: _move(n, "production_locked", acts["planner"]))
+        _, p_s, p_sql, p_q = _timed(lambda n=num: _move(n, "production_locked", acts["sales"]))
         held = Reservation.objects.filter(order=res.order, status="active").count()
         t3_runs.append({"order": num, "create_s": rnd(c_s, 4), "production_locked_s": rnd(p_s, 4),
                         "production_locked_sql_s": rnd(p_sql, 4), "production_locked_queries": p_q,
@@ -683,8 +796,8 @@ def scenario_large_order(args) -> dict:
 # --------------------------------------------------------------------------- queries
 
 
-AMORTISED = ("nextval('orderhub_order_number')", '"core_calendaroverride"',
-             'UPDATE "core_apitoken" SET "last_used_at"')
+AMORTISED = ("nextval(", "pg_get_serial_sequence", '"core_calendaroverride"',
+             'UPDATE "core_apitoken" SET "last_used_at"', 'FROM "workflow_workflowdefinition"')
 
 
 def _capture(fn):
@@ -731,7 +844,7 @@ def scenario_queries(args) -> dict:
     _move(o.number, "materials_ready", acts["planner"])
     o = order_create(data=f3.order_input(), actor=acts["sales"]).order
     for to, who in (("credit_review", "sales"), ("contract_signed", "finance"),
-                    ("production_locked", "planner")):
+                    ("production_locked", "sales")):
         _move(o.number, to, acts[who])
     post(f1.payload())
 
@@ -748,7 +861,7 @@ def scenario_queries(args) -> dict:
             o3 = order_create(data=f3.order_input(lines=n), actor=acts["sales"]).order
             _move(o3.number, "credit_review", acts["sales"])
             _move(o3.number, "contract_signed", acts["finance"])
-            _, p = _capture(lambda num=o3.number: _move(num, "production_locked", acts["planner"]))
+            _, p = _capture(lambda num=o3.number: _move(num, "production_locked", acts["sales"]))
             _, h = _capture(lambda n=n: post(f1.payload(lines=n)))
             for op, cap in zip(ops, (c, s, r, p, h), strict=True):
                 table[op].setdefault(str(n), []).append({"count": cap["count"], "steady": cap["steady"]})
@@ -775,8 +888,9 @@ def scenario_queries(args) -> dict:
     return {"line_counts": list(LINE_COUNTS), "attempts": args.query_attempts,
             "note": "counts come from django.test.utils.CaptureQueriesContext and include "
                     "BEGIN/COMMIT/SAVEPOINT; 'steady' leaves out amortised statements "
-                    f"{list(AMORTISED)} (a sequence block every 50 numbers per process, "
-                    "the calendar reload every 60 s, the token's last-use stamp every 60 s)",
+                    f"{list(AMORTISED)} (sequence blocks of 50 ids/numbers per process, "
+                    "the calendar reload every 60 s, the token's last-use stamp every 60 s, "
+                    "the current-workflow lookup cached for 2 s per process)",
             "rows": rows, "sql_samples": samples, "goals": goals, "info": infos}
 
 
@@ -808,7 +922,9 @@ def write_summary(date_str: str, rows: list[dict], machine: dict, settings: dict
         f"Python {machine['python']}, Django {machine['django']}, PostgreSQL {pg['server_version']} "
         f"(synchronous_commit={pg['synchronous_commit']}, fsync={pg['fsync']}); "
         f"commit {machine['git_commit']} ({machine['git_tracked_files_modified']} tracked files "
-        "modified in the working tree).",
+        "modified in the working tree). CPU calibration loop "
+        f"{machine.get('cpu_calibration_ms_start')} ms at the start, "
+        f"{machine.get('cpu_calibration_ms_end')} ms at the end (lower is faster).",
         f"Run: `{settings['command']}`, {elapsed:.0f} s in total; orders of {settings['lines']} "
         f"lines (workflow T1) unless stated; {settings['orders']} orders per worker per repeat, "
         f"{settings['repeat']} repeats (full path: {settings['full_repeat']}).",
@@ -839,18 +955,29 @@ def parse_args(argv=None):
     p.add_argument("--workers", type=ints, default=[1, 2, 4], help="service worker processes, e.g. 1,2,4")
     p.add_argument("--repeat", type=int, default=3, help="repeats (services create, HTTP, pgbench)")
     p.add_argument("--full-repeat", type=int, default=1, help="repeats of the full-path runs")
+    p.add_argument("--full-workers", type=ints, default=[1, 2],
+                   help="worker process counts for the full-path runs")
+    p.add_argument("--batch-workers", type=ints, default=[1, 2],
+                   help="worker counts for order_create_batch runs (empty to skip)")
+    p.add_argument("--batch-size", type=int, default=100, help="orders per order_create_batch call")
+    p.add_argument("--wait-idle", type=float, default=30.0,
+                   help="before each timed repeat, wait up to this many seconds for the machine "
+                        "to be < 25%% busy (0: do not wait); what was seen is recorded")
     p.add_argument("--lines", type=int, default=3, help="lines per order in the throughput runs")
     p.add_argument("--warmup", type=int, default=50, help="warm-up orders per process")
     p.add_argument("--http-workers", type=ints, default=[2, 4], help="gunicorn --workers values")
     p.add_argument("--clients", type=ints, default=[4, 8], help="concurrent HTTP load clients")
-    p.add_argument("--http-requests", type=int, default=1200, help="requests per HTTP run (all clients)")
+    p.add_argument("--http-requests", type=int, default=600, help="requests per HTTP run (all clients)")
     p.add_argument("--http-warmup", type=int, default=10, help="warm-up requests per client")
-    p.add_argument("--large-repeat", type=int, default=3, help="repeats of the 1,000-line orders")
+    p.add_argument("--large-repeat", type=int, default=5, help="repeats of the 1,000-line orders")
     p.add_argument("--query-attempts", type=int, default=2, help="orders per line count (queries)")
     p.add_argument("--pgbench-seconds", type=int, default=10)
     p.add_argument("--profile-orders", type=int, default=500)
     p.add_argument("--profile-top", type=int, default=45)
     p.add_argument("--no-profile", dest="profile", action="store_false")
+    p.add_argument("--no-vacuum", dest="vacuum", action="store_false",
+                   help="do not VACUUM (ANALYZE) before each timed repeat and scenario "
+                        "(the server runs with autovacuum off)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--date", default=date.today().isoformat(), help="date in result file names")
     return p.parse_args(argv)
@@ -872,6 +999,7 @@ def main(argv=None) -> int:
     setup_s = time.perf_counter() - t
     log(f"migrated and seeded in {setup_s:.1f} s: {seeded}")
     machine = common.machine_info()
+    machine["cpu_calibration_ms_start"] = common.cpu_calibration_ms()
     from django.conf import settings as dj
 
     settings = {
@@ -903,11 +1031,14 @@ def main(argv=None) -> int:
              ("queries", lambda: scenario_queries(args))]
     for name, fn in steps:
         if name in selected:
+            if args.vacuum:
+                common.vacuum_analyze()
             t = time.perf_counter()
             out[name] = fn()
             timings[name] = time.perf_counter() - t
             log(f"{name} done in {timings[name]:.0f} s")
 
+    machine["cpu_calibration_ms_end"] = common.cpu_calibration_ms()
     elapsed = time.perf_counter() - started
     rows: list[dict] = []
     for name in SCENARIOS:
@@ -927,11 +1058,26 @@ def main(argv=None) -> int:
     extra = []
     prof = out.get("intake-services", {}).get("profile")
     if prof:
-        s = prof["unprofiled_split"][0]
-        extra.append(f"Create path, one process, no profiler: {s['ms_per_order']} ms/order = "
-                     f"{s['statements_per_order']} statements ({s['sql_ms_per_order']} ms) + "
-                     f"{s['commits_per_order']} commit ({s['commit_ms_per_order']} ms) + Python "
-                     f"{s['python_ms_per_order']} ms; profile in `{prof['file']}`.")
+        for s in prof["unprofiled_split"]:
+            extra.append(f"- {s['path']} path, one process, no profiler: {s['ms_per_order']} ms/order "
+                         f"= {s['statements_per_order']} statements ({s['sql_ms_per_order']} ms) + "
+                         f"{s['commits_per_order']} commit ({s['commit_ms_per_order']} ms) + Python "
+                         f"{s['python_ms_per_order']} ms (process CPU {s['process_cpu_ms_per_order']} ms).")
+        extra.append("Profiles: " + ", ".join(f"`{f}`" for f in prof["files"].values()) + ".")
+    loads = [rep for name in ("intake-services",) if name in out
+             for mode in out[name]["runs"].values() for run in mode for rep in run["repeats"]]
+    loads += [rep for c in out.get("intake-http", {}).get("configs", []) for ld in c["loads"]
+              for rep in ld["repeats"]]
+    if loads:
+        others = [r["other_busy_pct"] for r in loads if r.get("other_busy_pct") is not None]
+        steals = [r["steal_pct"] for r in loads if r.get("steal_pct") is not None]
+        extra.append(f"Machine load during the timed throughput repeats: CPU used by anything "
+                     f"but the benchmark's processes and PostgreSQL {min(others)}–{max(others)}% "
+                     f"(median {statistics.median(others)}%), hypervisor steal "
+                     f"{min(steals)}–{max(steals)}%. "
+                     + ("VACUUM (ANALYZE) ran before each timed repeat (the server has autovacuum "
+                        f"{machine['postgresql'].get('autovacuum')})." if args.vacuum else
+                        "No VACUUM/ANALYZE between repeats (--no-vacuum)."))
     extra.append("Scenario times: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
                  + f"; setup {setup_s:.0f} s.")
     path = write_summary(args.date, rows, machine, settings, elapsed, extra)

@@ -30,7 +30,7 @@ def service_worker(cfg: common.Config, wid: int, mode: str, barrier, queue) -> N
     """Create orders through ``orderhub.orders.services`` (mode 'create' or 'full')."""
     try:
         common.bootstrap(cfg.database_url)
-        from orderhub.orders.services import order_create, order_transition
+        from orderhub.orders.services import order_create, order_create_batch, order_transition
 
         acts = common.actors()
         factory = common.InputFactory(seed=cfg.seed * 1000 + wid, lines=cfg.lines,
@@ -39,21 +39,35 @@ def service_worker(cfg: common.Config, wid: int, mode: str, barrier, queue) -> N
         def one(inp):
             if mode == "create":
                 order_create(data=inp, actor=acts["sales"])
+            elif mode == "batch":  # inp is a list of cfg.batch inputs, one transaction
+                res = order_create_batch(items=inp, actor=acts["sales"])
+                bad = [r for r in res if not r.created]
+                if bad:
+                    raise RuntimeError(f"{len(bad)} of {len(res)} not created: {bad[0].error}")
             else:
                 _full(order_create, order_transition, inp, acts)
 
-        for _ in range(cfg.warmup):
-            one(factory.order_input())
+        def make(k):
+            if mode != "batch":
+                return [factory.order_input() for _ in range(k)]
+            items = [factory.order_input() for _ in range(k)]
+            return [items[i:i + cfg.batch] for i in range(0, k, cfg.batch)]
+
+        for inp in make(cfg.warmup):
+            one(inp)
     except Exception:  # the parent must not wait forever at the barrier
         queue.put({"wid": wid, "fatal": traceback.format_exc()})
         barrier.abort()
         return
+    barrier.wait()  # everyone warmed up (the parent then checks the machine is quiet)
 
     for rep in range(cfg.repeat):
-        inputs = [factory.order_input() for _ in range(cfg.orders)]
+        inputs = make(cfg.orders)
+        size = cfg.batch if mode == "batch" else 1
         lat: list[float] = []
         errors: list[str] = []
         barrier.wait()
+        c0 = time.process_time()
         t0 = time.perf_counter()
         for inp in inputs:
             s = time.perf_counter()
@@ -63,8 +77,9 @@ def service_worker(cfg: common.Config, wid: int, mode: str, barrier, queue) -> N
                 errors.append(f"{type(exc).__name__}: {exc}"[:300])
             lat.append(time.perf_counter() - s)
         t1 = time.perf_counter()
-        queue.put({"wid": wid, "rep": rep, "t0": t0, "t1": t1, "n": len(inputs),
-                   "ok": len(inputs) - len(errors), "errors": errors[:5],
+        queue.put({"wid": wid, "rep": rep, "t0": t0, "t1": t1, "n": len(inputs) * size,
+                   "cpu_s": time.process_time() - c0,
+                   "ok": (len(inputs) - len(errors)) * size, "errors": errors[:5],
                    "error_count": len(errors), "lat": lat})
 
 
@@ -80,15 +95,18 @@ def http_client(host: str, port: int, token: str, seed: int, lines: int, n: int,
                "Accept": "application/json"}
     conn = http.client.HTTPConnection(host, port, timeout=60)
     state = {"connects": 0, "server_closed": 0}
+    samples: list[str] = []
 
     def post(body: bytes) -> int:
         if conn.sock is None:
             state["connects"] += 1
         conn.request("POST", "/api/orders", body=body, headers=headers)
         resp = conn.getresponse()
-        resp.read()
+        data = resp.read()
         if resp.will_close:
             state["server_closed"] += 1
+        if resp.status != 201 and len(samples) < 3:
+            samples.append(f"{resp.status}: {data[:300]!r}")
         return resp.status
 
     try:
@@ -98,6 +116,7 @@ def http_client(host: str, port: int, token: str, seed: int, lines: int, n: int,
         queue.put({"seed": seed, "fatal": traceback.format_exc()})
         barrier.abort()
         return
+    barrier.wait()  # everyone warmed up
 
     for rep in range(repeat):
         bodies = [json.dumps(factory.payload()).encode() for _ in range(n)]
@@ -105,7 +124,9 @@ def http_client(host: str, port: int, token: str, seed: int, lines: int, n: int,
         errors: list[str] = []
         lat: list[float] = []
         state.update(connects=0, server_closed=0)
+        samples.clear()
         barrier.wait()
+        c0 = time.process_time()
         t0 = time.perf_counter()
         for body in bodies:
             s = time.perf_counter()
@@ -119,5 +140,6 @@ def http_client(host: str, port: int, token: str, seed: int, lines: int, n: int,
             lat.append(time.perf_counter() - s)
         t1 = time.perf_counter()
         queue.put({"seed": seed, "rep": rep, "t0": t0, "t1": t1, "n": n, "statuses": statuses,
-                   "errors": errors[:5], "lat": lat, **state})
+                   "cpu_s": time.process_time() - c0,
+                   "errors": errors[:5], "lat": lat, "non_201_samples": list(samples), **state})
     conn.close()
