@@ -661,3 +661,11 @@ def test_fuzzed_bodies_never_cause_a_5xx(api_as, body):
     assert resp.status_code < 500, (body, resp.content)
     assert resp["Content-Type"].startswith("application/json")
     assert resp.json().get("code") or resp.status_code in (200, 201)
+
+
+def test_created_answer_is_the_order_as_stored(api_as):
+    """201 is built from what was written; it must equal a fresh read of the order."""
+    client = api_as("sales")
+    created = client.post("/api/orders", order_body(external_ref="SAME-AS-READ")).json()
+    read = client.get(f"/api/orders/{created['number']}").json()
+    assert created == read

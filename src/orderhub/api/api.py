@@ -139,7 +139,9 @@ def create_order(request, payload: OrderIn):
     the same key with different content is a 409 listing the differences."""
     with transaction.atomic():
         result = services.order_create(data=_input(payload), actor=request.actor)
-        return Status(201 if result.created else 200, selectors.order_detail(result.order.number))
+        if result.created:  # answer from what was written, without reading it back
+            return Status(201, selectors.order_dict(result.order, lines=result.lines, stages=result.stages))
+        return Status(200, selectors.order_detail(result.order.number))
 
 
 @orders.get("", response={200: OrderPage, **ERRORS})

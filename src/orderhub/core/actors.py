@@ -32,11 +32,23 @@ class Actor:
     roles: frozenset[str] = frozenset()
     user: AbstractBaseUser | None = field(default=None, compare=False, repr=False)
     context: RequestContext = RequestContext()
+    # "app_label.codename" the user holds through its roles (groups) and directly
+    perms: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     @classmethod
     def for_user(cls, user, *, context: RequestContext | None = None, kind: str = USER,
                  label: str | None = None, actor_id: str | None = None) -> Actor:
-        roles = frozenset(user.groups.values_list("name", flat=True))
+        """Roles and permissions are read once, with one query, when the actor is made."""
+        from django.contrib.auth.models import Permission
+        from django.db.models import CharField, Value
+
+        via_groups = user.groups.values_list("name", "permissions__content_type__app_label",
+                                             "permissions__codename").order_by()
+        direct = Permission.objects.filter(user=user).annotate(
+            g=Value("", output_field=CharField())).values_list("g", "content_type__app_label", "codename").order_by()
+        rows = list(via_groups.union(direct, all=True))
+        roles = frozenset(name for name, _, _ in rows if name)
+        perms = {f"{app}.{code}" for _, app, code in rows if code}
         if user.is_superuser:
             roles |= {"admin"}
         return cls(
@@ -46,6 +58,7 @@ class Actor:
             roles=roles,
             user=user,
             context=context or RequestContext(),
+            perms=frozenset(perms),
         )
 
     @classmethod
@@ -61,7 +74,9 @@ class Actor:
         """System jobs are trusted; people and API clients need the Django permission."""
         if self.is_system:
             return True
-        return bool(self.user is not None and self.user.is_active and self.user.has_perm(perm))
+        if self.user is None or not self.user.is_active:
+            return False
+        return self.user.is_superuser or perm in self.perms
 
     def may_act_for_role(self, role: str) -> bool:
         return self.is_system or role in self.roles or bool(self.roles & SUPERVISOR_ROLES)

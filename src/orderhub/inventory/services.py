@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 
 from orderhub.core import clock
 from orderhub.core.actors import Actor
 
-from .models import Reservation, StockLevel, StockMove, Warehouse
+from .models import Reservation, StockLevel, StockMove
 
 ZERO = Decimal("0")
 
@@ -41,15 +41,16 @@ class Shortage:
         return self.needed - self.available
 
 
+def _for_update(qs):
+    """Lock only the stock rows (not the joined warehouse rows) where the database can say so."""
+    if connection.features.has_select_for_update_of:
+        return qs.select_for_update(of=("self",))
+    return qs.select_for_update()
+
+
 def _locked_levels(product_ids: Iterable[int]) -> list[StockLevel]:
-    return list(
-        StockLevel.objects.select_for_update().filter(product_id__in=set(product_ids)).order_by("pk")
-    )
-
-
-def _warehouse_priority() -> dict[int, tuple[int, str]]:
-    return {pk: (prio, code) for pk, prio, code in
-            Warehouse.objects.values_list("pk", "priority", "code")}
+    return list(_for_update(StockLevel.objects.select_related("warehouse"))
+                .filter(product_id__in=set(product_ids)).order_by("pk"))
 
 
 def stock_reserve(*, order_id: int, requirements: list[Requirement], actor: Actor,
@@ -62,11 +63,10 @@ def stock_reserve(*, order_id: int, requirements: list[Requirement], actor: Acto
     """
     if not requirements:
         return [], []
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         levels = _locked_levels(r.product_id for r in requirements)
-        prio = _warehouse_priority()
         by_product: dict[int, list[StockLevel]] = defaultdict(list)
-        for lvl in sorted(levels, key=lambda x: (prio.get(x.warehouse_id, (999, "")), x.pk)):
+        for lvl in sorted(levels, key=lambda x: (x.warehouse.priority, x.warehouse.code, x.pk)):
             by_product[lvl.product_id].append(lvl)
 
         needed: dict[int, Decimal] = defaultdict(lambda: ZERO)
@@ -107,7 +107,7 @@ def stock_reserve(*, order_id: int, requirements: list[Requirement], actor: Acto
 
 
 def _close_reservations(*, order_id: int, actor: Actor, consume: bool, note: str) -> list[Reservation]:
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         active = list(Reservation.objects.filter(order_id=order_id, status=Reservation.Status.ACTIVE))
         if not active:
             return []
@@ -135,7 +135,7 @@ def _close_reservations(*, order_id: int, actor: Actor, consume: bool, note: str
 
 
 def _locked_levels_by_pk(pks: Iterable[int]) -> list[StockLevel]:
-    return list(StockLevel.objects.select_for_update().filter(pk__in=set(pks)).order_by("pk"))
+    return list(_for_update(StockLevel.objects).filter(pk__in=set(pks)).order_by("pk"))
 
 
 def stock_release(*, order_id: int, actor: Actor, note: str = "") -> list[Reservation]:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from orderhub.core import clock
 from orderhub.inventory.selectors import available_by_product, reserved_for_order
 
+from .kitting import bom_requirements
 from .models import Order, OrderLine
 
 
@@ -52,6 +53,11 @@ class OrderFacts:
         held = self.held_by_order
         return {pid: free.get(pid, Decimal("0")) + held.get(pid, Decimal("0"))
                 for pid in {line.product_id for line in self.lines}}
+
+    @cached_property
+    def bom(self):
+        """(requirements, products by id) of the BOM explosion, computed once per move."""
+        return bom_requirements(self.lines)
 
     @cached_property
     def total_qty(self) -> Decimal:

@@ -41,9 +41,10 @@ def bom_requirements(lines: list[OrderLine]) -> tuple[list[Requirement], dict[in
     return reqs, products
 
 
-def kitting_problems(lines: list[OrderLine], held: dict[int, Decimal], guard_code: str) -> list[Problem]:
+def kitting_problems(facts, guard_code: str) -> list[Problem]:
     """One problem per short material, naming it, the missing quantity and substitutes in stock."""
-    reqs, products = bom_requirements(lines)
+    reqs, products = facts.bom
+    held = facts.held_by_order
     needed: dict[int, Decimal] = defaultdict(Decimal)
     for r in reqs:
         needed[r.product_id] += r.qty

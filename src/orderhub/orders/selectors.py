@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
 from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from orderhub.core import clock
@@ -81,6 +83,14 @@ def get_order(number: str) -> Order:
     return order
 
 
+Q4, Q2 = Decimal("0.0001"), Decimal("0.01")
+
+
+def _local(value):
+    """Times leave the hub in the business time zone, however they were obtained."""
+    return timezone.localtime(value) if value is not None else None
+
+
 def order_dict(order: Order, *, lines: list[OrderLine] | None = None,
                stages: list[StageInstance] | None = None) -> dict[str, Any]:
     wf = compiled(order.workflow_id)
@@ -97,8 +107,8 @@ def order_dict(order: Order, *, lines: list[OrderLine] | None = None,
         "stage": order.stage,
         "stage_name": stage.spec.name,
         "stage_owner_role": stage.spec.owner_role,
-        "stage_entered_at": order.stage_entered_at,
-        "stage_due_at": order.stage_due_at,
+        "stage_entered_at": _local(order.stage_entered_at),
+        "stage_due_at": _local(order.stage_due_at),
         "overdue": bool(order.status == Order.Status.OPEN and order.stage_due_at and order.stage_due_at < now),
         "status": order.status,
         "on_hold": order.on_hold,
@@ -107,7 +117,7 @@ def order_dict(order: Order, *, lines: list[OrderLine] | None = None,
         "promised_date": order.promised_date,
         "urgency": order.urgency,
         "currency": order.currency,
-        "total_amount": order.total_amount,
+        "total_amount": order.total_amount.quantize(Q2),
         "remarks": order.remarks,
         "tags": order.tags,
         "owner": order.owner.get_username() if order.owner_id else None,
@@ -115,14 +125,15 @@ def order_dict(order: Order, *, lines: list[OrderLine] | None = None,
         "forced": order.forced,
         "blocked_reasons": order.blocked_reasons,
         "next_stages": list(stage.spec.next) if order.status == Order.Status.OPEN else [],
-        "created_at": order.created_at,
-        "updated_at": order.updated_at,
+        "created_at": _local(order.created_at),
+        "updated_at": _local(order.updated_at),
     }
     if lines is not None:
         out["lines"] = [
-            {"line_no": ln.line_no, "sku": ln.product.sku, "name": ln.product.name, "qty": ln.qty,
-             "unit": ln.unit, "base_qty": ln.base_qty, "base_unit": ln.product.unit,
-             "unit_price": ln.unit_price, "amount": ln.amount, "remarks": ln.remarks}
+            {"line_no": ln.line_no, "sku": ln.product.sku, "name": ln.product.name,
+             "qty": ln.qty.quantize(Q4), "unit": ln.unit, "base_qty": ln.base_qty.quantize(Q4),
+             "base_unit": ln.product.unit, "unit_price": ln.unit_price.quantize(Q4),
+             "amount": ln.amount.quantize(Q2), "remarks": ln.remarks}
             for ln in lines
         ]
     if stages is not None:
@@ -134,9 +145,9 @@ def order_dict(order: Order, *, lines: list[OrderLine] | None = None,
             inst = visits.get(code)
             out["stages"].append({
                 "code": code, "name": st.spec.name, "owner_role": st.spec.owner_role,
-                "entered_at": inst.entered_at if inst else None,
-                "due_at": inst.due_at if inst else None,
-                "exited_at": inst.exited_at if inst else None,
+                "entered_at": _local(inst.entered_at) if inst else None,
+                "due_at": _local(inst.due_at) if inst else None,
+                "exited_at": _local(inst.exited_at) if inst else None,
                 "forced": inst.forced if inst else False,
             })
     return out
@@ -151,7 +162,7 @@ def order_detail(number: str) -> dict[str, Any]:
 
 def order_events(order: Order) -> list[dict[str, Any]]:
     return [
-        {"seq": e.seq, "at": e.at, "action": e.action, "actor_kind": e.actor_kind,
+        {"seq": e.seq, "at": _local(e.at), "action": e.action, "actor_kind": e.actor_kind,
          "actor": e.actor_label, "ip": e.ip, "user_agent": e.user_agent, "request_id": e.request_id,
          "changes": e.changes, "data": e.data, "reason": e.reason, "forced": e.forced,
          "prev_hash": e.prev_hash, "hash": e.hash}
@@ -161,7 +172,7 @@ def order_events(order: Order) -> list[dict[str, Any]]:
 
 def order_snapshots(order: Order) -> list[dict[str, Any]]:
     return [
-        {"version": s.version, "stage": s.stage, "taken_at": s.taken_at, "sha256": s.sha256,
+        {"version": s.version, "stage": s.stage, "taken_at": _local(s.taken_at), "sha256": s.sha256,
          "content": json.loads(s.content)}
         for s in Snapshot.objects.filter(order=order).order_by("version")
     ]

@@ -25,7 +25,7 @@ from orderhub.inventory.services import Requirement, stock_consume, stock_releas
 from orderhub.workflow.spec import CompiledStage, CompiledWorkflow, render_message
 
 from ..facts import OrderFacts
-from ..kitting import bom_requirements, fmt_qty, kitting_problems
+from ..kitting import fmt_qty, kitting_problems
 from ..models import Order, OrderLine, Snapshot, StageInstance
 
 CENT = Decimal("0.01")
@@ -40,6 +40,9 @@ MAX_MONEY = Decimal("1e14")   # MONEY columns: 16 digits, 2 decimals
 class CreateResult:
     order: Order
     created: bool
+    # what a new order was written with, so a caller can answer without reading it back
+    lines: list[OrderLine] | None = None
+    stages: list[StageInstance] | None = None
 
 
 @dataclass
@@ -146,7 +149,7 @@ def evaluate_guards(order: Order, lines: list[OrderLine], stage: CompiledStage,
     for guard in stage.guards:
         spec = guard.spec
         if spec.check == "kitting":
-            reasons.extend(kitting_problems(lines, facts.held_by_order, spec.code))
+            reasons.extend(kitting_problems(facts, spec.code))
         elif spec.scope == "order":
             if not guard.expression.evaluate(base):
                 reasons.append(Problem(spec.code, render_message(spec.message, base),
@@ -169,7 +172,7 @@ def run_entry_actions(order: Order, lines: list[OrderLine], stage: CompiledStage
     for act in stage.spec.on_enter:
         if act.action == "reserve_stock":
             if act.bom:
-                reqs, products = bom_requirements(lines)
+                reqs, products = facts.bom
             else:
                 reqs = [Requirement(ln.product_id, ln.base_qty, ln.pk) for ln in lines]
                 products = {ln.product_id: ln.product for ln in lines}

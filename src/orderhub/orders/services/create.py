@@ -63,7 +63,7 @@ class _Lookups:
     def fetch(cls, datas: list[OrderInput]) -> _Lookups:
         # text with NUL cannot even be looked up on PostgreSQL; _build reports it by field
         codes = {d.customer for d in datas if not unstorable(d.customer)}
-        customers = {c.code: c for c in Customer.objects.filter(code__in=codes, is_active=True)}
+        customers = {c.code: c for c in Customer.objects.select_related("sales_owner").filter(code__in=codes, is_active=True)}
         products = products_by_sku(ln.sku for d in datas for ln in d.lines if not unstorable(ln.sku))
         need = {p.pk for d in datas for ln in d.lines
                 if (p := products.get(ln.sku)) and ln.unit and ln.unit != p.unit}
@@ -148,7 +148,7 @@ def _build(data: OrderInput, lk: _Lookups) -> tuple[Order, list[OrderLine]]:
                   required_date=data.required_date, promised_date=data.promised_date,
                   urgency=data.urgency, total_amount=total, remarks=data.remarks,
                   tags=sorted(set(data.tags)))
-    order.owner_id = owner.pk if owner else customer.sales_owner_id
+    order.owner = owner or customer.sales_owner
     return order, lines
 
 
@@ -178,7 +178,7 @@ def order_create(*, data: OrderInput, actor: Actor) -> CreateResult:
     fingerprint = sha256_hex(canonical_json(normalized))
     try:
         with transaction.atomic():
-            return CreateResult(_create(data, actor, normalized, fingerprint), True)
+            return _create(data, actor, normalized, fingerprint)
     except IntegrityError:
         existing = _existing(data, fingerprint, normalized)
         if existing is None:
@@ -213,7 +213,7 @@ def _prepare(data: OrderInput, lk: _Lookups, actor: Actor, normalized, fingerpri
     return order, lines, wf, inst, facts
 
 
-def _create(data: OrderInput, actor: Actor, normalized, fingerprint, lk: _Lookups | None = None) -> Order:
+def _create(data: OrderInput, actor: Actor, normalized, fingerprint, lk: _Lookups | None = None) -> CreateResult:
     now = clock.now()
     order, lines, wf, inst, facts = _prepare(data, lk or _Lookups.fetch([data]), actor, normalized,
                                              fingerprint, now)
@@ -238,7 +238,7 @@ def _create(data: OrderInput, actor: Actor, normalized, fingerprint, lk: _Lookup
     inst.save(force_insert=True)
     ev.save(force_insert=True)
     make_snapshot(order, lines, now).save(force_insert=True)
-    return order
+    return CreateResult(order, True, lines, [inst])
 
 
 def _append_created(order: Order, actor: Actor, now, normalized, done):
@@ -356,7 +356,7 @@ def _batch_write(items, normalized, prints, todo, results, actor) -> None:
             # no id before INSERT (SQLite) or entry actions: this one goes alone
             try:
                 with transaction.atomic():
-                    results[i].order = _create(d, actor, normalized[i], prints[i], lk)
+                    results[i].order = _create(d, actor, normalized[i], prints[i], lk).order
                     results[i].created = True
             except DomainError as exc:
                 results[i].error = exc
