@@ -48,8 +48,8 @@ def order_attach(*, order: Order | str, name: str, content: bytes, content_type:
         locked.version += 1
         locked.updated_at = now
         ev = next_event(locked, action="order.attachment_added", actor=actor, now=now,
-                     changes={"attachments": [None, safe_name], "version": [locked.version - 1, locked.version]},
-                     data={"sha256": digest, "size": len(content), "content_type": att.content_type})
+                        changes={"attachments": [None, safe_name], "version": [locked.version - 1, locked.version]},
+                        data={"sha256": digest, "size": len(content), "content_type": att.content_type})
         locked.save(update_fields=["version", "updated_at", "audit_seq", "audit_head"])
         ev.save(force_insert=True)
         return att

@@ -91,9 +91,9 @@ def order_transition(*, order: Order | str, to: str, actor: Actor, reason: str =
             after = {"stage": locked.stage, "status": locked.status, "urgency": locked.urgency,
                      "tags": list(locked.tags), "version": locked.version}
             ev = next_event(locked, action="order.forced" if force else "order.transitioned", actor=actor,
-                         now=now, changes={k: [before[k], after[k]] for k in before if before[k] != after[k]},
-                         data={"from": before["stage"], "to": to, "actions": done}, reason=reason,
-                         forced=force)
+                            now=now, changes={k: [before[k], after[k]] for k in before if before[k] != after[k]},
+                            data={"from": before["stage"], "to": to, "actions": done}, reason=reason,
+                            forced=force)
             locked.save(update_fields=["stage", "stage_entered_at", "stage_due_at", "status", "tags",
                                        "urgency", "version", "updated_at", "forced", "blocked_reasons",
                                        "audit_seq", "audit_head"])
@@ -114,8 +114,8 @@ def _record_block(number: str, to: str, reasons: list[Problem], actor: Actor) ->
         changed = order.blocked_reasons != plain
         order.blocked_reasons = plain
         ev = next_event(order, action="order.blocked", actor=actor, now=now,
-                     changes={"blocked_reasons": [None, plain]} if changed else {},
-                     data={"to": to, "reasons": plain})
+                        changes={"blocked_reasons": [None, plain]} if changed else {},
+                        data={"to": to, "reasons": plain})
         order.save(update_fields=["blocked_reasons", "audit_seq", "audit_head"])
         ev.save(force_insert=True)
         return order
@@ -195,8 +195,8 @@ def order_cancel(*, order: Order | str, actor: Actor, reason: str) -> Order:
         locked.version += 1
         locked.updated_at = now
         ev = next_event(locked, action="order.cancelled", actor=actor, now=now, reason=reason,
-                     changes={"status": ["open", "cancelled"], "version": [locked.version - 1, locked.version]},
-                     data={"released": [{"product_id": r.product_id, "qty": r.qty} for r in released]})
+                        changes={"status": ["open", "cancelled"], "version": [locked.version - 1, locked.version]},
+                        data={"released": [{"product_id": r.product_id, "qty": r.qty} for r in released]})
         locked.save()
         ev.save(force_insert=True)
         make_snapshot(locked, order_lines(locked), now).save(force_insert=True)

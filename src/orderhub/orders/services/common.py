@@ -128,7 +128,7 @@ def make_snapshot(order: Order, lines: list[OrderLine], now) -> Snapshot:
 
 
 def next_event(order: Order, *, action: str, actor: Actor, now, changes=None, data=None,
-            reason: str = "", forced: bool = False):
+               reason: str = "", forced: bool = False):
     """Build the next event of the order's chain and move the head kept on the order row."""
     ev = build_event(subject_type="order", subject_id=order.pk, head=(order.audit_seq, order.audit_head),
                      action=action, actor=actor, changes=changes, data=data, reason=reason,

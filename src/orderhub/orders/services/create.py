@@ -243,8 +243,8 @@ def _create(data: OrderInput, actor: Actor, normalized, fingerprint, lk: _Lookup
 
 def _append_created(order: Order, actor: Actor, now, normalized, done):
     return next_event(order, action="order.created", actor=actor, now=now,
-                   changes={"stage": [None, order.stage], "status": [None, order.status]},
-                   data={"intake": normalized, "actions": done})
+                      changes={"stage": [None, order.stage], "status": [None, order.status]},
+                      data={"intake": normalized, "actions": done})
 
 
 @dataclass
