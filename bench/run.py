@@ -166,6 +166,25 @@ def _collect(q, expected: int, timeout: float) -> list[dict]:
     return out
 
 
+def _await_warm(barrier, q, who: str) -> None:
+    try:
+        barrier.wait(timeout=600)  # all warmed up
+    except threading.BrokenBarrierError:
+        raise RuntimeError(f"{who} failed while warming up:\n{_fatal_from(q)}") from None
+
+
+def _start_repeat(barrier, q, args, who: str) -> dict:
+    """Settle the database and the machine, then release every process at once."""
+    vacuum_s = common.vacuum_analyze() if args.vacuum else None
+    quiet = common.wait_for_quiet(args.wait_idle) if args.wait_idle else {}
+    quiet["vacuum_analyze_s"] = rnd(vacuum_s, 2)
+    try:
+        barrier.wait(timeout=300 + args.wait_idle)
+    except threading.BrokenBarrierError:
+        raise RuntimeError(f"{who} failed before the start:\n{_fatal_from(q)}") from None
+    return quiet
+
+
 def _fatal_from(q) -> str:
     try:
         while True:
@@ -201,18 +220,9 @@ def run_service_throughput(args, mode: str, nworkers: int, repeat: int, orders: 
     errors: list[str] = []
     error_count = 0
     try:
-        try:
-            barrier.wait(timeout=600)  # all warmed up
-        except threading.BrokenBarrierError:
-            raise RuntimeError(f"worker failed while warming up:\n{_fatal_from(q)}") from None
+        _await_warm(barrier, q, "worker")
         for rep in range(repeat):
-            vacuum_s = common.vacuum_analyze() if args.vacuum else None
-            quiet = common.wait_for_quiet(args.wait_idle) if args.wait_idle else {}
-            quiet["vacuum_analyze_s"] = rnd(vacuum_s, 2)
-            try:
-                barrier.wait(timeout=300 + args.wait_idle)
-            except threading.BrokenBarrierError:
-                raise RuntimeError(f"worker failed before the start:\n{_fatal_from(q)}") from None
+            quiet = _start_repeat(barrier, q, args, "worker")
             with common.CpuMeter() as cpu:
                 res = _collect(q, nworkers, timeout=900)
             agg = _aggregate(res)
@@ -610,18 +620,9 @@ def run_http_load(args, port: int, token: str, clients: int, repeat: int, server
     statuses_all: dict[str, int] = {}
     errors: list[str] = []
     try:
-        try:
-            barrier.wait(timeout=600)  # all warmed up
-        except threading.BrokenBarrierError:
-            raise RuntimeError(f"client failed while warming up:\n{_fatal_from(q)}") from None
+        _await_warm(barrier, q, "client")
         for rep in range(repeat):
-            vacuum_s = common.vacuum_analyze() if args.vacuum else None
-            quiet = common.wait_for_quiet(args.wait_idle) if args.wait_idle else {}
-            quiet["vacuum_analyze_s"] = rnd(vacuum_s, 2)
-            try:
-                barrier.wait(timeout=300 + args.wait_idle)
-            except threading.BrokenBarrierError:
-                raise RuntimeError(f"client failed before the start:\n{_fatal_from(q)}") from None
+            quiet = _start_repeat(barrier, q, args, "client")
             with common.CpuMeter(tree_root=server_pid) as cpu:
                 res = _collect(q, clients, timeout=900)
             span = max(r["t1"] for r in res) - min(r["t0"] for r in res)

@@ -4,6 +4,7 @@ from datetime import date
 
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from .actors import Actor
 from .audit import append_event
@@ -32,10 +33,10 @@ def roles_sync() -> dict[str, Group]:
 @transaction.atomic
 def calendar_override_set(*, day: date, is_workday: bool, note: str, actor: Actor) -> CalendarOverride:
     if not actor.has_perm("core.change_calendaroverride"):
-        raise PermissionDenied("permission_denied", "You may not change the business calendar.")
+        raise PermissionDenied("permission_denied", _("You may not change the business calendar."))
     obj = CalendarOverride.objects.filter(date=day).first()
     before = None if obj is None else obj.is_workday
-    obj, _ = CalendarOverride.objects.update_or_create(date=day, defaults={"is_workday": is_workday,
+    obj, _created = CalendarOverride.objects.update_or_create(date=day, defaults={"is_workday": is_workday,
                                                                            "note": note})
     append_event(subject_type="calendar", subject_id=int(day.strftime("%Y%m%d")),
                  action="calendar.override_set", actor=actor,

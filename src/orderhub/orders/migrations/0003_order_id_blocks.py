@@ -5,22 +5,21 @@ from django.db import migrations
 from orderhub.core.numbering import BLOCK
 
 
-def forward(apps, schema_editor):
+def _increment(schema_editor, by: int) -> None:
     if schema_editor.connection.vendor != "postgresql":
         return
     with schema_editor.connection.cursor() as cur:
         cur.execute("SELECT pg_get_serial_sequence('orders_order', 'id')")
         seq = cur.fetchone()[0]
-        cur.execute(f"ALTER SEQUENCE {seq} INCREMENT BY {BLOCK}")
+        cur.execute(f"ALTER SEQUENCE {seq} INCREMENT BY {by}")
+
+
+def forward(apps, schema_editor):
+    _increment(schema_editor, BLOCK)
 
 
 def backward(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    with schema_editor.connection.cursor() as cur:
-        cur.execute("SELECT pg_get_serial_sequence('orders_order', 'id')")
-        seq = cur.fetchone()[0]
-        cur.execute(f"ALTER SEQUENCE {seq} INCREMENT BY 1")
+    _increment(schema_editor, 1)
 
 
 class Migration(migrations.Migration):
