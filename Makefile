@@ -9,9 +9,21 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/orderhub
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install demo serve test test-pg test-sqlite lint bench clean
+.PHONY: install assets demo serve test test-pg test-sqlite test-browser lint bench clean
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed assets
+
+# Front-end assets come from the npm registry at set-up and are served locally (no CDN).
+VENDOR := src/orderhub/web/static/vendor
+assets: $(VENDOR)/.installed
+
+$(VENDOR)/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(VENDOR)
+	cp node_modules/@tabler/core/dist/css/tabler.min.css $(VENDOR)/
+	cp node_modules/@tabler/core/dist/js/tabler.min.js $(VENDOR)/
+	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
+	touch $@
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

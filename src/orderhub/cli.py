@@ -89,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         call = _django()
         if args.cmd == "migrate":
             call("migrate")
+            from orderhub.core.services import roles_sync
+
+            roles_sync()  # the role groups and their permissions exist on every install
         elif args.cmd == "loaddemo":
             call("loaddemo", orders=args.orders)
         elif args.cmd == "token":

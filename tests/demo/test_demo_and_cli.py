@@ -29,8 +29,10 @@ def test_demo_company_has_orders_in_every_t1_stage_some_overdue_and_blocked():
     # the printed logins work
     client = Client()
     assert client.login(username="planner", password=result["users"]["planner"])
-    home = client.get("/")
-    assert home.status_code == 200 and "物料齐套" in home.content.decode()
+    home = client.get("/").content.decode()
+    assert "我的待办" in home and "已排产" in home  # the planner's own stage, with its orders
+    board = client.get("/board/T1/").content.decode()
+    assert all(name in board for name in ("待确认", "物料齐套", "已发货"))
     with pytest.raises(RuntimeError):
         load_demo(orders=10)
 

@@ -33,5 +33,6 @@ ROLE_PERMISSIONS = {
                 "orders.override_guard", "orders.cancel_order"],
     "admin": ["orders.add_order", "orders.view_order", "orders.hold_order",
               "orders.override_guard", "orders.cancel_order", "workflow.change_workflowdefinition",
-              "core.change_calendaroverride"],
+              "core.change_calendaroverride", "catalog.change_customer", "catalog.change_product",
+              "inventory.change_stocklevel", "auth.change_user"],
 }

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
+from django.utils.translation import gettext as _
 
 from orderhub.core import clock
 from orderhub.core.actors import Actor
+from orderhub.core.errors import PermissionDenied, Problem, ValidationFailed
 
 from .models import Reservation, StockLevel, StockMove
 
@@ -158,3 +160,28 @@ def stock_receive(*, product_id: int, warehouse_id: int, qty: Decimal, actor: Ac
                                  actor=actor.label[:150], note=note[:200])
         lvl.refresh_from_db()
         return lvl
+
+
+def stock_adjust(*, product_id: int, warehouse_id: int, qty: Decimal, actor: Actor, note: str) -> StockLevel:
+    """A stock-taker's correction or a goods receipt entered by hand. Refused, naming the
+    reason, when it would leave less on hand than is reserved."""
+    if not actor.has_perm("inventory.change_stocklevel"):
+        raise PermissionDenied("permission_denied", _("You may not change stock."))
+    if not note.strip():
+        raise ValidationFailed("reason_required", _("Say why the stock changes."),
+                               problems=[Problem("required", _("Say why the stock changes."), field="note")])
+    if qty == 0 or not qty.is_finite():
+        raise ValidationFailed("invalid_quantity", _("The change must be a number other than zero."),
+                               problems=[Problem("invalid_quantity", _("The change must be a number other than zero."),
+                                                 field="qty")])
+    kind = StockMove.Kind.RECEIPT if qty > 0 else StockMove.Kind.ADJUSTMENT
+    try:
+        with transaction.atomic():
+            return stock_receive(product_id=product_id, warehouse_id=warehouse_id, qty=qty, actor=actor,
+                                 note=note, kind=kind)
+    except IntegrityError as e:
+        raise ValidationFailed("stock_below_reserved",
+                               _("Stock on hand cannot fall below zero or below what is reserved."),
+                               problems=[Problem("stock_below_reserved",
+                                                 _("Stock on hand cannot fall below zero or below what is reserved."),
+                                                 field="qty")]) from e

@@ -74,8 +74,11 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["stage_due_at"], name="order_open_due",
                          condition=Q(status="open")),
-            models.Index(fields=["workflow", "stage"], name="order_stage",
+            # board columns: one index range scan per stage, most urgent deadline first
+            models.Index(fields=["workflow", "stage", "stage_due_at"], name="order_stage_due",
                          condition=Q(status="open")),
+            # the boards' change stamp (newest change, and what changed recently)
+            models.Index(fields=["updated_at"], name="order_updated"),
             models.Index(fields=["customer", "status"], name="order_customer_status"),
             models.Index(fields=["created_at"], name="order_created"),
             models.Index(fields=["required_date"], name="order_required"),

@@ -9,16 +9,18 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import QuerySet, TextField
+from django.db.models import Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from orderhub.core import clock
+from orderhub.core.actors import SUPERVISOR_ROLES
 from orderhub.core.audit import verify_chains
 from orderhub.core.canonical import sha256_hex
 from orderhub.core.errors import NotFound
 from orderhub.core.models import AuditEvent
+from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled
 
 from .models import Order, OrderLine, Snapshot, StageInstance
@@ -39,6 +41,25 @@ class OrderFilter:
     required_from: date | None = None
     required_to: date | None = None
     owner_role: str | None = None
+    owner: str | None = None
+    search: str | None = None
+
+
+def owned_stage_filter(roles: frozenset[str]) -> Q | None:
+    """Q matching open orders whose current stage is owned by one of ``roles``.
+
+    Stage ownership lives in the workflow version each order runs under, so the pairs
+    (version, stage) are collected from every version that still has stages (few rows).
+    Supervisors own every stage: None means "no restriction".
+    """
+    if roles & SUPERVISOR_ROLES:
+        return None
+    q = Q(pk__in=[])
+    for wf_id in WorkflowDefinition.objects.values_list("pk", flat=True):
+        stages = [s.code for s in compiled(wf_id).spec.stages if s.owner_role in roles]
+        if stages:
+            q |= Q(workflow_id=wf_id, stage__in=stages)
+    return q
 
 
 def order_queryset(f: OrderFilter) -> QuerySet[Order]:
@@ -51,6 +72,16 @@ def order_queryset(f: OrderFilter) -> QuerySet[Order]:
         qs = qs.filter(urgency=f.urgency)
     if f.customer:
         qs = qs.filter(customer__code=f.customer)
+    if f.owner_role:
+        owned = owned_stage_filter(frozenset({f.owner_role}))
+        if owned is not None:
+            qs = qs.filter(owned, status=Order.Status.OPEN)
+    if f.owner:
+        qs = qs.filter(owner__username=f.owner)
+    if f.search:
+        term = f.search.strip()
+        qs = qs.filter(Q(number__startswith=term.upper()) | Q(external_ref=term)
+                       | Q(customer__code=term.upper()) | Q(customer__name__contains=term))
     if f.status:
         qs = qs.filter(status=f.status)
     if f.on_hold is not None:
@@ -178,6 +209,31 @@ def order_snapshots(order: Order) -> list[dict[str, Any]]:
     ]
 
 
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        out = {}
+        for i, v in enumerate(value):
+            out.update(_flatten(v, f"{prefix}[{i}]"))
+        return out
+    return {prefix: value}
+
+
+def snapshot_diff(order: Order, a: int, b: int) -> list[dict[str, Any]]:
+    """Field-level differences between two snapshots (versions ``a`` and ``b``) of an order."""
+    snaps = {s.version: s for s in Snapshot.objects.filter(order=order, version__in=[a, b])}
+    missing = [v for v in (a, b) if v not in snaps]
+    if missing:
+        raise NotFound("snapshot_not_found", _("Snapshot version %(v)s does not exist.") % {"v": missing[0]})
+    left, right = (_flatten(json.loads(snaps[v].content)) for v in (a, b))
+    return [{"field": k, "a": left.get(k), "b": right.get(k)}
+            for k in sorted(set(left) | set(right)) if left.get(k) != right.get(k)]
+
+
 def verify_order_audit(*, include_other_subjects: bool = True):
     """Walk every chain and compare each order's recorded head; also re-hash snapshots."""
     heads = Order.objects.values_list("pk", "audit_seq", "audit_head").iterator(chunk_size=5000)
@@ -194,4 +250,4 @@ def verify_order_audit(*, include_other_subjects: bool = True):
 
 
 __all__ = ["OrderFilter", "order_queryset", "order_dict", "order_detail", "order_events",
-           "order_snapshots", "get_order", "verify_order_audit"]
+           "order_snapshots", "get_order", "snapshot_diff", "owned_stage_filter", "verify_order_audit"]

@@ -1,0 +1,162 @@
+"""Master-data writes: customers and products (with BOM and unit conversions), audited."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from orderhub.core.actors import Actor
+from orderhub.core.audit import append_event
+from orderhub.core.canonical import to_plain
+from orderhub.core.errors import PermissionDenied, Problem, ValidationFailed
+from orderhub.core.text import unstorable
+
+from .models import BomItem, Customer, Product, UnitConversion
+
+CUSTOMER_FIELDS = ("name", "tier", "credit_limit", "unpaid_amount", "sales_owner", "mobile", "email",
+                   "is_active")
+PRODUCT_FIELDS = ("name", "unit", "unit_decimals", "kg_per_unit", "list_price", "safety_stock", "moq",
+                  "lead_time_days", "is_active")
+
+
+def _apply(obj, fields: tuple[str, ...], data: dict[str, Any]) -> dict[str, list]:
+    """Set the given fields, returning {field: [before, after]} for those that changed."""
+    changes = {}
+    for name in fields:
+        if name not in data:
+            continue
+        before, after = getattr(obj, name), data[name]
+        if name == "sales_owner":
+            before = before.get_username() if before else None
+            after_user = after
+            after = after_user.get_username() if after_user else None
+            if before != after:
+                obj.sales_owner = after_user
+                changes[name] = [before, after]
+            continue
+        if before != after:
+            setattr(obj, name, after)
+            changes[name] = to_plain([before, after])
+    return changes
+
+
+def _check_text(data: dict[str, Any]) -> None:
+    bad = [Problem("invalid_text", _("Text may not contain NUL or invalid characters."), field=k)
+           for k, v in data.items() if isinstance(v, str) and unstorable(v)]
+    if bad:
+        raise ValidationFailed("invalid", bad[0].message, problems=bad)
+
+
+@transaction.atomic
+def customer_save(*, code: str, data: dict[str, Any], actor: Actor) -> Customer:
+    """Create or change a customer; every changed field is in the customer's history."""
+    if not actor.has_perm("catalog.change_customer"):
+        raise PermissionDenied("permission_denied", _("You may not change customers."))
+    code = code.strip().upper()
+    _check_text({"code": code, **data})
+    if not code:
+        raise ValidationFailed("invalid", _("A customer needs a code."),
+                               problems=[Problem("required", _("A customer needs a code."), field="code")])
+    for money in ("credit_limit", "unpaid_amount"):
+        if money in data and data[money] is not None and Decimal(data[money]) < 0:
+            raise ValidationFailed("invalid", _("Amounts cannot be negative."),
+                                   problems=[Problem("negative", _("Amounts cannot be negative."), field=money)])
+    customer = Customer.objects.select_for_update().filter(code=code).first()
+    created = customer is None
+    if created:
+        if not data.get("name"):
+            raise ValidationFailed("invalid", _("A customer needs a name."),
+                                   problems=[Problem("required", _("A customer needs a name."), field="name")])
+        customer = Customer(code=code)
+    changes = _apply(customer, CUSTOMER_FIELDS, data)
+    if created or changes:
+        customer.save()
+        append_event(subject_type="customer", subject_id=customer.pk,
+                     action="customer.created" if created else "customer.changed", actor=actor,
+                     changes=changes, data={"code": code})
+    return customer
+
+
+@transaction.atomic
+def product_save(*, sku: str, data: dict[str, Any], actor: Actor,
+                 bom: list[tuple[str, Decimal]] | None = None,
+                 conversions: list[tuple[str, Decimal]] | None = None) -> Product:
+    """Create or change a product; ``bom`` (component sku, qty per unit) and ``conversions``
+    (unit, base units per unit) replace the current lists when given."""
+    if not actor.has_perm("catalog.change_product"):
+        raise PermissionDenied("permission_denied", _("You may not change products."))
+    sku = sku.strip()
+    _check_text({"sku": sku, **data})
+    problems = []
+    if not sku:
+        problems.append(Problem("required", _("A product needs a SKU."), field="sku"))
+    for name in ("list_price", "safety_stock", "moq", "kg_per_unit"):
+        if data.get(name) is not None and Decimal(data[name]) < 0:
+            problems.append(Problem("negative", _("This value cannot be negative."), field=name))
+    product = Product.objects.select_for_update().filter(sku=sku).first()
+    created = product is None
+    if created and not (data.get("name") and data.get("unit")):
+        problems.append(Problem("required", _("A product needs a name and a base unit."), field="name"))
+    components = {}
+    if bom:
+        components = {p.sku: p for p in Product.objects.filter(sku__in=[c for c, _q in bom])}
+        for i, (comp, qty) in enumerate(bom):
+            if comp not in components:
+                problems.append(Problem("unknown_sku", _("Unknown SKU '%(sku)s'.") % {"sku": comp},
+                                        field=f"bom[{i}].component"))
+            elif comp == sku:
+                problems.append(Problem("bom_cycle", _("A product cannot contain itself."),
+                                        field=f"bom[{i}].component"))
+            if qty is None or qty <= 0:
+                problems.append(Problem("invalid_quantity", _("Quantity must be greater than zero."),
+                                        field=f"bom[{i}].qty"))
+    for i, (unit, factor) in enumerate(conversions or []):
+        if not unit.strip() or factor is None or factor <= 0:
+            problems.append(Problem("invalid_conversion", _("A conversion needs a unit and a factor above zero."),
+                                    field=f"conversions[{i}]"))
+    if problems:
+        raise ValidationFailed("invalid", problems[0].message, problems=problems)
+    if created:
+        product = Product(sku=sku)
+    changes = _apply(product, PRODUCT_FIELDS, data)
+    if created or changes:
+        product.save()
+    if bom is not None:
+        old = {b.component.sku: b.qty_per_unit for b in product.bom_items.select_related("component")}
+        new = {c: q for c, q in bom}
+        if old != new:
+            product.bom_items.all().delete()
+            BomItem.objects.bulk_create([BomItem(parent=product, component=components[c], qty_per_unit=q)
+                                         for c, q in bom])
+            changes["bom"] = to_plain([old, new])
+    if conversions is not None:
+        old = {c.unit: c.factor for c in product.conversions.all()}
+        new = {u.strip(): f for u, f in conversions}
+        if old != new:
+            product.conversions.all().delete()
+            UnitConversion.objects.bulk_create([UnitConversion(product=product, unit=u, factor=f)
+                                                for u, f in new.items()])
+            changes["conversions"] = to_plain([old, new])
+    if created or changes:
+        append_event(subject_type="product", subject_id=product.pk,
+                     action="product.created" if created else "product.changed", actor=actor,
+                     changes=changes, data={"sku": sku})
+    return product
+
+
+def sales_owner_by_username(username: str | None):
+    if not username:
+        return None
+    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise ValidationFailed("invalid", _("Unknown user '%(u)s'.") % {"u": username},
+                               problems=[Problem("unknown_user", _("Unknown user '%(u)s'.") % {"u": username},
+                                                 field="sales_owner")])
+    return user
+
+
+__all__ = ["customer_save", "product_save", "sales_owner_by_username"]

@@ -1,0 +1,18 @@
+"""Template context every page needs: the boards in the menu and whether to show settings."""
+
+from orderhub.workflow.models import WorkflowDefinition
+
+from .views.common import actor_for
+
+
+def workspace(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    actor = actor_for(request)
+    return {
+        "nav_workflows": WorkflowDefinition.objects.filter(is_current=True).only("code").order_by("code"),
+        "nav_is_admin": "admin" in actor.roles,
+        "nav_can_add": actor.has_perm("orders.add_order"),
+        "actor": actor,
+    }

@@ -1,0 +1,114 @@
+"""Small display helpers for the pages: deadlines, urgency, roles, diffs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django import template
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+
+from orderhub.core import clock
+from orderhub.core.roles import ROLES
+
+register = template.Library()
+
+
+def _span(seconds: float) -> str:
+    minutes = int(abs(seconds) // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return _("%(d)dd %(h)dh") % {"d": days, "h": hours}
+    if hours:
+        return _("%(h)dh %(m)dm") % {"h": hours, "m": mins}
+    return _("%(m)dm") % {"m": mins}
+
+
+@register.filter
+def countdown(due: datetime | None, now: datetime | None = None) -> str:
+    """"3h 12m left" or "overdue 2h 5m"; the page script keeps it counting."""
+    if due is None:
+        return ""
+    now = now or clock.now()
+    seconds = (due - now).total_seconds()
+    if seconds < 0:
+        return _("overdue %(t)s") % {"t": _span(seconds)}
+    return _("%(t)s left") % {"t": _span(seconds)}
+
+
+@register.filter
+def is_overdue(due: datetime | None, now: datetime | None = None) -> bool:
+    return due is not None and due < (now or clock.now())
+
+
+@register.filter
+def iso(value: datetime | None) -> str:
+    return timezone.localtime(value).isoformat() if value else ""
+
+
+@register.filter
+def role_label(code: str) -> str:
+    return str(ROLES.get(code, code))
+
+
+URGENCY_CLASS = {"red": "bg-red", "yellow": "bg-yellow", "green": "bg-green"}
+
+
+@register.filter
+def urgency_class(urgency: str) -> str:
+    return URGENCY_CLASS.get(urgency, "bg-secondary")
+
+
+@register.filter
+def get_item(mapping, key):
+    if mapping is None:
+        return None
+    return mapping.get(key)
+
+
+@register.simple_tag(takes_context=True)
+def query_with(context, **changes) -> str:
+    """The current query string with some parameters replaced (pagination, sorting)."""
+    params = context["request"].GET.copy()
+    for key, value in changes.items():
+        if value is None or value == "":
+            params.pop(key, None)
+        else:
+            params[key] = value
+    return params.urlencode()
+
+
+ACTION_LABELS = {
+    "order.created": _lazy("Order created"),
+    "order.transitioned": _lazy("Moved to the next stage"),
+    "order.forced": _lazy("Forced past the guards"),
+    "order.blocked": _lazy("Move blocked"),
+    "order.held": _lazy("Put on hold"),
+    "order.resumed": _lazy("Resumed"),
+    "order.cancelled": _lazy("Cancelled"),
+    "order.updated": _lazy("Changed"),
+    "order.attachment_added": _lazy("Attachment added"),
+}
+
+
+@register.filter
+def action_label(action: str) -> str:
+    return str(ACTION_LABELS.get(action, action))
+
+
+@register.filter
+def plain(value) -> str:
+    """A before/after value as people read it: messages of problems, lists joined."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, list):
+        return "；".join(plain(v) for v in value)
+    if isinstance(value, dict):
+        if "message" in value:
+            return str(value["message"])
+        return "，".join(f"{k}: {plain(v)}" for k, v in value.items())
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    return str(value)

@@ -1,0 +1,1 @@
+"""Server-rendered pages. Views only read through selectors and write through services."""

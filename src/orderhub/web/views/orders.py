@@ -1,0 +1,310 @@
+"""Order pages: the list (with export), one order (with its moves), the new-order form."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_POST
+
+from orderhub.catalog.models import Customer, Product
+from orderhub.core.errors import DomainError, NotFound
+from orderhub.core.models import AuditEvent
+from orderhub.orders import services
+from orderhub.orders.boards import label_stages
+from orderhub.orders.inputs import LineInput, OrderInput
+from orderhub.orders.models import Attachment, Order, OrderLine, Snapshot, StageInstance
+from orderhub.orders.selectors import get_order, order_queryset, owned_stage_filter, snapshot_diff
+from orderhub.workflow.models import WorkflowDefinition
+from orderhub.workflow.services import compiled
+
+from ..forms import SORTS, OrderFilterForm, OrderHeaderForm, ReasonForm
+from .common import actor_for, field_errors, refused, require_perm
+
+PAGE_SIZE = 50
+INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"}
+
+
+def _filtered(request):
+    actor = actor_for(request)
+    form = OrderFilterForm(request.GET or None)
+    f = form.order_filter(actor.roles)
+    qs = order_queryset(f)
+    if form.is_valid() and form.cleaned_data.get("mine"):
+        owned = owned_stage_filter(actor.roles)
+        qs = qs.filter(status=Order.Status.OPEN)
+        if owned is not None:
+            qs = qs.filter(owned)
+    return form, f, qs.order_by(*form.ordering())
+
+
+@require_perm("orders.view_order")
+def order_list(request):
+    form, _f, qs = _filtered(request)
+    paginator = Paginator(qs, PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    page.object_list = label_stages(page.object_list)
+    return render(request, "web/order_list.html", {
+        "form": form, "page": page, "orders": page.object_list, "sorts": SORTS,
+        "workflows": WorkflowDefinition.objects.filter(is_current=True).order_by("code"),
+    })
+
+
+@require_perm("orders.view_order")
+def order_export(request):
+    form, f, qs = _filtered(request)
+    title = _("Orders")
+    filters = {k: v for k, v in (form.cleaned_data.items() if form.is_valid() else []) if v}
+    try:
+        export = services.orders_export(queryset=qs, actor=actor_for(request), title=title,
+                                        filters=filters)
+    except DomainError as e:
+        return refused(request, e, reverse("web:order_list") + "?" + request.GET.urlencode())
+    resp = HttpResponse(export.content,
+                        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp["Content-Disposition"] = f'attachment; filename="{export.name}"'
+    return resp
+
+
+def _detail_context(request, order: Order) -> dict:
+    actor = actor_for(request)
+    wf = compiled(order.workflow_id)
+    current = wf.stage(order.stage)
+    lines = list(OrderLine.objects.filter(order=order).select_related("product").order_by("line_no"))
+    visits = {}
+    for inst in StageInstance.objects.filter(order=order).order_by("entered_at", "pk"):
+        visits[inst.stage] = inst
+    stages = []
+    for code, st in wf.stages.items():
+        inst = visits.get(code)
+        stages.append({"code": code, "name": st.spec.name, "owner_role": st.spec.owner_role,
+                       "inst": inst, "current": code == order.stage,
+                       "done": inst is not None and inst.exited_at is not None})
+    events = list(AuditEvent.objects.filter(subject_type="order", subject_id=order.pk).order_by("-seq"))
+    snapshots = list(Snapshot.objects.filter(order=order).order_by("version")
+                     .only("version", "stage", "taken_at", "sha256"))
+    attachments = list(Attachment.objects.filter(order=order).order_by("uploaded_at"))
+    is_open = order.status == Order.Status.OPEN
+    may_move = is_open and actor.may_act_for_role(current.spec.owner_role)
+    next_stages = [{"code": n, "name": wf.stage(n).spec.name} for n in current.spec.next] if is_open else []
+    diff = None
+    a, b = request.GET.get("a"), request.GET.get("b")
+    if a and b and a.isdigit() and b.isdigit():
+        try:
+            diff = {"a": int(a), "b": int(b), "rows": snapshot_diff(order, int(a), int(b))}
+        except NotFound as e:
+            messages.error(request, e.message)
+    return {
+        "order": order, "lines": lines, "stages": stages, "events": events, "snapshots": snapshots,
+        "attachments": attachments, "current": current.spec, "next_stages": next_stages,
+        "may_move": may_move, "may_override": is_open and actor.has_perm("orders.override_guard"),
+        "may_hold": is_open and actor.has_perm("orders.hold_order"),
+        "may_cancel": is_open and actor.has_perm("orders.cancel_order"),
+        "may_attach": actor.has_perm("orders.view_order"), "diff": diff,
+        "stage_names": {code: st.spec.name for code, st in wf.stages.items()},
+    }
+
+
+@require_perm("orders.view_order")
+def order_detail(request, number: str):
+    try:
+        order = get_order(number)
+    except NotFound as e:
+        raise Http404(e.message) from e
+    return render(request, "web/order_detail.html", _detail_context(request, order))
+
+
+def _back(number: str) -> str:
+    return reverse("web:order_detail", args=[number])
+
+
+@login_required
+@require_POST
+def order_move(request, number: str):
+    to = request.POST.get("to", "")
+    try:
+        result = services.order_transition(order=number, to=to, actor=actor_for(request),
+                                           reason=request.POST.get("reason", ""))
+    except DomainError as e:
+        return refused(request, e, _back(number))
+    if result.ok:
+        messages.success(request, _("Moved to %(stage)s.") % {
+            "stage": compiled(result.order.workflow_id).stage(result.order.stage).spec.name})
+    else:
+        messages.error(request, _("Cannot move: %(reasons)s") % {
+            "reasons": "；".join(str(r.message) for r in result.reasons)})
+    return redirect(_back(number))
+
+
+@login_required
+@require_POST
+def order_override(request, number: str):
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("A forced move needs a reason."))
+        return redirect(_back(number))
+    try:
+        services.order_override(order=number, to=request.POST.get("to", ""), actor=actor_for(request),
+                                reason=form.cleaned_data["reason"])
+    except DomainError as e:
+        return refused(request, e, _back(number))
+    messages.success(request, _("Forced past the guards; the move is flagged in the history."))
+    return redirect(_back(number))
+
+
+@login_required
+@require_POST
+def order_hold(request, number: str):
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Please give a reason."))
+        return redirect(_back(number))
+    try:
+        services.order_hold(order=number, actor=actor_for(request), reason=form.cleaned_data["reason"])
+    except DomainError as e:
+        return refused(request, e, _back(number))
+    messages.success(request, _("The order is on hold."))
+    return redirect(_back(number))
+
+
+@login_required
+@require_POST
+def order_resume(request, number: str):
+    try:
+        services.order_resume(order=number, actor=actor_for(request), reason=request.POST.get("reason", ""))
+    except DomainError as e:
+        return refused(request, e, _back(number))
+    messages.success(request, _("The order is running again."))
+    return redirect(_back(number))
+
+
+@login_required
+@require_POST
+def order_cancel(request, number: str):
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Please give a reason."))
+        return redirect(_back(number))
+    try:
+        services.order_cancel(order=number, actor=actor_for(request), reason=form.cleaned_data["reason"])
+    except DomainError as e:
+        return refused(request, e, _back(number))
+    messages.success(request, _("The order is cancelled; its stock is released."))
+    return redirect(_back(number))
+
+
+def _attach_files(order_number: str, files, actor) -> None:
+    for f in files:
+        services.order_attach(order=order_number, name=f.name, content=f.read(),
+                              content_type=f.content_type or "application/octet-stream", actor=actor)
+
+
+@login_required
+@require_POST
+def order_attach(request, number: str):
+    files = request.FILES.getlist("files")
+    if not files:
+        messages.error(request, _("Choose at least one file."))
+        return redirect(_back(number))
+    try:
+        with transaction.atomic():
+            _attach_files(number, files, actor_for(request))
+    except DomainError as e:
+        return refused(request, e, _back(number))
+    messages.success(request, _("%(n)d file(s) attached.") % {"n": len(files)})
+    return redirect(_back(number))
+
+
+@require_perm("orders.view_order")
+@xframe_options_sameorigin
+def attachment_file(request, number: str, pk: int):
+    att = Attachment.objects.filter(pk=pk, order__number=number).first()
+    if att is None:
+        raise Http404
+    inline = att.content_type in INLINE_TYPES and request.GET.get("download") != "1"
+    return FileResponse(att.file.open("rb"), content_type=att.content_type if inline else "application/octet-stream",
+                        as_attachment=not inline, filename=att.name)
+
+
+# --------------------------------------------------------------------------- new order
+
+def _lines_from_post(post) -> tuple[list[dict], list[LineInput], dict[str, list[str]]]:
+    """The line rows as typed (to show them again) and as inputs, with per-field problems."""
+    rows, inputs, errors = [], [], {}
+    skus = post.getlist("line_sku")
+    for i, sku in enumerate(skus):
+        row = {"sku": sku.strip(), "qty": post.getlist("line_qty")[i:i + 1] or [""],
+               "unit": post.getlist("line_unit")[i:i + 1] or [""],
+               "unit_price": post.getlist("line_price")[i:i + 1] or [""],
+               "remarks": post.getlist("line_remarks")[i:i + 1] or [""]}
+        row = {k: (v[0] if isinstance(v, list) else v).strip() for k, v in row.items()}
+        if not any(row.values()):
+            continue  # an empty row left by the form
+        idx = len(rows)
+        rows.append(row)
+        if not row["sku"]:
+            errors.setdefault(f"lines[{idx}].sku", []).append(_("Enter a SKU."))
+        try:
+            qty = Decimal(row["qty"])
+        except InvalidOperation:
+            errors.setdefault(f"lines[{idx}].qty", []).append(_("Enter a number."))
+            qty = None
+        price = None
+        if row["unit_price"]:
+            try:
+                price = Decimal(row["unit_price"])
+            except InvalidOperation:
+                errors.setdefault(f"lines[{idx}].unit_price", []).append(_("Enter a number."))
+        if qty is not None:
+            inputs.append(LineInput(sku=row["sku"], qty=qty, unit=row["unit"] or None, unit_price=price,
+                                    remarks=row["remarks"]))
+    if not rows:
+        errors.setdefault("lines", []).append(_("An order needs at least one line."))
+    return rows, inputs, errors
+
+
+@require_perm("orders.add_order")
+def order_new(request):
+    actor = actor_for(request)
+    errors: dict[str, list[str]] = {}
+    rows: list[dict] = [{}]
+    form = OrderHeaderForm(request.POST or None)
+    if request.method == "POST":
+        rows, lines, errors = _lines_from_post(request.POST)
+        for name, errs in form.errors.items() if not form.is_valid() else []:
+            errors.setdefault(name, []).extend(errs)
+        if not errors:
+            data = OrderInput(customer=form.cleaned_data["customer"].strip().upper(), lines=lines,
+                              required_date=form.cleaned_data["required_date"],
+                              promised_date=form.cleaned_data.get("promised_date"),
+                              urgency=form.cleaned_data["urgency"], remarks=form.cleaned_data["remarks"],
+                              tags=form.tag_list(), channel="web",
+                              workflow=form.cleaned_data.get("workflow") or None)
+            try:
+                with transaction.atomic():
+                    result = services.order_create(data=data, actor=actor)
+                    _attach_files(result.order.number, request.FILES.getlist("files"), actor)
+            except DomainError as e:
+                errors = field_errors(e)
+                if "general" in errors or not e.problems:
+                    errors.setdefault("general", [e.message])
+            else:
+                messages.success(request, _("Order %(number)s created.") % {"number": result.order.number})
+                return redirect(_back(result.order.number))
+        rows = rows or [{}]
+    line_errors = [{k.split(".", 1)[1]: v for k, v in errors.items() if k.startswith(f"lines[{i}].")}
+                   for i in range(len(rows))]
+    return render(request, "web/order_new.html", {
+        "form": form, "errors": errors, "rows": list(zip(rows, line_errors, strict=True)),
+        "customers": Customer.objects.filter(is_active=True).order_by("code").only("code", "name"),
+        "products": Product.objects.order_by("sku").only("sku", "name", "unit")[:2000],
+        "workflows": WorkflowDefinition.objects.filter(is_current=True).order_by("code"),
+    }, status=400 if errors else 200)
