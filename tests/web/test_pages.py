@@ -344,3 +344,9 @@ def test_settings_pages_need_admin_and_save_through_services(company):
     # calendar
     r = a.post("/settings/calendar/", {"date": "2026-12-26", "is_workday": "1", "note": "赶工"})
     assert r.status_code == 302 and "赶工" in a.get("/settings/calendar/").content.decode()
+
+
+@pytest.mark.smoke
+def test_chinese_by_default_whatever_the_browser_language(company):
+    c = login("planner")
+    assert "我的待办" in c.get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()

@@ -20,3 +20,32 @@ class RequestContextMiddleware:
         response = self.get_response(request)
         response["X-Request-ID"] = rid
         return response
+
+
+class LanguageMiddleware:
+    """Pages are Chinese unless the user chose otherwise (the language switch sets a cookie).
+
+    Django's LocaleMiddleware would follow the browser's Accept-Language, so a shop-floor
+    PC with an English system would get English pages; OrderHub's default is zh-hans. The
+    JSON API still honours Accept-Language: integrators ask for the messages they can read."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.conf import settings
+        from django.utils import translation
+
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        supported = {code for code, _name in settings.LANGUAGES}
+        if chosen in supported:
+            lang = chosen
+        elif request.path.startswith("/api/"):
+            lang = translation.get_language_from_request(request)
+        else:
+            lang = settings.LANGUAGE_CODE
+        translation.activate(lang)
+        request.LANGUAGE_CODE = lang
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Language", lang)
+        return response

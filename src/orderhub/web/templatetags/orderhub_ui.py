@@ -7,7 +7,7 @@ from datetime import datetime
 from django import template
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from orderhub.core import clock
 from orderhub.core.roles import ROLES
@@ -81,15 +81,15 @@ def query_with(context, **changes) -> str:
 
 
 ACTION_LABELS = {
-    "order.created": _lazy("Order created"),
-    "order.transitioned": _lazy("Moved to the next stage"),
-    "order.forced": _lazy("Forced past the guards"),
-    "order.blocked": _lazy("Move blocked"),
-    "order.held": _lazy("Put on hold"),
-    "order.resumed": _lazy("Resumed"),
-    "order.cancelled": _lazy("Cancelled"),
-    "order.updated": _lazy("Changed"),
-    "order.attachment_added": _lazy("Attachment added"),
+    "order.created": gettext_lazy("Order created"),
+    "order.transitioned": gettext_lazy("Moved to the next stage"),
+    "order.forced": gettext_lazy("Forced past the guards"),
+    "order.blocked": gettext_lazy("Move blocked"),
+    "order.held": gettext_lazy("Put on hold"),
+    "order.resumed": gettext_lazy("Resumed"),
+    "order.cancelled": gettext_lazy("Cancelled"),
+    "order.updated": gettext_lazy("Changed"),
+    "order.attachment_added": gettext_lazy("Attachment added"),
 }
 
 
