@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, F, Max, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 
 from orderhub.core import clock
 from orderhub.workflow.models import WorkflowDefinition
@@ -120,22 +120,20 @@ def change_stamp(workflow_code: str | None = None) -> str:
     The newest ``updated_at`` alone would miss a transaction that commits after a later one
     (its older timestamp hides behind the newer maximum), so the stamp also covers the
     (id, version) of every order changed in the last ``STAMP_WINDOW``: a late commit changes
-    that set. Both parts read the ``updated_at`` index only.
+    that set. Both parts walk the ``updated_at`` index from its newest end; the workflow is
+    matched by its version ids, not by a join, so the walk stops at the first match.
     """
     qs: QuerySet[Order] = Order.objects.all()
     if workflow_code:
-        qs = qs.filter(workflow__code=workflow_code)
-    newest = qs.aggregate(m=Max("updated_at"))["m"]
+        ids = list(WorkflowDefinition.objects.filter(code=workflow_code).values_list("pk", flat=True))
+        qs = qs.filter(workflow_id__in=ids)
+    newest = qs.order_by("-updated_at").values_list("updated_at", flat=True).first()
     recent = []
     if newest is not None:
         recent = list(qs.filter(updated_at__gte=newest - STAMP_WINDOW)
                       .order_by("pk").values_list("pk", "version"))
     raw = f"{newest}|{recent}".encode()
     return hashlib.sha256(raw).hexdigest()[:16]
-
-
-__all__ = ["DUE_SOON", "Column", "WorkList", "board", "change_stamp", "deadline_state", "label_stages",
-           "four_colour", "my_work", "owned_stage_filter"]
 
 
 def label_stages(orders) -> list[Order]:

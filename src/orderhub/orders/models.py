@@ -80,7 +80,7 @@ class Order(models.Model):
             # the boards' change stamp (newest change, and what changed recently)
             models.Index(fields=["updated_at"], name="order_updated"),
             models.Index(fields=["customer", "status"], name="order_customer_status"),
-            models.Index(fields=["created_at"], name="order_created"),
+            models.Index(fields=["created_at", "id"], name="order_created"),
             models.Index(fields=["required_date"], name="order_required"),
         ]
 

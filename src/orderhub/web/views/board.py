@@ -1,7 +1,20 @@
-"""Boards: one column per stage, kept live by polling a cheap change stamp."""
+"""Boards: one column per stage, kept live by polling a cheap change stamp.
 
+Every viewer polls once a second. An unchanged stamp is answered 204 (htmx swaps nothing);
+a changed one is rendered once per (workflow, filters, view, language, stamp) and shared by
+all viewers through the cache, so twenty people watching the same board cost one render per
+change, not twenty. The stamp includes the current minute so cards still turn red when a
+deadline passes with no data change.
+"""
+
+import hashlib
+
+from django.core.cache import cache
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.views.decorators.cache import never_cache
 
 from orderhub.core import clock
@@ -12,21 +25,30 @@ from ..forms import OrderFilterForm
 from .common import actor_for, require_perm
 
 POLL_SECONDS = 1
+CACHE_SECONDS = 120
 
 
-def _board_context(request, code: str) -> dict:
-    actor = actor_for(request)
-    form = OrderFilterForm(request.GET or None)
-    f = form.order_filter(actor.roles)
-    stamp = change_stamp(code)
-    columns = board(code, f)
-    now = clock.now()
+def _stamp(code: str) -> str:
+    minute = int(clock.now().timestamp() // 60)
+    return f"{change_stamp(code)}-{minute}"
+
+
+def _columns_html(request, code: str, stamp: str) -> str:
     view = request.GET.get("view", "")
-    for col in columns:
-        for card in col.cards:
-            card.colour = four_colour(card, col, now)
-    return {"columns": columns, "stamp": stamp, "now": now, "form": form, "code": code,
-            "view": view, "poll_seconds": POLL_SECONDS, "query": request.GET.urlencode()}
+    params = sorted((k, v) for k, v in request.GET.items() if k not in ("stamp",))
+    key = "board:" + hashlib.sha256(repr((code, stamp, view, params, get_language())).encode()).hexdigest()
+    html = cache.get(key)
+    if html is None:
+        form = OrderFilterForm(request.GET or None)
+        columns = board(code, form.order_filter(actor_for(request).roles))
+        now = clock.now()
+        for col in columns:
+            for card in col.cards:
+                card.colour = four_colour(card, col, now)
+        html = render_to_string("web/_board_columns.html", {
+            "columns": columns, "stamp": stamp, "now": now, "code": code, "view": view})
+        cache.set(key, html, CACHE_SECONDS)
+    return html
 
 
 @require_perm("orders.view_order")
@@ -34,15 +56,19 @@ def board_page(request, code: str):
     definition = WorkflowDefinition.objects.filter(code=code, is_current=True).first()
     if definition is None:
         raise Http404(code)
-    ctx = _board_context(request, code)
-    ctx["definition"] = definition
-    return render(request, "web/board.html", ctx)
+    stamp = _stamp(code)
+    return render(request, "web/board.html", {
+        "definition": definition, "code": code, "form": OrderFilterForm(request.GET or None),
+        "view": request.GET.get("view", ""), "poll_seconds": POLL_SECONDS,
+        "query": request.GET.urlencode(), "columns_html": mark_safe(_columns_html(request, code, stamp)),  # noqa: S308 (our own template's output)
+    })
 
 
 @never_cache
 @require_perm("orders.view_order")
 def board_columns(request, code: str):
     """The columns alone, for polling: 204 (nothing to swap) while the stamp is unchanged."""
-    if request.GET.get("stamp") and request.GET["stamp"] == change_stamp(code):
+    stamp = _stamp(code)
+    if request.GET.get("stamp") == stamp:
         return HttpResponse(status=204)
-    return render(request, "web/_board_columns.html", _board_context(request, code))
+    return HttpResponse(_columns_html(request, code, stamp))

@@ -22,7 +22,13 @@ from orderhub.orders import services
 from orderhub.orders.boards import label_stages
 from orderhub.orders.inputs import LineInput, OrderInput
 from orderhub.orders.models import Attachment, Order, OrderLine, Snapshot, StageInstance
-from orderhub.orders.selectors import get_order, order_queryset, owned_stage_filter, snapshot_diff
+from orderhub.orders.selectors import (
+    DeferredJoinList,
+    get_order,
+    order_queryset,
+    owned_stage_filter,
+    snapshot_diff,
+)
 from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled
 
@@ -49,7 +55,7 @@ def _filtered(request):
 @require_perm("orders.view_order")
 def order_list(request):
     form, _f, qs = _filtered(request)
-    paginator = Paginator(qs, PAGE_SIZE)
+    paginator = Paginator(DeferredJoinList(qs), PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     page.object_list = label_stages(page.object_list)
     return render(request, "web/order_list.html", {
