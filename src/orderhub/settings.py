@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "orderhub.inventory",
     "orderhub.workflow",
     "orderhub.orders",
+    "orderhub.intake",
 ]
 
 MIDDLEWARE = [
@@ -123,3 +124,4 @@ LOGGING = {
 # OrderHub's own settings
 ORDERHUB_ORDER_NUMBER_PREFIX = os.environ.get("ORDERHUB_ORDER_NUMBER_PREFIX", "SO")
 ORDERHUB_DEFAULT_WORKFLOW = os.environ.get("ORDERHUB_DEFAULT_WORKFLOW", "T1")
+ORDERHUB_INTAKE_MAX_FILE_BYTES = int(os.environ.get("ORDERHUB_INTAKE_MAX_FILE_BYTES", str(64 * 1024 * 1024)))
