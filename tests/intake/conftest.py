@@ -60,3 +60,12 @@ def _fresh_intake_caches():
 
     config._compiled_by_id.cache_clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _english_messages():
+    """Messages are asserted in English (the zh_Hans catalog is merged by the lead)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield

@@ -17,3 +17,7 @@ __all__ = [
     "current_config", "inbound_process", "inbound_receive", "inbound_replay",
     "inbound_replay_failed", "profile_set",
 ]
+
+from .upload import upload_import, upload_receive, upload_run  # noqa: E402
+
+__all__ += ["upload_import", "upload_receive", "upload_run"]
