@@ -98,6 +98,7 @@ class ConfigVersion(models.Model):
         MAPPING = "mapping", _("channel mapping")
         TAGS = "tags", _("remark tag rules")
         TRIAGE = "triage", _("triage rules")
+        EMAIL = "email", _("e-mail attachment routes")
 
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     code = models.CharField(_("code"), max_length=32)

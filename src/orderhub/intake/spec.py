@@ -377,4 +377,41 @@ def compile_triage(data: dict[str, Any]) -> list[CompiledTriageRule]:
     return out
 
 
-COMPILERS = {"mapping": compile_mapping, "tags": compile_tags, "triage": compile_triage}
+class EmailRoute(_Strict):
+    filename: str | None = Field(default=None, min_length=1, max_length=200)
+    content_type: str | None = Field(default=None, min_length=1, max_length=100)
+    channel: str | None = Field(default=None, pattern=CODE_RE)
+    ocr: bool = False
+
+
+class EmailSpec(_Strict):
+    """Where e-mail attachments go: the first route whose filename / content-type pattern
+    (shell-style, e.g. ``*.xlsx``, ``image/*``) matches sends it to a channel's mapping or to
+    OCR; an attachment no route takes is kept and left for a person."""
+
+    kind: Literal["email"] = "email"
+    code: str = Field(pattern=CODE_RE)
+    name: str = Field(min_length=1, max_length=100)
+    routes: list[EmailRoute]
+
+
+def compile_email(data: dict[str, Any]) -> EmailSpec:
+    try:
+        spec = EmailSpec.model_validate(data)
+    except ValidationError as exc:
+        _refuse(_pydantic_problems(data, exc))
+    problems = []
+    for i, r in enumerate(spec.routes):
+        if not (r.filename or r.content_type):
+            problems.append(Problem("invalid_definition", _("Route routes[%(i)d] needs filename or content_type.")
+                                    % {"i": i}, field=f"routes[{i}]"))
+        if bool(r.channel) == r.ocr:
+            problems.append(Problem("invalid_definition", _("Route routes[%(i)d] needs either channel or ocr: true.")
+                                    % {"i": i}, field=f"routes[{i}]"))
+    if problems:
+        _refuse(problems)
+    return spec
+
+
+COMPILERS = {"mapping": compile_mapping, "tags": compile_tags, "triage": compile_triage,
+             "email": compile_email}

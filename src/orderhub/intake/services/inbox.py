@@ -24,6 +24,7 @@ from orderhub.orders.services import order_create_batch
 from .. import events
 from ..mapping import Item, Lookups, map_records
 from ..models import ConfigVersion, ImportJob, InboundMessage, InboundOrder
+from ..ocr import DOCUMENT_TYPES
 from ..readers import Unreadable, read
 from .config import compiled_config, current_config
 
@@ -98,6 +99,10 @@ def inbound_process(*, message: InboundMessage | int, actor: Actor, mode: str = 
     msg = _get(message)
     if not actor.has_perm("orders.add_order"):
         raise PermissionDenied("permission_denied", _("You may not create orders."))
+    if msg.content_type.split(";")[0].strip().lower() in DOCUMENT_TYPES:
+        from .drafts import draft_from_document
+
+        return draft_from_document(message=msg, actor=actor)
     version = current_config("mapping", msg.channel)
     if version is None:
         outcome = Outcome(Status.FAILED, errors=[
