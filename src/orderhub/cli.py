@@ -7,6 +7,7 @@
     orderhub token create --user U --name N
     orderhub audit verify
     orderhub manage ...      any Django management command
+    orderhub intake replay <id>|--failed · poll-imap · import FILE --channel C · resume
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     asub.add_parser("verify")
     p = sub.add_parser("manage")
     p.add_argument("rest", nargs=argparse.REMAINDER)
+    p = sub.add_parser("intake", help="replay · poll-imap · import FILE --channel C · resume · install-templates")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
 
     from django.core.management.base import CommandError
@@ -98,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
             call("token", "create", user=args.user, name=args.name)
         elif args.cmd == "audit":
             call("audit", "verify")
+        elif args.cmd == "intake":
+            call("intake", *args.rest)
         elif args.cmd == "manage":
             from django.core.management import execute_from_command_line
 

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "orderhub.workflow",
     "orderhub.orders",
     "orderhub.web",
+    "orderhub.intake",
 ]
 
 MIDDLEWARE = [
@@ -126,3 +127,11 @@ LOGGING = {
 # OrderHub's own settings
 ORDERHUB_ORDER_NUMBER_PREFIX = os.environ.get("ORDERHUB_ORDER_NUMBER_PREFIX", "SO")
 ORDERHUB_DEFAULT_WORKFLOW = os.environ.get("ORDERHUB_DEFAULT_WORKFLOW", "T1")
+ORDERHUB_INTAKE_MAX_FILE_BYTES = int(os.environ.get("ORDERHUB_INTAKE_MAX_FILE_BYTES", str(64 * 1024 * 1024)))
+# the mailbox `orderhub intake poll-imap` reads purchase orders from
+ORDERHUB_IMAP_HOST = os.environ.get("ORDERHUB_IMAP_HOST", "")
+ORDERHUB_IMAP_PORT = int(os.environ.get("ORDERHUB_IMAP_PORT", "993"))
+ORDERHUB_IMAP_USER = os.environ.get("ORDERHUB_IMAP_USER", "")
+ORDERHUB_IMAP_PASSWORD = os.environ.get("ORDERHUB_IMAP_PASSWORD", "")
+ORDERHUB_IMAP_MAILBOX = os.environ.get("ORDERHUB_IMAP_MAILBOX", "INBOX")
+ORDERHUB_IMAP_SSL = os.environ.get("ORDERHUB_IMAP_SSL", "1") == "1"

@@ -260,3 +260,7 @@ def save_workflow(request, code: Text, payload: Body[dict[str, Any]]):
 
 api.add_router("/orders", orders)
 api.add_router("/workflows", workflows)
+
+from orderhub.intake.api import router as intake_router  # noqa: E402
+
+api.add_router("/intake", intake_router)

@@ -15,6 +15,8 @@ ROLES = {
     "designer": _("Designer"),
     "manager": _("Manager"),
     "admin": _("Administrator"),
+    "planning_supervisor": _("Planning supervisor"),
+    "production_director": _("Production director"),
 }
 
 # Django permissions each role holds (beyond moving orders out of the stages it owns).
@@ -34,5 +36,8 @@ ROLE_PERMISSIONS = {
     "admin": ["orders.add_order", "orders.view_order", "orders.hold_order",
               "orders.override_guard", "orders.cancel_order", "workflow.change_workflowdefinition",
               "core.change_calendaroverride", "catalog.change_customer", "catalog.change_product",
-              "inventory.change_stocklevel", "auth.change_user"],
+              "inventory.change_stocklevel", "auth.change_user",
+              "intake.change_configversion"],
+    "planning_supervisor": ["orders.add_order", "orders.view_order", "orders.hold_order"],
+    "production_director": ["orders.view_order", "orders.hold_order"],
 }

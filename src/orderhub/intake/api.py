@@ -1,0 +1,301 @@
+"""Intake API (mounted at /api/intake). Thin handlers: parse, call one service or selector.
+
+Signed webhooks (``POST /api/intake/{channel}``) and quick orders (``/api/intake/quick/{token}``)
+carry their own credentials (signature, link token) and need no bearer token.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from django.http import HttpResponse
+from django.utils.translation import gettext as _
+from ninja import Body, File, Form, Query, Router, Schema, Status
+from ninja.files import UploadedFile
+from pydantic import ConfigDict, Field
+
+from orderhub.api.schemas import BizDate, ErrorOut, Text
+from orderhub.core.errors import PermissionDenied
+
+from . import selectors, services
+from .models import InboundMessage
+
+router = Router(tags=["intake"])
+ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 413: ErrorOut,
+          422: ErrorOut}
+STRICT = ConfigDict(extra="forbid")
+
+
+def _can_read(request) -> None:
+    if not request.actor.has_perm("orders.view_order"):
+        raise PermissionDenied("permission_denied", _("You may not see the intake inbox."))
+
+
+class MessageOut(Schema):
+    id: int
+    channel: str
+    kind: str
+    status: str
+    status_label: str
+    content_type: str
+    source: str
+    filename: str
+    size: int
+    sha256: str
+    received_at: datetime
+    received_by: str
+    external_ref: str
+    attempts: int
+    processed_at: datetime | None
+    parent: int | None
+    errors: list[dict[str, Any]]
+    summary: dict[str, Any] | None = None
+
+
+class MessageDetailOut(MessageOut):
+    headers: dict[str, Any]
+    report: dict[str, Any]
+    mapping: str | None
+    orders: list[dict[str, Any]]
+    children: list[MessageOut]
+    drafts: list[dict[str, Any]]
+    job: dict[str, Any] | None
+    events: list[dict[str, Any]]
+
+
+class MessagePage(Schema):
+    count: int
+    page: int
+    page_size: int
+    items: list[MessageOut]
+
+
+class JobOut(Schema):
+    id: int
+    message: int
+    mode: str
+    status: str
+    rows_total: int
+    rows_done: int
+    percent: int
+    orders_created: int
+    duplicates: int
+    rows_failed: int
+    started_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+class DraftOut(Schema):
+    id: int
+    message: int
+    status: str
+    data: dict[str, Any]
+    confidence: dict[str, float]
+    text: str
+    created_at: datetime
+    order: str | None
+    decided_by: str
+    decided_at: datetime | None
+
+
+class DraftConfirmIn(Schema):
+    model_config = STRICT
+
+    changes: dict[str, Any] = Field(default_factory=dict)
+
+
+class ReasonIn(Schema):
+    model_config = STRICT
+
+    reason: Text = Field(default="", max_length=1000)
+
+
+class QuickOrderIn(Schema):
+    model_config = STRICT
+
+    item: Text = Field(min_length=1, max_length=128)
+    due_date: BizDate
+    remark: Text = Field(default="", max_length=1000)
+
+
+class QuickLinkOut(Schema):
+    customer: str
+    token: str
+    url: str
+    qr_svg: str
+
+
+class ConfigOut(Schema):
+    kind: str
+    code: str
+    version: int
+    name: str
+    is_current: bool
+    spec: dict[str, Any]
+    created_at: datetime
+    created_by: str
+
+
+def _config_out(v) -> dict[str, Any]:
+    return {"kind": v.kind, "code": v.code, "version": v.version, "name": v.name, "is_current": v.is_current,
+            "spec": v.spec, "created_at": v.created_at, "created_by": v.created_by}
+
+
+@router.get("/messages", response={200: MessagePage, **ERRORS})
+def list_messages(request, status: Text | None = None, channel: Text | None = None, kind: Text | None = None,
+                  ref: Text | None = None, order: Text | None = None, received_from: date | None = None,
+                  received_to: date | None = None, page: int = Query(1, ge=1, le=1_000_000),
+                  page_size: int = Query(50, ge=1, le=500)):
+    """The inbox, newest first, filtered."""
+    _can_read(request)
+    qs = selectors.inbox_queryset(selectors.InboxFilter(
+        status=status, channel=channel, kind=kind, ref=ref, order=order, received_from=received_from,
+        received_to=received_to))
+    start = (page - 1) * page_size
+    return {"count": qs.count(), "page": page, "page_size": page_size,
+            "items": [selectors.message_dict(m) for m in qs[start:start + page_size]]}
+
+
+@router.get("/messages/{message_id}", response={200: MessageDetailOut, **ERRORS})
+def get_message(request, message_id: int):
+    """One message with its report (row, field, problem), orders, parts, drafts and history."""
+    _can_read(request)
+    return selectors.message_detail(message_id)
+
+
+@router.get("/messages/{message_id}/payload", response={200: None, **ERRORS})
+def get_payload(request, message_id: int):
+    """The payload exactly as received."""
+    _can_read(request)
+    body, content_type, filename = selectors.message_payload(message_id)
+    resp = HttpResponse(body, content_type=content_type)
+    if filename:
+        resp["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(filename)}"
+    return resp
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name)
+
+
+@router.post("/messages/{message_id}/replay", response={200: MessageDetailOut, **ERRORS})
+def replay(request, message_id: int):
+    """Run a failed or to-review message again through the current mapping."""
+    services.inbound_replay(message=message_id, actor=request.actor)
+    return selectors.message_detail(message_id)
+
+
+@router.post("/replay-failed", response={200: list[MessageOut], **ERRORS})
+def replay_failed(request, channel: Text | None = None):
+    return [selectors.message_dict(m) for m in services.inbound_replay_failed(actor=request.actor, channel=channel)]
+
+
+@router.post("/uploads", response={201: JobOut, **ERRORS})
+def upload(request, file: File[UploadedFile], channel: Form[str], mode: Form[str] = "accept_valid"):
+    """Import a CSV/XLSX file through its channel's mapping. The answer is the import's
+    progress record; its message holds the per-row report."""
+    content = file.read()
+    job = services.upload_import(channel=channel, filename=file.name or "", content=content, actor=request.actor,
+                                 mode=mode, content_type=file.content_type or "",
+                                 source=request.META.get("REMOTE_ADDR") or "")
+    return Status(201, selectors.job_dict(job))
+
+
+@router.get("/uploads/{job_id}", response={200: JobOut, **ERRORS})
+def upload_progress(request, job_id: int):
+    """What a progress bar polls."""
+    _can_read(request)
+    return selectors.upload_progress(job_id)
+
+
+@router.get("/drafts", response={200: list[DraftOut], **ERRORS})
+def list_drafts(request):
+    """Drafts read from pictures and PDFs, awaiting a person's confirmation."""
+    _can_read(request)
+    return [selectors.draft_dict(d) for d in selectors.drafts_open()[:500]]
+
+
+@router.get("/drafts/{draft_id}", response={200: DraftOut, **ERRORS})
+def get_draft(request, draft_id: int):
+    _can_read(request)
+    return selectors.draft_dict(selectors.get_draft(draft_id))
+
+
+@router.post("/drafts/{draft_id}/confirm", response={200: DraftOut, **ERRORS})
+def confirm_draft(request, draft_id: int, payload: DraftConfirmIn):
+    """Create the order from the draft, with the person's corrections."""
+    services.draft_confirm(draft=draft_id, actor=request.actor, changes=payload.changes)
+    return selectors.draft_dict(selectors.get_draft(draft_id))
+
+
+@router.post("/drafts/{draft_id}/discard", response={200: DraftOut, **ERRORS})
+def discard_draft(request, draft_id: int, payload: ReasonIn):
+    services.draft_discard(draft=draft_id, actor=request.actor, reason=payload.reason)
+    return selectors.draft_dict(selectors.get_draft(draft_id))
+
+
+@router.get("/config", response={200: list[ConfigOut], **ERRORS})
+def list_config(request):
+    _can_read(request)
+    from .models import ConfigVersion
+
+    return [_config_out(v) for v in ConfigVersion.objects.filter(is_current=True).order_by("kind", "code")]
+
+
+@router.put("/config", response={200: ConfigOut, **ERRORS})
+def save_config(request, payload: Body[dict[str, Any]]):
+    """Save a new version of a mapping, tag rules, triage rules or e-mail routes; refused (422)
+    naming the fault when invalid."""
+    return _config_out(services.config_save(data=payload, actor=request.actor))
+
+
+@router.post("/quick-links/{customer}", response={201: QuickLinkOut, **ERRORS})
+def issue_quick_link(request, customer: Text):
+    """A new quick-order link for a customer (the old one stops working), with its QR code."""
+    token = services.quick_link_issue(customer=customer, actor=request.actor)
+    url = request.build_absolute_uri(f"/api/intake/quick/{token}")
+    return Status(201, {"customer": customer, "token": token, "url": url,
+                        "qr_svg": services.quick_qr(url, kind="svg").decode()})
+
+
+@router.get("/quick/{token}", auth=None, response={200: dict[str, Any], **ERRORS})
+def quick_who(request, token: str):
+    """Whom a quick-order link orders for (what the page greets the customer with)."""
+    c = services.quick_customer(token)
+    return {"customer": c.code, "name": c.name}
+
+
+@router.get("/quick/{token}/qr.{kind}", auth=None, response={200: None, **ERRORS})
+def quick_qr(request, token: str, kind: str):
+    services.quick_customer(token)
+    if kind not in ("png", "svg"):
+        from orderhub.core.errors import NotFound
+
+        raise NotFound("not_found", _("QR codes come as png or svg."))
+    url = request.build_absolute_uri(f"/api/intake/quick/{token}")
+    return HttpResponse(services.quick_qr(url, kind=kind),
+                        content_type="image/png" if kind == "png" else "image/svg+xml")
+
+
+@router.post("/quick/{token}", auth=None, response={201: MessageOut, 200: MessageOut, **ERRORS})
+def quick_order(request, token: str, payload: QuickOrderIn):
+    """A customer's quick order: product or earlier order reference, due date, remark."""
+    msg = services.quick_order_submit(token=token, item=payload.item, due_date=payload.due_date,
+                                      remark=payload.remark, context=getattr(request, "orderhub_context", None))
+    return Status(201 if msg.status == InboundMessage.Status.PARSED else 200,
+                  selectors.message_dict(selectors.get_message(msg.pk)))
+
+
+@router.post("/{channel}", auth=None, response={202: MessageOut, **ERRORS})
+def webhook(request, channel: str):
+    """A channel's signed JSON webhook: headers X-OrderHub-Timestamp (Unix seconds) and
+    X-OrderHub-Signature (``sha256=`` HMAC-SHA256 of ``<timestamp>.<body>`` with the channel's
+    secret). Stored raw, processed, answered with the message's status."""
+    msg = services.webhook_receive(channel=channel, body=request.body, headers=dict(request.headers),
+                                   content_type=request.content_type or "",
+                                   context=getattr(request, "orderhub_context", None))
+    return Status(202, selectors.message_dict(selectors.get_message(msg.pk)))

@@ -1,0 +1,91 @@
+"""`orderhub intake …`: replay, poll-imap, import, install-templates, resume."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from orderhub.core.actors import Actor
+from orderhub.core.errors import DomainError
+from orderhub.intake import selectors, services
+from orderhub.intake.models import ImportJob
+
+
+class Command(BaseCommand):
+    help = "Intake gateway: replay messages, poll the IMAP mailbox, import files, install templates."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--user", help="act as this user (default: a system job)")
+        sub = parser.add_subparsers(dest="action", required=True)
+        r = sub.add_parser("replay", help="run failed messages again through the current mapping")
+        r.add_argument("id", nargs="?", type=int)
+        r.add_argument("--failed", action="store_true", help="every failed message")
+        r.add_argument("--channel")
+        p = sub.add_parser("poll-imap", help="fetch unseen e-mail (ORDERHUB_IMAP_* settings)")
+        p.add_argument("--host")
+        p.add_argument("--port", type=int)
+        p.add_argument("--imap-user")
+        p.add_argument("--password")
+        p.add_argument("--mailbox")
+        p.add_argument("--no-ssl", action="store_true")
+        i = sub.add_parser("import", help="import a CSV/XLSX file through a channel's mapping")
+        i.add_argument("file")
+        i.add_argument("--channel", required=True)
+        i.add_argument("--mode", default="accept_valid", choices=list(ImportJob.Mode.values))
+        sub.add_parser("resume", help="finish imports a crash left running")
+        sub.add_parser("install-templates", help="seed the shipped mappings and rules")
+
+    def _actor(self, user: str | None) -> Actor:
+        if not user:
+            return Actor.system("cli:intake")
+        account = get_user_model().objects.filter(username=user, is_active=True).first()
+        if account is None:
+            raise CommandError(f"No active user '{user}'.")
+        return Actor.for_user(account, label=f"cli:{user}")
+
+    def _out(self, data) -> None:
+        self.stdout.write(json.dumps(data, ensure_ascii=False, default=str, indent=1))
+
+    def handle(self, *args, action, user=None, **opts):
+        actor = self._actor(user)
+        try:
+            if action == "replay":
+                if opts["failed"]:
+                    done = services.inbound_replay_failed(actor=actor, channel=opts.get("channel"))
+                elif opts.get("id"):
+                    done = [services.inbound_replay(message=opts["id"], actor=actor)]
+                else:
+                    raise CommandError("give a message id or --failed")
+                self._out([{"id": m.pk, "status": m.status, "errors": m.errors[:5]} for m in done])
+            elif action == "poll-imap":
+                base = services.ImapSettings.from_settings()
+                imap = services.ImapSettings(
+                    host=opts.get("host") or base.host, port=opts.get("port") or base.port,
+                    user=opts.get("imap_user") or base.user, password=opts.get("password") or base.password,
+                    mailbox=opts.get("mailbox") or base.mailbox, ssl=base.ssl and not opts.get("no_ssl"))
+                if not imap.host:
+                    raise CommandError("no IMAP host: set ORDERHUB_IMAP_HOST or pass --host")
+                got = services.email_poll(imap=imap, actor=actor)
+                self._out([{"id": m.pk, "status": m.status, "from": m.source} for m in got])
+            elif action == "import":
+                path = Path(opts["file"])
+                if not path.is_file():
+                    raise CommandError(f"no such file: {path}")
+                job = services.upload_import(channel=opts["channel"], filename=path.name,
+                                             content=path.read_bytes(), actor=actor, mode=opts["mode"],
+                                             content_type=mimetypes.guess_type(path.name)[0] or "",
+                                             source=f"cli:{path}")
+                self._out({**selectors.job_dict(job), "message_status": job.message.status,
+                           "errors": job.message.errors[:50]})
+            elif action == "resume":
+                jobs = ImportJob.objects.filter(status=ImportJob.Status.RUNNING).order_by("pk")
+                self._out([selectors.job_dict(services.upload_run(job=j, actor=actor)) for j in jobs])
+            elif action == "install-templates":
+                saved = services.config_install_templates(actor=actor)
+                self._out([f"{v.kind}:{v.code} v{v.version}" for v in saved])
+        except DomainError as exc:
+            raise CommandError(f"{exc.code}: {exc.message}") from exc

@@ -1,0 +1,132 @@
+"""Intake reads for the API and the pages the lead builds: the inbox with filters, one
+message with its report, upload progress and drafts awaiting confirmation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
+from orderhub.core.errors import NotFound
+from orderhub.core.models import AuditEvent
+
+from .models import Draft, ImportJob, InboundMessage, InboundOrder
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    status: str | None = None
+    channel: str | None = None
+    kind: str | None = None
+    ref: str | None = None
+    order: str | None = None
+    received_from: date | None = None
+    received_to: date | None = None
+
+
+def inbox_queryset(f: InboxFilter | None = None) -> QuerySet[InboundMessage]:
+    """Newest first, without the payload bytes."""
+    f = f or InboxFilter()
+    qs = InboundMessage.objects.defer("payload").order_by("-received_at", "-pk")
+    if f.status:
+        qs = qs.filter(status=f.status)
+    if f.channel:
+        qs = qs.filter(channel=f.channel)
+    if f.kind:
+        qs = qs.filter(kind=f.kind)
+    if f.ref:
+        qs = qs.filter(external_ref=f.ref)
+    if f.order:
+        qs = qs.filter(links__order__number=f.order)
+    if f.received_from:
+        qs = qs.filter(received_at__date__gte=f.received_from)
+    if f.received_to:
+        qs = qs.filter(received_at__date__lte=f.received_to)
+    return qs
+
+
+def message_dict(m: InboundMessage) -> dict[str, Any]:
+    return {
+        "id": m.pk, "channel": m.channel, "kind": m.kind, "status": m.status,
+        "status_label": str(m.get_status_display()), "content_type": m.content_type,
+        "source": m.source, "filename": m.filename, "size": m.size, "sha256": m.sha256,
+        "received_at": m.received_at, "received_by": m.received_by, "external_ref": m.external_ref,
+        "attempts": m.attempts, "processed_at": m.processed_at, "parent": m.parent_id,
+        "errors": m.errors, "summary": (m.report or {}).get("summary"),
+    }
+
+
+def get_message(message_id: int) -> InboundMessage:
+    m = InboundMessage.objects.defer("payload").filter(pk=message_id).first()
+    if m is None:
+        raise NotFound("message_not_found", _("Inbound message %(id)s does not exist.") % {"id": message_id})
+    return m
+
+
+def message_detail(message_id: int) -> dict[str, Any]:
+    """One message with its report, its orders, its parts and its history."""
+    m = get_message(message_id)
+    out = message_dict(m)
+    out["headers"] = m.headers
+    out["report"] = m.report
+    out["mapping"] = f"{m.mapping.code} v{m.mapping.version}" if m.mapping_id else None
+    out["orders"] = [
+        {"number": ln.order.number, "created": ln.created, "row": ln.row, "meta": ln.meta}
+        for ln in InboundOrder.objects.filter(message=m).select_related("order").order_by("pk")]
+    out["children"] = [message_dict(c) for c in m.children.defer("payload").order_by("pk")]
+    out["drafts"] = [draft_dict(d) for d in m.drafts.order_by("pk")]
+    job = ImportJob.objects.filter(message=m).first()
+    out["job"] = job_dict(job) if job else None
+    out["events"] = [
+        {"seq": e.seq, "at": e.at, "action": e.action, "actor": e.actor_label, "changes": e.changes,
+         "data": e.data}
+        for e in AuditEvent.objects.filter(subject_type="inbound", subject_id=m.pk).order_by("seq")]
+    return out
+
+
+def message_payload(message_id: int) -> tuple[bytes, str, str]:
+    m = InboundMessage.objects.filter(pk=message_id).only("payload", "content_type", "filename").first()
+    if m is None:
+        raise NotFound("message_not_found", _("Inbound message %(id)s does not exist.") % {"id": message_id})
+    return bytes(m.payload), m.content_type or "application/octet-stream", m.filename
+
+
+def job_dict(job: ImportJob) -> dict[str, Any]:
+    total = job.rows_total
+    return {"id": job.pk, "message": job.message_id, "mode": job.mode, "status": job.status,
+            "rows_total": total, "rows_done": job.rows_done,
+            "percent": 100 if job.status != ImportJob.Status.RUNNING and total == 0
+            else (round(100 * job.rows_done / total) if total else 0),
+            "orders_created": job.orders_created, "duplicates": job.duplicates,
+            "rows_failed": job.rows_failed, "started_at": job.started_at, "updated_at": job.updated_at,
+            "finished_at": job.finished_at}
+
+
+def upload_progress(job_id: int) -> dict[str, Any]:
+    """What a progress bar polls: cheap (one row)."""
+    job = ImportJob.objects.filter(pk=job_id).first()
+    if job is None:
+        raise NotFound("job_not_found", _("Import %(id)s does not exist.") % {"id": job_id})
+    return job_dict(job)
+
+
+def drafts_open() -> QuerySet[Draft]:
+    """Drafts awaiting confirmation, oldest first."""
+    return Draft.objects.filter(status=Draft.Status.OPEN).order_by("created_at", "pk")
+
+
+def draft_dict(d: Draft) -> dict[str, Any]:
+    return {"id": d.pk, "message": d.message_id, "status": d.status, "data": d.data,
+            "confidence": d.confidence, "text": d.text, "created_at": d.created_at,
+            "order": d.order.number if d.order_id else None, "decided_by": d.decided_by,
+            "decided_at": d.decided_at}
+
+
+def get_draft(draft_id: int) -> Draft:
+    d = Draft.objects.filter(pk=draft_id).first()
+    if d is None:
+        raise NotFound("draft_not_found", _("Draft %(id)s does not exist.") % {"id": draft_id})
+    return d

@@ -1,0 +1,212 @@
+"""Pictures and PDFs of purchase orders → OCR → a draft order with a confidence per field,
+which a person confirms (with corrections) into an order, or discards."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from orderhub.catalog.models import Customer
+from orderhub.core import clock
+from orderhub.core.actors import Actor
+from orderhub.core.canonical import to_plain
+from orderhub.core.errors import Conflict, DomainError, PermissionDenied, Problem, ValidationFailed
+from orderhub.orders.inputs import LineInput, OrderInput
+from orderhub.orders.services import order_create
+
+from .. import events
+from ..mapping import Lookups, apply_tag_rules
+from ..models import Draft, InboundMessage, InboundOrder
+from ..ocr import read_purchase_order, recognise
+from ..values import nfkc
+from .config import compiled_config, current_config
+
+logger = logging.getLogger(__name__)
+Status = InboundMessage.Status
+OCR_CHANNEL = "email"
+
+
+def _find_customer(lookups: Lookups):
+    def find(name: str) -> str | None:
+        name = nfkc(name).strip()
+        c = lookups.customer(name, ("alias", "name", "code"))
+        if c is None:  # the name may carry trailing text ("…有限公司 (盖章)")
+            for cust in Customer.objects.filter(is_active=True).only("code", "name"):
+                if cust.name and cust.name in name:
+                    return cust.code
+        return c.code if c else None
+    return find
+
+
+def _find_product(lookups: Lookups):
+    def find(text: str) -> str | None:
+        if not text or len(text) < 3:
+            return None
+        p = lookups.product(text, ("sku", "alias"))
+        return p.sku if p else None
+    return find
+
+
+def draft_from_document(*, message: InboundMessage, actor: Actor) -> InboundMessage:
+    """OCR a stored image/PDF into a draft; the message then awaits a person (needs_review)."""
+    before = message.status
+    try:
+        boxes = recognise(bytes(message.payload), message.content_type)
+        lookups = Lookups(OCR_CHANNEL)
+        reading = read_purchase_order(boxes, find_customer=_find_customer(lookups),
+                                      find_product=_find_product(lookups))
+    except Exception as exc:  # an unreadable picture, or OCR itself failing: keep it, say why
+        logger.exception("intake: OCR of message %s raised", message.pk)
+        with transaction.atomic():
+            message.status = Status.FAILED
+            message.errors = [{"code": "ocr_failed", "message": _("The document could not be read: %(e)s")
+                               % {"e": str(exc)[:300]}}]
+            message.attempts += 1
+            message.processed_at = clock.now()
+            message.save(update_fields=["status", "errors", "attempts", "processed_at"])
+            events.message_status_changed(message=message, before=before, actor=actor,
+                                          data={"errors": message.errors})
+        return message
+    data = reading.data
+    tags_v = current_config("tags", "default")
+    if tags_v:
+        tags, remarks, urgency = apply_tag_rules(compiled_config(tags_v), data.get("remarks", ""), "",
+                                                 [], "green")
+        data["tags"], data["urgency"] = tags, urgency
+        if remarks:
+            data["remarks"] = remarks
+    if data.get("customer") and data.get("external_ref"):
+        data["external_ref"] = f"{data['customer']}/{data['external_ref']}"
+    with transaction.atomic():
+        Draft.objects.filter(message=message, status=Draft.Status.OPEN).update(
+            status=Draft.Status.DISCARDED, decided_at=clock.now(), decided_by=actor.label[:150])
+        draft = Draft.objects.create(message=message, data=to_plain(data), confidence=reading.confidence,
+                                     text=reading.text, created_at=clock.now())
+        message.status = Status.NEEDS_REVIEW
+        message.errors = reading.problems
+        message.report = {"summary": {"drafts": 1}, "draft": draft.pk}
+        message.attempts += 1
+        message.processed_at = clock.now()
+        message.external_ref = (data.get("external_ref") or "")[:200]
+        message.save(update_fields=["status", "errors", "report", "attempts", "processed_at", "external_ref"])
+        events.message_status_changed(message=message, before=before, actor=actor,
+                                      data={"draft": draft.pk, "problems": reading.problems})
+    return message
+
+
+def _order_input(data: dict[str, Any]) -> OrderInput:
+    problems: list[Problem] = []
+
+    def text(name, limit):
+        v = data.get(name)
+        if v is not None and not isinstance(v, str):
+            problems.append(Problem("invalid", _("Must be text."), field=name))
+            return ""
+        return (v or "")[:limit]
+
+    customer = text("customer", 32)
+    if not customer:
+        problems.append(Problem("required", _("A customer is required."), field="customer"))
+    try:
+        required = date.fromisoformat(str(data.get("required_date")))
+    except ValueError:
+        required = None
+        problems.append(Problem("invalid_date", _("A required date (YYYY-MM-DD) is needed."), field="required_date"))
+    urgency = data.get("urgency") or "green"
+    lines = []
+    raw_lines = data.get("lines") or []
+    if not isinstance(raw_lines, list) or not raw_lines:
+        problems.append(Problem("required", _("An order needs at least one line."), field="lines"))
+        raw_lines = []
+    for i, ln in enumerate(raw_lines):
+        try:
+            qty = Decimal(str(ln.get("qty")))
+            price = None if ln.get("unit_price") in (None, "") else Decimal(str(ln["unit_price"]))
+        except (InvalidOperation, AttributeError):
+            problems.append(Problem("invalid_number", _("Quantity and price must be numbers."), field=f"lines[{i}]"))
+            continue
+        lines.append(LineInput(sku=str(ln.get("sku") or ""), qty=qty, unit=ln.get("unit") or None,
+                               unit_price=price))
+    tags = data.get("tags") or []
+    if problems:
+        raise ValidationFailed("invalid", problems[0].message, problems=problems)
+    return OrderInput(customer=customer, lines=lines, required_date=required, channel=OCR_CHANNEL,
+                      external_ref=text("external_ref", 128) or None, urgency=urgency,
+                      remarks=text("remarks", 5000), tags=[str(t) for t in tags])
+
+
+EDITABLE = ("customer", "external_ref", "required_date", "urgency", "remarks", "tags", "lines")
+
+
+def draft_confirm(*, draft: Draft | int, actor: Actor, changes: dict[str, Any] | None = None) -> Draft:
+    """A person confirms a draft, with corrections in ``changes``: the order is created (or
+    the existing one with the same content found) and linked to the message."""
+    if not actor.has_perm("orders.add_order"):
+        raise PermissionDenied("permission_denied", _("You may not create orders."))
+    pk = draft if isinstance(draft, int) else draft.pk
+    with transaction.atomic():
+        d = Draft.objects.select_for_update().select_related("message").filter(pk=pk).first()
+        if d is None:
+            from orderhub.core.errors import NotFound
+
+            raise NotFound("draft_not_found", _("Draft %(id)s does not exist.") % {"id": pk})
+        if d.status != Draft.Status.OPEN:
+            raise Conflict("draft_decided", _("Draft %(id)s is already %(status)s.")
+                           % {"id": pk, "status": d.get_status_display()})
+        changes = changes or {}
+        unknown = [k for k in changes if k not in EDITABLE]
+        if unknown:
+            raise ValidationFailed("invalid", _("Field '%(f)s' cannot be changed.") % {"f": unknown[0]},
+                                   problems=[Problem("unknown_field", _("Cannot be changed."), field=unknown[0])])
+        data = {**{k: v for k, v in d.data.items() if k != "meta"}, **changes}
+        result = order_create(data=_order_input(data), actor=actor)
+        before = d.status
+        d.status, d.order = Draft.Status.CONFIRMED, result.order
+        d.decided_at, d.decided_by = clock.now(), actor.label[:150]
+        d.data = to_plain({**d.data, **changes})
+        d.save()
+        InboundOrder.objects.get_or_create(message=d.message, order=result.order,
+                                           defaults={"created": result.created,
+                                                     "meta": to_plain({**d.data.get("meta", {}),
+                                                                       "draft": d.pk, "corrected": sorted(changes)})})
+        events.draft_decided(draft=d, actor=actor, before=before,
+                             data={"order": result.order.number, "created": result.created,
+                                   "corrected": sorted(changes)})
+        msg = InboundMessage.objects.select_for_update().get(pk=d.message_id)
+        mbefore = msg.status
+        msg.status = Status.PARSED if result.created else Status.DUPLICATE
+        msg.processed_at = clock.now()
+        msg.save(update_fields=["status", "processed_at"])
+        events.message_status_changed(message=msg, before=mbefore, actor=actor,
+                                      data={"draft": d.pk, "order": result.order.number})
+    return d
+
+
+def draft_discard(*, draft: Draft | int, actor: Actor, reason: str = "") -> Draft:
+    if not actor.has_perm("orders.add_order"):
+        raise PermissionDenied("permission_denied", _("You may not create orders."))
+    pk = draft if isinstance(draft, int) else draft.pk
+    with transaction.atomic():
+        d = Draft.objects.select_for_update().get(pk=pk)
+        if d.status != Draft.Status.OPEN:
+            raise Conflict("draft_decided", _("Draft %(id)s is already %(status)s.")
+                           % {"id": pk, "status": d.get_status_display()})
+        before = d.status
+        d.status, d.decided_at, d.decided_by = Draft.Status.DISCARDED, clock.now(), actor.label[:150]
+        d.save()
+        events.draft_decided(draft=d, actor=actor, before=before, data={"reason": reason})
+        msg = InboundMessage.objects.select_for_update().get(pk=d.message_id)
+        mbefore = msg.status
+        msg.status = Status.FAILED
+        msg.errors = [{"code": "discarded", "message": reason or _("Discarded by a person.")}]
+        msg.save(update_fields=["status", "errors"])
+        events.message_status_changed(message=msg, before=mbefore, actor=actor, reason=reason)
+    return d
+
+
+__all__ = ["DomainError", "draft_confirm", "draft_discard", "draft_from_document"]

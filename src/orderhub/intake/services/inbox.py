@@ -1,0 +1,359 @@
+"""The raw inbox: store first, then parse; a failure keeps the payload and its error, and a
+replay runs the current mapping again.
+
+Processing is idempotent: orders are keyed by channel + external id, so a replay (or a restart
+after a crash mid-import) finds the orders already made as duplicates and never doubles them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from orderhub.core import clock
+from orderhub.core.actors import Actor
+from orderhub.core.canonical import to_plain
+from orderhub.core.errors import Conflict, DomainError, NotFound, PermissionDenied, Problem
+from orderhub.orders.services import order_create_batch
+
+from .. import events
+from ..mapping import Item, Lookups, map_records
+from ..models import ConfigVersion, ImportJob, InboundMessage, InboundOrder
+from ..ocr import DOCUMENT_TYPES
+from ..readers import Unreadable, read
+from .config import compiled_config, current_config
+
+logger = logging.getLogger(__name__)
+
+Status = InboundMessage.Status
+CHUNK = 500
+# header names never stored (credentials)
+SECRET_HEADERS = {"authorization", "cookie", "proxy-authorization", "x-api-key"}
+# problems a person can settle (pick the customer, decide between versions): review, not failure
+REVIEW_CODES = {"duplicate_conflict", "unknown_customer"}
+REPLAYABLE = {Status.RECEIVED, Status.FAILED, Status.NEEDS_REVIEW}
+MAX_REPORT_ITEMS = 5000
+
+
+def _clean_headers(headers: dict[str, Any] | None) -> dict[str, str]:
+    return {str(k): str(v)[:2000] for k, v in (headers or {}).items()
+            if str(k).lower() not in SECRET_HEADERS}
+
+
+def inbound_receive(*, channel: str, kind: str, payload: bytes, actor: Actor, content_type: str = "",
+                    headers: dict[str, Any] | None = None, source: str = "", filename: str = "",
+                    parent: InboundMessage | None = None, status: str = Status.RECEIVED,
+                    errors: list[dict[str, Any]] | None = None, external_ref: str = "") -> InboundMessage:
+    """Store a payload verbatim, in its own transaction, before anything parses it.
+
+    Call it outside any transaction: when it returns, the bytes are committed, whatever
+    happens to the parsing after it.
+    """
+    now = clock.now()
+    with transaction.atomic():
+        msg = InboundMessage.objects.create(
+            channel=channel[:32], kind=kind, status=status, payload=bytes(payload),
+            content_type=content_type[:200], headers=_clean_headers(headers), source=source[:300],
+            filename=filename[:300], size=len(payload), sha256=hashlib.sha256(payload).hexdigest(),
+            received_at=now, received_by=actor.label[:150], parent=parent, errors=errors or [],
+            external_ref=external_ref[:200])
+        events.message_received(message=msg, actor=actor)
+    return msg
+
+
+@dataclass
+class Outcome:
+    status: str
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    items: list[dict[str, Any]] = field(default_factory=list)
+    created: int = 0
+    duplicates: int = 0
+    refused: int = 0
+    review: int = 0
+    rows: int = 0
+    external_ref: str = ""
+    mapping: ConfigVersion | None = None
+
+
+def _get(message: InboundMessage | int) -> InboundMessage:
+    if isinstance(message, InboundMessage):
+        return message
+    msg = InboundMessage.objects.filter(pk=message).first()
+    if msg is None:
+        raise NotFound("message_not_found", _("Inbound message %(id)s does not exist.") % {"id": message})
+    return msg
+
+
+def inbound_process(*, message: InboundMessage | int, actor: Actor, mode: str = "accept_valid") -> InboundMessage:
+    """Parse a stored message through its channel's current mapping and make its orders.
+
+    Never raises for bad content or a failing mapping: the message ends parsed, duplicate,
+    needs_review or failed, with its errors and per-row report. Permission is checked by the
+    order services (the actor must be allowed to create orders).
+    """
+    msg = _get(message)
+    if not actor.has_perm("orders.add_order"):
+        raise PermissionDenied("permission_denied", _("You may not create orders."))
+    if msg.content_type.split(";")[0].strip().lower() in DOCUMENT_TYPES:
+        from .drafts import draft_from_document
+
+        return draft_from_document(message=msg, actor=actor)
+    version = current_config("mapping", msg.channel)
+    if version is None:
+        outcome = Outcome(Status.FAILED, errors=[
+            {"code": "no_mapping", "message": _("Channel '%(channel)s' has no mapping.") % {"channel": msg.channel}}])
+    else:
+        try:
+            outcome = _run(msg, version, actor, mode)
+        except Unreadable as exc:
+            outcome = Outcome(Status.FAILED, errors=[{"code": "unreadable", "message": str(exc)}])
+        except DomainError as exc:
+            if isinstance(exc, PermissionDenied):
+                raise
+            outcome = Outcome(Status.FAILED, errors=[{"code": exc.code, "message": exc.message}])
+        except Exception as exc:  # a mapping or our code raised: keep the payload and the error
+            logger.exception("intake: processing message %s raised", msg.pk)
+            outcome = Outcome(Status.FAILED, errors=[{
+                "code": "internal_error",
+                "message": _("Processing raised %(type)s: %(error)s") % {"type": type(exc).__name__,
+                                                                         "error": str(exc)[:500]}}])
+        outcome.mapping = version
+    return _conclude(msg, outcome, actor)
+
+
+def _conclude(msg: InboundMessage, outcome: Outcome, actor: Actor) -> InboundMessage:
+    with transaction.atomic():
+        locked = InboundMessage.objects.select_for_update().get(pk=msg.pk)
+        before = locked.status
+        locked.status = outcome.status
+        locked.errors = to_plain(outcome.errors[:MAX_REPORT_ITEMS])
+        locked.report = to_plain({
+            "summary": {"orders_created": outcome.created, "duplicates": outcome.duplicates,
+                        "refused": outcome.refused, "review": outcome.review, "rows": outcome.rows},
+            "items": outcome.items[:MAX_REPORT_ITEMS]})
+        locked.attempts += 1
+        locked.processed_at = clock.now()
+        if outcome.mapping is not None:
+            locked.mapping = outcome.mapping
+        if outcome.external_ref:
+            locked.external_ref = outcome.external_ref[:200]
+        locked.save(update_fields=["status", "errors", "report", "attempts", "processed_at", "mapping",
+                                   "external_ref"])
+        events.message_status_changed(message=locked, before=before, actor=actor,
+                                      data={"attempt": locked.attempts, "summary": locked.report["summary"],
+                                            "errors": locked.errors[:20]})
+        job = ImportJob.objects.filter(message=locked).first()
+        if job is not None:
+            job.status = ImportJob.Status.DONE if outcome.status != Status.FAILED or outcome.rows else ImportJob.Status.FAILED
+            job.finished_at = job.updated_at = clock.now()
+            job.rows_total = max(job.rows_total, outcome.rows)
+            job.rows_done = job.rows_total
+            job.orders_created, job.duplicates = outcome.created, outcome.duplicates
+            job.rows_failed = outcome.refused + outcome.review
+            job.save()
+    return locked
+
+
+def _problem_row(item: Item, p: Problem) -> dict[str, Any]:
+    out = p.as_dict()
+    row = (p.data or {}).get("row")
+    if row is None and item.rows:
+        row = item.rows[0]
+    if row is not None:
+        out["row"] = row
+    return out
+
+
+def _core_problems(item: Item, exc: DomainError) -> list[dict[str, Any]]:
+    """Core names fields of the order (``lines[1].qty``); name the source instead."""
+    out = []
+    problems = exc.problems or [Problem(exc.code, exc.message)]
+    for p in problems:
+        target = p.field or ""
+        source = item.source_field(target) if target else ""
+        row = None
+        if target.startswith("lines[") and item.rows:
+            idx = int(target[6:target.index("]")])
+            row = item.rows[idx] if idx < len(item.rows) else None
+        elif item.rows:
+            row = item.rows[0]
+        d = {"code": p.code, "message": p.message, "field": source or target}
+        if target and source != target:
+            d["target"] = target
+        if row is not None:
+            d["row"] = row
+        out.append(d)
+    return out
+
+
+def _run(msg: InboundMessage, version: ConfigVersion, actor: Actor, mode: str) -> Outcome:
+    mapping = compiled_config(version)
+    records = read(mapping.spec, bytes(msg.payload))
+    tags_v, triage_v = current_config("tags", "default"), current_config("triage", "default")
+    tag_rules = compiled_config(tags_v) if tags_v else []
+    triage_rules = compiled_config(triage_v) if triage_v else []
+    lookups = Lookups(msg.channel)
+    out = Outcome(Status.FAILED, rows=sum(max(len(r.rows), 1) for r in records))
+    job = ImportJob.objects.filter(message=msg).first()
+    if job is not None:
+        ImportJob.objects.filter(pk=job.pk).update(rows_total=out.rows, rows_done=0, updated_at=clock.now(),
+                                                   status=ImportJob.Status.RUNNING)
+    if not records:
+        out.errors.append({"code": "empty", "message": _("The payload holds no orders.")})
+        return out
+
+    def mapped(recs):
+        return map_records(mapping, recs, lookups, channel=msg.channel, received_at=msg.received_at,
+                           tag_rules=tag_rules, triage_rules=triage_rules)
+
+    if mode == "all_or_nothing":
+        items = mapped(records)
+        for i, it in enumerate(items):
+            it.index = i
+        if any(it.problems for it in items):
+            for it in items:
+                _refused(out, it, [_problem_row(it, p) for p in it.problems] if it.problems else [],
+                         unrelated=not it.problems)
+            out.status = Status.FAILED
+            return out
+        try:
+            with transaction.atomic():
+                for start in range(0, len(items), CHUNK):
+                    _write_chunk(msg, items[start:start + CHUNK], actor, out, all_or_nothing=True)
+                if out.refused or out.review:
+                    raise _Rollback()
+        except _Rollback:
+            out.created = 0
+            out.items = [i for i in out.items if i["result"] != "created"]
+            for i in out.items:
+                if i["result"] == "duplicate":
+                    i["result"] = "not_written"
+            out.status = Status.NEEDS_REVIEW if out.review and not out.refused else Status.FAILED
+            out.errors.insert(0, {"code": "refused_all",
+                                  "message": _("Nothing was written: all or nothing, and some orders were refused.")})
+            return out
+    else:
+        index = 0
+        for start in range(0, len(records), CHUNK):
+            items = mapped(records[start:start + CHUNK])
+            for it in items:
+                it.index = index
+                index += 1
+            with transaction.atomic():
+                bad = [it for it in items if it.problems]
+                for it in bad:
+                    _refused(out, it, [_problem_row(it, p) for p in it.problems])
+                _write_chunk(msg, [it for it in items if not it.problems], actor, out, all_or_nothing=False)
+                if job is not None:
+                    done = sum(max(len(r.rows), 1) for r in records[:start + CHUNK])
+                    ImportJob.objects.filter(pk=job.pk).update(
+                        rows_done=min(done, out.rows), orders_created=out.created, duplicates=out.duplicates,
+                        rows_failed=out.refused + out.review, updated_at=clock.now())
+    if len(records) == 1 and records and not out.external_ref:
+        pass
+    out.status = _status(out)
+    return out
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _refused(out: Outcome, item: Item, problems: list[dict[str, Any]], *, unrelated: bool = False) -> None:
+    if unrelated:
+        out.items.append({"index": item.index, "rows": item.rows, "ref": item.external_ref,
+                          "result": "not_written"})
+        return
+    review = any(p.get("code") in REVIEW_CODES for p in problems) and all(
+        p.get("code") in REVIEW_CODES for p in problems)
+    if review:
+        out.review += 1
+    else:
+        out.refused += 1
+    out.errors.extend(problems)
+    out.items.append({"index": item.index, "rows": item.rows, "ref": item.external_ref,
+                      "result": "review" if review else "refused", "problems": problems,
+                      "notes": item.notes})
+    if item.external_ref and not out.external_ref:
+        out.external_ref = item.external_ref
+
+
+def _write_chunk(msg: InboundMessage, items: list[Item], actor: Actor, out: Outcome, *,
+                 all_or_nothing: bool) -> None:
+    if not items:
+        return
+    results = order_create_batch(items=[it.data for it in items], actor=actor, all_or_nothing=all_or_nothing)
+    links = []
+    alerts = []
+    for it, res in zip(items, results, strict=True):
+        if it.external_ref and not out.external_ref:
+            out.external_ref = it.external_ref
+        if res.error is not None:
+            problems = _core_problems(it, res.error)
+            if isinstance(res.error, Conflict):
+                out.review += 1
+                entry = {"index": it.index, "rows": it.rows, "ref": it.external_ref, "result": "conflict",
+                         "order": res.error.data.get("order"), "problems": problems,
+                         "differences": res.error.data.get("differences", [])}
+                out.errors.extend(problems)
+                out.items.append(entry)
+            else:
+                _refused(out, it, problems)
+            continue
+        if res.order is None:
+            continue
+        meta = to_plain({k: v for k, v in it.meta.items() if not k.startswith("_")})
+        if it.notes:
+            meta["notes"] = it.notes
+        links.append(InboundOrder(message=msg, order=res.order, row=it.rows[0] if it.rows else None,
+                                  created=res.created, meta=meta))
+        if res.created:
+            out.created += 1
+            alerts.extend((res.order, a) for a in it.alerts)
+            if it.notes or len(out.items) < 50:
+                out.items.append({"index": it.index, "rows": it.rows, "ref": it.external_ref,
+                                  "result": "created", "order": res.order.number, "notes": it.notes})
+        else:
+            out.duplicates += 1
+            out.items.append({"index": it.index, "rows": it.rows, "ref": it.external_ref,
+                              "result": "duplicate", "order": res.order.number})
+    InboundOrder.objects.bulk_create(links, ignore_conflicts=True)
+    for order, alert in alerts:
+        events.triage_alert(message=msg, order=order, alert=alert, actor=actor)
+
+
+def _status(out: Outcome) -> str:
+    if out.refused == 0 and out.review == 0:
+        if out.created:
+            return Status.PARSED
+        return Status.DUPLICATE if out.duplicates else Status.FAILED
+    if out.created or out.duplicates or out.review:
+        return Status.NEEDS_REVIEW
+    return Status.FAILED
+
+
+def inbound_replay(*, message: InboundMessage | int, actor: Actor, mode: str = "accept_valid") -> InboundMessage:
+    """Run a failed (or stuck, or to-review) message again through the current mapping."""
+    msg = _get(message.pk if isinstance(message, InboundMessage) else message)  # its status now
+    if msg.status not in REPLAYABLE:
+        raise Conflict("not_replayable",
+                       _("Message %(id)s is %(status)s and cannot be replayed.")
+                       % {"id": msg.pk, "status": msg.get_status_display()})
+    if msg.kind == InboundMessage.Kind.EMAIL:
+        from .email import email_process
+
+        return email_process(message=msg, actor=actor)
+    return inbound_process(message=msg, actor=actor, mode=mode)
+
+
+def inbound_replay_failed(*, actor: Actor, channel: str | None = None) -> list[InboundMessage]:
+    """Replay every failed message (of one channel), oldest first."""
+    qs = InboundMessage.objects.filter(status=Status.FAILED).exclude(kind=InboundMessage.Kind.ATTACHMENT)
+    if channel:
+        qs = qs.filter(channel=channel)
+    return [inbound_replay(message=m, actor=actor) for m in qs.order_by("received_at", "pk")]

@@ -1,0 +1,157 @@
+"""Customer quick order: a link (and its QR code) per customer; three fields on a phone
+(product or an earlier order's reference, due date, remark), everything else from the
+customer's intake profile.
+
+The link carries a random token; only its SHA-256 is stored. Issuing a new link revokes the
+old one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from orderhub.catalog.models import Customer
+from orderhub.core import clock
+from orderhub.core.actors import SYSTEM, Actor, RequestContext
+from orderhub.core.audit import append_event
+from orderhub.core.calendar_config import get_business_calendar
+from orderhub.core.errors import DomainError, NotFound, PermissionDenied, Problem, ValidationFailed
+from orderhub.orders.inputs import LineInput, OrderInput
+from orderhub.orders.models import Order
+from orderhub.orders.services import order_create
+
+from .. import events
+from ..mapping import Lookups, apply_tag_rules
+from ..models import CustomerProfile, InboundMessage, InboundOrder
+from .config import CONFIG_PERM, compiled_config, current_config
+from .inbox import inbound_receive
+
+QUICK_CHANNEL = "quick"
+TOKEN_PREFIX = "qo_"
+Status = InboundMessage.Status
+
+
+def _digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@transaction.atomic
+def quick_link_issue(*, customer: str, actor: Actor) -> str:
+    """A new quick-order token for ``customer`` (shown once; the previous one stops working)."""
+    if not (actor.has_perm(CONFIG_PERM) or actor.has_perm("orders.add_order")):
+        raise PermissionDenied("permission_denied", _("You may not issue quick-order links."))
+    cust = Customer.objects.filter(code=customer, is_active=True).first()
+    if cust is None:
+        raise NotFound("unknown_customer", _("Unknown customer '%(code)s'.") % {"code": customer})
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(24)
+    profile, _created = CustomerProfile.objects.get_or_create(customer=cust)
+    profile.quick_token_hash, profile.quick_token_prefix = _digest(raw), raw[:10]
+    profile.save(update_fields=["quick_token_hash", "quick_token_prefix"])
+    append_event(subject_type="intake_profile", subject_id=profile.pk, action="intake.quick_link_issued",
+                 actor=actor, data={"customer": customer, "prefix": raw[:10]})
+    return raw
+
+
+def quick_qr(url: str, *, kind: str = "svg", scale: int = 6) -> bytes:
+    """The link as a QR code (PNG or SVG) to print on a delivery note or a sticker."""
+    import io
+
+    import segno
+
+    qr = segno.make(url, error="m")
+    buf = io.BytesIO()
+    qr.save(buf, kind="png" if kind == "png" else "svg", scale=scale, border=2)
+    return buf.getvalue()
+
+
+def quick_customer(token: str) -> Customer:
+    profile = (CustomerProfile.objects.select_related("customer")
+               .filter(quick_token_hash=_digest(token or ""), customer__is_active=True).exclude(quick_token_hash="")
+               .first()) if token and token.startswith(TOKEN_PREFIX) else None
+    if profile is None:
+        raise NotFound("unknown_link", _("This quick-order link is not valid (any more)."))
+    return profile.customer
+
+
+def _lines(customer: Customer, item: str, lookups: Lookups, profile) -> list[LineInput]:
+    """``item`` is a SKU (or an alias of one), or the number / reference of one of the
+    customer's earlier orders, which is ordered again."""
+    product = lookups.product(item, ("sku", "alias"))
+    if product is not None:
+        usual = (profile.default_qty or {}).get(product.sku) if profile else None
+        qty = Decimal(str(usual)) if usual else (product.moq if product.moq > 0 else Decimal(1))
+        return [LineInput(sku=product.sku, qty=qty)]
+    earlier = (Order.objects.filter(customer=customer).filter(number=item).first()
+               or Order.objects.filter(customer=customer, external_ref=item).order_by("-created_at").first())
+    if earlier is not None:
+        return [LineInput(sku=ln.product.sku, qty=ln.qty, unit=ln.unit, unit_price=ln.unit_price)
+                for ln in earlier.lines.select_related("product").order_by("line_no")]
+    raise ValidationFailed("unknown_item", _("'%(item)s' is neither a product nor one of your orders.")
+                           % {"item": item},
+                           problems=[Problem("unknown_item", _("Unknown product or order."), field="item")])
+
+
+def quick_order_submit(*, token: str, item: str, due_date: date, remark: str = "",
+                       context: RequestContext | None = None) -> InboundMessage:
+    """A customer's quick order. Stored raw first (without the token); the same form sent
+    twice on one day is one order."""
+    customer = quick_customer(token)
+    problems = []
+    item = (item or "").strip()
+    if not item or len(item) > 128:
+        problems.append(Problem("required", _("Give a product or an order reference."), field="item"))
+    today = clock.now().astimezone(get_business_calendar().tz).date()
+    if due_date < today:
+        problems.append(Problem("past_date", _("The due date has passed."), field="due_date"))
+    if len(remark or "") > 1000:
+        problems.append(Problem("too_long", _("The remark is too long."), field="remark"))
+    if problems:
+        raise ValidationFailed("invalid", problems[0].message, problems=problems)
+    actor = Actor(kind=SYSTEM, id=f"quick:{customer.code}", label=f"quick-order {customer.code}",
+                  roles=frozenset({"system"}), context=context or RequestContext())
+    body: dict[str, Any] = {"customer": customer.code, "item": item, "due_date": due_date.isoformat(),
+                            "remark": remark or "", "day": today.isoformat()}
+    raw = json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
+    msg = inbound_receive(channel=QUICK_CHANNEL, kind=InboundMessage.Kind.QUICK, payload=raw, actor=actor,
+                          content_type="application/json", source=(context.ip if context else "") or "")
+    lookups = Lookups(QUICK_CHANNEL)
+    profile = lookups.profile(customer)
+    before = msg.status
+    try:
+        lines = _lines(customer, item, lookups, profile)
+        tags_v = current_config("tags", "default")
+        urgency = (profile.urgency if profile and profile.urgency else "green")
+        tags, remarks = [], remark or ""
+        if tags_v:
+            tags, remarks, urgency = apply_tag_rules(compiled_config(tags_v), remarks, "", [], urgency)
+        data = OrderInput(customer=customer.code, lines=lines, required_date=due_date, channel=QUICK_CHANNEL,
+                          external_ref="Q" + hashlib.sha256(raw).hexdigest()[:20], urgency=urgency,
+                          remarks=remarks, tags=tags,
+                          workflow=(profile.workflow if profile and profile.workflow else None))
+        with transaction.atomic():
+            result = order_create(data=data, actor=actor)
+            InboundOrder.objects.get_or_create(message=msg, order=result.order,
+                                               defaults={"created": result.created, "meta": {"item": item}})
+            msg.status = Status.PARSED if result.created else Status.DUPLICATE
+            msg.external_ref = data.external_ref
+            msg.attempts, msg.processed_at = 1, clock.now()
+            msg.save(update_fields=["status", "external_ref", "attempts", "processed_at"])
+            events.message_status_changed(message=msg, before=before, actor=actor,
+                                          data={"order": result.order.number})
+    except DomainError as exc:
+        with transaction.atomic():
+            msg.status = Status.FAILED
+            msg.errors = [p.as_dict() for p in exc.problems] or [{"code": exc.code, "message": exc.message}]
+            msg.attempts, msg.processed_at = 1, clock.now()
+            msg.save(update_fields=["status", "errors", "attempts", "processed_at"])
+            events.message_status_changed(message=msg, before=before, actor=actor, data={"errors": msg.errors})
+        raise
+    return msg

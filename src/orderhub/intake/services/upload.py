@@ -1,0 +1,63 @@
+"""CSV/XLSX uploads: the file is stored raw, then imported in chunks with a progress record
+a page can poll and a per-row report (row, field, problem)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from orderhub.core import clock
+from orderhub.core.actors import Actor
+from orderhub.core.errors import PermissionDenied, Problem, ValidationFailed
+
+from ..models import ImportJob, InboundMessage
+from .config import compiled_config, current_config
+from .inbox import inbound_process, inbound_receive
+
+MODES = tuple(ImportJob.Mode.values)
+
+
+def upload_receive(*, channel: str, filename: str, content: bytes, actor: Actor,
+                   mode: str = ImportJob.Mode.ACCEPT_VALID, content_type: str = "",
+                   source: str = "") -> ImportJob:
+    """Check and store an uploaded file, and open its import job (not yet run)."""
+    if not actor.has_perm("orders.add_order"):
+        raise PermissionDenied("permission_denied", _("You may not create orders."))
+    problems = []
+    if mode not in MODES:
+        problems.append(Problem("invalid_choice", _("Mode must be all_or_nothing or accept_valid."), field="mode"))
+    version = current_config("mapping", channel)
+    if version is None:
+        problems.append(Problem("unknown_channel", _("Channel '%(channel)s' has no mapping.") % {"channel": channel},
+                                field="channel"))
+    elif compiled_config(version).spec.format == "json":
+        problems.append(Problem("wrong_channel", _("Channel '%(channel)s' takes JSON, not files.")
+                                % {"channel": channel}, field="channel"))
+    if not content:
+        problems.append(Problem("required", _("The file is empty."), field="file"))
+    elif len(content) > settings.ORDERHUB_INTAKE_MAX_FILE_BYTES:
+        problems.append(Problem("too_large", _("The file is larger than %(n)d bytes.")
+                                % {"n": settings.ORDERHUB_INTAKE_MAX_FILE_BYTES}, field="file"))
+    if problems:
+        raise ValidationFailed("invalid", problems[0].message, problems=problems)
+    msg = inbound_receive(channel=channel, kind=InboundMessage.Kind.UPLOAD, payload=content, actor=actor,
+                          content_type=content_type, filename=filename, source=source)
+    now = clock.now()
+    return ImportJob.objects.create(message=msg, mode=mode, started_at=now, updated_at=now)
+
+
+def upload_run(*, job: ImportJob | int, actor: Actor) -> ImportJob:
+    """Import the job's file (again, after a crash: rows already imported come back as
+    duplicates, never twice)."""
+    job = ImportJob.objects.select_related("message").get(pk=job if isinstance(job, int) else job.pk)
+    inbound_process(message=job.message, actor=actor, mode=job.mode)
+    job.refresh_from_db()
+    return job
+
+
+def upload_import(*, channel: str, filename: str, content: bytes, actor: Actor,
+                  mode: str = ImportJob.Mode.ACCEPT_VALID, content_type: str = "",
+                  source: str = "") -> ImportJob:
+    job = upload_receive(channel=channel, filename=filename, content=content, actor=actor, mode=mode,
+                         content_type=content_type, source=source)
+    return upload_run(job=job, actor=actor)
