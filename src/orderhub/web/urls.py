@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import board, config, home, orders
+from .views import board, config, home, intake, orders
 
 app_name = "web"
 
@@ -21,6 +21,17 @@ urlpatterns = [
     path("orders/<str:number>/cancel", orders.order_cancel, name="order_cancel"),
     path("orders/<str:number>/attach", orders.order_attach, name="order_attach"),
     path("orders/<str:number>/files/<int:pk>", orders.attachment_file, name="attachment"),
+    path("intake/", intake.inbox, name="intake_inbox"),
+    path("intake/upload/", intake.upload, name="intake_upload"),
+    path("intake/jobs/<int:pk>/", intake.job, name="intake_job"),
+    path("intake/drafts/", intake.drafts, name="intake_drafts"),
+    path("intake/drafts/<int:pk>/", intake.draft, name="intake_draft"),
+    path("intake/<int:pk>/", intake.message, name="intake_message"),
+    path("intake/<int:pk>/raw", intake.message_raw, name="intake_raw"),
+    path("intake/<int:pk>/preview", intake.message_preview, name="intake_preview"),
+    path("intake/<int:pk>/replay", intake.message_replay, name="intake_replay"),
+    path("settings/customers/<str:code>/quick-link", intake.quick_link, name="quick_link"),
+    path("q/<str:token>", intake.quick_order, name="quick_order"),
     path("settings/", config.config_home, name="config_home"),
     path("settings/workflows/<str:code>/", config.workflow_edit, name="config_workflow"),
     path("settings/calendar/", config.calendar, name="config_calendar"),

@@ -1,0 +1,267 @@
+"""Intake pages: the inbox (with replay), file uploads with a progress bar and a per-row
+report, OCR drafts a person confirms, and the customer's quick-order page (QR code)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import date
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import close_old_connections
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from orderhub.core.actors import RequestContext
+from orderhub.core.errors import DomainError, NotFound
+from orderhub.intake.models import ConfigVersion, ImportJob, InboundMessage
+from orderhub.intake.selectors import (
+    InboxFilter,
+    drafts_open,
+    get_draft,
+    inbox_queryset,
+    message_detail,
+    message_payload,
+    upload_progress,
+)
+from orderhub.intake.services import (
+    draft_confirm,
+    draft_discard,
+    inbound_replay,
+    quick_customer,
+    quick_link_issue,
+    quick_order_submit,
+    quick_qr,
+    upload_receive,
+    upload_run,
+)
+from orderhub.intake.services.config import compiled_config
+
+from .common import actor_for, field_errors, refused, require_perm
+
+logger = logging.getLogger(__name__)
+PAGE_SIZE = 50
+
+
+def _file_channels() -> list[tuple[str, str]]:
+    out = []
+    for v in ConfigVersion.objects.filter(kind=ConfigVersion.Kind.MAPPING, is_current=True).order_by("code"):
+        spec = compiled_config(v).spec
+        if spec.format != "json":
+            out.append((v.code, spec.name))
+    return out
+
+
+@require_perm("orders.view_order")
+def inbox(request):
+    f = InboxFilter(status=request.GET.get("status") or None, channel=request.GET.get("channel") or None,
+                    ref=request.GET.get("ref") or None)
+    page = Paginator(inbox_queryset(f), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "web/intake/inbox.html", {
+        "page": page, "statuses": InboundMessage.Status.choices, "f": f,
+        "drafts": drafts_open().count(),
+    })
+
+
+@require_perm("orders.view_order")
+def message(request, pk: int):
+    try:
+        m = message_detail(pk)
+    except NotFound as e:
+        raise Http404(e.message) from e
+    return render(request, "web/intake/message.html", {"m": m})
+
+
+@require_perm("orders.view_order")
+def message_raw(request, pk: int):
+    try:
+        payload, content_type, filename = message_payload(pk)
+    except NotFound as e:
+        raise Http404(e.message) from e
+    resp = HttpResponse(payload, content_type="application/octet-stream")
+    resp["Content-Disposition"] = f'attachment; filename="{filename or f"message-{pk}.bin"}"'
+    return resp
+
+
+@require_perm("orders.add_order")
+@require_POST
+def message_replay(request, pk: int):
+    back = reverse("web:intake_message", args=[pk])
+    try:
+        m = inbound_replay(message=pk, actor=actor_for(request), mode=request.POST.get("mode", "accept_valid"))
+    except DomainError as e:
+        return refused(request, e, back)
+    messages.success(request, _("Replayed: %(status)s.") % {"status": m.get_status_display()})
+    return redirect(back)
+
+
+# --------------------------------------------------------------------------- uploads
+
+def _run_in_background(job_id: int, actor) -> None:
+    """Run an import after the response (the page polls its progress). Inline when the
+    settings say so (tests inside one transaction, where a thread would not see the job)."""
+    if getattr(settings, "ORDERHUB_RUN_JOBS_INLINE", False):
+        upload_run(job=job_id, actor=actor)
+        return
+
+    def work():
+        try:
+            upload_run(job=job_id, actor=actor)
+        except Exception:  # the job row keeps its state; the file stays in the inbox for replay
+            logger.exception("intake: import job %s raised", job_id)
+        finally:
+            close_old_connections()
+
+    threading.Thread(target=work, name=f"import-{job_id}", daemon=True).start()
+
+
+@require_perm("orders.add_order")
+def upload(request):
+    errors: dict[str, list[str]] = {}
+    channels = _file_channels()
+    if request.method == "POST":
+        f = request.FILES.get("file")
+        try:
+            job = upload_receive(channel=request.POST.get("channel", ""), filename=f.name if f else "",
+                                 content=f.read() if f else b"", actor=actor_for(request),
+                                 mode=request.POST.get("mode", ImportJob.Mode.ACCEPT_VALID),
+                                 content_type=(f.content_type if f else "") or "",
+                                 source=request.META.get("REMOTE_ADDR", ""))
+        except DomainError as e:
+            errors = field_errors(e)
+        else:
+            _run_in_background(job.pk, actor_for(request))
+            return redirect("web:intake_job", pk=job.pk)
+    return render(request, "web/intake/upload.html", {
+        "channels": channels, "errors": errors, "modes": ImportJob.Mode.choices,
+    }, status=400 if errors else 200)
+
+
+@require_perm("orders.view_order")
+def job(request, pk: int):
+    try:
+        progress = upload_progress(pk)
+    except NotFound as e:
+        raise Http404(e.message) from e
+    detail = message_detail(progress["message"])
+    template = "web/intake/_job.html" if request.headers.get("HX-Request") else "web/intake/job.html"
+    return render(request, template, {"job": progress, "m": detail})
+
+
+# --------------------------------------------------------------------------- drafts
+
+@require_perm("orders.add_order")
+def drafts(request):
+    return render(request, "web/intake/drafts.html", {"drafts": drafts_open().select_related("message")})
+
+
+def _draft_changes(post, data: dict) -> dict:
+    changes = {}
+    for name in ("customer", "external_ref", "required_date", "urgency", "remarks"):
+        if name in post and post[name].strip() != str(data.get(name) or ""):
+            changes[name] = post[name].strip()
+    skus, qtys = post.getlist("line_sku"), post.getlist("line_qty")
+    if skus:
+        lines = [{"sku": s.strip(), "qty": q.strip()} for s, q in zip(skus, qtys, strict=False) if s.strip()]
+        old = [{"sku": str(ln.get("sku") or ""), "qty": str(ln.get("qty") or "")} for ln in data.get("lines") or []]
+        if lines != old:
+            changes["lines"] = lines
+    return changes
+
+
+@require_perm("orders.add_order")
+def draft(request, pk: int):
+    try:
+        d = get_draft(pk)
+    except NotFound as e:
+        raise Http404(e.message) from e
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "discard":
+                draft_discard(draft=d, actor=actor_for(request), reason=request.POST.get("reason", ""))
+                messages.success(request, _("Draft discarded."))
+                return redirect("web:intake_drafts")
+            confirmed = draft_confirm(draft=d, actor=actor_for(request), changes=_draft_changes(request.POST, d.data))
+        except DomainError as e:
+            errors = field_errors(e)
+            if not e.problems:
+                errors["general"] = [e.message]
+        else:
+            messages.success(request, _("Order %(number)s created from the document.") % {"number": confirmed.order.number})
+            return redirect("web:order_detail", number=confirmed.order.number)
+    conf = d.confidence or {}
+    lines = [{**ln, "c_sku": conf.get(f"lines[{i}].sku"), "c_qty": conf.get(f"lines[{i}].qty")}
+             for i, ln in enumerate(d.data.get("lines") or [])]
+    return render(request, "web/intake/draft.html", {
+        "d": d, "data": d.data, "lines": lines + [{}], "conf": conf, "errors": errors,
+        "is_image": (d.message.content_type or "").startswith("image/"),
+        "is_pdf": d.message.content_type == "application/pdf",
+    }, status=400 if errors else 200)
+
+
+@require_perm("orders.view_order")
+def message_preview(request, pk: int):
+    """The stored document itself, inline, for the draft page (images and PDFs only)."""
+    try:
+        payload, content_type, _filename = message_payload(pk)
+    except NotFound as e:
+        raise Http404(e.message) from e
+    if not (content_type.startswith("image/") and content_type != "image/svg+xml") and content_type != "application/pdf":
+        raise Http404
+    resp = HttpResponse(payload, content_type=content_type)
+    resp["X-Frame-Options"] = "SAMEORIGIN"
+    return resp
+
+
+# --------------------------------------------------------------------------- quick order
+
+@require_perm("orders.add_order")
+def quick_link(request, code: str):
+    """Issue a customer's quick-order link and show it with its QR code (printable)."""
+    if request.method != "POST":
+        return redirect("web:config_customer", code=code)
+    try:
+        token = quick_link_issue(customer=code, actor=actor_for(request))
+    except DomainError as e:
+        return refused(request, e, reverse("web:config_customer", args=[code]))
+    url = request.build_absolute_uri(reverse("web:quick_order", args=[token]))
+    svg = quick_qr(url).decode()
+    return render(request, "web/intake/quick_link.html", {"url": url, "svg": svg, "code": code})
+
+
+def quick_order(request, token: str):
+    """The customer's page: three fields; everything else comes from their profile."""
+    try:
+        customer = quick_customer(token)
+    except NotFound as e:
+        return render(request, "web/intake/quick_invalid.html", {"message": e.message}, status=404)
+    errors: dict[str, list[str]] = {}
+    values = {}
+    if request.method == "POST":
+        values = {k: request.POST.get(k, "").strip() for k in ("item", "due_date", "remark")}
+        try:
+            due = date.fromisoformat(values["due_date"])
+        except ValueError:
+            errors["due_date"] = [_("Enter a date like 2026-10-10.")]
+        if not errors:
+            context = getattr(request, "orderhub_context", None) or RequestContext()
+            try:
+                msg = quick_order_submit(token=token, item=values["item"], due_date=due,
+                                         remark=values["remark"], context=context)
+            except DomainError as e:
+                errors = field_errors(e)
+            else:
+                numbers = [link.order.number for link in msg.links.select_related("order")]
+                return render(request, "web/intake/quick_done.html", {
+                    "customer": customer, "numbers": numbers, "status": msg.get_status_display(),
+                    "token": token})
+    return render(request, "web/intake/quick_order.html", {
+        "customer": customer, "errors": errors, "values": values, "token": token,
+    }, status=400 if errors else 200)
+
