@@ -9,7 +9,7 @@ from django.test import Client
 
 from orderhub.intake.models import Draft, ImportJob, InboundMessage
 from orderhub.orders.models import Order
-from tests.intake.conftest import intake_actor, master, sample  # noqa: F401 (fixtures)
+from tests.intake.conftest import sample
 from tests.web.test_pages import login
 
 pytestmark = pytest.mark.django_db
