@@ -22,6 +22,7 @@ from orderhub.workflow.services import compiled
 from orderhub.workflow.spec import CompiledStage, CompiledWorkflow
 
 from ..facts import OrderFacts
+from ..hooks import OrderChange, publish
 from ..models import Order, StageInstance, Urgency
 from .common import (
     Blocked,
@@ -100,6 +101,8 @@ def order_transition(*, order: Order | str, to: str, actor: Actor, reason: str =
             inst.save(force_insert=True)
             ev.save(force_insert=True)
             make_snapshot(locked, lines, now).save(force_insert=True)
+            publish([OrderChange(ev.action, locked, actor, now, ev, entered=inst,
+                                 left_stage=before["stage"], lines=lines)])
             return TransitionResult(locked, True)
     except Blocked as blocked:
         return TransitionResult(_record_block(number, to, blocked.reasons, actor), False, blocked.reasons)
@@ -118,6 +121,7 @@ def _record_block(number: str, to: str, reasons: list[Problem], actor: Actor) ->
                         data={"to": to, "reasons": plain})
         order.save(update_fields=["blocked_reasons", "audit_seq", "audit_head"])
         ev.save(force_insert=True)
+        publish([OrderChange("order.blocked", order, actor, now, ev, extra={"to": to})])
         return order
 
 
@@ -137,6 +141,7 @@ def _simple_change(number: str, *, actor: Actor, action: str, reason: str, apply
         ev = next_event(order, action=action, actor=actor, now=now, changes=changes, reason=reason)
         order.save()
         ev.save(force_insert=True)
+        publish([OrderChange(action, order, actor, now, ev)])
         return order
 
 
@@ -200,6 +205,7 @@ def order_cancel(*, order: Order | str, actor: Actor, reason: str) -> Order:
         locked.save()
         ev.save(force_insert=True)
         make_snapshot(locked, order_lines(locked), now).save(force_insert=True)
+        publish([OrderChange("order.cancelled", locked, actor, now, ev, left_stage=locked.stage)])
         return locked
 
 

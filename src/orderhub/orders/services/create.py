@@ -31,6 +31,7 @@ from orderhub.workflow.services import compiled, current_definition_cached
 from orderhub.workflow.spec import CompiledWorkflow
 
 from ..facts import OrderFacts
+from ..hooks import OrderChange, publish
 from ..inputs import OrderInput, differences
 from ..models import Order, OrderLine, Snapshot, StageInstance, Urgency
 from .common import (
@@ -238,6 +239,7 @@ def _create(data: OrderInput, actor: Actor, normalized, fingerprint, lk: _Lookup
     inst.save(force_insert=True)
     ev.save(force_insert=True)
     make_snapshot(order, lines, now).save(force_insert=True)
+    publish([OrderChange("order.created", order, actor, now, ev, entered=inst, lines=lines)])
     return CreateResult(order, True, lines, [inst])
 
 
@@ -332,7 +334,7 @@ def _batch_write(items, normalized, prints, todo, results, actor) -> None:
                                       channel__in={items[i].channel for i in keyed}):
             existing[(o.channel, o.external_ref)] = o
     now = clock.now()
-    orders, all_lines, stages, events, snaps = [], [], [], [], []
+    orders, all_lines, stages, events, snaps, published = [], [], [], [], [], []
     for i in todo:
         d = items[i]
         found = existing.get((d.channel, d.external_ref)) if d.external_ref else None
@@ -370,6 +372,7 @@ def _batch_write(items, normalized, prints, todo, results, actor) -> None:
         stages.append(inst)
         events.append(ev)
         snaps.append(make_snapshot(order, lines, now))
+        published.append(OrderChange("order.created", order, actor, now, ev, entered=inst, lines=lines))
         results[i].order, results[i].created = order, True
     if orders:
         Order.objects.bulk_create(orders)
@@ -377,3 +380,4 @@ def _batch_write(items, normalized, prints, todo, results, actor) -> None:
         StageInstance.objects.bulk_create(stages)
         AuditEvent.objects.bulk_create(events)
         Snapshot.objects.bulk_create(snaps)
+        publish(published)
