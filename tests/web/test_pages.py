@@ -131,6 +131,10 @@ def test_timeline_snapshots_and_diff(company):
     page = c.get(f"/orders/{order.number}/").content.decode()
     assert "order.created" in page and "order.transitioned" in page
     assert page.count('class="hash text-secondary"') >= 4  # events and snapshots show hashes
+    # history rows read as people talk: field and stage names, not codes
+    timeline = page[page.index('data-testid="timeline"'):]
+    assert "<del>待确认</del>" in timeline and "→ 已排产" in timeline and ">阶段<" in timeline
+    assert "<del>pending</del>" not in timeline and "→ scheduled" not in timeline
     diff = c.get(f"/orders/{order.number}/?a=1&b=2").content.decode()
     assert 'data-testid="snapshot-diff"' in diff and "stage" in diff and "scheduled" in diff
     missing = c.get(f"/orders/{order.number}/?a=1&b=9").content.decode()

@@ -99,6 +99,29 @@ def action_label(action: str) -> str:
 
 
 @register.filter
+def field_label(name: str) -> str:
+    """An order field's name as people read it ("stage" → 阶段), from the model's verbose names."""
+    from orderhub.orders.models import Order
+    try:
+        return str(Order._meta.get_field(name).verbose_name)
+    except Exception:  # not a model field (e.g. a key in event data): show it as it is
+        return name
+
+
+@register.simple_tag
+def change_value(field: str, value, stage_names=None) -> str:
+    """A before/after value of ``field``: stage names instead of codes, labels of choices."""
+    from orderhub.orders.models import Order, Urgency
+    if field == "stage" and stage_names and value in stage_names:
+        return str(stage_names[value])
+    if field == "status" and value in Order.Status.values:
+        return str(Order.Status(value).label)
+    if field == "urgency" and value in Urgency.values:
+        return str(Urgency(value).label)
+    return plain(value)
+
+
+@register.filter
 def plain(value) -> str:
     """A before/after value as people read it: messages of problems, lists joined."""
     if value is None or value == "" or value == []:
