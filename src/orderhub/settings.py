@@ -31,6 +31,8 @@ INSTALLED_APPS = [
     "orderhub.orders",
     "orderhub.web",
     "orderhub.intake",
+    "orderhub.notify",
+    "orderhub.rules",
 ]
 
 MIDDLEWARE = [
