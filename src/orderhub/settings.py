@@ -157,3 +157,5 @@ ORDERHUB_NOTIFY_FROM_EMAIL = os.environ.get("ORDERHUB_NOTIFY_FROM_EMAIL", "order
 # a message being sent is re-claimed by another worker after this many seconds (a dead worker)
 ORDERHUB_NOTIFY_LEASE_SECONDS = float(os.environ.get("ORDERHUB_NOTIFY_LEASE_SECONDS", "120"))
 ORDERHUB_BASE_URL = os.environ.get("ORDERHUB_BASE_URL", "http://127.0.0.1:8000")
+# users of the roles, endpoints and templates are cached per process this long (saves here clear it)
+ORDERHUB_NOTIFY_CACHE_SECONDS = float(os.environ.get("ORDERHUB_NOTIFY_CACHE_SECONDS", "10"))

@@ -115,3 +115,12 @@ def admin_actor(company):
 def inline_jobs(settings):
     settings.ORDERHUB_RUN_JOBS_INLINE = True
     return settings
+
+
+@pytest.fixture(autouse=True)
+def _fresh_notify_caches():
+    from orderhub.notify.services import clear_caches
+
+    clear_caches()
+    yield
+    clear_caches()

@@ -87,11 +87,14 @@ class Message(models.Model):
 
     event = models.CharField(_("event"), max_length=64)
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    # (no database constraint, like ``user``: endpoints come from a short per-process cache)
     endpoint = models.ForeignKey(Endpoint, null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="+", verbose_name=_("endpoint"))
+                                 db_constraint=False, related_name="+", verbose_name=_("endpoint"))
     recipient = models.CharField(_("recipient"), max_length=100)   # e.g. role:planner, user:3
+    # no database constraint: rows are written from a short cache of the users (services.people),
+    # so a user deleted meanwhile leaves an unreachable row instead of failing the order change
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
-                             related_name="notify_messages", verbose_name=_("user"))
+                             db_constraint=False, related_name="notify_messages", verbose_name=_("user"))
     address = models.CharField(_("address"), max_length=300, blank=True)
     subject = models.CharField(_("subject"), max_length=300, blank=True)
     body = models.TextField(_("body"), blank=True)

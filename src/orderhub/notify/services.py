@@ -128,15 +128,31 @@ def notify_many(requests: list[NotifyRequest]) -> int:
                 rows.append(m)
     if not rows:
         return 0
-    existing = set(Message.objects.filter(dedupe_key__in=[m.dedupe_key for m in rows])
-                   .values_list("dedupe_key", flat=True))
-    rows = [m for m in rows if m.dedupe_key not in existing]
-    if not rows:
-        return 0
-    # a concurrent writer of the same key: its row stays, ours is dropped (no second message)
-    Message.objects.bulk_create(rows, ignore_conflicts=True)
-    transaction.on_commit(_wake_after_commit)
-    return len(rows)
+    written = _insert_new(rows)
+    if written:
+        transaction.on_commit(_wake_after_commit)
+    return written
+
+
+def _insert_new(rows: list[Message]) -> int:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id (PostgreSQL; INSERT OR IGNORE on SQLite):
+    one statement per 500 rows; a row whose dedupe key exists already is skipped; returns how
+    many were written."""
+    from django.db import connection
+    from django.db.models.constants import OnConflict
+    from django.db.models.sql import InsertQuery
+
+    fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
+    written = 0
+    for i in range(0, len(rows), 500):
+        q = InsertQuery(Message, on_conflict=OnConflict.IGNORE)
+        q.insert_values(fields, rows[i:i + 500])
+        compiler = q.get_compiler(connection=connection)
+        with connection.cursor() as cur:
+            for sql, params in compiler.as_sql():
+                cur.execute(f"{sql} RETURNING {connection.ops.quote_name('id')}", params)
+                written += len(cur.fetchall())
+    return written
 
 
 def _wake_after_commit() -> None:
@@ -164,13 +180,16 @@ def _check_request(r: NotifyRequest) -> None:
 
 _cache_lock = threading.Lock()
 _cache: dict[str, tuple[float, Any]] = {}
-_CACHE_SECONDS = 2.0
+
+
+def _cache_seconds() -> float:
+    return float(getattr(settings, "ORDERHUB_NOTIFY_CACHE_SECONDS", 10))
 
 
 def _cached(key: str, load):
     with _cache_lock:
         hit = _cache.get(key)
-        if hit is not None and _time.monotonic() - hit[0] < _CACHE_SECONDS:
+        if hit is not None and _time.monotonic() - hit[0] < _cache_seconds():
             return hit[1]
     value = load()
     with _cache_lock:
@@ -184,12 +203,33 @@ def clear_caches() -> None:
 
 
 def active_endpoints() -> list[Endpoint]:
-    """Active endpoints, cached per process for 2 s (cleared at once on save here)."""
+    """Active endpoints, cached per process for ORDERHUB_NOTIFY_CACHE_SECONDS (cleared at once on save here)."""
     return _cached("endpoints", lambda: list(Endpoint.objects.filter(is_active=True)))
 
 
 def templates() -> dict[tuple[str, str], MessageTemplate]:
     return _cached("templates", lambda: {(t.event, t.channel): t for t in MessageTemplate.objects.all()})
+
+
+def people() -> tuple[dict[str, list[_Person]], dict[int, _Person]]:
+    """Active users by role and by id with their addresses: one query, cached per process
+    for ORDERHUB_NOTIFY_CACHE_SECONDS (10 s) like the other lookups: a new member of a role is
+    reached within that time (at once when saved in this process)."""
+    def load():
+        by_role: dict[str, list[_Person]] = defaultdict(list)
+        by_user: dict[int, _Person] = {}
+        for uid, email, group, mobile, chans in (
+                get_user_model().objects.filter(is_active=True)
+                .values_list("pk", "email", "groups__name", "contact_profile__mobile",
+                             "contact_profile__channels").order_by("pk")):
+            p = by_user.get(uid)
+            if p is None:
+                p = by_user[uid] = _Person(uid, email or "", mobile or "", tuple(chans or ()))
+            if group:
+                by_role[group].append(p)
+        return dict(by_role), by_user
+
+    return _cached("people", load)
 
 
 @dataclass
@@ -212,26 +252,10 @@ class _Lookups:
         roles = {rec.ref for r in requests for rec in r.recipients if rec.kind == "role"}
         user_ids = {int(rec.ref) for r in requests for rec in r.recipients if rec.kind == "user"}
         customer_ids = {int(rec.ref) for r in requests for rec in r.recipients if rec.kind == "customer"}
-        by_role: dict[str, list[_Person]] = defaultdict(list)
+        by_role: dict[str, list[_Person]] = {}
         by_user: dict[int, _Person] = {}
         if roles or user_ids:
-            from django.db.models import Q
-
-            User = get_user_model()
-            q = Q()
-            if roles:
-                q |= Q(groups__name__in=roles)
-            if user_ids:
-                q |= Q(pk__in=user_ids)
-            for uid, email, group, mobile, chans in (
-                    User.objects.filter(q, is_active=True)
-                    .values_list("pk", "email", "groups__name", "contact_profile__mobile",
-                                 "contact_profile__channels").order_by("pk")):
-                p = by_user.get(uid)
-                if p is None:
-                    p = by_user[uid] = _Person(uid, email or "", mobile or "", tuple(chans or ()))
-                if group in roles and p not in by_role[group]:
-                    by_role[group].append(p)
+            by_role, by_user = people()
         customers = {}
         if customer_ids:
             from orderhub.catalog.models import Customer
@@ -455,6 +479,7 @@ def profile_save(*, user_id: int, actor: Actor, mobile: str = "", dingtalk_id: s
             raise _invalid(_("Unknown personal channel '%(c)s'.") % {"c": c}, field="channels")
     p, _created = ContactProfile.objects.update_or_create(user_id=user_id, defaults=dict(
         mobile=mobile, dingtalk_id=dingtalk_id, wecom_id=wecom_id, channels=list(channels or [])))
+    clear_caches()
     return p
 
 
