@@ -137,56 +137,70 @@ def _where(data: dict[str, Any], loc: tuple) -> str:
     return ".".join(parts)
 
 
+def _field_checks(data: dict[str, Any], fault) -> None:
+    """Checks on the rule's own fields, run even when the actions failed their schema, so every
+    fault is named at once."""
+    trigger = data.get("trigger")
+    arg = data.get("trigger_arg") or ""
+    if trigger == "field_changed" and arg not in WATCHABLE_FIELDS:
+        fault("trigger_arg", _("Unknown field '%(f)s' for a field_changed rule. Known fields: %(known)s.")
+              % {"f": arg, "known": ", ".join(WATCHABLE_FIELDS)})
+    interval = data.get("interval_minutes")
+    if trigger == "schedule" and interval is None:
+        fault("interval_minutes", _("A schedule rule needs an interval in minutes."))
+    if trigger in Trigger.values and trigger != "schedule" and interval is not None:
+        fault("interval_minutes", _("Only schedule rules have an interval."))
+    condition = data.get("condition") or ""
+    if isinstance(condition, str) and condition.strip():
+        try:
+            compile_expression(condition, RULE_SYMBOLS)
+        except ExpressionError as exc:
+            fault("condition", _("Bad condition: %(error)s") % {"error": exc})
+
+
+def _schema_problem(data: dict[str, Any], err: dict[str, Any]) -> Problem:
+    where = _where(data, err["loc"])
+    if err["type"] == "extra_forbidden":
+        msg = _("Unknown field '%(field)s' at %(where)s.") % {"field": err["loc"][-1], "where": where}
+    elif err["type"] == "missing":
+        msg = _("Required field missing at %(where)s.") % {"where": where}
+    elif err["type"] == "union_tag_invalid":
+        given = err.get("input", {}).get("type") if isinstance(err.get("input"), dict) else "?"
+        msg = _("Unknown action '%(type)s' at %(where)s. Known actions: %(known)s.") % {
+            "type": given, "where": where, "known": "notify, add_tag, set_urgency, hold, open_ticket, webhook"}
+    elif err["type"] == "literal_error" and where == "trigger":
+        msg = _("Unknown trigger '%(t)s'. Known triggers: %(known)s.") % {
+            "t": data.get("trigger"), "known": ", ".join(Trigger.values)}
+    else:
+        msg = f"{where}: {err['msg']}"
+    return Problem("invalid_rule", msg, field=where)
+
+
 def validate_rule(data: dict[str, Any]) -> RuleSpec:
     """Validate a rule; raise ValidationFailed listing every fault with the field it is at."""
-    try:
-        spec = RuleSpec.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            where = _where(data, err["loc"])
-            if err["type"] == "extra_forbidden":
-                msg = _("Unknown field '%(field)s' at %(where)s.") % {"field": err["loc"][-1], "where": where}
-            elif err["type"] == "missing":
-                msg = _("Required field missing at %(where)s.") % {"where": where}
-            elif err["type"] == "union_tag_invalid":
-                msg = _("Unknown action '%(type)s' at %(where)s. Known actions: %(known)s.") % {
-                    "type": err.get("input", {}).get("type") if isinstance(err.get("input"), dict) else "?",
-                    "where": where, "known": "notify, add_tag, set_urgency, hold, open_ticket, webhook"}
-            elif err["type"] == "literal_error" and where == "trigger":
-                msg = _("Unknown trigger '%(t)s'. Known triggers: %(known)s.") % {
-                    "t": data.get("trigger"), "known": ", ".join(Trigger.values)}
-            else:
-                msg = f"{where}: {err['msg']}"
-            problems.append(Problem("invalid_rule", msg, field=where))
-        raise ValidationFailed("invalid_rule", problems[0].message, problems=problems) from exc
     problems: list[Problem] = []
 
     def fault(where: str, message: str) -> None:
         problems.append(Problem("invalid_rule", message, field=where))
 
-    if spec.trigger == "field_changed" and spec.trigger_arg not in WATCHABLE_FIELDS:
-        fault("trigger_arg", _("Unknown field '%(f)s' for a field_changed rule. Known fields: %(known)s.")
-              % {"f": spec.trigger_arg, "known": ", ".join(WATCHABLE_FIELDS)})
-    if spec.trigger == "schedule" and spec.interval_minutes is None:
-        fault("interval_minutes", _("A schedule rule needs an interval in minutes."))
-    if spec.trigger != "schedule" and spec.interval_minutes is not None:
-        fault("interval_minutes", _("Only schedule rules have an interval."))
-    if spec.condition.strip():
-        try:
-            compile_expression(spec.condition, RULE_SYMBOLS)
-        except ExpressionError as exc:
-            fault("condition", _("Bad condition: %(error)s") % {"error": exc})
-    for i, act in enumerate(spec.actions):
-        where = f"actions[{i}]({act.type})"
-        roles = list(getattr(act, "roles", []) or [])
-        if getattr(act, "owner_role", None):
-            roles.append(act.owner_role)
-        for role in roles:
-            if role not in ROLES:
-                fault(f"{where}.roles" if act.type == "notify" else f"{where}.owner_role",
-                      _("Unknown role '%(role)s' at %(where)s. Known roles: %(known)s.")
-                      % {"role": role, "where": where, "known": ", ".join(ROLES)})
+    spec = None
+    try:
+        spec = RuleSpec.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_schema_problem(data, err) for err in exc.errors())
+    if isinstance(data, dict):
+        _field_checks(data, fault)
+    if spec is not None:
+        for i, act in enumerate(spec.actions):
+            where = f"actions[{i}]({act.type})"
+            for role in getattr(act, "roles", []) or []:
+                if role not in ROLES:
+                    fault(f"{where}.roles", _("Unknown role '%(role)s' at %(where)s. Known roles: %(known)s.")
+                          % {"role": role, "where": where, "known": ", ".join(ROLES)})
+            owner = getattr(act, "owner_role", None)
+            if owner and owner not in ROLES:
+                fault(f"{where}.owner_role", _("Unknown role '%(role)s' at %(where)s. Known roles: %(known)s.")
+                      % {"role": owner, "where": where, "known": ", ".join(ROLES)})
     if problems:
         raise ValidationFailed("invalid_rule", problems[0].message, problems=problems)
     return spec

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import board, config, home, intake, orders
+from .views import board, config, home, intake, orders, rules
 
 app_name = "web"
 
@@ -41,4 +41,12 @@ urlpatterns = [
     path("settings/products/<str:sku>/", config.product_edit, name="config_product"),
     path("settings/stock/", config.stock, name="config_stock"),
     path("settings/users/", config.users, name="config_users"),
+    path("rules/", rules.rule_list, name="rules"),
+    path("rules/new/", rules.rule_edit, name="rule_new"),
+    path("rules/firings/", rules.firing_log, name="rule_firings"),
+    path("rules/<int:pk>/", rules.rule_edit, name="rule_edit"),
+    path("tickets/", rules.ticket_list, name="tickets"),
+    path("tickets/<int:pk>/", rules.ticket_detail, name="ticket"),
+    path("tickets/<int:pk>/resolve", rules.ticket_resolve, name="ticket_resolve"),
+    path("orders/<str:number>/tickets", rules.ticket_open, name="ticket_open"),
 ]
