@@ -24,7 +24,7 @@ class Receiver:
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n)
                 with receiver.cond:
-                    receiver.requests.append({"path": self.path, "headers": dict(self.headers),
+                    receiver.requests.append({"path": self.path, "headers": self.headers,  # case-insensitive
                                               "body": body})
                     receiver.cond.notify_all()
                 data = json.dumps(receiver.answer).encode()
@@ -86,9 +86,13 @@ class SmtpSink:
                     sink.cond.notify_all()
                 return "250 OK"
 
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=0)
+        import socket
+
+        with socket.socket() as sock:  # an ephemeral port (the controller checks it by connecting)
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
         self.controller.start()
-        self.port = self.controller.server.sockets[0].getsockname()[1]
 
     def wait_for(self, n: int, timeout: float = 10.0):
         with self.cond:
