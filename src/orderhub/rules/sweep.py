@@ -3,7 +3,8 @@
 One statement per batch finds the next rows on the partial index ``stage_sweep_due`` (open,
 unmarked, with a deadline: the index holds only work not yet marked, so its size follows the
 backlog, not the history), claims them with ``FOR UPDATE SKIP LOCKED`` (several sweepers never
-mark a row twice nor wait on each other) and sets ``overdue_at``. Each batch, in the same
+mark a row twice nor wait on each other) and sets ``overdue_at``, reaching the rows by primary
+key (``id = ANY(ARRAY(…))``; a join with the claiming CTE made the planner hash the whole table). Each batch, in the same
 transaction, tells the stage owner roles (red, one outbox INSERT for the batch) and hands the
 rows to the rules engine's ``overdue`` trigger.
 """
@@ -23,16 +24,14 @@ from orderhub.orders.models import Order, StageInstance
 BATCH = 5000
 
 _PG_SQL = """
-WITH due AS (
+UPDATE orders_stageinstance SET overdue_at = %s
+WHERE id = ANY(ARRAY(
     SELECT id FROM orders_stageinstance
     WHERE exited_at IS NULL AND overdue_at IS NULL AND due_at IS NOT NULL AND due_at <= %s
     ORDER BY due_at
     LIMIT %s
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE orders_stageinstance s SET overdue_at = %s
-FROM due WHERE s.id = due.id
-RETURNING s.id, s.order_id, s.stage, s.owner_role, s.due_at
+    FOR UPDATE SKIP LOCKED))
+RETURNING id, order_id, stage, owner_role, due_at
 """
 
 
@@ -55,7 +54,7 @@ class SweepResult:
 def _mark_batch(now: datetime, limit: int) -> list[OverdueRow]:
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
-            cur.execute(_PG_SQL, [now, limit, now])
+            cur.execute(_PG_SQL, [now, now, limit])
             return [OverdueRow(*r) for r in cur.fetchall()]
     # SQLite (embedded demo, one writer): the same in two statements inside the transaction
     rows = list(StageInstance.objects.filter(exited_at__isnull=True, overdue_at__isnull=True,
