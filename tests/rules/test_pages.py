@@ -44,6 +44,7 @@ def test_rule_editor_shows_each_fault_next_to_its_field_and_saves(company):
                              "channels": None, "severity": "red", "message": ""}]
     page = c.get("/rules/").content.decode()
     assert "triage" in page and "total &gt; 5000" in page
+    assert "触发记录" in page and "工单" in page          # Chinese from the rules catalog
 
 
 def test_people_without_the_permission_cannot_edit_rules(company):
