@@ -296,7 +296,12 @@ def main(argv=None) -> int:
                    conditions=f"{args.ladder} T2 rungs spread over {args.spread:.0f} s, rules.escalate "
                    "run at its registered period (1 s) in one process; lag = fired_at − fire_at"),
         ],
-        "notes": notes + ["marking plan (EXPLAIN ANALYZE of one batch):", *plan.splitlines()],
+        "notes": notes + [
+            "sweep_full is dominated by the notification hub (notify_many renders every message), "
+            "not by the marking; see sweep_mark for the marking alone.",
+            "marking cost is in PostgreSQL: overdue_at is in the partial index predicate, so each "
+            "marked row gets a new tuple and entries in every index of orders_stageinstance.",
+            "marking plan (EXPLAIN ANALYZE of one batch):", *plan.splitlines()],
     }
     out = common.RESULTS_DIR / f"{args.date}-sweep.json"
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str))
