@@ -31,6 +31,7 @@ def test_inbox_badge_and_mark_read(company, inline_jobs, django_capture_on_commi
     assert '>2</span>' in home.split('data-testid="unread-badge"')[1][:400]   # order.created + rule
     page = c.get("/notifications/").content.decode()
     assert "交期确认" in page and order.number in page and "请确认交期" in page
+    assert "标为已读" in page and "2 条未读" in page      # the notify catalog (zh-hans, the default)
     one = Message.objects.get(dedupe_key__startswith="p1|")
     r = c.post("/notifications/read", {"id": one.pk}, HTTP_HX_REQUEST="true")
     assert r.status_code == 200 and r["HX-Trigger"] == "notify-read"

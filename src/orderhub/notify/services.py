@@ -7,6 +7,7 @@ deliverer (``notify.delivery``). A rolled-back change sends nothing; a dead work
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -375,6 +376,12 @@ def compile_template(text: str):
     return _engine.from_string(text)
 
 
+@functools.lru_cache(maxsize=512)
+def _compiled(text: str):
+    """Rendering parses each template text once per process (texts are the cache key)."""
+    return _engine.from_string(text)
+
+
 def render_message(event: str, channel: str, ctx: dict[str, Any]) -> tuple[str, str]:
     """Subject and body of ``event`` on ``channel`` from the template for that channel, else the
     template for every channel, else a plain fallback (the context's ``message``)."""
@@ -385,8 +392,8 @@ def render_message(event: str, channel: str, ctx: dict[str, Any]) -> tuple[str, 
         return str(ctx.get("subject") or event)[:300], body
     c = Context(ctx, autoescape=False)
     try:
-        subject = compile_template(t.subject).render(c).strip() if t.subject else event
-        body = compile_template(t.body).render(c)
+        subject = _compiled(t.subject).render(c).strip() if t.subject else event
+        body = _compiled(t.body).render(c)
     except Exception as e:  # a template that renders badly must not lose the message
         logger.exception("notify: template %s failed to render", t)
         return event, f"{ctx.get('message') or event}\n[template error: {e}]"
