@@ -2,7 +2,7 @@
 in the change's transaction and queues the actions that change orders.
 
 Rules are compiled once per process and kept until the version stamp moves (checked at most
-every ``ORDERHUB_RULES_RELOAD_SECONDS``, default 1 s; a save in this process forgets them at
+every ``ORDERHUB_RULES_RELOAD_SECONDS``, default 2 s, like the other per-process caches; a save in this process forgets them at
 once). With no enabled rule for a trigger the subscriber does no query. Actions that change the
 order are never applied inside the hook (no recursion through the order services): they are
 stored as ``RuleTask`` rows and applied after commit by the ``rules.apply`` job, through the
@@ -57,7 +57,7 @@ def forget_rules() -> None:
 
 
 def _reload_seconds() -> float:
-    return float(getattr(settings, "ORDERHUB_RULES_RELOAD_SECONDS", 1.0))
+    return float(getattr(settings, "ORDERHUB_RULES_RELOAD_SECONDS", 2.0))
 
 
 def active_rules() -> dict[str, list[CompiledRule]]:
