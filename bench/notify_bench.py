@@ -8,8 +8,9 @@ users, T1–T4, customers, products), a webhook endpoint bound to the ``service`
 of T1's first stage) pointing at an HTTP receiver in this process (loopback, ephemeral port).
 
 A real Celery worker (``orderhub worker``, a subprocess, broker Redis db 5) delivers; this
-process creates T1 orders through ``order_create`` at a steady ``--rate`` per second (each commit
-wakes the worker through the broker, ``ORDERHUB_JOBS=celery``). For each order: t0 just before
+bench creates T1 orders through ``order_create`` at a steady ``--rate`` per second (each commit
+wakes the worker through the broker, ``ORDERHUB_JOBS=celery``) from ``--producers`` processes
+sharing one schedule (order i at start + i/rate). For each order: t0 just before
 ``order_create`` is called, t1 when the receiver has read the webhook request; latency = t1 − t0
 (wall clock of one machine). The receiver answers 200 at once.
 
@@ -111,13 +112,13 @@ def stop_worker(proc: subprocess.Popen) -> None:
             proc.wait(5)
 
 
-def produce(n: int, rate: float, factory, actor, sent: dict[int, float], created_s: list[float]) -> list[float]:
-    """n orders at ``rate`` per second; returns how late each one started (s)."""
+def produce(indices, rate: float, start: float, factory, actor) -> tuple[dict, list, list]:
+    """Create the orders ``indices`` of a schedule of ``rate`` per second from ``start``:
+    order i is due at start + i/rate. Returns {order id: t0}, order_create times, lateness."""
     from orderhub.orders.services import order_create
 
-    behind = []
-    start = time.time()
-    for i in range(n):
+    sent, created, behind = {}, [], []
+    for i in indices:
         due = start + i / rate
         wait = due - time.time()
         if wait > 0:
@@ -125,9 +126,30 @@ def produce(n: int, rate: float, factory, actor, sent: dict[int, float], created
         t0 = time.time()
         behind.append(max(0.0, t0 - due))
         order = order_create(data=factory.order_input(), actor=actor).order
-        created_s.append(time.time() - t0)
+        created.append(time.time() - t0)
         sent[order.pk] = t0
-    return behind
+    return sent, created, behind
+
+
+def _setup_producer_process() -> None:
+    common.bootstrap(URL)
+    from django.conf import settings
+
+    settings.ORDERHUB_JOBS = "celery"
+    from orderhub.celery import app
+
+    app.conf.broker_url = REDIS_URL
+    app.conf.result_backend = REDIS_URL
+
+
+def producer_process(k: int, procs: int, n: int, rate: float, start: float, out) -> None:
+    """One of ``procs`` producer processes: the orders k, k+procs, ... of the schedule."""
+    _setup_producer_process()
+    factory = common.InputFactory(seed=100 + k, lines=3, workflow="T1", tag=f"p{k}")
+    actor = common.actors()["sales"]
+    cpu0 = time.process_time()
+    sent, created, behind = produce(range(k, n, procs), rate, start, factory, actor)
+    out.put((sent, created, behind, time.process_time() - cpu0))
 
 
 def wait_all(rec: Receiver, ids, timeout: float) -> None:
@@ -165,6 +187,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--concurrency", type=int, default=2, help="Celery worker processes")
+    ap.add_argument("--producers", type=int, default=3, help="processes creating the orders")
     ap.add_argument("--date", default=date.today().isoformat())
     args = ap.parse_args(argv)
     recreate()
@@ -194,24 +217,41 @@ def main(argv=None) -> int:
     worker = start_worker(args.concurrency, common.TMP_DIR / "notify-worker.log")
     try:
         factory = common.InputFactory(seed=5, lines=3, workflow="T1", tag="notify")
-        warm_sent: dict[int, float] = {}
         log("warm-up (worker start-up included) ...")
-        produce(args.warmup, 10, factory, actor, warm_sent, [])
+        warm_sent, _c, _b = produce(range(args.warmup), 10, time.time(), factory, actor)
         wait_all(rec, warm_sent, 120)
         if not set(warm_sent) <= rec.got.keys():
             log("the worker did not deliver the warm-up; see " + str(common.TMP_DIR / "notify-worker.log"))
             return 2
         vacuum()
         n = int(args.rate * args.seconds)
+        log(f"steady: {n} orders at {args.rate}/s from {args.producers} producer processes ...")
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        out = ctx.Queue()
+        start = time.time() + 8.0          # the producers set Django up meanwhile
+        procs = [ctx.Process(target=producer_process, args=(k, args.producers, n, args.rate, start, out))
+                 for k in range(args.producers)]
+        for pr in procs:
+            pr.start()
+        busy0, total0 = common.machine_cpu()
         sent: dict[int, float] = {}
         created: list[float] = []
-        log(f"steady: {n} orders at {args.rate}/s ...")
-        cpu0 = time.process_time()
-        busy0, total0 = common.machine_cpu()
-        behind = produce(n, args.rate, factory, actor, sent, created)
+        behind: list[float] = []
+        producer_cpu = 0.0
+        for _ in procs:
+            s_, c_, b_, cpu_ = out.get(timeout=args.seconds * 10 + 120)
+            sent.update(s_)
+            created += c_
+            behind += b_
+            producer_cpu += cpu_
+        for pr in procs:
+            pr.join(30)
+        last_t0 = max(sent.values())
+        achieved = (n - 1) / (last_t0 - min(sent.values())) if n > 1 else 0.0
         wait_all(rec, sent, 60)
         busy1, total1 = common.machine_cpu()
-        producer_cpu = time.process_time() - cpu0
     finally:
         stop_worker(worker)
     with rec.lock:
@@ -224,9 +264,9 @@ def main(argv=None) -> int:
     sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=common.ROOT, capture_output=True,
                          text=True).stdout.strip()
     busy = f"{(busy1 - busy0) / (total1 - total0):.0%}" if total1 > total0 else "?"
-    cond = (f"{n} T1 orders (3 lines) through order_create at a steady {args.rate:g}/s for "
-            f"{args.seconds:g} s in one process; Celery worker prefork x{args.concurrency} on Redis "
-            f"(loopback), PostgreSQL on loopback; receiver in the producer process; machine shared "
+    cond = (f"{n} T1 orders (3 lines) through order_create scheduled at a steady {args.rate:g}/s "
+            f"for {args.seconds:g} s from {args.producers} processes (achieved {achieved:.1f}/s); Celery worker prefork x{args.concurrency} on Redis "
+            f"(loopback), PostgreSQL on loopback; receiver in the main bench process; machine shared "
             f"with other sessions (machine busy {busy} during the run)")
     if missing:
         lat += [float("inf")] * missing
@@ -239,6 +279,11 @@ def main(argv=None) -> int:
                    "(created_at → first delivery of any channel to the owner role)", info=True),
             figure("order_create", "s", created, conditions=cond + "; producer side, incl. the "
                    "outbox INSERT and the broker wake-up after commit", info=True),
+            figure("achieved_rate", "orders/s", [achieved], goal=f">= {0.95 * args.rate:g} orders/s",
+                   goal_value=None, better="higher", conditions=cond, info=True)
+            | {"verdict": "PASS" if achieved >= 0.95 * args.rate else "MISS",
+               "miss_by_pct": None if achieved >= 0.95 * args.rate else
+               round((0.95 * args.rate - achieved) / (0.95 * args.rate) * 100, 1)},
             figure("producer_behind_schedule", "s", behind, conditions=cond, info=True),
             figure("messages_per_order", "count", [per_order], conditions="in-app to the service "
                    "user + the role's webhook", info=True),
@@ -255,7 +300,8 @@ def main(argv=None) -> int:
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str))
     f0 = result["figures"][0]
     log(f"p50 {f0['median']} s, p99 {f0['p99']} s → {f0['verdict']}; wrote {out}")
-    return 0 if f0["verdict"] == "PASS" else 1
+    log(f"achieved {achieved:.1f} orders/s of {args.rate:g}")
+    return 0 if all(f["verdict"] in ("PASS", "info") for f in result["figures"]) else 1
 
 
 if __name__ == "__main__":

@@ -59,7 +59,9 @@ def periodic(*, seconds: float, name: str) -> Callable[[Callable[[], object]], C
         _registry[name] = PeriodicJob(name=name, seconds=float(seconds), fn=fn)
         app.task(name=name, ignore_result=True)(fn)
         app.conf.beat_schedule = {**(app.conf.beat_schedule or {}),
-                                  name: {"task": name, "schedule": float(seconds)}}
+                                  name: {"task": name, "schedule": float(seconds),
+                                         # a run nobody took in time is dropped, not piled up
+                                         "options": {"expires": max(float(seconds), 1.0)}}}
         return fn
 
     return decorate

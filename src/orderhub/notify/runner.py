@@ -40,7 +40,7 @@ def wake() -> None:
         try:
             from orderhub.celery import app
 
-            app.send_task("notify.deliver")
+            app.send_task("notify.deliver", retry=False)   # never hold the request up
         except Exception:  # the broker is down: the periodic sweep delivers later
             logger.warning("notify: could not wake a worker through the broker", exc_info=True)
 
@@ -81,7 +81,10 @@ class EmbeddedRunner(threading.Thread):
                 logger.exception("runner: delivery round raised")
             finally:
                 close_old_connections()
-            self.wake_event.wait(self.poll_seconds)
+            wait = self.poll_seconds
+            if self.run_jobs and self._next_run:
+                wait = min(wait, max(0.0, min(self._next_run.values()) - time.monotonic()))
+            self.wake_event.wait(wait)
             self.wake_event.clear()
 
 
