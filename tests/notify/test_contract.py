@@ -11,13 +11,19 @@ pytestmark = pytest.mark.django_db
 
 
 def test_notify_role_writes_rows_for_each_user_and_dedupes(company):
+    from orderhub.notify.services import endpoint_save
+
     planner = company["users"]["planner"]
     planner.email = "planner@example.com"
     planner.save()
+    # e-mail goes out only when an e-mail endpoint is configured (no host: Django's EMAIL_*)
+    n = notify(event="rule.notify", recipients=[Recipient.role("planner")], context={}, dedupe_key="t0")
+    assert n == 1 and Message.objects.get().channel == "inapp"
+    endpoint_save(code="mail", name="邮件", kind="email", config={}, actor=company["actors"]["admin"])
     n = notify(event="rule.notify", recipients=[Recipient.role("planner")],
                context={"message": "检查物料", "title": "物料提醒"}, dedupe_key="t1")
     assert n == 2   # in-app + e-mail (the default personal channels)
-    rows = {m.channel: m for m in Message.objects.all()}
+    rows = {m.channel: m for m in Message.objects.filter(dedupe_key__startswith="t1|")}
     assert set(rows) == {"inapp", "email"}
     assert rows["email"].address == "planner@example.com"
     assert rows["inapp"].user_id == planner.pk
@@ -26,7 +32,7 @@ def test_notify_role_writes_rows_for_each_user_and_dedupes(company):
     assert rows["inapp"].status == "queued"
     again = notify(event="rule.notify", recipients=[Recipient.role("planner")],
                    context={"message": "x"}, dedupe_key="t1")
-    assert again == 0 and Message.objects.count() == 2
+    assert again == 0 and Message.objects.filter(dedupe_key__startswith="t1|").count() == 2
 
 
 @pytest.mark.smoke
@@ -52,3 +58,32 @@ def test_unknown_channel_and_severity_are_refused(company):
     assert e.value.problems[0].field == "channels"
     with pytest.raises(ValidationFailed):
         notify(event="x", recipients=[Recipient.role("qc")], context={}, dedupe_key="k", severity="pink")
+
+
+def test_a_users_quiet_hours_hold_email_but_not_red_nor_inapp(company):
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    from orderhub.core import clock
+    from orderhub.notify.services import endpoint_save, profile_save
+
+    admin = company["actors"]["admin"]
+    planner = company["users"]["planner"]
+    planner.email = "p@example.com"
+    planner.save()
+    endpoint_save(code="mail", name="邮件", kind="email", config={}, actor=admin)
+    profile_save(user_id=planner.pk, actor=company["actors"]["planner"], channels=["inapp", "email"],
+                 quiet_start=time(12, 0), quiet_end=time(13, 0))
+    sh = ZoneInfo("Asia/Shanghai")
+    with clock.frozen(datetime(2026, 11, 23, 12, 20, tzinfo=sh)):
+        notify(event="rule.notify", recipients=[Recipient.user(planner.pk)], context={}, dedupe_key="lunch")
+        notify(event="rule.notify", recipients=[Recipient.user(planner.pk)], context={}, dedupe_key="fire",
+               severity="red")
+    due = {(m.dedupe_key.split("|")[0], m.channel): m.next_attempt_at for m in Message.objects.all()}
+    assert due[("lunch", "email")] == datetime(2026, 11, 23, 13, 0, tzinfo=sh)
+    assert due[("lunch", "inapp")] == datetime(2026, 11, 23, 12, 20, tzinfo=sh)
+    assert due[("fire", "email")] == datetime(2026, 11, 23, 12, 20, tzinfo=sh)
+    from orderhub.core.errors import PermissionDenied
+
+    with pytest.raises(PermissionDenied):   # somebody else's profile
+        profile_save(user_id=planner.pk, actor=company["actors"]["sales"], mobile="1")

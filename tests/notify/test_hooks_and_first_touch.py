@@ -22,9 +22,12 @@ SH = ZoneInfo("Asia/Shanghai")
 @pytest.mark.smoke
 def test_new_order_tells_the_first_stage_owner_and_records_first_touch(
         company, inline_jobs, monday_morning, django_capture_on_commit_callbacks):
+    from orderhub.notify.services import endpoint_save
+
     service_user = company["users"]["service"]
     service_user.email = "kefu@factory.example"
     service_user.save()
+    endpoint_save(code="mail", name="邮件", kind="email", config={}, actor=company["actors"]["admin"])
     with django_capture_on_commit_callbacks(execute=True):
         order = services.order_create(data=order_input(), actor=company["actors"]["sales"]).order
     assert order.stage == "pending"

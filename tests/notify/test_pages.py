@@ -114,3 +114,19 @@ def test_order_page_shows_the_delivery_history(company, receiver, inline_jobs, s
     section = page.split('data-testid="deliveries"')[1]
     assert 'data-status="delivered"' in section                 # the in-app message to customer service
     assert 'data-status="failed"' in section and "HTTP 502" in section
+
+
+def test_my_notification_settings(company):
+    c = login("planner")
+    assert c.get("/notifications/me/").status_code == 200
+    r = c.post("/notifications/me/", {"mobile": "abc", "channels": ["sms"]})
+    assert r.status_code == 400 and "is-invalid" in r.content.decode()
+    r = c.post("/notifications/me/", {"mobile": "13800000002", "channels": ["inapp", "sms"],
+                                      "quiet_start": "22:00", "quiet_end": "07:00"})
+    assert r.status_code == 302
+    from orderhub.notify.models import ContactProfile
+
+    p = ContactProfile.objects.get(user=company["users"]["planner"])
+    assert (p.mobile, p.channels, p.quiet_start.hour) == ("13800000002", ["inapp", "sms"], 22)
+    r = c.post("/notifications/me/", {"quiet_start": "22:00"})
+    assert r.status_code == 400

@@ -158,6 +158,9 @@ class ContactProfile(models.Model):
     dingtalk_id = models.CharField(_("DingTalk user id"), max_length=64, blank=True)
     wecom_id = models.CharField(_("WeCom user id"), max_length=64, blank=True)
     channels = models.JSONField(_("preferred channels"), default=list, blank=True)
+    # the user's own quiet hours for e-mail and SMS (red messages ignore them)
+    quiet_start = models.TimeField(_("quiet hours from"), null=True, blank=True)
+    quiet_end = models.TimeField(_("quiet hours until"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("contact profile")

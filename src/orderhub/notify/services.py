@@ -16,6 +16,7 @@ import time as _time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from datetime import time as dt_time
 from typing import Any
 
 from django.conf import settings
@@ -219,13 +220,15 @@ def people() -> tuple[dict[str, list[_Person]], dict[int, _Person]]:
     def load():
         by_role: dict[str, list[_Person]] = defaultdict(list)
         by_user: dict[int, _Person] = {}
-        for uid, email, group, mobile, chans in (
+        for uid, email, group, mobile, chans, q_start, q_end in (
                 get_user_model().objects.filter(is_active=True)
                 .values_list("pk", "email", "groups__name", "contact_profile__mobile",
-                             "contact_profile__channels").order_by("pk")):
+                             "contact_profile__channels", "contact_profile__quiet_start",
+                             "contact_profile__quiet_end").order_by("pk")):
             p = by_user.get(uid)
             if p is None:
-                p = by_user[uid] = _Person(uid, email or "", mobile or "", tuple(chans or ()))
+                p = by_user[uid] = _Person(uid, email or "", mobile or "", tuple(chans or ()),
+                                           q_start, q_end)
             if group:
                 by_role[group].append(p)
         return dict(by_role), by_user
@@ -239,6 +242,8 @@ class _Person:
     email: str = ""
     mobile: str = ""
     channels: tuple[str, ...] = ()
+    quiet_start: dt_time | None = None     # the user's own quiet hours (e-mail and SMS)
+    quiet_end: dt_time | None = None
 
 
 @dataclass
@@ -284,17 +289,18 @@ def _key(base: str, channel: str, where: str) -> str:
 def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[Message]:
     allowed = set(r.channels) if r.channels is not None else None
     default_personal = tuple(getattr(settings, "ORDERHUB_NOTIFY_DEFAULT_CHANNELS", ("inapp", "email")))
-    targets: list[tuple[str, Endpoint | None, str, int | None, str]] = []  # channel, ep, addr, user, recipient
+    # channel, endpoint, address, user id, recipient label, the person (for their quiet hours)
+    targets: list[tuple[str, Endpoint | None, str, int | None, str, _Person | None]] = []
 
     def person(p: _Person, recipient: str) -> None:
         chans = allowed if allowed is not None else set(p.channels or default_personal)
         for ch in sorted(chans & PERSONAL_CHANNELS):
             if ch == Channel.INAPP:
-                targets.append((ch, None, str(p.user_id), p.user_id, recipient))
-            elif ch == Channel.EMAIL and p.email:
-                targets.append((ch, lk.first_of(Channel.EMAIL), p.email, p.user_id, recipient))
+                targets.append((ch, None, str(p.user_id), p.user_id, recipient, None))
+            elif ch == Channel.EMAIL and p.email and lk.first_of(Channel.EMAIL):
+                targets.append((ch, lk.first_of(Channel.EMAIL), p.email, p.user_id, recipient, p))
             elif ch == Channel.SMS and p.mobile and lk.first_of(Channel.SMS):
-                targets.append((ch, lk.first_of(Channel.SMS), p.mobile, p.user_id, recipient))
+                targets.append((ch, lk.first_of(Channel.SMS), p.mobile, p.user_id, recipient, p))
 
     for rec in r.recipients:
         label = str(rec)
@@ -304,7 +310,7 @@ def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[Message]:
             for ep in lk.endpoints:
                 if ep.kind in ENDPOINT_CHANNELS and rec.ref in (ep.roles or []) and (
                         allowed is None or ep.kind in allowed):
-                    targets.append((ep.kind, ep, ep.code, None, label))
+                    targets.append((ep.kind, ep, ep.code, None, label, None))
         elif rec.kind == "user":
             p = lk.by_user.get(int(rec.ref))
             if p is not None:
@@ -312,14 +318,14 @@ def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[Message]:
         elif rec.kind == "customer":
             email, mobile = lk.customers.get(int(rec.ref), ("", ""))
             chans = allowed if allowed is not None else {Channel.EMAIL}
-            if Channel.EMAIL in chans and email:
-                targets.append((Channel.EMAIL, lk.first_of(Channel.EMAIL), email, None, label))
+            if Channel.EMAIL in chans and email and lk.first_of(Channel.EMAIL):
+                targets.append((Channel.EMAIL, lk.first_of(Channel.EMAIL), email, None, label, None))
             if Channel.SMS in chans and mobile and lk.first_of(Channel.SMS):
-                targets.append((Channel.SMS, lk.first_of(Channel.SMS), mobile, None, label))
+                targets.append((Channel.SMS, lk.first_of(Channel.SMS), mobile, None, label, None))
         elif rec.kind == "webhook":
             ep = lk.endpoint(rec.ref)
             if ep is not None and (allowed is None or ep.kind in allowed):
-                targets.append((ep.kind, ep, ep.code, None, label))
+                targets.append((ep.kind, ep, ep.code, None, label, None))
 
     if not targets:
         return []
@@ -327,12 +333,17 @@ def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[Message]:
     payload_ctx = json.loads(json.dumps(ctx, cls=DjangoJSONEncoder, default=str))
     out = []
     rendered: dict[str, tuple[str, str]] = {}
-    for channel, ep, address, user_id, label in targets:
+    for channel, ep, address, user_id, label, who in targets:
         if channel not in rendered:
             rendered[channel] = render_message(r.event, channel, ctx)
         subject, body = rendered[channel]
         key = _key(r.dedupe_key, channel, address)
-        due = now if r.severity == Severity.RED or ep is None else quiet_until(ep, now)
+        due = now
+        if r.severity != Severity.RED:   # red ignores every quiet hour
+            if ep is not None:
+                due = quiet_until(ep, due)
+            if who is not None:
+                due = quiet_hours_end(who.quiet_start, who.quiet_end, due)
         payload = {"dedupe_key": key, "event": r.event, "severity": r.severity,
                    "context": payload_ctx, **r.extra_payload}
         out.append(Message(
@@ -427,11 +438,16 @@ def template_save(*, event: str, channel: str, subject: str, body: str, actor: A
 
 def quiet_until(ep: Endpoint, now: datetime) -> datetime:
     """``now`` if ``ep`` is not in its quiet hours, else the local moment they end."""
-    if ep.quiet_start is None or ep.quiet_end is None or ep.quiet_start == ep.quiet_end:
+    return quiet_hours_end(ep.quiet_start, ep.quiet_end, now)
+
+
+def quiet_hours_end(s: dt_time | None, e: dt_time | None, now: datetime) -> datetime:
+    """``now`` if it is outside the quiet hours [s, e) (local time; may span midnight), else the
+    local moment they end."""
+    if s is None or e is None or s == e:
         return now
     local = timezone.localtime(now)
     t = local.time().replace(tzinfo=None)
-    s, e = ep.quiet_start, ep.quiet_end
     inside = (s <= t < e) if s < e else (t >= s or t < e)
     if not inside:
         return now
@@ -478,14 +494,23 @@ def endpoint_save(*, code: str, name: str, kind: str, config: dict, actor: Actor
 
 
 def profile_save(*, user_id: int, actor: Actor, mobile: str = "", dingtalk_id: str = "",
-                 wecom_id: str = "", channels: list[str] | None = None) -> ContactProfile:
+                 wecom_id: str = "", channels: list[str] | None = None,
+                 quiet_start: dt_time | None = None, quiet_end: dt_time | None = None) -> ContactProfile:
+    """A user's contact details, preferred personal channels and own quiet hours (for e-mail and
+    SMS; red messages ignore them). The user or a user administrator may change them."""
     if not (actor.has_perm("auth.change_user") or (actor.user is not None and actor.user.pk == user_id)):
         raise PermissionDenied("forbidden", _("You may not change this contact profile."))
     for c in channels or []:
         if c not in PERSONAL_CHANNELS:
             raise _invalid(_("Unknown personal channel '%(c)s'.") % {"c": c}, field="channels")
+    mobile = (mobile or "").strip()
+    if mobile and not all(ch.isdigit() or ch in "+- " for ch in mobile):
+        raise _invalid(_("A mobile number has digits, '+', '-' and spaces only."), field="mobile")
+    if (quiet_start is None) != (quiet_end is None):
+        raise _invalid(_("Quiet hours need both a start and an end."), field="quiet_start")
     p, _created = ContactProfile.objects.update_or_create(user_id=user_id, defaults=dict(
-        mobile=mobile, dingtalk_id=dingtalk_id, wecom_id=wecom_id, channels=list(channels or [])))
+        mobile=mobile[:32], dingtalk_id=dingtalk_id[:64], wecom_id=wecom_id[:64],
+        channels=list(channels or []), quiet_start=quiet_start, quiet_end=quiet_end))
     clear_caches()
     return p
 

@@ -44,6 +44,7 @@ urlpatterns = [
     path("notifications/", notify.inbox, name="notify_inbox"),
     path("notifications/read", notify.inbox_read, name="notify_read"),
     path("notifications/badge", notify.unread_badge, name="notify_badge"),
+    path("notifications/me/", notify.my_settings, name="notify_me"),
     path("notifications/dead/", notify.dead_letters, name="notify_dead"),
     path("notifications/dead/<int:pk>/resend", notify.resend, name="notify_resend"),
     path("settings/notify/", notify.settings_home, name="notify_settings"),

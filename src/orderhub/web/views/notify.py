@@ -18,12 +18,20 @@ from orderhub.core.errors import DomainError
 from orderhub.core.roles import ROLES
 from orderhub.notify import selectors
 from orderhub.notify.defaults import DEFAULT_TEMPLATES
-from orderhub.notify.models import Channel, Endpoint, Message, MessageTemplate
+from orderhub.notify.models import (
+    PERSONAL_CHANNELS,
+    Channel,
+    ContactProfile,
+    Endpoint,
+    Message,
+    MessageTemplate,
+)
 from orderhub.notify.services import (
     MANAGE_PERM,
     endpoint_save,
     inbox_mark_read,
     message_resend,
+    profile_save,
     template_save,
 )
 
@@ -62,6 +70,36 @@ def inbox_read(request):
         resp["HX-Trigger"] = "notify-read"     # the badge refreshes itself
         return resp
     return redirect("web:notify_inbox")
+
+
+@login_required
+def my_settings(request):
+    """The signed-in user's contact details, preferred channels and quiet hours."""
+    prof = ContactProfile.objects.filter(user=request.user).first()
+    errors: dict[str, list[str]] = {}
+    form = {"mobile": prof.mobile if prof else "", "dingtalk_id": prof.dingtalk_id if prof else "",
+            "wecom_id": prof.wecom_id if prof else "", "channels": prof.channels if prof else [],
+            "quiet_start": prof.quiet_start.strftime("%H:%M") if prof and prof.quiet_start else "",
+            "quiet_end": prof.quiet_end.strftime("%H:%M") if prof and prof.quiet_end else ""}
+    if request.method == "POST":
+        p = request.POST
+        form = {k: p.get(k, "").strip() for k in ("mobile", "dingtalk_id", "wecom_id", "quiet_start", "quiet_end")}
+        form["channels"] = p.getlist("channels")
+        qs, qe = _time(form["quiet_start"], "quiet_start", errors), _time(form["quiet_end"], "quiet_end", errors)
+        if not errors:
+            try:
+                profile_save(user_id=request.user.pk, actor=actor_for(request), mobile=form["mobile"],
+                             dingtalk_id=form["dingtalk_id"], wecom_id=form["wecom_id"],
+                             channels=form["channels"], quiet_start=qs, quiet_end=qe)
+            except DomainError as e:
+                errors = field_errors(e)
+            else:
+                messages.success(request, _("Your notification settings are saved."))
+                return redirect("web:notify_me")
+    return render(request, "web/notify/me.html", {
+        "form": form, "errors": errors, "email": request.user.email,
+        "personal": [c for c in Channel.choices if c[0] in PERSONAL_CHANNELS],
+    }, status=400 if errors else 200)
 
 
 # --------------------------------------------------------------------------- dead letters
