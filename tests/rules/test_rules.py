@@ -247,3 +247,22 @@ def test_order_record_keeps_the_chain_verifiable(company):
     checked, breaks = verify_chains(heads=[("order", order.pk, order.audit_seq, order.audit_head)],
                                     subject_type="order")
     assert checked >= 2 and not breaks
+
+
+@pytest.mark.postgres
+def test_default_rules_install_once_and_report_an_override(company, admin):
+    from orderhub.rules.services import rules_install_defaults
+
+    made = rules_install_defaults(actor=admin)
+    assert {r.name for r in made} == {"t1_triage_urgent_big", "t1_override_report"}
+    assert rules_install_defaults(actor=admin) == []
+    a = company["actors"]
+    order = services.order_create(data=order_input(), actor=a["sales"]).order
+    assert services.order_transition(order=order.number, to="scheduled", actor=a["service"]).ok
+    assert not RuleFiring.objects.filter(rule__name="t1_override_report").exists()   # not forced
+    assert services.order_override(order=order.number, to="materials_ready", actor=a["manager"],
+                                   reason="替代料已确认").ok
+    firing = RuleFiring.objects.get(rule__name="t1_override_report")
+    assert firing.inputs["forced"] is True and firing.inputs["to_stage"] == "materials_ready"
+    od = company["users"]["operations_director"]
+    assert Message.objects.filter(event="rule.fired", user=od, order=order, channel="inapp").exists()

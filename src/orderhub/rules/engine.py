@@ -42,6 +42,8 @@ from .spec import ORDER_CHANGING, CompiledRule, compile_rule
 logger = logging.getLogger(__name__)
 
 MAX_DEPTH = 3
+EVENT_DEFAULTS: dict[str, Any] = {"from_stage": "", "to_stage": "", "overdue_stage": "",
+                                  "changed_fields": (), "added_tags": (), "forced": False}
 _IGNORED_FIELDS = {"version"}
 
 # --------------------------------------------------------------------------- the process cache
@@ -102,14 +104,16 @@ class _Facts(OrderFacts):
 
 
 def _events(ch: OrderChange) -> list[tuple[str, str, dict[str, Any]]]:
-    """(trigger, argument, event values) for one change."""
+    """(trigger, argument, event values) for one change; event names a change does not set read
+    as empty (``""``, ``()``, ``false``)."""
     out: list[tuple[str, str, dict[str, Any]]] = []
     order = ch.order
     if ch.action == "order.created":
         out.append(("order_created", "", {"to_stage": order.stage}))
         out.append(("stage_entered", order.stage, {"to_stage": order.stage}))
     elif ch.action in ("order.transitioned", "order.forced"):
-        moved = {"from_stage": ch.left_stage or "", "to_stage": order.stage}
+        moved = {"from_stage": ch.left_stage or "", "to_stage": order.stage,
+                 "forced": ch.action == "order.forced"}
         out.append(("stage_left", ch.left_stage or "", moved))
         out.append(("stage_entered", order.stage, moved))
     elif ch.action == "order.cancelled" and ch.left_stage:
@@ -145,7 +149,8 @@ class _Batch:
 
     def consider(self, rule: CompiledRule, order: Order, trigger: str, facts: _Facts,
                  event_values: dict[str, Any], event_id: int | None, dedupe: str) -> None:
-        values = LazyValues({k: (lambda v=v: v) for k, v in event_values.items()},
+        given = {**EVENT_DEFAULTS, **event_values}
+        values = LazyValues({k: (lambda v=v: v) for k, v in given.items()},
                             parent=facts.order_values())
         seen: dict[str, Any] = {}
         if rule.condition is not None:

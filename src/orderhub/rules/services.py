@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import yaml
 from django.db import transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
@@ -73,3 +75,14 @@ def _plain(rule: Rule) -> dict[str, Any]:
 
 def rule_data(rule: Rule) -> dict[str, Any]:
     return _plain(rule)
+
+
+DEFAULTS_FILE = Path(__file__).parent / "templates_yaml" / "default_rules.yaml"
+
+
+def rules_install_defaults(*, actor: Actor) -> list[Rule]:
+    """Save the shipped default rules that do not exist yet (by name); existing ones are kept
+    as the company edited them."""
+    wanted = yaml.safe_load(DEFAULTS_FILE.read_text(encoding="utf-8")) or []
+    existing = set(Rule.objects.filter(name__in=[r["name"] for r in wanted]).values_list("name", flat=True))
+    return [rule_save(data=r, actor=actor) for r in wanted if r["name"] not in existing]

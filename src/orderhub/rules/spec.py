@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from orderhub.core.errors import Problem, ValidationFailed
 from orderhub.core.expressions import (
+    BOOLEAN,
     STRING,
     STRING_LIST,
     Expression,
@@ -30,6 +31,7 @@ EVENT_SYMBOLS: dict[str, str] = {
     "overdue_stage": STRING,     # overdue: the stage whose deadline passed
     "changed_fields": STRING_LIST,
     "added_tags": STRING_LIST,
+    "forced": BOOLEAN,           # the move was forced past the guards (an override)
 }
 RULE_SYMBOLS: dict[str, str] = {**ORDER_SYMBOLS, **EVENT_SYMBOLS}
 
