@@ -22,7 +22,7 @@ from orderhub.rules.timing import subtract_business_hours
 from orderhub.workflow.services import current_definition
 from tests.conftest import SH, order_input
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+pytestmark = [pytest.mark.django_db]
 
 
 def at(*args) -> datetime:
@@ -71,6 +71,7 @@ def _history(order) -> list[AuditEvent]:
                                           action="order.escalated").order_by("seq"))
 
 
+@pytest.mark.smoke
 def test_t4_ladder_each_step_fires_once_at_its_business_time_moment(company):
     order = _t4_order(company, required=date(2026, 10, 14), created=at(2026, 9, 21, 9, 0))
     steps = list(EscalationStep.objects.filter(order=order).order_by("seq"))
@@ -140,6 +141,7 @@ def test_a_late_entry_fires_the_first_rung_at_once_and_counts_the_next_from_ther
     assert fire(at(2026, 9, 29, 10, 0, 5)) == 1
 
 
+@pytest.mark.smoke
 def test_t2_no_action_for_two_hours_turns_the_order_red(company):
     a = company["actors"]
     with clock.frozen(at(2026, 11, 23, 10, 0)):

@@ -1,6 +1,6 @@
 """Rules: validated on save with the fault named, fired from order hooks with their inputs
 logged, notify in the transaction, order changes queued and applied by the job through the
-order services as ``rule:<name>``."""
+order services as ``rule:<name>``. PostgreSQL in the full suite; the smoke ones run on SQLite too."""
 
 from datetime import datetime
 from decimal import Decimal
@@ -51,6 +51,7 @@ def faults(admin, **data) -> dict[str, str]:
 # --------------------------------------------------------------------------- validation
 
 
+@pytest.mark.smoke
 def test_validation_names_each_fault(company, admin):
     assert "trigger" in faults(admin, trigger="order_shipped")
     assert "order_shipped" in faults(admin, trigger="order_shipped")["trigger"]
@@ -90,7 +91,6 @@ def test_saving_needs_the_permission_and_a_unique_name(company, admin):
 # --------------------------------------------------------------------------- firing
 
 
-@pytest.mark.postgres
 def test_t1_triage_rule_fires_with_its_inputs_logged_and_notifies_in_the_transaction(company, admin):
     rule = save(admin, name="urgent_big", trigger="order_created",
                 condition="hours_to_due <= 72 and total > 50000",
@@ -116,7 +116,6 @@ def test_t1_triage_rule_fires_with_its_inputs_logged_and_notifies_in_the_transac
     assert not Message.objects.filter(event="rule.fired", order=small).exists()
 
 
-@pytest.mark.postgres
 def test_a_rolled_back_change_leaves_no_firing_and_no_message(company, admin):
     save(admin, name="all", actions=[{"type": "notify", "roles": ["planner"]}])
     with pytest.raises(RuntimeError), transaction.atomic():
@@ -125,7 +124,7 @@ def test_a_rolled_back_change_leaves_no_firing_and_no_message(company, admin):
     assert not RuleFiring.objects.exists() and not Message.objects.filter(event="rule.fired").exists()
 
 
-@pytest.mark.postgres
+@pytest.mark.smoke
 def test_order_changing_actions_are_queued_then_applied_as_the_rule(company, admin):
     rule = save(admin, name="vip_red", trigger="tag_added", trigger_arg="VIP",
                 actions=[{"type": "set_urgency", "value": "red"}, {"type": "add_tag", "tag": "加急"},
@@ -154,7 +153,6 @@ def test_order_changing_actions_are_queued_then_applied_as_the_rule(company, adm
     assert set(RuleTask.objects.values_list("state", flat=True)) == {"done"}
 
 
-@pytest.mark.postgres
 def test_rules_cannot_ping_pong_forever(company, admin):
     save(admin, name="a_red", trigger="field_changed", trigger_arg="urgency", condition="urgency == 'green'",
          actions=[{"type": "set_urgency", "value": "red"}])
@@ -172,7 +170,6 @@ def test_rules_cannot_ping_pong_forever(company, admin):
     assert skipped[0].get("skipped") == "depth"
 
 
-@pytest.mark.postgres
 def test_hold_action_and_overdue_trigger(company, admin):
     save(admin, name="late_hold", trigger="overdue", trigger_arg="pending",
          actions=[{"type": "hold", "reason": "确认超时, 暂停"}, {"type": "notify", "roles": ["manager"]}])
@@ -188,7 +185,6 @@ def test_hold_action_and_overdue_trigger(company, admin):
     assert order.on_hold and order.hold_reason == "确认超时, 暂停"
 
 
-@pytest.mark.postgres
 def test_schedule_rule_runs_once_per_interval(company, admin):
     save(admin, name="daily_red", trigger="schedule", interval_minutes=60, condition="urgency == 'red'",
          actions=[{"type": "notify", "roles": ["manager"]}])
@@ -204,7 +200,6 @@ def test_schedule_rule_runs_once_per_interval(company, admin):
     assert set(RuleFiring.objects.values_list("order_id", flat=True)) == {red.pk}
 
 
-@pytest.mark.postgres
 def test_no_query_when_no_rule_listens(company, admin):
     a = company["actors"]
     order = services.order_create(data=order_input(), actor=a["sales"]).order
@@ -222,7 +217,6 @@ def test_no_query_when_no_rule_listens(company, admin):
     assert len(ctx.captured_queries) == 0
 
 
-@pytest.mark.postgres
 def test_a_rule_saved_elsewhere_is_seen_after_the_stamp_moves(company, admin, settings):
     settings.ORDERHUB_RULES_RELOAD_SECONDS = 0
     assert engine.active_rules() == {}
@@ -236,7 +230,6 @@ def test_a_rule_saved_elsewhere_is_seen_after_the_stamp_moves(company, admin, se
     assert RuleFiring.objects.filter(rule__name="elsewhere").count() == 1
 
 
-@pytest.mark.postgres
 def test_order_record_keeps_the_chain_verifiable(company):
     from orderhub.core.audit import verify_chains
 
@@ -249,7 +242,6 @@ def test_order_record_keeps_the_chain_verifiable(company):
     assert checked >= 2 and not breaks
 
 
-@pytest.mark.postgres
 def test_default_rules_install_once_and_report_an_override(company, admin):
     from orderhub.rules.services import rules_install_defaults
 
