@@ -258,3 +258,25 @@ def test_default_rules_install_once_and_report_an_override(company, admin):
     assert firing.inputs["forced"] is True and firing.inputs["to_stage"] == "materials_ready"
     od = company["users"]["operations_director"]
     assert Message.objects.filter(event="rule.fired", user=od, order=order, channel="inapp").exists()
+
+
+def test_a_batch_import_costs_the_rules_the_same_statements_at_3_or_30_orders(company, admin, settings,
+                                                                              monkeypatch):
+    # per-process caches must not expire between the two measured imports on a busy machine
+    settings.ORDERHUB_RULES_RELOAD_SECONDS = 600
+    monkeypatch.setattr("orderhub.notify.services._CACHE_SECONDS", 600)
+    save(admin, name="every_order", actions=[{"type": "notify", "roles": ["planner"]},
+                                             {"type": "add_tag", "tag": "新单"}])
+    sales = company["actors"]["sales"]
+    engine.active_rules()
+
+    def statements(n, tag):
+        with CaptureQueriesContext(connection) as ctx:
+            services.order_create_batch(items=[order_input(external_ref=f"{tag}{i}") for i in range(n)],
+                                        actor=sales)
+        return len(ctx.captured_queries)
+
+    statements(1, "w")                  # warm the per-process caches
+    few, many = statements(3, "a"), statements(30, "b")
+    assert few == many, (few, many)
+    assert RuleFiring.objects.count() == 34 and RuleTask.objects.count() == 34

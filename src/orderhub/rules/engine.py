@@ -201,23 +201,27 @@ class _Batch:
 
 
 def _send_notes(notes: list[dict[str, Any]]) -> None:
-    from .notifying import send
+    """The notify and webhook actions of one batch: one ``notify_many`` (fixed query count)."""
+    from .notifying import send_many
 
     usernames = {u for n in notes for u in getattr(n["action"], "users", [])}
     ids = dict(get_user_model().objects.filter(username__in=usernames)
                .values_list("username", "pk")) if usernames else {}
+    requests = []
     for n in notes:
         act, order, rule = n["action"], n["order"], n["rule"]
         context = {"number": order.number, "customer": order.customer.name, "stage": order.stage,
                    "rule": rule.name, "title": f"{order.number} · {rule.name}",
                    "message": getattr(act, "message", "") or rule.name}
+        base = {"event": "rule.fired", "order": order, "dedupe_key": n["dedupe_key"], "context": context}
         if act.type == "webhook":
-            send(event="rule.fired", order=order, severity="info", dedupe_key=n["dedupe_key"],
-                 context=context, webhooks=[act.endpoint])
+            requests.append({**base, "severity": "info", "webhooks": [act.endpoint]})
         else:
-            send(event="rule.fired", order=order, severity=act.severity, dedupe_key=n["dedupe_key"],
-                 context=context, roles=act.roles, user_ids=[ids[u] for u in act.users if u in ids],
-                 customer_ids=[order.customer_id] if act.customer else [], channels=act.channels)
+            requests.append({**base, "severity": act.severity, "roles": act.roles,
+                             "user_ids": [ids[u] for u in act.users if u in ids],
+                             "customer_ids": [order.customer_id] if act.customer else [],
+                             "channels": act.channels})
+    send_many(requests)
 
 
 def _matches(rule: CompiledRule, arg: str) -> bool:

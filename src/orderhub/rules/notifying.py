@@ -28,10 +28,18 @@ def send(*, event: str, order, severity: str, dedupe_key: str, context: dict[str
 
 
 def send_many(requests: list[dict[str, Any]]) -> int:
-    """Several notifications with a fixed number of queries (the overdue sweep's batches)."""
+    """Several notifications with a fixed number of queries (the overdue sweep's batches, the
+    rules of one published batch). Each request: event, context, dedupe_key, order, severity,
+    channels and any of roles / user_ids / customer_ids / webhooks."""
     from orderhub.notify.services import NotifyRequest, notify_many
 
-    return notify_many([NotifyRequest(
-        event=r["event"], recipients=recipients(roles=r.get("roles", ())), context=r["context"],
-        dedupe_key=r["dedupe_key"], order=r.get("order"), severity=r.get("severity", "info"),
-        channels=r.get("channels")) for r in requests])
+    built = []
+    for r in requests:
+        who = recipients(roles=r.get("roles", ()), user_ids=r.get("user_ids", ()),
+                         customer_ids=r.get("customer_ids", ()), webhooks=r.get("webhooks", ()))
+        if who:
+            built.append(NotifyRequest(
+                event=r["event"], recipients=who, context=r["context"], dedupe_key=r["dedupe_key"],
+                order=r.get("order"), severity=r.get("severity", "info"),
+                channels=list(r["channels"]) if r.get("channels") else None))
+    return notify_many(built) if built else 0
