@@ -13,3 +13,7 @@ def _fresh_rules_and_notify_caches():
     yield
     clear_caches()
     forget_rules()
+
+
+# the browser test here uses the e2e fixtures (Debian's Chromium, screenshots)
+from tests.e2e.conftest import browser_type_launch_args, shot  # noqa: E402, F401
