@@ -273,9 +273,11 @@ def test_a_batch_import_costs_the_rules_the_same_statements_at_3_or_30_orders(co
         with CaptureQueriesContext(connection) as ctx:
             services.order_create_batch(items=[order_input(external_ref=f"{tag}{i}") for i in range(n)],
                                         actor=sales)
-        return len(ctx.captured_queries)
+        # the rules' own statements (firings, tasks) and the notifications they write; the
+        # order writes themselves may cross an id block (hi/lo) and are counted elsewhere
+        return sum(1 for q in ctx.captured_queries if "rules_" in q["sql"] or "notify_" in q["sql"])
 
     statements(1, "w")                  # warm the per-process caches
     few, many = statements(3, "a"), statements(30, "b")
-    assert few == many, (few, many)
+    assert few == many and few >= 3, (few, many)      # firings, tasks, messages (+ dedupe lookup)
     assert RuleFiring.objects.count() == 34 and RuleTask.objects.count() == 34
