@@ -87,3 +87,25 @@ def test_a_users_quiet_hours_hold_email_but_not_red_nor_inapp(company):
 
     with pytest.raises(PermissionDenied):   # somebody else's profile
         profile_save(user_id=planner.pk, actor=company["actors"]["sales"], mobile="1")
+
+
+@pytest.mark.smoke
+def test_templates_fall_back_to_the_shipped_defaults(company, monday_morning):
+    """A flushed or deleted template row still renders the Chinese default, and an edited row
+    wins over it."""
+    from orderhub.notify.models import MessageTemplate
+    from orderhub.notify.services import clear_caches, template_save
+    from orderhub.orders.services import order_create
+    from tests.conftest import order_input
+
+    MessageTemplate.objects.all().delete()
+    clear_caches()
+    order = order_create(data=order_input(), actor=company["actors"]["sales"]).order
+    m = Message.objects.get(order=order)
+    assert m.subject.startswith(f"新订单 {order.number}") and "苏州博锐精工" in m.body
+    template_save(event="rule.notify", channel="inapp", subject="提醒：{{ title }}", body="{{ message }}！",
+                  actor=company["actors"]["admin"])
+    notify(event="rule.notify", recipients=[Recipient.role("qc")], context={"title": "T", "message": "M"},
+           dedupe_key="edited", channels=["inapp"])
+    m = Message.objects.get(dedupe_key__startswith="edited|")
+    assert (m.subject, m.body) == ("提醒：T", "M！")

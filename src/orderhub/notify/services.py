@@ -210,7 +210,18 @@ def active_endpoints() -> list[Endpoint]:
 
 
 def templates() -> dict[tuple[str, str], MessageTemplate]:
-    return _cached("templates", lambda: {(t.event, t.channel): t for t in MessageTemplate.objects.all()})
+    """The shipped Chinese defaults (``notify.defaults``, also seeded as rows by migration 0002
+    so they can be edited) overlaid with the rows: a deleted or never-seeded row falls back to
+    its default instead of to a bare event name."""
+    def load():
+        from .defaults import DEFAULT_TEMPLATES
+
+        out = {(e, c): MessageTemplate(event=e, channel=c, subject=subj, body=body)
+               for e, c, subj, body in DEFAULT_TEMPLATES}
+        out.update({(t.event, t.channel): t for t in MessageTemplate.objects.all()})
+        return out
+
+    return _cached("templates", load)
 
 
 def people() -> tuple[dict[str, list[_Person]], dict[int, _Person]]:

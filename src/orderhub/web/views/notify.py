@@ -200,7 +200,9 @@ def template_edit(request, event: str, channel: str = ""):
     channel = "" if channel == "all" else channel
     t = MessageTemplate.objects.filter(event=event, channel=channel).first()
     errors: dict[str, list[str]] = {}
-    form = {"subject": t.subject if t else "", "body": t.body if t else ""}
+    default = next(((subj, body) for e, c, subj, body in DEFAULT_TEMPLATES if (e, c) == (event, channel)),
+                   ("", ""))
+    form = {"subject": t.subject if t else default[0], "body": t.body if t else default[1]}
     if request.method == "POST":
         form = {"subject": request.POST.get("subject", ""), "body": request.POST.get("body", "")}
         try:
