@@ -281,3 +281,15 @@ def test_a_batch_import_costs_the_rules_the_same_statements_at_3_or_30_orders(co
     few, many = statements(3, "a"), statements(30, "b")
     assert few == many and few >= 3, (few, many)      # firings, tasks, messages (+ dedupe lookup)
     assert RuleFiring.objects.count() == 34 and RuleTask.objects.count() == 34
+
+
+def test_a_webhook_action_writes_an_outbox_row_for_the_endpoint(company, admin):
+    from orderhub.notify.models import Endpoint
+
+    Endpoint.objects.create(code="erp", name="ERP", kind="webhook",
+                            config={"url": "http://127.0.0.1:9/hook", "secret": "s3cret"})
+    save(admin, name="to_erp", actions=[{"type": "webhook", "endpoint": "erp"}])
+    order = services.order_create(data=order_input(), actor=company["actors"]["sales"]).order
+    msg = Message.objects.get(event="rule.fired", order=order)
+    assert msg.channel == "webhook" and msg.endpoint.code == "erp"
+    assert msg.payload["context"]["rule"] == "to_erp" and msg.payload["context"]["number"] == order.number
