@@ -293,3 +293,20 @@ def test_a_webhook_action_writes_an_outbox_row_for_the_endpoint(company, admin):
     msg = Message.objects.get(event="rule.fired", order=order)
     assert msg.channel == "webhook" and msg.endpoint.code == "erp"
     assert msg.payload["context"]["rule"] == "to_erp" and msg.payload["context"]["number"] == order.number
+
+
+def test_a_notify_action_can_tell_the_customer(company, admin):
+    from orderhub.notify.models import Endpoint
+
+    Endpoint.objects.create(code="smtp", name="SMTP", kind="email", config={"host": "127.0.0.1", "port": 25})
+    cust = company["customer"]
+    cust.email = "buyer@bori.example"
+    cust.save(update_fields=["email"])
+    save(admin, name="tell_customer", trigger="stage_entered", trigger_arg="scheduled",
+         actions=[{"type": "notify", "customer": True, "channels": ["email"], "message": "已排产"}])
+    a = company["actors"]
+    order = services.order_create(data=order_input(), actor=a["sales"]).order
+    assert not Message.objects.filter(event="rule.fired").exists()          # pending: not yet
+    services.order_transition(order=order.number, to="scheduled", actor=a["service"])
+    msg = Message.objects.get(event="rule.fired", order=order)
+    assert (msg.channel, msg.address) == ("email", "buyer@bori.example")
