@@ -236,6 +236,7 @@ def main(argv=None) -> int:
         for pr in procs:
             pr.start()
         busy0, total0 = common.machine_cpu()
+        worker_cpu0 = common.tree_cpu_s(worker.pid)
         sent: dict[int, float] = {}
         created: list[float] = []
         behind: list[float] = []
@@ -252,6 +253,7 @@ def main(argv=None) -> int:
         achieved = (n - 1) / (last_t0 - min(sent.values())) if n > 1 else 0.0
         wait_all(rec, sent, 60)
         busy1, total1 = common.machine_cpu()
+        worker_cpu = common.tree_cpu_s(worker.pid) - worker_cpu0
     finally:
         stop_worker(worker)
     with rec.lock:
@@ -288,7 +290,10 @@ def main(argv=None) -> int:
             figure("messages_per_order", "count", [per_order], conditions="in-app to the service "
                    "user + the role's webhook", info=True),
             figure("webhook_duplicates", "count", [dupes], conditions=cond, info=True),
-            figure("producer_cpu_per_order", "ms", [producer_cpu / max(n, 1) * 1000], conditions=cond,
+            figure("producer_cpu_per_order", "ms", [producer_cpu / max(n, 1) * 1000], conditions=cond
+                   + "; CPU time of the producer processes (order_create + outbox + wake-up)", info=True),
+            figure("worker_cpu_per_order", "ms", [worker_cpu / max(n, 1) * 1000], conditions=cond
+                   + "; CPU time of the Celery worker (all its processes): claim, 2 sends, records",
                    info=True),
         ],
         "notes": [f"{missing} of {n} webhooks missing after 60 s" if missing else

@@ -26,7 +26,7 @@ from django.db import transaction
 from orderhub.core import clock
 
 from .channels import DeliveryError, send
-from .models import Endpoint, FirstTouch, Message
+from .models import Channel, Endpoint, FirstTouch, Message
 
 logger = logging.getLogger(__name__)
 
@@ -107,20 +107,45 @@ def _record(m: Message, *, ok: bool, error: str, answer: str, started: datetime,
                            next_attempt_at=finished + backoff(m.attempts))
 
 
-def record_first_touch(m: Message, touched_at: datetime) -> None:
-    """The first delivery to an owner of the order's first stage (the first one wins)."""
+def first_touch_row(m: Message, touched_at: datetime) -> FirstTouch:
     from orderhub.core.calendar_config import get_business_calendar
 
     submitted = datetime.fromisoformat(m.payload["first_touch"]["submitted_at"])
-    cal = get_business_calendar()
+    wall = max((touched_at - submitted).total_seconds(), 0.0)
     try:
-        business = cal.business_seconds_between(submitted, touched_at) if touched_at > submitted else 0.0
+        business = get_business_calendar().business_seconds_between(submitted, touched_at) if wall else 0.0
     except Exception:  # outside the calendar's years
-        business = max((touched_at - submitted).total_seconds(), 0.0)
-    FirstTouch.objects.bulk_create([FirstTouch(
-        order_id=m.order_id, submitted_at=submitted, touched_at=touched_at, message_id=m.pk,
-        channel=m.channel, wall_seconds=max((touched_at - submitted).total_seconds(), 0.0),
-        business_seconds=business)], ignore_conflicts=True)
+        business = wall
+    return FirstTouch(order_id=m.order_id, submitted_at=submitted, touched_at=touched_at, message_id=m.pk,
+                      channel=m.channel, wall_seconds=wall, business_seconds=business)
+
+
+def record_first_touch(m: Message, touched_at: datetime) -> None:
+    """The first delivery to an owner of the order's first stage (the first one wins)."""
+    FirstTouch.objects.bulk_create([first_touch_row(m, touched_at)], ignore_conflicts=True)
+
+
+def deliver_inbox(rows: list[Message], *, worker: str = "") -> int:
+    """In-app messages need no I/O: the claimed ones are recorded delivered together, in one
+    transaction (one UPDATE, one INSERT of attempts, one of first touches)."""
+    from .models import DeliveryAttempt
+
+    if not rows:
+        return 0
+    now = clock.now()
+    with transaction.atomic():
+        done = set(Message.objects.filter(pk__in=[m.pk for m in rows], status=Message.Status.SENDING)
+                   .values_list("pk", flat=True).select_for_update())
+        rows = [m for m in rows if m.pk in done]
+        Message.objects.filter(pk__in=[m.pk for m in rows]).update(
+            status=Message.Status.DELIVERED, delivered_at=now, last_error="")
+        DeliveryAttempt.objects.bulk_create([
+            DeliveryAttempt(message_id=m.pk, number=m.attempts, started_at=now, finished_at=now, ok=True,
+                            response="inbox", worker=worker[:100]) for m in rows])
+        touches = [first_touch_row(m, now) for m in rows if m.order_id and m.payload.get("first_touch")]
+        if touches:
+            FirstTouch.objects.bulk_create(touches, ignore_conflicts=True)
+    return len(rows)
 
 
 def deliver_due(*, limit: int = 20, max_rounds: int = 50) -> int:
@@ -131,8 +156,12 @@ def deliver_due(*, limit: int = 20, max_rounds: int = 50) -> int:
         rows = claim(limit)
         if not rows:
             break
-        eps = _endpoints(rows)
-        for m in rows:
+        delivered += deliver_inbox([m for m in rows if m.channel == Channel.INAPP], worker=worker)
+        others = [m for m in rows if m.channel != Channel.INAPP]
+        eps = _endpoints(others)
+        for m in others:
             delivered += deliver_one(m, eps.get(m.endpoint_id), worker=worker)
+        if len(rows) < limit:
+            break          # that was the last of what is due now
     return delivered
 
