@@ -190,6 +190,7 @@ def main(argv=None) -> int:
     ap.add_argument("--producers", type=int, default=3, help="processes creating the orders")
     ap.add_argument("--date", default=date.today().isoformat())
     args = ap.parse_args(argv)
+    load0 = f"{os.getloadavg()[0]:.1f}"
     recreate()
     common.bootstrap(URL)
     common.migrate()
@@ -298,6 +299,13 @@ def main(argv=None) -> int:
         ],
         "notes": [f"{missing} of {n} webhooks missing after 60 s" if missing else
                   f"all {n} webhooks received",
+                  f"CPU per order: producer {producer_cpu / max(n, 1) * 1000:.1f} ms (order_create with its "
+                  f"outbox INSERT and broker wake-up) + worker {worker_cpu / max(n, 1) * 1000:.1f} ms (Celery "
+                  f"task, claim, webhook POST, records): {args.rate:g}/s needs "
+                  f"{(producer_cpu + worker_cpu) / max(n, 1) * args.rate:.2f} cores before PostgreSQL",
+                  f"load average before/after: {load0} / {os.getloadavg()[0]:.1f} on "
+                  f"{machine['cpus_usable']} CPUs shared with other sessions; when the producers fall "
+                  "behind the schedule the rate was CPU-bound, not bound by the hub",
                   "latency = receiver's read time − the moment before order_create was called "
                   "(same machine clock)"],
     }
