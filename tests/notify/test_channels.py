@@ -251,3 +251,25 @@ def test_configuration_is_validated_naming_the_fault(company, admin_actor):
     t = template_save(event="order.created", channel="wecom", subject="", body="新单 {{ order.number }}",
                       actor=admin_actor)
     assert t.pk and t.updated_by == "admin"
+
+
+def test_group_robots_mention_the_roles_people(company, receiver, inline_jobs, admin_actor,
+                                               django_capture_on_commit_callbacks):
+    from orderhub.notify.services import profile_save
+
+    planner = company["users"]["planner"]
+    profile_save(user_id=planner.pk, actor=admin_actor, mobile="13900000003", dingtalk_id="ding-u1",
+                 wecom_id="zhangsan")
+    endpoint_save(code="ding", name="计划群", kind="dingtalk", actor=admin_actor, roles=["planner"],
+                  config={"url": f"{receiver.url}/robot/send?access_token=t"})
+    endpoint_save(code="wx", name="计划群", kind="wecom", actor=admin_actor, roles=["planner"],
+                  config={"url": f"{receiver.url}/cgi-bin/webhook/send?key=K"})
+    _send(django_capture_on_commit_callbacks, recipients=[Recipient.role("planner")], dedupe_key="at",
+          channels=["dingtalk", "wecom"])
+    receiver.wait_for(2)
+    bodies = {receiver.json(i)["msgtype"] + ("-wx" if "key=K" in receiver.requests[i]["path"] else ""): receiver.json(i)
+              for i in range(2)}
+    ding = bodies["markdown"]
+    assert ding["at"]["atMobiles"] == ["13900000003"] and ding["at"]["atUserIds"] == ["ding-u1"]
+    assert "@13900000003" in ding["markdown"]["text"]     # DingTalk needs the @ in the text too
+    assert "<@zhangsan>" in bodies["markdown-wx"]["markdown"]["content"]

@@ -188,19 +188,26 @@ def send_dingtalk(m: Message, ep: Endpoint) -> str:
         ts = int(time.time() * 1000)
         url += ("&" if "?" in url else "?") + f"timestamp={ts}&sign={dingtalk_sign(cfg['secret'], ts)}"
     title = m.subject or m.event
+    at = m.payload.get("at") or {}
+    mobiles, ids = at.get("mobiles") or [], at.get("dingtalk_ids") or []
     if cfg.get("msgtype") == "actionCard":
         data = {"msgtype": "actionCard", "actionCard": {
             "title": title, "text": m.body, "btnOrientation": "0",
             "singleTitle": cfg.get("button_title") or "查看订单", "singleURL": order_url(m)}}
     else:
-        data = {"msgtype": "markdown", "markdown": {"title": title, "text": m.body},
-                "at": {"isAtAll": bool(cfg.get("at_all"))}}
+        # a markdown @-mention only notifies when the @mobile / @id also appears in the text
+        tags = " ".join([f"@{x}" for x in mobiles] + [f"@{x}" for x in ids])
+        data = {"msgtype": "markdown",
+                "markdown": {"title": title, "text": f"{m.body}\n\n{tags}" if tags else m.body},
+                "at": {"atMobiles": mobiles, "atUserIds": ids, "isAtAll": bool(cfg.get("at_all"))}}
     return _robot_ok(_post_json(url, data, ep.timeout_seconds,
                                 {"X-OrderHub-Dedupe-Key": m.dedupe_key}))
 
 
 def send_wecom(m: Message, ep: Endpoint) -> str:
-    data = {"msgtype": "markdown", "markdown": {"content": m.body}}
+    ids = (m.payload.get("at") or {}).get("wecom_ids") or []
+    tags = " ".join(f"<@{x}>" for x in ids)     # WeCom markdown mentions members as <@userid>
+    data = {"msgtype": "markdown", "markdown": {"content": f"{m.body}\n{tags}" if tags else m.body}}
     return _robot_ok(_post_json(ep.config["url"], data, ep.timeout_seconds,
                                 {"X-OrderHub-Dedupe-Key": m.dedupe_key}))
 

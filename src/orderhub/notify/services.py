@@ -231,15 +231,16 @@ def people() -> tuple[dict[str, list[_Person]], dict[int, _Person]]:
     def load():
         by_role: dict[str, list[_Person]] = defaultdict(list)
         by_user: dict[int, _Person] = {}
-        for uid, email, group, mobile, chans, q_start, q_end in (
+        for uid, email, group, mobile, chans, q_start, q_end, ding, wecom in (
                 get_user_model().objects.filter(is_active=True)
                 .values_list("pk", "email", "groups__name", "contact_profile__mobile",
                              "contact_profile__channels", "contact_profile__quiet_start",
-                             "contact_profile__quiet_end").order_by("pk")):
+                             "contact_profile__quiet_end", "contact_profile__dingtalk_id",
+                             "contact_profile__wecom_id").order_by("pk")):
             p = by_user.get(uid)
             if p is None:
                 p = by_user[uid] = _Person(uid, email or "", mobile or "", tuple(chans or ()),
-                                           q_start, q_end)
+                                           q_start, q_end, ding or "", wecom or "")
             if group:
                 by_role[group].append(p)
         return dict(by_role), by_user
@@ -255,6 +256,8 @@ class _Person:
     channels: tuple[str, ...] = ()
     quiet_start: dt_time | None = None     # the user's own quiet hours (e-mail and SMS)
     quiet_end: dt_time | None = None
+    dingtalk_id: str = ""                  # @-mentioned by the group robots of the user's roles
+    wecom_id: str = ""
 
 
 @dataclass
@@ -302,6 +305,7 @@ def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[Message]:
     default_personal = tuple(getattr(settings, "ORDERHUB_NOTIFY_DEFAULT_CHANNELS", ("inapp", "email")))
     # channel, endpoint, address, user id, recipient label, the person (for their quiet hours)
     targets: list[tuple[str, Endpoint | None, str, int | None, str, _Person | None]] = []
+    mention: dict[str, list[_Person]] = {}   # group robot code -> the role's people to @-mention
 
     def person(p: _Person, recipient: str) -> None:
         chans = allowed if allowed is not None else set(p.channels or default_personal)
@@ -322,6 +326,8 @@ def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[Message]:
                 if ep.kind in ENDPOINT_CHANNELS and rec.ref in (ep.roles or []) and (
                         allowed is None or ep.kind in allowed):
                     targets.append((ep.kind, ep, ep.code, None, label, None))
+                    if ep.kind in (Channel.DINGTALK, Channel.WECOM):
+                        mention.setdefault(ep.code, []).extend(lk.by_role.get(rec.ref, []))
         elif rec.kind == "user":
             p = lk.by_user.get(int(rec.ref))
             if p is not None:
@@ -357,6 +363,11 @@ def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[Message]:
                 due = quiet_hours_end(who.quiet_start, who.quiet_end, due)
         payload = {"dedupe_key": key, "event": r.event, "severity": r.severity,
                    "context": payload_ctx, **r.extra_payload}
+        if ep is not None and mention.get(ep.code):
+            people_ = {p.user_id: p for p in mention[ep.code]}.values()
+            payload["at"] = {"mobiles": sorted({p.mobile for p in people_ if p.mobile}),
+                             "dingtalk_ids": sorted({p.dingtalk_id for p in people_ if p.dingtalk_id}),
+                             "wecom_ids": sorted({p.wecom_id for p in people_ if p.wecom_id})}
         out.append(Message(
             event=r.event, channel=channel, endpoint=ep, recipient=label[:100], user_id=user_id,
             address=address[:300], subject=subject[:300], body=body, payload=payload,
