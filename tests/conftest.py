@@ -39,6 +39,9 @@ def _fresh_process_caches():
     wf_services._compiled_by_id.cache_clear()
     wf_services._current_ids.clear()
     clear_calendar_cache()
+    from orderhub.notify.services import clear_caches as clear_notify_caches
+
+    clear_notify_caches()
     yield
 
 

@@ -8,6 +8,8 @@
     orderhub audit verify
     orderhub manage ...      any Django management command
     orderhub intake replay <id>|--failed · poll-imap · import FILE --channel C · resume
+    orderhub worker [celery worker options]   deliver notifications, run jobs (Celery + Redis)
+    orderhub beat [celery beat options]       schedule the periodic jobs (one per installation)
 """
 
 from __future__ import annotations
@@ -32,9 +34,30 @@ def _django():
 def _serve(host: str, port: int, workers: int) -> int:
     call = _django()
     call("collectstatic", "--noinput", verbosity=0)
+    from django.conf import settings
+
+    if settings.ORDERHUB_JOBS != "celery":
+        # no broker: deliveries and the periodic jobs run in a thread of this process
+        from orderhub.notify.runner import start_embedded_runner
+
+        start_embedded_runner()
     cmd = [sys.executable, "-m", "gunicorn", "orderhub.wsgi:application", "--bind", f"{host}:{port}",
            "--workers", str(workers), "--threads", "4", "--access-logfile", "-"]
     return subprocess.call(cmd)
+
+
+def _celery(cmd: str, rest: list[str]) -> int:
+    """`orderhub worker` / `orderhub beat`: Celery with the broker from REDIS_URL."""
+    _django()
+    from orderhub.celery import app
+
+    argv = [cmd, "--loglevel", os.environ.get("ORDERHUB_LOG_LEVEL", "INFO"), *rest]
+    if cmd == "beat":
+        from django.conf import settings
+
+        argv += ["--schedule", str(settings.DATA_DIR / "celerybeat-schedule")]
+    app.start(argv=argv)
+    return 0
 
 
 def _print_logins(host: str, port: int) -> None:
@@ -48,6 +71,9 @@ def _print_logins(host: str, port: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("worker", "beat"):  # every other option goes to Celery as is
+        return _celery(argv[0], argv[1:])
     parser = argparse.ArgumentParser(prog="orderhub", description="OrderHub 订单中枢")
     sub = parser.add_subparsers(dest="cmd", required=True)
     for name in ("demo", "serve"):
@@ -70,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     asub.add_parser("verify")
     p = sub.add_parser("manage")
     p.add_argument("rest", nargs=argparse.REMAINDER)
+    for name in ("worker", "beat"):
+        p = sub.add_parser(name, help=f"celery {name} (options are passed on)")
+        p.add_argument("rest", nargs=argparse.REMAINDER)
     p = sub.add_parser("intake", help="replay · poll-imap · import FILE --channel C · resume · install-templates")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)

@@ -31,6 +31,8 @@ INSTALLED_APPS = [
     "orderhub.orders",
     "orderhub.web",
     "orderhub.intake",
+    "orderhub.notify",
+    "orderhub.rules",
 ]
 
 MIDDLEWARE = [
@@ -135,3 +137,27 @@ ORDERHUB_IMAP_USER = os.environ.get("ORDERHUB_IMAP_USER", "")
 ORDERHUB_IMAP_PASSWORD = os.environ.get("ORDERHUB_IMAP_PASSWORD", "")
 ORDERHUB_IMAP_MAILBOX = os.environ.get("ORDERHUB_IMAP_MAILBOX", "INBOX")
 ORDERHUB_IMAP_SSL = os.environ.get("ORDERHUB_IMAP_SSL", "1") == "1"
+
+# Background jobs (orderhub.celery, orderhub.notify). Production: Celery with Redis
+# (`orderhub worker`, `orderhub beat`) and ORDERHUB_JOBS=celery on the web processes so a commit
+# wakes a worker at once; the demo: ORDERHUB_JOBS=embedded (a thread in `orderhub serve`).
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", REDIS_URL)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = TIME_ZONE
+ORDERHUB_JOBS = os.environ.get("ORDERHUB_JOBS", "embedded")  # celery | embedded
+# notifications: personal channels used when a user has no preference; attempts before a
+# message becomes a dead letter; first retry delay (doubles each attempt, capped)
+ORDERHUB_NOTIFY_DEFAULT_CHANNELS = os.environ.get("ORDERHUB_NOTIFY_DEFAULT_CHANNELS", "inapp,email").split(",")
+ORDERHUB_NOTIFY_MAX_ATTEMPTS = int(os.environ.get("ORDERHUB_NOTIFY_MAX_ATTEMPTS", "8"))
+ORDERHUB_NOTIFY_RETRY_SECONDS = float(os.environ.get("ORDERHUB_NOTIFY_RETRY_SECONDS", "30"))
+ORDERHUB_NOTIFY_FROM_EMAIL = os.environ.get("ORDERHUB_NOTIFY_FROM_EMAIL", "orderhub@localhost")
+# a message being sent is re-claimed by another worker after this many seconds (a dead worker)
+ORDERHUB_NOTIFY_LEASE_SECONDS = float(os.environ.get("ORDERHUB_NOTIFY_LEASE_SECONDS", "120"))
+ORDERHUB_BASE_URL = os.environ.get("ORDERHUB_BASE_URL", "http://127.0.0.1:8000")
+# users of the roles, endpoints and templates are cached per process this long (saves here clear it)
+ORDERHUB_NOTIFY_CACHE_SECONDS = float(os.environ.get("ORDERHUB_NOTIFY_CACHE_SECONDS", "10"))
+# rules engine: how often a process checks whether rules were saved elsewhere (seconds)
+ORDERHUB_RULES_RELOAD_SECONDS = float(os.environ.get("ORDERHUB_RULES_RELOAD_SECONDS", "2"))

@@ -17,6 +17,9 @@ ROLES = {
     "admin": _("Administrator"),
     "planning_supervisor": _("Planning supervisor"),
     "production_director": _("Production director"),
+    "production_manager": _("Production manager"),
+    "operations_director": _("Operations director"),
+    "vice_president": _("Vice president"),
 }
 
 # Django permissions each role holds (beyond moving orders out of the stages it owns).
@@ -36,8 +39,13 @@ ROLE_PERMISSIONS = {
     "admin": ["orders.add_order", "orders.view_order", "orders.hold_order",
               "orders.override_guard", "orders.cancel_order", "workflow.change_workflowdefinition",
               "core.change_calendaroverride", "catalog.change_customer", "catalog.change_product",
+              "notify.change_endpoint",
               "inventory.change_stocklevel", "auth.change_user",
-              "intake.change_configversion"],
+              "intake.change_configversion", "rules.change_rule"],
     "planning_supervisor": ["orders.add_order", "orders.view_order", "orders.hold_order"],
     "production_director": ["orders.view_order", "orders.hold_order"],
+    "production_manager": ["orders.view_order", "orders.hold_order"],
+    "operations_director": ["orders.view_order", "orders.hold_order", "orders.override_guard"],
+    "vice_president": ["orders.view_order", "orders.hold_order", "orders.override_guard",
+                       "orders.cancel_order"],
 }

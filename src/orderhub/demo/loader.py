@@ -24,6 +24,7 @@ from orderhub.inventory.services import stock_receive
 from orderhub.orders import services
 from orderhub.orders.inputs import LineInput, OrderInput
 from orderhub.orders.models import Order
+from orderhub.rules.services import rules_install_defaults
 from orderhub.workflow.services import compiled, current_definition, workflow_install_templates
 
 D = Decimal
@@ -181,6 +182,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
         users = _users()
         actors = {name: Actor.for_user(u) for name, u in users.items()}
         workflow_install_templates(actor=system)
+        rules_install_defaults(actor=system)
         _catalog(users, system)
     t1 = current_definition("T1")
     t1_flow, t3_flow = compiled(t1), compiled(current_definition("T3"))

@@ -124,6 +124,8 @@ class StageInstance(models.Model):
     exited_at = models.DateTimeField(_("left at"), null=True, blank=True)
     entered_by = models.CharField(_("by"), max_length=150)
     forced = models.BooleanField(_("forced"), default=False)
+    # set once by the overdue sweep (orderhub.rules.sweep) when due_at passed while still open
+    overdue_at = models.DateTimeField(_("marked overdue at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("stage instance")
@@ -132,6 +134,10 @@ class StageInstance(models.Model):
             models.Index(fields=["due_at"], name="stage_open_due",
                          condition=Q(exited_at__isnull=True)),
             models.Index(fields=["order", "entered_at"], name="stage_order"),
+            # the overdue sweep: open, not yet marked, with a deadline; shrinks as rows are marked
+            models.Index(fields=["due_at"], name="stage_sweep_due",
+                         condition=Q(exited_at__isnull=True, overdue_at__isnull=True,
+                                     due_at__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -180,3 +186,81 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Ticket(models.Model):
+    """Work beside the order's flow: an exception or a change request, with an owner role and a
+    business-time deadline, resolved with a written resolution. Opened and resolved only
+    through ``orders.services.tickets`` (each an event in the order's history)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        RESOLVED = "resolved", _("resolved")
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="tickets",
+                              verbose_name=_("order"))
+    kind = models.CharField(_("kind"), max_length=40, default="exception")
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("details"), blank=True)
+    owner_role = models.CharField(_("owner role"), max_length=32)
+    due_at = models.DateTimeField(_("due at"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices,
+                              default=Status.OPEN)
+    resolution = models.TextField(_("resolution"), blank=True)
+    opened_at = models.DateTimeField(_("opened at"))
+    opened_by = models.CharField(_("opened by"), max_length=150)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    resolved_by = models.CharField(_("resolved by"), max_length=150, blank=True)
+
+    class Meta:
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        ordering = ["-opened_at"]
+        indexes = [
+            models.Index(fields=["owner_role", "due_at"], name="ticket_open_role_due",
+                         condition=Q(status="open")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.title}"
+
+
+class EscalationStep(models.Model):
+    """One rung of an escalation ladder, materialised when the stage is entered (or the ticket
+    opened): fired once at ``fire_at`` by the ladder job, or cancelled when the work moves."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="escalation_steps")
+    stage_instance = models.ForeignKey(StageInstance, null=True, blank=True, on_delete=models.CASCADE,
+                                       related_name="escalation_steps")
+    ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.CASCADE,
+                               related_name="escalation_steps")
+    step = models.CharField(_("step"), max_length=40)
+    seq = models.PositiveSmallIntegerField(_("rung"))
+    fire_at = models.DateTimeField(_("fires at"))
+    fired_at = models.DateTimeField(_("fired at"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    # what firing did: notified / condition_false (recorded, nothing sent)
+    outcome = models.CharField(_("outcome"), max_length=24, blank=True)
+
+    class Meta:
+        verbose_name = _("escalation step")
+        verbose_name_plural = _("escalation steps")
+        ordering = ["order", "fire_at", "seq"]
+        indexes = [
+            # the ladder job: pending rungs by moment
+            models.Index(fields=["fire_at"], name="escalation_pending",
+                         condition=Q(fired_at__isnull=True, cancelled_at__isnull=True)),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(stage_instance__isnull=False) | Q(ticket__isnull=False),
+                                   name="escalation_step_has_subject"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}:{self.step}@{self.fire_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def state(self) -> str:
+        if self.cancelled_at:
+            return "cancelled"
+        return "fired" if self.fired_at else "pending"

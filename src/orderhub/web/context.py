@@ -3,6 +3,7 @@
 from orderhub.workflow.models import WorkflowDefinition
 
 from .views.common import actor_for
+from .views.notify import badge_count as notify_badge_count
 
 
 def workspace(request):
@@ -15,4 +16,5 @@ def workspace(request):
         "nav_is_admin": "admin" in actor.roles,
         "nav_can_add": actor.has_perm("orders.add_order"),
         "actor": actor,
+        "nav_unread": notify_badge_count(request),
     }

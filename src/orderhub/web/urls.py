@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import board, config, home, intake, orders
+from .views import board, config, home, intake, notify, orders, rules
 
 app_name = "web"
 
@@ -41,4 +41,23 @@ urlpatterns = [
     path("settings/products/<str:sku>/", config.product_edit, name="config_product"),
     path("settings/stock/", config.stock, name="config_stock"),
     path("settings/users/", config.users, name="config_users"),
+    path("notifications/", notify.inbox, name="notify_inbox"),
+    path("notifications/read", notify.inbox_read, name="notify_read"),
+    path("notifications/badge", notify.unread_badge, name="notify_badge"),
+    path("notifications/me/", notify.my_settings, name="notify_me"),
+    path("notifications/dead/", notify.dead_letters, name="notify_dead"),
+    path("notifications/dead/<int:pk>/resend", notify.resend, name="notify_resend"),
+    path("settings/notify/", notify.settings_home, name="notify_settings"),
+    path("settings/notify/endpoints/new/", notify.endpoint_edit, name="notify_endpoint_new"),
+    path("settings/notify/endpoints/<str:code>/", notify.endpoint_edit, name="notify_endpoint"),
+    path("settings/notify/templates/<str:event>/<str:channel>/", notify.template_edit,
+         name="notify_template"),
+    path("rules/", rules.rule_list, name="rules"),
+    path("rules/new/", rules.rule_edit, name="rule_new"),
+    path("rules/firings/", rules.firing_log, name="rule_firings"),
+    path("rules/<int:pk>/", rules.rule_edit, name="rule_edit"),
+    path("tickets/", rules.ticket_list, name="tickets"),
+    path("tickets/<int:pk>/", rules.ticket_detail, name="ticket"),
+    path("tickets/<int:pk>/resolve", rules.ticket_resolve, name="ticket_resolve"),
+    path("orders/<str:number>/tickets", rules.ticket_open, name="ticket_open"),
 ]

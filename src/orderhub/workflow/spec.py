@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -102,14 +102,89 @@ class ActionSpec(_Strict):
         return self
 
 
+class DueSoonSpec(_Strict):
+    """When open work turns from on-track to due-soon: a share of the stage's allowance left
+    (``percent: 20``) or a fixed number of business hours before the deadline."""
+
+    percent: Decimal | None = Field(default=None, gt=0, lt=100)
+    business_hours: Decimal | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _one(self) -> DueSoonSpec:
+        if (self.percent is None) == (self.business_hours is None):
+            raise ValueError("give exactly one of percent or business_hours")
+        return self
+
+
+DEFAULT_DUE_SOON = DueSoonSpec(percent=Decimal("20"))
+
+CHANNELS = ("email", "dingtalk", "wecom", "sms", "webhook", "inapp")
+SEVERITIES = ("info", "warning", "red")
+# names a ladder step's message may use, e.g. "订单 {number} 距交期不足 72 小时"
+STEP_MESSAGE_NAMES = ("number", "customer", "stage", "stage_name", "due_at", "required_date",
+                      "step", "ticket")
+
+
+class WhenSpec(_Strict):
+    """The moment of a ladder step: ``after`` the stage entry (or ticket opening), the deadline
+    or the previous step, or ``before`` the deadline or the order's required date; counted in
+    business hours (working time on the business calendar) or in plain hours."""
+
+    after: Literal["entered", "due", "previous"] | None = None
+    before: Literal["due", "required_date"] | None = None
+    business_hours: Decimal | None = Field(default=None, ge=0)
+    hours: Decimal | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one(self) -> WhenSpec:
+        if (self.after is None) == (self.before is None):
+            raise ValueError("give exactly one of after or before")
+        if (self.business_hours is None) == (self.hours is None):
+            raise ValueError("give exactly one of business_hours or hours")
+        return self
+
+
+class LadderStepSpec(_Strict):
+    """One rung: when, an optional condition (order symbols), who is told, how, how loudly."""
+
+    code: str = Field(pattern=CODE_RE)
+    when: WhenSpec
+    condition: str | None = None
+    roles: list[str] = []
+    users: list[str] = []                 # usernames
+    channels: list[Literal["email", "dingtalk", "wecom", "sms", "webhook", "inapp"]] | None = None
+    severity: Literal["info", "warning", "red"] = "warning"
+    set_urgency: Literal["red", "yellow", "green"] | None = None
+    message: str | None = None
+
+    @model_validator(mode="after")
+    def _who(self) -> LadderStepSpec:
+        if not self.roles and not self.users:
+            raise ValueError("a step needs at least one role or user to tell")
+        return self
+
+
+class TicketKindSpec(_Strict):
+    """A kind of ticket the workflow knows (e.g. a customer change request), with its owner,
+    deadline and escalation ladder."""
+
+    code: str = Field(pattern=CODE_RE)
+    name: str = Field(min_length=1, max_length=40)
+    owner_role: str
+    deadline: DeadlineSpec | None = None
+    escalation: list[LadderStepSpec] = []
+
+
 class StageSpec(_Strict):
     code: str = Field(pattern=CODE_RE)
     name: str = Field(min_length=1, max_length=40)
     owner_role: str
     color: str | None = None
     deadline: DeadlineSpec | None = None
+    due_soon: DueSoonSpec | None = None
     guards: list[GuardSpec] = []
     on_enter: list[ActionSpec] = []
+    escalation: list[LadderStepSpec] = []
     next: list[str] = []
     final: bool = False
 
@@ -119,7 +194,9 @@ class WorkflowSpec(_Strict):
     name: str = Field(min_length=1, max_length=100)
     description: str = ""
     initial: str
+    due_soon: DueSoonSpec = DEFAULT_DUE_SOON
     stages: list[StageSpec] = Field(min_length=1)
+    tickets: list[TicketKindSpec] = []
 
 
 @dataclass(frozen=True)
@@ -133,9 +210,9 @@ class CompiledGuard:
 
 
 @dataclass(frozen=True)
-class CompiledStage:
-    spec: StageSpec
-    guards: tuple[CompiledGuard, ...]
+class CompiledStep:
+    spec: LadderStepSpec
+    condition: Expression | None
 
     @property
     def code(self) -> str:
@@ -143,9 +220,30 @@ class CompiledStage:
 
 
 @dataclass(frozen=True)
+class CompiledStage:
+    spec: StageSpec
+    guards: tuple[CompiledGuard, ...]
+    ladder: tuple[CompiledStep, ...] = ()
+
+    @property
+    def code(self) -> str:
+        return self.spec.code
+
+
+@dataclass(frozen=True)
+class CompiledTicketKind:
+    spec: TicketKindSpec
+    ladder: tuple[CompiledStep, ...] = ()
+
+
+@dataclass(frozen=True)
 class CompiledWorkflow:
     spec: WorkflowSpec
     stages: dict[str, CompiledStage]
+    tickets: dict[str, CompiledTicketKind] = field(default_factory=dict)
+
+    def due_soon(self, code: str) -> DueSoonSpec:
+        return self.stages[code].spec.due_soon or self.spec.due_soon
 
     def stage(self, code: str) -> CompiledStage:
         return self.stages[code]
@@ -241,7 +339,20 @@ def compile_workflow(data: dict[str, Any]) -> CompiledWorkflow:
                     fault(f"{gwhere}.message", _("Message at %(where)s uses unknown name '%(name)s'.")
                           % {"where": gwhere, "name": unknown[0]})
             guards.append(CompiledGuard(g, expression))
-        compiled[st.code] = CompiledStage(st, tuple(guards))
+        ladder = _compile_ladder(st.escalation, f"{where}.escalation", fault,
+                                 has_deadline=st.deadline is not None)
+        compiled[st.code] = CompiledStage(st, tuple(guards), ladder)
+
+    tickets: dict[str, CompiledTicketKind] = {}
+    for i, tk in enumerate(spec.tickets):
+        where = f"tickets[{i}]({tk.code})"
+        if tk.code in tickets:
+            fault(where, _("Ticket kind '%(code)s' is defined more than once.") % {"code": tk.code})
+        if tk.owner_role not in ROLES:
+            fault(f"{where}.owner_role", _("Unknown role '%(role)s' at %(where)s. Known roles: %(known)s.")
+                  % {"role": tk.owner_role, "where": where, "known": ", ".join(ROLES)})
+        tickets[tk.code] = CompiledTicketKind(tk, _compile_ladder(
+            tk.escalation, f"{where}.escalation", fault, has_deadline=tk.deadline is not None))
 
     if not any(s.final for s in spec.stages):
         fault("stages", _("No stage is final: an order could never finish."))
@@ -260,7 +371,44 @@ def compile_workflow(data: dict[str, Any]) -> CompiledWorkflow:
                       % {"stage": code, "initial": spec.initial})
     if problems:
         raise ValidationFailed("invalid_definition", problems[0].message, problems=problems)
-    return CompiledWorkflow(spec, compiled)
+    return CompiledWorkflow(spec, compiled, tickets)
+
+
+def _compile_ladder(steps: list[LadderStepSpec], where: str, fault, *,
+                    has_deadline: bool) -> tuple[CompiledStep, ...]:
+    """Check a ladder's steps (roles, order of references, conditions) and compile them."""
+    out: list[CompiledStep] = []
+    seen: set[str] = set()
+    for k, step in enumerate(steps):
+        swhere = f"{where}[{k}]({step.code})"
+        if step.code in seen:
+            fault(swhere, _("Step code '%(code)s' is used more than once in %(where)s.")
+                  % {"code": step.code, "where": where})
+        seen.add(step.code)
+        for role in step.roles:
+            if role not in ROLES:
+                fault(f"{swhere}.roles", _("Unknown role '%(role)s' at %(where)s. Known roles: %(known)s.")
+                      % {"role": role, "where": swhere, "known": ", ".join(ROLES)})
+        if "due" in (step.when.after, step.when.before) and not has_deadline:
+            fault(f"{swhere}.when", _("Step at %(where)s is timed from the deadline, but there is no deadline.")
+                  % {"where": swhere})
+        if step.when.after == "previous" and k == 0:
+            fault(f"{swhere}.when", _("The first step at %(where)s cannot be timed after a previous step.")
+                  % {"where": swhere})
+        if step.message:
+            unknown = [n for n in _template_names(step.message) if n not in STEP_MESSAGE_NAMES]
+            if unknown:
+                fault(f"{swhere}.message", _("Message at %(where)s uses unknown name '%(name)s'. Known names: %(known)s.")
+                      % {"where": swhere, "name": unknown[0], "known": ", ".join(STEP_MESSAGE_NAMES)})
+        condition = None
+        if step.condition is not None:
+            try:
+                condition = compile_expression(step.condition, ORDER_SYMBOLS)
+            except ExpressionError as exc:
+                fault(f"{swhere}.condition", _("Bad expression at %(where)s: %(error)s")
+                      % {"where": swhere, "error": exc})
+        out.append(CompiledStep(step, condition))
+    return tuple(out)
 
 
 _FORMAT_RE = re.compile(r"\{(\w+)\}")

@@ -90,6 +90,9 @@ ACTION_LABELS = {
     "order.cancelled": gettext_lazy("Cancelled"),
     "order.updated": gettext_lazy("Changed"),
     "order.attachment_added": gettext_lazy("Attachment added"),
+    "order.escalated": gettext_lazy("Escalated"),
+    "ticket.opened": gettext_lazy("Ticket opened"),
+    "ticket.resolved": gettext_lazy("Ticket resolved"),
 }
 
 

@@ -29,6 +29,7 @@ from orderhub.orders.selectors import (
     owned_stage_filter,
     snapshot_diff,
 )
+from orderhub.rules.selectors import order_alerts
 from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled
 
@@ -116,6 +117,7 @@ def _detail_context(request, order: Order) -> dict:
         "may_cancel": is_open and actor.has_perm("orders.cancel_order"),
         "may_attach": actor.has_perm("orders.view_order"), "diff": diff,
         "stage_names": {code: st.spec.name for code, st in wf.stages.items()},
+        "alerts": order_alerts(order),
     }
 
 

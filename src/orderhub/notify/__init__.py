@@ -1,0 +1,1 @@
+"""Notification hub: outbox, channels, templates, in-app inbox, deliveries, first-touch latency."""

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class NotifyConfig(AppConfig):
+    name = "orderhub.notify"
+    label = "notify"
+    verbose_name = _("Notifications")
+
+    def ready(self) -> None:
+        from orderhub.orders import hooks
+
+        from . import subscribers, tasks  # noqa: F401  (registers the periodic jobs)
+
+        hooks.subscribe(subscribers.on_order_changes)

@@ -1,0 +1,318 @@
+"""Channel senders and their settings.
+
+Each endpoint kind has a settings schema (validated on save, faults named by key, e.g.
+``config.url``) and a sender. Senders raise :class:`DeliveryError` on any failure; the
+deliverer retries with backoff. HTTP goes through urllib with the endpoint's timeout.
+
+Settings per kind (``Endpoint.config``):
+
+* email: ``host``, ``port``, ``username``, ``password``, ``use_tls``, ``use_ssl``, ``from_email``
+  (no host: Django's EMAIL_* settings).
+* dingtalk: ``url`` (robot webhook with access_token), ``secret`` (SEC…, optional: signs the
+  request), ``msgtype`` markdown | actionCard, ``button_title`` (actionCard), ``at_all``.
+* wecom: ``url`` (group robot webhook with key); markdown.
+* sms: ``url``, ``method`` POST | GET, ``format`` json | form, ``params`` {name: template}
+  (templates see ``mobile``, ``text``, ``subject``, ``dedupe_key``), ``headers``, ``ok_field``
+  and ``ok_value`` (optional: the provider's JSON answer must carry that value).
+* webhook: ``url``, ``secret`` (HMAC-SHA256 over ``"{timestamp}.{body}"``, sent as
+  ``X-OrderHub-Signature: sha256=<hex>`` with ``X-OrderHub-Timestamp``), ``headers``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from django.conf import settings
+from django.template import Context, Engine, TemplateSyntaxError
+from django.utils.translation import gettext as _
+
+from orderhub.core.errors import Problem, ValidationFailed
+
+from .models import Channel, Endpoint, Message
+
+
+class DeliveryError(Exception):
+    pass
+
+
+def _invalid(message: str, key: str) -> ValidationFailed:
+    return ValidationFailed("invalid", message, problems=[Problem("invalid", message, f"config.{key}")])
+
+
+def _url(cfg: dict, key: str = "url", *, required: bool = True) -> str:
+    url = str(cfg.get(key) or "").strip()
+    if not url:
+        if required:
+            raise _invalid(_("config.%(key)s: a URL is required.") % {"key": key}, key)
+        return ""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise _invalid(_("config.%(key)s: '%(url)s' is not an http(s) URL.") % {"key": key, "url": url}, key)
+    return url
+
+
+def _str_map(cfg: dict, key: str) -> dict[str, str]:
+    value = cfg.get(key) or {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise _invalid(_("config.%(key)s: must map names to texts.") % {"key": key}, key)
+    return dict(value)
+
+
+_KNOWN = {
+    Channel.EMAIL: {"host", "port", "username", "password", "use_tls", "use_ssl", "from_email"},
+    Channel.DINGTALK: {"url", "secret", "msgtype", "button_title", "at_all"},
+    Channel.WECOM: {"url"},
+    Channel.SMS: {"url", "method", "format", "params", "headers", "ok_field", "ok_value"},
+    Channel.WEBHOOK: {"url", "secret", "headers"},
+}
+
+_engine = Engine(autoescape=False)
+
+
+def validate_config(kind: str, cfg: dict[str, Any]) -> dict[str, Any]:
+    """The endpoint settings, normalised; a fault raises ValidationFailed naming the key."""
+    if not isinstance(cfg, dict):
+        raise _invalid(_("The settings must be a mapping."), "")
+    unknown = sorted(set(cfg) - _KNOWN.get(kind, set()))
+    if unknown:
+        raise _invalid(_("config.%(key)s: unknown setting for this channel (known: %(known)s).")
+                       % {"key": unknown[0], "known": ", ".join(sorted(_KNOWN.get(kind, ())))}, unknown[0])
+    out = dict(cfg)
+    if kind == Channel.EMAIL:
+        if cfg.get("host"):
+            try:
+                port = int(cfg.get("port") or 25)
+            except (TypeError, ValueError):
+                raise _invalid(_("config.port: must be a number."), "port") from None
+            if not 0 < port < 65536:
+                raise _invalid(_("config.port: must be between 1 and 65535."), "port")
+            out["port"] = port
+        if cfg.get("use_tls") and cfg.get("use_ssl"):
+            raise _invalid(_("config.use_ssl: use either TLS or SSL, not both."), "use_ssl")
+    elif kind == Channel.DINGTALK:
+        out["url"] = _url(cfg)
+        msgtype = cfg.get("msgtype") or "markdown"
+        if msgtype not in ("markdown", "actionCard"):
+            raise _invalid(_("config.msgtype: must be markdown or actionCard."), "msgtype")
+        out["msgtype"] = msgtype
+    elif kind == Channel.WECOM:
+        out["url"] = _url(cfg)
+    elif kind == Channel.SMS:
+        out["url"] = _url(cfg)
+        if (cfg.get("method") or "POST") not in ("POST", "GET"):
+            raise _invalid(_("config.method: must be POST or GET."), "method")
+        if (cfg.get("format") or "json") not in ("json", "form"):
+            raise _invalid(_("config.format: must be json or form."), "format")
+        params = _str_map(cfg, "params") or {"mobile": "{{ mobile }}", "text": "{{ text }}"}
+        for name, tpl in params.items():
+            try:
+                _engine.from_string(tpl)
+            except TemplateSyntaxError as e:
+                raise _invalid(_("config.params.%(name)s: template syntax error: %(error)s")
+                               % {"name": name, "error": e}, f"params.{name}") from e
+        out["params"] = params
+        out["headers"] = _str_map(cfg, "headers")
+    elif kind == Channel.WEBHOOK:
+        out["url"] = _url(cfg)
+        if not cfg.get("secret"):
+            raise _invalid(_("config.secret: a webhook needs a secret to sign its requests."), "secret")
+        out["headers"] = _str_map(cfg, "headers")
+    return out
+
+
+# --------------------------------------------------------------------------- HTTP
+
+def _http(url: str, *, body: bytes | None, headers: dict[str, str], timeout: float,
+          method: str = "POST") -> tuple[int, str]:
+    req = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (http(s) checked on save)
+            return resp.status, resp.read(65536).decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        text = e.read(2000).decode("utf-8", "replace") if e.fp else ""
+        raise DeliveryError(f"HTTP {e.code}: {text[:300]}") from e
+    except (urllib.error.URLError, TimeoutError, OSError) as e:
+        raise DeliveryError(f"{type(e).__name__}: {getattr(e, 'reason', e)}") from e
+
+
+def _post_json(url: str, data: dict, timeout: float, headers: dict[str, str] | None = None) -> str:
+    body = json.dumps(data, ensure_ascii=False).encode()
+    _status, text = _http(url, body=body, timeout=timeout,
+                          headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})})
+    return text
+
+
+def _robot_ok(text: str) -> str:
+    """DingTalk and WeCom answer 200 with {"errcode": 0} on success, another errcode on failure."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise DeliveryError(f"unexpected answer: {text[:200]}") from None
+    if not isinstance(data, dict) or data.get("errcode", 0) != 0:
+        raise DeliveryError(f"robot refused: {text[:300]}")
+    return text[:500]
+
+
+# --------------------------------------------------------------------------- senders
+
+def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
+    """DingTalk's signature: HMAC-SHA256(secret, f"{timestamp}\\n{secret}"), base64, url-encoded."""
+    string_to_sign = f"{timestamp_ms}\n{secret}".encode()
+    digest = hmac.new(secret.encode(), string_to_sign, hashlib.sha256).digest()
+    return urllib.parse.quote_plus(base64.b64encode(digest).decode())
+
+
+def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def order_url(m: Message) -> str:
+    base = getattr(settings, "ORDERHUB_BASE_URL", "").rstrip("/")
+    if not m.order_id:
+        return base + "/"
+    return f"{base}/orders/{m.order_id}/"
+
+
+def send_dingtalk(m: Message, ep: Endpoint) -> str:
+    cfg = ep.config
+    url = cfg["url"]
+    if cfg.get("secret"):
+        ts = int(time.time() * 1000)
+        url += ("&" if "?" in url else "?") + f"timestamp={ts}&sign={dingtalk_sign(cfg['secret'], ts)}"
+    title = m.subject or m.event
+    at = m.payload.get("at") or {}
+    mobiles, ids = at.get("mobiles") or [], at.get("dingtalk_ids") or []
+    if cfg.get("msgtype") == "actionCard":
+        data = {"msgtype": "actionCard", "actionCard": {
+            "title": title, "text": m.body, "btnOrientation": "0",
+            "singleTitle": cfg.get("button_title") or "查看订单", "singleURL": order_url(m)}}
+    else:
+        # a markdown @-mention only notifies when the @mobile / @id also appears in the text
+        tags = " ".join([f"@{x}" for x in mobiles] + [f"@{x}" for x in ids])
+        data = {"msgtype": "markdown",
+                "markdown": {"title": title, "text": f"{m.body}\n\n{tags}" if tags else m.body},
+                "at": {"atMobiles": mobiles, "atUserIds": ids, "isAtAll": bool(cfg.get("at_all"))}}
+    return _robot_ok(_post_json(url, data, ep.timeout_seconds,
+                                {"X-OrderHub-Dedupe-Key": m.dedupe_key}))
+
+
+def send_wecom(m: Message, ep: Endpoint) -> str:
+    ids = (m.payload.get("at") or {}).get("wecom_ids") or []
+    tags = " ".join(f"<@{x}>" for x in ids)     # WeCom markdown mentions members as <@userid>
+    data = {"msgtype": "markdown", "markdown": {"content": f"{m.body}\n{tags}" if tags else m.body}}
+    return _robot_ok(_post_json(ep.config["url"], data, ep.timeout_seconds,
+                                {"X-OrderHub-Dedupe-Key": m.dedupe_key}))
+
+
+def webhook_body(m: Message) -> bytes:
+    data = {"event": m.event, "dedupe_key": m.dedupe_key, "severity": m.severity,
+            "subject": m.subject, "body": m.body, "order_id": m.order_id,
+            "created_at": m.created_at.isoformat(), "context": m.payload.get("context", {})}
+    return json.dumps(data, ensure_ascii=False, sort_keys=True).encode()
+
+
+def send_webhook(m: Message, ep: Endpoint) -> str:
+    body = webhook_body(m)
+    ts = str(int(time.time()))
+    headers = {**ep.config.get("headers", {}), "Content-Type": "application/json; charset=utf-8",
+               "X-OrderHub-Event": m.event, "X-OrderHub-Dedupe-Key": m.dedupe_key,
+               "Idempotency-Key": m.dedupe_key, "X-OrderHub-Timestamp": ts,
+               "X-OrderHub-Signature": webhook_signature(ep.config["secret"], ts, body)}
+    status, text = _http(ep.config["url"], body=body, headers=headers, timeout=ep.timeout_seconds)
+    return f"{status} {text[:400]}"
+
+
+class SmsProvider:
+    """Sends one text to one mobile number; raise DeliveryError on failure."""
+
+    def send(self, *, mobile: str, text: str, message: Message) -> str:  # pragma: no cover
+        raise NotImplementedError
+
+
+class GenericHttpSmsProvider(SmsProvider):
+    """Any provider with an HTTP API: parameters rendered from templates, JSON or form."""
+
+    def __init__(self, ep: Endpoint):
+        self.ep = ep
+        self.cfg = ep.config
+
+    def send(self, *, mobile: str, text: str, message: Message) -> str:
+        ctx = Context({"mobile": mobile, "text": text, "subject": message.subject,
+                       "dedupe_key": message.dedupe_key}, autoescape=False)
+        params = {k: _engine.from_string(v).render(ctx) for k, v in self.cfg["params"].items()}
+        headers = dict(self.cfg.get("headers") or {})
+        url = self.cfg["url"]
+        if self.cfg.get("method", "POST") == "GET":
+            url += ("&" if "?" in url else "?") + urllib.parse.urlencode(params)
+            body = None
+        elif self.cfg.get("format", "json") == "form":
+            body = urllib.parse.urlencode(params).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        else:
+            body = json.dumps(params, ensure_ascii=False).encode()
+            headers["Content-Type"] = "application/json; charset=utf-8"
+        status, answer = _http(url, body=body, headers=headers, timeout=self.ep.timeout_seconds,
+                               method=self.cfg.get("method", "POST"))
+        if self.cfg.get("ok_field"):
+            try:
+                got = json.loads(answer).get(self.cfg["ok_field"])
+            except (ValueError, AttributeError):
+                raise DeliveryError(f"SMS provider answered: {answer[:200]}") from None
+            if str(got) != str(self.cfg.get("ok_value", "")):
+                raise DeliveryError(f"SMS provider refused: {answer[:300]}")
+        return f"{status} {answer[:400]}"
+
+
+def sms_provider(ep: Endpoint) -> SmsProvider:
+    return GenericHttpSmsProvider(ep)
+
+
+def send_sms(m: Message, ep: Endpoint) -> str:
+    text = f"{m.subject}\n{m.body}" if m.subject and m.subject not in m.body else m.body
+    return sms_provider(ep).send(mobile=m.address, text=text, message=m)
+
+
+def send_email(m: Message, ep: Endpoint | None) -> str:
+    from django.core.mail import EmailMessage, get_connection
+
+    cfg = ep.config if ep is not None else {}
+    if cfg.get("host"):
+        conn = get_connection("django.core.mail.backends.smtp.EmailBackend", host=cfg["host"],
+                              port=int(cfg.get("port") or 25), username=cfg.get("username") or "",
+                              password=cfg.get("password") or "", use_tls=bool(cfg.get("use_tls")),
+                              use_ssl=bool(cfg.get("use_ssl")), timeout=ep.timeout_seconds,
+                              fail_silently=False)
+    else:
+        conn = get_connection(fail_silently=False)
+    from_email = cfg.get("from_email") or getattr(settings, "ORDERHUB_NOTIFY_FROM_EMAIL", "orderhub@localhost")
+    mail = EmailMessage(subject=m.subject or m.event, body=m.body, from_email=from_email, to=[m.address],
+                        connection=conn, headers={"X-OrderHub-Dedupe-Key": m.dedupe_key,
+                                                  "X-OrderHub-Event": m.event})
+    try:
+        mail.send()
+    except Exception as e:
+        raise DeliveryError(f"SMTP: {type(e).__name__}: {e}") from e
+    return "sent"
+
+
+def send(m: Message, ep: Endpoint | None) -> str:
+    """Deliver one message; returns a short description of the answer."""
+    if m.channel == Channel.INAPP:
+        return "inbox"
+    if m.channel == Channel.EMAIL:
+        return send_email(m, ep)
+    if ep is None:
+        raise DeliveryError(_("The endpoint of this message no longer exists."))
+    if not ep.is_active:
+        raise DeliveryError(_("The endpoint %(code)s is switched off.") % {"code": ep.code})
+    senders = {Channel.DINGTALK: send_dingtalk, Channel.WECOM: send_wecom,
+               Channel.WEBHOOK: send_webhook, Channel.SMS: send_sms}
+    return senders[m.channel](m, ep)

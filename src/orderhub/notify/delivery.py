@@ -1,0 +1,167 @@
+"""The deliverer: claims due outbox rows, sends them, records the outcome.
+
+Claim (one short transaction): due rows that are queued, failed, or ``sending`` with an
+expired lease (a worker died mid-delivery) are locked with ``SELECT … FOR UPDATE SKIP
+LOCKED`` (so any number of workers share the queue), marked ``sending`` with
+``next_attempt_at = now + lease`` and their attempt counted. Each message is then sent outside
+any transaction and its outcome recorded at once in its own small transaction (status, attempt
+history, first touch). A worker killed after sending and before recording leaves the row
+``sending``; once the lease ends another worker sends it again: nothing is lost and a message is
+sent at most once more (receivers see the same dedupe key).
+
+Failures retry with exponential backoff (``ORDERHUB_NOTIFY_RETRY_SECONDS`` × 2^(attempt-1),
+capped at 6 h) and become dead letters after ``ORDERHUB_NOTIFY_MAX_ATTEMPTS``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+
+from orderhub.core import clock
+
+from .channels import DeliveryError, send
+from .models import Channel, Endpoint, FirstTouch, Message
+
+logger = logging.getLogger(__name__)
+
+DUE_STATUSES = (Message.Status.QUEUED, Message.Status.SENDING, Message.Status.FAILED)
+MAX_BACKOFF = timedelta(hours=6)
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def lease_seconds() -> float:
+    return float(getattr(settings, "ORDERHUB_NOTIFY_LEASE_SECONDS", 120))
+
+
+def backoff(attempts: int) -> timedelta:
+    base = float(getattr(settings, "ORDERHUB_NOTIFY_RETRY_SECONDS", 30))
+    return min(timedelta(seconds=base * (2 ** max(attempts - 1, 0))), MAX_BACKOFF)
+
+
+def claim(limit: int = 20, now: datetime | None = None) -> list[Message]:
+    now = now or clock.now()
+    with transaction.atomic():
+        rows = list(Message.objects.select_for_update(skip_locked=True)
+                    .filter(status__in=DUE_STATUSES, next_attempt_at__lte=now)
+                    .order_by("next_attempt_at", "id")[:limit])
+        if not rows:
+            return []
+        until = now + timedelta(seconds=lease_seconds())
+        for m in rows:
+            m.status = Message.Status.SENDING
+            m.attempts += 1
+            m.next_attempt_at = until
+        Message.objects.bulk_update(rows, ["status", "attempts", "next_attempt_at"])
+    return rows
+
+
+def _endpoints(rows: list[Message]) -> dict[int, Endpoint]:
+    ids = {m.endpoint_id for m in rows if m.endpoint_id}
+    return {e.pk: e for e in Endpoint.objects.filter(pk__in=ids)} if ids else {}
+
+
+def deliver_one(m: Message, ep: Endpoint | None, *, worker: str = "") -> bool:
+    started = clock.now()
+    try:
+        answer = send(m, ep)
+        ok, error = True, ""
+    except DeliveryError as e:
+        ok, error, answer = False, str(e), ""
+    except Exception as e:  # a bug in a sender must not stop the queue
+        logger.exception("notify: sending message %s raised", m.pk)
+        ok, error, answer = False, f"{type(e).__name__}: {e}", ""
+    finished = clock.now()
+    _record(m, ok=ok, error=error, answer=answer, started=started, finished=finished, worker=worker)
+    return ok
+
+
+def _record(m: Message, *, ok: bool, error: str, answer: str, started: datetime, finished: datetime,
+            worker: str) -> None:
+    from .models import DeliveryAttempt
+
+    max_attempts = int(getattr(settings, "ORDERHUB_NOTIFY_MAX_ATTEMPTS", 8))
+    with transaction.atomic():
+        DeliveryAttempt.objects.create(message_id=m.pk, number=m.attempts, started_at=started,
+                                       finished_at=finished, ok=ok, error=error[:5000],
+                                       response=answer[:500], worker=worker[:100])
+        # only the claim that is still current records the state (a slower, expired claim
+        # leaves the row to the worker that took it over)
+        current = Message.objects.filter(pk=m.pk, attempts=m.attempts, status=Message.Status.SENDING)
+        if ok:
+            n = current.update(status=Message.Status.DELIVERED, delivered_at=finished, last_error="")
+            if n and m.order_id and m.payload.get("first_touch"):
+                record_first_touch(m, finished)
+        elif m.attempts >= max_attempts:
+            current.update(status=Message.Status.DEAD, last_error=error[:5000])
+        else:
+            current.update(status=Message.Status.FAILED, last_error=error[:5000],
+                           next_attempt_at=finished + backoff(m.attempts))
+
+
+def first_touch_row(m: Message, touched_at: datetime) -> FirstTouch:
+    from orderhub.core.calendar_config import get_business_calendar
+
+    submitted = datetime.fromisoformat(m.payload["first_touch"]["submitted_at"])
+    wall = max((touched_at - submitted).total_seconds(), 0.0)
+    try:
+        business = get_business_calendar().business_seconds_between(submitted, touched_at) if wall else 0.0
+    except Exception:  # outside the calendar's years
+        business = wall
+    return FirstTouch(order_id=m.order_id, submitted_at=submitted, touched_at=touched_at, message_id=m.pk,
+                      channel=m.channel, wall_seconds=wall, business_seconds=business)
+
+
+def record_first_touch(m: Message, touched_at: datetime) -> None:
+    """The first delivery to an owner of the order's first stage (the first one wins)."""
+    FirstTouch.objects.bulk_create([first_touch_row(m, touched_at)], ignore_conflicts=True)
+
+
+def deliver_inbox(rows: list[Message], *, worker: str = "") -> int:
+    """In-app messages need no I/O: the claimed ones are recorded delivered together, in one
+    transaction (one UPDATE, one INSERT of attempts, one of first touches)."""
+    from .models import DeliveryAttempt
+
+    if not rows:
+        return 0
+    now = clock.now()
+    with transaction.atomic():
+        done = set(Message.objects.filter(pk__in=[m.pk for m in rows], status=Message.Status.SENDING)
+                   .values_list("pk", flat=True).select_for_update())
+        rows = [m for m in rows if m.pk in done]
+        Message.objects.filter(pk__in=[m.pk for m in rows]).update(
+            status=Message.Status.DELIVERED, delivered_at=now, last_error="")
+        DeliveryAttempt.objects.bulk_create([
+            DeliveryAttempt(message_id=m.pk, number=m.attempts, started_at=now, finished_at=now, ok=True,
+                            response="inbox", worker=worker[:100]) for m in rows])
+        touches = [first_touch_row(m, now) for m in rows if m.order_id and m.payload.get("first_touch")]
+        if touches:
+            FirstTouch.objects.bulk_create(touches, ignore_conflicts=True)
+    return len(rows)
+
+
+def deliver_due(*, limit: int = 20, max_rounds: int = 50) -> int:
+    """Deliver what is due now; returns how many were delivered."""
+    worker = _worker_name()
+    delivered = 0
+    for _ in range(max_rounds):
+        rows = claim(limit)
+        if not rows:
+            break
+        delivered += deliver_inbox([m for m in rows if m.channel == Channel.INAPP], worker=worker)
+        others = [m for m in rows if m.channel != Channel.INAPP]
+        eps = _endpoints(others)
+        for m in others:
+            delivered += deliver_one(m, eps.get(m.endpoint_id), worker=worker)
+        if len(rows) < limit:
+            break          # that was the last of what is due now
+    return delivered
+

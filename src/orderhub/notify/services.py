@@ -1,0 +1,568 @@
+"""Writes of the notification hub. ``notify`` is the one way to send anything.
+
+``notify`` never sends: it renders the message templates and writes outbox rows (one INSERT for
+all of them) in the caller's transaction, then, after that transaction commits, wakes a
+deliverer (``notify.delivery``). A rolled-back change sends nothing; a dead worker loses nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import threading
+import time as _time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from datetime import time as dt_time
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.template import Context, Engine, TemplateSyntaxError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from orderhub.core import clock
+from orderhub.core.actors import Actor
+from orderhub.core.errors import NotFound, PermissionDenied, Problem, ValidationFailed
+
+from .models import (
+    ENDPOINT_CHANNELS,
+    PERSONAL_CHANNELS,
+    Channel,
+    ContactProfile,
+    Endpoint,
+    Message,
+    MessageTemplate,
+    Severity,
+)
+
+logger = logging.getLogger(__name__)
+
+SEVERITIES = {s.value for s in Severity}
+CHANNELS = {c.value for c in Channel}
+MANAGE_PERM = "notify.change_endpoint"
+
+
+def _invalid(message: str, *, field: str) -> ValidationFailed:
+    return ValidationFailed("invalid", message, problems=[Problem("invalid", message, field)])
+
+
+# --------------------------------------------------------------------------- recipients
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who a notification is for. Use the constructors."""
+
+    kind: str   # role | user | customer | webhook
+    ref: str
+
+    @classmethod
+    def role(cls, code: str) -> Recipient:
+        """Every active user of the role, plus the group endpoints bound to the role."""
+        return cls("role", str(code))
+
+    @classmethod
+    def user(cls, user_id: int) -> Recipient:
+        return cls("user", str(int(user_id)))
+
+    @classmethod
+    def customer(cls, customer_id: int) -> Recipient:
+        """The customer's e-mail / mobile (customers have no in-app inbox)."""
+        return cls("customer", str(int(customer_id)))
+
+    @classmethod
+    def webhook(cls, endpoint_code: str) -> Recipient:
+        """One configured endpoint by code (a webhook, a DingTalk or WeCom robot)."""
+        return cls("webhook", str(endpoint_code))
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.ref}"
+
+
+@dataclass
+class NotifyRequest:
+    event: str
+    recipients: list[Recipient]
+    context: dict[str, Any]
+    dedupe_key: str
+    order: Any = None
+    severity: str = Severity.INFO
+    channels: list[str] | None = None
+    extra_payload: dict[str, Any] = field(default_factory=dict)
+
+
+def notify(*, event: str, recipients: list[Recipient], context: dict, order=None,
+           severity: str = "info", dedupe_key: str, channels: list[str] | None = None) -> int:
+    """Queue ``event`` for ``recipients``; returns how many new outbox rows were written.
+
+    Runs in the caller's transaction; the deliverer is woken after commit. Same
+    ``dedupe_key`` again → nothing new (each row's key is ``dedupe_key`` + channel + address).
+    ``severity="red"`` ignores quiet hours. ``channels`` limits the channels (default: each
+    user's preferred personal channels, the role's group endpoints, the named endpoint)."""
+    return notify_many([NotifyRequest(event=event, recipients=list(recipients), context=context,
+                                      order=order, severity=severity, dedupe_key=dedupe_key,
+                                      channels=channels)])
+
+
+def notify_many(requests: list[NotifyRequest]) -> int:
+    """Several notifications with a fixed number of queries: one per kind of lookup needed,
+    one for existing dedupe keys and one INSERT."""
+    for r in requests:
+        if r.channels is not None:  # "inbox" is what workflow specs call the in-app inbox
+            r.channels = ["inapp" if c == "inbox" else c for c in r.channels]
+        _check_request(r)
+    if not requests:
+        return 0
+    now = clock.now()
+    lookups = _Lookups.load(requests)
+    rows: list[Message] = []
+    seen: set[str] = set()
+    for r in requests:
+        for m in _expand(r, lookups, now):
+            if m.dedupe_key not in seen:
+                seen.add(m.dedupe_key)
+                rows.append(m)
+    if not rows:
+        return 0
+    written = _insert_new(rows)
+    if written:
+        transaction.on_commit(_wake_after_commit)
+    return written
+
+
+def _insert_new(rows: list[Message]) -> int:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id (PostgreSQL; INSERT OR IGNORE on SQLite):
+    one statement per 500 rows; a row whose dedupe key exists already is skipped; returns how
+    many were written."""
+    from django.db import connection
+    from django.db.models.constants import OnConflict
+    from django.db.models.sql import InsertQuery
+
+    fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
+    written = 0
+    for i in range(0, len(rows), 500):
+        q = InsertQuery(Message, on_conflict=OnConflict.IGNORE)
+        q.insert_values(fields, rows[i:i + 500])
+        compiler = q.get_compiler(connection=connection)
+        with connection.cursor() as cur:
+            for sql, params in compiler.as_sql():
+                cur.execute(f"{sql} RETURNING {connection.ops.quote_name('id')}", params)
+                written += len(cur.fetchall())
+    return written
+
+
+def _wake_after_commit() -> None:
+    from .runner import wake
+
+    wake()
+
+
+def _check_request(r: NotifyRequest) -> None:
+    if not r.event or len(r.event) > 64:
+        raise _invalid(_("notify: the event must be 1 to 64 characters."), field="event")
+    if r.severity not in SEVERITIES:
+        raise _invalid(_("notify: unknown severity '%(s)s'.") % {"s": r.severity}, field="severity")
+    if not r.dedupe_key:
+        raise _invalid(_("notify: a deduplication key is required."), field="dedupe_key")
+    for c in r.channels or []:
+        if c not in CHANNELS:
+            raise _invalid(_("notify: unknown channel '%(c)s'.") % {"c": c}, field="channels")
+    for rec in r.recipients:
+        if not isinstance(rec, Recipient):
+            raise _invalid(_("notify: recipients must be Recipient objects."), field="recipients")
+
+
+# --------------------------------------------------------------------------- lookups
+
+_cache_lock = threading.Lock()
+_cache: dict[str, tuple[float, Any]] = {}
+
+
+def _cache_seconds() -> float:
+    return float(getattr(settings, "ORDERHUB_NOTIFY_CACHE_SECONDS", 10))
+
+
+def _cached(key: str, load):
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None and _time.monotonic() - hit[0] < _cache_seconds():
+            return hit[1]
+    value = load()
+    with _cache_lock:
+        _cache[key] = (_time.monotonic(), value)
+    return value
+
+
+def clear_caches() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+def active_endpoints() -> list[Endpoint]:
+    """Active endpoints, cached per process for ORDERHUB_NOTIFY_CACHE_SECONDS (cleared at once on save here)."""
+    return _cached("endpoints", lambda: list(Endpoint.objects.filter(is_active=True)))
+
+
+def templates() -> dict[tuple[str, str], MessageTemplate]:
+    """The shipped Chinese defaults (``notify.defaults``, also seeded as rows by migration 0002
+    so they can be edited) overlaid with the rows: a deleted or never-seeded row falls back to
+    its default instead of to a bare event name."""
+    def load():
+        from .defaults import DEFAULT_TEMPLATES
+
+        out = {(e, c): MessageTemplate(event=e, channel=c, subject=subj, body=body)
+               for e, c, subj, body in DEFAULT_TEMPLATES}
+        out.update({(t.event, t.channel): t for t in MessageTemplate.objects.all()})
+        return out
+
+    return _cached("templates", load)
+
+
+def people() -> tuple[dict[str, list[_Person]], dict[int, _Person]]:
+    """Active users by role and by id with their addresses: one query, cached per process
+    for ORDERHUB_NOTIFY_CACHE_SECONDS (10 s) like the other lookups: a new member of a role is
+    reached within that time (at once when saved in this process)."""
+    def load():
+        by_role: dict[str, list[_Person]] = defaultdict(list)
+        by_user: dict[int, _Person] = {}
+        for uid, email, group, mobile, chans, q_start, q_end, ding, wecom in (
+                get_user_model().objects.filter(is_active=True)
+                .values_list("pk", "email", "groups__name", "contact_profile__mobile",
+                             "contact_profile__channels", "contact_profile__quiet_start",
+                             "contact_profile__quiet_end", "contact_profile__dingtalk_id",
+                             "contact_profile__wecom_id").order_by("pk")):
+            p = by_user.get(uid)
+            if p is None:
+                p = by_user[uid] = _Person(uid, email or "", mobile or "", tuple(chans or ()),
+                                           q_start, q_end, ding or "", wecom or "")
+            if group:
+                by_role[group].append(p)
+        return dict(by_role), by_user
+
+    return _cached("people", load)
+
+
+@dataclass
+class _Person:
+    user_id: int
+    email: str = ""
+    mobile: str = ""
+    channels: tuple[str, ...] = ()
+    quiet_start: dt_time | None = None     # the user's own quiet hours (e-mail and SMS)
+    quiet_end: dt_time | None = None
+    dingtalk_id: str = ""                  # @-mentioned by the group robots of the user's roles
+    wecom_id: str = ""
+
+
+@dataclass
+class _Lookups:
+    by_role: dict[str, list[_Person]]
+    by_user: dict[int, _Person]
+    customers: dict[int, tuple[str, str]]   # id -> (email, mobile)
+    endpoints: list[Endpoint]
+
+    @classmethod
+    def load(cls, requests: list[NotifyRequest]) -> _Lookups:
+        roles = {rec.ref for r in requests for rec in r.recipients if rec.kind == "role"}
+        user_ids = {int(rec.ref) for r in requests for rec in r.recipients if rec.kind == "user"}
+        customer_ids = {int(rec.ref) for r in requests for rec in r.recipients if rec.kind == "customer"}
+        by_role: dict[str, list[_Person]] = {}
+        by_user: dict[int, _Person] = {}
+        if roles or user_ids:
+            by_role, by_user = people()
+        customers = {}
+        if customer_ids:
+            from orderhub.catalog.models import Customer
+
+            customers = {pk: (email, mobile) for pk, email, mobile in
+                         Customer.objects.filter(pk__in=customer_ids).values_list("pk", "email", "mobile")}
+        return cls(by_role=by_role, by_user=by_user, customers=customers, endpoints=active_endpoints())
+
+    def endpoint(self, code: str) -> Endpoint | None:
+        return next((e for e in self.endpoints if e.code == code), None)
+
+    def first_of(self, kind: str) -> Endpoint | None:
+        return next((e for e in self.endpoints if e.kind == kind), None)
+
+
+# --------------------------------------------------------------------------- expansion
+
+def _key(base: str, channel: str, where: str) -> str:
+    key = f"{base}|{channel}|{where}"
+    if len(key) > 300:
+        key = f"{base[:200]}|{hashlib.sha256(key.encode()).hexdigest()}"
+    return key
+
+
+def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[Message]:
+    allowed = set(r.channels) if r.channels is not None else None
+    default_personal = tuple(getattr(settings, "ORDERHUB_NOTIFY_DEFAULT_CHANNELS", ("inapp", "email")))
+    # channel, endpoint, address, user id, recipient label, the person (for their quiet hours)
+    targets: list[tuple[str, Endpoint | None, str, int | None, str, _Person | None]] = []
+    mention: dict[str, list[_Person]] = {}   # group robot code -> the role's people to @-mention
+
+    def person(p: _Person, recipient: str) -> None:
+        chans = allowed if allowed is not None else set(p.channels or default_personal)
+        for ch in sorted(chans & PERSONAL_CHANNELS):
+            if ch == Channel.INAPP:
+                targets.append((ch, None, str(p.user_id), p.user_id, recipient, None))
+            elif ch == Channel.EMAIL and p.email and lk.first_of(Channel.EMAIL):
+                targets.append((ch, lk.first_of(Channel.EMAIL), p.email, p.user_id, recipient, p))
+            elif ch == Channel.SMS and p.mobile and lk.first_of(Channel.SMS):
+                targets.append((ch, lk.first_of(Channel.SMS), p.mobile, p.user_id, recipient, p))
+
+    for rec in r.recipients:
+        label = str(rec)
+        if rec.kind == "role":
+            for p in lk.by_role.get(rec.ref, []):
+                person(p, label)
+            for ep in lk.endpoints:
+                if ep.kind in ENDPOINT_CHANNELS and rec.ref in (ep.roles or []) and (
+                        allowed is None or ep.kind in allowed):
+                    targets.append((ep.kind, ep, ep.code, None, label, None))
+                    if ep.kind in (Channel.DINGTALK, Channel.WECOM):
+                        mention.setdefault(ep.code, []).extend(lk.by_role.get(rec.ref, []))
+        elif rec.kind == "user":
+            p = lk.by_user.get(int(rec.ref))
+            if p is not None:
+                person(p, label)
+        elif rec.kind == "customer":
+            email, mobile = lk.customers.get(int(rec.ref), ("", ""))
+            chans = allowed if allowed is not None else {Channel.EMAIL}
+            if Channel.EMAIL in chans and email and lk.first_of(Channel.EMAIL):
+                targets.append((Channel.EMAIL, lk.first_of(Channel.EMAIL), email, None, label, None))
+            if Channel.SMS in chans and mobile and lk.first_of(Channel.SMS):
+                targets.append((Channel.SMS, lk.first_of(Channel.SMS), mobile, None, label, None))
+        elif rec.kind == "webhook":
+            ep = lk.endpoint(rec.ref)
+            if ep is not None and (allowed is None or ep.kind in allowed):
+                targets.append((ep.kind, ep, ep.code, None, label, None))
+
+    if not targets:
+        return []
+    ctx = _template_context(r)
+    payload_ctx = json.loads(json.dumps(ctx, cls=DjangoJSONEncoder, default=str))
+    out = []
+    rendered: dict[str, tuple[str, str]] = {}
+    for channel, ep, address, user_id, label, who in targets:
+        if channel not in rendered:
+            rendered[channel] = render_message(r.event, channel, ctx)
+        subject, body = rendered[channel]
+        key = _key(r.dedupe_key, channel, address)
+        due = now
+        if r.severity != Severity.RED:   # red ignores every quiet hour
+            if ep is not None:
+                due = quiet_until(ep, due)
+            if who is not None:
+                due = quiet_hours_end(who.quiet_start, who.quiet_end, due)
+        payload = {"dedupe_key": key, "event": r.event, "severity": r.severity,
+                   "context": payload_ctx, **r.extra_payload}
+        if ep is not None and mention.get(ep.code):
+            people_ = {p.user_id: p for p in mention[ep.code]}.values()
+            payload["at"] = {"mobiles": sorted({p.mobile for p in people_ if p.mobile}),
+                             "dingtalk_ids": sorted({p.dingtalk_id for p in people_ if p.dingtalk_id}),
+                             "wecom_ids": sorted({p.wecom_id for p in people_ if p.wecom_id})}
+        out.append(Message(
+            event=r.event, channel=channel, endpoint=ep, recipient=label[:100], user_id=user_id,
+            address=address[:300], subject=subject[:300], body=body, payload=payload,
+            dedupe_key=key, severity=r.severity, status=Message.Status.QUEUED, attempts=0,
+            next_attempt_at=due, order=r.order if r.order is not None and r.order.pk else None,
+            created_at=now))
+    return out
+
+
+def order_context(order) -> dict[str, Any]:
+    """What templates see as ``order`` (no query: the customer only if already loaded)."""
+    from orderhub.orders.models import Order
+
+    cust = order.customer if Order.customer.is_cached(order) else None
+    return {
+        "id": order.pk, "number": order.number, "stage": order.stage, "status": order.status,
+        "urgency": order.urgency, "channel": order.channel,
+        "customer": cust.name if cust is not None else "", "customer_code": cust.code if cust else "",
+        "required_date": order.required_date, "due_at": order.stage_due_at,
+        "total": order.total_amount, "currency": order.currency, "created_at": order.created_at,
+    }
+
+
+def _template_context(r: NotifyRequest) -> dict[str, Any]:
+    ctx = dict(r.context or {})
+    if r.order is not None and "order" not in ctx:
+        ctx["order"] = order_context(r.order)
+    ctx.setdefault("event", r.event)
+    ctx.setdefault("severity", r.severity)
+    return ctx
+
+
+# --------------------------------------------------------------------------- templates
+
+_engine = Engine(autoescape=False, debug=False)
+
+
+def compile_template(text: str):
+    return _engine.from_string(text)
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(text: str):
+    """Rendering parses each template text once per process (texts are the cache key)."""
+    return _engine.from_string(text)
+
+
+def render_message(event: str, channel: str, ctx: dict[str, Any]) -> tuple[str, str]:
+    """Subject and body of ``event`` on ``channel`` from the template for that channel, else the
+    template for every channel, else a plain fallback (the context's ``message``)."""
+    tpls = templates()
+    t = tpls.get((event, channel)) or tpls.get((event, ""))
+    if t is None:
+        body = str(ctx.get("message") or event)
+        return str(ctx.get("subject") or event)[:300], body
+    c = Context(ctx, autoescape=False)
+    try:
+        subject = _compiled(t.subject).render(c).strip() if t.subject else event
+        body = _compiled(t.body).render(c)
+    except Exception as e:  # a template that renders badly must not lose the message
+        logger.exception("notify: template %s failed to render", t)
+        return event, f"{ctx.get('message') or event}\n[template error: {e}]"
+    return subject, body
+
+
+def template_save(*, event: str, channel: str, subject: str, body: str, actor: Actor) -> MessageTemplate:
+    """Create or change the template for (event, channel); syntax errors are refused by name."""
+    if not actor.has_perm(MANAGE_PERM):
+        raise PermissionDenied("forbidden", _("You may not change message templates."))
+    if channel and channel not in CHANNELS:
+        raise _invalid(_("Unknown channel '%(c)s'.") % {"c": channel}, field="channel")
+    if not event or len(event) > 64:
+        raise _invalid(_("The event must be 1 to 64 characters."), field="event")
+    if not body.strip():
+        raise _invalid(_("The body must not be empty."), field="body")
+    for name, text in (("subject", subject), ("body", body)):
+        try:
+            compile_template(text)
+        except TemplateSyntaxError as e:
+            raise _invalid(_("Template syntax error in the %(field)s: %(error)s")
+                                   % {"field": name, "error": e}, field=name) from e
+    t, _created = MessageTemplate.objects.update_or_create(
+        event=event, channel=channel,
+        defaults={"subject": subject, "body": body, "updated_by": actor.label[:150]})
+    clear_caches()
+    return t
+
+
+# --------------------------------------------------------------------------- quiet hours
+
+def quiet_until(ep: Endpoint, now: datetime) -> datetime:
+    """``now`` if ``ep`` is not in its quiet hours, else the local moment they end."""
+    return quiet_hours_end(ep.quiet_start, ep.quiet_end, now)
+
+
+def quiet_hours_end(s: dt_time | None, e: dt_time | None, now: datetime) -> datetime:
+    """``now`` if it is outside the quiet hours [s, e) (local time; may span midnight), else the
+    local moment they end."""
+    if s is None or e is None or s == e:
+        return now
+    local = timezone.localtime(now)
+    t = local.time().replace(tzinfo=None)
+    inside = (s <= t < e) if s < e else (t >= s or t < e)
+    if not inside:
+        return now
+    end = local.replace(hour=e.hour, minute=e.minute, second=e.second, microsecond=0)
+    if end <= local:
+        end += timedelta(days=1)
+    return end
+
+
+# --------------------------------------------------------------------------- endpoints, profiles
+
+def endpoint_save(*, code: str, name: str, kind: str, config: dict, actor: Actor, roles=None,
+                  is_active: bool = True, quiet_start=None, quiet_end=None,
+                  timeout_seconds: float = 5.0) -> Endpoint:
+    """Create or change an endpoint; the channel's settings are validated, naming the key."""
+    from .channels import validate_config
+
+    if not actor.has_perm(MANAGE_PERM):
+        raise PermissionDenied("forbidden", _("You may not change channel endpoints."))
+    if kind not in CHANNELS or kind == Channel.INAPP:
+        raise _invalid(_("Unknown channel '%(c)s'.") % {"c": kind}, field="kind")
+    from django.utils.text import slugify
+
+    if not code or slugify(code) != code:
+        raise _invalid(_("The code must be letters, digits, '-' or '_'."), field="code")
+    if not name:
+        raise _invalid(_("The name is required."), field="name")
+    if not (0.1 <= float(timeout_seconds) <= 60):
+        raise _invalid(_("The timeout must be between 0.1 and 60 seconds."), field="timeout_seconds")
+    if (quiet_start is None) != (quiet_end is None):
+        raise _invalid(_("Quiet hours need both a start and an end."), field="quiet_start")
+    from orderhub.core.roles import ROLES
+
+    roles = list(roles or [])
+    for r in roles:
+        if r not in ROLES:
+            raise _invalid(_("Unknown role '%(role)s'.") % {"role": r}, field="roles")
+    config = validate_config(kind, config or {})
+    ep, _created = Endpoint.objects.update_or_create(code=code, defaults=dict(
+        name=name, kind=kind, config=config, roles=roles, is_active=is_active,
+        quiet_start=quiet_start, quiet_end=quiet_end, timeout_seconds=float(timeout_seconds)))
+    clear_caches()
+    return ep
+
+
+def profile_save(*, user_id: int, actor: Actor, mobile: str = "", dingtalk_id: str = "",
+                 wecom_id: str = "", channels: list[str] | None = None,
+                 quiet_start: dt_time | None = None, quiet_end: dt_time | None = None) -> ContactProfile:
+    """A user's contact details, preferred personal channels and own quiet hours (for e-mail and
+    SMS; red messages ignore them). The user or a user administrator may change them."""
+    if not (actor.has_perm("auth.change_user") or (actor.user is not None and actor.user.pk == user_id)):
+        raise PermissionDenied("forbidden", _("You may not change this contact profile."))
+    for c in channels or []:
+        if c not in PERSONAL_CHANNELS:
+            raise _invalid(_("Unknown personal channel '%(c)s'.") % {"c": c}, field="channels")
+    mobile = (mobile or "").strip()
+    if mobile and not all(ch.isdigit() or ch in "+- " for ch in mobile):
+        raise _invalid(_("A mobile number has digits, '+', '-' and spaces only."), field="mobile")
+    if (quiet_start is None) != (quiet_end is None):
+        raise _invalid(_("Quiet hours need both a start and an end."), field="quiet_start")
+    p, _created = ContactProfile.objects.update_or_create(user_id=user_id, defaults=dict(
+        mobile=mobile[:32], dingtalk_id=dingtalk_id[:64], wecom_id=wecom_id[:64],
+        channels=list(channels or []), quiet_start=quiet_start, quiet_end=quiet_end))
+    clear_caches()
+    return p
+
+
+# --------------------------------------------------------------------------- inbox, dead letters
+
+def inbox_mark_read(*, actor: Actor, ids: list[int] | None = None) -> int:
+    """Mark the actor's in-app messages read (all of them when ``ids`` is None)."""
+    if actor.user is None:
+        raise PermissionDenied("forbidden", _("Only people have an inbox."))
+    qs = Message.objects.filter(user=actor.user, channel=Channel.INAPP, read_at__isnull=True)
+    if ids is not None:
+        qs = qs.filter(pk__in=ids)
+    return qs.update(read_at=clock.now())
+
+
+def message_resend(*, message: int, actor: Actor) -> Message:
+    """Put a dead (or failed) message back in the queue with a fresh attempt budget."""
+    if not actor.has_perm(MANAGE_PERM):
+        raise PermissionDenied("forbidden", _("You may not re-send messages."))
+    with transaction.atomic():
+        m = Message.objects.select_for_update().filter(pk=message).first()
+        if m is None:
+            raise NotFound("not_found", _("No such message."))
+        if m.status not in (Message.Status.DEAD, Message.Status.FAILED):
+            raise _invalid(_("Only dead or failed messages can be re-sent (this one is %(s)s).")
+                                   % {"s": m.get_status_display()}, field="status")
+        m.status = Message.Status.QUEUED
+        m.attempts = 0
+        m.next_attempt_at = clock.now()
+        m.save(update_fields=["status", "attempts", "next_attempt_at"])
+        transaction.on_commit(_wake_after_commit)
+    return m

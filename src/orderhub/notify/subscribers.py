@@ -1,0 +1,60 @@
+"""Order hooks → notifications: a new order tells the owner role of its first stage, a stage
+entered tells the owner role of that stage. One call of ``notify_many`` per published batch
+(one INSERT); no query at all when no change in the batch opened a stage."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from orderhub.orders.hooks import OrderChange
+
+from .services import NotifyRequest, Recipient, notify_many
+
+ORDER_CREATED = "order.created"
+STAGE_ENTERED = "stage.entered"
+
+
+def _stage_name(order, code: str) -> str:
+    try:
+        from orderhub.workflow.services import compiled
+
+        return compiled(order.workflow_id).stage(code).spec.name
+    except Exception:  # an unknown stage or version: the code is still a useful name
+        return code
+
+
+def submitted_at(order) -> datetime:
+    """When the customer submitted: the intake's received time if the order carries it, else
+    the order's creation time."""
+    raw = (order.intake or {}).get("received_at") if isinstance(order.intake, dict) else None
+    if isinstance(raw, str):
+        try:
+            value = datetime.fromisoformat(raw)
+            if value.tzinfo is not None and value <= order.created_at:
+                return value
+        except ValueError:
+            pass
+    return order.created_at
+
+
+def on_order_changes(changes: list[OrderChange]) -> None:
+    requests = []
+    for ch in changes:
+        inst = ch.entered
+        if inst is None:
+            continue
+        order = ch.order
+        created = ch.action == ORDER_CREATED
+        event = ORDER_CREATED if created else STAGE_ENTERED
+        ctx = {"stage": inst.stage, "stage_name": _stage_name(order, inst.stage),
+               "owner_role": inst.owner_role, "due_at": inst.due_at, "left_stage": ch.left_stage or "",
+               "actor": ch.actor.label}
+        extra = {}
+        if created:
+            extra["first_touch"] = {"submitted_at": submitted_at(order).isoformat()}
+        requests.append(NotifyRequest(
+            event=event, recipients=[Recipient.role(inst.owner_role)], context=ctx, order=order,
+            severity="red" if order.urgency == "red" else "info",
+            dedupe_key=f"{event}:{order.pk}:{inst.pk}", extra_payload=extra))
+    if requests:
+        notify_many(requests)

@@ -1,0 +1,1 @@
+"""Deadlines, overdue sweep, escalation ladders, the rules engine and exception tickets."""

@@ -1,0 +1,177 @@
+"""Rules (list, editor, firing log) and tickets (list, page, resolve). Saves go through
+``rules.services.rule_save`` and ``orders.services.ticket_*``; a refused rule shows each fault
+next to its field."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+
+import yaml
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from orderhub.core.errors import DomainError
+from orderhub.core.roles import ROLES
+from orderhub.orders import services
+from orderhub.orders.models import Ticket
+from orderhub.rules.models import Rule, RuleFiring, Trigger
+from orderhub.rules.services import MANAGE_PERM, rule_data, rule_save
+
+from .common import actor_for, refused, require_perm
+
+PAGE_SIZE = 50
+
+EXAMPLE_ACTIONS = """- type: notify
+  roles: [planning_supervisor, production_director]
+  channels: [dingtalk, inapp]
+  severity: red
+  message: 急单大单, 请立即排产
+"""
+
+
+@require_perm("orders.view_order")
+def rule_list(request):
+    rules = Rule.objects.annotate(n_firings=Count("firings")).order_by("name")
+    return render(request, "web/rules/list.html", {
+        "rules": rules, "may_edit": actor_for(request).has_perm(MANAGE_PERM)})
+
+
+def _form_errors(error: DomainError) -> dict[str, list[str]]:
+    """Problems by the form field they belong to (``actions[1](hold).reason`` → actions)."""
+    out: dict[str, list[str]] = {}
+    for p in error.problems or []:
+        field = (p.field or "general").split("[")[0].split(".")[0]
+        out.setdefault(field, []).append(str(p.message))
+    if not out:
+        out["general"] = [error.message]
+    return out
+
+
+@require_perm(MANAGE_PERM)
+def rule_edit(request, pk: int | None = None):
+    rule = get_object_or_404(Rule, pk=pk) if pk is not None else None
+    values = rule_data(rule) if rule else {"name": "", "description": "", "enabled": True,
+                                           "trigger": "order_created", "trigger_arg": "",
+                                           "interval_minutes": None, "condition": "", "actions": None}
+    actions_text = (yaml.safe_dump(values["actions"], allow_unicode=True, sort_keys=False)
+                    if values["actions"] else EXAMPLE_ACTIONS)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        p = request.POST
+        actions_text = p.get("actions", "")
+        values = {"name": p.get("name", "").strip(), "description": p.get("description", "").strip(),
+                  "enabled": p.get("enabled") == "on", "trigger": p.get("trigger", ""),
+                  "trigger_arg": p.get("trigger_arg", "").strip(), "condition": p.get("condition", "").strip(),
+                  "interval_minutes": None}
+        interval = p.get("interval_minutes", "").strip()
+        if interval:
+            try:
+                values["interval_minutes"] = int(interval)
+            except ValueError:
+                errors["interval_minutes"] = [_("Enter a whole number of minutes.")]
+        try:
+            values["actions"] = yaml.safe_load(actions_text) or []
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            errors["actions"] = [_("Not valid YAML (line %(line)s): %(problem)s") % {
+                "line": mark.line + 1 if mark else "?", "problem": getattr(e, "problem", str(e))}]
+        if not errors:
+            try:
+                data = json.loads(json.dumps(values, default=_plain_number))
+                saved = rule_save(data=data, actor=actor_for(request), rule=rule)
+            except DomainError as e:
+                errors = _form_errors(e)
+            else:
+                messages.success(request, _("Rule %(name)s saved.") % {"name": saved.name})
+                return redirect("web:rule_edit", pk=saved.pk)
+    return render(request, "web/rules/edit.html", {
+        "rule": rule, "values": values, "actions_text": actions_text, "errors": errors,
+        "triggers": Trigger.choices, "roles": list(ROLES.items()),
+    }, status=400 if errors else 200)
+
+
+def _plain_number(value):
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(type(value).__name__)
+
+
+@require_perm("orders.view_order")
+def firing_log(request):
+    qs = RuleFiring.objects.select_related("rule", "order").order_by("-at", "-pk")
+    rule_id = request.GET.get("rule", "")
+    if rule_id.isdigit():
+        qs = qs.filter(rule_id=int(rule_id))
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "web/rules/firings.html", {
+        "page": page, "firings": page.object_list, "rules": Rule.objects.order_by("name"),
+        "rule_id": rule_id})
+
+
+@require_perm("orders.view_order")
+def ticket_list(request):
+    actor = actor_for(request)
+    status = request.GET.get("status", "open")
+    qs = Ticket.objects.select_related("order").order_by("due_at", "-opened_at")
+    if status in Ticket.Status.values:
+        qs = qs.filter(status=status)
+    mine = request.GET.get("mine") == "1"
+    if mine:
+        qs = qs.filter(owner_role__in=actor.roles)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "web/rules/tickets.html", {
+        "page": page, "tickets": page.object_list, "status": status, "mine": mine})
+
+
+@require_perm("orders.view_order")
+def ticket_detail(request, pk: int):
+    ticket = get_object_or_404(Ticket.objects.select_related("order"), pk=pk)
+    actor = actor_for(request)
+    steps = list(ticket.escalation_steps.order_by("fire_at", "seq"))
+    return render(request, "web/rules/ticket.html", {
+        "ticket": ticket, "steps": steps,
+        "may_resolve": ticket.status == Ticket.Status.OPEN and actor.may_act_for_role(ticket.owner_role)})
+
+
+@require_perm("orders.view_order")
+@require_POST
+def ticket_resolve(request, pk: int):
+    back = reverse("web:ticket", args=[pk])
+    try:
+        services.ticket_resolve(ticket=pk, resolution=request.POST.get("resolution", ""),
+                                actor=actor_for(request))
+    except DomainError as e:
+        return refused(request, e, back)
+    messages.success(request, _("Ticket resolved."))
+    return redirect(back)
+
+
+@require_perm("orders.view_order")
+@require_POST
+def ticket_open(request, number: str):
+    back = reverse("web:order_detail", args=[number])
+    hours = None
+    raw = request.POST.get("business_hours", "").strip()
+    if raw:
+        try:
+            hours = Decimal(raw)
+            if not hours.is_finite() or hours <= 0:
+                raise InvalidOperation
+        except InvalidOperation:
+            messages.error(request, _("Enter a positive number of business hours."))
+            return redirect(back)
+    try:
+        ticket = services.ticket_open(order=number, kind=request.POST.get("kind", "exception") or "exception",
+                                      title=request.POST.get("title", ""), body=request.POST.get("body", ""),
+                                      owner_role=request.POST.get("owner_role") or None,
+                                      business_hours=hours, actor=actor_for(request))
+    except DomainError as e:
+        return refused(request, e, back)
+    messages.success(request, _("Ticket opened."))
+    return redirect("web:ticket", pk=ticket.pk)

@@ -1,0 +1,111 @@
+"""The notify() contract: outbox rows in the caller's transaction, dedupe, recipients."""
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from orderhub.notify.models import Message
+from orderhub.notify.services import Recipient, notify
+
+pytestmark = pytest.mark.django_db
+
+
+def test_notify_role_writes_rows_for_each_user_and_dedupes(company):
+    from orderhub.notify.services import endpoint_save
+
+    planner = company["users"]["planner"]
+    planner.email = "planner@example.com"
+    planner.save()
+    # e-mail goes out only when an e-mail endpoint is configured (no host: Django's EMAIL_*)
+    n = notify(event="rule.notify", recipients=[Recipient.role("planner")], context={}, dedupe_key="t0")
+    assert n == 1 and Message.objects.get().channel == "inapp"
+    endpoint_save(code="mail", name="邮件", kind="email", config={}, actor=company["actors"]["admin"])
+    n = notify(event="rule.notify", recipients=[Recipient.role("planner")],
+               context={"message": "检查物料", "title": "物料提醒"}, dedupe_key="t1")
+    assert n == 2   # in-app + e-mail (the default personal channels)
+    rows = {m.channel: m for m in Message.objects.filter(dedupe_key__startswith="t1|")}
+    assert set(rows) == {"inapp", "email"}
+    assert rows["email"].address == "planner@example.com"
+    assert rows["inapp"].user_id == planner.pk
+    assert "检查物料" in rows["inapp"].body and rows["inapp"].subject.startswith("物料提醒")
+    assert rows["inapp"].payload["dedupe_key"] == rows["inapp"].dedupe_key
+    assert rows["inapp"].status == "queued"
+    again = notify(event="rule.notify", recipients=[Recipient.role("planner")],
+                   context={"message": "x"}, dedupe_key="t1")
+    assert again == 0 and Message.objects.filter(dedupe_key__startswith="t1|").count() == 2
+
+
+@pytest.mark.smoke
+def test_notify_one_insert_and_rollback_sends_nothing(company):
+    with CaptureQueriesContext(connection) as q:
+        notify(event="rule.notify", recipients=[Recipient.role("planner"), Recipient.role("sales")],
+               context={"message": "m"}, dedupe_key="many", channels=["inapp"])
+    inserts = [x for x in q.captured_queries if x["sql"].startswith("INSERT")]
+    assert len(inserts) == 1
+    assert Message.objects.filter(dedupe_key__startswith="many|").count() == 2
+    with pytest.raises(RuntimeError), transaction.atomic():
+        notify(event="rule.notify", recipients=[Recipient.role("qc")], context={}, dedupe_key="rb",
+               channels=["inapp"])
+        raise RuntimeError
+    assert not Message.objects.filter(dedupe_key__startswith="rb|").exists()
+
+
+def test_unknown_channel_and_severity_are_refused(company):
+    from orderhub.core.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed) as e:
+        notify(event="x", recipients=[Recipient.role("qc")], context={}, dedupe_key="k", channels=["fax"])
+    assert e.value.problems[0].field == "channels"
+    with pytest.raises(ValidationFailed):
+        notify(event="x", recipients=[Recipient.role("qc")], context={}, dedupe_key="k", severity="pink")
+
+
+def test_a_users_quiet_hours_hold_email_but_not_red_nor_inapp(company):
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    from orderhub.core import clock
+    from orderhub.notify.services import endpoint_save, profile_save
+
+    admin = company["actors"]["admin"]
+    planner = company["users"]["planner"]
+    planner.email = "p@example.com"
+    planner.save()
+    endpoint_save(code="mail", name="邮件", kind="email", config={}, actor=admin)
+    profile_save(user_id=planner.pk, actor=company["actors"]["planner"], channels=["inapp", "email"],
+                 quiet_start=time(12, 0), quiet_end=time(13, 0))
+    sh = ZoneInfo("Asia/Shanghai")
+    with clock.frozen(datetime(2026, 11, 23, 12, 20, tzinfo=sh)):
+        notify(event="rule.notify", recipients=[Recipient.user(planner.pk)], context={}, dedupe_key="lunch")
+        notify(event="rule.notify", recipients=[Recipient.user(planner.pk)], context={}, dedupe_key="fire",
+               severity="red")
+    due = {(m.dedupe_key.split("|")[0], m.channel): m.next_attempt_at for m in Message.objects.all()}
+    assert due[("lunch", "email")] == datetime(2026, 11, 23, 13, 0, tzinfo=sh)
+    assert due[("lunch", "inapp")] == datetime(2026, 11, 23, 12, 20, tzinfo=sh)
+    assert due[("fire", "email")] == datetime(2026, 11, 23, 12, 20, tzinfo=sh)
+    from orderhub.core.errors import PermissionDenied
+
+    with pytest.raises(PermissionDenied):   # somebody else's profile
+        profile_save(user_id=planner.pk, actor=company["actors"]["sales"], mobile="1")
+
+
+@pytest.mark.smoke
+def test_templates_fall_back_to_the_shipped_defaults(company, monday_morning):
+    """A flushed or deleted template row still renders the Chinese default, and an edited row
+    wins over it."""
+    from orderhub.notify.models import MessageTemplate
+    from orderhub.notify.services import clear_caches, template_save
+    from orderhub.orders.services import order_create
+    from tests.conftest import order_input
+
+    MessageTemplate.objects.all().delete()
+    clear_caches()
+    order = order_create(data=order_input(), actor=company["actors"]["sales"]).order
+    m = Message.objects.get(order=order)
+    assert m.subject.startswith(f"新订单 {order.number}") and "苏州博锐精工" in m.body
+    template_save(event="rule.notify", channel="inapp", subject="提醒：{{ title }}", body="{{ message }}！",
+                  actor=company["actors"]["admin"])
+    notify(event="rule.notify", recipients=[Recipient.role("qc")], context={"title": "T", "message": "M"},
+           dedupe_key="edited", channels=["inapp"])
+    m = Message.objects.get(dedupe_key__startswith="edited|")
+    assert (m.subject, m.body) == ("提醒：T", "M！")
