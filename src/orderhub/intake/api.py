@@ -35,6 +35,8 @@ def _can_read(request) -> None:
 class MessageOut(Schema):
     id: int
     channel: str
+    route: str = ""
+    queued: bool = False
     kind: str
     status: str
     status_label: str

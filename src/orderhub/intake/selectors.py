@@ -50,7 +50,8 @@ def inbox_queryset(f: InboxFilter | None = None) -> QuerySet[InboundMessage]:
 
 def message_dict(m: InboundMessage) -> dict[str, Any]:
     return {
-        "id": m.pk, "channel": m.channel, "kind": m.kind, "status": m.status,
+        "id": m.pk, "channel": m.channel, "route": m.route, "queued": m.queued, "kind": m.kind,
+        "status": m.status,
         "status_label": str(m.get_status_display()), "content_type": m.content_type,
         "source": m.source, "filename": m.filename, "size": m.size, "sha256": m.sha256,
         "received_at": m.received_at, "received_by": m.received_by, "external_ref": m.external_ref,

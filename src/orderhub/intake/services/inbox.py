@@ -103,10 +103,10 @@ def inbound_process(*, message: InboundMessage | int, actor: Actor, mode: str = 
         from .drafts import draft_from_document
 
         return draft_from_document(message=msg, actor=actor)
-    version = current_config("mapping", msg.channel)
+    version = current_config("mapping", msg.read_as)
     if version is None:
         outcome = Outcome(Status.FAILED, errors=[
-            {"code": "no_mapping", "message": _("Channel '%(channel)s' has no mapping.") % {"channel": msg.channel}}])
+            {"code": "no_mapping", "message": _("Channel '%(channel)s' has no mapping.") % {"channel": msg.read_as}}])
     else:
         try:
             outcome = _run(msg, version, actor, mode)
@@ -197,7 +197,7 @@ def _run(msg: InboundMessage, version: ConfigVersion, actor: Actor, mode: str) -
     tags_v, triage_v = current_config("tags", "default"), current_config("triage", "default")
     tag_rules = compiled_config(tags_v) if tags_v else []
     triage_rules = compiled_config(triage_v) if triage_v else []
-    lookups = Lookups(msg.channel)
+    lookups = Lookups(msg.read_as)
     out = Outcome(Status.FAILED, rows=sum(max(len(r.rows), 1) for r in records))
     job = ImportJob.objects.filter(message=msg).first()
     if job is not None:
@@ -208,7 +208,7 @@ def _run(msg: InboundMessage, version: ConfigVersion, actor: Actor, mode: str) -
         return out
 
     def mapped(recs):
-        return map_records(mapping, recs, lookups, channel=msg.channel, received_at=msg.received_at,
+        return map_records(mapping, recs, lookups, channel=msg.read_as, received_at=msg.received_at,
                            tag_rules=tag_rules, triage_rules=triage_rules)
 
     if mode == "all_or_nothing":
