@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from orderhub.core import clock
-from orderhub.core.actors import Actor
+from orderhub.core.actors import Actor, RequestContext
 from orderhub.core.canonical import to_plain
 from orderhub.core.errors import Conflict, DomainError, NotFound, PermissionDenied, Problem
 from orderhub.orders.services import order_create_batch
@@ -48,11 +48,12 @@ def _clean_headers(headers: dict[str, Any] | None) -> dict[str, str]:
 def inbound_receive(*, channel: str, kind: str, payload: bytes, actor: Actor, content_type: str = "",
                     headers: dict[str, Any] | None = None, source: str = "", filename: str = "",
                     parent: InboundMessage | None = None, status: str = Status.RECEIVED,
-                    errors: list[dict[str, Any]] | None = None, external_ref: str = "") -> InboundMessage:
+                    errors: list[dict[str, Any]] | None = None, external_ref: str = "",
+                    queued: bool = False) -> InboundMessage:
     """Store a payload verbatim, in its own transaction, before anything parses it.
 
     Call it outside any transaction: when it returns, the bytes are committed, whatever
-    happens to the parsing after it.
+    happens to the parsing after it. ``queued``: left for ``inbound_process_pending``.
     """
     now = clock.now()
     with transaction.atomic():
@@ -61,7 +62,7 @@ def inbound_receive(*, channel: str, kind: str, payload: bytes, actor: Actor, co
             content_type=content_type[:200], headers=_clean_headers(headers), source=source[:300],
             filename=filename[:300], size=len(payload), sha256=hashlib.sha256(payload).hexdigest(),
             received_at=now, received_by=actor.label[:150], parent=parent, errors=errors or [],
-            external_ref=external_ref[:200])
+            external_ref=external_ref[:200], queued=queued)
         events.message_received(message=msg, actor=actor)
     return msg
 
@@ -335,6 +336,34 @@ def _status(out: Outcome) -> str:
     if out.created or out.duplicates or out.review:
         return Status.NEEDS_REVIEW
     return Status.FAILED
+
+
+def inbound_process_pending(*, limit: int = 20) -> list[InboundMessage]:
+    """Process up to ``limit`` queued messages, oldest first, and return them.
+
+    The rows are claimed with ``SELECT … FOR UPDATE SKIP LOCKED`` (several processors share the
+    queue) and processed, and their ``queued`` flag cleared, in *one* transaction: if the process
+    dies, the transaction rolls back (no order, no status, no audit event) and the rows are
+    claimed again by the next run, so every message is processed exactly once.
+    """
+    with transaction.atomic():
+        claimed = list(InboundMessage.objects.select_for_update(skip_locked=True)
+                       .filter(queued=True).order_by("received_at", "id")[:limit])
+        for msg in claimed:
+            actor = Actor.system(f"{msg.kind}:{msg.channel}", context=RequestContext(ip=msg.source or None))
+            try:
+                with transaction.atomic():
+                    done = inbound_process(message=msg, actor=actor)
+            except Exception as exc:  # PermissionDenied or a bug outside the parse: keep it, say why
+                logger.exception("intake: queued message %s raised", msg.pk)
+                done = _conclude(msg, Outcome(Status.FAILED, errors=[{
+                    "code": "internal_error",
+                    "message": _("Processing raised %(type)s: %(error)s") % {"type": type(exc).__name__,
+                                                                             "error": str(exc)[:500]}}]), actor)
+            InboundMessage.objects.filter(pk=msg.pk).update(queued=False)
+            done.queued = False
+            msg.status = done.status
+    return claimed
 
 
 def inbound_replay(*, message: InboundMessage | int, actor: Actor, mode: str = "accept_valid") -> InboundMessage:
