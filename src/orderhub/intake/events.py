@@ -29,7 +29,7 @@ def message_status_changed(*, message, before: str, actor: Actor, data: dict[str
 
 
 def triage_alert(*, message, order, alert: dict[str, Any], actor: Actor) -> None:
-    """An order that a triage rule flags: ``roles`` in the payload are whom to tell."""
+    """An order that a triage rule flags: ``roles`` and ``recipients`` are whom to tell."""
     append_event(subject_type=SUBJECT, subject_id=message.pk, action="intake.triage_alert", actor=actor,
                  data={"order": order.number, "customer": order.customer.code, **alert})
 

@@ -41,3 +41,7 @@ __all__ += ["ImapSettings", "draft_confirm", "draft_discard", "draft_from_docume
 from .quick import quick_customer, quick_link_issue, quick_order_submit, quick_qr  # noqa: E402
 
 __all__ += ["quick_customer", "quick_link_issue", "quick_order_submit", "quick_qr"]
+
+from .triage import TriageAlert, triage, triage_record  # noqa: E402
+
+__all__ += ["TriageAlert", "triage", "triage_record"]

@@ -27,6 +27,7 @@ from ..models import ConfigVersion, ImportJob, InboundMessage, InboundOrder
 from ..ocr import DOCUMENT_TYPES
 from ..readers import Unreadable, read
 from .config import compiled_config, current_config
+from .triage import triage_record
 
 logger = logging.getLogger(__name__)
 
@@ -311,11 +312,14 @@ def _write_chunk(msg: InboundMessage, items: list[Item], actor: Actor, out: Outc
         meta = to_plain({k: v for k, v in it.meta.items() if not k.startswith("_")})
         if it.notes:
             meta["notes"] = it.notes
+        if it.alerts and res.created:
+            meta["triage"] = to_plain(it.alerts)
         links.append(InboundOrder(message=msg, order=res.order, row=it.rows[0] if it.rows else None,
                                   created=res.created, meta=meta))
         if res.created:
             out.created += 1
-            alerts.extend((res.order, a) for a in it.alerts)
+            if it.alerts:
+                alerts.append((res.order, to_plain(it.alerts)))
             if it.notes or len(out.items) < 50:
                 out.items.append({"index": it.index, "rows": it.rows, "ref": it.external_ref,
                                   "result": "created", "order": res.order.number, "notes": it.notes})
@@ -324,8 +328,8 @@ def _write_chunk(msg: InboundMessage, items: list[Item], actor: Actor, out: Outc
             out.items.append({"index": it.index, "rows": it.rows, "ref": it.external_ref,
                               "result": "duplicate", "order": res.order.number})
     InboundOrder.objects.bulk_create(links, ignore_conflicts=True)
-    for order, alert in alerts:
-        events.triage_alert(message=msg, order=order, alert=alert, actor=actor)
+    for order, item_alerts in alerts:
+        triage_record(message=msg, order=order, alerts=item_alerts, actor=actor)
 
 
 def _status(out: Outcome) -> str:
