@@ -9,16 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 from orderhub.core.actors import Actor
-from orderhub.core.audit import append_event
+from orderhub.core.audit import GENESIS, append_event, build_event
 
 SUBJECT = "inbound"
 
 
 def message_received(*, message, actor: Actor) -> None:
-    append_event(subject_type=SUBJECT, subject_id=message.pk, action="intake.received", actor=actor,
-                 changes={"status": [None, message.status]},
-                 data={"channel": message.channel, "kind": message.kind, "size": message.size,
-                       "sha256": message.sha256, "source": message.source})
+    """The first event of a message inserted in this transaction: its chain starts here, so no
+    read of a previous event is needed."""
+    build_event(subject_type=SUBJECT, subject_id=message.pk, head=(0, GENESIS), action="intake.received",
+                actor=actor, changes={"status": [None, message.status]},
+                data={"channel": message.channel, "kind": message.kind, "size": message.size,
+                      "sha256": message.sha256, "source": message.source}).save(force_insert=True)
 
 
 def message_status_changed(*, message, before: str, actor: Actor, data: dict[str, Any] | None = None,

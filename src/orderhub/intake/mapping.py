@@ -150,6 +150,13 @@ class _Ctx:
         self.mapping = mapping
         self.lookups = lookups
         self.tz = get_business_calendar().tz
+        self.workdays: dict[tuple[date, int], date] = {}  # a file's rows share a few order dates
+
+    def add_workdays(self, start: date, days: int) -> date:
+        key = (start, days)
+        if key not in self.workdays:
+            self.workdays[key] = _add_workdays(start, days)
+        return self.workdays[key]
 
 
 def _raw(values: dict[str, Any], rule: CompiledField) -> Any:
@@ -375,7 +382,7 @@ def _finish(item: Item, order: dict[str, Any], lines: list[dict[str, Any]], ctx:
         lead = (profile.lead_days if profile and profile.lead_days is not None else None)
         if lead is None:
             lead = spec.defaults.lead_days if spec.defaults.lead_days is not None else DEFAULT_LEAD_DAYS
-        required = _add_workdays(base.astimezone(ctx.tz).date(), lead)
+        required = ctx.add_workdays(base.astimezone(ctx.tz).date(), lead)
         item.notes.append(_("required date %(d)s = order date + %(n)d working days")
                           % {"d": required, "n": lead})
     promised = order.get("promised_date")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from typing import Any
 
 from django.conf import settings
@@ -69,13 +70,34 @@ def _problem(headers: dict[str, str], body: bytes, channel: Channel) -> tuple[st
     return None
 
 
+_CHANNEL_TTL = 2.0  # seconds a process keeps a channel's secret and window (saves a query per request)
+_channels: dict[str, tuple[float, Channel | None]] = {}
+
+
+def _channel(code: str) -> Channel | None:
+    now = time.monotonic()
+    hit = _channels.get(code)
+    if hit is not None and now - hit[0] < _CHANNEL_TTL:
+        return hit[1]
+    ch = Channel.objects.filter(code=code, is_active=True).exclude(secret="").first()
+    if len(_channels) > 1000:
+        _channels.clear()
+    _channels[code] = (now, ch)
+    return ch
+
+
+def forget_channels() -> None:
+    """Drop the cached channels (after a save in this process)."""
+    _channels.clear()
+
+
 def webhook_receive(*, channel: str, body: bytes, headers: dict[str, str], content_type: str = "",
                     context: RequestContext | None = None, mode: str | None = None) -> InboundMessage:
     """Check a webhook's signature, store it raw, and process it (``sync``) or queue it
     (``queue``: the message comes back ``received`` and ``queued``). Raises SignatureRefused
     (401) after recording a refused request, NotFound for a channel without webhooks."""
     queue = (mode or webhook_mode()) == "queue"
-    ch = Channel.objects.filter(code=channel, is_active=True).exclude(secret="").first()
+    ch = _channel(channel)
     if ch is None:
         raise NotFound("unknown_channel", _("Channel '%(channel)s' takes no webhooks.") % {"channel": channel})
     context = context or RequestContext()
