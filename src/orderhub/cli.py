@@ -7,7 +7,7 @@
     orderhub token create --user U --name N
     orderhub audit verify
     orderhub manage ...      any Django management command
-    orderhub intake replay <id>|--failed · poll-imap · import FILE --channel C · resume
+    orderhub intake replay <id>|--failed · poll-imap · import FILE --channel C · resume · process-pending [--loop]
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     asub.add_parser("verify")
     p = sub.add_parser("manage")
     p.add_argument("rest", nargs=argparse.REMAINDER)
-    p = sub.add_parser("intake", help="replay · poll-imap · import FILE --channel C · resume · install-templates")
+    p = sub.add_parser("intake", help="replay · poll-imap · import FILE --channel C · resume · install-templates · process-pending [--loop]")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
 
