@@ -46,7 +46,8 @@ def queue_mode(settings, master, intake_actor):
 
 
 @pytest.mark.django_db
-def test_queue_mode_acknowledges_with_the_inbox_id_and_parses_later(queue_mode, django_assert_max_num_queries):
+def test_queue_mode_acknowledges_with_the_inbox_id_and_parses_later(queue_mode, django_assert_max_num_queries,
+                                                                    monkeypatch):
     with django_assert_max_num_queries(5):  # channel (cached after), insert, audit, savepoint: no parsing
         resp = post_webhook(sample("miniprogram", "01-paid.json"))
     assert resp.status_code == 202, resp.content
@@ -62,7 +63,13 @@ def test_queue_mode_acknowledges_with_the_inbox_id_and_parses_later(queue_mode, 
     assert not rejected.queued
     post_webhook(sample("miniprogram", "02-same-again.json"))
     post_webhook(sample("miniprogram", "05-truncated.json"))
+    from orderhub.intake.services import inbox
+
+    calls = []
+    real = inbox.order_create_batch
+    monkeypatch.setattr(inbox, "order_create_batch", lambda **kw: calls.append(len(kw["items"])) or real(**kw))
     assert drain() == {"processed": 3, "statuses": {"parsed": 1, "duplicate": 1, "failed": 1}}
+    assert calls == [2]  # one write for the batch: the same order twice, the truncated body refused before
     assert Order.objects.filter(external_ref="WX202602031512340001").count() == 1
     assert not InboundMessage.objects.filter(queued=True).exists()
     assert drain() == {"processed": 0, "statuses": {}}
@@ -133,3 +140,18 @@ def test_processor_killed_mid_batch_then_restarted_processes_every_payload_exact
         per_message = AuditEvent.objects.filter(subject_type="inbound", subject_id__in=ids, action=action)
         assert per_message.count() == per_message.values("subject_id").distinct().count()
     assert AuditEvent.objects.filter(action="order.created").count() == n
+
+
+@pytest.mark.django_db
+def test_a_batch_that_raises_is_processed_message_by_message(queue_mode, monkeypatch):
+    from orderhub.intake.services import inbox
+
+    for name in ("01-paid.json", "04-bad-qty-and-date.json"):
+        assert post_webhook(sample("miniprogram", name)).status_code == 202
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("batch bug")
+
+    monkeypatch.setattr(inbox, "_process_many", broken)
+    assert drain() == {"processed": 2, "statuses": {"parsed": 1, "failed": 1}}
+    assert Order.objects.count() == 1 and not InboundMessage.objects.filter(queued=True).exists()

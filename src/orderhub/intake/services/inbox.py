@@ -290,6 +290,11 @@ def _write_chunk(msg: InboundMessage, items: list[Item], actor: Actor, out: Outc
     if not items:
         return
     results = order_create_batch(items=[it.data for it in items], actor=actor, all_or_nothing=all_or_nothing)
+    _record_results(msg, items, results, actor, out)
+
+
+def _record_results(msg: InboundMessage, items: list[Item], results: list, actor: Actor, out: Outcome) -> None:
+    """What ``order_create_batch`` answered for ``items`` of ``msg``: report, links, triage."""
     links = []
     alerts = []
     for it, res in zip(items, results, strict=True):
@@ -349,25 +354,100 @@ def inbound_process_pending(*, limit: int = 20) -> list[InboundMessage]:
     queue) and processed, and their ``queued`` flag cleared, in *one* transaction: if the process
     dies, the transaction rolls back (no order, no status, no audit event) and the rows are
     claimed again by the next run, so every message is processed exactly once.
+
+    Messages of one JSON channel are mapped with shared lookups and written with one
+    ``order_create_batch`` call; if that raises, each message is processed on its own.
     """
     with transaction.atomic():
         claimed = list(InboundMessage.objects.select_for_update(skip_locked=True)
                        .filter(queued=True).order_by("received_at", "id")[:limit])
+        groups: dict[tuple[str, str], list[InboundMessage]] = {}
         for msg in claimed:
-            actor = Actor.system(f"{msg.kind}:{msg.channel}", context=RequestContext(ip=msg.source or None))
+            groups.setdefault((msg.kind, msg.read_as), []).append(msg)
+        for (kind, channel), msgs in groups.items():
+            actor = Actor.system(f"{kind}:{channel}")
             try:
                 with transaction.atomic():
-                    done = inbound_process(message=msg, actor=actor)
-            except Exception as exc:  # PermissionDenied or a bug outside the parse: keep it, say why
-                logger.exception("intake: queued message %s raised", msg.pk)
-                done = _conclude(msg, Outcome(Status.FAILED, errors=[{
-                    "code": "internal_error",
-                    "message": _("Processing raised %(type)s: %(error)s") % {"type": type(exc).__name__,
-                                                                             "error": str(exc)[:500]}}]), actor)
-            InboundMessage.objects.filter(pk=msg.pk).update(queued=False)
-            done.queued = False
-            msg.status = done.status
+                    _process_many(msgs, channel, actor)
+            except Exception:
+                logger.info("intake: batch of %d %s messages processed one by one", len(msgs), channel,
+                            exc_info=True)
+                for msg in msgs:
+                    _process_one_queued(msg)
+        InboundMessage.objects.filter(pk__in=[m.pk for m in claimed]).update(queued=False)
+        for msg in claimed:
+            msg.queued = False
     return claimed
+
+
+class _NotBatchable(Exception):
+    pass
+
+
+def _process_many(msgs: list[InboundMessage], channel: str, actor: Actor) -> None:
+    """Map every message, write all their orders with one ``order_create_batch`` (accept valid
+    rows: every order stands on its own), then conclude each message."""
+    if not actor.has_perm("orders.add_order"):
+        raise PermissionDenied("permission_denied", _("You may not create orders."))
+    version = current_config("mapping", channel)
+    if version is None or any(m.content_type.split(";")[0].strip().lower() in DOCUMENT_TYPES for m in msgs):
+        raise _NotBatchable()
+    mapping = compiled_config(version)
+    if mapping.spec.format != "json":
+        raise _NotBatchable()
+    tags_v, triage_v = current_config("tags", "default"), current_config("triage", "default")
+    tag_rules = compiled_config(tags_v) if tags_v else []
+    triage_rules = compiled_config(triage_v) if triage_v else []
+    lookups = Lookups(channel)
+    outcomes: list[tuple[InboundMessage, Outcome, list[Item]]] = []
+    for msg in msgs:
+        try:
+            records = read(mapping.spec, bytes(msg.payload))
+        except Unreadable as exc:
+            outcomes.append((msg, Outcome(Status.FAILED, errors=[{"code": "unreadable", "message": str(exc)}]), []))
+            continue
+        out = Outcome(Status.FAILED, rows=sum(max(len(r.rows), 1) for r in records))
+        if not records:
+            out.errors.append({"code": "empty", "message": _("The payload holds no orders.")})
+            outcomes.append((msg, out, []))
+            continue
+        items = map_records(mapping, records, lookups, channel=channel, received_at=msg.received_at,
+                            tag_rules=tag_rules, triage_rules=triage_rules)
+        good = []
+        for i, it in enumerate(items):
+            it.index = i
+            if it.problems:
+                _refused(out, it, [_problem_row(it, p) for p in it.problems])
+            else:
+                good.append(it)
+        outcomes.append((msg, out, good))
+    writing = [it for _m, _o, good in outcomes for it in good]
+    results = order_create_batch(items=[it.data for it in writing], actor=actor,
+                                 all_or_nothing=False) if writing else []
+    at = 0
+    for msg, out, good in outcomes:
+        if good:
+            _record_results(msg, good, results[at:at + len(good)], actor, out)
+            at += len(good)
+        out.mapping = version
+        if out.rows:
+            out.status = _status(out)
+        _conclude(msg, out, actor)
+        msg.status = out.status
+
+
+def _process_one_queued(msg: InboundMessage) -> None:
+    actor = Actor.system(f"{msg.kind}:{msg.channel}", context=RequestContext(ip=msg.source or None))
+    try:
+        with transaction.atomic():
+            done = inbound_process(message=msg, actor=actor)
+    except Exception as exc:  # PermissionDenied or a bug outside the parse: keep it, say why
+        logger.exception("intake: queued message %s raised", msg.pk)
+        done = _conclude(msg, Outcome(Status.FAILED, errors=[{
+            "code": "internal_error",
+            "message": _("Processing raised %(type)s: %(error)s") % {"type": type(exc).__name__,
+                                                                     "error": str(exc)[:500]}}]), actor)
+    msg.status = done.status
 
 
 def inbound_replay(*, message: InboundMessage | int, actor: Actor, mode: str = "accept_valid") -> InboundMessage:
