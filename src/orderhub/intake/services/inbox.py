@@ -240,9 +240,11 @@ def _run(msg: InboundMessage, version: ConfigVersion, actor: Actor, mode: str) -
                                   "message": _("Nothing was written: all or nothing, and some orders were refused.")})
             return out
     else:
-        index = 0
+        index = done = 0
         for start in range(0, len(records), CHUNK):
-            items = mapped(records[start:start + CHUNK])
+            chunk = records[start:start + CHUNK]
+            done += sum(max(len(r.rows), 1) for r in chunk)
+            items = mapped(chunk)
             for it in items:
                 it.index = index
                 index += 1
@@ -252,7 +254,6 @@ def _run(msg: InboundMessage, version: ConfigVersion, actor: Actor, mode: str) -
                     _refused(out, it, [_problem_row(it, p) for p in it.problems])
                 _write_chunk(msg, [it for it in items if not it.problems], actor, out, all_or_nothing=False)
                 if job is not None:
-                    done = sum(max(len(r.rows), 1) for r in records[:start + CHUNK])
                     ImportJob.objects.filter(pk=job.pk).update(
                         rows_done=min(done, out.rows), orders_created=out.created, duplicates=out.duplicates,
                         rows_failed=out.refused + out.review, updated_at=clock.now())
