@@ -13,6 +13,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from orderhub.core.audit import verify_chains
 from orderhub.core.models import AuditEvent
 from orderhub.intake import services
 from orderhub.intake.models import InboundMessage, InboundOrder
@@ -75,6 +76,7 @@ def test_queue_mode_acknowledges_with_the_inbox_id_and_parses_later(queue_mode, 
     assert drain() == {"processed": 0, "statuses": {}}
     parsed = InboundMessage.objects.get(pk=ack["id"])
     assert (parsed.status, parsed.attempts) == (S.PARSED, 1)
+    assert verify_chains(subject_type="inbound")[1] == []
 
 
 @pytest.mark.django_db
@@ -140,6 +142,8 @@ def test_processor_killed_mid_batch_then_restarted_processes_every_payload_exact
         per_message = AuditEvent.objects.filter(subject_type="inbound", subject_id__in=ids, action=action)
         assert per_message.count() == per_message.values("subject_id").distinct().count()
     assert AuditEvent.objects.filter(action="order.created").count() == n
+    checked, breaks = verify_chains(subject_type="inbound")  # batch-written events chain correctly
+    assert checked >= 2 * (n + 1) and breaks == []
 
 
 @pytest.mark.django_db

@@ -30,6 +30,14 @@ def message_status_changed(*, message, before: str, actor: Actor, data: dict[str
                  reason=reason)
 
 
+def message_status_event(*, message, before: str, head: tuple[int, str], actor: Actor,
+                         data: dict[str, Any] | None = None):
+    """The status-change event after ``head`` (seq, hash of the message's last event), unsaved:
+    for writing many messages' events with one INSERT."""
+    return build_event(subject_type=SUBJECT, subject_id=message.pk, head=head, action=f"intake.{message.status}",
+                       actor=actor, changes={"status": [before, message.status]}, data=data or {})
+
+
 def triage_alert(*, message, order, alert: dict[str, Any], actor: Actor) -> None:
     """An order that a triage rule flags: ``roles`` and ``recipients`` are whom to tell."""
     append_event(subject_type=SUBJECT, subject_id=message.pk, action="intake.triage_alert", actor=actor,

@@ -161,6 +161,43 @@ def _conclude(msg: InboundMessage, outcome: Outcome, actor: Actor) -> InboundMes
     return locked
 
 
+def _conclude_many(done: list[tuple[InboundMessage, Outcome]], actor: Actor) -> None:
+    """``_conclude`` for queued messages the caller holds locked (claimed by
+    ``inbound_process_pending``; queued messages have no import job): one read of their audit
+    heads, one UPDATE of all their rows, one INSERT of all their events."""
+    from orderhub.core.audit import GENESIS
+    from orderhub.core.models import AuditEvent
+
+    heads: dict[int, tuple[int, str]] = {}
+    for sid, seq, digest in (AuditEvent.objects.filter(subject_type=events.SUBJECT,
+                                                       subject_id__in=[m.pk for m, _o in done])
+                             .values_list("subject_id", "seq", "hash")):
+        if seq > heads.get(sid, (0, GENESIS))[0]:
+            heads[sid] = (seq, digest)
+    now = clock.now()
+    evs = []
+    for msg, outcome in done:
+        before = msg.status
+        msg.status = outcome.status
+        msg.errors = to_plain(outcome.errors[:MAX_REPORT_ITEMS])
+        msg.report = to_plain({
+            "summary": {"orders_created": outcome.created, "duplicates": outcome.duplicates,
+                        "refused": outcome.refused, "review": outcome.review, "rows": outcome.rows},
+            "items": outcome.items[:MAX_REPORT_ITEMS]})
+        msg.attempts += 1
+        msg.processed_at = now
+        if outcome.mapping is not None:
+            msg.mapping = outcome.mapping
+        if outcome.external_ref:
+            msg.external_ref = outcome.external_ref[:200]
+        evs.append(events.message_status_event(
+            message=msg, before=before, head=heads.get(msg.pk, (0, GENESIS)), actor=actor,
+            data={"attempt": msg.attempts, "summary": msg.report["summary"], "errors": msg.errors[:20]}))
+    InboundMessage.objects.bulk_update([m for m, _o in done], ["status", "errors", "report", "attempts",
+                                                              "processed_at", "mapping", "external_ref"])
+    type(evs[0]).objects.bulk_create(evs)
+
+
 def _problem_row(item: Item, p: Problem) -> dict[str, Any]:
     out = p.as_dict()
     row = (p.data or {}).get("row")
@@ -433,8 +470,7 @@ def _process_many(msgs: list[InboundMessage], channel: str, actor: Actor) -> Non
         out.mapping = version
         if out.rows:
             out.status = _status(out)
-        _conclude(msg, out, actor)
-        msg.status = out.status
+    _conclude_many([(msg, out) for msg, out, _good in outcomes], actor)
 
 
 def _process_one_queued(msg: InboundMessage) -> None:
