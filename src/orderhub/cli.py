@@ -7,7 +7,7 @@
     orderhub token create --user U --name N
     orderhub audit verify
     orderhub manage ...      any Django management command
-    orderhub intake replay <id>|--failed · poll-imap · import FILE --channel C · resume
+    orderhub intake replay <id>|--failed · poll-imap · import FILE --channel C · resume · process-pending [--loop]
     orderhub worker [celery worker options]   deliver notifications, run jobs (Celery + Redis)
     orderhub beat [celery beat options]       schedule the periodic jobs (one per installation)
 """
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("worker", "beat"):
         p = sub.add_parser(name, help=f"celery {name} (options are passed on)")
         p.add_argument("rest", nargs=argparse.REMAINDER)
-    p = sub.add_parser("intake", help="replay · poll-imap · import FILE --channel C · resume · install-templates")
+    p = sub.add_parser("intake", help="replay · poll-imap · import FILE --channel C · resume · install-templates · process-pending [--loop]")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
 

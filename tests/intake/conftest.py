@@ -56,9 +56,10 @@ def master(company, intake_actor):
 @pytest.fixture(autouse=True)
 def _fresh_intake_caches():
     """Compiled configurations are cached by row id, which SQLite reuses after a rollback."""
-    from orderhub.intake.services import config
+    from orderhub.intake.services import config, webhook
 
     config._compiled_by_id.cache_clear()
+    webhook.forget_channels()
     yield
 
 

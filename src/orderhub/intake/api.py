@@ -35,6 +35,8 @@ def _can_read(request) -> None:
 class MessageOut(Schema):
     id: int
     channel: str
+    route: str = ""
+    queued: bool = False
     kind: str
     status: str
     status_label: str
@@ -294,8 +296,10 @@ def quick_order(request, token: str, payload: QuickOrderIn):
 def webhook(request, channel: str):
     """A channel's signed JSON webhook: headers X-OrderHub-Timestamp (Unix seconds) and
     X-OrderHub-Signature (``sha256=`` HMAC-SHA256 of ``<timestamp>.<body>`` with the channel's
-    secret). Stored raw, processed, answered with the message's status."""
+    secret). Stored raw, then processed and answered with the message's status; in queue mode
+    (ORDERHUB_INTAKE_WEBHOOK_MODE=queue) answered at once with the inbox id (status
+    ``received``, ``queued``) and processed by ``orderhub intake process-pending``."""
     msg = services.webhook_receive(channel=channel, body=request.body, headers=dict(request.headers),
                                    content_type=request.content_type or "",
                                    context=getattr(request, "orderhub_context", None))
-    return Status(202, selectors.message_dict(selectors.get_message(msg.pk)))
+    return Status(202, selectors.message_dict(msg if msg.queued else selectors.get_message(msg.pk)))

@@ -150,6 +150,13 @@ class _Ctx:
         self.mapping = mapping
         self.lookups = lookups
         self.tz = get_business_calendar().tz
+        self.workdays: dict[tuple[date, int], date] = {}  # a file's rows share a few order dates
+
+    def add_workdays(self, start: date, days: int) -> date:
+        key = (start, days)
+        if key not in self.workdays:
+            self.workdays[key] = _add_workdays(start, days)
+        return self.workdays[key]
 
 
 def _raw(values: dict[str, Any], rule: CompiledField) -> Any:
@@ -375,7 +382,7 @@ def _finish(item: Item, order: dict[str, Any], lines: list[dict[str, Any]], ctx:
         lead = (profile.lead_days if profile and profile.lead_days is not None else None)
         if lead is None:
             lead = spec.defaults.lead_days if spec.defaults.lead_days is not None else DEFAULT_LEAD_DAYS
-        required = _add_workdays(base.astimezone(ctx.tz).date(), lead)
+        required = ctx.add_workdays(base.astimezone(ctx.tz).date(), lead)
         item.notes.append(_("required date %(d)s = order date + %(n)d working days")
                           % {"d": required, "n": lead})
     promised = order.get("promised_date")
@@ -399,7 +406,7 @@ def _finish(item: Item, order: dict[str, Any], lines: list[dict[str, Any]], ctx:
                       channel=channel, external_ref=order.get("external_ref"),
                       promised_date=promised, urgency=urgency, remarks=remarks[:5000],
                       tags=tags, workflow=workflow, owner=order.get("owner"))
-    total = _total(data, lk)
+    total = order_input_total(data, lk)
     if spec.check_total and "total" in meta and total is not None:
         declared = to_decimal(meta["total"])[0] if not isinstance(meta["total"], Decimal) else meta["total"]
         if declared.quantize(CENT) != total:
@@ -414,7 +421,7 @@ def _finish(item: Item, order: dict[str, Any], lines: list[dict[str, Any]], ctx:
     item.data = data
 
 
-def _total(data: OrderInput, lk: Lookups) -> Decimal | None:
+def order_input_total(data: OrderInput, lk: Lookups) -> Decimal | None:
     total = Decimal(0)
     for ln in data.lines:
         price = ln.unit_price
@@ -454,15 +461,30 @@ def apply_tag_rules(rules: list[CompiledTagRule], remarks: str, memo: str, tags:
     return out, remarks, urgency
 
 
+TRIAGE_TAG = "triage:"
+
+
 def apply_triage(item: Item, data: OrderInput, customer: Customer, total: Decimal | None,
                  rules: list[CompiledTriageRule]) -> OrderInput:
-    """First matching rules set urgency / tags and record alerts (sent once the order exists)."""
+    """Triage of a mapped item: the alerts are kept on the item (recorded once the order exists)."""
+    data, alerts = triage_order_input(data, customer=customer, total=total, base_time=item.base_time,
+                                      rules=rules)
+    item.alerts.extend(alerts)
+    return data
+
+
+def triage_order_input(data: OrderInput, *, customer: Customer, total: Decimal | None,
+                       base_time: datetime | None, rules: list[CompiledTriageRule]
+                       ) -> tuple[OrderInput, list[dict[str, Any]]]:
+    """Every matching rule sets its urgency and tag, flags the order with the tag
+    ``triage:<rule>`` (it stays on the order through every stage) and, when it names roles,
+    yields an alert to record once the order exists. ``hours_to_due``: from ``base_time`` (the
+    order's own time) to the start of the required date, in the business time zone."""
     from dataclasses import replace
 
     tz = get_business_calendar().tz
-    base = item.base_time
     due = datetime.combine(data.required_date, datetime.min.time(), tzinfo=tz)
-    hours = Decimal(str(round((due - base).total_seconds() / 3600, 2))) if base else Decimal(0)
+    hours = Decimal(str(round((due - base_time).total_seconds() / 3600, 2))) if base_time else Decimal(0)
     workflow = data.workflow or settings.ORDERHUB_DEFAULT_WORKFLOW
     values = {
         "total": total if total is not None else Decimal(0),
@@ -476,6 +498,7 @@ def apply_triage(item: Item, data: OrderInput, customer: Customer, total: Decima
         "workflow": workflow,
         "tags": list(data.tags),
     }
+    alerts: list[dict[str, Any]] = []
     for rule in rules:
         spec = rule.spec
         if spec.workflows and workflow not in spec.workflows:
@@ -484,15 +507,17 @@ def apply_triage(item: Item, data: OrderInput, customer: Customer, total: Decima
             continue
         if not rule.expression.evaluate(values):
             continue
-        changes: dict[str, Any] = {}
+        tags = list(data.tags)
+        for tag in (spec.tag, TRIAGE_TAG + spec.code):
+            if tag and tag not in tags:
+                tags.append(tag)
+        changes: dict[str, Any] = {"tags": tags} if tags != list(data.tags) else {}
         if spec.urgency and data.urgency != spec.urgency:
             changes["urgency"] = spec.urgency
-        if spec.tag and spec.tag not in data.tags:
-            changes["tags"] = [*data.tags, spec.tag]
         if changes:
             data = replace(data, **changes)
         if spec.alert_roles:
-            item.alerts.append({"rule": spec.code, "roles": list(spec.alert_roles),
-                                "total": str(values["total"]), "hours_to_due": str(hours),
-                                "required_date": data.required_date.isoformat()})
-    return data
+            alerts.append({"rule": spec.code, "roles": list(spec.alert_roles),
+                           "total": str(values["total"]), "hours_to_due": str(hours),
+                           "required_date": data.required_date.isoformat()})
+    return data, alerts

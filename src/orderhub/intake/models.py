@@ -6,10 +6,34 @@ anything parses it; parsing only ever changes its status, error and links.
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from orderhub.catalog.models import Customer
 from orderhub.orders.models import Order
+
+# What was received, exactly: never changed once stored (PostgreSQL refuses it with a trigger,
+# migration 0002; the model and its queryset refuse it on every backend).
+RAW_FIELDS = ("channel", "kind", "payload", "content_type", "headers", "source", "filename", "size",
+              "sha256", "received_at", "received_by", "parent")
+RAW_COLUMNS = ("channel", "kind", "payload", "content_type", "headers", "source", "filename", "size",
+               "sha256", "received_at", "received_by", "parent_id")
+
+
+class RawImmutable(Exception):
+    """An attempt to change or delete a stored payload."""
+
+
+class InboundMessageQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        touched = sorted(set(kwargs) & set(RAW_FIELDS + RAW_COLUMNS))
+        if touched:
+            raise RawImmutable(gettext("A received payload cannot be changed (%(fields)s).")
+                               % {"fields": ", ".join(touched)})
+        return super().update(**kwargs)
+
+    def delete(self):
+        raise RawImmutable(gettext("A received payload cannot be deleted."))
 
 
 class InboundMessage(models.Model):
@@ -48,11 +72,17 @@ class InboundMessage(models.Model):
     external_ref = models.CharField(_("external reference"), max_length=200, blank=True)
     mapping = models.ForeignKey("ConfigVersion", null=True, blank=True, on_delete=models.PROTECT,
                                 related_name="+", verbose_name=_("mapping version used"))
+    # the channel whose mapping reads it, when not its own (an e-mail attachment routed to 1688)
+    route = models.CharField(_("read as channel"), max_length=32, blank=True)
+    # a queued webhook: who may process it next (``process-pending`` claims rows by this)
+    queued = models.BooleanField(_("queued"), default=False)
     errors = models.JSONField(_("errors"), default=list, blank=True)
     report = models.JSONField(_("report"), default=dict, blank=True)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
     orders = models.ManyToManyField(Order, through="InboundOrder", related_name="inbound_messages")
+
+    objects = InboundMessageQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("inbound message")
@@ -62,10 +92,27 @@ class InboundMessage(models.Model):
             models.Index(fields=["status", "received_at"], name="inbound_status"),
             models.Index(fields=["channel", "received_at"], name="inbound_channel"),
             models.Index(fields=["channel", "external_ref"], name="inbound_ref"),
+            models.Index(fields=["received_at", "id"], condition=Q(queued=True), name="inbound_queued"),
         ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.channel} {self.status}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            fields = kwargs.get("update_fields")
+            if fields is None or set(fields) & set(RAW_FIELDS + RAW_COLUMNS):
+                raise RawImmutable(gettext("A received payload cannot be changed: save only its status "
+                                           "fields (update_fields)."))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RawImmutable(gettext("A received payload cannot be deleted."))
+
+    @property
+    def read_as(self) -> str:
+        """The channel whose mapping reads this payload."""
+        return self.route or self.channel
 
 
 class InboundOrder(models.Model):

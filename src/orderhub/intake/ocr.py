@@ -14,6 +14,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from .values import nfkc
 
 _engine = None
@@ -153,7 +155,7 @@ def read_purchase_order(boxes: list[Box], *, find_customer, find_product) -> Rea
             if code:
                 data["customer"], conf["customer"] = code, round(b.conf, 3)
             else:
-                problems.append({"field": "customer", "message": f"unknown customer '{value}'"})
+                problems.append({"field": "customer", "message": _("unknown customer '%(value)s'") % {"value": value}})
             meta["customer_name"] = value
         elif field == "external_ref":
             data["external_ref"], conf["external_ref"] = _ref(value), round(b.conf, 3)
@@ -219,7 +221,7 @@ def read_purchase_order(boxes: list[Box], *, find_customer, find_product) -> Rea
             line["unit"] = ub.text
             conf[f"lines[{i}].unit"] = round(ub.conf, 3)
         if "qty" not in line:
-            problems.append({"field": f"lines[{i}].qty", "message": "quantity not found"})
+            problems.append({"field": f"lines[{i}].qty", "message": _("quantity not found")})
             conf[f"lines[{i}].qty"] = 0.0
         data["lines"].append(line)
     # cross-checks lower the confidence of what does not add up
@@ -229,14 +231,15 @@ def read_purchase_order(boxes: list[Box], *, find_customer, find_product) -> Rea
                     Decimal(ln["qty"]) * Decimal(ln["unit_price"]) != Decimal(ln["amount"]):
                 for f in ("qty", "unit_price"):
                     conf[f"lines[{i}].{f}"] = round(conf.get(f"lines[{i}].{f}", 0) * 0.5, 3)
-                problems.append({"field": f"lines[{i}]", "message": "quantity × price ≠ amount"})
+                problems.append({"field": f"lines[{i}]", "message": _("quantity × price ≠ amount")})
         except InvalidOperation:
             pass
     if "total" in meta and data["lines"]:
         try:
             s = sum(Decimal(ln["amount"]) for ln in data["lines"] if "amount" in ln)
             if s != Decimal(meta["total"]):
-                problems.append({"field": "total", "message": f"lines add up to {s}, the PO says {meta['total']}"})
+                problems.append({"field": "total", "message": _("lines add up to %(sum)s, the PO says %(total)s")
+                                 % {"sum": s, "total": meta["total"]}})
                 conf["total"] = round(conf.get("total", 0) * 0.5, 3)
         except InvalidOperation:
             pass
@@ -244,9 +247,9 @@ def read_purchase_order(boxes: list[Box], *, find_customer, find_product) -> Rea
         if required not in data:
             conf.setdefault(required, 0.0)
             if not any(p["field"] == required for p in problems):
-                problems.append({"field": required, "message": "not found"})
+                problems.append({"field": required, "message": _("not found")})
     if not data["lines"]:
-        problems.append({"field": "lines", "message": "no line with a known SKU"})
+        problems.append({"field": "lines", "message": _("no line with a known SKU")})
     for ln in data["lines"]:
         ln.pop("amount", None)
     data["meta"] = meta

@@ -50,7 +50,8 @@ def inbox_queryset(f: InboxFilter | None = None) -> QuerySet[InboundMessage]:
 
 def message_dict(m: InboundMessage) -> dict[str, Any]:
     return {
-        "id": m.pk, "channel": m.channel, "kind": m.kind, "status": m.status,
+        "id": m.pk, "channel": m.channel, "route": m.route, "queued": m.queued, "kind": m.kind,
+        "status": m.status,
         "status_label": str(m.get_status_display()), "content_type": m.content_type,
         "source": m.source, "filename": m.filename, "size": m.size, "sha256": m.sha256,
         "received_at": m.received_at, "received_by": m.received_by, "external_ref": m.external_ref,
@@ -130,3 +131,37 @@ def get_draft(draft_id: int) -> Draft:
     if d is None:
         raise NotFound("draft_not_found", _("Draft %(id)s does not exist.") % {"id": draft_id})
     return d
+
+
+def triage_alerts_for(*, username: str, roles: frozenset[str] | set[str], limit: int = 20,
+                      scan: int = 500) -> list[dict[str, Any]]:
+    """Triage alerts addressed to a person (by name when raised, or by one of their roles now),
+    newest first, for open orders only: what the intake page shows them until the notification
+    hub delivers the alerts elsewhere. Two queries: recent alert events, then their orders."""
+    from orderhub.orders.models import Order
+
+    wanted = []
+    events = (AuditEvent.objects.filter(action="intake.triage_alert").order_by("-id")
+              .values("at", "data", "subject_id")[:scan])
+    for e in events:
+        data = e["data"] or {}
+        if username in (data.get("recipients") or []) or set(data.get("roles") or []) & set(roles):
+            wanted.append(e)
+    if not wanted:
+        return []
+    orders = {o.number: o for o in Order.objects.filter(number__in={e["data"].get("order") for e in wanted},
+                                                         status=Order.Status.OPEN).select_related("customer")}
+    out, seen = [], set()
+    for e in wanted:
+        number = e["data"].get("order")
+        order = orders.get(number)
+        if order is None or (number, e["data"].get("rule")) in seen:
+            continue
+        seen.add((number, e["data"].get("rule")))
+        out.append({"at": e["at"], "message": e["subject_id"], "order": order, "rule": e["data"].get("rule"),
+                    "total": e["data"].get("total"), "hours_to_due": e["data"].get("hours_to_due"),
+                    "required_date": e["data"].get("required_date"),
+                    "recipients": e["data"].get("recipients") or [], "fallback": e["data"].get("fallback")})
+        if len(out) >= limit:
+            break
+    return out

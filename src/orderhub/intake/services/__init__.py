@@ -10,11 +10,17 @@ from .config import (
     current_config,
     profile_set,
 )
-from .inbox import inbound_process, inbound_receive, inbound_replay, inbound_replay_failed
+from .inbox import (
+    inbound_process,
+    inbound_process_pending,
+    inbound_receive,
+    inbound_replay,
+    inbound_replay_failed,
+)
 
 __all__ = [
     "alias_set", "channel_save", "compiled_config", "config_install_templates", "config_save",
-    "current_config", "inbound_process", "inbound_receive", "inbound_replay",
+    "current_config", "inbound_process", "inbound_process_pending", "inbound_receive", "inbound_replay",
     "inbound_replay_failed", "profile_set",
 ]
 
@@ -22,9 +28,9 @@ from .upload import upload_import, upload_receive, upload_run  # noqa: E402
 
 __all__ += ["upload_import", "upload_receive", "upload_run"]
 
-from .webhook import webhook_receive, webhook_signature  # noqa: E402
+from .webhook import webhook_mode, webhook_receive, webhook_signature  # noqa: E402
 
-__all__ += ["webhook_receive", "webhook_signature"]
+__all__ += ["webhook_mode", "webhook_receive", "webhook_signature"]
 
 from .drafts import draft_confirm, draft_discard, draft_from_document  # noqa: E402
 from .email import ImapSettings, email_poll, email_process, email_receive  # noqa: E402
@@ -35,3 +41,7 @@ __all__ += ["ImapSettings", "draft_confirm", "draft_discard", "draft_from_docume
 from .quick import quick_customer, quick_link_issue, quick_order_submit, quick_qr  # noqa: E402
 
 __all__ += ["quick_customer", "quick_link_issue", "quick_order_submit", "quick_qr"]
+
+from .triage import TriageAlert, triage, triage_record  # noqa: E402
+
+__all__ += ["TriageAlert", "triage", "triage_record"]

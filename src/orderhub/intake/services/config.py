@@ -122,6 +122,9 @@ def channel_save(*, code: str, actor: Actor, name: str | None = None, secret: st
     if is_active is not None:
         ch.is_active = is_active
     ch.save()
+    from .webhook import forget_channels
+
+    forget_channels()  # this process sees the change at once, others within 2 s
     after = {"name": ch.name, "window_seconds": ch.window_seconds, "is_active": ch.is_active,
              "has_secret": bool(ch.secret)}
     append_event(subject_type="intake_channel", subject_id=ch.pk, action="intake.channel_saved", actor=actor,

@@ -25,6 +25,7 @@ from ..models import Draft, InboundMessage, InboundOrder
 from ..ocr import read_purchase_order, recognise
 from ..values import nfkc
 from .config import compiled_config, current_config
+from .triage import triage_input, triage_record
 
 logger = logging.getLogger(__name__)
 Status = InboundMessage.Status
@@ -164,7 +165,9 @@ def draft_confirm(*, draft: Draft | int, actor: Actor, changes: dict[str, Any] |
             raise ValidationFailed("invalid", _("Field '%(f)s' cannot be changed.") % {"f": unknown[0]},
                                    problems=[Problem("unknown_field", _("Cannot be changed."), field=unknown[0])])
         data = {**{k: v for k, v in d.data.items() if k != "meta"}, **changes}
-        result = order_create(data=_order_input(data), actor=actor)
+        order_input, alerts = triage_input(_order_input(data), base_time=d.message.received_at)
+        result = order_create(data=order_input, actor=actor)
+        alerts = alerts if result.created else []
         before = d.status
         d.status, d.order = Draft.Status.CONFIRMED, result.order
         d.decided_at, d.decided_by = clock.now(), actor.label[:150]
@@ -173,7 +176,10 @@ def draft_confirm(*, draft: Draft | int, actor: Actor, changes: dict[str, Any] |
         InboundOrder.objects.get_or_create(message=d.message, order=result.order,
                                            defaults={"created": result.created,
                                                      "meta": to_plain({**d.data.get("meta", {}),
-                                                                       "draft": d.pk, "corrected": sorted(changes)})})
+                                                                       "draft": d.pk, "corrected": sorted(changes),
+                                                                       **({"triage": alerts} if alerts else {})})})
+        if alerts:
+            triage_record(message=d.message, order=result.order, alerts=to_plain(alerts), actor=actor)
         events.draft_decided(draft=d, actor=actor, before=before,
                              data={"order": result.order.number, "created": result.created,
                                    "corrected": sorted(changes)})

@@ -146,8 +146,9 @@ def email_process(*, message: InboundMessage, actor: Actor) -> InboundMessage:
         if route.ocr or child.content_type in DOCUMENT_TYPES and route.channel is None:
             draft_from_document(message=child, actor=actor)
         else:
-            InboundMessage.objects.filter(pk=child.pk).update(channel=route.channel)
-            child.channel = route.channel
+            if child.route != route.channel:  # the arrival channel stays; the route says who reads it
+                InboundMessage.objects.filter(pk=child.pk).update(route=route.channel)
+                child.route = route.channel
             inbound_process(message=child, actor=actor)
     children = list(message.children.order_by("pk"))
     statuses = {c.status for c in children}
@@ -167,7 +168,7 @@ def email_process(*, message: InboundMessage, actor: Actor) -> InboundMessage:
         message.errors = problems
         message.report = {"summary": {"attachments": len(children)},
                           "attachments": [{"id": c.pk, "filename": c.filename, "status": c.status,
-                                           "channel": c.channel} for c in children]}
+                                           "channel": c.read_as} for c in children]}
         message.attempts += 1
         message.processed_at = clock.now()
         message.save(update_fields=["status", "errors", "report", "attempts", "processed_at"])

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from orderhub.core import clock
-from orderhub.core.actors import Actor
+from orderhub.core.actors import Actor, RequestContext
 from orderhub.core.canonical import to_plain
 from orderhub.core.errors import Conflict, DomainError, NotFound, PermissionDenied, Problem
 from orderhub.orders.services import order_create_batch
@@ -27,6 +27,7 @@ from ..models import ConfigVersion, ImportJob, InboundMessage, InboundOrder
 from ..ocr import DOCUMENT_TYPES
 from ..readers import Unreadable, read
 from .config import compiled_config, current_config
+from .triage import triage_record
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +49,12 @@ def _clean_headers(headers: dict[str, Any] | None) -> dict[str, str]:
 def inbound_receive(*, channel: str, kind: str, payload: bytes, actor: Actor, content_type: str = "",
                     headers: dict[str, Any] | None = None, source: str = "", filename: str = "",
                     parent: InboundMessage | None = None, status: str = Status.RECEIVED,
-                    errors: list[dict[str, Any]] | None = None, external_ref: str = "") -> InboundMessage:
+                    errors: list[dict[str, Any]] | None = None, external_ref: str = "",
+                    queued: bool = False) -> InboundMessage:
     """Store a payload verbatim, in its own transaction, before anything parses it.
 
     Call it outside any transaction: when it returns, the bytes are committed, whatever
-    happens to the parsing after it.
+    happens to the parsing after it. ``queued``: left for ``inbound_process_pending``.
     """
     now = clock.now()
     with transaction.atomic():
@@ -61,7 +63,7 @@ def inbound_receive(*, channel: str, kind: str, payload: bytes, actor: Actor, co
             content_type=content_type[:200], headers=_clean_headers(headers), source=source[:300],
             filename=filename[:300], size=len(payload), sha256=hashlib.sha256(payload).hexdigest(),
             received_at=now, received_by=actor.label[:150], parent=parent, errors=errors or [],
-            external_ref=external_ref[:200])
+            external_ref=external_ref[:200], queued=queued)
         events.message_received(message=msg, actor=actor)
     return msg
 
@@ -103,10 +105,10 @@ def inbound_process(*, message: InboundMessage | int, actor: Actor, mode: str = 
         from .drafts import draft_from_document
 
         return draft_from_document(message=msg, actor=actor)
-    version = current_config("mapping", msg.channel)
+    version = current_config("mapping", msg.read_as)
     if version is None:
         outcome = Outcome(Status.FAILED, errors=[
-            {"code": "no_mapping", "message": _("Channel '%(channel)s' has no mapping.") % {"channel": msg.channel}}])
+            {"code": "no_mapping", "message": _("Channel '%(channel)s' has no mapping.") % {"channel": msg.read_as}}])
     else:
         try:
             outcome = _run(msg, version, actor, mode)
@@ -159,6 +161,43 @@ def _conclude(msg: InboundMessage, outcome: Outcome, actor: Actor) -> InboundMes
     return locked
 
 
+def _conclude_many(done: list[tuple[InboundMessage, Outcome]], actor: Actor) -> None:
+    """``_conclude`` for queued messages the caller holds locked (claimed by
+    ``inbound_process_pending``; queued messages have no import job): one read of their audit
+    heads, one UPDATE of all their rows, one INSERT of all their events."""
+    from orderhub.core.audit import GENESIS
+    from orderhub.core.models import AuditEvent
+
+    heads: dict[int, tuple[int, str]] = {}
+    for sid, seq, digest in (AuditEvent.objects.filter(subject_type=events.SUBJECT,
+                                                       subject_id__in=[m.pk for m, _o in done])
+                             .values_list("subject_id", "seq", "hash")):
+        if seq > heads.get(sid, (0, GENESIS))[0]:
+            heads[sid] = (seq, digest)
+    now = clock.now()
+    evs = []
+    for msg, outcome in done:
+        before = msg.status
+        msg.status = outcome.status
+        msg.errors = to_plain(outcome.errors[:MAX_REPORT_ITEMS])
+        msg.report = to_plain({
+            "summary": {"orders_created": outcome.created, "duplicates": outcome.duplicates,
+                        "refused": outcome.refused, "review": outcome.review, "rows": outcome.rows},
+            "items": outcome.items[:MAX_REPORT_ITEMS]})
+        msg.attempts += 1
+        msg.processed_at = now
+        if outcome.mapping is not None:
+            msg.mapping = outcome.mapping
+        if outcome.external_ref:
+            msg.external_ref = outcome.external_ref[:200]
+        evs.append(events.message_status_event(
+            message=msg, before=before, head=heads.get(msg.pk, (0, GENESIS)), actor=actor,
+            data={"attempt": msg.attempts, "summary": msg.report["summary"], "errors": msg.errors[:20]}))
+    InboundMessage.objects.bulk_update([m for m, _o in done], ["status", "errors", "report", "attempts",
+                                                              "processed_at", "mapping", "external_ref"])
+    type(evs[0]).objects.bulk_create(evs)
+
+
 def _problem_row(item: Item, p: Problem) -> dict[str, Any]:
     out = p.as_dict()
     row = (p.data or {}).get("row")
@@ -197,7 +236,7 @@ def _run(msg: InboundMessage, version: ConfigVersion, actor: Actor, mode: str) -
     tags_v, triage_v = current_config("tags", "default"), current_config("triage", "default")
     tag_rules = compiled_config(tags_v) if tags_v else []
     triage_rules = compiled_config(triage_v) if triage_v else []
-    lookups = Lookups(msg.channel)
+    lookups = Lookups(msg.read_as)
     out = Outcome(Status.FAILED, rows=sum(max(len(r.rows), 1) for r in records))
     job = ImportJob.objects.filter(message=msg).first()
     if job is not None:
@@ -208,7 +247,7 @@ def _run(msg: InboundMessage, version: ConfigVersion, actor: Actor, mode: str) -
         return out
 
     def mapped(recs):
-        return map_records(mapping, recs, lookups, channel=msg.channel, received_at=msg.received_at,
+        return map_records(mapping, recs, lookups, channel=msg.read_as, received_at=msg.received_at,
                            tag_rules=tag_rules, triage_rules=triage_rules)
 
     if mode == "all_or_nothing":
@@ -238,9 +277,11 @@ def _run(msg: InboundMessage, version: ConfigVersion, actor: Actor, mode: str) -
                                   "message": _("Nothing was written: all or nothing, and some orders were refused.")})
             return out
     else:
-        index = 0
+        index = done = 0
         for start in range(0, len(records), CHUNK):
-            items = mapped(records[start:start + CHUNK])
+            chunk = records[start:start + CHUNK]
+            done += sum(max(len(r.rows), 1) for r in chunk)
+            items = mapped(chunk)
             for it in items:
                 it.index = index
                 index += 1
@@ -250,7 +291,6 @@ def _run(msg: InboundMessage, version: ConfigVersion, actor: Actor, mode: str) -
                     _refused(out, it, [_problem_row(it, p) for p in it.problems])
                 _write_chunk(msg, [it for it in items if not it.problems], actor, out, all_or_nothing=False)
                 if job is not None:
-                    done = sum(max(len(r.rows), 1) for r in records[:start + CHUNK])
                     ImportJob.objects.filter(pk=job.pk).update(
                         rows_done=min(done, out.rows), orders_created=out.created, duplicates=out.duplicates,
                         rows_failed=out.refused + out.review, updated_at=clock.now())
@@ -288,6 +328,11 @@ def _write_chunk(msg: InboundMessage, items: list[Item], actor: Actor, out: Outc
     if not items:
         return
     results = order_create_batch(items=[it.data for it in items], actor=actor, all_or_nothing=all_or_nothing)
+    _record_results(msg, items, results, actor, out)
+
+
+def _record_results(msg: InboundMessage, items: list[Item], results: list, actor: Actor, out: Outcome) -> None:
+    """What ``order_create_batch`` answered for ``items`` of ``msg``: report, links, triage."""
     links = []
     alerts = []
     for it, res in zip(items, results, strict=True):
@@ -310,11 +355,14 @@ def _write_chunk(msg: InboundMessage, items: list[Item], actor: Actor, out: Outc
         meta = to_plain({k: v for k, v in it.meta.items() if not k.startswith("_")})
         if it.notes:
             meta["notes"] = it.notes
+        if it.alerts and res.created:
+            meta["triage"] = to_plain(it.alerts)
         links.append(InboundOrder(message=msg, order=res.order, row=it.rows[0] if it.rows else None,
                                   created=res.created, meta=meta))
         if res.created:
             out.created += 1
-            alerts.extend((res.order, a) for a in it.alerts)
+            if it.alerts:
+                alerts.append((res.order, to_plain(it.alerts)))
             if it.notes or len(out.items) < 50:
                 out.items.append({"index": it.index, "rows": it.rows, "ref": it.external_ref,
                                   "result": "created", "order": res.order.number, "notes": it.notes})
@@ -323,8 +371,8 @@ def _write_chunk(msg: InboundMessage, items: list[Item], actor: Actor, out: Outc
             out.items.append({"index": it.index, "rows": it.rows, "ref": it.external_ref,
                               "result": "duplicate", "order": res.order.number})
     InboundOrder.objects.bulk_create(links, ignore_conflicts=True)
-    for order, alert in alerts:
-        events.triage_alert(message=msg, order=order, alert=alert, actor=actor)
+    for order, item_alerts in alerts:
+        triage_record(message=msg, order=order, alerts=item_alerts, actor=actor)
 
 
 def _status(out: Outcome) -> str:
@@ -335,6 +383,108 @@ def _status(out: Outcome) -> str:
     if out.created or out.duplicates or out.review:
         return Status.NEEDS_REVIEW
     return Status.FAILED
+
+
+def inbound_process_pending(*, limit: int = 20) -> list[InboundMessage]:
+    """Process up to ``limit`` queued messages, oldest first, and return them.
+
+    The rows are claimed with ``SELECT … FOR UPDATE SKIP LOCKED`` (several processors share the
+    queue) and processed, and their ``queued`` flag cleared, in *one* transaction: if the process
+    dies, the transaction rolls back (no order, no status, no audit event) and the rows are
+    claimed again by the next run, so every message is processed exactly once.
+
+    Messages of one JSON channel are mapped with shared lookups and written with one
+    ``order_create_batch`` call; if that raises, each message is processed on its own.
+    """
+    with transaction.atomic():
+        claimed = list(InboundMessage.objects.select_for_update(skip_locked=True)
+                       .filter(queued=True).order_by("received_at", "id")[:limit])
+        groups: dict[tuple[str, str], list[InboundMessage]] = {}
+        for msg in claimed:
+            groups.setdefault((msg.kind, msg.read_as), []).append(msg)
+        for (kind, channel), msgs in groups.items():
+            actor = Actor.system(f"{kind}:{channel}")
+            try:
+                with transaction.atomic():
+                    _process_many(msgs, channel, actor)
+            except Exception:
+                logger.info("intake: batch of %d %s messages processed one by one", len(msgs), channel,
+                            exc_info=True)
+                for msg in msgs:
+                    _process_one_queued(msg)
+        InboundMessage.objects.filter(pk__in=[m.pk for m in claimed]).update(queued=False)
+        for msg in claimed:
+            msg.queued = False
+    return claimed
+
+
+class _NotBatchable(Exception):
+    pass
+
+
+def _process_many(msgs: list[InboundMessage], channel: str, actor: Actor) -> None:
+    """Map every message, write all their orders with one ``order_create_batch`` (accept valid
+    rows: every order stands on its own), then conclude each message."""
+    if not actor.has_perm("orders.add_order"):
+        raise PermissionDenied("permission_denied", _("You may not create orders."))
+    version = current_config("mapping", channel)
+    if version is None or any(m.content_type.split(";")[0].strip().lower() in DOCUMENT_TYPES for m in msgs):
+        raise _NotBatchable()
+    mapping = compiled_config(version)
+    if mapping.spec.format != "json":
+        raise _NotBatchable()
+    tags_v, triage_v = current_config("tags", "default"), current_config("triage", "default")
+    tag_rules = compiled_config(tags_v) if tags_v else []
+    triage_rules = compiled_config(triage_v) if triage_v else []
+    lookups = Lookups(channel)
+    outcomes: list[tuple[InboundMessage, Outcome, list[Item]]] = []
+    for msg in msgs:
+        try:
+            records = read(mapping.spec, bytes(msg.payload))
+        except Unreadable as exc:
+            outcomes.append((msg, Outcome(Status.FAILED, errors=[{"code": "unreadable", "message": str(exc)}]), []))
+            continue
+        out = Outcome(Status.FAILED, rows=sum(max(len(r.rows), 1) for r in records))
+        if not records:
+            out.errors.append({"code": "empty", "message": _("The payload holds no orders.")})
+            outcomes.append((msg, out, []))
+            continue
+        items = map_records(mapping, records, lookups, channel=channel, received_at=msg.received_at,
+                            tag_rules=tag_rules, triage_rules=triage_rules)
+        good = []
+        for i, it in enumerate(items):
+            it.index = i
+            if it.problems:
+                _refused(out, it, [_problem_row(it, p) for p in it.problems])
+            else:
+                good.append(it)
+        outcomes.append((msg, out, good))
+    writing = [it for _m, _o, good in outcomes for it in good]
+    results = order_create_batch(items=[it.data for it in writing], actor=actor,
+                                 all_or_nothing=False) if writing else []
+    at = 0
+    for msg, out, good in outcomes:
+        if good:
+            _record_results(msg, good, results[at:at + len(good)], actor, out)
+            at += len(good)
+        out.mapping = version
+        if out.rows:
+            out.status = _status(out)
+    _conclude_many([(msg, out) for msg, out, _good in outcomes], actor)
+
+
+def _process_one_queued(msg: InboundMessage) -> None:
+    actor = Actor.system(f"{msg.kind}:{msg.channel}", context=RequestContext(ip=msg.source or None))
+    try:
+        with transaction.atomic():
+            done = inbound_process(message=msg, actor=actor)
+    except Exception as exc:  # PermissionDenied or a bug outside the parse: keep it, say why
+        logger.exception("intake: queued message %s raised", msg.pk)
+        done = _conclude(msg, Outcome(Status.FAILED, errors=[{
+            "code": "internal_error",
+            "message": _("Processing raised %(type)s: %(error)s") % {"type": type(exc).__name__,
+                                                                     "error": str(exc)[:500]}}]), actor)
+    msg.status = done.status
 
 
 def inbound_replay(*, message: InboundMessage | int, actor: Actor, mode: str = "accept_valid") -> InboundMessage:

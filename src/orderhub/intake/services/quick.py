@@ -23,6 +23,7 @@ from orderhub.core import clock
 from orderhub.core.actors import SYSTEM, Actor, RequestContext
 from orderhub.core.audit import append_event
 from orderhub.core.calendar_config import get_business_calendar
+from orderhub.core.canonical import to_plain
 from orderhub.core.errors import DomainError, NotFound, PermissionDenied, Problem, ValidationFailed
 from orderhub.orders.inputs import LineInput, OrderInput
 from orderhub.orders.models import Order
@@ -33,6 +34,7 @@ from ..mapping import Lookups, apply_tag_rules
 from ..models import CustomerProfile, InboundMessage, InboundOrder
 from .config import CONFIG_PERM, compiled_config, current_config
 from .inbox import inbound_receive
+from .triage import triage_input, triage_record
 
 QUICK_CHANNEL = "quick"
 TOKEN_PREFIX = "qo_"
@@ -136,10 +138,14 @@ def quick_order_submit(*, token: str, item: str, due_date: date, remark: str = "
                           external_ref="Q" + hashlib.sha256(raw).hexdigest()[:20], urgency=urgency,
                           remarks=remarks, tags=tags,
                           workflow=(profile.workflow if profile and profile.workflow else None))
+        data, alerts = triage_input(data, base_time=msg.received_at)
         with transaction.atomic():
             result = order_create(data=data, actor=actor)
-            InboundOrder.objects.get_or_create(message=msg, order=result.order,
-                                               defaults={"created": result.created, "meta": {"item": item}})
+            alerts = to_plain(alerts) if result.created else []
+            InboundOrder.objects.get_or_create(message=msg, order=result.order, defaults={
+                "created": result.created, "meta": {"item": item, **({"triage": alerts} if alerts else {})}})
+            if alerts:
+                triage_record(message=msg, order=result.order, alerts=alerts, actor=actor)
             msg.status = Status.PARSED if result.created else Status.DUPLICATE
             msg.external_ref = data.external_ref
             msg.attempts, msg.processed_at = 1, clock.now()

@@ -1,5 +1,10 @@
 """JSON webhooks per channel, signed with HMAC-SHA256 over ``<timestamp>.<body>``.
 
+Two modes (setting ``ORDERHUB_INTAKE_WEBHOOK_MODE``): ``sync`` (default) parses and makes the
+order before answering; ``queue`` only checks the signature and stores the raw payload, answers
+202 with the inbox id, and leaves parsing to ``orderhub intake process-pending --loop``
+(``inbound_process_pending``), so the sender is acknowledged in milliseconds under load.
+
 A request outside the channel's replay window, with a missing or wrong signature, or with a
 tampered body is refused (401) and recorded as a ``rejected`` message (payload kept for
 forensics, never parsed and never replayable); a refused request makes no order. A correctly
@@ -10,8 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from typing import Any
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 from orderhub.core import clock
@@ -30,6 +37,14 @@ def webhook_signature(secret: str, timestamp: str | int, body: bytes) -> str:
     the X-OrderHub-Signature header."""
     mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
     return "sha256=" + mac.hexdigest()
+
+
+MODES = ("sync", "queue")
+
+
+def webhook_mode() -> str:
+    mode = getattr(settings, "ORDERHUB_INTAKE_WEBHOOK_MODE", "sync")
+    return mode if mode in MODES else "sync"
 
 
 class SignatureRefused(DomainError):
@@ -55,11 +70,34 @@ def _problem(headers: dict[str, str], body: bytes, channel: Channel) -> tuple[st
     return None
 
 
+_CHANNEL_TTL = 2.0  # seconds a process keeps a channel's secret and window (saves a query per request)
+_channels: dict[str, tuple[float, Channel | None]] = {}
+
+
+def _channel(code: str) -> Channel | None:
+    now = time.monotonic()
+    hit = _channels.get(code)
+    if hit is not None and now - hit[0] < _CHANNEL_TTL:
+        return hit[1]
+    ch = Channel.objects.filter(code=code, is_active=True).exclude(secret="").first()
+    if len(_channels) > 1000:
+        _channels.clear()
+    _channels[code] = (now, ch)
+    return ch
+
+
+def forget_channels() -> None:
+    """Drop the cached channels (after a save in this process)."""
+    _channels.clear()
+
+
 def webhook_receive(*, channel: str, body: bytes, headers: dict[str, str], content_type: str = "",
-                    context: RequestContext | None = None) -> InboundMessage:
-    """Check a webhook's signature, store it raw, and process it. Raises SignatureRefused (401)
-    after recording a refused request, NotFound for a channel without webhooks."""
-    ch = Channel.objects.filter(code=channel, is_active=True).exclude(secret="").first()
+                    context: RequestContext | None = None, mode: str | None = None) -> InboundMessage:
+    """Check a webhook's signature, store it raw, and process it (``sync``) or queue it
+    (``queue``: the message comes back ``received`` and ``queued``). Raises SignatureRefused
+    (401) after recording a refused request, NotFound for a channel without webhooks."""
+    queue = (mode or webhook_mode()) == "queue"
+    ch = _channel(channel)
     if ch is None:
         raise NotFound("unknown_channel", _("Channel '%(channel)s' takes no webhooks.") % {"channel": channel})
     context = context or RequestContext()
@@ -74,5 +112,7 @@ def webhook_receive(*, channel: str, body: bytes, headers: dict[str, str], conte
                               errors=[{"code": code, "message": message}])
         raise SignatureRefused(code, message, data={"message_id": msg.pk})
     msg = inbound_receive(channel=channel, kind=InboundMessage.Kind.WEBHOOK, payload=body, actor=actor,
-                          content_type=content_type, headers=kept, source=context.ip or "")
+                          content_type=content_type, headers=kept, source=context.ip or "", queued=queue)
+    if queue:
+        return msg
     return inbound_process(message=msg, actor=actor)

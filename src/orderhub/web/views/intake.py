@@ -27,6 +27,7 @@ from orderhub.intake.selectors import (
     inbox_queryset,
     message_detail,
     message_payload,
+    triage_alerts_for,
     upload_progress,
 )
 from orderhub.intake.services import (
@@ -62,9 +63,11 @@ def inbox(request):
     f = InboxFilter(status=request.GET.get("status") or None, channel=request.GET.get("channel") or None,
                     ref=request.GET.get("ref") or None)
     page = Paginator(inbox_queryset(f), PAGE_SIZE).get_page(request.GET.get("page"))
+    actor = actor_for(request)
     return render(request, "web/intake/inbox.html", {
         "page": page, "statuses": InboundMessage.Status.choices, "f": f,
         "drafts": drafts_open().count(),
+        "alerts": triage_alerts_for(username=request.user.get_username(), roles=actor.roles),
     })
 
 

@@ -1,9 +1,11 @@
-"""`orderhub intake …`: replay, poll-imap, import, install-templates, resume."""
+"""`orderhub intake …`: replay, poll-imap, import, install-templates, resume, process-pending."""
 
 from __future__ import annotations
 
 import json
 import mimetypes
+import signal
+import time
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -37,6 +39,10 @@ class Command(BaseCommand):
         i.add_argument("--channel", required=True)
         i.add_argument("--mode", default="accept_valid", choices=list(ImportJob.Mode.values))
         sub.add_parser("resume", help="finish imports a crash left running")
+        q = sub.add_parser("process-pending", help="parse queued webhooks (ORDERHUB_INTAKE_WEBHOOK_MODE=queue)")
+        q.add_argument("--loop", action="store_true", help="keep waiting for new ones (until SIGTERM/SIGINT)")
+        q.add_argument("--batch", type=int, default=20, help="messages per transaction")
+        q.add_argument("--idle", type=float, default=0.2, help="seconds to wait when the queue is empty")
         sub.add_parser("install-templates", help="seed the shipped mappings and rules")
 
     def _actor(self, user: str | None) -> Actor:
@@ -84,8 +90,35 @@ class Command(BaseCommand):
             elif action == "resume":
                 jobs = ImportJob.objects.filter(status=ImportJob.Status.RUNNING).order_by("pk")
                 self._out([selectors.job_dict(services.upload_run(job=j, actor=actor)) for j in jobs])
+            elif action == "process-pending":
+                self._process_pending(loop=opts["loop"], batch=max(1, opts["batch"]), idle=opts["idle"])
             elif action == "install-templates":
                 saved = services.config_install_templates(actor=actor)
                 self._out([f"{v.kind}:{v.code} v{v.version}" for v in saved])
         except DomainError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from exc
+
+    def _process_pending(self, *, loop: bool, batch: int, idle: float) -> None:
+        """Drain the queue (``--loop``: and keep draining). A SIGTERM/SIGINT stops after the
+        batch in hand; a SIGKILL rolls the batch back, and the next run takes it again."""
+        stop = []
+
+        def request_stop(signum, frame):
+            stop.append(signum)
+
+        old = {s: signal.signal(s, request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
+        done = {"processed": 0, "statuses": {}}
+        try:
+            while not stop:
+                got = services.inbound_process_pending(limit=batch)
+                for m in got:
+                    done["processed"] += 1
+                    done["statuses"][m.status] = done["statuses"].get(m.status, 0) + 1
+                if not got:
+                    if not loop:
+                        break
+                    time.sleep(idle)
+        finally:
+            for s, handler in old.items():
+                signal.signal(s, handler)
+        self._out(done)

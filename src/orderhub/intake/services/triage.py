@@ -1,0 +1,134 @@
+"""Triage at intake: who must be told about an order a triage rule flagged.
+
+A matching rule (shipped: T1, due within 72 h and over 50,000 CNY) sets the order's urgency and
+tags it ``triage:<rule>`` before the order is written; once the order exists, in the same
+transaction, ``triage_record`` keeps the outcome on the message's link to the order
+(``InboundOrder.meta["triage"]``), appends an ``intake.triage_alert`` audit event to the message
+naming the rule, the roles and the people, and returns the alerts.
+
+``triage(order=)`` answers the question a notifier asks: whom to alert about this order, and
+with which words. The people are the active users holding one of the rule's roles; when nobody
+holds them, the managers and administrators, so an alert never goes to no one (``fallback``).
+Delivery (DingTalk, e-mail, in-app) belongs to the notification hub; until it is connected the
+intake inbox page shows each person the alerts addressed to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext as _
+
+from orderhub.core.actors import Actor
+from orderhub.core.roles import ROLES
+from orderhub.orders.inputs import OrderInput
+from orderhub.orders.models import Order
+
+from .. import events
+from ..mapping import Lookups, order_input_total, triage_order_input
+from ..models import InboundMessage, InboundOrder
+from .config import compiled_config, current_config
+
+FALLBACK_ROLES = ("manager", "admin")
+
+
+@dataclass(frozen=True)
+class TriageAlert:
+    """One alert for one order: the rule, the roles it names and the people to tell."""
+
+    rule: str
+    order: Order
+    message_id: int
+    roles: tuple[str, ...]
+    recipients: tuple[Any, ...]          # active users (auth.User), ordered by username
+    fallback: bool                       # nobody holds the roles: managers/administrators instead
+    total: str
+    hours_to_due: str
+    required_date: str
+
+    @property
+    def usernames(self) -> list[str]:
+        return [u.get_username() for u in self.recipients]
+
+    @property
+    def subject(self) -> str:
+        return _("Urgent large order %(number)s: %(total)s CNY due %(date)s") % {
+            "number": self.order.number, "total": self.total, "date": self.required_date}
+
+    @property
+    def text(self) -> str:
+        roles = "、".join(str(ROLES.get(r, r)) for r in self.roles)
+        return _("Order %(number)s for %(customer)s: %(total)s CNY, due %(date)s (%(hours)s h after it was "
+                 "placed). Triage rule %(rule)s alerts: %(roles)s.") % {
+            "number": self.order.number, "customer": self.order.customer.name or self.order.customer.code,
+            "total": self.total, "date": self.required_date, "hours": self.hours_to_due, "rule": self.rule,
+            "roles": roles}
+
+
+def _people(roles: tuple[str, ...]) -> tuple[tuple[Any, ...], bool]:
+    User = get_user_model()
+    found = tuple(User.objects.filter(is_active=True, groups__name__in=roles).distinct().order_by("username"))
+    if found:
+        return found, False
+    backup = tuple(User.objects.filter(is_active=True, groups__name__in=FALLBACK_ROLES).distinct()
+                   .order_by("username"))
+    return backup, True
+
+
+def _alerts(order: Order, message_id: int, raw: list[dict[str, Any]]) -> list[TriageAlert]:
+    out = []
+    for a in raw:
+        roles = tuple(a.get("roles") or ())
+        if not roles:
+            continue
+        people, fallback = _people(roles)
+        out.append(TriageAlert(rule=a["rule"], order=order, message_id=message_id, roles=roles,
+                               recipients=people, fallback=fallback, total=a.get("total", ""),
+                               hours_to_due=a.get("hours_to_due", ""), required_date=a.get("required_date", "")))
+    return out
+
+
+def triage_input(data: OrderInput, *, base_time: datetime) -> tuple[OrderInput, list[dict[str, Any]]]:
+    """Triage an order input that did not come through a mapping (a confirmed OCR draft, a quick
+    order) with the current triage rules: no query when no rule is configured."""
+    version = current_config("triage", "default")
+    rules = compiled_config(version) if version else []
+    if not rules:
+        return data, []
+    lookups = Lookups(data.channel or "")
+    customer = lookups.customer_code(data.customer)
+    if customer is None:  # the order service refuses it by name
+        return data, []
+    return triage_order_input(data, customer=customer, total=order_input_total(data, lookups),
+                              base_time=base_time, rules=rules)
+
+
+def triage(*, order: Order | int) -> list[TriageAlert]:
+    """Whom to alert about ``order`` (empty when no triage rule flagged it at intake)."""
+    pk = order.pk if isinstance(order, Order) else order
+    links = list(InboundOrder.objects.filter(order_id=pk, created=True, meta__has_key="triage")
+                 .select_related("order__customer"))
+    out: list[TriageAlert] = []
+    for link in links:
+        out.extend(_alerts(link.order, link.message_id, link.meta.get("triage") or []))
+    return out
+
+
+def triage_record(*, message: InboundMessage, order: Order, alerts: list[dict[str, Any]],
+                  actor: Actor) -> list[TriageAlert]:
+    """Record the alerts of a just-created order (call inside its transaction, after the link
+    ``InboundOrder`` with ``meta["triage"]`` is written) and return them.
+
+    MERGE POINT: the notification hub delivers the returned alerts here, in this transaction
+    (its outbox rows commit or roll back with the order), e.g.
+    ``notify(event="intake.triage", recipients=a.recipients, subject=a.subject, text=a.text, ...)``.
+    """
+    found = _alerts(order, message.pk, alerts)
+    for a in found:
+        events.triage_alert(message=message, order=order, actor=actor, alert={
+            "rule": a.rule, "roles": list(a.roles), "total": a.total, "hours_to_due": a.hours_to_due,
+            "required_date": a.required_date, "recipients": a.usernames, "fallback": a.fallback})
+    return found
