@@ -14,6 +14,7 @@ from orderhub.core import clock
 from orderhub.core.models import AuditEvent
 from orderhub.intake import services
 from orderhub.intake.models import Draft, InboundOrder
+from orderhub.notify.models import Message
 
 pytestmark = pytest.mark.django_db
 SH = ZoneInfo("Asia/Shanghai")
@@ -67,6 +68,11 @@ def test_urgent_large_order_names_the_two_people_and_they_see_it(t1_fast, intake
         assert 'data-testid="triage-alerts"' in page and order.number in page, role
     other = _login(company, "sales").get("/intake/").content.decode()
     assert 'data-testid="triage-alerts"' not in other
+    # and the notification hub has a red alert for each of them, written with the order
+    red = Message.objects.filter(event="intake.triage", order=order, channel="inapp")
+    assert sorted(m.user.username for m in red) == ["planning_supervisor", "production_director"]
+    assert {m.severity for m in red} == {"red"} and all(order.number in m.subject for m in red)
+    assert not Message.objects.filter(event="intake.triage", order=small.orders.get()).exists()
 
 
 def test_nobody_in_the_roles_falls_back_to_managers_and_admins(t1_fast, intake_actor):

@@ -122,13 +122,25 @@ def triage_record(*, message: InboundMessage, order: Order, alerts: list[dict[st
     """Record the alerts of a just-created order (call inside its transaction, after the link
     ``InboundOrder`` with ``meta["triage"]`` is written) and return them.
 
-    MERGE POINT: the notification hub delivers the returned alerts here, in this transaction
-    (its outbox rows commit or roll back with the order), e.g.
-    ``notify(event="intake.triage", recipients=a.recipients, subject=a.subject, text=a.text, ...)``.
+    The alerts go to the notification hub's outbox in this same transaction (they commit or
+    roll back with the order): red, so quiet hours never hold them; to the roles (their people
+    and the robots bound to them), or to the managers found instead when nobody holds the roles.
     """
+    from orderhub.notify.services import NotifyRequest, Recipient, notify_many
+
     found = _alerts(order, message.pk, alerts)
+    requests = []
     for a in found:
         events.triage_alert(message=message, order=order, actor=actor, alert={
             "rule": a.rule, "roles": list(a.roles), "total": a.total, "hours_to_due": a.hours_to_due,
             "required_date": a.required_date, "recipients": a.usernames, "fallback": a.fallback})
+        to = ([Recipient.user(u.pk) for u in a.recipients] if a.fallback
+              else [Recipient.role(r) for r in a.roles])
+        if to:
+            requests.append(NotifyRequest(
+                event="intake.triage", recipients=to, order=order, severity="red",
+                context={"subject": a.subject, "message": a.text, "rule": a.rule},
+                dedupe_key=f"intake.triage:{order.pk}:{a.rule}"))
+    if requests:
+        notify_many(requests)
     return found
