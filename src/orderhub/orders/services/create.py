@@ -23,7 +23,6 @@ from orderhub.core.errors import (
     Problem,
     ValidationFailed,
 )
-from orderhub.core.models import AuditEvent
 from orderhub.core.numbering import preallocated_id
 from orderhub.core.text import unstorable
 from orderhub.workflow.models import WorkflowDefinition
@@ -33,7 +32,7 @@ from orderhub.workflow.spec import CompiledWorkflow
 from ..facts import OrderFacts
 from ..hooks import OrderChange, publish
 from ..inputs import OrderInput, differences
-from ..models import Order, OrderLine, Snapshot, StageInstance, Urgency
+from ..models import Order, OrderLine, Urgency
 from .common import (
     CENT,
     MAX_LINES,
@@ -42,6 +41,7 @@ from .common import (
     Blocked,
     CreateResult,
     enter_stage,
+    insert_new_orders,
     make_snapshot,
     next_event,
     next_order_number,
@@ -222,11 +222,15 @@ def _create(data: OrderInput, actor: Actor, normalized, fingerprint, lk: _Lookup
     actions = wf.initial.spec.on_enter
     # the usual case: with the id known and no entry actions, one INSERT per table
     one_pass = order.pk is not None and not actions
-    if one_pass:
-        ev = _append_created(order, actor, now, normalized, {})
-    order.save(force_insert=True)
     for ln in lines:
         ln.order = order
+    inst.order = order
+    if one_pass:
+        ev = _append_created(order, actor, now, normalized, {})
+        insert_new_orders([order], lines, [inst], [ev], [make_snapshot(order, lines, now)])
+        publish([OrderChange("order.created", order, actor, now, ev, entered=inst, lines=lines)])
+        return CreateResult(order, True, lines, [inst])
+    order.save(force_insert=True)
     OrderLine.objects.bulk_create(lines)
     if not one_pass:
         try:
@@ -235,7 +239,6 @@ def _create(data: OrderInput, actor: Actor, normalized, fingerprint, lk: _Lookup
             raise ValidationFailed("blocked", blocked.reasons[0].message, problems=blocked.reasons) from None
         ev = _append_created(order, actor, now, normalized, done)
         order.save(update_fields=["tags", "urgency", "audit_seq", "audit_head"])
-    inst.order = order
     inst.save(force_insert=True)
     ev.save(force_insert=True)
     make_snapshot(order, lines, now).save(force_insert=True)
@@ -375,9 +378,5 @@ def _batch_write(items, normalized, prints, todo, results, actor) -> None:
         published.append(OrderChange("order.created", order, actor, now, ev, entered=inst, lines=lines))
         results[i].order, results[i].created = order, True
     if orders:
-        Order.objects.bulk_create(orders)
-        OrderLine.objects.bulk_create(all_lines)
-        StageInstance.objects.bulk_create(stages)
-        AuditEvent.objects.bulk_create(events)
-        Snapshot.objects.bulk_create(snaps)
+        insert_new_orders(orders, all_lines, stages, events, snaps)
         publish(published)

@@ -1,0 +1,124 @@
+"""PostgreSQL fast path for writes that touch several tables at once.
+
+An order write is several rows in several tables (order, lines, stage instance, audit event,
+snapshot). Through the ORM that is one statement per table, each parsed and planned by the
+server, plus Django's per-statement SQL compilation in Python. Here the rows are built as
+model instances as usual (so hashes, hooks and results are unchanged), sent as ONE jsonb
+parameter, and written by ONE server-side prepared statement made of data-modifying CTEs:
+``jsonb_populate_recordset(NULL::<table>, …)`` gives every value its column's type, so the
+statement text depends only on the write's *shape* (which tables, which columns), never on the
+number of rows. The server parses and plans each shape once per connection.
+
+Statements go through Django's cursor wrapper, so ``CaptureQueriesContext``, execute wrappers
+and ``connection.queries`` see them like any other query. Constraints (CHECK, UNIQUE, FK,
+triggers) apply exactly as for ORM writes.
+
+Only for PostgreSQL: callers check :func:`available` and keep the ORM path elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from django.db import connection
+from django.db.models import Model
+
+# --------------------------------------------------------------------------- connection
+
+
+def available() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _prepared_cursor():
+    """A Django cursor wrapper around a psycopg cursor that binds on the server and prepares
+    every statement (Django's own cursors bind on the client and never prepare)."""
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    class PreparingCursor(ServerBindingCursor):
+        def execute(self, query, params=None, *, prepare=None, binary=None):
+            return super().execute(query, params, prepare=True, binary=binary)
+
+    connection.ensure_connection()
+    raw = connection.connection
+    cur = PreparingCursor(raw)
+    if connection.queries_logged:
+        return connection.make_debug_cursor(cur)
+    return connection.make_cursor(cur)
+
+
+def execute(sql: str, payload: Any) -> list[tuple]:
+    """Run ``sql`` (whose only parameter is ``%s``, the jsonb payload) as a prepared statement;
+    returns its rows."""
+    text = dumps(payload)
+    with _prepared_cursor() as cur:
+        cur.execute(sql, [text])
+        return cur.fetchall() if cur.description else []
+
+
+# --------------------------------------------------------------------------- JSON of rows
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_default)
+
+
+def dumps(payload: Any) -> str:
+    return _encoder.encode(payload)
+
+
+@cache
+def columns(model: type[Model], with_pk: bool) -> tuple[str, ...]:
+    """The model's concrete column names (attnames), pk first when included."""
+    pk = model._meta.pk
+    cols = [f.attname for f in model._meta.concrete_fields if f is not pk]
+    return (pk.attname, *cols) if with_pk else tuple(cols)
+
+
+def rows(objs: Iterable[Model], cols: Sequence[str]) -> list[dict[str, Any]]:
+    """Values of ``objs`` for ``cols``, one JSON object per row (keys are column names)."""
+    return [{c: getattr(o, c) for c in cols} for o in objs]
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def records(key: str, model: type[Model]) -> str:
+    """SQL for the rows sent under ``key``: one record of the table's row type per object."""
+    return f"jsonb_populate_recordset(NULL::{_q(model._meta.db_table)}, (SELECT d FROM p)->'{key}')"
+
+
+def insert_cte(name: str, key: str, model: type[Model], cols: Sequence[str],
+               returning: str = "1") -> str:
+    table = _q(model._meta.db_table)
+    names = ", ".join(_q(c) for c in cols)
+    return (f"{name} AS (INSERT INTO {table} ({names}) SELECT {names} FROM "
+            f"{records(key, model)} AS r RETURNING {returning})")
+
+
+def update_cte(name: str, key: str, model: type[Model], cols: Sequence[str]) -> str:
+    """UPDATE the rows (matched by pk, which must be the first of ``cols``) to the values sent."""
+    table = _q(model._meta.db_table)
+    pk = _q(cols[0])
+    sets = ", ".join(f"{_q(c)} = r.{_q(c)}" for c in cols[1:])
+    return (f"{name} AS (UPDATE {table} AS t SET {sets} FROM {records(key, model)} AS r "
+            f"WHERE t.{pk} = r.{pk} RETURNING 1)")
+
+
+def statement(ctes: list[str], final: str) -> str:
+    return "WITH p AS MATERIALIZED (SELECT %s::jsonb AS d), " + ", ".join(ctes) + " " + final
