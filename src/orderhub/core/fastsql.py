@@ -122,3 +122,44 @@ def update_cte(name: str, key: str, model: type[Model], cols: Sequence[str]) -> 
 
 def statement(ctes: list[str], final: str) -> str:
     return "WITH p AS MATERIALIZED (SELECT %s::jsonb AS d), " + ", ".join(ctes) + " " + final
+
+
+# --------------------------------------------------------------------------- reading rows back
+
+
+def loads(text: str | None) -> Any:
+    """JSON from the database, numbers with a fraction as Decimal (as numeric columns are)."""
+    return None if text is None else json.loads(text, parse_float=Decimal)
+
+
+def _to_decimal(v):
+    return v if isinstance(v, Decimal) else Decimal(v)
+
+
+@cache
+def _converters(model: type[Model]) -> tuple[tuple[str, Any], ...]:
+    out = []
+    for f in model._meta.concrete_fields:
+        kind = f.get_internal_type()
+        conv = None
+        if kind == "DecimalField":
+            conv = _to_decimal
+        elif kind == "DateTimeField":
+            conv = datetime.fromisoformat
+        elif kind == "DateField":
+            conv = date.fromisoformat
+        elif kind in ("UUIDField", "DurationField", "TimeField", "BinaryField"):
+            conv = f.to_python
+        out.append((f.attname, conv))
+    return tuple(out)
+
+
+def instance(model: type[Model], data: dict[str, Any]) -> Model:
+    """A model instance from ``to_jsonb(<row>)`` (as if the ORM had loaded it)."""
+    values = []
+    for name, conv in _converters(model):
+        v = data[name]
+        if v is not None and conv is not None:
+            v = conv(v)
+        values.append(v)
+    return model.from_db(connection.alias, None, values)

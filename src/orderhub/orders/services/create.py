@@ -8,12 +8,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
 
-from orderhub.catalog.models import Customer
+from orderhub.catalog.models import Customer, Product, UnitConversion
 from orderhub.catalog.selectors import conversion_factors, products_by_sku, to_base_qty
-from orderhub.core import clock
+from orderhub.core import clock, fastsql
 from orderhub.core.actors import Actor
 from orderhub.core.canonical import canonical_json, sha256_hex
 from orderhub.core.errors import (
@@ -62,6 +62,8 @@ class _Lookups:
 
     @classmethod
     def fetch(cls, datas: list[OrderInput]) -> _Lookups:
+        if fastsql.available():
+            return cls._fetch_one_statement(datas)
         # text with NUL cannot even be looked up on PostgreSQL; _build reports it by field
         codes = {d.customer for d in datas if not unstorable(d.customer)}
         customers = {c.code: c for c in Customer.objects.select_related("sales_owner").filter(code__in=codes, is_active=True)}
@@ -73,6 +75,52 @@ class _Lookups:
         owners = ({u.get_username(): u for u in get_user_model().objects.filter(username__in=names, is_active=True)}
                   if names else {})
         return cls(customers, products, factors, owners)
+
+    @classmethod
+    def _fetch_one_statement(cls, datas: list[OrderInput]) -> _Lookups:
+        """The same master data (customers with their sales owner, products, unit conversions,
+        owners) with one prepared statement instead of up to four ORM queries."""
+        User = get_user_model()
+        codes = sorted({d.customer for d in datas if not unstorable(d.customer)})
+        skus = sorted({ln.sku for d in datas for ln in d.lines if not unstorable(ln.sku)})
+        names = sorted({d.owner for d in datas if d.owner and not unstorable(d.owner)})
+        (cs, ps, fs, us), = fastsql.execute(_lookup_sql(), {"c": codes, "p": skus, "u": names})
+        customers = {}
+        for row in fastsql.loads(cs) or ():
+            c = fastsql.instance(Customer, row["c"])
+            c.sales_owner = fastsql.instance(User, row["u"]) if row["u"] else None
+            customers[c.code] = c
+        products = {p.sku: p for p in (fastsql.instance(Product, r) for r in fastsql.loads(ps) or ())}
+        factors = {(pid, unit): Decimal(f) for pid, unit, f in fastsql.loads(fs) or ()}
+        owners = {u.get_username(): u for u in (fastsql.instance(User, r) for r in fastsql.loads(us) or ())}
+        return cls(customers, products, factors, owners)
+
+
+_LOOKUP_SQL: str | None = None
+
+
+def _lookup_sql() -> str:
+    global _LOOKUP_SQL
+    if _LOOKUP_SQL is None:
+        User = get_user_model()
+        q = connection.ops.quote_name
+        cust, prod = q(Customer._meta.db_table), q(Product._meta.db_table)
+        conv, users = q(UnitConversion._meta.db_table), q(User._meta.db_table)
+        uname = q(User._meta.get_field(User.USERNAME_FIELD).column)
+        _LOOKUP_SQL = (
+            "WITH p AS MATERIALIZED (SELECT %s::jsonb AS d), "
+            f"pr AS (SELECT x.* FROM {prod} x WHERE x.sku IN "
+            "(SELECT jsonb_array_elements_text(d->'p') FROM p) AND x.is_active) "
+            "SELECT (SELECT jsonb_agg(jsonb_build_object('c', to_jsonb(c), 'u', to_jsonb(u)))::text "
+            f"FROM {cust} c LEFT JOIN {users} u ON u.id = c.sales_owner_id WHERE c.code IN "
+            "(SELECT jsonb_array_elements_text(d->'c') FROM p) AND c.is_active), "
+            "(SELECT jsonb_agg(to_jsonb(pr))::text FROM pr), "
+            f"(SELECT jsonb_agg(jsonb_build_array(v.product_id, v.unit, v.factor::text))::text FROM {conv} v "
+            "WHERE v.product_id IN (SELECT id FROM pr)), "
+            f"(SELECT jsonb_agg(to_jsonb(u))::text FROM {users} u WHERE u.{uname} IN "
+            "(SELECT jsonb_array_elements_text(d->'u') FROM p) AND u.is_active)"
+        )
+    return _LOOKUP_SQL
 
 
 def _build(data: OrderInput, lk: _Lookups) -> tuple[Order, list[OrderLine]]:
