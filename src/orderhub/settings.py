@@ -127,6 +127,9 @@ LOGGING = {
 # OrderHub's own settings
 ORDERHUB_ORDER_NUMBER_PREFIX = os.environ.get("ORDERHUB_ORDER_NUMBER_PREFIX", "SO")
 ORDERHUB_DEFAULT_WORKFLOW = os.environ.get("ORDERHUB_DEFAULT_WORKFLOW", "T1")
+# server-side prepared statements for the multi-table write path (core/fastsql.py); 0 behind a
+# pooler that cannot keep them
+ORDERHUB_PREPARE_STATEMENTS = os.environ.get("ORDERHUB_PREPARE_STATEMENTS", "1") == "1"
 ORDERHUB_INTAKE_MAX_FILE_BYTES = int(os.environ.get("ORDERHUB_INTAKE_MAX_FILE_BYTES", str(64 * 1024 * 1024)))
 # the mailbox `orderhub intake poll-imap` reads purchase orders from
 ORDERHUB_IMAP_HOST = os.environ.get("ORDERHUB_IMAP_HOST", "")

@@ -13,7 +13,9 @@ Statements go through Django's cursor wrapper, so ``CaptureQueriesContext``, exe
 and ``connection.queries`` see them like any other query. Constraints (CHECK, UNIQUE, FK,
 triggers) apply exactly as for ORM writes.
 
-Only for PostgreSQL: callers check :func:`available` and keep the ORM path elsewhere.
+Only for PostgreSQL: callers check :func:`available` and keep the ORM path elsewhere. Behind a
+pooler that cannot keep prepared statements (PgBouncer before 1.21 in transaction mode), set
+``ORDERHUB_PREPARE_STATEMENTS=0``: the statements then run unprepared (still one round trip).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Model
 
@@ -46,6 +49,11 @@ def _prepared_cursor():
 
     connection.ensure_connection()
     raw = connection.connection
+    if raw.prepare_threshold is None and settings.ORDERHUB_PREPARE_STATEMENTS:
+        # Django turns psycopg's preparing off (None) for poolers' sake; its own cursors bind on
+        # the client and never prepare anyway, so with a threshold no query reaches, only the
+        # statements that ask for it (these) are prepared.
+        raw.prepare_threshold = 1 << 30
     cur = PreparingCursor(raw)
     if connection.queries_logged:
         return connection.make_debug_cursor(cur)
