@@ -45,7 +45,12 @@ def _prepared_cursor():
 
     class PreparingCursor(ServerBindingCursor):
         def execute(self, query, params=None, *, prepare=None, binary=None):
-            return super().execute(query, params, prepare=True, binary=binary)
+            out = super().execute(query, params, prepare=True, binary=binary)
+            if self._query is None:
+                # psycopg keeps no text for a statement run by name; Django's query log
+                # (connection.queries, CaptureQueriesContext) reads it from here
+                self._query = _Text(query)
+            return out
 
     connection.ensure_connection()
     raw = connection.connection
@@ -58,6 +63,13 @@ def _prepared_cursor():
     if connection.queries_logged:
         return connection.make_debug_cursor(cur)
     return connection.make_cursor(cur)
+
+
+class _Text:
+    __slots__ = ("query", "params")
+
+    def __init__(self, query: str):
+        self.query, self.params = query.encode(), None
 
 
 def execute(sql: str, payload: Any) -> list[tuple]:
