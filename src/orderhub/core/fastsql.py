@@ -168,18 +168,35 @@ def _converters(model: type[Model]) -> tuple[tuple[str, Any], ...]:
             conv = datetime.fromisoformat
         elif kind == "DateField":
             conv = date.fromisoformat
+        elif kind == "JSONField":
+            conv = _floats_back
         elif kind in ("UUIDField", "DurationField", "TimeField", "BinaryField"):
             conv = f.to_python
         out.append((f.attname, conv))
     return tuple(out)
 
 
+def _floats_back(v: Any) -> Any:
+    """Inside a JSON column a fraction is a float (as the ORM loads it), not a Decimal."""
+    if isinstance(v, Decimal):
+        return float(v)
+    if isinstance(v, list):
+        return [_floats_back(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _floats_back(x) for k, x in v.items()}
+    return v
+
+
 def instance(model: type[Model], data: dict[str, Any]) -> Model:
-    """A model instance from ``to_jsonb(<row>)`` (as if the ORM had loaded it)."""
-    values = []
+    """A model instance from ``to_jsonb(<row>)`` (as if the ORM had loaded it); columns missing
+    from ``data`` are deferred (loaded on first access, as with ``.defer()``)."""
+    names, values = [], []
     for name, conv in _converters(model):
+        if name not in data:
+            continue
         v = data[name]
         if v is not None and conv is not None:
             v = conv(v)
+        names.append(name)
         values.append(v)
-    return model.from_db(connection.alias, None, values)
+    return model.from_db(connection.alias, names, values)

@@ -29,6 +29,7 @@ from .common import (
     TransitionResult,
     enter_stage,
     lock_order,
+    lock_order_with_lines,
     make_snapshot,
     next_event,
     order_lines,
@@ -76,13 +77,12 @@ def order_transition(*, order: Order | str, to: str, actor: Actor, reason: str =
                                    problems=[Problem("required", _("A forced move needs a reason."), field="reason")])
     try:
         with transaction.atomic():
-            locked = lock_order(number)
+            locked, lines = lock_order_with_lines(number)
             if locked.on_hold:
                 raise Blocked([Problem("on_hold", _("Order is on hold: %(reason)s") % {"reason": locked.hold_reason})])
             wf = compiled(locked.workflow_id)
             target = _check_can_move(locked, wf, to, actor)
             now = clock.now()
-            lines = order_lines(locked)
             before = {"stage": locked.stage, "status": locked.status, "urgency": locked.urgency,
                       "tags": list(locked.tags), "version": locked.version}
             facts = OrderFacts(locked, lines)

@@ -90,6 +90,54 @@ def lock_order(order: Order | str) -> Order:
         raise NotFound("order_not_found", _("Order %(number)s does not exist.") % {"number": number}) from None
 
 
+_LOCK_SQL: str | None = None
+
+
+def _lock_sql() -> str:
+    global _LOCK_SQL
+    if _LOCK_SQL is None:
+        from orderhub.catalog.models import Customer, Product
+        from orderhub.workflow.models import WorkflowDefinition
+
+        q = connection.ops.quote_name
+        _LOCK_SQL = (
+            "WITH p AS MATERIALIZED (SELECT %s::jsonb AS d), "
+            f"o AS (SELECT x.* FROM {q(Order._meta.db_table)} x WHERE x.number = (SELECT d->>0 FROM p) "
+            "FOR UPDATE) "
+            # the intake and the workflow's definition stay deferred: a move needs neither
+            "SELECT (to_jsonb(o) - 'intake')::text, to_jsonb(c)::text, (to_jsonb(w) - 'spec')::text, "
+            "(SELECT jsonb_agg(jsonb_build_array(to_jsonb(l), to_jsonb(pr)) ORDER BY l.line_no)::text "
+            f" FROM {q(OrderLine._meta.db_table)} l JOIN {q(Product._meta.db_table)} pr ON pr.id = l.product_id "
+            " WHERE l.order_id = o.id) "
+            f"FROM o JOIN {q(Customer._meta.db_table)} c ON c.id = o.customer_id "
+            f"JOIN {q(WorkflowDefinition._meta.db_table)} w ON w.id = o.workflow_id"
+        )
+    return _LOCK_SQL
+
+
+def lock_order_with_lines(number: str) -> tuple[Order, list[OrderLine]]:
+    """``lock_order`` and ``order_lines`` together: on PostgreSQL one prepared statement."""
+    if not fastsql.available():
+        order = lock_order(number)
+        return order, order_lines(order)
+    from orderhub.catalog.models import Customer, Product
+    from orderhub.workflow.models import WorkflowDefinition
+
+    found = fastsql.execute(_lock_sql(), [number])
+    if not found:
+        raise NotFound("order_not_found", _("Order %(number)s does not exist.") % {"number": number})
+    o, c, w, ls = found[0]
+    order = fastsql.instance(Order, fastsql.loads(o))
+    order.customer = fastsql.instance(Customer, fastsql.loads(c))
+    order.workflow = fastsql.instance(WorkflowDefinition, fastsql.loads(w))
+    lines = []
+    for ln, pr in fastsql.loads(ls) or ():
+        line = fastsql.instance(OrderLine, ln)
+        line.product = fastsql.instance(Product, pr)
+        lines.append(line)
+    return order, lines
+
+
 def order_lines(order: Order) -> list[OrderLine]:
     return list(OrderLine.objects.filter(order=order).select_related("product").order_by("line_no"))
 
