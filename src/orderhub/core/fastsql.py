@@ -131,13 +131,16 @@ def insert_cte(name: str, key: str, model: type[Model], cols: Sequence[str],
             f"{records(key, model)} AS r RETURNING {returning})")
 
 
-def update_cte(name: str, key: str, model: type[Model], cols: Sequence[str]) -> str:
-    """UPDATE the rows (matched by pk, which must be the first of ``cols``) to the values sent."""
+def update_one_cte(name: str, key: str, model: type[Model], cols: Sequence[str]) -> str:
+    """UPDATE the one row sent under ``key`` (an object; its pk is the first of ``cols``) to
+    its values. The row is found by pk through the index, whatever the table's size."""
     table = _q(model._meta.db_table)
     pk = _q(cols[0])
-    sets = ", ".join(f"{_q(c)} = r.{_q(c)}" for c in cols[1:])
-    return (f"{name} AS (UPDATE {table} AS t SET {sets} FROM {records(key, model)} AS r "
-            f"WHERE t.{pk} = r.{pk} RETURNING 1)")
+    names = ", ".join(_q(c) for c in cols[1:])
+    values = ", ".join(f"r.{_q(c)}" for c in cols[1:])
+    return (f"{name} AS (UPDATE {table} AS t SET ({names}) = (SELECT {values} FROM "
+            f"jsonb_populate_record(NULL::{table}, (SELECT d FROM p)->'{key}') AS r) "
+            f"WHERE t.{pk} = (SELECT ((d->'{key}')->>'{cols[0]}')::bigint FROM p) RETURNING 1)")
 
 
 def statement(ctes: list[str], final: str) -> str:

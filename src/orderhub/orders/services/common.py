@@ -105,12 +105,13 @@ def _lock_sql() -> str:
             f"o AS (SELECT x.* FROM {q(Order._meta.db_table)} x WHERE x.number = (SELECT d->>0 FROM p) "
             "FOR UPDATE) "
             # the intake and the workflow's definition stay deferred: a move needs neither
-            "SELECT (to_jsonb(o) - 'intake')::text, to_jsonb(c)::text, (to_jsonb(w) - 'spec')::text, "
+            "SELECT (to_jsonb(o) - 'intake')::text, "
+            f"(SELECT to_jsonb(c)::text FROM {q(Customer._meta.db_table)} c WHERE c.id = o.customer_id), "
+            f"(SELECT (to_jsonb(w) - 'spec')::text FROM {q(WorkflowDefinition._meta.db_table)} w "
+            " WHERE w.id = o.workflow_id), "
             "(SELECT jsonb_agg(jsonb_build_array(to_jsonb(l), to_jsonb(pr)) ORDER BY l.line_no)::text "
             f" FROM {q(OrderLine._meta.db_table)} l JOIN {q(Product._meta.db_table)} pr ON pr.id = l.product_id "
-            " WHERE l.order_id = o.id) "
-            f"FROM o JOIN {q(Customer._meta.db_table)} c ON c.id = o.customer_id "
-            f"JOIN {q(WorkflowDefinition._meta.db_table)} w ON w.id = o.workflow_id"
+            " WHERE l.order_id = o.id) FROM o"
         )
     return _LOCK_SQL
 
@@ -363,11 +364,12 @@ def _change_sql(cols: tuple[str, ...], close: bool, entered: bool, snapshot: boo
     if sql is None:
         from orderhub.core.models import AuditEvent
 
-        ctes = [fastsql.update_cte("u", "u", Order, cols)]
+        ctes = [fastsql.update_one_cte("u", "u", Order, cols)]
         if close:
-            ctes.append("c AS (UPDATE orders_stageinstance AS t SET exited_at = r.exited_at FROM "
-                        f"{fastsql.records('c', StageInstance)} AS r "
-                        "WHERE t.order_id = r.order_id AND t.exited_at IS NULL RETURNING 1)")
+            ctes.append("c AS (UPDATE orders_stageinstance AS t "
+                        "SET exited_at = (SELECT (d->>'closed_at')::timestamptz FROM p) "
+                        "WHERE t.order_id = (SELECT ((d->'u')->>'id')::bigint FROM p) "
+                        "AND t.exited_at IS NULL RETURNING 1)")
         if entered:
             ctes.append(fastsql.insert_cte("s", "s", StageInstance, fastsql.columns(StageInstance, False),
                                            returning="id"))
@@ -407,10 +409,10 @@ def write_order_change(order: Order, fields, *, event, entered: StageInstance | 
     from orderhub.core.models import AuditEvent
 
     cols = _attnames(fields)
-    payload = {"u": fastsql.rows([order], cols),
+    payload = {"u": fastsql.rows([order], cols)[0],
                "e": fastsql.rows([event], fastsql.columns(AuditEvent, False))}
     if close_open_stages_at is not None:
-        payload["c"] = [{"order_id": order.pk, "exited_at": close_open_stages_at}]
+        payload["closed_at"] = close_open_stages_at
     if entered is not None:
         payload["s"] = fastsql.rows([entered], fastsql.columns(StageInstance, False))
     if snapshot is not None:
