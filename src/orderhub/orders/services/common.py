@@ -109,9 +109,9 @@ def _lock_sql() -> str:
             f"(SELECT to_jsonb(c)::text FROM {q(Customer._meta.db_table)} c WHERE c.id = o.customer_id), "
             f"(SELECT (to_jsonb(w) - 'spec')::text FROM {q(WorkflowDefinition._meta.db_table)} w "
             " WHERE w.id = o.workflow_id), "
-            "(SELECT jsonb_agg(jsonb_build_array(to_jsonb(l), to_jsonb(pr)) ORDER BY l.line_no)::text "
-            f" FROM {q(OrderLine._meta.db_table)} l JOIN {q(Product._meta.db_table)} pr ON pr.id = l.product_id "
-            " WHERE l.order_id = o.id) FROM o"
+            "(SELECT jsonb_agg(jsonb_build_array(to_jsonb(l), "
+            f" (SELECT to_jsonb(pr) FROM {q(Product._meta.db_table)} pr WHERE pr.id = l.product_id)) "
+            f" ORDER BY l.line_no)::text FROM {q(OrderLine._meta.db_table)} l WHERE l.order_id = o.id) FROM o"
         )
     return _LOCK_SQL
 

@@ -109,16 +109,16 @@ def _lookup_sql() -> str:
         uname = q(User._meta.get_field(User.USERNAME_FIELD).column)
         _LOOKUP_SQL = (
             "WITH p AS MATERIALIZED (SELECT %s::jsonb AS d), "
-            f"pr AS (SELECT x.* FROM {prod} x WHERE x.sku IN "
-            "(SELECT jsonb_array_elements_text(d->'p') FROM p) AND x.is_active) "
+            f"pr AS (SELECT x.* FROM {prod} x WHERE x.sku = ANY(ARRAY("
+            "SELECT jsonb_array_elements_text(d->'p') FROM p)) AND x.is_active) "
             "SELECT (SELECT jsonb_agg(jsonb_build_object('c', to_jsonb(c), 'u', to_jsonb(u)))::text "
-            f"FROM {cust} c LEFT JOIN {users} u ON u.id = c.sales_owner_id WHERE c.code IN "
-            "(SELECT jsonb_array_elements_text(d->'c') FROM p) AND c.is_active), "
+            f"FROM {cust} c LEFT JOIN {users} u ON u.id = c.sales_owner_id WHERE c.code = ANY(ARRAY("
+            "SELECT jsonb_array_elements_text(d->'c') FROM p)) AND c.is_active), "
             "(SELECT jsonb_agg(to_jsonb(pr))::text FROM pr), "
             f"(SELECT jsonb_agg(jsonb_build_array(v.product_id, v.unit, v.factor::text))::text FROM {conv} v "
-            "WHERE v.product_id IN (SELECT id FROM pr)), "
-            f"(SELECT jsonb_agg(to_jsonb(u))::text FROM {users} u WHERE u.{uname} IN "
-            "(SELECT jsonb_array_elements_text(d->'u') FROM p) AND u.is_active)"
+            "WHERE v.product_id = ANY(ARRAY(SELECT id FROM pr))), "
+            f"(SELECT jsonb_agg(to_jsonb(u))::text FROM {users} u WHERE u.{uname} = ANY(ARRAY("
+            "SELECT jsonb_array_elements_text(d->'u') FROM p)) AND u.is_active)"
         )
     return _LOOKUP_SQL
 
