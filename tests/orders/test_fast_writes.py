@@ -1,0 +1,100 @@
+"""The PostgreSQL fast path (core/fastsql.py) writes and reads what the ORM would."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+
+from orderhub.catalog.models import Customer, Product
+from orderhub.core import fastsql
+from orderhub.core.models import AuditEvent
+from orderhub.orders import services
+from orderhub.orders.inputs import LineInput
+from orderhub.orders.models import Order, OrderLine, StageInstance
+from orderhub.orders.services.common import lock_order_with_lines
+from tests.conftest import order_input
+
+pytestmark = [pytest.mark.django_db,
+              pytest.mark.skipif("connection.vendor != 'postgresql'")]
+
+
+def _fields(obj):
+    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+
+
+def test_batch_sets_the_pks_the_database_gave(company):
+    items = [order_input(external_ref=f"PK{i}", lines=[LineInput(sku="HSG-100", qty=Decimal(i + 1))] * (1 + i % 4))
+             for i in range(12)]
+    results = services.order_create_batch(items=items, actor=company["actors"]["sales"])
+    for r in results:
+        order = r.order
+        db_lines = dict(OrderLine.objects.filter(order=order).values_list("line_no", "id"))
+        assert {ln.line_no: ln.pk for ln in order.lines.all()} == db_lines
+        # what the hooks and callers got in memory is the stored rows
+        event = AuditEvent.objects.get(subject_type="order", subject_id=order.pk, seq=1)
+        inst = StageInstance.objects.get(order=order)
+        assert _fields(Order.objects.get(pk=order.pk))["audit_head"] == event.hash
+        assert inst.stage == order.stage and inst.exited_at is None
+    single = services.order_create(data=order_input(external_ref="one", lines=[
+        LineInput(sku="HSG-100", qty=Decimal("1")), LineInput(sku="HSG-100", qty=Decimal("2"))]),
+        actor=company["actors"]["sales"])
+    assert [ln.pk for ln in single.lines] == list(
+        OrderLine.objects.filter(order=single.order).order_by("line_no").values_list("id", flat=True))
+    assert single.stages[0].pk == StageInstance.objects.get(order=single.order).pk
+
+
+def test_lock_with_lines_loads_what_the_orm_loads(company):
+    company["customer"].credit_limit = Decimal("123456.78")
+    company["customer"].save()
+    order = services.order_create(data=order_input(lines=[LineInput(sku="HSG-100", qty=Decimal("2.5"))],
+                                                   promised_date=date(2026, 12, 24), tags=["x", "y"]),
+                                  actor=company["actors"]["sales"]).order
+    Order.objects.filter(pk=order.pk).update(blocked_reasons=[{"code": "c", "data": {"ratio": 1.25}}])
+    fast, lines = lock_order_with_lines(order.number)
+    orm = Order.objects.select_related("customer", "workflow").get(pk=order.pk)
+    expected = {k: v for k, v in _fields(orm).items() if k != "intake"}
+    got = {k: v for k, v in _fields(fast).items() if k != "intake"}
+    assert got == expected
+    assert isinstance(got["blocked_reasons"][0]["data"]["ratio"], float)  # JSON keeps its floats
+    assert _fields(fast.customer) == _fields(orm.customer)
+    assert fast.workflow.code == orm.workflow.code and fast.workflow.version == orm.workflow.version
+    assert fast.intake == orm.intake  # deferred, loaded on access
+    orm_lines = list(OrderLine.objects.filter(order=orm).select_related("product").order_by("line_no"))
+    assert [_fields(ln) for ln in lines] == [_fields(ln) for ln in orm_lines]
+    assert [_fields(ln.product) for ln in lines] == [_fields(ln.product) for ln in orm_lines]
+
+
+def test_instance_converts_like_the_orm(company):
+    p = Product.objects.get(sku="HSG-100")
+    with connection.cursor() as cur:
+        cur.execute("SELECT to_jsonb(p)::text FROM catalog_product p WHERE id = %s", [p.pk])
+        loaded = fastsql.instance(Product, fastsql.loads(cur.fetchone()[0]))
+        cur.execute("SELECT to_jsonb(c)::text FROM catalog_customer c WHERE id = %s", [company["customer"].pk])
+        customer = fastsql.instance(Customer, fastsql.loads(cur.fetchone()[0]))
+    assert _fields(loaded) == _fields(Product.objects.get(pk=p.pk))
+    assert _fields(customer) == _fields(Customer.objects.get(pk=company["customer"].pk))
+    assert not loaded._state.adding
+
+
+def _prepared_count() -> int:
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_prepared_statements")
+        return cur.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_statements_are_prepared_unless_turned_off(company):
+    sales = company["actors"]["sales"]
+    connection.close()  # a new connection, as a pooler would give
+    with override_settings(ORDERHUB_PREPARE_STATEMENTS=False):
+        services.order_create(data=order_input(external_ref="np"), actor=sales)
+        assert _prepared_count() == 0
+    assert Order.objects.filter(external_ref="np").exists()
+    connection.close()
+    services.order_create(data=order_input(), actor=sales)
+    with connection.cursor() as cur:
+        cur.execute("SELECT statement FROM pg_prepared_statements")
+        texts = [r[0] for r in cur.fetchall()]
+    assert any('INSERT INTO "orders_order"' in t for t in texts), texts
