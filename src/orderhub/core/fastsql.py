@@ -38,20 +38,31 @@ def available() -> bool:
     return connection.vendor == "postgresql"
 
 
+_cursor_class = None
+
+
+def _preparing_cursor_class():
+    global _cursor_class
+    if _cursor_class is None:
+        from django.db.backends.postgresql.base import ServerBindingCursor
+
+        class PreparingCursor(ServerBindingCursor):
+            def execute(self, query, params=None, *, prepare=None, binary=None):
+                out = super().execute(query, params, prepare=True, binary=binary)
+                if self._query is None:
+                    # psycopg keeps no text for a statement run by name; Django's query log
+                    # (connection.queries, CaptureQueriesContext) reads it from here
+                    self._query = _Text(query)
+                return out
+
+        _cursor_class = PreparingCursor
+    return _cursor_class
+
+
 def _prepared_cursor():
     """A Django cursor wrapper around a psycopg cursor that binds on the server and prepares
     every statement (Django's own cursors bind on the client and never prepare)."""
-    from django.db.backends.postgresql.base import ServerBindingCursor
-
-    class PreparingCursor(ServerBindingCursor):
-        def execute(self, query, params=None, *, prepare=None, binary=None):
-            out = super().execute(query, params, prepare=True, binary=binary)
-            if self._query is None:
-                # psycopg keeps no text for a statement run by name; Django's query log
-                # (connection.queries, CaptureQueriesContext) reads it from here
-                self._query = _Text(query)
-            return out
-
+    PreparingCursor = _preparing_cursor_class()
     connection.ensure_connection()
     raw = connection.connection
     if raw.prepare_threshold is None and settings.ORDERHUB_PREPARE_STATEMENTS:
