@@ -98,3 +98,25 @@ def test_statements_are_prepared_unless_turned_off(company):
         cur.execute("SELECT statement FROM pg_prepared_statements")
         texts = [r[0] for r in cur.fetchall()]
     assert any('INSERT INTO "orders_order"' in t for t in texts), texts
+
+
+def test_reservations_get_their_own_ids_and_levels_their_new_reserved(company):
+    from orderhub.inventory.models import Reservation, StockLevel
+    from orderhub.inventory.services import Requirement, stock_reserve
+
+    order = services.order_create(data=order_input(), actor=company["actors"]["sales"]).order
+    bar = company["bar"]
+    # 70 of bar: 50 from WH1 (priority 1) and 20 from WH2; then 5 more from WH2 (same product,
+    # no line: rows that only their position tells apart)
+    made, short = stock_reserve(order_id=order.pk, requirements=[Requirement(bar.pk, Decimal("70")),
+                                                                 Requirement(bar.pk, Decimal("5"))],
+                                actor=company["actors"]["planner"], release_condition="test")
+    assert short == []
+    stored = {r.pk: (r.stock_id, r.qty) for r in Reservation.objects.filter(order=order)}
+    assert {r.pk: (r.stock_id, r.qty) for r in made} == stored
+    assert [r.qty for r in made] == [Decimal("50"), Decimal("20"), Decimal("5")]
+    levels = dict(StockLevel.objects.filter(product=bar).values_list("warehouse__code", "reserved"))
+    assert levels == {"WH1": Decimal("50"), "WH2": Decimal("25")}
+    _more, short = stock_reserve(order_id=order.pk, requirements=[Requirement(bar.pk, Decimal("6"))],
+                                 actor=company["actors"]["planner"], release_condition="test")
+    assert [s.missing for s in short] == [Decimal("1")]  # never oversold
