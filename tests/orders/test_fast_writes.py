@@ -120,3 +120,48 @@ def test_reservations_get_their_own_ids_and_levels_their_new_reserved(company):
     _more, short = stock_reserve(order_id=order.pk, requirements=[Requirement(bar.pk, Decimal("6"))],
                                  actor=company["actors"]["planner"], release_condition="test")
     assert [s.missing for s in short] == [Decimal("1")]  # never oversold
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_same_key_creates_one_order(company):
+    """Connections racing with one channel + external_ref: one order; the others get it back
+    (same content) or a conflict (other content); nothing else leaks out."""
+    import threading
+
+    from orderhub.core.errors import Conflict
+
+    sales = company["actors"]["sales"]
+    services.order_create(data=order_input(external_ref="warm"), actor=sales)  # caches warm
+    n = 8
+    barrier = threading.Barrier(n)
+    got, errors = [], []
+
+    def client(i):
+        try:
+            barrier.wait(timeout=30)
+            qty = Decimal("5") if i == n - 1 else Decimal("100")  # the last one differs
+            res = services.order_create(data=order_input(external_ref="RACE", lines=[
+                LineInput(sku="HSG-100", qty=qty)]), actor=sales)
+            got.append((res.created, res.order.number))
+        except Conflict as exc:
+            got.append(("conflict", exc.data["order"]))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    orders = list(Order.objects.filter(external_ref="RACE"))
+    assert len(orders) == 1 and len(got) == n
+    assert {number for _, number in got} == {orders[0].number}
+    assert sum(1 for created, _ in got if created is True) == 1
+    if orders[0].lines.get().qty == Decimal("5"):  # the odd one won: the others conflict
+        assert sum(1 for created, _ in got if created == "conflict") == n - 1
+    else:
+        assert sum(1 for created, _ in got if created == "conflict") == 1
+    assert AuditEvent.objects.filter(subject_type="order", subject_id=orders[0].pk).count() == 1
