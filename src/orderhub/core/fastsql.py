@@ -114,15 +114,27 @@ def dumps(payload: Any) -> str:
 
 @cache
 def columns(model: type[Model], with_pk: bool) -> tuple[str, ...]:
-    """The model's concrete column names (attnames), pk first when included."""
+    """The model's concrete column names, pk first when included."""
     pk = model._meta.pk
-    cols = [f.attname for f in model._meta.concrete_fields if f is not pk]
-    return (pk.attname, *cols) if with_pk else tuple(cols)
+    cols = [f.column for f in model._meta.concrete_fields if f is not pk]
+    return (pk.column, *cols) if with_pk else tuple(cols)
+
+
+@cache
+def _attnames(model: type[Model]) -> dict[str, str]:
+    return {f.column: f.attname for f in model._meta.concrete_fields}
 
 
 def rows(objs: Iterable[Model], cols: Sequence[str]) -> list[dict[str, Any]]:
-    """Values of ``objs`` for ``cols``, one JSON object per row (keys are column names)."""
-    return [{c: getattr(o, c) for c in cols} for o in objs]
+    """Values of ``objs`` for the columns ``cols``, one JSON object per row (keys are column
+    names, which is what ``jsonb_populate_recordset`` matches)."""
+    out, pairs = [], None
+    for o in objs:
+        if pairs is None:
+            names = _attnames(type(o))
+            pairs = [(c, names[c]) for c in cols]
+        out.append({c: getattr(o, a) for c, a in pairs})
+    return out
 
 
 def _q(name: str) -> str:
@@ -171,7 +183,7 @@ def _to_decimal(v):
 
 
 @cache
-def _converters(model: type[Model]) -> tuple[tuple[str, Any], ...]:
+def _converters(model: type[Model]) -> tuple[tuple[str, str, Any], ...]:
     out = []
     for f in model._meta.concrete_fields:
         kind = f.get_internal_type()
@@ -186,7 +198,7 @@ def _converters(model: type[Model]) -> tuple[tuple[str, Any], ...]:
             conv = _floats_back
         elif kind in ("UUIDField", "DurationField", "TimeField", "BinaryField"):
             conv = f.to_python
-        out.append((f.attname, conv))
+        out.append((f.column, f.attname, conv))
     return tuple(out)
 
 
@@ -205,10 +217,10 @@ def instance(model: type[Model], data: dict[str, Any]) -> Model:
     """A model instance from ``to_jsonb(<row>)`` (as if the ORM had loaded it); columns missing
     from ``data`` are deferred (loaded on first access, as with ``.defer()``)."""
     names, values = [], []
-    for name, conv in _converters(model):
-        if name not in data:
+    for column, name, conv in _converters(model):
+        if column not in data:
             continue
-        v = data[name]
+        v = data[column]
         if v is not None and conv is not None:
             v = conv(v)
         names.append(name)

@@ -387,7 +387,7 @@ def _attnames(fields) -> tuple[str, ...]:
     if fields is None:
         return fastsql.columns(Order, True)
     meta = Order._meta
-    return (meta.pk.attname, *(meta.get_field(f).attname for f in fields))
+    return (meta.pk.column, *(meta.get_field(f).column for f in fields))
 
 
 def write_order_change(order: Order, fields, *, event, entered: StageInstance | None = None,
