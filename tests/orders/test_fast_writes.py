@@ -165,3 +165,29 @@ def test_concurrent_same_key_creates_one_order(company):
     else:
         assert sum(1 for created, _ in got if created == "conflict") == 1
     assert AuditEvent.objects.filter(subject_type="order", subject_id=orders[0].pk).count() == 1
+
+
+def test_hold_update_cancel_are_two_statements_and_keep_the_intake(company):
+    from django.test.utils import CaptureQueriesContext
+
+    a = company["actors"]
+    created = services.order_create(data=order_input(remarks="原始"), actor=a["sales"]).order
+    intake = Order.objects.get(pk=created.pk).intake
+    steps = [
+        lambda: services.order_hold(order=created.number, actor=a["finance"], reason="税号不对"),
+        lambda: services.order_resume(order=created.number, actor=a["finance"]),
+        lambda: services.order_update(order=created.number, changes={"remarks": "改过"}, actor=a["sales"]),
+        lambda: services.order_cancel(order=created.number, actor=a["manager"], reason="客户取消"),
+    ]
+    counts = []
+    for step in steps:
+        with CaptureQueriesContext(connection) as ctx:
+            step()
+        counts.append(len(ctx.captured_queries))
+    # lock (order + customer + workflow [+ lines]) and one write (+ savepoint pair); cancel
+    # also asks for the order's active reservations (none here)
+    assert counts == [4, 4, 4, 5], counts
+    order = Order.objects.get(pk=created.pk)
+    assert order.intake == intake and order.remarks == "改过" and order.status == "cancelled"
+    assert order.version == 5 and order.audit_seq == 5
+    assert StageInstance.objects.filter(order=order, exited_at__isnull=True).count() == 0

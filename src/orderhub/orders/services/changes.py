@@ -32,7 +32,6 @@ from .common import (
     lock_order_with_lines,
     make_snapshot,
     next_event,
-    order_lines,
     run_entry_actions,
     write_order_change,
 )
@@ -186,7 +185,7 @@ def order_cancel(*, order: Order | str, actor: Actor, reason: str) -> Order:
                                problems=[Problem("required", _("Cancelling an order needs a reason."), field="reason")])
     number = order if isinstance(order, str) else order.number
     with transaction.atomic():
-        locked = lock_order(number)
+        locked, lines = lock_order_with_lines(number)
         if locked.status != Order.Status.OPEN:
             raise DomainError("order_closed", _("Only open orders can be cancelled."), status=409)
         now = clock.now()
@@ -199,7 +198,7 @@ def order_cancel(*, order: Order | str, actor: Actor, reason: str) -> Order:
                         changes={"status": ["open", "cancelled"], "version": [locked.version - 1, locked.version]},
                         data={"released": [{"product_id": r.product_id, "qty": r.qty} for r in released]})
         write_order_change(locked, None, event=ev, close_open_stages_at=now,
-                           snapshot=make_snapshot(locked, order_lines(locked), now))
+                           snapshot=make_snapshot(locked, lines, now))
         publish([OrderChange("order.cancelled", locked, actor, now, ev, left_stage=locked.stage)])
         return locked
 

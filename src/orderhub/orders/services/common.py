@@ -78,29 +78,37 @@ def due_at(stage: CompiledStage, start):
 
 
 def lock_order(order: Order | str) -> Order:
+    """The order, locked for the rest of the transaction, with its customer and workflow."""
+    number = order if isinstance(order, str) else order.number
+    if fastsql.available():
+        return _lock_fast(number, with_lines=False)[0]
     qs = Order.objects.select_related("customer", "workflow")
     if connection.features.has_select_for_update_of:
         qs = qs.select_for_update(of=("self",))
     else:
         qs = qs.select_for_update()
-    number = order if isinstance(order, str) else order.number
     try:
         return qs.get(number=number)
     except Order.DoesNotExist:
         raise NotFound("order_not_found", _("Order %(number)s does not exist.") % {"number": number}) from None
 
 
-_LOCK_SQL: str | None = None
+_LOCK_SQL: dict[bool, str] = {}
 
 
-def _lock_sql() -> str:
-    global _LOCK_SQL
-    if _LOCK_SQL is None:
+def _lock_sql(with_lines: bool) -> str:
+    sql = _LOCK_SQL.get(with_lines)
+    if sql is None:
         from orderhub.catalog.models import Customer, Product
         from orderhub.workflow.models import WorkflowDefinition
 
         q = connection.ops.quote_name
-        _LOCK_SQL = (
+        lines = (
+            "(SELECT jsonb_agg(jsonb_build_array(to_jsonb(l), "
+            f" (SELECT to_jsonb(pr) FROM {q(Product._meta.db_table)} pr WHERE pr.id = l.product_id)) "
+            f" ORDER BY l.line_no)::text FROM {q(OrderLine._meta.db_table)} l WHERE l.order_id = o.id)"
+        ) if with_lines else "NULL"
+        sql = _LOCK_SQL[with_lines] = (
             "WITH p AS MATERIALIZED (SELECT %s::jsonb AS d), "
             f"o AS (SELECT x.* FROM {q(Order._meta.db_table)} x WHERE x.number = (SELECT d->>0 FROM p) "
             "FOR UPDATE) "
@@ -108,12 +116,9 @@ def _lock_sql() -> str:
             "SELECT (to_jsonb(o) - 'intake')::text, "
             f"(SELECT to_jsonb(c)::text FROM {q(Customer._meta.db_table)} c WHERE c.id = o.customer_id), "
             f"(SELECT (to_jsonb(w) - 'spec')::text FROM {q(WorkflowDefinition._meta.db_table)} w "
-            " WHERE w.id = o.workflow_id), "
-            "(SELECT jsonb_agg(jsonb_build_array(to_jsonb(l), "
-            f" (SELECT to_jsonb(pr) FROM {q(Product._meta.db_table)} pr WHERE pr.id = l.product_id)) "
-            f" ORDER BY l.line_no)::text FROM {q(OrderLine._meta.db_table)} l WHERE l.order_id = o.id) FROM o"
+            f" WHERE w.id = o.workflow_id), {lines} FROM o"
         )
-    return _LOCK_SQL
+    return sql
 
 
 def lock_order_with_lines(number: str) -> tuple[Order, list[OrderLine]]:
@@ -121,10 +126,14 @@ def lock_order_with_lines(number: str) -> tuple[Order, list[OrderLine]]:
     if not fastsql.available():
         order = lock_order(number)
         return order, order_lines(order)
+    return _lock_fast(number, with_lines=True)
+
+
+def _lock_fast(number: str, *, with_lines: bool) -> tuple[Order, list[OrderLine]]:
     from orderhub.catalog.models import Customer, Product
     from orderhub.workflow.models import WorkflowDefinition
 
-    found = fastsql.execute(_lock_sql(), [number])
+    found = fastsql.execute(_lock_sql(with_lines), [number])
     if not found:
         raise NotFound("order_not_found", _("Order %(number)s does not exist.") % {"number": number})
     o, c, w, ls = found[0]
@@ -383,9 +392,13 @@ def _change_sql(cols: tuple[str, ...], close: bool, entered: bool, snapshot: boo
     return sql
 
 
-def _attnames(fields) -> tuple[str, ...]:
-    if fields is None:
-        return fastsql.columns(Order, True)
+def _attnames(order: Order, fields) -> tuple[str, ...]:
+    if fields is None:  # every loaded column (a deferred one was not read, so not changed)
+        deferred = order.get_deferred_fields()
+        if not deferred:
+            return fastsql.columns(Order, True)
+        skip = {Order._meta.get_field(f).column for f in deferred}
+        return tuple(c for c in fastsql.columns(Order, True) if c not in skip)
     meta = Order._meta
     return (meta.pk.column, *(meta.get_field(f).column for f in fields))
 
@@ -408,7 +421,7 @@ def write_order_change(order: Order, fields, *, event, entered: StageInstance | 
         return
     from orderhub.core.models import AuditEvent
 
-    cols = _attnames(fields)
+    cols = _attnames(order, fields)
     payload = {"u": fastsql.rows([order], cols)[0],
                "e": fastsql.rows([event], fastsql.columns(AuditEvent, False))}
     if close_open_stages_at is not None:
