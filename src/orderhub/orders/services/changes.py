@@ -23,19 +23,23 @@ from orderhub.workflow.spec import CompiledStage, CompiledWorkflow
 
 from ..facts import OrderFacts
 from ..hooks import OrderChange, publish
-from ..models import Order, StageInstance, Urgency
+from ..models import Order, Urgency
 from .common import (
     Blocked,
     TransitionResult,
     enter_stage,
     lock_order,
+    lock_order_with_lines,
     make_snapshot,
     next_event,
-    order_lines,
     run_entry_actions,
+    write_order_change,
 )
 
 # --------------------------------------------------------------------------- moves
+
+_MOVE_FIELDS = ("stage", "stage_entered_at", "stage_due_at", "status", "tags", "urgency", "version",
+                "updated_at", "forced", "blocked_reasons", "audit_seq", "audit_head")
 
 
 def _check_can_move(order: Order, wf: CompiledWorkflow, to: str, actor: Actor) -> CompiledStage:
@@ -72,19 +76,17 @@ def order_transition(*, order: Order | str, to: str, actor: Actor, reason: str =
                                    problems=[Problem("required", _("A forced move needs a reason."), field="reason")])
     try:
         with transaction.atomic():
-            locked = lock_order(number)
+            locked, lines = lock_order_with_lines(number)
             if locked.on_hold:
                 raise Blocked([Problem("on_hold", _("Order is on hold: %(reason)s") % {"reason": locked.hold_reason})])
             wf = compiled(locked.workflow_id)
             target = _check_can_move(locked, wf, to, actor)
             now = clock.now()
-            lines = order_lines(locked)
             before = {"stage": locked.stage, "status": locked.status, "urgency": locked.urgency,
                       "tags": list(locked.tags), "version": locked.version}
             facts = OrderFacts(locked, lines)
             inst = enter_stage(locked, lines, wf, target, actor=actor, now=now, forced=force, facts=facts)
             done = run_entry_actions(locked, lines, target, actor=actor, now=now, forced=force, facts=facts)
-            StageInstance.objects.filter(order=locked, exited_at__isnull=True).update(exited_at=now)
             locked.version += 1
             locked.updated_at = now
             if force:
@@ -95,12 +97,8 @@ def order_transition(*, order: Order | str, to: str, actor: Actor, reason: str =
                             now=now, changes={k: [before[k], after[k]] for k in before if before[k] != after[k]},
                             data={"from": before["stage"], "to": to, "actions": done}, reason=reason,
                             forced=force)
-            locked.save(update_fields=["stage", "stage_entered_at", "stage_due_at", "status", "tags",
-                                       "urgency", "version", "updated_at", "forced", "blocked_reasons",
-                                       "audit_seq", "audit_head"])
-            inst.save(force_insert=True)
-            ev.save(force_insert=True)
-            make_snapshot(locked, lines, now).save(force_insert=True)
+            write_order_change(locked, _MOVE_FIELDS, event=ev, entered=inst, close_open_stages_at=now,
+                               snapshot=make_snapshot(locked, lines, now))
             publish([OrderChange(ev.action, locked, actor, now, ev, entered=inst,
                                  left_stage=before["stage"], lines=lines)])
             return TransitionResult(locked, True)
@@ -119,8 +117,7 @@ def _record_block(number: str, to: str, reasons: list[Problem], actor: Actor) ->
         ev = next_event(order, action="order.blocked", actor=actor, now=now,
                         changes={"blocked_reasons": [None, plain]} if changed else {},
                         data={"to": to, "reasons": plain})
-        order.save(update_fields=["blocked_reasons", "audit_seq", "audit_head"])
-        ev.save(force_insert=True)
+        write_order_change(order, ["blocked_reasons", "audit_seq", "audit_head"], event=ev)
         publish([OrderChange("order.blocked", order, actor, now, ev, extra={"to": to})])
         return order
 
@@ -139,8 +136,7 @@ def _simple_change(number: str, *, actor: Actor, action: str, reason: str, apply
         order.updated_at = now
         changes["version"] = [order.version - 1, order.version]
         ev = next_event(order, action=action, actor=actor, now=now, changes=changes, reason=reason)
-        order.save()
-        ev.save(force_insert=True)
+        write_order_change(order, None, event=ev)
         publish([OrderChange(action, order, actor, now, ev)])
         return order
 
@@ -189,12 +185,11 @@ def order_cancel(*, order: Order | str, actor: Actor, reason: str) -> Order:
                                problems=[Problem("required", _("Cancelling an order needs a reason."), field="reason")])
     number = order if isinstance(order, str) else order.number
     with transaction.atomic():
-        locked = lock_order(number)
+        locked, lines = lock_order_with_lines(number)
         if locked.status != Order.Status.OPEN:
             raise DomainError("order_closed", _("Only open orders can be cancelled."), status=409)
         now = clock.now()
         released = stock_release(order_id=locked.pk, actor=actor, note=reason)
-        StageInstance.objects.filter(order=locked, exited_at__isnull=True).update(exited_at=now)
         locked.status = Order.Status.CANCELLED
         locked.stage_due_at = None
         locked.version += 1
@@ -202,9 +197,8 @@ def order_cancel(*, order: Order | str, actor: Actor, reason: str) -> Order:
         ev = next_event(locked, action="order.cancelled", actor=actor, now=now, reason=reason,
                         changes={"status": ["open", "cancelled"], "version": [locked.version - 1, locked.version]},
                         data={"released": [{"product_id": r.product_id, "qty": r.qty} for r in released]})
-        locked.save()
-        ev.save(force_insert=True)
-        make_snapshot(locked, order_lines(locked), now).save(force_insert=True)
+        write_order_change(locked, None, event=ev, close_open_stages_at=now,
+                           snapshot=make_snapshot(locked, lines, now))
         publish([OrderChange("order.cancelled", locked, actor, now, ev, left_stage=locked.stage)])
         return locked
 

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils.translation import gettext as _
 
+from orderhub.core import fastsql
 from orderhub.core.actors import Actor
 from orderhub.core.audit import build_event
 from orderhub.core.calendar_config import get_business_calendar
@@ -77,16 +78,74 @@ def due_at(stage: CompiledStage, start):
 
 
 def lock_order(order: Order | str) -> Order:
+    """The order, locked for the rest of the transaction, with its customer and workflow."""
+    number = order if isinstance(order, str) else order.number
+    if fastsql.available():
+        return _lock_fast(number, with_lines=False)[0]
     qs = Order.objects.select_related("customer", "workflow")
     if connection.features.has_select_for_update_of:
         qs = qs.select_for_update(of=("self",))
     else:
         qs = qs.select_for_update()
-    number = order if isinstance(order, str) else order.number
     try:
         return qs.get(number=number)
     except Order.DoesNotExist:
         raise NotFound("order_not_found", _("Order %(number)s does not exist.") % {"number": number}) from None
+
+
+_LOCK_SQL: dict[bool, str] = {}
+
+
+def _lock_sql(with_lines: bool) -> str:
+    sql = _LOCK_SQL.get(with_lines)
+    if sql is None:
+        from orderhub.catalog.models import Customer, Product
+        from orderhub.workflow.models import WorkflowDefinition
+
+        q = connection.ops.quote_name
+        lines = (
+            "(SELECT jsonb_agg(jsonb_build_array(to_jsonb(l), "
+            f" (SELECT to_jsonb(pr) FROM {q(Product._meta.db_table)} pr WHERE pr.id = l.product_id)) "
+            f" ORDER BY l.line_no)::text FROM {q(OrderLine._meta.db_table)} l WHERE l.order_id = o.id)"
+        ) if with_lines else "NULL"
+        sql = _LOCK_SQL[with_lines] = (
+            "WITH p AS MATERIALIZED (SELECT %s::jsonb AS d), "
+            f"o AS (SELECT x.* FROM {q(Order._meta.db_table)} x WHERE x.number = (SELECT d->>0 FROM p) "
+            "FOR UPDATE) "
+            # the intake and the workflow's definition stay deferred: a move needs neither
+            "SELECT (to_jsonb(o) - 'intake')::text, "
+            f"(SELECT to_jsonb(c)::text FROM {q(Customer._meta.db_table)} c WHERE c.id = o.customer_id), "
+            f"(SELECT (to_jsonb(w) - 'spec')::text FROM {q(WorkflowDefinition._meta.db_table)} w "
+            f" WHERE w.id = o.workflow_id), {lines} FROM o"
+        )
+    return sql
+
+
+def lock_order_with_lines(number: str) -> tuple[Order, list[OrderLine]]:
+    """``lock_order`` and ``order_lines`` together: on PostgreSQL one prepared statement."""
+    if not fastsql.available():
+        order = lock_order(number)
+        return order, order_lines(order)
+    return _lock_fast(number, with_lines=True)
+
+
+def _lock_fast(number: str, *, with_lines: bool) -> tuple[Order, list[OrderLine]]:
+    from orderhub.catalog.models import Customer, Product
+    from orderhub.workflow.models import WorkflowDefinition
+
+    found = fastsql.execute(_lock_sql(with_lines), [number])
+    if not found:
+        raise NotFound("order_not_found", _("Order %(number)s does not exist.") % {"number": number})
+    o, c, w, ls = found[0]
+    order = fastsql.instance(Order, fastsql.loads(o))
+    order.customer = fastsql.instance(Customer, fastsql.loads(c))
+    order.workflow = fastsql.instance(WorkflowDefinition, fastsql.loads(w))
+    lines = []
+    for ln, pr in fastsql.loads(ls) or ():
+        line = fastsql.instance(OrderLine, ln)
+        line.product = fastsql.instance(Product, pr)
+        lines.append(line)
+    return order, lines
 
 
 def order_lines(order: Order) -> list[OrderLine]:
@@ -232,3 +291,152 @@ def enter_stage(order: Order, lines: list[OrderLine], wf: CompiledWorkflow, stag
         order.status = Order.Status.COMPLETED
     return StageInstance(order=order, stage=stage.code, owner_role=stage.spec.owner_role,
                          entered_at=now, due_at=due, entered_by=actor.label[:150], forced=forced)
+
+
+# --------------------------------------------------------------------------- writing new orders
+
+
+def _create_sql() -> str:
+    global _CREATE_SQL
+    if _CREATE_SQL is None:
+        from orderhub.core.models import AuditEvent
+
+        _CREATE_SQL = fastsql.statement([
+            fastsql.insert_cte("o", "o", Order, fastsql.columns(Order, True)),
+            fastsql.insert_cte("l", "l", OrderLine, fastsql.columns(OrderLine, False),
+                               returning="id, order_id, line_no"),
+            fastsql.insert_cte("s", "s", StageInstance, fastsql.columns(StageInstance, False),
+                               returning="id, order_id"),
+            fastsql.insert_cte("e", "e", AuditEvent, fastsql.columns(AuditEvent, False),
+                               returning="id, subject_id, seq"),
+            fastsql.insert_cte("n", "n", Snapshot, fastsql.columns(Snapshot, False)),
+        ], "SELECT (SELECT array_agg(id ORDER BY order_id, line_no) FROM l), "
+           "(SELECT array_agg(id ORDER BY order_id) FROM s), "
+           "(SELECT array_agg(id ORDER BY subject_id, seq) FROM e), (SELECT count(*) FROM o)")
+    return _CREATE_SQL
+
+
+_CREATE_SQL: str | None = None
+
+
+def _saved(objs) -> None:
+    """Mark instances as loaded from the database, as Model.save() would."""
+    for o in objs:
+        o._state.adding = False
+        o._state.db = "default"
+
+
+def insert_new_orders(orders: list[Order], lines: list[OrderLine], stages: list[StageInstance],
+                      events: list, snaps: list[Snapshot]) -> None:
+    """Write new orders (with their pks already allocated) and everything that goes with them.
+
+    On PostgreSQL: one prepared statement whatever the number of orders and lines (pks of the
+    lines, stage instances and events are set from what it returns). Elsewhere one INSERT per
+    table."""
+    if not fastsql.available():
+        from orderhub.core.models import AuditEvent
+
+        Order.objects.bulk_create(orders)
+        OrderLine.objects.bulk_create(lines)
+        StageInstance.objects.bulk_create(stages)
+        AuditEvent.objects.bulk_create(events)
+        Snapshot.objects.bulk_create(snaps)
+        return
+    from orderhub.core.models import AuditEvent
+
+    payload = {
+        "o": fastsql.rows(orders, fastsql.columns(Order, True)),
+        "l": fastsql.rows(lines, fastsql.columns(OrderLine, False)),
+        "s": fastsql.rows(stages, fastsql.columns(StageInstance, False)),
+        "e": fastsql.rows(events, fastsql.columns(AuditEvent, False)),
+        "n": fastsql.rows(snaps, fastsql.columns(Snapshot, False)),
+    }
+    (line_ids, stage_ids, event_ids, _n), = fastsql.execute(_create_sql(), payload)
+    for ids, objs, key in ((line_ids, lines, lambda x: (x.order_id, x.line_no)),
+                           (stage_ids, stages, lambda x: x.order_id),
+                           (event_ids, events, lambda x: (x.subject_id, x.seq))):
+        for pk, obj in zip(ids or (), sorted(objs, key=key), strict=True):
+            obj.pk = pk
+    for group in (orders, lines, stages, events):
+        _saved(group)
+
+
+# --------------------------------------------------------------------------- writing a change
+
+
+_CHANGE_SQL: dict[tuple, str] = {}
+
+
+def _change_sql(cols: tuple[str, ...], close: bool, entered: bool, snapshot: bool) -> str:
+    key = (cols, close, entered, snapshot)
+    sql = _CHANGE_SQL.get(key)
+    if sql is None:
+        from orderhub.core.models import AuditEvent
+
+        ctes = [fastsql.update_one_cte("u", "u", Order, cols)]
+        if close:
+            ctes.append("c AS (UPDATE orders_stageinstance AS t "
+                        "SET exited_at = (SELECT (d->>'closed_at')::timestamptz FROM p) "
+                        "WHERE t.order_id = (SELECT ((d->'u')->>'id')::bigint FROM p) "
+                        "AND t.exited_at IS NULL RETURNING 1)")
+        if entered:
+            ctes.append(fastsql.insert_cte("s", "s", StageInstance, fastsql.columns(StageInstance, False),
+                                           returning="id"))
+        ctes.append(fastsql.insert_cte("e", "e", AuditEvent, fastsql.columns(AuditEvent, False),
+                                       returning="id"))
+        if snapshot:
+            ctes.append(fastsql.insert_cte("n", "n", Snapshot, fastsql.columns(Snapshot, False)))
+        sql = _CHANGE_SQL[key] = fastsql.statement(
+            ctes, "SELECT (SELECT count(*) FROM u), " + ("(SELECT id FROM s), " if entered else "NULL, ")
+            + "(SELECT id FROM e)")
+    return sql
+
+
+def _attnames(order: Order, fields) -> tuple[str, ...]:
+    if fields is None:  # every loaded column (a deferred one was not read, so not changed)
+        deferred = order.get_deferred_fields()
+        if not deferred:
+            return fastsql.columns(Order, True)
+        skip = {Order._meta.get_field(f).column for f in deferred}
+        return tuple(c for c in fastsql.columns(Order, True) if c not in skip)
+    meta = Order._meta
+    return (meta.pk.column, *(meta.get_field(f).column for f in fields))
+
+
+def write_order_change(order: Order, fields, *, event, entered: StageInstance | None = None,
+                       close_open_stages_at=None, snapshot: Snapshot | None = None) -> None:
+    """Save an existing (locked) order's ``fields`` (None: all) and what goes with the change:
+    closing its open stage instance, the entered one, the audit event, the snapshot.
+
+    On PostgreSQL: one prepared statement per shape of change. Elsewhere: the ORM, as before."""
+    if not fastsql.available():
+        if close_open_stages_at is not None:
+            StageInstance.objects.filter(order=order, exited_at__isnull=True).update(exited_at=close_open_stages_at)
+        order.save(update_fields=fields)
+        if entered is not None:
+            entered.save(force_insert=True)
+        event.save(force_insert=True)
+        if snapshot is not None:
+            snapshot.save(force_insert=True)
+        return
+    from orderhub.core.models import AuditEvent
+
+    cols = _attnames(order, fields)
+    payload = {"u": fastsql.rows([order], cols)[0],
+               "e": fastsql.rows([event], fastsql.columns(AuditEvent, False))}
+    if close_open_stages_at is not None:
+        payload["closed_at"] = close_open_stages_at
+    if entered is not None:
+        payload["s"] = fastsql.rows([entered], fastsql.columns(StageInstance, False))
+    if snapshot is not None:
+        payload["n"] = fastsql.rows([snapshot], fastsql.columns(Snapshot, False))
+    (updated, inst_id, event_id), = fastsql.execute(
+        _change_sql(cols, close_open_stages_at is not None, entered is not None, snapshot is not None),
+        payload)
+    if updated != 1:
+        raise Order.DoesNotExist(f"order {order.pk} was not updated")
+    event.pk = event_id
+    _saved([event])
+    if entered is not None:
+        entered.pk = inst_id
+        _saved([entered])

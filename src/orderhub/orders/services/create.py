@@ -8,12 +8,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
 
-from orderhub.catalog.models import Customer
+from orderhub.catalog.models import Customer, Product, UnitConversion
 from orderhub.catalog.selectors import conversion_factors, products_by_sku, to_base_qty
-from orderhub.core import clock
+from orderhub.core import clock, fastsql
 from orderhub.core.actors import Actor
 from orderhub.core.canonical import canonical_json, sha256_hex
 from orderhub.core.errors import (
@@ -23,7 +23,6 @@ from orderhub.core.errors import (
     Problem,
     ValidationFailed,
 )
-from orderhub.core.models import AuditEvent
 from orderhub.core.numbering import preallocated_id
 from orderhub.core.text import unstorable
 from orderhub.workflow.models import WorkflowDefinition
@@ -33,7 +32,7 @@ from orderhub.workflow.spec import CompiledWorkflow
 from ..facts import OrderFacts
 from ..hooks import OrderChange, publish
 from ..inputs import OrderInput, differences
-from ..models import Order, OrderLine, Snapshot, StageInstance, Urgency
+from ..models import Order, OrderLine, Urgency
 from .common import (
     CENT,
     MAX_LINES,
@@ -42,6 +41,7 @@ from .common import (
     Blocked,
     CreateResult,
     enter_stage,
+    insert_new_orders,
     make_snapshot,
     next_event,
     next_order_number,
@@ -62,6 +62,8 @@ class _Lookups:
 
     @classmethod
     def fetch(cls, datas: list[OrderInput]) -> _Lookups:
+        if fastsql.available():
+            return cls._fetch_one_statement(datas)
         # text with NUL cannot even be looked up on PostgreSQL; _build reports it by field
         codes = {d.customer for d in datas if not unstorable(d.customer)}
         customers = {c.code: c for c in Customer.objects.select_related("sales_owner").filter(code__in=codes, is_active=True)}
@@ -73,6 +75,52 @@ class _Lookups:
         owners = ({u.get_username(): u for u in get_user_model().objects.filter(username__in=names, is_active=True)}
                   if names else {})
         return cls(customers, products, factors, owners)
+
+    @classmethod
+    def _fetch_one_statement(cls, datas: list[OrderInput]) -> _Lookups:
+        """The same master data (customers with their sales owner, products, unit conversions,
+        owners) with one prepared statement instead of up to four ORM queries."""
+        User = get_user_model()
+        codes = sorted({d.customer for d in datas if not unstorable(d.customer)})
+        skus = sorted({ln.sku for d in datas for ln in d.lines if not unstorable(ln.sku)})
+        names = sorted({d.owner for d in datas if d.owner and not unstorable(d.owner)})
+        (cs, ps, fs, us), = fastsql.execute(_lookup_sql(), {"c": codes, "p": skus, "u": names})
+        customers = {}
+        for row in fastsql.loads(cs) or ():
+            c = fastsql.instance(Customer, row["c"])
+            c.sales_owner = fastsql.instance(User, row["u"]) if row["u"] else None
+            customers[c.code] = c
+        products = {p.sku: p for p in (fastsql.instance(Product, r) for r in fastsql.loads(ps) or ())}
+        factors = {(pid, unit): Decimal(f) for pid, unit, f in fastsql.loads(fs) or ()}
+        owners = {u.get_username(): u for u in (fastsql.instance(User, r) for r in fastsql.loads(us) or ())}
+        return cls(customers, products, factors, owners)
+
+
+_LOOKUP_SQL: str | None = None
+
+
+def _lookup_sql() -> str:
+    global _LOOKUP_SQL
+    if _LOOKUP_SQL is None:
+        User = get_user_model()
+        q = connection.ops.quote_name
+        cust, prod = q(Customer._meta.db_table), q(Product._meta.db_table)
+        conv, users = q(UnitConversion._meta.db_table), q(User._meta.db_table)
+        uname = q(User._meta.get_field(User.USERNAME_FIELD).column)
+        _LOOKUP_SQL = (
+            "WITH p AS MATERIALIZED (SELECT %s::jsonb AS d), "
+            f"pr AS (SELECT x.* FROM {prod} x WHERE x.sku = ANY(ARRAY("
+            "SELECT jsonb_array_elements_text(d->'p') FROM p)) AND x.is_active) "
+            "SELECT (SELECT jsonb_agg(jsonb_build_object('c', to_jsonb(c), 'u', to_jsonb(u)))::text "
+            f"FROM {cust} c LEFT JOIN {users} u ON u.id = c.sales_owner_id WHERE c.code = ANY(ARRAY("
+            "SELECT jsonb_array_elements_text(d->'c') FROM p)) AND c.is_active), "
+            "(SELECT jsonb_agg(to_jsonb(pr))::text FROM pr), "
+            f"(SELECT jsonb_agg(jsonb_build_array(v.product_id, v.unit, v.factor::text))::text FROM {conv} v "
+            "WHERE v.product_id = ANY(ARRAY(SELECT id FROM pr))), "
+            f"(SELECT jsonb_agg(to_jsonb(u))::text FROM {users} u WHERE u.{uname} = ANY(ARRAY("
+            "SELECT jsonb_array_elements_text(d->'u') FROM p)) AND u.is_active)"
+        )
+    return _LOOKUP_SQL
 
 
 def _build(data: OrderInput, lk: _Lookups) -> tuple[Order, list[OrderLine]]:
@@ -222,11 +270,15 @@ def _create(data: OrderInput, actor: Actor, normalized, fingerprint, lk: _Lookup
     actions = wf.initial.spec.on_enter
     # the usual case: with the id known and no entry actions, one INSERT per table
     one_pass = order.pk is not None and not actions
-    if one_pass:
-        ev = _append_created(order, actor, now, normalized, {})
-    order.save(force_insert=True)
     for ln in lines:
         ln.order = order
+    inst.order = order
+    if one_pass:
+        ev = _append_created(order, actor, now, normalized, {})
+        insert_new_orders([order], lines, [inst], [ev], [make_snapshot(order, lines, now)])
+        publish([OrderChange("order.created", order, actor, now, ev, entered=inst, lines=lines)])
+        return CreateResult(order, True, lines, [inst])
+    order.save(force_insert=True)
     OrderLine.objects.bulk_create(lines)
     if not one_pass:
         try:
@@ -235,7 +287,6 @@ def _create(data: OrderInput, actor: Actor, normalized, fingerprint, lk: _Lookup
             raise ValidationFailed("blocked", blocked.reasons[0].message, problems=blocked.reasons) from None
         ev = _append_created(order, actor, now, normalized, done)
         order.save(update_fields=["tags", "urgency", "audit_seq", "audit_head"])
-    inst.order = order
     inst.save(force_insert=True)
     ev.save(force_insert=True)
     make_snapshot(order, lines, now).save(force_insert=True)
@@ -375,9 +426,5 @@ def _batch_write(items, normalized, prints, todo, results, actor) -> None:
         published.append(OrderChange("order.created", order, actor, now, ev, entered=inst, lines=lines))
         results[i].order, results[i].created = order, True
     if orders:
-        Order.objects.bulk_create(orders)
-        OrderLine.objects.bulk_create(all_lines)
-        StageInstance.objects.bulk_create(stages)
-        AuditEvent.objects.bulk_create(events)
-        Snapshot.objects.bulk_create(snaps)
+        insert_new_orders(orders, all_lines, stages, events, snaps)
         publish(published)

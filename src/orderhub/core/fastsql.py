@@ -1,0 +1,228 @@
+"""PostgreSQL fast path for writes that touch several tables at once.
+
+An order write is several rows in several tables (order, lines, stage instance, audit event,
+snapshot). Through the ORM that is one statement per table, each parsed and planned by the
+server, plus Django's per-statement SQL compilation in Python. Here the rows are built as
+model instances as usual (so hashes, hooks and results are unchanged), sent as ONE jsonb
+parameter, and written by ONE server-side prepared statement made of data-modifying CTEs:
+``jsonb_populate_recordset(NULL::<table>, …)`` gives every value its column's type, so the
+statement text depends only on the write's *shape* (which tables, which columns), never on the
+number of rows. The server parses and plans each shape once per connection.
+
+Statements go through Django's cursor wrapper, so ``CaptureQueriesContext``, execute wrappers
+and ``connection.queries`` see them like any other query. Constraints (CHECK, UNIQUE, FK,
+triggers) apply exactly as for ORM writes.
+
+Only for PostgreSQL: callers check :func:`available` and keep the ORM path elsewhere. Behind a
+pooler that cannot keep prepared statements (PgBouncer before 1.21 in transaction mode), set
+``ORDERHUB_PREPARE_STATEMENTS=0``: the statements then run unprepared (still one round trip).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Model
+
+# --------------------------------------------------------------------------- connection
+
+
+def available() -> bool:
+    return connection.vendor == "postgresql"
+
+
+_cursor_class = None
+
+
+def _preparing_cursor_class():
+    global _cursor_class
+    if _cursor_class is None:
+        from django.db.backends.postgresql.base import ServerBindingCursor
+
+        class PreparingCursor(ServerBindingCursor):
+            def execute(self, query, params=None, *, prepare=None, binary=None):
+                out = super().execute(query, params, prepare=True, binary=binary)
+                if self._query is None:
+                    # psycopg keeps no text for a statement run by name; Django's query log
+                    # (connection.queries, CaptureQueriesContext) reads it from here
+                    self._query = _Text(query)
+                return out
+
+        _cursor_class = PreparingCursor
+    return _cursor_class
+
+
+def _prepared_cursor():
+    """A Django cursor wrapper around a psycopg cursor that binds on the server and prepares
+    every statement (Django's own cursors bind on the client and never prepare)."""
+    PreparingCursor = _preparing_cursor_class()
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None and settings.ORDERHUB_PREPARE_STATEMENTS:
+        # Django turns psycopg's preparing off (None) for poolers' sake; its own cursors bind on
+        # the client and never prepare anyway, so with a threshold no query reaches, only the
+        # statements that ask for it (these) are prepared.
+        raw.prepare_threshold = 1 << 30
+    cur = PreparingCursor(raw)
+    if connection.queries_logged:
+        return connection.make_debug_cursor(cur)
+    return connection.make_cursor(cur)
+
+
+class _Text:
+    __slots__ = ("query", "params")
+
+    def __init__(self, query: str):
+        self.query, self.params = query.encode(), None
+
+
+def execute(sql: str, payload: Any) -> list[tuple]:
+    """Run ``sql`` (whose only parameter is ``%s``, the jsonb payload) as a prepared statement;
+    returns its rows."""
+    text = dumps(payload)
+    with _prepared_cursor() as cur:
+        cur.execute(sql, [text])
+        return cur.fetchall() if cur.description else []
+
+
+# --------------------------------------------------------------------------- JSON of rows
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_default)
+
+
+def dumps(payload: Any) -> str:
+    return _encoder.encode(payload)
+
+
+@cache
+def columns(model: type[Model], with_pk: bool) -> tuple[str, ...]:
+    """The model's concrete column names, pk first when included."""
+    pk = model._meta.pk
+    cols = [f.column for f in model._meta.concrete_fields if f is not pk]
+    return (pk.column, *cols) if with_pk else tuple(cols)
+
+
+@cache
+def _attnames(model: type[Model]) -> dict[str, str]:
+    return {f.column: f.attname for f in model._meta.concrete_fields}
+
+
+def rows(objs: Iterable[Model], cols: Sequence[str]) -> list[dict[str, Any]]:
+    """Values of ``objs`` for the columns ``cols``, one JSON object per row (keys are column
+    names, which is what ``jsonb_populate_recordset`` matches)."""
+    out, pairs = [], None
+    for o in objs:
+        if pairs is None:
+            names = _attnames(type(o))
+            pairs = [(c, names[c]) for c in cols]
+        out.append({c: getattr(o, a) for c, a in pairs})
+    return out
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def records(key: str, model: type[Model]) -> str:
+    """SQL for the rows sent under ``key``: one record of the table's row type per object."""
+    return f"jsonb_populate_recordset(NULL::{_q(model._meta.db_table)}, (SELECT d FROM p)->'{key}')"
+
+
+def insert_cte(name: str, key: str, model: type[Model], cols: Sequence[str],
+               returning: str = "1") -> str:
+    table = _q(model._meta.db_table)
+    names = ", ".join(_q(c) for c in cols)
+    return (f"{name} AS (INSERT INTO {table} ({names}) SELECT {names} FROM "
+            f"{records(key, model)} AS r RETURNING {returning})")
+
+
+def update_one_cte(name: str, key: str, model: type[Model], cols: Sequence[str]) -> str:
+    """UPDATE the one row sent under ``key`` (an object; its pk is the first of ``cols``) to
+    its values. The row is found by pk through the index, whatever the table's size."""
+    table = _q(model._meta.db_table)
+    pk = _q(cols[0])
+    names = ", ".join(_q(c) for c in cols[1:])
+    values = ", ".join(f"r.{_q(c)}" for c in cols[1:])
+    return (f"{name} AS (UPDATE {table} AS t SET ({names}) = (SELECT {values} FROM "
+            f"jsonb_populate_record(NULL::{table}, (SELECT d FROM p)->'{key}') AS r) "
+            f"WHERE t.{pk} = (SELECT ((d->'{key}')->>'{cols[0]}')::bigint FROM p) RETURNING 1)")
+
+
+def statement(ctes: list[str], final: str) -> str:
+    return "WITH p AS MATERIALIZED (SELECT %s::jsonb AS d), " + ", ".join(ctes) + " " + final
+
+
+# --------------------------------------------------------------------------- reading rows back
+
+
+def loads(text: str | None) -> Any:
+    """JSON from the database, numbers with a fraction as Decimal (as numeric columns are)."""
+    return None if text is None else json.loads(text, parse_float=Decimal)
+
+
+def _to_decimal(v):
+    return v if isinstance(v, Decimal) else Decimal(v)
+
+
+@cache
+def _converters(model: type[Model]) -> tuple[tuple[str, str, Any], ...]:
+    out = []
+    for f in model._meta.concrete_fields:
+        kind = f.get_internal_type()
+        conv = None
+        if kind == "DecimalField":
+            conv = _to_decimal
+        elif kind == "DateTimeField":
+            conv = datetime.fromisoformat
+        elif kind == "DateField":
+            conv = date.fromisoformat
+        elif kind == "JSONField":
+            conv = _floats_back
+        elif kind in ("UUIDField", "DurationField", "TimeField", "BinaryField"):
+            conv = f.to_python
+        out.append((f.column, f.attname, conv))
+    return tuple(out)
+
+
+def _floats_back(v: Any) -> Any:
+    """Inside a JSON column a fraction is a float (as the ORM loads it), not a Decimal."""
+    if isinstance(v, Decimal):
+        return float(v)
+    if isinstance(v, list):
+        return [_floats_back(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _floats_back(x) for k, x in v.items()}
+    return v
+
+
+def instance(model: type[Model], data: dict[str, Any]) -> Model:
+    """A model instance from ``to_jsonb(<row>)`` (as if the ORM had loaded it); columns missing
+    from ``data`` are deferred (loaded on first access, as with ``.defer()``)."""
+    names, values = [], []
+    for column, name, conv in _converters(model):
+        if column not in data:
+            continue
+        v = data[column]
+        if v is not None and conv is not None:
+            v = conv(v)
+        names.append(name)
+        values.append(v)
+    return model.from_db(connection.alias, names, values)

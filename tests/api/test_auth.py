@@ -1,0 +1,55 @@
+"""Bearer authentication gives the same actor as the ORM path, in one statement."""
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+
+from orderhub.api.auth import BearerToken
+from orderhub.core.actors import API_CLIENT, Actor
+from orderhub.core.models import ApiToken
+from orderhub.core.tokens import token_create
+
+pytestmark = pytest.mark.django_db
+
+
+def _auth(raw):
+    request = RequestFactory().get("/api/orders")
+    return BearerToken().authenticate(request, raw), request
+
+
+@pytest.mark.parametrize("role", ["sales", "planner", "finance"])
+def test_bearer_actor_matches_actor_for_user(company, role):
+    user = company["users"][role]
+    user.user_permissions.add(Permission.objects.get(codename="view_apitoken"))  # a direct one too
+    token, raw = token_create(user=user, name="erp")
+    found, request = _auth(raw)
+    assert found.pk == token.pk and found.user.pk == user.pk
+    expected = Actor.for_user(user, kind=API_CLIENT, label="api:erp", actor_id=str(token.pk))
+    got = request.actor
+    assert (got.kind, got.id, got.label, got.roles) == (expected.kind, expected.id, expected.label, expected.roles)
+    assert got.perms == expected.perms and "core.view_apitoken" in got.perms
+    assert got.user.get_username() == user.get_username() and got.user.is_active
+
+
+def test_bearer_refuses_revoked_unknown_and_inactive(company):
+    user = company["users"]["sales"]
+    token, raw = token_create(user=user, name="erp")
+    assert _auth(raw + "x")[0] is None
+    assert _auth("nope")[0] is None
+    ApiToken.objects.filter(pk=token.pk).update(revoked=True)
+    assert _auth(raw)[0] is None
+    _, raw2 = token_create(user=user, name="erp2")
+    user.is_active = False
+    user.save()
+    assert _auth(raw2)[0] is None
+
+
+def test_bearer_auth_costs_one_statement(company):
+    _, raw = token_create(user=company["users"]["sales"], name="erp")
+    _auth(raw)  # first use records last_used_at (at most once a minute)
+    with CaptureQueriesContext(connection) as ctx:
+        found, _request = _auth(raw)
+    assert found is not None
+    assert len(ctx.captured_queries) == (1 if connection.vendor == "postgresql" else 2), ctx.captured_queries
