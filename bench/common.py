@@ -118,6 +118,18 @@ def vacuum_analyze() -> float:
     return time.perf_counter() - t
 
 
+def vacuum_analyze_url(url: str) -> float:
+    """VACUUM (ANALYZE) another benchmark database (by URL); returns the seconds it took."""
+    import time
+
+    import psycopg
+
+    t = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE)")
+    return time.perf_counter() - t
+
+
 def migrate() -> None:
     from django.core.management import call_command
 
