@@ -1109,7 +1109,8 @@ def write_summary_text(date_str: str, rows: list[dict], machine: dict, settings:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--scenario", choices=["all", *SCENARIOS], default="all")
+    p.add_argument("--scenario", default="all",
+                   help="all, or comma-separated: " + ", ".join(SCENARIOS))
     p.add_argument("--orders", type=int, default=300, help="orders per worker per repeat (services)")
     p.add_argument("--workers", type=ints, default=[1, 4, 16],
                    help="service worker processes (clients), e.g. 1,4,16")
@@ -1146,7 +1147,10 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
-    selected = SCENARIOS if args.scenario == "all" else [args.scenario]
+    selected = SCENARIOS if args.scenario == "all" else args.scenario.split(",")
+    unknown = [x for x in selected if x not in SCENARIOS]
+    if unknown:
+        raise SystemExit(f"unknown scenario(s) {unknown}; choose from {SCENARIOS}")
     common.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     common.TMP_DIR.mkdir(parents=True, exist_ok=True)
 

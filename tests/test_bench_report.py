@@ -132,3 +132,13 @@ def test_write_result_follows_the_contract(tmp_path):
     assert set(f) >= {"name", "unit", "goal", "goal_value", "better", "runs", "median", "p99",
                       "verdict", "miss_by_pct", "conditions"}
     assert f["verdict"] == "PASS"
+
+
+def test_orderhub_bench_list_reports_each_scenario_built_or_not():
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-m", "orderhub.cli", "bench", "list"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    for sc in report.SCENARIOS:
+        line = next(ln for ln in out.splitlines() if ln.split()[0] == sc.name)
+        assert ("not built" in line) == (not (BENCH / sc.module).exists()), line

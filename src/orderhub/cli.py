@@ -8,6 +8,7 @@
     orderhub audit verify
     orderhub manage ...      any Django management command
     orderhub intake replay <id>|--failed · poll-imap · import FILE --channel C · resume
+    orderhub bench list | all [--quick] | <scenario> [options] | datagen --orders N | summary
 """
 
 from __future__ import annotations
@@ -37,6 +38,17 @@ def _serve(host: str, port: int, workers: int) -> int:
     return subprocess.call(cmd)
 
 
+def _bench(rest: list[str]) -> int:
+    """Run bench/bench.py of the source checkout (the benchmarks are not part of the package)."""
+    from pathlib import Path
+
+    runner = Path(__file__).resolve().parents[2] / "bench" / "bench.py"
+    if not runner.exists():
+        print(f"error: {runner} not found: benchmarks run from a source checkout", file=sys.stderr)
+        return 1
+    return subprocess.call([sys.executable, str(runner), *rest], cwd=runner.parent.parent)
+
+
 def _print_logins(host: str, port: int) -> None:
     from orderhub.demo.loader import USERS, password_for
 
@@ -48,6 +60,9 @@ def _print_logins(host: str, port: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:  # everything after it (options too) belongs to bench/bench.py
+        return _bench(argv[1:])
     parser = argparse.ArgumentParser(prog="orderhub", description="OrderHub 订单中枢")
     sub = parser.add_subparsers(dest="cmd", required=True)
     for name in ("demo", "serve"):
@@ -71,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("manage")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p = sub.add_parser("intake", help="replay · poll-imap · import FILE --channel C · resume · install-templates")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p = sub.add_parser("bench", help="list · all [--quick] · <scenario> [options] · datagen · summary",
+                       add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
 
