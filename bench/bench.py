@@ -96,7 +96,6 @@ def main(argv=None) -> int:
         for sc in report.SCENARIOS:
             state = "built" if sc.built(BENCH_DIR) else "not built"
             print(f"{sc.name:16s} {state:10s} bench/{sc.module:16s} {sc.what}")
-        print(f"{'datagen':16s} {'built':10s} bench/{'datagen.py':16s} the 1,000,000-order history loader")
         return 0
     if cmd == "summary":
         path = report.write_summary(report.contract.RESULTS_DIR, day)

@@ -516,11 +516,17 @@ def write_result(res: dict, day: str) -> Path:
             contract.figure("datagen: orders loaded per second (whole load)", "orders/s",
                             [res["orders"] / res["total_s"]], better="higher", conditions=cond,
                             p99=False)]
+    busy = res["build_cpu_s"] + res["copy_worker_s"]
     notes = [f"Loaded {res['orders']:,} orders, {res['lines']:,} lines, {res['stage_instances']:,} "
              f"stage instances, {res['audit_events']:,} audit events ({res['open_orders']:,} open); "
              f"database {res['db_size_mb']:,} MB. Phases: migrate+seed {res['migrate_and_seed_s']} s, "
              f"COPY {res['copy_s']} s (Python build CPU {res['build_cpu_s']} s over the workers), "
              f"indexes+constraints {res['indexes_s']} s, VACUUM ANALYZE {res['vacuum_analyze_s']} s.",
+             f"Where the time goes: the loader processes were busy {busy:.0f} s in all (building rows "
+             f"in Python {res['build_cpu_s']} s CPU, COPY {res['copy_worker_s']} s) over a COPY phase of "
+             f"{res['copy_s']} s with {res['jobs']} processes, i.e. they ran "
+             f"{busy / (res['copy_s'] * res['jobs']) * 100:.0f}% of the time; on a quiet machine the "
+             f"COPY phase would take about {busy / res['jobs']:.0f} s.",
              f"Audit chains of a sample verified: {res['audit_sample']['events_checked']} events, "
              f"{len(res['audit_sample']['breaks'])} breaks."]
     return contract.write_result("datagen", figs, notes=notes, day=day,

@@ -122,6 +122,7 @@ def main(argv=None) -> int:
     else:
         load = datagen.generate(args.orders_history, db=args.db, jobs=args.jobs)
         have = load["orders"]
+        log(f"wrote {datagen.write_result(load, args.date)}")
     machine = common.machine_info()
     import psycopg
 

@@ -46,6 +46,7 @@ SCENARIOS: list[Scenario] = [
     Scenario("queries", "run.py", "SQL statements per order for 1–1,000 lines"),
     Scenario("peak-day", "peak_day.py", "58,000 T3 orders: intake, guards, reservation"),
     Scenario("contention", "contention.py", "32 clients reserving the last 100 units"),
+    Scenario("datagen", "datagen.py", "history loader: 1,000,000 orders by COPY"),
     Scenario("history", "history.py", "pages and KPI queries at 1,000,000 orders"),
     Scenario("pages", "pages.py", "pages at 100,000 orders (issue 3)"),
     Scenario("sweep", "sweep_bench.py", "overdue detection over 1,000,000 open stages"),
