@@ -84,6 +84,7 @@ class Order(models.Model):
             models.Index(fields=["required_date"], name="order_required"),
             # KPIs (orders/kpis.py): orders completed in a window, by when they completed
             models.Index(fields=["stage_entered_at"], name="order_completed_at",
+                         include=["promised_date", "required_date", "workflow"],
                          condition=Q(status="completed")),
         ]
 

@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name='order',
-            index=models.Index(condition=models.Q(('status', 'completed')), fields=['stage_entered_at'], name='order_completed_at'),
+            index=models.Index(condition=models.Q(('status', 'completed')), fields=['stage_entered_at'], include=('promised_date', 'required_date', 'workflow'), name='order_completed_at'),
         ),
         migrations.AddIndex(
             model_name='stageinstance',
