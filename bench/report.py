@@ -108,9 +108,10 @@ def machine_line(payloads: list[dict]) -> list[str]:
     if isinstance(pg, dict):
         pg = pg.get("server_version")
     cpus = m.get("cpus", m.get("cpu_count"))
-    return [f"Machine: {cpus} CPUs ({m.get('cpu_model', '?')}), {m.get('mem_gb', '?')} GB RAM; "
-            f"Python {m.get('python', '?')}, Django {m.get('django', '?')}, "
-            f"PostgreSQL {pg or '?'}."]
+    return ["| CPUs | CPU model | RAM | Python | Django | PostgreSQL |",
+            "|---|---|---|---|---|---|",
+            f"| {cpus} | {m.get('cpu_model', '?')} | {m.get('mem_gb', '?')} GB | "
+            f"{m.get('python', '?')} | {m.get('django', '?')} | {pg or '?'} |", ""]
 
 
 def build_summary(results_dir: Path = contract.RESULTS_DIR, *, day: str | None = None,
@@ -152,7 +153,8 @@ def build_summary(results_dir: Path = contract.RESULTS_DIR, *, day: str | None =
     ceiling = _ceiling_line(found)
     lines = [f"# OrderHub benchmark summary ({day})", "",
              *machine_line(payloads),
-             "Commits measured: " + (", ".join(f"{k} {v or '?'}" for k, v in commits.items()) or "none") + ".",
+             "Commit measured per scenario: "
+             + (", ".join(f"{k} `{v or '?'}`" for k, v in commits.items()) or "none") + ".",
              "Each row is the newest result of its scenario; medians and p99 over the runs "
              "listed in the JSON. `not built` = the part or its benchmark does not exist yet "
              "(no number is given for it).", ""]
