@@ -125,7 +125,9 @@ def basic_machine() -> dict:
     except OSError:
         pass
     return {"cpus": os.cpu_count(), "cpu_model": model, "mem_gb": mem_gb,
-            "python": platform.python_version(), "platform": platform.platform()}
+            "python": platform.python_version(), "platform": platform.platform(),
+            # how busy the machine was (1/5/15-minute load averages) when the result was written
+            "loadavg_at_write": [round(x, 2) for x in os.getloadavg()]}
 
 
 def result_path(scenario: str, day: str, results_dir: Path = RESULTS_DIR) -> Path:
