@@ -146,7 +146,9 @@ def build_summary(results_dir: Path = contract.RESULTS_DIR, *, day: str | None =
             continue
         payloads.append(payload)
         commit = str(payload.get("commit") or (payload.get("machine") or {}).get("git_commit") or "")
-        commits[name] = commit[:10]
+        load = (payload.get("machine") or {}).get("loadavg_at_write") or \
+            (payload.get("machine") or {}).get("loadavg_at_start")
+        commits[name] = commit[:10] + (f"` (load avg {load[0]:.1f})" if load else "`")
         rows += _rows_for(name, payload, f"{path.name} @ {commit[:10] or '?'}")
         for n in payload.get("notes") or []:
             notes.append(f"- **{name}**: {n}")
@@ -154,7 +156,8 @@ def build_summary(results_dir: Path = contract.RESULTS_DIR, *, day: str | None =
     lines = [f"# OrderHub benchmark summary ({day})", "",
              *machine_line(payloads),
              "Commit measured per scenario: "
-             + (", ".join(f"{k} `{v or '?'}`" for k, v in commits.items()) or "none") + ".",
+             + (", ".join(f"{k} `{v}" for k, v in commits.items()) or "none")
+             + ". The load average is the machine's (2 CPUs: above 2 means other work competed).",
              "Each row is the newest result of its scenario; medians and p99 over the runs "
              "listed in the JSON. `not built` = the part or its benchmark does not exist yet "
              "(no number is given for it).", ""]
