@@ -84,7 +84,9 @@ def on_time_delivery_rate(*, since: datetime, until: datetime | None = None,
     row = qs.annotate(
         done_on=TruncDate("stage_entered_at", tzinfo=timezone.get_current_timezone()),
         due_on=Coalesce("promised_date", "required_date"),
-    ).aggregate(completed=Count("pk"), on_time=Count("pk", filter=Q(done_on__lte=F("due_on"))))
+    # counting a column the index holds (never NULL) lets PostgreSQL answer from the index alone
+    ).aggregate(completed=Count("stage_entered_at"),
+                on_time=Count("stage_entered_at", filter=Q(done_on__lte=F("due_on"))))
     return OnTimeRate(completed=row["completed"], on_time=row["on_time"])
 
 
