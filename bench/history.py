@@ -89,6 +89,39 @@ def measure_kpis(requests: int, seed: int = 5) -> dict:
     return out
 
 
+def explain(fn) -> str:
+    """EXPLAIN ANALYZE of the one query ``fn`` runs, as one line of plan nodes with their
+    actual time (ms, inclusive) and rows: where the time of a slow KPI goes."""
+    import json
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as q:
+        fn()
+    sql = q.captured_queries[-1]["sql"]
+    with connection.cursor() as cur:
+        cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
+        plan = cur.fetchone()[0]
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    parts: list[str] = []
+
+    def walk(node, depth=0):
+        label = node["Node Type"]
+        for key in ("Index Name", "Relation Name"):
+            if key in node:
+                label += f" {node[key]}"
+                break
+        if node.get("Sort Method"):
+            label += f" ({node['Sort Method']})"
+        parts.append(f"{'>' * depth}{label} {node['Actual Total Time']:.0f} ms/{node['Actual Rows']} rows")
+        for child in node.get("Plans", []):
+            walk(child, depth + 1)
+
+    walk(plan[0]["Plan"])
+    return f"execution {plan[0]['Execution Time']:.0f} ms: " + "; ".join(parts)
+
+
 def _plain(res):
     from dataclasses import asdict, is_dataclass
 
@@ -157,6 +190,17 @@ def main(argv=None) -> int:
                      f"{load['db_size_mb']:,} MB; audit sample: "
                      f"{load['audit_sample']['events_checked']} events, "
                      f"{len(load['audit_sample']['breaks'])} breaks.")
+    from orderhub.core import clock
+    from orderhub.orders import kpis
+
+    for f in figs:
+        if f["verdict"] == "MISS" and f["name"].startswith("kpi "):
+            fn = {"on_time": kpis.on_time_delivery_rate, "stage_pr": kpis.stage_processing_times}
+            key = f["name"][4:12]
+            if key in fn:
+                plan = explain(lambda fn=fn[key]: fn(since=clock.now() - timedelta(days=30)))
+                notes.append(f"Where the time of {f['name'].split(':')[0]} goes (30-day window, "
+                             f"all workflows, EXPLAIN ANALYZE; '>' = child node): {plan}")
     slow = [f for f in figs if f["verdict"] == "MISS"]
     if slow:
         notes.append("Missed: " + ", ".join(f"{f['name']} (p95 {f.get('p95')} ms, +{f['miss_by_pct']}%)"
