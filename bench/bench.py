@@ -92,6 +92,10 @@ def main(argv=None) -> int:
         return 0 if not argv or argv[0] in ("-h", "--help") else 2
     cmd, rest = argv[0], argv[1:]
     day = date.today().isoformat()
+    if cmd in ("all", "summary") and "--date" in rest:  # results (and report) under another date
+        i = rest.index("--date")
+        day = rest[i + 1]
+        rest = rest[:i] + rest[i + 2:]
     if cmd == "list":
         for sc in report.SCENARIOS:
             state = "built" if sc.built(BENCH_DIR) else "not built"
