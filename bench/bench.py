@@ -72,7 +72,8 @@ def plan_all(args) -> list[tuple[str, list[str]]]:
     core = ["--scenario", "all"]
     if quick:
         core += ["--repeat", "2", "--orders", "200", "--pgbench-seconds", "5",
-                 "--http-requests", "240", "--large-repeat", "3", "--profile-orders", "200"]
+                 "--http-requests", "240", "--large-repeat", "3", "--profile-orders", "200",
+                 "--wait-idle", "10"]
     history = ["--orders-history", str(args.orders_history or (100_000 if quick else 1_000_000))]
     if args.reuse_history:
         history.append("--reuse")
