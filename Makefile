@@ -49,7 +49,7 @@ test-sqlite: install
 	env -u DATABASE_URL ORDERHUB_DATA_DIR=$$(mktemp -d) $(BIN)/python -m pytest -p no:cacheprovider -m smoke
 
 bench: install
-	$(BIN)/python bench/run.py --scenario all
+	$(BIN)/python bench/bench.py all $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var *.egg-info src/*.egg-info

@@ -22,7 +22,7 @@ ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
 TMP_DIR = RESULTS_DIR / "tmp"  # git-ignored scratch: pgbench script, gunicorn log
 
-DB_NAME = "orderhub_bench"
+DB_NAME = "orderhub_bench_b"   # this bench drops and recreates it
 PG_HOST = "127.0.0.1"
 PG_PORT = 5432
 PG_USER = "postgres"
@@ -97,7 +97,7 @@ def _admin_conn():
 
 
 def recreate_database() -> None:
-    """Drop and create ``orderhub_bench`` (before Django opens any connection to it)."""
+    """Drop and create ``orderhub_bench_b`` (before Django opens any connection to it)."""
     with _admin_conn() as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {DB_NAME}")
@@ -114,6 +114,18 @@ def vacuum_analyze() -> float:
     t = time.perf_counter()
     with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=DB_NAME,
                          autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE)")
+    return time.perf_counter() - t
+
+
+def vacuum_analyze_url(url: str) -> float:
+    """VACUUM (ANALYZE) another benchmark database (by URL); returns the seconds it took."""
+    import time
+
+    import psycopg
+
+    t = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE)")
     return time.perf_counter() - t
 
@@ -330,6 +342,22 @@ def _procs():
         comm = stat[stat.index("(") + 1:stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2:].split()
         yield int(entry.name), comm, int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (the workers of a gunicorn master)."""
+    return [p for p, _comm, ppid, _cpu in _procs() if ppid == pid]
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """Peak resident set size (VmHWM) of a process so far, in MB; None if it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def postgres_cpu() -> dict[int, float]:

@@ -5,7 +5,7 @@ queries per order, and PostgreSQL's own single-client commit rate for comparison
     .venv/bin/python bench/run.py --scenario queries
     .venv/bin/python bench/run.py --scenario intake-services --workers 1,2 --orders 1000
 
-Every run drops and recreates the database ``orderhub_bench``, migrates and seeds it, then
+Every run drops and recreates the database ``orderhub_bench_b``, migrates and seeds it, then
 measures. Results: bench/results/<date>-<scenario>.json and <date>-summary.md (see README.md).
 """
 
@@ -33,6 +33,8 @@ from datetime import date, datetime
 from pathlib import Path
 
 import common
+import contract
+import report
 import workers
 
 SCENARIOS = ["intake-services", "intake-http", "large-order", "queries", "pgbench"]
@@ -672,6 +674,41 @@ def run_http_load(args, port: int, token: str, clients: int, repeat: int, server
             "keep_alive_honoured": all(r["server_closed"] == 0 for r in reps)}
 
 
+def celery_app_exists() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("orderhub.celery") is not None
+
+
+def start_celery():
+    """A Celery worker (solo pool) during the HTTP load, if the project has one."""
+    if not celery_app_exists():
+        return None
+    logfile = common.TMP_DIR / "celery.log"
+    cmd = [sys.executable, "-m", "celery", "-A", "orderhub.celery", "worker", "--pool", "solo",
+           "--loglevel", "WARNING", "--logfile", str(logfile)]
+    env = {**os.environ, **common.environ()}
+    return subprocess.Popen(cmd, cwd=common.ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def celery_peak_rss(proc) -> list[float] | None:
+    if proc is None or proc.poll() is not None:
+        return None
+    pids = [proc.pid, *common.children(proc.pid)]
+    return [rnd(x, 1) for x in (common.peak_rss_mb(p) for p in pids) if x]
+
+
+def stop_celery(proc) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
 def scenario_intake_http(args) -> dict:
     from django.contrib.auth import get_user_model
 
@@ -683,13 +720,21 @@ def scenario_intake_http(args) -> dict:
     for nw in args.http_workers:
         proc, port, cmd = start_gunicorn(nw, 1, raw)
         log(f"intake-http: gunicorn --workers {nw} --threads 1 on 127.0.0.1:{port} (pid {proc.pid})")
+        celery = start_celery()
         try:
             loads = [run_http_load(args, port, raw, c, args.repeat, proc.pid) for c in args.clients]
+            # peak RSS (VmHWM) of every web worker over all the loads of this configuration
+            rss = [common.peak_rss_mb(pid) for pid in common.children(proc.pid)]
+            celery_rss = celery_peak_rss(celery)
         finally:
             stop_gunicorn(proc)
+            stop_celery(celery)
         configs.append({"gunicorn_workers": nw, "threads": 1, "worker_class": "sync",
                         "command": " ".join(cmd[1:]).replace(str(common.ROOT) + "/", ""),
-                        "loads": loads})
+                        "loads": loads, "worker_peak_rss_mb": [rnd(x, 1) for x in rss if x],
+                        "master_peak_rss_mb": rnd(common.peak_rss_mb(proc.pid), 1),
+                        "celery_peak_rss_mb": celery_rss})
+        log(f"intake-http: gunicorn worker peak RSS {configs[-1]['worker_peak_rss_mb']} MB")
     best = max(((c, ld) for c in configs for ld in c["loads"]), key=lambda cl: cl[1]["rate_median"])
     goals = [goal_min("b", f"orders/s via POST /api/orders on gunicorn (best: --workers "
                            f"{best[0]['gunicorn_workers']}, {best[1]['clients']} clients)",
@@ -895,13 +940,128 @@ def scenario_queries(args) -> dict:
             "rows": rows, "sql_samples": samples, "goals": goals, "info": infos}
 
 
+# --------------------------------------------------------------------------- contract figures
+
+
+def _cond(args, extra: str = "") -> str:
+    base = (f"orders of {args.lines} lines (T1), VACUUM ANALYZE before each repeat: "
+            f"{'yes' if args.vacuum else 'no'}; {contract.SHARED_MACHINE}")
+    return f"{extra}; {base}" if extra else base
+
+
+def contract_figures(name: str, data: dict, args) -> list[dict]:
+    """The figures of one scenario in the result contract (bench/contract.py)."""
+    F = contract.figure
+    figs: list[dict] = []
+    if name == "pgbench":
+        pg = data["pgbench"]
+        figs.append(F("pgbench single-client commit rate (1-row INSERT)", "tps",
+                      pg["single_client_tps"]["runs"], better="higher",
+                      conditions=f"{pg['command']}; {contract.SHARED_MACHINE}"))
+        figs.append(F("pgbench 2 clients (context)", "tps", [pg["two_clients_tps"]], better="higher",
+                      conditions=contract.SHARED_MACHINE, p99=False))
+        fl = pg["python_psycopg"]
+        figs.append(F("Python/psycopg INSERT + commit (autocommit)", "ms", [fl["insert_commit_ms"]],
+                      conditions="3,000 statements from one process", p99=False))
+    elif name == "intake-services":
+        runs, pg = data["runs"], data.get("pgbench")
+        creates = runs["create"]
+        best = max(creates, key=lambda r: r["rate_median"]) if creates else None
+        for r in creates:
+            rates = [x["rate"] for x in r["repeats"]]
+            label = "1 process" if r["workers"] == 1 else f"{r['workers']} processes"
+            goal_kw = {}
+            if r["workers"] == 1 and pg:
+                need = pg["single_client_tps"]["median"] / GOAL_COMMITS
+                goal_kw = {"goal": f">= 1/3 of pgbench single-client ({need:.0f} orders/s)",
+                           "goal_value": round(need, 1)}
+            figs.append(F(f"order_create, {label}: orders/s", "orders/s", rates, better="higher",
+                          conditions=_cond(args, f"{r['workers']} spawned processes x "
+                                                 f"{r['orders_per_worker']} orders per repeat"),
+                          latency_ms=r["latency_ms"], errors=r["errors"], **goal_kw))
+        if best:
+            figs.append(F(f"order_create, best of {'/'.join(str(r['workers']) for r in creates)} "
+                          f"processes ({best['workers']}): orders/s", "orders/s",
+                          [x["rate"] for x in best["repeats"]], goal=">= 500 orders/s",
+                          goal_value=GOAL_SERVICES, better="higher", conditions=_cond(args)))
+        for r in runs["full"]:
+            figs.append(F(f"full path create+schedule+reserve, {r['workers']} process(es): orders/s",
+                          "orders/s", [x["rate"] for x in r["repeats"]], better="higher",
+                          conditions=_cond(args, "3 transactions per order (T1)"),
+                          latency_ms=r["latency_ms"]))
+        for r in runs["batch"]:
+            figs.append(F(f"order_create_batch ({args.batch_size}/transaction), {r['workers']} "
+                          "process(es): orders/s", "orders/s", [x["rate"] for x in r["repeats"]],
+                          better="higher", conditions=_cond(args)))
+    elif name == "intake-http":
+        all_loads = [(c, ld) for c in data["configs"] for ld in c["loads"]]
+        for c, ld in all_loads:
+            figs.append(F(f"POST /api/orders, {ld['clients']} client(s), gunicorn --workers "
+                          f"{c['gunicorn_workers']}: orders/s", "orders/s",
+                          [x["rate"] for x in ld["repeats"]], better="higher",
+                          conditions=_cond(args, f"{ld['requests_per_client']} requests per client, "
+                                                 "sync workers, loopback"),
+                          latency_ms=ld["latency_ms"], statuses=ld["statuses"]))
+        if all_loads:
+            c, ld = max(all_loads, key=lambda cl: cl[1]["rate_median"])
+            figs.append(F(f"POST /api/orders, best ({ld['clients']} clients, --workers "
+                          f"{c['gunicorn_workers']}): orders/s", "orders/s",
+                          [x["rate"] for x in ld["repeats"]], goal=">= 200 orders/s",
+                          goal_value=GOAL_HTTP, better="higher", conditions=_cond(args)))
+    elif name == "memory":
+        for c in data["configs"]:
+            cond = (f"gunicorn --workers {c['gunicorn_workers']} --threads 1 under the intake-http "
+                    f"loads ({', '.join(str(ld['clients']) for ld in c['loads'])} clients); "
+                    "VmHWM of each worker process")
+            figs.append(F("gunicorn web worker peak RSS", "MB", c["worker_peak_rss_mb"],
+                          conditions=cond, judged_on="max", max_rss_mb=max(c["worker_peak_rss_mb"] or [0])))
+            if c.get("celery_peak_rss_mb"):
+                figs.append(F("Celery worker peak RSS", "MB", c["celery_peak_rss_mb"],
+                              conditions="celery worker --pool solo during the HTTP loads",
+                              judged_on="max"))
+        if not celery_app_exists():
+            figs.append(contract.not_built("Celery worker peak RSS", "MB",
+                                           "orderhub.celery does not exist in this build"))
+        elif not any(c.get("celery_peak_rss_mb") for c in data["configs"]):
+            figs.append(contract.not_built("Celery worker peak RSS", "MB",
+                                           "orderhub.celery exists but its worker did not stay up "
+                                           f"(see {common.TMP_DIR.name}/celery.log)"))
+    elif name == "large-order":
+        for key, run_key, label in (("t1", "materials_ready_s", "T1 1,000-line order "
+                                     "scheduled→materials_ready (BOM kitting guard + reserve)"),
+                                    ("t3", "production_locked_s", "T3 1,000-line order "
+                                     "contract_signed→production_locked (stock/credit guards + reserve)")):
+            figs.append(F(label, "s", [r[run_key] for r in data[key]["runs"]], goal="< 1 s",
+                          goal_value=GOAL_LARGE_S, judged_on="p99",
+                          conditions=f"{args.large_repeat} orders, one process; {contract.SHARED_MACHINE}"))
+            figs.append(F(f"{label.split(' order')[0]} order: create", "s",
+                          [r["create_s"] for r in data[key]["runs"]], conditions="one process"))
+    elif name == "queries":
+        for row in data["rows"]:
+            counts = [v[0] for v in row["steady_by_lines"].values()]
+            figs.append(F(f"SQL statements: {row['operation']} "
+                          f"({'/'.join(row['steady_by_lines'])} lines)", "queries", counts,
+                          goal="same count for every line count",
+                          verdict="PASS" if row["fixed"] else "MISS",
+                          conditions="CaptureQueriesContext, amortised statements left out",
+                          by_lines=row["steady_by_lines"]))
+    return figs
+
+
+def scenario_notes(name: str, data: dict) -> list[str]:
+    notes = []
+    prof = data.get("profile") if name == "intake-services" else None
+    if prof:
+        for s in prof["unprofiled_split"]:
+            notes.append(f"Where the time goes, {s['path']} path (one process, no profiler): "
+                         f"{s['ms_per_order']} ms/order = {s['statements_per_order']} statements "
+                         f"({s['sql_ms_per_order']} ms) + {s['commits_per_order']} commit "
+                         f"({s['commit_ms_per_order']} ms) + Python {s['python_ms_per_order']} ms.")
+        notes.append("Profiles: " + ", ".join(prof["files"].values()))
+    return notes
+
+
 # --------------------------------------------------------------------------- reports
-
-
-def write_json(date_str: str, scenario: str, payload: dict) -> Path:
-    path = common.RESULTS_DIR / f"{date_str}-{scenario}.json"
-    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
-    return path
 
 
 def verdict(g: dict) -> str:
@@ -912,9 +1072,8 @@ def verdict(g: dict) -> str:
     return f"MISS (-{g['shortfall_pct']}%)" if g.get("shortfall_pct") is not None else "MISS"
 
 
-def write_summary(date_str: str, rows: list[dict], machine: dict, settings: dict,
-                  elapsed: float, extra: list[str]) -> Path:
-    path = common.RESULTS_DIR / f"{date_str}-summary.md"
+def write_summary_text(date_str: str, rows: list[dict], machine: dict, settings: dict,
+                       elapsed: float, extra: list[str]) -> str:
     pg = machine["postgresql"]
     lines = [
         f"# OrderHub benchmark summary ({date_str})",
@@ -941,8 +1100,7 @@ def write_summary(date_str: str, rows: list[dict], machine: dict, settings: dict
             measured = f"{measured} (= {g['bare_commits_per_order']} bare commits/order)"
         lines.append(f"| {g['figure']} | {g['goal']} | {measured} | {verdict(g)} |")
     lines += ["", *extra, ""]
-    path.write_text("\n".join(lines))
-    return path
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- main
@@ -951,9 +1109,11 @@ def write_summary(date_str: str, rows: list[dict], machine: dict, settings: dict
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--scenario", choices=["all", *SCENARIOS], default="all")
-    p.add_argument("--orders", type=int, default=1000, help="orders per worker per repeat (services)")
-    p.add_argument("--workers", type=ints, default=[1, 2, 4], help="service worker processes, e.g. 1,2,4")
+    p.add_argument("--scenario", default="all",
+                   help="all, or comma-separated: " + ", ".join(SCENARIOS))
+    p.add_argument("--orders", type=int, default=300, help="orders per worker per repeat (services)")
+    p.add_argument("--workers", type=ints, default=[1, 4, 16],
+                   help="service worker processes (clients), e.g. 1,4,16")
     p.add_argument("--repeat", type=int, default=3, help="repeats (services create, HTTP, pgbench)")
     p.add_argument("--full-repeat", type=int, default=1, help="repeats of the full-path runs")
     p.add_argument("--full-workers", type=ints, default=[1, 2],
@@ -965,10 +1125,10 @@ def parse_args(argv=None):
                    help="before each timed repeat, wait up to this many seconds for the machine "
                         "to be < 25%% busy (0: do not wait); what was seen is recorded")
     p.add_argument("--lines", type=int, default=3, help="lines per order in the throughput runs")
-    p.add_argument("--warmup", type=int, default=50, help="warm-up orders per process")
-    p.add_argument("--http-workers", type=ints, default=[2, 4], help="gunicorn --workers values")
-    p.add_argument("--clients", type=ints, default=[4, 8], help="concurrent HTTP load clients")
-    p.add_argument("--http-requests", type=int, default=600, help="requests per HTTP run (all clients)")
+    p.add_argument("--warmup", type=int, default=30, help="warm-up orders per process")
+    p.add_argument("--http-workers", type=ints, default=[4], help="gunicorn --workers values")
+    p.add_argument("--clients", type=ints, default=[1, 4, 16], help="concurrent HTTP load clients")
+    p.add_argument("--http-requests", type=int, default=480, help="requests per HTTP run (all clients)")
     p.add_argument("--http-warmup", type=int, default=10, help="warm-up requests per client")
     p.add_argument("--large-repeat", type=int, default=5, help="repeats of the 1,000-line orders")
     p.add_argument("--query-attempts", type=int, default=2, help="orders per line count (queries)")
@@ -987,7 +1147,10 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
-    selected = SCENARIOS if args.scenario == "all" else [args.scenario]
+    selected = SCENARIOS if args.scenario == "all" else args.scenario.split(",")
+    unknown = [x for x in selected if x not in SCENARIOS]
+    if unknown:
+        raise SystemExit(f"unknown scenario(s) {unknown}; choose from {SCENARIOS}")
     common.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     common.TMP_DIR.mkdir(parents=True, exist_ok=True)
 
@@ -1042,13 +1205,18 @@ def main(argv=None) -> int:
     machine["cpu_calibration_ms_end"] = common.cpu_calibration_ms()
     elapsed = time.perf_counter() - started
     rows: list[dict] = []
-    for name in SCENARIOS:
+    if "intake-http" in out:
+        out["memory"] = {"configs": out["intake-http"]["configs"], "goals": [], "info": []}
+    cmachine = {**machine, "cpus": machine["cpu_count"]}
+    for name in [*SCENARIOS, "memory"]:
         if name not in out:
             continue
-        payload = {"scenario": name, "date": args.date, "generated_at": datetime.now().isoformat(),
-                   "elapsed_s": rnd(timings.get(name), 1), "run_elapsed_s": rnd(elapsed, 1),
-                   "machine": machine, "settings": settings, **out[name]}
-        path = write_json(args.date, name, payload)
+        path = contract.write_result(
+            name, contract_figures(name, out[name], args), notes=scenario_notes(name, out[name]),
+            day=args.date, machine=cmachine,
+            detail={"generated_at": datetime.now().isoformat(),
+                    "elapsed_s": rnd(timings.get(name), 1), "run_elapsed_s": rnd(elapsed, 1),
+                    "settings": settings, **out[name]})
         log(f"wrote {path.relative_to(common.ROOT)}")
     for name in ("intake-services", "intake-http", "large-order", "queries", "pgbench"):
         if name in out:
@@ -1081,9 +1249,11 @@ def main(argv=None) -> int:
                         "No VACUUM/ANALYZE between repeats (--no-vacuum)."))
     extra.append("Scenario times: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
                  + f"; setup {setup_s:.0f} s.")
-    path = write_summary(args.date, rows, machine, settings, elapsed, extra)
-    log(f"wrote {path.relative_to(common.ROOT)}; total {elapsed:.0f} s")
-    print(path.read_text())
+    (common.TMP_DIR / f"{args.date}-run-summary.md").write_text(
+        write_summary_text(args.date, rows, machine, settings, elapsed, extra))
+    path = report.write_summary(common.RESULTS_DIR, args.date)
+    log(f"wrote {path.relative_to(common.ROOT)} (every scenario's newest result); this run's "
+        f"own table: {common.TMP_DIR.name}/{args.date}-run-summary.md; total {elapsed:.0f} s")
     return 0
 
 

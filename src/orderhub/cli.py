@@ -10,6 +10,7 @@
     orderhub intake replay <id>|--failed · poll-imap · import FILE --channel C · resume · process-pending [--loop]
     orderhub worker [celery worker options]   deliver notifications, run jobs (Celery + Redis)
     orderhub beat [celery beat options]       schedule the periodic jobs (one per installation)
+    orderhub bench list | all [--quick] | <scenario> [options] | datagen --orders N | summary
 """
 
 from __future__ import annotations
@@ -60,6 +61,17 @@ def _celery(cmd: str, rest: list[str]) -> int:
     return 0
 
 
+def _bench(rest: list[str]) -> int:
+    """Run bench/bench.py of the source checkout (the benchmarks are not part of the package)."""
+    from pathlib import Path
+
+    runner = Path(__file__).resolve().parents[2] / "bench" / "bench.py"
+    if not runner.exists():
+        print(f"error: {runner} not found: benchmarks run from a source checkout", file=sys.stderr)
+        return 1
+    return subprocess.call([sys.executable, str(runner), *rest], cwd=runner.parent.parent)
+
+
 def _print_logins(host: str, port: int) -> None:
     from orderhub.demo.loader import USERS, password_for
 
@@ -74,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ("worker", "beat"):  # every other option goes to Celery as is
         return _celery(argv[0], argv[1:])
+    if argv[:1] == ["bench"]:  # everything after it (options too) belongs to bench/bench.py
+        return _bench(argv[1:])
     parser = argparse.ArgumentParser(prog="orderhub", description="OrderHub 订单中枢")
     sub = parser.add_subparsers(dest="cmd", required=True)
     for name in ("demo", "serve"):
@@ -100,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name, help=f"celery {name} (options are passed on)")
         p.add_argument("rest", nargs=argparse.REMAINDER)
     p = sub.add_parser("intake", help="replay · poll-imap · import FILE --channel C · resume · install-templates · process-pending [--loop]")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p = sub.add_parser("bench", help="list · all [--quick] · <scenario> [options] · datagen · summary",
+                       add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
 

@@ -82,6 +82,10 @@ class Order(models.Model):
             models.Index(fields=["customer", "status"], name="order_customer_status"),
             models.Index(fields=["created_at", "id"], name="order_created"),
             models.Index(fields=["required_date"], name="order_required"),
+            # KPIs (orders/kpis.py): orders completed in a window, by when they completed
+            models.Index(fields=["stage_entered_at"], name="order_completed_at",
+                         include=["promised_date", "required_date", "workflow"],
+                         condition=Q(status="completed")),
         ]
 
     def __str__(self) -> str:
@@ -138,6 +142,10 @@ class StageInstance(models.Model):
             models.Index(fields=["due_at"], name="stage_sweep_due",
                          condition=Q(exited_at__isnull=True, overdue_at__isnull=True,
                                      due_at__isnull=False)),
+            # KPIs (orders/kpis.py): stays that ended in a window, read from the index alone
+            models.Index(fields=["exited_at"], name="stage_exited",
+                         include=["order", "stage", "entered_at"],
+                         condition=Q(exited_at__isnull=False)),
         ]
 
     def __str__(self) -> str:

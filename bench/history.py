@@ -1,0 +1,222 @@
+"""Pages and KPI queries with a large order history (default 1,000,000 orders).
+
+    .venv/bin/python bench/history.py                         # load 1M orders, then measure
+    .venv/bin/python bench/history.py --orders-history 100000 # a quick run
+    .venv/bin/python bench/history.py --reuse                 # measure the loaded database again
+
+Loads the history with bench/datagen.py (COPY, T1–T4 mix, stage histories, audit chains) into
+``orderhub_bench_b_history`` unless ``--reuse`` finds it loaded, then
+
+- renders home, board (cold and shared poll), list (paged and filtered) and order pages through
+  Django's test client as a signed-in planner (bench/pages.py's measurement, on T1's board);
+- calls the KPI selectors of ``orderhub.orders.kpis`` (on-time delivery rate, processing time per
+  stage, overdue counts by stage) with windows of 7, 30 and 90 days, all workflows and each one.
+
+Figures: every request's time, judged on p95 (goal < 300 ms; the order page < 200 ms).
+Result: bench/results/<date>-history.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+import contract  # noqa: E402
+import datagen  # noqa: E402
+import pages  # noqa: E402
+
+DB = datagen.DEFAULT_DB
+GOAL_KPI_MS = 300.0
+
+
+def log(msg: str) -> None:
+    print(f"[history] {msg}", flush=True)
+
+
+def loaded_orders(db: str) -> int | None:
+    import psycopg
+
+    try:
+        with psycopg.connect(datagen.url_for(db), autocommit=True, connect_timeout=5) as conn:
+            return conn.execute("SELECT count(*) FROM orders_order").fetchone()[0]
+    except psycopg.Error:
+        return None
+
+
+def measure_kpis(requests: int, seed: int = 5) -> dict:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from orderhub.core import clock
+    from orderhub.orders import kpis
+
+    rng = random.Random(seed)
+    windows = (7, 30, 90)
+    flows = (None, "T1", "T2", "T3", "T4")
+    calls = {
+        "kpi on_time_delivery_rate": lambda d, wf: kpis.on_time_delivery_rate(
+            since=clock.now() - timedelta(days=d), workflow=wf),
+        "kpi stage_processing_times": lambda d, wf: kpis.stage_processing_times(
+            since=clock.now() - timedelta(days=d), workflow=wf),
+        "kpi overdue_by_stage": lambda d, wf: kpis.overdue_by_stage(workflow=wf),
+    }
+    out = {}
+    for name, fn in calls.items():
+        for _ in range(3):
+            fn(30, None)   # warm-up: plans, caches
+        times, queries, sample = [], [], None
+        for _i in range(requests):
+            d, wf = rng.choice(windows), rng.choice(flows)
+            with CaptureQueriesContext(connection) as q:
+                t = time.perf_counter()
+                res = fn(d, wf)
+                times.append((time.perf_counter() - t) * 1000)
+            queries.append(len(q))
+            if wf is None and d == 30 and sample is None:
+                sample = res
+        out[name] = {"times_ms": [round(x, 2) for x in times],
+                     "p50_ms": round(contract.percentile(times, 50), 1),
+                     "p95_ms": round(contract.percentile(times, 95), 1),
+                     "queries_max": max(queries), "sample_30d_all": _plain(sample)}
+        log(f"{name:28s} p50 {out[name]['p50_ms']:7.1f} ms  p95 {out[name]['p95_ms']:7.1f} ms  "
+            f"queries ≤ {out[name]['queries_max']}")
+    return out
+
+
+def explain(fn) -> str:
+    """EXPLAIN ANALYZE of the one query ``fn`` runs, as one line of plan nodes with their
+    actual time (ms, inclusive) and rows: where the time of a slow KPI goes."""
+    import json
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as q:
+        fn()
+    sql = q.captured_queries[-1]["sql"]
+    with connection.cursor() as cur:
+        cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
+        plan = cur.fetchone()[0]
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    parts: list[str] = []
+
+    def walk(node, depth=0):
+        label = node["Node Type"]
+        for key in ("Index Name", "Relation Name"):
+            if key in node:
+                label += f" {node[key]}"
+                break
+        if node.get("Sort Method"):
+            label += f" ({node['Sort Method']})"
+        parts.append(f"{'>' * depth}{label} {node['Actual Total Time']:.0f} ms/{node['Actual Rows']} rows")
+        for child in node.get("Plans", []):
+            walk(child, depth + 1)
+
+    walk(plan[0]["Plan"])
+    return f"execution {plan[0]['Execution Time']:.0f} ms: " + "; ".join(parts)
+
+
+def _plain(res):
+    from dataclasses import asdict, is_dataclass
+
+    if res is None:
+        return None
+    if isinstance(res, list):
+        return [asdict(r) for r in res[:40]]
+    if is_dataclass(res):
+        return {**asdict(res), "rate": res.rate}
+    return res
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--orders-history", type=int, default=1_000_000, help="orders to load")
+    ap.add_argument("--reuse", action="store_true",
+                    help="measure the loaded database as it is (load only when it is missing)")
+    ap.add_argument("--requests", type=int, default=60, help="requests per page")
+    ap.add_argument("--kpi-requests", type=int, default=30, help="calls per KPI selector")
+    ap.add_argument("--jobs", type=int, default=2, help="loader processes (datagen)")
+    ap.add_argument("--db", default=DB)
+    ap.add_argument("--date", default=date.today().isoformat())
+    args = ap.parse_args(argv)
+    if not args.db.startswith("orderhub_bench_b"):
+        raise SystemExit("--db must start with orderhub_bench_b")
+    have = loaded_orders(args.db)
+    load = None
+    if args.reuse and have:
+        log(f"reusing {args.db} with {have:,} orders")
+        common.bootstrap(datagen.url_for(args.db))
+    else:
+        load = datagen.generate(args.orders_history, db=args.db, jobs=args.jobs)
+        have = load["orders"]
+        log(f"wrote {datagen.write_result(load, args.date)}")
+    machine = common.machine_info()
+    import psycopg
+
+    with psycopg.connect(datagen.url_for(args.db), autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE)")
+        counts = dict(conn.execute("SELECT status, count(*) FROM orders_order GROUP BY 1").fetchall())
+        stages = conn.execute("SELECT count(*) FROM orders_stageinstance").fetchone()[0]
+        events = conn.execute("SELECT count(*) FROM core_auditevent").fetchone()[0]
+    log(f"measuring pages on {have:,} orders ({counts}), {stages:,} stage instances, "
+        f"{events:,} audit events")
+    page_res = pages.measure(args.requests)
+    kpi_res = measure_kpis(args.kpi_requests)
+    cond = (f"{have:,} orders ({counts.get('open', 0):,} open) from bench/datagen.py, "
+            f"{stages:,} stage instances, {events:,} audit events; server-side render through "
+            f"Django's test client ({args.requests} requests per page, {args.kpi_requests} calls "
+            f"per KPI); {contract.SHARED_MACHINE}")
+    figs = pages.page_figures(page_res, cond)
+    for name, k in kpi_res.items():
+        figs.append(contract.figure(f"{name}: time per call (7/30/90-day windows, all or one "
+                                    "workflow)", "ms", k["times_ms"], goal=f"p95 < {GOAL_KPI_MS:.0f} ms",
+                                    goal_value=GOAL_KPI_MS, judged_on="p95", conditions=cond,
+                                    p50=k["p50_ms"], queries_max=k["queries_max"]))
+    notes = []
+    if load:
+        figs.append(contract.figure("history load (datagen) wall time", "s", [load["total_s"]],
+                                    conditions=f"{load['orders']:,} orders, {load['jobs']} loader "
+                                    f"processes; {contract.SHARED_MACHINE}", p99=False))
+        notes.append(f"Load: {load['orders']:,} orders, {load['lines']:,} lines, "
+                     f"{load['stage_instances']:,} stage instances, {load['audit_events']:,} audit "
+                     f"events in {load['total_s']} s (COPY {load['copy_s']} s, indexes "
+                     f"{load['indexes_s']} s, VACUUM ANALYZE {load['vacuum_analyze_s']} s); "
+                     f"{load['db_size_mb']:,} MB; audit sample: "
+                     f"{load['audit_sample']['events_checked']} events, "
+                     f"{len(load['audit_sample']['breaks'])} breaks.")
+    from orderhub.core import clock
+    from orderhub.orders import kpis
+
+    for f in figs:
+        if f["verdict"] == "MISS" and f["name"].startswith("kpi "):
+            fn = {"on_time": kpis.on_time_delivery_rate, "stage_pr": kpis.stage_processing_times}
+            key = f["name"][4:12]
+            if key in fn:
+                plan = explain(lambda fn=fn[key]: fn(since=clock.now() - timedelta(days=30)))
+                notes.append(f"Where the time of {f['name'].split(':')[0]} goes (30-day window, "
+                             f"all workflows, EXPLAIN ANALYZE; '>' = child node): {plan}")
+    slow = [f for f in figs if f["verdict"] == "MISS"]
+    if slow:
+        notes.append("Missed: " + ", ".join(f"{f['name']} (p95 {f.get('p95')} ms, +{f['miss_by_pct']}%)"
+                                            for f in slow))
+    path = contract.write_result(
+        "history", figs, notes=notes, day=args.date,
+        machine={"django": machine["django"], "postgresql": machine["postgresql"]},
+        detail={"orders": have, "status_counts": counts, "stage_instances": stages,
+                "audit_events": events, "load": load,
+                "pages": {k: {kk: vv for kk, vv in v.items() if kk != "times_ms"}
+                          for k, v in page_res.items()},
+                "kpis": {k: {kk: vv for kk, vv in v.items() if kk != "times_ms"}
+                         for k, v in kpi_res.items()}})
+    log(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
