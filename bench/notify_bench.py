@@ -274,7 +274,7 @@ def main(argv=None) -> int:
     if missing:
         lat += [float("inf")] * missing
     result = {
-        "scenario": "notify", "date": args.date, "commit": sha,
+        "scenario": "first-touch", "date": args.date, "commit": sha,
         "machine": {"cpus": machine["cpus_usable"], **machine},
         "figures": [
             figure("first_touch_webhook", "s", lat, goal="p99 < 1 s", goal_value=1.0, conditions=cond),
@@ -309,7 +309,7 @@ def main(argv=None) -> int:
                   "latency = receiver's read time − the moment before order_create was called "
                   "(same machine clock)"],
     }
-    out = common.RESULTS_DIR / f"{args.date}-notify.json"
+    out = common.RESULTS_DIR / f"{args.date}-first-touch.json"
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str))
     f0 = result["figures"][0]
     log(f"p50 {f0['median']} s, p99 {f0['p99']} s → {f0['verdict']}; wrote {out}")
