@@ -215,6 +215,24 @@ def test_order_list_filters_sorts_paginates_with_fixed_queries(company):
     assert "30 个订单" in tagged or "30 orders" in tagged
 
 
+def test_order_list_stops_counting_at_the_cap(company, monkeypatch):
+    from orderhub.orders.inputs import LineInput
+    from orderhub.orders.selectors import DeferredJoinList
+
+    for i in range(7):
+        make_order(company, lines=[LineInput(sku="M8X30", qty=Decimal(i + 1))])
+    monkeypatch.setattr(DeferredJoinList, "COUNT_CAP", 5)
+    monkeypatch.setattr("orderhub.web.views.orders.PAGE_SIZE", 2)
+    c = login("planner")
+    page = c.get("/orders/").content.decode()
+    assert "超过 5 个订单" in page and "1 / 3" in page   # 5 counted, 2 per page
+    assert c.get("/orders/?page=3").status_code == 200
+    exact = c.get("/orders/?customer=C001&urgency=green").content.decode()
+    assert "超过" in exact  # 7 > 5 still capped
+    few = c.get("/orders/?q=NOPE").content.decode()
+    assert "0 个订单" in few and "超过" not in few
+
+
 def test_excel_export_is_stamped_and_audited(company):
     make_order(company, urgency="red")
     make_order(company)

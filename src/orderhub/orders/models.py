@@ -82,6 +82,10 @@ class Order(models.Model):
             models.Index(fields=["customer", "status"], name="order_customer_status"),
             models.Index(fields=["created_at", "id"], name="order_created"),
             models.Index(fields=["required_date"], name="order_required"),
+            # the list sorted by amount (largest first) stays an index walk at a million orders
+            models.Index(fields=["total_amount", "id"], name="order_total"),
+            # the list filtered by stage, whatever the status (the board's index holds open ones only)
+            models.Index(fields=["stage", "workflow"], name="order_stage"),
             # KPIs (orders/kpis.py): orders completed in a window, by when they completed
             models.Index(fields=["stage_entered_at"], name="order_completed_at",
                          include=["promised_date", "required_date", "workflow"],

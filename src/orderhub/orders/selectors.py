@@ -113,11 +113,22 @@ class DeferredJoinList:
     ``qs[offset:offset+n]`` with joins makes PostgreSQL join every skipped row; here the page's
     ids come first (from the ordering index alone), then the page's rows with their joins."""
 
-    def __init__(self, qs: QuerySet[Order]):
+    #: counting stops here: beyond it lists say "10,000+" and people narrow the filter (an
+    #: exact count of a million rows costs more than the page itself)
+    COUNT_CAP = 10_000
+
+    def __init__(self, qs: QuerySet[Order], *, exact: bool = False):
         self.qs = qs
+        self.exact = exact
+        self.capped = False
 
     def count(self) -> int:
-        return self.qs.order_by().count()
+        if self.exact:
+            return self.qs.order_by().count()
+        cap = self.COUNT_CAP
+        n = self.qs.order_by()[: cap + 1].count()   # COUNT(*) over a LIMITed subquery
+        self.capped = n > cap
+        return min(n, cap)
 
     def __len__(self) -> int:
         return self.count()

@@ -56,11 +56,12 @@ def _filtered(request):
 @require_perm("orders.view_order")
 def order_list(request):
     form, _f, qs = _filtered(request)
-    paginator = Paginator(DeferredJoinList(qs), PAGE_SIZE)
+    rows = DeferredJoinList(qs)
+    paginator = Paginator(rows, PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     page.object_list = label_stages(page.object_list)
     return render(request, "web/order_list.html", {
-        "form": form, "page": page, "orders": page.object_list, "sorts": SORTS,
+        "form": form, "page": page, "orders": page.object_list, "sorts": SORTS, "capped": rows.capped,
         "workflows": WorkflowDefinition.objects.filter(is_current=True).order_by("code"),
     })
 
