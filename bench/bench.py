@@ -10,8 +10,8 @@
 Each scenario runs as its own process (``python bench/<module>.py``), against its own database
 (names start with ``orderhub_bench_b``), and writes bench/results/<date>-<scenario>.json; after
 every scenario the runner rebuilds bench/results/<date>-summary.md from the newest result of
-every scenario (bench/report.py). Scenarios whose module does not exist (sweep_bench.py,
-notify_bench.py come from other work) are reported as "not built", never as a number.
+every scenario (bench/report.py). Scenarios whose module does not exist
+are reported as "not built", never as a number.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ COMMANDS = {
     "datagen": ["datagen.py"],
     "sweep": ["sweep_bench.py"],
     "first-touch": ["notify_bench.py"],
+    "intake-gateway": ["intake_bench.py"],
 }
 
 
@@ -54,7 +55,8 @@ def run(name: str, extra: list[str], day: str) -> dict:
         log(f"{name}: {argv[0]} does not exist → not built")
         return {"scenario": name, "status": "not built", "seconds": 0.0}
     cmd = [sys.executable, str(module), *argv[1:], *extra]
-    if "--date" not in extra and argv[0] in ("run.py", "peak_day.py", "contention.py",
+    if "--date" not in extra and argv[0] in ("run.py", "peak_day.py", "contention.py", "sweep_bench.py",
+                                             "notify_bench.py", "intake_bench.py",
                                              "history.py", "pages.py", "datagen.py"):
         cmd += ["--date", day]
     log(f"{name}: {' '.join(cmd[1:])}")
@@ -81,7 +83,8 @@ def plan_all(args) -> list[tuple[str, list[str]]]:
             "--max-seconds", str(args.peak_max_seconds)]
     contention = ["--repeat", "2" if quick else "3"]
     return [("core", core), ("contention", contention), ("peak-day", peak), ("history", history),
-            ("sweep", []), ("first-touch", [])]
+            ("sweep", []), ("first-touch", []),
+            ("intake-gateway", ["--rows", "10000", "--seconds", "10"] if quick else [])]
 
 
 def main(argv=None) -> int:

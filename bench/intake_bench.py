@@ -458,7 +458,7 @@ def main(argv=None) -> int:
     common.migrate()
     common.seed()
     seed_intake()
-    result = {"scenario": "intake", "date": args.date, "commit": common._run(["git", "rev-parse", "HEAD"]),
+    result = {"scenario": "intake-gateway", "date": args.date, "commit": common._run(["git", "rev-parse", "HEAD"]),
               "machine": {"cpus": os.cpu_count(), **common.machine_info(),
                           "cpu_calibration_ms": common.cpu_calibration_ms()},
               "figures": [], "notes": []}
@@ -470,7 +470,7 @@ def main(argv=None) -> int:
         f, n = scenario_webhook(args)
         result["figures"] += f
         result["notes"] += n
-    name = "intake" if args.scenario == "all" else f"intake-{args.scenario}"
+    name = "intake-gateway" if args.scenario == "all" else f"intake-gateway-{args.scenario}"
     result["scenario"] = name
     out = common.RESULTS_DIR / f"{args.date}-{name}.json"
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str))

@@ -51,6 +51,8 @@ SCENARIOS: list[Scenario] = [
     Scenario("pages", "pages.py", "pages at 100,000 orders (issue 3)"),
     Scenario("sweep", "sweep_bench.py", "overdue detection over 1,000,000 open stages"),
     Scenario("first-touch", "notify_bench.py", "order created → notification received"),
+    Scenario("intake-gateway", "intake_bench.py",
+             "100,000-row marketplace CSV import; signed webhooks acknowledged at 200/s"),
 ]
 
 
