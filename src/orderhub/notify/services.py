@@ -144,6 +144,10 @@ def _insert_new(rows: list[Message]) -> int:
     from django.db.models.constants import OnConflict
     from django.db.models.sql import InsertQuery
 
+    from orderhub.core import fastsql
+
+    if fastsql.available():  # one prepared statement, rows as one jsonb parameter
+        return len(fastsql.execute(_insert_sql(), {"m": fastsql.rows(rows, _message_columns())}))
     fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
     written = 0
     for i in range(0, len(rows), 500):
@@ -155,6 +159,26 @@ def _insert_new(rows: list[Message]) -> int:
                 cur.execute(f"{sql} RETURNING {connection.ops.quote_name('id')}", params)
                 written += len(cur.fetchall())
     return written
+
+
+@functools.cache
+def _message_columns() -> tuple[str, ...]:
+    from orderhub.core import fastsql
+
+    return fastsql.columns(Message, with_pk=False)
+
+
+@functools.cache
+def _insert_sql() -> str:
+    from django.db import connection
+
+    from orderhub.core import fastsql
+
+    names = ", ".join(connection.ops.quote_name(c) for c in _message_columns())
+    return ("WITH p AS MATERIALIZED (SELECT %s::jsonb AS d) "
+            f"INSERT INTO {connection.ops.quote_name(Message._meta.db_table)} ({names}) "
+            f"SELECT {names} FROM {fastsql.records('m', Message)} AS r "
+            "ON CONFLICT DO NOTHING RETURNING 1")
 
 
 def _wake_after_commit() -> None:
