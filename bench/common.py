@@ -96,11 +96,13 @@ def _admin_conn():
                            autocommit=True)
 
 
-def recreate_database() -> None:
-    """Drop and create ``orderhub_bench_b`` (before Django opens any connection to it)."""
+def recreate_database(name: str | None = None) -> None:
+    """Drop and create the benchmark database ``name`` (default ``orderhub_bench_b``), before
+    Django opens any connection to it."""
+    name = name or DB_NAME
     with _admin_conn() as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
 
 
 def vacuum_analyze() -> float:
@@ -118,15 +120,17 @@ def vacuum_analyze() -> float:
     return time.perf_counter() - t
 
 
-def vacuum_analyze_url(url: str) -> float:
-    """VACUUM (ANALYZE) another benchmark database (by URL); returns the seconds it took."""
+def vacuum_analyze_url(url: str, tables: tuple[str, ...] = ()) -> float:
+    """VACUUM (ANALYZE) another benchmark database (by URL), or only ``tables`` of it; returns
+    the seconds it took."""
     import time
 
     import psycopg
 
     t = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("VACUUM (ANALYZE)")
+        for stmt in [f"VACUUM (ANALYZE) {tbl}" for tbl in tables] or ["VACUUM (ANALYZE)"]:
+            conn.execute(stmt)
     return time.perf_counter() - t
 
 

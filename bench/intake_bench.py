@@ -64,19 +64,6 @@ def log(msg: str) -> None:
     print(f"[intake] {msg}", flush=True)
 
 
-def recreate() -> None:
-    with common._admin_conn() as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB}")
-
-
-def vacuum() -> None:
-    import psycopg
-
-    with psycopg.connect(URL, autocommit=True) as conn:
-        conn.execute("VACUUM (ANALYZE)")
-
-
 def seed_intake() -> None:
     from orderhub.core.actors import Actor
     from orderhub.intake import services
@@ -187,7 +174,7 @@ def scenario_import(args) -> list[dict]:
     detail = {}
     for r in range(args.import_repeat):
         content, expect = taobao_csv(args.rows, seed=100 + r, tag=31 + r)
-        vacuum()
+        common.vacuum_analyze_url(URL)
         common.wait_for_quiet(args.wait_idle)
         log(f"import {r + 1}/{args.import_repeat}: {len(content) / 1e6:.1f} MB, expecting {expect}")
         res = import_once(content)
@@ -199,7 +186,7 @@ def scenario_import(args) -> list[dict]:
         if not ok:
             raise SystemExit(f"import result differs from what the file holds: {job} vs {expect}")
         first.append(res)
-        vacuum()
+        common.vacuum_analyze_url(URL)
         res2 = import_once(content)
         log(f"  again (all duplicates): {res2['wall_s']:.1f} s = {args.rows / res2['wall_s']:.0f} rows/s; "
             f"job {res2['job']}")
@@ -452,7 +439,7 @@ def main(argv=None) -> int:
     ap.add_argument("--wait-idle", type=float, default=20.0)
     ap.add_argument("--date", default=date.today().isoformat())
     args = ap.parse_args(argv)
-    recreate()
+    common.recreate_database(DB)
     common.DB_NAME = DB  # CpuMeter counts the PostgreSQL backends of this database
     common.bootstrap(URL)
     common.migrate()

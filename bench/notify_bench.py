@@ -45,20 +45,6 @@ def log(msg: str) -> None:
     print(f"[notify] {msg}", flush=True)
 
 
-def recreate() -> None:
-    with common._admin_conn() as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB}")
-
-
-def vacuum() -> None:
-    """Fresh planner statistics after the seed and warm-up (the server runs autovacuum off)."""
-    import psycopg
-
-    with psycopg.connect(URL, autocommit=True) as conn:
-        conn.execute("VACUUM (ANALYZE)")
-
-
 class Receiver:
     def __init__(self):
         self.got: dict[int, float] = {}      # order id -> first receipt time
@@ -191,7 +177,7 @@ def main(argv=None) -> int:
     ap.add_argument("--date", default=date.today().isoformat())
     args = ap.parse_args(argv)
     load0 = f"{os.getloadavg()[0]:.1f}"
-    recreate()
+    common.recreate_database(DB)
     common.bootstrap(URL)
     common.migrate()
     common.seed()
@@ -224,7 +210,7 @@ def main(argv=None) -> int:
         if not set(warm_sent) <= rec.got.keys():
             log("the worker did not deliver the warm-up; see " + str(common.TMP_DIR / "notify-worker.log"))
             return 2
-        vacuum()
+        common.vacuum_analyze_url(URL)
         n = int(args.rate * args.seconds)
         log(f"steady: {n} orders at {args.rate}/s from {args.producers} producer processes ...")
         import multiprocessing as mp

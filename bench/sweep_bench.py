@@ -50,20 +50,6 @@ def log(msg: str) -> None:
     print(f"[sweep] {msg}", flush=True)
 
 
-def recreate() -> None:
-    with common._admin_conn() as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB}")
-
-
-def vacuum() -> None:
-    import psycopg
-
-    with psycopg.connect(URL, autocommit=True) as conn:
-        conn.execute("VACUUM (ANALYZE) orders_stageinstance")
-        conn.execute("VACUUM (ANALYZE) orders_order")
-
-
 def generate(n: int, newly: int) -> float:
     """``n`` open orders and stage instances (+ ``n`` closed stage instances) in four INSERTs."""
     from django.db import connection, transaction
@@ -162,7 +148,7 @@ def measure_sweep(runs: int, newly: int, full_runs: int) -> tuple[list[float], l
     mark, full, idle, statements, cpu = [], [], [], [], []
     for i in range(runs + 1):                 # run 0 warms caches, not reported
         for kind in ("mark", "full") if 0 < i <= full_runs else ("mark",):
-            vacuum()
+            common.vacuum_analyze_url(URL, ('orders_stageinstance', 'orders_order'))
             now = clock.now()
             with clock.frozen(now):
                 connection.force_debug_cursor = True
@@ -259,7 +245,7 @@ def main(argv=None) -> int:
     ap.add_argument("--date", default=date.today().isoformat())
     args = ap.parse_args(argv)
     if not args.reuse:
-        recreate()
+        common.recreate_database(DB)
     common.bootstrap(URL)
     notes = []
     if not args.reuse:
@@ -270,7 +256,7 @@ def main(argv=None) -> int:
         log(f"generated {args.stages} open + {args.stages} closed stage instances in {gen:.1f} s")
         notes.append(f"generation of {args.stages:,} orders and {2 * args.stages:,} stage instances "
                      f"with generate_series: {gen:.1f} s")
-    vacuum()
+    common.vacuum_analyze_url(URL, ('orders_stageinstance', 'orders_order'))
     plan = explain_mark()
     log("plan of the marking statement:\n" + plan)
     mark, full, idle, statements, cpu = measure_sweep(args.runs, args.newly, args.full_runs)
