@@ -26,6 +26,11 @@ def test_demo_company_has_orders_in_every_t1_stage_some_overdue_and_blocked():
     assert Order.objects.filter(on_hold=True).exists() and Order.objects.filter(forced=True).exists()
     _, breaks, bad = verify_order_audit()
     assert breaks == [] and bad == []
+    # the first stage's owner was told as each order came in: first touch is seconds, not days
+    from orderhub.notify.selectors import first_touch_stats
+
+    touch = first_touch_stats()
+    assert touch.count == 300 and touch.p99_seconds < 60
     # the printed logins work
     client = Client()
     assert client.login(username="planner", password=result["users"]["planner"])

@@ -21,6 +21,7 @@ from orderhub.core.actors import Actor
 from orderhub.core.services import roles_sync
 from orderhub.inventory.models import Warehouse
 from orderhub.inventory.services import stock_receive
+from orderhub.notify.delivery import deliver_due
 from orderhub.orders import services
 from orderhub.orders.inputs import LineInput, OrderInput
 from orderhub.orders.models import Order
@@ -207,6 +208,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
             workflow=t1.code)
         with clock.frozen(created):
             order = services.order_create(data=data, actor=actors["sales"]).order
+            deliver_due()  # the first stage's owner is told when the order came, not when the demo starts
         _walk(order, T1_MOVERS, plan, actors)
         if progress:
             progress(i + 1, orders)
@@ -220,6 +222,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
             required_date=(created + timedelta(days=10)).date(), urgency=rng.choice(["green", "yellow"]))
         with clock.frozen(created):
             order = services.order_create(data=data, actor=actors["sales"]).order
+            deliver_due()
         _walk(order, T3_MOVERS, plan, actors)
         if progress:
             progress(n_t1 + j + 1, orders)
