@@ -70,7 +70,7 @@ ORDER_COLS = ("id", "number", "channel", "external_ref", "customer_id", "workflo
 LINE_COLS = ("id", "order_id", "line_no", "product_id", "qty", "unit", "base_qty", "unit_price",
              "amount", "remarks")
 STAGE_COLS = ("id", "order_id", "stage", "owner_role", "entered_at", "due_at", "exited_at",
-              "entered_by", "forced")
+              "entered_by", "forced", "workflow_id")
 EVENT_COLS = ("id", "subject_type", "subject_id", "seq", "at", "action", "actor_kind", "actor_id",
               "actor_label", "ip", "user_agent", "request_id", "changes", "data", "reason",
               "forced", "prev_hash", "hash")
@@ -247,7 +247,7 @@ class OrderMaker:
             if status == "cancelled" and k == len(visits) - 1:
                 pass  # the cancel closed it (exited set above)
             stage_rows.append((self.ids["stage"] + idx * MAX_STAGES + k, order_id, st["code"],
-                               st["owner"], ent, due, ext_at, username, False))
+                               st["owner"], ent, due, ext_at, username, False, spec["id"]))
         stage_due = stage_rows[-1][5] if status == "open" else None
 
         # audit events: created, one per move, then hold / block / cancel

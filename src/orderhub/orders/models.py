@@ -125,6 +125,10 @@ class StageInstance(models.Model):
     """One stay of an order in a stage, with its owner role and business-time deadline."""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="stage_instances")
+    # the order's workflow version, kept here so per-stage KPIs read stays without the orders
+    workflow = models.ForeignKey("workflow.WorkflowDefinition", on_delete=models.PROTECT, null=True,
+                                 blank=True, related_name="+", db_index=False,
+                                 verbose_name=_("workflow version"))
     stage = models.CharField(_("stage"), max_length=40)
     owner_role = models.CharField(_("owner role"), max_length=32)
     entered_at = models.DateTimeField(_("entered at"))
@@ -148,7 +152,7 @@ class StageInstance(models.Model):
                                      due_at__isnull=False)),
             # KPIs (orders/kpis.py): stays that ended in a window, read from the index alone
             models.Index(fields=["exited_at"], name="stage_exited",
-                         include=["order", "stage", "entered_at"],
+                         include=["workflow", "stage", "entered_at"],
                          condition=Q(exited_at__isnull=False)),
         ]
 

@@ -289,7 +289,8 @@ def enter_stage(order: Order, lines: list[OrderLine], wf: CompiledWorkflow, stag
     order.blocked_reasons = []
     if stage.spec.final:
         order.status = Order.Status.COMPLETED
-    return StageInstance(order=order, stage=stage.code, owner_role=stage.spec.owner_role,
+    return StageInstance(order=order, workflow_id=order.workflow_id, stage=stage.code,
+                         owner_role=stage.spec.owner_role,
                          entered_at=now, due_at=due, entered_by=actor.label[:150], forced=forced)
 
 
