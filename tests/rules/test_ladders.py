@@ -66,6 +66,20 @@ def _t4_order(company, *, required: date, created: datetime) -> Order:
     return Order.objects.get(pk=order.pk)
 
 
+def test_an_order_on_hold_does_not_escalate_until_resumed(company):
+    order = _t4_order(company, required=date(2026, 10, 14), created=at(2026, 9, 21, 9, 0))
+    a = company["actors"]
+    with clock.frozen(at(2026, 9, 25, 9, 0)):
+        services.order_hold(order=order.number, actor=a["finance"], reason="税号待确认")
+    assert fire(at(2026, 9, 28, 8, 30)) == 0          # the first rung's moment, but held
+    assert fire(at(2026, 9, 29, 10, 0)) == 0
+    assert not Message.objects.filter(event="escalation", order=order).exists()
+    with clock.frozen(at(2026, 9, 29, 11, 0)):
+        services.order_resume(order=order.number, actor=a["finance"])
+    assert fire(at(2026, 9, 29, 11, 1)) == 1          # still untouched after the hold: it fires
+    assert _history(order)[0].data["step"] == "not_started_72h"
+
+
 def _history(order) -> list[AuditEvent]:
     return list(AuditEvent.objects.filter(subject_type="order", subject_id=order.pk,
                                           action="order.escalated").order_by("seq"))

@@ -120,8 +120,10 @@ def ladder_fire_due(*, limit: int = 500) -> int:
     the order row first, then the rung with SKIP LOCKED, so concurrent runners never fire a rung
     twice and never wait on each other's rungs). Returns how many rungs were fired."""
     now = clock.now()
+    # an order on hold does not escalate: its rungs wait, and those whose moment passed during
+    # the hold fire once it is resumed (the work is still untouched then)
     due = list(EscalationStep.objects.filter(fired_at__isnull=True, cancelled_at__isnull=True,
-                                             fire_at__lte=now)
+                                             fire_at__lte=now, order__on_hold=False)
                .order_by("fire_at").values_list("pk", "order_id")[:limit])
     fired = 0
     for step_id, order_id in due:
@@ -144,7 +146,7 @@ def _fire_one(step_id: int, order_id: int) -> bool:
     actor = Actor.system(ESCALATION_ACTOR)
     with transaction.atomic():
         order = _lock(Order.objects.select_related("customer", "workflow")).filter(pk=order_id).first()
-        if order is None:
+        if order is None or order.on_hold:   # (held since the rung was picked)
             return False
         step = (_lock(EscalationStep.objects.select_related("stage_instance", "ticket"), skip_locked=True)
                 .filter(pk=step_id, fired_at__isnull=True, cancelled_at__isnull=True).first())
