@@ -395,9 +395,7 @@ def generate(orders: int, *, db: str = DEFAULT_DB, days: int = 365, jobs: int = 
     phases: dict[str, float] = {}
     t_all = time.perf_counter()
     if recreate:
-        with common._admin_conn() as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {db}")
+        common.recreate_database(db)
     common.bootstrap(url)
     t = time.perf_counter()
     common.migrate()

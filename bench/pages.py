@@ -39,12 +39,6 @@ def log(msg: str) -> None:
     print(f"[pages] {msg}", flush=True)
 
 
-def recreate() -> None:
-    with common._admin_conn() as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB}")
-
-
 def load(n: int, chunk: int = 500) -> float:
     from orderhub.orders.services import order_create_batch
 
@@ -153,7 +147,7 @@ def main(argv=None) -> int:
     ap.add_argument("--date", default=date.today().isoformat())
     args = ap.parse_args(argv)
     if not args.reuse:
-        recreate()
+        common.recreate_database(DB)
     common.bootstrap(URL)
     result = {"scenario": "pages", "orders": args.orders, "machine": common.machine_info()}
     if not args.reuse:

@@ -143,9 +143,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--date", default=date.today().isoformat())
     args = ap.parse_args(argv)
-    with common._admin_conn() as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB}")
+    common.recreate_database(DB)
     common.bootstrap(URL)
     common.migrate()
     common.seed()
