@@ -110,3 +110,41 @@ def test_templates_fall_back_to_the_shipped_defaults(company, monday_morning):
            dedupe_key="edited", channels=["inapp"])
     m = Message.objects.get(dedupe_key__startswith="edited|")
     assert (m.subject, m.body) == ("提醒：T", "M！")
+
+
+@pytest.mark.smoke
+def test_settings_changes_are_audited_without_their_secrets(company):
+    from datetime import time
+
+    from orderhub.core.models import AuditEvent
+    from orderhub.notify.services import endpoint_save, message_resend, profile_save, template_save
+
+    admin = company["actors"]["admin"]
+    url = "https://oapi.dingtalk.com/robot/send?access_token=TOPSECRET"
+    ep = endpoint_save(code="ding", name="生产群", kind="dingtalk", actor=admin,
+                       config={"url": url, "secret": "SECxyz"})
+    endpoint_save(code="ding", name="生产一群", kind="dingtalk", actor=admin,
+                  config={"url": url, "secret": "SECxyz"})
+    evs = list(AuditEvent.objects.filter(subject_type="notify_endpoint", subject_id=ep.pk).order_by("seq"))
+    assert [e.action for e in evs] == ["notify.endpoint_saved"] * 2
+    assert evs[1].changes == {"name": ["生产群", "生产一群"]}      # only what changed
+    logged = str(evs[0].changes)
+    assert "TOPSECRET" not in logged and "SECxyz" not in logged and "oapi.dingtalk.com" in logged
+
+    t = template_save(event="order.created", channel="inapp", subject="新订单 {{ order.number }}",
+                      body="请处理", actor=admin)
+    ev = AuditEvent.objects.get(subject_type="message_template", subject_id=t.pk)
+    assert ev.changes["body"] == [None, "请处理"] and ev.data["event"] == "order.created"
+
+    planner = company["users"]["planner"]
+    profile_save(user_id=planner.pk, actor=company["actors"]["planner"], mobile="13800000000",
+                 quiet_start=time(22, 0), quiet_end=time(7, 0))
+    ev = AuditEvent.objects.get(subject_type="contact_profile", subject_id=planner.pk)
+    assert ev.changes["quiet_start"] == [None, "22:00:00"] and ev.actor_label == "planner"
+
+    notify(event="rule.notify", recipients=[Recipient.role("planner")], context={}, dedupe_key="dead")
+    m = Message.objects.get(dedupe_key__startswith="dead|")
+    Message.objects.filter(pk=m.pk).update(status=Message.Status.DEAD, attempts=8)
+    message_resend(message=m.pk, actor=admin)
+    ev = AuditEvent.objects.get(subject_type="notify_message", subject_id=m.pk)
+    assert ev.action == "notify.message_resent" and ev.changes["status"] == ["dead", "queued"]

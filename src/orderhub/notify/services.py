@@ -473,11 +473,48 @@ def template_save(*, event: str, channel: str, subject: str, body: str, actor: A
         except TemplateSyntaxError as e:
             raise _invalid(_("Template syntax error in the %(field)s: %(error)s")
                                    % {"field": name, "error": e}, field=name) from e
-    t, _created = MessageTemplate.objects.update_or_create(
-        event=event, channel=channel,
-        defaults={"subject": subject, "body": body, "updated_by": actor.label[:150]})
+    with transaction.atomic():
+        t = MessageTemplate.objects.select_for_update().filter(event=event, channel=channel).first()
+        before = {"subject": t.subject, "body": t.body} if t else {}
+        if t is None:
+            t = MessageTemplate(event=event, channel=channel)
+        t.subject, t.body, t.updated_by = subject, body, actor.label[:150]
+        t.save()
+        _audit("message_template", t.pk, "notify.template_saved", actor, before,
+               {"subject": subject, "body": body}, data={"event": event, "channel": channel})
     clear_caches()
     return t
+
+
+SECRET_KEYS = ("secret", "password", "token", "key", "sign")
+
+
+def _masked(config: dict[str, Any]) -> dict[str, Any]:
+    """Endpoint settings as the audit log keeps them: secrets as a fingerprint, never in clear."""
+    def fingerprint(v) -> str:
+        return "sha256:" + hashlib.sha256(str(v).encode()).hexdigest()[:12]
+
+    out = {}
+    for k, v in (config or {}).items():
+        if any(s in k.lower() for s in SECRET_KEYS) and v:
+            out[k] = fingerprint(v)
+        elif isinstance(v, str) and v.startswith(("http://", "https://")) and "?" in v:
+            # robot URLs carry their token in the query (access_token=…, key=…)
+            base, query = v.split("?", 1)
+            out[k] = f"{base}?{fingerprint(query)}"
+        else:
+            out[k] = v
+    return out
+
+
+def _audit(subject_type: str, subject_id: int, action: str, actor: Actor, before: dict[str, Any],
+           after: dict[str, Any], *, data: dict[str, Any] | None = None) -> None:
+    """One event in the subject's chain with each changed field's before and after."""
+    from orderhub.core.audit import append_event
+
+    changes = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+    append_event(subject_type=subject_type, subject_id=subject_id, action=action, actor=actor,
+                 changes=changes, data=data)
 
 
 # --------------------------------------------------------------------------- quiet hours
@@ -532,9 +569,24 @@ def endpoint_save(*, code: str, name: str, kind: str, config: dict, actor: Actor
         if r not in ROLES:
             raise _invalid(_("Unknown role '%(role)s'.") % {"role": r}, field="roles")
     config = validate_config(kind, config or {})
-    ep, _created = Endpoint.objects.update_or_create(code=code, defaults=dict(
-        name=name, kind=kind, config=config, roles=roles, is_active=is_active,
-        quiet_start=quiet_start, quiet_end=quiet_end, timeout_seconds=float(timeout_seconds)))
+    values = dict(name=name, kind=kind, config=config, roles=roles, is_active=is_active,
+                  quiet_start=quiet_start, quiet_end=quiet_end, timeout_seconds=float(timeout_seconds))
+
+    def plain(v: dict[str, Any]) -> dict[str, Any]:
+        return {**v, "config": _masked(v["config"]),
+                "quiet_start": v["quiet_start"].isoformat() if v["quiet_start"] else None,
+                "quiet_end": v["quiet_end"].isoformat() if v["quiet_end"] else None}
+
+    with transaction.atomic():
+        ep = Endpoint.objects.select_for_update().filter(code=code).first()
+        before = plain({k: getattr(ep, k) for k in values}) if ep else {}
+        if ep is None:
+            ep = Endpoint(code=code)
+        for k, v in values.items():
+            setattr(ep, k, v)
+        ep.save()
+        _audit("notify_endpoint", ep.pk, "notify.endpoint_saved", actor, before, plain(values),
+               data={"code": code})
     clear_caches()
     return ep
 
@@ -554,9 +606,22 @@ def profile_save(*, user_id: int, actor: Actor, mobile: str = "", dingtalk_id: s
         raise _invalid(_("A mobile number has digits, '+', '-' and spaces only."), field="mobile")
     if (quiet_start is None) != (quiet_end is None):
         raise _invalid(_("Quiet hours need both a start and an end."), field="quiet_start")
-    p, _created = ContactProfile.objects.update_or_create(user_id=user_id, defaults=dict(
-        mobile=mobile[:32], dingtalk_id=dingtalk_id[:64], wecom_id=wecom_id[:64],
-        channels=list(channels or []), quiet_start=quiet_start, quiet_end=quiet_end))
+    values = dict(mobile=mobile[:32], dingtalk_id=dingtalk_id[:64], wecom_id=wecom_id[:64],
+                  channels=list(channels or []), quiet_start=quiet_start, quiet_end=quiet_end)
+
+    def plain(v: dict[str, Any]) -> dict[str, Any]:
+        return {**v, "quiet_start": v["quiet_start"].isoformat() if v["quiet_start"] else None,
+                "quiet_end": v["quiet_end"].isoformat() if v["quiet_end"] else None}
+
+    with transaction.atomic():
+        p = ContactProfile.objects.select_for_update().filter(user_id=user_id).first()
+        before = plain({k: getattr(p, k) for k in values}) if p else {}
+        if p is None:
+            p = ContactProfile(user_id=user_id)
+        for k, v in values.items():
+            setattr(p, k, v)
+        p.save()
+        _audit("contact_profile", user_id, "notify.profile_saved", actor, before, plain(values))
     clear_caches()
     return p
 
@@ -584,9 +649,14 @@ def message_resend(*, message: int, actor: Actor) -> Message:
         if m.status not in (Message.Status.DEAD, Message.Status.FAILED):
             raise _invalid(_("Only dead or failed messages can be re-sent (this one is %(s)s).")
                                    % {"s": m.get_status_display()}, field="status")
+        before = {"status": m.status, "attempts": m.attempts}
         m.status = Message.Status.QUEUED
         m.attempts = 0
         m.next_attempt_at = clock.now()
         m.save(update_fields=["status", "attempts", "next_attempt_at"])
+        _audit("notify_message", m.pk, "notify.message_resent", actor, before,
+               {"status": m.status, "attempts": 0},
+               data={"event": m.event, "channel": m.channel, "order": m.order_id,
+                     "last_error": m.last_error[:500]})
         transaction.on_commit(_wake_after_commit)
     return m
