@@ -1,6 +1,7 @@
 """Bearer tokens for systems, the session for the web UI; both become an Actor."""
 
 import hashlib
+from functools import cache
 
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -20,35 +21,30 @@ def _context(request) -> RequestContext:
     return getattr(request, "orderhub_context", None) or RequestContext()
 
 
-_TOKEN_SQL: str | None = None
-
-
+@cache
 def _token_sql() -> str:
     """Token, its user and the user's roles and permissions, in one statement."""
-    global _TOKEN_SQL
-    if _TOKEN_SQL is None:
-        User = get_user_model()
-        q = connection.ops.quote_name
-        users, tokens = q(User._meta.db_table), q(ApiToken._meta.db_table)
-        groups_rel = User._meta.get_field("groups").remote_field.through._meta.db_table
-        perms_rel = User._meta.get_field("user_permissions").remote_field.through._meta.db_table
-        _TOKEN_SQL = (
-            "WITH p AS MATERIALIZED (SELECT %s::jsonb AS d) "
-            "SELECT to_jsonb(t)::text, to_jsonb(u)::text, "
-            "(SELECT jsonb_agg(jsonb_build_array(x.g, x.app, x.code))::text FROM ("
-            f"  SELECT g.name AS g, ct.app_label AS app, pm.codename AS code FROM {q(groups_rel)} ug "
-            "   JOIN auth_group g ON g.id = ug.group_id "
-            "   LEFT JOIN auth_group_permissions gp ON gp.group_id = g.id "
-            "   LEFT JOIN auth_permission pm ON pm.id = gp.permission_id "
-            "   LEFT JOIN django_content_type ct ON ct.id = pm.content_type_id WHERE ug.user_id = u.id "
-            "  UNION ALL "
-            f"  SELECT '', ct.app_label, pm.codename FROM {q(perms_rel)} up "
-            "   JOIN auth_permission pm ON pm.id = up.permission_id "
-            "   JOIN django_content_type ct ON ct.id = pm.content_type_id WHERE up.user_id = u.id) x) "
-            f"FROM {tokens} t JOIN {users} u ON u.id = t.user_id "
-            "WHERE t.key_hash = (SELECT d->>0 FROM p) AND NOT t.revoked AND u.is_active"
-        )
-    return _TOKEN_SQL
+    User = get_user_model()
+    q = connection.ops.quote_name
+    users, tokens = q(User._meta.db_table), q(ApiToken._meta.db_table)
+    groups_rel = User._meta.get_field("groups").remote_field.through._meta.db_table
+    perms_rel = User._meta.get_field("user_permissions").remote_field.through._meta.db_table
+    return (
+        "WITH p AS MATERIALIZED (SELECT %s::jsonb AS d) "
+        "SELECT to_jsonb(t)::text, to_jsonb(u)::text, "
+        "(SELECT jsonb_agg(jsonb_build_array(x.g, x.app, x.code))::text FROM ("
+        f"  SELECT g.name AS g, ct.app_label AS app, pm.codename AS code FROM {q(groups_rel)} ug "
+        "   JOIN auth_group g ON g.id = ug.group_id "
+        "   LEFT JOIN auth_group_permissions gp ON gp.group_id = g.id "
+        "   LEFT JOIN auth_permission pm ON pm.id = gp.permission_id "
+        "   LEFT JOIN django_content_type ct ON ct.id = pm.content_type_id WHERE ug.user_id = u.id "
+        "  UNION ALL "
+        f"  SELECT '', ct.app_label, pm.codename FROM {q(perms_rel)} up "
+        "   JOIN auth_permission pm ON pm.id = up.permission_id "
+        "   JOIN django_content_type ct ON ct.id = pm.content_type_id WHERE up.user_id = u.id) x) "
+        f"FROM {tokens} t JOIN {users} u ON u.id = t.user_id "
+        "WHERE t.key_hash = (SELECT d->>0 FROM p) AND NOT t.revoked AND u.is_active"
+    )
 
 
 def _bearer_actor(request, raw: str) -> tuple[ApiToken, Actor] | None:

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -107,28 +108,23 @@ def stock_reserve(*, order_id: int, requirements: list[Requirement], actor: Acto
         return made, shortages
 
 
-_RESERVE_SQL: str | None = None
-
-
+@cache
 def _reserve_sql() -> str:
     """The new ``reserved`` of the locked stock rows and the reservation rows, one statement.
     Reservation ids come from the table's sequence in the order the rows were sent."""
-    global _RESERVE_SQL
-    if _RESERVE_SQL is None:
-        levels, res = StockLevel._meta.db_table, Reservation._meta.db_table
-        cols = fastsql.columns(Reservation, False)
-        names = ", ".join(connection.ops.quote_name(c) for c in cols)
-        values = ", ".join(f"r.{connection.ops.quote_name(c)}" for c in cols)
-        _RESERVE_SQL = fastsql.statement([
-            f"u AS (UPDATE {levels} AS t SET reserved = r.reserved FROM {fastsql.records('u', StockLevel)} AS r "
-            "WHERE t.id = r.id AND t.id = ANY(ARRAY(SELECT (x->>'id')::bigint "
-            "FROM jsonb_array_elements((SELECT d FROM p)->'u') AS x)) RETURNING 1)",
-            f"n AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('{res}', 'id')) AS new_id, "
-            f"r.ordinality, {values} FROM {fastsql.records('i', Reservation)} WITH ORDINALITY AS r)",
-            f"i AS (INSERT INTO {res} (id, {names}) SELECT new_id, {names} FROM n RETURNING 1)",
-        ], "SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM i), "
-           "(SELECT array_agg(new_id ORDER BY ordinality) FROM n)")
-    return _RESERVE_SQL
+    levels, res = StockLevel._meta.db_table, Reservation._meta.db_table
+    cols = fastsql.columns(Reservation, False)
+    names = ", ".join(connection.ops.quote_name(c) for c in cols)
+    values = ", ".join(f"r.{connection.ops.quote_name(c)}" for c in cols)
+    return fastsql.statement([
+        f"u AS (UPDATE {levels} AS t SET reserved = r.reserved FROM {fastsql.records('u', StockLevel)} AS r "
+        "WHERE t.id = r.id AND t.id = ANY(ARRAY(SELECT (x->>'id')::bigint "
+        "FROM jsonb_array_elements((SELECT d FROM p)->'u') AS x)) RETURNING 1)",
+        f"n AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('{res}', 'id')) AS new_id, "
+        f"r.ordinality, {values} FROM {fastsql.records('i', Reservation)} WITH ORDINALITY AS r)",
+        f"i AS (INSERT INTO {res} (id, {names}) SELECT new_id, {names} FROM n RETURNING 1)",
+    ], "SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM i), "
+       "(SELECT array_agg(new_id ORDER BY ordinality) FROM n)")
 
 
 def _write_reservations(levels: list[StockLevel], made: list[Reservation]) -> None:

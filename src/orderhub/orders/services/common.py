@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from django.conf import settings
@@ -34,7 +35,6 @@ NUMBER_SEQUENCE = "orderhub_order_number"
 MAX_LINES = 5000
 MAX_QTY = Decimal("1e14")     # QTY columns: 18 digits, 4 decimals
 MAX_MONEY = Decimal("1e14")   # MONEY columns: 16 digits, 2 decimals
-
 
 
 @dataclass
@@ -297,27 +297,22 @@ def enter_stage(order: Order, lines: list[OrderLine], wf: CompiledWorkflow, stag
 # --------------------------------------------------------------------------- writing new orders
 
 
+@cache
 def _create_sql() -> str:
-    global _CREATE_SQL
-    if _CREATE_SQL is None:
-        from orderhub.core.models import AuditEvent
+    from orderhub.core.models import AuditEvent
 
-        _CREATE_SQL = fastsql.statement([
-            fastsql.insert_cte("o", "o", Order, fastsql.columns(Order, True)),
-            fastsql.insert_cte("l", "l", OrderLine, fastsql.columns(OrderLine, False),
-                               returning="id, order_id, line_no"),
-            fastsql.insert_cte("s", "s", StageInstance, fastsql.columns(StageInstance, False),
-                               returning="id, order_id"),
-            fastsql.insert_cte("e", "e", AuditEvent, fastsql.columns(AuditEvent, False),
-                               returning="id, subject_id, seq"),
-            fastsql.insert_cte("n", "n", Snapshot, fastsql.columns(Snapshot, False)),
-        ], "SELECT (SELECT array_agg(id ORDER BY order_id, line_no) FROM l), "
-           "(SELECT array_agg(id ORDER BY order_id) FROM s), "
-           "(SELECT array_agg(id ORDER BY subject_id, seq) FROM e), (SELECT count(*) FROM o)")
-    return _CREATE_SQL
-
-
-_CREATE_SQL: str | None = None
+    return fastsql.statement([
+        fastsql.insert_cte("o", "o", Order, fastsql.columns(Order, True)),
+        fastsql.insert_cte("l", "l", OrderLine, fastsql.columns(OrderLine, False),
+                           returning="id, order_id, line_no"),
+        fastsql.insert_cte("s", "s", StageInstance, fastsql.columns(StageInstance, False),
+                           returning="id, order_id"),
+        fastsql.insert_cte("e", "e", AuditEvent, fastsql.columns(AuditEvent, False),
+                           returning="id, subject_id, seq"),
+        fastsql.insert_cte("n", "n", Snapshot, fastsql.columns(Snapshot, False)),
+    ], "SELECT (SELECT array_agg(id ORDER BY order_id, line_no) FROM l), "
+       "(SELECT array_agg(id ORDER BY order_id) FROM s), "
+       "(SELECT array_agg(id ORDER BY subject_id, seq) FROM e), (SELECT count(*) FROM o)")
 
 
 def _saved(objs) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 from typing import Any
 
 from django.conf import settings
@@ -96,31 +97,26 @@ class _Lookups:
         return cls(customers, products, factors, owners)
 
 
-_LOOKUP_SQL: str | None = None
-
-
+@cache
 def _lookup_sql() -> str:
-    global _LOOKUP_SQL
-    if _LOOKUP_SQL is None:
-        User = get_user_model()
-        q = connection.ops.quote_name
-        cust, prod = q(Customer._meta.db_table), q(Product._meta.db_table)
-        conv, users = q(UnitConversion._meta.db_table), q(User._meta.db_table)
-        uname = q(User._meta.get_field(User.USERNAME_FIELD).column)
-        _LOOKUP_SQL = (
-            "WITH p AS MATERIALIZED (SELECT %s::jsonb AS d), "
-            f"pr AS (SELECT x.* FROM {prod} x WHERE x.sku = ANY(ARRAY("
-            "SELECT jsonb_array_elements_text(d->'p') FROM p)) AND x.is_active) "
-            "SELECT (SELECT jsonb_agg(jsonb_build_object('c', to_jsonb(c), 'u', to_jsonb(u)))::text "
-            f"FROM {cust} c LEFT JOIN {users} u ON u.id = c.sales_owner_id WHERE c.code = ANY(ARRAY("
-            "SELECT jsonb_array_elements_text(d->'c') FROM p)) AND c.is_active), "
-            "(SELECT jsonb_agg(to_jsonb(pr))::text FROM pr), "
-            f"(SELECT jsonb_agg(jsonb_build_array(v.product_id, v.unit, v.factor::text))::text FROM {conv} v "
-            "WHERE v.product_id = ANY(ARRAY(SELECT id FROM pr))), "
-            f"(SELECT jsonb_agg(to_jsonb(u))::text FROM {users} u WHERE u.{uname} = ANY(ARRAY("
-            "SELECT jsonb_array_elements_text(d->'u') FROM p)) AND u.is_active)"
-        )
-    return _LOOKUP_SQL
+    User = get_user_model()
+    q = connection.ops.quote_name
+    cust, prod = q(Customer._meta.db_table), q(Product._meta.db_table)
+    conv, users = q(UnitConversion._meta.db_table), q(User._meta.db_table)
+    uname = q(User._meta.get_field(User.USERNAME_FIELD).column)
+    return (
+        "WITH p AS MATERIALIZED (SELECT %s::jsonb AS d), "
+        f"pr AS (SELECT x.* FROM {prod} x WHERE x.sku = ANY(ARRAY("
+        "SELECT jsonb_array_elements_text(d->'p') FROM p)) AND x.is_active) "
+        "SELECT (SELECT jsonb_agg(jsonb_build_object('c', to_jsonb(c), 'u', to_jsonb(u)))::text "
+        f"FROM {cust} c LEFT JOIN {users} u ON u.id = c.sales_owner_id WHERE c.code = ANY(ARRAY("
+        "SELECT jsonb_array_elements_text(d->'c') FROM p)) AND c.is_active), "
+        "(SELECT jsonb_agg(to_jsonb(pr))::text FROM pr), "
+        f"(SELECT jsonb_agg(jsonb_build_array(v.product_id, v.unit, v.factor::text))::text FROM {conv} v "
+        "WHERE v.product_id = ANY(ARRAY(SELECT id FROM pr))), "
+        f"(SELECT jsonb_agg(to_jsonb(u))::text FROM {users} u WHERE u.{uname} = ANY(ARRAY("
+        "SELECT jsonb_array_elements_text(d->'u') FROM p)) AND u.is_active)"
+    )
 
 
 def _build(data: OrderInput, lk: _Lookups) -> tuple[Order, list[OrderLine]]:
