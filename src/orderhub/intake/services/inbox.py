@@ -128,24 +128,32 @@ def inbound_process(*, message: InboundMessage | int, actor: Actor, mode: str = 
     return _conclude(msg, outcome, actor)
 
 
+CONCLUDED_FIELDS = ["status", "errors", "report", "attempts", "processed_at", "mapping", "external_ref"]
+
+
+def _apply_outcome(msg: InboundMessage, outcome: Outcome, now) -> str:
+    """Set what processing concluded on ``msg`` (not saved); returns the status it had."""
+    before = msg.status
+    msg.status = outcome.status
+    msg.errors = to_plain(outcome.errors[:MAX_REPORT_ITEMS])
+    msg.report = to_plain({
+        "summary": {"orders_created": outcome.created, "duplicates": outcome.duplicates,
+                    "refused": outcome.refused, "review": outcome.review, "rows": outcome.rows},
+        "items": outcome.items[:MAX_REPORT_ITEMS]})
+    msg.attempts += 1
+    msg.processed_at = now
+    if outcome.mapping is not None:
+        msg.mapping = outcome.mapping
+    if outcome.external_ref:
+        msg.external_ref = outcome.external_ref[:200]
+    return before
+
+
 def _conclude(msg: InboundMessage, outcome: Outcome, actor: Actor) -> InboundMessage:
     with transaction.atomic():
         locked = InboundMessage.objects.select_for_update().get(pk=msg.pk)
-        before = locked.status
-        locked.status = outcome.status
-        locked.errors = to_plain(outcome.errors[:MAX_REPORT_ITEMS])
-        locked.report = to_plain({
-            "summary": {"orders_created": outcome.created, "duplicates": outcome.duplicates,
-                        "refused": outcome.refused, "review": outcome.review, "rows": outcome.rows},
-            "items": outcome.items[:MAX_REPORT_ITEMS]})
-        locked.attempts += 1
-        locked.processed_at = clock.now()
-        if outcome.mapping is not None:
-            locked.mapping = outcome.mapping
-        if outcome.external_ref:
-            locked.external_ref = outcome.external_ref[:200]
-        locked.save(update_fields=["status", "errors", "report", "attempts", "processed_at", "mapping",
-                                   "external_ref"])
+        before = _apply_outcome(locked, outcome, clock.now())
+        locked.save(update_fields=CONCLUDED_FIELDS)
         events.message_status_changed(message=locked, before=before, actor=actor,
                                       data={"attempt": locked.attempts, "summary": locked.report["summary"],
                                             "errors": locked.errors[:20]})
@@ -177,24 +185,11 @@ def _conclude_many(done: list[tuple[InboundMessage, Outcome]], actor: Actor) -> 
     now = clock.now()
     evs = []
     for msg, outcome in done:
-        before = msg.status
-        msg.status = outcome.status
-        msg.errors = to_plain(outcome.errors[:MAX_REPORT_ITEMS])
-        msg.report = to_plain({
-            "summary": {"orders_created": outcome.created, "duplicates": outcome.duplicates,
-                        "refused": outcome.refused, "review": outcome.review, "rows": outcome.rows},
-            "items": outcome.items[:MAX_REPORT_ITEMS]})
-        msg.attempts += 1
-        msg.processed_at = now
-        if outcome.mapping is not None:
-            msg.mapping = outcome.mapping
-        if outcome.external_ref:
-            msg.external_ref = outcome.external_ref[:200]
+        before = _apply_outcome(msg, outcome, now)
         evs.append(events.message_status_event(
             message=msg, before=before, head=heads.get(msg.pk, (0, GENESIS)), actor=actor,
             data={"attempt": msg.attempts, "summary": msg.report["summary"], "errors": msg.errors[:20]}))
-    InboundMessage.objects.bulk_update([m for m, _o in done], ["status", "errors", "report", "attempts",
-                                                              "processed_at", "mapping", "external_ref"])
+    InboundMessage.objects.bulk_update([m for m, _o in done], CONCLUDED_FIELDS)
     type(evs[0]).objects.bulk_create(evs)
 
 
