@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from orderhub.core import clock, fastsql
 from orderhub.core.actors import Actor
 from orderhub.core.errors import PermissionDenied, Problem, ValidationFailed
+from orderhub.core.locking import lock_own_rows
 
 from .models import Reservation, StockLevel, StockMove
 
@@ -44,15 +45,8 @@ class Shortage:
         return self.needed - self.available
 
 
-def _for_update(qs):
-    """Lock only the stock rows (not the joined warehouse rows) where the database can say so."""
-    if connection.features.has_select_for_update_of:
-        return qs.select_for_update(of=("self",))
-    return qs.select_for_update()
-
-
 def _locked_levels(product_ids: Iterable[int]) -> list[StockLevel]:
-    return list(_for_update(StockLevel.objects.select_related("warehouse"))
+    return list(lock_own_rows(StockLevel.objects.select_related("warehouse"))
                 .filter(product_id__in=set(product_ids)).order_by("pk"))
 
 
@@ -171,7 +165,7 @@ def _close_reservations(*, order_id: int, actor: Actor, consume: bool, note: str
 
 
 def _locked_levels_by_pk(pks: Iterable[int]) -> list[StockLevel]:
-    return list(_for_update(StockLevel.objects).filter(pk__in=set(pks)).order_by("pk"))
+    return list(lock_own_rows(StockLevel.objects).filter(pk__in=set(pks)).order_by("pk"))
 
 
 def stock_release(*, order_id: int, actor: Actor, note: str = "") -> list[Reservation]:

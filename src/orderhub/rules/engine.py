@@ -24,7 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 
 from orderhub.core import clock
@@ -32,6 +32,7 @@ from orderhub.core.actors import Actor
 from orderhub.core.canonical import to_plain
 from orderhub.core.errors import DomainError
 from orderhub.core.expressions import ExpressionError
+from orderhub.core.locking import lock_own_rows
 from orderhub.orders.facts import LazyValues, OrderFacts
 from orderhub.orders.hooks import OrderChange
 from orderhub.orders.models import Order, OrderLine
@@ -271,12 +272,6 @@ def rules_on_overdue(rows: Iterable, orders: dict[int, Order], *, now: datetime)
 # --------------------------------------------------------------------------- jobs
 
 
-def _lock(qs):
-    if connection.features.has_select_for_update_of:
-        return qs.select_for_update(of=("self",), skip_locked=True)
-    return qs.select_for_update(skip_locked=True)
-
-
 def rules_apply_pending(*, limit: int = 200) -> int:
     """Apply queued order-changing actions through the order services (each in its own
     transaction, claimed with SKIP LOCKED). Returns how many were handled."""
@@ -285,7 +280,8 @@ def rules_apply_pending(*, limit: int = 200) -> int:
     handled = 0
     for pk in ids:
         with transaction.atomic():
-            task = _lock(RuleTask.objects.select_related("firing__rule", "order")).filter(
+            task = lock_own_rows(RuleTask.objects.select_related("firing__rule", "order"),
+                                 skip_locked=True).filter(
                 pk=pk, state=RuleTask.State.PENDING).first()
             if task is None:
                 continue

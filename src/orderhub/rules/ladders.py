@@ -12,12 +12,13 @@ import logging
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import transaction
 
 from orderhub.core import clock
 from orderhub.core.actors import Actor
 from orderhub.core.calendar_config import get_business_calendar
 from orderhub.core.expressions import ExpressionError
+from orderhub.core.locking import lock_own_rows
 from orderhub.orders.facts import OrderFacts
 from orderhub.orders.hooks import OrderChange
 from orderhub.orders.models import EscalationStep, Order, OrderLine
@@ -132,12 +133,6 @@ def ladder_fire_due(*, limit: int = 500) -> int:
     return fired
 
 
-def _lock(qs, *, skip_locked: bool = False):
-    if connection.features.has_select_for_update_of:
-        return qs.select_for_update(of=("self",), skip_locked=skip_locked)
-    return qs.select_for_update(skip_locked=skip_locked)
-
-
 def _fire_one(step_id: int, order_id: int) -> bool:
     from orderhub.orders.services import order_record, order_update
 
@@ -145,10 +140,12 @@ def _fire_one(step_id: int, order_id: int) -> bool:
 
     actor = Actor.system(ESCALATION_ACTOR)
     with transaction.atomic():
-        order = _lock(Order.objects.select_related("customer", "workflow")).filter(pk=order_id).first()
+        order = (lock_own_rows(Order.objects.select_related("customer", "workflow"))
+                 .filter(pk=order_id).first())
         if order is None or order.on_hold:   # (held since the rung was picked)
             return False
-        step = (_lock(EscalationStep.objects.select_related("stage_instance", "ticket"), skip_locked=True)
+        step = (lock_own_rows(EscalationStep.objects.select_related("stage_instance", "ticket"),
+                              skip_locked=True)
                 .filter(pk=step_id, fired_at__isnull=True, cancelled_at__isnull=True).first())
         if step is None:
             return False

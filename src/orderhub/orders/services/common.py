@@ -22,6 +22,7 @@ from orderhub.core.errors import (
     NotFound,
     Problem,
 )
+from orderhub.core.locking import lock_own_rows
 from orderhub.core.numbering import next_value
 from orderhub.inventory.services import Requirement, stock_consume, stock_release, stock_reserve
 from orderhub.workflow.spec import CompiledStage, CompiledWorkflow, render_message
@@ -82,11 +83,7 @@ def lock_order(order: Order | str) -> Order:
     number = order if isinstance(order, str) else order.number
     if fastsql.available():
         return _lock_fast(number, with_lines=False)[0]
-    qs = Order.objects.select_related("customer", "workflow")
-    if connection.features.has_select_for_update_of:
-        qs = qs.select_for_update(of=("self",))
-    else:
-        qs = qs.select_for_update()
+    qs = lock_own_rows(Order.objects.select_related("customer", "workflow"))
     try:
         return qs.get(number=number)
     except Order.DoesNotExist:
