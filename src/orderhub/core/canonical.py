@@ -7,7 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 
-def _default(value: Any) -> Any:
+def plain_scalar(value: Any) -> Any:
+    """How canonical JSON spells a value JSON has no type for (Decimal, date, set)."""
     if isinstance(value, Decimal):
         # normalise 12.50 and 12.5 to one spelling, without exponent notation
         text = format(value.normalize(), "f")
@@ -20,7 +21,7 @@ def _default(value: Any) -> Any:
 
 
 def canonical_json(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default)
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=plain_scalar)
 
 
 def sha256_hex(text: str) -> str:
