@@ -135,6 +135,7 @@ ORDERHUB_INTAKE_WEBHOOK_MODE = os.environ.get("ORDERHUB_INTAKE_WEBHOOK_MODE", "s
 # server-side prepared statements for the multi-table write path (core/fastsql.py); 0 behind a
 # pooler that cannot keep them
 ORDERHUB_PREPARE_STATEMENTS = os.environ.get("ORDERHUB_PREPARE_STATEMENTS", "1") == "1"
+ORDERHUB_PIPELINE = os.environ.get("ORDERHUB_PIPELINE", "1") == "1"
 ORDERHUB_INTAKE_MAX_FILE_BYTES = int(os.environ.get("ORDERHUB_INTAKE_MAX_FILE_BYTES", str(64 * 1024 * 1024)))
 # the mailbox `orderhub intake poll-imap` reads purchase orders from
 ORDERHUB_IMAP_HOST = os.environ.get("ORDERHUB_IMAP_HOST", "")

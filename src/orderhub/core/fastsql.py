@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
@@ -90,6 +91,49 @@ def execute(sql: str, payload: Any) -> list[tuple]:
     with _prepared_cursor() as cur:
         cur.execute(sql, [text])
         return cur.fetchall() if cur.description else []
+
+
+# --------------------------------------------------------------------------- pipelining
+
+
+@contextmanager
+def pipeline():
+    """Statements sent inside the block go to the server without waiting for their results
+    (libpq pipeline mode): the server executes them while Python prepares the next ones, and a
+    result is waited for only when it is read (:func:`send` / :meth:`Sent.rows`) or when the
+    block ends. An error surfaces there, as Django's database error, and aborts the rest of
+    the block (the transaction is then rolled back as usual). A no-op where pipelining is not
+    available (SQLite, a libpq before 14) or when ``ORDERHUB_PIPELINE=0``."""
+    import psycopg
+
+    if not available() or not settings.ORDERHUB_PIPELINE or not psycopg.Pipeline.is_supported():
+        yield
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        yield
+
+
+class Sent:
+    """A statement sent by :func:`send`; its rows are read on demand."""
+
+    __slots__ = ("_cursor",)
+
+    def __init__(self, cursor):
+        self._cursor = cursor
+
+    def rows(self) -> list[tuple]:
+        """The statement's rows (it must return rows), waiting for them if need be."""
+        with self._cursor as cur:
+            return cur.fetchall()
+
+
+def send(sql: str, payload: Any) -> Sent:
+    """Like :func:`execute`, but inside :func:`pipeline` it returns once the statement is sent;
+    read the rows later with ``.rows()`` (outside a pipeline it simply runs the statement)."""
+    cur = _prepared_cursor()
+    cur.execute(sql, [dumps(payload)])
+    return Sent(cur)
 
 
 # --------------------------------------------------------------------------- JSON of rows

@@ -14,7 +14,7 @@ from .models import Counter
 
 BLOCK = 50
 _lock = threading.Lock()
-_blocks: dict[str, tuple[int, int]] = {}
+_blocks: dict[str, list[list[int]]] = {}   # sequence -> [next, end) ranges not yet handed out
 
 
 def sequence_sql(name: str) -> tuple[str, str]:
@@ -32,6 +32,12 @@ def preallocated_id(table: str) -> int | None:
 
     With the id known, rows that refer to the new one (and hashes that include it) are built
     first and everything goes in with one INSERT per table."""
+    name = serial_sequence(table)
+    return None if name is None else next_value(name)
+
+
+def serial_sequence(table: str) -> str | None:
+    """The sequence behind ``table``'s id (PostgreSQL), else None."""
     if connection.vendor != "postgresql":
         return None
     name = _serial_names.get(table)
@@ -39,7 +45,23 @@ def preallocated_id(table: str) -> int | None:
         with connection.cursor() as cur:
             cur.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
             name = _serial_names[table] = cur.fetchone()[0]
-    return next_value(name)
+    return name
+
+
+def reserve(name: str, n: int) -> None:
+    """Make sure the next ``n`` values of sequence ``name`` are held in memory (PostgreSQL; one
+    round trip at most), so that handing them out later sends no query: batch writers call it
+    before pipelining their INSERTs."""
+    if connection.vendor != "postgresql" or n <= 0:
+        return
+    with _lock:
+        have = sum(end - nxt for nxt, end in _blocks.get(name, ()))
+        if have >= n:
+            return
+        with connection.cursor() as cur:
+            cur.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [name, -(-(n - have) // BLOCK)])
+            starts = [r[0] for r in cur.fetchall()]
+        _blocks.setdefault(name, []).extend([s, s + BLOCK] for s in starts)
 
 
 def next_value(name: str) -> int:
@@ -48,11 +70,14 @@ def next_value(name: str) -> int:
         Counter.objects.filter(name=name).update(value=F("value") + 1)
         return Counter.objects.values_list("value", flat=True).get(name=name)
     with _lock:
-        nxt, end = _blocks.get(name, (0, 0))
-        if nxt >= end:
+        ranges = _blocks.setdefault(name, [])
+        while ranges and ranges[0][0] >= ranges[0][1]:
+            ranges.pop(0)
+        if not ranges:
             with connection.cursor() as cur:
                 cur.execute("SELECT nextval(%s)", [name])
                 start = cur.fetchone()[0]
-            nxt, end = start, start + BLOCK
-        _blocks[name] = (nxt + 1, end)
-        return nxt
+            ranges.append([start, start + BLOCK])
+        value = ranges[0][0]
+        ranges[0][0] += 1
+        return value

@@ -22,6 +22,7 @@ from orderhub.core.errors import (
     NotFound,
     Problem,
 )
+from orderhub.core.instances import new
 from orderhub.core.locking import lock_own_rows
 from orderhub.core.numbering import next_value
 from orderhub.inventory.services import Requirement, stock_consume, stock_release, stock_reserve
@@ -179,16 +180,16 @@ def snapshot_content(order: Order, lines: list[OrderLine]) -> dict[str, Any]:
 
 def make_snapshot(order: Order, lines: list[OrderLine], now) -> Snapshot:
     content = canonical_json(snapshot_content(order, lines))
-    return Snapshot(order=order, version=order.version, stage=order.stage, taken_at=now,
+    return new(Snapshot, order=order, version=order.version, stage=order.stage, taken_at=now,
                     content=content, sha256=sha256_hex(content))
 
 
 def next_event(order: Order, *, action: str, actor: Actor, now, changes=None, data=None,
-               reason: str = "", forced: bool = False):
+               reason: str = "", forced: bool = False, plain: bool = False):
     """Build the next event of the order's chain and move the head kept on the order row."""
     ev = build_event(subject_type="order", subject_id=order.pk, head=(order.audit_seq, order.audit_head),
                      action=action, actor=actor, changes=changes, data=data, reason=reason,
-                     forced=forced, at=now)
+                     forced=forced, at=now, plain=plain)
     order.audit_seq, order.audit_head = ev.seq, ev.hash
     return ev
 
@@ -286,7 +287,7 @@ def enter_stage(order: Order, lines: list[OrderLine], wf: CompiledWorkflow, stag
     order.blocked_reasons = []
     if stage.spec.final:
         order.status = Order.Status.COMPLETED
-    return StageInstance(order=order, workflow_id=order.workflow_id, stage=stage.code,
+    return new(StageInstance, order=order, workflow_id=order.workflow_id, stage=stage.code,
                          owner_role=stage.spec.owner_role,
                          entered_at=now, due_at=due, entered_by=actor.label[:150], forced=forced)
 
@@ -326,6 +327,14 @@ def insert_new_orders(orders: list[Order], lines: list[OrderLine], stages: list[
     On PostgreSQL: one prepared statement whatever the number of orders and lines (pks of the
     lines, stage instances and events are set from what it returns). Elsewhere one INSERT per
     table."""
+    send_new_orders(orders, lines, stages, events, snaps)()
+
+
+def send_new_orders(orders: list[Order], lines: list[OrderLine], stages: list[StageInstance],
+                    events: list, snaps: list[Snapshot]):
+    """:func:`insert_new_orders` in two steps: send the statement now (inside
+    ``fastsql.pipeline()`` the server starts on it while the caller goes on), and return the
+    function that waits for it and sets the returned pks."""
     if not fastsql.available():
         from orderhub.core.models import AuditEvent
 
@@ -334,7 +343,7 @@ def insert_new_orders(orders: list[Order], lines: list[OrderLine], stages: list[
         StageInstance.objects.bulk_create(stages)
         AuditEvent.objects.bulk_create(events)
         Snapshot.objects.bulk_create(snaps)
-        return
+        return lambda: None
     from orderhub.core.models import AuditEvent
 
     payload = {
@@ -344,14 +353,19 @@ def insert_new_orders(orders: list[Order], lines: list[OrderLine], stages: list[
         "e": fastsql.rows(events, fastsql.columns(AuditEvent, False)),
         "n": fastsql.rows(snaps, fastsql.columns(Snapshot, False)),
     }
-    (line_ids, stage_ids, event_ids, _n), = fastsql.execute(_create_sql(), payload)
-    for ids, objs, key in ((line_ids, lines, lambda x: (x.order_id, x.line_no)),
-                           (stage_ids, stages, lambda x: x.order_id),
-                           (event_ids, events, lambda x: (x.subject_id, x.seq))):
-        for pk, obj in zip(ids or (), sorted(objs, key=key), strict=True):
-            obj.pk = pk
-    for group in (orders, lines, stages, events):
-        _saved(group)
+    sent = fastsql.send(_create_sql(), payload)
+
+    def finish() -> None:
+        (line_ids, stage_ids, event_ids, _n), = sent.rows()
+        for ids, objs, key in ((line_ids, lines, lambda x: (x.order_id, x.line_no)),
+                               (stage_ids, stages, lambda x: x.order_id),
+                               (event_ids, events, lambda x: (x.subject_id, x.seq))):
+            for pk, obj in zip(ids or (), sorted(objs, key=key), strict=True):
+                obj.pk = pk
+        for group in (orders, lines, stages, events):
+            _saved(group)
+
+    return finish
 
 
 # --------------------------------------------------------------------------- writing a change

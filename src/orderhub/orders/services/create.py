@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from typing import Any
@@ -24,7 +24,9 @@ from orderhub.core.errors import (
     Problem,
     ValidationFailed,
 )
-from orderhub.core.numbering import preallocated_id
+from orderhub.core.instances import new
+from orderhub.core.memory import collector_paused
+from orderhub.core.numbering import preallocated_id, reserve, serial_sequence
 from orderhub.core.text import unstorable
 from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled, current_definition_cached
@@ -39,6 +41,7 @@ from .common import (
     MAX_LINES,
     MAX_MONEY,
     MAX_QTY,
+    NUMBER_SEQUENCE,
     Blocked,
     CreateResult,
     enter_stage,
@@ -47,6 +50,7 @@ from .common import (
     next_event,
     next_order_number,
     run_entry_actions,
+    send_new_orders,
 )
 
 # --------------------------------------------------------------------------- create
@@ -119,13 +123,16 @@ def _lookup_sql() -> str:
     )
 
 
+_URGENCIES = frozenset(Urgency.values)
+
+
 def _build(data: OrderInput, lk: _Lookups) -> tuple[Order, list[OrderLine]]:
     problems: list[Problem] = []
     if not data.lines:
         problems.append(Problem("required", _("An order needs at least one line."), field="lines"))
     if len(data.lines) > MAX_LINES:
         problems.append(Problem("too_many", _("An order may have at most %(n)d lines.") % {"n": MAX_LINES}, field="lines"))
-    if data.urgency not in Urgency.values:
+    if data.urgency not in _URGENCIES:
         problems.append(Problem("invalid_choice", _("Urgency must be red, yellow or green."), field="urgency"))
     for name, value in (("customer", data.customer), ("channel", data.channel),
                         ("external_ref", data.external_ref or ""), ("remarks", data.remarks),
@@ -182,14 +189,13 @@ def _build(data: OrderInput, lk: _Lookups) -> tuple[Order, list[OrderLine]]:
                                     field=f"lines[{i}].unit_price"))
             continue
         total += amount
-        lines.append(OrderLine(line_no=i + 1, product=product, qty=ln.qty, unit=ln.unit or product.unit,
-                               base_qty=base_qty, unit_price=price, amount=amount,
-                               remarks=ln.remarks[:500]))
+        lines.append(new(OrderLine, line_no=i + 1, product=product, qty=ln.qty, unit=ln.unit or product.unit,
+                         base_qty=base_qty, unit_price=price, amount=amount, remarks=ln.remarks[:500]))
     if total >= MAX_MONEY:
         problems.append(Problem("out_of_range", _("Order total is too large."), field="lines"))
     if problems:
         raise ValidationFailed("invalid", problems[0].message, problems=problems)
-    order = Order(channel=data.channel, external_ref=data.external_ref or None, customer=customer,
+    order = new(Order, channel=data.channel, external_ref=data.external_ref or None, customer=customer,
                   required_date=data.required_date, promised_date=data.promised_date,
                   urgency=data.urgency, total_amount=total, remarks=data.remarks,
                   tags=sorted(set(data.tags)))
@@ -291,9 +297,10 @@ def _create(data: OrderInput, actor: Actor, normalized, fingerprint, lk: _Lookup
 
 
 def _append_created(order: Order, actor: Actor, now, normalized, done):
+    # normalized is plain JSON already; entry actions' results may not be
     return next_event(order, action="order.created", actor=actor, now=now,
-                      changes={"stage": [None, order.stage], "status": [None, order.status]},
-                      data={"intake": normalized, "actions": done})
+                      changes={"stage": [None, str(order.stage)], "status": [None, str(order.status)]},
+                      data={"intake": normalized, "actions": done}, plain=not done)
 
 
 @dataclass
@@ -304,6 +311,7 @@ class BatchItem:
     error: DomainError | None = None
 
 
+@collector_paused()
 def order_create_batch(*, items: list[OrderInput], actor: Actor, all_or_nothing: bool = False) -> list[BatchItem]:
     """Create many orders in one transaction: imports and batch intake.
 
@@ -372,55 +380,94 @@ def _batch_repeats(items, normalized, prints, first_of_key, results) -> None:
             results[i].error = first.error
 
 
+def _existing_orders(keyed: list[OrderInput]) -> dict[tuple[str, str], Order]:
+    """Orders already holding one of these (channel, external_ref) keys."""
+    if not keyed:
+        return {}
+    return {(o.channel, o.external_ref): o
+            for o in Order.objects.filter(external_ref__in={d.external_ref for d in keyed},
+                                          channel__in={d.channel for d in keyed})}
+
+
+# Orders per INSERT statement inside a batch: each is sent (pipelined) as soon as it is built,
+# so PostgreSQL writes one group while Python builds the next.
+PIPELINE_GROUP = 25
+
+
 def _batch_write(items, normalized, prints, todo, results, actor) -> None:
     lk = _Lookups.fetch([items[i] for i in todo])
-    keyed = [i for i in todo if items[i].external_ref]
-    existing: dict[tuple[str, str], Order] = {}
-    if keyed:
-        for o in Order.objects.filter(external_ref__in={items[i].external_ref for i in keyed},
-                                      channel__in={items[i].channel for i in keyed}):
-            existing[(o.channel, o.external_ref)] = o
+    existing = _existing_orders([items[i] for i in todo if items[i].external_ref])
     now = clock.now()
-    orders, all_lines, stages, events, snaps, published = [], [], [], [], [], []
-    for i in todo:
-        d = items[i]
-        found = existing.get((d.channel, d.external_ref)) if d.external_ref else None
-        if found is not None:
-            if found.intake_hash == prints[i]:
-                results[i].order = found
-            else:
-                results[i].error = Conflict(
-                    "duplicate_conflict",
-                    _("Order %(number)s already exists for %(channel)s/%(ref)s with different content.")
-                    % {"number": found.number, "channel": d.channel, "ref": d.external_ref},
-                    data={"order": found.number, "differences": differences(found.intake, normalized[i])})
-            continue
+    # every id and number the batch may need, held before pipelining (no nextval mid-way,
+    # which would wait for the INSERTs already sent)
+    reserve(serial_sequence("orders_order"), len(todo))
+    reserve(NUMBER_SEQUENCE, len(todo))
+    published, pending = [], []
+    with fastsql.pipeline():
+        group = _Group()
+        for i in todo:
+            _batch_item(items[i], normalized[i], prints[i], results[i], existing, lk, actor, now, group,
+                        published)
+            if len(group.orders) >= PIPELINE_GROUP:
+                pending.append(group.send())
+                group = _Group()
+        if group.orders:
+            pending.append(group.send())
+        for finish in pending:
+            finish()
+    publish(published)
+
+
+@dataclass
+class _Group:
+    """New orders of a batch written by one statement."""
+
+    orders: list = field(default_factory=list)
+    lines: list = field(default_factory=list)
+    stages: list = field(default_factory=list)
+    events: list = field(default_factory=list)
+    snaps: list = field(default_factory=list)
+
+    def send(self):
+        return send_new_orders(self.orders, self.lines, self.stages, self.events, self.snaps)
+
+
+def _batch_item(d: OrderInput, normalized, fingerprint, result: BatchItem, existing, lk, actor, now,
+                group: _Group, published: list) -> None:
+    found = existing.get((d.channel, d.external_ref)) if d.external_ref else None
+    if found is not None:
+        if found.intake_hash == fingerprint:
+            result.order = found
+        else:
+            result.error = Conflict(
+                "duplicate_conflict",
+                _("Order %(number)s already exists for %(channel)s/%(ref)s with different content.")
+                % {"number": found.number, "channel": d.channel, "ref": d.external_ref},
+                data={"order": found.number, "differences": differences(found.intake, normalized)})
+        return
+    try:
+        order, lines, wf, inst, _facts = _prepare(d, lk, actor, normalized, fingerprint, now)
+    except DomainError as exc:
+        result.error = exc
+        return
+    order.pk = preallocated_id("orders_order")
+    if order.pk is None or wf.initial.spec.on_enter:
+        # no id before INSERT (SQLite) or entry actions: this one goes alone
         try:
-            order, lines, wf, inst, _facts = _prepare(d, lk, actor, normalized[i], prints[i], now)
+            with transaction.atomic():
+                result.order = _create(d, actor, normalized, fingerprint, lk).order
+                result.created = True
         except DomainError as exc:
-            results[i].error = exc
-            continue
-        order.pk = preallocated_id("orders_order")
-        if order.pk is None or wf.initial.spec.on_enter:
-            # no id before INSERT (SQLite) or entry actions: this one goes alone
-            try:
-                with transaction.atomic():
-                    results[i].order = _create(d, actor, normalized[i], prints[i], lk).order
-                    results[i].created = True
-            except DomainError as exc:
-                results[i].error = exc
-            continue
-        ev = _append_created(order, actor, now, normalized[i], {})
-        for ln in lines:
-            ln.order = order
-        inst.order = order
-        orders.append(order)
-        all_lines.extend(lines)
-        stages.append(inst)
-        events.append(ev)
-        snaps.append(make_snapshot(order, lines, now))
-        published.append(OrderChange("order.created", order, actor, now, ev, entered=inst, lines=lines))
-        results[i].order, results[i].created = order, True
-    if orders:
-        insert_new_orders(orders, all_lines, stages, events, snaps)
-        publish(published)
+            result.error = exc
+        return
+    ev = _append_created(order, actor, now, normalized, {})
+    for ln in lines:
+        ln.order = order
+    inst.order = order
+    group.orders.append(order)
+    group.lines.extend(lines)
+    group.stages.append(inst)
+    group.events.append(ev)
+    group.snaps.append(make_snapshot(order, lines, now))
+    published.append(OrderChange("order.created", order, actor, now, ev, entered=inst, lines=lines))
+    result.order, result.created = order, True
