@@ -24,8 +24,9 @@ class Order(models.Model):
     number = models.CharField(_("order number"), max_length=32, unique=True)
     channel = models.CharField(_("channel"), max_length=32)
     external_ref = models.CharField(_("external reference"), max_length=128, null=True, blank=True)  # noqa: DJ001 (NULL = no key: many allowed)
+    # no index of its own: order_customer_status (customer_id, status) serves customer lookups
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders",
-                                 verbose_name=_("customer"))
+                                 verbose_name=_("customer"), db_index=False)
     workflow = models.ForeignKey(WorkflowDefinition, on_delete=models.PROTECT, related_name="orders",
                                  verbose_name=_("workflow version"))
     stage = models.CharField(_("stage"), max_length=40)
