@@ -117,6 +117,14 @@ def test_ceiling_line_shows_intake_as_a_fraction_of_pgbench(tmp_path):
         contract.figure("order_create, 1 process", "orders/s", [200.0])]})
     text = report.build_summary(results, day="2026-11-30", scenarios=[], bench_dir=tmp_path)
     assert "4000 single-row INSERTs/s" in text and "= 5.0% of it" in text
+    _write(results, "2026-11-30-intake-services.json", {"scenario": "intake-services", "figures": [
+        contract.figure("order_create, 1 process", "orders/s", [200.0]),
+        contract.figure("order_create_batch (100/transaction), 1 process(es): orders/s", "orders/s",
+                        [1400.0]),
+        contract.figure("order_create_batch (100/transaction), 2 process(es): orders/s", "orders/s",
+                        [2000.0])]})
+    text = report.build_summary(results, day="2026-11-30", scenarios=[], bench_dir=tmp_path)
+    assert "= 5.0% of it and 1400.0 orders/s through order_create_batch = 35.0% (goal" in text
 
 
 def test_write_result_follows_the_contract(tmp_path):
