@@ -54,3 +54,16 @@ def test_unknown_keyword_and_wrong_related_type_are_refused():
         new(Order, no_such_field=1)
     with pytest.raises(ValueError):
         new(OrderLine, product=Customer(id=1))
+
+
+def test_attach_matches_assigning_through_the_descriptor():
+    order = Order(id=5, number="SO-1")
+    a = [OrderLine(line_no=i) for i in range(3)]
+    b = [OrderLine(line_no=i) for i in range(3)]
+    for ln in a:
+        ln.order = order
+    from orderhub.core.instances import attach
+
+    attach(b, "order", order)
+    for x, y in zip(a, b, strict=True):
+        _same(x, y)

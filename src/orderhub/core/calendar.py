@@ -212,6 +212,7 @@ class BusinessCalendar:
     """Working days and working hours; deadlines that count working time only."""
 
     __slots__ = (
+        "_added",
         "_country",
         "_cum_ends",
         "_cum_starts",
@@ -249,6 +250,9 @@ class BusinessCalendar:
         self._country = country
 
         self._periods = _parse_periods(periods)
+        # add_business_hours answers by (start, hours): a batch asks the same question for
+        # every order it creates (one "now", one stage deadline)
+        self._added: dict[tuple[datetime, int], datetime] = {}
         self._starts = tuple(_time_to_us(start) for start, _ in self._periods)
         self._ends = tuple(_time_to_us(end) for _, end in self._periods)
         cum_starts: list[int] = []
@@ -341,6 +345,17 @@ class BusinessCalendar:
         end of a working period stays at that end. Zero hours returns the next business moment.
         """
         amount = _hours_to_us(hours)
+        key = (start, amount)
+        found = self._added.get(key)   # equal instants give the same answer, whatever their zone
+        if found is not None:
+            return found
+        result = self._add_business_us(start, amount)
+        if len(self._added) >= 256:
+            self._added.clear()
+        self._added[key] = result
+        return result
+
+    def _add_business_us(self, start: datetime, amount: int) -> datetime:
         local = self._local(start)
         if amount == 0:
             return self._next_moment(local)

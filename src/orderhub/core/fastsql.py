@@ -139,10 +139,22 @@ def send(sql: str, payload: Any) -> Sent:
 # --------------------------------------------------------------------------- JSON of rows
 
 
+# a write's rows share a few moments (its "now"): the last one spelled, kept as one tuple so that
+# threads replace it whole
+_last_moment: tuple[Any, str] = (None, "")
+
+
 def _default(value: Any) -> Any:
+    global _last_moment
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        seen, text = _last_moment
+        if value is not seen:
+            text = value.isoformat()
+            _last_moment = (value, text)
+        return text
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, set | frozenset):
         return sorted(value)
@@ -177,7 +189,11 @@ def rows(objs: Iterable[Model], cols: Sequence[str]) -> list[dict[str, Any]]:
         if pairs is None:
             names = _attnames(type(o))
             pairs = [(c, names[c]) for c in cols]
-        out.append({c: getattr(o, a) for c, a in pairs})
+        d = o.__dict__   # a field's value lives there (a deferred one is missing: getattr loads it)
+        try:
+            out.append({c: d[a] for c, a in pairs})
+        except KeyError:
+            out.append({c: getattr(o, a) for c, a in pairs})
     return out
 
 

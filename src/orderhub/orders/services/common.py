@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -65,9 +65,14 @@ class Blocked(Exception):
 
 
 def next_order_number(now) -> str:
-    prefix = settings.ORDERHUB_ORDER_NUMBER_PREFIX
-    local = now.astimezone(get_business_calendar().tz)
-    return f"{prefix}-{local:%y%m%d}-{next_value(NUMBER_SEQUENCE):06d}"
+    return f"{_number_prefix(settings.ORDERHUB_ORDER_NUMBER_PREFIX, now, get_business_calendar().tz)}" \
+           f"{next_value(NUMBER_SEQUENCE):06d}"
+
+
+@lru_cache(maxsize=16)
+def _number_prefix(prefix: str, now, tz) -> str:
+    """'SO-261130-': the same for every order of a batch (one ``now``)."""
+    return f"{prefix}-{now.astimezone(tz):%y%m%d}-"
 
 
 def due_at(stage: CompiledStage, start):

@@ -24,7 +24,7 @@ from orderhub.core.errors import (
     Problem,
     ValidationFailed,
 )
-from orderhub.core.instances import new
+from orderhub.core.instances import attach, new
 from orderhub.core.memory import collector_paused
 from orderhub.core.numbering import preallocated_id, reserve, serial_sequence
 from orderhub.core.text import unstorable
@@ -461,9 +461,8 @@ def _batch_item(d: OrderInput, normalized, fingerprint, result: BatchItem, exist
             result.error = exc
         return
     ev = _append_created(order, actor, now, normalized, {})
-    for ln in lines:
-        ln.order = order
-    inst.order = order
+    attach(lines, "order", order)
+    attach([inst], "order", order)
     group.orders.append(order)
     group.lines.extend(lines)
     group.stages.append(inst)
