@@ -123,12 +123,12 @@ def notify_many(requests: list[NotifyRequest]) -> int:
         return 0
     now = clock.now()
     lookups = _Lookups.load(requests)
-    rows: list[Message] = []
+    rows: list[dict[str, Any]] = []
     seen: set[str] = set()
     for r in requests:
         for m in _expand(r, lookups, now):
-            if m.dedupe_key not in seen:
-                seen.add(m.dedupe_key)
+            if m["dedupe_key"] not in seen:
+                seen.add(m["dedupe_key"])
                 rows.append(m)
     if not rows:
         return 0
@@ -138,10 +138,10 @@ def notify_many(requests: list[NotifyRequest]) -> int:
     return written
 
 
-def _insert_new(rows: list[Message]) -> int:
+def _insert_new(rows: list[dict[str, Any]]) -> int:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id (PostgreSQL; INSERT OR IGNORE on SQLite):
     one statement per 500 rows; a row whose dedupe key exists already is skipped; returns how
-    many were written."""
+    many were written. ``rows`` hold every column (``_row_defaults``)."""
     from django.db import connection
     from django.db.models.constants import OnConflict
     from django.db.models.sql import InsertQuery
@@ -149,12 +149,13 @@ def _insert_new(rows: list[Message]) -> int:
     from orderhub.core import fastsql
 
     if fastsql.available():  # one prepared statement, rows as one jsonb parameter
-        return len(fastsql.execute(_insert_sql(), {"m": fastsql.rows(rows, _message_columns())}))
+        return len(fastsql.execute(_insert_sql(), {"m": rows}))
     fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
+    objs = [Message(**row) for row in rows]
     written = 0
-    for i in range(0, len(rows), 500):
+    for i in range(0, len(objs), 500):
         q = InsertQuery(Message, on_conflict=OnConflict.IGNORE)
-        q.insert_values(fields, rows[i:i + 500])
+        q.insert_values(fields, objs[i:i + 500])
         compiler = q.get_compiler(connection=connection)
         with connection.cursor() as cur:
             for sql, params in compiler.as_sql():
@@ -168,6 +169,18 @@ def _message_columns() -> tuple[str, ...]:
     from orderhub.core import fastsql
 
     return fastsql.columns(Message, with_pk=False)
+
+
+@functools.cache
+def _row_defaults() -> dict[str, Any]:
+    """An outbox row as a dict of every column (but the id) with the model's defaults: ``_expand``
+    builds rows as dicts (cheaper than model instances; jsonb_populate_recordset takes the keys
+    as column names, SQLite's path makes ``Message(**row)``). Message names no db_column, so a
+    column's name is its attribute's."""
+    fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
+    assert all(f.column == f.attname for f in fields), "Message: a column named apart from its field"
+    assert tuple(f.column for f in fields) == _message_columns()
+    return {f.attname: f.get_default() for f in fields}
 
 
 @functools.cache
@@ -337,7 +350,8 @@ def _key(base: str, channel: str, where: str) -> str:
     return key
 
 
-def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[Message]:
+def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[dict[str, Any]]:
+    """The outbox rows (dicts of every column, see ``_row_defaults``) of one request."""
     allowed = set(r.channels) if r.channels is not None else None
     default_personal = lk.default_personal
     email_ep, sms_ep = lk.email, lk.sms
@@ -392,8 +406,10 @@ def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[Message]:
         render[TYPES_KEY] = types
     if lk.lang:
         render[LANG_KEY] = lk.lang
-    order = r.order if r.order is not None and r.order.pk else None
+    order_id = r.order.pk if r.order is not None and r.order.pk else None
     red = r.severity == Severity.RED
+    defaults = _row_defaults()
+    queued = Message.Status.QUEUED
     out = []
     for channel, ep, address, user_id, label, who in targets:
         key = _key(r.dedupe_key, channel, address)
@@ -410,11 +426,11 @@ def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[Message]:
             payload["at"] = {"mobiles": sorted({p.mobile for p in people_ if p.mobile}),
                              "dingtalk_ids": sorted({p.dingtalk_id for p in people_ if p.dingtalk_id}),
                              "wecom_ids": sorted({p.wecom_id for p in people_ if p.wecom_id})}
-        out.append(Message(
-            event=r.event, channel=channel, endpoint=ep, recipient=label[:100], user_id=user_id,
-            address=address[:300], subject="", body="", payload=payload,
-            dedupe_key=key, severity=r.severity, status=Message.Status.QUEUED, attempts=0,
-            next_attempt_at=due, order=order, created_at=now))
+        out.append({
+            **defaults, "event": r.event, "channel": channel, "endpoint_id": ep.pk if ep is not None else None,
+            "recipient": label[:100], "user_id": user_id, "address": address[:300], "subject": "", "body": "",
+            "payload": payload, "dedupe_key": key, "severity": r.severity, "status": queued, "attempts": 0,
+            "next_attempt_at": due, "order_id": order_id, "created_at": now})
     return out
 
 
