@@ -238,7 +238,7 @@ def main(argv=None) -> int:
     ap.add_argument("--newly", type=int, default=10_000, help="newly overdue per sweep")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--full-runs", type=int, default=1,
-                    help="runs with notifications (slow: the hub renders each message)")
+                    help="runs with notifications (slower: the hub queues each message)")
     ap.add_argument("--ladder", type=int, default=200, help="rungs for the lag figure (T2 orders)")
     ap.add_argument("--spread", type=float, default=20.0, help="seconds the rungs are spread over")
     ap.add_argument("--reuse", action="store_true", help="keep an already loaded database")
@@ -283,7 +283,7 @@ def main(argv=None) -> int:
                    "run at its registered period (1 s) in one process; lag = fired_at − fire_at"),
         ],
         "notes": notes + [
-            "sweep_full is dominated by the notification hub (notify_many renders every message), "
+            "sweep_full is dominated by the notification hub (notify_many queues every message), "
             "not by the marking; see sweep_mark for the marking alone.",
             "marking cost is in PostgreSQL: overdue_at is in the partial index predicate, so each "
             "marked row gets a new tuple and entries in every index of orders_stageinstance.",

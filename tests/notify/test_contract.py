@@ -5,6 +5,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from orderhub.notify.models import Message
+from orderhub.notify.selectors import with_text
 from orderhub.notify.services import Recipient, notify
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +28,9 @@ def test_notify_role_writes_rows_for_each_user_and_dedupes(company):
     assert set(rows) == {"inapp", "email"}
     assert rows["email"].address == "planner@example.com"
     assert rows["inapp"].user_id == planner.pk
-    assert "检查物料" in rows["inapp"].body and rows["inapp"].subject.startswith("物料提醒")
+    assert (rows["inapp"].subject, rows["inapp"].body) == ("", "")   # rendered when delivered
+    inapp = with_text([rows["inapp"]])[0]                              # or shown
+    assert "检查物料" in inapp.body and inapp.subject.startswith("物料提醒")
     assert rows["inapp"].payload["dedupe_key"] == rows["inapp"].dedupe_key
     assert rows["inapp"].status == "queued"
     again = notify(event="rule.notify", recipients=[Recipient.role("planner")],
@@ -102,13 +105,13 @@ def test_templates_fall_back_to_the_shipped_defaults(company, monday_morning):
     MessageTemplate.objects.all().delete()
     clear_caches()
     order = order_create(data=order_input(), actor=company["actors"]["sales"]).order
-    m = Message.objects.get(order=order)
+    m = with_text([Message.objects.get(order=order)])[0]
     assert m.subject.startswith(f"新订单 {order.number}") and "苏州博锐精工" in m.body
     template_save(event="rule.notify", channel="inapp", subject="提醒：{{ title }}", body="{{ message }}！",
                   actor=company["actors"]["admin"])
     notify(event="rule.notify", recipients=[Recipient.role("qc")], context={"title": "T", "message": "M"},
            dedupe_key="edited", channels=["inapp"])
-    m = Message.objects.get(dedupe_key__startswith="edited|")
+    m = with_text([Message.objects.get(dedupe_key__startswith="edited|")])[0]
     assert (m.subject, m.body) == ("提醒：T", "M！")
 
 

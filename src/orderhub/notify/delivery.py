@@ -9,6 +9,11 @@ history, first touch). A worker killed after sending and before recording leaves
 ``sending``; once the lease ends another worker sends it again: nothing is lost and a message is
 sent at most once more (receivers see the same dedupe key).
 
+Messages are queued without their text: each is rendered here, just before it is sent, from
+its event, channel and stored context with the template as it is then (``render_pending``); the
+text is stored on the row together with the delivered state. A template that fails to render
+sends the fallback text with the error in it, as before.
+
 Failures retry with exponential backoff (``ORDERHUB_NOTIFY_RETRY_SECONDS`` × 2^(attempt-1),
 capped at 6 h) and become dead letters after ``ORDERHUB_NOTIFY_MAX_ATTEMPTS``.
 """
@@ -27,6 +32,7 @@ from orderhub.core import clock
 
 from .channels import DeliveryError, send
 from .models import Channel, Endpoint, FirstTouch, Message
+from .services import render_pending
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +77,9 @@ def _endpoints(rows: list[Message]) -> dict[int, Endpoint]:
 
 def deliver_one(m: Message, ep: Endpoint | None, *, worker: str = "") -> bool:
     started = clock.now()
+    rendered = False
     try:
+        rendered = render_pending(m)
         answer = send(m, ep)
         ok, error = True, ""
     except DeliveryError as e:
@@ -80,12 +88,13 @@ def deliver_one(m: Message, ep: Endpoint | None, *, worker: str = "") -> bool:
         logger.exception("notify: sending message %s raised", m.pk)
         ok, error, answer = False, f"{type(e).__name__}: {e}", ""
     finished = clock.now()
-    _record(m, ok=ok, error=error, answer=answer, started=started, finished=finished, worker=worker)
+    _record(m, ok=ok, error=error, answer=answer, started=started, finished=finished, worker=worker,
+            rendered=rendered)
     return ok
 
 
 def _record(m: Message, *, ok: bool, error: str, answer: str, started: datetime, finished: datetime,
-            worker: str) -> None:
+            worker: str, rendered: bool = False) -> None:
     from .models import DeliveryAttempt
 
     max_attempts = int(getattr(settings, "ORDERHUB_NOTIFY_MAX_ATTEMPTS", 8))
@@ -97,7 +106,8 @@ def _record(m: Message, *, ok: bool, error: str, answer: str, started: datetime,
         # leaves the row to the worker that took it over)
         current = Message.objects.filter(pk=m.pk, attempts=m.attempts, status=Message.Status.SENDING)
         if ok:
-            n = current.update(status=Message.Status.DELIVERED, delivered_at=finished, last_error="")
+            text = {"subject": m.subject, "body": m.body} if rendered else {}   # as it was sent
+            n = current.update(status=Message.Status.DELIVERED, delivered_at=finished, last_error="", **text)
             if n and m.order_id and m.payload.get("first_touch"):
                 record_first_touch(m, finished)
         elif m.attempts >= max_attempts:
@@ -126,19 +136,26 @@ def record_first_touch(m: Message, touched_at: datetime) -> None:
 
 
 def deliver_inbox(rows: list[Message], *, worker: str = "") -> int:
-    """In-app messages need no I/O: the claimed ones are recorded delivered together, in one
-    transaction (one UPDATE, one INSERT of attempts, one of first touches)."""
+    """In-app messages need no I/O: the claimed ones are rendered, then recorded delivered
+    together with their text, in one transaction (one UPDATE, one INSERT of attempts, one of
+    first touches)."""
     from .models import DeliveryAttempt
 
     if not rows:
         return 0
+    rendered = {m.pk for m in rows if render_pending(m)}
     now = clock.now()
     with transaction.atomic():
         done = set(Message.objects.filter(pk__in=[m.pk for m in rows], status=Message.Status.SENDING)
                    .values_list("pk", flat=True).select_for_update())
         rows = [m for m in rows if m.pk in done]
-        Message.objects.filter(pk__in=[m.pk for m in rows]).update(
-            status=Message.Status.DELIVERED, delivered_at=now, last_error="")
+        if rendered & done:   # each row's own text: one UPDATE … SET subject = CASE id … END
+            for m in rows:
+                m.status, m.delivered_at, m.last_error = Message.Status.DELIVERED, now, ""
+            Message.objects.bulk_update(rows, ["status", "delivered_at", "last_error", "subject", "body"])
+        else:
+            Message.objects.filter(pk__in=[m.pk for m in rows]).update(
+                status=Message.Status.DELIVERED, delivered_at=now, last_error="")
         DeliveryAttempt.objects.bulk_create([
             DeliveryAttempt(message_id=m.pk, number=m.attempts, started_at=now, finished_at=now, ok=True,
                             response="inbox", worker=worker[:100]) for m in rows])

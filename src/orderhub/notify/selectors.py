@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,12 +12,29 @@ from django.db.models import Prefetch, QuerySet
 from .models import Channel, DeliveryAttempt, FirstTouch, Message
 
 
+def with_text(messages: Iterable[Message]) -> list[Message]:
+    """``messages`` ready to show: one still queued (its text is rendered at delivery) gets the
+    subject and body it would be sent with now, in memory only (nothing is written)."""
+    from .services import render_pending
+
+    out = list(messages)
+    for m in out:
+        render_pending(m)
+    return out
+
+
+def message_for_display(pk: int, **filters) -> Message | None:
+    """One message (with its order) ready to show, or None."""
+    m = Message.objects.filter(pk=pk, **filters).select_related("order").first()
+    return with_text([m])[0] if m is not None else None
+
+
 def inbox(user, *, unread_only: bool = False, limit: int = 50) -> list[Message]:
     """The user's delivered in-app messages, newest first."""
     qs = Message.objects.filter(user=user, channel=Channel.INAPP, status=Message.Status.DELIVERED)
     if unread_only:
         qs = qs.filter(read_at__isnull=True)
-    return list(qs.select_related("order").order_by("-created_at", "-id")[:limit])
+    return with_text(qs.select_related("order").order_by("-created_at", "-id")[:limit])
 
 
 def unread_count(user) -> int:
@@ -31,10 +49,12 @@ def dead_letters(*, limit: int = 200) -> QuerySet[Message]:
 
 
 def order_deliveries(order_id: int) -> list[Message]:
-    """Every message about the order with its attempts (two queries)."""
-    return list(Message.objects.filter(order_id=order_id).select_related("endpoint")
-                .prefetch_related(Prefetch("attempt_log", queryset=DeliveryAttempt.objects.order_by("number", "id")))
-                .order_by("created_at", "id"))
+    """Every message about the order with its attempts (two queries), with its text (rendered
+    for display while still queued)."""
+    return with_text(Message.objects.filter(order_id=order_id).select_related("endpoint")
+                     .prefetch_related(Prefetch("attempt_log",
+                                                queryset=DeliveryAttempt.objects.order_by("number", "id")))
+                     .order_by("created_at", "id"))
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,17 @@
 """Writes of the notification hub. ``notify`` is the one way to send anything.
 
-``notify`` never sends: it renders the message templates and writes outbox rows (one INSERT for
-all of them) in the caller's transaction, then, after that transaction commits, wakes a
-deliverer (``notify.delivery``). A rolled-back change sends nothing; a dead worker loses nothing.
+``notify`` never sends: it writes outbox rows (one INSERT for all of them) in the caller's
+transaction, then, after that transaction commits, wakes a deliverer (``notify.delivery``). A
+rolled-back change sends nothing; a dead worker loses nothing. The rows carry what their text is
+made from (event, channel, the template context with its types, the language), not the text:
+the deliverer renders the template when it sends (``render_pending``), and pages that show a
+message still queued render it for display.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import logging
 import threading
 import time as _time
@@ -21,16 +23,16 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.template import Context, Engine, TemplateSyntaxError
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from orderhub.core import clock
 from orderhub.core.actors import Actor
 from orderhub.core.errors import NotFound, PermissionDenied, Problem, ValidationFailed
 
+from . import codec
 from .models import (
     ENDPOINT_CHANNELS,
     PERSONAL_CHANNELS,
@@ -121,12 +123,12 @@ def notify_many(requests: list[NotifyRequest]) -> int:
         return 0
     now = clock.now()
     lookups = _Lookups.load(requests)
-    rows: list[Message] = []
+    rows: list[dict[str, Any]] = []
     seen: set[str] = set()
     for r in requests:
         for m in _expand(r, lookups, now):
-            if m.dedupe_key not in seen:
-                seen.add(m.dedupe_key)
+            if m["dedupe_key"] not in seen:
+                seen.add(m["dedupe_key"])
                 rows.append(m)
     if not rows:
         return 0
@@ -136,10 +138,10 @@ def notify_many(requests: list[NotifyRequest]) -> int:
     return written
 
 
-def _insert_new(rows: list[Message]) -> int:
+def _insert_new(rows: list[dict[str, Any]]) -> int:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id (PostgreSQL; INSERT OR IGNORE on SQLite):
     one statement per 500 rows; a row whose dedupe key exists already is skipped; returns how
-    many were written."""
+    many were written. ``rows`` hold every column (``_row_defaults``)."""
     from django.db import connection
     from django.db.models.constants import OnConflict
     from django.db.models.sql import InsertQuery
@@ -147,12 +149,13 @@ def _insert_new(rows: list[Message]) -> int:
     from orderhub.core import fastsql
 
     if fastsql.available():  # one prepared statement, rows as one jsonb parameter
-        return len(fastsql.execute(_insert_sql(), {"m": fastsql.rows(rows, _message_columns())}))
+        return len(fastsql.execute(_insert_sql(), {"m": rows}))
     fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
+    objs = [Message(**row) for row in rows]
     written = 0
-    for i in range(0, len(rows), 500):
+    for i in range(0, len(objs), 500):
         q = InsertQuery(Message, on_conflict=OnConflict.IGNORE)
-        q.insert_values(fields, rows[i:i + 500])
+        q.insert_values(fields, objs[i:i + 500])
         compiler = q.get_compiler(connection=connection)
         with connection.cursor() as cur:
             for sql, params in compiler.as_sql():
@@ -166,6 +169,18 @@ def _message_columns() -> tuple[str, ...]:
     from orderhub.core import fastsql
 
     return fastsql.columns(Message, with_pk=False)
+
+
+@functools.cache
+def _row_defaults() -> dict[str, Any]:
+    """An outbox row as a dict of every column (but the id) with the model's defaults: ``_expand``
+    builds rows as dicts (cheaper than model instances; jsonb_populate_recordset takes the keys
+    as column names, SQLite's path makes ``Message(**row)``). Message names no db_column, so a
+    column's name is its attribute's."""
+    fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
+    assert all(f.column == f.attname for f in fields), "Message: a column named apart from its field"
+    assert tuple(f.column for f in fields) == _message_columns()
+    return {f.attname: f.get_default() for f in fields}
 
 
 @functools.cache
@@ -290,6 +305,17 @@ class _Lookups:
     by_user: dict[int, _Person]
     customers: dict[int, tuple[str, str]]   # id -> (email, mobile)
     endpoints: list[Endpoint]
+    default_personal: tuple[str, ...] = ()   # ORDERHUB_NOTIFY_DEFAULT_CHANNELS
+    email: Endpoint | None = None            # the first e-mail and SMS endpoints
+    sms: Endpoint | None = None
+    lang: str | None = None                  # the language templates render in (None: the default)
+
+    def __post_init__(self):
+        self.default_personal = tuple(getattr(settings, "ORDERHUB_NOTIFY_DEFAULT_CHANNELS", ("inapp", "email")))
+        self.email = self.first_of(Channel.EMAIL)
+        self.sms = self.first_of(Channel.SMS)
+        lang = translation.get_language()
+        self.lang = lang if lang and lang != settings.LANGUAGE_CODE else None
 
     @classmethod
     def load(cls, requests: list[NotifyRequest]) -> _Lookups:
@@ -324,9 +350,11 @@ def _key(base: str, channel: str, where: str) -> str:
     return key
 
 
-def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[Message]:
+def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[dict[str, Any]]:
+    """The outbox rows (dicts of every column, see ``_row_defaults``) of one request."""
     allowed = set(r.channels) if r.channels is not None else None
-    default_personal = tuple(getattr(settings, "ORDERHUB_NOTIFY_DEFAULT_CHANNELS", ("inapp", "email")))
+    default_personal = lk.default_personal
+    email_ep, sms_ep = lk.email, lk.sms
     # channel, endpoint, address, user id, recipient label, the person (for their quiet hours)
     targets: list[tuple[str, Endpoint | None, str, int | None, str, _Person | None]] = []
     mention: dict[str, list[_Person]] = {}   # group robot code -> the role's people to @-mention
@@ -336,10 +364,10 @@ def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[Message]:
         for ch in sorted(chans & PERSONAL_CHANNELS):
             if ch == Channel.INAPP:
                 targets.append((ch, None, str(p.user_id), p.user_id, recipient, None))
-            elif ch == Channel.EMAIL and p.email and lk.first_of(Channel.EMAIL):
-                targets.append((ch, lk.first_of(Channel.EMAIL), p.email, p.user_id, recipient, p))
-            elif ch == Channel.SMS and p.mobile and lk.first_of(Channel.SMS):
-                targets.append((ch, lk.first_of(Channel.SMS), p.mobile, p.user_id, recipient, p))
+            elif ch == Channel.EMAIL and p.email and email_ep:
+                targets.append((ch, email_ep, p.email, p.user_id, recipient, p))
+            elif ch == Channel.SMS and p.mobile and sms_ep:
+                targets.append((ch, sms_ep, p.mobile, p.user_id, recipient, p))
 
     for rec in r.recipients:
         label = str(rec)
@@ -359,10 +387,10 @@ def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[Message]:
         elif rec.kind == "customer":
             email, mobile = lk.customers.get(int(rec.ref), ("", ""))
             chans = allowed if allowed is not None else {Channel.EMAIL}
-            if Channel.EMAIL in chans and email and lk.first_of(Channel.EMAIL):
-                targets.append((Channel.EMAIL, lk.first_of(Channel.EMAIL), email, None, label, None))
-            if Channel.SMS in chans and mobile and lk.first_of(Channel.SMS):
-                targets.append((Channel.SMS, lk.first_of(Channel.SMS), mobile, None, label, None))
+            if Channel.EMAIL in chans and email and email_ep:
+                targets.append((Channel.EMAIL, email_ep, email, None, label, None))
+            if Channel.SMS in chans and mobile and sms_ep:
+                targets.append((Channel.SMS, sms_ep, mobile, None, label, None))
         elif rec.kind == "webhook":
             ep = lk.endpoint(rec.ref)
             if ep is not None and (allowed is None or ep.kind in allowed):
@@ -370,34 +398,39 @@ def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[Message]:
 
     if not targets:
         return []
-    ctx = _template_context(r)
-    payload_ctx = json.loads(json.dumps(ctx, cls=DjangoJSONEncoder, default=str))
+    # what the deliverer renders the text from (render_pending): the context as plain JSON
+    # (what webhooks receive) with the places of its typed values, and the language
+    plain_ctx, types = codec.encode(_template_context(r))
+    render = {RENDER_KEY: True}
+    if types:
+        render[TYPES_KEY] = types
+    if lk.lang:
+        render[LANG_KEY] = lk.lang
+    order_id = r.order.pk if r.order is not None and r.order.pk else None
+    red = r.severity == Severity.RED
+    defaults = _row_defaults()
+    queued = Message.Status.QUEUED
     out = []
-    rendered: dict[str, tuple[str, str]] = {}
     for channel, ep, address, user_id, label, who in targets:
-        if channel not in rendered:
-            rendered[channel] = render_message(r.event, channel, ctx)
-        subject, body = rendered[channel]
         key = _key(r.dedupe_key, channel, address)
         due = now
-        if r.severity != Severity.RED:   # red ignores every quiet hour
+        if not red:   # red ignores every quiet hour
             if ep is not None:
                 due = quiet_until(ep, due)
             if who is not None:
                 due = quiet_hours_end(who.quiet_start, who.quiet_end, due)
         payload = {"dedupe_key": key, "event": r.event, "severity": r.severity,
-                   "context": payload_ctx, **r.extra_payload}
+                   "context": plain_ctx, **render, **r.extra_payload}
         if ep is not None and mention.get(ep.code):
             people_ = {p.user_id: p for p in mention[ep.code]}.values()
             payload["at"] = {"mobiles": sorted({p.mobile for p in people_ if p.mobile}),
                              "dingtalk_ids": sorted({p.dingtalk_id for p in people_ if p.dingtalk_id}),
                              "wecom_ids": sorted({p.wecom_id for p in people_ if p.wecom_id})}
-        out.append(Message(
-            event=r.event, channel=channel, endpoint=ep, recipient=label[:100], user_id=user_id,
-            address=address[:300], subject=subject[:300], body=body, payload=payload,
-            dedupe_key=key, severity=r.severity, status=Message.Status.QUEUED, attempts=0,
-            next_attempt_at=due, order=r.order if r.order is not None and r.order.pk else None,
-            created_at=now))
+        out.append({
+            **defaults, "event": r.event, "channel": channel, "endpoint_id": ep.pk if ep is not None else None,
+            "recipient": label[:100], "user_id": user_id, "address": address[:300], "subject": "", "body": "",
+            "payload": payload, "dedupe_key": key, "severity": r.severity, "status": queued, "attempts": 0,
+            "next_attempt_at": due, "order_id": order_id, "created_at": now})
     return out
 
 
@@ -437,6 +470,46 @@ def compile_template(text: str):
 def _compiled(text: str):
     """Rendering parses each template text once per process (texts are the cache key)."""
     return _engine.from_string(text)
+
+
+RENDER_KEY = "render"           # payload: the text is rendered at delivery (subject/body empty until then)
+TYPES_KEY = "context_types"     # payload: codec.encode's places of the context's typed values
+LANG_KEY = "lang"               # payload: the language at enqueue when not LANGUAGE_CODE
+
+
+def pending_render(m: Message) -> bool:
+    """True while ``m`` carries no text yet: queued for rendering and not delivered (a delivered
+    row keeps the text it was sent with; rows queued before rendering moved to delivery carry
+    their text and no marker)."""
+    return bool(m.payload.get(RENDER_KEY)) and m.status != Message.Status.DELIVERED
+
+
+def render_stored(m: Message) -> tuple[str, str]:
+    """Subject and body of the outbox row ``m`` from the template as it is now, the context kept
+    in its payload (with its types) and the language it was queued in."""
+    p = m.payload or {}
+    plain = p.get("context") or {}
+    try:
+        ctx = codec.decode(plain, p.get(TYPES_KEY))
+    except Exception:  # a malformed payload: the plain values still render
+        logger.exception("notify: the context of message %s could not be decoded", m.pk)
+        ctx = dict(plain)
+    lang = p.get(LANG_KEY) or settings.LANGUAGE_CODE
+    if lang != translation.get_language():
+        with translation.override(lang):
+            subject, body = render_message(m.event, m.channel, ctx)
+    else:
+        subject, body = render_message(m.event, m.channel, ctx)
+    return subject[:300], body
+
+
+def render_pending(m: Message) -> bool:
+    """Give ``m`` (in memory) its subject and body if it was queued without them; True if it did.
+    The deliverer stores the text with the delivered state; pages render for display only."""
+    if not pending_render(m):
+        return False
+    m.subject, m.body = render_stored(m)
+    return True
 
 
 def render_message(event: str, channel: str, ctx: dict[str, Any]) -> tuple[str, str]:

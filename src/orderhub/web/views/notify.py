@@ -63,7 +63,7 @@ def inbox_read(request):
         ids = [int(request.POST["id"])]
     inbox_mark_read(actor=actor_for(request), ids=ids)
     if request.headers.get("HX-Request") and ids:
-        m = Message.objects.filter(pk=ids[0], user=request.user).select_related("order").first()
+        m = selectors.message_for_display(ids[0], user=request.user)
         if m is None:
             raise Http404
         resp = render(request, "web/notify/_item.html", {"m": m})
