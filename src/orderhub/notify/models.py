@@ -93,8 +93,10 @@ class Message(models.Model):
     recipient = models.CharField(_("recipient"), max_length=100)   # e.g. role:planner, user:3
     # no database constraint: rows are written from a short cache of the users (services.people),
     # so a user deleted meanwhile leaves an unreachable row instead of failing the order change
+    # user and order: no index of their own, notify_msg_inbox / notify_msg_order lead with them
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
-                             db_constraint=False, related_name="notify_messages", verbose_name=_("user"))
+                             db_constraint=False, related_name="notify_messages", verbose_name=_("user"),
+                             db_index=False)
     address = models.CharField(_("address"), max_length=300, blank=True)
     subject = models.CharField(_("subject"), max_length=300, blank=True)
     body = models.TextField(_("body"), blank=True)
@@ -107,7 +109,7 @@ class Message(models.Model):
     next_attempt_at = models.DateTimeField(_("next attempt at"))
     last_error = models.TextField(_("last error"), blank=True)
     order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="notify_messages", verbose_name=_("order"))
+                              related_name="notify_messages", verbose_name=_("order"), db_index=False)
     created_at = models.DateTimeField(_("created at"))
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)   # in-app only

@@ -89,11 +89,13 @@ class _Lookups:
         codes = sorted({d.customer for d in datas if not unstorable(d.customer)})
         skus = sorted({ln.sku for d in datas for ln in d.lines if not unstorable(ln.sku)})
         names = sorted({d.owner for d in datas if d.owner and not unstorable(d.owner)})
-        (cs, ps, fs, us), = fastsql.execute(_lookup_sql(), {"c": codes, "p": skus, "u": names})
+        (cs, ss, ps, fs, us), = fastsql.execute(_lookup_sql(), {"c": codes, "p": skus, "u": names})
+        # customers share a few sales owners: one instance each
+        sales = {u.pk: u for u in (fastsql.instance(User, r) for r in fastsql.loads(ss) or ())}
         customers = {}
         for row in fastsql.loads(cs) or ():
-            c = fastsql.instance(Customer, row["c"])
-            c.sales_owner = fastsql.instance(User, row["u"]) if row["u"] else None
+            c = fastsql.instance(Customer, row)
+            c.sales_owner = sales.get(c.sales_owner_id)
             customers[c.code] = c
         products = {p.sku: p for p in (fastsql.instance(Product, r) for r in fastsql.loads(ps) or ())}
         factors = {(pid, unit): Decimal(f) for pid, unit, f in fastsql.loads(fs) or ()}
@@ -111,10 +113,11 @@ def _lookup_sql() -> str:
     return (
         "WITH p AS MATERIALIZED (SELECT %s::jsonb AS d), "
         f"pr AS (SELECT x.* FROM {prod} x WHERE x.sku = ANY(ARRAY("
-        "SELECT jsonb_array_elements_text(d->'p') FROM p)) AND x.is_active) "
-        "SELECT (SELECT jsonb_agg(jsonb_build_object('c', to_jsonb(c), 'u', to_jsonb(u)))::text "
-        f"FROM {cust} c LEFT JOIN {users} u ON u.id = c.sales_owner_id WHERE c.code = ANY(ARRAY("
-        "SELECT jsonb_array_elements_text(d->'c') FROM p)) AND c.is_active), "
+        "SELECT jsonb_array_elements_text(d->'p') FROM p)) AND x.is_active), "
+        f"cu AS MATERIALIZED (SELECT c.* FROM {cust} c WHERE c.code = ANY(ARRAY("
+        "SELECT jsonb_array_elements_text(d->'c') FROM p)) AND c.is_active) "
+        "SELECT (SELECT jsonb_agg(to_jsonb(cu))::text FROM cu), "
+        f"(SELECT jsonb_agg(to_jsonb(u))::text FROM {users} u WHERE u.id IN (SELECT sales_owner_id FROM cu)), "
         "(SELECT jsonb_agg(to_jsonb(pr))::text FROM pr), "
         f"(SELECT jsonb_agg(jsonb_build_array(v.product_id, v.unit, v.factor::text))::text FROM {conv} v "
         "WHERE v.product_id = ANY(ARRAY(SELECT id FROM pr))), "
