@@ -506,8 +506,10 @@ def scenario_intake_services(args, pg: dict | None, date_str: str) -> dict:
         repeat = args.full_repeat if mode == "full" else args.repeat
         for nw in {"create": args.workers, "full": args.full_workers,
                    "batch": args.batch_workers}[mode]:
-            log(f"intake-services: {mode}, {nw} worker(s), {args.orders} orders each x {repeat}")
-            runs[mode].append(run_service_throughput(args, mode, nw, repeat, args.orders))
+            # a batch repeat of --orders would last a fifth of a second: too short to measure
+            orders = args.batch_orders if mode == "batch" else args.orders
+            log(f"intake-services: {mode}, {nw} worker(s), {orders} orders each x {repeat}")
+            runs[mode].append(run_service_throughput(args, mode, nw, repeat, orders))
     if args.profile and args.vacuum:
         common.vacuum_analyze()
     profile = run_profile(args, date_str) if args.profile else None
@@ -1136,6 +1138,8 @@ def parse_args(argv=None):
     p.add_argument("--batch-workers", type=ints, default=[1, 2],
                    help="worker counts for order_create_batch runs (empty to skip)")
     p.add_argument("--batch-size", type=int, default=100, help="orders per order_create_batch call")
+    p.add_argument("--batch-orders", type=int, default=3000,
+                   help="orders per worker per repeat in the order_create_batch runs")
     p.add_argument("--wait-idle", type=float, default=30.0,
                    help="before each timed repeat, wait up to this many seconds for the machine "
                         "to be < 25%% busy (0: do not wait); what was seen is recorded")
