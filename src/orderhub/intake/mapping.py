@@ -449,6 +449,19 @@ class Mapper:
         one = self.map_one
         return [one(start + i, rec) for i, rec in enumerate(records)]
 
+    def keys(self, records: list[Record]) -> list[str | None]:
+        """Each record's external reference (with the channel, the key an order is deduplicated
+        by); None when the mapping gives none or the record's is refused."""
+        plan = next((p for p in self.order if p.target == "external_ref"), None)
+        out: list[str | None] = []
+        for rec in records:
+            try:
+                value = plan.value(rec.values, [], plan.label) if plan else None
+            except Refused:
+                value = None
+            out.append(None if value is None else str(value))
+        return out
+
     def prefetch(self, records: list[Record]) -> None:
         """Customers, products and profiles the records name, each kind in one go."""
         lk = self.ctx.lookups

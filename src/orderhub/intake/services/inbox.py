@@ -85,9 +85,10 @@ class Outcome:
     external_ref: str = ""
     mapping: ConfigVersion | None = None
     # a chunk of a parallel import: created orders without notes kept aside (the report lists
-    # the first 50 of the whole file), and the message locked before its audit chain is appended
+    # the first 50 of the whole file), and triage alerts left for the chunk's end (recorded
+    # under the message's lock: its audit chain takes one append at a time)
     quiet_created: list[dict[str, Any]] | None = None
-    lock_message_for_alerts: bool = False
+    deferred_alerts: list[tuple[Any, list[dict[str, Any]]]] | None = None
 
 
 def _get(message: InboundMessage | int) -> InboundMessage:
@@ -369,20 +370,20 @@ def _record_results(msg: InboundMessage, items: list[Item], results: list, actor
             out.created += 1
             if triage:
                 alerts.append((res.order, triage))
-            if it.notes or len(out.items) < 50:
-                out.items.append({"index": it.index, "rows": it.rows, "ref": it.external_ref,
-                                  "result": "created", "order": res.order.number, "notes": it.notes})
-            elif quiet is not None:
-                quiet.append({"index": it.index, "rows": it.rows, "ref": it.external_ref,
-                              "result": "created", "order": res.order.number, "notes": it.notes})
+            entry = {"index": it.index, "rows": it.rows, "ref": it.external_ref, "result": "created",
+                     "order": res.order.number, "notes": it.notes}
+            if it.notes or (quiet is None and len(out.items) < 50):
+                out.items.append(entry)
+            elif quiet is not None:  # listed if among the file's first 50 rows reported
+                quiet.append(entry)
         else:
             out.duplicates += 1
             out.items.append({"index": it.index, "rows": it.rows, "ref": it.external_ref,
                               "result": "duplicate", "order": res.order.number})
     insert_links(links)
-    if alerts and out.lock_message_for_alerts:
-        # several workers import one file: the message's audit chain takes one append at a time
-        InboundMessage.objects.select_for_update().filter(pk=msg.pk).values_list("pk").first()
+    if out.deferred_alerts is not None:
+        out.deferred_alerts.extend(alerts)
+        return
     for order, item_alerts in alerts:
         triage_record(message=msg, order=order, alerts=item_alerts, actor=actor)
 
