@@ -161,7 +161,7 @@ def _apply_outcome(msg: InboundMessage, outcome: Outcome, now) -> str:
 
 def _conclude(msg: InboundMessage, outcome: Outcome, actor: Actor) -> InboundMessage:
     with transaction.atomic():
-        locked = InboundMessage.objects.select_for_update().get(pk=msg.pk)
+        locked = InboundMessage.objects.select_for_update().defer("payload").get(pk=msg.pk)
         before = _apply_outcome(locked, outcome, clock.now())
         locked.save(update_fields=CONCLUDED_FIELDS)
         events.message_status_changed(message=locked, before=before, actor=actor,

@@ -32,6 +32,7 @@ transaction; otherwise the chunks are imported in this process, one after the ot
 
 from __future__ import annotations
 
+import gc
 import heapq
 import logging
 import multiprocessing
@@ -109,8 +110,12 @@ def _fork_workers(job_id: int, actor: Actor, records: list[Record], n: int) -> N
     ctx = multiprocessing.get_context("fork")
     procs = [ctx.Process(target=_forked, args=(job_id, actor, records), name=f"import-{job_id}-{i + 1}",
                          daemon=False) for i in range(n)]
-    for p in procs:
-        p.start()
+    gc.freeze()  # what the workers inherit (the file read) is never scanned (nor copied) by their collector
+    try:
+        for p in procs:
+            p.start()
+    finally:
+        gc.unfreeze()
     for p in procs:
         p.join()
     lost = [(p.pid, p.exitcode) for p in procs if p.exitcode]
@@ -133,7 +138,7 @@ def _plan(job: ImportJob, workers: int | None) -> tuple[ImportJob, list[Record]]
     """Split the job into chunks (once); the job and the file's records, or None when the file
     cannot be split (the one-process path then reports why)."""
     with transaction.atomic():
-        job = ImportJob.objects.select_for_update().select_related("message").get(pk=job.pk)
+        job = ImportJob.objects.select_for_update(of=("self",)).select_related("message").get(pk=job.pk)
         msg = job.message
         if job.plan.get("chunk"):  # planned before: carry on (a resumed import)
             if workers:
@@ -186,7 +191,7 @@ def work(*, job: ImportJob | int, actor: Actor, records: list[Record] | None = N
 
     Safe to run in any number of processes at once, and again after a crash."""
     job_id = job if isinstance(job, int) else job.pk
-    job = ImportJob.objects.select_related("message").get(pk=job_id)
+    job = ImportJob.objects.select_related("message").defer("message__payload").get(pk=job_id)
     if job.status != ImportJob.Status.RUNNING or not job.plan.get("chunk"):
         return
     msg = job.message
@@ -194,7 +199,8 @@ def work(*, job: ImportJob | int, actor: Actor, records: list[Record] | None = N
     rules = {k: compiled_config(ConfigVersion.objects.get(pk=job.plan[k])) if job.plan.get(k) else []
              for k in ("tags", "triage")}
     if records is None:
-        records = read(mapping.spec, bytes(msg.payload))
+        payload = InboundMessage.objects.filter(pk=msg.pk).values_list("payload", flat=True).get()
+        records = read(mapping.spec, bytes(payload))
     mapper = Mapper(mapping, Lookups(msg.read_as), channel=msg.read_as, received_at=msg.received_at,
                     tag_rules=rules["tags"], triage_rules=rules["triage"])
     me = f"{socket.gethostname()}:{os.getpid()}"[:100]
@@ -298,7 +304,8 @@ def finish(*, job: ImportJob | int, actor: Actor) -> bool:
     """End the job if every chunk is done and nobody has ended it yet; True if this call did."""
     job_id = job if isinstance(job, int) else job.pk
     with transaction.atomic():
-        job = ImportJob.objects.select_for_update().select_related("message").get(pk=job_id)
+        job = (ImportJob.objects.select_for_update(of=("self",)).select_related("message")
+               .defer("message__payload").get(pk=job_id))
         if job.status != ImportJob.Status.RUNNING:
             return False
         chunks = ImportChunk.objects.filter(job_id=job_id)
