@@ -25,6 +25,17 @@ def sequence_sql(name: str) -> tuple[str, str]:
     )
 
 
+def _forget_blocks_in_child() -> None:
+    """A forked process (an import worker) must not hand out values its parent holds: the parent
+    goes on handing them out. It takes blocks of its own."""
+    global _lock
+    _lock = threading.Lock()
+    _blocks.clear()
+
+
+os.register_at_fork(after_in_child=_forget_blocks_in_child)
+
+
 _serial_names: dict[str, str] = {}
 
 
@@ -57,14 +68,3 @@ def next_value(name: str) -> int:
             nxt, end = start, start + BLOCK
         _blocks[name] = (nxt + 1, end)
         return nxt
-
-
-def _forget_blocks_in_child() -> None:
-    """A forked process (an import worker) must not hand out values its parent holds: the parent
-    goes on handing them out. It takes blocks of its own."""
-    global _lock
-    _lock = threading.Lock()
-    _blocks.clear()
-
-
-os.register_at_fork(after_in_child=_forget_blocks_in_child)
