@@ -3,20 +3,25 @@ acknowledged at a steady 200 requests/s in queue mode through gunicorn.
 
     .venv/bin/python bench/intake_bench.py                       # both scenarios
     .venv/bin/python bench/intake_bench.py --scenario import --rows 100000 --import-repeat 2
+    .venv/bin/python bench/intake_bench.py --scenario import --import-workers 2 --db orderhub_bench_intake_wt --out /tmp/b
     .venv/bin/python bench/intake_bench.py --scenario webhook --rate 200 --seconds 20
 
-Database ``orderhub_bench_intake`` (dropped and recreated at the start). Seed: the common
+Database ``orderhub_bench_intake`` (``--db``; dropped and recreated at the start). Seed: the common
 bench master data (200 customers, 500 products, T1–T4), the shipped intake templates, and one
-Taobao member-name alias per customer.
+Taobao member-name alias per customer. Results (JSON, import profile) go to ``bench/results``
+unless ``--out`` names another folder.
 
 import: a generated Taobao-shaped order report (GBK, CRLF, 19-digit ids guarded as ``="…"``,
 remarks with commas and line breaks, two date formats, ~0.5 % bad rows: unknown SKU, negative
 quantity, 31 February; ~0.5 % repeated rows, which must come out as duplicates) is imported
 through ``upload_import`` (accept valid rows), the same path as the page, API and CLI: the
 file stored raw, read, mapped (validation, lookups, tag and triage rules), written in chunks
-through ``order_create_batch``, per-row report, progress. Figures: rows/s for the first import
-(goal ≥ 5,000 rows/s) and for the same file again (every row a duplicate: the dedupe path),
-plus a profile saying how much of the time is ``order_create_batch``.
+through ``order_create_batch``, per-row report, progress. Once with one process and once with
+``--import-workers`` processes (default 2: chunks claimed by forked workers, as
+``orderhub intake import --workers N``), each on a fresh file. Figures: rows/s per worker count
+for the first import (goal ≥ 5,000 rows/s, with ``--import-workers``) and for the same file again
+(every row a duplicate: the dedupe path), how much of the time is ``order_create_batch`` and how
+much the intake's own side (per row), plus a cProfile of a one-process import.
 
 webhook: gunicorn (sync workers) with ``ORDERHUB_INTAKE_WEBHOOK_MODE=queue``; an open-loop
 client sends signed mini-program bodies at a fixed rate (each request at its scheduled time,
@@ -34,6 +39,7 @@ import hmac
 import http.client
 import io
 import json
+import multiprocessing
 import os
 import pstats
 import random
@@ -41,6 +47,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -120,7 +127,40 @@ def taobao_csv(rows: int, seed: int, tag: int) -> tuple[bytes, dict]:
     return body, {"rows": rows, "orders": len(made), "duplicates": repeats, "refused": bad}
 
 
-def import_once(content: bytes, *, profile: bool = False) -> dict:
+class PgSampler(threading.Thread):
+    """PostgreSQL CPU of the benchmark database's backends over a span, sampled: the backends of
+    forked import workers are gone by the end of the span, so one reading at the end misses them."""
+
+    def __init__(self, every: float = 0.25):
+        super().__init__(daemon=True)
+        self.every, self.stop = every, threading.Event()
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+
+    def sample(self, start: bool = False) -> None:
+        ours, cpu = common.bench_postgres_pids(), common.postgres_cpu()
+        for pid in ours & cpu.keys():
+            self.first.setdefault(pid, cpu[pid] if start else 0.0)  # a backend born meanwhile starts at 0
+            self.last[pid] = cpu[pid]
+
+    def run(self) -> None:
+        while not self.stop.wait(self.every):
+            self.sample()
+
+    def __enter__(self):
+        self.sample(start=True)
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.join()
+        self.sample()
+        self.pg_s = sum(self.last[p] - self.first[p] for p in self.last)
+        return False
+
+
+def import_once(content: bytes, *, workers: int = 1, profile: bool = False) -> dict:
     from django.db import connection
 
     from orderhub.core.actors import Actor
@@ -128,39 +168,47 @@ def import_once(content: bytes, *, profile: bool = False) -> dict:
     from orderhub.orders import services as order_services
 
     actor = Actor.system("bench-import")
-    spent = {"order_create_batch_s": 0.0, "calls": 0}
+    # shared with forked workers: time inside order_create_batch, summed over the processes
+    shared = multiprocessing.Array("d", 3)  # wall s, CPU s, calls
     real = order_services.order_create_batch
 
     def timed(*args, **kwargs):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         try:
             return real(*args, **kwargs)
         finally:
-            spent["order_create_batch_s"] += time.perf_counter() - t
-            spent["calls"] += 1
+            with shared.get_lock():
+                shared[0] += time.perf_counter() - t
+                shared[1] += time.process_time() - c
+                shared[2] += 1
 
     from orderhub.intake.services import inbox
 
     inbox.order_create_batch = timed
     prof = cProfile.Profile() if profile else None
     connection.queries_log.clear()
-    cpu0, t0 = time.process_time(), time.perf_counter()
+    cpu0, kids0, t0 = time.process_time(), os.times(), time.perf_counter()
     try:
-        with common.CpuMeter() as cpu:
+        with common.CpuMeter() as cpu, PgSampler() as pg:
             if prof:
                 prof.enable()
             job = services.upload_import(channel="taobao", filename="ExportOrderList.csv", content=content,
                                          actor=actor, mode="accept_valid", content_type="text/csv",
-                                         source="bench")
+                                         source="bench", workers=workers)
             if prof:
                 prof.disable()
     finally:
         inbox.order_create_batch = real
     wall = time.perf_counter() - t0
-    out = {"wall_s": wall, "cpu_s": time.process_time() - cpu0, "pg_cpu_s": cpu.pg_s,
-           "machine_busy_pct": cpu.busy_pct, "job": {k: getattr(job, k) for k in (
+    kids1 = os.times()
+    kids_cpu = (kids1.children_user - kids0.children_user) + (kids1.children_system - kids0.children_system)
+    chunks = list(job.chunks.values_list("seconds", flat=True))
+    out = {"workers": workers, "wall_s": wall, "cpu_s": time.process_time() - cpu0 + kids_cpu,
+           "pg_cpu_s": pg.pg_s, "machine_busy_pct": cpu.busy_pct, "job": {k: getattr(job, k) for k in (
                "rows_total", "rows_done", "orders_created", "duplicates", "rows_failed", "status")},
-           "message_status": job.message.status, **spent}
+           "message_status": job.message.status, "order_create_batch_s": shared[0],
+           "order_create_batch_cpu_s": shared[1], "calls": int(shared[2]),
+           "chunks": len(chunks), "chunk_s_median": common.percentile(chunks, 50) if chunks else None}
     if prof:
         s = io.StringIO()
         pstats.Stats(prof, stream=s).sort_stats("cumulative").print_stats(45)
@@ -170,60 +218,93 @@ def import_once(content: bytes, *, profile: bool = False) -> dict:
 
 def scenario_import(args) -> list[dict]:
     figures, notes = [], []
-    first, again = [], []
+    counts = sorted({1, max(1, args.import_workers)})
+    first: dict[int, list[dict]] = {w: [] for w in counts}
+    again: dict[int, list[dict]] = {w: [] for w in counts}
     detail = {}
     for r in range(args.import_repeat):
-        content, expect = taobao_csv(args.rows, seed=100 + r, tag=31 + r)
-        common.vacuum_analyze_url(URL)
-        common.wait_for_quiet(args.wait_idle)
-        log(f"import {r + 1}/{args.import_repeat}: {len(content) / 1e6:.1f} MB, expecting {expect}")
-        res = import_once(content)
-        job = res["job"]
-        ok = (job["orders_created"], job["duplicates"], job["rows_failed"]) == (
-            expect["orders"], expect["duplicates"], expect["refused"])
-        log(f"  {res['wall_s']:.1f} s = {args.rows / res['wall_s']:.0f} rows/s; order_create_batch "
-            f"{res['order_create_batch_s']:.1f} s ({res['calls']} calls); job {job}; as expected: {ok}")
-        if not ok:
-            raise SystemExit(f"import result differs from what the file holds: {job} vs {expect}")
-        first.append(res)
-        common.vacuum_analyze_url(URL)
-        res2 = import_once(content)
-        log(f"  again (all duplicates): {res2['wall_s']:.1f} s = {args.rows / res2['wall_s']:.0f} rows/s; "
-            f"job {res2['job']}")
-        if res2["job"]["orders_created"] != 0:
-            raise SystemExit("the same file again created orders")
-        again.append(res2)
-        detail = {"expect": expect, "bytes": len(content)}
-    rates = [args.rows / r["wall_s"] for r in first]
-    med = sorted(rates)[len(rates) // 2]
-    share = [r["order_create_batch_s"] / r["wall_s"] for r in first]
+        for k, workers in enumerate(counts):
+            content, expect = taobao_csv(args.rows, seed=100 + 10 * r + k, tag=31 + 10 * r + k)
+            common.vacuum_analyze_url(URL)
+            common.wait_for_quiet(args.wait_idle)
+            log(f"import {r + 1}/{args.import_repeat}, {workers} worker(s): {len(content) / 1e6:.1f} MB, "
+                f"expecting {expect}")
+            res = import_once(content, workers=workers)
+            job = res["job"]
+            ok = (job["orders_created"], job["duplicates"], job["rows_failed"]) == (
+                expect["orders"], expect["duplicates"], expect["refused"])
+            log(f"  {res['wall_s']:.1f} s = {args.rows / res['wall_s']:.0f} rows/s; order_create_batch "
+                f"{res['order_create_batch_s']:.1f} s ({res['calls']} calls, all workers); intake side "
+                f"{_intake_us(res, args.rows):.0f} µs/row; job {job}; as expected: {ok}")
+            if not ok:
+                raise SystemExit(f"import result differs from what the file holds: {job} vs {expect}")
+            first[workers].append(res)
+            common.vacuum_analyze_url(URL)
+            res2 = import_once(content, workers=workers)
+            log(f"  again (all duplicates): {res2['wall_s']:.1f} s = {args.rows / res2['wall_s']:.0f} rows/s; "
+                f"job {res2['job']}")
+            if res2["job"]["orders_created"] != 0:
+                raise SystemExit("the same file again created orders")
+            again[workers].append(res2)
+            detail = {"expect": expect, "bytes": len(content)}
+    top = counts[-1]
     cond = (f"{args.rows:,} rows Taobao CSV ({detail['bytes'] / 1e6:.1f} MB GBK), accept_valid, chunks of 500, "
-            f"1 line per order, into a database holding the previous repeats' orders; PostgreSQL on the same "
-            f"2 shared cores; machine busy {first[-1]['machine_busy_pct']:.0f} % during the last run")
-    figures.append(_figure("import_rows_per_s", "rows/s", rates, goal="≥ 5,000 rows/s", goal_value=GOAL_ROWS_S,
-                           better="higher", conditions=cond))
-    figures.append(_figure("import_duplicates_rows_per_s", "rows/s", [args.rows / r["wall_s"] for r in again],
-                           better="higher", conditions="the same file imported again: every row found as a "
-                           "duplicate of its order (dedupe path)"))
-    figures.append(_figure("import_order_create_batch_share", "count", [round(s * 100, 1) for s in share],
-                           better="lower", conditions="percent of the import's wall time spent inside "
-                           "order_create_batch (helper S's part)"))
-    figures.append(_figure("import_cpu_ms_per_row", "ms", [r["cpu_s"] * 1000 / args.rows for r in first],
-                           better="lower", conditions="CPU of the importing Python process per row"))
-    figures.append(_figure("import_pg_cpu_ms_per_row", "ms", [r["pg_cpu_s"] * 1000 / args.rows for r in first],
-                           better="lower", conditions="PostgreSQL CPU per row (backends of this database)"))
+            f"1 line per order, into a database holding the previous imports' orders; PostgreSQL on the same "
+            f"2 shared cores")
+    for workers in counts:
+        runs = first[workers]
+        tail = "" if workers == top else f"_{workers}_worker"
+        how = (f"{workers} processes (`--workers {workers}`: forked workers claiming chunks)" if workers > 1
+               else "one process")
+        figures.append(_figure(f"import_rows_per_s{tail}", "rows/s", [args.rows / r["wall_s"] for r in runs],
+                               goal="≥ 5,000 rows/s" if workers == top else None,
+                               goal_value=GOAL_ROWS_S if workers == top else None, better="higher",
+                               conditions=f"{cond}; {how}; machine busy {runs[-1]['machine_busy_pct']:.0f} % "
+                                          f"during the last run"))
+        figures.append(_figure(f"import_duplicates_rows_per_s{tail}", "rows/s",
+                               [args.rows / r["wall_s"] for r in again[workers]], better="higher",
+                               conditions=f"the same file imported again, {how}: every row found as a "
+                                          f"duplicate of its order (dedupe path)"))
+        figures.append(_figure(f"import_order_create_batch_share{tail}", "count",
+                               [round(_share(r) * 100, 1) for r in runs], better="lower",
+                               conditions=f"{how}: percent of the workers' wall time spent inside "
+                                          f"order_create_batch (helper S's part); the rest is the intake side"))
+        figures.append(_figure(f"import_intake_us_per_row{tail}", "count", [_intake_us(r, args.rows) for r in runs],
+                               better="lower",
+                               conditions=f"{how}: the intake side per row in µs of worker wall time (reading, "
+                                          f"mapping, report, links, progress, commits), outside order_create_batch"))
+        figures.append(_figure(f"import_intake_cpu_us_per_row{tail}", "count",
+                               [(r["cpu_s"] - r["order_create_batch_cpu_s"]) * 1e6 / args.rows for r in runs],
+                               better="lower", conditions=f"{how}: Python CPU of the intake side per row (µs), "
+                                                          f"outside order_create_batch"))
+        figures.append(_figure(f"import_cpu_ms_per_row{tail}", "ms", [r["cpu_s"] * 1000 / args.rows for r in runs],
+                               better="lower", conditions=f"{how}: CPU of the importing processes per row"))
+        figures.append(_figure(f"import_pg_cpu_ms_per_row{tail}", "ms",
+                               [r["pg_cpu_s"] * 1000 / args.rows for r in runs], better="lower",
+                               conditions=f"{how}: PostgreSQL CPU per row (backends of this database, sampled)"))
+        med = sorted(args.rows / r["wall_s"] for r in runs)[len(runs) // 2]
+        notes.append(f"{workers} worker(s): median {med:.0f} rows/s; order_create_batch "
+                     f"{sorted(_share(r) for r in runs)[len(runs) // 2] * 100:.0f} % of the workers' wall time")
     notes.append(f"import expectations per file: {detail['expect']}; every run matched them exactly")
-    notes.append(f"median {med:.0f} rows/s; order_create_batch took "
-                 f"{sorted(share)[len(share) // 2] * 100:.0f} % of the wall time, the intake side the rest")
     if args.profile:  # a separate, smaller import under cProfile: the timed runs are not profiled
         content, _ = taobao_csv(args.profile_rows, seed=900, tag=90)
         prof = import_once(content, profile=True)
-        path = common.RESULTS_DIR / f"{args.date}-intake-import-profile.txt"
-        path.write_text(f"# {args.profile_rows} rows, cProfile on (about 2x slower than unprofiled)\n"
-                        f"# wall {prof['wall_s']:.1f} s, order_create_batch {prof['order_create_batch_s']:.1f} s\n"
-                        + prof["profile"])
+        path = args.out / f"{args.date}-intake-import-profile.txt"
+        path.write_text(f"# {args.profile_rows} rows, one process, cProfile on (about 2x slower than unprofiled)\n"
+                        f"# wall {prof['wall_s']:.1f} s, order_create_batch {prof['order_create_batch_s']:.1f} s, "
+                        f"intake side {_intake_us(prof, args.profile_rows):.0f} µs/row\n" + prof["profile"])
         notes.append(f"profile of a separate {args.profile_rows}-row import: {path.name}")
     return figures, notes
+
+
+def _share(r: dict) -> float:
+    """Share of the workers' wall time inside order_create_batch."""
+    return r["order_create_batch_s"] / (r["wall_s"] * r["workers"])
+
+
+def _intake_us(r: dict, rows: int) -> float:
+    """Worker wall time outside order_create_batch, per row (µs)."""
+    return (r["wall_s"] * r["workers"] - r["order_create_batch_s"]) * 1e6 / rows
 
 
 # --------------------------------------------------------------------------- webhook
@@ -424,11 +505,16 @@ def _figure(name, unit, runs, *, goal=None, goal_value=None, better="lower", con
 
 
 def main(argv=None) -> int:
+    global DB, URL
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenario", choices=["all", "import", "webhook"], default="all")
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=2, help="webhook runs per phase")
     ap.add_argument("--import-repeat", type=int, default=1, help="imports of a fresh 100k file")
+    ap.add_argument("--import-workers", type=int, default=2,
+                    help="also import with this many processes (the goal figure); 1: one process only")
+    ap.add_argument("--db", default=DB, help="benchmark database (dropped and recreated)")
+    ap.add_argument("--out", type=Path, default=common.RESULTS_DIR, help="folder for the result files")
     ap.add_argument("--no-profile", dest="profile", action="store_false")
     ap.add_argument("--profile-rows", type=int, default=10_000)
     ap.add_argument("--rate", type=float, default=200.0)
@@ -439,6 +525,8 @@ def main(argv=None) -> int:
     ap.add_argument("--wait-idle", type=float, default=20.0)
     ap.add_argument("--date", default=date.today().isoformat())
     args = ap.parse_args(argv)
+    DB, URL = args.db, f"postgres://{common.PG_USER}@{common.PG_HOST}:{common.PG_PORT}/{args.db}"
+    args.out.mkdir(parents=True, exist_ok=True)
     common.recreate_database(DB)
     common.DB_NAME = DB  # CpuMeter counts the PostgreSQL backends of this database
     common.bootstrap(URL)
@@ -459,7 +547,7 @@ def main(argv=None) -> int:
         result["notes"] += n
     name = "intake-gateway" if args.scenario == "all" else f"intake-gateway-{args.scenario}"
     result["scenario"] = name
-    out = common.RESULTS_DIR / f"{args.date}-{name}.json"
+    out = args.out / f"{args.date}-{name}.json"
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str))
     log(f"wrote {out}")
     for fig in result["figures"]:

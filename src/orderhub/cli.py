@@ -7,7 +7,7 @@
     orderhub token create --user U --name N
     orderhub audit verify
     orderhub manage ...      any Django management command
-    orderhub intake replay <id>|--failed · poll-imap · import FILE --channel C · resume · process-pending [--loop]
+    orderhub intake replay <id>|--failed · poll-imap · import FILE --channel C [--workers N] · resume · process-pending [--loop]
     orderhub worker [celery worker options]   deliver notifications, run jobs (Celery + Redis)
     orderhub beat [celery beat options]       schedule the periodic jobs (one per installation)
     orderhub bench list | all [--quick] | <scenario> [options] | datagen --orders N | summary

@@ -5,6 +5,7 @@ block from memory (hi/lo), so gaps appear after a restart, never duplicates. Els
 row is bumped inside the caller's transaction.
 """
 
+import os
 import threading
 
 from django.db import connection
@@ -22,6 +23,17 @@ def sequence_sql(name: str) -> tuple[str, str]:
         f"CREATE SEQUENCE IF NOT EXISTS {name} INCREMENT BY {BLOCK} START WITH 1",
         f"DROP SEQUENCE IF EXISTS {name}",
     )
+
+
+def _forget_blocks_in_child() -> None:
+    """A forked process (an import worker) must not hand out values its parent holds: the parent
+    goes on handing them out. It takes blocks of its own."""
+    global _lock
+    _lock = threading.Lock()
+    _blocks.clear()
+
+
+os.register_at_fork(after_in_child=_forget_blocks_in_child)
 
 
 _serial_names: dict[str, str] = {}

@@ -7,7 +7,7 @@ message's link to the order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -144,6 +144,71 @@ class Lookups:
             self._profiles[customer.pk] = CustomerProfile.objects.filter(customer=customer).first()
         return self._profiles[customer.pk]
 
+    # Many values at once (a chunk of a file), with the answers ``customer``/``product``/
+    # ``profile`` would give one by one. Only the ways that find at most one row per value
+    # (alias, code, SKU) are fetched ahead; the others stay one query per distinct value.
+
+    def _aliases(self, kind: str, values: list[str]) -> dict[str, str]:
+        per: dict[str, dict[str, str]] = {}
+        for value, channel, code in (Alias.objects.filter(kind=kind, value__in=values,
+                                                          channel__in=[self.channel, ""])
+                                     .values_list("value", "channel", "code")):
+            per.setdefault(value, {})[channel] = code
+        return {v: d.get(self.channel) or d.get("") for v, d in per.items()}
+
+    def prefetch_customers(self, values: set[str], by: tuple[str, ...]) -> None:
+        key_by = ",".join(by)
+        todo = [v for v in values if (v, key_by) not in self._customers]
+        if not todo or not set(by) <= {"alias", "code"}:
+            return
+        aliases = self._aliases("customer", todo) if "alias" in by else {}
+        codes = set(todo if "code" in by else ()) | {c for c in aliases.values() if c}
+        found = {c.code: c for c in Customer.objects.filter(is_active=True, code__in=codes)}
+        for v in todo:
+            hit = None
+            for how in by:
+                if how == "alias":
+                    code = aliases.get(v)
+                    hit = found.get(code) if code else None
+                else:
+                    hit = found.get(v)
+                if hit:
+                    break
+            self._customers[(v, key_by)] = hit
+            if hit:
+                self.customers_by_code[hit.code] = hit
+
+    def prefetch_products(self, values: set[str], by: tuple[str, ...]) -> None:
+        key_by = ",".join(by)
+        todo = [v for v in values if (v, key_by) not in self._products]
+        if not todo or not set(by) <= {"alias", "sku"}:
+            return
+        aliases = self._aliases("product", todo) if "alias" in by else {}
+        skus = set(todo if "sku" in by else ()) | {c for c in aliases.values() if c}
+        found = {p.sku: p for p in Product.objects.filter(is_active=True, sku__in=skus)}
+        for v in todo:
+            hit = None
+            for how in by:
+                if how == "alias":
+                    sku = aliases.get(v)
+                    hit = found.get(sku) if sku else None
+                else:
+                    hit = found.get(v)
+                if hit:
+                    break
+            self._products[(v, key_by)] = hit
+            if hit:
+                self.products_by_sku[hit.sku] = hit
+
+    def prefetch_profiles(self) -> None:
+        """The intake profiles of every customer found so far."""
+        todo = {c.pk for c in self.customers_by_code.values() if c.pk not in self._profiles}
+        if not todo:
+            return
+        found = {p.customer_id: p for p in CustomerProfile.objects.filter(customer_id__in=todo)}
+        for pk in todo:
+            self._profiles[pk] = found.get(pk)
+
 
 class _Ctx:
     def __init__(self, mapping: CompiledMapping, lookups: Lookups):
@@ -168,80 +233,160 @@ def _raw(values: dict[str, Any], rule: CompiledField) -> Any:
     return rule.join.join(parts) if parts else None
 
 
-def _apply(rule: CompiledField, values: dict[str, Any], ctx: _Ctx, notes: list[str], label: str):
-    """The value of one target field; raises Refused."""
-    value = rule.const if rule.const is not None else _raw(values, rule)
-    if isinstance(value, str):
-        value = value.strip()
-    for step in rule.steps:
-        if is_blank(value) and step.name not in ("const",):
-            break
-        n, arg = step.name, step.arg
-        if n == "strip":
-            value = str(value).strip()
-        elif n == "upper":
-            value = str(value).upper()
-        elif n == "lower":
-            value = str(value).lower()
-        elif n == "excel_text":
-            value = excel_text(value)
-        elif n == "unmask":
-            value = unmask(value)
-        elif n in ("number", "integer", "fen_to_yuan"):
-            number, note = to_decimal(value)
+# date/time texts parsed per run: exports repeat them (orders of the same minute), and parsing
+# tries each format in turn; bounded so a huge file does not keep every distinct text
+_MEMO_MAX = 50_000
+
+
+class _FieldPlan:
+    """One field rule of a mapping, its transforms turned into functions once per run."""
+
+    __slots__ = ("rule", "target", "label", "sources", "single", "const", "default", "required", "steps",
+                 "lookup", "lookup_at")
+
+    def __init__(self, rule: CompiledField, ctx: _Ctx, memo: dict, *, tabular: bool):
+        self.rule = rule
+        self.target = rule.target
+        self.label = "+".join(rule.sources) if rule.sources else rule.target  # tabular: the column
+        self.sources = rule.sources
+        self.single = rule.sources[0] if len(rule.sources) == 1 else None
+        self.const = rule.const
+        self.default = rule.default
+        self.required = rule.required
+        self.steps = tuple((_step_fn(step, ctx, memo), step.name == "const") for step in rule.steps)
+        at = [i for i, step in enumerate(rule.steps) if step.name == "lookup"]
+        self.lookup_at = at[0] if at else None
+        self.lookup = rule.steps[at[0]].arg if at else None  # (kind, by)
+
+    def _start(self, values: dict[str, Any]):
+        if self.const is not None:
+            value = self.const
+        elif self.single is not None:
+            value = values.get(self.single)
+        else:
+            value = _raw(values, self.rule)
+        if isinstance(value, str):
+            value = value.strip()
+        return value
+
+    def lookup_input(self, values: dict[str, Any]) -> str | None:
+        """The text this field's (first) lookup step looks up, or None if it never gets there."""
+        value = self._start(values)
+        try:
+            for fn, is_const in self.steps[:self.lookup_at]:
+                if not is_const and is_blank(value):
+                    return None
+                value = fn(value, [], self.label)
+        except Refused:
+            return None
+        if is_blank(value):
+            return None
+        return nfkc(str(value)).strip()
+
+    def value(self, values: dict[str, Any], notes: list[str], label: str):
+        """The value of the field, or Refused."""
+        value = self._start(values)
+        for fn, is_const in self.steps:
+            if not is_const and (value is None or (isinstance(value, str) and not value.strip())):
+                break
+            value = fn(value, notes, label)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if self.default is not None:
+                value = self.default
+            if value is None or (isinstance(value, str) and not value.strip()):
+                if self.required:
+                    raise _Missing(_("is required but empty."))
+                return None
+        if isinstance(value, str) and unstorable(value):
+            raise Refused(_("Text may not contain NUL or invalid characters."))
+        return value
+
+
+def _step_fn(step, ctx: _Ctx, memo: dict):  # noqa: C901 - one branch per transform
+    """The function ``(value, notes, label) -> value`` of one transform step."""
+    n, arg = step.name, step.arg
+    if n == "strip":
+        return lambda v, notes, label: str(v).strip()
+    if n == "upper":
+        return lambda v, notes, label: str(v).upper()
+    if n == "lower":
+        return lambda v, notes, label: str(v).lower()
+    if n == "excel_text":
+        return lambda v, notes, label: excel_text(v)
+    if n == "unmask":
+        return lambda v, notes, label: unmask(v)
+    if n in ("number", "integer", "fen_to_yuan"):
+        def number(value, notes, label):
+            num, note = to_decimal(value)
             if note:
                 notes.append(f"{label}: {note}")
-            if n == "integer" and number != number.to_integral_value():
+            if n == "integer" and num != num.to_integral_value():
                 raise Refused(_("'%(value)s' is not a whole number.") % {"value": value})
             if n == "fen_to_yuan":
-                if number != number.to_integral_value():
+                if num != num.to_integral_value():
                     raise Refused(_("'%(value)s' is not a whole number of fen.") % {"value": value})
-                number = (number / 100).quantize(CENT)
-            value = number
-        elif n == "multiply":
-            value = to_decimal(value)[0] * arg
-        elif n == "positive":
+                num = (num / 100).quantize(CENT)
+            return num
+        return number
+    if n == "multiply":
+        return lambda v, notes, label: to_decimal(v)[0] * arg
+    if n == "positive":
+        def positive(value, notes, label):
             if not isinstance(value, Decimal):
                 value = to_decimal(value)[0]
             if value <= 0:
                 raise Refused(_("must be greater than zero (got %(value)s).") % {"value": value})
-        elif n == "non_negative":
+            return value
+        return positive
+    if n == "non_negative":
+        def non_negative(value, notes, label):
             if not isinstance(value, Decimal):
                 value = to_decimal(value)[0]
             if value < 0:
                 raise Refused(_("cannot be negative (got %(value)s).") % {"value": value})
-        elif n == "date":
-            value = parse_date(value, list(arg), ctx.tz)
-        elif n == "datetime":
-            value = parse_datetime(value, list(arg), ctx.tz)
-        elif n == "map":
-            value = dict(arg).get(str(value), value)
-        elif n == "const":
-            value = arg
-        elif n == "truncate":
-            value = str(value)[:arg]
-        elif n == "lookup":
-            kind, by = arg
-            text = nfkc(str(value)).strip()
-            if kind == "customer":
-                found = ctx.lookups.customer(text, by)
+            return value
+        return non_negative
+    if n in ("date", "datetime"):
+        parse = parse_date if n == "date" else parse_datetime
+        formats, tz = list(arg), ctx.tz
+        seen = memo.setdefault((n, arg), {})
+
+        def when(value, notes, label):
+            if value.__class__ is not str:
+                return parse(value, formats, tz)
+            got = seen.get(value)
+            if got is None:
+                got = parse(value, formats, tz)
+                if len(seen) >= _MEMO_MAX:
+                    seen.clear()
+                seen[value] = got
+            return got
+        return when
+    if n == "map":
+        table = dict(arg)
+        return lambda v, notes, label: table.get(str(v), v)
+    if n == "const":
+        return lambda v, notes, label: arg
+    if n == "truncate":
+        return lambda v, notes, label: str(v)[:arg]
+    if n == "lookup":
+        kind, by = arg
+        lookups = ctx.lookups
+        if kind == "customer":
+            def customer(value, notes, label):
+                found = lookups.customer(nfkc(str(value)).strip(), by)
                 if found is None:
                     raise _UnknownCustomer(_("Unknown customer '%(value)s'.") % {"value": value})
-                value = found.code
-            else:
-                product = ctx.lookups.product(text, by)
-                if product is None:
-                    raise _UnknownSku(_("Unknown SKU '%(value)s'.") % {"value": value})
-                value = product.sku
-    if is_blank(value) and rule.default is not None:
-        value = rule.default
-    if is_blank(value):
-        if rule.required:
-            raise _Missing(_("is required but empty."))
-        return None
-    if isinstance(value, str) and unstorable(value):
-        raise Refused(_("Text may not contain NUL or invalid characters."))
-    return value
+                return found.code
+            return customer
+
+        def product(value, notes, label):
+            found = lookups.product(nfkc(str(value)).strip(), by)
+            if found is None:
+                raise _UnknownSku(_("Unknown SKU '%(value)s'.") % {"value": value})
+            return found.sku
+        return product
+    raise ValueError(f"unknown transform {n!r}")  # the compiler refuses it before
 
 
 class _UnknownCustomer(Refused):
@@ -265,12 +410,128 @@ def _label(where: str, source: tuple[str, ...], target: str, tabular: bool) -> s
     return f"{where}.{src}"
 
 
+class Mapper:
+    """Maps the records of one run (a file, a payload, the messages of one batch).
+
+    What does not depend on the record is worked out once: each field's transforms as
+    functions, the labels of a file's columns, the translated note texts; date/time texts
+    parsed once per run. The result is the same as mapping each record on its own.
+    """
+
+    def __init__(self, mapping: CompiledMapping, lookups: Lookups, *, channel: str, received_at: datetime,
+                 tag_rules: list[CompiledTagRule], triage_rules: list[CompiledTriageRule]):
+        self.ctx = ctx = _Ctx(mapping, lookups)
+        self.spec = spec = mapping.spec
+        self.tabular = spec.format != "json"
+        self.channel, self.received_at = channel, received_at
+        self.tag_rules, self.triage_rules = tag_rules, triage_rules
+        memo: dict = {}
+        self.order = [_FieldPlan(r, ctx, memo, tabular=self.tabular) for r in mapping.order]
+        self.line = [_FieldPlan(r, ctx, memo, tabular=self.tabular) for r in mapping.line]
+        # a file's order fields are named by their columns whatever the row
+        self.order_sources = {p.target: p.label for p in self.order}
+        self.lookups = [(p, False) for p in self.order if p.lookup] + [(p, True) for p in self.line if p.lookup]
+        self._line_keys: list[tuple[str, ...]] = []
+        self.text_required = _("required date %(d)s = order date + %(n)d working days")
+        self.text_default_customer = _("customer %(code)s from the channel's defaults")
+        self.triage_workflow = settings.ORDERHUB_DEFAULT_WORKFLOW
+
+    def line_keys(self, i: int) -> tuple[str, ...]:
+        """``lines[i].<target>`` for each line field."""
+        while len(self._line_keys) <= i:
+            j = len(self._line_keys)
+            self._line_keys.append(tuple(f"lines[{j}].{p.target}" for p in self.line))
+        return self._line_keys[i]
+
+    def map(self, records: list[Record], start: int = 0) -> list[Item]:
+        """Items for ``records``, indexed from ``start``."""
+        self.prefetch(records)
+        one = self.map_one
+        return [one(start + i, rec) for i, rec in enumerate(records)]
+
+    def keys(self, records: list[Record]) -> list[str | None]:
+        """Each record's external reference (with the channel, the key an order is deduplicated
+        by); None when the mapping gives none or the record's is refused."""
+        plan = next((p for p in self.order if p.target == "external_ref"), None)
+        out: list[str | None] = []
+        for rec in records:
+            try:
+                value = plan.value(rec.values, [], plan.label) if plan else None
+            except Refused:
+                value = None
+            out.append(None if value is None else str(value))
+        return out
+
+    def prefetch(self, records: list[Record]) -> None:
+        """Customers, products and profiles the records name, each kind in one go."""
+        lk = self.ctx.lookups
+        for plan, per_line in self.lookups:
+            wanted = set()
+            for rec in records:
+                for values in ([ln.values for ln in rec.lines] if per_line else (rec.values,)):
+                    text = plan.lookup_input(values)
+                    if text is not None:
+                        wanted.add(text)
+            kind, by = plan.lookup
+            if wanted:
+                (lk.prefetch_customers if kind == "customer" else lk.prefetch_products)(wanted, by)
+        lk.prefetch_profiles()
+
+    def map_one(self, index: int, rec: Record) -> Item:
+        tabular = self.tabular
+        item = Item(index=index, rows=list(rec.rows), where=rec.where)
+        first_row = rec.rows[0] if rec.rows else None
+        notes, problems = item.notes, item.problems
+        order: dict[str, Any] = {}
+        values = rec.values
+        if tabular or not rec.where:
+            sources = item.sources = dict(self.order_sources)
+            for plan in self.order:
+                try:
+                    order[plan.target] = plan.value(values, notes, plan.label)
+                except Refused as exc:
+                    problems.append(_field_problem(exc, plan.label, first_row, plan.target))
+        else:
+            sources = item.sources
+            for plan in self.order:
+                label = f"{rec.where}.{plan.label}"
+                sources[plan.target] = label
+                try:
+                    order[plan.target] = plan.value(values, notes, label)
+                except Refused as exc:
+                    problems.append(_field_problem(exc, label, first_row, plan.target))
+        if order.get("external_ref") is not None:
+            order["external_ref"] = str(order["external_ref"])
+            item.meta["_ref"] = order["external_ref"]
+        lines: list[dict[str, Any]] = []
+        if not rec.lines:
+            problems.append(Problem("required", _("The order has no lines."),
+                                    field=_label(rec.where, (self.spec.lines_from or "lines",), "lines", tabular)))
+        for i, src in enumerate(rec.lines):
+            ln: dict[str, Any] = {}
+            where = src.where
+            for plan, key in zip(self.line, self.line_keys(i), strict=True):
+                label = plan.label if tabular or not where else f"{where}.{plan.label}"
+                sources[key] = label
+                try:
+                    ln[plan.target] = plan.value(src.values, notes, label)
+                except Refused as exc:
+                    problems.append(_field_problem(exc, label, src.row, key))
+                    ln["_bad"] = True
+            lines.append(ln)
+        _line_prices(item, lines, rec.lines)
+        if problems:
+            return item
+        _finish(item, order, lines, self.ctx, self.channel, self.received_at, self.tag_rules, self.triage_rules,
+                mapper=self)
+        return item
+
+
 def map_records(mapping: CompiledMapping, records: list[Record], lookups: Lookups, *,
                 channel: str, received_at: datetime, tag_rules: list[CompiledTagRule],
                 triage_rules: list[CompiledTriageRule]) -> list[Item]:
-    ctx = _Ctx(mapping, lookups)
-    return [_map_one(i, rec, ctx, channel, received_at, tag_rules, triage_rules)
-            for i, rec in enumerate(records)]
+    return Mapper(mapping, lookups, channel=channel, received_at=received_at, tag_rules=tag_rules,
+                  triage_rules=triage_rules).map(records)
 
 
 def _field_problem(exc: Refused, label: str, row: int | None, target: str) -> Problem:
@@ -282,45 +543,6 @@ def _field_problem(exc: Refused, label: str, row: int | None, target: str) -> Pr
     if row is not None:
         data["row"] = row
     return Problem(code, msg, field=label, data=data)
-
-
-def _map_one(index: int, rec: Record, ctx: _Ctx, channel: str, received_at: datetime,
-             tag_rules, triage_rules) -> Item:
-    spec = ctx.mapping.spec
-    tabular = spec.format != "json"
-    item = Item(index=index, rows=list(rec.rows), where=rec.where)
-    first_row = rec.rows[0] if rec.rows else None
-    order: dict[str, Any] = {}
-    for rule in ctx.mapping.order:
-        label = _label(rec.where, rule.sources, rule.target, tabular)
-        item.sources[rule.target] = label
-        try:
-            order[rule.target] = _apply(rule, rec.values, ctx, item.notes, label)
-        except Refused as exc:
-            item.problems.append(_field_problem(exc, label, first_row, rule.target))
-    if order.get("external_ref") is not None:
-        order["external_ref"] = str(order["external_ref"])
-        item.meta["_ref"] = order["external_ref"]
-    lines: list[dict[str, Any]] = []
-    if not rec.lines:
-        item.problems.append(Problem("required", _("The order has no lines."),
-                                     field=_label(rec.where, (spec.lines_from or "lines",), "lines", tabular)))
-    for i, src in enumerate(rec.lines):
-        ln: dict[str, Any] = {}
-        for rule in ctx.mapping.line:
-            label = _label(src.where, rule.sources, rule.target, tabular)
-            item.sources[f"lines[{i}].{rule.target}"] = label
-            try:
-                ln[rule.target] = _apply(rule, src.values, ctx, item.notes, label)
-            except Refused as exc:
-                item.problems.append(_field_problem(exc, label, src.row, f"lines[{i}].{rule.target}"))
-                ln["_bad"] = True
-        lines.append(ln)
-    _line_prices(item, lines, rec.lines)
-    if item.problems:
-        return item
-    _finish(item, order, lines, ctx, channel, received_at, tag_rules, triage_rules)
-    return item
 
 
 def _line_prices(item: Item, lines: list[dict[str, Any]], sources: list[SourceLine]) -> None:
@@ -350,12 +572,14 @@ def _add_workdays(start: date, days: int) -> date:
     return d
 
 
+_META_KEYS = frozenset(("paid_at", "ordered_at", "total", "seller_memo", "receiver", "phone", "address", "buyer"))
+
+
 def _finish(item: Item, order: dict[str, Any], lines: list[dict[str, Any]], ctx: _Ctx, channel: str,
-            received_at: datetime, tag_rules, triage_rules) -> None:
+            received_at: datetime, tag_rules, triage_rules, mapper: Mapper | None = None) -> None:
     spec = ctx.mapping.spec
     lk = ctx.lookups
-    meta = {k: order.pop(k) for k in list(order) if k in ("paid_at", "ordered_at", "total", "seller_memo",
-                                                          "receiver", "phone", "address", "buyer")}
+    meta = {k: order.pop(k) for k in list(order) if k in _META_KEYS}
     meta = {k: v for k, v in meta.items() if v is not None}
     item.meta.update(meta)
     code = order.get("customer") or spec.defaults.customer
@@ -369,7 +593,8 @@ def _finish(item: Item, order: dict[str, Any], lines: list[dict[str, Any]], ctx:
             field=label))
         return
     if "customer" not in order or order["customer"] is None:
-        item.notes.append(_("customer %(code)s from the channel's defaults") % {"code": customer.code})
+        text = mapper.text_default_customer if mapper else _("customer %(code)s from the channel's defaults")
+        item.notes.append(text % {"code": customer.code})
     profile = lk.profile(customer)
     base = meta.get("ordered_at") or meta.get("paid_at") or received_at
     if isinstance(base, date) and not isinstance(base, datetime):
@@ -383,8 +608,8 @@ def _finish(item: Item, order: dict[str, Any], lines: list[dict[str, Any]], ctx:
         if lead is None:
             lead = spec.defaults.lead_days if spec.defaults.lead_days is not None else DEFAULT_LEAD_DAYS
         required = ctx.add_workdays(base.astimezone(ctx.tz).date(), lead)
-        item.notes.append(_("required date %(d)s = order date + %(n)d working days")
-                          % {"d": required, "n": lead})
+        text = mapper.text_required if mapper else _("required date %(d)s = order date + %(n)d working days")
+        item.notes.append(text % {"d": required, "n": lead})
     promised = order.get("promised_date")
     if isinstance(promised, datetime):
         promised = promised.date()
@@ -417,7 +642,13 @@ def _finish(item: Item, order: dict[str, Any], lines: list[dict[str, Any]], ctx:
                 field=item.sources.get("total", "total")))
             return
     if triage_rules:
-        data = apply_triage(item, data, customer, total, triage_rules)
+        if mapper is None:
+            data = apply_triage(item, data, customer, total, triage_rules)
+        else:
+            data, alerts = triage_order_input(data, customer=customer, total=total, base_time=item.base_time,
+                                              rules=triage_rules, tz=ctx.tz,
+                                              default_workflow=mapper.triage_workflow)
+            item.alerts.extend(alerts)
     item.data = data
 
 
@@ -462,6 +693,7 @@ def apply_tag_rules(rules: list[CompiledTagRule], remarks: str, memo: str, tags:
 
 
 TRIAGE_TAG = "triage:"
+_MIDNIGHT = datetime.min.time()
 
 
 def apply_triage(item: Item, data: OrderInput, customer: Customer, total: Decimal | None,
@@ -474,18 +706,18 @@ def apply_triage(item: Item, data: OrderInput, customer: Customer, total: Decima
 
 
 def triage_order_input(data: OrderInput, *, customer: Customer, total: Decimal | None,
-                       base_time: datetime | None, rules: list[CompiledTriageRule]
-                       ) -> tuple[OrderInput, list[dict[str, Any]]]:
+                       base_time: datetime | None, rules: list[CompiledTriageRule], tz=None,
+                       default_workflow: str | None = None) -> tuple[OrderInput, list[dict[str, Any]]]:
     """Every matching rule sets its urgency and tag, flags the order with the tag
     ``triage:<rule>`` (it stays on the order through every stage) and, when it names roles,
     yields an alert to record once the order exists. ``hours_to_due``: from ``base_time`` (the
-    order's own time) to the start of the required date, in the business time zone."""
-    from dataclasses import replace
-
-    tz = get_business_calendar().tz
-    due = datetime.combine(data.required_date, datetime.min.time(), tzinfo=tz)
+    order's own time) to the start of the required date, in the business time zone (``tz``
+    and ``default_workflow``: given by a caller triaging many orders)."""
+    if tz is None:
+        tz = get_business_calendar().tz
+    due = datetime.combine(data.required_date, _MIDNIGHT, tzinfo=tz)
     hours = Decimal(str(round((due - base_time).total_seconds() / 3600, 2))) if base_time else Decimal(0)
-    workflow = data.workflow or settings.ORDERHUB_DEFAULT_WORKFLOW
+    workflow = data.workflow or default_workflow or settings.ORDERHUB_DEFAULT_WORKFLOW
     values = {
         "total": total if total is not None else Decimal(0),
         "hours_to_due": hours,

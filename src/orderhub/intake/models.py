@@ -256,6 +256,10 @@ class ImportJob(models.Model):
     started_at = models.DateTimeField(_("started at"))
     updated_at = models.DateTimeField(_("updated at"))
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # a parallel import (``ImportChunk`` rows): how many worker processes, and what the chunks
+    # are read with (mapping, tag and triage rule versions: the same for every worker and retry)
+    workers = models.PositiveSmallIntegerField(_("worker processes"), default=1)
+    plan = models.JSONField(_("chunk plan"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("import job")
@@ -263,6 +267,45 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"import {self.message_id} {self.rows_done}/{self.rows_total}"
+
+
+class ImportChunk(models.Model):
+    """A range of a parallel import's records: claimed by one worker at a time
+    (``SELECT … FOR UPDATE SKIP LOCKED``), imported, and marked done in one transaction."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="chunks")
+    seq = models.PositiveIntegerField(_("chunk"))
+    first = models.PositiveIntegerField(_("first record"))
+    count = models.PositiveIntegerField(_("records"))
+    rows = models.PositiveIntegerField(_("rows"))
+    # records repeating the key of an order first met in an earlier chunk (``after``): written
+    # last, once those chunks' transactions have ended, so two workers never write one key at once
+    repeats = models.JSONField(_("repeated keys (records)"), default=list, blank=True)
+    after = models.JSONField(_("after chunks"), default=list, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    orders_created = models.PositiveIntegerField(_("orders created"), default=0)
+    duplicates = models.PositiveIntegerField(_("duplicates"), default=0)
+    refused = models.PositiveIntegerField(_("rows refused"), default=0)
+    review = models.PositiveIntegerField(_("rows to review"), default=0)
+    report = models.JSONField(_("report"), default=dict, blank=True)
+    worker = models.CharField(_("worker"), max_length=100, blank=True)
+    seconds = models.FloatField(_("seconds"), null=True, blank=True)
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("import chunk")
+        verbose_name_plural = _("import chunks")
+        constraints = [
+            models.UniqueConstraint(fields=["job", "seq"], name="intake_chunk_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"import {self.job_id} chunk {self.seq} ({self.status})"
 
 
 class Draft(models.Model):

@@ -103,19 +103,27 @@ def _group(spec: MappingSpec, rows: list[list[Any]]) -> list[Record]:
     records: list[Record] = []
     groups: dict[Any, Record] = {}
     n = 0
+    named = [(i, h) for i, h in enumerate(header) if h]
+    width = len(header)
+    row_text = _("row %(n)d")
+    group_by = spec.group_by
     for raw in rows[spec.header_row:]:
         if all(v is None or (isinstance(v, str) and not v.strip()) for v in raw):
             continue
         n += 1
-        values = {h: (raw[i] if i < len(raw) else None) for i, h in enumerate(header) if h}
-        line = SourceLine(values, _("row %(n)d") % {"n": n}, n)
-        key = values.get(spec.group_by) if spec.group_by else None
+        if len(raw) >= width:
+            values = {h: raw[i] for i, h in named}
+        else:
+            values = {h: (raw[i] if i < len(raw) else None) for i, h in named}
+        where = row_text % {"n": n}
+        line = SourceLine(values, where, n)
+        key = values.get(group_by) if group_by else None
         if key is not None and key in groups:
             rec = groups[key]
             rec.lines.append(line)
             rec.rows.append(n)
             continue
-        rec = Record(values, [line], [n], where=_("row %(n)d") % {"n": n})
+        rec = Record(values, [line], [n], where=where)
         if key is not None:
             groups[key] = rec
         records.append(rec)

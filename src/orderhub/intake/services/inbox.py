@@ -10,19 +10,23 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
+from operator import itemgetter
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
-from orderhub.core import clock
+from orderhub.core import clock, fastsql
 from orderhub.core.actors import Actor, RequestContext
 from orderhub.core.canonical import to_plain
 from orderhub.core.errors import Conflict, DomainError, NotFound, PermissionDenied, Problem
 from orderhub.orders.services import order_create_batch
 
 from .. import events
-from ..mapping import Item, Lookups, map_records
+from ..mapping import Item, Lookups, Mapper, map_records
 from ..models import ConfigVersion, ImportJob, InboundMessage, InboundOrder
 from ..ocr import DOCUMENT_TYPES
 from ..readers import Unreadable, read
@@ -80,6 +84,11 @@ class Outcome:
     rows: int = 0
     external_ref: str = ""
     mapping: ConfigVersion | None = None
+    # a chunk of a parallel import: created orders without notes kept aside (the report lists
+    # the first 50 of the whole file), and triage alerts left for the chunk's end (recorded
+    # under the message's lock: its audit chain takes one append at a time)
+    quiet_created: list[dict[str, Any]] | None = None
+    deferred_alerts: list[tuple[Any, list[dict[str, Any]]]] | None = None
 
 
 def _get(message: InboundMessage | int) -> InboundMessage:
@@ -135,11 +144,12 @@ def _apply_outcome(msg: InboundMessage, outcome: Outcome, now) -> str:
     """Set what processing concluded on ``msg`` (not saved); returns the status it had."""
     before = msg.status
     msg.status = outcome.status
-    msg.errors = to_plain(outcome.errors[:MAX_REPORT_ITEMS])
-    msg.report = to_plain({
+    msg.errors = plain(outcome.errors[:MAX_REPORT_ITEMS])
+    msg.report = plain({
         "summary": {"orders_created": outcome.created, "duplicates": outcome.duplicates,
                     "refused": outcome.refused, "review": outcome.review, "rows": outcome.rows},
-        "items": outcome.items[:MAX_REPORT_ITEMS]})
+        # in the order of the source (a chunk reports its refused rows before its written ones)
+        "items": sorted(outcome.items, key=_by_index)[:MAX_REPORT_ITEMS]})
     msg.attempts += 1
     msg.processed_at = now
     if outcome.mapping is not None:
@@ -151,7 +161,7 @@ def _apply_outcome(msg: InboundMessage, outcome: Outcome, now) -> str:
 
 def _conclude(msg: InboundMessage, outcome: Outcome, actor: Actor) -> InboundMessage:
     with transaction.atomic():
-        locked = InboundMessage.objects.select_for_update().get(pk=msg.pk)
+        locked = InboundMessage.objects.select_for_update().defer("payload").get(pk=msg.pk)
         before = _apply_outcome(locked, outcome, clock.now())
         locked.save(update_fields=CONCLUDED_FIELDS)
         events.message_status_changed(message=locked, before=before, actor=actor,
@@ -231,7 +241,8 @@ def _run(msg: InboundMessage, version: ConfigVersion, actor: Actor, mode: str) -
     tags_v, triage_v = current_config("tags", "default"), current_config("triage", "default")
     tag_rules = compiled_config(tags_v) if tags_v else []
     triage_rules = compiled_config(triage_v) if triage_v else []
-    lookups = Lookups(msg.read_as)
+    mapper = Mapper(mapping, Lookups(msg.read_as), channel=msg.read_as, received_at=msg.received_at,
+                    tag_rules=tag_rules, triage_rules=triage_rules)
     out = Outcome(Status.FAILED, rows=sum(max(len(r.rows), 1) for r in records))
     job = ImportJob.objects.filter(message=msg).first()
     if job is not None:
@@ -241,14 +252,8 @@ def _run(msg: InboundMessage, version: ConfigVersion, actor: Actor, mode: str) -
         out.errors.append({"code": "empty", "message": _("The payload holds no orders.")})
         return out
 
-    def mapped(recs):
-        return map_records(mapping, recs, lookups, channel=msg.read_as, received_at=msg.received_at,
-                           tag_rules=tag_rules, triage_rules=triage_rules)
-
     if mode == "all_or_nothing":
-        items = mapped(records)
-        for i, it in enumerate(items):
-            it.index = i
+        items = mapper.map(records)
         if any(it.problems for it in items):
             for it in items:
                 _refused(out, it, [_problem_row(it, p) for p in it.problems] if it.problems else [],
@@ -272,19 +277,13 @@ def _run(msg: InboundMessage, version: ConfigVersion, actor: Actor, mode: str) -
                                   "message": _("Nothing was written: all or nothing, and some orders were refused.")})
             return out
     else:
-        index = done = 0
+        done = 0
         for start in range(0, len(records), CHUNK):
             chunk = records[start:start + CHUNK]
             done += sum(max(len(r.rows), 1) for r in chunk)
-            items = mapped(chunk)
-            for it in items:
-                it.index = index
-                index += 1
+            items = mapper.map(chunk, start)
             with transaction.atomic():
-                bad = [it for it in items if it.problems]
-                for it in bad:
-                    _refused(out, it, [_problem_row(it, p) for p in it.problems])
-                _write_chunk(msg, [it for it in items if not it.problems], actor, out, all_or_nothing=False)
+                accept_valid_chunk(msg, items, actor, out)
                 if job is not None:
                     ImportJob.objects.filter(pk=job.pk).update(
                         rows_done=min(done, out.rows), orders_created=out.created, duplicates=out.duplicates,
@@ -293,6 +292,17 @@ def _run(msg: InboundMessage, version: ConfigVersion, actor: Actor, mode: str) -
         pass
     out.status = _status(out)
     return out
+
+
+def accept_valid_chunk(msg: InboundMessage, items: list[Item], actor: Actor, out: Outcome) -> None:
+    """Report the refused items of a chunk and write the others (accept valid rows)."""
+    for it in items:
+        if it.problems:
+            _refused(out, it, [_problem_row(it, p) for p in it.problems])
+    _write_chunk(msg, [it for it in items if not it.problems], actor, out, all_or_nothing=False)
+
+
+_by_index = itemgetter("index")
 
 
 class _Rollback(Exception):
@@ -328,8 +338,9 @@ def _write_chunk(msg: InboundMessage, items: list[Item], actor: Actor, out: Outc
 
 def _record_results(msg: InboundMessage, items: list[Item], results: list, actor: Actor, out: Outcome) -> None:
     """What ``order_create_batch`` answered for ``items`` of ``msg``: report, links, triage."""
-    links = []
+    links: list[dict[str, Any]] = []
     alerts = []
+    quiet = out.quiet_created
     for it, res in zip(items, results, strict=True):
         if it.external_ref and not out.external_ref:
             out.external_ref = it.external_ref
@@ -347,27 +358,75 @@ def _record_results(msg: InboundMessage, items: list[Item], results: list, actor
             continue
         if res.order is None:
             continue
-        meta = to_plain({k: v for k, v in it.meta.items() if not k.startswith("_")})
+        meta = plain({k: v for k, v in it.meta.items() if not k.startswith("_")})
         if it.notes:
             meta["notes"] = it.notes
-        if it.alerts and res.created:
-            meta["triage"] = to_plain(it.alerts)
-        links.append(InboundOrder(message=msg, order=res.order, row=it.rows[0] if it.rows else None,
-                                  created=res.created, meta=meta))
+        triage = plain(it.alerts) if it.alerts and res.created else None
+        if triage:
+            meta["triage"] = triage
+        links.append({"message_id": msg.pk, "order_id": res.order.pk, "row": it.rows[0] if it.rows else None,
+                      "created": res.created, "meta": meta})
         if res.created:
             out.created += 1
-            if it.alerts:
-                alerts.append((res.order, to_plain(it.alerts)))
-            if it.notes or len(out.items) < 50:
-                out.items.append({"index": it.index, "rows": it.rows, "ref": it.external_ref,
-                                  "result": "created", "order": res.order.number, "notes": it.notes})
+            if triage:
+                alerts.append((res.order, triage))
+            entry = {"index": it.index, "rows": it.rows, "ref": it.external_ref, "result": "created",
+                     "order": res.order.number, "notes": it.notes}
+            if it.notes or (quiet is None and len(out.items) < 50):
+                out.items.append(entry)
+            elif quiet is not None:  # listed if among the file's first 50 rows reported
+                quiet.append(entry)
         else:
             out.duplicates += 1
             out.items.append({"index": it.index, "rows": it.rows, "ref": it.external_ref,
                               "result": "duplicate", "order": res.order.number})
-    InboundOrder.objects.bulk_create(links, ignore_conflicts=True)
+    insert_links(links)
+    if out.deferred_alerts is not None:
+        out.deferred_alerts.extend(alerts)
+        return
     for order, item_alerts in alerts:
         triage_record(message=msg, order=order, alerts=item_alerts, actor=actor)
+
+
+def insert_links(links: list[dict[str, Any]]) -> None:
+    """``InboundOrder`` rows (message_id, order_id, row, created, meta as plain JSON); a link
+    already there is left as it is. On PostgreSQL one prepared statement for all of them."""
+    if not links:
+        return
+    if fastsql.available():
+        fastsql.execute(_links_sql(), links)
+    else:
+        InboundOrder.objects.bulk_create([InboundOrder(**ln) for ln in links], ignore_conflicts=True)
+
+
+@cache
+def _links_sql() -> str:
+    q = connection.ops.quote_name
+    table = q(InboundOrder._meta.db_table)
+    cols = ", ".join(q(c) for c in ("message_id", "order_id", "row", "created", "meta"))
+    return (f"INSERT INTO {table} ({cols}) SELECT {cols} FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) "
+            f"ON CONFLICT DO NOTHING")
+
+
+def plain(value: Any) -> Any:
+    """``to_plain(value)`` (what the JSON columns keep: Decimals and dates spelt as canonical JSON
+    spells them) without a round trip through JSON text for the shapes a report and a link's
+    details have; anything else goes through ``to_plain``."""
+    t = type(value)
+    if t is str or t is int or value is None or t is bool or t is float:
+        return value
+    if t is dict:
+        for k in value:
+            if type(k) is not str:
+                return to_plain(value)
+        return {k: plain(v) for k, v in value.items()}
+    if t is list or t is tuple:
+        return [plain(v) for v in value]
+    if t is Decimal:
+        return format(value.normalize(), "f")  # as core.canonical: 12.50 → "12.5", never 1E+1
+    if t is datetime or t is date:
+        return value.isoformat()
+    return to_plain(value)
 
 
 def _status(out: Outcome) -> str:

@@ -1,5 +1,6 @@
 """CSV/XLSX uploads: the file is stored raw, then imported in chunks with a progress record
-a page can poll and a per-row report (row, field, problem)."""
+a page can poll and a per-row report (row, field, problem), by one process or, accept valid
+rows, by several at once (``parallel``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from orderhub.core.errors import PermissionDenied, Problem, ValidationFailed
 from ..models import ImportJob, InboundMessage
 from .config import compiled_config, current_config
 from .inbox import inbound_process, inbound_receive
+from .parallel import import_parallel
 
 MODES = tuple(ImportJob.Mode.values)
 
@@ -46,10 +48,18 @@ def upload_receive(*, channel: str, filename: str, content: bytes, actor: Actor,
     return ImportJob.objects.create(message=msg, mode=mode, started_at=now, updated_at=now)
 
 
-def upload_run(*, job: ImportJob | int, actor: Actor) -> ImportJob:
+def upload_run(*, job: ImportJob | int, actor: Actor, workers: int | None = None) -> ImportJob:
     """Import the job's file (again, after a crash: rows already imported come back as
-    duplicates, never twice)."""
+    duplicates, never twice).
+
+    ``workers`` > 1 (accept valid rows only): the file is split into chunks that that many
+    processes import at once (``parallel``); a job split so before goes on with its chunks not yet
+    done (``workers``: as planned unless given). All or nothing stays one transaction in this
+    process."""
     job = ImportJob.objects.select_related("message").get(pk=job if isinstance(job, int) else job.pk)
+    if job.mode == ImportJob.Mode.ACCEPT_VALID and job.status == ImportJob.Status.RUNNING and (
+            job.plan.get("chunk") or (workers or 1) > 1):
+        return import_parallel(job=job, actor=actor, workers=workers)
     inbound_process(message=job.message, actor=actor, mode=job.mode)
     job.refresh_from_db()
     return job
@@ -57,7 +67,7 @@ def upload_run(*, job: ImportJob | int, actor: Actor) -> ImportJob:
 
 def upload_import(*, channel: str, filename: str, content: bytes, actor: Actor,
                   mode: str = ImportJob.Mode.ACCEPT_VALID, content_type: str = "",
-                  source: str = "") -> ImportJob:
+                  source: str = "", workers: int = 1) -> ImportJob:
     job = upload_receive(channel=channel, filename=filename, content=content, actor=actor, mode=mode,
                          content_type=content_type, source=source)
-    return upload_run(job=job, actor=actor)
+    return upload_run(job=job, actor=actor, workers=workers)

@@ -1,4 +1,5 @@
-"""`orderhub intake …`: replay, poll-imap, import, install-templates, resume, process-pending."""
+"""`orderhub intake …`: replay, poll-imap, import [--workers N], install-templates, resume,
+process-pending."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from orderhub.core.actors import Actor
 from orderhub.core.errors import DomainError
@@ -38,7 +41,11 @@ class Command(BaseCommand):
         i.add_argument("file")
         i.add_argument("--channel", required=True)
         i.add_argument("--mode", default="accept_valid", choices=list(ImportJob.Mode.values))
-        sub.add_parser("resume", help="finish imports a crash left running")
+        i.add_argument("--workers", type=int, default=1,
+                       help=gettext_lazy("processes importing the file at once (accept_valid; PostgreSQL)"))
+        m = sub.add_parser("resume", help="finish imports a crash left running")
+        m.add_argument("--workers", type=int,
+                       help=gettext_lazy("processes per import split in chunks (default: as started)"))
         q = sub.add_parser("process-pending", help="parse queued webhooks (ORDERHUB_INTAKE_WEBHOOK_MODE=queue)")
         q.add_argument("--loop", action="store_true", help="keep waiting for new ones (until SIGTERM/SIGINT)")
         q.add_argument("--batch", type=int, default=20, help="messages per transaction")
@@ -81,15 +88,21 @@ class Command(BaseCommand):
                 path = Path(opts["file"])
                 if not path.is_file():
                     raise CommandError(f"no such file: {path}")
+                if opts["workers"] < 1:
+                    raise CommandError(_("--workers must be at least 1."))
+                if opts["workers"] > 1 and opts["mode"] != ImportJob.Mode.ACCEPT_VALID:
+                    raise CommandError(_("--workers applies to accept_valid imports (all_or_nothing is one "
+                                         "transaction)."))
                 job = services.upload_import(channel=opts["channel"], filename=path.name,
                                              content=path.read_bytes(), actor=actor, mode=opts["mode"],
                                              content_type=mimetypes.guess_type(path.name)[0] or "",
-                                             source=f"cli:{path}")
+                                             source=f"cli:{path}", workers=opts["workers"])
                 self._out({**selectors.job_dict(job), "message_status": job.message.status,
                            "errors": job.message.errors[:50]})
             elif action == "resume":
                 jobs = ImportJob.objects.filter(status=ImportJob.Status.RUNNING).order_by("pk")
-                self._out([selectors.job_dict(services.upload_run(job=j, actor=actor)) for j in jobs])
+                self._out([selectors.job_dict(services.upload_run(job=j, actor=actor, workers=opts.get("workers")))
+                           for j in jobs])
             elif action == "process-pending":
                 self._process_pending(loop=opts["loop"], batch=max(1, opts["batch"]), idle=opts["idle"])
             elif action == "install-templates":

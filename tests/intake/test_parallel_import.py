@@ -1,0 +1,199 @@
+"""A file imported in chunks by several processes: the same result as one process, the report in
+row order, progress summed across workers, the job ended once; a worker killed mid-run (or the
+whole import) loses nothing and doubles nothing."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from orderhub.core.canonical import to_plain
+from orderhub.core.models import AuditEvent
+from orderhub.intake import services
+from orderhub.intake.models import ImportChunk, ImportJob, InboundMessage, InboundOrder
+from orderhub.intake.services.inbox import CHUNK, plain
+from orderhub.orders.models import Order
+
+from .test_cli_and_crash import HEADER, taobao_csv
+
+
+def mixed_csv(prefix: int, n: int = 1300) -> bytes:
+    """``n`` Taobao rows over three chunks: bad rows (unknown SKU, negative quantity, 31 February),
+    a row repeated in a later chunk (a duplicate), a key repeated with other content (a conflict)."""
+    rows = [HEADER]
+    for i in range(n):
+        qty, sku, created = 1 + i % 7, "OIL-FLT-0915", "2026-02-18 09:12:03"
+        if i in (3, 620):
+            sku = "NO-SUCH-SKU"
+        if i == 1001:
+            qty = -2
+        if i == 1250:
+            created = "2026-02-31 08:00:00"
+        ref, note = prefix + i, i
+        if i == 700:   # the same row as row 10: a duplicate
+            ref, note, qty = prefix + 10, 10, 1 + 10 % 7
+        if i == 1100:  # row 20's key with another quantity: a conflict
+            ref, note, qty = prefix + 20, 20, 9
+        rows.append(f'"=""{ref}""",捷达汽配,{qty * 86}.00,0.00,{qty * 86}.00,{qty * 86}.00,买家已付款,'
+                    f'"备注 {note}",李强,杭州,快递,13858012345,{created},{created},机油滤清器,1,{qty},{sku},')
+    return ("\r\n".join(rows) + "\r\n").encode("gbk")
+
+
+def by_row(msg: InboundMessage) -> dict[int, str]:
+    return {i["rows"][0]: i["result"] for i in msg.report["items"]}
+
+
+def test_plain_is_to_plain():
+    tz = ZoneInfo("Asia/Shanghai")
+    data = {"total": Decimal("86.00"), "big": Decimal("1E+3"), "paid_at": datetime(2026, 2, 18, 9, 12, tzinfo=tz),
+            "day": date(2026, 2, 18), "notes": ["a", "b"], "n": 3, "f": 1.5, "ok": True, "none": None,
+            "nested": [{"x": Decimal("0.10"), "t": ("a", 1)}], "odd": {1: "int key"}, "tags": {"b", "a"}}
+    assert plain(data) == to_plain(data)
+
+
+@pytest.mark.smoke
+@pytest.mark.django_db
+def test_chunked_import_in_one_process_is_the_one_process_import(master, intake_actor):
+    """Inside a transaction (or on SQLite) the chunks are imported one after the other here."""
+    one = services.upload_import(channel="taobao", filename="a.csv", content=mixed_csv(3100000000000000000),
+                                 actor=intake_actor)
+    chunked = services.upload_import(channel="taobao", filename="b.csv", content=mixed_csv(3200000000000000000),
+                                     actor=intake_actor, workers=2)
+    assert chunked.chunks.count() == 3 and one.chunks.count() == 0
+    assert list(chunked.chunks.order_by("seq").values_list("after", "repeats")) == [([], []), ([0], [700]), ([0], [1100])]
+    for job in (one, chunked):
+        assert (job.status, job.rows_total, job.rows_done) == ("done", 1300, 1300)
+        assert (job.orders_created, job.duplicates, job.rows_failed) == (1294, 1, 4 + 1)
+        assert job.message.status == InboundMessage.Status.NEEDS_REVIEW
+    a, b = by_row(one.message), by_row(chunked.message)
+    assert a == b
+    assert {r: v for r, v in b.items() if v != "created"} == {
+        4: "refused", 621: "refused", 701: "duplicate", 1002: "refused", 1101: "conflict", 1251: "refused"}
+    rows = [i["rows"][0] for i in chunked.message.report["items"]]
+    assert rows == sorted(rows) == [i["rows"][0] for i in one.message.report["items"]]
+    assert [e.get("row") for e in chunked.message.errors] == [e.get("row") for e in one.message.errors]
+    assert chunked.message.report["summary"] == one.message.report["summary"]
+    assert InboundOrder.objects.filter(message=chunked.message).count() == 1294  # the repeat: same link
+    assert AuditEvent.objects.filter(subject_type="inbound", subject_id=chunked.message_id,
+                                     action="intake.needs_review").count() == 1  # concluded once
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": f"postgres://postgres@127.0.0.1/{connection.settings_dict['NAME']}",
+            "DJANGO_SETTINGS_MODULE": "orderhub.settings"}
+
+
+def _import(path, *extra, **popen) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "orderhub.cli", "intake", "import", str(path), "--channel",
+                             "taobao", "--workers", "2", *extra], env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, **popen)
+
+
+def _chunks_done(job: ImportJob) -> list[ImportChunk]:
+    return list(ImportChunk.objects.filter(job=job, status=ImportChunk.Status.DONE))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_import_the_file_as_one_process_would(master, intake_actor):
+    one = services.upload_import(channel="taobao", filename="a.csv", content=mixed_csv(3300000000000000000),
+                                 actor=intake_actor)
+    two = services.upload_import(channel="taobao", filename="b.csv", content=mixed_csv(3400000000000000000),
+                                 actor=intake_actor, workers=2)
+    assert two.workers == 2 and len({c.worker for c in _chunks_done(two)}) >= 1
+    assert os.getpid() not in {int(c.worker.rsplit(":", 1)[1]) for c in _chunks_done(two)}  # forked workers
+    for field in ("status", "rows_total", "rows_done", "orders_created", "duplicates", "rows_failed"):
+        assert getattr(two, field) == getattr(one, field), field
+    assert by_row(two.message) == by_row(one.message)
+    assert two.message.status == one.message.status == InboundMessage.Status.NEEDS_REVIEW
+    assert Order.objects.filter(channel="taobao", external_ref__startswith="34").count() == 1294
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_run_loses_nothing_and_doubles_nothing(master, tmp_path):
+    n = 6000
+    path = tmp_path / "big.csv"
+    path.write_bytes(taobao_csv(n))
+    proc = _import(path)
+    deadline, victim = time.monotonic() + 120, None
+    while time.monotonic() < deadline and proc.poll() is None:
+        job = ImportJob.objects.first()
+        done = _chunks_done(job) if job else []
+        if done and len(done) < n // CHUNK - 2:
+            victim = int(done[0].worker.rsplit(":", 1)[1])
+            os.kill(victim, signal.SIGKILL)  # it has moved on to its next chunk
+            break
+        time.sleep(0.02)
+    out, err = proc.communicate(timeout=180)
+    assert victim is not None and victim != proc.pid, err.decode()[-2000:]
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert "ended abnormally" in err.decode()
+    job = ImportJob.objects.get()
+    assert json.loads(out)["status"] == job.status == "done"
+    assert Order.objects.filter(channel="taobao").count() == n
+    assert Order.objects.filter(channel="taobao").values("external_ref").distinct().count() == n
+    # exact: the killed worker's chunk was rolled back and imported once, by another worker
+    assert (job.rows_done, job.rows_total, job.orders_created, job.duplicates, job.rows_failed) == (n, n, n, 0, 0)
+    chunks = list(job.chunks.all())
+    assert all(c.status == "done" for c in chunks) and sum(c.orders_created for c in chunks) == n
+    assert InboundOrder.objects.filter(message=job.message).count() == n
+    assert InboundMessage.objects.get(pk=job.message_id).status == InboundMessage.Status.PARSED
+    # run again: nothing left to do, nothing doubled
+    assert _resume() == []
+    assert Order.objects.filter(channel="taobao").count() == n
+
+
+def _resume() -> list:
+    out = io.StringIO()
+    call_command("intake", "resume", stdout=out)
+    return json.loads(out.getvalue())
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_parallel_import_killed_whole_then_resumed_counts_every_order_once(master, tmp_path):
+    n = 6000
+    path = tmp_path / "big.csv"
+    path.write_bytes(taobao_csv(n))
+    proc = _import(path, start_new_session=True)
+    deadline, done_at_kill = time.monotonic() + 120, None
+    while time.monotonic() < deadline and proc.poll() is None:
+        job = ImportJob.objects.first()
+        done = _chunks_done(job) if job else []
+        if 2 <= len(done) < n // CHUNK - 2:
+            os.killpg(proc.pid, signal.SIGKILL)  # the command and both workers
+            done_at_kill = len(done)
+            break
+        time.sleep(0.02)
+    proc.wait(timeout=30)
+    assert done_at_kill is not None, proc.stderr.read().decode()[-2000:]
+    job = ImportJob.objects.get()
+    assert job.status == ImportJob.Status.RUNNING
+    partial = Order.objects.filter(channel="taobao").count()
+    done = _chunks_done(job)
+    assert partial == sum(c.orders_created for c in done) and 0 < partial < n
+    assert job.rows_done == sum(c.rows for c in done)  # progress as committed, chunk by chunk
+    resumed = _resume()
+    assert len(resumed) == 1 and resumed[0]["status"] == "done"
+    job.refresh_from_db()
+    assert Order.objects.filter(channel="taobao").count() == n
+    assert Order.objects.filter(channel="taobao").values("external_ref").distinct().count() == n
+    assert (job.rows_done, job.rows_total, job.orders_created, job.duplicates) == (n, n, n, 0)
+    assert {c.seq: c.orders_created for c in done} == {
+        c.seq: c.orders_created for c in job.chunks.filter(seq__in=[c.seq for c in done])}  # not redone
+    assert InboundMessage.objects.get(pk=job.message_id).status == InboundMessage.Status.PARSED
+    assert AuditEvent.objects.filter(subject_type="inbound", subject_id=job.message_id,
+                                     action="intake.parsed").count() == 1
