@@ -285,7 +285,14 @@ class _FieldPlan:
 
     def value(self, values: dict[str, Any], notes: list[str], label: str):
         """The value of the field, or Refused."""
-        value = self._start(values)
+        if self.const is not None:
+            value = self.const
+        elif self.single is not None:
+            value = values.get(self.single)
+        else:
+            value = _raw(values, self.rule)
+        if isinstance(value, str):
+            value = value.strip()
         for fn, is_const in self.steps:
             if not is_const and (value is None or (isinstance(value, str) and not value.strip())):
                 break
