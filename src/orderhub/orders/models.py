@@ -98,7 +98,8 @@ class Order(models.Model):
 
 
 class OrderLine(models.Model):
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    # no index of its own: order_line_unique (order_id, line_no) leads with it
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", db_index=False)
     line_no = models.PositiveIntegerField(_("line"))
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+",
                                 verbose_name=_("product"))
@@ -125,7 +126,8 @@ class OrderLine(models.Model):
 class StageInstance(models.Model):
     """One stay of an order in a stage, with its owner role and business-time deadline."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="stage_instances")
+    # no index of its own: stage_order (order_id, entered_at) leads with it
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="stage_instances", db_index=False)
     # the order's workflow version, kept here so per-stage KPIs read stays without the orders
     workflow = models.ForeignKey("workflow.WorkflowDefinition", on_delete=models.PROTECT, null=True,
                                  blank=True, related_name="+", db_index=False,
@@ -164,7 +166,8 @@ class StageInstance(models.Model):
 class Snapshot(models.Model):
     """The whole order as canonical JSON with its SHA-256, kept at every stage change."""
 
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="snapshots")
+    # no index of its own: snapshot_unique (order_id, version) leads with it
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="snapshots", db_index=False)
     version = models.PositiveIntegerField(_("order version"))
     stage = models.CharField(_("stage"), max_length=40)
     taken_at = models.DateTimeField(_("taken at"))
