@@ -24,7 +24,7 @@ from orderhub.core.errors import (
 )
 from orderhub.core.instances import new
 from orderhub.core.locking import lock_own_rows
-from orderhub.core.numbering import next_value
+from orderhub.core.numbering import next_value, preallocated_id
 from orderhub.inventory.services import Requirement, stock_consume, stock_release, stock_reserve
 from orderhub.workflow.spec import CompiledStage, CompiledWorkflow, render_message
 
@@ -304,18 +304,19 @@ def enter_stage(order: Order, lines: list[OrderLine], wf: CompiledWorkflow, stag
 def _create_sql() -> str:
     from orderhub.core.models import AuditEvent
 
+    # every id is allocated before (core.numbering): nothing needs to come back but a count
     return fastsql.statement([
         fastsql.insert_cte("o", "o", Order, fastsql.columns(Order, True)),
-        fastsql.insert_cte("l", "l", OrderLine, fastsql.columns(OrderLine, False),
-                           returning="id, order_id, line_no"),
-        fastsql.insert_cte("s", "s", StageInstance, fastsql.columns(StageInstance, False),
-                           returning="id, order_id"),
-        fastsql.insert_cte("e", "e", AuditEvent, fastsql.columns(AuditEvent, False),
-                           returning="id, subject_id, seq"),
+        fastsql.insert_cte("l", "l", OrderLine, fastsql.columns(OrderLine, True)),
+        fastsql.insert_cte("s", "s", StageInstance, fastsql.columns(StageInstance, True)),
+        fastsql.insert_cte("e", "e", AuditEvent, fastsql.columns(AuditEvent, True)),
         fastsql.insert_cte("n", "n", Snapshot, fastsql.columns(Snapshot, False)),
-    ], "SELECT (SELECT array_agg(id ORDER BY order_id, line_no) FROM l), "
-       "(SELECT array_agg(id ORDER BY order_id) FROM s), "
-       "(SELECT array_agg(id ORDER BY subject_id, seq) FROM e), (SELECT count(*) FROM o)")
+    ], "SELECT (SELECT count(*) FROM o)")
+
+
+# the tables whose ids a new order's rows take from hi/lo blocks (their sequences advance by
+# numbering.BLOCK: migrations orders 0003 and 0011, core 0003)
+ID_TABLES = ("orders_order", "orders_orderline", "orders_stageinstance", "core_auditevent")
 
 
 def _saved(objs) -> None:
@@ -329,8 +330,8 @@ def insert_new_orders(orders: list[Order], lines: list[OrderLine], stages: list[
                       events: list, snaps: list[Snapshot]) -> None:
     """Write new orders (with their pks already allocated) and everything that goes with them.
 
-    On PostgreSQL: one prepared statement whatever the number of orders and lines (pks of the
-    lines, stage instances and events are set from what it returns). Elsewhere one INSERT per
+    On PostgreSQL: one prepared statement whatever the number of orders and lines (the lines,
+    stage instances and events get their ids from hi/lo blocks first). Elsewhere one INSERT per
     table."""
     send_new_orders(orders, lines, stages, events, snaps)()
 
@@ -338,8 +339,8 @@ def insert_new_orders(orders: list[Order], lines: list[OrderLine], stages: list[
 def send_new_orders(orders: list[Order], lines: list[OrderLine], stages: list[StageInstance],
                     events: list, snaps: list[Snapshot]):
     """:func:`insert_new_orders` in two steps: send the statement now (inside
-    ``fastsql.pipeline()`` the server starts on it while the caller goes on), and return the
-    function that waits for it and sets the returned pks."""
+    ``fastsql.pipeline()`` the server starts on it while the caller goes on: every row has its id
+    already, so the caller can go on using them), and return the function that waits for it."""
     if not fastsql.available():
         from orderhub.core.models import AuditEvent
 
@@ -351,24 +352,25 @@ def send_new_orders(orders: list[Order], lines: list[OrderLine], stages: list[St
         return lambda: None
     from orderhub.core.models import AuditEvent
 
+    for table, objs in zip(ID_TABLES[1:], (lines, stages, events), strict=True):
+        for o in objs:
+            if o.pk is None:
+                o.pk = preallocated_id(table)
     payload = {
         "o": fastsql.rows(orders, fastsql.columns(Order, True)),
-        "l": fastsql.rows(lines, fastsql.columns(OrderLine, False)),
-        "s": fastsql.rows(stages, fastsql.columns(StageInstance, False)),
-        "e": fastsql.rows(events, fastsql.columns(AuditEvent, False)),
+        "l": fastsql.rows(lines, fastsql.columns(OrderLine, True)),
+        "s": fastsql.rows(stages, fastsql.columns(StageInstance, True)),
+        "e": fastsql.rows(events, fastsql.columns(AuditEvent, True)),
         "n": fastsql.rows(snaps, fastsql.columns(Snapshot, False)),
     }
     sent = fastsql.send(_create_sql(), payload)
+    for group in (orders, lines, stages, events):
+        _saved(group)
 
     def finish() -> None:
-        (line_ids, stage_ids, event_ids, _n), = sent.rows()
-        for ids, objs, key in ((line_ids, lines, lambda x: (x.order_id, x.line_no)),
-                               (stage_ids, stages, lambda x: x.order_id),
-                               (event_ids, events, lambda x: (x.subject_id, x.seq))):
-            for pk, obj in zip(ids or (), sorted(objs, key=key), strict=True):
-                obj.pk = pk
-        for group in (orders, lines, stages, events):
-            _saved(group)
+        (n,), = sent.rows()
+        if n != len(orders):
+            raise RuntimeError(f"{len(orders)} orders sent, {n} written")
 
     return finish
 

@@ -38,6 +38,7 @@ from ..inputs import OrderInput, differences
 from ..models import Order, OrderLine, Urgency
 from .common import (
     CENT,
+    ID_TABLES,
     MAX_LINES,
     MAX_MONEY,
     MAX_QTY,
@@ -403,7 +404,9 @@ def _batch_write(items, normalized, prints, todo, results, actor) -> None:
     now = clock.now()
     # every id and number the batch may need, held before pipelining (no nextval mid-way,
     # which would wait for the INSERTs already sent)
-    reserve(serial_sequence("orders_order"), len(todo))
+    for table, n in zip(ID_TABLES, (len(todo), sum(len(items[i].lines) for i in todo), len(todo),
+                                    len(todo)), strict=True):
+        reserve(serial_sequence(table), n)
     reserve(NUMBER_SEQUENCE, len(todo))
     published, pending = [], []
     with fastsql.pipeline():
@@ -416,9 +419,11 @@ def _batch_write(items, normalized, prints, todo, results, actor) -> None:
                 group = _Group()
         if group.orders:
             pending.append(group.send())
+        # every row has its id already: the subscribers' work overlaps the server's on the last
+        # group; the first of their queries that needs an answer waits for the INSERTs before it
+        publish(published)
         for finish in pending:
             finish()
-    publish(published)
 
 
 @dataclass
