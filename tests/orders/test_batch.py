@@ -92,3 +92,16 @@ def test_a_key_taken_meanwhile_sends_the_batch_one_by_one(company, monkeypatch):
     assert Order.objects.count() == 61
     _, breaks, bad = verify_order_audit()
     assert breaks == [] and bad == []
+
+
+def test_a_thousand_line_order_takes_its_line_ids_in_one_round_trip(company):
+    """Line ids come from hi/lo blocks of 50: a 1,000-line order reserves its 20 blocks with one
+    statement, not one per block."""
+    sales = company["actors"]["sales"]
+    lines = [LineInput(sku="HSG-100", qty=Decimal("1")) for _ in range(1000)]
+    with CaptureQueriesContext(connection) as ctx:
+        res = services.order_create(data=order_input(channel="import", external_ref="BIG", lines=lines),
+                                    actor=sales)
+    assert len({ln.pk for ln in res.lines}) == 1000
+    if connection.vendor == "postgresql":
+        assert sum("nextval" in q["sql"] for q in ctx.captured_queries) <= 4

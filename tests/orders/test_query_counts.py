@@ -30,12 +30,22 @@ def _lines(n):
     return [LineInput(sku=f"P{i:03d}", qty=Decimal("10")) for i in range(n)]
 
 
+# refills of per-process caches that expire after a few seconds (current workflow, rules version,
+# calendar overrides, notification endpoints and templates): a slow run may cross an expiry
+# between two measured calls, so they are not part of an operation's steady count
+CACHE_REFILLS = ('SELECT "workflow_workflowdefinition"', 'SELECT "rules_rulesstamp"',
+                 'SELECT "rules_rule"', 'SELECT "core_calendaroverride"', 'SELECT "notify_endpoint"',
+                 'SELECT "notify_messagetemplate"')
+
+
 def _count(fn, *, blocks=True):
-    """Statements ``fn`` ran; without ``blocks``, not counting the refills of the per-process
-    blocks of order numbers and ids (one ``SELECT nextval`` per 50 orders)."""
+    """Statements ``fn`` ran, cache refills left out; without ``blocks``, not counting the
+    refills of the per-process blocks of order numbers and ids (one ``SELECT nextval`` per 50)."""
     with CaptureQueriesContext(connection) as ctx:
         fn()
-    return len([q for q in ctx.captured_queries if blocks or not q["sql"].startswith("SELECT nextval(")])
+    return len([q for q in ctx.captured_queries
+                if not q["sql"].startswith(CACHE_REFILLS)
+                and (blocks or not q["sql"].startswith("SELECT nextval("))])
 
 
 def test_create_queries_do_not_grow_with_lines(company, many_products):
