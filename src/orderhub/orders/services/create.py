@@ -200,9 +200,9 @@ def _build(data: OrderInput, lk: _Lookups) -> tuple[Order, list[OrderLine]]:
     if problems:
         raise ValidationFailed("invalid", problems[0].message, problems=problems)
     order = new(Order, channel=data.channel, external_ref=data.external_ref or None, customer=customer,
-                  required_date=data.required_date, promised_date=data.promised_date,
-                  urgency=data.urgency, total_amount=total, remarks=data.remarks,
-                  tags=sorted(set(data.tags)))
+                required_date=data.required_date, promised_date=data.promised_date,
+                urgency=data.urgency, total_amount=total, remarks=data.remarks,
+                tags=sorted(set(data.tags)))
     order.owner = owner or customer.sales_owner
     return order, lines
 
