@@ -93,3 +93,21 @@ def next_value(name: str) -> int:
         value = ranges[0][0]
         ranges[0][0] += 1
         return value
+
+
+def block_sequences(*tables: str):
+    """A migration operation: on PostgreSQL the id sequences of ``tables`` advance by ``BLOCK``
+    (so :func:`preallocated_id` can hand out their ids from memory); back to 1 when reversed."""
+    from django.db import migrations
+
+    def increment(by: int):
+        def run(apps, schema_editor) -> None:
+            if schema_editor.connection.vendor != "postgresql":
+                return
+            with schema_editor.connection.cursor() as cur:
+                for table in tables:
+                    cur.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+                    cur.execute(f"ALTER SEQUENCE {cur.fetchone()[0]} INCREMENT BY {by}")
+        return run
+
+    return migrations.RunPython(increment(BLOCK), increment(1))
