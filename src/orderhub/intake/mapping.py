@@ -157,48 +157,34 @@ class Lookups:
         return {v: d.get(self.channel) or d.get("") for v, d in per.items()}
 
     def prefetch_customers(self, values: set[str], by: tuple[str, ...]) -> None:
-        key_by = ",".join(by)
-        todo = [v for v in values if (v, key_by) not in self._customers]
-        if not todo or not set(by) <= {"alias", "code"}:
-            return
-        aliases = self._aliases("customer", todo) if "alias" in by else {}
-        codes = set(todo if "code" in by else ()) | {c for c in aliases.values() if c}
-        found = {c.code: c for c in Customer.objects.filter(is_active=True, code__in=codes)}
-        for v in todo:
-            hit = None
-            for how in by:
-                if how == "alias":
-                    code = aliases.get(v)
-                    hit = found.get(code) if code else None
-                else:
-                    hit = found.get(v)
-                if hit:
-                    break
-            self._customers[(v, key_by)] = hit
-            if hit:
-                self.customers_by_code[hit.code] = hit
+        self._prefetch(values, by, kind="customer", model=Customer, key="code",
+                       cache=self._customers, by_key=self.customers_by_code)
 
     def prefetch_products(self, values: set[str], by: tuple[str, ...]) -> None:
+        self._prefetch(values, by, kind="product", model=Product, key="sku",
+                       cache=self._products, by_key=self.products_by_sku)
+
+    def _prefetch(self, values: set[str], by: tuple[str, ...], *, kind: str, model, key: str,
+                  cache: dict, by_key: dict) -> None:
+        """Answer ``values`` looked up ``by`` alias and/or ``key`` (code, SKU) with one query
+        per way, into ``cache`` as the one-by-one lookup would."""
         key_by = ",".join(by)
-        todo = [v for v in values if (v, key_by) not in self._products]
-        if not todo or not set(by) <= {"alias", "sku"}:
+        todo = [v for v in values if (v, key_by) not in cache]
+        if not todo or not set(by) <= {"alias", key}:
             return
-        aliases = self._aliases("product", todo) if "alias" in by else {}
-        skus = set(todo if "sku" in by else ()) | {c for c in aliases.values() if c}
-        found = {p.sku: p for p in Product.objects.filter(is_active=True, sku__in=skus)}
+        aliases = self._aliases(kind, todo) if "alias" in by else {}
+        keys = set(todo if key in by else ()) | {k for k in aliases.values() if k}
+        found = {getattr(o, key): o for o in model.objects.filter(is_active=True, **{f"{key}__in": keys})}
         for v in todo:
             hit = None
             for how in by:
-                if how == "alias":
-                    sku = aliases.get(v)
-                    hit = found.get(sku) if sku else None
-                else:
-                    hit = found.get(v)
+                k = aliases.get(v) if how == "alias" else v
+                hit = found.get(k) if k else None
                 if hit:
                     break
-            self._products[(v, key_by)] = hit
+            cache[(v, key_by)] = hit
             if hit:
-                self.products_by_sku[hit.sku] = hit
+                by_key[getattr(hit, key)] = hit
 
     def prefetch_profiles(self) -> None:
         """The intake profiles of every customer found so far."""
@@ -285,22 +271,15 @@ class _FieldPlan:
 
     def value(self, values: dict[str, Any], notes: list[str], label: str):
         """The value of the field, or Refused."""
-        if self.const is not None:
-            value = self.const
-        elif self.single is not None:
-            value = values.get(self.single)
-        else:
-            value = _raw(values, self.rule)
-        if isinstance(value, str):
-            value = value.strip()
+        value = self._start(values)
         for fn, is_const in self.steps:
-            if not is_const and (value is None or (isinstance(value, str) and not value.strip())):
+            if not is_const and is_blank(value):
                 break
             value = fn(value, notes, label)
-        if value is None or (isinstance(value, str) and not value.strip()):
+        if is_blank(value):
             if self.default is not None:
                 value = self.default
-            if value is None or (isinstance(value, str) and not value.strip()):
+            if is_blank(value):
                 if self.required:
                     raise _Missing(_("is required but empty."))
                 return None
