@@ -22,8 +22,10 @@ from django.db.models.base import ModelState
 
 
 @cache
-def _plan(model: type[Model]) -> tuple[dict[str, Any], tuple[tuple[str, Any], ...], dict[str, Any]]:
-    """(static defaults by attname, (attname, callable default) pairs, relation fields by name)."""
+def _plan(model: type[Model]) -> tuple[dict[str, Any], tuple[tuple[str, Any], ...], dict[str, Any],
+                                      frozenset[str]]:
+    """(static defaults by attname, (attname, callable default) pairs, relation fields by name,
+    the attnames with a callable default)."""
     static: dict[str, Any] = {}
     dynamic: list[tuple[str, Any]] = []
     relations: dict[str, Any] = {}
@@ -34,26 +36,18 @@ def _plan(model: type[Model]) -> tuple[dict[str, Any], tuple[tuple[str, Any], ..
             dynamic.append((f.attname, f.get_default))
         else:
             static[f.attname] = f.get_default()
-    return static, tuple(dynamic), relations
-
-
-def _attnames(model: type[Model]) -> frozenset[str]:
-    return frozenset(_plan(model)[0]) | {a for a, _ in _plan(model)[1]}
-
-
-_known = cache(_attnames)
+    return static, tuple(dynamic), relations, frozenset(a for a, _ in dynamic)
 
 
 def new(model: type[Model], **values: Any) -> Model:
     """An unsaved instance of ``model``, as ``model(**values)`` would make it."""
-    static, dynamic, relations = _plan(model)
+    static, dynamic, relations, dynamic_names = _plan(model)
     obj = model.__new__(model)
     obj._state = ModelState()
     d = obj.__dict__
     d.update(static)
     for attname, factory in dynamic:
         d[attname] = factory()
-    known = _known(model)
     for name, value in values.items():
         f = relations.get(name)
         if f is not None:
@@ -73,7 +67,7 @@ def new(model: type[Model], **values: Any) -> Model:
                                  "this relation.")
             d[f.attname] = getattr(value, f.target_field.attname)
             obj._state.fields_cache[name] = value
-        elif name in known:
+        elif name in static or name in dynamic_names:
             d[name] = value
         else:
             raise TypeError(f"{model.__name__}() got an unexpected keyword argument '{name}'")
