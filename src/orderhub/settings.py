@@ -9,10 +9,19 @@ from pathlib import Path
 
 import dj_database_url
 
+from orderhub.core.keys import is_production, load_key
+
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(os.environ.get("ORDERHUB_DATA_DIR", Path.cwd() / "var"))
 
-SECRET_KEY = os.environ.get("ORDERHUB_SECRET_KEY", "dev-insecure-change-me")
+# ORDERHUB_ENV=production: keys must come from the environment (see orderhub.core.keys);
+# elsewhere (demo, development, tests) missing keys are made once under DATA_DIR/keys.
+ORDERHUB_PRODUCTION = is_production()
+SECRET_KEY = load_key("secret", "ORDERHUB_SECRET_KEY", DATA_DIR)
+# the key of the audit chain's MAC (never stored in the database)
+ORDERHUB_AUDIT_KEY = load_key("audit", "ORDERHUB_AUDIT_KEY", DATA_DIR)
+# the key that encrypts secrets stored in the database (channel secrets, endpoint tokens)
+ORDERHUB_ENCRYPTION_KEY = load_key("encryption", "ORDERHUB_ENCRYPTION_KEY", DATA_DIR)
 DEBUG = os.environ.get("ORDERHUB_DEBUG", "0") == "1"
 ALLOWED_HOSTS = os.environ.get("ORDERHUB_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 
