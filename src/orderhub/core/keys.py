@@ -41,12 +41,16 @@ def load_key(name: str, env_var: str, data_dir: Path, *, environ: dict[str, str]
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
-    made = secrets.token_urlsafe(32)
-    try:
-        # O_EXCL: two processes starting at once agree on the first one's key
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
+    # written whole to a private temporary file, then linked into place: a process starting at
+    # the same moment sees either no file or the complete key, and the first link wins
+    tmp = path.with_name(f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
-        fh.write(made + "\n")
-    return made
+        fh.write(secrets.token_urlsafe(32) + "\n")
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp)
+    return path.read_text().strip()
