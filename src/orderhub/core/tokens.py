@@ -10,13 +10,14 @@ from .models import ApiToken
 TOKEN_PREFIX = "oh_"
 
 
-def _digest(raw: str) -> str:
+def token_digest(raw: str) -> str:
+    """What a token is stored as (and looked up by)."""
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def token_create(*, user, name: str) -> tuple[ApiToken, str]:
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(name=name, user=user, prefix=raw[:10], key_hash=_digest(raw))
+    token = ApiToken.objects.create(name=name, user=user, prefix=raw[:10], key_hash=token_digest(raw))
     return token, raw
 
 
@@ -25,7 +26,7 @@ def token_authenticate(raw: str) -> ApiToken | None:
         return None
     token = (
         ApiToken.objects.select_related("user")
-        .filter(key_hash=_digest(raw), revoked=False, user__is_active=True)
+        .filter(key_hash=token_digest(raw), revoked=False, user__is_active=True)
         .first()
     )
     if token is None:
