@@ -13,7 +13,7 @@ from orderhub.core.models import AuditEvent
 from orderhub.orders import services
 from orderhub.orders.inputs import LineInput
 from orderhub.orders.models import Order, OrderLine, StageInstance
-from orderhub.orders.services.common import lock_order_with_lines
+from orderhub.orders.locks import lock_order_with_lines
 from tests.conftest import order_input
 
 pytestmark = [pytest.mark.django_db,
