@@ -67,7 +67,7 @@ def test_batch_queries_grow_only_by_one_pipelined_insert_per_group(company):
                 if not any(k in q["sql"] for k in ("nextval", "workflow_workflowdefinition",
                                                    "rules_rulesstamp"))]
         counts.append(len(sqls))
-        inserts.append(sum('INSERT INTO "orders_order"' in s for s in sqls))
+        inserts.append(sum(f'INSERT INTO "{Order._meta.db_table}"' in s for s in sqls))
     if connection.vendor == "postgresql":
         groups = [-(-10 // PIPELINE_GROUP), -(-100 // PIPELINE_GROUP)]
         assert inserts == groups, inserts

@@ -33,6 +33,7 @@ from functools import cache
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import FullResultSet
 from django.db import connection
 from django.db.models import Model, QuerySet
 
@@ -222,10 +223,14 @@ def where(qs: QuerySet) -> str:
     the table itself. A fast statement that reads ``FROM <table>`` with it applies the very rule
     its ORM twin filters with, so such a rule (e.g. which customers are active) is written once."""
     query = qs.query
-    sql, params = query.get_compiler(connection=connection).compile(query.where)
-    if params or set(query.alias_map) - {model_table := qs.model._meta.db_table}:
+    try:
+        sql, params = query.get_compiler(connection=connection).compile(query.where)
+    except FullResultSet:  # no filter at all
+        return "TRUE"
+    table_name = qs.model._meta.db_table
+    if params or set(query.alias_map) - {table_name}:
         raise ValueError(f"fastsql.where: {qs.model.__name__} filter needs parameters or joins "
-                         f"({sql!r}, {params!r}; {model_table} only)")
+                         f"({sql!r}, {params!r}; {table_name} only)")
     return sql or "TRUE"
 
 
