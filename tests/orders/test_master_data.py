@@ -11,7 +11,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
-from orderhub.catalog.models import Customer, Product
+from orderhub.catalog.models import Customer, Product, UnitConversion
 from orderhub.catalog.selectors import master_data
 from orderhub.core.errors import ValidationFailed
 from orderhub.orders import services
@@ -138,3 +138,19 @@ def test_a_batch_given_master_data_looks_nothing_up(retired, sql_path):
              if any(t in q["sql"] for t in ('"catalog_customer"', '"catalog_product"', '"catalog_unitconversion"'))
              and "INSERT" not in q["sql"]]
     assert reads == [], reads
+
+
+def test_an_import_reads_master_data_once(master, intake_actor, sql_path):  # noqa: F811
+    """Mapping a file's chunk and writing its orders share one lookup of customers and products
+    (and their unit conversions): none is read a second time by order creation."""
+    from orderhub.intake import services as intake
+
+    with CaptureQueriesContext(connection) as ran:
+        job = intake.upload_import(channel=TAOBAO[0], filename=TAOBAO[1], content=sample(*TAOBAO),
+                                   actor=intake_actor)
+    assert job.orders_created == 2
+    tables = [f'"{m._meta.db_table}"' for m in (Customer, Product, UnitConversion)]
+    reads = [q["sql"] for q in ran.captured_queries if q["sql"].lstrip().startswith(("SELECT", "WITH"))
+             and any(t in q["sql"] for t in tables) and "INSERT" not in q["sql"]]
+    # fast: one statement; ORM twin: customers, products, conversions
+    assert len(reads) == (1 if sql_path == "fast" and connection.vendor == "postgresql" else 3), reads
