@@ -66,3 +66,13 @@ def test_hi_lo_ids_on_both_paths(company, path):
     line_ids = [ln.pk for ln in res.lines]
     assert line_ids == list(range(line_ids[0], line_ids[0] + 3))  # one block, in a row
     assert res.stages[0].pk == StageInstance.objects.get(order=res.order).pk
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_execute_inside_a_pipeline_waits_for_its_rows():
+    """A statement whose answer is needed, sent while a batch pipelines its INSERTs (an order
+    whose first stage reserves stock), gets its rows, not an empty answer."""
+    sql = "WITH p AS MATERIALIZED (SELECT %s::jsonb AS d) SELECT (d->>'n')::int + 1 FROM p"
+    with fastsql.pipeline():
+        assert fastsql.execute(sql, {"n": 41}) == [(42,)]
+        assert fastsql.execute(sql, {"n": 1}, returning=False) == []

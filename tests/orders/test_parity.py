@@ -330,3 +330,37 @@ def test_a_twin_that_writes_otherwise_is_caught(starting_data, monkeypatch):
     fast, orm = both_paths(starting_data, small)
     diff = differences(fast[1], orm[1])
     assert diff == [f"orders_order[{fast[0][0]!r}].remarks: fast='' orm='!'"], diff
+
+
+def test_a_first_stage_with_entry_actions_writes_the_same_rows(starting_data):
+    """A workflow whose first stage reserves stock, tags and sets the urgency takes the other
+    create path (order and lines first, then the entry actions, then the rest): the same rows on
+    both twins, for one order and in a batch."""
+    from orderhub.core.actors import Actor
+    from orderhub.workflow.services import current_definition, workflow_save
+
+    data = current_definition("T1").spec
+    data["code"], data["name"] = "TX", "首站即备料"
+    data["stages"][0]["on_enter"] = [
+        {"action": "reserve_stock", "release_condition": "取消时释放"},
+        {"action": "add_tag", "value": "已备料"}, {"action": "set_urgency", "value": "red"}]
+    workflow_save(data=data, actor=Actor.system("test"))
+
+    def reserving(co):
+        sales = co["actors"]["sales"]
+        with clock.frozen(T0):
+            one = services.order_create(data=order_input(workflow="TX", external_ref="X1", lines=[
+                _line("HSG-100", "5")]), actor=sales)
+            many = services.order_create_batch(items=[
+                order_input(workflow="TX", external_ref=f"X{i}", lines=[_line("M8X30", str(100 * i))])
+                for i in range(2, 5)] + [order_input(workflow="TX", external_ref="X9", lines=[
+                    _line("HSG-100", "1000")])], actor=sales)
+        return [(one.order.number, one.order.tags, one.order.urgency),
+                [(r.order.number if r.order else None, r.error.code if r.error else None) for r in many]]
+
+    fast, orm = both_paths(starting_data, reserving)
+    answers, rows = fast
+    assert answers[0][1:] == (["已备料"], "red")
+    assert [e for _n, e in answers[1]] == [None, None, None, "blocked"]  # 1,000 housings: 10 in stock
+    assert len(rows["inventory_reservation"]) == 4
+    assert_same(fast, orm)

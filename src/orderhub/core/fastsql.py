@@ -92,13 +92,15 @@ class _Text:
         self.query, self.params = query.encode(), None
 
 
-def execute(sql: str, payload: Any) -> list[tuple]:
+def execute(sql: str, payload: Any, *, returning: bool = True) -> list[tuple]:
     """Run ``sql`` (whose only parameter is ``%s``, the jsonb payload) as a prepared statement;
-    returns its rows."""
+    returns its rows (``returning=False``: a statement that returns none). Inside
+    :func:`pipeline` reading the rows waits for them (a statement's description is not known
+    before), so a caller always gets its answer."""
     text = dumps(payload)
     with _prepared_cursor() as cur:
         cur.execute(sql, [text])
-        return cur.fetchall() if cur.description else []
+        return cur.fetchall() if returning else []
 
 
 # --------------------------------------------------------------------------- pipelining

@@ -24,7 +24,7 @@ def insert_links(links: list[dict[str, Any]]) -> None:
     if not links:
         return
     if fastsql.available():
-        fastsql.execute(_links_sql(), links)
+        fastsql.execute(_links_sql(), links, returning=False)
     else:
         InboundOrder.objects.bulk_create([InboundOrder(**ln) for ln in links], ignore_conflicts=True)
 
