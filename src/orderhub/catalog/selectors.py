@@ -41,10 +41,6 @@ def active_users() -> QuerySet[Any]:
     return get_user_model().objects.filter(is_active=True)
 
 
-def products_by_sku(skus) -> dict[str, Product]:
-    return {p.sku: p for p in active_products().filter(sku__in=set(skus))}
-
-
 def conversion_factors(product_ids) -> dict[tuple[int, str], Decimal]:
     return {
         (pid, unit): factor
