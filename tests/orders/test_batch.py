@@ -16,6 +16,12 @@ from tests.conftest import order_input
 pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
 
 
+@pytest.fixture(autouse=True)
+def _fast_path(settings):
+    """These pin the fast path's statements: they hold whatever ORDERHUB_SQL_PATH the run has."""
+    settings.ORDERHUB_SQL_PATH = "fast"
+
+
 def _item(ref, qty="10", sku="HSG-100"):
     return order_input(channel="import", external_ref=ref, lines=[LineInput(sku=sku, qty=Decimal(qty))])
 

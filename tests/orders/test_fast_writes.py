@@ -20,6 +20,12 @@ pytestmark = [pytest.mark.django_db,
               pytest.mark.skipif("connection.vendor != 'postgresql'")]
 
 
+@pytest.fixture(autouse=True)
+def _fast_path(settings):
+    """These pin the fast path's statements: they hold whatever ORDERHUB_SQL_PATH the run has."""
+    settings.ORDERHUB_SQL_PATH = "fast"
+
+
 def _fields(obj):
     return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
 
