@@ -145,6 +145,12 @@ ORDERHUB_INTAKE_WEBHOOK_MODE = os.environ.get("ORDERHUB_INTAKE_WEBHOOK_MODE", "s
 # pooler that cannot keep them
 ORDERHUB_PREPARE_STATEMENTS = os.environ.get("ORDERHUB_PREPARE_STATEMENTS", "1") == "1"
 ORDERHUB_PIPELINE = os.environ.get("ORDERHUB_PIPELINE", "1") == "1"
+# which twin of each persistence function runs on PostgreSQL (core/fastsql.py): "fast" (the
+# prepared multi-table statements) or "orm" (their plain ORM twins, as on SQLite); the parity
+# suite (tests/orders/test_parity.py) proves both write the same rows
+ORDERHUB_SQL_PATH = os.environ.get("ORDERHUB_SQL_PATH", "fast").strip().lower()
+if ORDERHUB_SQL_PATH not in ("fast", "orm"):
+    raise ValueError(f"ORDERHUB_SQL_PATH must be fast or orm, not {ORDERHUB_SQL_PATH!r}")
 ORDERHUB_INTAKE_MAX_FILE_BYTES = int(os.environ.get("ORDERHUB_INTAKE_MAX_FILE_BYTES", str(64 * 1024 * 1024)))
 # the mailbox `orderhub intake poll-imap` reads purchase orders from
 ORDERHUB_IMAP_HOST = os.environ.get("ORDERHUB_IMAP_HOST", "")

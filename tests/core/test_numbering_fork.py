@@ -9,11 +9,14 @@ import pytest
 from django.db import connections
 
 from orderhub.core import numbering
+from orderhub.orders.models import Order
+
+ORDERS = Order._meta.db_table
 
 
 def _child(out) -> None:
     try:
-        out.put([numbering.preallocated_id("orders_order") for _ in range(3)])
+        out.put([numbering.preallocated_id(ORDERS) for _ in range(3)])
     finally:
         connections.close_all()
 
@@ -21,7 +24,7 @@ def _child(out) -> None:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_forked_child_takes_its_own_block():
-    parent = [numbering.preallocated_id("orders_order")]
+    parent = [numbering.preallocated_id(ORDERS)]
     connections.close_all()
     ctx = multiprocessing.get_context("fork")
     out = ctx.Queue()
@@ -29,6 +32,6 @@ def test_a_forked_child_takes_its_own_block():
     proc.start()
     child = out.get(timeout=30)
     proc.join(30)
-    parent += [numbering.preallocated_id("orders_order") for _ in range(3)]
+    parent += [numbering.preallocated_id(ORDERS) for _ in range(3)]
     assert proc.exitcode == 0
     assert not set(parent) & set(child), (parent, child)

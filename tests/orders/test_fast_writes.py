@@ -12,12 +12,18 @@ from orderhub.core import fastsql
 from orderhub.core.models import AuditEvent
 from orderhub.orders import services
 from orderhub.orders.inputs import LineInput
+from orderhub.orders.locks import lock_order_with_lines
 from orderhub.orders.models import Order, OrderLine, StageInstance
-from orderhub.orders.services.common import lock_order_with_lines
 from tests.conftest import order_input
 
 pytestmark = [pytest.mark.django_db,
               pytest.mark.skipif("connection.vendor != 'postgresql'")]
+
+
+@pytest.fixture(autouse=True)
+def _fast_path(settings):
+    """These pin the fast path's statements: they hold whatever ORDERHUB_SQL_PATH the run has."""
+    settings.ORDERHUB_SQL_PATH = "fast"
 
 
 def _fields(obj):
@@ -69,9 +75,10 @@ def test_lock_with_lines_loads_what_the_orm_loads(company):
 def test_instance_converts_like_the_orm(company):
     p = Product.objects.get(sku="HSG-100")
     with connection.cursor() as cur:
-        cur.execute("SELECT to_jsonb(p)::text FROM catalog_product p WHERE id = %s", [p.pk])
+        cur.execute(f"SELECT to_jsonb(p)::text FROM {Product._meta.db_table} p WHERE id = %s", [p.pk])
         loaded = fastsql.instance(Product, fastsql.loads(cur.fetchone()[0]))
-        cur.execute("SELECT to_jsonb(c)::text FROM catalog_customer c WHERE id = %s", [company["customer"].pk])
+        cur.execute(f"SELECT to_jsonb(c)::text FROM {Customer._meta.db_table} c WHERE id = %s",
+                    [company["customer"].pk])
         customer = fastsql.instance(Customer, fastsql.loads(cur.fetchone()[0]))
     assert _fields(loaded) == _fields(Product.objects.get(pk=p.pk))
     assert _fields(customer) == _fields(Customer.objects.get(pk=company["customer"].pk))
@@ -97,7 +104,7 @@ def test_statements_are_prepared_unless_turned_off(company):
     with connection.cursor() as cur:
         cur.execute("SELECT statement FROM pg_prepared_statements")
         texts = [r[0] for r in cur.fetchall()]
-    assert any('INSERT INTO "orders_order"' in t for t in texts), texts
+    assert any(f'INSERT INTO "{Order._meta.db_table}"' in t for t in texts), texts
 
 
 def test_reservations_get_their_own_ids_and_levels_their_new_reserved(company):

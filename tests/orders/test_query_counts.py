@@ -15,6 +15,12 @@ from tests.conftest import order_input
 pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
 
 
+@pytest.fixture(autouse=True)
+def _fast_path(settings):
+    """These pin the fast path's statements: they hold whatever ORDERHUB_SQL_PATH the run has."""
+    settings.ORDERHUB_SQL_PATH = "fast"
+
+
 @pytest.fixture
 def many_products(company):
     products = Product.objects.bulk_create(

@@ -1,91 +1,25 @@
 """Bearer tokens for systems, the session for the web UI; both become an Actor."""
 
-import hashlib
-from functools import cache
-
-from django.contrib.auth import get_user_model
-from django.db import connection
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
-from orderhub.core import fastsql
-from orderhub.core.actors import API_CLIENT, Actor, RequestContext
+from orderhub.core.actors import Actor, RequestContext
 from orderhub.core.errors import PermissionDenied
-from orderhub.core.models import ApiToken
-from orderhub.core.tokens import TOKEN_PREFIX, token_authenticate
+from orderhub.core.store import token_actor
 
 
 def _context(request) -> RequestContext:
     return getattr(request, "orderhub_context", None) or RequestContext()
 
 
-@cache
-def _token_sql() -> str:
-    """Token, its user and the user's roles and permissions, in one statement."""
-    User = get_user_model()
-    q = connection.ops.quote_name
-    users, tokens = q(User._meta.db_table), q(ApiToken._meta.db_table)
-    groups_rel = User._meta.get_field("groups").remote_field.through._meta.db_table
-    perms_rel = User._meta.get_field("user_permissions").remote_field.through._meta.db_table
-    return (
-        "WITH p AS MATERIALIZED (SELECT %s::jsonb AS d) "
-        "SELECT to_jsonb(t)::text, to_jsonb(u)::text, "
-        "(SELECT jsonb_agg(jsonb_build_array(x.g, x.app, x.code))::text FROM ("
-        f"  SELECT g.name AS g, ct.app_label AS app, pm.codename AS code FROM {q(groups_rel)} ug "
-        "   JOIN auth_group g ON g.id = ug.group_id "
-        "   LEFT JOIN auth_group_permissions gp ON gp.group_id = g.id "
-        "   LEFT JOIN auth_permission pm ON pm.id = gp.permission_id "
-        "   LEFT JOIN django_content_type ct ON ct.id = pm.content_type_id WHERE ug.user_id = u.id "
-        "  UNION ALL "
-        f"  SELECT '', ct.app_label, pm.codename FROM {q(perms_rel)} up "
-        "   JOIN auth_permission pm ON pm.id = up.permission_id "
-        "   JOIN django_content_type ct ON ct.id = pm.content_type_id WHERE up.user_id = u.id) x) "
-        f"FROM {tokens} t JOIN {users} u ON u.id = t.user_id "
-        "WHERE t.key_hash = (SELECT d->>0 FROM p) AND NOT t.revoked AND u.is_active"
-    )
-
-
-def _bearer_actor(request, raw: str) -> tuple[ApiToken, Actor] | None:
-    """What ``token_authenticate`` + ``Actor.for_user`` give, with one prepared statement."""
-    if not raw or not raw.startswith(TOKEN_PREFIX):
-        return None
-    found = fastsql.execute(_token_sql(), [hashlib.sha256(raw.encode()).hexdigest()])
-    if not found:
-        return None
-    t, u, rows = found[0]
-    user = fastsql.instance(get_user_model(), fastsql.loads(u))
-    api_token = fastsql.instance(ApiToken, fastsql.loads(t))
-    api_token.user = user
-    now = timezone.now()
-    # keep last-use fresh to the minute without a write per request (as token_authenticate)
-    if api_token.last_used_at is None or (now - api_token.last_used_at).total_seconds() > 60:
-        ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
-    rows = fastsql.loads(rows) or []
-    roles = frozenset(name for name, _a, _c in rows if name)
-    if user.is_superuser:
-        roles |= {"admin"}
-    actor = Actor(kind=API_CLIENT, id=str(api_token.pk), label=f"api:{api_token.name}", roles=roles,
-                  user=user, context=_context(request),
-                  perms=frozenset(f"{app}.{code}" for _g, app, code in rows if code))
-    return api_token, actor
-
-
 class BearerToken(HttpBearer):
     def authenticate(self, request, token):
-        if fastsql.available():
-            found = _bearer_actor(request, token)
-            if found is None:
-                return None
-            request.actor = found[1]
-            return found[0]
-        api_token = token_authenticate(token)
-        if api_token is None:
+        found = token_actor(token, context=_context(request))
+        if found is None:
             return None
-        request.actor = Actor.for_user(api_token.user, context=_context(request), kind=API_CLIENT,
-                                       label=f"api:{api_token.name}", actor_id=str(api_token.pk))
-        return api_token
+        request.actor = found[1]
+        return found[0]
 
 
 class SessionAuth(APIKeyCookie):

@@ -13,7 +13,11 @@ Statements go through Django's cursor wrapper, so ``CaptureQueriesContext``, exe
 and ``connection.queries`` see them like any other query. Constraints (CHECK, UNIQUE, FK,
 triggers) apply exactly as for ORM writes.
 
-Only for PostgreSQL: callers check :func:`available` and keep the ORM path elsewhere. Behind a
+Each fast statement lives beside its plain ORM twin in the store module of the app that owns
+the tables (``orders.store``, ``orders.locks``, ``inventory.store``, ``notify.store``,
+``intake.store``, ``core.store``, ``catalog.selectors``); callers ask :func:`available` which
+twin runs (PostgreSQL and ``ORDERHUB_SQL_PATH=fast``), and the parity suite
+(``tests/orders/test_parity.py``) runs both on PostgreSQL and compares the rows. Behind a
 pooler that cannot keep prepared statements (PgBouncer before 1.21 in transaction mode), set
 ``ORDERHUB_PREPARE_STATEMENTS=0``: the statements then run unprepared (still one round trip).
 """
@@ -29,14 +33,18 @@ from functools import cache
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import FullResultSet
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 
 # --------------------------------------------------------------------------- connection
 
 
 def available() -> bool:
-    return connection.vendor == "postgresql"
+    """Whether the fast twin of a persistence function runs: PostgreSQL, and the setting
+    ``ORDERHUB_SQL_PATH`` is ``fast`` (the default). ``orm`` runs the plain ORM twins on
+    PostgreSQL too (as on SQLite). The one switch: every fast path asks here."""
+    return connection.vendor == "postgresql" and settings.ORDERHUB_SQL_PATH == "fast"
 
 
 _cursor_class = None
@@ -84,13 +92,15 @@ class _Text:
         self.query, self.params = query.encode(), None
 
 
-def execute(sql: str, payload: Any) -> list[tuple]:
+def execute(sql: str, payload: Any, *, returning: bool = True) -> list[tuple]:
     """Run ``sql`` (whose only parameter is ``%s``, the jsonb payload) as a prepared statement;
-    returns its rows."""
+    returns its rows (``returning=False``: a statement that returns none). Inside
+    :func:`pipeline` reading the rows waits for them (a statement's description is not known
+    before), so a caller always gets its answer."""
     text = dumps(payload)
     with _prepared_cursor() as cur:
         cur.execute(sql, [text])
-        return cur.fetchall() if cur.description else []
+        return cur.fetchall() if returning else []
 
 
 # --------------------------------------------------------------------------- pipelining
@@ -197,8 +207,33 @@ def rows(objs: Iterable[Model], cols: Sequence[str]) -> list[dict[str, Any]]:
     return out
 
 
-def _q(name: str) -> str:
+def quote(name: str) -> str:
+    """A table or column name quoted for SQL."""
     return connection.ops.quote_name(name)
+
+
+_q = quote
+
+
+def table(model: type[Model]) -> str:
+    """The model's table, quoted: statements name tables from ``_meta``, never by hand."""
+    return _q(model._meta.db_table)
+
+
+def where(qs: QuerySet) -> str:
+    """The condition of ``qs`` (filters on its own table's columns, no parameters) as SQL naming
+    the table itself. A fast statement that reads ``FROM <table>`` with it applies the very rule
+    its ORM twin filters with, so such a rule (e.g. which customers are active) is written once."""
+    query = qs.query
+    try:
+        sql, params = query.get_compiler(connection=connection).compile(query.where)
+    except FullResultSet:  # no filter at all
+        return "TRUE"
+    table_name = qs.model._meta.db_table
+    if params or set(query.alias_map) - {table_name}:
+        raise ValueError(f"fastsql.where: {qs.model.__name__} filter needs parameters or joins "
+                         f"({sql!r}, {params!r}; {table_name} only)")
+    return sql or "TRUE"
 
 
 def records(key: str, model: type[Model]) -> str:

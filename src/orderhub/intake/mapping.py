@@ -16,6 +16,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from orderhub.catalog.models import Customer, Product
+from orderhub.catalog.selectors import MasterData, active_customers, master_data
 from orderhub.core.calendar_config import get_business_calendar
 from orderhub.core.errors import Problem
 from orderhub.core.text import unstorable
@@ -67,15 +68,22 @@ class Item:
 
 
 class Lookups:
-    """Customer and product lookups for one run, each distinct value queried once."""
+    """Customer and product lookups for one run, each distinct value queried once.
+
+    What is found is gathered in ``master`` (``catalog.selectors.MasterData``), the master data
+    order creation takes from intake (``order_create_batch(master=)``), so a chunk's customers
+    and products are looked up once for mapping and writing. Which customers and products may be
+    found (active ones) is catalog's rule (``active_customers``, ``master_data``)."""
+
+    # customer lookups answered by the ORM one value at a time (the others go through master_data)
+    _BY_FIELD = {"name": "name", "openid": "wechat_openid", "mobile": "mobile"}
 
     def __init__(self, channel: str):
         self.channel = channel
+        self.master = MasterData()
         self._customers: dict[tuple[str, str], Customer | None] = {}
         self._products: dict[tuple[str, str], Product | None] = {}
         self._profiles: dict[int, CustomerProfile | None] = {}
-        self.products_by_sku: dict[str, Product] = {}
-        self.customers_by_code: dict[str, Customer] = {}
 
     def _alias(self, kind: str, value: str) -> str | None:
         rows = dict(Alias.objects.filter(kind=kind, value=value, channel__in=[self.channel, ""])
@@ -86,33 +94,24 @@ class Lookups:
         key = (value, ",".join(by))
         if key not in self._customers:
             found = None
-            active = Customer.objects.filter(is_active=True)
             for how in by:
                 if how == "alias":
                     code = self._alias("customer", value)
-                    found = active.filter(code=code).first() if code else None
+                    found = self.customer_code(code) if code else None
                 elif how == "code":
-                    found = active.filter(code=value).first()
-                elif how == "name":
-                    found = active.filter(name=value).first()
-                elif how == "openid":
-                    found = active.filter(wechat_openid=value).first()
-                elif how == "mobile":
-                    found = active.filter(mobile=value).first()
+                    found = self.customer_code(value)
+                elif how in self._BY_FIELD:
+                    found = (active_customers().select_related("sales_owner")
+                             .filter(**{self._BY_FIELD[how]: value}).first())
+                    if found:
+                        self.master.add_customer(found)
                 if found:
                     break
             self._customers[key] = found
-            if found:
-                self.customers_by_code[found.code] = found
         return self._customers[key]
 
     def customer_code(self, code: str) -> Customer | None:
-        if code not in self.customers_by_code:
-            c = Customer.objects.filter(code=code, is_active=True).first()
-            if c is None:
-                return None
-            self.customers_by_code[code] = c
-        return self.customers_by_code[code]
+        return master_data(customers=[code], into=self.master).customers.get(code)
 
     def product(self, value: str, by: tuple[str, ...]) -> Product | None:
         key = (value, ",".join(by))
@@ -120,24 +119,17 @@ class Lookups:
             found = None
             for how in by:
                 if how == "sku":
-                    found = Product.objects.filter(sku=value, is_active=True).first()
+                    found = self.product_sku(value)
                 elif how == "alias":
                     sku = self._alias("product", value)
-                    found = Product.objects.filter(sku=sku, is_active=True).first() if sku else None
+                    found = self.product_sku(sku) if sku else None
                 if found:
                     break
             self._products[key] = found
-            if found:
-                self.products_by_sku[found.sku] = found
         return self._products[key]
 
     def product_sku(self, sku: str) -> Product | None:
-        if sku not in self.products_by_sku:
-            p = Product.objects.filter(sku=sku, is_active=True).first()
-            if p is None:
-                return None
-            self.products_by_sku[sku] = p
-        return self.products_by_sku[sku]
+        return master_data(skus=[sku], into=self.master).products.get(sku)
 
     def profile(self, customer: Customer) -> CustomerProfile | None:
         if customer.pk not in self._profiles:
@@ -156,39 +148,41 @@ class Lookups:
             per.setdefault(value, {})[channel] = code
         return {v: d.get(self.channel) or d.get("") for v, d in per.items()}
 
-    def prefetch_customers(self, values: set[str], by: tuple[str, ...]) -> None:
-        self._prefetch(values, by, kind="customer", model=Customer, key="code",
-                       cache=self._customers, by_key=self.customers_by_code)
-
-    def prefetch_products(self, values: set[str], by: tuple[str, ...]) -> None:
-        self._prefetch(values, by, kind="product", model=Product, key="sku",
-                       cache=self._products, by_key=self.products_by_sku)
-
-    def _prefetch(self, values: set[str], by: tuple[str, ...], *, kind: str, model, key: str,
-                  cache: dict, by_key: dict) -> None:
-        """Answer ``values`` looked up ``by`` alias and/or ``key`` (code, SKU) with one query
-        per way, into ``cache`` as the one-by-one lookup would."""
-        key_by = ",".join(by)
-        todo = [v for v in values if (v, key_by) not in cache]
-        if not todo or not set(by) <= {"alias", key}:
-            return
-        aliases = self._aliases(kind, todo) if "alias" in by else {}
-        keys = set(todo if key in by else ()) | {k for k in aliases.values() if k}
-        found = {getattr(o, key): o for o in model.objects.filter(is_active=True, **{f"{key}__in": keys})}
-        for v in todo:
-            hit = None
-            for how in by:
-                k = aliases.get(v) if how == "alias" else v
-                hit = found.get(k) if k else None
-                if hit:
-                    break
-            cache[(v, key_by)] = hit
-            if hit:
-                by_key[getattr(hit, key)] = hit
+    def prefetch(self, wanted: list[tuple[str, tuple[str, ...], set[str]]]) -> None:
+        """Answer each ``(kind, by, values)`` (kind: customer or product) as :meth:`customer` /
+        :meth:`product` would, with one query per kind for the aliases and one ``master_data``
+        call for every code and SKU, then the intake profiles of the customers found."""
+        todo = []
+        for kind, by, values in wanted:
+            key, cache = ("code", self._customers) if kind == "customer" else ("sku", self._products)
+            key_by = ",".join(by)
+            left = [v for v in values if (v, key_by) not in cache]
+            if left and set(by) <= {"alias", key}:
+                todo.append((kind, by, key, cache, key_by, left))
+        aliases: dict[str, dict[str, str]] = {}
+        for kind in {t[0] for t in todo if "alias" in t[1]}:
+            aliases[kind] = self._aliases(kind, sorted({v for t in todo if t[0] == kind and "alias" in t[1]
+                                                        for v in t[5]}))
+        keys: dict[str, set[str]] = {"customer": set(), "product": set()}
+        for kind, by, key, _cache, _key_by, left in todo:
+            keys[kind].update(left if key in by else ())
+            keys[kind].update(k for v in left if (k := aliases.get(kind, {}).get(v)))
+        master_data(customers=keys["customer"], skus=keys["product"], into=self.master)
+        for kind, by, _key, cache, key_by, left in todo:
+            found = self.master.customers if kind == "customer" else self.master.products
+            for v in left:
+                hit = None
+                for how in by:
+                    k = aliases.get(kind, {}).get(v) if how == "alias" else v
+                    hit = found.get(k) if k else None
+                    if hit:
+                        break
+                cache[(v, key_by)] = hit
+        self.prefetch_profiles()
 
     def prefetch_profiles(self) -> None:
         """The intake profiles of every customer found so far."""
-        todo = {c.pk for c in self.customers_by_code.values() if c.pk not in self._profiles}
+        todo = {c.pk for c in self.master.customers.values() if c.pk not in self._profiles}
         if not todo:
             return
         found = {p.customer_id: p for p in CustomerProfile.objects.filter(customer_id__in=todo)}
@@ -448,20 +442,25 @@ class Mapper:
             out.append(None if value is None else str(value))
         return out
 
+    @property
+    def master(self) -> MasterData:
+        """What this run's lookups found: the master data its orders are created with."""
+        return self.ctx.lookups.master
+
     def prefetch(self, records: list[Record]) -> None:
-        """Customers, products and profiles the records name, each kind in one go."""
-        lk = self.ctx.lookups
+        """Customers, products and profiles the records name, all in one go."""
+        wanted = []
         for plan, per_line in self.lookups:
-            wanted = set()
+            texts = set()
             for rec in records:
                 for values in ([ln.values for ln in rec.lines] if per_line else (rec.values,)):
                     text = plan.lookup_input(values)
                     if text is not None:
-                        wanted.add(text)
+                        texts.add(text)
             kind, by = plan.lookup
-            if wanted:
-                (lk.prefetch_customers if kind == "customer" else lk.prefetch_products)(wanted, by)
-        lk.prefetch_profiles()
+            if texts:
+                wanted.append((kind, by, texts))
+        self.ctx.lookups.prefetch(wanted)
 
     def map_one(self, index: int, rec: Record) -> Item:
         tabular = self.tabular

@@ -43,6 +43,7 @@ from .models import (
     MessageTemplate,
     Severity,
 )
+from .store import insert_messages, row_defaults
 
 logger = logging.getLogger(__name__)
 
@@ -132,68 +133,10 @@ def notify_many(requests: list[NotifyRequest]) -> int:
                 rows.append(m)
     if not rows:
         return 0
-    written = _insert_new(rows)
+    written = insert_messages(rows)
     if written:
         transaction.on_commit(_wake_after_commit)
     return written
-
-
-def _insert_new(rows: list[dict[str, Any]]) -> int:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING id (PostgreSQL; INSERT OR IGNORE on SQLite):
-    one statement per 500 rows; a row whose dedupe key exists already is skipped; returns how
-    many were written. ``rows`` hold every column (``_row_defaults``)."""
-    from django.db import connection
-    from django.db.models.constants import OnConflict
-    from django.db.models.sql import InsertQuery
-
-    from orderhub.core import fastsql
-
-    if fastsql.available():  # one prepared statement, rows as one jsonb parameter
-        return len(fastsql.execute(_insert_sql(), {"m": rows}))
-    fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
-    objs = [Message(**row) for row in rows]
-    written = 0
-    for i in range(0, len(objs), 500):
-        q = InsertQuery(Message, on_conflict=OnConflict.IGNORE)
-        q.insert_values(fields, objs[i:i + 500])
-        compiler = q.get_compiler(connection=connection)
-        with connection.cursor() as cur:
-            for sql, params in compiler.as_sql():
-                cur.execute(f"{sql} RETURNING {connection.ops.quote_name('id')}", params)
-                written += len(cur.fetchall())
-    return written
-
-
-@functools.cache
-def _message_columns() -> tuple[str, ...]:
-    from orderhub.core import fastsql
-
-    return fastsql.columns(Message, with_pk=False)
-
-
-@functools.cache
-def _row_defaults() -> dict[str, Any]:
-    """An outbox row as a dict of every column (but the id) with the model's defaults: ``_expand``
-    builds rows as dicts (cheaper than model instances; jsonb_populate_recordset takes the keys
-    as column names, SQLite's path makes ``Message(**row)``). Message names no db_column, so a
-    column's name is its attribute's."""
-    fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
-    assert all(f.column == f.attname for f in fields), "Message: a column named apart from its field"
-    assert tuple(f.column for f in fields) == _message_columns()
-    return {f.attname: f.get_default() for f in fields}
-
-
-@functools.cache
-def _insert_sql() -> str:
-    from django.db import connection
-
-    from orderhub.core import fastsql
-
-    names = ", ".join(connection.ops.quote_name(c) for c in _message_columns())
-    return ("WITH p AS MATERIALIZED (SELECT %s::jsonb AS d) "
-            f"INSERT INTO {connection.ops.quote_name(Message._meta.db_table)} ({names}) "
-            f"SELECT {names} FROM {fastsql.records('m', Message)} AS r "
-            "ON CONFLICT DO NOTHING RETURNING 1")
 
 
 def _wake_after_commit() -> None:
@@ -351,7 +294,7 @@ def _key(base: str, channel: str, where: str) -> str:
 
 
 def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[dict[str, Any]]:
-    """The outbox rows (dicts of every column, see ``_row_defaults``) of one request."""
+    """The outbox rows (dicts of every column, see ``store.row_defaults``) of one request."""
     allowed = set(r.channels) if r.channels is not None else None
     default_personal = lk.default_personal
     email_ep, sms_ep = lk.email, lk.sms
@@ -408,7 +351,7 @@ def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[dict[str, Any
         render[LANG_KEY] = lk.lang
     order_id = r.order.pk if r.order is not None and r.order.pk else None
     red = r.severity == Severity.RED
-    defaults = _row_defaults()
+    defaults = row_defaults()
     queued = Message.Status.QUEUED
     out = []
     for channel, ep, address, user_id, label, who in targets:

@@ -94,8 +94,8 @@ _STAGE_TIMES_SQL = """
 SELECT w.code, si.stage, count(*),
        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM si.exited_at - si.entered_at)),
        percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM si.exited_at - si.entered_at))
-  FROM orders_stageinstance si
-  JOIN workflow_workflowdefinition w ON w.id = si.workflow_id
+  FROM {stages} si
+  JOIN {workflows} w ON w.id = si.workflow_id
  WHERE si.exited_at >= %s AND si.exited_at < %s {extra}
  GROUP BY w.code, si.stage
  ORDER BY w.code, si.stage
@@ -112,7 +112,8 @@ def stage_processing_times(*, since: datetime, until: datetime | None = None,
         if workflow:
             extra, params = "AND w.code = %s", [*params, workflow]
         with connection.cursor() as cur:
-            cur.execute(_STAGE_TIMES_SQL.format(extra=extra), params)
+            cur.execute(_STAGE_TIMES_SQL.format(extra=extra, stages=StageInstance._meta.db_table,
+                                                workflows=WorkflowDefinition._meta.db_table), params)
             return [StageTime(code, stage, n, float(med), float(p90))
                     for code, stage, n, med, p90 in cur.fetchall()]
     # other databases (the SQLite demo): the same figures computed here, one query

@@ -12,14 +12,14 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
 from operator import itemgetter
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils.translation import gettext as _
 
-from orderhub.core import clock, fastsql
+from orderhub.catalog.selectors import MasterData
+from orderhub.core import clock
 from orderhub.core.actors import Actor, RequestContext
 from orderhub.core.canonical import to_plain
 from orderhub.core.errors import Conflict, DomainError, NotFound, PermissionDenied, Problem
@@ -27,9 +27,10 @@ from orderhub.orders.services import order_create_batch
 
 from .. import events
 from ..mapping import Item, Lookups, Mapper, map_records
-from ..models import ConfigVersion, ImportJob, InboundMessage, InboundOrder
+from ..models import ConfigVersion, ImportJob, InboundMessage
 from ..ocr import DOCUMENT_TYPES
 from ..readers import Unreadable, read
+from ..store import insert_links
 from .config import compiled_config, current_config
 from .triage import triage_record
 
@@ -263,7 +264,8 @@ def _run(msg: InboundMessage, version: ConfigVersion, actor: Actor, mode: str) -
         try:
             with transaction.atomic():
                 for start in range(0, len(items), CHUNK):
-                    _write_chunk(msg, items[start:start + CHUNK], actor, out, all_or_nothing=True)
+                    _write_chunk(msg, items[start:start + CHUNK], actor, out, all_or_nothing=True,
+                                 master=mapper.master)
                 if out.refused or out.review:
                     raise _Rollback()
         except _Rollback:
@@ -283,7 +285,7 @@ def _run(msg: InboundMessage, version: ConfigVersion, actor: Actor, mode: str) -
             done += sum(max(len(r.rows), 1) for r in chunk)
             items = mapper.map(chunk, start)
             with transaction.atomic():
-                accept_valid_chunk(msg, items, actor, out)
+                accept_valid_chunk(msg, items, actor, out, master=mapper.master)
                 if job is not None:
                     ImportJob.objects.filter(pk=job.pk).update(
                         rows_done=min(done, out.rows), orders_created=out.created, duplicates=out.duplicates,
@@ -294,12 +296,14 @@ def _run(msg: InboundMessage, version: ConfigVersion, actor: Actor, mode: str) -
     return out
 
 
-def accept_valid_chunk(msg: InboundMessage, items: list[Item], actor: Actor, out: Outcome) -> None:
-    """Report the refused items of a chunk and write the others (accept valid rows)."""
+def accept_valid_chunk(msg: InboundMessage, items: list[Item], actor: Actor, out: Outcome, *,
+                       master: MasterData | None = None) -> None:
+    """Report the refused items of a chunk and write the others (accept valid rows). ``master``:
+    what mapping looked up (the orders are made with it, nothing is looked up twice)."""
     for it in items:
         if it.problems:
             _refused(out, it, [_problem_row(it, p) for p in it.problems])
-    _write_chunk(msg, [it for it in items if not it.problems], actor, out, all_or_nothing=False)
+    _write_chunk(msg, [it for it in items if not it.problems], actor, out, all_or_nothing=False, master=master)
 
 
 _by_index = itemgetter("index")
@@ -329,10 +333,11 @@ def _refused(out: Outcome, item: Item, problems: list[dict[str, Any]], *, unrela
 
 
 def _write_chunk(msg: InboundMessage, items: list[Item], actor: Actor, out: Outcome, *,
-                 all_or_nothing: bool) -> None:
+                 all_or_nothing: bool, master: MasterData | None) -> None:
     if not items:
         return
-    results = order_create_batch(items=[it.data for it in items], actor=actor, all_or_nothing=all_or_nothing)
+    results = order_create_batch(items=[it.data for it in items], actor=actor, all_or_nothing=all_or_nothing,
+                                 master=master)
     _record_results(msg, items, results, actor, out)
 
 
@@ -386,26 +391,6 @@ def _record_results(msg: InboundMessage, items: list[Item], results: list, actor
         return
     for order, item_alerts in alerts:
         triage_record(message=msg, order=order, alerts=item_alerts, actor=actor)
-
-
-def insert_links(links: list[dict[str, Any]]) -> None:
-    """``InboundOrder`` rows (message_id, order_id, row, created, meta as plain JSON); a link
-    already there is left as it is. On PostgreSQL one prepared statement for all of them."""
-    if not links:
-        return
-    if fastsql.available():
-        fastsql.execute(_links_sql(), links)
-    else:
-        InboundOrder.objects.bulk_create([InboundOrder(**ln) for ln in links], ignore_conflicts=True)
-
-
-@cache
-def _links_sql() -> str:
-    q = connection.ops.quote_name
-    table = q(InboundOrder._meta.db_table)
-    cols = ", ".join(q(c) for c in ("message_id", "order_id", "row", "created", "meta"))
-    return (f"INSERT INTO {table} ({cols}) SELECT {cols} FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) "
-            f"ON CONFLICT DO NOTHING")
 
 
 def plain(value: Any) -> Any:
@@ -515,7 +500,7 @@ def _process_many(msgs: list[InboundMessage], channel: str, actor: Actor) -> Non
         outcomes.append((msg, out, good))
     writing = [it for _m, _o, good in outcomes for it in good]
     results = order_create_batch(items=[it.data for it in writing], actor=actor,
-                                 all_or_nothing=False) if writing else []
+                                 all_or_nothing=False, master=lookups.master) if writing else []
     at = 0
     for msg, out, good in outcomes:
         if good:

@@ -251,10 +251,10 @@ def _run_chunk(job: ImportJob, msg: InboundMessage, chunk: ImportChunk, mapper: 
     out = Outcome(Status.FAILED, quiet_created=[], deferred_alerts=[])
     items = mapper.map(records[chunk.first:chunk.first + chunk.count], chunk.first)
     late = set(chunk.repeats)
-    accept_valid_chunk(msg, [it for it in items if it.index not in late], actor, out)
+    accept_valid_chunk(msg, [it for it in items if it.index not in late], actor, out, master=mapper.master)
     if late:
         _wait_for(job, chunk.after)
-        accept_valid_chunk(msg, [it for it in items if it.index in late], actor, out)
+        accept_valid_chunk(msg, [it for it in items if it.index in late], actor, out, master=mapper.master)
     if out.deferred_alerts:
         InboundMessage.objects.select_for_update().filter(pk=msg.pk).values_list("pk").first()
         for order, alerts in out.deferred_alerts:

@@ -14,10 +14,11 @@ from .changes import (
     order_transition,
     order_update,
 )
-from .common import Blocked, CreateResult, TransitionResult, evaluate_guards, snapshot_content
+from .common import Blocked, CreateResult, TransitionResult, snapshot_content
 from .create import BatchItem, order_create, order_create_batch
 from .exports import ExportFile, orders_export
 from .notes import order_record
+from .stages import evaluate_guards
 from .tickets import ticket_open, ticket_resolve
 
 __all__ = [

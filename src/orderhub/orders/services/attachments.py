@@ -16,11 +16,9 @@ from orderhub.core.errors import (
     ValidationFailed,
 )
 
+from ..locks import lock_order
 from ..models import Attachment, Order
-from .common import (
-    lock_order,
-    next_event,
-)
+from .common import next_event
 
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 

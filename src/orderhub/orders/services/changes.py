@@ -23,18 +23,11 @@ from orderhub.workflow.spec import CompiledStage, CompiledWorkflow
 
 from ..facts import OrderFacts
 from ..hooks import OrderChange, publish
+from ..locks import lock_order, lock_order_with_lines
 from ..models import Order, Urgency
-from .common import (
-    Blocked,
-    TransitionResult,
-    enter_stage,
-    lock_order,
-    lock_order_with_lines,
-    make_snapshot,
-    next_event,
-    run_entry_actions,
-    write_order_change,
-)
+from ..store import write_order_change
+from .common import Blocked, TransitionResult, make_snapshot, next_event
+from .stages import enter_stage, run_entry_actions
 
 # --------------------------------------------------------------------------- moves
 

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from functools import cache
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from orderhub.catalog.models import Customer, Product, UnitConversion
-from orderhub.catalog.selectors import conversion_factors, products_by_sku, to_base_qty
+from orderhub.catalog.selectors import MasterData, master_data, to_base_qty
 from orderhub.core import clock, fastsql
 from orderhub.core.actors import Actor
 from orderhub.core.canonical import canonical_json, sha256_hex
@@ -26,7 +23,7 @@ from orderhub.core.errors import (
 )
 from orderhub.core.instances import attach, new
 from orderhub.core.memory import collector_paused
-from orderhub.core.numbering import preallocated_id, reserve, serial_sequence
+from orderhub.core.numbering import reserve
 from orderhub.core.text import unstorable
 from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled, current_definition_cached
@@ -36,101 +33,42 @@ from ..facts import OrderFacts
 from ..hooks import OrderChange, publish
 from ..inputs import OrderInput, differences
 from ..models import Order, OrderLine, Urgency
+from ..store import (
+    insert_new_orders,
+    insert_order_and_lines,
+    new_order_id,
+    reserve_ids,
+    send_new_orders,
+    write_order_change,
+)
 from .common import (
     CENT,
-    ID_TABLES,
     MAX_LINES,
     MAX_MONEY,
     MAX_QTY,
     NUMBER_SEQUENCE,
     Blocked,
     CreateResult,
-    enter_stage,
-    insert_new_orders,
     make_snapshot,
     next_event,
     next_order_number,
-    run_entry_actions,
-    send_new_orders,
 )
+from .stages import enter_stage, run_entry_actions
 
 # --------------------------------------------------------------------------- create
 
 
-@dataclass
-class _Lookups:
-    """Master data for a set of inputs, fetched with one query per table."""
-
-    customers: dict[str, Customer]
-    products: dict[str, Any]
-    factors: dict[tuple[int, str], Decimal]
-    owners: dict[str, Any]
-
-    @classmethod
-    def fetch(cls, datas: list[OrderInput]) -> _Lookups:
-        if fastsql.available():
-            return cls._fetch_one_statement(datas)
-        # text with NUL cannot even be looked up on PostgreSQL; _build reports it by field
-        codes = {d.customer for d in datas if not unstorable(d.customer)}
-        customers = {c.code: c for c in Customer.objects.select_related("sales_owner").filter(code__in=codes, is_active=True)}
-        products = products_by_sku(ln.sku for d in datas for ln in d.lines if not unstorable(ln.sku))
-        need = {p.pk for d in datas for ln in d.lines
-                if (p := products.get(ln.sku)) and ln.unit and ln.unit != p.unit}
-        factors = conversion_factors(need) if need else {}
-        names = {d.owner for d in datas if d.owner}
-        owners = ({u.get_username(): u for u in get_user_model().objects.filter(username__in=names, is_active=True)}
-                  if names else {})
-        return cls(customers, products, factors, owners)
-
-    @classmethod
-    def _fetch_one_statement(cls, datas: list[OrderInput]) -> _Lookups:
-        """The same master data (customers with their sales owner, products, unit conversions,
-        owners) with one prepared statement instead of up to four ORM queries."""
-        User = get_user_model()
-        codes = sorted({d.customer for d in datas if not unstorable(d.customer)})
-        skus = sorted({ln.sku for d in datas for ln in d.lines if not unstorable(ln.sku)})
-        names = sorted({d.owner for d in datas if d.owner and not unstorable(d.owner)})
-        (cs, ss, ps, fs, us), = fastsql.execute(_lookup_sql(), {"c": codes, "p": skus, "u": names})
-        # customers share a few sales owners: one instance each
-        sales = {u.pk: u for u in (fastsql.instance(User, r) for r in fastsql.loads(ss) or ())}
-        customers = {}
-        for row in fastsql.loads(cs) or ():
-            c = fastsql.instance(Customer, row)
-            c.sales_owner = sales.get(c.sales_owner_id)
-            customers[c.code] = c
-        products = {p.sku: p for p in (fastsql.instance(Product, r) for r in fastsql.loads(ps) or ())}
-        factors = {(pid, unit): Decimal(f) for pid, unit, f in fastsql.loads(fs) or ()}
-        owners = {u.get_username(): u for u in (fastsql.instance(User, r) for r in fastsql.loads(us) or ())}
-        return cls(customers, products, factors, owners)
-
-
-@cache
-def _lookup_sql() -> str:
-    User = get_user_model()
-    q = connection.ops.quote_name
-    cust, prod = q(Customer._meta.db_table), q(Product._meta.db_table)
-    conv, users = q(UnitConversion._meta.db_table), q(User._meta.db_table)
-    uname = q(User._meta.get_field(User.USERNAME_FIELD).column)
-    return (
-        "WITH p AS MATERIALIZED (SELECT %s::jsonb AS d), "
-        f"pr AS (SELECT x.* FROM {prod} x WHERE x.sku = ANY(ARRAY("
-        "SELECT jsonb_array_elements_text(d->'p') FROM p)) AND x.is_active), "
-        f"cu AS MATERIALIZED (SELECT c.* FROM {cust} c WHERE c.code = ANY(ARRAY("
-        "SELECT jsonb_array_elements_text(d->'c') FROM p)) AND c.is_active) "
-        "SELECT (SELECT jsonb_agg(to_jsonb(cu))::text FROM cu), "
-        f"(SELECT jsonb_agg(to_jsonb(u))::text FROM {users} u WHERE u.id IN (SELECT sales_owner_id FROM cu)), "
-        "(SELECT jsonb_agg(to_jsonb(pr))::text FROM pr), "
-        f"(SELECT jsonb_agg(jsonb_build_array(v.product_id, v.unit, v.factor::text))::text FROM {conv} v "
-        "WHERE v.product_id = ANY(ARRAY(SELECT id FROM pr))), "
-        f"(SELECT jsonb_agg(to_jsonb(u))::text FROM {users} u WHERE u.{uname} = ANY(ARRAY("
-        "SELECT jsonb_array_elements_text(d->'u') FROM p)) AND u.is_active)"
-    )
+def _master(datas: list[OrderInput], known: MasterData | None = None) -> MasterData:
+    """The master data ``datas`` name (customers, SKUs, owners): ``known`` (what an intake run
+    looked up already) completed with what it lacks, so nothing is looked up twice."""
+    return master_data(customers=(d.customer for d in datas), skus=(ln.sku for d in datas for ln in d.lines),
+                       owners=(d.owner for d in datas if d.owner), into=known)
 
 
 _URGENCIES = frozenset(Urgency.values)
 
 
-def _build(data: OrderInput, lk: _Lookups) -> tuple[Order, list[OrderLine]]:
+def _build(data: OrderInput, lk: MasterData) -> tuple[Order, list[OrderLine]]:
     problems: list[Problem] = []
     if not data.lines:
         problems.append(Problem("required", _("An order needs at least one line."), field="lines"))
@@ -250,7 +188,7 @@ def _workflow_for(data: OrderInput) -> tuple[WorkflowDefinition, CompiledWorkflo
     return definition, compiled(definition.pk)
 
 
-def _prepare(data: OrderInput, lk: _Lookups, actor: Actor, normalized, fingerprint, now):
+def _prepare(data: OrderInput, lk: MasterData, actor: Actor, normalized, fingerprint, now):
     """Everything about a new order that needs no database write: validation, number,
     initial stage and its guards. Returns (order, lines, workflow, stage instance, facts)."""
     order, lines = _build(data, lk)
@@ -268,11 +206,11 @@ def _prepare(data: OrderInput, lk: _Lookups, actor: Actor, normalized, fingerpri
     return order, lines, wf, inst, facts
 
 
-def _create(data: OrderInput, actor: Actor, normalized, fingerprint, lk: _Lookups | None = None) -> CreateResult:
+def _create(data: OrderInput, actor: Actor, normalized, fingerprint, lk: MasterData | None = None) -> CreateResult:
     now = clock.now()
-    order, lines, wf, inst, facts = _prepare(data, lk or _Lookups.fetch([data]), actor, normalized,
+    order, lines, wf, inst, facts = _prepare(data, _master([data], lk), actor, normalized,
                                              fingerprint, now)
-    order.pk = preallocated_id("orders_order")
+    order.pk = new_order_id()
     actions = wf.initial.spec.on_enter
     # the usual case: with the id known and no entry actions, one INSERT per table
     one_pass = order.pk is not None and not actions
@@ -284,18 +222,15 @@ def _create(data: OrderInput, actor: Actor, normalized, fingerprint, lk: _Lookup
         insert_new_orders([order], lines, [inst], [ev], [make_snapshot(order, lines, now)])
         publish([OrderChange("order.created", order, actor, now, ev, entered=inst, lines=lines)])
         return CreateResult(order, True, lines, [inst])
-    order.save(force_insert=True)
-    OrderLine.objects.bulk_create(lines)
-    if not one_pass:
-        try:
-            done = run_entry_actions(order, lines, wf.initial, actor=actor, now=now, forced=False, facts=facts)
-        except Blocked as blocked:
-            raise ValidationFailed("blocked", blocked.reasons[0].message, problems=blocked.reasons) from None
-        ev = _append_created(order, actor, now, normalized, done)
-        order.save(update_fields=["tags", "urgency", "audit_seq", "audit_head"])
-    inst.save(force_insert=True)
-    ev.save(force_insert=True)
-    make_snapshot(order, lines, now).save(force_insert=True)
+    # entry actions need the order and its lines stored (or the database gives the order its id)
+    insert_order_and_lines(order, lines)
+    try:
+        done = run_entry_actions(order, lines, wf.initial, actor=actor, now=now, forced=False, facts=facts)
+    except Blocked as blocked:
+        raise ValidationFailed("blocked", blocked.reasons[0].message, problems=blocked.reasons) from None
+    ev = _append_created(order, actor, now, normalized, done)
+    write_order_change(order, ["tags", "urgency", "audit_seq", "audit_head"], event=ev, entered=inst,
+                       snapshot=make_snapshot(order, lines, now))
     publish([OrderChange("order.created", order, actor, now, ev, entered=inst, lines=lines)])
     return CreateResult(order, True, lines, [inst])
 
@@ -316,13 +251,16 @@ class BatchItem:
 
 
 @collector_paused()
-def order_create_batch(*, items: list[OrderInput], actor: Actor, all_or_nothing: bool = False) -> list[BatchItem]:
+def order_create_batch(*, items: list[OrderInput], actor: Actor, all_or_nothing: bool = False,
+                       master: MasterData | None = None) -> list[BatchItem]:
     """Create many orders in one transaction: imports and batch intake.
 
     Each item is validated on its own and follows order_create's rules (same key and content:
     the existing order; same key, other content: a Conflict). With ``all_or_nothing`` one bad
     item refuses the whole batch (nothing is written); otherwise the valid items go in and each
     bad one is reported. On PostgreSQL the batch costs one INSERT per table, whatever its size.
+    ``master``: the master data the caller looked up already (intake mapping); only what it
+    lacks is looked up.
     """
     if not actor.has_perm("orders.add_order"):
         raise PermissionDenied("permission_denied", _("You may not create orders."))
@@ -339,7 +277,7 @@ def order_create_batch(*, items: list[OrderInput], actor: Actor, all_or_nothing:
             todo.append(i)
     try:
         with transaction.atomic():
-            _batch_write(items, normalized, prints, todo, results, actor)
+            _batch_write(items, normalized, prints, todo, results, actor, master)
             _batch_repeats(items, normalized, prints, first_of_key, results)
             if all_or_nothing and any(r.error for r in results):
                 raise _BatchRefused()
@@ -398,15 +336,13 @@ def _existing_orders(keyed: list[OrderInput]) -> dict[tuple[str, str], Order]:
 PIPELINE_GROUP = 25
 
 
-def _batch_write(items, normalized, prints, todo, results, actor) -> None:
-    lk = _Lookups.fetch([items[i] for i in todo])
+def _batch_write(items, normalized, prints, todo, results, actor, master: MasterData | None) -> None:
+    lk = _master([items[i] for i in todo], master)
     existing = _existing_orders([items[i] for i in todo if items[i].external_ref])
     now = clock.now()
     # every id and number the batch may need, held before pipelining (no nextval mid-way,
     # which would wait for the INSERTs already sent)
-    for table, n in zip(ID_TABLES, (len(todo), sum(len(items[i].lines) for i in todo), len(todo),
-                                    len(todo)), strict=True):
-        reserve(serial_sequence(table), n)
+    reserve_ids(len(todo), sum(len(items[i].lines) for i in todo))
     reserve(NUMBER_SEQUENCE, len(todo))
     published, pending = [], []
     with fastsql.pipeline():
@@ -440,7 +376,7 @@ class _Group:
         return send_new_orders(self.orders, self.lines, self.stages, self.events, self.snaps)
 
 
-def _batch_item(d: OrderInput, normalized, fingerprint, result: BatchItem, existing, lk, actor, now,
+def _batch_item(d: OrderInput, normalized, fingerprint, result: BatchItem, existing, lk: MasterData, actor, now,
                 group: _Group, published: list) -> None:
     found = existing.get((d.channel, d.external_ref)) if d.external_ref else None
     if found is not None:
@@ -458,7 +394,7 @@ def _batch_item(d: OrderInput, normalized, fingerprint, result: BatchItem, exist
     except DomainError as exc:
         result.error = exc
         return
-    order.pk = preallocated_id("orders_order")
+    order.pk = new_order_id()
     if order.pk is None or wf.initial.spec.on_enter:
         # no id before INSERT (SQLite) or entry actions: this one goes alone
         try:

@@ -11,8 +11,9 @@ from orderhub.core import clock
 from orderhub.core.actors import Actor
 
 from ..hooks import OrderChange, publish
+from ..locks import lock_order
 from ..models import Order
-from .common import lock_order, next_event
+from .common import next_event
 
 
 def order_record(*, order: Order | str, action: str, actor: Actor, data: dict[str, Any] | None = None,

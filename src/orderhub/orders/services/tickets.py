@@ -19,8 +19,9 @@ from orderhub.core.text import unstorable
 from orderhub.workflow.services import compiled
 
 from ..hooks import OrderChange, publish
+from ..locks import lock_order
 from ..models import Order, Ticket
-from .common import lock_order, next_event
+from .common import next_event
 
 
 def _required(field: str, message: str) -> ValidationFailed:

@@ -1,0 +1,98 @@
+"""Order row locks: every order service starts by locking the order here.
+
+Each lock has two twins, chosen by ``core.fastsql.available()``: the ORM (``SELECT … FOR UPDATE
+OF`` the order with its customer and workflow joined, then the lines with their products) and one
+prepared statement that returns the same rows as JSON (PostgreSQL). Both load the order without
+its ``intake`` and the workflow without its ``spec`` (deferred: a move needs neither, and a save
+of all fields then leaves them as they are). The parity suite (``tests/orders/test_parity.py``)
+runs every order service through both.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from django.utils.translation import gettext as _
+
+from orderhub.catalog.models import Customer, Product
+from orderhub.core import fastsql
+from orderhub.core.errors import NotFound
+from orderhub.core.locking import lock_own_rows
+from orderhub.workflow.models import WorkflowDefinition
+
+from .models import Order, OrderLine
+
+# columns neither twin loads (read on first access, as with ``.defer()``)
+DEFERRED = ("intake", "workflow__spec")
+
+
+def lock_order(order: Order | str) -> Order:
+    """The order, locked for the rest of the transaction, with its customer and workflow."""
+    number = order if isinstance(order, str) else order.number
+    if fastsql.available():
+        return _lock_fast(number, with_lines=False)[0]
+    return _lock_orm(number)
+
+
+def lock_order_with_lines(number: str) -> tuple[Order, list[OrderLine]]:
+    """``lock_order`` and ``order_lines`` together (the fast twin: one prepared statement)."""
+    if fastsql.available():
+        return _lock_fast(number, with_lines=True)
+    order = _lock_orm(number)
+    return order, order_lines(order)
+
+
+def order_lines(order: Order) -> list[OrderLine]:
+    """The order's lines with their products, in line order."""
+    return list(OrderLine.objects.filter(order=order).select_related("product").order_by("line_no"))
+
+
+def _not_found(number: str) -> NotFound:
+    return NotFound("order_not_found", _("Order %(number)s does not exist.") % {"number": number})
+
+
+def _lock_orm(number: str) -> Order:
+    """ORM twin of :func:`_lock_fast` (without lines)."""
+    qs = lock_own_rows(Order.objects.select_related("customer", "workflow").defer(*DEFERRED))
+    try:
+        return qs.get(number=number)
+    except Order.DoesNotExist:
+        raise _not_found(number) from None
+
+
+def _lock_fast(number: str, *, with_lines: bool) -> tuple[Order, list[OrderLine]]:
+    """Fast twin of :func:`_lock_orm` (+ :func:`order_lines`): one prepared statement."""
+    found = fastsql.execute(_lock_sql(with_lines), [number])
+    if not found:
+        raise _not_found(number)
+    o, c, w, ls = found[0]
+    order = fastsql.instance(Order, fastsql.loads(o))
+    order.customer = fastsql.instance(Customer, fastsql.loads(c))
+    order.workflow = fastsql.instance(WorkflowDefinition, fastsql.loads(w))
+    lines = []
+    for ln, pr in fastsql.loads(ls) or ():
+        line = fastsql.instance(OrderLine, ln)
+        line.product = fastsql.instance(Product, pr)
+        lines.append(line)
+    return order, lines
+
+
+@cache
+def _lock_sql(with_lines: bool) -> str:
+    q = fastsql.quote
+    lines = (
+        "(SELECT jsonb_agg(jsonb_build_array(to_jsonb(l), "
+        f" (SELECT to_jsonb(pr) FROM {fastsql.table(Product)} pr WHERE pr.id = l.product_id)) "
+        f" ORDER BY l.line_no)::text FROM {fastsql.table(OrderLine)} l WHERE l.order_id = o.id)"
+    ) if with_lines else "NULL"
+    intake = Order._meta.get_field("intake").column
+    spec = WorkflowDefinition._meta.get_field("spec").column
+    return (
+        "WITH p AS MATERIALIZED (SELECT %s::jsonb AS d), "
+        f"o AS (SELECT x.* FROM {fastsql.table(Order)} x WHERE x.{q(Order._meta.get_field('number').column)} "
+        "= (SELECT d->>0 FROM p) FOR UPDATE) "
+        f"SELECT (to_jsonb(o) - '{intake}')::text, "
+        f"(SELECT to_jsonb(c)::text FROM {fastsql.table(Customer)} c WHERE c.id = o.customer_id), "
+        f"(SELECT (to_jsonb(w) - '{spec}')::text FROM {fastsql.table(WorkflowDefinition)} w "
+        f" WHERE w.id = o.workflow_id), {lines} FROM o"
+    )

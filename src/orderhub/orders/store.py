@@ -1,0 +1,210 @@
+"""Writing orders' rows: every write of the order services goes through here.
+
+Each function has two twins, chosen by ``core.fastsql.available()`` (PostgreSQL and
+``ORDERHUB_SQL_PATH=fast``): the plain ORM, and one prepared statement of data-modifying CTEs
+taking every row as one jsonb parameter (``core.fastsql``). The rows are built before either
+twin runs (ids from hi/lo blocks, hashes, snapshots), so both write the same rows; the parity
+suite (``tests/orders/test_parity.py``) runs the order services on both and compares them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import cache
+
+from django.db import connection
+
+from orderhub.core import fastsql
+from orderhub.core.models import AuditEvent
+from orderhub.core.numbering import preallocated_id, reserve, serial_sequence
+
+from .models import Order, OrderLine, Snapshot, StageInstance
+
+# the models whose ids a new order's rows take from hi/lo blocks before the INSERT (their
+# sequences advance by numbering.BLOCK: migrations orders 0003 and 0011, core 0003)
+ID_MODELS = (Order, OrderLine, StageInstance, AuditEvent)
+ID_TABLES = tuple(m._meta.db_table for m in ID_MODELS)
+
+
+def new_order_id() -> int | None:
+    """The id of a new order, known before its INSERT (PostgreSQL, either twin), else None."""
+    return preallocated_id(Order._meta.db_table)
+
+
+def reserve_ids(orders: int, lines: int) -> None:
+    """Hold enough ids for ``orders`` new orders with ``lines`` lines in all (one round trip at
+    most), so a batch hands them out without a query mid-way."""
+    for table, n in zip(ID_TABLES, (orders, lines, orders, orders), strict=True):
+        reserve(serial_sequence(table), n)
+
+
+def _give_ids(lines: list[OrderLine], stages: list[StageInstance], events: list[AuditEvent]) -> None:
+    """Ids from hi/lo blocks for the rows of new orders (where the database has sequences): a
+    1,000-line order takes its 20 blocks of line ids in one round trip."""
+    for table, objs in zip(ID_TABLES[1:], (lines, stages, events), strict=True):
+        name = serial_sequence(table)
+        if name is None:
+            return
+        reserve(name, sum(o.pk is None for o in objs))
+        for o in objs:
+            if o.pk is None:
+                o.pk = preallocated_id(table)
+
+
+def _saved(objs) -> None:
+    """Mark instances as loaded from the database, as Model.save() would."""
+    alias = connection.alias
+    for o in objs:
+        o._state.adding = False
+        o._state.db = alias
+
+
+# --------------------------------------------------------------------------- new orders
+
+
+def insert_new_orders(orders: list[Order], lines: list[OrderLine], stages: list[StageInstance],
+                      events: list[AuditEvent], snaps: list[Snapshot]) -> None:
+    """Write new orders (their pks allocated already) with their lines, first stage instances,
+    created events and snapshots."""
+    send_new_orders(orders, lines, stages, events, snaps)()
+
+
+def send_new_orders(orders: list[Order], lines: list[OrderLine], stages: list[StageInstance],
+                    events: list[AuditEvent], snaps: list[Snapshot]) -> Callable[[], None]:
+    """:func:`insert_new_orders` in two steps: send now, and return the function that waits for
+    the write. Fast twin: one prepared statement whatever the number of orders and lines; inside
+    ``fastsql.pipeline()`` the server writes it while the caller goes on (every row has its id
+    already). ORM twin: one ``bulk_create`` per table, done when this returns."""
+    _give_ids(lines, stages, events)
+    if not fastsql.available():
+        Order.objects.bulk_create(orders)
+        OrderLine.objects.bulk_create(lines)
+        StageInstance.objects.bulk_create(stages)
+        AuditEvent.objects.bulk_create(events)
+        Snapshot.objects.bulk_create(snaps)
+        return _done
+    payload = {
+        "o": fastsql.rows(orders, fastsql.columns(Order, True)),
+        "l": fastsql.rows(lines, fastsql.columns(OrderLine, True)),
+        "s": fastsql.rows(stages, fastsql.columns(StageInstance, True)),
+        "e": fastsql.rows(events, fastsql.columns(AuditEvent, True)),
+        "n": fastsql.rows(snaps, fastsql.columns(Snapshot, False)),
+    }
+    sent = fastsql.send(_create_sql(), payload)
+    for group in (orders, lines, stages, events):
+        _saved(group)
+
+    def finish() -> None:
+        (n,), = sent.rows()
+        if n != len(orders):
+            raise RuntimeError(f"{len(orders)} orders sent, {n} written")
+
+    return finish
+
+
+def _done() -> None:
+    return None
+
+
+@cache
+def _create_sql() -> str:
+    # every id is allocated before (core.numbering) but the snapshots': nothing needs to come
+    # back but a count
+    return fastsql.statement([
+        fastsql.insert_cte("o", "o", Order, fastsql.columns(Order, True)),
+        fastsql.insert_cte("l", "l", OrderLine, fastsql.columns(OrderLine, True)),
+        fastsql.insert_cte("s", "s", StageInstance, fastsql.columns(StageInstance, True)),
+        fastsql.insert_cte("e", "e", AuditEvent, fastsql.columns(AuditEvent, True)),
+        fastsql.insert_cte("n", "n", Snapshot, fastsql.columns(Snapshot, False)),
+    ], "SELECT (SELECT count(*) FROM o)")
+
+
+def insert_order_and_lines(order: Order, lines: list[OrderLine]) -> None:
+    """The order row and its lines alone, before entry actions that need them stored (a first
+    stage that reserves stock); the rest follows with :func:`write_order_change`. ORM only:
+    rare, and a fast twin would save nothing here."""
+    order.save(force_insert=True)
+    OrderLine.objects.bulk_create(lines)
+
+
+# --------------------------------------------------------------------------- a change
+
+
+def write_order_change(order: Order, fields: Sequence[str] | None, *, event: AuditEvent,
+                       entered: StageInstance | None = None, close_open_stages_at=None,
+                       snapshot: Snapshot | None = None) -> None:
+    """Save an existing (locked) order's ``fields`` (None: every loaded field) and what goes
+    with the change: closing its open stage instances at ``close_open_stages_at``, the entered
+    stage instance, the audit event, the snapshot. Fast twin: one prepared statement per shape
+    of change; ORM twin: one statement per row."""
+    if not fastsql.available():
+        if close_open_stages_at is not None:
+            StageInstance.objects.filter(order=order, exited_at__isnull=True).update(exited_at=close_open_stages_at)
+        order.save(update_fields=fields)
+        if entered is not None:
+            entered.save(force_insert=True)
+        event.save(force_insert=True)
+        if snapshot is not None:
+            snapshot.save(force_insert=True)
+        return
+    cols = _columns(order, fields)
+    payload = {"u": fastsql.rows([order], cols)[0],
+               "e": fastsql.rows([event], fastsql.columns(AuditEvent, False))}
+    if close_open_stages_at is not None:
+        payload["closed_at"] = close_open_stages_at
+    if entered is not None:
+        payload["s"] = fastsql.rows([entered], fastsql.columns(StageInstance, False))
+    if snapshot is not None:
+        payload["n"] = fastsql.rows([snapshot], fastsql.columns(Snapshot, False))
+    (updated, inst_id, event_id), = fastsql.execute(
+        _change_sql(cols, close_open_stages_at is not None, entered is not None, snapshot is not None),
+        payload)
+    if updated != 1:
+        raise Order.DoesNotExist(f"order {order.pk} was not updated")
+    event.pk = event_id
+    _saved([event])
+    if entered is not None:
+        entered.pk = inst_id
+        _saved([entered])
+
+
+def _columns(order: Order, fields: Sequence[str] | None) -> tuple[str, ...]:
+    """The pk column and those of ``fields``; None: every loaded column (a deferred one was not
+    read, so not changed; ``Model.save`` does the same)."""
+    if fields is None:
+        deferred = order.get_deferred_fields()
+        if not deferred:
+            return fastsql.columns(Order, True)
+        skip = {Order._meta.get_field(f).column for f in deferred}
+        return tuple(c for c in fastsql.columns(Order, True) if c not in skip)
+    meta = Order._meta
+    return (meta.pk.column, *(meta.get_field(f).column for f in fields))
+
+
+_CHANGE_SQL: dict[tuple, str] = {}
+
+
+def _change_sql(cols: tuple[str, ...], close: bool, entered: bool, snapshot: bool) -> str:
+    key = (cols, close, entered, snapshot)
+    sql = _CHANGE_SQL.get(key)
+    if sql is None:
+        ctes = [fastsql.update_one_cte("u", "u", Order, cols)]
+        if close:
+            q = fastsql.quote
+            order_col = q(StageInstance._meta.get_field("order").column)
+            exited = q(StageInstance._meta.get_field("exited_at").column)
+            ctes.append(f"c AS (UPDATE {fastsql.table(StageInstance)} AS t "
+                        f"SET {exited} = (SELECT (d->>'closed_at')::timestamptz FROM p) "
+                        f"WHERE t.{order_col} = (SELECT ((d->'u')->>'{cols[0]}')::bigint FROM p) "
+                        f"AND t.{exited} IS NULL RETURNING 1)")
+        if entered:
+            ctes.append(fastsql.insert_cte("s", "s", StageInstance, fastsql.columns(StageInstance, False),
+                                           returning="id"))
+        ctes.append(fastsql.insert_cte("e", "e", AuditEvent, fastsql.columns(AuditEvent, False),
+                                       returning="id"))
+        if snapshot:
+            ctes.append(fastsql.insert_cte("n", "n", Snapshot, fastsql.columns(Snapshot, False)))
+        sql = _CHANGE_SQL[key] = fastsql.statement(
+            ctes, "SELECT (SELECT count(*) FROM u), " + ("(SELECT id FROM s), " if entered else "NULL, ")
+            + "(SELECT id FROM e)")
+    return sql
