@@ -297,3 +297,12 @@ def test_a_notify_action_can_tell_the_customer(company, admin):
     services.order_transition(order=order.number, to="scheduled", actor=a["service"])
     msg = Message.objects.get(event="rule.notify", order=order)
     assert (msg.channel, msg.address) == ("email", "buyer@bori.example")
+
+
+def test_a_rule_names_exactly_the_delivery_channels():
+    from typing import get_args
+
+    from orderhub.notify.models import DeliveryChannel
+    from orderhub.rules.spec import DeliveryChannelCode
+
+    assert sorted(get_args(DeliveryChannelCode)) == sorted(DeliveryChannel.values)

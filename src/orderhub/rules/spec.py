@@ -40,7 +40,8 @@ WATCHABLE_FIELDS = ("stage", "status", "urgency", "tags", "on_hold", "hold_reaso
                     "promised_date", "remarks", "blocked_reasons")
 MAX_INTERVAL_MINUTES = 7 * 24 * 60
 
-Channel = Literal["email", "dingtalk", "wecom", "sms", "webhook", "inapp"]
+# the values of notify.models.DeliveryChannel (a rule names channels by their stored code)
+DeliveryChannelCode = Literal["email", "dingtalk", "wecom", "sms", "webhook", "inapp"]
 
 
 class _Strict(BaseModel):
@@ -52,7 +53,7 @@ class NotifyAction(_Strict):
     roles: list[str] = []
     users: list[str] = []          # usernames
     customer: bool = False         # the order's customer (e-mail / mobile)
-    channels: list[Channel] | None = None
+    channels: list[DeliveryChannelCode] | None = None
     severity: Literal["info", "warning", "red"] = "info"
     message: str = Field(default="", max_length=500)
 
