@@ -122,11 +122,11 @@ def reset_marks(stamp) -> int:
 def explain_mark() -> str:
     from django.db import connection
 
-    from orderhub.rules.sweep import _PG_SQL
+    from orderhub.orders.services.overdue import _sql
 
     with connection.cursor() as cur:
         cur.execute("BEGIN")
-        cur.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + _PG_SQL,
+        cur.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + _sql(),
                     [_now(), _now(), 5000])
         plan = "\n".join(r[0] for r in cur.fetchall())
         cur.execute("ROLLBACK")

@@ -16,9 +16,8 @@ pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
 @pytest.fixture
 def seen():
     calls: list[list[hooks.OrderChange]] = []
-    hooks.subscribe(calls.append)
-    yield calls
-    hooks.unsubscribe(calls.append)
+    with hooks.listening(calls.append):
+        yield calls
 
 
 def test_every_service_publishes_what_it_did(company, seen):
@@ -63,10 +62,61 @@ def test_a_failing_subscriber_rolls_the_change_back(company):
     def boom(changes):
         raise RuntimeError("subscriber failed")
 
-    hooks.subscribe(boom)
-    try:
-        with pytest.raises(RuntimeError):
-            services.order_create(data=order_input(), actor=company["actors"]["sales"])
-    finally:
-        hooks.unsubscribe(boom)
+    with hooks.listening(boom), pytest.raises(RuntimeError):
+        services.order_create(data=order_input(), actor=company["actors"]["sales"])
     assert Order.objects.count() == 0
+
+
+def test_the_subscribers_are_listed_in_one_place_and_called_in_that_order(company, monkeypatch):
+    from orderhub.notify import subscribers as notify_subscribers
+    from orderhub.rules import engine, ladders
+
+    # notify, then the ladders, then the rules engine: the order INSTALLED_APPS gave when each
+    # app subscribed itself in ready()
+    assert hooks.SUBSCRIBERS == ("orderhub.notify.subscribers.on_order_changes",
+                                 "orderhub.rules.ladders.on_order_changes",
+                                 "orderhub.rules.engine.on_order_changes")
+    assert hooks.subscribers() == (notify_subscribers.on_order_changes, ladders.on_order_changes,
+                                   engine.on_order_changes)
+    assert hooks.subscribers() is hooks.subscribers()          # resolved once per process
+    called: list[tuple[str, int]] = []
+
+    def spy(fn):
+        def wrapped(changes):
+            called.append((fn.__module__, len(changes)))
+            fn(changes)
+        return wrapped
+
+    monkeypatch.setattr(hooks, "_loaded", tuple(spy(fn) for fn in hooks.subscribers()))
+    services.order_create(data=order_input(), actor=company["actors"]["sales"])
+    assert called == [("orderhub.notify.subscribers", 1), ("orderhub.rules.ladders", 1),
+                      ("orderhub.rules.engine", 1)]
+
+
+def test_a_subscriber_that_calls_an_order_service_is_refused_and_rolls_back(company):
+    a = company["actors"]
+    order = services.order_create(data=order_input(), actor=a["sales"]).order
+
+    def recurse(changes):
+        services.order_update(order=order.number, changes={"urgency": "red"}, actor=a["manager"])
+
+    with hooks.listening(recurse), pytest.raises(hooks.RecursivePublish):
+        services.order_hold(order=order.number, actor=a["manager"], reason="等客户确认")
+    order.refresh_from_db()
+    assert not order.on_hold and order.urgency != "red" and order.audit_seq == 1
+
+
+def test_an_event_function_refuses_an_audit_event_of_another_type(company, seen):
+    from orderhub.core import clock
+    from orderhub.core.models import AuditEvent
+    from orderhub.orders import events
+
+    a = company["actors"]
+    order = services.order_create(data=order_input(), actor=a["sales"]).order
+    created = AuditEvent.objects.get(subject_type="order", subject_id=order.pk)
+    with pytest.raises(ValueError, match="order.created"):
+        events.order_held(order=order, actor=a["manager"], at=clock.now(), event=created)
+    with pytest.raises(ValueError, match="not a move"):
+        events.order_transitioned(order=order, actor=a["manager"], at=clock.now(), event=created,
+                                  entered=None, left_stage="pending")
+    assert len(seen) == 1          # only the creation was published

@@ -231,3 +231,31 @@ def test_two_runners_fire_a_rung_once(company):
         services.order_create(data=order_input(workflow="T2"), actor=company["actors"]["service"])
     moment = at(2026, 11, 23, 12, 0) + timedelta(seconds=1)
     assert fire(moment) + fire(moment) == 1
+
+
+def test_a_rung_fires_under_one_lock_of_its_order_and_publishes_once(company):
+    """Record, notify and mark fired in one transaction holding the order's row lock once; the
+    history gets order.escalated and the order.updated of set_urgency, published in one call."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from orderhub.core.audit import verify_chains
+    from orderhub.orders import hooks
+
+    with clock.frozen(at(2026, 11, 23, 10, 0)):
+        order = services.order_create(data=order_input(workflow="T2"), actor=company["actors"]["service"]).order
+    published: list[list] = []
+    with hooks.listening(published.append), CaptureQueriesContext(connection) as ctx:
+        assert fire(at(2026, 11, 23, 12, 0, 1)) == 1
+    locks = [q["sql"] for q in ctx.captured_queries
+             if "FOR UPDATE" in q["sql"] and 'FROM "orders_order"' in q["sql"]]
+    assert len(locks) == 1, locks
+    assert [[(c.action, c.actor.id) for c in call] for call in published] == [
+        [("order.escalated", "escalation"), ("order.updated", "escalation")]]
+    escalated, updated = published[0]
+    assert updated.changes["urgency"] == ["green", "red"] and escalated.extra["step"] == updated.event.reason.split()[-1]
+    order.refresh_from_db()
+    assert order.urgency == "red" and order.audit_seq == 3 and order.version == 2
+    checked, breaks = verify_chains(heads=[("order", order.pk, order.audit_seq, order.audit_head)],
+                                    subject_type="order")
+    assert checked >= 3 and not breaks

@@ -110,3 +110,37 @@ def test_due_states_count_business_time():
                      now=at(2026, 10, 2, 11, 0), soon=pct, business=False) == ON_TRACK
     assert due_state(cal, entered=at(2026, 10, 2, 10, 0), due=at(2026, 10, 2, 12, 0),
                      now=at(2026, 10, 2, 11, 40), soon=pct, business=False) == DUE_SOON
+
+
+@pytest.mark.postgres
+def test_the_overdue_mark_twins_mark_and_return_the_same_rows(company):
+    """``stage_instances_mark_overdue``: the PostgreSQL statement and its ORM twin, from the same
+    data, mark the same stage instances (earliest deadline first, up to the limit) and return the
+    same rows."""
+    from django.db import transaction
+
+    from orderhub.orders.services import overdue as stages
+
+    a = company["actors"]
+    for hour in (9, 10, 11):      # pending is due 4 business hours later: 14:00, 15:00, 16:00
+        with clock.frozen(at(2026, 11, 23, hour, 0)):
+            services.order_create_batch(items=[order_input(external_ref=f"T{hour}-{i}") for i in range(3)],
+                                        actor=a["sales"])
+    due = sorted(StageInstance.objects.values_list("due_at", flat=True))
+    assert due == [at(2026, 11, 23, h, 0) for h in (14, 15, 16) for _ in range(3)]
+    results = {}
+    for twin in (stages._mark_sql, stages._mark_orm):
+        with transaction.atomic():
+            first = twin(at(2026, 11, 23, 15, 0), 4)
+            second = twin(at(2026, 11, 23, 15, 0), 10)
+            third = twin(at(2026, 11, 23, 15, 0), 10)
+            marked = sorted(StageInstance.objects.filter(overdue_at__isnull=False)
+                            .values_list("pk", "overdue_at"))
+            results[twin.__name__] = (first, sorted(second, key=lambda r: r.stage_instance_id), third, marked)
+            transaction.set_rollback(True)
+    fast, orm = results["_mark_sql"], results["_mark_orm"]
+    assert fast == orm
+    first, second, third, marked = fast
+    assert [r.due_at for r in first] == sorted(r.due_at for r in first) and len(first) == 4
+    assert len(second) == 2 and third == [] and len(marked) == 6          # due 14:00 ×3 and 15:00 ×3
+    assert sorted(r.due_at for r in first + second) == due[:6]

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from orderhub.core.errors import NotFound
 from orderhub.core.models import AuditEvent
 
+from .events import TRIAGE_ALERT
 from .models import Draft, ImportJob, InboundMessage, InboundOrder
 
 
@@ -141,7 +142,7 @@ def triage_alerts_for(*, username: str, roles: frozenset[str] | set[str], limit:
     from orderhub.orders.models import Order
 
     wanted = []
-    events = (AuditEvent.objects.filter(action="intake.triage_alert").order_by("-id")
+    events = (AuditEvent.objects.filter(action=TRIAGE_ALERT).order_by("-id")
               .values("at", "data", "subject_id")[:scan])
     for e in events:
         data = e["data"] or {}

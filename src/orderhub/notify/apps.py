@@ -8,8 +8,5 @@ class NotifyConfig(AppConfig):
     verbose_name = _("Notifications")
 
     def ready(self) -> None:
-        from orderhub.orders import hooks
-
-        from . import subscribers, tasks  # noqa: F401  (registers the periodic jobs)
-
-        hooks.subscribe(subscribers.on_order_changes)
+        # the order-hook subscriber is listed in orderhub.orders.hooks.SUBSCRIBERS
+        from . import tasks  # noqa: F401  (registers the periodic jobs)

@@ -36,7 +36,7 @@ from django.utils.translation import gettext as _
 
 from orderhub.core.errors import Problem, ValidationFailed
 
-from .models import Channel, Endpoint, Message
+from .models import DeliveryChannel, Endpoint, Message
 
 
 class DeliveryError(Exception):
@@ -67,11 +67,11 @@ def _str_map(cfg: dict, key: str) -> dict[str, str]:
 
 
 _KNOWN = {
-    Channel.EMAIL: {"host", "port", "username", "password", "use_tls", "use_ssl", "from_email"},
-    Channel.DINGTALK: {"url", "secret", "msgtype", "button_title", "at_all"},
-    Channel.WECOM: {"url"},
-    Channel.SMS: {"url", "method", "format", "params", "headers", "ok_field", "ok_value"},
-    Channel.WEBHOOK: {"url", "secret", "headers"},
+    DeliveryChannel.EMAIL: {"host", "port", "username", "password", "use_tls", "use_ssl", "from_email"},
+    DeliveryChannel.DINGTALK: {"url", "secret", "msgtype", "button_title", "at_all"},
+    DeliveryChannel.WECOM: {"url"},
+    DeliveryChannel.SMS: {"url", "method", "format", "params", "headers", "ok_field", "ok_value"},
+    DeliveryChannel.WEBHOOK: {"url", "secret", "headers"},
 }
 
 _engine = Engine(autoescape=False)
@@ -86,7 +86,7 @@ def validate_config(kind: str, cfg: dict[str, Any]) -> dict[str, Any]:
         raise _invalid(_("config.%(key)s: unknown setting for this channel (known: %(known)s).")
                        % {"key": unknown[0], "known": ", ".join(sorted(_KNOWN.get(kind, ())))}, unknown[0])
     out = dict(cfg)
-    if kind == Channel.EMAIL:
+    if kind == DeliveryChannel.EMAIL:
         if cfg.get("host"):
             try:
                 port = int(cfg.get("port") or 25)
@@ -97,15 +97,15 @@ def validate_config(kind: str, cfg: dict[str, Any]) -> dict[str, Any]:
             out["port"] = port
         if cfg.get("use_tls") and cfg.get("use_ssl"):
             raise _invalid(_("config.use_ssl: use either TLS or SSL, not both."), "use_ssl")
-    elif kind == Channel.DINGTALK:
+    elif kind == DeliveryChannel.DINGTALK:
         out["url"] = _url(cfg)
         msgtype = cfg.get("msgtype") or "markdown"
         if msgtype not in ("markdown", "actionCard"):
             raise _invalid(_("config.msgtype: must be markdown or actionCard."), "msgtype")
         out["msgtype"] = msgtype
-    elif kind == Channel.WECOM:
+    elif kind == DeliveryChannel.WECOM:
         out["url"] = _url(cfg)
-    elif kind == Channel.SMS:
+    elif kind == DeliveryChannel.SMS:
         out["url"] = _url(cfg)
         if (cfg.get("method") or "POST") not in ("POST", "GET"):
             raise _invalid(_("config.method: must be POST or GET."), "method")
@@ -120,7 +120,7 @@ def validate_config(kind: str, cfg: dict[str, Any]) -> dict[str, Any]:
                                % {"name": name, "error": e}, f"params.{name}") from e
         out["params"] = params
         out["headers"] = _str_map(cfg, "headers")
-    elif kind == Channel.WEBHOOK:
+    elif kind == DeliveryChannel.WEBHOOK:
         out["url"] = _url(cfg)
         if not cfg.get("secret"):
             raise _invalid(_("config.secret: a webhook needs a secret to sign its requests."), "secret")
@@ -305,14 +305,14 @@ def send_email(m: Message, ep: Endpoint | None) -> str:
 
 def send(m: Message, ep: Endpoint | None) -> str:
     """Deliver one message; returns a short description of the answer."""
-    if m.channel == Channel.INAPP:
+    if m.channel == DeliveryChannel.INAPP:
         return "inbox"
-    if m.channel == Channel.EMAIL:
+    if m.channel == DeliveryChannel.EMAIL:
         return send_email(m, ep)
     if ep is None:
         raise DeliveryError(_("The endpoint of this message no longer exists."))
     if not ep.is_active:
         raise DeliveryError(_("The endpoint %(code)s is switched off.") % {"code": ep.code})
-    senders = {Channel.DINGTALK: send_dingtalk, Channel.WECOM: send_wecom,
-               Channel.WEBHOOK: send_webhook, Channel.SMS: send_sms}
+    senders = {DeliveryChannel.DINGTALK: send_dingtalk, DeliveryChannel.WECOM: send_wecom,
+               DeliveryChannel.WEBHOOK: send_webhook, DeliveryChannel.SMS: send_sms}
     return senders[m.channel](m, ep)

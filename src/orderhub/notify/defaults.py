@@ -1,36 +1,47 @@
 """The message templates shipped as data (Chinese defaults; admins edit them on the settings
 page). Templates are Django templates; they see the caller's context plus ``order`` (number,
 customer, stage, due_at, required_date, total, currency, ...), ``event`` and ``severity``.
-Channel '' is the template for every channel without one of its own."""
+Channel '' is the template for every channel without one of its own. Keyed by the event
+constants (``orders.events``, ``notify.events``); ``tests/notify`` checks every one is there."""
+
+from orderhub.orders.events import (
+    ESCALATION,
+    ORDER_CREATED,
+    STAGE_ENTERED,
+    STAGE_OVERDUE,
+    TICKET_OPENED,
+)
+
+from .events import RULE_NOTIFY
 
 DEFAULT_TEMPLATES = [
-    ("order.created", "", "新订单 {{ order.number }} 待{{ stage_name }}",
+    (ORDER_CREATED, "", "新订单 {{ order.number }} 待{{ stage_name }}",
      "### 新订单 {{ order.number }}\n"
      "客户：{{ order.customer }}\n"
      "当前环节：{{ stage_name }}（请尽快处理）\n"
      "要求交期：{{ order.required_date|date:'Y-m-d' }}\n"
      "{% if due_at %}本环节截止：{{ due_at|date:'Y-m-d H:i' }}\n{% endif %}"),
-    ("stage.entered", "", "订单 {{ order.number }} 进入{{ stage_name }}",
+    (STAGE_ENTERED, "", "订单 {{ order.number }} 进入{{ stage_name }}",
      "### 订单 {{ order.number }} 已进入「{{ stage_name }}」\n"
      "客户：{{ order.customer }}\n"
      "{% if left_stage %}上一环节：{{ left_stage }}\n{% endif %}"
      "{% if due_at %}本环节截止：{{ due_at|date:'Y-m-d H:i' }}\n{% endif %}"
      "操作人：{{ actor }}\n"),
-    ("stage.overdue", "", "【超期】订单 {{ number|default:order.number }} {{ stage_name }}",
+    (STAGE_OVERDUE, "", "【超期】订单 {{ number|default:order.number }} {{ stage_name }}",
      "### 【超期】订单 {{ number|default:order.number }}\n"
      "客户：{{ customer|default:order.customer }}\n"
      "环节：{{ stage_name }}，截止时间 {{ due_at }} 已过\n"
      "{{ message }}\n"),
-    ("escalation", "", "【升级】{{ title }}",
+    (ESCALATION, "", "【升级】{{ title }}",
      "### 【升级提醒】订单 {{ number|default:order.number }}\n"
      "{{ message }}\n"
      "环节：{{ stage_name }}{% if due_at %}，截止 {{ due_at }}{% endif %}\n"
      "{% if ticket %}异常单：{{ ticket }}\n{% endif %}"),
-    ("rule.notify", "", "{{ title|default:'规则提醒' }}：订单 {{ order.number }}",
+    (RULE_NOTIFY, "", "{{ title|default:'规则提醒' }}：订单 {{ order.number }}",
      "### {{ title|default:'规则提醒' }}\n"
      "订单：{{ order.number }}（{{ order.customer }}）\n"
      "{{ message }}\n"),
-    ("ticket.opened", "", "异常单：{{ ticket|default:title }}（订单 {{ order.number }}）",
+    (TICKET_OPENED, "", "异常单：{{ ticket|default:title }}（订单 {{ order.number }}）",
      "### 新异常单\n"
      "订单：{{ order.number }}（{{ order.customer }}）\n"
      "异常：{{ ticket|default:title }}\n"

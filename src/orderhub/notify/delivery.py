@@ -31,7 +31,7 @@ from django.db import transaction
 from orderhub.core import clock
 
 from .channels import DeliveryError, send
-from .models import Channel, Endpoint, FirstTouch, Message
+from .models import DeliveryChannel, Endpoint, FirstTouch, Message
 from .services import render_pending
 
 logger = logging.getLogger(__name__)
@@ -173,8 +173,8 @@ def deliver_due(*, limit: int = 20, max_rounds: int = 50) -> int:
         rows = claim(limit)
         if not rows:
             break
-        delivered += deliver_inbox([m for m in rows if m.channel == Channel.INAPP], worker=worker)
-        others = [m for m in rows if m.channel != Channel.INAPP]
+        delivered += deliver_inbox([m for m in rows if m.channel == DeliveryChannel.INAPP], worker=worker)
+        others = [m for m in rows if m.channel != DeliveryChannel.INAPP]
         eps = _endpoints(others)
         for m in others:
             delivered += deliver_one(m, eps.get(m.endpoint_id), worker=worker)

@@ -7,7 +7,9 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
-class Channel(models.TextChoices):
+class DeliveryChannel(models.TextChoices):
+    """How a message reaches people (stored by code). Not intake's ``Channel``: where orders come in."""
+
     INAPP = "inapp", _("in-app inbox")
     EMAIL = "email", _("e-mail")
     SMS = "sms", _("SMS")
@@ -18,8 +20,8 @@ class Channel(models.TextChoices):
 
 # Channels that reach one person (an address per user); the others post to an endpoint
 # (a group robot or another system) once per message.
-PERSONAL_CHANNELS = frozenset({Channel.INAPP, Channel.EMAIL, Channel.SMS})
-ENDPOINT_CHANNELS = frozenset({Channel.DINGTALK, Channel.WECOM, Channel.WEBHOOK})
+PERSONAL_CHANNELS = frozenset({DeliveryChannel.INAPP, DeliveryChannel.EMAIL, DeliveryChannel.SMS})
+ENDPOINT_CHANNELS = frozenset({DeliveryChannel.DINGTALK, DeliveryChannel.WECOM, DeliveryChannel.WEBHOOK})
 
 
 class Severity(models.TextChoices):
@@ -36,7 +38,7 @@ class Endpoint(models.Model):
 
     code = models.SlugField(_("code"), max_length=64, unique=True)
     name = models.CharField(_("name"), max_length=200)
-    kind = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    kind = models.CharField(_("channel"), max_length=16, choices=DeliveryChannel.choices)
     is_active = models.BooleanField(_("active"), default=True)
     # group channels: the roles this group serves (empty: none by default, only by code)
     roles = models.JSONField(_("roles"), default=list, blank=True)
@@ -86,7 +88,7 @@ class Message(models.Model):
         DEAD = "dead", _("dead letter")
 
     event = models.CharField(_("event"), max_length=64)
-    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    channel = models.CharField(_("channel"), max_length=16, choices=DeliveryChannel.choices)
     # (no database constraint, like ``user``: endpoints come from a short per-process cache)
     endpoint = models.ForeignKey(Endpoint, null=True, blank=True, on_delete=models.SET_NULL,
                                  db_constraint=False, related_name="+", verbose_name=_("endpoint"))

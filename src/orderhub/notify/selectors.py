@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.db.models import Prefetch, QuerySet
 
-from .models import Channel, DeliveryAttempt, FirstTouch, Message
+from .models import DeliveryAttempt, DeliveryChannel, FirstTouch, Message
 
 
 def with_text(messages: Iterable[Message]) -> list[Message]:
@@ -31,7 +31,7 @@ def message_for_display(pk: int, **filters) -> Message | None:
 
 def inbox(user, *, unread_only: bool = False, limit: int = 50) -> list[Message]:
     """The user's delivered in-app messages, newest first."""
-    qs = Message.objects.filter(user=user, channel=Channel.INAPP, status=Message.Status.DELIVERED)
+    qs = Message.objects.filter(user=user, channel=DeliveryChannel.INAPP, status=Message.Status.DELIVERED)
     if unread_only:
         qs = qs.filter(read_at__isnull=True)
     return with_text(qs.select_related("order").order_by("-created_at", "-id")[:limit])
@@ -39,7 +39,7 @@ def inbox(user, *, unread_only: bool = False, limit: int = 50) -> list[Message]:
 
 def unread_count(user) -> int:
     """One indexed count (user, channel, read_at)."""
-    return Message.objects.filter(user=user, channel=Channel.INAPP, read_at__isnull=True,
+    return Message.objects.filter(user=user, channel=DeliveryChannel.INAPP, read_at__isnull=True,
                                   status=Message.Status.DELIVERED).count()
 
 

@@ -36,8 +36,8 @@ from . import codec
 from .models import (
     ENDPOINT_CHANNELS,
     PERSONAL_CHANNELS,
-    Channel,
     ContactProfile,
+    DeliveryChannel,
     Endpoint,
     Message,
     MessageTemplate,
@@ -48,7 +48,7 @@ from .store import insert_messages, row_defaults
 logger = logging.getLogger(__name__)
 
 SEVERITIES = {s.value for s in Severity}
-CHANNELS = {c.value for c in Channel}
+CHANNELS = {c.value for c in DeliveryChannel}
 MANAGE_PERM = "notify.change_endpoint"
 
 
@@ -255,8 +255,8 @@ class _Lookups:
 
     def __post_init__(self):
         self.default_personal = tuple(getattr(settings, "ORDERHUB_NOTIFY_DEFAULT_CHANNELS", ("inapp", "email")))
-        self.email = self.first_of(Channel.EMAIL)
-        self.sms = self.first_of(Channel.SMS)
+        self.email = self.first_of(DeliveryChannel.EMAIL)
+        self.sms = self.first_of(DeliveryChannel.SMS)
         lang = translation.get_language()
         self.lang = lang if lang and lang != settings.LANGUAGE_CODE else None
 
@@ -305,11 +305,11 @@ def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[dict[str, Any
     def person(p: _Person, recipient: str) -> None:
         chans = allowed if allowed is not None else set(p.channels or default_personal)
         for ch in sorted(chans & PERSONAL_CHANNELS):
-            if ch == Channel.INAPP:
+            if ch == DeliveryChannel.INAPP:
                 targets.append((ch, None, str(p.user_id), p.user_id, recipient, None))
-            elif ch == Channel.EMAIL and p.email and email_ep:
+            elif ch == DeliveryChannel.EMAIL and p.email and email_ep:
                 targets.append((ch, email_ep, p.email, p.user_id, recipient, p))
-            elif ch == Channel.SMS and p.mobile and sms_ep:
+            elif ch == DeliveryChannel.SMS and p.mobile and sms_ep:
                 targets.append((ch, sms_ep, p.mobile, p.user_id, recipient, p))
 
     for rec in r.recipients:
@@ -321,7 +321,7 @@ def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[dict[str, Any
                 if ep.kind in ENDPOINT_CHANNELS and rec.ref in (ep.roles or []) and (
                         allowed is None or ep.kind in allowed):
                     targets.append((ep.kind, ep, ep.code, None, label, None))
-                    if ep.kind in (Channel.DINGTALK, Channel.WECOM):
+                    if ep.kind in (DeliveryChannel.DINGTALK, DeliveryChannel.WECOM):
                         mention.setdefault(ep.code, []).extend(lk.by_role.get(rec.ref, []))
         elif rec.kind == "user":
             p = lk.by_user.get(int(rec.ref))
@@ -329,11 +329,11 @@ def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[dict[str, Any
                 person(p, label)
         elif rec.kind == "customer":
             email, mobile = lk.customers.get(int(rec.ref), ("", ""))
-            chans = allowed if allowed is not None else {Channel.EMAIL}
-            if Channel.EMAIL in chans and email and email_ep:
-                targets.append((Channel.EMAIL, email_ep, email, None, label, None))
-            if Channel.SMS in chans and mobile and sms_ep:
-                targets.append((Channel.SMS, sms_ep, mobile, None, label, None))
+            chans = allowed if allowed is not None else {DeliveryChannel.EMAIL}
+            if DeliveryChannel.EMAIL in chans and email and email_ep:
+                targets.append((DeliveryChannel.EMAIL, email_ep, email, None, label, None))
+            if DeliveryChannel.SMS in chans and mobile and sms_ep:
+                targets.append((DeliveryChannel.SMS, sms_ep, mobile, None, label, None))
         elif rec.kind == "webhook":
             ep = lk.endpoint(rec.ref)
             if ep is not None and (allowed is None or ep.kind in allowed):
@@ -566,7 +566,7 @@ def endpoint_save(*, code: str, name: str, kind: str, config: dict, actor: Actor
 
     if not actor.has_perm(MANAGE_PERM):
         raise PermissionDenied("forbidden", _("You may not change channel endpoints."))
-    if kind not in CHANNELS or kind == Channel.INAPP:
+    if kind not in CHANNELS or kind == DeliveryChannel.INAPP:
         raise _invalid(_("Unknown channel '%(c)s'.") % {"c": kind}, field="kind")
     from django.utils.text import slugify
 
@@ -648,7 +648,7 @@ def inbox_mark_read(*, actor: Actor, ids: list[int] | None = None) -> int:
     """Mark the actor's in-app messages read (all of them when ``ids`` is None)."""
     if actor.user is None:
         raise PermissionDenied("forbidden", _("Only people have an inbox."))
-    qs = Message.objects.filter(user=actor.user, channel=Channel.INAPP, read_at__isnull=True)
+    qs = Message.objects.filter(user=actor.user, channel=DeliveryChannel.INAPP, read_at__isnull=True)
     if ids is not None:
         qs = qs.filter(pk__in=ids)
     return qs.update(read_at=clock.now())

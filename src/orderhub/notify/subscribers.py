@@ -1,17 +1,16 @@
-"""Order hooks → notifications: a new order tells the owner role of its first stage, a stage
-entered tells the owner role of that stage. One call of ``notify_many`` per published batch
-(one INSERT); no query at all when no change in the batch opened a stage."""
+"""Order hooks → notifications: a new order tells the owner role of its first stage
+(``order.created``), a stage entered tells the owner role of that stage (``stage.entered``).
+One call of ``notify_many`` per published batch (one INSERT); no query at all when no change in
+the batch opened a stage."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from orderhub.orders.events import ORDER_CREATED, STAGE_ENTERED
 from orderhub.orders.hooks import OrderChange
 
 from .services import NotifyRequest, Recipient, notify_many
-
-ORDER_CREATED = "order.created"
-STAGE_ENTERED = "stage.entered"
 
 
 def _stage_name(order, code: str) -> str:

@@ -139,7 +139,8 @@ class StageInstance(models.Model):
     exited_at = models.DateTimeField(_("left at"), null=True, blank=True)
     entered_by = models.CharField(_("by"), max_length=150)
     forced = models.BooleanField(_("forced"), default=False)
-    # set once by the overdue sweep (orderhub.rules.sweep) when due_at passed while still open
+    # set once by the overdue sweep (orders.services.stage_instances_mark_overdue, run by
+    # orderhub.rules.sweep) when due_at passed while still open
     overdue_at = models.DateTimeField(_("marked overdue at"), null=True, blank=True)
 
     class Meta:

@@ -8,9 +8,5 @@ class RulesConfig(AppConfig):
     verbose_name = _("Rules and escalation")
 
     def ready(self) -> None:
-        from orderhub.orders.hooks import subscribe
-
-        from . import engine, jobs, ladders  # noqa: F401  (jobs registers the periodic jobs)
-
-        subscribe(ladders.on_order_changes)
-        subscribe(engine.on_order_changes)
+        # the order-hook subscribers (ladders, engine) are listed in orderhub.orders.hooks.SUBSCRIBERS
+        from . import jobs  # noqa: F401  (registers the periodic jobs)

@@ -33,11 +33,14 @@ from orderhub.core.canonical import to_plain
 from orderhub.core.errors import DomainError
 from orderhub.core.expressions import ExpressionError
 from orderhub.core.locking import lock_own_rows
+from orderhub.notify.events import RULE_NOTIFY
+from orderhub.orders import events
 from orderhub.orders.facts import LazyValues, OrderFacts
 from orderhub.orders.hooks import OrderChange
 from orderhub.orders.models import Order, OrderLine
+from orderhub.orders.services.overdue import OverdueStage
 
-from .models import Rule, RuleFiring, RulesStamp, RuleTask
+from .models import Rule, RuleFiring, RulesStamp, RuleTask, Trigger
 from .spec import ORDER_CHANGING, CompiledRule, compile_rule
 
 logger = logging.getLogger(__name__)
@@ -109,29 +112,29 @@ def _events(ch: OrderChange) -> list[tuple[str, str, dict[str, Any]]]:
     as empty (``""``, ``()``, ``false``)."""
     out: list[tuple[str, str, dict[str, Any]]] = []
     order = ch.order
-    if ch.action == "order.created":
-        out.append(("order_created", "", {"to_stage": order.stage}))
-        out.append(("stage_entered", order.stage, {"to_stage": order.stage}))
-    elif ch.action in ("order.transitioned", "order.forced"):
+    if ch.action == events.ORDER_CREATED:
+        out.append((Trigger.ORDER_CREATED, "", {"to_stage": order.stage}))
+        out.append((Trigger.STAGE_ENTERED, order.stage, {"to_stage": order.stage}))
+    elif ch.action in events.MOVES:
         moved = {"from_stage": ch.left_stage or "", "to_stage": order.stage,
-                 "forced": ch.action == "order.forced"}
-        out.append(("stage_left", ch.left_stage or "", moved))
-        out.append(("stage_entered", order.stage, moved))
-    elif ch.action == "order.cancelled" and ch.left_stage:
-        out.append(("stage_left", ch.left_stage, {"from_stage": ch.left_stage, "to_stage": ""}))
+                 "forced": ch.action == events.ORDER_FORCED}
+        out.append((Trigger.STAGE_LEFT, ch.left_stage or "", moved))
+        out.append((Trigger.STAGE_ENTERED, order.stage, moved))
+    elif ch.action == events.ORDER_CANCELLED and ch.left_stage:
+        out.append((Trigger.STAGE_LEFT, ch.left_stage, {"from_stage": ch.left_stage, "to_stage": ""}))
     changes = ch.changes
     fields = sorted(k for k in changes if k not in _IGNORED_FIELDS)
-    if ch.action != "order.created":
+    if ch.action != events.ORDER_CREATED:
         for f in fields:
-            out.append(("field_changed", f, {"changed_fields": tuple(fields)}))
+            out.append((Trigger.FIELD_CHANGED, f, {"changed_fields": tuple(fields)}))
     if "tags" in changes:
         before, after = changes["tags"]
         added = [t for t in (after or []) if t not in (before or [])]
         for tag in added:
-            out.append(("tag_added", tag, {"added_tags": tuple(added)}))
-    elif ch.action == "order.created" and order.tags:
+            out.append((Trigger.TAG_ADDED, tag, {"added_tags": tuple(added)}))
+    elif ch.action == events.ORDER_CREATED and order.tags:
         for tag in order.tags:
-            out.append(("tag_added", tag, {"added_tags": tuple(order.tags)}))
+            out.append((Trigger.TAG_ADDED, tag, {"added_tags": tuple(order.tags)}))
     return out
 
 
@@ -214,7 +217,7 @@ def _send_notes(notes: list[dict[str, Any]]) -> None:
         context = {"number": order.number, "customer": order.customer.name, "stage": order.stage,
                    "rule": rule.name, "title": f"{order.number} · {rule.name}",
                    "message": getattr(act, "message", "") or rule.name}
-        base = {"event": "rule.fired", "order": order, "dedupe_key": n["dedupe_key"], "context": context}
+        base = {"event": RULE_NOTIFY, "order": order, "dedupe_key": n["dedupe_key"], "context": context}
         if act.type == "webhook":
             requests.append({**base, "severity": "info", "webhooks": [act.endpoint]})
         else:
@@ -250,9 +253,9 @@ def on_order_changes(changes: list[OrderChange]) -> None:
         batch.write()
 
 
-def rules_on_overdue(rows: Iterable, orders: dict[int, Order], *, now: datetime) -> int:
+def rules_on_overdue(rows: Iterable[OverdueStage], orders: dict[int, Order], *, now: datetime) -> int:
     """The overdue sweep's hand-off: fire ``overdue`` rules for the stage instances just marked."""
-    rules = active_rules().get("overdue", ())
+    rules = active_rules().get(Trigger.OVERDUE, ())
     if not rules:
         return 0
     batch = _Batch(now)
@@ -263,7 +266,7 @@ def rules_on_overdue(rows: Iterable, orders: dict[int, Order], *, now: datetime)
         facts = _Facts(order, None)
         for rule in rules:
             if _matches(rule, row.stage):
-                batch.consider(rule, order, "overdue", facts, {"overdue_stage": row.stage}, None,
+                batch.consider(rule, order, Trigger.OVERDUE, facts, {"overdue_stage": row.stage}, None,
                                dedupe=f"overdue{row.stage_instance_id}")
     batch.write()
     return len(batch.firings)
@@ -340,7 +343,7 @@ def rules_run_schedule(*, chunk: int = 1000) -> int:
     ``last_run_at`` with a conditional UPDATE, so one runner runs it). Returns firings made."""
     now = clock.now()
     made = 0
-    for rule in active_rules().get("schedule", ()):
+    for rule in active_rules().get(Trigger.SCHEDULE, ()):
         interval = Rule.objects.filter(pk=rule.id).values_list("interval_minutes", flat=True).first()
         if not interval:
             continue
@@ -358,7 +361,7 @@ def rules_run_schedule(*, chunk: int = 1000) -> int:
                     break
                 batch = _Batch(now)
                 for order in orders:
-                    batch.consider(rule, order, "schedule", _Facts(order, None), {}, None,
+                    batch.consider(rule, order, Trigger.SCHEDULE, _Facts(order, None), {}, None,
                                    dedupe=f"sched{now.timestamp():.0f}")
                 batch.write()
                 made += len(batch.firings)

@@ -1,9 +1,12 @@
 """Escalation ladders: materialised as rows on stage entry (or ticket opening), fired once by a
 periodic job, recorded on the order, cancelled when the work moves.
 
-The subscriber runs inside the order service's transaction: it costs no query for changes whose
-stages (or tickets) have no ladder, one UPDATE per batch to cancel the rungs of the stages that
-were left, and one INSERT per batch for the new rungs.
+The ladder decides what the rungs are (``timing.step_moments``) and what firing one says (the
+condition, the notification); the rows and the order's history are written only through the
+order services of ``orders.services.escalation``. The subscriber runs inside the order service's
+transaction: it costs no query for changes whose stages (or tickets) have no ladder, one UPDATE
+per batch to cancel the rungs of the stages that were left, and one INSERT per batch for the new
+rungs.
 """
 
 from __future__ import annotations
@@ -12,25 +15,31 @@ import logging
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
 
 from orderhub.core import clock
 from orderhub.core.actors import Actor
 from orderhub.core.calendar_config import get_business_calendar
 from orderhub.core.expressions import ExpressionError
-from orderhub.core.locking import lock_own_rows
+from orderhub.orders import events
 from orderhub.orders.facts import OrderFacts
 from orderhub.orders.hooks import OrderChange
 from orderhub.orders.models import EscalationStep, Order, OrderLine
+from orderhub.orders.services.escalation import (
+    Firing,
+    Rung,
+    escalation_step_fire,
+    escalation_steps_cancel,
+    escalation_steps_create,
+)
 from orderhub.workflow.services import compiled
 from orderhub.workflow.spec import CompiledStep, CompiledWorkflow, render_message
 
+from .notifying import send
 from .timing import step_moments
 
 logger = logging.getLogger(__name__)
 
-ESCALATION_ACTOR = "escalation"
-LEAVING = ("order.transitioned", "order.forced", "order.cancelled")
+ESCALATION_ACTOR = "escalation"   # the system actor rungs fire as (its name, not the event)
 
 
 # --------------------------------------------------------------------------- materialise / cancel
@@ -39,7 +48,7 @@ LEAVING = ("order.transitioned", "order.forced", "order.cancelled")
 def on_order_changes(changes: list[OrderChange]) -> None:
     """Order-hook subscriber: new rungs for entered stages and opened tickets; cancel the pending
     rungs of stages left, tickets resolved, and everything of cancelled orders."""
-    rows: list[EscalationStep] = []
+    rows: list[Rung] = []
     left_orders: list[int] = []
     cancelled_orders: list[int] = []
     resolved_tickets: list[int] = []
@@ -49,17 +58,17 @@ def on_order_changes(changes: list[OrderChange]) -> None:
     for ch in changes:
         action = ch.action
         wf: CompiledWorkflow | None = None
-        if action in LEAVING or ch.entered is not None or action == "ticket.opened":
+        if action in events.LEAVING or ch.entered is not None or action == events.TICKET_OPENED:
             wf = compiled(ch.order.workflow_id)
-        if action == "order.cancelled":
+        if action == events.ORDER_CANCELLED:
             cancelled_orders.append(ch.order.pk)
             now = ch.at
             continue
-        if action in LEAVING and ch.left_stage and wf.stages.get(ch.left_stage) is not None \
+        if action in events.LEAVING and ch.left_stage and wf.stages.get(ch.left_stage) is not None \
                 and wf.stages[ch.left_stage].ladder:
             left_orders.append(ch.order.pk)
             now = ch.at
-        if action == "ticket.resolved":
+        if action == events.TICKET_RESOLVED:
             ticket = ch.extra.get("ticket")
             if ticket is not None:
                 kind = compiled(ch.order.workflow_id).tickets.get(ticket.kind)
@@ -75,31 +84,25 @@ def on_order_changes(changes: list[OrderChange]) -> None:
                 keep_instances.append(inst.pk)
                 moments = step_moments(cal, stage.ladder, entered=inst.entered_at, due=inst.due_at,
                                        required=ch.order.required_date)
-                rows.extend(_rows(ch.order, stage.ladder, moments, stage_instance=inst))
-        if action == "ticket.opened":
+                rows.extend(_rungs(ch.order, stage.ladder, moments, stage_instance_id=inst.pk))
+        if action == events.TICKET_OPENED:
             ticket = ch.extra.get("ticket")
             kind = wf.tickets.get(ticket.kind) if ticket is not None else None
             if kind is not None and kind.ladder:
                 cal = cal or get_business_calendar()
                 moments = step_moments(cal, kind.ladder, entered=ticket.opened_at, due=ticket.due_at,
                                        required=ch.order.required_date)
-                rows.extend(_rows(ch.order, kind.ladder, moments, ticket=ticket))
-    pending = EscalationStep.objects.filter(fired_at__isnull=True, cancelled_at__isnull=True)
-    if cancelled_orders:
-        pending.filter(order_id__in=cancelled_orders).update(cancelled_at=now)
-    if left_orders:
-        pending.filter(order_id__in=left_orders, stage_instance__isnull=False).exclude(
-            stage_instance_id__in=keep_instances).update(cancelled_at=now)
-    if resolved_tickets:
-        pending.filter(ticket_id__in=resolved_tickets).update(cancelled_at=now)
-    if rows:
-        EscalationStep.objects.bulk_create(rows)
+                rows.extend(_rungs(ch.order, kind.ladder, moments, ticket_id=ticket.pk))
+    if cancelled_orders or left_orders or resolved_tickets:
+        escalation_steps_cancel(at=now, orders=cancelled_orders, stages_left_by=left_orders,
+                                keep_stage_instances=keep_instances, tickets=resolved_tickets)
+    escalation_steps_create(rungs=rows)
 
 
-def _rows(order: Order, ladder: tuple[CompiledStep, ...], moments: list[datetime], *,
-          stage_instance=None, ticket=None) -> list[EscalationStep]:
-    return [EscalationStep(order_id=order.pk, stage_instance=stage_instance, ticket=ticket,
-                           step=step.code, seq=i, fire_at=moment)
+def _rungs(order: Order, ladder: tuple[CompiledStep, ...], moments: list[datetime], *,
+           stage_instance_id: int | None = None, ticket_id: int | None = None) -> list[Rung]:
+    return [Rung(order_id=order.pk, stage_instance_id=stage_instance_id, ticket_id=ticket_id,
+                 step=step.code, seq=i, fire_at=moment)
             for i, (step, moment) in enumerate(zip(ladder, moments, strict=True))]
 
 
@@ -117,80 +120,59 @@ def _step_spec(wf: CompiledWorkflow, step: EscalationStep) -> CompiledStep | Non
 
 
 def ladder_fire_due(*, limit: int = 500) -> int:
-    """Fire every pending rung whose moment has come (each once, each in its own transaction:
-    the order row first, then the rung with SKIP LOCKED, so concurrent runners never fire a rung
-    twice and never wait on each other's rungs). Returns how many rungs were fired."""
+    """Fire every pending rung whose moment has come (each once, each in its own transaction
+    with one lock of its order: ``orders.services.escalation_step_fire``). Returns how many
+    rungs were fired."""
     now = clock.now()
     # an order on hold does not escalate: its rungs wait, and those whose moment passed during
     # the hold fire once it is resumed (the work is still untouched then)
     due = list(EscalationStep.objects.filter(fired_at__isnull=True, cancelled_at__isnull=True,
                                              fire_at__lte=now, order__on_hold=False)
                .order_by("fire_at").values_list("pk", "order_id")[:limit])
-    fired = 0
-    for step_id, order_id in due:
-        if _fire_one(step_id, order_id):
-            fired += 1
-    return fired
-
-
-def _fire_one(step_id: int, order_id: int) -> bool:
-    from orderhub.orders.services import order_record, order_update
-
-    from .notifying import send
-
     actor = Actor.system(ESCALATION_ACTOR)
-    with transaction.atomic():
-        order = (lock_own_rows(Order.objects.select_related("customer", "workflow"))
-                 .filter(pk=order_id).first())
-        if order is None or order.on_hold:   # (held since the rung was picked)
-            return False
-        step = (lock_own_rows(EscalationStep.objects.select_related("stage_instance", "ticket"),
-                              skip_locked=True)
-                .filter(pk=step_id, fired_at__isnull=True, cancelled_at__isnull=True).first())
-        if step is None:
-            return False
-        now = clock.now()
-        wf = compiled(order.workflow_id)
-        spec = _step_spec(wf, step)
-        outcome, sent = "notified", 0
-        if spec is None:
-            outcome = "unknown_step"
-        elif spec.condition is not None:
-            facts = OrderFacts(order, list(OrderLine.objects.filter(order=order).select_related("product")))
-            try:
-                if not spec.condition.evaluate(facts.order_values()):
-                    outcome = "condition_false"
-            except ExpressionError as exc:
-                logger.warning("escalation %s: condition failed: %s", step.pk, exc)
-                outcome = "condition_error"
-        stage_code = step.stage_instance.stage if step.stage_instance_id else order.stage
-        stage_name = wf.stages[stage_code].spec.name if stage_code in wf.stages else stage_code
-        if outcome == "notified":
-            values = {"number": order.number, "customer": order.customer.name, "stage": stage_code,
-                      "stage_name": stage_name,
-                      "due_at": (step.stage_instance.due_at if step.stage_instance_id else
-                                 step.ticket.due_at if step.ticket_id else None) or "",
-                      "required_date": order.required_date, "step": step.step,
-                      "ticket": step.ticket.title if step.ticket_id else ""}
-            message = render_message(spec.spec.message, values) if spec.spec.message else ""
-            user_ids = []
-            if spec.spec.users:
-                user_ids = list(get_user_model().objects.filter(username__in=spec.spec.users)
-                                .values_list("pk", flat=True))
-            sent = send(event="escalation", roles=spec.spec.roles, user_ids=user_ids, order=order,
-                        severity=spec.spec.severity, channels=spec.spec.channels,
-                        dedupe_key=f"escalation:{step.pk}",
-                        context={**{k: str(v) for k, v in values.items()}, "message": message,
-                                 "title": message or f"{order.number} {stage_name}"})
-        step.fired_at, step.outcome = now, outcome
-        step.save(update_fields=["fired_at", "outcome"])
-        order_record(order=order.number, action="order.escalated", actor=actor, data={
-            "step": step.step, "rung": step.seq, "stage": stage_code,
+    return sum(escalation_step_fire(step_id=step_id, order_id=order_id, actor=actor, decide=_decide) is not None
+               for step_id, order_id in due)
+
+
+def _decide(order: Order, step: EscalationStep) -> Firing:
+    """What firing ``step`` does, under its order's lock: the condition, the notification
+    (outbox rows in this transaction), what the order's history records, the urgency to set."""
+    wf = compiled(order.workflow_id)
+    spec = _step_spec(wf, step)
+    outcome, sent = "notified", 0
+    if spec is None:
+        outcome = "unknown_step"
+    elif spec.condition is not None:
+        facts = OrderFacts(order, list(OrderLine.objects.filter(order=order).select_related("product")))
+        try:
+            if not spec.condition.evaluate(facts.order_values()):
+                outcome = "condition_false"
+        except ExpressionError as exc:
+            logger.warning("escalation %s: condition failed: %s", step.pk, exc)
+            outcome = "condition_error"
+    stage_code = step.stage_instance.stage if step.stage_instance_id else order.stage
+    stage_name = wf.stages[stage_code].spec.name if stage_code in wf.stages else stage_code
+    if outcome == "notified":
+        values = {"number": order.number, "customer": order.customer.name, "stage": stage_code,
+                  "stage_name": stage_name,
+                  "due_at": (step.stage_instance.due_at if step.stage_instance_id else
+                             step.ticket.due_at if step.ticket_id else None) or "",
+                  "required_date": order.required_date, "step": step.step,
+                  "ticket": step.ticket.title if step.ticket_id else ""}
+        message = render_message(spec.spec.message, values) if spec.spec.message else ""
+        user_ids = []
+        if spec.spec.users:
+            user_ids = list(get_user_model().objects.filter(username__in=spec.spec.users)
+                            .values_list("pk", flat=True))
+        sent = send(event=events.ESCALATION, roles=spec.spec.roles, user_ids=user_ids, order=order,
+                    severity=spec.spec.severity, channels=spec.spec.channels,
+                    dedupe_key=f"{events.ESCALATION}:{step.pk}",
+                    context={**{k: str(v) for k, v in values.items()}, "message": message,
+                             "title": message or f"{order.number} {stage_name}"})
+    data = {"step": step.step, "rung": step.seq, "stage": stage_code,
             "ticket": step.ticket_id, "fire_at": step.fire_at, "outcome": outcome,
             "roles": spec.spec.roles if spec else [], "users": spec.spec.users if spec else [],
             "channels": (spec.spec.channels or []) if spec else [],
-            "severity": spec.spec.severity if spec else "", "messages": sent})
-        if outcome == "notified" and spec.spec.set_urgency and order.urgency != spec.spec.set_urgency:
-            order_update(order=order.number, changes={"urgency": spec.spec.set_urgency}, actor=actor,
-                         reason=f"escalation {step.step}")
-    return True
+            "severity": spec.spec.severity if spec else "", "messages": sent}
+    urgency = spec.spec.set_urgency if outcome == "notified" and spec.spec.set_urgency else None
+    return Firing(outcome=outcome, data=data, set_urgency=urgency, reason=f"escalation {step.step}")

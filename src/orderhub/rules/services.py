@@ -15,6 +15,7 @@ from orderhub.core.actors import Actor
 from orderhub.core.audit import append_event
 from orderhub.core.errors import PermissionDenied, Problem, ValidationFailed
 
+from .events import RULE_SAVED
 from .models import Rule, RulesStamp
 from .spec import validate_rule
 
@@ -60,7 +61,7 @@ def rule_save(*, data: dict[str, Any], actor: Actor, rule: Rule | None = None) -
     after = _plain(rule)
     changes = {k: [before.get(k) if before else None, v] for k, v in after.items()
                if before is None or before.get(k) != v}
-    append_event(subject_type="rule", subject_id=rule.pk, action="rule.saved", actor=actor,
+    append_event(subject_type="rule", subject_id=rule.pk, action=RULE_SAVED, actor=actor,
                  changes=changes, data={"name": rule.name})
     bump_stamp()
     return rule

@@ -40,7 +40,8 @@ WATCHABLE_FIELDS = ("stage", "status", "urgency", "tags", "on_hold", "hold_reaso
                     "promised_date", "remarks", "blocked_reasons")
 MAX_INTERVAL_MINUTES = 7 * 24 * 60
 
-Channel = Literal["email", "dingtalk", "wecom", "sms", "webhook", "inapp"]
+# the values of notify.models.DeliveryChannel (a rule names channels by their stored code)
+DeliveryChannelCode = Literal["email", "dingtalk", "wecom", "sms", "webhook", "inapp"]
 
 
 class _Strict(BaseModel):
@@ -52,7 +53,7 @@ class NotifyAction(_Strict):
     roles: list[str] = []
     users: list[str] = []          # usernames
     customer: bool = False         # the order's customer (e-mail / mobile)
-    channels: list[Channel] | None = None
+    channels: list[DeliveryChannelCode] | None = None
     severity: Literal["info", "warning", "red"] = "info"
     message: str = Field(default="", max_length=500)
 
@@ -100,8 +101,7 @@ class RuleSpec(_Strict):
     name: str = Field(min_length=1, max_length=64)
     description: str = Field(default="", max_length=300)
     enabled: bool = True
-    trigger: Literal["order_created", "stage_entered", "stage_left", "field_changed", "overdue",
-                     "tag_added", "schedule"]
+    trigger: Trigger
     trigger_arg: str = Field(default="", max_length=64)
     interval_minutes: int | None = Field(default=None, ge=1, le=MAX_INTERVAL_MINUTES)
     condition: str = ""
@@ -144,13 +144,13 @@ def _field_checks(data: dict[str, Any], fault) -> None:
     fault is named at once."""
     trigger = data.get("trigger")
     arg = data.get("trigger_arg") or ""
-    if trigger == "field_changed" and arg not in WATCHABLE_FIELDS:
+    if trigger == Trigger.FIELD_CHANGED and arg not in WATCHABLE_FIELDS:
         fault("trigger_arg", _("Unknown field '%(f)s' for a field_changed rule. Known fields: %(known)s.")
               % {"f": arg, "known": ", ".join(WATCHABLE_FIELDS)})
     interval = data.get("interval_minutes")
-    if trigger == "schedule" and interval is None:
+    if trigger == Trigger.SCHEDULE and interval is None:
         fault("interval_minutes", _("A schedule rule needs an interval in minutes."))
-    if trigger in Trigger.values and trigger != "schedule" and interval is not None:
+    if trigger in Trigger.values and trigger != Trigger.SCHEDULE and interval is not None:
         fault("interval_minutes", _("Only schedule rules have an interval."))
     condition = data.get("condition") or ""
     if isinstance(condition, str) and condition.strip():
@@ -170,7 +170,7 @@ def _schema_problem(data: dict[str, Any], err: dict[str, Any]) -> Problem:
         given = err.get("input", {}).get("type") if isinstance(err.get("input"), dict) else "?"
         msg = _("Unknown action '%(type)s' at %(where)s. Known actions: %(known)s.") % {
             "type": given, "where": where, "known": "notify, add_tag, set_urgency, hold, open_ticket, webhook"}
-    elif err["type"] == "literal_error" and where == "trigger":
+    elif err["type"] in ("enum", "literal_error") and where == "trigger":
         msg = _("Unknown trigger '%(t)s'. Known triggers: %(known)s.") % {
             "t": data.get("trigger"), "known": ", ".join(Trigger.values)}
     else:

@@ -127,7 +127,7 @@ def channel_save(*, code: str, actor: Actor, name: str | None = None, secret: st
     forget_channels()  # this process sees the change at once, others within 2 s
     after = {"name": ch.name, "window_seconds": ch.window_seconds, "is_active": ch.is_active,
              "has_secret": bool(ch.secret)}
-    append_event(subject_type="intake_channel", subject_id=ch.pk, action="intake.channel_saved", actor=actor,
+    append_event(subject_type="intake_channel", subject_id=ch.pk, action=events.CHANNEL_SAVED, actor=actor,
                  changes={k: [None if created else before[k], after[k]] for k in after
                           if created or before[k] != after[k]},
                  data={"code": code, "secret_changed": secret is not None})
@@ -157,7 +157,7 @@ def alias_set(*, kind: str, value: str, code: str, actor: Actor, channel: str = 
                                problems=[Problem("required", _("The alias is empty."), field="value")])
     alias, _created = Alias.objects.update_or_create(kind=kind, channel=channel, value=value,
                                                      defaults={"code": code})
-    append_event(subject_type="intake_alias", subject_id=alias.pk, action="intake.alias_set", actor=actor,
+    append_event(subject_type="intake_alias", subject_id=alias.pk, action=events.ALIAS_SET, actor=actor,
                  data={"kind": kind, "channel": channel, "value": value, "code": code})
     return alias
 
@@ -189,6 +189,6 @@ def profile_set(*, customer: str, actor: Actor, **fields) -> CustomerProfile:
             value = {}
         setattr(profile, key, value)
     profile.save()
-    append_event(subject_type="intake_profile", subject_id=profile.pk, action="intake.profile_set",
+    append_event(subject_type="intake_profile", subject_id=profile.pk, action=events.PROFILE_SET,
                  actor=actor, data={"customer": customer, **{k: v for k, v in fields.items()}})
     return profile

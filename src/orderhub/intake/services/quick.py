@@ -57,7 +57,7 @@ def quick_link_issue(*, customer: str, actor: Actor) -> str:
     profile, _created = CustomerProfile.objects.get_or_create(customer=cust)
     profile.quick_token_hash, profile.quick_token_prefix = _digest(raw), raw[:10]
     profile.save(update_fields=["quick_token_hash", "quick_token_prefix"])
-    append_event(subject_type="intake_profile", subject_id=profile.pk, action="intake.quick_link_issued",
+    append_event(subject_type="intake_profile", subject_id=profile.pk, action=events.QUICK_LINK_ISSUED,
                  actor=actor, data={"customer": customer, "prefix": raw[:10]})
     return raw
 

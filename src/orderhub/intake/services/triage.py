@@ -138,9 +138,9 @@ def triage_record(*, message: InboundMessage, order: Order, alerts: list[dict[st
               else [Recipient.role(r) for r in a.roles])
         if to:
             requests.append(NotifyRequest(
-                event="intake.triage", recipients=to, order=order, severity="red",
+                event=events.TRIAGE_ALERT_MESSAGE, recipients=to, order=order, severity="red",
                 context={"subject": a.subject, "message": a.text, "rule": a.rule},
-                dedupe_key=f"intake.triage:{order.pk}:{a.rule}"))
+                dedupe_key=f"{events.TRIAGE_ALERT_MESSAGE}:{order.pk}:{a.rule}"))
     if requests:
         notify_many(requests)
     return found

@@ -16,8 +16,15 @@ from .changes import (
 )
 from .common import Blocked, CreateResult, TransitionResult, snapshot_content
 from .create import BatchItem, order_create, order_create_batch
+from .escalation import (
+    Firing,
+    Rung,
+    escalation_step_fire,
+    escalation_steps_cancel,
+    escalation_steps_create,
+)
 from .exports import ExportFile, orders_export
-from .notes import order_record
+from .overdue import OverdueStage, stage_instances_mark_overdue
 from .stages import evaluate_guards
 from .tickets import ticket_open, ticket_resolve
 
@@ -25,5 +32,7 @@ __all__ = [
     "MAX_ATTACHMENT_BYTES", "EDITABLE_FIELDS", "BatchItem", "ExportFile", "orders_export", "Blocked", "CreateResult",
     "TransitionResult", "evaluate_guards", "order_attach", "order_cancel", "order_create",
     "order_create_batch", "order_hold", "order_override", "order_resume", "order_transition",
-    "order_update", "snapshot_content", "order_record", "ticket_open", "ticket_resolve",
+    "order_update", "snapshot_content", "ticket_open", "ticket_resolve",
+    "Firing", "Rung", "escalation_step_fire", "escalation_steps_cancel", "escalation_steps_create",
+    "OverdueStage", "stage_instances_mark_overdue",
 ]

@@ -16,6 +16,7 @@ from orderhub.core.errors import (
     ValidationFailed,
 )
 
+from .. import events
 from ..locks import lock_order
 from ..models import Attachment, Order
 from .common import next_event
@@ -45,7 +46,7 @@ def order_attach(*, order: Order | str, name: str, content: bytes, content_type:
         att.save(force_insert=True)
         locked.version += 1
         locked.updated_at = now
-        ev = next_event(locked, action="order.attachment_added", actor=actor, now=now,
+        ev = next_event(locked, action=events.ORDER_ATTACHMENT_ADDED, actor=actor, now=now,
                         changes={"attachments": [None, safe_name], "version": [locked.version - 1, locked.version]},
                         data={"sha256": digest, "size": len(content), "content_type": att.content_type})
         locked.save(update_fields=["version", "updated_at", "audit_seq", "audit_head"])

@@ -21,8 +21,8 @@ from orderhub.inventory.services import stock_release
 from orderhub.workflow.services import compiled
 from orderhub.workflow.spec import CompiledStage, CompiledWorkflow
 
+from .. import events
 from ..facts import OrderFacts
-from ..hooks import OrderChange, publish
 from ..locks import lock_order, lock_order_with_lines
 from ..models import Order, Urgency
 from ..store import write_order_change
@@ -86,14 +86,14 @@ def order_transition(*, order: Order | str, to: str, actor: Actor, reason: str =
                 locked.forced = True
             after = {"stage": locked.stage, "status": locked.status, "urgency": locked.urgency,
                      "tags": list(locked.tags), "version": locked.version}
-            ev = next_event(locked, action="order.forced" if force else "order.transitioned", actor=actor,
+            ev = next_event(locked, action=events.ORDER_FORCED if force else events.ORDER_TRANSITIONED, actor=actor,
                             now=now, changes={k: [before[k], after[k]] for k in before if before[k] != after[k]},
                             data={"from": before["stage"], "to": to, "actions": done}, reason=reason,
                             forced=force)
             write_order_change(locked, _MOVE_FIELDS, event=ev, entered=inst, close_open_stages_at=now,
                                snapshot=make_snapshot(locked, lines, now))
-            publish([OrderChange(ev.action, locked, actor, now, ev, entered=inst,
-                                 left_stage=before["stage"], lines=lines)])
+            events.order_transitioned(order=locked, actor=actor, at=now, event=ev, entered=inst,
+                                      left_stage=before["stage"], lines=lines)
             return TransitionResult(locked, True)
     except Blocked as blocked:
         return TransitionResult(_record_block(number, to, blocked.reasons, actor), False, blocked.reasons)
@@ -107,11 +107,11 @@ def _record_block(number: str, to: str, reasons: list[Problem], actor: Actor) ->
         plain = [r.as_dict() for r in reasons]
         changed = order.blocked_reasons != plain
         order.blocked_reasons = plain
-        ev = next_event(order, action="order.blocked", actor=actor, now=now,
+        ev = next_event(order, action=events.ORDER_BLOCKED, actor=actor, now=now,
                         changes={"blocked_reasons": [None, plain]} if changed else {},
                         data={"to": to, "reasons": plain})
         write_order_change(order, ["blocked_reasons", "audit_seq", "audit_head"], event=ev)
-        publish([OrderChange("order.blocked", order, actor, now, ev, extra={"to": to})])
+        events.order_blocked(order=order, actor=actor, at=now, event=ev, to=to)
         return order
 
 
@@ -120,7 +120,7 @@ def order_override(*, order: Order | str, to: str, actor: Actor, reason: str) ->
     return order_transition(order=order, to=to, actor=actor, reason=reason, force=True)
 
 
-def _simple_change(number: str, *, actor: Actor, action: str, reason: str, apply) -> Order:
+def _simple_change(number: str, *, actor: Actor, action: str, reason: str, apply, announce) -> Order:
     with transaction.atomic():
         order = lock_order(number)
         now = clock.now()
@@ -130,7 +130,7 @@ def _simple_change(number: str, *, actor: Actor, action: str, reason: str, apply
         changes["version"] = [order.version - 1, order.version]
         ev = next_event(order, action=action, actor=actor, now=now, changes=changes, reason=reason)
         write_order_change(order, None, event=ev)
-        publish([OrderChange(action, order, actor, now, ev)])
+        announce(order=order, actor=actor, at=now, event=ev)
         return order
 
 
@@ -151,7 +151,7 @@ def order_hold(*, order: Order | str, actor: Actor, reason: str) -> Order:
         return {"on_hold": [False, True], "hold_reason": ["", o.hold_reason]}
 
     return _simple_change(order if isinstance(order, str) else order.number, actor=actor,
-                          action="order.held", reason=reason, apply=apply)
+                          action=events.ORDER_HELD, reason=reason, apply=apply, announce=events.order_held)
 
 
 def order_resume(*, order: Order | str, actor: Actor, reason: str = "") -> Order:
@@ -166,7 +166,7 @@ def order_resume(*, order: Order | str, actor: Actor, reason: str = "") -> Order
         return {"on_hold": [True, False], "hold_reason": [before, ""]}
 
     return _simple_change(order if isinstance(order, str) else order.number, actor=actor,
-                          action="order.resumed", reason=reason, apply=apply)
+                          action=events.ORDER_RESUMED, reason=reason, apply=apply, announce=events.order_resumed)
 
 
 def order_cancel(*, order: Order | str, actor: Actor, reason: str) -> Order:
@@ -187,12 +187,12 @@ def order_cancel(*, order: Order | str, actor: Actor, reason: str) -> Order:
         locked.stage_due_at = None
         locked.version += 1
         locked.updated_at = now
-        ev = next_event(locked, action="order.cancelled", actor=actor, now=now, reason=reason,
+        ev = next_event(locked, action=events.ORDER_CANCELLED, actor=actor, now=now, reason=reason,
                         changes={"status": ["open", "cancelled"], "version": [locked.version - 1, locked.version]},
                         data={"released": [{"product_id": r.product_id, "qty": r.qty} for r in released]})
         write_order_change(locked, None, event=ev, close_open_stages_at=now,
                            snapshot=make_snapshot(locked, lines, now))
-        publish([OrderChange("order.cancelled", locked, actor, now, ev, left_stage=locked.stage)])
+        events.order_cancelled(order=locked, actor=actor, at=now, event=ev, left_stage=locked.stage)
         return locked
 
 
@@ -240,4 +240,4 @@ def order_update(*, order: Order | str, changes: dict[str, Any], actor: Actor, r
         return diff
 
     return _simple_change(order if isinstance(order, str) else order.number, actor=actor,
-                          action="order.updated", reason=reason, apply=apply)
+                          action=events.ORDER_UPDATED, reason=reason, apply=apply, announce=events.order_updated)

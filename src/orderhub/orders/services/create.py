@@ -29,8 +29,8 @@ from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled, current_definition_cached
 from orderhub.workflow.spec import CompiledWorkflow
 
+from .. import events
 from ..facts import OrderFacts
-from ..hooks import OrderChange, publish
 from ..inputs import OrderInput, differences
 from ..models import Order, OrderLine, Urgency
 from ..store import (
@@ -220,7 +220,7 @@ def _create(data: OrderInput, actor: Actor, normalized, fingerprint, lk: MasterD
     if one_pass:
         ev = _append_created(order, actor, now, normalized, {})
         insert_new_orders([order], lines, [inst], [ev], [make_snapshot(order, lines, now)])
-        publish([OrderChange("order.created", order, actor, now, ev, entered=inst, lines=lines)])
+        events.order_created(order=order, actor=actor, at=now, event=ev, entered=inst, lines=lines)
         return CreateResult(order, True, lines, [inst])
     # entry actions need the order and its lines stored (or the database gives the order its id)
     insert_order_and_lines(order, lines)
@@ -231,13 +231,13 @@ def _create(data: OrderInput, actor: Actor, normalized, fingerprint, lk: MasterD
     ev = _append_created(order, actor, now, normalized, done)
     write_order_change(order, ["tags", "urgency", "audit_seq", "audit_head"], event=ev, entered=inst,
                        snapshot=make_snapshot(order, lines, now))
-    publish([OrderChange("order.created", order, actor, now, ev, entered=inst, lines=lines)])
+    events.order_created(order=order, actor=actor, at=now, event=ev, entered=inst, lines=lines)
     return CreateResult(order, True, lines, [inst])
 
 
 def _append_created(order: Order, actor: Actor, now, normalized, done):
     # normalized is plain JSON already; entry actions' results may not be
-    return next_event(order, action="order.created", actor=actor, now=now,
+    return next_event(order, action=events.ORDER_CREATED, actor=actor, now=now,
                       changes={"stage": [None, str(order.stage)], "status": [None, str(order.status)]},
                       data={"intake": normalized, "actions": done}, plain=not done)
 
@@ -357,7 +357,7 @@ def _batch_write(items, normalized, prints, todo, results, actor, master: Master
             pending.append(group.send())
         # every row has its id already: the subscribers' work overlaps the server's on the last
         # group; the first of their queries that needs an answer waits for the INSERTs before it
-        publish(published)
+        events.orders_created(published)
         for finish in pending:
             finish()
 
@@ -412,5 +412,6 @@ def _batch_item(d: OrderInput, normalized, fingerprint, result: BatchItem, exist
     group.stages.append(inst)
     group.events.append(ev)
     group.snaps.append(make_snapshot(order, lines, now))
-    published.append(OrderChange("order.created", order, actor, now, ev, entered=inst, lines=lines))
+    published.append(events.order_created_change(order=order, actor=actor, at=now, event=ev, entered=inst,
+                                                  lines=lines))
     result.order, result.created = order, True

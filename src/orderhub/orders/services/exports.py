@@ -19,6 +19,7 @@ from orderhub.core.audit import append_event
 from orderhub.core.canonical import to_plain
 from orderhub.core.errors import PermissionDenied, ValidationFailed
 
+from .. import events
 from ..boards import label_stages
 from ..models import Order
 
@@ -92,7 +93,7 @@ def orders_export(*, queryset: QuerySet[Order], actor: Actor, title: str,
     digest = hashlib.sha256(content).hexdigest()
     name = f"orders-{timezone.localtime(now):%Y%m%d-%H%M%S}.xlsx"
     append_event(subject_type="export", subject_id=int(actor.id) if actor.id.isdigit() else 0,
-                 action="export.orders", actor=actor,
+                 action=events.ORDERS_EXPORTED, actor=actor,
                  data={"rows": rows, "file": name, "sha256": digest, "title": title,
                        "filters": to_plain(filters or {})})
     return ExportFile(name=name, content=content, rows=rows, sha256=digest)

@@ -18,7 +18,7 @@ from orderhub.core.roles import ROLES
 from orderhub.core.text import unstorable
 from orderhub.workflow.services import compiled
 
-from ..hooks import OrderChange, publish
+from .. import events
 from ..locks import lock_order
 from ..models import Order, Ticket
 from .common import next_event
@@ -68,10 +68,10 @@ def ticket_open(*, order: Order | str, kind: str, title: str, actor: Actor, body
                                        opened_by=actor.label[:150])
         data = {"ticket": ticket.pk, "kind": ticket.kind, "title": ticket.title, "owner_role": role,
                 "due_at": due, "source": source}
-        ev = next_event(locked, action="ticket.opened", actor=actor, now=now, data=data)
+        ev = next_event(locked, action=events.TICKET_OPENED, actor=actor, now=now, data=data)
         locked.save(update_fields=["audit_seq", "audit_head"])
         ev.save(force_insert=True)
-        publish([OrderChange("ticket.opened", locked, actor, now, ev, extra={"ticket": ticket})])
+        events.ticket_opened(order=locked, actor=actor, at=now, event=ev, ticket=ticket)
         return ticket
 
 
@@ -99,10 +99,10 @@ def ticket_resolve(*, ticket: Ticket | int, resolution: str, actor: Actor) -> Ti
         t.status, t.resolution, t.resolved_at, t.resolved_by = (
             Ticket.Status.RESOLVED, resolution, now, actor.label[:150])
         t.save(update_fields=["status", "resolution", "resolved_at", "resolved_by"])
-        ev = next_event(locked, action="ticket.resolved", actor=actor, now=now,
+        ev = next_event(locked, action=events.TICKET_RESOLVED, actor=actor, now=now,
                         changes={"status": ["open", "resolved"]},
                         data={"ticket": t.pk, "kind": t.kind, "title": t.title, "resolution": resolution})
         locked.save(update_fields=["audit_seq", "audit_head"])
         ev.save(force_insert=True)
-        publish([OrderChange("ticket.resolved", locked, actor, now, ev, extra={"ticket": t})])
+        events.ticket_resolved(order=locked, actor=actor, at=now, event=ev, ticket=t)
         return t

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy
 
 from orderhub.core import clock
 from orderhub.core.roles import ROLES
+from orderhub.orders import events
 
 register = template.Library()
 
@@ -81,24 +82,30 @@ def query_with(context, **changes) -> str:
 
 
 ACTION_LABELS = {
-    "order.created": gettext_lazy("Order created"),
-    "order.transitioned": gettext_lazy("Moved to the next stage"),
-    "order.forced": gettext_lazy("Forced past the guards"),
-    "order.blocked": gettext_lazy("Move blocked"),
-    "order.held": gettext_lazy("Put on hold"),
-    "order.resumed": gettext_lazy("Resumed"),
-    "order.cancelled": gettext_lazy("Cancelled"),
-    "order.updated": gettext_lazy("Changed"),
-    "order.attachment_added": gettext_lazy("Attachment added"),
-    "order.escalated": gettext_lazy("Escalated"),
-    "ticket.opened": gettext_lazy("Ticket opened"),
-    "ticket.resolved": gettext_lazy("Ticket resolved"),
+    events.ORDER_CREATED: gettext_lazy("Order created"),
+    events.ORDER_TRANSITIONED: gettext_lazy("Moved to the next stage"),
+    events.ORDER_FORCED: gettext_lazy("Forced past the guards"),
+    events.ORDER_BLOCKED: gettext_lazy("Move blocked"),
+    events.ORDER_HELD: gettext_lazy("Put on hold"),
+    events.ORDER_RESUMED: gettext_lazy("Resumed"),
+    events.ORDER_CANCELLED: gettext_lazy("Cancelled"),
+    events.ORDER_UPDATED: gettext_lazy("Changed"),
+    events.ORDER_ATTACHMENT_ADDED: gettext_lazy("Attachment added"),
+    events.ORDER_ESCALATED: gettext_lazy("Escalated"),
+    events.TICKET_OPENED: gettext_lazy("Ticket opened"),
+    events.TICKET_RESOLVED: gettext_lazy("Ticket resolved"),
 }
 
 
 @register.filter
 def action_label(action: str) -> str:
     return str(ACTION_LABELS.get(action, action))
+
+
+@register.filter
+def is_blocked_move(action: str) -> bool:
+    """The event of a move the guards refused (its reasons are listed under it)."""
+    return action == events.ORDER_BLOCKED
 
 
 @register.filter

@@ -20,8 +20,8 @@ from orderhub.notify import selectors
 from orderhub.notify.defaults import DEFAULT_TEMPLATES
 from orderhub.notify.models import (
     PERSONAL_CHANNELS,
-    Channel,
     ContactProfile,
+    DeliveryChannel,
     Endpoint,
     Message,
     MessageTemplate,
@@ -98,7 +98,7 @@ def my_settings(request):
                 return redirect("web:notify_me")
     return render(request, "web/notify/me.html", {
         "form": form, "errors": errors, "email": request.user.email,
-        "personal": [c for c in Channel.choices if c[0] in PERSONAL_CHANNELS],
+        "personal": [c for c in DeliveryChannel.choices if c[0] in PERSONAL_CHANNELS],
     }, status=400 if errors else 200)
 
 
@@ -129,7 +129,7 @@ def settings_home(request):
     return render(request, "web/notify/settings.html", {
         "endpoints": Endpoint.objects.order_by("kind", "code"),
         "templates": sorted(tpls.values(), key=lambda t: (t.event, t.channel)), "events": events,
-        "channels": [c for c in Channel.choices if c[0] != Channel.INAPP],
+        "channels": [c for c in DeliveryChannel.choices if c[0] != DeliveryChannel.INAPP],
         "dead": Message.objects.filter(status=Message.Status.DEAD).count(),
     })
 
@@ -152,7 +152,7 @@ def endpoint_edit(request, code: str | None = None):
         raise Http404
     errors: dict[str, list[str]] = {}
     form = {"code": ep.code if ep else "", "name": ep.name if ep else "",
-            "kind": ep.kind if ep else request.GET.get("kind", Channel.WEBHOOK),
+            "kind": ep.kind if ep else request.GET.get("kind", DeliveryChannel.WEBHOOK),
             "roles": ep.roles if ep else [], "is_active": ep.is_active if ep else True,
             "quiet_start": ep.quiet_start.strftime("%H:%M") if ep and ep.quiet_start else "",
             "quiet_end": ep.quiet_end.strftime("%H:%M") if ep and ep.quiet_end else "",
@@ -191,7 +191,7 @@ def endpoint_edit(request, code: str | None = None):
                 return redirect("web:notify_settings")
     return render(request, "web/notify/endpoint.html", {
         "ep": ep, "form": form, "errors": errors, "roles": ROLES.items(),
-        "channels": [c for c in Channel.choices if c[0] != Channel.INAPP],
+        "channels": [c for c in DeliveryChannel.choices if c[0] != DeliveryChannel.INAPP],
     }, status=400 if errors else 200)
 
 

@@ -57,7 +57,7 @@ def _form_errors(error: DomainError) -> dict[str, list[str]]:
 def rule_edit(request, pk: int | None = None):
     rule = get_object_or_404(Rule, pk=pk) if pk is not None else None
     values = rule_data(rule) if rule else {"name": "", "description": "", "enabled": True,
-                                           "trigger": "order_created", "trigger_arg": "",
+                                           "trigger": Trigger.ORDER_CREATED, "trigger_arg": "",
                                            "interval_minutes": None, "condition": "", "actions": None}
     actions_text = (yaml.safe_dump(values["actions"], allow_unicode=True, sort_keys=False)
                     if values["actions"] else EXAMPLE_ACTIONS)

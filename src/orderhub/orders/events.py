@@ -1,0 +1,208 @@
+"""The events orders emit: their types as constants, and one small function per published event
+that builds the :class:`~orderhub.orders.hooks.OrderChange` and publishes it to the order hooks
+(:mod:`orderhub.orders.hooks`, in the caller's transaction). Everything that matches on an event
+(notify, rules, ladders, pages) imports these names; nothing else spells the strings.
+
+**History events** are the ``action`` of an audit event in the order's hash chain; each
+published one reaches the subscribers as an ``OrderChange`` with that ``action``, the order as
+saved, the actor, the moment and the audit event (its ``changes`` {field: [before, after]},
+``data`` and ``reason``):
+
+``order.created`` (ORDER_CREATED)
+    A new order (``order_create``, ``order_create_batch``, intake). changes: stage, status;
+    data: intake (the normalised input), actions (what the first stage's entry actions did).
+    Carries ``entered`` (the first stage instance) and ``lines``. Published; a batch is
+    published as one list.
+``order.transitioned`` (ORDER_TRANSITIONED) / ``order.forced`` (ORDER_FORCED)
+    Moved to the next stage (``order_transition``), or forced past its guards
+    (``order_override``, flagged ``forced``, reason required). changes: stage (status, tags,
+    urgency when entry actions changed them), version; data: from, to, actions. Carries
+    ``entered``, ``left_stage`` and ``lines``. Published.
+``order.blocked`` (ORDER_BLOCKED)
+    A move refused by the guards; the reasons are kept on the order. changes: blocked_reasons
+    (when they changed); data: to, reasons. ``extra``: {"to": stage}. Published.
+``order.held`` (ORDER_HELD) / ``order.resumed`` (ORDER_RESUMED)
+    Taken out of the flow and back. changes: on_hold, hold_reason, version. Published.
+``order.updated`` (ORDER_UPDATED)
+    Header fields changed (``order_update``; an escalation rung's ``set_urgency``). changes:
+    each field changed, version. Published.
+``order.cancelled`` (ORDER_CANCELLED)
+    Cancelled, reservations released. changes: status, version; data: released. Carries
+    ``left_stage``. Published.
+``order.attachment_added`` (ORDER_ATTACHMENT_ADDED)
+    A file attached. changes: attachments, version; data: sha256, size, content_type.
+    History only (not published).
+``order.escalated`` (ORDER_ESCALATED)
+    An escalation rung fired (``escalation_step_fire``). data: step, rung, stage, ticket,
+    fire_at, outcome, roles, users, channels, severity, messages. ``extra``: the data.
+    Published (together with the ``order.updated`` of its ``set_urgency``, if any).
+``ticket.opened`` (TICKET_OPENED) / ``ticket.resolved`` (TICKET_RESOLVED)
+    A ticket opened on the order / resolved (``ticket_open``, ``ticket_resolve``). data:
+    ticket, kind, title, owner_role, due_at, source / resolution. ``extra``: {"ticket": Ticket}.
+    Published.
+``export.orders`` (ORDERS_EXPORTED)
+    An export of the order list, in the exporting user's own chain (subject ``export``, id the
+    user's). data: rows, file, sha256, title, filters. History only (not published).
+
+**Notification events** are the ``event`` of an outbox message (``notify.Message``), the key of
+its message template; they are raised through the notification hub, not published to the hooks:
+
+``order.created`` (ORDER_CREATED)
+    To the owner role of a new order's first stage (``notify.subscribers``).
+``stage.entered`` (STAGE_ENTERED)
+    To the owner role of the stage an order just entered (``notify.subscribers``).
+``stage.overdue`` (STAGE_OVERDUE)
+    Red, to the owner role of a stage instance whose deadline passed, once
+    (``rules.sweep`` after ``stage_instances_mark_overdue``).
+``escalation`` (ESCALATION)
+    A fired escalation rung's message to its roles and users (``rules.ladders``).
+``ticket.opened`` (TICKET_OPENED)
+    A template ships for it; nothing sends it yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .hooks import OrderChange, publish
+
+if TYPE_CHECKING:
+    from orderhub.core.actors import Actor
+    from orderhub.core.models import AuditEvent
+
+    from .models import Order, OrderLine, StageInstance, Ticket
+
+# --------------------------------------------------------------------------- history events
+
+ORDER_CREATED = "order.created"
+ORDER_TRANSITIONED = "order.transitioned"
+ORDER_FORCED = "order.forced"
+ORDER_BLOCKED = "order.blocked"
+ORDER_HELD = "order.held"
+ORDER_RESUMED = "order.resumed"
+ORDER_UPDATED = "order.updated"
+ORDER_CANCELLED = "order.cancelled"
+ORDER_ATTACHMENT_ADDED = "order.attachment_added"
+ORDER_ESCALATED = "order.escalated"
+TICKET_OPENED = "ticket.opened"
+TICKET_RESOLVED = "ticket.resolved"
+ORDERS_EXPORTED = "export.orders"
+
+# --------------------------------------------------------------------------- notification events
+
+STAGE_ENTERED = "stage.entered"
+STAGE_OVERDUE = "stage.overdue"
+ESCALATION = "escalation"
+
+# what the hooks carry, what an order's history holds, what an outbox message may say
+PUBLISHED = (ORDER_CREATED, ORDER_TRANSITIONED, ORDER_FORCED, ORDER_BLOCKED, ORDER_HELD, ORDER_RESUMED,
+             ORDER_UPDATED, ORDER_CANCELLED, ORDER_ESCALATED, TICKET_OPENED, TICKET_RESOLVED)
+HISTORY = (*PUBLISHED, ORDER_ATTACHMENT_ADDED)
+MOVES = (ORDER_TRANSITIONED, ORDER_FORCED)            # a change that leaves one stage for another
+LEAVING = (*MOVES, ORDER_CANCELLED)                   # a change after which a stage is left
+NOTIFICATIONS = (ORDER_CREATED, STAGE_ENTERED, STAGE_OVERDUE, ESCALATION, TICKET_OPENED)
+ALL = (*HISTORY, ORDERS_EXPORTED, STAGE_ENTERED, STAGE_OVERDUE, ESCALATION)   # every type orders own
+
+
+# --------------------------------------------------------------------------- building and publishing
+
+
+def _change(action: str, *, order: Order, actor: Actor, at: datetime, event: AuditEvent,
+            **more: Any) -> OrderChange:
+    if event.action != action:
+        raise ValueError(f"the audit event says {event.action!r}, the change {action!r}")
+    return OrderChange(action, order, actor, at, event, **more)
+
+
+def order_created_change(*, order: Order, actor: Actor, at: datetime, event: AuditEvent,
+                         entered: StageInstance, lines: Sequence[OrderLine]) -> OrderChange:
+    """A new order's change, not yet published (a batch publishes its changes with
+    :func:`orders_created`)."""
+    return _change(ORDER_CREATED, order=order, actor=actor, at=at, event=event, entered=entered,
+                   lines=lines)
+
+
+def orders_created(changes: list[OrderChange]) -> None:
+    """Publish the new orders of one batch at once (one call per subscriber)."""
+    if any(ch.action != ORDER_CREATED for ch in changes):
+        raise ValueError("orders_created publishes order.created changes only")
+    publish(changes)
+
+
+def order_created(*, order: Order, actor: Actor, at: datetime, event: AuditEvent,
+                  entered: StageInstance, lines: Sequence[OrderLine]) -> OrderChange:
+    ch = order_created_change(order=order, actor=actor, at=at, event=event, entered=entered, lines=lines)
+    publish([ch])
+    return ch
+
+
+def order_transitioned(*, order: Order, actor: Actor, at: datetime, event: AuditEvent,
+                       entered: StageInstance, left_stage: str,
+                       lines: Sequence[OrderLine] | None = None) -> OrderChange:
+    """A move (``order.transitioned``) or a forced move (``order.forced``): the audit event says
+    which."""
+    if event.action not in MOVES:
+        raise ValueError(f"{event.action!r} is not a move")
+    ch = _change(event.action, order=order, actor=actor, at=at, event=event, entered=entered,
+                 left_stage=left_stage, lines=lines)
+    publish([ch])
+    return ch
+
+
+def order_blocked(*, order: Order, actor: Actor, at: datetime, event: AuditEvent, to: str) -> OrderChange:
+    ch = _change(ORDER_BLOCKED, order=order, actor=actor, at=at, event=event, extra={"to": to})
+    publish([ch])
+    return ch
+
+
+def order_held(*, order: Order, actor: Actor, at: datetime, event: AuditEvent) -> OrderChange:
+    ch = _change(ORDER_HELD, order=order, actor=actor, at=at, event=event)
+    publish([ch])
+    return ch
+
+
+def order_resumed(*, order: Order, actor: Actor, at: datetime, event: AuditEvent) -> OrderChange:
+    ch = _change(ORDER_RESUMED, order=order, actor=actor, at=at, event=event)
+    publish([ch])
+    return ch
+
+
+def order_updated(*, order: Order, actor: Actor, at: datetime, event: AuditEvent) -> OrderChange:
+    ch = _change(ORDER_UPDATED, order=order, actor=actor, at=at, event=event)
+    publish([ch])
+    return ch
+
+
+def order_cancelled(*, order: Order, actor: Actor, at: datetime, event: AuditEvent,
+                    left_stage: str) -> OrderChange:
+    ch = _change(ORDER_CANCELLED, order=order, actor=actor, at=at, event=event, left_stage=left_stage)
+    publish([ch])
+    return ch
+
+
+def order_escalated(*, order: Order, actor: Actor, at: datetime, event: AuditEvent,
+                    updated: AuditEvent | None = None) -> list[OrderChange]:
+    """A fired rung, and the ``order.updated`` its ``set_urgency`` made (if any), published in
+    one call."""
+    changes = [_change(ORDER_ESCALATED, order=order, actor=actor, at=at, event=event,
+                       extra=dict(event.data or {}))]
+    if updated is not None:
+        changes.append(_change(ORDER_UPDATED, order=order, actor=actor, at=at, event=updated))
+    publish(changes)
+    return changes
+
+
+def ticket_opened(*, order: Order, actor: Actor, at: datetime, event: AuditEvent,
+                  ticket: Ticket) -> OrderChange:
+    ch = _change(TICKET_OPENED, order=order, actor=actor, at=at, event=event, extra={"ticket": ticket})
+    publish([ch])
+    return ch
+
+
+def ticket_resolved(*, order: Order, actor: Actor, at: datetime, event: AuditEvent,
+                    ticket: Ticket) -> OrderChange:
+    ch = _change(TICKET_RESOLVED, order=order, actor=actor, at=at, event=event, extra={"ticket": ticket})
+    publish([ch])
+    return ch
