@@ -191,3 +191,20 @@ def test_admin_widens_sales_in_the_api_and_narrows_it_on_the_roles_page(reps):
     assert sales.get(f"/api/orders/{theirs}").status_code == 404
     assert login("sales").post("/settings/users/", {"form": "role", "role": "sales",
                                                     "order_scope": "all"}).status_code == 403
+
+
+def test_roles_sync_keeps_what_an_administrator_chose(company):
+    """``orderhub migrate`` runs roles_sync on every upgrade: it must not reset role settings."""
+    from django.contrib.auth.models import Group
+
+    from orderhub.core.services import role_setting_save, roles_sync
+
+    admin = company["actors"]["admin"]
+    role_setting_save(role="sales", order_scope="all", change_price=True, actor=admin)
+    role_setting_save(role="manager", change_price=False, actor=admin)
+    roles_sync()
+    assert RoleSetting.objects.get(role__name="sales").order_scope == "all"
+    sales_perms = set(Group.objects.get(name="sales").permissions.values_list("codename", flat=True))
+    assert {"view_all_orders", "change_price", "add_order"} <= sales_perms
+    manager_perms = set(Group.objects.get(name="manager").permissions.values_list("codename", flat=True))
+    assert "change_price" not in manager_perms and "cancel_order" in manager_perms
