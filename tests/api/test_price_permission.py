@@ -21,6 +21,7 @@ CHEAP = [{"sku": "M8X30", "qty": 10}, {"sku": "HSG-100", "qty": 1, "unit_price":
          {"sku": "HSG-100", "qty": 500, "unit_price": "0.01"}]
 
 
+@pytest.mark.smoke
 def test_a_price_below_the_list_price_is_refused_naming_the_line(api_as):
     for role in ("sales", "service", "planner"):
         resp = api_as(role).post("/api/orders", order_body(lines=CHEAP))

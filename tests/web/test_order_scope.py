@@ -77,6 +77,7 @@ def test_defaults_sales_own_customers_everyone_else_all(company):
     assert prices == {"manager", "admin"}
 
 
+@pytest.mark.smoke
 def test_api_reads_show_each_rep_only_their_customers(reps):
     mine, theirs, shared = reps["mine"].number, reps["theirs"].number, reps["shared"].number
     sales, sales2 = api("sales"), api("sales2")
@@ -107,6 +108,7 @@ def test_api_changes_to_an_order_out_of_scope_are_404_and_change_nothing(reps, c
     assert api("sales2").post(f"/api/orders/{theirs.number}/hold", {"reason": "客户要求"}).status_code == 200
 
 
+@pytest.mark.smoke
 def test_api_intake_messages_and_drafts_follow_their_orders(reps):
     m = reps["messages"]
     sales = api("sales")

@@ -77,6 +77,7 @@ def test_forbidden_page_is_chinese_and_a_user_without_a_role_sees_no_orders(comp
     assert c.get("/orders/").status_code == 403
 
 
+@pytest.mark.smoke
 def test_admin_is_for_superusers_only_and_read_only():
     User = get_user_model()
     staff = User.objects.create_user(username="staff", password="pw-staff-1", is_staff=True)
