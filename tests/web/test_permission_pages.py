@@ -22,6 +22,8 @@ NEW = {"customer": "C001", "required_date": "2026-12-30", "urgency": "green", "l
 
 
 def test_new_order_form_refuses_a_price_change_on_the_field_in_chinese(company):
+    assert "单价留空即按标价" in login("sales").get("/orders/new/").content.decode()
+    assert 'data-testid="price-hint"' not in login("manager").get("/orders/new/").content.decode()
     resp = login("sales").post("/orders/new/", NEW)
     body = resp.content.decode()
     assert resp.status_code == 403 and Order.objects.count() == 0
