@@ -26,7 +26,7 @@ DEBUG = os.environ.get("ORDERHUB_DEBUG", "0") == "1"
 ALLOWED_HOSTS = os.environ.get("ORDERHUB_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "orderhub.core.admin_config.AdminConfig",  # django.contrib.admin, read-only, superusers only
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

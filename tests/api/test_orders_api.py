@@ -410,9 +410,12 @@ def test_events_record_who_when_where_what_and_chain(api_as):
     api_as("service").post(f"/api/orders/{number}/transition", {"to": "scheduled", "reason": "排产"},
                            headers={"X-Request-ID": "req-move-3"})
 
-    resp = sales.get(f"/api/orders/{number}/events")
+    # where each change came from (IP address, browser) is for roles that may see it
+    resp = api_as("manager").get(f"/api/orders/{number}/events")
     assert resp.status_code == 200
     events = resp.json()
+    assert [(e["ip"], e["user_agent"]) for e in sales.get(f"/api/orders/{number}/events").json()] == \
+        [(None, "")] * 3
     assert [e["action"] for e in events] == ["order.created", "order.updated", "order.transitioned"]
     assert [e["seq"] for e in events] == [1, 2, 3]
     created, updated, moved = events
@@ -454,7 +457,7 @@ def test_snapshots_hash_their_canonical_content(api_as):
 
 
 def test_decimal_money_is_exact(api_as):
-    sales = api_as("sales")
+    sales = api_as("manager")  # sets prices other than the list price (orders.change_price)
     body = _create(sales, lines=[{"sku": "M8X30", "qty": 3, "unit_price": 0.1}])
     assert body["total_amount"] == "0.30"
     assert body["lines"][0]["amount"] == "0.30"
@@ -576,7 +579,7 @@ def test_oversized_body_is_413(api_as):
     ({"sku": "HSG-100", "qty": "1", "unit_price": "99999999999.9999"}, 201),
 ])
 def test_numbers_too_large_to_store_are_refused_whole_never_500(api_as, line, status):
-    resp = api_as("sales").post("/api/orders", order_body(lines=[line]))
+    resp = api_as("manager").post("/api/orders", order_body(lines=[line]))  # may set prices
     assert resp.status_code == status, resp.content
     if status == 422:
         body = resp.json()

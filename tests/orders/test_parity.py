@@ -72,7 +72,7 @@ def scenario(co: dict[str, Any]) -> list[Any]:
     with at():  # T3 orders: bolts by the piece and by the kilogram (converted), a box (explicit)
         t3 = services.order_create(data=order_input(workflow="T3", external_ref="T3-A", lines=[
             _line("M8X30", "2000"), _line("M8X30", "1.76", unit="kg", unit_price=Decimal("0.12")),
-            _line("AL6063-BAR", "3", unit="箱")]), actor=a["sales"]).order
+            _line("AL6063-BAR", "3", unit="箱")]), actor=a["manager"]).order  # a price: change_price
         short = services.order_create(data=order_input(workflow="T3", external_ref="T3-SHORT", lines=[
             _line("HSG-100", "40")]), actor=a["sales"]).order
         held = services.order_create(data=order_input(workflow="T3", external_ref="T3-HOLD"),

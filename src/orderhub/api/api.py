@@ -22,7 +22,7 @@ from orderhub.orders.inputs import LineInput, OrderInput
 from orderhub.workflow import services as wf_services
 from orderhub.workflow.models import WorkflowDefinition
 
-from .auth import BearerToken, SessionAuth
+from .auth import BearerToken, SessionAuth, declare_capabilities, requires
 from .schemas import (
     BlockedOut,
     ErrorOut,
@@ -133,7 +133,7 @@ def _input(payload: OrderIn) -> OrderInput:
         remarks=payload.remarks, tags=payload.tags, workflow=payload.workflow, owner=payload.owner)
 
 
-@orders.post("", response={200: OrderOut, 201: OrderOut, **ERRORS})
+@orders.post("", auth=requires("orders.create"), response={200: OrderOut, 201: OrderOut, **ERRORS})
 def create_order(request, payload: OrderIn):
     """Create an order. The same `channel` + `external_ref` returns the existing order (200);
     the same key with different content is a 409 listing the differences."""
@@ -141,10 +141,10 @@ def create_order(request, payload: OrderIn):
         result = services.order_create(data=_input(payload), actor=request.actor)
         if result.created:  # answer from what was written, without reading it back
             return Status(201, selectors.order_dict(result.order, lines=result.lines, stages=result.stages))
-        return Status(200, selectors.order_detail(result.order.number))
+        return Status(200, selectors.order_detail(result.order.number, actor=request.actor))
 
 
-@orders.get("", response={200: OrderPage, **ERRORS})
+@orders.get("", auth=requires("orders.view"), response={200: OrderPage, **ERRORS})
 def list_orders(request, stage: Text | None = None, workflow: Text | None = None,
                 urgency: Text | None = None, customer: Text | None = None, status: Text | None = None,
                 overdue: bool | None = None, on_hold: bool | None = None, tag: Text | None = None,
@@ -155,79 +155,88 @@ def list_orders(request, stage: Text | None = None, workflow: Text | None = None
                                 status=status, overdue=overdue, on_hold=on_hold, tag=tag,
                                 created_from=created_from, created_to=created_to,
                                 required_from=required_from, required_to=required_to)
-    qs = selectors.order_queryset(flt).order_by("stage_due_at", "pk")
+    qs = selectors.order_queryset(flt, actor=request.actor).order_by("stage_due_at", "pk")
     start = (page - 1) * page_size
     items = [selectors.order_dict(o) for o in qs[start:start + page_size]]
     return {"count": qs.count(), "page": page, "page_size": page_size, "items": items}
 
 
-@orders.get("/{number}", response={200: OrderOut, **ERRORS})
+@orders.get("/{number}", auth=requires("orders.view"), response={200: OrderOut, **ERRORS})
 def get_order(request, number: Text):
-    return selectors.order_detail(number)
+    return selectors.order_detail(number, actor=request.actor)
 
 
-@orders.patch("/{number}", response={200: OrderOut, **ERRORS})
+@orders.patch("/{number}", auth=requires("orders.update"), response={200: OrderOut, **ERRORS})
 def update_order(request, number: Text, payload: OrderPatch):
     changes = payload.model_dump(exclude_unset=True)
     reason = changes.pop("reason", "")
+    selectors.check_visible(number, request.actor)
     with transaction.atomic():
         services.order_update(order=number, changes=changes, actor=request.actor, reason=reason)
-        return selectors.order_detail(number)
+        return selectors.order_detail(number, actor=request.actor)
 
 
-def _moved(result):
+def _moved(request, result):
     if result.ok:
-        return Status(200, selectors.order_detail(result.order.number))
+        return Status(200, selectors.order_detail(result.order.number, actor=request.actor))
     reasons = [r.as_dict() for r in result.reasons]
     return Status(409, {"code": "blocked", "message": reasons[0]["message"],
-                        "order": selectors.order_detail(result.order.number), "reasons": reasons})
+                        "order": selectors.order_detail(result.order.number, actor=request.actor),
+                        "reasons": reasons})
 
 
-@orders.post("/{number}/transition", response={200: OrderOut, 409: BlockedOut, **{k: v for k, v in ERRORS.items() if k != 409}})
+@orders.post("/{number}/transition", auth=requires("orders.move"), response={200: OrderOut, 409: BlockedOut, **{k: v for k, v in ERRORS.items() if k != 409}})
 def transition(request, number: Text, payload: TransitionIn):
     """Move to the next stage. Blocked moves answer 409 with every reason."""
+    selectors.check_visible(number, request.actor)
     with transaction.atomic():
-        return _moved(services.order_transition(order=number, to=payload.to, actor=request.actor,
+        return _moved(request, services.order_transition(order=number, to=payload.to, actor=request.actor,
                                                 reason=payload.reason))
 
 
-@orders.post("/{number}/override", response={200: OrderOut, 409: BlockedOut, **{k: v for k, v in ERRORS.items() if k != 409}})
+@orders.post("/{number}/override", auth=requires("orders.override"), response={200: OrderOut, 409: BlockedOut, **{k: v for k, v in ERRORS.items() if k != 409}})
 def override(request, number: Text, payload: TransitionIn):
     """Force past the guards: needs the override permission and a reason; audited and flagged."""
+    selectors.check_visible(number, request.actor)
     with transaction.atomic():
-        return _moved(services.order_override(order=number, to=payload.to, actor=request.actor,
+        return _moved(request, services.order_override(order=number, to=payload.to, actor=request.actor,
                                               reason=payload.reason))
 
 
-@orders.post("/{number}/hold", response={200: OrderOut, **ERRORS})
+@orders.post("/{number}/hold", auth=requires("orders.hold"), response={200: OrderOut, **ERRORS})
 def hold(request, number: Text, payload: ReasonIn):
+    selectors.check_visible(number, request.actor)
     with transaction.atomic():
         services.order_hold(order=number, actor=request.actor, reason=payload.reason)
-        return selectors.order_detail(number)
+        return selectors.order_detail(number, actor=request.actor)
 
 
-@orders.post("/{number}/resume", response={200: OrderOut, **ERRORS})
+@orders.post("/{number}/resume", auth=requires("orders.hold"), response={200: OrderOut, **ERRORS})
 def resume(request, number: Text, payload: ReasonIn):
+    selectors.check_visible(number, request.actor)
     with transaction.atomic():
         services.order_resume(order=number, actor=request.actor, reason=payload.reason)
-        return selectors.order_detail(number)
+        return selectors.order_detail(number, actor=request.actor)
 
 
-@orders.post("/{number}/cancel", response={200: OrderOut, **ERRORS})
+@orders.post("/{number}/cancel", auth=requires("orders.cancel"), response={200: OrderOut, **ERRORS})
 def cancel(request, number: Text, payload: ReasonIn):
+    selectors.check_visible(number, request.actor)
     with transaction.atomic():
         services.order_cancel(order=number, actor=request.actor, reason=payload.reason)
-        return selectors.order_detail(number)
+        return selectors.order_detail(number, actor=request.actor)
 
 
-@orders.get("/{number}/events", response={200: list[EventOut], **ERRORS})
+@orders.get("/{number}/events", auth=requires("orders.view"), response={200: list[EventOut], **ERRORS})
 def events(request, number: Text):
-    return selectors.order_events(selectors.get_order(number))
+    """The order's history; `ip` and `user_agent` only for roles that may see them
+    (`orders.view_events_forensics`), otherwise null and empty."""
+    return selectors.order_events(selectors.get_order(number, actor=request.actor), actor=request.actor)
 
 
-@orders.get("/{number}/snapshots", response={200: list[SnapshotOut], **ERRORS})
+@orders.get("/{number}/snapshots", auth=requires("orders.view"), response={200: list[SnapshotOut], **ERRORS})
 def snapshots(request, number: Text):
-    return selectors.order_snapshots(selectors.get_order(number))
+    return selectors.order_snapshots(selectors.get_order(number, actor=request.actor))
 
 
 workflows = Router(tags=["workflows"])
@@ -238,17 +247,17 @@ def _wf_out(wf: WorkflowDefinition) -> dict:
             "spec": wf.spec, "created_at": wf.created_at, "created_by": wf.created_by}
 
 
-@workflows.get("", response={200: list[WorkflowOut], **ERRORS})
+@workflows.get("", auth=requires("workflow.view"), response={200: list[WorkflowOut], **ERRORS})
 def list_workflows(request):
     return [_wf_out(w) for w in WorkflowDefinition.objects.filter(is_current=True).order_by("code")]
 
 
-@workflows.get("/{code}", response={200: WorkflowOut, **ERRORS})
+@workflows.get("/{code}", auth=requires("workflow.view"), response={200: WorkflowOut, **ERRORS})
 def get_workflow(request, code: Text):
     return _wf_out(wf_services.current_definition(code))
 
 
-@workflows.put("/{code}", response={200: WorkflowOut, **ERRORS})
+@workflows.put("/{code}", auth=requires("workflow.change"), response={200: WorkflowOut, **ERRORS})
 def save_workflow(request, code: Text, payload: Body[dict[str, Any]]):
     """Save a new version; an invalid definition is refused (422) naming the fault."""
     if payload.get("code") != code:
@@ -264,3 +273,8 @@ api.add_router("/workflows", workflows)
 from orderhub.intake.api import router as intake_router  # noqa: E402
 
 api.add_router("/intake", intake_router)
+
+from orderhub.api.roles import router as roles_router  # noqa: E402
+
+api.add_router("/roles", roles_router)
+declare_capabilities(orders, workflows, intake_router, roles_router)  # each operation's capability in the OpenAPI (x-orderhub-capability)

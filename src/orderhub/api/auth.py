@@ -1,9 +1,11 @@
-"""Bearer tokens for systems, the session for the web UI; both become an Actor."""
+"""Bearer tokens for systems, the session for the web UI; both become an Actor, which must then
+hold the operation's capability (``requires``)."""
 
 from django.utils.translation import gettext as _
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
+from orderhub.core import permissions
 from orderhub.core.actors import Actor, RequestContext
 from orderhub.core.errors import PermissionDenied
 from orderhub.core.store import token_actor
@@ -13,12 +15,26 @@ def _context(request) -> RequestContext:
     return getattr(request, "orderhub_context", None) or RequestContext()
 
 
+def requires(capability: str) -> list:
+    """An operation's authentication and capability, declared on its route:
+    ``@router.get(..., auth=requires("orders.view"))``. A bearer token or the session; no
+    credentials is 401, credentials without the capability 403 (before the body is read)."""
+    permissions.capability(capability)  # a misspelt code fails at import
+    return [BearerToken(capability), SessionAuth(capability)]
+
+
 class BearerToken(HttpBearer):
+    def __init__(self, capability: str | None = None) -> None:
+        self.capability = capability
+        super().__init__()
+
     def authenticate(self, request, token):
         found = token_actor(token, context=_context(request))
         if found is None:
             return None
         request.actor = found[1]
+        if self.capability:
+            permissions.check(request.actor, self.capability)
         return found[0]
 
 
@@ -32,7 +48,8 @@ class SessionAuth(APIKeyCookie):
 
     param_name = "sessionid"
 
-    def __init__(self) -> None:
+    def __init__(self, capability: str | None = None) -> None:
+        self.capability = capability
         super().__init__(csrf=True)
 
     def _get_key(self, request):
@@ -49,4 +66,28 @@ class SessionAuth(APIKeyCookie):
         if user is None or not user.is_authenticated:
             return None
         request.actor = Actor.for_user(user, context=_context(request))
+        if self.capability:
+            permissions.check(request.actor, self.capability)
         return user
+
+
+def capability_of(operation) -> str | None:
+    """The capability an API operation declared: the one of its ``requires(...)``, "public" for
+    ``auth=None`` (a webhook's signature, a quick-order link's token); None when it declared
+    nothing (it then only needs someone signed in, and the permission matrix test fails)."""
+    auth = operation.auth_param
+    if auth is None:
+        return "public"
+    callbacks = auth if isinstance(auth, list | tuple) else [auth]
+    caps = {getattr(cb, "capability", None) for cb in callbacks}
+    return next(iter(caps)) if len(caps) == 1 and None not in caps else None
+
+
+def declare_capabilities(*routers) -> None:
+    """Put each operation's capability into the OpenAPI as ``x-orderhub-capability``."""
+    for router in routers:
+        for view in router.path_operations.values():
+            for op in view.operations:
+                cap = capability_of(op)
+                if cap is not None:
+                    op.openapi_extra = {**(op.openapi_extra or {}), "x-orderhub-capability": cap}

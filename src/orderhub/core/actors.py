@@ -66,6 +66,15 @@ class Actor:
         return cls(kind=SYSTEM, id=job, label=job, roles=frozenset({"system"}),
                    context=context or RequestContext())
 
+    def for_channel(self, channel: str) -> Actor:
+        """The channel's system actor for machine intake this actor started (a file import, a
+        replay): it keeps the prices the channel's mapping carries (what a customer paid on a
+        marketplace), and its label keeps who started it. Check the starter's permission first."""
+        if self.is_system:
+            return self
+        return Actor(kind=SYSTEM, id=f"intake:{channel}"[:64], label=f"intake:{channel} ({self.label})"[:150],
+                     roles=frozenset({"system"}), context=self.context)
+
     @property
     def is_system(self) -> bool:
         return self.kind == SYSTEM

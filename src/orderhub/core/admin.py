@@ -1,8 +1,11 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 
 from orderhub.orders.admin import ReadOnlyAdmin
 
-from .models import ApiToken, AuditEvent, CalendarOverride
+from .models import ApiToken, AuditEvent, CalendarOverride, RoleSetting
 
 
 @admin.register(AuditEvent)
@@ -19,3 +22,25 @@ class ApiTokenAdmin(ReadOnlyAdmin):
 @admin.register(CalendarOverride)
 class CalendarOverrideAdmin(ReadOnlyAdmin):
     list_display = ["date", "is_workday", "note"]
+
+
+# People and roles change only through the audited services (``core.services.user_save`` and
+# ``role_setting_save``: the users and roles page, the API): here they are read-only.
+User = get_user_model()
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class ReadOnlyUserAdmin(ReadOnlyAdmin, UserAdmin):
+    list_display = ["username", "first_name", "email", "is_active", "is_superuser", "last_login"]
+
+
+@admin.register(Group)
+class ReadOnlyGroupAdmin(ReadOnlyAdmin, GroupAdmin):
+    pass
+
+
+@admin.register(RoleSetting)
+class RoleSettingAdmin(ReadOnlyAdmin):
+    list_display = ["role", "order_scope", "change_price"]

@@ -89,3 +89,28 @@ class Counter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}={self.value}"
+
+
+class RoleSetting(models.Model):
+    """What an administrator sets per role beyond its fixed permissions (``core.roles``):
+    which orders the role sees and whether it may set prices. ``roles_sync`` and
+    ``role_setting_save`` mirror it into the role's Django permissions
+    (``orders.view_all_orders``, ``orders.change_price``), so an actor knows both with no query
+    of its own."""
+
+    class OrderScope(models.TextChoices):
+        ALL = "all", _("All orders")
+        OWN_CUSTOMERS = "own_customers", _("Own customers' orders")
+
+    role = models.OneToOneField("auth.Group", on_delete=models.CASCADE, primary_key=True,
+                                related_name="setting", verbose_name=_("role"))
+    order_scope = models.CharField(_("orders visible"), max_length=20, choices=OrderScope.choices,
+                                   default=OrderScope.ALL)
+    change_price = models.BooleanField(_("may set prices"), default=False)
+
+    class Meta:
+        verbose_name = _("role setting")
+        verbose_name_plural = _("role settings")
+
+    def __str__(self) -> str:
+        return f"{self.role_id}: {self.order_scope}"

@@ -22,7 +22,9 @@ ROLES = {
     "vice_president": _("Vice president"),
 }
 
-# Django permissions each role holds (beyond moving orders out of the stages it owns).
+# Django permissions each role holds (beyond moving orders out of the stages it owns). What each
+# permission allows is declared once, per capability, in ``core.permissions``.
+_FORENSICS = "orders.view_forensics"      # the IP address and browser recorded with each change
 ROLE_PERMISSIONS = {
     "sales": ["orders.add_order", "orders.view_order", "orders.hold_order"],
     "service": ["orders.add_order", "orders.view_order", "orders.hold_order"],
@@ -35,13 +37,13 @@ ROLE_PERMISSIONS = {
     "logistics": ["orders.view_order"],
     "designer": ["orders.view_order"],
     "manager": ["orders.add_order", "orders.view_order", "orders.hold_order",
-                "orders.override_guard", "orders.cancel_order"],
+                "orders.override_guard", "orders.cancel_order", _FORENSICS],
     "admin": ["orders.add_order", "orders.view_order", "orders.hold_order",
               "orders.override_guard", "orders.cancel_order", "workflow.change_workflowdefinition",
               "core.change_calendaroverride", "catalog.change_customer", "catalog.change_product",
               "notify.change_endpoint",
               "inventory.change_stocklevel", "auth.change_user",
-              "intake.change_configversion", "rules.change_rule"],
+              "intake.change_configversion", "rules.change_rule", _FORENSICS],
     "planning_supervisor": ["orders.add_order", "orders.view_order", "orders.hold_order"],
     "production_director": ["orders.view_order", "orders.hold_order"],
     "production_manager": ["orders.view_order", "orders.hold_order"],
@@ -49,3 +51,14 @@ ROLE_PERMISSIONS = {
     "vice_president": ["orders.view_order", "orders.hold_order", "orders.override_guard",
                        "orders.cancel_order"],
 }
+
+# What an administrator sets per role (``core.RoleSetting``, the users and roles page or
+# ``PUT /api/roles/{code}``): these are the values a role starts with. ``order_scope`` "all" or
+# "own_customers" (customers whose sales owner is the user, and orders the user owns);
+# ``change_price``: may set a price other than the standard (list) price.
+ROLE_SETTING_DEFAULTS = {
+    "sales": {"order_scope": "own_customers", "change_price": False},
+    "manager": {"order_scope": "all", "change_price": True},
+    "admin": {"order_scope": "all", "change_price": True},
+}
+DEFAULT_ROLE_SETTING = {"order_scope": "all", "change_price": False}

@@ -13,24 +13,35 @@ from .actors import Actor
 from .audit import append_event
 from .calendar_config import clear_calendar_cache
 from .errors import PermissionDenied, Problem, ValidationFailed
-from .models import CalendarOverride
-from .roles import ROLE_PERMISSIONS, ROLES
+from .models import CalendarOverride, RoleSetting
+from .permissions import OrderScope, check, setting_permissions
+from .roles import DEFAULT_ROLE_SETTING, ROLE_PERMISSIONS, ROLE_SETTING_DEFAULTS, ROLES
 
 
 @transaction.atomic
 def roles_sync() -> dict[str, Group]:
-    """Create a group per role with its permissions (idempotent)."""
-    perms = {}
-    for codes in ROLE_PERMISSIONS.values():
-        for full in codes:
-            app, codename = full.split(".")
-            perms[full] = Permission.objects.get(content_type__app_label=app, codename=codename)
+    """Create a group per role with its permissions (idempotent). A role's settings
+    (``RoleSetting``: orders visible, prices) start from ``ROLE_SETTING_DEFAULTS`` and, once
+    made, keep what an administrator chose; their permissions are applied with the role's own."""
     groups = {}
     for code in ROLES:
         group, _ = Group.objects.get_or_create(name=code)
-        group.permissions.set([perms[p] for p in ROLE_PERMISSIONS.get(code, [])])
+        setting, _ = RoleSetting.objects.get_or_create(
+            role=group, defaults=ROLE_SETTING_DEFAULTS.get(code, DEFAULT_ROLE_SETTING))
+        _apply_role_permissions(group, setting)
         groups[code] = group
     return groups
+
+
+def _apply_role_permissions(group: Group, setting: RoleSetting) -> None:
+    wanted = [*ROLE_PERMISSIONS.get(group.name, []), *setting_permissions(setting)]
+    by_name = {f"{app}.{code}": pk for pk, app, code in Permission.objects.filter(
+        content_type__app_label__in={p.split(".")[0] for p in wanted},
+        codename__in={p.split(".")[1] for p in wanted}).values_list("pk", "content_type__app_label", "codename")}
+    missing = [p for p in wanted if p not in by_name]
+    if missing:
+        raise Permission.DoesNotExist(f"permission {missing[0]} does not exist (run migrate)")
+    group.permissions.set([by_name[p] for p in wanted])
 
 
 @transaction.atomic
@@ -101,3 +112,34 @@ def user_save(*, username: str, roles: list[str], actor: Actor, full_name: str |
                      action="user.created" if created else "user.changed", actor=actor,
                      changes=changes, data={"username": username})
     return user
+
+
+@transaction.atomic
+def role_setting_save(*, role: str, actor: Actor, order_scope: str | None = None,
+                      change_price: bool | None = None) -> RoleSetting:
+    """Change what a role sees (all orders / own customers' orders) or whether it may set prices
+    (audited; applied to the role's permissions at once)."""
+    check(actor, "users.manage")
+    problems = []
+    if role not in ROLES:
+        problems.append(Problem("unknown_role", _("Unknown role '%(r)s'.") % {"r": role}, field="role"))
+    if order_scope is not None and order_scope not in OrderScope.values:
+        problems.append(Problem("invalid_choice", _("Orders visible must be all or own_customers."),
+                                field="order_scope"))
+    if problems:
+        raise ValidationFailed("invalid", problems[0].message, problems=problems)
+    group = Group.objects.filter(name=role).first() or roles_sync()[role]
+    setting = RoleSetting.objects.select_for_update().filter(role=group).first()
+    if setting is None:
+        setting = RoleSetting.objects.create(role=group, **ROLE_SETTING_DEFAULTS.get(role, DEFAULT_ROLE_SETTING))
+    changes = {}
+    for name, value in (("order_scope", order_scope), ("change_price", change_price)):
+        if value is not None and getattr(setting, name) != value:
+            changes[name] = [getattr(setting, name), value]
+            setattr(setting, name, value)
+    if changes:
+        setting.save()
+        _apply_role_permissions(group, setting)
+        append_event(subject_type="role", subject_id=group.pk, action="role.changed", actor=actor,
+                     changes=changes, data={"role": role})
+    return setting

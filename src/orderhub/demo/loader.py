@@ -100,8 +100,9 @@ def _users() -> dict[str, object]:
     for name in USERS:
         user = User.objects.filter(username=name).first()
         if user is None:
+            # nobody is staff: the read-only /admin/ is for the superuser alone
             user = User.objects.create_user(username=name, password=password_for(name),
-                                            is_staff=True, is_superuser=(name == "admin"))
+                                            is_staff=False, is_superuser=(name == "admin"))
         user.groups.add(groups[name])
         users[name] = user
     return users

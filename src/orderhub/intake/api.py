@@ -15,8 +15,8 @@ from ninja import Body, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import ConfigDict, Field
 
+from orderhub.api.auth import requires
 from orderhub.api.schemas import BizDate, ErrorOut, Text
-from orderhub.core.errors import PermissionDenied
 
 from . import selectors, services
 from .models import InboundMessage
@@ -25,11 +25,6 @@ router = Router(tags=["intake"])
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 413: ErrorOut,
           422: ErrorOut}
 STRICT = ConfigDict(extra="forbid")
-
-
-def _can_read(request) -> None:
-    if not request.actor.has_perm("orders.view_order"):
-        raise PermissionDenied("permission_denied", _("You may not see the intake inbox."))
 
 
 class MessageOut(Schema):
@@ -145,33 +140,30 @@ def _config_out(v) -> dict[str, Any]:
             "spec": v.spec, "created_at": v.created_at, "created_by": v.created_by}
 
 
-@router.get("/messages", response={200: MessagePage, **ERRORS})
+@router.get("/messages", auth=requires("intake.view"), response={200: MessagePage, **ERRORS})
 def list_messages(request, status: Text | None = None, channel: Text | None = None, kind: Text | None = None,
                   ref: Text | None = None, order: Text | None = None, received_from: date | None = None,
                   received_to: date | None = None, page: int = Query(1, ge=1, le=1_000_000),
                   page_size: int = Query(50, ge=1, le=500)):
     """The inbox, newest first, filtered."""
-    _can_read(request)
     qs = selectors.inbox_queryset(selectors.InboxFilter(
         status=status, channel=channel, kind=kind, ref=ref, order=order, received_from=received_from,
-        received_to=received_to))
+        received_to=received_to), actor=request.actor)
     start = (page - 1) * page_size
     return {"count": qs.count(), "page": page, "page_size": page_size,
             "items": [selectors.message_dict(m) for m in qs[start:start + page_size]]}
 
 
-@router.get("/messages/{message_id}", response={200: MessageDetailOut, **ERRORS})
+@router.get("/messages/{message_id}", auth=requires("intake.view"), response={200: MessageDetailOut, **ERRORS})
 def get_message(request, message_id: int):
     """One message with its report (row, field, problem), orders, parts, drafts and history."""
-    _can_read(request)
-    return selectors.message_detail(message_id)
+    return selectors.message_detail(message_id, actor=request.actor)
 
 
-@router.get("/messages/{message_id}/payload", response={200: None, **ERRORS})
+@router.get("/messages/{message_id}/payload", auth=requires("intake.view"), response={200: None, **ERRORS})
 def get_payload(request, message_id: int):
     """The payload exactly as received."""
-    _can_read(request)
-    body, content_type, filename = selectors.message_payload(message_id)
+    body, content_type, filename = selectors.message_payload(message_id, actor=request.actor)
     resp = HttpResponse(body, content_type=content_type)
     if filename:
         resp["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(filename)}"
@@ -184,19 +176,20 @@ def _quote(name: str) -> str:
     return quote(name)
 
 
-@router.post("/messages/{message_id}/replay", response={200: MessageDetailOut, **ERRORS})
+@router.post("/messages/{message_id}/replay", auth=requires("intake.import"), response={200: MessageDetailOut, **ERRORS})
 def replay(request, message_id: int):
     """Run a failed or to-review message again through the current mapping."""
+    selectors.visible_message(message_id, actor=request.actor)
     services.inbound_replay(message=message_id, actor=request.actor)
-    return selectors.message_detail(message_id)
+    return selectors.message_detail(message_id, actor=request.actor)
 
 
-@router.post("/replay-failed", response={200: list[MessageOut], **ERRORS})
+@router.post("/replay-failed", auth=requires("intake.import"), response={200: list[MessageOut], **ERRORS})
 def replay_failed(request, channel: Text | None = None):
     return [selectors.message_dict(m) for m in services.inbound_replay_failed(actor=request.actor, channel=channel)]
 
 
-@router.post("/uploads", response={201: JobOut, **ERRORS})
+@router.post("/uploads", auth=requires("intake.import"), response={201: JobOut, **ERRORS})
 def upload(request, file: File[UploadedFile], channel: Form[str], mode: Form[str] = "accept_valid"):
     """Import a CSV/XLSX file through its channel's mapping. The answer is the import's
     progress record; its message holds the per-row report."""
@@ -207,55 +200,54 @@ def upload(request, file: File[UploadedFile], channel: Form[str], mode: Form[str
     return Status(201, selectors.job_dict(job))
 
 
-@router.get("/uploads/{job_id}", response={200: JobOut, **ERRORS})
+@router.get("/uploads/{job_id}", auth=requires("intake.view"), response={200: JobOut, **ERRORS})
 def upload_progress(request, job_id: int):
     """What a progress bar polls."""
-    _can_read(request)
-    return selectors.upload_progress(job_id)
+    return selectors.upload_progress(job_id, actor=request.actor)
 
 
-@router.get("/drafts", response={200: list[DraftOut], **ERRORS})
+@router.get("/drafts", auth=requires("intake.view"), response={200: list[DraftOut], **ERRORS})
 def list_drafts(request):
     """Drafts read from pictures and PDFs, awaiting a person's confirmation."""
-    _can_read(request)
-    return [selectors.draft_dict(d) for d in selectors.drafts_open()[:500]]
+    return [selectors.draft_dict(d) for d in selectors.drafts_open(actor=request.actor)[:500]]
 
 
-@router.get("/drafts/{draft_id}", response={200: DraftOut, **ERRORS})
+@router.get("/drafts/{draft_id}", auth=requires("intake.view"), response={200: DraftOut, **ERRORS})
 def get_draft(request, draft_id: int):
-    _can_read(request)
-    return selectors.draft_dict(selectors.get_draft(draft_id))
+    return selectors.draft_dict(selectors.get_draft(draft_id, actor=request.actor))
 
 
-@router.post("/drafts/{draft_id}/confirm", response={200: DraftOut, **ERRORS})
+@router.post("/drafts/{draft_id}/confirm", auth=requires("intake.import"), response={200: DraftOut, **ERRORS})
 def confirm_draft(request, draft_id: int, payload: DraftConfirmIn):
-    """Create the order from the draft, with the person's corrections."""
-    services.draft_confirm(draft=draft_id, actor=request.actor, changes=payload.changes)
-    return selectors.draft_dict(selectors.get_draft(draft_id))
+    """Create the order from the draft, with the person's corrections. A line price other than
+    the standard price needs `orders.change_price` (403 naming `lines[i].unit_price`)."""
+    selectors.get_draft(draft_id, actor=request.actor)
+    return selectors.draft_dict(services.draft_confirm(draft=draft_id, actor=request.actor,
+                                                       changes=payload.changes))
 
 
-@router.post("/drafts/{draft_id}/discard", response={200: DraftOut, **ERRORS})
+@router.post("/drafts/{draft_id}/discard", auth=requires("intake.import"), response={200: DraftOut, **ERRORS})
 def discard_draft(request, draft_id: int, payload: ReasonIn):
-    services.draft_discard(draft=draft_id, actor=request.actor, reason=payload.reason)
-    return selectors.draft_dict(selectors.get_draft(draft_id))
+    selectors.get_draft(draft_id, actor=request.actor)
+    return selectors.draft_dict(services.draft_discard(draft=draft_id, actor=request.actor,
+                                                       reason=payload.reason))
 
 
-@router.get("/config", response={200: list[ConfigOut], **ERRORS})
+@router.get("/config", auth=requires("intake.view"), response={200: list[ConfigOut], **ERRORS})
 def list_config(request):
-    _can_read(request)
     from .models import ConfigVersion
 
     return [_config_out(v) for v in ConfigVersion.objects.filter(is_current=True).order_by("kind", "code")]
 
 
-@router.put("/config", response={200: ConfigOut, **ERRORS})
+@router.put("/config", auth=requires("intake.configure"), response={200: ConfigOut, **ERRORS})
 def save_config(request, payload: Body[dict[str, Any]]):
     """Save a new version of a mapping, tag rules, triage rules or e-mail routes; refused (422)
     naming the fault when invalid."""
     return _config_out(services.config_save(data=payload, actor=request.actor))
 
 
-@router.post("/quick-links/{customer}", response={201: QuickLinkOut, **ERRORS})
+@router.post("/quick-links/{customer}", auth=requires("intake.quick_link"), response={201: QuickLinkOut, **ERRORS})
 def issue_quick_link(request, customer: Text):
     """A new quick-order link for a customer (the old one stops working), with its QR code."""
     token = services.quick_link_issue(customer=customer, actor=request.actor)

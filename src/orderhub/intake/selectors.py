@@ -7,11 +7,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 
+from orderhub.catalog.models import Customer
+from orderhub.core import permissions
+from orderhub.core.actors import Actor
 from orderhub.core.errors import NotFound
 from orderhub.core.models import AuditEvent
+from orderhub.orders.selectors import scope_q, visible
 
 from .events import TRIAGE_ALERT
 from .models import Draft, ImportJob, InboundMessage, InboundOrder
@@ -28,10 +32,35 @@ class InboxFilter:
     received_to: date | None = None
 
 
-def inbox_queryset(f: InboxFilter | None = None) -> QuerySet[InboundMessage]:
-    """Newest first, without the payload bytes."""
+def visible_messages(qs: QuerySet[InboundMessage], actor: Actor) -> QuerySet[InboundMessage]:
+    """Messages ``actor`` may see. Someone who sees only their own customers' orders sees a
+    message when every order it made is one of theirs (a file mixing customers stays hidden: its
+    payload holds the others' rows), and the messages they sent themselves."""
+    q = scope_q(actor, via="order__")
+    if q is None:
+        return qs
+    if permissions.order_scope(actor) == permissions.NO_ORDERS:
+        return qs.none()
+    links = InboundOrder.objects.filter(message=OuterRef("pk"))
+    return qs.filter(Q(received_by=actor.label[:150]) | (Exists(links.filter(q)) & ~Exists(links.exclude(q))))
+
+
+def visible_drafts(qs: QuerySet[Draft], actor: Actor) -> QuerySet[Draft]:
+    """Drafts ``actor`` may see: confirmed ones by their order; open ones by the customer read
+    from the document (one of the actor's own customers)."""
+    q = scope_q(actor, via="order__")
+    if q is None:
+        return qs
+    if permissions.order_scope(actor) == permissions.NO_ORDERS or actor.user is None:
+        return qs.none()
+    own = list(Customer.objects.filter(sales_owner_id=actor.user.pk).values_list("code", flat=True))
+    return qs.filter(q | Q(order__isnull=True, data__customer__in=own))
+
+
+def inbox_queryset(f: InboxFilter | None = None, *, actor: Actor) -> QuerySet[InboundMessage]:
+    """Newest first, without the payload bytes, of what ``actor`` may see."""
     f = f or InboxFilter()
-    qs = InboundMessage.objects.defer("payload").order_by("-received_at", "-pk")
+    qs = visible_messages(InboundMessage.objects.defer("payload").order_by("-received_at", "-pk"), actor)
     if f.status:
         qs = qs.filter(status=f.status)
     if f.channel:
@@ -68,18 +97,27 @@ def get_message(message_id: int) -> InboundMessage:
     return m
 
 
-def message_detail(message_id: int) -> dict[str, Any]:
+def visible_message(message_id: int, *, actor: Actor) -> InboundMessage:
+    """The message (without its payload) if ``actor`` may see it; 404 otherwise."""
+    m = visible_messages(InboundMessage.objects.defer("payload"), actor).filter(pk=message_id).first()
+    if m is None:
+        raise NotFound("message_not_found", _("Inbound message %(id)s does not exist.") % {"id": message_id})
+    return m
+
+
+def message_detail(message_id: int, *, actor: Actor) -> dict[str, Any]:
     """One message with its report, its orders, its parts and its history."""
-    m = get_message(message_id)
+    m = visible_message(message_id, actor=actor)
     out = message_dict(m)
     out["headers"] = m.headers
     out["report"] = m.report
     out["mapping"] = f"{m.mapping.code} v{m.mapping.version}" if m.mapping_id else None
     out["orders"] = [
         {"number": ln.order.number, "created": ln.created, "row": ln.row, "meta": ln.meta}
-        for ln in InboundOrder.objects.filter(message=m).select_related("order").order_by("pk")]
-    out["children"] = [message_dict(c) for c in m.children.defer("payload").order_by("pk")]
-    out["drafts"] = [draft_dict(d) for d in m.drafts.order_by("pk")]
+        for ln in visible(InboundOrder.objects.filter(message=m), actor, via="order__")
+        .select_related("order").order_by("pk")]
+    out["children"] = [message_dict(c) for c in visible_messages(m.children.defer("payload"), actor).order_by("pk")]
+    out["drafts"] = [draft_dict(d) for d in visible_drafts(m.drafts.all(), actor).order_by("pk")]
     job = ImportJob.objects.filter(message=m).first()
     out["job"] = job_dict(job) if job else None
     out["events"] = [
@@ -89,8 +127,9 @@ def message_detail(message_id: int) -> dict[str, Any]:
     return out
 
 
-def message_payload(message_id: int) -> tuple[bytes, str, str]:
-    m = InboundMessage.objects.filter(pk=message_id).only("payload", "content_type", "filename").first()
+def message_payload(message_id: int, *, actor: Actor) -> tuple[bytes, str, str]:
+    m = visible_messages(InboundMessage.objects.all(), actor).filter(pk=message_id) \
+        .only("payload", "content_type", "filename").first()
     if m is None:
         raise NotFound("message_not_found", _("Inbound message %(id)s does not exist.") % {"id": message_id})
     return bytes(m.payload), m.content_type or "application/octet-stream", m.filename
@@ -107,17 +146,21 @@ def job_dict(job: ImportJob) -> dict[str, Any]:
             "finished_at": job.finished_at}
 
 
-def upload_progress(job_id: int) -> dict[str, Any]:
-    """What a progress bar polls: cheap (one row)."""
-    job = ImportJob.objects.filter(pk=job_id).first()
+def upload_progress(job_id: int, *, actor: Actor) -> dict[str, Any]:
+    """What a progress bar polls: cheap (one row; its message's visibility for those who see
+    only their own customers' orders)."""
+    jobs = ImportJob.objects.filter(pk=job_id)
+    if scope_q(actor) is not None:
+        jobs = jobs.filter(message__in=visible_messages(InboundMessage.objects.all(), actor).values("pk"))
+    job = jobs.first()
     if job is None:
         raise NotFound("job_not_found", _("Import %(id)s does not exist.") % {"id": job_id})
     return job_dict(job)
 
 
-def drafts_open() -> QuerySet[Draft]:
-    """Drafts awaiting confirmation, oldest first."""
-    return Draft.objects.filter(status=Draft.Status.OPEN).order_by("created_at", "pk")
+def drafts_open(*, actor: Actor) -> QuerySet[Draft]:
+    """Drafts awaiting confirmation that ``actor`` may see, oldest first."""
+    return visible_drafts(Draft.objects.filter(status=Draft.Status.OPEN), actor).order_by("created_at", "pk")
 
 
 def draft_dict(d: Draft) -> dict[str, Any]:
@@ -127,14 +170,14 @@ def draft_dict(d: Draft) -> dict[str, Any]:
             "decided_at": d.decided_at}
 
 
-def get_draft(draft_id: int) -> Draft:
-    d = Draft.objects.filter(pk=draft_id).first()
+def get_draft(draft_id: int, *, actor: Actor) -> Draft:
+    d = visible_drafts(Draft.objects.all(), actor).filter(pk=draft_id).first()
     if d is None:
         raise NotFound("draft_not_found", _("Draft %(id)s does not exist.") % {"id": draft_id})
     return d
 
 
-def triage_alerts_for(*, username: str, roles: frozenset[str] | set[str], limit: int = 20,
+def triage_alerts_for(*, username: str, roles: frozenset[str] | set[str], actor: Actor, limit: int = 20,
                       scan: int = 500) -> list[dict[str, Any]]:
     """Triage alerts addressed to a person (by name when raised, or by one of their roles now),
     newest first, for open orders only: what the intake page shows them until the notification
@@ -150,8 +193,8 @@ def triage_alerts_for(*, username: str, roles: frozenset[str] | set[str], limit:
             wanted.append(e)
     if not wanted:
         return []
-    orders = {o.number: o for o in Order.objects.filter(number__in={e["data"].get("order") for e in wanted},
-                                                         status=Order.Status.OPEN).select_related("customer")}
+    orders = {o.number: o for o in visible(Order.objects, actor).filter(
+        number__in={e["data"].get("order") for e in wanted}, status=Order.Status.OPEN).select_related("customer")}
     out, seen = [], set()
     for e in wanted:
         number = e["data"].get("order")

@@ -14,11 +14,12 @@ from typing import Any
 from django.db.models import Count, F, Q, QuerySet
 
 from orderhub.core import clock
+from orderhub.core.actors import Actor
 from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled
 
 from .models import Order
-from .selectors import OrderFilter, order_queryset, owned_stage_filter
+from .selectors import OrderFilter, order_queryset, owned_stage_filter, visible
 
 # How long before its deadline a stage counts as "due soon".
 DUE_SOON = timedelta(hours=4)
@@ -48,12 +49,12 @@ class WorkList:
     now: Any = None
 
 
-def my_work(roles: frozenset[str], *, limit: int = 100) -> WorkList:
-    """Open orders waiting on ``roles``: due soonest (overdue first), with counts. 2 queries
-    (+1 for the version list of roles that are not supervisors)."""
+def my_work(actor: Actor, *, limit: int = 100) -> WorkList:
+    """Open orders waiting on the actor's roles, of those they may see: due soonest (overdue
+    first), with counts. 2 queries (+1 for the version list of roles that are not supervisors)."""
     now = clock.now()
-    qs = Order.objects.filter(status=Order.Status.OPEN)
-    owned = owned_stage_filter(roles)
+    qs = visible(Order.objects.filter(status=Order.Status.OPEN), actor)
+    owned = owned_stage_filter(actor.roles)
     if owned is not None:
         qs = qs.filter(owned)
     counts = qs.aggregate(
@@ -80,7 +81,7 @@ class Column:
     cards: list[Order] = field(default_factory=list)
 
 
-def board(workflow_code: str, f: OrderFilter, *, per_column: int = 30) -> list[Column]:
+def board(workflow_code: str, f: OrderFilter, *, actor: Actor, per_column: int = 30) -> list[Column]:
     """One column per stage of the current version of a workflow: counts (one query) and
     the first ``per_column`` cards, most urgent deadline first (one query per stage, each an
     index range scan; the number of stages is fixed by the definition, not by the data).
@@ -92,7 +93,7 @@ def board(workflow_code: str, f: OrderFilter, *, per_column: int = 30) -> list[C
         return []
     spec = compiled(definition.pk).spec
     now = clock.now()
-    base = order_queryset(replace(f, workflow=None, stage=None, status=None))
+    base = order_queryset(replace(f, workflow=None, stage=None, status=None), actor=actor)
     base = base.filter(workflow__code=workflow_code, status=Order.Status.OPEN)
     columns = {s.code: Column(s.code, s.name, s.owner_role, s.color, s.final) for s in spec.stages}
     counts = (base.order_by().values_list("stage")

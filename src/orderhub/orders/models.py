@@ -66,6 +66,10 @@ class Order(models.Model):
             ("override_guard", _("Can force an order past a guard")),
             ("hold_order", _("Can hold and resume orders")),
             ("cancel_order", _("Can cancel orders")),
+            # configurable per role (core.RoleSetting), granted by roles_sync / role_setting_save
+            ("change_price", _("Can set a price other than the standard price")),
+            ("view_all_orders", _("Can see every customer's orders")),
+            ("view_forensics", _("Can see the IP address and browser of each change")),
         ]
         constraints = [
             models.UniqueConstraint(fields=["channel", "external_ref"],

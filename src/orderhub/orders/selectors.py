@@ -14,8 +14,8 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from orderhub.core import clock
-from orderhub.core.actors import SUPERVISOR_ROLES
+from orderhub.core import clock, permissions
+from orderhub.core.actors import SUPERVISOR_ROLES, Actor
 from orderhub.core.audit import verify_chains
 from orderhub.core.canonical import sha256_hex
 from orderhub.core.errors import NotFound
@@ -62,8 +62,38 @@ def owned_stage_filter(roles: frozenset[str]) -> Q | None:
     return q
 
 
-def order_queryset(f: OrderFilter) -> QuerySet[Order]:
-    qs = Order.objects.select_related("customer", "workflow", "owner")
+def scope_q(actor: Actor, *, via: str = "") -> Q | None:
+    """Q matching the orders ``actor`` may see (``via``: the path from the queried model to the
+    order, e.g. ``"order__"``); None when they see every order. Own customers' orders are those
+    of customers whose sales owner is the user, and orders the user owns."""
+    scope = permissions.order_scope(actor)
+    if scope == permissions.OrderScope.ALL:
+        return None
+    if scope == permissions.NO_ORDERS or actor.user is None:
+        return Q(pk__in=[])
+    uid = actor.user.pk
+    return Q(**{f"{via}customer__sales_owner_id": uid}) | Q(**{f"{via}owner_id": uid})
+
+
+def visible(qs: QuerySet, actor: Actor, *, via: str = "") -> QuerySet:
+    """The one place object scope is applied: ``qs`` narrowed to what ``actor`` may see. Every
+    read of orders (list, search, export, board, my work, detail, history, snapshots) and of
+    what hangs off an order (tickets, rule firings, intake messages and drafts) goes through it."""
+    q = scope_q(actor, via=via)
+    return qs if q is None else qs.filter(q)
+
+
+def check_visible(number: str, actor: Actor) -> None:
+    """Refuse (404, as for an order that does not exist) a change to an order ``actor`` may not
+    see. No query for actors who see every order: the service finds a missing order itself."""
+    if permissions.order_scope(actor) == permissions.OrderScope.ALL:
+        return
+    if not visible(Order.objects.filter(number=number), actor).exists():
+        raise _not_found(number)
+
+
+def order_queryset(f: OrderFilter, *, actor: Actor) -> QuerySet[Order]:
+    qs = visible(Order.objects.select_related("customer", "workflow", "owner"), actor)
     if f.stage:
         qs = qs.filter(stage=f.stage)
     if f.workflow:
@@ -142,10 +172,16 @@ class DeferredJoinList:
         return [rows[i] for i in ids if i in rows]
 
 
-def get_order(number: str) -> Order:
-    order = Order.objects.select_related("customer", "workflow", "owner").filter(number=number).first()
+def _not_found(number: str) -> NotFound:
+    return NotFound("order_not_found", _("Order %(number)s does not exist.") % {"number": number})
+
+
+def get_order(number: str, *, actor: Actor) -> Order:
+    """The order, if ``actor`` may see it; one they may not see does not exist for them (404)."""
+    order = visible(Order.objects.select_related("customer", "workflow", "owner"), actor) \
+        .filter(number=number).first()
     if order is None:
-        raise NotFound("order_not_found", _("Order %(number)s does not exist.") % {"number": number})
+        raise _not_found(number)
     return order
 
 
@@ -219,17 +255,21 @@ def order_dict(order: Order, *, lines: list[OrderLine] | None = None,
     return out
 
 
-def order_detail(number: str) -> dict[str, Any]:
-    order = get_order(number)
+def order_detail(number: str, *, actor: Actor) -> dict[str, Any]:
+    order = get_order(number, actor=actor)
     lines = list(OrderLine.objects.filter(order=order).select_related("product").order_by("line_no"))
     stages = list(StageInstance.objects.filter(order=order).order_by("entered_at", "pk"))
     return order_dict(order, lines=lines, stages=stages)
 
 
-def order_events(order: Order) -> list[dict[str, Any]]:
+def order_events(order: Order, *, actor: Actor) -> list[dict[str, Any]]:
+    """The order's history; the IP address and browser of each change only for those who may
+    see them (``permissions.may_see_forensics``)."""
+    forensics = permissions.may_see_forensics(actor)
     return [
         {"seq": e.seq, "at": _local(e.at), "action": e.action, "actor_kind": e.actor_kind,
-         "actor": e.actor_label, "ip": e.ip, "user_agent": e.user_agent, "request_id": e.request_id,
+         "actor": e.actor_label, "ip": e.ip if forensics else None,
+         "user_agent": e.user_agent if forensics else "", "request_id": e.request_id,
          "changes": e.changes, "data": e.data, "reason": e.reason, "forced": e.forced,
          "prev_hash": e.prev_hash, "hash": e.hash}
         for e in AuditEvent.objects.filter(subject_type="order", subject_id=order.pk).order_by("seq")
@@ -284,5 +324,5 @@ def verify_order_audit(*, include_other_subjects: bool = True):
     return checked, breaks, bad_snapshots
 
 
-__all__ = ["OrderFilter", "order_queryset", "order_dict", "order_detail", "order_events",
+__all__ = ["OrderFilter", "scope_q", "visible", "check_visible", "order_queryset", "order_dict", "order_detail", "order_events",
            "order_snapshots", "get_order", "DeferredJoinList", "snapshot_diff", "owned_stage_filter", "verify_order_audit"]

@@ -1,5 +1,6 @@
 """Template context every page needs: the boards in the menu and whether to show settings."""
 
+from orderhub.core import permissions
 from orderhub.workflow.models import WorkflowDefinition
 
 from .views.common import actor_for
@@ -13,8 +14,10 @@ def workspace(request):
     actor = actor_for(request)
     return {
         "nav_workflows": WorkflowDefinition.objects.filter(is_current=True).only("code").order_by("code"),
-        "nav_is_admin": "admin" in actor.roles,
-        "nav_can_add": actor.has_perm("orders.add_order"),
+        "nav_is_admin": permissions.allowed(actor, "settings.view"),
+        "nav_can_add": permissions.allowed(actor, "orders.create"),
+        "nav_can_view": permissions.allowed(actor, "orders.view"),
+        "nav_can_intake": permissions.allowed(actor, "intake.view"),
         "actor": actor,
         "nav_unread": notify_badge_count(request),
     }

@@ -533,6 +533,9 @@ def inbound_replay(*, message: InboundMessage | int, actor: Actor, mode: str = "
         raise Conflict("not_replayable",
                        _("Message %(id)s is %(status)s and cannot be replayed.")
                        % {"id": msg.pk, "status": msg.get_status_display()})
+    if not actor.has_perm("orders.add_order"):
+        raise PermissionDenied("permission_denied", _("You may not create orders."))
+    actor = actor.for_channel(msg.channel)  # machine intake: the mapping's prices are kept
     if msg.kind == InboundMessage.Kind.EMAIL:
         from .email import email_process
 

@@ -56,7 +56,10 @@ def upload_run(*, job: ImportJob | int, actor: Actor, workers: int | None = None
     processes import at once (``parallel``); a job split so before goes on with its chunks not yet
     done (``workers``: as planned unless given). All or nothing stays one transaction in this
     process."""
+    if not actor.has_perm("orders.add_order"):
+        raise PermissionDenied("permission_denied", _("You may not create orders."))
     job = ImportJob.objects.select_related("message").get(pk=job if isinstance(job, int) else job.pk)
+    actor = actor.for_channel(job.message.channel)  # machine intake: the file's prices are kept
     if job.mode == ImportJob.Mode.ACCEPT_VALID and job.status == ImportJob.Status.RUNNING and (
             job.plan.get("chunk") or (workers or 1) > 1):
         return import_parallel(job=job, actor=actor, workers=workers)

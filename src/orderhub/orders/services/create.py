@@ -24,6 +24,7 @@ from orderhub.core.errors import (
 from orderhub.core.instances import attach, new
 from orderhub.core.memory import collector_paused
 from orderhub.core.numbering import reserve
+from orderhub.core.permissions import check_line_prices
 from orderhub.core.text import unstorable
 from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled, current_definition_cached
@@ -68,7 +69,7 @@ def _master(datas: list[OrderInput], known: MasterData | None = None) -> MasterD
 _URGENCIES = frozenset(Urgency.values)
 
 
-def _build(data: OrderInput, lk: MasterData) -> tuple[Order, list[OrderLine]]:
+def _build(data: OrderInput, lk: MasterData, actor: Actor) -> tuple[Order, list[OrderLine]]:
     problems: list[Problem] = []
     if not data.lines:
         problems.append(Problem("required", _("An order needs at least one line."), field="lines"))
@@ -137,6 +138,7 @@ def _build(data: OrderInput, lk: MasterData) -> tuple[Order, list[OrderLine]]:
         problems.append(Problem("out_of_range", _("Order total is too large."), field="lines"))
     if problems:
         raise ValidationFailed("invalid", problems[0].message, problems=problems)
+    check_line_prices(actor=actor, customer=customer, lines=lines)  # 403 naming lines[i].unit_price
     order = new(Order, channel=data.channel, external_ref=data.external_ref or None, customer=customer,
                 required_date=data.required_date, promised_date=data.promised_date,
                 urgency=data.urgency, total_amount=total, remarks=data.remarks,
@@ -191,7 +193,7 @@ def _workflow_for(data: OrderInput) -> tuple[WorkflowDefinition, CompiledWorkflo
 def _prepare(data: OrderInput, lk: MasterData, actor: Actor, normalized, fingerprint, now):
     """Everything about a new order that needs no database write: validation, number,
     initial stage and its guards. Returns (order, lines, workflow, stage instance, facts)."""
-    order, lines = _build(data, lk)
+    order, lines = _build(data, lk, actor)
     definition, wf = _workflow_for(data)
     order.workflow = definition
     order.number = next_order_number(now)

@@ -17,12 +17,12 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.views.decorators.cache import never_cache
 
-from orderhub.core import clock
+from orderhub.core import clock, permissions
 from orderhub.orders.boards import board, change_stamp, four_colour
 from orderhub.workflow.models import WorkflowDefinition
 
 from ..forms import OrderFilterForm
-from .common import actor_for, require_perm
+from .common import actor_for, requires
 
 POLL_SECONDS = 1
 CACHE_SECONDS = 120
@@ -36,11 +36,13 @@ def _stamp(code: str) -> str:
 def _columns_html(request, code: str, stamp: str) -> str:
     view = request.GET.get("view", "")
     params = sorted((k, v) for k, v in request.GET.items() if k not in ("stamp",))
-    key = "board:" + hashlib.sha256(repr((code, stamp, view, params, get_language())).encode()).hexdigest()
+    actor = actor_for(request)
+    scope = permissions.scope_key(actor)  # viewers who see different orders share no render
+    key = "board:" + hashlib.sha256(repr((code, stamp, view, params, get_language(), scope)).encode()).hexdigest()
     html = cache.get(key)
     if html is None:
         form = OrderFilterForm(request.GET or None)
-        columns = board(code, form.order_filter(actor_for(request).roles))
+        columns = board(code, form.order_filter(actor.roles), actor=actor)
         now = clock.now()
         for col in columns:
             for card in col.cards:
@@ -51,7 +53,7 @@ def _columns_html(request, code: str, stamp: str) -> str:
     return html
 
 
-@require_perm("orders.view_order")
+@requires("orders.view")
 def board_page(request, code: str):
     definition = WorkflowDefinition.objects.filter(code=code, is_current=True).first()
     if definition is None:
@@ -65,7 +67,7 @@ def board_page(request, code: str):
 
 
 @never_cache
-@require_perm("orders.view_order")
+@requires("orders.view")
 def board_columns(request, code: str):
     """The columns alone, for polling: 204 (nothing to swap) while the stamp is unchanged."""
     stamp = _stamp(code)

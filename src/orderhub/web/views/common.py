@@ -1,4 +1,5 @@
-"""Shared pieces for the pages: the actor of a request, problems shown next to fields."""
+"""Shared pieces for the pages: the actor of a request, each page's capability, problems shown
+next to fields."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
 from django.shortcuts import redirect
 
+from orderhub.core import permissions
 from orderhub.core.actors import Actor, RequestContext
-from orderhub.core.errors import DomainError
+from orderhub.core.errors import DomainError, NotFound
+from orderhub.orders.selectors import check_visible
 
 
 def actor_for(request) -> Actor:
@@ -23,17 +27,34 @@ def actor_for(request) -> Actor:
     return actor
 
 
-def require_perm(perm: str):
-    """Login, then a permission held through the user's roles (403 page otherwise)."""
+def requires(capability: str):
+    """A page's capability, decided by ``core.permissions``: signed in first (else to the login
+    page), then the capability (the 403 page otherwise). Public pages (a customer's quick-order
+    link) declare ``requires("public")``."""
+    cap = permissions.capability(capability)  # a misspelt code fails at import
+
     def decorate(view):
+        if cap.public:
+            view.capability = capability
+            return view
+
         @login_required
         @wraps(view)
         def wrapped(request, *args, **kwargs):
-            if not actor_for(request).has_perm(perm):
-                raise DjangoPermissionDenied(perm)
+            if not permissions.allowed(actor_for(request), capability):
+                raise DjangoPermissionDenied(capability)
             return view(request, *args, **kwargs)
+        wrapped.capability = capability
         return wrapped
     return decorate
+
+
+def visible_or_404(request, number: str) -> None:
+    """Before changing an order: one the user may not see does not exist for them."""
+    try:
+        check_visible(number, actor_for(request))
+    except NotFound as e:
+        raise Http404(e.message) from e
 
 
 def field_errors(error: DomainError) -> dict[str, list[str]]:

@@ -12,7 +12,6 @@ from decimal import Decimal, InvalidOperation
 import yaml
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404
@@ -26,21 +25,17 @@ from orderhub.core import clock
 from orderhub.core.calendar_config import get_business_calendar
 from orderhub.core.errors import DomainError
 from orderhub.core.models import CalendarOverride
+from orderhub.core.permissions import OrderScope, roles_overview
 from orderhub.core.roles import ROLES
-from orderhub.core.services import calendar_override_set, user_save
+from orderhub.core.services import calendar_override_set, role_setting_save, user_save
 from orderhub.inventory.models import StockLevel, Warehouse
 from orderhub.inventory.services import stock_adjust
 from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import workflow_save
 
-from .common import actor_for, field_errors, require_perm
+from .common import actor_for, field_errors, requires
 
 PAGE_SIZE = 50
-
-
-def _admin_only(request):
-    if "admin" not in actor_for(request).roles:
-        raise DjangoPermissionDenied("admin")
 
 
 def _decimal(value: str, field: str, errors: dict, *, default: Decimal | None = None) -> Decimal | None:
@@ -57,9 +52,8 @@ def _decimal(value: str, field: str, errors: dict, *, default: Decimal | None = 
         return None
 
 
-@require_perm("orders.view_order")
+@requires("settings.view")
 def config_home(request):
-    _admin_only(request)
     return render(request, "web/config/home.html", {
         "workflows": WorkflowDefinition.objects.filter(is_current=True).order_by("code"),
         "customers": Customer.objects.count(), "products": Product.objects.count(),
@@ -69,7 +63,7 @@ def config_home(request):
 
 # --------------------------------------------------------------------------- workflows
 
-@require_perm("workflow.change_workflowdefinition")
+@requires("workflow.change")
 def workflow_edit(request, code: str):
     current = WorkflowDefinition.objects.filter(code=code, is_current=True).first()
     if current is None:
@@ -109,7 +103,7 @@ def workflow_edit(request, code: str):
 
 # --------------------------------------------------------------------------- calendar
 
-@require_perm("core.change_calendaroverride")
+@requires("settings.calendar")
 def calendar(request):
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
@@ -142,7 +136,7 @@ def calendar(request):
 
 # --------------------------------------------------------------------------- customers
 
-@require_perm("catalog.change_customer")
+@requires("settings.customers")
 def customers(request):
     q = request.GET.get("q", "").strip()
     qs = Customer.objects.select_related("sales_owner").order_by("code")
@@ -152,7 +146,7 @@ def customers(request):
     return render(request, "web/config/customers.html", {"page": page, "q": q})
 
 
-@require_perm("catalog.change_customer")
+@requires("settings.customers")
 def customer_edit(request, code: str):
     customer = Customer.objects.filter(code=code).first() if code != "_new" else None
     if code != "_new" and customer is None:
@@ -187,7 +181,7 @@ def customer_edit(request, code: str):
 
 # --------------------------------------------------------------------------- products
 
-@require_perm("catalog.change_product")
+@requires("settings.products")
 def products(request):
     q = request.GET.get("q", "").strip()
     qs = Product.objects.order_by("sku")
@@ -207,7 +201,7 @@ def _pairs(post, a: str, b: str, field: str, errors: dict) -> list[tuple[str, De
     return out
 
 
-@require_perm("catalog.change_product")
+@requires("settings.products")
 def product_edit(request, sku: str):
     product = Product.objects.filter(sku=sku).first() if sku != "_new" else None
     if sku != "_new" and product is None:
@@ -251,7 +245,7 @@ def product_edit(request, sku: str):
 
 # --------------------------------------------------------------------------- stock
 
-@require_perm("inventory.change_stocklevel")
+@requires("settings.stock")
 def stock(request):
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
@@ -287,11 +281,29 @@ def stock(request):
 
 # --------------------------------------------------------------------------- users
 
-@require_perm("auth.change_user")
+def _role_save(request):
+    """One role's settings from the roles table: orders visible and prices."""
+    p = request.POST
+    role = p.get("role", "")
+    try:
+        role_setting_save(role=role, actor=actor_for(request), order_scope=p.get("order_scope") or None,
+                          change_price=p.get("change_price") == "1")
+    except DomainError as e:
+        return {f"role:{role}": [str(m) for ms in field_errors(e).values() for m in ms]}
+    messages.success(request, _("Role %(role)s saved.") % {"role": ROLES.get(role, role)})
+    return None
+
+
+@requires("users.manage")
 def users(request):
+    """People and their roles; each role's settings (orders visible, prices) and what it may do."""
     errors: dict[str, list[str]] = {}
     values: dict = {}
-    if request.method == "POST":
+    if request.method == "POST" and request.POST.get("form") == "role":
+        errors = _role_save(request) or {}
+        if not errors:
+            return redirect(reverse("web:config_users") + "#roles")
+    elif request.method == "POST":
         p = request.POST
         values = {"username": p.get("username", "").strip(), "full_name": p.get("full_name", "").strip(),
                   "email": p.get("email", "").strip(), "roles": p.getlist("roles"),
@@ -309,4 +321,5 @@ def users(request):
     page = Paginator(people, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "web/config/users.html", {
         "page": page, "roles": list(ROLES.items()), "errors": errors, "values": values,
+        "role_settings": roles_overview(), "scopes": OrderScope.choices,
     }, status=400 if errors else 200)

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from orderhub.core.actors import RequestContext
-from orderhub.core.errors import DomainError, NotFound
+from orderhub.core.errors import DomainError, NotFound, PermissionDenied
 from orderhub.intake.models import ConfigVersion, ImportJob, InboundMessage
 from orderhub.intake.selectors import (
     InboxFilter,
@@ -29,6 +29,7 @@ from orderhub.intake.selectors import (
     message_payload,
     triage_alerts_for,
     upload_progress,
+    visible_message,
 )
 from orderhub.intake.services import (
     draft_confirm,
@@ -43,7 +44,7 @@ from orderhub.intake.services import (
 )
 from orderhub.intake.services.config import compiled_config
 
-from .common import actor_for, field_errors, refused, require_perm
+from .common import actor_for, field_errors, refused, requires
 
 logger = logging.getLogger(__name__)
 PAGE_SIZE = 50
@@ -58,32 +59,32 @@ def _file_channels() -> list[tuple[str, str]]:
     return out
 
 
-@require_perm("orders.view_order")
+@requires("intake.view")
 def inbox(request):
+    actor = actor_for(request)
     f = InboxFilter(status=request.GET.get("status") or None, channel=request.GET.get("channel") or None,
                     ref=request.GET.get("ref") or None)
-    page = Paginator(inbox_queryset(f), PAGE_SIZE).get_page(request.GET.get("page"))
-    actor = actor_for(request)
+    page = Paginator(inbox_queryset(f, actor=actor), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "web/intake/inbox.html", {
         "page": page, "statuses": InboundMessage.Status.choices, "f": f,
-        "drafts": drafts_open().count(),
-        "alerts": triage_alerts_for(username=request.user.get_username(), roles=actor.roles),
+        "drafts": drafts_open(actor=actor).count(),
+        "alerts": triage_alerts_for(username=request.user.get_username(), roles=actor.roles, actor=actor),
     })
 
 
-@require_perm("orders.view_order")
+@requires("intake.view")
 def message(request, pk: int):
     try:
-        m = message_detail(pk)
+        m = message_detail(pk, actor=actor_for(request))
     except NotFound as e:
         raise Http404(e.message) from e
     return render(request, "web/intake/message.html", {"m": m})
 
 
-@require_perm("orders.view_order")
+@requires("intake.view")
 def message_raw(request, pk: int):
     try:
-        payload, content_type, filename = message_payload(pk)
+        payload, content_type, filename = message_payload(pk, actor=actor_for(request))
     except NotFound as e:
         raise Http404(e.message) from e
     resp = HttpResponse(payload, content_type="application/octet-stream")
@@ -91,10 +92,14 @@ def message_raw(request, pk: int):
     return resp
 
 
-@require_perm("orders.add_order")
+@requires("intake.import")
 @require_POST
 def message_replay(request, pk: int):
     back = reverse("web:intake_message", args=[pk])
+    try:
+        visible_message(pk, actor=actor_for(request))
+    except NotFound as e:
+        raise Http404(e.message) from e
     try:
         m = inbound_replay(message=pk, actor=actor_for(request), mode=request.POST.get("mode", "accept_valid"))
     except DomainError as e:
@@ -123,7 +128,7 @@ def _run_in_background(job_id: int, actor) -> None:
     threading.Thread(target=work, name=f"import-{job_id}", daemon=True).start()
 
 
-@require_perm("orders.add_order")
+@requires("intake.import")
 def upload(request):
     errors: dict[str, list[str]] = {}
     channels = _file_channels()
@@ -145,22 +150,24 @@ def upload(request):
     }, status=400 if errors else 200)
 
 
-@require_perm("orders.view_order")
+@requires("intake.view")
 def job(request, pk: int):
+    actor = actor_for(request)
     try:
-        progress = upload_progress(pk)
+        progress = upload_progress(pk, actor=actor)
     except NotFound as e:
         raise Http404(e.message) from e
-    detail = message_detail(progress["message"])
+    detail = message_detail(progress["message"], actor=actor)
     template = "web/intake/_job.html" if request.headers.get("HX-Request") else "web/intake/job.html"
     return render(request, template, {"job": progress, "m": detail})
 
 
 # --------------------------------------------------------------------------- drafts
 
-@require_perm("orders.add_order")
+@requires("intake.import")
 def drafts(request):
-    return render(request, "web/intake/drafts.html", {"drafts": drafts_open().select_related("message")})
+    return render(request, "web/intake/drafts.html",
+                  {"drafts": drafts_open(actor=actor_for(request)).select_related("message")})
 
 
 def _draft_changes(post, data: dict) -> dict:
@@ -168,22 +175,34 @@ def _draft_changes(post, data: dict) -> dict:
     for name in ("customer", "external_ref", "required_date", "urgency", "remarks"):
         if name in post and post[name].strip() != str(data.get(name) or ""):
             changes[name] = post[name].strip()
-    skus, qtys = post.getlist("line_sku"), post.getlist("line_qty")
-    if skus:
-        lines = [{"sku": s.strip(), "qty": q.strip()} for s, q in zip(skus, qtys, strict=False) if s.strip()]
-        old = [{"sku": str(ln.get("sku") or ""), "qty": str(ln.get("qty") or "")} for ln in data.get("lines") or []]
+    lines = _posted_lines(post)
+    if lines:
+        old = [{k: str(ln.get(k) or "") for k in LINE_FIELDS} for ln in data.get("lines") or []]
         if lines != old:
             changes["lines"] = lines
     return changes
 
 
-@require_perm("orders.add_order")
+LINE_FIELDS = ("sku", "qty", "unit", "unit_price")
+
+
+def _posted_lines(post) -> list[dict]:
+    """The draft form's lines as typed (rows without a SKU left out); a blank price is the
+    standard price, any other needs a role that may change prices."""
+    columns = [post.getlist(f"line_{k}") for k in LINE_FIELDS]
+    rows = [dict(zip(LINE_FIELDS, (c[i].strip() if i < len(c) else "" for c in columns), strict=True))
+            for i in range(len(columns[0]))]
+    return [r for r in rows if r["sku"]]
+
+
+@requires("intake.import")
 def draft(request, pk: int):
     try:
-        d = get_draft(pk)
+        d = get_draft(pk, actor=actor_for(request))
     except NotFound as e:
         raise Http404(e.message) from e
     errors: dict[str, list[str]] = {}
+    refused_status = 400
     if request.method == "POST":
         try:
             if request.POST.get("action") == "discard":
@@ -195,24 +214,32 @@ def draft(request, pk: int):
             errors = field_errors(e)
             if not e.problems:
                 errors["general"] = [e.message]
+            if isinstance(e, PermissionDenied):  # e.g. a price only a role with change_price may set
+                refused_status = 403
         else:
             messages.success(request, _("Order %(number)s created from the document.") % {"number": confirmed.order.number})
             return redirect("web:order_detail", number=confirmed.order.number)
     conf = d.confidence or {}
-    lines = [{**ln, "c_sku": conf.get(f"lines[{i}].sku"), "c_qty": conf.get(f"lines[{i}].qty")}
-             for i, ln in enumerate(d.data.get("lines") or [])]
+    shown = _posted_lines(request.POST) if errors and request.POST.getlist("line_sku") else d.data.get("lines") or []
+    lines = [{**ln, "c_sku": conf.get(f"lines[{i}].sku"), "c_qty": conf.get(f"lines[{i}].qty"),
+              "c_price": conf.get(f"lines[{i}].unit_price"),
+              "errs": {k.split(".", 1)[1]: v for k, v in errors.items() if k.startswith(f"lines[{i}].")}}
+             for i, ln in enumerate(shown)]
+    line_keys = {f"lines[{i}].{k}" for i in range(len(shown)) for k in LINE_FIELDS}
     return render(request, "web/intake/draft.html", {
         "d": d, "data": d.data, "lines": lines + [{}], "conf": conf, "errors": errors,
+        "other_errors": {k: v for k, v in errors.items()
+                         if k not in line_keys and k not in ("general", "customer", "required_date")},
         "is_image": (d.message.content_type or "").startswith("image/"),
         "is_pdf": d.message.content_type == "application/pdf",
-    }, status=400 if errors else 200)
+    }, status=refused_status if errors else 200)
 
 
-@require_perm("orders.view_order")
+@requires("intake.view")
 def message_preview(request, pk: int):
     """The stored document itself, inline, for the draft page (images and PDFs only)."""
     try:
-        payload, content_type, _filename = message_payload(pk)
+        payload, content_type, _filename = message_payload(pk, actor=actor_for(request))
     except NotFound as e:
         raise Http404(e.message) from e
     if not (content_type.startswith("image/") and content_type != "image/svg+xml") and content_type != "application/pdf":
@@ -224,7 +251,7 @@ def message_preview(request, pk: int):
 
 # --------------------------------------------------------------------------- quick order
 
-@require_perm("orders.add_order")
+@requires("intake.quick_link")
 def quick_link(request, code: str):
     """Issue a customer's quick-order link and show it with its QR code (printable)."""
     if request.method != "POST":
@@ -238,6 +265,7 @@ def quick_link(request, code: str):
     return render(request, "web/intake/quick_link.html", {"url": url, "svg": svg, "code": code})
 
 
+@requires("public")
 def quick_order(request, token: str):
     """The customer's page: three fields; everything else comes from their profile."""
     try:

@@ -8,7 +8,6 @@ import json
 from datetime import time
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -27,7 +26,6 @@ from orderhub.notify.models import (
     MessageTemplate,
 )
 from orderhub.notify.services import (
-    MANAGE_PERM,
     endpoint_save,
     inbox_mark_read,
     message_resend,
@@ -35,12 +33,12 @@ from orderhub.notify.services import (
     template_save,
 )
 
-from .common import actor_for, field_errors, refused, require_perm
+from .common import actor_for, field_errors, refused, requires
 
 # --------------------------------------------------------------------------- inbox
 
 
-@login_required
+@requires("notify.inbox")
 def inbox(request):
     unread_only = request.GET.get("unread") == "1"
     return render(request, "web/notify/inbox.html", {
@@ -49,13 +47,13 @@ def inbox(request):
     })
 
 
-@login_required
+@requires("notify.inbox")
 def unread_badge(request):
     """The nav badge, refreshed by htmx."""
     return render(request, "web/notify/_badge.html", {"nav_unread": selectors.unread_count(request.user)})
 
 
-@login_required
+@requires("notify.inbox")
 @require_POST
 def inbox_read(request):
     ids = None
@@ -72,7 +70,7 @@ def inbox_read(request):
     return redirect("web:notify_inbox")
 
 
-@login_required
+@requires("notify.inbox")
 def my_settings(request):
     """The signed-in user's contact details, preferred channels and quiet hours."""
     prof = ContactProfile.objects.filter(user=request.user).first()
@@ -104,12 +102,12 @@ def my_settings(request):
 
 # --------------------------------------------------------------------------- dead letters
 
-@require_perm(MANAGE_PERM)
+@requires("notify.manage")
 def dead_letters(request):
     return render(request, "web/notify/dead.html", {"items": list(selectors.dead_letters())})
 
 
-@require_perm(MANAGE_PERM)
+@requires("notify.manage")
 @require_POST
 def resend(request, pk: int):
     try:
@@ -122,7 +120,7 @@ def resend(request, pk: int):
 
 # --------------------------------------------------------------------------- settings
 
-@require_perm(MANAGE_PERM)
+@requires("notify.manage")
 def settings_home(request):
     tpls = {(t.event, t.channel): t for t in MessageTemplate.objects.all()}
     events = sorted({e for e, *_rest in DEFAULT_TEMPLATES} | {e for e, _c in tpls})
@@ -145,7 +143,7 @@ def _time(value: str, field: str, errors: dict) -> time | None:
         return None
 
 
-@require_perm(MANAGE_PERM)
+@requires("notify.manage")
 def endpoint_edit(request, code: str | None = None):
     ep = Endpoint.objects.filter(code=code).first() if code else None
     if code and ep is None:
@@ -195,7 +193,7 @@ def endpoint_edit(request, code: str | None = None):
     }, status=400 if errors else 200)
 
 
-@require_perm(MANAGE_PERM)
+@requires("notify.manage")
 def template_edit(request, event: str, channel: str = ""):
     channel = "" if channel == "all" else channel
     t = MessageTemplate.objects.filter(event=event, channel=channel).first()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse
@@ -16,7 +15,8 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
 from orderhub.catalog.models import Customer, Product
-from orderhub.core.errors import DomainError, NotFound
+from orderhub.core import permissions
+from orderhub.core.errors import DomainError, NotFound, PermissionDenied
 from orderhub.core.models import AuditEvent
 from orderhub.orders import services
 from orderhub.orders.boards import label_stages
@@ -28,13 +28,14 @@ from orderhub.orders.selectors import (
     order_queryset,
     owned_stage_filter,
     snapshot_diff,
+    visible,
 )
 from orderhub.rules.selectors import order_alerts
 from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled
 
 from ..forms import SORTS, OrderFilterForm, OrderHeaderForm, ReasonForm
-from .common import actor_for, field_errors, refused, require_perm
+from .common import actor_for, field_errors, refused, requires, visible_or_404
 
 PAGE_SIZE = 50
 INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"}
@@ -44,7 +45,7 @@ def _filtered(request):
     actor = actor_for(request)
     form = OrderFilterForm(request.GET or None)
     f = form.order_filter(actor.roles)
-    qs = order_queryset(f)
+    qs = order_queryset(f, actor=actor)
     if form.is_valid() and form.cleaned_data.get("mine"):
         owned = owned_stage_filter(actor.roles)
         qs = qs.filter(status=Order.Status.OPEN)
@@ -53,7 +54,7 @@ def _filtered(request):
     return form, f, qs.order_by(*form.ordering())
 
 
-@require_perm("orders.view_order")
+@requires("orders.view")
 def order_list(request):
     form, _f, qs = _filtered(request)
     rows = DeferredJoinList(qs)
@@ -66,7 +67,7 @@ def order_list(request):
     })
 
 
-@require_perm("orders.view_order")
+@requires("orders.export")
 def order_export(request):
     form, f, qs = _filtered(request)
     title = _("Orders")
@@ -116,16 +117,17 @@ def _detail_context(request, order: Order) -> dict:
         "may_move": may_move, "may_override": is_open and actor.has_perm("orders.override_guard"),
         "may_hold": is_open and actor.has_perm("orders.hold_order"),
         "may_cancel": is_open and actor.has_perm("orders.cancel_order"),
-        "may_attach": actor.has_perm("orders.view_order"), "diff": diff,
+        "may_attach": permissions.allowed(actor, "orders.attach"), "diff": diff,
+        "may_see_forensics": permissions.may_see_forensics(actor),
         "stage_names": {code: st.spec.name for code, st in wf.stages.items()},
         "alerts": order_alerts(order),
     }
 
 
-@require_perm("orders.view_order")
+@requires("orders.view")
 def order_detail(request, number: str):
     try:
-        order = get_order(number)
+        order = get_order(number, actor=actor_for(request))
     except NotFound as e:
         raise Http404(e.message) from e
     return render(request, "web/order_detail.html", _detail_context(request, order))
@@ -135,9 +137,10 @@ def _back(number: str) -> str:
     return reverse("web:order_detail", args=[number])
 
 
-@login_required
+@requires("orders.move")
 @require_POST
 def order_move(request, number: str):
+    visible_or_404(request, number)
     to = request.POST.get("to", "")
     try:
         result = services.order_transition(order=number, to=to, actor=actor_for(request),
@@ -153,9 +156,10 @@ def order_move(request, number: str):
     return redirect(_back(number))
 
 
-@login_required
+@requires("orders.override")
 @require_POST
 def order_override(request, number: str):
+    visible_or_404(request, number)
     form = ReasonForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("A forced move needs a reason."))
@@ -169,9 +173,10 @@ def order_override(request, number: str):
     return redirect(_back(number))
 
 
-@login_required
+@requires("orders.hold")
 @require_POST
 def order_hold(request, number: str):
+    visible_or_404(request, number)
     form = ReasonForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Please give a reason."))
@@ -184,9 +189,10 @@ def order_hold(request, number: str):
     return redirect(_back(number))
 
 
-@login_required
+@requires("orders.hold")
 @require_POST
 def order_resume(request, number: str):
+    visible_or_404(request, number)
     try:
         services.order_resume(order=number, actor=actor_for(request), reason=request.POST.get("reason", ""))
     except DomainError as e:
@@ -195,9 +201,10 @@ def order_resume(request, number: str):
     return redirect(_back(number))
 
 
-@login_required
+@requires("orders.cancel")
 @require_POST
 def order_cancel(request, number: str):
+    visible_or_404(request, number)
     form = ReasonForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Please give a reason."))
@@ -216,9 +223,10 @@ def _attach_files(order_number: str, files, actor) -> None:
                               content_type=f.content_type or "application/octet-stream", actor=actor)
 
 
-@login_required
+@requires("orders.attach")
 @require_POST
 def order_attach(request, number: str):
+    visible_or_404(request, number)
     files = request.FILES.getlist("files")
     if not files:
         messages.error(request, _("Choose at least one file."))
@@ -232,10 +240,11 @@ def order_attach(request, number: str):
     return redirect(_back(number))
 
 
-@require_perm("orders.view_order")
+@requires("orders.view")
 @xframe_options_sameorigin
 def attachment_file(request, number: str, pk: int):
-    att = Attachment.objects.filter(pk=pk, order__number=number).first()
+    att = visible(Attachment.objects.filter(pk=pk, order__number=number), actor_for(request),
+                  via="order__").first()
     if att is None:
         raise Http404
     inline = att.content_type in INLINE_TYPES and request.GET.get("download") != "1"
@@ -280,10 +289,11 @@ def _lines_from_post(post) -> tuple[list[dict], list[LineInput], dict[str, list[
     return rows, inputs, errors
 
 
-@require_perm("orders.add_order")
+@requires("orders.create")
 def order_new(request):
     actor = actor_for(request)
     errors: dict[str, list[str]] = {}
+    refused_status = 400
     rows: list[dict] = [{}]
     form = OrderHeaderForm(request.POST or None)
     if request.method == "POST":
@@ -305,6 +315,8 @@ def order_new(request):
                 errors = field_errors(e)
                 if "general" in errors or not e.problems:
                     errors.setdefault("general", [e.message])
+                if isinstance(e, PermissionDenied):  # e.g. a price only a role with change_price may set
+                    refused_status = 403
             else:
                 messages.success(request, _("Order %(number)s created.") % {"number": result.order.number})
                 return redirect(_back(result.order.number))
@@ -316,4 +328,5 @@ def order_new(request):
         "customers": Customer.objects.filter(is_active=True).order_by("code").only("code", "name"),
         "products": Product.objects.order_by("sku").only("sku", "name", "unit")[:2000],
         "workflows": WorkflowDefinition.objects.filter(is_current=True).order_by("code"),
-    }, status=400 if errors else 200)
+        "may_change_price": permissions.allowed(actor, "orders.change_price"),
+    }, status=refused_status if errors else 200)

@@ -16,14 +16,16 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from orderhub.core import permissions
 from orderhub.core.errors import DomainError
 from orderhub.core.roles import ROLES
 from orderhub.orders import services
 from orderhub.orders.models import Ticket
+from orderhub.orders.selectors import visible
 from orderhub.rules.models import Rule, RuleFiring, Trigger
-from orderhub.rules.services import MANAGE_PERM, rule_data, rule_save
+from orderhub.rules.services import rule_data, rule_save
 
-from .common import actor_for, refused, require_perm
+from .common import actor_for, refused, requires, visible_or_404
 
 PAGE_SIZE = 50
 
@@ -35,11 +37,11 @@ EXAMPLE_ACTIONS = """- type: notify
 """
 
 
-@require_perm("orders.view_order")
+@requires("rules.view")
 def rule_list(request):
     rules = Rule.objects.annotate(n_firings=Count("firings")).order_by("name")
     return render(request, "web/rules/list.html", {
-        "rules": rules, "may_edit": actor_for(request).has_perm(MANAGE_PERM)})
+        "rules": rules, "may_edit": permissions.allowed(actor_for(request), "rules.manage")})
 
 
 def _form_errors(error: DomainError) -> dict[str, list[str]]:
@@ -53,7 +55,7 @@ def _form_errors(error: DomainError) -> dict[str, list[str]]:
     return out
 
 
-@require_perm(MANAGE_PERM)
+@requires("rules.manage")
 def rule_edit(request, pk: int | None = None):
     rule = get_object_or_404(Rule, pk=pk) if pk is not None else None
     values = rule_data(rule) if rule else {"name": "", "description": "", "enabled": True,
@@ -102,9 +104,10 @@ def _plain_number(value):
     raise TypeError(type(value).__name__)
 
 
-@require_perm("orders.view_order")
+@requires("rules.view")
 def firing_log(request):
-    qs = RuleFiring.objects.select_related("rule", "order").order_by("-at", "-pk")
+    qs = visible(RuleFiring.objects.select_related("rule", "order"), actor_for(request), via="order__") \
+        .order_by("-at", "-pk")
     rule_id = request.GET.get("rule", "")
     if rule_id.isdigit():
         qs = qs.filter(rule_id=int(rule_id))
@@ -114,11 +117,11 @@ def firing_log(request):
         "rule_id": rule_id})
 
 
-@require_perm("orders.view_order")
+@requires("tickets.view")
 def ticket_list(request):
     actor = actor_for(request)
     status = request.GET.get("status", "open")
-    qs = Ticket.objects.select_related("order").order_by("due_at", "-opened_at")
+    qs = visible(Ticket.objects.select_related("order"), actor, via="order__").order_by("due_at", "-opened_at")
     if status in Ticket.Status.values:
         qs = qs.filter(status=status)
     mine = request.GET.get("mine") == "1"
@@ -129,9 +132,14 @@ def ticket_list(request):
         "page": page, "tickets": page.object_list, "status": status, "mine": mine})
 
 
-@require_perm("orders.view_order")
+def _ticket_or_404(request, pk: int) -> Ticket:
+    return get_object_or_404(visible(Ticket.objects.select_related("order"), actor_for(request), via="order__"),
+                             pk=pk)
+
+
+@requires("tickets.view")
 def ticket_detail(request, pk: int):
-    ticket = get_object_or_404(Ticket.objects.select_related("order"), pk=pk)
+    ticket = _ticket_or_404(request, pk)
     actor = actor_for(request)
     steps = list(ticket.escalation_steps.order_by("fire_at", "seq"))
     return render(request, "web/rules/ticket.html", {
@@ -139,9 +147,10 @@ def ticket_detail(request, pk: int):
         "may_resolve": ticket.status == Ticket.Status.OPEN and actor.may_act_for_role(ticket.owner_role)})
 
 
-@require_perm("orders.view_order")
+@requires("tickets.resolve")
 @require_POST
 def ticket_resolve(request, pk: int):
+    _ticket_or_404(request, pk)
     back = reverse("web:ticket", args=[pk])
     try:
         services.ticket_resolve(ticket=pk, resolution=request.POST.get("resolution", ""),
@@ -152,9 +161,10 @@ def ticket_resolve(request, pk: int):
     return redirect(back)
 
 
-@require_perm("orders.view_order")
+@requires("tickets.open")
 @require_POST
 def ticket_open(request, number: str):
+    visible_or_404(request, number)
     back = reverse("web:order_detail", args=[number])
     hours = None
     raw = request.POST.get("business_hours", "").strip()

@@ -1,0 +1,404 @@
+"""The permission matrix: every API operation (from the OpenAPI) and every page (from the URL
+conf, plus /admin/) × every role, a user with no role (session and bearer token), a superuser
+and anonymous, each answer checked against the table below.
+
+The table is written here by hand from what each role should be able to do; it is not derived
+from ``core.permissions`` or ``core.roles`` (that would make the test unable to fail). An
+endpoint with no row, a row with no endpoint, or a new role fails the test, so nothing ships
+without a rule. "Allowed" means the request got past the permission check: any answer but
+401/403 (and, for pages, a redirect to the login page); 404/409/422 from a body or an id count as
+allowed through. Each request runs in a savepoint that is rolled back, so writes that get
+through change nothing for the next one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern
+
+from orderhub.core import clock
+from orderhub.core.roles import ROLES
+from orderhub.core.tokens import token_create
+from tests.conftest import order_input
+
+pytestmark = pytest.mark.django_db
+
+# --------------------------------------------------------------------------- who may (by hand)
+
+EVERY_ROLE = frozenset({
+    "sales", "service", "planner", "purchaser", "warehouse", "production", "qc", "finance",
+    "logistics", "designer", "manager", "admin", "planning_supervisor", "production_director",
+    "production_manager", "operations_director", "vice_president"})
+SEE = EVERY_ROLE                                  # every role sees orders (within its scope)
+CREATE = frozenset({"sales", "service", "planner", "planning_supervisor", "manager", "admin"})
+HOLD = CREATE | {"qc", "finance", "production_director", "production_manager", "operations_director",
+                 "vice_president"}
+CANCEL = frozenset({"manager", "admin", "vice_president"})
+OVERRIDE = frozenset({"manager", "admin", "operations_director", "vice_president"})
+ADMIN = frozenset({"admin"})
+
+
+# who passes: a set of roles (and the superuser), or one of these
+SIGNED_IN = "anyone signed in, with or without a role"
+SUPERUSER = "the superuser only"
+PUBLIC_SAME = "no sign-in; the same answer whoever asks (a signature or link token decides)"
+PUBLIC_PAGE = "no sign-in; never refused"
+
+API = {
+    ("POST", "/api/orders"): CREATE,
+    ("GET", "/api/orders"): SEE,
+    ("GET", "/api/orders/{number}"): SEE,
+    ("PATCH", "/api/orders/{number}"): HOLD,          # header fields: creators and holders
+    ("POST", "/api/orders/{number}/transition"): SEE,  # then the stage's owner role, in the service
+    ("POST", "/api/orders/{number}/override"): OVERRIDE,
+    ("POST", "/api/orders/{number}/hold"): HOLD,
+    ("POST", "/api/orders/{number}/resume"): HOLD,
+    ("POST", "/api/orders/{number}/cancel"): CANCEL,
+    ("GET", "/api/orders/{number}/events"): SEE,
+    ("GET", "/api/orders/{number}/snapshots"): SEE,
+    ("GET", "/api/workflows"): SEE,
+    ("GET", "/api/workflows/{code}"): SEE,
+    ("PUT", "/api/workflows/{code}"): ADMIN,
+    ("GET", "/api/intake/messages"): SEE,
+    ("GET", "/api/intake/messages/{message_id}"): SEE,
+    ("GET", "/api/intake/messages/{message_id}/payload"): SEE,
+    ("POST", "/api/intake/messages/{message_id}/replay"): CREATE,
+    ("POST", "/api/intake/replay-failed"): CREATE,
+    ("POST", "/api/intake/uploads"): CREATE,
+    ("GET", "/api/intake/uploads/{job_id}"): SEE,
+    ("GET", "/api/intake/drafts"): SEE,
+    ("GET", "/api/intake/drafts/{draft_id}"): SEE,
+    ("POST", "/api/intake/drafts/{draft_id}/confirm"): CREATE,
+    ("POST", "/api/intake/drafts/{draft_id}/discard"): CREATE,
+    ("GET", "/api/intake/config"): SEE,
+    ("PUT", "/api/intake/config"): ADMIN,
+    ("POST", "/api/intake/quick-links/{customer}"): CREATE,
+    ("GET", "/api/intake/quick/{token}"): PUBLIC_SAME,
+    ("POST", "/api/intake/quick/{token}"): PUBLIC_SAME,
+    ("GET", "/api/intake/quick/{token}/qr.{kind}"): PUBLIC_SAME,
+    ("POST", "/api/intake/{channel}"): PUBLIC_SAME,
+    ("GET", "/api/roles"): ADMIN,
+    ("PUT", "/api/roles/{code}"): ADMIN,
+}
+
+WEB = {
+    ("GET", ""): SIGNED_IN,
+    ("GET", "login/"): PUBLIC_PAGE,
+    ("GET", "logout/"): PUBLIC_SAME,
+    ("GET", "board/<str:code>/"): SEE,
+    ("GET", "board/<str:code>/columns"): SEE,
+    ("GET", "orders/"): SEE,
+    ("GET", "orders/export.xlsx"): SEE,
+    ("GET", "orders/new/"): CREATE,
+    ("POST", "orders/new/"): CREATE,
+    ("GET", "orders/<str:number>/"): SEE,
+    ("POST", "orders/<str:number>/move"): SEE,
+    ("POST", "orders/<str:number>/override"): OVERRIDE,
+    ("POST", "orders/<str:number>/hold"): HOLD,
+    ("POST", "orders/<str:number>/resume"): HOLD,
+    ("POST", "orders/<str:number>/cancel"): CANCEL,
+    ("POST", "orders/<str:number>/attach"): SEE,
+    ("GET", "orders/<str:number>/files/<int:pk>"): SEE,
+    ("GET", "intake/"): SEE,
+    ("GET", "intake/upload/"): CREATE,
+    ("POST", "intake/upload/"): CREATE,
+    ("GET", "intake/jobs/<int:pk>/"): SEE,
+    ("GET", "intake/drafts/"): CREATE,
+    ("GET", "intake/drafts/<int:pk>/"): CREATE,
+    ("POST", "intake/drafts/<int:pk>/"): CREATE,
+    ("GET", "intake/<int:pk>/"): SEE,
+    ("GET", "intake/<int:pk>/raw"): SEE,
+    ("GET", "intake/<int:pk>/preview"): SEE,
+    ("POST", "intake/<int:pk>/replay"): CREATE,
+    ("GET", "settings/customers/<str:code>/quick-link"): CREATE,
+    ("GET", "q/<str:token>"): PUBLIC_SAME,
+    ("GET", "settings/"): ADMIN,
+    ("GET", "settings/workflows/<str:code>/"): ADMIN,
+    ("POST", "settings/workflows/<str:code>/"): ADMIN,
+    ("GET", "settings/calendar/"): ADMIN,
+    ("POST", "settings/calendar/"): ADMIN,
+    ("GET", "settings/customers/"): ADMIN,
+    ("GET", "settings/customers/<str:code>/"): ADMIN,
+    ("POST", "settings/customers/<str:code>/"): ADMIN,
+    ("GET", "settings/products/"): ADMIN,
+    ("GET", "settings/products/<str:sku>/"): ADMIN,
+    ("POST", "settings/products/<str:sku>/"): ADMIN,
+    ("GET", "settings/stock/"): ADMIN,
+    ("POST", "settings/stock/"): ADMIN,
+    ("GET", "settings/users/"): ADMIN,
+    ("POST", "settings/users/"): ADMIN,
+    ("GET", "notifications/"): SIGNED_IN,
+    ("POST", "notifications/read"): SIGNED_IN,
+    ("GET", "notifications/badge"): SIGNED_IN,
+    ("GET", "notifications/me/"): SIGNED_IN,
+    ("POST", "notifications/me/"): SIGNED_IN,
+    ("GET", "notifications/dead/"): ADMIN,
+    ("POST", "notifications/dead/<int:pk>/resend"): ADMIN,
+    ("GET", "settings/notify/"): ADMIN,
+    ("GET", "settings/notify/endpoints/new/"): ADMIN,
+    ("POST", "settings/notify/endpoints/new/"): ADMIN,
+    ("GET", "settings/notify/endpoints/<str:code>/"): ADMIN,
+    ("GET", "settings/notify/templates/<str:event>/<str:channel>/"): ADMIN,
+    ("POST", "settings/notify/templates/<str:event>/<str:channel>/"): ADMIN,
+    ("GET", "rules/"): SEE,
+    ("GET", "rules/new/"): ADMIN,
+    ("POST", "rules/new/"): ADMIN,
+    ("GET", "rules/firings/"): SEE,
+    ("GET", "rules/<int:pk>/"): ADMIN,
+    ("GET", "tickets/"): SEE,
+    ("GET", "tickets/<int:pk>/"): SEE,
+    ("POST", "tickets/<int:pk>/resolve"): SEE,         # then the ticket's owner role, in the service
+    ("POST", "orders/<str:number>/tickets"): SEE,
+    ("GET", "admin/"): SUPERUSER,
+    ("GET", "admin/auth/user/"): SUPERUSER,
+}
+
+
+def test_the_table_knows_every_role():
+    assert set(ROLES) == EVERY_ROLE, "a role was added or removed: give it its rows in this table"
+
+
+# --------------------------------------------------------------------------- the endpoints
+
+
+def _api_endpoints() -> set[tuple[str, str]]:
+    from orderhub.api.api import api
+
+    return {(method.upper(), path) for path, ops in api.get_openapi_schema()["paths"].items()
+            for method in ops}
+
+
+def _web_patterns() -> set[str]:
+    from orderhub.web import urls
+
+    return {str(p.pattern) for p in urls.urlpatterns if isinstance(p, URLPattern)}
+
+
+def test_every_endpoint_has_a_row_and_every_row_an_endpoint():
+    api = _api_endpoints()
+    assert api - set(API) == set(), "API operations without a row in the permission table"
+    assert set(API) - api == set(), "rows for API operations that no longer exist"
+    web = _web_patterns()
+    rows = {pattern for _m, pattern in WEB if not pattern.startswith("admin/")}
+    assert web - rows == set(), "pages without a row in the permission table"
+    assert rows - web == set(), "rows for pages that no longer exist"
+
+
+def test_every_endpoint_declares_its_capability_in_one_place():
+    """API operations by ``auth=requires(...)`` (or ``auth=None`` when public), pages by
+    ``@requires(...)``: the declaration is what the edge checks, through core.permissions."""
+    from orderhub.api.api import api
+    from orderhub.core.permissions import CAPABILITIES
+    from orderhub.web import urls
+
+    schema = api.get_openapi_schema()["paths"]
+    undeclared = [(m, p) for p, ops in schema.items() for m, op in ops.items()
+                  if op.get("x-orderhub-capability") not in CAPABILITIES]
+    assert undeclared == []
+    pages = [str(p.pattern) for p in urls.urlpatterns
+             if (getattr(p.callback, "capability", None)
+                 or getattr(getattr(p.callback, "view_class", None), "capability", None)) not in CAPABILITIES]
+    assert pages == []
+
+
+# --------------------------------------------------------------------------- the requests
+
+
+@dataclass
+class Principal:
+    name: str
+    client: Client
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def anonymous(self) -> bool:
+        return self.name == "anonymous"
+
+
+@pytest.fixture
+def world(company, tmp_path, settings):
+    """One order (with an attachment, a ticket), an inbound message with an import job and a
+    draft, the principals."""
+    from orderhub.core.actors import Actor
+    from orderhub.intake.models import Draft, ImportJob
+    from orderhub.intake.services import inbound_receive
+    from orderhub.orders.services import order_attach, order_create, ticket_open
+
+    settings.MEDIA_ROOT = tmp_path
+    settings.ORDERHUB_RUN_JOBS_INLINE = True
+    system = Actor.system("matrix")
+    order = order_create(data=order_input(), actor=company["actors"]["service"]).order
+    att = order_attach(order=order.number, name="drawing.pdf", content=b"%PDF-1.4 x",
+                       content_type="application/pdf", actor=system)
+    ticket = ticket_open(order=order.number, kind="exception", title="缺料", owner_role="planner",
+                         actor=system)
+    msg = inbound_receive(channel="taobao", kind="upload", payload=b"a,b\n1,2\n", actor=system,
+                          content_type="text/csv", filename="x.csv")
+    now = clock.now()
+    job = ImportJob.objects.create(message=msg, mode="accept_valid", started_at=now, updated_at=now)
+    draft = Draft.objects.create(message=msg, data={"customer": "C001", "lines": []}, created_at=now)
+    User = get_user_model()
+    norole = User.objects.create_user(username="norole", password="pw-norole")
+    root = User.objects.create_superuser(username="root", password="pw-root")
+    people = {**company["users"], "norole": norole, "root": root}
+
+    def session(user):
+        c = Client()
+        c.force_login(user)
+        return c
+
+    def bearer(user):
+        _, raw = token_create(user=user, name=f"matrix-{user.username}")
+        return {"Authorization": f"Bearer {raw}"}
+
+    web = [Principal(name, session(user)) for name, user in people.items()] + [Principal("anonymous", Client())]
+    api = ([Principal(name, Client(), bearer(user)) for name, user in people.items()]
+           + [Principal("norole-session", session(norole)), Principal("anonymous", Client())])
+    ids = {"number": order.number, "att": att.pk, "ticket": ticket.pk, "message": msg.pk, "job": job.pk,
+           "draft": draft.pk}
+    return {"web": web, "api": api, "ids": ids}
+
+
+def _api_url(path: str, ids: dict) -> str:
+    return (path.replace("{number}", ids["number"]).replace("{message_id}", str(ids["message"]))
+            .replace("{job_id}", str(ids["job"])).replace("{draft_id}", str(ids["draft"]))
+            .replace("{code}", "T1" if "/workflows/" in path else "sales").replace("{customer}", "C001")
+            .replace("{token}", "no-such-token").replace("{kind}", "png").replace("{channel}", "no-such-channel"))
+
+
+def _web_url(pattern: str, ids: dict) -> str:
+    special = {
+        "board/<str:code>/": "/board/T1/", "board/<str:code>/columns": "/board/T1/columns",
+        "settings/workflows/<str:code>/": "/settings/workflows/T1/",
+        "settings/customers/<str:code>/quick-link": "/settings/customers/C001/quick-link",
+        "settings/customers/<str:code>/": "/settings/customers/C001/",
+        "settings/products/<str:sku>/": "/settings/products/HSG-100/",
+        "settings/notify/endpoints/<str:code>/": "/settings/notify/endpoints/no-such-endpoint/",
+        "settings/notify/templates/<str:event>/<str:channel>/": "/settings/notify/templates/order.created/all/",
+        "q/<str:token>": "/q/no-such-token",
+        "orders/<str:number>/files/<int:pk>": f"/orders/{ids['number']}/files/{ids['att']}",
+        "intake/jobs/<int:pk>/": f"/intake/jobs/{ids['job']}/",
+        "intake/drafts/<int:pk>/": f"/intake/drafts/{ids['draft']}/",
+        "tickets/<int:pk>/": f"/tickets/{ids['ticket']}/",
+        "tickets/<int:pk>/resolve": f"/tickets/{ids['ticket']}/resolve",
+        "notifications/dead/<int:pk>/resend": "/notifications/dead/999999/resend",
+        "rules/<int:pk>/": "/rules/999999/",
+    }
+    if pattern in special:
+        return special[pattern]
+    return "/" + pattern.replace("<str:number>", ids["number"]).replace("<int:pk>", str(ids["message"]))
+
+
+def _send(p: Principal, method: str, url: str, *, json_body: bool):
+    """One request inside a savepoint that is rolled back afterwards."""
+    sid = transaction.savepoint()
+    try:
+        if method == "GET":
+            resp = p.client.get(url, headers=p.headers)
+        elif json_body:
+            resp = getattr(p.client, method.lower())(url, data=b"{}", content_type="application/json",
+                                                     headers=p.headers)
+        else:
+            resp = p.client.post(url, {}, headers=p.headers)
+        if hasattr(resp, "streaming_content"):
+            b"".join(resp.streaming_content)
+        return resp
+    finally:
+        transaction.savepoint_rollback(sid)
+
+
+def _expected(rule, name: str) -> bool:
+    if rule in (PUBLIC_SAME, PUBLIC_PAGE):
+        return True
+    if name == "anonymous":
+        return False
+    if name == "root":
+        return True
+    if rule == SUPERUSER:
+        return False
+    if rule == SIGNED_IN:
+        return True
+    return name in rule
+
+
+def _to_login(resp, *, admin: bool) -> bool:
+    where = "/admin/login/" if admin else "/login/"
+    return resp.status_code == 302 and resp["Location"].startswith(where)
+
+
+@dataclass
+class Tally:
+    requests: int = 0
+    wrong: list = field(default_factory=list)
+    unauthorised_reads: int = 0
+
+
+def _judge(tally: Tally, key, rule, p: Principal, resp, *, api: bool, admin: bool = False) -> None:
+    tally.requests += 1
+    status = resp.status_code
+    if rule == PUBLIC_SAME:
+        return  # compared across principals by the caller
+    if rule == PUBLIC_PAGE:
+        ok = status not in (401, 403) and not _to_login(resp, admin=False)
+        if not ok:
+            tally.wrong.append((key, p.name, status))
+        return
+    refused = status in (401, 403) or (not api and _to_login(resp, admin=admin))
+    expected = _expected(rule, p.name)
+    if expected and refused:
+        tally.wrong.append((key, p.name, status, "refused but should pass"))
+    elif not expected:
+        if not refused:
+            tally.wrong.append((key, p.name, status, "let through"))
+            if key[0] == "GET" and 200 <= status < 300:
+                tally.unauthorised_reads += 1
+        elif api and status != (401 if p.anonymous else 403):
+            tally.wrong.append((key, p.name, status, "refused with the wrong status"))
+        elif not api and not admin and (_to_login(resp, admin=False) != p.anonymous
+                                        or (not p.anonymous and status != 403)):
+            tally.wrong.append((key, p.name, status, "anonymous → login, signed in → 403"))
+
+
+def test_api_matrix(world):
+    tally = Tally()
+    ids = world["ids"]
+    for (method, path), rule in sorted(API.items()):
+        answers = {}
+        for p in world["api"]:
+            resp = _send(p, method, _api_url(path, ids), json_body=True)
+            answers[p.name] = resp.status_code
+            _judge(tally, (method, path), rule, p, resp, api=True)
+            if not (200 <= resp.status_code < 500):
+                tally.wrong.append(((method, path), p.name, resp.status_code, "a server error"))
+            if resp.status_code == 403 and not p.anonymous:
+                assert resp.json()["message"], (method, path)  # names what is not allowed
+        if rule == PUBLIC_SAME and len(set(answers.values())) != 1:
+            tally.wrong.append(((method, path), "everyone", answers, "a public endpoint answers by role"))
+    print(f"API matrix: {tally.requests} requests, unauthorised reads: {tally.unauthorised_reads}")
+    assert tally.wrong == []
+    assert tally.unauthorised_reads == 0
+
+
+def test_web_matrix(world):
+    tally = Tally()
+    ids = world["ids"]
+    for (method, pattern), rule in sorted(WEB.items()):
+        url = "/" + pattern if pattern.startswith("admin/") else _web_url(pattern, ids)
+        answers = {}
+        for p in world["web"]:
+            resp = _send(p, method, url, json_body=False)
+            answers[p.name] = resp.status_code
+            _judge(tally, (method, pattern), rule, p, resp, api=False, admin=pattern.startswith("admin/"))
+            assert resp.status_code < 500, (method, url, p.name)
+            if resp.status_code == 403:
+                assert "无权" in resp.content.decode(), (method, url)  # the Chinese 403 page
+        if rule == PUBLIC_SAME and len(set(answers.values())) != 1:
+            tally.wrong.append(((method, pattern), "everyone", answers, "a public page answers by role"))
+    print(f"web matrix: {tally.requests} requests, unauthorised reads: {tally.unauthorised_reads}")
+    assert tally.wrong == []
+    assert tally.unauthorised_reads == 0
