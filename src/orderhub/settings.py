@@ -20,6 +20,14 @@ ORDERHUB_PRODUCTION = is_production()
 SECRET_KEY = load_key("secret", "ORDERHUB_SECRET_KEY", DATA_DIR)
 # the key of the audit chain's MAC (never stored in the database)
 ORDERHUB_AUDIT_KEY = load_key("audit", "ORDERHUB_AUDIT_KEY", DATA_DIR)
+# earlier audit keys, comma-separated: events and checkpoints they sealed still verify
+ORDERHUB_AUDIT_RETIRED_KEYS = [k.strip() for k in os.environ.get("ORDERHUB_AUDIT_RETIRED_KEYS", "").split(",")
+                               if k.strip()]
+# signed checkpoints of the audit chains' heads, outside the database (orderhub.core.checkpoints)
+ORDERHUB_AUDIT_CHECKPOINT_DIR = Path(os.environ.get("ORDERHUB_AUDIT_CHECKPOINT_DIR",
+                                                    DATA_DIR / "audit-checkpoints"))
+ORDERHUB_AUDIT_CHECKPOINT_SECONDS = float(os.environ.get("ORDERHUB_AUDIT_CHECKPOINT_SECONDS", "600"))
+ORDERHUB_AUDIT_CHECKPOINT_KEEP = int(os.environ.get("ORDERHUB_AUDIT_CHECKPOINT_KEEP", "48"))
 # the key that encrypts secrets stored in the database (channel secrets, endpoint tokens)
 ORDERHUB_ENCRYPTION_KEY = load_key("encryption", "ORDERHUB_ENCRYPTION_KEY", DATA_DIR)
 DEBUG = os.environ.get("ORDERHUB_DEBUG", "0") == "1"
