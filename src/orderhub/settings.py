@@ -102,11 +102,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and os.environ.get(
-        "ORDERHUB_ALLOW_TRUNCATE") == "1":
-    # Test runs only: lets the test database be emptied between tests despite the
-    # append-only triggers (which still refuse UPDATE and DELETE).
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c orderhub.allow_truncate=on"
+# PostgreSQL: DATABASE_URL is the application's role, which owns no table and may only SELECT and
+# INSERT audit events, snapshots and raw payloads; the tables belong to the owner role of
+# ORDERHUB_OWNER_DATABASE_URL, which only `orderhub migrate` reads (it migrates as the owner and
+# grants the app its rights). Set that only where migrations run, never on web or worker
+# processes. See orderhub.core.dbroles and `orderhub db init-roles`.
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
