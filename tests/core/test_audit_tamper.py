@@ -3,11 +3,15 @@ with triggers bypassed, or the owner disabling them), is found by `orderhub audi
 names the order by its number, says what is wrong and exits 1. Untouched orders stay clean."""
 
 import gzip
+import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 
 from orderhub.core import audit
 from orderhub.core.audit_verify import verify
@@ -16,6 +20,7 @@ from orderhub.core.checkpoints import checkpoint_files, checkpoint_write
 from orderhub.orders import services
 from orderhub.orders.models import Order, Snapshot
 from tests.conftest import order_input
+from tests.pgroles import database_url
 
 from . import tamper
 
@@ -49,10 +54,18 @@ def _found(order, capsys=None) -> set[str]:
     return {f.kind for f in report.findings}
 
 
-def test_edited_event_content(orders, capsys):
+def test_edited_event_content(orders, capsys, settings):
     ev = tamper.events(orders[1])[2]
     tamper.run("UPDATE core_auditevent SET reason = %s WHERE id = %s", ["已核对", ev.pk])
     assert _found(orders[1], capsys) == {"edited"}
+    if connection.vendor == "postgresql":   # the operator's command, as the app role: exit 1
+        done = subprocess.run([sys.executable, "-m", "orderhub.cli", "audit", "verify"], capture_output=True,
+                              text=True, timeout=300, env={
+                                  **os.environ, "DATABASE_URL": database_url(),
+                                  "ORDERHUB_AUDIT_CHECKPOINT_DIR": str(settings.ORDERHUB_AUDIT_CHECKPOINT_DIR)})
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert f"已损坏 订单 {orders[1].number}: 事件 #3：内容与其 MAC 不符" in done.stdout
+        assert "审计日志中发现 1 处问题" in done.stderr
 
 
 def test_edited_event_content_by_the_owner_with_triggers_disabled(orders):

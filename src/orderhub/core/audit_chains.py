@@ -62,7 +62,7 @@ class VerifyContext:
 
 
 _kinds: dict[str, SubjectKind] = {}
-_checks: dict[str, Callable[[VerifyContext], Iterable[Finding]]] = {}
+_checks: dict[str, tuple[str, Callable[[VerifyContext], Iterable[Finding]]]] = {}
 
 
 def register_subject(subject_type: str, *, noun: Any, heads: Callable[[], Iterable[Head]] | None = None,
@@ -70,16 +70,19 @@ def register_subject(subject_type: str, *, noun: Any, heads: Callable[[], Iterab
     _kinds[subject_type] = SubjectKind(subject_type, noun, heads, history_required)
 
 
-def register_check(name: str, check: Callable[[VerifyContext], Iterable[Finding]]) -> None:
-    """``check(context)`` yields findings; it runs inside the verifier's snapshot."""
-    _checks[name] = check
+def register_check(name: str, check: Callable[[VerifyContext], Iterable[Finding]], *,
+                   subject_type: str) -> None:
+    """``check(context)`` yields findings about subjects of ``subject_type``; it runs inside the
+    verifier's snapshot whenever that type is verified."""
+    _checks[name] = (subject_type, check)
 
 
 def subject_kind(subject_type: str) -> SubjectKind | None:
     return _kinds.get(subject_type)
 
 
-def registered_checks() -> dict[str, Callable[[VerifyContext], Iterable[Finding]]]:
+def registered_checks() -> dict[str, tuple[str, Callable[[VerifyContext], Iterable[Finding]]]]:
+    """name -> (subject type, check)."""
     return dict(_checks)
 
 

@@ -16,4 +16,4 @@ class OrdersConfig(AppConfig):
         # read it from there, and check the sealed snapshots
         register_subject("order", noun=_("order"), heads=selectors.order_audit_heads,
                          history_required=True)
-        register_check("orders.snapshots", selectors.snapshot_audit_findings)
+        register_check("orders.snapshots", selectors.snapshot_audit_findings, subject_type="order")
