@@ -43,7 +43,7 @@ lint: install
 test: install lint test-pg test-sqlite
 
 test-pg: install
-	DATABASE_URL=$(TEST_DATABASE_URL) ORDERHUB_ALLOW_TRUNCATE=1 $(BIN)/python -m pytest -p no:cacheprovider
+	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m pytest -p no:cacheprovider
 
 test-sqlite: install
 	env -u DATABASE_URL ORDERHUB_DATA_DIR=$$(mktemp -d) $(BIN)/python -m pytest -p no:cacheprovider -m smoke

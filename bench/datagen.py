@@ -25,8 +25,8 @@ a fifth of the open orders waiting before a guarded stage are blocked (a refused
 Bench-only simplifications (documented, not hidden): stage deadlines use wall-clock hours with a
 business hour counted as 3 wall hours (the real calendar is too slow for 5 million stays); no
 snapshots and no reservations are written for history orders; stock is not consumed. Audit
-events are real: each order's events form a valid SHA-256 chain computed with the project's own
-canonical JSON, and the order row records its head (``orderhub audit verify`` accepts them; the
+events are real: each order's events form a valid chain of MACs under the audit key, computed
+with the project's own canonical JSON, and the order row records its head (``orderhub audit verify`` accepts them; the
 loader checks a sample after the load).
 """
 
@@ -73,7 +73,7 @@ STAGE_COLS = ("id", "order_id", "stage", "owner_role", "entered_at", "due_at", "
               "entered_by", "forced", "workflow_id")
 EVENT_COLS = ("id", "subject_type", "subject_id", "seq", "at", "action", "actor_kind", "actor_id",
               "actor_label", "ip", "user_agent", "request_id", "changes", "data", "reason",
-              "forced", "prev_hash", "hash")
+              "forced", "prev_hash", "hash", "key_id")
 
 
 def log(msg: str) -> None:
@@ -140,13 +140,17 @@ def reference(now: datetime) -> dict:
 
 
 def _hash_event(ev: dict) -> str:
-    from orderhub.core.canonical import canonical_json, sha256_hex
+    """The event's MAC under the audit key, as ``core.audit.build_event`` seals it."""
+    from orderhub.core.audit import current_key, mac_hex
+    from orderhub.core.canonical import canonical_json
 
+    kid, key = current_key()
+    ev["key_id"] = kid
     fields = {k: ev[k] for k in ("subject_type", "subject_id", "seq", "action", "actor_kind",
                                  "actor_id", "actor_label", "ip", "user_agent", "request_id",
-                                 "changes", "data", "reason", "forced", "prev_hash")}
+                                 "changes", "data", "reason", "forced", "prev_hash", "key_id")}
     fields["at"] = ev["at"].astimezone(UTC).isoformat()
-    return sha256_hex(canonical_json(fields))
+    return mac_hex(key, canonical_json(fields))
 
 
 class OrderMaker:
@@ -295,7 +299,7 @@ class OrderMaker:
                        ev["seq"], ev["at"], ev["action"], ev["actor_kind"], ev["actor_id"],
                        ev["actor_label"], None, "", "", json.dumps(ev["changes"], ensure_ascii=False),
                        json.dumps(ev["data"], ensure_ascii=False), ev["reason"], False,
-                       ev["prev_hash"], ev["hash"])
+                       ev["prev_hash"], ev["hash"], ev["key_id"])
                       for i, ev in enumerate(events)]
 
         order_row = (order_id, number, channel, ext, cust_id, spec["id"], current["code"], entered,
@@ -453,22 +457,22 @@ def generate(orders: int, *, db: str = DEFAULT_DB, days: int = 365, jobs: int = 
 def verify_sample(n: int) -> tuple[int, list]:
     """Walk the audit chains of ``n`` random loaded orders with the project's verifier code
     and compare with the heads the orders record."""
-    from orderhub.core.audit import ChainBreak, _event_digest, _hashed_fields
+    from orderhub.core.audit import event_seal_matches, keyring
     from orderhub.core.models import AuditEvent
     from orderhub.orders.models import Order
 
     picks = list(Order.objects.order_by("?").values_list("pk", "audit_seq", "audit_head")[:n]) \
         if Order.objects.count() <= 200_000 else _sample_orders(n)
-    breaks, checked = [], 0
+    breaks, checked, keys = [], 0, keyring()
     for pk, seq, head in picks:
         prev, last = "", 0
         for ev in AuditEvent.objects.filter(subject_type="order", subject_id=pk).order_by("seq"):
             checked += 1
-            if ev.prev_hash != prev or _event_digest(_hashed_fields(ev)) != ev.hash or ev.seq != last + 1:
-                breaks.append(ChainBreak("order", pk, ev.seq, ev.pk, "does not verify"))
+            if ev.prev_hash != prev or not event_seal_matches(ev, keys) or ev.seq != last + 1:
+                breaks.append(f"order {pk} #{ev.seq} (event {ev.pk}): does not verify")
             prev, last = ev.hash, ev.seq
         if (last, prev) != (seq, head):
-            breaks.append(ChainBreak("order", pk, seq, None, "head does not match"))
+            breaks.append(f"order {pk} #{seq}: head does not match")
     return checked, breaks
 
 

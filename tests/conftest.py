@@ -25,6 +25,34 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, django_db_keepdb,
+                                 django_db_createdb):
+    """PostgreSQL: the owner and app roles exist and Django sets the test database up as the
+    owner (tests/pgroles.py)."""
+    from tests import pgroles
+
+    pgroles.before_setup(keepdb=django_db_keepdb and not django_db_createdb)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """After pytest-django's set-up (as the owner): grant the app role, run every test as it."""
+    from tests import pgroles
+
+    with django_db_blocker.unblock():
+        pgroles.after_setup()
+    yield
+    with django_db_blocker.unblock():
+        pgroles.before_teardown()
+
+
+@pytest.fixture(autouse=True)
+def _audit_checkpoints(settings, tmp_path_factory):
+    """Each test writes and reads its own audit checkpoints (core.checkpoints)."""
+    settings.ORDERHUB_AUDIT_CHECKPOINT_DIR = tmp_path_factory.mktemp("audit-checkpoints")
+
+
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -2,10 +2,11 @@
 
     orderhub demo            set up the embedded demo and serve it
     orderhub serve           serve the web app and API (gunicorn)
-    orderhub migrate         create/upgrade the database
+    orderhub migrate         create/upgrade the database (as ORDERHUB_OWNER_DATABASE_URL's role if set)
+    orderhub db init-roles | grant --app R | check     the owner and app roles (PostgreSQL)
     orderhub loaddemo        load the demo company into an empty database
     orderhub token create --user U --name N
-    orderhub audit verify
+    orderhub audit verify | checkpoint
     orderhub manage ...      any Django management command
     orderhub intake replay <id>|--failed · poll-imap · import FILE --channel C [--workers N] · resume · process-pending [--loop]
     orderhub worker [celery worker options]   deliver notifications, run jobs (Celery + Redis)
@@ -61,6 +62,39 @@ def _celery(cmd: str, rest: list[str]) -> int:
     return 0
 
 
+def _migrate() -> int:
+    """Migrate as the owner role (ORDERHUB_OWNER_DATABASE_URL) when one is set, then grant the
+    app role (DATABASE_URL) its rights; without it, as DATABASE_URL's role (SQLite, or an
+    install that has not split its roles yet: then that role owns the tables)."""
+    owner_url = os.environ.get("ORDERHUB_OWNER_DATABASE_URL", "").strip()
+    app_url = os.environ.get("DATABASE_URL", "")
+    if owner_url:
+        if not app_url:
+            print("error: ORDERHUB_OWNER_DATABASE_URL is set but DATABASE_URL (the app role) is not",
+                  file=sys.stderr)
+            return 1
+        os.environ["DATABASE_URL"] = owner_url   # this process is the owner
+    call = _django()
+    call("migrate")
+    from django.db import connection
+
+    from orderhub.core.services import roles_sync
+
+    if owner_url:
+        from orderhub.core.dbroles import RoleUrl, grant_app
+
+        try:
+            grant_app(app=RoleUrl.parse(app_url).user)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    elif connection.vendor == "postgresql":
+        print("warning: ORDERHUB_OWNER_DATABASE_URL is not set: the app's own role owns the tables and "
+              "can lift the audit guards (see `orderhub db init-roles` in the README)", file=sys.stderr)
+    roles_sync()  # the role groups and their permissions exist on every install
+    return 0
+
+
 def _bench(rest: list[str]) -> int:
     """Run bench/bench.py of the source checkout (the benchmarks are not part of the package)."""
     from pathlib import Path
@@ -108,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("audit")
     asub = p.add_subparsers(dest="action", required=True)
     asub.add_parser("verify")
+    asub.add_parser("checkpoint")
+    p = sub.add_parser("db", help="init-roles · grant --app R · check")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
     p = sub.add_parser("manage")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     for name in ("worker", "beat"):
@@ -135,18 +172,17 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(args.host, args.port, args.workers)
         if args.cmd == "serve":
             return _serve(args.host, args.port, args.workers)
-        call = _django()
         if args.cmd == "migrate":
-            call("migrate")
-            from orderhub.core.services import roles_sync
-
-            roles_sync()  # the role groups and their permissions exist on every install
-        elif args.cmd == "loaddemo":
+            return _migrate()
+        call = _django()
+        if args.cmd == "loaddemo":
             call("loaddemo", orders=args.orders)
         elif args.cmd == "token":
             call("token", "create", user=args.user, name=args.name)
         elif args.cmd == "audit":
-            call("audit", "verify")
+            call("audit", args.action)
+        elif args.cmd == "db":
+            call("db", *args.rest)
         elif args.cmd == "intake":
             call("intake", *args.rest)
         elif args.cmd == "manage":

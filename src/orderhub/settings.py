@@ -20,6 +20,14 @@ ORDERHUB_PRODUCTION = is_production()
 SECRET_KEY = load_key("secret", "ORDERHUB_SECRET_KEY", DATA_DIR)
 # the key of the audit chain's MAC (never stored in the database)
 ORDERHUB_AUDIT_KEY = load_key("audit", "ORDERHUB_AUDIT_KEY", DATA_DIR)
+# earlier audit keys, comma-separated: events and checkpoints they sealed still verify
+ORDERHUB_AUDIT_RETIRED_KEYS = [k.strip() for k in os.environ.get("ORDERHUB_AUDIT_RETIRED_KEYS", "").split(",")
+                               if k.strip()]
+# signed checkpoints of the audit chains' heads, outside the database (orderhub.core.checkpoints)
+ORDERHUB_AUDIT_CHECKPOINT_DIR = Path(os.environ.get("ORDERHUB_AUDIT_CHECKPOINT_DIR",
+                                                    DATA_DIR / "audit-checkpoints"))
+ORDERHUB_AUDIT_CHECKPOINT_SECONDS = float(os.environ.get("ORDERHUB_AUDIT_CHECKPOINT_SECONDS", "600"))
+ORDERHUB_AUDIT_CHECKPOINT_KEEP = int(os.environ.get("ORDERHUB_AUDIT_CHECKPOINT_KEEP", "48"))
 # the key that encrypts secrets stored in the database (channel secrets, endpoint tokens)
 ORDERHUB_ENCRYPTION_KEY = load_key("encryption", "ORDERHUB_ENCRYPTION_KEY", DATA_DIR)
 DEBUG = os.environ.get("ORDERHUB_DEBUG", "0") == "1"
@@ -94,11 +102,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and os.environ.get(
-        "ORDERHUB_ALLOW_TRUNCATE") == "1":
-    # Test runs only: lets the test database be emptied between tests despite the
-    # append-only triggers (which still refuse UPDATE and DELETE).
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c orderhub.allow_truncate=on"
+# PostgreSQL: DATABASE_URL is the application's role, which owns no table and may only SELECT and
+# INSERT audit events, snapshots and raw payloads; the tables belong to the owner role of
+# ORDERHUB_OWNER_DATABASE_URL, which only `orderhub migrate` reads (it migrates as the owner and
+# grants the app its rights). Set that only where migrations run, never on web or worker
+# processes. See orderhub.core.dbroles and `orderhub db init-roles`.
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -12,11 +12,11 @@ import time
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
 
 from orderhub.intake import services
 from orderhub.intake.models import ImportJob, InboundMessage
 from orderhub.orders.models import Order
+from tests.pgroles import database_url
 
 from .conftest import sample
 
@@ -64,7 +64,7 @@ def test_killed_mid_import_then_resumed_loses_nothing_and_doubles_nothing(master
     n = 6000
     path = tmp_path / "big.csv"
     path.write_bytes(taobao_csv(n))
-    env = {**os.environ, "DATABASE_URL": f"postgres://postgres@127.0.0.1/{connection.settings_dict['NAME']}",
+    env = {**os.environ, "DATABASE_URL": database_url(),
            "DJANGO_SETTINGS_MODULE": "orderhub.settings"}
     proc = subprocess.Popen([sys.executable, "-m", "orderhub.cli", "intake", "import", str(path),
                              "--channel", "taobao"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 
 from orderhub.core.canonical import to_plain
 from orderhub.core.models import AuditEvent
@@ -25,6 +24,7 @@ from orderhub.intake import services
 from orderhub.intake.models import ImportChunk, ImportJob, InboundMessage, InboundOrder
 from orderhub.intake.services.inbox import CHUNK, plain
 from orderhub.orders.models import Order
+from tests.pgroles import database_url
 
 from .test_cli_and_crash import HEADER, taobao_csv
 
@@ -91,7 +91,7 @@ def test_chunked_import_in_one_process_is_the_one_process_import(master, intake_
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": f"postgres://postgres@127.0.0.1/{connection.settings_dict['NAME']}",
+    return {**os.environ, "DATABASE_URL": database_url(),
             "DJANGO_SETTINGS_MODULE": "orderhub.settings"}
 
 

@@ -1,6 +1,7 @@
-"""A stored payload is never changed or deleted: the database refuses it on PostgreSQL (trigger of
-migration intake 0002), the model and its queryset refuse it on every backend; status columns
-stay writable."""
+"""A stored payload is never changed or deleted: the database refuses it on PostgreSQL (the app's
+role has no UPDATE of the verbatim columns and no DELETE, core.dbroles; the trigger of migration
+intake 0002 refuses even the owner: tests/core/test_db_roles.py), the model and its queryset
+refuse it on every backend; status columns stay writable."""
 
 import pytest
 from django.db import DatabaseError, connection, transaction
@@ -28,7 +29,7 @@ def _stored(actor):
 ])
 def test_database_refuses_tampering_with_a_verbatim_column(intake_actor, column, value):
     msg = _stored(intake_actor)
-    with pytest.raises(DatabaseError, match="immutable"), transaction.atomic(), connection.cursor() as cur:
+    with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic(), connection.cursor() as cur:
         cur.execute(f"UPDATE intake_inboundmessage SET {column} = {value} WHERE id = %s", [msg.pk])
     stored = InboundMessage.objects.get(pk=msg.pk)
     assert bytes(stored.payload) == sample("miniprogram", "01-paid.json")
@@ -39,12 +40,11 @@ def test_database_refuses_tampering_with_a_verbatim_column(intake_actor, column,
 @pytest.mark.postgres
 def test_database_refuses_delete_but_lets_status_change(intake_actor):
     msg = _stored(intake_actor)
-    with pytest.raises(DatabaseError, match="DELETE refused"), transaction.atomic(), connection.cursor() as cur:
+    with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic(), connection.cursor() as cur:
         cur.execute("DELETE FROM intake_inboundmessage WHERE id = %s", [msg.pk])
     with connection.cursor() as cur:  # the status columns are what processing writes
         cur.execute("UPDATE intake_inboundmessage SET status = 'failed', errors = '[]'::jsonb, attempts = 3, "
-                    "route = 'taobao', queued = true, payload = payload, channel = channel WHERE id = %s",
-                    [msg.pk])
+                    "route = 'taobao', queued = true WHERE id = %s", [msg.pk])
         assert cur.rowcount == 1
     stored = InboundMessage.objects.get(pk=msg.pk)
     assert (stored.status, stored.attempts, stored.route) == ("failed", 3, "taobao")

@@ -13,11 +13,12 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from orderhub.core.audit import verify_chains
+from orderhub.core.audit_verify import verify
 from orderhub.core.models import AuditEvent
 from orderhub.intake import services
 from orderhub.intake.models import InboundMessage, InboundOrder
 from orderhub.orders.models import Order
+from tests.pgroles import database_url
 
 from .conftest import sample
 from .test_api import SECRET, post_webhook
@@ -76,7 +77,7 @@ def test_queue_mode_acknowledges_with_the_inbox_id_and_parses_later(queue_mode, 
     assert drain() == {"processed": 0, "statuses": {}}
     parsed = InboundMessage.objects.get(pk=ack["id"])
     assert (parsed.status, parsed.attempts) == (S.PARSED, 1)
-    assert verify_chains(subject_type="inbound")[1] == []
+    assert verify(subject_types={"inbound"}).findings == []
 
 
 @pytest.mark.django_db
@@ -109,7 +110,7 @@ def test_processor_killed_mid_batch_then_restarted_processes_every_payload_exact
         ids.append(resp.json()["id"])
     # the same order sent twice: processed once, recorded once as a duplicate
     ids.append(post_webhook(body(7, qty=1 + 7 % 9)).json()["id"])
-    env = {**os.environ, "DATABASE_URL": f"postgres://postgres@127.0.0.1/{connection.settings_dict['NAME']}",
+    env = {**os.environ, "DATABASE_URL": database_url(),
            "DJANGO_SETTINGS_MODULE": "orderhub.settings"}
     cmd = [sys.executable, "-m", "orderhub.cli", "intake", "process-pending", "--loop", "--batch", "10"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -142,8 +143,8 @@ def test_processor_killed_mid_batch_then_restarted_processes_every_payload_exact
         per_message = AuditEvent.objects.filter(subject_type="inbound", subject_id__in=ids, action=action)
         assert per_message.count() == per_message.values("subject_id").distinct().count()
     assert AuditEvent.objects.filter(action="order.created").count() == n
-    checked, breaks = verify_chains(subject_type="inbound")  # batch-written events chain correctly
-    assert checked >= 2 * (n + 1) and breaks == []
+    report = verify(subject_types={"inbound"})  # batch-written events chain correctly
+    assert report.events >= 2 * (n + 1) and report.findings == []
 
 
 @pytest.mark.django_db

@@ -14,10 +14,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from orderhub.notify.models import Message
 from orderhub.notify.services import Recipient, endpoint_save, notify
+from tests.pgroles import database_url
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
@@ -50,7 +51,6 @@ class Worker:
         env = {**os.environ, "DATABASE_URL": _db_url(), "REDIS_URL": REDIS_URL,
                "ORDERHUB_NOTIFY_LEASE_SECONDS": "3", "ORDERHUB_JOBS": "celery",
                "ORDERHUB_LOG_LEVEL": "INFO"}
-        env.pop("ORDERHUB_ALLOW_TRUNCATE", None)
         self.log = open(log, "ab")  # noqa: SIM115
         # -B: the beat runs inside the worker (the 2-s sweep re-claims rows whose lease ran out)
         self.proc = subprocess.Popen(
@@ -74,8 +74,7 @@ class Worker:
 
 
 def _db_url() -> str:
-    s = connection.settings_dict
-    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    return database_url()
 
 
 def _wait(cond, timeout: float, what: str):

@@ -36,6 +36,7 @@ from orderhub.notify.services import NotifyRequest, Recipient, notify, notify_ma
 from orderhub.orders import services
 from orderhub.orders.inputs import LineInput
 from orderhub.orders.models import Order, OrderLine, Snapshot, StageInstance
+from tests import pgroles
 from tests.conftest import SH, order_input
 from tests.intake.conftest import intake_actor, master, sample  # noqa: F401 (fixtures)
 
@@ -164,7 +165,9 @@ def _sequences() -> list[tuple[str, int | None, int]]:
 
 
 def _restore(positions, blocks) -> None:
-    with connection.cursor() as cur:
+    # setval needs UPDATE on the sequence, which the app role the tests run as does not hold
+    # (the app only draws values): the owner puts them back (setval is not transactional)
+    with pgroles.connect("owner") as conn, conn.cursor() as cur:
         for name, last, start in positions:
             cur.execute("SELECT setval(%s, %s, %s)", [name, start if last is None else last, last is not None])
     numbering._blocks.clear()

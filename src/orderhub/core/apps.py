@@ -5,3 +5,6 @@ class CoreConfig(AppConfig):
     name = "orderhub.core"
     label = "core"
     verbose_name = "OrderHub core"
+
+    def ready(self) -> None:
+        from . import tasks  # noqa: F401  (registers the periodic audit checkpoint)

@@ -1,12 +1,25 @@
-"""Appending to and verifying the tamper-evident audit log."""
+"""Appending to the tamper-evident audit log, and the keyed MAC that seals it.
+
+Every event carries ``hash`` = HMAC-SHA256, keyed with ``settings.ORDERHUB_AUDIT_KEY`` (a key
+that lives outside the database), of the canonical JSON of its fields, ``prev_hash`` (the MAC of
+the subject's previous event) and ``key_id`` (which key sealed it), so someone who can write the
+database but does not hold the key can neither edit an event nor forge or re-hash a chain. Keys
+rotate: events keep the id of the key that sealed them and verification looks the key up among
+the current one and ``settings.ORDERHUB_AUDIT_RETIRED_KEYS``. Events made before keyed chains
+(``key_id`` empty) carry a plain SHA-256 and are verified as a legacy segment
+(:mod:`orderhub.core.audit_verify`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+import hashlib
+import hmac
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
 from . import clock
@@ -16,14 +29,76 @@ from .instances import new
 from .models import AuditEvent
 
 GENESIS = ""
+LEGACY = ""   # the key id of events made before keyed chains (plain SHA-256)
 
 
-def _event_digest(fields: dict[str, Any]) -> str:
-    return sha256_hex(canonical_json(fields))
+# --------------------------------------------------------------------------- keys
+
+
+def key_id_of(key: str) -> str:
+    """The short public name of a key: the first 8 hex digits of its SHA-256."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
+
+
+@lru_cache(maxsize=16)
+def _key(key: str) -> tuple[str, bytes]:
+    if not key:
+        raise ImproperlyConfigured(
+            "ORDERHUB_AUDIT_KEY is not set: audit events cannot be sealed (set it in the "
+            "environment; outside production it is made once under ORDERHUB_DATA_DIR/keys)")
+    return key_id_of(key), key.encode("utf-8")
+
+
+def current_key() -> tuple[str, bytes]:
+    """(key id, key) of the key that seals new events and checkpoints."""
+    return _key(settings.ORDERHUB_AUDIT_KEY)
+
+
+def keyring() -> dict[str, bytes]:
+    """Every key verification accepts, by key id: the current key and the retired ones."""
+    ring = {}
+    for key in getattr(settings, "ORDERHUB_AUDIT_RETIRED_KEYS", ()):
+        if key:
+            kid, raw = _key(key)
+            ring[kid] = raw
+    if settings.ORDERHUB_AUDIT_KEY:
+        kid, raw = current_key()
+        ring[kid] = raw
+    return ring
+
+
+@lru_cache(maxsize=16)
+def _keyed(key: bytes):
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
+def mac_hex(key: bytes, text: str) -> str:
+    """HMAC-SHA256 of ``text`` under ``key``, hex (a copy of the keyed state: about half the
+    cost of ``hmac.digest``, which sets the key up on every call)."""
+    mac = _keyed(key).copy()
+    mac.update(text.encode("utf-8"))
+    return mac.hexdigest()
+
+
+def seal(text: str) -> tuple[str, str]:
+    """(key id, MAC) of ``text`` with the current key: for rows outside the chain (snapshots)."""
+    kid, key = current_key()
+    return kid, mac_hex(key, text)
+
+
+def seal_matches(text: str, key_id: str, mac: str, keys: dict[str, bytes]) -> bool | None:
+    """Whether ``mac`` is ``text``'s MAC under the key ``key_id``; None if that key is unknown."""
+    key = keys.get(key_id)
+    if key is None:
+        return None
+    return hmac.compare_digest(mac_hex(key, text), mac)
+
+
+# --------------------------------------------------------------------------- events
 
 
 def _hashed_fields(ev: AuditEvent) -> dict[str, Any]:
-    return {
+    fields = {
         "subject_type": ev.subject_type,
         "subject_id": ev.subject_id,
         "seq": ev.seq,
@@ -41,6 +116,18 @@ def _hashed_fields(ev: AuditEvent) -> dict[str, Any]:
         "forced": ev.forced,
         "prev_hash": ev.prev_hash,
     }
+    if ev.key_id:   # legacy events were hashed without it
+        fields["key_id"] = ev.key_id
+    return fields
+
+
+def event_seal_matches(ev: AuditEvent, keys: dict[str, bytes]) -> bool | None:
+    """Whether the event's ``hash`` is what its content gives: the MAC under the key it names,
+    or (a legacy event) the plain SHA-256. None: the key it names is not configured."""
+    text = canonical_json(_hashed_fields(ev))
+    if ev.key_id == LEGACY:
+        return hmac.compare_digest(sha256_hex(text), ev.hash)
+    return seal_matches(text, ev.key_id, ev.hash, keys)
 
 
 def build_event(*, subject_type: str, subject_id: int, head: tuple[int, str], action: str,
@@ -52,9 +139,10 @@ def build_event(*, subject_type: str, subject_id: int, head: tuple[int, str], ac
     Callers that hold the subject row locked keep the head on that row, so appending costs no
     extra read. ``changes`` maps field -> [before, after]. ``plain``: the caller vouches that
     ``changes`` and ``data`` hold only JSON values already (as ``to_plain`` would return them),
-    which spares the round trip on batch paths.
+    which spares the round trip on batch paths. Sealing costs one HMAC and no query.
     """
     seq, prev_hash = head
+    kid, key = current_key()
     ctx = actor.context
     ev = new(
         AuditEvent,
@@ -74,8 +162,9 @@ def build_event(*, subject_type: str, subject_id: int, head: tuple[int, str], ac
         reason=reason or "",
         forced=forced,
         prev_hash=prev_hash,
+        key_id=kid,
     )
-    ev.hash = _event_digest(_hashed_fields(ev))
+    ev.hash = mac_hex(key, canonical_json(_hashed_fields(ev)))
     return ev
 
 
@@ -99,67 +188,14 @@ def append_event(*, subject_type: str, subject_id: int, action: str, actor: Acto
     return ev
 
 
-@dataclass(frozen=True)
-class ChainBreak:
-    subject_type: str
-    subject_id: int
-    seq: int
-    event_id: int | None
-    problem: str
-
-    def __str__(self) -> str:
-        return f"{self.subject_type}:{self.subject_id} #{self.seq} (event {self.event_id}): {self.problem}"
-
-
-def _iter_events(subject_type: str | None) -> Iterator[AuditEvent]:
-    qs = AuditEvent.objects.order_by("subject_type", "subject_id", "seq")
-    if subject_type:
-        qs = qs.filter(subject_type=subject_type)
-    return qs.iterator(chunk_size=5000)
-
-
-def verify_chains(*, heads: Iterable[tuple[str, int, int, str]] = (),
-                  subject_type: str | None = None) -> tuple[int, list[ChainBreak]]:
-    """Walk every chain; return (events checked, breaks).
-
-    ``heads`` are (subject_type, subject_id, seq, hash) that subjects recorded for their last
-    event: a chain whose tail was deleted is caught by comparing with them.
-    """
-    breaks: list[ChainBreak] = []
-    last: dict[tuple[str, int], tuple[int, str]] = {}
-    checked = 0
-    current: tuple[str, int] | None = None
-    expected_seq, expected_prev = 0, GENESIS
-    for ev in _iter_events(subject_type):
-        checked += 1
-        key = (ev.subject_type, ev.subject_id)
-        if key != current:
-            current, expected_seq, expected_prev = key, 0, GENESIS
-        expected_seq += 1
-        if ev.seq != expected_seq:
-            breaks.append(ChainBreak(*key, ev.seq, ev.pk,
-                                     f"sequence jumps from {expected_seq - 1} to {ev.seq} (events missing)"))
-            expected_seq = ev.seq
-        if ev.prev_hash != expected_prev:
-            breaks.append(ChainBreak(*key, ev.seq, ev.pk, "previous-hash link does not match"))
-        if _event_digest(_hashed_fields(ev)) != ev.hash:
-            breaks.append(ChainBreak(*key, ev.seq, ev.pk, "content does not match its hash (edited)"))
-        expected_prev = ev.hash
-        last[key] = (ev.seq, ev.hash)
-    for stype, sid, seq, digest in heads:
-        if subject_type and stype != subject_type:
-            continue
-        found = last.get((stype, sid))
-        if seq and found is None:
-            breaks.append(ChainBreak(stype, sid, seq, None, "all events missing"))
-        elif found and found != (seq, digest):
-            breaks.append(ChainBreak(stype, sid, seq, None,
-                                     f"last event is #{found[0]} but the subject records #{seq} (tail deleted or replaced)"))
-    return checked, breaks
+# --------------------------------------------------------------------------- PostgreSQL guards
 
 
 def append_only_trigger_sql(table: str) -> tuple[str, str]:
-    """PostgreSQL DDL that refuses UPDATE, DELETE and TRUNCATE on ``table``, and its reverse."""
+    """PostgreSQL DDL that refuses UPDATE, DELETE and TRUNCATE on ``table``, and its reverse.
+
+    No session setting lifts it: only the table's owner can (by disabling the trigger), and the
+    application's database role owns no table (:mod:`orderhub.core.dbroles`)."""
     fn = f"{table}_append_only"
     forward = f"""
 CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -168,12 +204,7 @@ BEGIN
 END $$;
 CREATE TRIGGER {fn}_row BEFORE UPDATE OR DELETE ON {table}
   FOR EACH ROW EXECUTE FUNCTION {fn}();
-CREATE OR REPLACE FUNCTION {fn}_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  -- a test database is emptied between tests; it sets this on its connections
-  IF current_setting('orderhub.allow_truncate', true) = 'on' THEN RETURN NULL; END IF;
-  RAISE EXCEPTION '{table} is append-only: TRUNCATE refused' USING ERRCODE = 'insufficient_privilege';
-END $$;
+{truncate_guard_sql(fn + "_truncate", f"{table} is append-only: TRUNCATE refused")}
 CREATE TRIGGER {fn}_truncate BEFORE TRUNCATE ON {table}
   FOR EACH STATEMENT EXECUTE FUNCTION {fn}_truncate();
 """
@@ -186,5 +217,43 @@ DROP FUNCTION IF EXISTS {fn}_truncate();
     return forward, reverse
 
 
+def truncate_guard_sql(function: str, message: str) -> str:
+    """(Re)define the statement-trigger function that refuses TRUNCATE, whatever the session."""
+    return f"""
+CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION '{message}' USING ERRCODE = 'insufficient_privilege';
+END $$;
+"""
+
+
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+def record_legacy_boundary(table: str):
+    """A migration operation: record in ``AuditLegacyBoundary`` the highest id ``table`` has
+    handed out so far (with the id block a running process may still hold), so its rows up to
+    there may be legacy (unsealed) and every later one must carry a MAC. 0 on an empty table."""
+    from django.db import migrations
+    from django.utils import timezone
+
+    def run(apps, schema_editor) -> None:
+        conn = schema_editor.connection
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT max(id) FROM {table}")
+            top = cur.fetchone()[0] or 0
+            if top and conn.vendor == "postgresql":
+                cur.execute("SELECT s.last_value + s.increment_by - 1 FROM pg_sequences s "
+                            "WHERE format('%%I.%%I', s.schemaname, s.sequencename) = "
+                            "pg_get_serial_sequence(%s, 'id')", [table])
+                row = cur.fetchone()
+                top = max(top, (row[0] or 0) if row else 0)
+        apps.get_model("core", "AuditLegacyBoundary").objects.using(conn.alias).create(
+            table=table, max_id=top, recorded_at=timezone.now())
+
+    def undo(apps, schema_editor) -> None:
+        apps.get_model("core", "AuditLegacyBoundary").objects.using(
+            schema_editor.connection.alias).filter(table=table).delete()
+
+    return migrations.RunPython(run, undo)

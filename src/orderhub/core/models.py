@@ -6,10 +6,14 @@ from django.utils.translation import gettext_lazy as _
 class AuditEvent(models.Model):
     """One append-only entry of a subject's history (an order, a workflow, a customer ...).
 
-    Each event carries the hash of the previous event of the same subject, so an edited or deleted
-    row breaks the chain; `orderhub audit verify` walks every chain. On PostgreSQL a trigger refuses
-    UPDATE, DELETE and TRUNCATE on this table.
+    Each event carries the MAC of the previous event of the same subject, so an edited or deleted
+    row breaks the chain; `orderhub audit verify` walks every chain (``orderhub.core.audit``). On
+    PostgreSQL the application's role may only SELECT and INSERT here and a trigger refuses
+    UPDATE, DELETE and TRUNCATE.
     """
+
+    # the app's database role gets SELECT and INSERT only (orderhub.core.dbroles)
+    append_only = True
 
     subject_type = models.CharField(_("subject type"), max_length=32)
     subject_id = models.BigIntegerField(_("subject id"))
@@ -28,6 +32,8 @@ class AuditEvent(models.Model):
     forced = models.BooleanField(_("forced"), default=False)
     prev_hash = models.CharField(_("previous hash"), max_length=64, blank=True)
     hash = models.CharField(_("hash"), max_length=64)
+    # the key that sealed ``hash`` (orderhub.core.audit.key_id_of); "" = a legacy SHA-256
+    key_id = models.CharField(_("key id"), max_length=16, blank=True, default="")
 
     class Meta:
         verbose_name = _("audit event")
@@ -41,6 +47,22 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject_type}:{self.subject_id}#{self.seq} {self.action}"
+
+
+class AuditLegacyBoundary(models.Model):
+    """Rows of ``table`` with an id up to ``max_id`` were made before keyed MACs (verified by
+    their plain SHA-256, as a legacy segment); any later row must carry a MAC. Recorded once by
+    the migration that introduced the keys (0 on a fresh install: nothing is legacy), copied into
+    every signed checkpoint, so moving it is detected."""
+
+    append_only = True
+
+    table = models.CharField(max_length=63, primary_key=True)
+    max_id = models.BigIntegerField()
+    recorded_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.table} <= {self.max_id}"
 
 
 class ApiToken(models.Model):

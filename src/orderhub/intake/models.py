@@ -83,6 +83,8 @@ class InboundMessage(models.Model):
     orders = models.ManyToManyField(Order, through="InboundOrder", related_name="inbound_messages")
 
     objects = InboundMessageQuerySet.as_manager()
+    # the app's database role may UPDATE only the other columns, never DELETE (core.dbroles)
+    immutable_columns = RAW_COLUMNS
 
     class Meta:
         verbose_name = _("inbound message")

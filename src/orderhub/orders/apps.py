@@ -1,7 +1,19 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class OrdersConfig(AppConfig):
     name = "orderhub.orders"
     label = "orders"
     verbose_name = "Orders"
+
+    def ready(self) -> None:
+        from orderhub.core.audit_chains import register_check, register_subject
+
+        from . import selectors
+
+        # orders keep their chain head on their row; the audit verifier and the checkpoint job
+        # read it from there, and check the sealed snapshots
+        register_subject("order", noun=_("order"), heads=selectors.order_audit_heads,
+                         history_required=True)
+        register_check("orders.snapshots", selectors.snapshot_audit_findings, subject_type="order")

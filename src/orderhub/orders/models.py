@@ -169,7 +169,11 @@ class StageInstance(models.Model):
 
 
 class Snapshot(models.Model):
-    """The whole order as canonical JSON with its SHA-256, kept at every stage change."""
+    """The whole order as canonical JSON with its SHA-256, kept at every stage change; ``mac``
+    seals it with the audit key (``orderhub.core.audit.seal``, over ``snapshot_sealed_text``)."""
+
+    # the app's database role gets SELECT and INSERT only (orderhub.core.dbroles)
+    append_only = True
 
     # no index of its own: snapshot_unique (order_id, version) leads with it
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="snapshots", db_index=False)
@@ -178,6 +182,9 @@ class Snapshot(models.Model):
     taken_at = models.DateTimeField(_("taken at"))
     content = models.TextField(_("canonical JSON"))
     sha256 = models.CharField(_("SHA-256"), max_length=64)
+    # the audit key's id and the MAC; both "" on a legacy snapshot (made before keyed MACs)
+    key_id = models.CharField(_("key id"), max_length=16, blank=True, default="")
+    mac = models.CharField(_("MAC"), max_length=64, blank=True, default="")
 
     class Meta:
         verbose_name = _("snapshot")
@@ -189,6 +196,12 @@ class Snapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} v{self.version}"
+
+
+def snapshot_sealed_text(order_id: int, version: int, content: str) -> str:
+    """What a snapshot's MAC covers: its content and where it belongs, so a sealed content
+    cannot be moved to another order or version."""
+    return f"orders.snapshot:{order_id}:{version}:{content}"
 
 
 def attachment_path(instance, filename: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -16,14 +17,16 @@ from django.utils.translation import gettext as _
 
 from orderhub.core import clock, permissions
 from orderhub.core.actors import SUPERVISOR_ROLES, Actor
-from orderhub.core.audit import verify_chains
+from orderhub.core.audit import seal_matches
+from orderhub.core.audit_chains import Finding, VerifyContext, describe
+from orderhub.core.audit_verify import verify
 from orderhub.core.canonical import sha256_hex
 from orderhub.core.errors import NotFound
 from orderhub.core.models import AuditEvent
 from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled
 
-from .models import Order, OrderLine, Snapshot, StageInstance
+from .models import Order, OrderLine, Snapshot, StageInstance, snapshot_sealed_text
 
 
 @dataclass(frozen=True)
@@ -309,20 +312,51 @@ def snapshot_diff(order: Order, a: int, b: int) -> list[dict[str, Any]]:
             for k in sorted(set(left) | set(right)) if left.get(k) != right.get(k)]
 
 
-def verify_order_audit(*, include_other_subjects: bool = True):
-    """Walk every chain and compare each order's recorded head; also re-hash snapshots."""
-    heads = Order.objects.values_list("pk", "audit_seq", "audit_head").iterator(chunk_size=5000)
-    checked, breaks = verify_chains(
-        heads=(("order", pk, seq, head) for pk, seq, head in heads),
-        subject_type=None if include_other_subjects else "order")
-    bad_snapshots = [
-        (order_id, version)
-        for order_id, version, content, digest in Snapshot.objects.values_list(
-            "order_id", "version", "content", "sha256").iterator(chunk_size=5000)
-        if sha256_hex(content) != digest
-    ]
-    return checked, breaks, bad_snapshots
+def order_audit_heads() -> Iterator[tuple[int, int, str, str]]:
+    """Every order's chain head as its row records it, with its number, by id: what the audit
+    verifier and the checkpoint job read (registered in ``OrdersConfig.ready``)."""
+    return (Order.objects.order_by("pk").values_list("pk", "audit_seq", "audit_head", "number")
+            .iterator(chunk_size=5000))
 
 
-__all__ = ["OrderFilter", "scope_q", "visible", "check_visible", "order_queryset", "order_dict", "order_detail", "order_events",
-           "order_snapshots", "get_order", "DeferredJoinList", "snapshot_diff", "owned_stage_filter", "verify_order_audit"]
+def snapshot_audit_findings(ctx: VerifyContext) -> Iterator[Finding]:
+    """Snapshots whose content no longer matches its SHA-256 or its MAC, named by order number
+    (a check the audit verifier runs inside its snapshot)."""
+    boundary = ctx.boundaries.get(Snapshot._meta.db_table, 0)
+    rows = (Snapshot.objects.order_by("pk")
+            .values_list("pk", "order_id", "order__number", "version", "content", "sha256", "key_id", "mac")
+            .iterator(chunk_size=2000))
+    for pk, order_id, number, version, content, digest, key_id, mac in rows:
+        params = {"version": version, "key_id": key_id}
+        if sha256_hex(content) != digest:
+            kind, message = "snapshot_edited", _("snapshot of version %(version)s: content does not match "
+                                                 "its SHA-256 (edited)")
+        elif key_id:
+            sealed = seal_matches(snapshot_sealed_text(order_id, version, content), key_id, mac, ctx.keys)
+            if sealed:
+                continue
+            kind, message = (("snapshot_unknown_key", _("snapshot of version %(version)s: sealed with key "
+                                                        "%(key_id)s, which is not configured"))
+                             if sealed is None else
+                             ("snapshot_edited", _("snapshot of version %(version)s: content does not match "
+                                                   "its MAC (edited, and its SHA-256 recomputed)")))
+        elif not 0 < pk <= boundary:
+            kind, message = "snapshot_unsealed", _("snapshot of version %(version)s: no MAC, although made "
+                                                   "after snapshots were sealed (forged)")
+        else:
+            continue
+        yield Finding(kind=kind, label=describe("order", order_id, number), message=message % params,
+                      subject_type="order", subject_id=order_id)
+
+
+def verify_order_audit(*, include_other_subjects: bool = True) -> tuple[int, list[Finding], list[Finding]]:
+    """(events checked, chain findings, snapshot findings): ``orderhub audit verify``'s report
+    (``core.audit_verify``) split in two."""
+    report = verify(subject_types=None if include_other_subjects else {"order"})
+    snaps = [f for f in report.findings if f.kind.startswith("snapshot")]
+    return report.events, [f for f in report.findings if not f.kind.startswith("snapshot")], snaps
+
+
+__all__ = ["OrderFilter", "scope_q", "visible", "check_visible", "order_queryset", "order_dict", "order_detail",
+           "order_events", "order_snapshots", "get_order", "DeferredJoinList", "snapshot_diff", "owned_stage_filter",
+           "verify_order_audit", "order_audit_heads", "snapshot_audit_findings"]

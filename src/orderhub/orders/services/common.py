@@ -13,14 +13,14 @@ from typing import Any
 from django.conf import settings
 
 from orderhub.core.actors import Actor
-from orderhub.core.audit import build_event
+from orderhub.core.audit import build_event, seal
 from orderhub.core.calendar_config import get_business_calendar
 from orderhub.core.canonical import canonical_json, sha256_hex
 from orderhub.core.errors import Problem
 from orderhub.core.instances import new
 from orderhub.core.numbering import next_value
 
-from ..models import Order, OrderLine, Snapshot, StageInstance
+from ..models import Order, OrderLine, Snapshot, StageInstance, snapshot_sealed_text
 
 CENT = Decimal("0.01")
 NUMBER_SEQUENCE = "orderhub_order_number"
@@ -98,8 +98,9 @@ def snapshot_content(order: Order, lines: list[OrderLine]) -> dict[str, Any]:
 
 def make_snapshot(order: Order, lines: list[OrderLine], now) -> Snapshot:
     content = canonical_json(snapshot_content(order, lines))
+    key_id, mac = seal(snapshot_sealed_text(order.pk, order.version, content))
     return new(Snapshot, order=order, version=order.version, stage=order.stage, taken_at=now,
-                    content=content, sha256=sha256_hex(content))
+                    content=content, sha256=sha256_hex(content), key_id=key_id, mac=mac)
 
 
 def next_event(order: Order, *, action: str, actor: Actor, now, changes=None, data=None,
