@@ -41,7 +41,7 @@ ROLE_PERMISSIONS = {
               "core.change_calendaroverride", "catalog.change_customer", "catalog.change_product",
               "notify.change_endpoint",
               "inventory.change_stocklevel", "auth.change_user",
-              "intake.change_configversion", "rules.change_rule"],
+              "intake.change_configversion", "intake.view_refusedrequest", "rules.change_rule"],
     "planning_supervisor": ["orders.add_order", "orders.view_order", "orders.hold_order"],
     "production_director": ["orders.view_order", "orders.hold_order"],
     "production_manager": ["orders.view_order", "orders.hold_order"],
