@@ -5,3 +5,6 @@ class CoreConfig(AppConfig):
     name = "orderhub.core"
     label = "core"
     verbose_name = "OrderHub core"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the production start-up checks)
