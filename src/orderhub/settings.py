@@ -207,7 +207,7 @@ ORDERHUB_RATE_LIMITS = {
     # login form posts (web and admin); each costs ~1 s of CPU for the password hash
     "login": os.environ.get("ORDERHUB_RATE_LOGIN", "20/60"),
     # intake webhooks, accepted or not (a marketplace pushes from few addresses: keep it high)
-    "intake_webhook": os.environ.get("ORDERHUB_RATE_INTAKE_WEBHOOK", "6000/60"),
+    "intake_webhook": os.environ.get("ORDERHUB_RATE_INTAKE_WEBHOOK", "12000/60"),
     # refused intake requests (bad signature, unknown channel, wrong quick-order link): over
     # this, every request of that address to those doors is answered 429 until the window ends
     "intake_refused": os.environ.get("ORDERHUB_RATE_INTAKE_REFUSED", "30/600"),
