@@ -31,7 +31,7 @@ SCRUB = ("ORDERHUB_SECRET_KEY", "ORDERHUB_AUDIT_KEY", "ORDERHUB_ENCRYPTION_KEY",
 def _env(tmp_path, **extra) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in SCRUB}
     env.update({"ORDERHUB_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT / "src"),
-                "ORDERHUB_CACHE_URL": os.environ.get("ORDERHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")})
+                "ORDERHUB_CACHE_URL": os.environ.get("ORDERHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/5")})
     env.update(extra)
     return {k: v for k, v in env.items() if v is not None}
 

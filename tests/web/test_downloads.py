@@ -164,3 +164,13 @@ def test_upload_named_html_is_kept_as_bytes_and_downloaded(master, settings):
     resp = web.get(f"/intake/{msg.pk}/raw")
     assert_download(resp, filename="x.html")
     assert resp.content == HTML
+
+
+def test_a_picture_too_big_to_draw_is_not_decoded(master, intake_actor):
+    buf = io.BytesIO()
+    Image.new("1", (8000, 6000)).save(buf, format="PNG")  # 48 million pixels in a few KB
+    bomb = intake.inbound_receive(channel="email", kind="attachment", payload=buf.getvalue(), actor=intake_actor,
+                                  content_type="image/png", filename="big.png")
+    started = time.monotonic()
+    assert login("service").get(f"/intake/{bomb.pk}/preview").status_code == 404
+    assert time.monotonic() - started < 2

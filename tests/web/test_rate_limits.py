@@ -124,7 +124,7 @@ def test_limits_hold_across_web_processes_through_redis(tmp_path):
     import urllib.error
     import urllib.request
 
-    url = os.environ.get("ORDERHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    url = os.environ.get("ORDERHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
     try:
         r = redis.Redis.from_url(url)
         r.ping()

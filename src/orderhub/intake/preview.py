@@ -3,7 +3,7 @@ never reach the browser (they could be anything the sender said was a picture).
 
 Pictures are decoded with Pillow and PDFs rendered with pypdfium2 (first pages, stacked), then
 written as a fresh PNG at most ``MAX_WIDTH`` wide. Anything that is not a picture or PDF gives
-None. Pillow's decompression-bomb limit applies.
+None, and so does a picture of more than ``MAX_PIXELS`` (checked from its header, before decoding).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import io
 from .ocr import DOCUMENT_TYPES
 
 MAX_WIDTH = 1200
+MAX_PIXELS = 40_000_000  # a bigger picture is not drawn (its decoded size would be ~120 MB and up)
 MAX_PAGES = 5
 PDF_SCALE = 1.5
 
@@ -28,7 +29,9 @@ def _pages(payload: bytes, content_type: str) -> list:
             return [pdf[i].render(scale=PDF_SCALE).to_pil().convert("RGB") for i in range(min(len(pdf), MAX_PAGES))]
         finally:
             pdf.close()
-    img = Image.open(io.BytesIO(payload))
+    img = Image.open(io.BytesIO(payload))  # reads the header only
+    if img.width * img.height > MAX_PIXELS:
+        raise ValueError("too many pixels to draw a preview")
     img.load()
     return [img.convert("RGB")]
 

@@ -222,8 +222,10 @@ def message_preview(request, pk: int):
     png = preview_png(payload, content_type)
     if png is None:
         raise Http404
-    return download_response(png, filename=f"message-{pk}-preview.png", fallback=f"message-{pk}-preview.png",
+    resp = download_response(png, filename=f"message-{pk}-preview.png", fallback=f"message-{pk}-preview.png",
                              content_type="image/png")
+    resp["Cache-Control"] = "private, max-age=86400"  # stored payloads never change: draw it once a day
+    return resp
 
 
 # --------------------------------------------------------------------------- quick order
