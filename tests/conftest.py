@@ -59,6 +59,19 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture(autouse=True)
+def _edge_defaults(settings):
+    """django-axes refuses Client.login() (it authenticates without a request), so the login
+    lockout is off unless a test turns it on (tests/web/test_login_lockout.py). Rate-limit
+    counters live in the local cache: each test starts with an empty one."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    settings.AXES_ENABLED = False
+    if isinstance(caches["default"], LocMemCache):
+        caches["default"].clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_process_caches():
     """Ids may be reused after a test's rollback (SQLite): start each test with empty caches."""
     from orderhub.core.calendar_config import clear_calendar_cache

@@ -33,7 +33,26 @@ def _django():
     return call_command
 
 
+def _preflight() -> None:
+    """Refuse to start on a bad configuration: Django's system checks (with the deployment
+    checks in production, ``orderhub.core.checks``); errors end the process naming what to fix."""
+    _django()
+    from django.conf import settings
+    from django.core import checks
+
+    found = checks.run_checks(include_deployment_checks=settings.ORDERHUB_PRODUCTION)
+    errors = [m for m in found if m.level >= checks.ERROR and not m.is_silenced()]
+    for m in found:
+        if not m.is_silenced():
+            print(f"{'error' if m.level >= checks.ERROR else 'warning'}: {m.msg}"
+                  + (f" ({m.hint})" if m.hint else "") + f" [{m.id}]", file=sys.stderr)
+    if errors:
+        print("orderhub: refusing to start until the configuration errors above are fixed.", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def _serve(host: str, port: int, workers: int) -> int:
+    _preflight()
     call = _django()
     call("collectstatic", "--noinput", verbosity=0)
     from django.conf import settings

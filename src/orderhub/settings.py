@@ -5,6 +5,7 @@ demo), PostgreSQL in production and in the test suite.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -41,6 +42,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "ninja",
+    "csp",
+    "axes",
     "orderhub.core",
     "orderhub.catalog",
     "orderhub.inventory",
@@ -54,15 +57,18 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "orderhub.core.middleware.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "orderhub.core.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "orderhub.core.ratelimit.RateLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "orderhub.urls"
@@ -109,6 +115,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # processes. See orderhub.core.dbroles and `orderhub db init-roles`.
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# django-axes first: a locked-out username+address is refused before its password is checked
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -191,3 +203,95 @@ ORDERHUB_BASE_URL = os.environ.get("ORDERHUB_BASE_URL", "http://127.0.0.1:8000")
 ORDERHUB_NOTIFY_CACHE_SECONDS = float(os.environ.get("ORDERHUB_NOTIFY_CACHE_SECONDS", "10"))
 # rules engine: how often a process checks whether rules were saved elsewhere (seconds)
 ORDERHUB_RULES_RELOAD_SECONDS = float(os.environ.get("ORDERHUB_RULES_RELOAD_SECONDS", "2"))
+
+# --------------------------------------------------------------------------- the edge
+# Caches: rate limits (orderhub.core.ratelimit) and the board's shared render must be shared by
+# every web process of an installation, so Redis whenever there is more than one process
+# (production, ORDERHUB_JOBS=celery); the embedded demo keeps them in its one process.
+ORDERHUB_CACHE_URL = os.environ.get("ORDERHUB_CACHE_URL", "")
+if ORDERHUB_CACHE_URL or ORDERHUB_JOBS == "celery" or ORDERHUB_PRODUCTION:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": ORDERHUB_CACHE_URL or REDIS_URL, "KEY_PREFIX": "orderhub"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                          "LOCATION": "orderhub"}}
+
+# Per client address ("count/seconds"; "0" turns one off). See orderhub.core.ratelimit.
+ORDERHUB_RATE_LIMITS = {
+    # login form posts (web and admin); each costs ~1 s of CPU for the password hash
+    "login": os.environ.get("ORDERHUB_RATE_LOGIN", "20/60"),
+    # intake webhooks, accepted or not (a marketplace pushes from few addresses: keep it high)
+    "intake_webhook": os.environ.get("ORDERHUB_RATE_INTAKE_WEBHOOK", "12000/60"),
+    # refused intake requests (bad signature, unknown channel, wrong quick-order link): over
+    # this, every request of that address to those doors is answered 429 until the window ends
+    "intake_refused": os.environ.get("ORDERHUB_RATE_INTAKE_REFUSED", "30/600"),
+    # quick-order posts (a customer's phone)
+    "quick_order": os.environ.get("ORDERHUB_RATE_QUICK_ORDER", "30/60"),
+}
+# Refused intake requests (logged without their body): kept this many days, at most this many rows
+ORDERHUB_REFUSED_KEEP_DAYS = int(os.environ.get("ORDERHUB_REFUSED_KEEP_DAYS", "30"))
+ORDERHUB_REFUSED_MAX_ROWS = int(os.environ.get("ORDERHUB_REFUSED_MAX_ROWS", "100000"))
+# Reverse proxies in front that append to X-Forwarded-For (nginx: proxy_add_x_forwarded_for);
+# the client address is taken from there, never from what the client itself sent.
+ORDERHUB_BEHIND_PROXY = os.environ.get("ORDERHUB_BEHIND_PROXY", "0") == "1"
+ORDERHUB_PROXY_COUNT = int(os.environ.get("ORDERHUB_PROXY_COUNT", "1" if ORDERHUB_BEHIND_PROXY else "0"))
+
+# Login lockout (django-axes): 5 failures for one username from one address lock that pair
+# for 15 minutes; an administrator can unlock a user on the users page.
+AXES_FAILURE_LIMIT = int(os.environ.get("ORDERHUB_LOGIN_FAILURES", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("ORDERHUB_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "orderhub.web.views.home.locked_out"
+AXES_CLIENT_IP_CALLABLE = "orderhub.core.client.client_ip"
+AXES_DISABLE_ACCESS_LOG = True  # successful logins are not logged in a table that only grows
+AXES_ENABLE_ADMIN = False  # the admin is read-only; lockouts are seen and lifted on the users page
+AXES_VERBOSE = True
+
+# HTTPS (ORDERHUB_HTTPS=1, the default in production): HSTS, Secure cookies, redirect to https.
+# Behind a TLS-terminating proxy set ORDERHUB_BEHIND_PROXY=1: the proxy must set
+# X-Forwarded-Proto (and overwrite one a client sent).
+ORDERHUB_HTTPS = os.environ.get("ORDERHUB_HTTPS", "1" if ORDERHUB_PRODUCTION else "0") == "1"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True  # pages carry the token in the markup; no script needs the cookie
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if ORDERHUB_BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if ORDERHUB_HTTPS:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = os.environ.get("ORDERHUB_SSL_REDIRECT", "1") == "1"
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the load balancer's probe may come over plain HTTP
+    SECURE_HSTS_SECONDS = int(os.environ.get("ORDERHUB_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = os.environ.get("ORDERHUB_HSTS_INCLUDE_SUBDOMAINS", "1") == "1"
+    SECURE_HSTS_PRELOAD = os.environ.get("ORDERHUB_HSTS_PRELOAD", "0") == "1"
+SILENCED_SYSTEM_CHECKS = [
+    # security.W021 (SECURE_HSTS_PRELOAD off): asking browsers to hard-code HTTPS for the whole
+    # domain is a commitment only the domain's owner can make; ORDERHUB_HSTS_PRELOAD=1 sets it.
+    "security.W021",
+]
+
+# Content-Security-Policy on every response (django-csp): scripts and styles only from our own
+# static files, nothing inline, no eval; Swagger at /api/docs works under it as it is (React sets
+# styles through the CSSOM, which the policy allows). Downloads carry their own stricter policy
+# (orderhub.core.downloads).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],  # Tabler's icons are data: SVGs in its stylesheet
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "frame-src": ["'none'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}

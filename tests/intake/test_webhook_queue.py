@@ -16,7 +16,7 @@ from django.db import connection
 from orderhub.core.audit_verify import verify
 from orderhub.core.models import AuditEvent
 from orderhub.intake import services
-from orderhub.intake.models import InboundMessage, InboundOrder
+from orderhub.intake.models import InboundMessage, InboundOrder, RefusedRequest
 from orderhub.orders.models import Order
 from tests.pgroles import database_url
 
@@ -60,9 +60,9 @@ def test_queue_mode_acknowledges_with_the_inbox_id_and_parses_later(queue_mode, 
     assert not Order.objects.exists()  # nothing parsed yet
     tampered = post_webhook(sample("miniprogram", "01-paid.json").replace(b'"num": 20', b'"num": 2000'),
                             signature="sha256=" + "0" * 64)
-    assert tampered.status_code == 401  # still refused at the door, and never queued
-    rejected = InboundMessage.objects.get(status=S.REJECTED)
-    assert not rejected.queued
+    assert tampered.status_code == 401  # still refused at the door: logged, never stored or queued
+    assert "id" not in tampered.json()
+    assert InboundMessage.objects.count() == 1 and RefusedRequest.objects.get().reason == "bad_signature"
     post_webhook(sample("miniprogram", "02-same-again.json"))
     post_webhook(sample("miniprogram", "05-truncated.json"))
     from orderhub.intake.services import inbox

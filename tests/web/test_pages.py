@@ -157,8 +157,9 @@ def test_attachments_upload_preview_and_download(company, tmp_path, settings):
     assert [a.name for a in atts] == ["drawing.png", "evil.html"]
     page = c.get(f"/orders/{order.number}/").content.decode()
     assert f'<img src="/orders/{order.number}/files/{atts[0].pk}"' in page
-    img = c.get(f"/orders/{order.number}/files/{atts[0].pk}")
-    assert img["Content-Type"] == "image/png" and b"".join(img.streaming_content) == png
+    img = c.get(f"/orders/{order.number}/files/{atts[0].pk}")  # drawn by <img>, served as a download
+    assert img["Content-Type"] == "application/octet-stream" and "attachment" in img["Content-Disposition"]
+    assert img["X-Content-Type-Options"] == "nosniff" and b"".join(img.streaming_content) == png
     html = c.get(f"/orders/{order.number}/files/{atts[1].pk}")
     assert html["Content-Type"] == "application/octet-stream" and "attachment" in html["Content-Disposition"]
     assert Client().get(f"/orders/{order.number}/files/{atts[0].pk}").status_code == 302

@@ -7,4 +7,7 @@ class CoreConfig(AppConfig):
     verbose_name = "OrderHub core"
 
     def ready(self) -> None:
-        from . import tasks  # noqa: F401  (registers the periodic audit checkpoint)
+        from . import (
+            checks,  # noqa: F401  (registers the production start-up checks)
+            tasks,  # noqa: F401  (registers the periodic audit checkpoint)
+        )

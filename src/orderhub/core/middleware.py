@@ -1,6 +1,7 @@
 import uuid
 
 from .actors import RequestContext
+from .client import client_ip
 
 
 class RequestContextMiddleware:
@@ -13,7 +14,7 @@ class RequestContextMiddleware:
         rid = (request.headers.get("X-Request-ID") or uuid.uuid4().hex)[:64]
         request.request_id = rid
         request.orderhub_context = RequestContext(
-            ip=request.META.get("REMOTE_ADDR") or None,
+            ip=client_ip(request) or None,
             user_agent=request.headers.get("User-Agent", "")[:400],
             request_id=rid,
         )

@@ -80,6 +80,8 @@ CAPABILITIES: dict[str, Capability] = {c.code: c for c in (
     _c("intake.view", _lazy("See the intake inbox, imports and drafts"), "orders.view_order"),
     _c("intake.import", _lazy("Import files, replay messages, confirm drafts"), "orders.add_order"),
     _c("intake.configure", _lazy("Change intake mappings and rules"), "intake.change_configversion"),
+    _c("intake.refused", _lazy("See requests refused at intake (bad signatures, wrong links)"),
+       "intake.view_refusedrequest"),
     _c("intake.quick_link", _lazy("Issue customers' quick-order links"), "orders.add_order",
        "intake.change_configversion"),
     _c("tickets.view", _lazy("See tickets"), "orders.view_order"),

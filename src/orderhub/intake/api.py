@@ -1,7 +1,9 @@
 """Intake API (mounted at /api/intake). Thin handlers: parse, call one service or selector.
 
 Signed webhooks (``POST /api/intake/{channel}``) and quick orders (``/api/intake/quick/{token}``)
-carry their own credentials (signature, link token) and need no bearer token.
+carry their own credentials (signature, link token) and need no bearer token. A request refused
+at that door stores nothing (it is logged: ``GET /api/intake/refused``), and every client address
+is rate-limited there (429 with ``Retry-After``; ``orderhub.core.ratelimit``).
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Body, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
@@ -17,6 +18,7 @@ from pydantic import ConfigDict, Field
 
 from orderhub.api.auth import requires
 from orderhub.api.schemas import BizDate, ErrorOut, Text
+from orderhub.core.downloads import download_response
 
 from . import selectors, services
 from .models import InboundMessage
@@ -25,6 +27,8 @@ router = Router(tags=["intake"])
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 413: ErrorOut,
           422: ErrorOut}
 STRICT = ConfigDict(extra="forbid")
+# the doors anyone can knock on: refused (401/404) and rate-limited per client address (429)
+DOOR_ERRORS = {**ERRORS, 429: ErrorOut}
 
 
 class MessageOut(Schema):
@@ -162,18 +166,47 @@ def get_message(request, message_id: int):
 
 @router.get("/messages/{message_id}/payload", auth=requires("intake.view"), response={200: None, **ERRORS})
 def get_payload(request, message_id: int):
-    """The payload exactly as received."""
-    body, content_type, filename = selectors.message_payload(message_id, actor=request.actor)
-    resp = HttpResponse(body, content_type=content_type)
-    if filename:
-        resp["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(filename)}"
-    return resp
+    """The payload exactly as received, always as a download: ``application/octet-stream``,
+    ``Content-Disposition: attachment`` (the received file name, else ``message-<id>.bin``),
+    ``X-Content-Type-Options: nosniff``. The type the sender claimed is in the message's
+    ``content_type``."""
+    body, _content_type, filename = selectors.message_payload(message_id, actor=request.actor)
+    return download_response(body, filename=filename, fallback=f"message-{message_id}.bin")
 
 
-def _quote(name: str) -> str:
-    from urllib.parse import quote
+class RefusedOut(Schema):
+    id: int
+    received_at: datetime
+    kind: str
+    channel: str
+    reason: str
+    reason_label: str
+    detail: str
+    ip: str
+    user_agent: str
+    content_type: str
+    size: int
+    sha256: str
+    head: str
 
-    return quote(name)
+
+class RefusedPage(Schema):
+    count: int
+    page: int
+    page_size: int
+    items: list[RefusedOut]
+
+
+@router.get("/refused", auth=requires("intake.refused"), response={200: RefusedPage, **ERRORS})
+def list_refused(request, channel: Text | None = None, reason: Text | None = None, ip: Text | None = None,
+                 page: int = Query(1, ge=1, le=1_000_000), page_size: int = Query(50, ge=1, le=500)):
+    """Requests refused at intake (bad or missing signature, unknown channel, wrong quick-order
+    link), newest first. Their bodies were not kept: size, SHA-256 and the first 1 KiB (control
+    characters escaped). Administrators only."""
+    qs = selectors.refused_queryset(channel=channel, reason=reason, ip=ip)
+    start = (page - 1) * page_size
+    return {"count": qs.count(), "page": page, "page_size": page_size,
+            "items": [selectors.refused_dict(r) for r in qs[start:start + page_size]]}
 
 
 @router.post("/messages/{message_id}/replay", auth=requires("intake.import"), response={200: MessageDetailOut, **ERRORS})
@@ -256,14 +289,14 @@ def issue_quick_link(request, customer: Text):
                         "qr_svg": services.quick_qr(url, kind="svg").decode()})
 
 
-@router.get("/quick/{token}", auth=None, response={200: dict[str, Any], **ERRORS})
+@router.get("/quick/{token}", auth=None, response={200: dict[str, Any], **DOOR_ERRORS})
 def quick_who(request, token: str):
     """Whom a quick-order link orders for (what the page greets the customer with)."""
     c = services.quick_customer(token)
     return {"customer": c.code, "name": c.name}
 
 
-@router.get("/quick/{token}/qr.{kind}", auth=None, response={200: None, **ERRORS})
+@router.get("/quick/{token}/qr.{kind}", auth=None, response={200: None, **DOOR_ERRORS})
 def quick_qr(request, token: str, kind: str):
     services.quick_customer(token)
     if kind not in ("png", "svg"):
@@ -271,26 +304,35 @@ def quick_qr(request, token: str, kind: str):
 
         raise NotFound("not_found", _("QR codes come as png or svg."))
     url = request.build_absolute_uri(f"/api/intake/quick/{token}")
-    return HttpResponse(services.quick_qr(url, kind=kind),
-                        content_type="image/png" if kind == "png" else "image/svg+xml")
+    return download_response(services.quick_qr(url, kind=kind), filename=f"quick-order.{kind}",
+                             fallback=f"quick-order.{kind}",
+                             content_type="image/png" if kind == "png" else "image/svg+xml")
 
 
-@router.post("/quick/{token}", auth=None, response={201: MessageOut, 200: MessageOut, **ERRORS})
+@router.post("/quick/{token}", auth=None, response={201: MessageOut, 200: MessageOut, **DOOR_ERRORS})
 def quick_order(request, token: str, payload: QuickOrderIn):
-    """A customer's quick order: product or earlier order reference, due date, remark."""
+    """A customer's quick order: product or earlier order reference, due date, remark. A wrong
+    link is 404 and stores nothing (the refusal is logged); 429 (``Retry-After``) when the
+    client's address sent too many orders or wrong links."""
     msg = services.quick_order_submit(token=token, item=payload.item, due_date=payload.due_date,
-                                      remark=payload.remark, context=getattr(request, "orderhub_context", None))
+                                      remark=payload.remark, context=getattr(request, "orderhub_context", None),
+                                      body=request.body, content_type=request.content_type or "")
     return Status(201 if msg.status == InboundMessage.Status.PARSED else 200,
                   selectors.message_dict(selectors.get_message(msg.pk)))
 
 
-@router.post("/{channel}", auth=None, response={202: MessageOut, **ERRORS})
+@router.post("/{channel}", auth=None, response={202: MessageOut, **DOOR_ERRORS})
 def webhook(request, channel: str):
     """A channel's signed JSON webhook: headers X-OrderHub-Timestamp (Unix seconds) and
     X-OrderHub-Signature (``sha256=`` HMAC-SHA256 of ``<timestamp>.<body>`` with the channel's
     secret). Stored raw, then processed and answered with the message's status; in queue mode
     (ORDERHUB_INTAKE_WEBHOOK_MODE=queue) answered at once with the inbox id (status
-    ``received``, ``queued``) and processed by ``orderhub intake process-pending``."""
+    ``received``, ``queued``) and processed by ``orderhub intake process-pending``.
+
+    Refused: 401 (signature missing or wrong, timestamp unreadable or outside the channel's
+    window) or 404 (a channel that takes no webhooks). A refused request stores nothing and its
+    answer carries no id; it is logged (``GET /api/intake/refused``). 429 with ``Retry-After``
+    when the client's address sent too many requests, or too many refused ones."""
     msg = services.webhook_receive(channel=channel, body=request.body, headers=dict(request.headers),
                                    content_type=request.content_type or "",
                                    context=getattr(request, "orderhub_context", None))

@@ -7,3 +7,6 @@ class IntakeAppConfig(AppConfig):
     label = "intake"
     verbose_name = _("Intake")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import jobs  # noqa: F401  (registers the periodic jobs)

@@ -43,6 +43,8 @@ class InboundMessage(models.Model):
         NEEDS_REVIEW = "needs_review", _("needs review")
         FAILED = "failed", _("failed")
         DUPLICATE = "duplicate", _("duplicate")
+        # no longer written: refused requests are logged as RefusedRequest rows without their
+        # body; kept so messages stored that way before stay readable
         REJECTED = "rejected", _("rejected")
 
     class Kind(models.TextChoices):
@@ -115,6 +117,43 @@ class InboundMessage(models.Model):
     def read_as(self) -> str:
         """The channel whose mapping reads this payload."""
         return self.route or self.channel
+
+
+class RefusedRequest(models.Model):
+    """A request refused at intake's door (signature missing or wrong, outside the replay
+    window, unknown channel, wrong quick-order link). Its body is never kept: only its size,
+    SHA-256 and first 1 KiB with control characters escaped. The table is bounded: the periodic
+    job ``intake.prune_refused`` deletes rows older than ``ORDERHUB_REFUSED_KEEP_DAYS`` and
+    beyond the newest ``ORDERHUB_REFUSED_MAX_ROWS``."""
+
+    class Reason(models.TextChoices):
+        SIGNATURE_MISSING = "signature_missing", _("signature missing")
+        BAD_TIMESTAMP = "bad_timestamp", _("timestamp unreadable")
+        OUTSIDE_WINDOW = "outside_window", _("outside the replay window")
+        BAD_SIGNATURE = "bad_signature", _("signature does not match")
+        UNKNOWN_CHANNEL = "unknown_channel", _("unknown channel")
+        UNKNOWN_LINK = "unknown_link", _("wrong quick-order link")
+
+    received_at = models.DateTimeField(_("received at"))
+    kind = models.CharField(_("kind"), max_length=16, choices=InboundMessage.Kind.choices)
+    channel = models.CharField(_("channel"), max_length=32, blank=True)
+    reason = models.CharField(_("reason"), max_length=32, choices=Reason.choices)
+    detail = models.CharField(_("detail"), max_length=300, blank=True)
+    ip = models.CharField(_("client address"), max_length=64, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=300, blank=True)
+    content_type = models.CharField(_("content type"), max_length=200, blank=True)
+    size = models.PositiveBigIntegerField(_("size"), default=0)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    head = models.TextField(_("first 1 KiB"), blank=True)
+
+    class Meta:
+        verbose_name = _("refused request")
+        verbose_name_plural = _("refused requests")
+        ordering = ["-received_at", "-pk"]
+        indexes = [models.Index(fields=["received_at"], name="intake_refused_at")]
+
+    def __str__(self) -> str:
+        return f"refused {self.kind} {self.channel} {self.reason}"
 
 
 class InboundOrder(models.Model):

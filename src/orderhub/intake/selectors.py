@@ -18,7 +18,7 @@ from orderhub.core.models import AuditEvent
 from orderhub.orders.selectors import scope_q, visible
 
 from .events import TRIAGE_ALERT
-from .models import Draft, ImportJob, InboundMessage, InboundOrder
+from .models import Draft, ImportJob, InboundMessage, InboundOrder, RefusedRequest
 
 
 @dataclass(frozen=True)
@@ -209,3 +209,57 @@ def triage_alerts_for(*, username: str, roles: frozenset[str] | set[str], actor:
         if len(out) >= limit:
             break
     return out
+
+
+# --------------------------------------------------------------------------- refused requests
+
+REFUSED_PERM = "intake.view_refusedrequest"
+
+
+def refused_queryset(*, channel: str | None = None, reason: str | None = None,
+                     ip: str | None = None) -> QuerySet[RefusedRequest]:
+    """Refused requests, newest first, filtered."""
+    qs = RefusedRequest.objects.order_by("-received_at", "-pk")
+    if channel:
+        qs = qs.filter(channel=channel)
+    if reason:
+        qs = qs.filter(reason=reason)
+    if ip:
+        qs = qs.filter(ip=ip)
+    return qs
+
+
+def refused_dict(r: RefusedRequest) -> dict[str, Any]:
+    return {"id": r.pk, "received_at": r.received_at, "kind": r.kind, "channel": r.channel,
+            "reason": r.reason, "reason_label": str(r.get_reason_display()), "detail": r.detail,
+            "ip": r.ip, "user_agent": r.user_agent, "content_type": r.content_type, "size": r.size,
+            "sha256": r.sha256, "head": r.head}
+
+
+TEXT_PREVIEW_BYTES = 16 * 1024
+
+
+def message_text_preview(message_id: int, limit: int = TEXT_PREVIEW_BYTES) -> tuple[str, bool] | None:
+    """The first ``limit`` bytes of a payload as text, and whether there is more; None when
+    they are not UTF-8 text (a picture, a PDF, a spreadsheet). Shown escaped inside our own
+    page, never served as the sender's type. Reads only those bytes from the database."""
+    from django.db.models import BinaryField
+    from django.db.models.functions import Substr
+
+    row = (InboundMessage.objects.filter(pk=message_id)
+           .annotate(head=Substr("payload", 1, limit + 1, output_field=BinaryField()))
+           .values_list("head", "size").first())
+    if row is None or row[0] is None:
+        return None
+    head, size = bytes(row[0]), row[1]
+    more = size > limit
+    head = head[:limit]
+    if b"\x00" in head:
+        return None
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if not more or exc.start < len(head) - 4:  # only a character cut at the end is forgiven
+            return None
+        text = head[:exc.start].decode("utf-8")
+    return text, more

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import board, config, home, intake, notify, orders, rules
+from .views import board, config, home, intake, notify, orders, rules, security
 
 app_name = "web"
 
@@ -26,6 +26,7 @@ urlpatterns = [
     path("intake/jobs/<int:pk>/", intake.job, name="intake_job"),
     path("intake/drafts/", intake.drafts, name="intake_drafts"),
     path("intake/drafts/<int:pk>/", intake.draft, name="intake_draft"),
+    path("intake/refused/", security.refused_requests, name="intake_refused"),
     path("intake/<int:pk>/", intake.message, name="intake_message"),
     path("intake/<int:pk>/raw", intake.message_raw, name="intake_raw"),
     path("intake/<int:pk>/preview", intake.message_preview, name="intake_preview"),
@@ -41,6 +42,7 @@ urlpatterns = [
     path("settings/products/<str:sku>/", config.product_edit, name="config_product"),
     path("settings/stock/", config.stock, name="config_stock"),
     path("settings/users/", config.users, name="config_users"),
+    path("settings/users/<str:username>/unlock", security.unlock_user, name="user_unlock"),
     path("notifications/", notify.inbox, name="notify_inbox"),
     path("notifications/read", notify.inbox_read, name="notify_read"),
     path("notifications/badge", notify.unread_badge, name="notify_badge"),

@@ -38,9 +38,13 @@ from .email import ImapSettings, email_poll, email_process, email_receive  # noq
 __all__ += ["ImapSettings", "draft_confirm", "draft_discard", "draft_from_document", "email_poll",
             "email_process", "email_receive"]
 
-from .quick import quick_customer, quick_link_issue, quick_order_submit, quick_qr  # noqa: E402
+from .quick import quick_customer, quick_link_issue, quick_order_submit, quick_qr, quick_refused  # noqa: E402
 
-__all__ += ["quick_customer", "quick_link_issue", "quick_order_submit", "quick_qr"]
+__all__ += ["quick_customer", "quick_link_issue", "quick_order_submit", "quick_qr", "quick_refused"]
+
+from .refusals import refusal_record, refusals_prune  # noqa: E402
+
+__all__ += ["refusal_record", "refusals_prune"]
 
 from .triage import TriageAlert, triage, triage_record  # noqa: E402
 

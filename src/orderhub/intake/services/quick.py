@@ -3,7 +3,8 @@
 customer's intake profile.
 
 The link carries a random token; only its SHA-256 is stored. Issuing a new link revokes the
-old one.
+old one. An order sent with a wrong link stores nothing: it is logged as a refused request
+(``refusals``) and answered 404.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ from orderhub.orders.services import order_create
 
 from .. import events
 from ..mapping import Lookups, apply_tag_rules
-from ..models import CustomerProfile, InboundMessage, InboundOrder
+from ..models import CustomerProfile, InboundMessage, InboundOrder, RefusedRequest
 from .config import CONFIG_PERM, compiled_config, current_config
 from .inbox import inbound_receive
+from .refusals import refusal_record
 from .triage import triage_input, triage_record
 
 QUICK_CHANNEL = "quick"
@@ -83,6 +85,14 @@ def quick_customer(token: str) -> Customer:
     return profile.customer
 
 
+def quick_refused(*, token: str, body: bytes, content_type: str = "",
+                  context: RequestContext | None = None) -> None:
+    """Log an order sent with a wrong (unknown or revoked) link: no body kept, no message."""
+    refusal_record(kind=InboundMessage.Kind.QUICK, channel=QUICK_CHANNEL, reason=RefusedRequest.Reason.UNKNOWN_LINK,
+                   detail=_("Link %(prefix)s… is not valid.") % {"prefix": (token or "")[:10]}, body=body,
+                   content_type=content_type, context=context)
+
+
 def _lines(customer: Customer, item: str, lookups: Lookups, profile) -> list[LineInput]:
     """``item`` is a SKU (or an alias of one), or the number / reference of one of the
     customer's earlier orders, which is ordered again."""
@@ -102,10 +112,19 @@ def _lines(customer: Customer, item: str, lookups: Lookups, profile) -> list[Lin
 
 
 def quick_order_submit(*, token: str, item: str, due_date: date, remark: str = "",
-                       context: RequestContext | None = None) -> InboundMessage:
+                       context: RequestContext | None = None, body: bytes | None = None,
+                       content_type: str = "") -> InboundMessage:
     """A customer's quick order. Stored raw first (without the token); the same form sent
-    twice on one day is one order."""
-    customer = quick_customer(token)
+    twice on one day is one order. A wrong link raises NotFound after logging the refusal
+    (``body``/``content_type``: the request as sent, for that log)."""
+    try:
+        customer = quick_customer(token)
+    except NotFound:
+        if body is None:
+            body = json.dumps({"item": item, "due_date": str(due_date), "remark": remark},
+                              ensure_ascii=False).encode()
+        quick_refused(token=token, body=body, content_type=content_type, context=context)
+        raise
     problems = []
     item = (item or "").strip()
     if not item or len(item) > 128:

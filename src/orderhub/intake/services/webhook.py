@@ -6,15 +6,18 @@ order before answering; ``queue`` only checks the signature and stores the raw p
 (``inbound_process_pending``), so the sender is acknowledged in milliseconds under load.
 
 A request outside the channel's replay window, with a missing or wrong signature, or with a
-tampered body is refused (401) and recorded as a ``rejected`` message (payload kept for
-forensics, never parsed and never replayable); a refused request makes no order. A correctly
-signed request repeated inside the window is harmless: the same content is a duplicate.
+tampered body is refused (401); one for a channel that takes no webhooks is refused (404).
+Either way nothing is stored and no inbox message is made: the refusal is logged without its
+body (``refusals.refusal_record``: size, SHA-256, the first 1 KiB escaped), and the answer
+carries no id. A correctly signed request repeated inside the window is harmless: the same
+content is a duplicate.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from typing import Any
 
@@ -25,8 +28,10 @@ from orderhub.core import clock
 from orderhub.core.actors import Actor, RequestContext
 from orderhub.core.errors import DomainError, NotFound
 
-from ..models import Channel, InboundMessage
+from ..models import Channel, InboundMessage, RefusedRequest
+from ..spec import CODE_RE
 from .inbox import inbound_process, inbound_receive
+from .refusals import refusal_record
 
 SIGNATURE_HEADER = "X-OrderHub-Signature"
 TIMESTAMP_HEADER = "X-OrderHub-Timestamp"
@@ -75,6 +80,8 @@ _channels: dict[str, tuple[float, Channel | None]] = {}
 
 
 def _channel(code: str) -> Channel | None:
+    if not re.match(CODE_RE, code or ""):
+        return None  # no channel has such a code (and a NUL or 5,000 characters never reach a query)
     now = time.monotonic()
     hit = _channels.get(code)
     if hit is not None and now - hit[0] < _CHANNEL_TTL:
@@ -95,22 +102,24 @@ def webhook_receive(*, channel: str, body: bytes, headers: dict[str, str], conte
                     context: RequestContext | None = None, mode: str | None = None) -> InboundMessage:
     """Check a webhook's signature, store it raw, and process it (``sync``) or queue it
     (``queue``: the message comes back ``received`` and ``queued``). Raises SignatureRefused
-    (401) after recording a refused request, NotFound for a channel without webhooks."""
+    (401), or NotFound for a channel without webhooks, after logging the refusal; a refused
+    request stores nothing."""
     queue = (mode or webhook_mode()) == "queue"
+    context = context or RequestContext()
     ch = _channel(channel)
     if ch is None:
-        raise NotFound("unknown_channel", _("Channel '%(channel)s' takes no webhooks.") % {"channel": channel})
-    context = context or RequestContext()
-    actor = Actor.system(f"webhook:{channel}", context=context)
+        message = _("Channel '%(channel)s' takes no webhooks.") % {"channel": channel}
+        refusal_record(kind=InboundMessage.Kind.WEBHOOK, channel=channel, reason=RefusedRequest.Reason.UNKNOWN_CHANNEL,
+                       detail=message, body=body, content_type=content_type, context=context)
+        raise NotFound("unknown_channel", message)
     problem = _problem(headers, body, ch)
-    kept: dict[str, Any] = {k: v for k, v in headers.items()}
     if problem:
         code, message = problem
-        msg = inbound_receive(channel=channel, kind=InboundMessage.Kind.WEBHOOK, payload=body, actor=actor,
-                              content_type=content_type, headers=kept, source=context.ip or "",
-                              status=InboundMessage.Status.REJECTED,
-                              errors=[{"code": code, "message": message}])
-        raise SignatureRefused(code, message, data={"message_id": msg.pk})
+        refusal_record(kind=InboundMessage.Kind.WEBHOOK, channel=channel, reason=code, detail=message, body=body,
+                       content_type=content_type, context=context)
+        raise SignatureRefused(code, message)
+    actor = Actor.system(f"webhook:{channel}", context=context)
+    kept: dict[str, Any] = {k: v for k, v in headers.items()}
     msg = inbound_receive(channel=channel, kind=InboundMessage.Kind.WEBHOOK, payload=body, actor=actor,
                           content_type=content_type, headers=kept, source=context.ip or "", queued=queue)
     if queue:

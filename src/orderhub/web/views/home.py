@@ -1,8 +1,16 @@
-"""Log in and out, and each role's home page: my work."""
+"""Log in and out (with the lockout page), and each role's home page: my work."""
+
+import math
 
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
 from django.shortcuts import render
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
+from orderhub.core.client import client_ip
+from orderhub.core.lockout import lockout_until
 from orderhub.core.roles import ROLES
 from orderhub.orders.boards import my_work
 
@@ -13,6 +21,25 @@ class LoginView(auth_views.LoginView):
     capability = "public"  # core.permissions
     template_name = "web/login.html"
     redirect_authenticated_user = True
+
+
+def locked_out(request, response=None, credentials=None):
+    """django-axes' answer when a username is locked from this address (AXES_LOCKOUT_CALLABLE):
+    the login page again, 429, saying until when (and that an administrator can unlock)."""
+    username = ((credentials or {}).get("username") or request.POST.get("username") or "")[:150]
+    until = lockout_until(username=username, ip=client_ip(request))
+    if until is None:  # raced with the end of the lockout: say "in a moment"
+        until = timezone.now()
+    local = timezone.localtime(until)
+    message = _("Too many failed logins for %(user)s from this address. Try again after %(time)s, "
+                "or ask an administrator to unlock the account.") % {
+        "user": username, "time": date_format(local, "H:i") if local.date() == timezone.localdate()
+        else date_format(local, "Y-m-d H:i")}
+    form = AuthenticationForm(request, initial={"username": username})
+    resp = render(request, "web/login.html", {"form": form, "locked_message": message,
+                                              "next": request.POST.get("next", "")}, status=429)
+    resp["Retry-After"] = str(max(1, math.ceil((until - timezone.now()).total_seconds())))
+    return resp
 
 
 class LogoutView(auth_views.LogoutView):

@@ -11,15 +11,17 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import close_old_connections
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from orderhub.core.actors import RequestContext
+from orderhub.core.downloads import download_response
 from orderhub.core.errors import DomainError, NotFound, PermissionDenied
 from orderhub.intake.models import ConfigVersion, ImportJob, InboundMessage
+from orderhub.intake.preview import preview_png
 from orderhub.intake.selectors import (
     InboxFilter,
     drafts_open,
@@ -39,6 +41,7 @@ from orderhub.intake.services import (
     quick_link_issue,
     quick_order_submit,
     quick_qr,
+    quick_refused,
     upload_receive,
     upload_run,
 )
@@ -83,13 +86,12 @@ def message(request, pk: int):
 
 @requires("intake.view")
 def message_raw(request, pk: int):
+    """The payload as received, only ever as a download (``core.downloads``)."""
     try:
-        payload, content_type, filename = message_payload(pk, actor=actor_for(request))
+        payload, _content_type, filename = message_payload(pk, actor=actor_for(request))
     except NotFound as e:
         raise Http404(e.message) from e
-    resp = HttpResponse(payload, content_type="application/octet-stream")
-    resp["Content-Disposition"] = f'attachment; filename="{filename or f"message-{pk}.bin"}"'
-    return resp
+    return download_response(payload, filename=filename, fallback=f"message-{pk}.bin")
 
 
 @requires("intake.import")
@@ -237,15 +239,19 @@ def draft(request, pk: int):
 
 @requires("intake.view")
 def message_preview(request, pk: int):
-    """The stored document itself, inline, for the draft page (images and PDFs only)."""
+    """What the draft page shows beside the fields: a PNG we draw from the stored picture or
+    PDF (its first pages), never the stored bytes, served as a download all the same (an
+    ``<img>`` shows it)."""
     try:
         payload, content_type, _filename = message_payload(pk, actor=actor_for(request))
     except NotFound as e:
         raise Http404(e.message) from e
-    if not (content_type.startswith("image/") and content_type != "image/svg+xml") and content_type != "application/pdf":
+    png = preview_png(payload, content_type)
+    if png is None:
         raise Http404
-    resp = HttpResponse(payload, content_type=content_type)
-    resp["X-Frame-Options"] = "SAMEORIGIN"
+    resp = download_response(png, filename=f"message-{pk}-preview.png", fallback=f"message-{pk}-preview.png",
+                             content_type="image/png")
+    resp["Cache-Control"] = "private, max-age=86400"  # stored payloads never change: draw it once a day
     return resp
 
 
@@ -267,10 +273,14 @@ def quick_link(request, code: str):
 
 @requires("public")
 def quick_order(request, token: str):
-    """The customer's page: three fields; everything else comes from their profile."""
+    """The customer's page: three fields; everything else comes from their profile. An order
+    posted with a wrong link is logged as a refused request (nothing stored)."""
     try:
         customer = quick_customer(token)
     except NotFound as e:
+        if request.method == "POST":
+            quick_refused(token=token, body=request.body, content_type=request.content_type or "",
+                          context=getattr(request, "orderhub_context", None))
         return render(request, "web/intake/quick_invalid.html", {"message": e.message}, status=404)
     errors: dict[str, list[str]] = {}
     values = {}

@@ -7,15 +7,15 @@ from decimal import Decimal, InvalidOperation
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
 from orderhub.catalog.models import Customer, Product
 from orderhub.core import permissions
+from orderhub.core.downloads import download_response
 from orderhub.core.errors import DomainError, NotFound, PermissionDenied
 from orderhub.core.models import AuditEvent
 from orderhub.orders import services
@@ -38,7 +38,6 @@ from ..forms import SORTS, OrderFilterForm, OrderHeaderForm, ReasonForm
 from .common import actor_for, field_errors, refused, requires, visible_or_404
 
 PAGE_SIZE = 50
-INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"}
 
 
 def _filtered(request):
@@ -77,10 +76,8 @@ def order_export(request):
                                         filters=filters)
     except DomainError as e:
         return refused(request, e, reverse("web:order_list") + "?" + request.GET.urlencode())
-    resp = HttpResponse(export.content,
-                        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    resp["Content-Disposition"] = f'attachment; filename="{export.name}"'
-    return resp
+    return download_response(export.content, filename=export.name, fallback="orders.xlsx",
+                             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
 def _detail_context(request, order: Order) -> dict:
@@ -241,15 +238,14 @@ def order_attach(request, number: str):
 
 
 @requires("orders.view")
-@xframe_options_sameorigin
 def attachment_file(request, number: str, pk: int):
+    """An attachment, only ever as a download (``core.downloads``); the order page shows
+    pictures through ``<img>``, which draws them without the browser ever running them."""
     att = visible(Attachment.objects.filter(pk=pk, order__number=number), actor_for(request),
                   via="order__").first()
     if att is None:
         raise Http404
-    inline = att.content_type in INLINE_TYPES and request.GET.get("download") != "1"
-    return FileResponse(att.file.open("rb"), content_type=att.content_type if inline else "application/octet-stream",
-                        as_attachment=not inline, filename=att.name)
+    return download_response(att.file.open("rb"), filename=att.name, fallback=f"attachment-{att.pk}.bin")
 
 
 # --------------------------------------------------------------------------- new order

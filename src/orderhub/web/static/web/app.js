@@ -1,4 +1,5 @@
-/* OrderHub page helpers: live deadline countdowns and repeatable line rows. No framework. */
+/* OrderHub page helpers: live deadline countdowns, repeatable line rows, auto-submitting selects,
+   progress bars. No framework, nothing inline: every page runs under script-src 'self'. */
 (function () {
   "use strict";
   function span(seconds, body) {
@@ -25,13 +26,39 @@
     var tpl = document.getElementById(btn.dataset.template);
     table.querySelector("tbody").appendChild(tpl.content.cloneNode(true));
   }
+  // Progress bars carry their width as data (no inline style: the page's CSP allows none).
+  function progress(root) {
+    var bars = Array.prototype.slice.call(root.querySelectorAll("[data-percent]"));
+    if (root.matches && root.matches("[data-percent]")) bars.push(root);
+    bars.forEach(function (el) {
+      var pct = Math.max(0, Math.min(100, parseInt(el.dataset.percent, 10) || 0));
+      el.style.width = pct + "%";
+    });
+  }
   document.addEventListener("click", function (e) {
     var btn = e.target.closest("[data-add-line]");
     if (btn) { e.preventDefault(); addLine(btn); }
     var rm = e.target.closest("[data-remove-line]");
     if (rm) { e.preventDefault(); var tr = rm.closest("tr"); if (tr.parentNode.children.length > 1) tr.remove(); }
   });
-  document.addEventListener("DOMContentLoaded", tick);
+  // <select data-autosubmit>: choosing a value submits its form.
+  document.addEventListener("change", function (e) {
+    if (e.target.matches("[data-autosubmit]") && e.target.form) e.target.form.submit();
+  });
+  // <form data-fill-action="event channel">: the action's EVENT and CHANNEL become the values chosen.
+  document.addEventListener("submit", function (e) {
+    var form = e.target.closest("form[data-fill-action]");
+    if (!form) return;
+    if (!form.dataset.actionTemplate) form.dataset.actionTemplate = form.getAttribute("action");
+    var action = form.dataset.actionTemplate;
+    form.dataset.fillAction.split(/\s+/).forEach(function (name) {
+      var field = form.elements[name];
+      if (field) action = action.replace(name.toUpperCase(), encodeURIComponent(field.value));
+    });
+    form.setAttribute("action", action);
+  });
+  document.addEventListener("DOMContentLoaded", function () { tick(); progress(document); });
   document.addEventListener("htmx:afterSwap", tick);
+  document.addEventListener("htmx:load", function (e) { progress(e.detail.elt); });
   setInterval(tick, 30000);
 })();

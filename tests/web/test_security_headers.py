@@ -1,0 +1,145 @@
+"""Every page of the URL conf carries the strict Content-Security-Policy, and every response that
+is neither a page nor JSON is a download (``core.downloads``): a view that forgets either fails
+here. A new URL pattern without sample arguments below fails too, so it gets checked."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from orderhub.core import clock
+from orderhub.core.downloads import DOWNLOAD_POLICY
+from orderhub.intake import services as intake
+from orderhub.intake.models import Draft
+from orderhub.orders.inputs import LineInput
+from orderhub.orders.services import order_attach, order_create, ticket_open
+from tests.conftest import order_input
+from tests.web.test_downloads import HTML, PNG, SVG
+from tests.web.test_pages import login
+
+pytestmark = pytest.mark.django_db
+
+STRICT = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+          "font-src 'self'; connect-src 'self'; frame-src 'none'; object-src 'none'; base-uri 'none'; "
+          "frame-ancestors 'none'; form-action 'self'")
+
+
+def _policy(header: str) -> dict[str, str]:
+    return {d.split(" ", 1)[0]: d.split(" ", 1)[1] if " " in d else "" for d in
+            (p.strip() for p in header.split(";")) if d}
+
+
+def _patterns(resolver=None, prefix="", ns=None):
+    for p in (resolver or get_resolver()).url_patterns:
+        if isinstance(p, URLResolver):
+            yield from _patterns(p, prefix + str(p.pattern), p.namespace or ns)
+        elif isinstance(p, URLPattern):
+            yield (f"{ns}:{p.name}" if ns else p.name), prefix + str(p.pattern)
+
+
+@pytest.fixture
+def objects(master, intake_actor, tmp_path, settings):  # noqa: F811
+    settings.MEDIA_ROOT = tmp_path
+    actors = master["actors"]
+    order = order_create(data=order_input(lines=[LineInput(sku="HSG-100", qty=Decimal("5"))]),
+                         actor=actors["service"]).order
+    att = order_attach(order=order.number, name="x.html", content=HTML, content_type="text/html",
+                       actor=actors["planner"])
+    msg = intake.inbound_receive(channel="miniprogram", kind="api", payload=SVG, actor=intake_actor,
+                                 content_type="image/svg+xml", filename="x.svg")
+    scan = intake.inbound_receive(channel="email", kind="attachment", payload=PNG, actor=intake_actor,
+                                  content_type="image/png", filename="po.png")
+    draft = Draft.objects.create(message=scan, data={"customer": "C001"}, confidence={}, created_at=clock.now())
+    job = intake.upload_receive(channel="taobao", filename="a.csv", content=b"a\r\n1\r\n", actor=actors["admin"],
+                                content_type="text/csv")
+    ticket = ticket_open(order=order.number, kind="exception", title="t", owner_role="qc", actor=actors["admin"])
+    token = intake.quick_link_issue(customer="C001", actor=actors["admin"])
+    return {"number": order.number, "attachment": att.pk, "message": msg.pk, "scan": scan.pk, "draft": draft.pk,
+            "job": job.pk, "ticket": ticket.pk, "token": token}
+
+
+def _samples(o: dict) -> dict[str, dict[str, str]]:
+    """Arguments to fill each pattern with, by URL name (a pattern missing here fails the test)."""
+    order = {"number": o["number"]}
+    return {
+        "web:board": {"code": "T1"}, "web:board_columns": {"code": "T1"},
+        **{f"web:{n}": order for n in ("order_detail", "order_move", "order_override", "order_hold",
+                                       "order_resume", "order_cancel", "order_attach", "ticket_open")},
+        "web:attachment": {**order, "pk": o["attachment"]},
+        "web:intake_job": {"pk": o["job"]}, "web:intake_draft": {"pk": o["draft"]},
+        "web:intake_message": {"pk": o["message"]}, "web:intake_raw": {"pk": o["message"]},
+        "web:intake_preview": {"pk": o["scan"]}, "web:intake_replay": {"pk": o["message"]},
+        "web:quick_link": {"code": "C001"}, "web:quick_order": {"token": o["token"]},
+        "web:config_workflow": {"code": "T1"}, "web:config_customer": {"code": "C001"},
+        "web:config_product": {"sku": "HSG-100"}, "web:user_unlock": {"username": "planner"},
+        "web:notify_resend": {"pk": "999999"}, "web:notify_endpoint": {"code": "nope"},
+        "web:notify_template": {"event": "order.created", "channel": "all"},
+        "web:rule_edit": {"pk": "999999"}, "web:ticket": {"pk": o["ticket"]}, "web:ticket_resolve": {"pk": o["ticket"]},
+        **{f"api:{n}": order for n in ("get_order", "update_order", "transition", "override", "hold", "resume",
+                                       "cancel", "events", "snapshots")},
+        "api:get_workflow": {"code": "T1"}, "api:save_workflow": {"code": "T1"}, "api:save_role": {"code": "sales"},
+        **{f"api:{n}": {"message_id": o["message"]} for n in ("get_message", "get_payload", "replay")},
+        "api:upload_progress": {"job_id": o["job"]},
+        **{f"api:{n}": {"draft_id": o["draft"]} for n in ("get_draft", "confirm_draft", "discard_draft")},
+        "api:issue_quick_link": {"customer": "C001"}, "api:quick_who": {"token": o["token"]},
+        "api:quick_order": {"token": o["token"]}, "api:quick_qr": {"token": o["token"], "kind": "svg"},
+        "api:webhook": {"channel": "miniprogram"},
+    }
+
+
+def _urls(objects) -> list[tuple[str, str]]:
+    samples = _samples(objects)
+    out, missing = [], []
+    for name, pattern in _patterns():
+        if name and name.startswith("admin:"):
+            continue  # the admin: its index and login below (every model page is the same template set)
+        params = re.findall(r"<(?:\w+:)?(\w+)>", pattern)
+        path = pattern.lstrip("^").rstrip("$")
+        if params:
+            given = samples.get(name)
+            if given is None or set(params) - set(given):
+                missing.append(f"{name} ({pattern})")
+                continue
+            path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m, given=given: str(given[m.group(1)]), path)
+        out.append((name, "/" + path))
+    assert not missing, f"URL patterns with no sample arguments in this test: {missing}"
+    return sorted(set(out + [("admin:index", "/admin/"), ("admin:login", "/admin/login/")]))
+
+
+def test_every_page_has_the_strict_policy_and_everything_else_is_json_or_a_download(objects):
+    admin = login("admin")
+    root = get_user_model().objects.create_superuser("root", password="pw-root")  # sees the admin itself
+    staff = Client()
+    staff.force_login(root)
+    pages = downloads = 0
+    for name, path in _urls(objects):
+        for who, client in (("anonymous", Client()), ("admin", staff if name.startswith("admin:") else admin)):
+            resp = client.get(path)
+            ctype = resp.get("Content-Type", "")
+            csp = resp.get("Content-Security-Policy")
+            assert csp, f"{who} GET {path} ({name}): no Content-Security-Policy"
+            if ctype.startswith("text/html") and resp.status_code not in (204, 304):
+                pages += 1
+                policy = _policy(csp)
+                assert policy == _policy(STRICT), f"{who} GET {path}: {csp}"
+                assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp
+                assert policy["object-src"] == policy["base-uri"] == policy["frame-ancestors"] == "'none'"
+                assert policy["script-src"] == "'self'" and policy["form-action"] == "'self'"
+                assert resp["X-Frame-Options"] == "DENY" and resp["X-Content-Type-Options"] == "nosniff"
+            elif resp.status_code == 200 and not ctype.startswith("application/json"):
+                downloads += 1
+                assert resp["Content-Disposition"].startswith("attachment;"), f"{path} is not a download"
+                assert resp["X-Content-Type-Options"] == "nosniff" and csp == DOWNLOAD_POLICY, path
+    assert pages > 80 and downloads >= 5, (pages, downloads)
+
+
+def test_the_policy_is_the_one_the_browser_test_runs_under(settings):
+    directives = settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]
+    assert directives["script-src"] == ["'self'"] and directives["style-src"] == ["'self'"]
+    resp = Client().get("/login/")
+    assert _policy(resp["Content-Security-Policy"]) == _policy(STRICT)
