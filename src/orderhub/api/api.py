@@ -264,3 +264,7 @@ api.add_router("/workflows", workflows)
 from orderhub.intake.api import router as intake_router  # noqa: E402
 
 api.add_router("/intake", intake_router)
+
+from orderhub.notify.api import router as notify_router  # noqa: E402
+
+api.add_router("/notify", notify_router)
