@@ -22,6 +22,9 @@ SECRET_KEY = load_key("secret", "ORDERHUB_SECRET_KEY", DATA_DIR)
 ORDERHUB_AUDIT_KEY = load_key("audit", "ORDERHUB_AUDIT_KEY", DATA_DIR)
 # the key that encrypts secrets stored in the database (channel secrets, endpoint tokens)
 ORDERHUB_ENCRYPTION_KEY = load_key("encryption", "ORDERHUB_ENCRYPTION_KEY", DATA_DIR)
+# earlier encryption keys, comma-separated: what they encrypted still decrypts (core.crypto)
+ORDERHUB_ENCRYPTION_KEYS_RETIRED = [k for k in os.environ.get("ORDERHUB_ENCRYPTION_KEYS_RETIRED", "").split(",")
+                                    if k.strip()]
 DEBUG = os.environ.get("ORDERHUB_DEBUG", "0") == "1"
 ALLOWED_HOSTS = os.environ.get("ORDERHUB_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 
@@ -45,6 +48,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "orderhub.observability.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "orderhub.core.middleware.RequestContextMiddleware",
@@ -177,3 +181,9 @@ ORDERHUB_BASE_URL = os.environ.get("ORDERHUB_BASE_URL", "http://127.0.0.1:8000")
 ORDERHUB_NOTIFY_CACHE_SECONDS = float(os.environ.get("ORDERHUB_NOTIFY_CACHE_SECONDS", "10"))
 # rules engine: how often a process checks whether rules were saved elsewhere (seconds)
 ORDERHUB_RULES_RELOAD_SECONDS = float(os.environ.get("ORDERHUB_RULES_RELOAD_SECONDS", "2"))
+
+# health and metrics (orderhub.observability): /healthz calls the job runner stale when no
+# periodic job finished for this long; /metrics answers only `Authorization: Bearer <token>`
+# with this token (unset: /metrics is off)
+ORDERHUB_HEALTH_STALE_SECONDS = float(os.environ.get("ORDERHUB_HEALTH_STALE_SECONDS", "30"))
+ORDERHUB_METRICS_TOKEN = os.environ.get("ORDERHUB_METRICS_TOKEN", "")

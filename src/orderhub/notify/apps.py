@@ -8,8 +8,10 @@ class NotifyConfig(AppConfig):
     verbose_name = _("Notifications")
 
     def ready(self) -> None:
+        from orderhub.celery import on_job_run
         from orderhub.orders import hooks
 
-        from . import subscribers, tasks  # noqa: F401  (registers the periodic jobs)
+        from . import heartbeat, subscribers, tasks  # noqa: F401  (registers the periodic jobs)
 
         hooks.subscribe(subscribers.on_order_changes)
+        on_job_run(heartbeat.job_ran)   # each periodic job's last run: /healthz, /metrics
