@@ -212,7 +212,8 @@ def test_the_runner_is_restarted_when_it_dies(erp, tmp_path):
     receiver = erp
     receiver.delay = 0.0
     port = _free_port()
-    server = Server(port, tmp_path / "data", tmp_path / "serve.log", ORDERHUB_NOTIFY_LEASE_SECONDS="3")
+    server = Server(port, tmp_path / "data", tmp_path / "serve.log", ORDERHUB_NOTIFY_LEASE_SECONDS="3",
+                    ORDERHUB_METRICS_TOKEN="tok-serve")
     try:
         server.wait_ready()
         runner = server.runner_pid()
@@ -222,6 +223,15 @@ def test_the_runner_is_restarted_when_it_dies(erp, tmp_path):
         _queue(20, "r")
         _wait(lambda: _delivered() == 20, 60, "deliveries by the new runner", server.log_path)
         assert "job runner exited (signal 9)" in server.log_path.read_text()
+        # the runner's counters reach the workers' /metrics (prometheus multiprocess mode)
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/metrics",
+                                     headers={"Authorization": "Bearer tok-serve"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            text = r.read().decode()
+        line = next(ln for ln in text.splitlines()
+                    if ln.startswith('orderhub_notify_deliveries_total{channel="webhook",outcome="delivered"}'))
+        assert float(line.split()[-1]) == 20.0
+        assert 'orderhub_http_request_duration_seconds_count{method="GET",route="healthz",status="200"}' in text
     finally:
         server.stop()
     assert len({r["headers"]["Idempotency-Key"] for r in receiver.requests}) == 20

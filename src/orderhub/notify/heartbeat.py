@@ -28,6 +28,7 @@ HEARTBEAT_JOB = "notify.deliver_due"
 
 _lock = threading.Lock()
 _pending: dict[str, JobRun] = {}
+_known: set[str] = set()      # jobs this process has written once (a first run is written at once)
 _last_flush = 0.0
 
 
@@ -43,8 +44,9 @@ def job_ran(name: str, started: float, finished: float, ok: bool) -> None:
                  last_seconds=max(finished - started, 0.0), worker=_worker())
     with _lock:
         _pending[name] = row
-        due = time.monotonic() - _last_flush >= FLUSH_SECONDS
+        due = name not in _known or time.monotonic() - _last_flush >= FLUSH_SECONDS
         if due:
+            _known.add(name)
             _last_flush = time.monotonic()
     if due:
         flush()
