@@ -149,6 +149,10 @@ def test_the_api_never_returns_a_secret(company, api_as):
     assert r.status_code == 200 and "X-Api-Key" not in Endpoint.objects.get(code="erp").full_config()["headers"]
     r = admin.put("/api/notify/endpoints/erp", {**again, "clear_secrets": ["secret"]})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "config.secret"
+    r = admin.put("/api/notify/endpoints/erp", {**again, "config": {**again["config"], "secret": {"x": 1}}})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "config.secret"
+    r = admin.put("/api/notify/endpoints/erp", {**again, "config": {"url": "http://[::1"}})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "config.url"
     assert api_as("sales").get("/api/notify/endpoints").status_code == 403
     assert api_as("sales").put("/api/notify/endpoints/erp", body).status_code == 403
 

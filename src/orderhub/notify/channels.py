@@ -52,7 +52,7 @@ from orderhub.core.errors import Problem, ValidationFailed
 from . import netguard
 from .models import Channel, Endpoint, Message
 from .policy import allow_private_targets
-from .secretconfig import url_hint
+from .secretconfig import SECRET_KEYS, url_hint
 
 
 class DeliveryError(Exception):
@@ -69,8 +69,12 @@ def _url(cfg: dict, key: str = "url", *, required: bool = True) -> str:
         if required:
             raise _invalid(_("config.%(key)s: a URL is required.") % {"key": key}, key)
         return ""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port out of range)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
         raise _invalid(_("config.%(key)s: '%(url)s' is not an http(s) URL.") % {"key": key, "url": url}, key)
     return url
 
@@ -101,6 +105,9 @@ def validate_config(kind: str, cfg: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise _invalid(_("config.%(key)s: unknown setting for this channel (known: %(known)s).")
                        % {"key": unknown[0], "known": ", ".join(sorted(_KNOWN.get(kind, ())))}, unknown[0])
+    for key in sorted(SECRET_KEYS.get(kind, ())):
+        if cfg.get(key) is not None and not isinstance(cfg[key], str):
+            raise _invalid(_("config.%(key)s: must be text.") % {"key": key}, key)
     out = dict(cfg)
     if kind == Channel.EMAIL:
         if cfg.get("host"):
