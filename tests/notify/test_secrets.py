@@ -136,6 +136,8 @@ def test_the_api_never_returns_a_secret(company, api_as):
         "headers.X-Api-Key": "已设置（保存后不再显示）", "secret": "已设置（保存后不再显示）",
         "url": "已设置（保存后不再显示）"}
     assert next(s for s in out["secrets"] if s["path"] == "url")["hint"] == "https://93.184.216.34/hooks?…"
+    assert {s["path"]: s["name"] for s in out["secrets"]} == {
+        "headers.X-Api-Key": "请求头 X-Api-Key", "secret": "签名密钥", "url": "地址（含令牌）"}
     for path in ("/api/notify/endpoints/erp", "/api/notify/endpoints"):
         got = admin.get(path)
         assert got.status_code == 200

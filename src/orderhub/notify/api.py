@@ -36,6 +36,7 @@ def _may_manage(request) -> None:
 
 class SecretOut(Schema):
     path: str = Field(description="e.g. `url`, `secret`, `headers.Authorization`")
+    name: str = Field(description="what people call it, e.g. 签名密钥")
     field: str
     status: str = Field(description="`set`, or `unreadable` when the configured keys cannot decrypt it")
     label: str

@@ -102,6 +102,17 @@ def first_touch_stats(*, since: datetime | None = None, until: datetime | None =
 SECRET_SET = "Set (not shown again after saving)"
 
 
+def secret_name(path: str) -> str:
+    """A person's name for a secret setting ("签名密钥", "请求头 Authorization")."""
+    key, _dot, name = path.partition(".")
+    if key == "headers":
+        return _("header %(name)s") % {"name": name}
+    if key == "params":
+        return _("parameter %(name)s") % {"name": name}
+    return {"url": _("address (with its token)"), "secret": _("signing secret"),
+            "password": _("password")}.get(key, path)
+
+
 def endpoint_secrets(ep: Endpoint) -> list[dict[str, Any]]:
     """The secrets an endpoint has, as they may be shown: their field, that they are set, a hint
     for URLs (scheme, host and path; the query with its token masked), whether they may be
@@ -109,12 +120,13 @@ def endpoint_secrets(ep: Endpoint) -> list[dict[str, Any]]:
     try:
         secret = ep.secret_config()
     except SecretUnreadable as e:
-        return [{"path": "*", "field": "config", "status": "unreadable", "label": e.message, "hint": "",
-                 "clearable": False}]
+        return [{"path": "*", "name": _("secret settings"), "field": "config", "status": "unreadable",
+                 "label": e.message, "hint": "", "clearable": False}]
     out = []
     for path in paths(secret):
         value = value_at(secret, path)
-        out.append({"path": path, "field": f"config.{path}", "status": "set", "label": _(SECRET_SET),
+        out.append({"path": path, "name": secret_name(path), "field": f"config.{path}", "status": "set",
+                    "label": _(SECRET_SET),
                     "hint": url_hint(value) if path == "url" else "",
                     "clearable": path not in REQUIRED.get(ep.kind, ())})
     return out
