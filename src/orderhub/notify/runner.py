@@ -31,7 +31,7 @@ import threading
 import time
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 logger = logging.getLogger(__name__)
 
@@ -86,10 +86,10 @@ class EmbeddedRunner(threading.Thread):
             try:
                 deliver_due(stop=self.stop_event)
                 if self.run_jobs:
-                    now = time.monotonic()
                     for job in periodic_jobs():
                         if self.stop_event.is_set():
                             break
+                        now = time.monotonic()     # each job's interval counts from its own start
                         due = self._next_run.get(job.name, 0.0)
                         if now >= due:
                             self._next_run[job.name] = now + job.seconds
@@ -106,6 +106,10 @@ class EmbeddedRunner(threading.Thread):
                 wait = min(wait, max(0.0, min(self._next_run.values()) - time.monotonic()))
             self.wake_event.wait(wait)
             self.wake_event.clear()
+        from . import heartbeat
+
+        heartbeat.flush()            # the last runs seen, then this thread's connection closed
+        connections.close_all()
 
 
 def start_embedded_runner(*, poll_seconds: float = 0.5, jobs: bool = True) -> EmbeddedRunner:
@@ -165,8 +169,5 @@ def run_supervised(*, parent_pid: int | None, poll_seconds: float = 0.5) -> int:
     signal.signal(signal.SIGINT, stop)
     logger.info("runner: started (pid %s, parent %s)", os.getpid(), parent_pid)
     runner.run()             # in this thread: signals are handled between its steps
-    from . import heartbeat
-
-    heartbeat.flush()
     logger.info("runner: stopped (pid %s)", os.getpid())
     return 0
