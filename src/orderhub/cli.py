@@ -1,7 +1,8 @@
 """`orderhub`: the one command for operators.
 
     orderhub demo            set up the embedded demo and serve it
-    orderhub serve           serve the web app and API (gunicorn)
+    orderhub serve           serve the web app and API (gunicorn; in embedded mode with the job runner)
+    orderhub runner          deliver notifications and run the periodic jobs without a broker
     orderhub migrate         create/upgrade the database (as ORDERHUB_OWNER_DATABASE_URL's role if set)
     orderhub db init-roles | grant --app R | check     the owner and app roles (PostgreSQL)
     orderhub loaddemo        load the demo company into an empty database
@@ -52,19 +53,26 @@ def _preflight() -> None:
 
 
 def _serve(host: str, port: int, workers: int) -> int:
+    """gunicorn in this process; without a broker (ORDERHUB_JOBS=embedded) the job runner runs
+    as its supervised child (``orderhub.serving``). Killed with -9, nothing stays behind."""
     _preflight()
     call = _django()
     call("collectstatic", "--noinput", verbosity=0)
     from django.conf import settings
 
-    if settings.ORDERHUB_JOBS != "celery":
-        # no broker: deliveries and the periodic jobs run in a thread of this process
-        from orderhub.notify.runner import start_embedded_runner
+    from orderhub import serving
 
-        start_embedded_runner()
-    cmd = [sys.executable, "-m", "gunicorn", "orderhub.wsgi:application", "--bind", f"{host}:{port}",
-           "--workers", str(workers), "--threads", "4", "--access-logfile", "-"]
-    return subprocess.call(cmd)
+    return serving.serve(host=host, port=port, workers=workers,
+                         embedded_runner=settings.ORDERHUB_JOBS != "celery")
+
+
+def _runner(parent: int | None, poll: float) -> int:
+    """`orderhub runner`: the job runner in the foreground (started by `orderhub serve`, or on
+    its own beside web processes that set ORDERHUB_JOBS=embedded)."""
+    _django()
+    from orderhub.notify.runner import run_supervised
+
+    return run_supervised(parent_pid=parent, poll_seconds=poll)
 
 
 def _celery(cmd: str, rest: list[str]) -> int:
@@ -150,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--workers", type=int, default=2)
         if name == "demo":
             p.add_argument("--orders", type=int, default=300)
+    p = sub.add_parser("runner", help="deliver notifications and run the periodic jobs (no broker)")
+    p.add_argument("--parent", type=int, default=None, help="stop when this process (the server) dies")
+    p.add_argument("--poll", type=float, default=0.5, help="seconds between delivery rounds")
     sub.add_parser("migrate")
     p = sub.add_parser("loaddemo")
     p.add_argument("--orders", type=int, default=300)
@@ -175,6 +186,11 @@ def main(argv: list[str] | None = None) -> int:
                        add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
+    if args.cmd in ("demo", "serve"):
+        # before anything imports prometheus_client: the workers share their metrics there
+        from orderhub.serving import prepare_metrics_dir
+
+        prepare_metrics_dir(args.port)
 
     from django.core.management.base import CommandError
 
@@ -191,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(args.host, args.port, args.workers)
         if args.cmd == "serve":
             return _serve(args.host, args.port, args.workers)
+        if args.cmd == "runner":
+            return _runner(args.parent, args.poll)
         if args.cmd == "migrate":
             return _migrate()
         call = _django()

@@ -31,6 +31,9 @@ ORDERHUB_AUDIT_CHECKPOINT_SECONDS = float(os.environ.get("ORDERHUB_AUDIT_CHECKPO
 ORDERHUB_AUDIT_CHECKPOINT_KEEP = int(os.environ.get("ORDERHUB_AUDIT_CHECKPOINT_KEEP", "48"))
 # the key that encrypts secrets stored in the database (channel secrets, endpoint tokens)
 ORDERHUB_ENCRYPTION_KEY = load_key("encryption", "ORDERHUB_ENCRYPTION_KEY", DATA_DIR)
+# earlier encryption keys, comma-separated: what they encrypted still decrypts (core.crypto)
+ORDERHUB_ENCRYPTION_KEYS_RETIRED = [k for k in os.environ.get("ORDERHUB_ENCRYPTION_KEYS_RETIRED", "").split(",")
+                                    if k.strip()]
 DEBUG = os.environ.get("ORDERHUB_DEBUG", "0") == "1"
 ALLOWED_HOSTS = os.environ.get("ORDERHUB_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 
@@ -56,6 +59,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "orderhub.observability.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -295,3 +299,9 @@ CONTENT_SECURITY_POLICY = {
         "form-action": ["'self'"],
     },
 }
+
+# health and metrics (orderhub.observability): /healthz calls the job runner stale when no
+# periodic job finished for this long; /metrics answers only `Authorization: Bearer <token>`
+# with this token (unset: /metrics is off)
+ORDERHUB_HEALTH_STALE_SECONDS = float(os.environ.get("ORDERHUB_HEALTH_STALE_SECONDS", "30"))
+ORDERHUB_METRICS_TOKEN = os.environ.get("ORDERHUB_METRICS_TOKEN", "")

@@ -83,6 +83,11 @@ API = {
     ("GET", "/api/intake/quick/{token}/qr.{kind}"): PUBLIC_SAME,
     ("POST", "/api/intake/{channel}"): PUBLIC_SAME,
     ("GET", "/api/intake/refused"): ADMIN,
+    ("GET", "/api/notify/endpoints"): ADMIN,
+    ("GET", "/api/notify/endpoints/{code}"): ADMIN,
+    ("PUT", "/api/notify/endpoints/{code}"): ADMIN,
+    ("GET", "/api/notify/settings"): ADMIN,
+    ("PUT", "/api/notify/settings"): ADMIN,
     ("GET", "/api/roles"): ADMIN,
     ("PUT", "/api/roles/{code}"): ADMIN,
 }
@@ -162,6 +167,14 @@ WEB = {
 }
 
 
+# the operational endpoints beside the app (orderhub.urls): for load balancers and Prometheus
+METRICS_TOKEN = "the metrics bearer token only"
+ROOT = {
+    ("GET", "healthz"): PUBLIC_SAME,
+    ("GET", "metrics"): METRICS_TOKEN,
+}
+
+
 def test_the_table_knows_every_role():
     assert set(ROLES) == EVERY_ROLE, "a role was added or removed: give it its rows in this table"
 
@@ -182,7 +195,15 @@ def _web_patterns() -> set[str]:
     return {str(p.pattern) for p in urls.urlpatterns if isinstance(p, URLPattern)}
 
 
+def _root_patterns() -> set[str]:
+    from orderhub import urls
+
+    return {str(p.pattern) for p in urls.urlpatterns if isinstance(p, URLPattern)}
+
+
 def test_every_endpoint_has_a_row_and_every_row_an_endpoint():
+    root = _root_patterns()
+    assert root == {pattern for _m, pattern in ROOT}, "operational endpoints without a row (or rows without one)"
     api = _api_endpoints()
     assert api - set(API) == set(), "API operations without a row in the permission table"
     assert set(API) - api == set(), "rows for API operations that no longer exist"
@@ -203,7 +224,9 @@ def test_every_endpoint_declares_its_capability_in_one_place():
     undeclared = [(m, p) for p, ops in schema.items() for m, op in ops.items()
                   if op.get("x-orderhub-capability") not in CAPABILITIES]
     assert undeclared == []
-    pages = [str(p.pattern) for p in urls.urlpatterns
+    from orderhub import urls as root_urls
+
+    pages = [str(p.pattern) for p in [*urls.urlpatterns, *(p for p in root_urls.urlpatterns if isinstance(p, URLPattern))]
              if (getattr(p.callback, "capability", None)
                  or getattr(getattr(p.callback, "view_class", None), "capability", None)) not in CAPABILITIES]
     assert pages == []
@@ -409,3 +432,17 @@ def test_web_matrix(world):
     print(f"web matrix: {tally.requests} requests, unauthorised reads: {tally.unauthorised_reads}")
     assert tally.wrong == []
     assert tally.unauthorised_reads == 0
+
+
+def test_operational_endpoints(world, settings):
+    """/healthz answers everyone alike (no sign-in; 200 or 503 by the state of the services, which
+    in this test has no job runner); /metrics only to its bearer token: off (404) without one,
+    401 to anyone else, whoever they are signed in as."""
+    settings.ORDERHUB_METRICS_TOKEN = "m" * 40
+    health = {p.name: p.client.get("/healthz").status_code for p in world["web"]}
+    assert set(health.values()) <= {200, 503} and len(set(health.values())) == 1, health
+    metrics = {p.name: p.client.get("/metrics", headers=p.headers).status_code for p in world["web"] + world["api"]}
+    assert set(metrics.values()) == {401}, metrics   # sessions and API tokens are not the metrics token
+    assert Client().get("/metrics", headers={"Authorization": "Bearer " + "m" * 40}).status_code == 200
+    settings.ORDERHUB_METRICS_TOKEN = ""
+    assert Client().get("/metrics", headers={"Authorization": "Bearer " + "m" * 40}).status_code == 404

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+from tests.api.conftest import api_as  # noqa: F401  (fixture: a bearer-token client per role)
 
 
 class Receiver:
@@ -16,6 +19,8 @@ class Receiver:
         self.requests: list[dict] = []
         self.status = status
         self.answer = answer if answer is not None else {"errcode": 0, "errmsg": "ok"}
+        self.extra_headers: dict[str, str] = {}     # e.g. a Location with status 302
+        self.delay = 0.0                            # seconds each answer takes
         self.cond = threading.Condition()
         receiver = self
 
@@ -28,7 +33,11 @@ class Receiver:
                                               "body": body})
                     receiver.cond.notify_all()
                 data = json.dumps(receiver.answer).encode()
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 self.send_response(receiver.status)
+                for k, v in receiver.extra_headers.items():
+                    self.send_header(k, v)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -60,7 +69,17 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver():
+def private_targets_allowed(db):
+    """The receivers below listen on 127.0.0.1, a loopback address: endpoints may call them only
+    once an administrator allows private targets (netguard), which these tests do explicitly."""
+    from orderhub.core.actors import Actor
+    from orderhub.notify.policy import delivery_settings_save
+
+    return delivery_settings_save(allow_private_targets=True, actor=Actor.system("test"))
+
+
+@pytest.fixture
+def receiver(private_targets_allowed):
     r = Receiver()
     yield r
     r.close()
@@ -104,7 +123,7 @@ class SmtpSink:
 
 
 @pytest.fixture
-def smtp():
+def smtp(private_targets_allowed):
     s = SmtpSink()
     yield s
     s.close()

@@ -84,13 +84,20 @@ def test_endpoint_and_template_editing_names_the_fault(company):
                                                    "config": '{"url": "http://127.0.0.1:9/robot"',
                                                    "timeout_seconds": "5"})
     assert r.status_code == 400 and "JSON" in r.content.decode()
+    # a loopback target is refused by name while private targets are not allowed (test_ssrf.py)
     r = c.post("/settings/notify/endpoints/new/", {
         "code": "ding", "name": "生产群", "kind": "dingtalk", "roles": ["production"],
         "config": '{"url": "http://127.0.0.1:9/robot", "secret": "SECx"}', "timeout_seconds": "3",
         "quiet_start": "22:00", "quiet_end": "07:00", "is_active": "1"})
+    assert r.status_code == 400 and "127.0.0.1" in r.content.decode()
+    r = c.post("/settings/notify/endpoints/new/", {
+        "code": "ding", "name": "生产群", "kind": "dingtalk", "roles": ["production"],
+        "config": '{"url": "http://93.184.216.34:9/robot?access_token=t", "secret": "SECx"}',
+        "timeout_seconds": "3", "quiet_start": "22:00", "quiet_end": "07:00", "is_active": "1"})
     assert r.status_code == 302
     ep = Endpoint.objects.get(code="ding")
-    assert ep.roles == ["production"] and ep.config["secret"] == "SECx" and ep.quiet_end.hour == 7
+    assert ep.roles == ["production"] and ep.quiet_end.hour == 7
+    assert ep.full_config()["secret"] == "SECx" and "secret" not in ep.config   # encrypted apart
     r = c.post("/settings/notify/templates/order.created/all/", {"subject": "新单", "body": "{% for x in %}"})
     assert r.status_code == 400 and "is-invalid" in r.content.decode()
     r = c.post("/settings/notify/templates/order.created/wecom/",

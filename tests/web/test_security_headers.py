@@ -83,6 +83,7 @@ def _samples(o: dict) -> dict[str, dict[str, str]]:
         **{f"api:{n}": order for n in ("get_order", "update_order", "transition", "override", "hold", "resume",
                                        "cancel", "events", "snapshots")},
         "api:get_workflow": {"code": "T1"}, "api:save_workflow": {"code": "T1"}, "api:save_role": {"code": "sales"},
+        "api:get_endpoint": {"code": "nope"}, "api:save_endpoint": {"code": "nope"},
         **{f"api:{n}": {"message_id": o["message"]} for n in ("get_message", "get_payload", "replay")},
         "api:upload_progress": {"job_id": o["job"]},
         **{f"api:{n}": {"draft_id": o["draft"]} for n in ("get_draft", "confirm_draft", "discard_draft")},

@@ -274,7 +274,11 @@ from orderhub.intake.api import router as intake_router  # noqa: E402
 
 api.add_router("/intake", intake_router)
 
+from orderhub.notify.api import router as notify_router  # noqa: E402
+
+api.add_router("/notify", notify_router)
+
 from orderhub.api.roles import router as roles_router  # noqa: E402
 
 api.add_router("/roles", roles_router)
-declare_capabilities(orders, workflows, intake_router, roles_router)  # each operation's capability in the OpenAPI (x-orderhub-capability)
+declare_capabilities(orders, workflows, intake_router, roles_router, notify_router)  # each operation's capability in the OpenAPI (x-orderhub-capability)

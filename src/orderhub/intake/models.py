@@ -10,6 +10,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from orderhub.catalog.models import Customer
+from orderhub.core import crypto
 from orderhub.orders.models import Order
 
 # What was received, exactly: never changed once stored (PostgreSQL refuses it with a trigger,
@@ -217,7 +218,8 @@ class Channel(models.Model):
 
     code = models.CharField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=100)
-    secret = models.CharField(_("webhook secret"), max_length=200, blank=True)
+    # the shared secret, encrypted at rest (core.crypto; "" when none): read it with webhook_secret()
+    secret = models.TextField(_("webhook secret (encrypted)"), blank=True)
     window_seconds = models.PositiveIntegerField(_("replay window (s)"), default=300)
     is_active = models.BooleanField(_("active"), default=True)
 
@@ -227,6 +229,10 @@ class Channel(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+    def webhook_secret(self) -> str:
+        """The shared secret in clear (core.crypto.SecretUnreadable with a wrong key)."""
+        return crypto.decrypt(self.secret)
 
 
 class Alias(models.Model):

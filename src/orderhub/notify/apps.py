@@ -9,4 +9,8 @@ class NotifyConfig(AppConfig):
 
     def ready(self) -> None:
         # the order-hook subscriber is listed in orderhub.orders.hooks.SUBSCRIBERS
-        from . import tasks  # noqa: F401  (registers the periodic jobs)
+        from orderhub.celery import on_job_run
+
+        from . import heartbeat, tasks  # noqa: F401  (registers the periodic jobs)
+
+        on_job_run(heartbeat.job_ran)   # each periodic job's last run: /healthz, /metrics

@@ -2,9 +2,12 @@
 
 Each endpoint kind has a settings schema (validated on save, faults named by key, e.g.
 ``config.url``) and a sender. Senders raise :class:`DeliveryError` on any failure; the
-deliverer retries with backoff. HTTP goes through urllib with the endpoint's timeout.
+deliverer retries with backoff. HTTP goes through urllib with the endpoint's timeout, connecting
+only to addresses ``netguard`` checked (no redirects followed, no proxy from the environment);
+SMTP likewise. Senders read ``Endpoint.full_config()`` (the secret settings decrypted).
 
-Settings per kind (``Endpoint.config``):
+Settings per kind (``Endpoint.config`` + the encrypted ``Endpoint.secrets``; which are secret:
+``notify.secretconfig``):
 
 * email: ``host``, ``port``, ``username``, ``password``, ``use_tls``, ``use_ssl``, ``from_email``
   (no host: Django's EMAIL_* settings).
@@ -15,15 +18,21 @@ Settings per kind (``Endpoint.config``):
   (templates see ``mobile``, ``text``, ``subject``, ``dedupe_key``), ``headers``, ``ok_field``
   and ``ok_value`` (optional: the provider's JSON answer must carry that value).
 * webhook: ``url``, ``secret`` (HMAC-SHA256 over ``"{timestamp}.{body}"``, sent as
-  ``X-OrderHub-Signature: sha256=<hex>`` with ``X-OrderHub-Timestamp``), ``headers``.
+  ``X-OrderHub-Signature: sha256=<hex>`` with ``X-OrderHub-Timestamp``: ``core.signing``),
+  ``headers``. Every request carries ``Idempotency-Key`` (the message's key, stable across
+  retries and restarts, also in the signed body as ``idempotency_key``) and
+  ``X-OrderHub-Delivery-Attempt`` (1, 2, …): see docs/webhooks.md.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
+import http.client
 import json
+import smtplib
 import time
 import urllib.error
 import urllib.parse
@@ -31,12 +40,19 @@ import urllib.request
 from typing import Any
 
 from django.conf import settings
+from django.core.mail.backends.smtp import EmailBackend
 from django.template import Context, Engine, TemplateSyntaxError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
+from orderhub.core import signing
+from orderhub.core.crypto import SecretUnreadable
 from orderhub.core.errors import Problem, ValidationFailed
 
+from . import netguard
 from .models import DeliveryChannel, Endpoint, Message
+from .policy import allow_private_targets
+from .secretconfig import SECRET_KEYS, url_hint
 
 
 class DeliveryError(Exception):
@@ -53,8 +69,12 @@ def _url(cfg: dict, key: str = "url", *, required: bool = True) -> str:
         if required:
             raise _invalid(_("config.%(key)s: a URL is required.") % {"key": key}, key)
         return ""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port out of range)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
         raise _invalid(_("config.%(key)s: '%(url)s' is not an http(s) URL.") % {"key": key, "url": url}, key)
     return url
 
@@ -85,6 +105,9 @@ def validate_config(kind: str, cfg: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise _invalid(_("config.%(key)s: unknown setting for this channel (known: %(known)s).")
                        % {"key": unknown[0], "known": ", ".join(sorted(_KNOWN.get(kind, ())))}, unknown[0])
+    for key in sorted(SECRET_KEYS.get(kind, ())):
+        if cfg.get(key) is not None and not isinstance(cfg[key], str):
+            raise _invalid(_("config.%(key)s: must be text.") % {"key": key}, key)
     out = dict(cfg)
     if kind == DeliveryChannel.EMAIL:
         if cfg.get("host"):
@@ -128,19 +151,127 @@ def validate_config(kind: str, cfg: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _target(kind: str, cfg: dict[str, Any]) -> tuple[str, str, int] | None:
+    """(setting key, host, port) of what the server calls for this endpoint, if anything."""
+    if kind == DeliveryChannel.EMAIL:
+        host = str(cfg.get("host") or "").strip()
+        return ("host", host, int(cfg.get("port") or 25)) if host else None
+    url = str(cfg.get("url") or "")
+    if not url:
+        return None
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise _invalid(_("config.url: the port is not valid."), "url") from None
+    return "url", parts.hostname or "", port
+
+
+REASONS = {
+    "loopback": _lazy("a loopback address"), "private": _lazy("a private network address"),
+    "link-local": _lazy("a link-local address"), "multicast": _lazy("a multicast address"),
+    "unspecified": _lazy("an unspecified address"), "reserved": _lazy("a reserved address"),
+    "invalid": _lazy("not an address"),
+}
+
+
+def blocked_message(e: netguard.BlockedTarget) -> str:
+    return _("%(host)s resolves to %(address)s, %(reason)s: OrderHub does not call private "
+             "targets unless an administrator allows them in the notification settings.") % {
+        "host": e.host, "address": e.address, "reason": REASONS.get(e.reason, e.reason)}
+
+
+def check_targets(kind: str, cfg: dict[str, Any], *, allow_private: bool) -> None:
+    """Refuse on save an endpoint whose URL or SMTP host resolves to a loopback, private,
+    link-local, multicast or unspecified address (unless private targets are allowed),
+    naming the setting. A host that does not resolve now is left to the check at delivery."""
+    target = _target(kind, cfg)
+    if target is None or allow_private:
+        return
+    key, host, port = target
+    try:
+        netguard.check_target(host, port, allow_private=False)
+    except netguard.BlockedTarget as e:
+        raise _invalid(f"config.{key}: " + blocked_message(e), key) from None
+    except netguard.Unresolvable:
+        # not known now (no DNS on this machine, a name not yet published): the check at
+        # delivery, which connects only to addresses it checked, decides then
+        return
+
+
 # --------------------------------------------------------------------------- HTTP
+
+class _GuardedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, *args, allow_private: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._create_connection = functools.partial(netguard.create_connection, allow_private=allow_private)
+
+
+class _GuardedHTTPSConnection(http.client.HTTPSConnection):
+    """TLS is still checked against the host name (HTTPSConnection wraps with server_hostname)."""
+
+    def __init__(self, *args, allow_private: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._create_connection = functools.partial(netguard.create_connection, allow_private=allow_private)
+
+
+class _GuardedHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, allow_private: bool):
+        super().__init__()
+        self.allow_private = allow_private
+
+    def http_open(self, req):
+        return self.do_open(functools.partial(_GuardedHTTPConnection, allow_private=self.allow_private), req)
+
+
+class _GuardedHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, allow_private: bool):
+        super().__init__()
+        self.allow_private = allow_private
+
+    def https_open(self, req):
+        return self.do_open(functools.partial(_GuardedHTTPSConnection, allow_private=self.allow_private), req,
+                            context=self._context)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is answered as what it is (a 3xx failure): a POST is never re-sent elsewhere."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+def _opener(allow_private: bool) -> urllib.request.OpenerDirector:
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}), _GuardedHTTPHandler(allow_private),
+                                       _GuardedHTTPSHandler(allow_private), _NoRedirect())
+
 
 def _http(url: str, *, body: bytes | None, headers: dict[str, str], timeout: float,
           method: str = "POST") -> tuple[int, str]:
     req = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (http(s) checked on save)
+        with _opener(allow_private_targets()).open(req, timeout=timeout) as resp:
             return resp.status, resp.read(65536).decode("utf-8", "replace")
     except urllib.error.HTTPError as e:
         text = e.read(2000).decode("utf-8", "replace") if e.fp else ""
+        if 300 <= e.code < 400:
+            where = netguard_hint(e.headers.get("Location", "") if e.headers else "")
+            raise DeliveryError(_("HTTP %(code)s: redirects are not followed (to %(where)s).")
+                                % {"code": e.code, "where": where}) from e
         raise DeliveryError(f"HTTP {e.code}: {text[:300]}") from e
-    except (urllib.error.URLError, TimeoutError, OSError) as e:
-        raise DeliveryError(f"{type(e).__name__}: {getattr(e, 'reason', e)}") from e
+    except urllib.error.URLError as e:
+        reason = e.reason
+        if isinstance(reason, netguard.BlockedTarget):
+            raise DeliveryError(blocked_message(reason)) from e
+        raise DeliveryError(f"{type(e).__name__}: {reason}") from e
+    except netguard.BlockedTarget as e:
+        raise DeliveryError(blocked_message(e)) from e
+    except (TimeoutError, OSError, http.client.HTTPException) as e:
+        raise DeliveryError(f"{type(e).__name__}: {e}") from e
+
+
+def netguard_hint(url: str) -> str:
+    return url_hint(url) if url else "?"
 
 
 def _post_json(url: str, data: dict, timeout: float, headers: dict[str, str] | None = None) -> str:
@@ -170,8 +301,18 @@ def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
     return urllib.parse.quote_plus(base64.b64encode(digest).decode())
 
 
-def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+def _ascii(value: str) -> str:
+    """A header value http.client can send (latin-1): anything else percent-encoded."""
+    return value if value.isascii() else urllib.parse.quote(value, safe="".join(map(chr, range(32, 127))))
+
+
+def _config(ep: Endpoint) -> dict[str, Any]:
+    """The endpoint's settings with its secrets; a secret the keys cannot decrypt is a
+    delivery failure naming the key (never a request without its token or signature)."""
+    try:
+        return ep.full_config()
+    except SecretUnreadable as e:
+        raise DeliveryError(e.message) from e
 
 
 def order_url(m: Message) -> str:
@@ -182,7 +323,7 @@ def order_url(m: Message) -> str:
 
 
 def send_dingtalk(m: Message, ep: Endpoint) -> str:
-    cfg = ep.config
+    cfg = _config(ep)
     url = cfg["url"]
     if cfg.get("secret"):
         ts = int(time.time() * 1000)
@@ -201,32 +342,34 @@ def send_dingtalk(m: Message, ep: Endpoint) -> str:
                 "markdown": {"title": title, "text": f"{m.body}\n\n{tags}" if tags else m.body},
                 "at": {"atMobiles": mobiles, "atUserIds": ids, "isAtAll": bool(cfg.get("at_all"))}}
     return _robot_ok(_post_json(url, data, ep.timeout_seconds,
-                                {"X-OrderHub-Dedupe-Key": m.dedupe_key}))
+                                {"X-OrderHub-Dedupe-Key": _ascii(m.dedupe_key)}))
 
 
 def send_wecom(m: Message, ep: Endpoint) -> str:
     ids = (m.payload.get("at") or {}).get("wecom_ids") or []
     tags = " ".join(f"<@{x}>" for x in ids)     # WeCom markdown mentions members as <@userid>
     data = {"msgtype": "markdown", "markdown": {"content": f"{m.body}\n{tags}" if tags else m.body}}
-    return _robot_ok(_post_json(ep.config["url"], data, ep.timeout_seconds,
-                                {"X-OrderHub-Dedupe-Key": m.dedupe_key}))
+    return _robot_ok(_post_json(_config(ep)["url"], data, ep.timeout_seconds,
+                                {"X-OrderHub-Dedupe-Key": _ascii(m.dedupe_key)}))
 
 
 def webhook_body(m: Message) -> bytes:
-    data = {"event": m.event, "dedupe_key": m.dedupe_key, "severity": m.severity,
-            "subject": m.subject, "body": m.body, "order_id": m.order_id,
+    """The signed body: everything a receiver may rely on, the idempotency key included."""
+    data = {"event": m.event, "dedupe_key": m.dedupe_key, "idempotency_key": m.idempotency_key,
+            "severity": m.severity, "subject": m.subject, "body": m.body, "order_id": m.order_id,
             "created_at": m.created_at.isoformat(), "context": m.payload.get("context", {})}
     return json.dumps(data, ensure_ascii=False, sort_keys=True).encode()
 
 
 def send_webhook(m: Message, ep: Endpoint) -> str:
+    cfg = _config(ep)
     body = webhook_body(m)
     ts = str(int(time.time()))
-    headers = {**ep.config.get("headers", {}), "Content-Type": "application/json; charset=utf-8",
-               "X-OrderHub-Event": m.event, "X-OrderHub-Dedupe-Key": m.dedupe_key,
-               "Idempotency-Key": m.dedupe_key, "X-OrderHub-Timestamp": ts,
-               "X-OrderHub-Signature": webhook_signature(ep.config["secret"], ts, body)}
-    status, text = _http(ep.config["url"], body=body, headers=headers, timeout=ep.timeout_seconds)
+    headers = {**cfg.get("headers", {}), "Content-Type": "application/json; charset=utf-8",
+               "X-OrderHub-Event": m.event, "X-OrderHub-Dedupe-Key": _ascii(m.dedupe_key),
+               "Idempotency-Key": m.idempotency_key, "X-OrderHub-Delivery-Attempt": str(m.attempts),
+               signing.TIMESTAMP_HEADER: ts, signing.SIGNATURE_HEADER: signing.sign(cfg["secret"], ts, body)}
+    status, text = _http(cfg["url"], body=body, headers=headers, timeout=ep.timeout_seconds)
     return f"{status} {text[:400]}"
 
 
@@ -242,7 +385,7 @@ class GenericHttpSmsProvider(SmsProvider):
 
     def __init__(self, ep: Endpoint):
         self.ep = ep
-        self.cfg = ep.config
+        self.cfg = _config(ep)
 
     def send(self, *, mobile: str, text: str, message: Message) -> str:
         ctx = Context({"mobile": mobile, "text": text, "subject": message.subject,
@@ -283,9 +426,9 @@ def send_sms(m: Message, ep: Endpoint) -> str:
 def send_email(m: Message, ep: Endpoint | None) -> str:
     from django.core.mail import EmailMessage, get_connection
 
-    cfg = ep.config if ep is not None else {}
+    cfg = _config(ep) if ep is not None else {}
     if cfg.get("host"):
-        conn = get_connection("django.core.mail.backends.smtp.EmailBackend", host=cfg["host"],
+        conn = get_connection("orderhub.notify.channels.GuardedEmailBackend", host=cfg["host"],
                               port=int(cfg.get("port") or 25), username=cfg.get("username") or "",
                               password=cfg.get("password") or "", use_tls=bool(cfg.get("use_tls")),
                               use_ssl=bool(cfg.get("use_ssl")), timeout=ep.timeout_seconds,
@@ -298,9 +441,37 @@ def send_email(m: Message, ep: Endpoint | None) -> str:
                                                   "X-OrderHub-Event": m.event})
     try:
         mail.send()
+    except netguard.BlockedTarget as e:
+        raise DeliveryError(blocked_message(e)) from e
     except Exception as e:
         raise DeliveryError(f"SMTP: {type(e).__name__}: {e}") from e
     return "sent"
+
+
+class _GuardedSMTP(smtplib.SMTP):
+    allow_private = False
+
+    def _get_socket(self, host, port, timeout):
+        return netguard.create_connection((host, port), timeout, self.source_address,
+                                          allow_private=self.allow_private)
+
+
+class _GuardedSMTPSSL(smtplib.SMTP_SSL):
+    allow_private = False
+
+    def _get_socket(self, host, port, timeout):
+        sock = netguard.create_connection((host, port), timeout, self.source_address,
+                                          allow_private=self.allow_private)
+        return self.context.wrap_socket(sock, server_hostname=self._host)
+
+
+class GuardedEmailBackend(EmailBackend):
+    """Django's SMTP backend connecting only to addresses netguard checked (the endpoint's host)."""
+
+    @property
+    def connection_class(self):
+        cls = _GuardedSMTPSSL if self.use_ssl else _GuardedSMTP
+        return type(cls.__name__, (cls,), {"allow_private": allow_private_targets()})
 
 
 def send(m: Message, ep: Endpoint | None) -> str:

@@ -14,6 +14,11 @@ its event, channel and stored context with the template as it is then (``render_
 text is stored on the row together with the delivered state. A template that fails to render
 sends the fallback text with the error in it, as before.
 
+A deliverer asked to stop (``stop`` set: the runner got SIGTERM, e.g. because ``orderhub serve``
+died) finishes the message in hand, records it, and gives the rest of its claim back
+(``release``: queued again at once, the attempt not counted), so a restarted server sends them
+at once instead of after the lease.
+
 Failures retry with exponential backoff (``ORDERHUB_NOTIFY_RETRY_SECONDS`` × 2^(attempt-1),
 capped at 6 h) and become dead letters after ``ORDERHUB_NOTIFY_MAX_ATTEMPTS``.
 """
@@ -23,18 +28,24 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 
 from orderhub.core import clock
 
+from . import metrics
 from .channels import DeliveryError, send
 from .models import DeliveryChannel, Endpoint, FirstTouch, Message
 from .services import render_pending
 
 logger = logging.getLogger(__name__)
+
+# set when this process is shutting down (the runner's SIGTERM): every deliver_due stops early
+shutting_down = threading.Event()
 
 DUE_STATUSES = (Message.Status.QUEUED, Message.Status.SENDING, Message.Status.FAILED)
 MAX_BACKOFF = timedelta(hours=6)
@@ -90,6 +101,7 @@ def deliver_one(m: Message, ep: Endpoint | None, *, worker: str = "") -> bool:
     finished = clock.now()
     _record(m, ok=ok, error=error, answer=answer, started=started, finished=finished, worker=worker,
             rendered=rendered)
+    metrics.attempted(m.channel, ok)
     return ok
 
 
@@ -162,21 +174,41 @@ def deliver_inbox(rows: list[Message], *, worker: str = "") -> int:
         touches = [first_touch_row(m, now) for m in rows if m.order_id and m.payload.get("first_touch")]
         if touches:
             FirstTouch.objects.bulk_create(touches, ignore_conflicts=True)
+    metrics.attempted(DeliveryChannel.INAPP, True, len(rows))
     return len(rows)
 
 
-def deliver_due(*, limit: int = 20, max_rounds: int = 50) -> int:
-    """Deliver what is due now; returns how many were delivered."""
+def release(rows: list[Message]) -> int:
+    """Give back claimed rows that were not sent: queued again, due now, the attempt the claim
+    counted taken back. Only rows still under this claim (same lease) are touched."""
+    if not rows:
+        return 0
+    lease = rows[0].next_attempt_at
+    return (Message.objects.filter(pk__in=[m.pk for m in rows], status=Message.Status.SENDING,
+                                   next_attempt_at=lease)
+            .update(status=Message.Status.QUEUED, attempts=F("attempts") - 1, next_attempt_at=clock.now()))
+
+
+def deliver_due(*, limit: int = 20, max_rounds: int = 50, stop: threading.Event | None = None) -> int:
+    """Deliver what is due now; returns how many were delivered. When ``stop`` is set, the
+    message in hand is finished and the rest of the claim released."""
     worker = _worker_name()
     delivered = 0
+    stop = stop or shutting_down
     for _ in range(max_rounds):
+        if stop.is_set():
+            break
         rows = claim(limit)
         if not rows:
             break
         delivered += deliver_inbox([m for m in rows if m.channel == DeliveryChannel.INAPP], worker=worker)
         others = [m for m in rows if m.channel != DeliveryChannel.INAPP]
         eps = _endpoints(others)
-        for m in others:
+        for i, m in enumerate(others):
+            if stop.is_set():
+                released = release(others[i:])
+                logger.info("notify: stopping, %d claimed message(s) given back", released)
+                return delivered
             delivered += deliver_one(m, eps.get(m.endpoint_id), worker=worker)
         if len(rows) < limit:
             break          # that was the last of what is due now

@@ -1,10 +1,18 @@
 """Notification hub: channel endpoints, message templates, the outbox, delivery attempts,
 contact profiles and first-touch latency."""
 
+import json
+import uuid
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+from orderhub.core import crypto
+
+from .secretconfig import merge
 
 
 class DeliveryChannel(models.TextChoices):
@@ -33,8 +41,11 @@ class Severity(models.TextChoices):
 class Endpoint(models.Model):
     """A configured channel endpoint (an SMTP server, a robot, an SMS provider, a webhook).
 
-    ``config`` holds the channel's settings (see ``notify.channels`` for each kind's keys);
-    it is validated by ``services.endpoint_save`` with messages naming the faulty key."""
+    ``config`` holds the channel's settings that may be shown (see ``notify.channels`` for each
+    kind's keys); the secret ones (``notify.secretconfig``: robot URLs with their tokens, signing
+    secrets, passwords, credential headers) are kept encrypted in ``secrets``
+    (``core.crypto``) and never shown again. Both are written by ``services.endpoint_save``,
+    which validates the whole configuration with messages naming the faulty key."""
 
     code = models.SlugField(_("code"), max_length=64, unique=True)
     name = models.CharField(_("name"), max_length=200)
@@ -43,6 +54,8 @@ class Endpoint(models.Model):
     # group channels: the roles this group serves (empty: none by default, only by code)
     roles = models.JSONField(_("roles"), default=list, blank=True)
     config = models.JSONField(_("settings"), default=dict, blank=True)
+    # core.crypto.encrypt of the JSON of the secret settings ("" when there are none)
+    secrets = models.TextField(_("secret settings (encrypted)"), blank=True, default="")
     quiet_start = models.TimeField(_("quiet hours from"), null=True, blank=True)
     quiet_end = models.TimeField(_("quiet hours until"), null=True, blank=True)
     timeout_seconds = models.FloatField(_("timeout (s)"), default=5.0)
@@ -55,6 +68,56 @@ class Endpoint(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+    def secret_config(self) -> dict[str, Any]:
+        """The secret settings in clear (raises core.crypto.SecretUnreadable with a wrong key)."""
+        return json.loads(crypto.decrypt(self.secrets)) if self.secrets else {}
+
+    def full_config(self) -> dict[str, Any]:
+        """Every setting, the secret ones decrypted: what the senders use (kept on the
+        instance, which lives in a short per-process cache)."""
+
+        cached = getattr(self, "_full_config", None)
+        if cached is None or cached[0] != (self.secrets, id(self.config)):
+            cached = ((self.secrets, id(self.config)), merge(self.config, self.secret_config()))
+            self._full_config = cached
+        return cached[1]
+
+
+class NotifySettings(models.Model):
+    """The notification settings of the installation: one row (pk 1), written by
+    ``policy.delivery_settings_save`` (audited)."""
+
+    # endpoint URLs and SMTP hosts on loopback, private, link-local … addresses (netguard)
+    allow_private_targets = models.BooleanField(_("allow private network targets"), default=False)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    updated_by = models.CharField(_("by"), max_length=150, blank=True)
+
+    class Meta:
+        verbose_name = _("notification settings")
+        verbose_name_plural = _("notification settings")
+
+    def __str__(self) -> str:
+        return "notify settings"
+
+
+class JobRun(models.Model):
+    """When each periodic job last ran, whoever ran it (the embedded runner or a Celery worker):
+    the runner heartbeat of /healthz and the job lag of /metrics (``notify.heartbeat``)."""
+
+    name = models.CharField(_("job"), max_length=100, primary_key=True)
+    last_started_at = models.DateTimeField(_("last started at"))
+    last_finished_at = models.DateTimeField(_("last finished at"))
+    last_ok = models.BooleanField(_("last run succeeded"), default=True)
+    last_seconds = models.FloatField(_("last run took (s)"), default=0.0)
+    worker = models.CharField(_("worker"), max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("periodic job run")
+        verbose_name_plural = _("periodic job runs")
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class MessageTemplate(models.Model):
@@ -75,6 +138,10 @@ class MessageTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event}/{self.channel or '*'}"
+
+
+# the namespace of Message.idempotency_key (uuid5; fixed forever: receivers store the keys)
+IDEMPOTENCY_NAMESPACE = uuid.UUID("5b0c2f0e-7d7a-4a51-9c1e-0d5e8c6a4f21")
 
 
 class Message(models.Model):
@@ -131,6 +198,12 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event}→{self.channel}:{self.address or self.recipient}"
+
+    @property
+    def idempotency_key(self) -> str:
+        """What receivers de-duplicate by (``Idempotency-Key``): a UUID derived from the row's id
+        and dedupe key, so the same on every attempt, after a restart, and after a re-send."""
+        return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{self.pk}|{self.dedupe_key}"))
 
 
 class DeliveryAttempt(models.Model):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import logging
 import threading
 import time as _time
@@ -28,7 +29,7 @@ from django.template import Context, Engine, TemplateSyntaxError
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from orderhub.core import clock
+from orderhub.core import clock, crypto
 from orderhub.core.actors import Actor
 from orderhub.core.errors import NotFound, PermissionDenied, Problem, ValidationFailed
 
@@ -560,9 +561,17 @@ def quiet_hours_end(s: dt_time | None, e: dt_time | None, now: datetime) -> date
 
 def endpoint_save(*, code: str, name: str, kind: str, config: dict, actor: Actor, roles=None,
                   is_active: bool = True, quiet_start=None, quiet_end=None,
-                  timeout_seconds: float = 5.0) -> Endpoint:
-    """Create or change an endpoint; the channel's settings are validated, naming the key."""
-    from .channels import validate_config
+                  timeout_seconds: float = 5.0, clear_secrets=()) -> Endpoint:
+    """Create or change an endpoint; the channel's settings are validated, naming the key.
+
+    ``config`` is the settings as typed: the secret ones (``notify.secretconfig``) already saved
+    are kept where ``config`` leaves them out or empty (they are never shown again), unless
+    their path is in ``clear_secrets`` (e.g. ``["secret", "headers.Authorization"]``). The
+    URL or SMTP host must resolve to public addresses unless private targets are allowed
+    (``policy``). Secrets are stored encrypted (``Endpoint.secrets``), never in the audit log."""
+    from .channels import check_targets, validate_config
+    from .policy import allow_private_targets
+    from .secretconfig import REQUIRED, apply_update, paths, split, url_hint, value_at
 
     if not actor.has_perm(MANAGE_PERM):
         raise PermissionDenied("forbidden", _("You may not change channel endpoints."))
@@ -584,9 +593,13 @@ def endpoint_save(*, code: str, name: str, kind: str, config: dict, actor: Actor
     for r in roles:
         if r not in ROLES:
             raise _invalid(_("Unknown role '%(role)s'.") % {"role": r}, field="roles")
-    config = validate_config(kind, config or {})
-    values = dict(name=name, kind=kind, config=config, roles=roles, is_active=is_active,
-                  quiet_start=quiet_start, quiet_end=quiet_end, timeout_seconds=float(timeout_seconds))
+    if not isinstance(config, dict):
+        raise _invalid(_("The settings must be a mapping."), field="config")
+    clear = {str(p) for p in clear_secrets or ()}
+    for path in sorted(clear):
+        if path in REQUIRED.get(kind, ()):
+            raise _invalid(_("config.%(key)s: a required secret cannot be cleared, only replaced.")
+                           % {"key": path}, field=f"config.{path}")
 
     def plain(v: dict[str, Any]) -> dict[str, Any]:
         return {**v, "config": _masked(v["config"]),
@@ -595,14 +608,27 @@ def endpoint_save(*, code: str, name: str, kind: str, config: dict, actor: Actor
 
     with transaction.atomic():
         ep = Endpoint.objects.select_for_update().filter(code=code).first()
-        before = plain({k: getattr(ep, k) for k in values}) if ep else {}
+        # a kind changed drops the old kind's secrets; a wrong key is an error here too
+        old_secret = ep.secret_config() if ep is not None and ep.kind == kind else {}
+        full = validate_config(kind, apply_update(kind, old_secret, config, clear))
+        check_targets(kind, full, allow_private=allow_private_targets())
+        public, secret = split(kind, full)
+        values = dict(name=name, kind=kind, config=public, roles=roles, is_active=is_active,
+                      quiet_start=quiet_start, quiet_end=quiet_end, timeout_seconds=float(timeout_seconds))
+        def shown(secret: dict[str, Any]) -> dict[str, str]:   # in the audit: which are set, URLs' hosts
+            return {p: url_hint(value_at(secret, p)) if p == "url" else "set" for p in paths(secret)}
+
+        before = {**plain({k: getattr(ep, k) for k in values}), "secrets": shown(old_secret)} if ep else {}
         if ep is None:
             ep = Endpoint(code=code)
         for k, v in values.items():
             setattr(ep, k, v)
+        ep.secrets = crypto.encrypt(json.dumps(secret, ensure_ascii=False, sort_keys=True)) if secret else ""
         ep.save()
-        _audit("notify_endpoint", ep.pk, "notify.endpoint_saved", actor, before, plain(values),
-               data={"code": code})
+        changed = sorted(p for p in set(paths(secret)) | set(paths(old_secret))
+                         if value_at(secret, p) != value_at(old_secret, p))
+        _audit("notify_endpoint", ep.pk, "notify.endpoint_saved", actor, before,
+               {**plain(values), "secrets": shown(secret)}, data={"code": code, "secrets_changed": changed})
     clear_caches()
     return ep
 

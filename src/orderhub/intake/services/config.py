@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from orderhub.catalog.models import Customer
-from orderhub.core import clock
+from orderhub.core import clock, crypto
 from orderhub.core.actors import Actor
 from orderhub.core.audit import append_event
 from orderhub.core.errors import NotFound, PermissionDenied, Problem, ValidationFailed
@@ -112,8 +112,11 @@ def channel_save(*, code: str, actor: Actor, name: str | None = None, secret: st
               "has_secret": bool(ch.secret)}
     if name is not None:
         ch.name = name[:100]
-    if secret is not None:
-        ch.secret = secret
+    if secret is not None:   # stored encrypted (core.crypto), never shown again
+        if len(secret) > 200:
+            raise ValidationFailed("invalid", _("The webhook secret is at most 200 characters."),
+                                   problems=[Problem("too_long", _("At most 200 characters."), field="secret")])
+        ch.secret = crypto.encrypt(secret)
     if window_seconds is not None:
         if not 1 <= window_seconds <= 86400:
             raise ValidationFailed("invalid", _("The replay window is 1 to 86400 seconds."),

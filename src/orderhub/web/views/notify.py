@@ -1,6 +1,10 @@
 """Notification pages: the in-app inbox (unread badge in the top nav), dead letters with
-re-send, channel endpoints and message templates for administrators. Reads go through
-``notify.selectors``, writes through ``notify.services``."""
+re-send, channel endpoints, message templates and the delivery settings for administrators.
+Reads go through ``notify.selectors``, writes through ``notify.services`` and ``notify.policy``.
+
+An endpoint's secret settings are never shown again once saved: its form shows the settings
+that may be shown as JSON and, for each secret, "已设置（保存后不再显示）" with an empty input
+that keeps the saved value unless a new one is typed (and a box to clear an optional one)."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from orderhub.core.errors import DomainError
 from orderhub.core.roles import ROLES
-from orderhub.notify import selectors
+from orderhub.notify import policy, selectors
 from orderhub.notify.defaults import DEFAULT_TEMPLATES
 from orderhub.notify.models import (
     PERSONAL_CHANNELS,
@@ -122,9 +126,18 @@ def resend(request, pk: int):
 
 @requires("notify.manage")
 def settings_home(request):
+    if request.method == "POST":     # the delivery settings (the only form posted here)
+        try:
+            policy.delivery_settings_save(allow_private_targets=request.POST.get("allow_private_targets") == "1",
+                                          actor=actor_for(request))
+        except DomainError as e:
+            return refused(request, e, "web:notify_settings")
+        messages.success(request, _("Delivery settings saved."))
+        return redirect("web:notify_settings")
     tpls = {(t.event, t.channel): t for t in MessageTemplate.objects.all()}
     events = sorted({e for e, *_rest in DEFAULT_TEMPLATES} | {e for e, _c in tpls})
     return render(request, "web/notify/settings.html", {
+        "delivery": policy.delivery_settings(),
         "endpoints": Endpoint.objects.order_by("kind", "code"),
         "templates": sorted(tpls.values(), key=lambda t: (t.event, t.channel)), "events": events,
         "channels": [c for c in DeliveryChannel.choices if c[0] != DeliveryChannel.INAPP],
@@ -155,18 +168,33 @@ def endpoint_edit(request, code: str | None = None):
             "quiet_start": ep.quiet_start.strftime("%H:%M") if ep and ep.quiet_start else "",
             "quiet_end": ep.quiet_end.strftime("%H:%M") if ep and ep.quiet_end else "",
             "timeout_seconds": ep.timeout_seconds if ep else 5.0,
+            # only what may be shown: the secrets are listed apart, never their values
             "config": json.dumps(ep.config if ep else {}, ensure_ascii=False, indent=2)}
+    secrets = selectors.endpoint_secrets(ep) if ep else []
+    clear: list[str] = []
     if request.method == "POST":
         p = request.POST
         form.update({k: p.get(k, "") for k in ("code", "name", "kind", "quiet_start", "quiet_end",
                                                  "timeout_seconds", "config")})
         form["roles"] = p.getlist("roles")
         form["is_active"] = p.get("is_active") == "1"
+        clear = p.getlist("clear_secret")
         try:
             config = json.loads(form["config"] or "{}")
+            if not isinstance(config, dict):
+                raise ValueError(_("a JSON object {…} is expected"))
         except ValueError as e:
             errors["config"] = [_("The settings are not valid JSON: %(error)s") % {"error": e}]
             config = None
+        else:   # a secret typed anew replaces the saved one; an empty input keeps it
+            for s in secrets:
+                typed = p.get(f"secret:{s['path']}", "")
+                if typed.strip():
+                    key, _dot, name = s["path"].partition(".")
+                    if name:
+                        config.setdefault(key, {})[name] = typed.strip()
+                    else:
+                        config[key] = typed.strip()
         qs, qe = _time(form["quiet_start"], "quiet_start", errors), _time(form["quiet_end"], "quiet_end", errors)
         try:
             timeout = float(form["timeout_seconds"] or 5)
@@ -178,7 +206,7 @@ def endpoint_edit(request, code: str | None = None):
                 saved = endpoint_save(code=ep.code if ep else form["code"].strip(), name=form["name"].strip(),
                                       kind=form["kind"], config=config, roles=form["roles"],
                                       is_active=form["is_active"], quiet_start=qs, quiet_end=qe,
-                                      timeout_seconds=timeout, actor=actor_for(request))
+                                      timeout_seconds=timeout, clear_secrets=clear, actor=actor_for(request))
             except DomainError as e:
                 errors = field_errors(e)
                 for k in list(errors):     # config.url → shown under the settings box
@@ -188,7 +216,7 @@ def endpoint_edit(request, code: str | None = None):
                 messages.success(request, _("Endpoint %(code)s saved.") % {"code": saved.code})
                 return redirect("web:notify_settings")
     return render(request, "web/notify/endpoint.html", {
-        "ep": ep, "form": form, "errors": errors, "roles": ROLES.items(),
+        "ep": ep, "form": form, "errors": errors, "roles": ROLES.items(), "secrets": secrets, "clear": clear,
         "channels": [c for c in DeliveryChannel.choices if c[0] != DeliveryChannel.INAPP],
     }, status=400 if errors else 200)
 

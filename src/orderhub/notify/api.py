@@ -1,0 +1,142 @@
+"""Notification API (mounted at /api/notify): channel endpoints and the delivery settings, for
+administrators (``notify.change_endpoint``). Thin handlers: parse, call one service or selector.
+
+Secret settings (robot URLs with their tokens, signing secrets, passwords, credential headers)
+are written here and never returned: an endpoint lists them under ``secrets`` as
+"已设置（保存后不再显示）" with a hint for URLs; a PUT that leaves one out (or empty) keeps it,
+``clear_secrets`` removes optional ones.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from decimal import Decimal
+from typing import Any
+
+from django.utils.translation import gettext as _
+from ninja import Router, Schema
+from pydantic import Field
+
+from orderhub.api.auth import requires
+from orderhub.api.schemas import STRICT, ErrorOut, Text
+from orderhub.core.errors import NotFound
+
+from . import policy, selectors
+from .models import Endpoint
+from .services import endpoint_save
+
+router = Router(tags=["notify"])
+ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 413: ErrorOut, 422: ErrorOut,
+          503: ErrorOut}
+
+
+class SecretOut(Schema):
+    path: str = Field(description="e.g. `url`, `secret`, `headers.Authorization`")
+    name: str = Field(description="what people call it, e.g. 签名密钥")
+    field: str
+    status: str = Field(description="`set`, or `unreadable` when the configured keys cannot decrypt it")
+    label: str
+    hint: str = Field(description="for URLs: scheme, host and path, the query masked")
+    clearable: bool
+
+
+class EndpointOut(Schema):
+    code: str
+    name: str
+    kind: str
+    kind_label: str
+    is_active: bool
+    roles: list[str]
+    config: dict[str, Any] = Field(description="the settings that may be shown (never a secret)")
+    secrets: list[SecretOut]
+    quiet_start: time | None
+    quiet_end: time | None
+    timeout_seconds: float
+    updated_at: datetime
+
+
+class EndpointIn(Schema):
+    model_config = STRICT
+
+    name: Text = Field(min_length=1, max_length=200)
+    kind: Text = Field(description="dingtalk | wecom | webhook | sms | email")
+    config: dict[str, Any] = Field(default_factory=dict, description=(
+        "the channel's settings; secret ones left out or empty keep their saved value"))
+    clear_secrets: list[Text] = Field(default_factory=list, max_length=50,
+                                      description="paths of optional secrets to remove, e.g. `secret`")
+    roles: list[Text] = Field(default_factory=list, max_length=50)
+    is_active: bool = True
+    quiet_start: time | None = None
+    quiet_end: time | None = None
+    timeout_seconds: float = Field(default=5.0, ge=0.1, le=60)
+
+
+class DeliverySettingsOut(Schema):
+    allow_private_targets: bool = Field(description=(
+        "endpoints may call loopback, private, link-local … addresses (intranet installs)"))
+    updated_at: datetime | None
+    updated_by: str
+
+
+class DeliverySettingsIn(Schema):
+    model_config = STRICT
+
+    allow_private_targets: bool
+
+
+def _plain(value: Any) -> Any:
+    """JSON numbers arrive as Decimal (exact parser): settings are stored as plain JSON."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _endpoint(code: str) -> Endpoint:
+    ep = Endpoint.objects.filter(code=code).first()
+    if ep is None:
+        raise NotFound("not_found", _("No endpoint %(code)s.") % {"code": code})
+    return ep
+
+
+@router.get("/endpoints", auth=requires("notify.manage"), response={200: list[EndpointOut], **ERRORS})
+def list_endpoints(request):
+    return [selectors.endpoint_view(ep) for ep in Endpoint.objects.order_by("kind", "code")]
+
+
+@router.get("/endpoints/{code}", auth=requires("notify.manage"), response={200: EndpointOut, **ERRORS})
+def get_endpoint(request, code: Text):
+    return selectors.endpoint_view(_endpoint(code))
+
+
+@router.put("/endpoints/{code}", auth=requires("notify.manage"), response={200: EndpointOut, **ERRORS})
+def save_endpoint(request, code: Text, payload: EndpointIn):
+    """Create or change an endpoint. Refused (422 naming the setting, e.g. `config.url`): an
+    invalid setting, or a URL / SMTP host that resolves to a loopback, private, link-local,
+    multicast or unspecified address while private targets are not allowed."""
+    ep = endpoint_save(code=code, name=payload.name, kind=payload.kind, config=_plain(payload.config),
+                       clear_secrets=payload.clear_secrets, roles=payload.roles, is_active=payload.is_active,
+                       quiet_start=payload.quiet_start, quiet_end=payload.quiet_end,
+                       timeout_seconds=payload.timeout_seconds, actor=request.actor)
+    return selectors.endpoint_view(ep)
+
+
+def _settings_out() -> dict[str, Any]:
+    s = policy.delivery_settings()
+    return {"allow_private_targets": s.allow_private_targets, "updated_at": s.updated_at,
+            "updated_by": s.updated_by}
+
+
+@router.get("/settings", auth=requires("notify.manage"), response={200: DeliverySettingsOut, **ERRORS})
+def get_settings(request):
+    return _settings_out()
+
+
+@router.put("/settings", auth=requires("notify.manage"), response={200: DeliverySettingsOut, **ERRORS})
+def save_settings(request, payload: DeliverySettingsIn):
+    """Allow or refuse private network targets (audited)."""
+    policy.delivery_settings_save(allow_private_targets=payload.allow_private_targets, actor=request.actor)
+    return _settings_out()

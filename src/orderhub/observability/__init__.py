@@ -1,0 +1,1 @@
+"""Health and metrics for operators: ``/healthz`` (load balancers) and ``/metrics`` (Prometheus)."""
