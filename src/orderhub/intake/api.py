@@ -6,7 +6,7 @@ carry their own credentials (signature, link token) and need no bearer token.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from django.http import HttpResponse
@@ -15,15 +15,13 @@ from ninja import Body, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import ConfigDict, Field
 
-from orderhub.api.schemas import BizDate, ErrorOut, Text
+from orderhub.api.schemas import ERRORS, BizDate, IsoDate, Line, Text
 from orderhub.core.errors import PermissionDenied
 
 from . import selectors, services
 from .models import InboundMessage
 
 router = Router(tags=["intake"])
-ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 413: ErrorOut,
-          422: ErrorOut}
 STRICT = ConfigDict(extra="forbid")
 
 
@@ -117,7 +115,7 @@ class ReasonIn(Schema):
 class QuickOrderIn(Schema):
     model_config = STRICT
 
-    item: Text = Field(min_length=1, max_length=128)
+    item: Line = Field(min_length=1, max_length=128)
     due_date: BizDate
     remark: Text = Field(default="", max_length=1000)
 
@@ -146,11 +144,11 @@ def _config_out(v) -> dict[str, Any]:
 
 
 @router.get("/messages", response={200: MessagePage, **ERRORS})
-def list_messages(request, status: Text | None = None, channel: Text | None = None, kind: Text | None = None,
-                  ref: Text | None = None, order: Text | None = None, received_from: date | None = None,
-                  received_to: date | None = None, page: int = Query(1, ge=1, le=1_000_000),
+def list_messages(request, status: Line | None = None, channel: Line | None = None, kind: Line | None = None,
+                  ref: Line | None = None, order: Line | None = None, received_from: IsoDate | None = None,
+                  received_to: IsoDate | None = None, page: int = Query(1, ge=1, le=1_000_000),
                   page_size: int = Query(50, ge=1, le=500)):
-    """The inbox, newest first, filtered."""
+    """The inbox, newest first, filtered. Dates are ISO dates (`2026-12-20`)."""
     _can_read(request)
     qs = selectors.inbox_queryset(selectors.InboxFilter(
         status=status, channel=channel, kind=kind, ref=ref, order=order, received_from=received_from,
@@ -192,7 +190,7 @@ def replay(request, message_id: int):
 
 
 @router.post("/replay-failed", response={200: list[MessageOut], **ERRORS})
-def replay_failed(request, channel: Text | None = None):
+def replay_failed(request, channel: Line | None = None):
     return [selectors.message_dict(m) for m in services.inbound_replay_failed(actor=request.actor, channel=channel)]
 
 
@@ -256,7 +254,7 @@ def save_config(request, payload: Body[dict[str, Any]]):
 
 
 @router.post("/quick-links/{customer}", response={201: QuickLinkOut, **ERRORS})
-def issue_quick_link(request, customer: Text):
+def issue_quick_link(request, customer: Line):
     """A new quick-order link for a customer (the old one stops working), with its QR code."""
     token = services.quick_link_issue(customer=customer, actor=request.actor)
     url = request.build_absolute_uri(f"/api/intake/quick/{token}")
