@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from orderhub.catalog.models import Customer, Product
 from orderhub.core.calendar_config import get_business_calendar
 from orderhub.core.errors import Problem
-from orderhub.core.text import unstorable
+from orderhub.core.text import text_fault
 from orderhub.orders.inputs import LineInput, OrderInput
 
 from .models import Alias, CustomerProfile
@@ -39,6 +39,8 @@ DEFAULT_LEAD_DAYS = 7
 PRICE_STEP = Decimal("0.0001")
 CENT = Decimal("0.01")
 MAX_TEXT = {"external_ref": 128, "customer": 32, "remarks": 5000, "workflow": 32, "owner": 150}
+# fields whose text may span lines (tab, line feed, carriage return); every other field is one line
+MULTILINE_TARGETS = frozenset({"remarks", "seller_memo", "address"})
 
 
 @dataclass
@@ -283,8 +285,10 @@ class _FieldPlan:
                 if self.required:
                     raise _Missing(_("is required but empty."))
                 return None
-        if isinstance(value, str) and unstorable(value):
-            raise Refused(_("Text may not contain NUL or invalid characters."))
+        if isinstance(value, str):
+            fault = text_fault(value, multiline=self.target in MULTILINE_TARGETS)
+            if fault:  # a control character in a cell: this row's problem, named by its column
+                raise Refused(fault)
         return value
 
 
