@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from orderhub.core.errors import DomainError
 from orderhub.core.roles import ROLES
+from orderhub.core.text import load_yaml
 from orderhub.orders import services
 from orderhub.orders.models import Ticket
 from orderhub.rules.models import Rule, RuleFiring, Trigger
@@ -76,7 +77,7 @@ def rule_edit(request, pk: int | None = None):
             except ValueError:
                 errors["interval_minutes"] = [_("Enter a whole number of minutes.")]
         try:
-            values["actions"] = yaml.safe_load(actions_text) or []
+            values["actions"] = load_yaml(actions_text) or []
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             errors["actions"] = [_("Not valid YAML (line %(line)s): %(problem)s") % {
