@@ -255,12 +255,15 @@ class _FieldPlan:
             value = _raw(values, self.rule)
         if isinstance(value, str):
             value = value.strip()
+            fault = text_fault(value, multiline=self.target in MULTILINE_TARGETS)
+            if fault:  # a control character in a cell: this row's problem, before any lookup
+                raise Refused(fault)
         return value
 
     def lookup_input(self, values: dict[str, Any]) -> str | None:
         """The text this field's (first) lookup step looks up, or None if it never gets there."""
-        value = self._start(values)
         try:
+            value = self._start(values)
             for fn, is_const in self.steps[:self.lookup_at]:
                 if not is_const and is_blank(value):
                     return None
@@ -285,10 +288,8 @@ class _FieldPlan:
                 if self.required:
                     raise _Missing(_("is required but empty."))
                 return None
-        if isinstance(value, str):
-            fault = text_fault(value, multiline=self.target in MULTILINE_TARGETS)
-            if fault:  # a control character in a cell: this row's problem, named by its column
-                raise Refused(fault)
+        if isinstance(value, str) and (fault := text_fault(value, multiline=self.target in MULTILINE_TARGETS)):
+            raise Refused(fault)  # e.g. a constant of the mapping
         return value
 
 
