@@ -50,6 +50,7 @@ MIDDLEWARE = [
     "orderhub.core.middleware.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "orderhub.core.middleware.LanguageMiddleware",
+    "orderhub.core.middleware.RefuseNulMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

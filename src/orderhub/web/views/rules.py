@@ -107,7 +107,7 @@ def _plain_number(value):
 def firing_log(request):
     qs = RuleFiring.objects.select_related("rule", "order").order_by("-at", "-pk")
     rule_id = request.GET.get("rule", "")
-    if rule_id.isdigit():
+    if rule_id.isdecimal():  # isdigit() takes "²", which int() refuses
         qs = qs.filter(rule_id=int(rule_id))
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "web/rules/firings.html", {
