@@ -291,7 +291,7 @@ def quick_order(request, token: str, payload: QuickOrderIn):
 
 
 @router.post("/{channel}", auth=None, response={202: MessageOut, **ERRORS})
-def webhook(request, channel: str):
+def webhook(request, channel: Line):
     """A channel's signed JSON webhook: headers X-OrderHub-Timestamp (Unix seconds) and
     X-OrderHub-Signature (``sha256=`` HMAC-SHA256 of ``<timestamp>.<body>`` with the channel's
     secret). Stored raw, then processed and answered with the message's status; in queue mode
