@@ -16,6 +16,8 @@ from ninja import Schema
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
 from orderhub.core.text import text_fault
+from orderhub.orders.models import Order
+from orderhub.orders.models import Urgency as UrgencyChoice
 from orderhub.workflow.spec import CODE_RE, WORKFLOW_CODE_RE
 
 # Inputs are strict: an unknown field is refused (422 naming it) rather than silently dropped,
@@ -77,8 +79,9 @@ OrderNumber = Annotated[Line, Field(min_length=1, max_length=32)]
 #: a reason a person must give (hold, cancel, override): at least one visible character
 RequiredReason = Annotated[Text, Field(max_length=1000, json_schema_extra={"minLength": 1, "pattern": r"\S"}),
                            AfterValidator(_not_blank)]
-Urgency = Literal["red", "yellow", "green"]
-OrderStatus = Literal["open", "completed", "cancelled"]
+# the choices of the models, so the OpenAPI lists exactly what the database holds
+Urgency = Literal[tuple(UrgencyChoice.values)]  # type: ignore[valid-type]
+OrderStatus = Literal[tuple(Order.Status.values)]  # type: ignore[valid-type]
 
 
 class LineIn(Schema):

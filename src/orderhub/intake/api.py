@@ -7,7 +7,7 @@ carry their own credentials (signature, link token) and need no bearer token.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
@@ -143,8 +143,13 @@ def _config_out(v) -> dict[str, Any]:
             "spec": v.spec, "created_at": v.created_at, "created_by": v.created_by}
 
 
+MessageStatus = Literal[tuple(InboundMessage.Status.values)]  # type: ignore[valid-type]
+MessageKind = Literal[tuple(InboundMessage.Kind.values)]  # type: ignore[valid-type]
+
+
 @router.get("/messages", response={200: MessagePage, **ERRORS})
-def list_messages(request, status: Line | None = None, channel: Line | None = None, kind: Line | None = None,
+def list_messages(request, status: MessageStatus | None = None, channel: Line | None = None,
+                  kind: MessageKind | None = None,
                   ref: Line | None = None, order: Line | None = None, received_from: IsoDate | None = None,
                   received_to: IsoDate | None = None, page: int = Query(1, ge=1, le=1_000_000),
                   page_size: int = Query(50, ge=1, le=500)):
