@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "orderhub.core.middleware.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "orderhub.core.middleware.LanguageMiddleware",
+    "orderhub.core.middleware.RefuseNulMiddleware",
     "django.middleware.common.CommonMiddleware",
     "orderhub.core.ratelimit.RateLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -176,6 +177,17 @@ ORDERHUB_SQL_PATH = os.environ.get("ORDERHUB_SQL_PATH", "fast").strip().lower()
 if ORDERHUB_SQL_PATH not in ("fast", "orm"):
     raise ValueError(f"ORDERHUB_SQL_PATH must be fast or orm, not {ORDERHUB_SQL_PATH!r}")
 ORDERHUB_INTAKE_MAX_FILE_BYTES = int(os.environ.get("ORDERHUB_INTAKE_MAX_FILE_BYTES", str(64 * 1024 * 1024)))
+# Hostile files are refused before they are parsed (intake/readers.py, intake/ocr.py): what an
+# xlsx may expand to (sum of its members, also enforced while inflating), the compression ratio
+# of any member above 1 MiB, rows and columns of a sheet or CSV, pixels of an image (Pillow's
+# decompression-bomb limit is set to it) and pages of a PDF.
+ORDERHUB_INTAKE_MAX_UNZIPPED_BYTES = int(os.environ.get("ORDERHUB_INTAKE_MAX_UNZIPPED_BYTES",
+                                                        str(256 * 1024 * 1024)))
+ORDERHUB_INTAKE_MAX_ZIP_RATIO = int(os.environ.get("ORDERHUB_INTAKE_MAX_ZIP_RATIO", "100"))
+ORDERHUB_INTAKE_MAX_ROWS = int(os.environ.get("ORDERHUB_INTAKE_MAX_ROWS", "200000"))
+ORDERHUB_INTAKE_MAX_COLUMNS = int(os.environ.get("ORDERHUB_INTAKE_MAX_COLUMNS", "500"))
+ORDERHUB_INTAKE_MAX_IMAGE_PIXELS = int(os.environ.get("ORDERHUB_INTAKE_MAX_IMAGE_PIXELS", "60000000"))
+ORDERHUB_INTAKE_MAX_PDF_PAGES = int(os.environ.get("ORDERHUB_INTAKE_MAX_PDF_PAGES", "20"))
 # the mailbox `orderhub intake poll-imap` reads purchase orders from
 ORDERHUB_IMAP_HOST = os.environ.get("ORDERHUB_IMAP_HOST", "")
 ORDERHUB_IMAP_PORT = int(os.environ.get("ORDERHUB_IMAP_PORT", "993"))

@@ -14,10 +14,9 @@ from orderhub.core.errors import NotFound
 from orderhub.core.services import role_setting_save
 
 from .auth import requires
-from .schemas import ErrorOut
+from .schemas import ERRORS
 
 router = Router(tags=["roles"])
-ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 
 
 class CapabilityOut(Schema):

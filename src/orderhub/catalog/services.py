@@ -13,7 +13,7 @@ from orderhub.core.actors import Actor
 from orderhub.core.audit import append_event
 from orderhub.core.canonical import to_plain
 from orderhub.core.errors import PermissionDenied, Problem, ValidationFailed
-from orderhub.core.text import unstorable
+from orderhub.core.text import column_fault, unstorable
 
 from .models import BomItem, Customer, Product, UnitConversion
 
@@ -44,9 +44,11 @@ def _apply(obj, fields: tuple[str, ...], data: dict[str, Any]) -> dict[str, list
     return changes
 
 
-def _check_text(data: dict[str, Any]) -> None:
-    bad = [Problem("invalid_text", _("Text may not contain NUL or invalid characters."), field=k)
-           for k, v in data.items() if isinstance(v, str) and unstorable(v)]
+def _check_values(model, data: dict[str, Any]) -> None:
+    """Refuse, naming each field, what its column cannot hold, instead of a database error
+    (a 500)."""
+    bad = [Problem("invalid", fault, field=name) for name, value in data.items()
+           if (fault := column_fault(model, name, value))]
     if bad:
         raise ValidationFailed("invalid", bad[0].message, problems=bad)
 
@@ -57,7 +59,7 @@ def customer_save(*, code: str, data: dict[str, Any], actor: Actor) -> Customer:
     if not actor.has_perm("catalog.change_customer"):
         raise PermissionDenied("permission_denied", _("You may not change customers."))
     code = code.strip().upper()
-    _check_text({"code": code, **data})
+    _check_values(Customer, {"code": code, **data})
     if not code:
         raise ValidationFailed("invalid", _("A customer needs a code."),
                                problems=[Problem("required", _("A customer needs a code."), field="code")])
@@ -90,7 +92,7 @@ def product_save(*, sku: str, data: dict[str, Any], actor: Actor,
     if not actor.has_perm("catalog.change_product"):
         raise PermissionDenied("permission_denied", _("You may not change products."))
     sku = sku.strip()
-    _check_text({"sku": sku, **data})
+    _check_values(Product, {"sku": sku, **data})
     problems = []
     if not sku:
         problems.append(Problem("required", _("A product needs a SKU."), field="sku"))
@@ -103,7 +105,8 @@ def product_save(*, sku: str, data: dict[str, Any], actor: Actor,
         problems.append(Problem("required", _("A product needs a name and a base unit."), field="name"))
     components = {}
     if bom:
-        components = {p.sku: p for p in Product.objects.filter(sku__in=[c for c, _q in bom])}
+        components = {p.sku: p for p in Product.objects.filter(
+            sku__in=[c for c, _q in bom if not column_fault(Product, "sku", c)])}
         for i, (comp, qty) in enumerate(bom):
             if comp not in components:
                 problems.append(Problem("unknown_sku", _("Unknown SKU '%(sku)s'.") % {"sku": comp},
@@ -114,10 +117,15 @@ def product_save(*, sku: str, data: dict[str, Any], actor: Actor,
             if qty is None or qty <= 0:
                 problems.append(Problem("invalid_quantity", _("Quantity must be greater than zero."),
                                         field=f"bom[{i}].qty"))
+            elif fault := column_fault(BomItem, "qty_per_unit", qty):
+                problems.append(Problem("invalid_quantity", fault, field=f"bom[{i}].qty"))
     for i, (unit, factor) in enumerate(conversions or []):
         if not unit.strip() or factor is None or factor <= 0:
             problems.append(Problem("invalid_conversion", _("A conversion needs a unit and a factor above zero."),
                                     field=f"conversions[{i}]"))
+        elif fault := (column_fault(UnitConversion, "unit", unit.strip())
+                       or column_fault(UnitConversion, "factor", factor)):
+            problems.append(Problem("invalid_conversion", fault, field=f"conversions[{i}]"))
     if problems:
         raise ValidationFailed("invalid", problems[0].message, problems=problems)
     if created:
@@ -151,7 +159,8 @@ def product_save(*, sku: str, data: dict[str, Any], actor: Actor,
 def sales_owner_by_username(username: str | None):
     if not username:
         return None
-    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    user = None if unstorable(username) else get_user_model().objects.filter(username=username,
+                                                                              is_active=True).first()
     if user is None:
         raise ValidationFailed("invalid", _("Unknown user '%(u)s'.") % {"u": username},
                                problems=[Problem("unknown_user", _("Unknown user '%(u)s'.") % {"u": username},

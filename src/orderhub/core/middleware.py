@@ -1,5 +1,8 @@
 import uuid
 
+from django.core.exceptions import BadRequest
+from django.utils.translation import gettext as _
+
 from .actors import RequestContext
 from .client import client_ip
 
@@ -50,3 +53,19 @@ class LanguageMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Language", lang)
         return response
+
+
+class RefuseNulMiddleware:
+    """A page request whose path or query string holds NUL is refused (400): PostgreSQL cannot
+    take NUL in any query, so every view that looks up what the URL names would fail with a 500.
+    The JSON API validates its parameters itself and answers a documented 422 naming the one."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not request.path.startswith("/api/") and (
+                "\x00" in request.path or any("\x00" in k or any("\x00" in v for v in values)
+                                             for k, values in request.GET.lists())):
+            raise BadRequest(_("The request holds a NUL character; refused."))
+        return self.get_response(request)

@@ -16,6 +16,7 @@ from .errors import PermissionDenied, Problem, ValidationFailed
 from .models import CalendarOverride, RoleSetting
 from .permissions import OrderScope, check, setting_permissions
 from .roles import DEFAULT_ROLE_SETTING, ROLE_PERMISSIONS, ROLE_SETTING_DEFAULTS, ROLES
+from .text import column_fault
 
 
 @transaction.atomic
@@ -48,6 +49,9 @@ def _apply_role_permissions(group: Group, setting: RoleSetting) -> None:
 def calendar_override_set(*, day: date, is_workday: bool, note: str, actor: Actor) -> CalendarOverride:
     if not actor.has_perm("core.change_calendaroverride"):
         raise PermissionDenied("permission_denied", _("You may not change the business calendar."))
+    fault = column_fault(CalendarOverride, "note", note)
+    if fault:
+        raise ValidationFailed("invalid", fault, problems=[Problem("invalid", fault, field="note")])
     obj = CalendarOverride.objects.filter(date=day).first()
     before = None if obj is None else obj.is_workday
     obj, _created = CalendarOverride.objects.update_or_create(date=day, defaults={"is_workday": is_workday,
@@ -67,13 +71,17 @@ def user_save(*, username: str, roles: list[str], actor: Actor, full_name: str |
     if not actor.has_perm("auth.change_user"):
         raise PermissionDenied("permission_denied", _("You may not manage users."))
     username = username.strip()
-    problems = []
+    User = get_user_model()
+    problems = [Problem("invalid", fault, field=label) for label, name, value in (
+        ("username", "username", username), ("full_name", "first_name", full_name),
+        ("email", "email", email)) if (fault := column_fault(User, name, value))]
     if not username:
         problems.append(Problem("required", _("A user needs a username."), field="username"))
     unknown = [r for r in roles if r not in ROLES]
     if unknown:
         problems.append(Problem("unknown_role", _("Unknown role '%(r)s'.") % {"r": unknown[0]}, field="roles"))
-    User = get_user_model()
+    if problems and problems[0].code == "invalid":  # the lookup below cannot take such a name
+        raise ValidationFailed("invalid", problems[0].message, problems=problems)
     user = User.objects.select_for_update().filter(username=username).first()
     created = user is None
     if created and not password:

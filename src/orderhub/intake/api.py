@@ -8,8 +8,8 @@ is rate-limited there (429 with ``Retry-After``; ``orderhub.core.ratelimit``).
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 from django.utils.translation import gettext as _
 from ninja import Body, File, Form, Query, Router, Schema, Status
@@ -17,15 +17,13 @@ from ninja.files import UploadedFile
 from pydantic import ConfigDict, Field
 
 from orderhub.api.auth import requires
-from orderhub.api.schemas import BizDate, ErrorOut, Text
+from orderhub.api.schemas import ERRORS, BizDate, ErrorOut, IsoDate, Line, Text
 from orderhub.core.downloads import download_response
 
 from . import selectors, services
 from .models import InboundMessage
 
 router = Router(tags=["intake"])
-ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 413: ErrorOut,
-          422: ErrorOut}
 STRICT = ConfigDict(extra="forbid")
 # the doors anyone can knock on: refused (401/404) and rate-limited per client address (429)
 DOOR_ERRORS = {**ERRORS, 429: ErrorOut}
@@ -116,7 +114,7 @@ class ReasonIn(Schema):
 class QuickOrderIn(Schema):
     model_config = STRICT
 
-    item: Text = Field(min_length=1, max_length=128)
+    item: Line = Field(min_length=1, max_length=128)
     due_date: BizDate
     remark: Text = Field(default="", max_length=1000)
 
@@ -144,12 +142,17 @@ def _config_out(v) -> dict[str, Any]:
             "spec": v.spec, "created_at": v.created_at, "created_by": v.created_by}
 
 
+MessageStatus = Literal[tuple(InboundMessage.Status.values)]  # type: ignore[valid-type]
+MessageKind = Literal[tuple(InboundMessage.Kind.values)]  # type: ignore[valid-type]
+
+
 @router.get("/messages", auth=requires("intake.view"), response={200: MessagePage, **ERRORS})
-def list_messages(request, status: Text | None = None, channel: Text | None = None, kind: Text | None = None,
-                  ref: Text | None = None, order: Text | None = None, received_from: date | None = None,
-                  received_to: date | None = None, page: int = Query(1, ge=1, le=1_000_000),
+def list_messages(request, status: MessageStatus | None = None, channel: Line | None = None,
+                  kind: MessageKind | None = None,
+                  ref: Line | None = None, order: Line | None = None, received_from: IsoDate | None = None,
+                  received_to: IsoDate | None = None, page: int = Query(1, ge=1, le=1_000_000),
                   page_size: int = Query(50, ge=1, le=500)):
-    """The inbox, newest first, filtered."""
+    """The inbox, newest first, filtered. Dates are ISO dates (`2026-12-20`)."""
     qs = selectors.inbox_queryset(selectors.InboxFilter(
         status=status, channel=channel, kind=kind, ref=ref, order=order, received_from=received_from,
         received_to=received_to), actor=request.actor)
@@ -198,7 +201,7 @@ class RefusedPage(Schema):
 
 
 @router.get("/refused", auth=requires("intake.refused"), response={200: RefusedPage, **ERRORS})
-def list_refused(request, channel: Text | None = None, reason: Text | None = None, ip: Text | None = None,
+def list_refused(request, channel: Line | None = None, reason: Line | None = None, ip: Line | None = None,
                  page: int = Query(1, ge=1, le=1_000_000), page_size: int = Query(50, ge=1, le=500)):
     """Requests refused at intake (bad or missing signature, unknown channel, wrong quick-order
     link), newest first. Their bodies were not kept: size, SHA-256 and the first 1 KiB (control
@@ -218,7 +221,7 @@ def replay(request, message_id: int):
 
 
 @router.post("/replay-failed", auth=requires("intake.import"), response={200: list[MessageOut], **ERRORS})
-def replay_failed(request, channel: Text | None = None):
+def replay_failed(request, channel: Line | None = None):
     return [selectors.message_dict(m) for m in services.inbound_replay_failed(actor=request.actor, channel=channel)]
 
 
@@ -281,7 +284,7 @@ def save_config(request, payload: Body[dict[str, Any]]):
 
 
 @router.post("/quick-links/{customer}", auth=requires("intake.quick_link"), response={201: QuickLinkOut, **ERRORS})
-def issue_quick_link(request, customer: Text):
+def issue_quick_link(request, customer: Line):
     """A new quick-order link for a customer (the old one stops working), with its QR code."""
     token = services.quick_link_issue(customer=customer, actor=request.actor)
     url = request.build_absolute_uri(f"/api/intake/quick/{token}")

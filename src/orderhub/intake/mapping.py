@@ -19,7 +19,7 @@ from orderhub.catalog.models import Customer, Product
 from orderhub.catalog.selectors import MasterData, active_customers, master_data
 from orderhub.core.calendar_config import get_business_calendar
 from orderhub.core.errors import Problem
-from orderhub.core.text import unstorable
+from orderhub.core.text import text_fault
 from orderhub.orders.inputs import LineInput, OrderInput
 
 from .models import Alias, CustomerProfile
@@ -40,6 +40,8 @@ DEFAULT_LEAD_DAYS = 7
 PRICE_STEP = Decimal("0.0001")
 CENT = Decimal("0.01")
 MAX_TEXT = {"external_ref": 128, "customer": 32, "remarks": 5000, "workflow": 32, "owner": 150}
+# fields whose text may span lines (tab, line feed, carriage return); every other field is one line
+MULTILINE_TARGETS = frozenset({"remarks", "seller_memo", "address"})
 
 
 @dataclass
@@ -247,12 +249,15 @@ class _FieldPlan:
             value = _raw(values, self.rule)
         if isinstance(value, str):
             value = value.strip()
+            fault = text_fault(value, multiline=self.target in MULTILINE_TARGETS)
+            if fault:  # a control character in a cell: this row's problem, before any lookup
+                raise Refused(fault)
         return value
 
     def lookup_input(self, values: dict[str, Any]) -> str | None:
         """The text this field's (first) lookup step looks up, or None if it never gets there."""
-        value = self._start(values)
         try:
+            value = self._start(values)
             for fn, is_const in self.steps[:self.lookup_at]:
                 if not is_const and is_blank(value):
                     return None
@@ -277,8 +282,8 @@ class _FieldPlan:
                 if self.required:
                     raise _Missing(_("is required but empty."))
                 return None
-        if isinstance(value, str) and unstorable(value):
-            raise Refused(_("Text may not contain NUL or invalid characters."))
+        if isinstance(value, str) and (fault := text_fault(value, multiline=self.target in MULTILINE_TARGETS)):
+            raise Refused(fault)  # e.g. a constant of the mapping
         return value
 
 

@@ -7,6 +7,7 @@ Recognised text is normalised with NFKC first (OCR mixes full-width ``：`` and 
 from __future__ import annotations
 
 import io
+import math
 import re
 import threading
 from dataclasses import dataclass
@@ -14,13 +15,17 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 
+from .readers import Unreadable
 from .values import nfkc
 
 _engine = None
 _engine_lock = threading.Lock()
 DOCUMENT_TYPES = ("image/png", "image/jpeg", "image/tiff", "image/bmp", "image/webp", "application/pdf")
+OCR_PAGES = 5  # pages of a PDF read (a purchase order is shorter)
+RENDER_SCALE = 2.0  # PDF points → pixels for OCR, unless the page is too large for it
 
 
 @dataclass(frozen=True)
@@ -56,17 +61,40 @@ def _get_engine():
 
 
 def _images(payload: bytes, content_type: str) -> list[Any]:
+    """The pages to read as images, bounded before anything is decoded: a PDF with more than
+    ``ORDERHUB_INTAKE_MAX_PDF_PAGES`` pages or an image of more than
+    ``ORDERHUB_INTAKE_MAX_IMAGE_PIXELS`` pixels is refused (``Unreadable``); a PDF page is
+    rendered at a scale that keeps it within that many pixels, whatever size it declares."""
+    max_pixels = settings.ORDERHUB_INTAKE_MAX_IMAGE_PIXELS
     if content_type == "application/pdf" or payload[:5] == b"%PDF-":
         import pypdfium2 as pdfium
 
         pdf = pdfium.PdfDocument(payload)
         try:
-            return [page.render(scale=2).to_pil().convert("RGB") for page in pdf][:5]
+            pages = len(pdf)
+            if pages > settings.ORDERHUB_INTAKE_MAX_PDF_PAGES:
+                raise Unreadable(_("The PDF has %(pages)d pages, more than the %(max)d allowed; refused.")
+                                 % {"pages": pages, "max": settings.ORDERHUB_INTAKE_MAX_PDF_PAGES})
+            out = []
+            for i in range(min(pages, OCR_PAGES)):
+                page = pdf[i]
+                width, height = page.get_size()  # points
+                # pdfium rounds the bitmap's sides up: keep a little below the cap
+                scale = min(RENDER_SCALE, 0.99 * math.sqrt(max_pixels / max(width * height, 1.0)))
+                out.append(page.render(scale=scale).to_pil().convert("RGB"))
+            return out
         finally:
             pdf.close()
     from PIL import Image
 
-    img = Image.open(io.BytesIO(payload))
+    Image.MAX_IMAGE_PIXELS = max_pixels  # Pillow's own decompression-bomb check, set explicitly
+    too_large = Unreadable(_("The image has more than %(max)d pixels; refused.") % {"max": max_pixels})
+    try:
+        img = Image.open(io.BytesIO(payload))  # reads the header only
+    except Image.DecompressionBombError:  # Pillow refuses above twice its limit
+        raise too_large from None
+    if img.width * img.height > max_pixels:  # and only warns between once and twice
+        raise too_large
     img.load()
     return [img.convert("RGB")]
 

@@ -18,6 +18,7 @@ from ninja import Router, Schema
 from pydantic import Field
 
 from orderhub.api.auth import requires
+from orderhub.api.schemas import ERRORS as API_ERRORS
 from orderhub.api.schemas import STRICT, ErrorOut, Text
 from orderhub.core.errors import NotFound
 
@@ -26,8 +27,8 @@ from .models import Endpoint
 from .services import endpoint_save
 
 router = Router(tags=["notify"])
-ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 413: ErrorOut, 422: ErrorOut,
-          503: ErrorOut}
+# 503: a stored secret cannot be decrypted with the configured keys
+ERRORS = {**API_ERRORS, 503: ErrorOut}
 
 
 class SecretOut(Schema):

@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 from orderhub.core import clock, crypto
 from orderhub.core.actors import Actor
 from orderhub.core.errors import NotFound, PermissionDenied, Problem, ValidationFailed
+from orderhub.core.text import text_fault
 
 from . import codec
 from .models import (
@@ -648,6 +649,9 @@ def profile_save(*, user_id: int, actor: Actor, mobile: str = "", dingtalk_id: s
         raise _invalid(_("A mobile number has digits, '+', '-' and spaces only."), field="mobile")
     if (quiet_start is None) != (quiet_end is None):
         raise _invalid(_("Quiet hours need both a start and an end."), field="quiet_start")
+    for name, value in (("dingtalk_id", dingtalk_id), ("wecom_id", wecom_id)):
+        if fault := text_fault(value or ""):
+            raise _invalid(fault, field=name)
     values = dict(mobile=mobile[:32], dingtalk_id=dingtalk_id[:64], wecom_id=wecom_id[:64],
                   channels=list(channels or []), quiet_start=quiet_start, quiet_end=quiet_end)
 

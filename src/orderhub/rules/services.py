@@ -14,6 +14,7 @@ from orderhub.core import clock
 from orderhub.core.actors import Actor
 from orderhub.core.audit import append_event
 from orderhub.core.errors import PermissionDenied, Problem, ValidationFailed
+from orderhub.core.text import column_fault
 
 from .events import RULE_SAVED
 from .models import Rule, RulesStamp
@@ -39,6 +40,10 @@ def rule_save(*, data: dict[str, Any], actor: Actor, rule: Rule | None = None) -
     if not actor.has_perm(MANAGE_PERM):
         raise PermissionDenied("permission_denied", _("You may not change rules."))
     spec = validate_rule(data)
+    bad = [Problem("invalid_text", fault, field=name) for name in ("name", "description", "trigger_arg")
+           if (fault := column_fault(Rule, name, getattr(spec, name), multiline=name == "description"))]
+    if bad:
+        raise ValidationFailed("invalid_rule", bad[0].message, problems=bad)
     clash = Rule.objects.filter(name=spec.name)
     if rule is not None:
         clash = clash.exclude(pk=rule.pk)

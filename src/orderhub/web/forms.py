@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from orderhub.core.text import text_fault
 from orderhub.orders.models import Order, Urgency
 from orderhub.orders.selectors import OrderFilter
+
+
+def one_line(value: str) -> None:
+    """Refuse control characters (and NUL) in a one-line field."""
+    fault = text_fault(value)
+    if fault:
+        raise ValidationError(fault, code="invalid_text")
+
+
+def multi_line(value: str) -> None:
+    """Refuse control characters other than tab and line breaks (and NUL)."""
+    fault = text_fault(value, multiline=True)
+    if fault:
+        raise ValidationError(fault, code="invalid_text")
 
 SORTS = {
     "created_at": _("Newest"), "stage_due_at": _("Deadline"), "required_date": _("Required date"),
@@ -51,21 +67,21 @@ class OrderFilterForm(forms.Form):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(label=_("Reason"), max_length=500, required=True,
+    reason = forms.CharField(label=_("Reason"), max_length=500, required=True, validators=[multi_line],
                              error_messages={"required": _("Please give a reason.")})
 
 
 class OrderHeaderForm(forms.Form):
-    customer = forms.CharField(label=_("Customer code"), max_length=32)
+    customer = forms.CharField(label=_("Customer code"), max_length=32, validators=[one_line])
     required_date = forms.DateField(label=_("Required date"),
                                     widget=forms.DateInput(attrs={"type": "date"}))
     promised_date = forms.DateField(label=_("Promised date"), required=False,
                                     widget=forms.DateInput(attrs={"type": "date"}))
     urgency = forms.ChoiceField(label=_("Urgency"), choices=Urgency.choices, initial=Urgency.GREEN)
-    workflow = forms.CharField(label=_("Workflow"), max_length=32, required=False)
-    remarks = forms.CharField(label=_("Remarks"), required=False, max_length=2000,
+    workflow = forms.CharField(label=_("Workflow"), max_length=32, required=False, validators=[one_line])
+    remarks = forms.CharField(label=_("Remarks"), required=False, max_length=2000, validators=[multi_line],
                               widget=forms.Textarea(attrs={"rows": 2}))
-    tags = forms.CharField(label=_("Tags"), required=False, max_length=300,
+    tags = forms.CharField(label=_("Tags"), required=False, max_length=300, validators=[one_line],
                            help_text=_("Separated by spaces or commas, e.g. #rush #export"))
 
     def tag_list(self) -> list[str]:

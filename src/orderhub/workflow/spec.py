@@ -27,6 +27,7 @@ from orderhub.core.expressions import (
 from orderhub.core.roles import ROLES
 
 CODE_RE = r"^[a-z][a-z0-9_]{0,39}$"
+WORKFLOW_CODE_RE = r"^[A-Za-z][A-Za-z0-9_-]{0,31}$"
 
 ORDER_SYMBOLS: dict[str, str] = {
     "total": NUMBER,               # order amount, CNY
@@ -190,7 +191,7 @@ class StageSpec(_Strict):
 
 
 class WorkflowSpec(_Strict):
-    code: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
+    code: str = Field(pattern=WORKFLOW_CODE_RE)
     name: str = Field(min_length=1, max_length=100)
     description: str = ""
     initial: str

@@ -18,6 +18,7 @@ from orderhub.core import clock, crypto
 from orderhub.core.actors import Actor
 from orderhub.core.audit import append_event
 from orderhub.core.errors import NotFound, PermissionDenied, Problem, ValidationFailed
+from orderhub.core.text import unstorable
 
 from .. import events
 from ..models import Alias, Channel, ConfigVersion, CustomerProfile
@@ -84,6 +85,8 @@ def config_install_templates(*, actor: Actor) -> list[ConfigVersion]:
 
 
 def current_config(kind: str, code: str) -> ConfigVersion | None:
+    if unstorable(code):  # a channel name from a request: no such configuration (and no query)
+        return None
     return ConfigVersion.objects.filter(kind=kind, code=code, is_current=True).defer("spec").first()
 
 

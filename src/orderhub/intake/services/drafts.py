@@ -15,7 +15,15 @@ from orderhub.catalog.models import Customer
 from orderhub.core import clock
 from orderhub.core.actors import Actor
 from orderhub.core.canonical import to_plain
-from orderhub.core.errors import Conflict, DomainError, PermissionDenied, Problem, ValidationFailed
+from orderhub.core.errors import (
+    Conflict,
+    DomainError,
+    NotFound,
+    PermissionDenied,
+    Problem,
+    ValidationFailed,
+)
+from orderhub.core.text import text_fault
 from orderhub.orders.inputs import LineInput, OrderInput
 from orderhub.orders.services import order_create
 
@@ -101,44 +109,65 @@ def draft_from_document(*, message: InboundMessage, actor: Actor) -> InboundMess
 
 
 def _order_input(data: dict[str, Any]) -> OrderInput:
+    """The draft's data (with a person's corrections, any JSON) as an order input, or every
+    fault named by its field (wrong types and control characters included: never a 500)."""
     problems: list[Problem] = []
 
-    def text(name, limit):
-        v = data.get(name)
-        if v is not None and not isinstance(v, str):
-            problems.append(Problem("invalid", _("Must be text."), field=name))
+    def text(value, field, limit, *, multiline=False):
+        if value is None:
             return ""
-        return (v or "")[:limit]
+        if not isinstance(value, str):
+            problems.append(Problem("invalid", _("Must be text."), field=field))
+            return ""
+        fault = text_fault(value, multiline=multiline)
+        if fault:
+            problems.append(Problem("invalid_text", fault, field=field))
+            return ""
+        return value[:limit]
 
-    customer = text("customer", 32)
-    if not customer:
+    customer = text(data.get("customer"), "customer", 32)
+    if not customer and not any(p.field == "customer" for p in problems):
         problems.append(Problem("required", _("A customer is required."), field="customer"))
+    external_ref = text(data.get("external_ref"), "external_ref", 128)
+    remarks = text(data.get("remarks"), "remarks", 5000, multiline=True)
     try:
         required = date.fromisoformat(str(data.get("required_date")))
     except ValueError:
         required = None
         problems.append(Problem("invalid_date", _("A required date (YYYY-MM-DD) is needed."), field="required_date"))
     urgency = data.get("urgency") or "green"
+    if not isinstance(urgency, str):
+        problems.append(Problem("invalid_choice", _("Urgency must be red, yellow or green."), field="urgency"))
+        urgency = "green"
+    tags = data.get("tags") or []
+    if not isinstance(tags, list):
+        problems.append(Problem("invalid", _("Tags must be a list of texts."), field="tags"))
+        tags = []
+    tags = [text(t, f"tags[{i}]", 64) for i, t in enumerate(tags)]
     lines = []
     raw_lines = data.get("lines") or []
     if not isinstance(raw_lines, list) or not raw_lines:
         problems.append(Problem("required", _("An order needs at least one line."), field="lines"))
         raw_lines = []
     for i, ln in enumerate(raw_lines):
+        if not isinstance(ln, dict):
+            problems.append(Problem("invalid", _("A line is an object with sku and qty."), field=f"lines[{i}]"))
+            continue
         try:
             qty = Decimal(str(ln.get("qty")))
             price = None if ln.get("unit_price") in (None, "") else Decimal(str(ln["unit_price"]))
-        except (InvalidOperation, AttributeError):
+        except InvalidOperation:
             problems.append(Problem("invalid_number", _("Quantity and price must be numbers."), field=f"lines[{i}]"))
             continue
-        lines.append(LineInput(sku=str(ln.get("sku") or ""), qty=qty, unit=ln.get("unit") or None,
-                               unit_price=price))
-    tags = data.get("tags") or []
+        sku = ln.get("sku")
+        sku = text(sku if isinstance(sku, str) else str(sku or ""), f"lines[{i}].sku", 64)
+        unit = text(ln.get("unit"), f"lines[{i}].unit", 16)
+        lines.append(LineInput(sku=sku, qty=qty, unit=unit or None, unit_price=price))
     if problems:
         raise ValidationFailed("invalid", problems[0].message, problems=problems)
     return OrderInput(customer=customer, lines=lines, required_date=required, channel=OCR_CHANNEL,
-                      external_ref=text("external_ref", 128) or None, urgency=urgency,
-                      remarks=text("remarks", 5000), tags=[str(t) for t in tags])
+                      external_ref=external_ref or None, urgency=urgency, remarks=remarks,
+                      tags=[t for t in tags if t])
 
 
 EDITABLE = ("customer", "external_ref", "required_date", "urgency", "remarks", "tags", "lines")
@@ -153,8 +182,6 @@ def draft_confirm(*, draft: Draft | int, actor: Actor, changes: dict[str, Any] |
     with transaction.atomic():
         d = Draft.objects.select_for_update().select_related("message").filter(pk=pk).first()
         if d is None:
-            from orderhub.core.errors import NotFound
-
             raise NotFound("draft_not_found", _("Draft %(id)s does not exist.") % {"id": pk})
         if d.status != Draft.Status.OPEN:
             raise Conflict("draft_decided", _("Draft %(id)s is already %(status)s.")
@@ -198,7 +225,9 @@ def draft_discard(*, draft: Draft | int, actor: Actor, reason: str = "") -> Draf
         raise PermissionDenied("permission_denied", _("You may not create orders."))
     pk = draft if isinstance(draft, int) else draft.pk
     with transaction.atomic():
-        d = Draft.objects.select_for_update().get(pk=pk)
+        d = Draft.objects.select_for_update().filter(pk=pk).first()
+        if d is None:
+            raise NotFound("draft_not_found", _("Draft %(id)s does not exist.") % {"id": pk})
         if d.status != Draft.Status.OPEN:
             raise Conflict("draft_decided", _("Draft %(id)s is already %(status)s.")
                            % {"id": pk, "status": d.get_status_display()})

@@ -13,6 +13,7 @@ import fnmatch
 import imaplib
 import logging
 from dataclasses import dataclass
+from email.parser import BytesParser
 
 from django.conf import settings
 from django.db import transaction
@@ -25,6 +26,7 @@ from orderhub.core.errors import DomainError, PermissionDenied
 from .. import events
 from ..models import InboundMessage
 from ..ocr import DOCUMENT_TYPES
+from ..readers import Unreadable
 from .config import compiled_config, current_config
 from .drafts import draft_from_document
 from .inbox import inbound_process, inbound_receive
@@ -33,6 +35,7 @@ logger = logging.getLogger(__name__)
 Status = InboundMessage.Status
 Kind = InboundMessage.Kind
 EMAIL_CHANNEL = "email"
+MAX_ATTACHMENTS = 50
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,8 @@ def email_poll(*, imap: ImapSettings, actor: Actor, limit: int = 200) -> list[In
 
 
 def email_receive(*, raw: bytes, actor: Actor, source: str = "", uid: str = "") -> InboundMessage:
-    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    # the headers only: the body (its parts, however deeply nested) is read when processed
+    parsed = BytesParser(policy=email.policy.default).parsebytes(raw, headersonly=True)
     headers = {k: str(parsed.get(k, "")) for k in ("From", "To", "Subject", "Date", "Message-ID") if parsed.get(k)}
     if uid:
         headers["X-IMAP-UID"] = uid
@@ -105,6 +109,38 @@ def _route(filename: str, content_type: str):
     return None
 
 
+def _attachments(message: InboundMessage) -> list:
+    """The attachments of a stored e-mail, refused (``Unreadable``) when the message is larger
+    than an upload may be, nests its parts too deeply to parse or carries more than
+    ``MAX_ATTACHMENTS`` attachments."""
+    limit = settings.ORDERHUB_INTAKE_MAX_FILE_BYTES
+    if message.size > limit:
+        raise Unreadable(_("The e-mail is larger than %(n)d bytes; refused.") % {"n": limit})
+    try:
+        parsed = email.message_from_bytes(bytes(message.payload), policy=email.policy.default)
+        parts = []
+        for part in parsed.iter_attachments():
+            parts.append(part)
+            if len(parts) > MAX_ATTACHMENTS:
+                raise Unreadable(_("The e-mail has more than %(n)d attachments; refused.")
+                                 % {"n": MAX_ATTACHMENTS})
+    except RecursionError:
+        raise Unreadable(_("The e-mail nests its parts too deeply to be read; refused.")) from None
+    return parts
+
+
+def _refuse(message: InboundMessage, before: str, actor: Actor, reason: str) -> InboundMessage:
+    with transaction.atomic():
+        message.status = Status.FAILED
+        message.errors = [{"code": "unreadable", "message": reason}]
+        message.attempts += 1
+        message.processed_at = clock.now()
+        message.save(update_fields=["status", "errors", "attempts", "processed_at"])
+        events.message_status_changed(message=message, before=before, actor=actor,
+                                      data={"errors": message.errors})
+    return message
+
+
 def email_process(*, message: InboundMessage, actor: Actor) -> InboundMessage:
     """Split a stored e-mail into its attachments (each its own inbox message) and process them."""
     message = InboundMessage.objects.get(pk=message.pk)
@@ -125,8 +161,11 @@ def email_process(*, message: InboundMessage, actor: Actor) -> InboundMessage:
         return message
     children = list(message.children.order_by("pk"))
     if not children:  # first time: split (a replay reuses the stored parts)
-        parsed = email.message_from_bytes(bytes(message.payload), policy=email.policy.default)
-        for part in parsed.iter_attachments():
+        try:
+            attachments = _attachments(message)
+        except Unreadable as exc:
+            return _refuse(message, before, actor, str(exc))
+        for part in attachments:
             payload = part.get_payload(decode=True) or b""
             filename = part.get_filename() or ""
             children.append(inbound_receive(

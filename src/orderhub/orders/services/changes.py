@@ -16,7 +16,7 @@ from orderhub.core.errors import (
     Problem,
     ValidationFailed,
 )
-from orderhub.core.text import unstorable
+from orderhub.core.text import text_fault
 from orderhub.inventory.services import stock_release
 from orderhub.workflow.services import compiled
 from orderhub.workflow.spec import CompiledStage, CompiledWorkflow
@@ -206,8 +206,8 @@ def _update_problems(changes: dict[str, Any]) -> list[Problem]:
             "promised_date": value is None or isinstance(value, date),
             "required_date": isinstance(value, date),
             "urgency": value in Urgency.values,
-            "remarks": isinstance(value, str) and not unstorable(value),
-            "tags": isinstance(value, list | tuple) and all(isinstance(t, str) and t and not unstorable(t)
+            "remarks": isinstance(value, str) and not text_fault(value, multiline=True),
+            "tags": isinstance(value, list | tuple) and all(isinstance(t, str) and t and not text_fault(t)
                                                            for t in value),
         }.get(key, True)
         if not ok:

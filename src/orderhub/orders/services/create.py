@@ -25,7 +25,7 @@ from orderhub.core.instances import attach, new
 from orderhub.core.memory import collector_paused
 from orderhub.core.numbering import reserve
 from orderhub.core.permissions import check_line_prices
-from orderhub.core.text import unstorable
+from orderhub.core.text import text_fault
 from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled, current_definition_cached
 from orderhub.workflow.spec import CompiledWorkflow
@@ -80,9 +80,9 @@ def _build(data: OrderInput, lk: MasterData, actor: Actor) -> tuple[Order, list[
     for name, value in (("customer", data.customer), ("channel", data.channel),
                         ("external_ref", data.external_ref or ""), ("remarks", data.remarks),
                         ("tags", "".join(data.tags))):
-        if unstorable(value):
-            problems.append(Problem("invalid_text", _("Text may not contain NUL or invalid characters."),
-                                    field=name))
+        fault = text_fault(value, multiline=name == "remarks")
+        if fault:
+            problems.append(Problem("invalid_text", fault, field=name))
     customer = lk.customers.get(data.customer)
     if customer is None:
         problems.append(Problem("unknown_customer", _("Unknown customer '%(code)s'.") % {"code": data.customer},
@@ -93,11 +93,10 @@ def _build(data: OrderInput, lk: MasterData, actor: Actor) -> tuple[Order, list[
     lines: list[OrderLine] = []
     total = Decimal("0")
     for i, ln in enumerate(data.lines):
-        bad = next((f for f, v in (("sku", ln.sku), ("unit", ln.unit or ""), ("remarks", ln.remarks))
-                    if unstorable(v)), None)
+        bad = next(((f, fault) for f, v in (("sku", ln.sku), ("unit", ln.unit or ""), ("remarks", ln.remarks))
+                    if (fault := text_fault(v, multiline=f == "remarks"))), None)
         if bad:
-            problems.append(Problem("invalid_text", _("Text may not contain NUL or invalid characters."),
-                                    field=f"lines[{i}].{bad}"))
+            problems.append(Problem("invalid_text", bad[1], field=f"lines[{i}].{bad[0]}"))
             continue
         product = lk.products.get(ln.sku)
         if product is None:

@@ -1,4 +1,9 @@
-"""Excel exports of order lists: stamped with who and when, and recorded in the audit log."""
+"""Excel exports of order lists: stamped with who and when, and recorded in the audit log.
+
+Every text cell goes through ``_text_cell``: text a spreadsheet would run as a formula
+(``=HYPERLINK(...)`` in an external reference) is written as a string cell with the quote
+prefix set, so Excel neither runs it on opening nor after someone edits the cell; characters XML
+cannot hold are replaced, so one bad tag stored long ago cannot break the export for everyone."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Font
 
 from orderhub.core import clock
@@ -18,6 +24,7 @@ from orderhub.core.actors import Actor
 from orderhub.core.audit import append_event
 from orderhub.core.canonical import to_plain
 from orderhub.core.errors import PermissionDenied, ValidationFailed
+from orderhub.core.text import is_formula_like, xml_safe
 
 from .. import events
 from ..boards import label_stages
@@ -40,6 +47,20 @@ def _stamp(actor: Actor, now) -> str:
         "at": timezone.localtime(now).strftime("%Y-%m-%d %H:%M:%S"), "who": actor.label}
 
 
+def _text_cell(ws, value):
+    """A value for ``ws.append``: text as text, never a formula, never a character XML refuses
+    (openpyxl raises on those). Other values (numbers, dates) pass unchanged."""
+    if not isinstance(value, str):
+        return value
+    value = xml_safe(value)
+    if not is_formula_like(value):
+        return value
+    cell = WriteOnlyCell(ws, value=value)
+    cell.data_type = "s"  # openpyxl made "=..." a formula
+    cell.quotePrefix = True  # and Excel keeps it text when the cell is edited
+    return cell
+
+
 def orders_export(*, queryset: QuerySet[Order], actor: Actor, title: str,
                   filters: dict | None = None) -> ExportFile:
     """Write the orders of ``queryset`` (already filtered and sorted for the list view) to
@@ -52,7 +73,8 @@ def orders_export(*, queryset: QuerySet[Order], actor: Actor, title: str,
         raise ValidationFailed("too_many_rows", _("At most %(n)d rows can be exported at once; narrow the filters.")
                                % {"n": MAX_EXPORT_ROWS})
     now = clock.now()
-    stamp = _stamp(actor, now)
+    title = xml_safe(title)
+    stamp = xml_safe(_stamp(actor, now))
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(_("Orders"))
     ws.oddHeader.left.text = title
@@ -64,7 +86,9 @@ def orders_export(*, queryset: QuerySet[Order], actor: Actor, title: str,
     def cells(values):
         out = []
         for v in values:
-            c = WriteOnlyCell(ws, value=v)
+            c = _text_cell(ws, v)
+            if not isinstance(c, Cell):
+                c = WriteOnlyCell(ws, value=c)
             c.font = bold
             out.append(c)
         return out
@@ -79,14 +103,15 @@ def orders_export(*, queryset: QuerySet[Order], actor: Actor, title: str,
     for start in range(0, total, CHUNK):
         for o in label_stages(qs[start:start + CHUNK]):
             due = timezone.localtime(o.stage_due_at).replace(tzinfo=None) if o.stage_due_at else None
-            ws.append([o.number, o.customer.code, o.customer.name, o.workflow.code, o.stage_label,
-                       o.get_status_display(), o.get_urgency_display(), _("yes") if o.on_hold else "",
-                       due, o.required_date, o.promised_date, o.total_amount, o.currency,
-                       " ".join(f"#{t}" for t in o.tags), o.channel, o.external_ref or "",
-                       timezone.localtime(o.created_at).replace(tzinfo=None)])
+            ws.append([_text_cell(ws, v) for v in (
+                o.number, o.customer.code, o.customer.name, o.workflow.code, o.stage_label,
+                o.get_status_display(), o.get_urgency_display(), _("yes") if o.on_hold else "",
+                due, o.required_date, o.promised_date, o.total_amount, o.currency,
+                " ".join(f"#{t}" for t in o.tags), o.channel, o.external_ref or "",
+                timezone.localtime(o.created_at).replace(tzinfo=None))])
             rows += 1
     ws.append([])
-    ws.append([stamp])
+    ws.append([_text_cell(ws, stamp)])
     buf = io.BytesIO()
     wb.save(buf)
     content = buf.getvalue()

@@ -6,6 +6,7 @@ and records the change in the audit log.
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -28,6 +29,7 @@ from orderhub.core.models import CalendarOverride
 from orderhub.core.permissions import OrderScope, roles_overview
 from orderhub.core.roles import ROLES
 from orderhub.core.services import calendar_override_set, role_setting_save, user_save
+from orderhub.core.text import load_yaml, text_fault
 from orderhub.inventory.models import StockLevel, Warehouse
 from orderhub.inventory.services import stock_adjust
 from orderhub.workflow.models import WorkflowDefinition
@@ -36,6 +38,7 @@ from orderhub.workflow.services import workflow_save
 from .common import actor_for, field_errors, requires
 
 PAGE_SIZE = 50
+_WHOLE = re.compile(r"[0-9]{1,9}")
 
 
 def _decimal(value: str, field: str, errors: dict, *, default: Decimal | None = None) -> Decimal | None:
@@ -74,7 +77,7 @@ def workflow_edit(request, code: str):
         text = request.POST.get("definition", "")
         note = request.POST.get("note", "")
         try:
-            data = yaml.safe_load(text)
+            data = load_yaml(text)
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = _("line %(line)d") % {"line": mark.line + 1} if mark else ""
@@ -222,7 +225,7 @@ def product_edit(request, sku: str):
                 "is_active": p.get("is_active") == "1"}
         for name in ("unit_decimals", "lead_time_days"):
             raw = values[name] or "0"
-            if not raw.isdigit():
+            if not _WHOLE.fullmatch(raw):  # str.isdigit() also takes "²", which int() refuses
                 errors.setdefault(name, []).append(_("Enter a whole number."))
             else:
                 data[name] = int(raw)
@@ -250,8 +253,9 @@ def stock(request):
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         p = request.POST
-        product = Product.objects.filter(sku=p.get("sku", "").strip()).first()
-        warehouse = Warehouse.objects.filter(code=p.get("warehouse", "")).first()
+        sku, code = p.get("sku", "").strip(), p.get("warehouse", "")
+        product = None if text_fault(sku) else Product.objects.filter(sku=sku).first()
+        warehouse = None if text_fault(code) else Warehouse.objects.filter(code=code).first()
         if product is None:
             errors["sku"] = [_("Unknown SKU '%(sku)s'.") % {"sku": p.get("sku", "")}]
         if warehouse is None:

@@ -61,7 +61,7 @@ def unread_badge(request):
 @require_POST
 def inbox_read(request):
     ids = None
-    if request.POST.get("id", "").isdigit():
+    if request.POST.get("id", "").isdecimal():  # isdigit() takes "²", which int() refuses
         ids = [int(request.POST["id"])]
     inbox_mark_read(actor=actor_for(request), ids=ids)
     if request.headers.get("HX-Request") and ids:

@@ -103,7 +103,7 @@ def _detail_context(request, order: Order) -> dict:
     next_stages = [{"code": n, "name": wf.stage(n).spec.name} for n in current.spec.next] if is_open else []
     diff = None
     a, b = request.GET.get("a"), request.GET.get("b")
-    if a and b and a.isdigit() and b.isdigit():
+    if a and b and a.isdecimal() and b.isdecimal():  # isdigit() takes "²", which int() refuses
         try:
             diff = {"a": int(a), "b": int(b), "rows": snapshot_diff(order, int(a), int(b))}
         except NotFound as e:

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from orderhub.core import permissions
 from orderhub.core.errors import DomainError
 from orderhub.core.roles import ROLES
+from orderhub.core.text import load_yaml
 from orderhub.orders import services
 from orderhub.orders.models import Ticket
 from orderhub.orders.selectors import visible
@@ -78,7 +79,7 @@ def rule_edit(request, pk: int | None = None):
             except ValueError:
                 errors["interval_minutes"] = [_("Enter a whole number of minutes.")]
         try:
-            values["actions"] = yaml.safe_load(actions_text) or []
+            values["actions"] = load_yaml(actions_text) or []
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             errors["actions"] = [_("Not valid YAML (line %(line)s): %(problem)s") % {
@@ -109,7 +110,7 @@ def firing_log(request):
     qs = visible(RuleFiring.objects.select_related("rule", "order"), actor_for(request), via="order__") \
         .order_by("-at", "-pk")
     rule_id = request.GET.get("rule", "")
-    if rule_id.isdigit():
+    if rule_id.isdecimal():  # isdigit() takes "²", which int() refuses
         qs = qs.filter(rule_id=int(rule_id))
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "web/rules/firings.html", {
