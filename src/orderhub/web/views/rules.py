@@ -26,6 +26,7 @@ from orderhub.orders.selectors import visible
 from orderhub.rules.models import Rule, RuleFiring, Trigger
 from orderhub.rules.services import rule_data, rule_save
 
+from .. import labels
 from .common import actor_for, refused, requires, visible_or_404
 
 PAGE_SIZE = 50
@@ -115,7 +116,7 @@ def firing_log(request):
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "web/rules/firings.html", {
         "page": page, "firings": page.object_list, "rules": Rule.objects.order_by("name"),
-        "rule_id": rule_id})
+        "rule_id": rule_id, "stage_names": labels.stage_names_everywhere()})
 
 
 @requires("tickets.view")
