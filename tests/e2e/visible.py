@@ -25,8 +25,27 @@ LATIN_WORD = re.compile(r"(?<![\w./@:-])[a-z]{3,}(?![\w@-])")
 ALLOWED_WORDS = {"pcs", "set", "kgs"}
 
 
-def offending_tokens(text: str, *, chinese: bool = True) -> list[str]:
-    """Every code-like token in visible text, in order of appearance (duplicates kept once)."""
+# The text a person reads on the page: the body's rendered text plus placeholders and
+# tooltips, without what is shown *as code* on purpose (an expression in <code>, a template's
+# source, a YAML editor, an audit hash): those are for the administrator who writes them.
+VISIBLE_TEXT_JS = """() => {
+  let text = document.body.innerText;
+  for (const el of document.querySelectorAll('code, pre, textarea, .hash')) {
+    const t = el.innerText;
+    if (t) text = text.replace(t, ' ');
+  }
+  const extra = [];
+  for (const el of document.querySelectorAll('[placeholder], [title]')) {
+    if (el.closest('code, pre') || el.classList.contains('font-monospace')) continue;
+    extra.push(el.getAttribute('placeholder') || '', el.getAttribute('title') || '');
+  }
+  return text + '\\n' + extra.join('\\n');
+}"""
+
+
+def offending_tokens(text: str, *, chinese: bool = True, allowed: frozenset[str] = frozenset()) -> list[str]:
+    """Every code-like token in visible text, in order of appearance (duplicates kept once).
+    ``allowed``: words that are data, not codes (the user names people log in with)."""
     found: list[str] = []
     patterns = (SNAKE, DOTTED, NONE, ISO) + ((LATIN_WORD,) if chinese else ())
     for pattern in patterns:
@@ -34,7 +53,7 @@ def offending_tokens(text: str, *, chinese: bool = True) -> list[str]:
             token = match.group(0)
             if pattern is DOTTED and (token in ALLOWED_DOTTED or FILE_EXT.search(token)):
                 continue
-            if pattern is LATIN_WORD and token in ALLOWED_WORDS:
+            if (pattern is LATIN_WORD and token in ALLOWED_WORDS) or token in allowed:
                 continue
             if token not in found:
                 found.append(token)

@@ -57,6 +57,15 @@ def _form_errors(error: DomainError) -> dict[str, list[str]]:
     return out
 
 
+# shown under the condition and the actions (the names a rule may use, with their labels)
+CONDITION_NAMES = ("total", "qty", "line_count", "credit_limit", "credit_available", "unpaid", "hours_to_due",
+                   "urgency", "channel", "customer", "customer_tier", "stage", "tags", "from_stage", "to_stage",
+                   "overdue_stage", "changed_fields", "added_tags")
+ACTION_KEYS = (("notify", "roles, users, customer, channels, severity, message"), ("add_tag", "tag"),
+               ("set_urgency", "value"), ("hold", "reason"),
+               ("open_ticket", "title, kind, owner_role, business_hours"), ("webhook", "endpoint"))
+
+
 @requires("rules.manage")
 def rule_edit(request, pk: int | None = None):
     rule = get_object_or_404(Rule, pk=pk) if pk is not None else None
@@ -97,6 +106,7 @@ def rule_edit(request, pk: int | None = None):
     return render(request, "web/rules/edit.html", {
         "rule": rule, "values": values, "actions_text": actions_text, "errors": errors,
         "triggers": Trigger.choices, "roles": list(ROLES.items()),
+        "condition_names": CONDITION_NAMES, "action_keys": ACTION_KEYS,
     }, status=400 if errors else 200)
 
 
