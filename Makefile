@@ -39,6 +39,7 @@ serve: install
 
 lint: install
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
 
 test: install lint test-pg test-sqlite
 
