@@ -62,7 +62,7 @@ def ticket_open(*, order: Order | str, kind: str, title: str, actor: Actor, body
         elif known is not None and known.spec.deadline is not None:
             dl = known.spec.deadline
             due = (cal.add_business_hours(now, dl.business_hours) if dl.business_hours is not None
-                   else now + timedelta(hours=float(dl.hours)))
+                   else now + timedelta(hours=float(dl.hours or 0)))  # a deadline has one of them
         ticket = Ticket.objects.create(order=locked, kind=kind[:40], title=title[:200], body=body or "",
                                        owner_role=role, due_at=due, opened_at=now,
                                        opened_by=actor.label[:150])
