@@ -362,7 +362,9 @@ api.add_router("/orders", orders)
 api.add_router("/workflows", workflows)
 
 from orderhub.intake.api import router as intake_router  # noqa: E402
+from orderhub.intake.api_setup import router as intake_setup_router  # noqa: E402
 
+api.add_router("/intake", intake_setup_router)  # first: GET /intake/channels before the webhook's /{channel}
 api.add_router("/intake", intake_router)
 
 from orderhub.notify.api import router as notify_router  # noqa: E402
@@ -372,4 +374,4 @@ api.add_router("/notify", notify_router)
 from orderhub.api.roles import router as roles_router  # noqa: E402
 
 api.add_router("/roles", roles_router)
-declare_capabilities(orders, workflows, intake_router, roles_router, notify_router)  # each operation's capability in the OpenAPI (x-orderhub-capability)
+declare_capabilities(orders, workflows, intake_setup_router, intake_router, roles_router, notify_router)  # each operation's capability in the OpenAPI (x-orderhub-capability)

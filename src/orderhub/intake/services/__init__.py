@@ -24,9 +24,9 @@ __all__ = [
     "inbound_replay_failed", "profile_set",
 ]
 
-from .upload import upload_import, upload_receive, upload_run  # noqa: E402
+from .upload import email_upload, upload_import, upload_receive, upload_run  # noqa: E402
 
-__all__ += ["upload_import", "upload_receive", "upload_run"]
+__all__ += ["email_upload", "upload_import", "upload_receive", "upload_run"]
 
 from .webhook import webhook_mode, webhook_receive, webhook_signature  # noqa: E402
 

@@ -1,5 +1,5 @@
-"""`orderhub intake …`: replay, poll-imap, import [--workers N], install-templates, resume,
-process-pending."""
+"""`orderhub intake …`: replay, poll-imap, import [--workers N] (CSV/XLSX/JSON through a channel's
+mapping, or an .eml file), load-master, install-templates, resume, process-pending."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from orderhub.catalog.imports import master_import
 from orderhub.core.actors import Actor
 from orderhub.core.errors import DomainError
 from orderhub.intake import selectors, services
@@ -52,6 +53,8 @@ class Command(BaseCommand):
         q.add_argument("--batch", type=int, default=20, help="messages per transaction")
         q.add_argument("--idle", type=float, default=0.2, help="seconds to wait when the queue is empty")
         sub.add_parser("install-templates", help="seed the shipped mappings and rules")
+        lm = sub.add_parser("load-master", help="customers.csv and products.csv from a folder (created or updated)")
+        lm.add_argument("folder")
 
     def _actor(self, user: str | None) -> Actor:
         if not user:
@@ -116,6 +119,15 @@ class Command(BaseCommand):
                            for j in jobs])
             elif action == "process-pending":
                 self._process_pending(loop=opts["loop"], batch=max(1, opts["batch"]), idle=opts["idle"])
+            elif action == "load-master":
+                folder = Path(opts["folder"])
+                files = {name: folder / f"{name}.csv" for name in ("customers", "products")}
+                if not any(p.is_file() for p in files.values()):
+                    raise CommandError(_("No customers.csv or products.csv in %(folder)s.") % {"folder": folder})
+                done = master_import(actor=actor, **{k: p.read_bytes() for k, p in files.items() if p.is_file()})
+                self._out(done)
+                if done["errors"]:
+                    raise CommandError(_("%(n)d rows were refused.") % {"n": len(done["errors"])})
             elif action == "install-templates":
                 saved = services.config_install_templates(actor=actor)
                 self._out([f"{v.kind}:{v.code} v{v.version}" for v in saved])
