@@ -5,11 +5,15 @@ with who and when), a customer's aliases, and master data from CSV. The JSON twi
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import yaml
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -28,6 +32,7 @@ from orderhub.intake.services.channels import (
 )
 from orderhub.intake.services.config import config_save, current_config
 from orderhub.intake.trial import mapping_trial
+from orderhub.orders.models import Urgency
 
 from .common import actor_for, field_errors, requires
 
@@ -44,7 +49,7 @@ FIELD_LABELS = {
     "qty": gettext_lazy("Quantity"), "unit": gettext_lazy("Unit"), "unit_price": gettext_lazy("Unit price"),
     "amount": gettext_lazy("Amount"),
 }
-URGENCY_LABELS = {"red": gettext_lazy("urgent"), "yellow": gettext_lazy("soon"), "green": gettext_lazy("normal")}
+URGENCY_LABELS = dict(Urgency.choices)
 MAX_TRIAL_BYTES = 5 * 1024 * 1024
 
 
@@ -160,7 +165,13 @@ def _shown_value(field: str, order: dict, meta: dict):
         if field == "urgency":
             return URGENCY_LABELS.get(value, value)
         return value
-    return meta.get(field)
+    value = meta.get(field)
+    if field in ("paid_at", "ordered_at") and isinstance(value, str):
+        try:  # a moment in the business time zone, as people read it (never ISO text)
+            return date_format(timezone.localtime(datetime.fromisoformat(value)), "Y-m-d H:i:s")
+        except ValueError:
+            return value
+    return value
 
 
 @requires("intake.configure")
