@@ -62,9 +62,15 @@ def test_trial_and_versions_over_the_api(master, api_as):  # noqa: F811
 
 def test_aliases_email_and_master_data_over_the_api(master, api_as):  # noqa: F811
     admin = api_as("admin")
-    put = admin.put("/api/intake/customers/C0451/aliases", {"aliases": [{"value": "恒通紧固", "channel": "taobao"}]})
-    assert put.status_code == 200 and put.json() == [{"value": "恒通紧固", "channel": "taobao"}]
+    put = admin.put("/api/intake/customers/C0451/aliases", {"aliases": [{"value": "恒通紧固", "channel": "taobao"}],
+                                                            "wechat_openid": "oHT-1"})
+    assert put.status_code == 200 and put.json() == {
+        "customer": "C0451", "wechat_openid": "oHT-1", "aliases": [{"value": "恒通紧固", "channel": "taobao"}]}
     assert api_as("sales").get("/api/intake/customers/C0451/aliases").json() == put.json()
+    taken = admin.put("/api/intake/customers/C0451/aliases", {"aliases": [{"value": "捷达汽配", "channel": "taobao"}],
+                                                              "wechat_openid": "changed"})
+    assert taken.status_code == 422 and taken.json()["errors"][0]["field"] == "aliases[0].value"
+    assert api_as("sales").get("/api/intake/customers/C0451/aliases").json()["wechat_openid"] == "oHT-1"
     eml = SimpleUploadedFile("po.eml", (SAMPLES / "channels" / "email" / "po-2026-0318.eml").read_bytes())
     resp = api_as("service").client.post("/api/intake/uploads/email", {"file": eml},
                                          headers=api_as("service").headers)

@@ -13,6 +13,7 @@ import binascii
 from datetime import datetime
 from typing import Any
 
+from django.db import transaction
 from django.utils.translation import gettext as _
 from ninja import File, Router, Schema, Status
 from ninja.files import UploadedFile
@@ -21,6 +22,8 @@ from pydantic import ConfigDict, Field
 from orderhub.api.auth import requires
 from orderhub.api.schemas import ERRORS, Line
 from orderhub.catalog.imports import master_import
+from orderhub.catalog.models import Customer
+from orderhub.catalog.services import customer_save
 from orderhub.core.errors import NotFound, Problem, ValidationFailed
 
 from . import selectors
@@ -110,11 +113,19 @@ class AliasesIn(Schema):
     model_config = STRICT
 
     aliases: list[AliasIn] = Field(max_length=200)
+    wechat_openid: Line | None = Field(default=None, max_length=64,
+                                       description="the customer's WeChat openid; omitted: unchanged, \"\": none")
 
 
 class AliasOut(Schema):
     value: str
     channel: str
+
+
+class AliasesOut(Schema):
+    customer: str
+    wechat_openid: str
+    aliases: list[AliasOut]
 
 
 class MasterOut(Schema):
@@ -209,19 +220,32 @@ def try_mapping(request, code: str, payload: TrialIn):
     return mapping_trial(spec=spec, payload=body, channel=code)
 
 
-@router.get("/customers/{code}/aliases", auth=requires("intake.view"), response={200: list[AliasOut], **ERRORS})
+def _aliases_out(code: str) -> dict[str, Any]:
+    customer = Customer.objects.filter(code=code).first()
+    if customer is None:
+        raise NotFound("unknown_customer", _("Unknown customer '%(code)s'.") % {"code": code})
+    return {"customer": code, "wechat_openid": customer.wechat_openid,
+            "aliases": [{"value": a.value, "channel": a.channel} for a in channel_services.customer_aliases(code)]}
+
+
+@router.get("/customers/{code}/aliases", auth=requires("intake.view"), response={200: AliasesOut, **ERRORS})
 def get_aliases(request, code: str):
-    """The names channels use for a customer (marketplace member or company names; empty
-    channel: any channel). The WeChat openid is the customer's own field."""
-    return [{"value": a.value, "channel": a.channel} for a in channel_services.customer_aliases(code)]
+    """How channels name a customer: its WeChat openid and the names channels use for it
+    (marketplace member or company names; empty channel: any channel)."""
+    return _aliases_out(code)
 
 
-@router.put("/customers/{code}/aliases", auth=requires("intake.configure"), response={200: list[AliasOut], **ERRORS})
+@router.put("/customers/{code}/aliases", auth=requires("intake.configure"), response={200: AliasesOut, **ERRORS})
 def put_aliases(request, code: str, payload: AliasesIn):
-    """Replace a customer's aliases with this list; one another customer holds is refused (422)."""
-    saved = channel_services.customer_aliases_set(customer=code, aliases=[a.dict() for a in payload.aliases],
-                                                  actor=request.actor)
-    return [{"value": a.value, "channel": a.channel} for a in saved]
+    """Replace a customer's aliases with this list (and set its openid when given); an alias
+    another customer holds is refused (422 naming it)."""
+    _aliases_out(code)
+    with transaction.atomic():
+        if payload.wechat_openid is not None:
+            customer_save(code=code, data={"wechat_openid": payload.wechat_openid.strip()}, actor=request.actor)
+        channel_services.customer_aliases_set(customer=code, aliases=[a.dict() for a in payload.aliases],
+                                              actor=request.actor)
+    return _aliases_out(code)
 
 
 @router.post("/uploads/email", auth=requires("intake.import"), response={201: MessageDetailOut, **ERRORS})

@@ -10,6 +10,7 @@ forgets them at once).
 from __future__ import annotations
 
 import copy
+import re
 import secrets
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from orderhub.core.text import text_fault
 
 from .. import events
 from ..models import Alias, Channel, ConfigVersion
+from ..spec import CODE_RE
 from .config import (
     CONFIG_PERM,
     TEMPLATE_DIR,
@@ -84,7 +86,10 @@ def channel_create(*, code: str, name: str, based_on: str, actor: Actor,
     code = (code or "").strip()
     name = (name or "").strip()
     problems = []
-    if code in RESERVED_CODES:
+    if not re.match(CODE_RE, code):
+        problems.append(Problem("invalid", _("A channel code is 1–32 lower-case letters, digits, '_', '.' or '-'."),
+                                field="code"))
+    elif code in RESERVED_CODES:
         problems.append(Problem("reserved", _("'%(code)s' is a word the API uses; choose another code.")
                                 % {"code": code}, field="code"))
     elif Channel.objects.filter(code=code).exists() or current_config("mapping", code) is not None:

@@ -9,6 +9,7 @@ from datetime import datetime
 
 import yaml
 from django.contrib import messages
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -244,9 +245,10 @@ def customer_aliases(request, code: str):
             for c, v in zip(request.POST.getlist("alias_channel"), request.POST.getlist("alias_value"), strict=False)]
     openid = request.POST.get("wechat_openid", "").strip()
     try:
-        if openid != customer.wechat_openid:
-            customer_save(code=code, data={"wechat_openid": openid}, actor=actor_for(request))
-        customer_aliases_set(customer=code, aliases=rows, actor=actor_for(request))
+        with transaction.atomic():  # the openid and the names together, or neither
+            if openid != customer.wechat_openid:
+                customer_save(code=code, data={"wechat_openid": openid}, actor=actor_for(request))
+            customer_aliases_set(customer=code, aliases=rows, actor=actor_for(request))
     except DomainError as e:
         messages.error(request, e.message)
         for p in e.problems:
