@@ -80,4 +80,4 @@ def test_aliases_email_and_master_data_over_the_api(master, api_as):  # noqa: F8
     csv = "code,name,unit,kg_per_unit,list_price,safety_stock,moq,lead_time_days\nNEW-1,新零件,件,,1.50,0,0,3\n".encode()
     resp = admin.client.post("/api/intake/master-data/import", {"products": SimpleUploadedFile("products.csv", csv)},
                              headers=admin.headers)
-    assert resp.status_code == 200 and resp.json() == {"customers": 0, "products": 1, "errors": []}
+    assert resp.status_code == 200 and resp.json() == {"customers": 0, "products": 1, "errors": []}, resp.content

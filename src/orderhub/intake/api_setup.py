@@ -258,7 +258,7 @@ def upload_email(request, file: File[UploadedFile]):
 
 
 @router.post("/master-data/import", auth=requires("intake.configure"), response={200: MasterOut, **ERRORS})
-def import_master(request, customers: File[UploadedFile] | None = None, products: File[UploadedFile] | None = None):
+def import_master(request, customers: UploadedFile = File(None), products: UploadedFile = File(None)):  # noqa: B008
     """Customers and products from CSV (columns as in the samples' `master/` folder), each row
     created or updated and audited; refused rows are named with their row and field."""
     if customers is None and products is None:
