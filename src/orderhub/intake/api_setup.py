@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +33,7 @@ from .models import Channel, ConfigVersion
 from .services import channels as channel_services
 from .services.config import current_config
 from .services.upload import email_upload
+from .spec import CODE_RE
 from .trial import mapping_trial
 
 router = Router(tags=["intake set-up"])
@@ -146,7 +148,7 @@ def _channel_out(request, ch: Channel) -> dict[str, Any]:
 
 
 def _channel(code: str) -> Channel:
-    ch = Channel.objects.filter(code=code).first()
+    ch = Channel.objects.filter(code=code).first() if re.match(CODE_RE, code) else None
     if ch is None:
         raise NotFound("unknown_channel", _("Unknown channel '%(code)s'.") % {"code": code})
     return ch

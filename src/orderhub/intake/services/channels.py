@@ -117,7 +117,7 @@ def channel_create(*, code: str, name: str, based_on: str, actor: Actor,
 def channel_secret_rotate(*, code: str, actor: Actor) -> str:
     """A new webhook secret for the channel, returned once; the old one stops working now."""
     _require(actor)
-    if not Channel.objects.filter(code=code).exists():
+    if not re.match(CODE_RE, code or "") or not Channel.objects.filter(code=code).exists():
         raise NotFound("unknown_channel", _("Unknown channel '%(code)s'.") % {"code": code})
     secret = new_secret()
     channel_save(code=code, actor=actor, secret=secret)
@@ -147,7 +147,8 @@ def customer_aliases_set(*, customer: str, aliases: list[dict], actor: Actor) ->
             problems.append(Problem("invalid", _("At most 200 characters on one line.") if len(value) > 200
                                     else fault, field=f"aliases[{i}].value"))
             continue
-        if channel and not Channel.objects.filter(code=channel).exists() and current_config("mapping", channel) is None:
+        if channel and (not re.match(CODE_RE, channel) or (
+                not Channel.objects.filter(code=channel).exists() and current_config("mapping", channel) is None)):
             problems.append(Problem("unknown_channel", _("Unknown channel '%(code)s'.") % {"code": channel},
                                     field=f"aliases[{i}].channel"))
             continue

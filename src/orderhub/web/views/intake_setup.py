@@ -5,6 +5,7 @@ with who and when), a customer's aliases, and master data from CSV. The JSON twi
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import yaml
@@ -185,7 +186,7 @@ def mapping(request, code: str):
     current = ConfigVersion.objects.get(pk=current.pk)
     channel = Channel.objects.filter(code=code).first()
     shown = current
-    if request.GET.get("v", "").isdigit():
+    if re.fullmatch(r"[0-9]{1,9}", request.GET.get("v", "")):
         shown = ConfigVersion.objects.filter(kind=ConfigVersion.Kind.MAPPING, code=code,
                                              version=int(request.GET["v"])).first() or current
     errors: list[dict] = []
