@@ -20,12 +20,12 @@ from ninja import File, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import ConfigDict, Field
 
-from orderhub.api.auth import requires
-from orderhub.api.schemas import ERRORS, Line
 from orderhub.catalog.imports import master_import
 from orderhub.catalog.models import Customer
 from orderhub.catalog.services import customer_save
 from orderhub.core.errors import NotFound, Problem, ValidationFailed
+from orderhub.core.http.auth import requires
+from orderhub.core.http.schemas import ERRORS, Line
 
 from . import selectors
 from .api import MessageDetailOut
