@@ -218,3 +218,16 @@ def test_an_ocr_name_two_customers_carry_is_flagged_not_chosen(master, tmp_path)
     problem = next(p for p in draft.message.errors if p["field"] == "customer")
     assert problem["code"] == "ambiguous_customer" and "C0388" in problem["message"] \
         and "C0389" in problem["message"]
+
+
+def test_the_demo_webhook_channel_has_a_secret_that_works_and_stays(master, capsys):
+    from orderhub.demo.intake import demo_intake_setup, print_intake
+
+    Customer.objects.filter(code="DY-RETAIL").delete()
+    info = demo_intake_setup()
+    assert demo_intake_setup() == info   # a restart prints the same secret
+    print_intake(info, "127.0.0.1", 8103)
+    out = capsys.readouterr().out
+    assert info["secret"] in out and "/api/intake/miniprogram" in out and "load-master" in out
+    assert _post("miniprogram", sample("miniprogram", "01-paid.json"), info["secret"]).json()["status"] == "parsed"
+    assert Customer.objects.filter(code="DY-RETAIL").exists()

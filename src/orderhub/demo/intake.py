@@ -1,14 +1,18 @@
-"""The demo's intake: the shipped mappings, and the mini-program channel taking signed webhooks
-with a secret the demo prints at start (with a command that sends a sample order)."""
+"""The demo's intake: the shipped mappings, the Douyin channel's retail account, and the
+mini-program channel taking signed webhooks with a secret the demo prints at start (with a
+command that sends a sample order)."""
 
 from __future__ import annotations
 
+from orderhub.catalog.models import Customer
+from orderhub.catalog.services import customer_save
 from orderhub.core.actors import Actor
 from orderhub.intake.models import Channel
 from orderhub.intake.services.channels import channel_secret_rotate
 from orderhub.intake.services.config import config_install_missing
 
 DEMO_CHANNEL = "miniprogram"
+RETAIL_ACCOUNT = "DY-RETAIL"
 
 
 def demo_intake_setup() -> dict[str, str]:
@@ -16,6 +20,8 @@ def demo_intake_setup() -> dict[str, str]:
     across restarts). Returns the channel and its secret in clear, for the start-up banner."""
     actor = Actor.system("demo")
     config_install_missing(actor=actor)
+    if not Customer.objects.filter(code=RETAIL_ACCOUNT).exists():  # the Douyin mapping's default customer
+        customer_save(code=RETAIL_ACCOUNT, data={"name": "抖音零售客户", "tier": Customer.Tier.C}, actor=actor)
     channel = Channel.objects.filter(code=DEMO_CHANNEL).first()
     secret = channel.webhook_secret() if channel and channel.secret else ""
     if not secret:
