@@ -231,3 +231,11 @@ def test_the_demo_webhook_channel_has_a_secret_that_works_and_stays(master, caps
     assert info["secret"] in out and "/api/intake/miniprogram" in out and "load-master" in out
     assert _post("miniprogram", sample("miniprogram", "01-paid.json"), info["secret"]).json()["status"] == "parsed"
     assert Customer.objects.filter(code="DY-RETAIL").exists()
+
+
+def test_a_mapping_saved_without_a_channel_gets_one_with_its_secret(master, intake_actor):
+    services.config_save(data=NESTED, actor=intake_actor)
+    assert not Channel.objects.filter(code="shop").exists()
+    secret = channel_secret_rotate(code="shop", actor=intake_actor)
+    assert Channel.objects.get(code="shop").name == "商城"
+    assert _post("shop", _nested_body(), secret).json()["status"] == "parsed"

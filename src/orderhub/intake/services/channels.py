@@ -115,12 +115,15 @@ def channel_create(*, code: str, name: str, based_on: str, actor: Actor,
 
 @transaction.atomic
 def channel_secret_rotate(*, code: str, actor: Actor) -> str:
-    """A new webhook secret for the channel, returned once; the old one stops working now."""
+    """A new webhook secret for the channel, returned once; the old one stops working now (a
+    channel known only by its mapping gets its channel row here)."""
     _require(actor)
-    if not re.match(CODE_RE, code or "") or not Channel.objects.filter(code=code).exists():
+    if not re.match(CODE_RE, code or "") or (not Channel.objects.filter(code=code).exists()
+                                              and current_config("mapping", code) is None):
         raise NotFound("unknown_channel", _("Unknown channel '%(code)s'.") % {"code": code})
     secret = new_secret()
-    channel_save(code=code, actor=actor, secret=secret)
+    mapping = None if Channel.objects.filter(code=code).exists() else current_config("mapping", code)
+    channel_save(code=code, actor=actor, secret=secret, name=mapping.name if mapping else None)
     return secret
 
 

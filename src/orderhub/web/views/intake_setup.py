@@ -63,6 +63,12 @@ def _channels() -> list[dict]:
         fmt = v.spec.get("format") if v else None
         out.append({"code": ch.code, "name": ch.name, "format": FORMAT_LABELS.get(fmt, ""), "is_json": fmt == "json",
                     "has_secret": bool(ch.secret), "is_active": ch.is_active, "version": v})
+    listed = {c["code"] for c in out}
+    for code, v in sorted(versions.items()):  # a mapping saved through the API before its channel row
+        if code not in listed:
+            fmt = v.spec.get("format")
+            out.append({"code": code, "name": v.name, "format": FORMAT_LABELS.get(fmt, ""), "is_json": fmt == "json",
+                        "has_secret": False, "is_active": True, "version": v})
     return out
 
 
@@ -109,7 +115,7 @@ def channel_secret(request, code: str):
         secret = channel_secret_rotate(code=code, actor=actor_for(request))
     except DomainError as e:
         raise Http404(e.message) from e
-    return _secret_page(request, Channel.objects.get(code=code), secret, created=False)
+    return _secret_page(request, Channel.objects.get(code=code), secret, created=False)  # made by the rotation
 
 
 def _secret_page(request, channel: Channel, secret: str, *, created: bool):
