@@ -254,3 +254,91 @@ def test_a_utf8_csv_with_a_byte_order_mark_reads_whatever_the_declared_encoding(
     text = sample(*TAOBAO).decode("gbk")
     records = read(spec_of("taobao.yaml"), b"\xef\xbb\xbf" + text.encode("utf-8"))
     assert len(records) == 5 and records[0].values["买家会员名"] == "捷达汽配"
+
+
+# --------------------------------------------------------------------------- PDFs with a text layer
+
+def _draft_of(payload: bytes, actor):
+    msg = services.inbound_receive(channel="email", kind="api", payload=payload, content_type="application/pdf",
+                                   actor=actor, filename="po.pdf")
+    msg = services.inbound_process(message=msg, actor=actor)
+    return msg, msg.drafts.get().data
+
+
+def _no_ocr(monkeypatch):
+    from orderhub.intake import ocr
+
+    def refuse():
+        raise AssertionError("a page with a text layer was OCR'd")
+
+    monkeypatch.setattr(ocr, "_get_engine", refuse)
+
+
+EXPECTED_LINES = [("SNS-HSG-0231", Decimal(500), Decimal("42.50")), ("SNS-CVR-0112", Decimal(500), Decimal("8.80"))]
+
+
+@pytest.mark.django_db
+def test_a_pdf_with_a_text_layer_is_read_from_it_with_its_line_table(master, intake_actor, monkeypatch):
+    from .pdfs import purchase_order
+
+    _no_ocr(monkeypatch)
+    msg, d = _draft_of(purchase_order(), intake_actor)
+    assert msg.status == S.NEEDS_REVIEW and msg.report["pages"] == ["text"]
+    assert d["customer"] == "C0388" and d["required_date"] == "2026-03-05"
+    assert d["external_ref"] == "C0388/PO-2026-0401" and d["urgency"] == "red"
+    assert [(ln["sku"], Decimal(ln["qty"]), Decimal(ln["unit_price"])) for ln in d["lines"]] == EXPECTED_LINES
+    assert all(ln["unit"] == "件" for ln in d["lines"])
+    assert msg.errors == []  # the lines add up to the PO's total
+    assert set(msg.drafts.get().confidence.values()) == {1.0}  # read, not recognised
+
+
+@pytest.mark.django_db
+def test_a_line_table_without_a_header_row_is_found_by_its_numbers(master, intake_actor, monkeypatch):
+    from .pdfs import purchase_order
+
+    _no_ocr(monkeypatch)
+    msg, d = _draft_of(purchase_order(header_row=False), intake_actor)
+    assert [(ln["sku"], Decimal(ln["qty"]), Decimal(ln["unit_price"])) for ln in d["lines"]] == EXPECTED_LINES
+    assert msg.errors == [] and d["meta"]["columns"] == "inferred"
+
+
+def test_headerless_numbers_that_do_not_multiply_out_are_flagged_not_trusted():
+    from orderhub.intake.ocr import Box, read_purchase_order
+
+    boxes = [Box("采购方:无锡华泰汽车部件有限公司", 1, 0, 0, 300, 20), Box("交货日期:2026-03-05", 1, 0, 30, 200, 50),
+             Box("SNS-HSG-0231", 1, 0, 100, 120, 120), Box("500", 1, 300, 100, 330, 120),
+             Box("42.50", 1, 400, 100, 440, 120), Box("99.00", 1, 500, 100, 550, 120)]
+    reading = read_purchase_order(boxes, find_customer=lambda n: "C0388", find_product=lambda t: t if t.startswith("SNS") else None)
+    assert reading.data["lines"] == [{"sku": "SNS-HSG-0231", "qty": "500"}]
+    assert reading.confidence["lines[0].qty"] == 0.5
+    assert any(p["field"] == "lines[0].qty" and "check it" in p["message"] for p in reading.problems)
+
+
+@pytest.mark.django_db
+def test_keys_and_values_in_separate_cells_are_paired(master, intake_actor, monkeypatch):
+    from .pdfs import HEAD, purchase_order
+
+    _no_ocr(monkeypatch)
+    head = [HEAD[0], (50, 750, 10, "订单号"), (120, 750, 10, "PO-2026-0402"), (50, 735, 10, "采购方"),
+            (120, 735, 10, "无锡华泰汽车部件有限公司"), (50, 720, 10, "交货日期："), (120, 720, 10, "2026-03-06")]
+    _msg, d = _draft_of(purchase_order(head=head), intake_actor)
+    assert (d["external_ref"], d["customer"], d["required_date"]) == ("C0388/PO-2026-0402", "C0388", "2026-03-06")
+
+
+@pytest.mark.django_db
+def test_only_a_page_without_text_is_ocrd(master, intake_actor, monkeypatch):
+    from orderhub.intake import ocr
+
+    from .pdfs import purchase_order
+
+    seen = []
+
+    class Engine:
+        def __call__(self, image):
+            seen.append(image.shape)
+            return [], 0.0
+
+    monkeypatch.setattr(ocr, "_get_engine", Engine)
+    msg, d = _draft_of(purchase_order(pages_after=1), intake_actor)
+    assert msg.report["pages"] == ["text", "ocr"] and len(seen) == 1
+    assert len(d["lines"]) == 2
