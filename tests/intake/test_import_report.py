@@ -100,3 +100,11 @@ def test_the_report_page_speaks_chinese(master, settings):
         msg = InboundMessage.objects.get(pk=ImportJob.objects.order_by("-pk").first().message_id)
         detail = c.get(f"/intake/{msg.pk}/").content.decode()
         assert "orders_created" not in detail and "rows_failed" not in detail
+
+
+def test_a_unit_price_worked_out_from_the_amount_states_its_rounding(master, intake_actor):
+    text = sample(*TAOBAO).decode("gbk").replace(",20,OIL-FLT-0915,", ",7,OIL-FLT-0915,", 1)
+    job = services.upload_import(channel="taobao", filename="t.csv", content=text.encode("gbk"), actor=intake_actor)
+    notes = notes_of(job.message, 1)
+    assert any("1720.00 ÷ 7 = 245.7142857…, rounded half up to 245.7143" in n for n in notes), notes
+    assert not any("÷" in n for n in notes_of(job.message, 2))  # 7,700.00 ÷ 20 is exact: nothing to say
