@@ -13,7 +13,8 @@ from orderhub.core.errors import PermissionDenied, Problem, ValidationFailed
 
 from ..models import ImportJob, InboundMessage
 from .config import compiled_config, current_config
-from .inbox import inbound_process, inbound_receive
+from .dispatch import inbound_process
+from .inbox import inbound_receive
 from .parallel import import_parallel
 
 MODES = tuple(ImportJob.Mode.values)
