@@ -33,6 +33,9 @@ import time
 from django.conf import settings
 from django.db import close_old_connections, connections
 
+from orderhub.celery import app as celery_app
+from orderhub.celery import periodic_jobs
+
 from . import heartbeat
 from .delivery import deliver_due, shutting_down
 
@@ -50,9 +53,7 @@ def wake() -> None:
         return
     if getattr(settings, "ORDERHUB_JOBS", "embedded") == "celery":
         try:
-            from orderhub.celery import app
-
-            app.send_task("notify.deliver", retry=False)   # never hold the request up
+            celery_app.send_task("notify.deliver", retry=False)   # never hold the request up
         except Exception:  # the broker is down: the periodic sweep delivers later
             logger.warning("notify: could not wake a worker through the broker", exc_info=True)
 
@@ -76,8 +77,6 @@ class EmbeddedRunner(threading.Thread):
         self.join(timeout)
 
     def run(self) -> None:
-        from orderhub.celery import periodic_jobs
-
         while not self.stop_event.is_set():
             if self.orphaned():
                 logger.warning("runner: the parent process %s is gone, stopping", self.parent_pid)
