@@ -98,6 +98,8 @@ API = {
     ("PUT", "/api/notify/endpoints/{code}"): ADMIN,
     ("GET", "/api/notify/settings"): ADMIN,
     ("PUT", "/api/notify/settings"): ADMIN,
+    ("GET", "/api/notify/inbox"): SIGNED_IN,
+    ("POST", "/api/notify/inbox/read"): SIGNED_IN,
     ("GET", "/api/roles"): ADMIN,
     ("PUT", "/api/roles/{code}"): ADMIN,
 }

@@ -147,14 +147,36 @@ def parse_datetime(value, formats: list[str], tz) -> datetime:
     if not isinstance(value, str | int):
         raise Refused(_("'%(value)s' is not a date.") % {"value": value})
     text = nfkc(str(value)).strip()
+    out_of_range = False
     for fmt in formats:
         try:
             dt = datetime.strptime(text, fmt)
-        except ValueError:
+        except ValueError as exc:
+            out_of_range = out_of_range or "out of range" in str(exc)
             continue
         return dt if dt.tzinfo else dt.replace(tzinfo=tz)
-    raise Refused(_("'%(value)s' is not a valid date/time (expected %(formats)s).")
-                  % {"value": value, "formats": " | ".join(formats)})
+    if out_of_range:  # the shape fits, the day does not: 2026-02-31
+        raise Refused(_("'%(value)s' is not a date that exists (written like %(examples)s).")
+                      % {"value": value, "examples": format_examples(formats)})
+    raise Refused(_("'%(value)s' is not a valid date/time (write it like %(examples)s).")
+                  % {"value": value, "examples": format_examples(formats)})
+
+
+EXAMPLE_MOMENT = datetime(2026, 12, 1, 14, 30, 0)
+
+
+def format_examples(formats: list[str]) -> str:
+    """Formats as a person reads them: ``%Y-%m-%d %H:%M`` → ``2026-12-01 14:30``, each once,
+    joined by 或 / or (never strptime patterns)."""
+    examples: list[str] = []
+    for fmt in formats:
+        try:
+            example = EXAMPLE_MOMENT.replace(tzinfo=None).strftime(fmt.replace("%z", "+0800"))
+        except ValueError:
+            continue
+        if example not in examples:
+            examples.append(example)
+    return _(" or ").join(examples[:4])
 
 
 def parse_date(value, formats: list[str], tz) -> date:

@@ -30,7 +30,7 @@ from orderhub.orders.services import order_create
 from .. import events
 from ..mapping import AmbiguousCustomer, Lookups, apply_tag_rules
 from ..models import Draft, InboundMessage, InboundOrder
-from ..ocr import read_purchase_order, recognise
+from ..ocr import read_document, read_purchase_order
 from ..values import nfkc
 from .config import compiled_config, current_config
 from .triage import triage_input, triage_record
@@ -99,12 +99,13 @@ def draft_from_document(*, message: InboundMessage, actor: Actor) -> InboundMess
     """OCR a stored image/PDF into a draft; the message then awaits a person (needs_review)."""
     before = message.status
     try:
-        boxes = recognise(bytes(message.payload), message.content_type)
+        document = read_document(bytes(message.payload), message.content_type)
         lookups = Lookups(OCR_CHANNEL)
         doubts: dict[str, Any] = {}
-        reading = read_purchase_order(boxes, find_customer=_find_customer(lookups, doubts),
+        reading = read_purchase_order(document.boxes, find_customer=_find_customer(lookups, doubts),
                                       find_product=_find_product(lookups))
         _customer_doubts(reading, doubts)
+        reading.data["meta"]["pages"] = document.pages  # per page: read from its text layer, or OCR'd
     except Exception as exc:  # an unreadable picture, or OCR itself failing: keep it, say why
         logger.exception("intake: OCR of message %s raised", message.pk)
         with transaction.atomic():
@@ -134,7 +135,7 @@ def draft_from_document(*, message: InboundMessage, actor: Actor) -> InboundMess
                                      text=reading.text, created_at=clock.now())
         message.status = Status.NEEDS_REVIEW
         message.errors = reading.problems
-        message.report = {"summary": {"drafts": 1}, "draft": draft.pk}
+        message.report = {"summary": {"drafts": 1}, "draft": draft.pk, "pages": document.pages}
         message.attempts += 1
         message.processed_at = clock.now()
         message.external_ref = (data.get("external_ref") or "")[:200]

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from orderhub.core import permissions
 from orderhub.core.actors import RequestContext
 from orderhub.core.downloads import download_response
 from orderhub.core.errors import DomainError, NotFound, PermissionDenied
@@ -74,6 +75,7 @@ def inbox(request):
     return render(request, "web/intake/inbox.html", {
         "page": page, "statuses": InboundMessage.Status.choices, "f": f,
         "drafts": drafts_open(actor=actor).count(),
+        "may_import": permissions.allowed(actor, "intake.import"),
         "alerts": triage_alerts_for(username=request.user.get_username(), roles=actor.roles, actor=actor),
     })
 
