@@ -39,7 +39,7 @@ from orderhub.orders.models import Urgency
 from .common import actor_for, field_errors, requires
 
 FORMAT_LABELS = {"json": gettext_lazy("JSON (webhooks and .json files)"), "csv": gettext_lazy("CSV file"),
-                 "xlsx": gettext_lazy("Excel file (xlsx)")}
+                 "xlsx": gettext_lazy("Excel file (.xlsx)")}
 FIELD_LABELS = {
     "external_ref": gettext_lazy("Channel order number"), "customer": gettext_lazy("Customer"),
     "required_date": gettext_lazy("Required date"), "promised_date": gettext_lazy("Promised date"),
