@@ -162,7 +162,13 @@ def _trial_view(result: dict) -> dict:
             lines.append({"where": ln["where"], "row": ln["row"], "fields": [
                 {"label": FIELD_LABELS.get(f["field"], f["field"]), "source": f["source"], "raw": f["raw"],
                  "value": made.get(f["field"])} for f in ln["fields"]]})
-        items.append({**it, "fields": fields, "lines": lines,
+        problems = []
+        for p in it["problems"]:  # the field once, as code, then what is wrong with it
+            field, message = p.get("field") or "", p.get("message") or ""
+            if field and message.startswith(f"{field}: "):
+                message = message[len(field) + 2:]
+            problems.append({"field": field, "message": message})
+        items.append({**it, "problems": problems, "fields": fields, "lines": lines,
                       "urgency_label": URGENCY_LABELS.get(order.get("urgency"), "")})
     return {**result, "items": items}
 
