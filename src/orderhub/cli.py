@@ -123,7 +123,7 @@ def _migrate() -> int:
     from orderhub.core.actors import Actor
     from orderhub.intake.services.config import config_install_missing
 
-    config_install_missing(actor=Actor.system("migrate"))  # shipped channel mappings and intake rules
+    config_install_missing(actor=Actor.system("migration"))  # shipped channel mappings and intake rules
     return 0
 
 

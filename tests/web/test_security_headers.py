@@ -90,6 +90,11 @@ def _samples(o: dict) -> dict[str, dict[str, str]]:
         "api:issue_quick_link": {"customer": "C001"}, "api:quick_who": {"token": o["token"]},
         "api:quick_order": {"token": o["token"]}, "api:quick_qr": {"token": o["token"], "kind": "svg"},
         "api:webhook": {"channel": "miniprogram"},
+        "web:intake_mapping": {"code": "miniprogram"}, "web:intake_channel_secret": {"code": "miniprogram"},
+        "web:intake_customer_aliases": {"code": "C001"},
+        **{f"api:{n}": {"code": "miniprogram"} for n in ("create_channel", "change_channel", "rotate_secret",
+                                                          "mapping_versions", "try_mapping")},
+        **{f"api:{n}": {"code": "C001"} for n in ("get_aliases", "put_aliases")},
     }
 
 

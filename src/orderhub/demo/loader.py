@@ -20,6 +20,7 @@ from orderhub.catalog.models import BomItem, Customer, Product, Substitute, Unit
 from orderhub.core import clock
 from orderhub.core.actors import Actor
 from orderhub.core.services import roles_sync
+from orderhub.intake.services.config import config_install_missing
 from orderhub.inventory.models import Warehouse
 from orderhub.inventory.services import stock_receive
 from orderhub.notify.delivery import deliver_due
@@ -185,6 +186,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
         users = _users()
         actors = {name: Actor.for_user(u) for name, u in users.items()}
         workflow_install_templates(actor=system)
+        config_install_missing(actor=system)  # the shipped channel mappings, tag, triage and e-mail rules
         rules_install_defaults(actor=system)
         _catalog(users, system)
     t1 = current_definition("T1")

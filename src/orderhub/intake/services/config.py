@@ -81,7 +81,7 @@ def config_install_templates(*, actor: Actor) -> list[ConfigVersion]:
     out = []
     for path in template_files():
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        out.append(config_save(data=data, actor=actor, note=f"template {path.name}"))
+        out.append(config_save(data=data, actor=actor, note=_("shipped template %(file)s") % {"file": data.get("name") or path.name}))
         if data.get("kind") == "mapping" and not Channel.objects.filter(code=data["code"]).exists():
             Channel.objects.create(code=data["code"], name=data.get("name", data["code"])[:100])
     return out
@@ -98,7 +98,7 @@ def config_install_missing(*, actor: Actor) -> list[ConfigVersion]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         if (data.get("kind"), data.get("code")) in have:
             continue
-        out.append(config_save(data=data, actor=actor, note=f"template {path.name}"))
+        out.append(config_save(data=data, actor=actor, note=_("shipped template %(file)s") % {"file": data.get("name") or path.name}))
         if data.get("kind") == "mapping" and not Channel.objects.filter(code=data["code"]).exists():
             Channel.objects.create(code=data["code"], name=data.get("name", data["code"])[:100])
     return out
