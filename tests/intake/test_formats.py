@@ -342,3 +342,10 @@ def test_only_a_page_without_text_is_ocrd(master, intake_actor, monkeypatch):
     msg, d = _draft_of(purchase_order(pages_after=1), intake_actor)
     assert msg.report["pages"] == ["text", "ocr"] and len(seen) == 1
     assert len(d["lines"]) == 2
+
+
+def test_a_cut_off_xlsx_is_called_damaged_not_a_zip_error():
+    payload = sample(*ALIBABA)
+    with pytest.raises(Unreadable) as exc:
+        read(spec_of("alibaba1688.yaml"), payload[: len(payload) // 2])
+    assert "damaged or incomplete" in str(exc.value) and "zip" not in str(exc.value).lower()
