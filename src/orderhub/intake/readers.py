@@ -30,6 +30,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from .spec import MappingSpec
+from .values import parse_path, resolve_path
 
 
 class Unreadable(Exception):
@@ -244,7 +245,7 @@ def _read_json(spec: MappingSpec, payload: bytes) -> list[Record]:
         if not isinstance(obj, dict):
             raise Unreadable(_("Expected a JSON object at %(where)s.") % {"where": prefix or "body"})
         lines_key = spec.lines_from
-        raw_lines = obj.get(lines_key) if lines_key else [obj]
+        raw_lines = resolve_path(obj, parse_path(lines_key) or (lines_key,)) if lines_key else [obj]
         if not isinstance(raw_lines, list):
             raw_lines = []
         lines = [SourceLine(ln if isinstance(ln, dict) else {},

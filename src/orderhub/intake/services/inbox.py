@@ -42,7 +42,7 @@ CHUNK = 500
 # header names never stored (credentials)
 SECRET_HEADERS = {"authorization", "cookie", "proxy-authorization", "x-api-key"}
 # problems a person can settle (pick the customer, decide between versions): review, not failure
-REVIEW_CODES = {"duplicate_conflict", "unknown_customer"}
+REVIEW_CODES = {"duplicate_conflict", "unknown_customer", "ambiguous_customer"}
 REPLAYABLE = {Status.RECEIVED, Status.FAILED, Status.NEEDS_REVIEW}
 MAX_REPORT_ITEMS = 5000
 
