@@ -349,3 +349,24 @@ def test_a_cut_off_xlsx_is_called_damaged_not_a_zip_error():
     with pytest.raises(Unreadable) as exc:
         read(spec_of("alibaba1688.yaml"), payload[: len(payload) // 2])
     assert "damaged or incomplete" in str(exc.value) and "zip" not in str(exc.value).lower()
+
+
+@pytest.mark.django_db
+def test_a_pdf_uploaded_on_the_import_page_ends_its_job_with_a_draft(master, settings, monkeypatch):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from orderhub.intake.models import ImportJob
+    from tests.web.test_pages import login
+
+    from .pdfs import purchase_order
+
+    _no_ocr(monkeypatch)
+    settings.ORDERHUB_RUN_JOBS_INLINE = True
+    c = login("service")
+    f = SimpleUploadedFile("po.pdf", purchase_order(), content_type="application/pdf")
+    resp = c.post("/intake/upload/", {"channel": "1688", "mode": "accept_valid", "file": f})
+    assert resp.status_code == 302
+    job = ImportJob.objects.get()
+    assert job.status == ImportJob.Status.DONE  # not "importing" for ever
+    page = c.get(resp["Location"]).content.decode()
+    assert 'data-testid="draft-made"' in page and "第 1 页：按文字层读取" in page
