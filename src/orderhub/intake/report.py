@@ -74,6 +74,13 @@ def conversion_notes(data: OrderInput, master: MasterData, *, rows: list[int] | 
     return notes
 
 
+def price_note(where: str, amount: Decimal, qty: Decimal, price: Decimal) -> str:
+    """A unit price worked out from a line's amount and rounded: said, with the exact quotient."""
+    return _("%(where)s: unit price %(amount)s ÷ %(qty)s = %(exact)s…, rounded half up to %(price)s") % {
+        "where": where, "amount": amount, "qty": qty, "exact": (amount / qty).quantize(Decimal("1e-7")),
+        "price": price}
+
+
 def _kg_factor(product, unit: str) -> Decimal | None:
     if not product.kg_per_unit:
         return None
