@@ -153,6 +153,8 @@ def _zip_kind(payload: bytes) -> str:
         return "docx"
     if any(n.startswith("ppt/") for n in names):
         return "pptx"
+    if "[Content_Types].xml" in names:  # an OOXML package with its parts elsewhere: openpyxl decides
+        return XLSX
     return "zip"
 
 
