@@ -136,7 +136,11 @@ def test_timeline_snapshots_and_diff(company):
     assert "<del>待确认</del>" in timeline and "→ 已排产" in timeline and ">阶段<" in timeline
     assert "<del>pending</del>" not in timeline and "→ scheduled" not in timeline
     diff = c.get(f"/orders/{order.number}/?a=1&b=2").content.decode()
-    assert 'data-testid="snapshot-diff"' in diff and "stage" in diff and "scheduled" in diff
+    assert 'data-testid="snapshot-diff"' in diff
+    # the snapshot diff reads like the history: field and stage names, not codes
+    table = diff[diff.index('data-testid="snapshot-diff"'):].split("</table>")[0]
+    assert "<td>阶段</td>" in table and "<td>待确认</td>" in table and "<td>已排产</td>" in table
+    assert ">stage<" not in table and ">scheduled<" not in table and ">pending<" not in table
     missing = c.get(f"/orders/{order.number}/?a=1&b=9").content.decode()
     assert "不存在" in missing
 

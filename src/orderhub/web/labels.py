@@ -223,3 +223,18 @@ def actor_text(label: str) -> str:
         text = str(_ACTOR_PREFIXES[head]) % {"x": f"「{channel_label(rest) if head != 'rule' else rest}」"}
         return f"{text}（{starter}）" if starter else text
     return label
+
+
+def ticket_kind_label(ticket) -> str:
+    """A ticket's kind by the name its order's workflow gives it; a kind opened from the order
+    page without one is an exception (异常); any other kind is shown as it was given."""
+    from orderhub.workflow.services import compiled
+
+    if ticket.kind == "exception":
+        return _("Exception")
+    try:
+        kinds = compiled(ticket.order.workflow_id).tickets
+    except Exception:  # a workflow version that no longer compiles: the kind as given
+        return ticket.kind
+    kind = kinds.get(ticket.kind)
+    return str(kind.spec.name) if kind is not None else ticket.kind

@@ -94,6 +94,11 @@ def event_label(code: str) -> str:
 
 
 @register.filter
+def ticket_kind(ticket) -> str:
+    return labels.ticket_kind_label(ticket)
+
+
+@register.filter
 def actor_text(label: str) -> str:
     return labels.actor_text(label)
 
