@@ -103,6 +103,8 @@ WEB = {
     ("GET", "orders/new/"): CREATE,
     ("POST", "orders/new/"): CREATE,
     ("GET", "orders/<str:number>/"): SEE,
+    ("GET", "orders/<str:number>/edit"): HOLD,         # header fields: creators and holders
+    ("POST", "orders/<str:number>/edit"): HOLD,
     ("POST", "orders/<str:number>/move"): SEE,
     ("POST", "orders/<str:number>/override"): OVERRIDE,
     ("POST", "orders/<str:number>/hold"): HOLD,

@@ -124,6 +124,9 @@ class OrderPatch(Schema):
     urgency: Urgency = None  # type: ignore[assignment]
     remarks: Text = Field(default=None, max_length=5000)  # type: ignore[assignment]
     tags: list[Tag] = Field(default=None, max_length=50)  # type: ignore[assignment]
+    ship_to_contact: Line = Field(default=None, max_length=100)  # type: ignore[assignment]
+    ship_to_phone: Line = Field(default=None, max_length=32)  # type: ignore[assignment]
+    ship_to_address: Line = Field(default=None, max_length=300)  # type: ignore[assignment]
     reason: Text = Field(default="", max_length=1000)
 
 
@@ -203,6 +206,12 @@ class OrderOut(Schema):
     total_amount: Decimal
     remarks: str
     tags: list[str]
+    ship_to_contact: str
+    ship_to_phone: str
+    ship_to_address: str
+    edit_refusal: str | None = Field(description="Why the header and ship-to cannot be edited now "
+                                                  "(a closed order, a final or shipped stage); null "
+                                                  "while PATCH may change them.")
     owner: str | None
     version: int
     forced: bool

@@ -14,6 +14,7 @@ urlpatterns = [
     path("orders/export.xlsx", orders.order_export, name="order_export"),
     path("orders/new/", orders.order_new, name="order_new"),
     path("orders/<str:number>/", orders.order_detail, name="order_detail"),
+    path("orders/<str:number>/edit", orders.order_edit, name="order_edit"),
     path("orders/<str:number>/move", orders.order_move, name="order_move"),
     path("orders/<str:number>/override", orders.order_override, name="order_override"),
     path("orders/<str:number>/hold", orders.order_hold, name="order_hold"),

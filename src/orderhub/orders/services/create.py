@@ -143,6 +143,10 @@ def _build(data: OrderInput, lk: MasterData, actor: Actor) -> tuple[Order, list[
                 urgency=data.urgency, total_amount=total, remarks=data.remarks,
                 tags=sorted(set(data.tags)))
     order.owner = owner or customer.sales_owner
+    ship_to = lk.default_ship_to(customer)
+    if ship_to:
+        order.ship_to_contact, order.ship_to_phone, order.ship_to_address = (
+            ship_to[0][:100], ship_to[1][:32], ship_to[2][:300])
     return order, lines
 
 

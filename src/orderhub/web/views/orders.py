@@ -20,6 +20,7 @@ from orderhub.core.errors import DomainError, NotFound, PermissionDenied
 from orderhub.core.models import AuditEvent
 from orderhub.orders import services
 from orderhub.orders.boards import label_stages
+from orderhub.orders.editing import edit_refusal
 from orderhub.orders.inputs import LineInput, OrderInput
 from orderhub.orders.models import Attachment, Order, OrderLine, Snapshot, StageInstance
 from orderhub.orders.selectors import (
@@ -34,7 +35,7 @@ from orderhub.rules.selectors import order_alerts
 from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled
 
-from ..forms import SORTS, OrderFilterForm, OrderHeaderForm, ReasonForm
+from ..forms import SORTS, OrderEditForm, OrderFilterForm, OrderHeaderForm, ReasonForm
 from .common import actor_for, field_errors, refused, requires, visible_or_404
 
 PAGE_SIZE = 50
@@ -118,6 +119,7 @@ def _detail_context(request, order: Order) -> dict:
         "may_see_forensics": permissions.may_see_forensics(actor),
         "stage_names": {code: st.spec.name for code, st in wf.stages.items()},
         "alerts": order_alerts(order),
+        "may_edit": permissions.allowed(actor, "orders.update"), "edit_refusal": edit_refusal(order, wf),
     }
 
 
@@ -212,6 +214,46 @@ def order_cancel(request, number: str):
         return refused(request, e, _back(number))
     messages.success(request, _("The order is cancelled; its stock is released."))
     return redirect(_back(number))
+
+
+@requires("orders.update")
+def order_edit(request, number: str):
+    """The order's header and ship-to, editable while its stage allows it (``edit_refusal``
+    says why not); saved through ``order_update``, which keeps a snapshot."""
+    actor = actor_for(request)
+    try:
+        order = get_order(number, actor=actor)
+    except NotFound as e:
+        raise Http404(e.message) from e
+    refusal = edit_refusal(order)
+    initial = {"required_date": order.required_date, "promised_date": order.promised_date,
+               "urgency": order.urgency, "remarks": order.remarks, "tags": " ".join(f"#{t}" for t in order.tags),
+               "ship_to_contact": order.ship_to_contact, "ship_to_phone": order.ship_to_phone,
+               "ship_to_address": order.ship_to_address}
+    form = OrderEditForm(request.POST or None, initial=initial)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST" and refusal is None:
+        if form.is_valid():
+            current = {**initial, "tags": sorted(set(order.tags))}
+            changes = {k: v for k, v in form.changes().items() if v != current[k]}
+            if not changes:
+                messages.info(request, _("Nothing was changed."))
+                return redirect(_back(number))
+            try:
+                services.order_update(order=number, changes=changes, actor=actor,
+                                      reason=form.cleaned_data["reason"])
+            except DomainError as e:
+                errors = field_errors(e)
+                errors.setdefault("general", [e.message])
+            else:
+                messages.success(request, _("The order is changed; a snapshot of it is kept."))
+                return redirect(_back(number))
+        else:
+            errors = {k: list(v) for k, v in form.errors.items()}
+    return render(request, "web/order_edit.html", {
+        "order": order, "form": form, "errors": errors, "refusal": refusal,
+        "urgencies": form.fields["urgency"].choices,
+    }, status=400 if errors else (409 if refusal and request.method == "POST" else 200))
 
 
 def _attach_files(order_number: str, files, actor) -> None:
