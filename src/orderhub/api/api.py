@@ -17,6 +17,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
 
+from orderhub.catalog import picking
 from orderhub.core.errors import DomainError, Problem
 from orderhub.orders import selectors, services
 from orderhub.orders.inputs import LineInput, OrderInput
@@ -38,6 +39,9 @@ from .schemas import (
     OrderPatch,
     OrderStatus,
     OverrideIn,
+    PickOut,
+    PickQuery,
+    PreviewOut,
     ReasonIn,
     RequiredReasonIn,
     SnapshotOut,
@@ -208,6 +212,29 @@ def create_order(request, payload: OrderIn):
         return Status(200, selectors.order_detail(result.order.number, actor=request.actor))
 
 
+def preview_dict(preview: services.Preview) -> dict[str, Any]:
+    return {
+        "ok": preview.ok, "customer": preview.customer.code if preview.customer else None,
+        "customer_name": preview.customer.name if preview.customer else None,
+        "credit_available": preview.credit_available, "currency": preview.currency,
+        "total": preview.total.quantize(Decimal("0.01")),
+        "lines": [{"line_no": ln.line_no, "sku": ln.product.sku, "name": ln.product.name, "qty": ln.qty,
+                   "unit": ln.unit, "unit_price": ln.unit_price, "amount": ln.amount} for ln in preview.lines],
+        "errors": [p.as_dict() for p in preview.errors],
+        "warnings": [p.as_dict() for p in preview.warnings],
+    }
+
+
+@orders.post("/preview", auth=requires("orders.create"), response={200: PreviewOut, **ERRORS})
+def preview_order(request, payload: OrderIn):
+    """Check an order without creating it: every error at once (unknown customer or SKU, a
+    unit that cannot be converted, a price the caller may not set …), the line amounts and
+    total, and the warnings a person should confirm (a required date already past, the
+    customer's credit exceeded, a workflow credit guard that will stop it later). Writes
+    nothing; always 200 once the body has the order's shape (422 otherwise)."""
+    return preview_dict(services.order_preview(data=_input(payload), actor=request.actor))
+
+
 @orders.get("", auth=requires("orders.view"), response={200: OrderPage, **ERRORS})
 def list_orders(request, stage: Line | None = None, workflow: Line | None = None,
                 urgency: Urgency | None = None, customer: Line | None = None,
@@ -329,6 +356,28 @@ def snapshots(request, number: OrderNumber):
     return selectors.order_snapshots(selectors.get_order(number, actor=request.actor))
 
 
+catalog = Router(tags=["catalog"])
+
+
+def _picks(rows) -> list[dict[str, Any]]:
+    return [{"code": p.code, "name": p.name, "initials": p.initials, "unit": p.unit, "price": p.price,
+             "credit_limit": p.credit_limit} for p in rows]
+
+
+@catalog.get("/customers", auth=requires("orders.create"), response={200: list[PickOut], **ERRORS})
+def pick_customers(request, q: PickQuery = ""):
+    """Active customers for an order form's picker: code, a piece of the name, or the pinyin
+    initials of the name (`szbr` finds 苏州博锐精工); at most 20, best match first."""
+    return _picks(picking.customers_pick(q=q))
+
+
+@catalog.get("/products", auth=requires("orders.create"), response={200: list[PickOut], **ERRORS})
+def pick_products(request, q: PickQuery = ""):
+    """Active products by SKU, a piece of the name or its pinyin initials (`ls` finds 螺栓),
+    with base unit and list price; at most 20, best match first."""
+    return _picks(picking.products_pick(q=q))
+
+
 workflows = Router(tags=["workflows"])
 
 
@@ -360,6 +409,7 @@ def save_workflow(request, code: WorkflowCode, payload: Body[dict[str, Any]]):
 
 api.add_router("/orders", orders)
 api.add_router("/workflows", workflows)
+api.add_router("/catalog", catalog)
 
 from orderhub.intake.api import router as intake_router  # noqa: E402
 
@@ -372,4 +422,4 @@ api.add_router("/notify", notify_router)
 from orderhub.api.roles import router as roles_router  # noqa: E402
 
 api.add_router("/roles", roles_router)
-declare_capabilities(orders, workflows, intake_router, roles_router, notify_router)  # each operation's capability in the OpenAPI (x-orderhub-capability)
+declare_capabilities(orders, workflows, catalog, intake_router, roles_router, notify_router)  # each operation's capability in the OpenAPI (x-orderhub-capability)

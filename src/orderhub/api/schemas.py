@@ -69,6 +69,7 @@ def _plausible(value: date) -> date:
 Text = Annotated[str, AfterValidator(_multiline)]
 Line = Annotated[str, AfterValidator(_single_line)]
 Tag = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_single_line)]
+PickQuery = Annotated[str, Field(max_length=50), AfterValidator(_single_line)]
 #: an ISO date (filters)
 IsoDate = Annotated[date, BeforeValidator(_iso_only)]
 #: an ISO date an order can plausibly carry (2000-01-01 … 2099-12-31)
@@ -320,3 +321,41 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
          "written YYYY-MM-DD or outside 2000-01-01…2099-12-31, numbers out of range, codes not "
          "matching their pattern, a required reason left blank.",
 }
+
+
+class PickOut(Schema):
+    """A customer or product found by code, name or pinyin initials (苏州博锐 → ``szbr``)."""
+
+    code: str = Field(description="Customer code or product SKU")
+    name: str
+    initials: str = Field(description="Pinyin initials of the name, lower case")
+    unit: str = Field("", description="Products: the base unit")
+    price: Decimal | None = Field(None, description="Products: the list price")
+    credit_limit: Decimal | None = Field(None, description="Customers: the credit limit (0: none set)")
+
+
+class PreviewLineOut(Schema):
+    line_no: int
+    sku: str
+    name: str
+    qty: Decimal
+    unit: str
+    unit_price: Decimal
+    amount: Decimal
+
+
+class PreviewOut(Schema):
+    """What the order would be if it were created now. ``ok``: no errors (it can be created).
+    ``errors``: every problem at once, named by field as a create would name them.
+    ``warnings``: what a person should confirm first (``past_date``, ``credit_exceeded``,
+    ``credit_guard``: a workflow guard on credit that will stop it at a later stage)."""
+
+    ok: bool
+    customer: str | None
+    customer_name: str | None
+    credit_available: Decimal | None
+    currency: str
+    total: Decimal
+    lines: list[PreviewLineOut]
+    errors: list[ProblemOut]
+    warnings: list[ProblemOut]

@@ -13,6 +13,7 @@ urlpatterns = [
     path("orders/", orders.order_list, name="order_list"),
     path("orders/export.xlsx", orders.order_export, name="order_export"),
     path("orders/new/", orders.order_new, name="order_new"),
+    path("orders/new/preview", orders.order_new_preview, name="order_new_preview"),
     path("orders/<str:number>/", orders.order_detail, name="order_detail"),
     path("orders/<str:number>/edit", orders.order_edit, name="order_edit"),
     path("orders/<str:number>/move", orders.order_move, name="order_move"),

@@ -26,6 +26,7 @@ from .escalation import (
 )
 from .exports import ExportFile, orders_export
 from .overdue import OverdueStage, stage_instances_mark_overdue
+from .preview import Preview, order_preview
 from .stages import evaluate_guards
 from .tickets import ticket_open, ticket_resolve
 
@@ -35,5 +36,5 @@ __all__ = [
     "order_create_batch", "order_hold", "order_override", "order_resume", "order_transition",
     "order_update", "edit_refusal", "snapshot_content", "ticket_open", "ticket_resolve",
     "Firing", "Rung", "escalation_step_fire", "escalation_steps_cancel", "escalation_steps_create",
-    "OverdueStage", "stage_instances_mark_overdue",
+    "OverdueStage", "stage_instances_mark_overdue", "Preview", "order_preview",
 ]
