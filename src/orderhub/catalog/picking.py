@@ -14,8 +14,9 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from pypinyin import Style, lazy_pinyin
 
 from .models import Customer, Product
@@ -29,8 +30,9 @@ _INITIALS_QUERY = re.compile(r"^[A-Za-z0-9]{1,20}$")
 def initials(text: str) -> str:
     """Lower-case pinyin initials of the Chinese characters and the letters and digits of the
     rest, in order: ``M8×30 螺栓`` → ``m830ls``."""
-    out = []
-    for part in lazy_pinyin(text, style=Style.FIRST_LETTER, errors=lambda s: list(s)):
+    out: list[str] = []
+    # errors="default" keeps a run of non-Chinese text as it is
+    for part in lazy_pinyin(text, style=Style.FIRST_LETTER, errors="default"):
         out.extend(ch.lower() for ch in part if ch.isascii() and ch.isalnum())
     return "".join(out)
 
@@ -57,7 +59,7 @@ def _rank(q: str, code: str, name: str) -> tuple[int, str]:
     return (3, code)
 
 
-def _search(qs, q: str, *, code_field: str, limit: int) -> list:
+def _search(qs: QuerySet[Any], q: str, *, code_field: str, limit: int) -> list[Any]:
     q = q.strip()[:50]
     if not q:
         return list(qs.order_by(code_field)[:limit])

@@ -64,9 +64,9 @@ class OrderPatch(Schema):
     urgency: Urgency = None  # type: ignore[assignment]
     remarks: Text = Field(default=None, max_length=5000)  # type: ignore[assignment]
     tags: list[Tag] = Field(default=None, max_length=50)  # type: ignore[arg-type]
-    ship_to_contact: Line = Field(default=None, max_length=100)  # type: ignore[arg-type]
-    ship_to_phone: Line = Field(default=None, max_length=32)  # type: ignore[arg-type]
-    ship_to_address: Line = Field(default=None, max_length=300)  # type: ignore[arg-type]
+    ship_to_contact: Line = Field(default=None, max_length=100)  # type: ignore[assignment]
+    ship_to_phone: Line = Field(default=None, max_length=32)  # type: ignore[assignment]
+    ship_to_address: Line = Field(default=None, max_length=300)  # type: ignore[assignment]
     reason: Text = Field(default="", max_length=1000)
 
 

@@ -74,7 +74,7 @@ _URGENCIES = frozenset(Urgency.values)
 
 def _build(data: OrderInput, lk: MasterData, actor: Actor) -> tuple[Order, list[OrderLine]]:
     order, lines, problems = _assemble(data, lk)
-    if problems:
+    if problems or order is None:
         raise ValidationFailed("invalid", problems[0].message, problems=problems)
     check_line_prices(actor=actor, customer=order.customer, lines=lines)  # 403 naming lines[i].unit_price
     return order, lines

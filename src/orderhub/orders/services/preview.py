@@ -15,6 +15,7 @@ from orderhub.core.actors import Actor
 from orderhub.core.calendar_config import get_business_calendar
 from orderhub.core.errors import DomainError, Problem
 from orderhub.core.permissions import check_line_prices
+from orderhub.workflow.spec import CompiledWorkflow
 
 from ..facts import OrderFacts, open_order_amount
 from ..inputs import OrderInput
@@ -86,7 +87,7 @@ def order_preview(*, data: OrderInput, actor: Actor) -> Preview:
     return out
 
 
-def _guards_ahead(order: Order, lines: list[OrderLine], wf) -> list[Problem]:
+def _guards_ahead(order: Order, lines: list[OrderLine], wf: CompiledWorkflow) -> list[Problem]:
     """The workflow's credit guards this order would fail later on (as the credit rule says):
     named by the stage where they will stop it."""
     facts = OrderFacts(order, lines)
