@@ -9,7 +9,8 @@
     orderhub token create --user U --name N
     orderhub audit verify | checkpoint
     orderhub manage ...      any Django management command
-    orderhub intake replay <id>|--failed · poll-imap · import FILE --channel C [--workers N] · resume · process-pending [--loop]
+    orderhub intake replay <id>|--failed · poll-imap · import FILE [--channel C] [--workers N] (also .eml) ·
+                    load-master DIR · resume · process-pending [--loop] · install-templates
     orderhub worker [celery worker options]   deliver notifications, run jobs (Celery + Redis)
     orderhub beat [celery beat options]       schedule the periodic jobs (one per installation)
     orderhub bench list | all [--quick] | <scenario> [options] | datagen --orders N | summary
@@ -119,6 +120,10 @@ def _migrate() -> int:
         print("warning: ORDERHUB_OWNER_DATABASE_URL is not set: the app's own role owns the tables and "
               "can lift the audit guards (see `orderhub db init-roles` in the README)", file=sys.stderr)
     roles_sync()  # the role groups and their permissions exist on every install
+    from orderhub.core.actors import Actor
+    from orderhub.intake.services.config import config_install_missing
+
+    config_install_missing(actor=Actor.system("migrate"))  # shipped channel mappings and intake rules
     return 0
 
 
@@ -197,7 +202,8 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("worker", "beat"):
         p = sub.add_parser(name, help=f"celery {name} (options are passed on)")
         p.add_argument("rest", nargs=argparse.REMAINDER)
-    p = sub.add_parser("intake", help="replay · poll-imap · import FILE --channel C · resume · install-templates · process-pending [--loop]")
+    p = sub.add_parser("intake", help="replay · poll-imap · import FILE [--channel C] · load-master DIR · resume · "
+                                      "install-templates · process-pending [--loop]")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p = sub.add_parser("bench", help="list · all [--quick] · <scenario> [options] · datagen · summary",
                        add_help=False)
@@ -214,7 +220,11 @@ def _run(args: argparse.Namespace) -> int:
         if not Order.objects.exists():
             print("Loading the demo company ...")
             call("loaddemo", orders=args.orders)
+        from orderhub.demo.intake import demo_intake_setup, print_intake
+
+        intake = demo_intake_setup()
         _print_logins(args.host, args.port)
+        print_intake(intake, args.host, args.port)
         return _serve(args.host, args.port, args.workers)
     if args.cmd == "serve":
         return _serve(args.host, args.port, args.workers)

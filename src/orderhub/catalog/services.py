@@ -20,7 +20,7 @@ from orderhub.core.text import column_fault, unstorable
 from .models import BomItem, Customer, Product, UnitConversion
 
 CUSTOMER_FIELDS = ("name", "tier", "credit_limit", "unpaid_amount", "sales_owner", "mobile", "email",
-                   "is_active")
+                   "wechat_openid", "is_active")
 PRODUCT_FIELDS = ("name", "unit", "unit_decimals", "kg_per_unit", "list_price", "safety_stock", "moq",
                   "lead_time_days", "is_active")
 
