@@ -52,6 +52,9 @@ PUBLIC_PAGE = "no sign-in; never refused"
 API = {
     ("POST", "/api/orders"): CREATE,
     ("GET", "/api/orders"): SEE,
+    ("POST", "/api/orders/preview"): CREATE,
+    ("GET", "/api/catalog/customers"): CREATE,
+    ("GET", "/api/catalog/products"): CREATE,
     ("GET", "/api/orders/{number}"): SEE,
     ("PATCH", "/api/orders/{number}"): HOLD,          # header fields: creators and holders
     ("POST", "/api/orders/{number}/transition"): SEE,  # then the stage's owner role, in the service
@@ -114,7 +117,10 @@ WEB = {
     ("GET", "orders/export.xlsx"): SEE,
     ("GET", "orders/new/"): CREATE,
     ("POST", "orders/new/"): CREATE,
+    ("POST", "orders/new/preview"): CREATE,
     ("GET", "orders/<str:number>/"): SEE,
+    ("GET", "orders/<str:number>/edit"): HOLD,         # header fields: creators and holders
+    ("POST", "orders/<str:number>/edit"): HOLD,
     ("POST", "orders/<str:number>/move"): SEE,
     ("POST", "orders/<str:number>/override"): OVERRIDE,
     ("POST", "orders/<str:number>/hold"): HOLD,

@@ -19,6 +19,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
 
+from orderhub.catalog.api import router as catalog_router
 from orderhub.core.api import router as roles_router
 from orderhub.core.errors import DomainError
 from orderhub.core.http.auth import BearerToken, SessionAuth, declare_capabilities
@@ -178,6 +179,7 @@ def _http(request, exc):
 ROUTERS = {
     "/orders": orders_router,
     "/workflows": workflows_router,
+    "/catalog": catalog_router,
     "/intake": intake_router,
     "/notify": notify_router,
     "/roles": roles_router,

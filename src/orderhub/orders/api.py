@@ -4,6 +4,7 @@ render."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -25,6 +26,7 @@ from .schemas import (
     OrderPatch,
     OrderStatus,
     OverrideIn,
+    PreviewOut,
     SnapshotOut,
     TransitionIn,
     Urgency,
@@ -57,6 +59,29 @@ def create_order(request: ActorRequest, payload: OrderIn) -> Status:
         if result.created:  # answer from what was written, without reading it back
             return Status(201, selectors.order_dict(result.order, lines=result.lines, stages=result.stages))
         return Status(200, selectors.order_detail(result.order.number, actor=request.actor))
+
+
+def preview_dict(preview: services.Preview) -> dict[str, Any]:
+    return {
+        "ok": preview.ok, "customer": preview.customer.code if preview.customer else None,
+        "customer_name": preview.customer.name if preview.customer else None,
+        "credit_available": preview.credit_available, "currency": preview.currency,
+        "total": preview.total.quantize(Decimal("0.01")),
+        "lines": [{"line_no": ln.line_no, "sku": ln.product.sku, "name": ln.product.name, "qty": ln.qty,
+                   "unit": ln.unit, "unit_price": ln.unit_price, "amount": ln.amount} for ln in preview.lines],
+        "errors": [p.as_dict() for p in preview.errors],
+        "warnings": [p.as_dict() for p in preview.warnings],
+    }
+
+
+@router.post("/preview", auth=requires("orders.create"), response={200: PreviewOut, **ERRORS})
+def preview_order(request: ActorRequest, payload: OrderIn) -> dict[str, Any]:
+    """Check an order without creating it: every error at once (unknown customer or SKU, a
+    unit that cannot be converted, a price the caller may not set …), the line amounts and
+    total, and the warnings a person should confirm (a required date already past, the
+    customer's credit exceeded, a workflow credit guard that will stop it later). Writes
+    nothing; always 200 once the body has the order's shape (422 otherwise)."""
+    return preview_dict(services.order_preview(data=_input(payload), actor=request.actor))
 
 
 @router.get("", auth=requires("orders.view"), response={200: OrderPage, **ERRORS})
