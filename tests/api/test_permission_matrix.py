@@ -64,6 +64,7 @@ API = {
     ("GET", "/api/workflows"): SEE,
     ("GET", "/api/workflows/{code}"): SEE,
     ("PUT", "/api/workflows/{code}"): ADMIN,
+    ("POST", "/api/workflows/{code}/guard-test"): ADMIN,
     ("GET", "/api/intake/messages"): SEE,
     ("GET", "/api/intake/messages/{message_id}"): SEE,
     ("GET", "/api/intake/messages/{message_id}/payload"): SEE,
@@ -127,6 +128,7 @@ WEB = {
     ("GET", "settings/"): ADMIN,
     ("GET", "settings/workflows/<str:code>/"): ADMIN,
     ("POST", "settings/workflows/<str:code>/"): ADMIN,
+    ("POST", "settings/workflows/<str:code>/guard-test"): ADMIN,
     ("GET", "settings/calendar/"): ADMIN,
     ("POST", "settings/calendar/"): ADMIN,
     ("GET", "settings/customers/"): ADMIN,
@@ -304,6 +306,7 @@ def _web_url(pattern: str, ids: dict) -> str:
     special = {
         "board/<str:code>/": "/board/T1/", "board/<str:code>/columns": "/board/T1/columns",
         "settings/workflows/<str:code>/": "/settings/workflows/T1/",
+        "settings/workflows/<str:code>/guard-test": "/settings/workflows/T1/guard-test",
         "settings/customers/<str:code>/quick-link": "/settings/customers/C001/quick-link",
         "settings/customers/<str:code>/": "/settings/customers/C001/",
         "settings/products/<str:sku>/": "/settings/products/HSG-100/",

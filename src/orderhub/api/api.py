@@ -19,6 +19,7 @@ from ninja.parser import Parser
 
 from orderhub.core.errors import DomainError, Problem
 from orderhub.orders import selectors, services
+from orderhub.orders.guardcheck import guards_test
 from orderhub.orders.inputs import LineInput, OrderInput
 from orderhub.workflow import services as wf_services
 from orderhub.workflow.models import WorkflowDefinition
@@ -29,6 +30,8 @@ from .schemas import (
     ERRORS,
     BlockedOut,
     EventOut,
+    GuardTestIn,
+    GuardTestOut,
     IsoDate,
     Line,
     OrderIn,
@@ -356,6 +359,18 @@ def save_workflow(request, code: WorkflowCode, payload: Body[dict[str, Any]]):
                           status=422, problems=[Problem("code_mismatch", _("Must be %(code)s.") % {"code": code},
                                                         field="code")])
     return _wf_out(wf_services.workflow_save(data=payload, actor=request.actor))
+
+
+@workflows.post("/{code}/guard-test", auth=requires("workflow.change"), response={200: GuardTestOut, **ERRORS})
+def guard_test(request, code: WorkflowCode, payload: GuardTestIn):
+    """Try the checks of `stage` (the current version's, or `guards` as drafted) on `order`
+    without moving it: `passed`, every reason it would be blocked, and the order facts the checks
+    read. Nothing is written. 404: unknown workflow, stage or order (or one the caller may not
+    see); 422: a drafted check that would be refused on save, named by place (`guards[1].expr`)."""
+    guards = None if payload.guards is None else [g.model_dump(exclude_none=True) for g in payload.guards]
+    result = guards_test(number=payload.order, workflow=code, stage=payload.stage, guards=guards,
+                         actor=request.actor)
+    return {**result.__dict__, "reasons": [p.as_dict() for p in result.reasons]}
 
 
 api.add_router("/orders", orders)

@@ -290,6 +290,36 @@ class WorkflowOut(Schema):
     created_by: str
 
 
+class GuardIn(Schema):
+    """One check as the workflow definition writes it (``stages[].guards[]``)."""
+
+    code: Line = Field(min_length=1, max_length=40)
+    expr: Text | None = Field(default=None, max_length=2000)
+    check: Literal["kitting"] | None = None
+    scope: Literal["order", "line"] = "order"
+    message: Text | None = Field(default=None, max_length=500)
+
+
+class GuardTestIn(Schema):
+    """Try a stage's checks on an order without moving it: the saved checks, or ``guards`` as
+    drafted (an editor's unsaved text)."""
+
+    order: OrderNumber
+    stage: Line = Field(min_length=1, max_length=40)
+    guards: list[GuardIn] | None = Field(default=None, max_length=50)
+
+
+class GuardTestOut(Schema):
+    order: str
+    workflow: str
+    stage: str
+    stage_name: str
+    passed: bool
+    reasons: list[ProblemOut]
+    values: dict[str, Any]        # the order facts the checks read (name → value)
+    guards: list[str]             # codes of the checks tried
+
+
 #: Every refusal an operation may answer, documented on every operation. One dict for every
 #: router: a new kind of refusal (e.g. 429 from a rate limit) is added here once.
 ERRORS: dict[int, Any] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import board, config, home, intake, notify, orders, rules, security
+from .views import board, config, home, intake, notify, orders, rules, security, workflow_form
 
 app_name = "web"
 
@@ -34,7 +34,9 @@ urlpatterns = [
     path("settings/customers/<str:code>/quick-link", intake.quick_link, name="quick_link"),
     path("q/<str:token>", intake.quick_order, name="quick_order"),
     path("settings/", config.config_home, name="config_home"),
-    path("settings/workflows/<str:code>/", config.workflow_edit, name="config_workflow"),
+    path("settings/workflows/<str:code>/", workflow_form.workflow_edit, name="config_workflow"),
+    path("settings/workflows/<str:code>/guard-test", workflow_form.workflow_guard_test,
+         name="config_workflow_guard_test"),
     path("settings/calendar/", config.calendar, name="config_calendar"),
     path("settings/customers/", config.customers, name="config_customers"),
     path("settings/customers/<str:code>/", config.customer_edit, name="config_customer"),
