@@ -16,9 +16,9 @@ from ninja import Body, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import ConfigDict, Field
 
-from orderhub.api.auth import requires
-from orderhub.api.schemas import ERRORS, BizDate, ErrorOut, IsoDate, Line, Text
 from orderhub.core.downloads import download_response
+from orderhub.core.http.auth import requires
+from orderhub.core.http.schemas import ERRORS, BizDate, ErrorOut, IsoDate, Line, Text
 
 from . import selectors, services
 from .models import InboundMessage
@@ -227,7 +227,7 @@ def replay_failed(request, channel: Line | None = None):
 
 @router.post("/uploads", auth=requires("intake.import"), response={201: JobOut, **ERRORS})
 def upload(request, file: File[UploadedFile], channel: Form[str], mode: Form[str] = "accept_valid"):
-    """Import a CSV/XLSX file through its channel's mapping. The answer is the import's
+    """Import a CSV, XLSX or legacy XLS file through its channel's mapping. The answer is the import's
     progress record; its message holds the per-row report."""
     content = file.read()
     job = services.upload_import(channel=channel, filename=file.name or "", content=content, actor=request.actor,
