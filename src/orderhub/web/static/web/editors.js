@@ -20,3 +20,21 @@
     input.dispatchEvent(new Event("input", { bubbles: true }));
   });
 })();
+/* Rule editor: each action row shows only the settings of its chosen type (all stay in the
+   form, so nothing typed is lost when the type changes back). */
+(function () {
+  "use strict";
+  function sync(row) {
+    var sel = row.querySelector("[data-action-type]");
+    var type = sel ? sel.value : "";
+    row.querySelectorAll("[data-for]").forEach(function (el) {
+      el.classList.toggle("d-none", el.dataset["for"] !== type);
+    });
+  }
+  document.addEventListener("change", function (e) {
+    if (e.target.matches("[data-action-type]")) sync(e.target.closest("[data-action-row]"));
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-action-row]").forEach(sync);
+  });
+})();
