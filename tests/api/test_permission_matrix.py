@@ -65,6 +65,10 @@ API = {
     ("GET", "/api/workflows/{code}"): SEE,
     ("PUT", "/api/workflows/{code}"): ADMIN,
     ("POST", "/api/workflows/{code}/guard-test"): ADMIN,
+    ("GET", "/api/rules"): SEE,
+    ("POST", "/api/rules"): ADMIN,
+    ("GET", "/api/rules/{rule_id}"): SEE,
+    ("PUT", "/api/rules/{rule_id}"): ADMIN,
     ("GET", "/api/intake/messages"): SEE,
     ("GET", "/api/intake/messages/{message_id}"): SEE,
     ("GET", "/api/intake/messages/{message_id}/payload"): SEE,
@@ -318,7 +322,8 @@ def _api_url(path: str, ids: dict) -> str:
     return (path.replace("{number}", ids["number"]).replace("{message_id}", str(ids["message"]))
             .replace("{job_id}", str(ids["job"])).replace("{draft_id}", str(ids["draft"]))
             .replace("{code}", "T1" if "/workflows/" in path else "sales").replace("{customer}", "C001")
-            .replace("{token}", "no-such-token").replace("{kind}", "png").replace("{channel}", "no-such-channel"))
+            .replace("{token}", "no-such-token").replace("{kind}", "png").replace("{channel}", "no-such-channel")
+            .replace("{rule_id}", "999999"))
 
 
 def _web_url(pattern: str, ids: dict) -> str:

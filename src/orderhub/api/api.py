@@ -28,6 +28,7 @@ from orderhub.intake.api_setup import router as intake_setup_router
 from orderhub.notify.api import router as notify_router
 from orderhub.orders.api import router as orders_router
 from orderhub.orders.api import workflow_checks as workflow_checks_router
+from orderhub.rules.api import router as rules_router
 from orderhub.workflow.api import router as workflows_router
 
 #: Operation ids are published (clients generate code from them) and ninja derives them from the
@@ -182,6 +183,7 @@ ROUTERS = {
     "/intake": intake_router,
     "/notify": notify_router,
     "/roles": roles_router,
+    "/rules": rules_router,
 }
 # intake's set-up routes first: GET /intake/channels must not reach the webhook's POST /intake/{channel}
 api.add_router("/intake", intake_setup_router)
