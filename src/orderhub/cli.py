@@ -144,7 +144,7 @@ def _print_logins(host: str, port: int) -> None:
     print(f"\nOrderHub 订单中枢 is at http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs)")
     print("Log in as (user / password):")
     for name in USERS:
-        print(f"  {name:<11} {password_for(name)}")
+        print(f"  {name:<20} {password_for(name)}")
     print()
 
 

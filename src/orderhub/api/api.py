@@ -28,6 +28,8 @@ from orderhub.intake.api import router as intake_router
 from orderhub.intake.api_setup import router as intake_setup_router
 from orderhub.notify.api import router as notify_router
 from orderhub.orders.api import router as orders_router
+from orderhub.orders.api import workflow_checks as workflow_checks_router
+from orderhub.rules.api import router as rules_router
 from orderhub.workflow.api import router as workflows_router
 
 #: Operation ids are published (clients generate code from them) and ninja derives them from the
@@ -183,9 +185,11 @@ ROUTERS = {
     "/intake": intake_router,
     "/notify": notify_router,
     "/roles": roles_router,
+    "/rules": rules_router,
 }
 # intake's set-up routes first: GET /intake/channels must not reach the webhook's POST /intake/{channel}
 api.add_router("/intake", intake_setup_router)
 for prefix, router in ROUTERS.items():
     api.add_router(prefix, router)
-declare_capabilities(intake_setup_router, *ROUTERS.values())  # each operation's capability in the OpenAPI (x-orderhub-capability)
+api.add_router("/workflows", workflow_checks_router)  # POST /workflows/{code}/guard-test (orders app)
+declare_capabilities(intake_setup_router, workflow_checks_router, *ROUTERS.values())  # each operation's capability in the OpenAPI (x-orderhub-capability)
