@@ -39,6 +39,7 @@ serve: install
 
 lint: install
 	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports  # the layers (pyproject.toml [tool.importlinter])
 
 test: install lint test-pg test-sqlite
 

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "orderhub.intake",
     "orderhub.notify",
     "orderhub.rules",
+    "orderhub.demo",  # the loaddemo command
 ]
 
 MIDDLEWARE = [

@@ -6,8 +6,8 @@ from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from orderhub.api.auth import BearerToken
 from orderhub.core.actors import API_CLIENT, Actor
+from orderhub.core.http.auth import BearerToken
 from orderhub.core.models import ApiToken
 from orderhub.core.tokens import token_create
 

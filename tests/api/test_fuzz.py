@@ -6,7 +6,7 @@ with a 5xx, with a status the OpenAPI does not document for the operation, or wi
 does not match the documented schema. Some path parameters are swapped for ids that exist, so
 the requests reach real orders, messages, drafts and links, not only the 404s.
 
-A longer pass (thousands of requests, against ``orderhub serve``) is in docs/architecture.md
+A longer pass (thousands of requests, against ``orderhub serve``) is in docs/security.md
 ("Hostile input")."""
 
 from __future__ import annotations

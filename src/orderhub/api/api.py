@@ -1,4 +1,7 @@
-"""The JSON API. Handlers are thin: parse, call one service or selector, render."""
+"""The JSON API assembly: one NinjaAPI with every app's router (each app's ``api.py``), the
+error handlers and the OpenAPI. Nothing else lives here: the routes are in the apps, and what
+they share (authentication, capabilities, field types, the error shape) in
+``orderhub.core.http``."""
 
 from __future__ import annotations
 
@@ -6,46 +9,32 @@ import json
 import logging
 from decimal import Decimal, InvalidOperation
 from http import HTTPStatus
-from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
-from django.db import DataError, transaction
+from django.db import DataError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from ninja import Body, NinjaAPI, Query, Router, Status
+from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
 
-from orderhub.core.errors import DomainError, Problem
-from orderhub.orders import selectors, services
-from orderhub.orders.inputs import LineInput, OrderInput
-from orderhub.workflow import services as wf_services
-from orderhub.workflow.models import WorkflowDefinition
+from orderhub.core.api import router as roles_router
+from orderhub.core.errors import DomainError
+from orderhub.core.http.auth import BearerToken, SessionAuth, declare_capabilities
+from orderhub.core.http.schemas import ERROR_DESCRIPTIONS
+from orderhub.intake.api import router as intake_router
+from orderhub.notify.api import router as notify_router
+from orderhub.orders.api import router as orders_router
+from orderhub.workflow.api import router as workflows_router
 
-from .auth import BearerToken, SessionAuth, declare_capabilities, requires
-from .schemas import (
-    ERROR_DESCRIPTIONS,
-    ERRORS,
-    BlockedOut,
-    EventOut,
-    IsoDate,
-    Line,
-    OrderIn,
-    OrderNumber,
-    OrderOut,
-    OrderPage,
-    OrderPatch,
-    OrderStatus,
-    OverrideIn,
-    ReasonIn,
-    RequiredReasonIn,
-    SnapshotOut,
-    TransitionIn,
-    Urgency,
-    WorkflowCode,
-    WorkflowOut,
-)
+#: Operation ids are published (clients generate code from them) and ninja derives them from the
+#: handler's module: the routes that moved into their apps keep the ids they were published with.
+_PUBLISHED_MODULE = {
+    "orderhub.orders.api": "orderhub.api.api",
+    "orderhub.workflow.api": "orderhub.api.api",
+    "orderhub.core.api": "orderhub.api.roles",
+}
 
 
 class DecimalJSONParser(Parser):
@@ -60,7 +49,12 @@ logger = logging.getLogger(__name__)
 
 class OrderHubAPI(NinjaAPI):
     """NinjaAPI whose OpenAPI says what each refusal means (``schemas.ERROR_DESCRIPTIONS``)
-    wherever an operation leaves the bare HTTP phrase."""
+    wherever an operation leaves the bare HTTP phrase, and whose operation ids stay as
+    published."""
+
+    def get_openapi_operation_id(self, operation) -> str:
+        module = operation.view_func.__module__
+        return (_PUBLISHED_MODULE.get(module, module) + "_" + operation.view_func.__name__).replace(".", "_")
 
     def get_openapi_schema(self, *args, **kwargs):
         schema = super().get_openapi_schema(*args, **kwargs)
@@ -179,197 +173,14 @@ def _http(request, exc):
     return api.create_response(request, {"code": code, "message": message}, status=exc.status_code)
 
 
-orders = Router(tags=["orders"])
-
-
-def _input(payload: OrderIn) -> OrderInput:
-    return OrderInput(
-        customer=payload.customer,
-        lines=[LineInput(sku=ln.sku, qty=ln.qty, unit=ln.unit, unit_price=ln.unit_price,
-                         remarks=ln.remarks) for ln in payload.lines],
-        required_date=payload.required_date, promised_date=payload.promised_date,
-        urgency=payload.urgency, channel=payload.channel, external_ref=payload.external_ref,
-        remarks=payload.remarks, tags=payload.tags, workflow=payload.workflow, owner=payload.owner)
-
-
-@orders.post("", auth=requires("orders.create"), response={200: OrderOut, 201: OrderOut, **ERRORS})
-def create_order(request, payload: OrderIn):
-    """Create an order. The same `channel` + `external_ref` returns the existing order (200);
-    the same key with different content is a 409 listing the differences.
-
-    422: an unknown customer, SKU, unit, owner or workflow; a quantity ≤ 0 or one that rounds to
-    zero in the product's base unit; a negative price; amounts of 10^14 or more; dates outside
-    2000-01-01…2099-12-31; text with control characters — each named in `errors[].field`
-    (`lines[2].qty`)."""
-    with transaction.atomic():
-        result = services.order_create(data=_input(payload), actor=request.actor)
-        if result.created:  # answer from what was written, without reading it back
-            return Status(201, selectors.order_dict(result.order, lines=result.lines, stages=result.stages))
-        return Status(200, selectors.order_detail(result.order.number, actor=request.actor))
-
-
-@orders.get("", auth=requires("orders.view"), response={200: OrderPage, **ERRORS})
-def list_orders(request, stage: Line | None = None, workflow: Line | None = None,
-                urgency: Urgency | None = None, customer: Line | None = None,
-                status: OrderStatus | None = None, overdue: bool | None = None,
-                on_hold: bool | None = None, tag: Line | None = None,
-                created_from: IsoDate | None = None, created_to: IsoDate | None = None,
-                required_from: IsoDate | None = None, required_to: IsoDate | None = None,
-                page: int = Query(1, ge=1, le=1_000_000), page_size: int = Query(50, ge=1, le=500)):
-    """Orders, soonest stage deadline first. Dates are ISO dates (`2026-12-20`); anything else
-    (`required_to=0`) is a 422 naming the parameter."""
-    flt = selectors.OrderFilter(stage=stage, workflow=workflow, urgency=urgency, customer=customer,
-                                status=status, overdue=overdue, on_hold=on_hold, tag=tag,
-                                created_from=created_from, created_to=created_to,
-                                required_from=required_from, required_to=required_to)
-    qs = selectors.order_queryset(flt, actor=request.actor).order_by("stage_due_at", "pk")
-    start = (page - 1) * page_size
-    items = [selectors.order_dict(o) for o in qs[start:start + page_size]]
-    return {"count": qs.count(), "page": page, "page_size": page_size, "items": items}
-
-
-@orders.get("/{number}", auth=requires("orders.view"), response={200: OrderOut, **ERRORS})
-def get_order(request, number: OrderNumber):
-    return selectors.order_detail(number, actor=request.actor)
-
-
-@orders.patch("/{number}", auth=requires("orders.update"), response={200: OrderOut, **ERRORS})
-def update_order(request, number: OrderNumber, payload: OrderPatch):
-    """Change header fields (only those sent). 422: a field that cannot be changed, null for a
-    field the order always has, a date outside 2000-01-01…2099-12-31; 409: nothing changes."""
-    changes = payload.model_dump(exclude_unset=True)
-    reason = changes.pop("reason", "")
-    selectors.check_visible(number, request.actor)
-    with transaction.atomic():
-        services.order_update(order=number, changes=changes, actor=request.actor, reason=reason)
-        return selectors.order_detail(number, actor=request.actor)
-
-
-def _moved(request, number: str, move):
-    """Run a move; every 409 has one shape (``BlockedOut``): the reasons and the order."""
-    selectors.check_visible(number, request.actor)
-    try:
-        with transaction.atomic():
-            result = move()
-            if result.ok:
-                return Status(200, selectors.order_detail(result.order.number, actor=request.actor))
-    except DomainError as exc:
-        if exc.status != 409:
-            raise
-        reasons = [p.as_dict() for p in exc.problems] or [{"code": exc.code, "message": exc.message}]
-        return Status(409, {"code": exc.code, "message": exc.message,
-                            "order": selectors.order_detail(number, actor=request.actor), "reasons": reasons})
-    reasons = [r.as_dict() for r in result.reasons]
-    return Status(409, {"code": "blocked", "message": reasons[0]["message"],
-                        "order": selectors.order_detail(result.order.number, actor=request.actor),
-                        "reasons": reasons})
-
-
-MOVE_RESPONSES = {200: OrderOut, **ERRORS, 409: BlockedOut}
-
-
-@orders.post("/{number}/transition", auth=requires("orders.move"), response=MOVE_RESPONSES)
-def transition(request, number: OrderNumber, payload: TransitionIn):
-    """Move to the next stage. Blocked moves answer 409 with every reason.
-
-    422: `to` is not a stage code (lower-case letters, digits, `_`) or not a stage of the order's
-    workflow. 409 (always the order and its reasons): `blocked` by guards or a hold,
-    `order_closed`, `invalid_transition` (not a next stage of the current one)."""
-    return _moved(request, number, lambda: services.order_transition(
-        order=number, to=payload.to, actor=request.actor, reason=payload.reason))
-
-
-@orders.post("/{number}/override", auth=requires("orders.override"), response=MOVE_RESPONSES)
-def override(request, number: OrderNumber, payload: OverrideIn):
-    """Force past the guards: needs the override permission and a reason; audited and flagged.
-
-    422: `reason` missing or blank, `to` not a stage of the workflow. 409 as for a transition."""
-    return _moved(request, number, lambda: services.order_override(
-        order=number, to=payload.to, actor=request.actor, reason=payload.reason))
-
-
-@orders.post("/{number}/hold", auth=requires("orders.hold"), response={200: OrderOut, **ERRORS})
-def hold(request, number: OrderNumber, payload: RequiredReasonIn):
-    """Take the order out of the flow until resumed. 422: `reason` missing or blank;
-    409: the order is closed or already on hold."""
-    selectors.check_visible(number, request.actor)
-    with transaction.atomic():
-        services.order_hold(order=number, actor=request.actor, reason=payload.reason)
-        return selectors.order_detail(number, actor=request.actor)
-
-
-@orders.post("/{number}/resume", auth=requires("orders.hold"), response={200: OrderOut, **ERRORS})
-def resume(request, number: OrderNumber, payload: ReasonIn):
-    """409: the order is not on hold."""
-    selectors.check_visible(number, request.actor)
-    with transaction.atomic():
-        services.order_resume(order=number, actor=request.actor, reason=payload.reason)
-        return selectors.order_detail(number, actor=request.actor)
-
-
-@orders.post("/{number}/cancel", auth=requires("orders.cancel"), response={200: OrderOut, **ERRORS})
-def cancel(request, number: OrderNumber, payload: RequiredReasonIn):
-    """Cancel the order and release its stock. 422: `reason` missing or blank; 409: the order is
-    already closed."""
-    selectors.check_visible(number, request.actor)
-    with transaction.atomic():
-        services.order_cancel(order=number, actor=request.actor, reason=payload.reason)
-        return selectors.order_detail(number, actor=request.actor)
-
-
-@orders.get("/{number}/events", auth=requires("orders.view"), response={200: list[EventOut], **ERRORS})
-def events(request, number: OrderNumber):
-    """The order's history; `ip` and `user_agent` only for roles that may see them
-    (`orders.view_events_forensics`), otherwise null and empty."""
-    return selectors.order_events(selectors.get_order(number, actor=request.actor), actor=request.actor)
-
-
-@orders.get("/{number}/snapshots", auth=requires("orders.view"), response={200: list[SnapshotOut], **ERRORS})
-def snapshots(request, number: OrderNumber):
-    return selectors.order_snapshots(selectors.get_order(number, actor=request.actor))
-
-
-workflows = Router(tags=["workflows"])
-
-
-def _wf_out(wf: WorkflowDefinition) -> dict:
-    return {"code": wf.code, "version": wf.version, "name": wf.name, "is_current": wf.is_current,
-            "spec": wf.spec, "created_at": wf.created_at, "created_by": wf.created_by}
-
-
-@workflows.get("", auth=requires("workflow.view"), response={200: list[WorkflowOut], **ERRORS})
-def list_workflows(request):
-    return [_wf_out(w) for w in WorkflowDefinition.objects.filter(is_current=True).order_by("code")]
-
-
-@workflows.get("/{code}", auth=requires("workflow.view"), response={200: WorkflowOut, **ERRORS})
-def get_workflow(request, code: WorkflowCode):
-    return _wf_out(wf_services.current_definition(code))
-
-
-@workflows.put("/{code}", auth=requires("workflow.change"), response={200: WorkflowOut, **ERRORS})
-def save_workflow(request, code: WorkflowCode, payload: Body[dict[str, Any]]):
-    """Save a new version; an invalid definition is refused (422) naming the fault, e.g.
-    `stages[2](materials_ready).guards[0](bom_kitted)`; `code` must equal the path's."""
-    if payload.get("code") != code:
-        raise DomainError("code_mismatch", _("The definition's code must be %(code)s.") % {"code": code},
-                          status=422, problems=[Problem("code_mismatch", _("Must be %(code)s.") % {"code": code},
-                                                        field="code")])
-    return _wf_out(wf_services.workflow_save(data=payload, actor=request.actor))
-
-
-api.add_router("/orders", orders)
-api.add_router("/workflows", workflows)
-
-from orderhub.intake.api import router as intake_router  # noqa: E402
-
-api.add_router("/intake", intake_router)
-
-from orderhub.notify.api import router as notify_router  # noqa: E402
-
-api.add_router("/notify", notify_router)
-
-from orderhub.api.roles import router as roles_router  # noqa: E402
-
-api.add_router("/roles", roles_router)
-declare_capabilities(orders, workflows, intake_router, roles_router, notify_router)  # each operation's capability in the OpenAPI (x-orderhub-capability)
+# Every app's router, in the order the OpenAPI lists them.
+ROUTERS = {
+    "/orders": orders_router,
+    "/workflows": workflows_router,
+    "/intake": intake_router,
+    "/notify": notify_router,
+    "/roles": roles_router,
+}
+for prefix, router in ROUTERS.items():
+    api.add_router(prefix, router)
+declare_capabilities(*ROUTERS.values())  # each operation's capability in the OpenAPI (x-orderhub-capability)

@@ -3,8 +3,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 
-from orderhub.orders.admin import ReadOnlyAdmin
-
+from .admin_site import ReadOnlyAdmin
 from .models import ApiToken, AuditEvent, CalendarOverride, RoleSetting
 
 

@@ -23,3 +23,16 @@ class SuperuserAdminSite(admin.AdminSite):
 
     def has_permission(self, request):
         return request.user.is_active and request.user.is_superuser
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A model shown, never changed, in the admin: rows change only through services."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

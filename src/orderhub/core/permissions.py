@@ -4,7 +4,7 @@ Every capability of the hub is declared here once, with the Django permission(s)
 roles are Django groups holding permissions (``core.roles``), and what an administrator sets
 per role (orders visible, prices) is ``core.RoleSetting``, mirrored into the same permissions.
 Web views declare their capability with ``web.views.common.requires(code)``, API operations
-with ``auth=api.auth.requires(code)`` on the route; both end in ``check`` here. Services keep
+with ``auth=core.http.auth.requires(code)`` on the route; both end in ``check`` here. Services keep
 checking their writes (they are the one way in); the edge check answers 403 early and the same
 way everywhere, before a body is even validated.
 

@@ -16,9 +16,9 @@ from ninja import Body, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import ConfigDict, Field
 
-from orderhub.api.auth import requires
-from orderhub.api.schemas import ERRORS, BizDate, ErrorOut, IsoDate, Line, Text
 from orderhub.core.downloads import download_response
+from orderhub.core.http.auth import requires
+from orderhub.core.http.schemas import ERRORS, BizDate, ErrorOut, IsoDate, Line, Text
 
 from . import selectors, services
 from .models import InboundMessage

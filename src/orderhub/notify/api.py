@@ -17,10 +17,10 @@ from django.utils.translation import gettext as _
 from ninja import Router, Schema
 from pydantic import Field
 
-from orderhub.api.auth import requires
-from orderhub.api.schemas import ERRORS as API_ERRORS
-from orderhub.api.schemas import STRICT, ErrorOut, Text
 from orderhub.core.errors import NotFound
+from orderhub.core.http.auth import requires
+from orderhub.core.http.schemas import ERRORS as API_ERRORS
+from orderhub.core.http.schemas import STRICT, ErrorOut, Text
 
 from . import policy, selectors
 from .models import Endpoint

@@ -2,18 +2,9 @@
 
 from django.contrib import admin
 
+from orderhub.core.admin_site import ReadOnlyAdmin
+
 from .models import Attachment, Order, OrderLine, Snapshot, StageInstance
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class LineInline(admin.TabularInline):

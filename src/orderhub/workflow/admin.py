@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from orderhub.orders.admin import ReadOnlyAdmin
+from orderhub.core.admin_site import ReadOnlyAdmin
 
 from .models import WorkflowDefinition
 

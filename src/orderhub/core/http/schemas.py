@@ -8,17 +8,13 @@ operation may answer; all routers use it."""
 
 import re
 from datetime import date, datetime
-from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from django.utils.translation import gettext as _
 from ninja import Schema
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
 from orderhub.core.text import text_fault
-from orderhub.orders.models import Order
-from orderhub.orders.models import Urgency as UrgencyChoice
-from orderhub.workflow.spec import CODE_RE, WORKFLOW_CODE_RE
 
 # Inputs are strict: an unknown field is refused (422 naming it) rather than silently dropped,
 # so a misspelt `promise_date` cannot vanish without a trace.
@@ -73,73 +69,9 @@ Tag = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_single_
 IsoDate = Annotated[date, BeforeValidator(_iso_only)]
 #: an ISO date an order can plausibly carry (2000-01-01 … 2099-12-31)
 BizDate = Annotated[date, BeforeValidator(_iso_only), AfterValidator(_plausible)]
-StageCode = Annotated[str, Field(min_length=1, max_length=40, pattern=CODE_RE)]
-WorkflowCode = Annotated[str, Field(min_length=1, max_length=32, pattern=WORKFLOW_CODE_RE)]
-OrderNumber = Annotated[Line, Field(min_length=1, max_length=32)]
 #: a reason a person must give (hold, cancel, override): at least one visible character
 RequiredReason = Annotated[Text, Field(max_length=1000, json_schema_extra={"minLength": 1, "pattern": r"\S"}),
                            AfterValidator(_not_blank)]
-# the choices of the models, so the OpenAPI lists exactly what the database holds
-Urgency = Literal[tuple(UrgencyChoice.values)]  # type: ignore[valid-type]
-OrderStatus = Literal[tuple(Order.Status.values)]  # type: ignore[valid-type]
-
-
-class LineIn(Schema):
-    model_config = STRICT
-
-    sku: Line = Field(min_length=1, max_length=64)
-    # 15 significant digits: exact on every database (SQLite keeps decimals as doubles)
-    qty: Decimal = Field(gt=0, max_digits=15, decimal_places=4, allow_inf_nan=False)
-    unit: Line | None = Field(default=None, max_length=16)
-    unit_price: Decimal | None = Field(default=None, ge=0, max_digits=15, decimal_places=4,
-                                       allow_inf_nan=False)
-    remarks: Text = Field(default="", max_length=500)
-
-
-class OrderIn(Schema):
-    model_config = STRICT
-
-    customer: Line = Field(min_length=1, max_length=32)
-    lines: list[LineIn] = Field(min_length=1, max_length=5000)
-    required_date: BizDate
-    promised_date: BizDate | None = None
-    urgency: Urgency = "green"
-    channel: str = Field(default="api", pattern=r"^[a-z0-9_.-]{1,32}$")
-    external_ref: Line | None = Field(default=None, min_length=1, max_length=128)
-    remarks: Text = Field(default="", max_length=5000)
-    tags: list[Tag] = Field(default_factory=list, max_length=50)
-    workflow: WorkflowCode | None = None
-    owner: Line | None = Field(default=None, max_length=150)
-
-
-class OrderPatch(Schema):
-    """Only the fields sent are changed. ``promised_date`` may be cleared with null; the other
-    fields cannot be null (the order always has them)."""
-
-    model_config = STRICT
-
-    promised_date: BizDate | None = None
-    # typed without None on purpose: absent means "unchanged", an explicit null is refused
-    required_date: BizDate = None  # type: ignore[assignment]
-    urgency: Urgency = None  # type: ignore[assignment]
-    remarks: Text = Field(default=None, max_length=5000)  # type: ignore[assignment]
-    tags: list[Tag] = Field(default=None, max_length=50)  # type: ignore[assignment]
-    reason: Text = Field(default="", max_length=1000)
-
-
-class TransitionIn(Schema):
-    """``to``: the code of a next stage of the order's workflow (its ``next_stages``)."""
-
-    model_config = STRICT
-
-    to: StageCode
-    reason: Text = Field(default="", max_length=1000)
-
-
-class OverrideIn(TransitionIn):
-    """A forced move: ``reason`` is required (at least one visible character)."""
-
-    reason: RequiredReason
 
 
 class ReasonIn(Schema):
@@ -154,96 +86,6 @@ class RequiredReasonIn(Schema):
     model_config = STRICT
 
     reason: RequiredReason
-
-
-class LineOut(Schema):
-    line_no: int
-    sku: str
-    name: str
-    qty: Decimal
-    unit: str
-    base_qty: Decimal
-    base_unit: str
-    unit_price: Decimal
-    amount: Decimal
-    remarks: str
-
-
-class StageOut(Schema):
-    code: str
-    name: str
-    owner_role: str
-    entered_at: datetime | None = None
-    due_at: datetime | None = None
-    exited_at: datetime | None = None
-    forced: bool = False
-
-
-class OrderOut(Schema):
-    number: str
-    channel: str
-    external_ref: str | None
-    customer: str
-    customer_name: str
-    workflow: str
-    workflow_version: int
-    stage: str
-    stage_name: str
-    stage_owner_role: str
-    stage_entered_at: datetime
-    stage_due_at: datetime | None
-    overdue: bool
-    status: str
-    on_hold: bool
-    hold_reason: str
-    required_date: date
-    promised_date: date | None
-    urgency: str
-    currency: str
-    total_amount: Decimal
-    remarks: str
-    tags: list[str]
-    owner: str | None
-    version: int
-    forced: bool
-    blocked_reasons: list[dict[str, Any]]
-    next_stages: list[str]
-    created_at: datetime
-    updated_at: datetime
-    lines: list[LineOut] | None = None
-    stages: list[StageOut] | None = None
-
-
-class OrderPage(Schema):
-    count: int
-    page: int
-    page_size: int
-    items: list[OrderOut]
-
-
-class EventOut(Schema):
-    seq: int
-    at: datetime
-    action: str
-    actor_kind: str
-    actor: str
-    ip: str | None
-    user_agent: str
-    request_id: str
-    changes: dict[str, Any]
-    data: dict[str, Any]
-    reason: str
-    forced: bool
-    prev_hash: str
-    hash: str
-
-
-class SnapshotOut(Schema):
-    version: int
-    stage: str
-    taken_at: datetime
-    sha256: str
-    content: dict[str, Any]
 
 
 class ProblemOut(Schema):
@@ -266,28 +108,6 @@ class ErrorOut(Schema):
     # a 409 duplicate_conflict: the existing order and how the incoming content differs
     order: str | None = None
     differences: list[DifferenceOut] | None = None
-
-
-class BlockedOut(Schema):
-    """Every 409 of a move (transition, override): ``code`` says which — ``blocked`` (guards
-    refused: every reason), ``order_closed`` (completed or cancelled), ``invalid_transition``
-    (not a next stage of the current one) — always with at least one reason and the order as it
-    stands, so a client parses one shape."""
-
-    code: str
-    message: str
-    order: OrderOut
-    reasons: list[ProblemOut]
-
-
-class WorkflowOut(Schema):
-    code: str
-    version: int
-    name: str
-    is_current: bool
-    spec: dict[str, Any]
-    created_at: datetime
-    created_by: str
 
 
 #: Every refusal an operation may answer, documented on every operation. One dict for every

@@ -11,10 +11,9 @@ from pydantic import ConfigDict
 
 from orderhub.core import permissions
 from orderhub.core.errors import NotFound
+from orderhub.core.http.auth import requires
+from orderhub.core.http.schemas import ERRORS
 from orderhub.core.services import role_setting_save
-
-from .auth import requires
-from .schemas import ERRORS
 
 router = Router(tags=["roles"])
 

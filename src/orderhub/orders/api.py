@@ -1,0 +1,177 @@
+"""Orders API (mounted at /api/orders). Handlers are thin: parse, call one service or selector,
+render."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from ninja import Query, Router, Status
+
+from orderhub.core.errors import DomainError
+from orderhub.core.http.auth import requires
+from orderhub.core.http.schemas import ERRORS, IsoDate, Line, ReasonIn, RequiredReasonIn
+
+from . import selectors, services
+from .inputs import LineInput, OrderInput
+from .schemas import (
+    BlockedOut,
+    EventOut,
+    OrderIn,
+    OrderNumber,
+    OrderOut,
+    OrderPage,
+    OrderPatch,
+    OrderStatus,
+    OverrideIn,
+    SnapshotOut,
+    TransitionIn,
+    Urgency,
+)
+
+router = Router(tags=["orders"])
+
+
+def _input(payload: OrderIn) -> OrderInput:
+    return OrderInput(
+        customer=payload.customer,
+        lines=[LineInput(sku=ln.sku, qty=ln.qty, unit=ln.unit, unit_price=ln.unit_price,
+                         remarks=ln.remarks) for ln in payload.lines],
+        required_date=payload.required_date, promised_date=payload.promised_date,
+        urgency=payload.urgency, channel=payload.channel, external_ref=payload.external_ref,
+        remarks=payload.remarks, tags=payload.tags, workflow=payload.workflow, owner=payload.owner)
+
+
+@router.post("", auth=requires("orders.create"), response={200: OrderOut, 201: OrderOut, **ERRORS})
+def create_order(request, payload: OrderIn):
+    """Create an order. The same `channel` + `external_ref` returns the existing order (200);
+    the same key with different content is a 409 listing the differences.
+
+    422: an unknown customer, SKU, unit, owner or workflow; a quantity ≤ 0 or one that rounds to
+    zero in the product's base unit; a negative price; amounts of 10^14 or more; dates outside
+    2000-01-01…2099-12-31; text with control characters — each named in `errors[].field`
+    (`lines[2].qty`)."""
+    with transaction.atomic():
+        result = services.order_create(data=_input(payload), actor=request.actor)
+        if result.created:  # answer from what was written, without reading it back
+            return Status(201, selectors.order_dict(result.order, lines=result.lines, stages=result.stages))
+        return Status(200, selectors.order_detail(result.order.number, actor=request.actor))
+
+
+@router.get("", auth=requires("orders.view"), response={200: OrderPage, **ERRORS})
+def list_orders(request, stage: Line | None = None, workflow: Line | None = None,
+                urgency: Urgency | None = None, customer: Line | None = None,
+                status: OrderStatus | None = None, overdue: bool | None = None,
+                on_hold: bool | None = None, tag: Line | None = None,
+                created_from: IsoDate | None = None, created_to: IsoDate | None = None,
+                required_from: IsoDate | None = None, required_to: IsoDate | None = None,
+                page: int = Query(1, ge=1, le=1_000_000), page_size: int = Query(50, ge=1, le=500)):
+    """Orders, soonest stage deadline first. Dates are ISO dates (`2026-12-20`); anything else
+    (`required_to=0`) is a 422 naming the parameter."""
+    flt = selectors.OrderFilter(stage=stage, workflow=workflow, urgency=urgency, customer=customer,
+                                status=status, overdue=overdue, on_hold=on_hold, tag=tag,
+                                created_from=created_from, created_to=created_to,
+                                required_from=required_from, required_to=required_to)
+    qs = selectors.order_queryset(flt, actor=request.actor).order_by("stage_due_at", "pk")
+    start = (page - 1) * page_size
+    items = [selectors.order_dict(o) for o in qs[start:start + page_size]]
+    return {"count": qs.count(), "page": page, "page_size": page_size, "items": items}
+
+
+@router.get("/{number}", auth=requires("orders.view"), response={200: OrderOut, **ERRORS})
+def get_order(request, number: OrderNumber):
+    return selectors.order_detail(number, actor=request.actor)
+
+
+@router.patch("/{number}", auth=requires("orders.update"), response={200: OrderOut, **ERRORS})
+def update_order(request, number: OrderNumber, payload: OrderPatch):
+    """Change header fields (only those sent). 422: a field that cannot be changed, null for a
+    field the order always has, a date outside 2000-01-01…2099-12-31; 409: nothing changes."""
+    changes = payload.model_dump(exclude_unset=True)
+    reason = changes.pop("reason", "")
+    selectors.check_visible(number, request.actor)
+    with transaction.atomic():
+        services.order_update(order=number, changes=changes, actor=request.actor, reason=reason)
+        return selectors.order_detail(number, actor=request.actor)
+
+
+def _moved(request, number: str, move):
+    """Run a move; every 409 has one shape (``BlockedOut``): the reasons and the order."""
+    selectors.check_visible(number, request.actor)
+    try:
+        with transaction.atomic():
+            result = move()
+            if result.ok:
+                return Status(200, selectors.order_detail(result.order.number, actor=request.actor))
+    except DomainError as exc:
+        if exc.status != 409:
+            raise
+        reasons = [p.as_dict() for p in exc.problems] or [{"code": exc.code, "message": exc.message}]
+        return Status(409, {"code": exc.code, "message": exc.message,
+                            "order": selectors.order_detail(number, actor=request.actor), "reasons": reasons})
+    reasons = [r.as_dict() for r in result.reasons]
+    return Status(409, {"code": "blocked", "message": reasons[0]["message"],
+                        "order": selectors.order_detail(result.order.number, actor=request.actor),
+                        "reasons": reasons})
+
+
+MOVE_RESPONSES = {200: OrderOut, **ERRORS, 409: BlockedOut}
+
+
+@router.post("/{number}/transition", auth=requires("orders.move"), response=MOVE_RESPONSES)
+def transition(request, number: OrderNumber, payload: TransitionIn):
+    """Move to the next stage. Blocked moves answer 409 with every reason.
+
+    422: `to` is not a stage code (lower-case letters, digits, `_`) or not a stage of the order's
+    workflow. 409 (always the order and its reasons): `blocked` by guards or a hold,
+    `order_closed`, `invalid_transition` (not a next stage of the current one)."""
+    return _moved(request, number, lambda: services.order_transition(
+        order=number, to=payload.to, actor=request.actor, reason=payload.reason))
+
+
+@router.post("/{number}/override", auth=requires("orders.override"), response=MOVE_RESPONSES)
+def override(request, number: OrderNumber, payload: OverrideIn):
+    """Force past the guards: needs the override permission and a reason; audited and flagged.
+
+    422: `reason` missing or blank, `to` not a stage of the workflow. 409 as for a transition."""
+    return _moved(request, number, lambda: services.order_override(
+        order=number, to=payload.to, actor=request.actor, reason=payload.reason))
+
+
+@router.post("/{number}/hold", auth=requires("orders.hold"), response={200: OrderOut, **ERRORS})
+def hold(request, number: OrderNumber, payload: RequiredReasonIn):
+    """Take the order out of the flow until resumed. 422: `reason` missing or blank;
+    409: the order is closed or already on hold."""
+    selectors.check_visible(number, request.actor)
+    with transaction.atomic():
+        services.order_hold(order=number, actor=request.actor, reason=payload.reason)
+        return selectors.order_detail(number, actor=request.actor)
+
+
+@router.post("/{number}/resume", auth=requires("orders.hold"), response={200: OrderOut, **ERRORS})
+def resume(request, number: OrderNumber, payload: ReasonIn):
+    """409: the order is not on hold."""
+    selectors.check_visible(number, request.actor)
+    with transaction.atomic():
+        services.order_resume(order=number, actor=request.actor, reason=payload.reason)
+        return selectors.order_detail(number, actor=request.actor)
+
+
+@router.post("/{number}/cancel", auth=requires("orders.cancel"), response={200: OrderOut, **ERRORS})
+def cancel(request, number: OrderNumber, payload: RequiredReasonIn):
+    """Cancel the order and release its stock. 422: `reason` missing or blank; 409: the order is
+    already closed."""
+    selectors.check_visible(number, request.actor)
+    with transaction.atomic():
+        services.order_cancel(order=number, actor=request.actor, reason=payload.reason)
+        return selectors.order_detail(number, actor=request.actor)
+
+
+@router.get("/{number}/events", auth=requires("orders.view"), response={200: list[EventOut], **ERRORS})
+def events(request, number: OrderNumber):
+    """The order's history; `ip` and `user_agent` only for roles that may see them
+    (`orders.view_events_forensics`), otherwise null and empty."""
+    return selectors.order_events(selectors.get_order(number, actor=request.actor), actor=request.actor)
+
+
+@router.get("/{number}/snapshots", auth=requires("orders.view"), response={200: list[SnapshotOut], **ERRORS})
+def snapshots(request, number: OrderNumber):
+    return selectors.order_snapshots(selectors.get_order(number, actor=request.actor))

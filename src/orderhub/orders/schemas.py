@@ -1,0 +1,180 @@
+"""Request and response shapes of the orders API. The field types and the error shape every
+API shares are in ``orderhub.core.http.schemas``."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from ninja import Schema
+from pydantic import Field
+
+from orderhub.core.http.schemas import STRICT, BizDate, Line, ProblemOut, RequiredReason, Tag, Text
+from orderhub.workflow.schemas import StageCode, WorkflowCode
+
+from .models import Order
+from .models import Urgency as UrgencyChoice
+
+OrderNumber = Annotated[Line, Field(min_length=1, max_length=32)]
+# the choices of the models, so the OpenAPI lists exactly what the database holds
+Urgency = Literal[tuple(UrgencyChoice.values)]  # type: ignore[valid-type]
+OrderStatus = Literal[tuple(Order.Status.values)]  # type: ignore[valid-type]
+
+
+class LineIn(Schema):
+    model_config = STRICT
+
+    sku: Line = Field(min_length=1, max_length=64)
+    # 15 significant digits: exact on every database (SQLite keeps decimals as doubles)
+    qty: Decimal = Field(gt=0, max_digits=15, decimal_places=4, allow_inf_nan=False)
+    unit: Line | None = Field(default=None, max_length=16)
+    unit_price: Decimal | None = Field(default=None, ge=0, max_digits=15, decimal_places=4,
+                                       allow_inf_nan=False)
+    remarks: Text = Field(default="", max_length=500)
+
+
+class OrderIn(Schema):
+    model_config = STRICT
+
+    customer: Line = Field(min_length=1, max_length=32)
+    lines: list[LineIn] = Field(min_length=1, max_length=5000)
+    required_date: BizDate
+    promised_date: BizDate | None = None
+    urgency: Urgency = "green"
+    channel: str = Field(default="api", pattern=r"^[a-z0-9_.-]{1,32}$")
+    external_ref: Line | None = Field(default=None, min_length=1, max_length=128)
+    remarks: Text = Field(default="", max_length=5000)
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+    workflow: WorkflowCode | None = None
+    owner: Line | None = Field(default=None, max_length=150)
+
+
+class OrderPatch(Schema):
+    """Only the fields sent are changed. ``promised_date`` may be cleared with null; the other
+    fields cannot be null (the order always has them)."""
+
+    model_config = STRICT
+
+    promised_date: BizDate | None = None
+    # typed without None on purpose: absent means "unchanged", an explicit null is refused
+    required_date: BizDate = None  # type: ignore[assignment]
+    urgency: Urgency = None  # type: ignore[assignment]
+    remarks: Text = Field(default=None, max_length=5000)  # type: ignore[assignment]
+    tags: list[Tag] = Field(default=None, max_length=50)  # type: ignore[assignment]
+    reason: Text = Field(default="", max_length=1000)
+
+
+class TransitionIn(Schema):
+    """``to``: the code of a next stage of the order's workflow (its ``next_stages``)."""
+
+    model_config = STRICT
+
+    to: StageCode
+    reason: Text = Field(default="", max_length=1000)
+
+
+class OverrideIn(TransitionIn):
+    """A forced move: ``reason`` is required (at least one visible character)."""
+
+    reason: RequiredReason
+
+
+class LineOut(Schema):
+    line_no: int
+    sku: str
+    name: str
+    qty: Decimal
+    unit: str
+    base_qty: Decimal
+    base_unit: str
+    unit_price: Decimal
+    amount: Decimal
+    remarks: str
+
+
+class StageOut(Schema):
+    code: str
+    name: str
+    owner_role: str
+    entered_at: datetime | None = None
+    due_at: datetime | None = None
+    exited_at: datetime | None = None
+    forced: bool = False
+
+
+class OrderOut(Schema):
+    number: str
+    channel: str
+    external_ref: str | None
+    customer: str
+    customer_name: str
+    workflow: str
+    workflow_version: int
+    stage: str
+    stage_name: str
+    stage_owner_role: str
+    stage_entered_at: datetime
+    stage_due_at: datetime | None
+    overdue: bool
+    status: str
+    on_hold: bool
+    hold_reason: str
+    required_date: date
+    promised_date: date | None
+    urgency: str
+    currency: str
+    total_amount: Decimal
+    remarks: str
+    tags: list[str]
+    owner: str | None
+    version: int
+    forced: bool
+    blocked_reasons: list[dict[str, Any]]
+    next_stages: list[str]
+    created_at: datetime
+    updated_at: datetime
+    lines: list[LineOut] | None = None
+    stages: list[StageOut] | None = None
+
+
+class OrderPage(Schema):
+    count: int
+    page: int
+    page_size: int
+    items: list[OrderOut]
+
+
+class EventOut(Schema):
+    seq: int
+    at: datetime
+    action: str
+    actor_kind: str
+    actor: str
+    ip: str | None
+    user_agent: str
+    request_id: str
+    changes: dict[str, Any]
+    data: dict[str, Any]
+    reason: str
+    forced: bool
+    prev_hash: str
+    hash: str
+
+
+class SnapshotOut(Schema):
+    version: int
+    stage: str
+    taken_at: datetime
+    sha256: str
+    content: dict[str, Any]
+
+
+class BlockedOut(Schema):
+    """Every 409 of a move (transition, override): ``code`` says which — ``blocked`` (guards
+    refused: every reason), ``order_closed`` (completed or cancelled), ``invalid_transition``
+    (not a next stage of the current one) — always with at least one reason and the order as it
+    stands, so a client parses one shape."""
+
+    code: str
+    message: str
+    order: OrderOut
+    reasons: list[ProblemOut]
