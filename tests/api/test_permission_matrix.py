@@ -90,6 +90,8 @@ API = {
     ("PUT", "/api/notify/settings"): ADMIN,
     ("GET", "/api/roles"): ADMIN,
     ("PUT", "/api/roles/{code}"): ADMIN,
+    ("GET", "/api/calendar/years"): ADMIN,
+    ("POST", "/api/calendar/official"): ADMIN,
 }
 
 WEB = {
@@ -129,6 +131,8 @@ WEB = {
     ("POST", "settings/workflows/<str:code>/"): ADMIN,
     ("GET", "settings/calendar/"): ADMIN,
     ("POST", "settings/calendar/"): ADMIN,
+    ("GET", "settings/calendar/official"): ADMIN,
+    ("POST", "settings/calendar/official"): ADMIN,
     ("GET", "settings/customers/"): ADMIN,
     ("GET", "settings/customers/<str:code>/"): ADMIN,
     ("POST", "settings/customers/<str:code>/"): ADMIN,

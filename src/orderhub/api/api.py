@@ -18,6 +18,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
+from ninja.renderers import JSONRenderer
 
 from orderhub.core.api import router as roles_router
 from orderhub.core.errors import DomainError
@@ -26,6 +27,7 @@ from orderhub.core.http.schemas import ERROR_DESCRIPTIONS
 from orderhub.intake.api import router as intake_router
 from orderhub.notify.api import router as notify_router
 from orderhub.orders.api import router as orders_router
+from orderhub.orders.calendar_api import router as calendar_router
 from orderhub.workflow.api import router as workflows_router
 
 #: Operation ids are published (clients generate code from them) and ninja derives them from the
@@ -45,6 +47,13 @@ class DecimalJSONParser(Parser):
 
 
 logger = logging.getLogger(__name__)
+
+
+class Utf8Renderer(JSONRenderer):
+    """JSON in UTF-8 as it reads (苏州…), not ``\\u82cf…`` escapes: the body is UTF-8 anyway
+    and its Content-Type says so."""
+
+    json_dumps_params = {"ensure_ascii": False}  # noqa: RUF012 (ninja's own class attribute)
 
 
 class OrderHubAPI(NinjaAPI):
@@ -74,6 +83,7 @@ api = OrderHubAPI(
                 "(`orderhub token create`); the web UI uses its session.",
     auth=[BearerToken(), SessionAuth()],
     parser=DecimalJSONParser(),
+    renderer=Utf8Renderer(),
     urls_namespace="api",
 )
 
@@ -180,6 +190,7 @@ ROUTERS = {
     "/intake": intake_router,
     "/notify": notify_router,
     "/roles": roles_router,
+    "/calendar": calendar_router,
 }
 for prefix, router in ROUTERS.items():
     api.add_router(prefix, router)

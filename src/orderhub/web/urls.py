@@ -36,6 +36,7 @@ urlpatterns = [
     path("settings/", config.config_home, name="config_home"),
     path("settings/workflows/<str:code>/", config.workflow_edit, name="config_workflow"),
     path("settings/calendar/", config.calendar, name="config_calendar"),
+    path("settings/calendar/official", config.calendar_import, name="config_calendar_import"),
     path("settings/customers/", config.customers, name="config_customers"),
     path("settings/customers/<str:code>/", config.customer_edit, name="config_customer"),
     path("settings/products/", config.products, name="config_products"),

@@ -16,6 +16,7 @@ from .changes import (
 )
 from .common import Blocked, CreateResult, TransitionResult, snapshot_content
 from .create import BatchItem, order_create, order_create_batch
+from .deadlines import order_deadlines_recompute
 from .escalation import (
     Firing,
     Rung,
@@ -34,5 +35,5 @@ __all__ = [
     "order_create_batch", "order_hold", "order_override", "order_resume", "order_transition",
     "order_update", "snapshot_content", "ticket_open", "ticket_resolve",
     "Firing", "Rung", "escalation_step_fire", "escalation_steps_cancel", "escalation_steps_create",
-    "OverdueStage", "stage_instances_mark_overdue",
+    "OverdueStage", "stage_instances_mark_overdue", "order_deadlines_recompute",
 ]

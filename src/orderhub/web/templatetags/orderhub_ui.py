@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django import template
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -92,6 +93,7 @@ ACTION_LABELS = {
     events.ORDER_UPDATED: gettext_lazy("Changed"),
     events.ORDER_ATTACHMENT_ADDED: gettext_lazy("Attachment added"),
     events.ORDER_ESCALATED: gettext_lazy("Escalated"),
+    events.ORDER_DEADLINE_RECOMPUTED: gettext_lazy("Deadline recomputed (calendar changed)"),
     events.TICKET_OPENED: gettext_lazy("Ticket opened"),
     events.TICKET_RESOLVED: gettext_lazy("Ticket resolved"),
 }
@@ -128,6 +130,12 @@ def change_value(field: str, value, stage_names=None) -> str:
         return str(Order.Status(value).label)
     if field == "urgency" and value in Urgency.values:
         return str(Urgency(value).label)
+    if field.endswith("_at") and isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return plain(value)
+        return date_format(timezone.localtime(moment), "Y-m-d H:i") if timezone.is_aware(moment) else value
     return plain(value)
 
 
