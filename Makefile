@@ -40,6 +40,7 @@ serve: install
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports  # the layers (pyproject.toml [tool.importlinter])
+	$(BIN)/mypy          # types (pyproject.toml [tool.mypy])
 
 test: install lint test-pg test-sqlite
 

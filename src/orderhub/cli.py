@@ -9,7 +9,8 @@
     orderhub token create --user U --name N
     orderhub audit verify | checkpoint
     orderhub manage ...      any Django management command
-    orderhub intake replay <id>|--failed · poll-imap · import FILE --channel C [--workers N] · resume · process-pending [--loop]
+    orderhub intake replay <id>|--failed · poll-imap · import FILE [--channel C] [--workers N] (also .eml) ·
+                    load-master DIR · resume · process-pending [--loop] · install-templates
     orderhub worker [celery worker options]   deliver notifications, run jobs (Celery + Redis)
     orderhub beat [celery beat options]       schedule the periodic jobs (one per installation)
     orderhub bench list | all [--quick] | <scenario> [options] | datagen --orders N | summary
@@ -119,6 +120,10 @@ def _migrate() -> int:
         print("warning: ORDERHUB_OWNER_DATABASE_URL is not set: the app's own role owns the tables and "
               "can lift the audit guards (see `orderhub db init-roles` in the README)", file=sys.stderr)
     roles_sync()  # the role groups and their permissions exist on every install
+    from orderhub.core.actors import Actor
+    from orderhub.intake.services.config import config_install_missing
+
+    config_install_missing(actor=Actor.system("migrate"))  # shipped channel mappings and intake rules
     return 0
 
 
@@ -149,6 +154,23 @@ def main(argv: list[str] | None = None) -> int:
         return _celery(argv[0], argv[1:])
     if argv[:1] == ["bench"]:  # everything after it (options too) belongs to bench/bench.py
         return _bench(argv[1:])
+    args = _parser().parse_args(argv)
+    if args.cmd in ("demo", "serve"):
+        # before anything imports prometheus_client: the workers share their metrics there
+        from orderhub.serving import prepare_metrics_dir
+
+        prepare_metrics_dir(args.port)
+
+    from django.core.management.base import CommandError
+
+    try:
+        return _run(args)
+    except CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orderhub", description="OrderHub 订单中枢")
     sub = parser.add_subparsers(dest="cmd", required=True)
     for name in ("demo", "serve"):
@@ -180,55 +202,51 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("worker", "beat"):
         p = sub.add_parser(name, help=f"celery {name} (options are passed on)")
         p.add_argument("rest", nargs=argparse.REMAINDER)
-    p = sub.add_parser("intake", help="replay · poll-imap · import FILE --channel C · resume · install-templates · process-pending [--loop]")
+    p = sub.add_parser("intake", help="replay · poll-imap · import FILE [--channel C] · load-master DIR · resume · "
+                                      "install-templates · process-pending [--loop]")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p = sub.add_parser("bench", help="list · all [--quick] · <scenario> [options] · datagen · summary",
                        add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
-    if args.cmd in ("demo", "serve"):
-        # before anything imports prometheus_client: the workers share their metrics there
-        from orderhub.serving import prepare_metrics_dir
+    return parser
 
-        prepare_metrics_dir(args.port)
 
-    from django.core.management.base import CommandError
-
-    try:
-        if args.cmd == "demo":
-            call = _django()
-            call("migrate", verbosity=0)
-            from orderhub.orders.models import Order
-
-            if not Order.objects.exists():
-                print("Loading the demo company ...")
-                call("loaddemo", orders=args.orders)
-            _print_logins(args.host, args.port)
-            return _serve(args.host, args.port, args.workers)
-        if args.cmd == "serve":
-            return _serve(args.host, args.port, args.workers)
-        if args.cmd == "runner":
-            return _runner(args.parent, args.poll)
-        if args.cmd == "migrate":
-            return _migrate()
+def _run(args: argparse.Namespace) -> int:
+    if args.cmd == "demo":
         call = _django()
-        if args.cmd == "loaddemo":
-            call("loaddemo", orders=args.orders)
-        elif args.cmd == "token":
-            call("token", "create", user=args.user, name=args.name)
-        elif args.cmd == "audit":
-            call("audit", args.action)
-        elif args.cmd == "db":
-            call("db", *args.rest)
-        elif args.cmd == "intake":
-            call("intake", *args.rest)
-        elif args.cmd == "manage":
-            from django.core.management import execute_from_command_line
+        call("migrate", verbosity=0)
+        from orderhub.orders.models import Order
 
-            execute_from_command_line(["orderhub", *args.rest])
-    except CommandError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        if not Order.objects.exists():
+            print("Loading the demo company ...")
+            call("loaddemo", orders=args.orders)
+        from orderhub.demo.intake import demo_intake_setup, print_intake
+
+        intake = demo_intake_setup()
+        _print_logins(args.host, args.port)
+        print_intake(intake, args.host, args.port)
+        return _serve(args.host, args.port, args.workers)
+    if args.cmd == "serve":
+        return _serve(args.host, args.port, args.workers)
+    if args.cmd == "runner":
+        return _runner(args.parent, args.poll)
+    if args.cmd == "migrate":
+        return _migrate()
+    call = _django()
+    if args.cmd == "loaddemo":
+        call("loaddemo", orders=args.orders)
+    elif args.cmd == "token":
+        call("token", "create", user=args.user, name=args.name)
+    elif args.cmd == "audit":
+        call("audit", args.action)
+    elif args.cmd == "db":
+        call("db", *args.rest)
+    elif args.cmd == "intake":
+        call("intake", *args.rest)
+    elif args.cmd == "manage":
+        from django.core.management import execute_from_command_line
+
+        execute_from_command_line(["orderhub", *args.rest])
     return 0
 
 

@@ -119,7 +119,8 @@ def pages(master, intake_actor):
             "/settings/workflows/T1/", "/settings/calendar/", "/settings/customers/_new/",
             "/settings/customers/C001/", "/settings/products/_new/", "/settings/products/HSG-100/",
             "/settings/stock/", "/settings/users/", "/notifications/me/", "/settings/notify/endpoints/new/",
-            "/rules/new/", f"/tickets/{ticket.pk}/", f"/q/{token}"]
+            "/rules/new/", f"/tickets/{ticket.pk}/", f"/q/{token}", "/settings/intake/",
+            "/settings/intake/miniprogram/"]
 
 
 def test_every_web_form_survives_hostile_values(pages):
@@ -144,7 +145,7 @@ def test_every_web_form_survives_hostile_values(pages):
 LIST_PAGES = ["/", "/orders/", "/intake/", "/intake/drafts/", "/settings/", "/settings/customers/",
               "/settings/products/", "/settings/stock/", "/settings/users/", "/notifications/",
               "/notifications/dead/", "/settings/notify/", "/rules/", "/rules/firings/", "/tickets/",
-              "/board/T1/", "/settings/calendar/"]
+              "/board/T1/", "/settings/calendar/", "/settings/intake/", "/settings/intake/taobao/"]
 GET_HOSTILE = ["\x00", "²", "9" * 40, "x" * 3000]
 
 

@@ -25,6 +25,7 @@ from orderhub.core.errors import DomainError
 from orderhub.core.http.auth import BearerToken, SessionAuth, declare_capabilities
 from orderhub.core.http.schemas import ERROR_DESCRIPTIONS
 from orderhub.intake.api import router as intake_router
+from orderhub.intake.api_setup import router as intake_setup_router
 from orderhub.notify.api import router as notify_router
 from orderhub.orders.api import router as orders_router
 from orderhub.orders.calendar_api import router as calendar_router
@@ -192,6 +193,8 @@ ROUTERS = {
     "/roles": roles_router,
     "/calendar": calendar_router,
 }
+# intake's set-up routes first: GET /intake/channels must not reach the webhook's POST /intake/{channel}
+api.add_router("/intake", intake_setup_router)
 for prefix, router in ROUTERS.items():
     api.add_router(prefix, router)
-declare_capabilities(*ROUTERS.values())  # each operation's capability in the OpenAPI (x-orderhub-capability)
+declare_capabilities(intake_setup_router, *ROUTERS.values())  # each operation's capability in the OpenAPI (x-orderhub-capability)

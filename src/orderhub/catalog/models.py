@@ -1,11 +1,18 @@
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TypedDict
 
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-MONEY = {"max_digits": 16, "decimal_places": 2}
-QTY = {"max_digits": 18, "decimal_places": 4}
+
+class DecimalSize(TypedDict):
+    max_digits: int
+    decimal_places: int
+
+
+MONEY: DecimalSize = {"max_digits": 16, "decimal_places": 2}
+QTY: DecimalSize = {"max_digits": 18, "decimal_places": 4}
 
 
 class Customer(models.Model):

@@ -17,7 +17,7 @@ from functools import cache
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 from orderhub.core import fastsql
 from orderhub.core.errors import Problem
@@ -41,7 +41,7 @@ def active_users() -> QuerySet[Any]:
     return get_user_model().objects.filter(is_active=True)
 
 
-def conversion_factors(product_ids) -> dict[tuple[int, str], Decimal]:
+def conversion_factors(product_ids: Iterable[int]) -> dict[tuple[int, str], Decimal]:
     return {
         (pid, unit): factor
         for pid, unit, factor in UnitConversion.objects.filter(product_id__in=set(product_ids))
@@ -133,7 +133,7 @@ def _fetch_fast(md: MasterData, codes: list[str], skus: list[str], names: list[s
     User = get_user_model()
     (cs, ss, ps, fs, us), = fastsql.execute(_master_sql(), {"c": codes, "p": skus, "u": names})
     # customers share a few sales owners: one instance each
-    sales = {u.pk: u for u in (fastsql.instance(User, r) for r in fastsql.loads(ss) or ())}
+    sales: dict[int | None, Any] = {u.pk: u for u in (fastsql.instance(User, r) for r in fastsql.loads(ss) or ())}
     for row in fastsql.loads(cs) or ():
         c = fastsql.instance(Customer, row)
         c.sales_owner = sales.get(c.sales_owner_id)
@@ -149,8 +149,8 @@ def _master_sql() -> str:
     cust, prod, users = fastsql.table(Customer), fastsql.table(Product), fastsql.table(User)
     conv = fastsql.table(UnitConversion)
 
-    def col(model, name: str) -> str:
-        return f"{fastsql.table(model)}.{fastsql.quote(model._meta.get_field(name).column)}"
+    def col(model: type[Model], name: str) -> str:
+        return f"{fastsql.table(model)}.{fastsql.quote(fastsql.column_of(model._meta.get_field(name)))}"
 
     def values(key: str) -> str:
         return f"ANY(ARRAY(SELECT jsonb_array_elements_text(d->'{key}') FROM p))"

@@ -6,7 +6,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Model
 from django.utils.translation import gettext as _
 
 from orderhub.core.actors import Actor
@@ -18,14 +20,15 @@ from orderhub.core.text import column_fault, unstorable
 from .models import BomItem, Customer, Product, UnitConversion
 
 CUSTOMER_FIELDS = ("name", "tier", "credit_limit", "unpaid_amount", "sales_owner", "mobile", "email",
-                   "is_active")
+                   "wechat_openid", "is_active")
 PRODUCT_FIELDS = ("name", "unit", "unit_decimals", "kg_per_unit", "list_price", "safety_stock", "moq",
                   "lead_time_days", "is_active")
 
 
-def _apply(obj, fields: tuple[str, ...], data: dict[str, Any]) -> dict[str, list]:
+def _apply(obj: Any, fields: tuple[str, ...],
+           data: dict[str, Any]) -> dict[str, list]:
     """Set the given fields, returning {field: [before, after]} for those that changed."""
-    changes = {}
+    changes: dict[str, list] = {}
     for name in fields:
         if name not in data:
             continue
@@ -44,7 +47,7 @@ def _apply(obj, fields: tuple[str, ...], data: dict[str, Any]) -> dict[str, list
     return changes
 
 
-def _check_values(model, data: dict[str, Any]) -> None:
+def _check_values(model: type[Model], data: dict[str, Any]) -> None:
     """Refuse, naming each field, what its column cannot hold, instead of a database error
     (a 500)."""
     bad = [Problem("invalid", fault, field=name) for name, value in data.items()
@@ -69,7 +72,7 @@ def customer_save(*, code: str, data: dict[str, Any], actor: Actor) -> Customer:
                                    problems=[Problem("negative", _("Amounts cannot be negative."), field=money)])
     customer = Customer.objects.select_for_update().filter(code=code).first()
     created = customer is None
-    if created:
+    if customer is None:
         if not data.get("name"):
             raise ValidationFailed("invalid", _("A customer needs a name."),
                                    problems=[Problem("required", _("A customer needs a name."), field="name")])
@@ -103,52 +106,19 @@ def product_save(*, sku: str, data: dict[str, Any], actor: Actor,
     created = product is None
     if created and not (data.get("name") and data.get("unit")):
         problems.append(Problem("required", _("A product needs a name and a base unit."), field="name"))
-    components = {}
-    if bom:
-        components = {p.sku: p for p in Product.objects.filter(
-            sku__in=[c for c, _q in bom if not column_fault(Product, "sku", c)])}
-        for i, (comp, qty) in enumerate(bom):
-            if comp not in components:
-                problems.append(Problem("unknown_sku", _("Unknown SKU '%(sku)s'.") % {"sku": comp},
-                                        field=f"bom[{i}].component"))
-            elif comp == sku:
-                problems.append(Problem("bom_cycle", _("A product cannot contain itself."),
-                                        field=f"bom[{i}].component"))
-            if qty is None or qty <= 0:
-                problems.append(Problem("invalid_quantity", _("Quantity must be greater than zero."),
-                                        field=f"bom[{i}].qty"))
-            elif fault := column_fault(BomItem, "qty_per_unit", qty):
-                problems.append(Problem("invalid_quantity", fault, field=f"bom[{i}].qty"))
-    for i, (unit, factor) in enumerate(conversions or []):
-        if not unit.strip() or factor is None or factor <= 0:
-            problems.append(Problem("invalid_conversion", _("A conversion needs a unit and a factor above zero."),
-                                    field=f"conversions[{i}]"))
-        elif fault := (column_fault(UnitConversion, "unit", unit.strip())
-                       or column_fault(UnitConversion, "factor", factor)):
-            problems.append(Problem("invalid_conversion", fault, field=f"conversions[{i}]"))
+    components = _bom_components(sku, bom, problems) if bom else {}
+    problems.extend(_conversion_problems(conversions or []))
     if problems:
         raise ValidationFailed("invalid", problems[0].message, problems=problems)
-    if created:
+    if product is None:
         product = Product(sku=sku)
     changes = _apply(product, PRODUCT_FIELDS, data)
     if created or changes:
         product.save()
     if bom is not None:
-        old = {b.component.sku: b.qty_per_unit for b in product.bom_items.select_related("component")}
-        new = {c: q for c, q in bom}
-        if old != new:
-            product.bom_items.all().delete()
-            BomItem.objects.bulk_create([BomItem(parent=product, component=components[c], qty_per_unit=q)
-                                         for c, q in bom])
-            changes["bom"] = to_plain([old, new])
+        _replace_bom(product, bom, components, changes)
     if conversions is not None:
-        old = {c.unit: c.factor for c in product.conversions.all()}
-        new = {u.strip(): f for u, f in conversions}
-        if old != new:
-            product.conversions.all().delete()
-            UnitConversion.objects.bulk_create([UnitConversion(product=product, unit=u, factor=f)
-                                                for u, f in new.items()])
-            changes["conversions"] = to_plain([old, new])
+        _replace_conversions(product, conversions, changes)
     if created or changes:
         append_event(subject_type="product", subject_id=product.pk,
                      action="product.created" if created else "product.changed", actor=actor,
@@ -156,7 +126,61 @@ def product_save(*, sku: str, data: dict[str, Any], actor: Actor,
     return product
 
 
-def sales_owner_by_username(username: str | None):
+def _bom_components(sku: str, bom: list[tuple[str, Decimal]],
+                    problems: list[Problem]) -> dict[str, Product]:
+    """The components ``bom`` names, by sku; what is wrong with a row goes to ``problems``."""
+    components = {p.sku: p for p in Product.objects.filter(
+        sku__in=[c for c, _q in bom if not column_fault(Product, "sku", c)])}
+    for i, (comp, qty) in enumerate(bom):
+        if comp not in components:
+            problems.append(Problem("unknown_sku", _("Unknown SKU '%(sku)s'.") % {"sku": comp},
+                                    field=f"bom[{i}].component"))
+        elif comp == sku:
+            problems.append(Problem("bom_cycle", _("A product cannot contain itself."),
+                                    field=f"bom[{i}].component"))
+        if qty is None or qty <= 0:
+            problems.append(Problem("invalid_quantity", _("Quantity must be greater than zero."),
+                                    field=f"bom[{i}].qty"))
+        elif fault := column_fault(BomItem, "qty_per_unit", qty):
+            problems.append(Problem("invalid_quantity", fault, field=f"bom[{i}].qty"))
+    return components
+
+
+def _conversion_problems(conversions: list[tuple[str, Decimal]]) -> list[Problem]:
+    problems = []
+    for i, (unit, factor) in enumerate(conversions):
+        if not unit.strip() or factor is None or factor <= 0:
+            problems.append(Problem("invalid_conversion", _("A conversion needs a unit and a factor above zero."),
+                                    field=f"conversions[{i}]"))
+        elif fault := (column_fault(UnitConversion, "unit", unit.strip())
+                       or column_fault(UnitConversion, "factor", factor)):
+            problems.append(Problem("invalid_conversion", fault, field=f"conversions[{i}]"))
+    return problems
+
+
+def _replace_bom(product: Product, bom: list[tuple[str, Decimal]], components: dict[str, Product],
+                 changes: dict[str, list]) -> None:
+    old = {b.component.sku: b.qty_per_unit for b in product.bom_items.select_related("component")}
+    new = dict(bom)
+    if old != new:
+        product.bom_items.all().delete()
+        BomItem.objects.bulk_create([BomItem(parent=product, component=components[c], qty_per_unit=q)
+                                     for c, q in bom])
+        changes["bom"] = to_plain([old, new])
+
+
+def _replace_conversions(product: Product, conversions: list[tuple[str, Decimal]],
+                         changes: dict[str, list]) -> None:
+    old = {c.unit: c.factor for c in product.conversions.all()}
+    new = {u.strip(): f for u, f in conversions}
+    if old != new:
+        product.conversions.all().delete()
+        UnitConversion.objects.bulk_create([UnitConversion(product=product, unit=u, factor=f)
+                                            for u, f in new.items()])
+        changes["conversions"] = to_plain([old, new])
+
+
+def sales_owner_by_username(username: str | None) -> User | None:
     if not username:
         return None
     user = None if unstorable(username) else get_user_model().objects.filter(username=username,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 USER = "user"
 API_CLIENT = "api_client"
@@ -30,13 +30,13 @@ class Actor:
     id: str
     label: str
     roles: frozenset[str] = frozenset()
-    user: AbstractBaseUser | None = field(default=None, compare=False, repr=False)
+    user: User | None = field(default=None, compare=False, repr=False)
     context: RequestContext = RequestContext()
     # "app_label.codename" the user holds through its roles (groups) and directly
     perms: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     @classmethod
-    def for_user(cls, user, *, context: RequestContext | None = None, kind: str = USER,
+    def for_user(cls, user: User, *, context: RequestContext | None = None, kind: str = USER,
                  label: str | None = None, actor_id: str | None = None) -> Actor:
         """Roles and permissions are read once, with one query, when the actor is made."""
         from django.contrib.auth.models import Permission

@@ -11,7 +11,7 @@ from pydantic import ConfigDict
 
 from orderhub.core import permissions
 from orderhub.core.errors import NotFound
-from orderhub.core.http.auth import requires
+from orderhub.core.http.auth import ActorRequest, requires
 from orderhub.core.http.schemas import ERRORS
 from orderhub.core.services import role_setting_save
 
@@ -54,13 +54,13 @@ def _role(code: str) -> dict:
 
 
 @router.get("", auth=requires("users.manage"), response={200: list[RoleOut], **ERRORS})
-def list_roles(request):
+def list_roles(request: ActorRequest) -> list[dict]:
     """Every role: its settings and the capabilities it holds."""
     return [_out(r) for r in permissions.roles_overview()]
 
 
 @router.put("/{code}", auth=requires("users.manage"), response={200: RoleOut, **ERRORS})
-def save_role(request, code: str, payload: RoleSettingIn):
+def save_role(request: ActorRequest, code: str, payload: RoleSettingIn) -> dict:
     """Set the orders a role sees (`all`, or `own_customers`: customers whose sales owner is the
     user, and orders the user owns) and whether it may set prices other than the standard
     price. Audited; in force from the next request."""

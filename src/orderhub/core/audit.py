@@ -16,7 +16,7 @@ import hashlib
 import hmac
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -27,6 +27,9 @@ from .actors import Actor
 from .canonical import canonical_json, sha256_hex, to_plain
 from .instances import new
 from .models import AuditEvent
+
+if TYPE_CHECKING:
+    from django.db.migrations import RunPython
 
 GENESIS = ""
 LEGACY = ""   # the key id of events made before keyed chains (plain SHA-256)
@@ -68,7 +71,7 @@ def keyring() -> dict[str, bytes]:
 
 
 @lru_cache(maxsize=16)
-def _keyed(key: bytes):
+def _keyed(key: bytes) -> hmac.HMAC:
     return hmac.new(key, digestmod=hashlib.sha256)
 
 
@@ -231,14 +234,14 @@ def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-def record_legacy_boundary(table: str):
+def record_legacy_boundary(table: str) -> RunPython:
     """A migration operation: record in ``AuditLegacyBoundary`` the highest id ``table`` has
     handed out so far (with the id block a running process may still hold), so its rows up to
     there may be legacy (unsealed) and every later one must carry a MAC. 0 on an empty table."""
     from django.db import migrations
     from django.utils import timezone
 
-    def run(apps, schema_editor) -> None:
+    def run(apps: Any, schema_editor: Any) -> None:
         conn = schema_editor.connection
         with conn.cursor() as cur:
             cur.execute(f"SELECT max(id) FROM {table}")
@@ -252,7 +255,7 @@ def record_legacy_boundary(table: str):
         apps.get_model("core", "AuditLegacyBoundary").objects.using(conn.alias).create(
             table=table, max_id=top, recorded_at=timezone.now())
 
-    def undo(apps, schema_editor) -> None:
+    def undo(apps: Any, schema_editor: Any) -> None:
         apps.get_model("core", "AuditLegacyBoundary").objects.using(
             schema_editor.connection.alias).filter(table=table).delete()
 

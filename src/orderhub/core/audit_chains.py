@@ -189,7 +189,7 @@ def merge_by_id(*streams: Iterable[tuple]) -> Iterator[tuple]:
         if not live:
             return
         key = min(live)
-        out = []
+        out: list[tuple[Any, ...] | None] = []
         for i, x in enumerate(cur):
             if x is not None and x[0] == key:
                 out.append(x)

@@ -16,9 +16,10 @@ Streams are read in (type, id) order and merged, so memory stays flat at million
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from django.utils.translation import gettext as _
 
@@ -85,7 +86,7 @@ class _CheckpointStream:
         self._it = cp.entries() if cp is not None else iter(())
         self._next = next(self._it, None)
 
-    def take(self, t: str):
+    def take(self, t: str) -> Iterator[tuple[int, int, str, str]]:
         while self._next is not None and self._next[0] < t:
             self._next = next(self._it, None)
         while self._next is not None and self._next[0] == t:
@@ -101,111 +102,137 @@ class _Walker:
         self.legacy_max_id = legacy_max_id
         self.cp = cp
 
-    def walk_type(self, t: str, checkpointed) -> None:
+    def walk_type(self, t: str, checkpointed: Iterator[tuple[int, int, str, str]]) -> None:
         kind = chains.subject_kind(t)
         heads = kind.heads() if kind is not None and kind.heads is not None else ()
         for sid, evs, head, cp_head in chains.merge_by_id(chains.events_of(t), heads, checkpointed):
             self.subject(t, sid, evs[1] if evs else [], head, cp_head, kind)
 
-    def subject(self, t, sid, evs, head, cp_head, kind) -> None:
+    def subject(self, t: str, sid: int, evs: list[AuditEvent], head: tuple | None,
+                cp_head: tuple | None, kind: chains.SubjectKind | None) -> None:
         report = self.report
         label = (head[3] if head else "") or (cp_head[3] if cp_head else "")
         name = describe(t, sid, label)
-        spans: dict[str, list[int]] = {}   # kind of fault -> seqs (one finding per kind)
-        extra: dict[str, dict] = {}
-
-        def fault(code: str, seq: int, **params) -> None:
-            spans.setdefault(code, []).append(seq)
-            extra.setdefault(code, params)
-
         if evs:
             report.subjects += 1
-        expected_seq, expected_prev, keyed = 1, "", False
-        legacy: list[int] = []
-        at_cp: str | None = None
-        for ev in evs:
-            report.events += 1
-            if ev.seq != expected_seq:
-                for missing in range(expected_seq, ev.seq):
-                    fault("events_missing", missing)
-            elif ev.prev_hash != expected_prev:
-                fault("link_broken", ev.seq)
-            sealed = event_seal_matches(ev, self.keys)
-            if ev.key_id == LEGACY:
-                if keyed or not 0 < ev.pk <= self.legacy_max_id:
-                    fault("unkeyed", ev.seq)
-                elif sealed is False:
-                    fault("edited_legacy", ev.seq)
-                else:
-                    legacy.append(ev.seq)
-            else:
-                keyed = True
-                if sealed is None:
-                    fault("unknown_key", ev.seq, key_id=ev.key_id)
-                elif not sealed:
-                    fault("edited", ev.seq)
-            if cp_head is not None and ev.seq == cp_head[1]:
-                at_cp = ev.hash
-            expected_seq, expected_prev = ev.seq + 1, ev.hash
-        last = (evs[-1].seq, evs[-1].hash) if evs else None
+        chain = self._walk_events(evs, cp_head)
         findings = [Finding(kind=code, label=name, message=_SPAN_MESSAGES[code]() % {
-            "events": event_span(seqs), **extra[code]}, subject_type=t, subject_id=sid, seq=seqs[0])
-            for code, seqs in spans.items()]
+            "events": event_span(seqs), **chain.extra[code]}, subject_type=t, subject_id=sid,
+            seq=seqs[0]) for code, seqs in chain.spans.items()]
 
         def add(code: str, message: str, seq: int | None = None) -> None:
             findings.append(Finding(kind=code, label=name, message=message, subject_type=t,
                                     subject_id=sid, seq=seq))
 
         if kind is not None and kind.heads is not None:
-            noun = str(kind.noun)
-            if head is None:
-                add("orphan", _("has events but no longer exists (its row was deleted)"))
-            else:
-                _sid, hseq, hhash, _label = head
-                if last is None:
-                    if hseq:
-                        add("all_events_missing", _("every event is missing; the %(noun)s records #%(seq)s "
-                                                    "(history deleted)") % {"noun": noun, "seq": hseq}, hseq)
-                    elif kind.history_required:
-                        add("no_history", _("has no history at all (every event deleted and its head "
-                                            "cleared)"))
-                elif (hseq, hhash) != last:
-                    params = {"noun": noun, "seq": hseq, "last": last[0]}
-                    if last[0] < hseq:
-                        add("tail_deleted", _("the chain ends at event #%(last)s but the %(noun)s records "
-                                              "#%(seq)s as its newest (newest events deleted)") % params, hseq)
-                    elif last[0] > hseq:
-                        add("head_behind", _("the chain goes on to event #%(last)s but the %(noun)s records "
-                                             "#%(seq)s as its newest (an event was inserted, or the head was "
-                                             "moved back)") % params, last[0])
-                    else:
-                        add("head_mismatch", _("its newest event #%(seq)s is not the one the %(noun)s "
-                                               "records (replaced)") % params, hseq)
+            _head_findings(kind, head, chain.last, add)
         if cp_head is not None:
-            _sid, cseq, chash, _label = cp_head
-            params = {"seq": cseq, "time": self.cp.when, "last": last[0] if last else 0}
-            if last is None:
-                add("all_events_missing", _("every event is missing; the checkpoint of %(time)s recorded "
-                                            "#%(seq)s (history deleted)") % params, cseq)
-            elif at_cp is None and last[0] < cseq:
-                add("tail_deleted", _("the chain ends at event #%(last)s but the checkpoint of %(time)s "
-                                      "recorded #%(seq)s (newest events deleted, head moved back)") % params, cseq)
-            elif at_cp is None:
-                add("checkpoint_gap", _("event #%(seq)s that the checkpoint of %(time)s recorded is missing "
-                                        "(deleted)") % params, cseq)
-            elif at_cp != chash:
-                add("rewritten", _("event #%(seq)s differs from the one the checkpoint of %(time)s recorded "
-                                   "(history rewritten)") % params, cseq)
-        if legacy:
-            report.legacy_events += len(legacy)
+            assert self.cp is not None  # a checkpointed head comes from the checkpoint
+            _checkpoint_findings(self.cp, cp_head, chain, add)
+        if chain.legacy:
+            report.legacy_events += len(chain.legacy)
             report.legacy_subjects += 1
             if self.cp is not None:
-                beyond = [s for s in legacy if s > (cp_head[1] if cp_head else 0)]
+                beyond = [s for s in chain.legacy if s > (cp_head[1] if cp_head else 0)]
                 if beyond:
                     add("legacy_uncovered", _("%(events)s: legacy events without a MAC that the checkpoint "
                                               "of %(time)s does not cover (forged without the key)") % {
                         "events": event_span(beyond), "time": self.cp.when}, beyond[0])
         report.findings.extend(findings)
+
+    def _walk_events(self, evs: list[AuditEvent], cp_head: tuple | None) -> _Chain:
+        """One pass over a subject's events: gaps, broken links and seals, by kind of fault."""
+        chain = _Chain()
+        expected_seq, expected_prev, keyed = 1, "", False
+        for ev in evs:
+            self.report.events += 1
+            if ev.seq != expected_seq:
+                for missing in range(expected_seq, ev.seq):
+                    chain.fault("events_missing", missing)
+            elif ev.prev_hash != expected_prev:
+                chain.fault("link_broken", ev.seq)
+            sealed = event_seal_matches(ev, self.keys)
+            if ev.key_id == LEGACY:
+                if keyed or not 0 < ev.pk <= self.legacy_max_id:
+                    chain.fault("unkeyed", ev.seq)
+                elif sealed is False:
+                    chain.fault("edited_legacy", ev.seq)
+                else:
+                    chain.legacy.append(ev.seq)
+            else:
+                keyed = True
+                if sealed is None:
+                    chain.fault("unknown_key", ev.seq, key_id=ev.key_id)
+                elif not sealed:
+                    chain.fault("edited", ev.seq)
+            if cp_head is not None and ev.seq == cp_head[1]:
+                chain.at_cp = ev.hash
+            expected_seq, expected_prev = ev.seq + 1, ev.hash
+        chain.last = (evs[-1].seq, evs[-1].hash) if evs else None
+        return chain
+
+
+@dataclass
+class _Chain:
+    """What walking one subject's events found."""
+    spans: dict[str, list[int]] = field(default_factory=dict)   # kind of fault -> seqs
+    extra: dict[str, dict] = field(default_factory=dict)        # kind of fault -> message params
+    legacy: list[int] = field(default_factory=list)
+    at_cp: str | None = None            # hash of the event the checkpoint recorded
+    last: tuple[int, str] | None = None  # (seq, hash) of the newest event
+
+    def fault(self, code: str, seq: int, **params: Any) -> None:
+        self.spans.setdefault(code, []).append(seq)
+        self.extra.setdefault(code, params)
+
+
+def _head_findings(kind: chains.SubjectKind, head: tuple | None, last: tuple[int, str] | None,
+                   add: Callable[..., None]) -> None:
+    """Compare the chain's newest event with the head the subject's own row records."""
+    noun = str(kind.noun)
+    if head is None:
+        add("orphan", _("has events but no longer exists (its row was deleted)"))
+        return
+    _sid, hseq, hhash, _label = head
+    if last is None:
+        if hseq:
+            add("all_events_missing", _("every event is missing; the %(noun)s records #%(seq)s "
+                                        "(history deleted)") % {"noun": noun, "seq": hseq}, hseq)
+        elif kind.history_required:
+            add("no_history", _("has no history at all (every event deleted and its head "
+                                "cleared)"))
+    elif (hseq, hhash) != last:
+        params = {"noun": noun, "seq": hseq, "last": last[0]}
+        if last[0] < hseq:
+            add("tail_deleted", _("the chain ends at event #%(last)s but the %(noun)s records "
+                                  "#%(seq)s as its newest (newest events deleted)") % params, hseq)
+        elif last[0] > hseq:
+            add("head_behind", _("the chain goes on to event #%(last)s but the %(noun)s records "
+                                 "#%(seq)s as its newest (an event was inserted, or the head was "
+                                 "moved back)") % params, last[0])
+        else:
+            add("head_mismatch", _("its newest event #%(seq)s is not the one the %(noun)s "
+                                   "records (replaced)") % params, hseq)
+
+
+def _checkpoint_findings(cp: Checkpoint, cp_head: tuple, chain: _Chain,
+                         add: Callable[..., None]) -> None:
+    """Compare the chain with the head the previous checkpoint recorded for the subject."""
+    _sid, cseq, chash, _label = cp_head
+    last = chain.last
+    params = {"seq": cseq, "time": cp.when, "last": last[0] if last else 0}
+    if last is None:
+        add("all_events_missing", _("every event is missing; the checkpoint of %(time)s recorded "
+                                    "#%(seq)s (history deleted)") % params, cseq)
+    elif chain.at_cp is None and last[0] < cseq:
+        add("tail_deleted", _("the chain ends at event #%(last)s but the checkpoint of %(time)s "
+                              "recorded #%(seq)s (newest events deleted, head moved back)") % params, cseq)
+    elif chain.at_cp is None:
+        add("checkpoint_gap", _("event #%(seq)s that the checkpoint of %(time)s recorded is missing "
+                                "(deleted)") % params, cseq)
+    elif chain.at_cp != chash:
+        add("rewritten", _("event #%(seq)s differs from the one the checkpoint of %(time)s recorded "
+                           "(history rewritten)") % params, cseq)
 
 
 _SPAN_MESSAGES = {

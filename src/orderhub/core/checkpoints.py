@@ -37,6 +37,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -266,7 +267,10 @@ def checkpoint_write(*, directory: Path | None = None) -> WriteResult:
         result.seconds = time.monotonic() - started
 
 
-def _compare(t: str, sid: int, now, before, moved: list, refused: list[Finding], prev: Checkpoint) -> None:
+def _compare(t: str, sid: int, now: tuple[Any, ...] | None, before: tuple[Any, ...],
+             moved: list, refused: list[Finding], prev: Checkpoint | None) -> None:
+    # ``before`` comes from the previous checkpoint's entries, so there is one
+    assert prev is not None
     _sid, label, seq, head = before
     if now is None:
         refused.append(_contradiction("all_events_missing", t, sid, label, _(

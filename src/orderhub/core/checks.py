@@ -21,7 +21,7 @@ HINT = "Generate one with: python -c \"import secrets; print(secrets.token_urlsa
 
 
 @register(Tags.security)
-def production_configuration(app_configs=None, **kwargs) -> list[Error]:
+def production_configuration(app_configs: object = None, **kwargs: object) -> list[Error]:
     if not getattr(settings, "ORDERHUB_PRODUCTION", False):
         return []
     errors = []

@@ -11,9 +11,10 @@ from __future__ import annotations
 import ipaddress
 
 from django.conf import settings
+from django.http import HttpRequest
 
 
-def client_ip(request) -> str:
+def client_ip(request: HttpRequest) -> str:
     remote = request.META.get("REMOTE_ADDR") or ""
     hops = int(getattr(settings, "ORDERHUB_PROXY_COUNT", 0) or 0)
     if hops > 0:

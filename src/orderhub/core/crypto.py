@@ -70,7 +70,7 @@ def _configured() -> tuple[str, dict[str, Fernet]]:
 
 
 def is_encrypted(value: str | None) -> bool:
-    return bool(value) and value.startswith(PREFIX)
+    return bool(value) and value is not None and value.startswith(PREFIX)
 
 
 def encrypt(plain: str) -> str:

@@ -19,6 +19,7 @@ disable them first).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -67,7 +68,8 @@ def write_once_columns() -> dict[str, list[str]]:
         fixed = set(getattr(m, "immutable_columns", ()))
         if fixed:
             out[m._meta.db_table] = sorted(f.column for f in m._meta.concrete_fields
-                                           if f.column not in fixed and not f.primary_key)
+                                           if f.column is not None and f.column not in fixed
+                                           and not f.primary_key)
     return out
 
 
@@ -152,13 +154,13 @@ def grant_app(*, app: str) -> None:
 # --------------------------------------------------------------------------- set-up (superuser)
 
 
-def ensure_role(cur, name: str, password: str = "", *, createdb: bool = False) -> None:
+def ensure_role(cur: Any, name: str, password: str = "", *, createdb: bool = False) -> None:
     """Create role ``name`` (LOGIN, no SUPERUSER/CREATEROLE/REPLICATION/BYPASSRLS) or bring an
     existing one to those attributes; set its password when one is given. ``cur`` is a psycopg
     cursor of a superuser."""
     from psycopg import sql
 
-    attrs = sql.SQL("LOGIN NOSUPERUSER NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT "
+    attrs: sql.Composable = sql.SQL("LOGIN NOSUPERUSER NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT "
                     + ("CREATEDB" if createdb else "NOCREATEDB"))
     if password:
         attrs = sql.SQL("{} PASSWORD {}").format(attrs, sql.Literal(password))
@@ -168,7 +170,7 @@ def ensure_role(cur, name: str, password: str = "", *, createdb: bool = False) -
 
 
 def init_roles(*, superuser: RoleUrl, owner: RoleUrl, app: RoleUrl, createdb_owner: bool = False,
-               log=print) -> None:
+               log: Callable[[str], object] = print) -> None:
     """Create (or repair) both roles and the database owned by the owner, as a superuser, and
     move anything the app role owned (an install from before) to the owner. ``orderhub migrate``
     then creates the tables as the owner and grants the app its rights."""
@@ -185,7 +187,8 @@ def init_roles(*, superuser: RoleUrl, owner: RoleUrl, app: RoleUrl, createdb_own
     with psycopg.connect(**superuser.conninfo(superuser.database or "postgres"), autocommit=True) as conn:
         cur = conn.cursor()
         cur.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-        if not cur.fetchone()[0]:
+        row = cur.fetchone()
+        if not row or not row[0]:
             raise ValueError(f"{superuser.user} is not a superuser")
         ensure_role(cur, owner.user, owner.password, createdb=createdb_owner)
         ensure_role(cur, app.user, app.password)

@@ -16,6 +16,7 @@ from typing import IO
 from urllib.parse import quote
 
 from django.http import FileResponse, HttpResponse
+from django.http.response import HttpResponseBase
 
 OCTET_STREAM = "application/octet-stream"
 # types of files OrderHub itself generates; anything stored or received is served as OCTET_STREAM
@@ -59,7 +60,7 @@ def content_disposition(name: str, fallback: str = "download.bin") -> str:
 
 
 def download_response(content: bytes | IO[bytes], *, filename: str | None, fallback: str,
-                      content_type: str = OCTET_STREAM) -> HttpResponse:
+                      content_type: str = OCTET_STREAM) -> HttpResponseBase:
     """A response that can only be saved, never run: see the module doc. ``content`` is bytes or
     an open binary file (streamed); ``content_type`` other than octet-stream is for files we
     generated ourselves (an export, a QR code) and must be one of ``GENERATED_TYPES``."""
@@ -67,6 +68,7 @@ def download_response(content: bytes | IO[bytes], *, filename: str | None, fallb
         raise ValueError(f"download_response: {content_type!r} is not a type OrderHub generates; "
                          "stored bytes are served as application/octet-stream")
     name = safe_filename(filename, fallback)
+    resp: HttpResponseBase
     if isinstance(content, bytes | bytearray | memoryview):
         resp = HttpResponse(bytes(content), content_type=content_type)
     else:

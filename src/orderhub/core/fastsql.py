@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import FullResultSet
@@ -56,9 +56,12 @@ def _preparing_cursor_class():
         from django.db.backends.postgresql.base import ServerBindingCursor
 
         class PreparingCursor(ServerBindingCursor):
-            def execute(self, query, params=None, *, prepare=None, binary=None):
-                out = super().execute(query, params, prepare=True, binary=binary)
-                if self._query is None:
+            def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None,
+                        binary: bool | None = None) -> Any:
+                # the stubs do not know the psycopg cursor under Django's mixin
+                out = super().execute(  # type: ignore[misc]
+                    query, params, prepare=True, binary=binary)
+                if self._query is None:  # type: ignore[has-type]  # psycopg's, untyped
                     # psycopg keeps no text for a statement run by name; Django's query log
                     # (connection.queries, CaptureQueriesContext) reads it from here
                     self._query = _Text(query)
@@ -182,13 +185,21 @@ def dumps(payload: Any) -> str:
 def columns(model: type[Model], with_pk: bool) -> tuple[str, ...]:
     """The model's concrete column names, pk first when included."""
     pk = model._meta.pk
-    cols = [f.column for f in model._meta.concrete_fields if f is not pk]
-    return (pk.column, *cols) if with_pk else tuple(cols)
+    cols = [column_of(f) for f in model._meta.concrete_fields if f is not pk]
+    return (column_of(pk), *cols) if with_pk else tuple(cols)
+
+
+def column_of(field: Any) -> str:
+    """The database column of a concrete field (``model._meta.get_field(name)``)."""
+    column = getattr(field, "column", None)
+    if not isinstance(column, str):
+        raise TypeError(f"{field!r} has no database column")
+    return column
 
 
 @cache
 def _attnames(model: type[Model]) -> dict[str, str]:
-    return {f.column: f.attname for f in model._meta.concrete_fields}
+    return {column_of(f): f.attname for f in model._meta.concrete_fields}
 
 
 def rows(objs: Iterable[Model], cols: Sequence[str]) -> list[dict[str, Any]]:
@@ -293,7 +304,7 @@ def _converters(model: type[Model]) -> tuple[tuple[str, str, Any], ...]:
             conv = _floats_back
         elif kind in ("UUIDField", "DurationField", "TimeField", "BinaryField"):
             conv = f.to_python
-        out.append((f.column, f.attname, conv))
+        out.append((column_of(f), f.attname, conv))
     return tuple(out)
 
 
@@ -308,10 +319,14 @@ def _floats_back(v: Any) -> Any:
     return v
 
 
-def instance(model: type[Model], data: dict[str, Any]) -> Model:
+M = TypeVar("M", bound=Model)
+
+
+def instance(model: type[M], data: dict[str, Any]) -> M:
     """A model instance from ``to_jsonb(<row>)`` (as if the ORM had loaded it); columns missing
     from ``data`` are deferred (loaded on first access, as with ``.defer()``)."""
-    names, values = [], []
+    names: list[str] = []
+    values: list[Any] = []
     for column, name, conv in _converters(model):
         if column not in data:
             continue

@@ -12,8 +12,9 @@ model's own constructor would.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS
@@ -39,7 +40,10 @@ def _plan(model: type[Model]) -> tuple[dict[str, Any], tuple[tuple[str, Any], ..
     return static, tuple(dynamic), relations, frozenset(a for a, _ in dynamic)
 
 
-def new(model: type[Model], **values: Any) -> Model:
+M = TypeVar("M", bound=Model)
+
+
+def new(model: type[M], **values: Any) -> M:
     """An unsaved instance of ``model``, as ``model(**values)`` would make it."""
     static, dynamic, relations, dynamic_names = _plan(model)
     obj = model.__new__(model)
@@ -74,7 +78,7 @@ def new(model: type[Model], **values: Any) -> Model:
     return obj
 
 
-def attach(objs, name: str, value: Model) -> None:
+def attach(objs: Iterable[Model], name: str, value: Model) -> None:
     """``obj.<name> = value`` for each of ``objs`` (instances of one model; ``name`` a
     many-to-one field), as the descriptor does it without routers, in one pass."""
     objs = list(objs)

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 
 PRODUCTION = "production"
 
 
-def is_production(environ: dict[str, str] | None = None) -> bool:
+def is_production(environ: Mapping[str, str] | None = None) -> bool:
     env = os.environ if environ is None else environ
     return env.get("ORDERHUB_ENV", "development").strip().lower() == PRODUCTION
 

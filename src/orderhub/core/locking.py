@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
+
+M = TypeVar("M", bound=Model)
 
 
-def lock_own_rows(qs: QuerySet, *, skip_locked: bool = False) -> QuerySet:
+def lock_own_rows(qs: QuerySet[M], *, skip_locked: bool = False) -> QuerySet[M]:
     """``SELECT … FOR UPDATE`` of the queryset's own rows only (not the rows it joins with
     select_related) where the database can say so; ``skip_locked`` for job claims."""
     if connection.features.has_select_for_update_of:

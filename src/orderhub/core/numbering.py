@@ -7,11 +7,16 @@ row is bumped inside the caller's transaction.
 
 import os
 import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 from django.db.models import F
 
 from .models import Counter
+
+if TYPE_CHECKING:
+    from django.db.migrations import RunPython
 
 BLOCK = 50
 _lock = threading.Lock()
@@ -95,13 +100,13 @@ def next_value(name: str) -> int:
         return value
 
 
-def block_sequences(*tables: str):
+def block_sequences(*tables: str) -> "RunPython":
     """A migration operation: on PostgreSQL the id sequences of ``tables`` advance by ``BLOCK``
     (so :func:`preallocated_id` can hand out their ids from memory); back to 1 when reversed."""
     from django.db import migrations
 
-    def increment(by: int):
-        def run(apps, schema_editor) -> None:
+    def increment(by: int) -> Callable[[Any, Any], None]:
+        def run(apps: Any, schema_editor: Any) -> None:
             if schema_editor.connection.vendor != "postgresql":
                 return
             with schema_editor.connection.cursor() as cur:

@@ -29,6 +29,7 @@ from .models import RoleSetting
 
 if TYPE_CHECKING:
     from .actors import Actor
+    from .roles import RoleDefaults
 
 # The permissions an administrator's role settings grant (see ``setting_permissions``).
 CHANGE_PRICE_PERM = "orders.change_price"
@@ -243,8 +244,9 @@ def roles_overview() -> list[RoleView]:
     for code, label in ROLES.items():
         group = groups.get(code)
         setting = getattr(group, "setting", None) if group else None
-        values = ({"order_scope": setting.order_scope, "change_price": setting.change_price} if setting
-                  else ROLE_SETTING_DEFAULTS.get(code, DEFAULT_ROLE_SETTING))
+        values: RoleDefaults = (
+            {"order_scope": setting.order_scope, "change_price": setting.change_price} if setting
+            else ROLE_SETTING_DEFAULTS.get(code, DEFAULT_ROLE_SETTING))
         out.append(RoleView(code, label, values["order_scope"], values["change_price"],
                             granted_by(perms.get(code, ())), group.n_users if group else 0))
     return out

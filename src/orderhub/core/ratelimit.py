@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
@@ -107,8 +107,9 @@ def exhausted(scope: str, who: str, *, now: float | None = None) -> int | None:
     return max(1, math.ceil(left)) if (cache.get(key) or 0) >= rate.count else None
 
 
-def too_many(request, retry_after: int):
+def too_many(request: HttpRequest, retry_after: int) -> HttpResponse:
     message = _("Too many requests from your address. Please try again in %(s)d seconds.") % {"s": retry_after}
+    resp: HttpResponse
     if request.path.startswith("/api/"):
         resp = JsonResponse({"code": "rate_limited", "message": message}, status=429)
     else:

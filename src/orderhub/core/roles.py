@@ -1,5 +1,7 @@
 """Roles are Django groups named by these codes; the labels are what people see."""
 
+from typing import TypedDict
+
 from django.utils.translation import gettext_lazy as _
 
 ROLES = {
@@ -57,9 +59,14 @@ ROLE_PERMISSIONS = {
 # ``PUT /api/roles/{code}``): these are the values a role starts with. ``order_scope`` "all" or
 # "own_customers" (customers whose sales owner is the user, and orders the user owns);
 # ``change_price``: may set a price other than the standard (list) price.
-ROLE_SETTING_DEFAULTS = {
+class RoleDefaults(TypedDict):
+    order_scope: str
+    change_price: bool
+
+
+ROLE_SETTING_DEFAULTS: dict[str, RoleDefaults] = {
     "sales": {"order_scope": "own_customers", "change_price": False},
     "manager": {"order_scope": "all", "change_price": True},
     "admin": {"order_scope": "all", "change_price": True},
 }
-DEFAULT_ROLE_SETTING = {"order_scope": "all", "change_price": False}
+DEFAULT_ROLE_SETTING: RoleDefaults = {"order_scope": "all", "change_price": False}

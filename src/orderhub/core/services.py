@@ -1,9 +1,10 @@
 """Core writes: roles, users and the business calendar."""
 
 from datetime import date
+from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group, Permission, User
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -93,7 +94,8 @@ def calendar_official_import(*, text: str, source: str, actor: Actor) -> Officia
 
 @transaction.atomic
 def user_save(*, username: str, roles: list[str], actor: Actor, full_name: str | None = None,
-              email: str | None = None, is_active: bool | None = None, password: str | None = None):
+              email: str | None = None, is_active: bool | None = None,
+              password: str | None = None) -> User:
     """Create a user or change their roles, name, e-mail, activity or password (audited; the
     password itself never enters the history)."""
     if not actor.has_perm("auth.change_user"):
@@ -121,9 +123,9 @@ def user_save(*, username: str, roles: list[str], actor: Actor, full_name: str |
             problems.extend(Problem("weak_password", m, field="password") for m in e.messages)
     if problems:
         raise ValidationFailed("invalid", problems[0].message, problems=problems)
-    if created:
+    if user is None:
         user = User(username=username)
-    changes = {}
+    changes: dict[str, list[Any]] = {}
     if full_name is not None and user.first_name != full_name:
         changes["full_name"] = [user.first_name, full_name]
         user.first_name = full_name

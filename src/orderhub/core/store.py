@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import cache
 
 from django.contrib.auth import get_user_model
+from django.db.models import Model
 from django.utils import timezone
 
 from . import fastsql
@@ -69,9 +70,9 @@ def _token_sql() -> str:
 
     User = get_user_model()
     q = fastsql.quote
-    groups_rel = User._meta.get_field("groups").remote_field.through
-    perms_rel = User._meta.get_field("user_permissions").remote_field.through
-    group_perms = Group._meta.get_field("permissions").remote_field.through
+    groups_rel = _through(User, "groups")
+    perms_rel = _through(User, "user_permissions")
+    group_perms = _through(Group, "permissions")
     groups, perms, types = fastsql.table(Group), fastsql.table(Permission), fastsql.table(ContentType)
     return (
         "WITH p AS MATERIALIZED (SELECT %s::jsonb AS d) "
@@ -87,6 +88,14 @@ def _token_sql() -> str:
         f"   JOIN {perms} pm ON pm.id = up.permission_id "
         f"   JOIN {types} ct ON ct.id = pm.content_type_id WHERE up.user_id = u.id) x) "
         f"FROM {fastsql.table(ApiToken)} t JOIN {fastsql.table(User)} u ON u.id = t.user_id "
-        f"WHERE t.{q(ApiToken._meta.get_field('key_hash').column)} = (SELECT d->>0 FROM p) "
+        f"WHERE t.{q(fastsql.column_of(ApiToken._meta.get_field('key_hash')))} = (SELECT d->>0 FROM p) "
         f"AND NOT t.revoked AND u.is_active"
     )
+
+
+def _through(model: type[Model], name: str) -> type[Model]:
+    """The table behind the many-to-many field ``model.name``."""
+    through = getattr(model._meta.get_field(name).remote_field, "through", None)
+    if through is None:
+        raise LookupError(f"{model.__name__}.{name} is not a many-to-many field")
+    return through

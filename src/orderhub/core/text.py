@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db.models import Model
 from django.utils.translation import gettext as _
 
 # every C0 control, DEL and every C1 control, and lone surrogates (one scan finds any fault)
@@ -50,7 +51,7 @@ def text_fault(value: str, *, multiline: bool = False) -> str | None:
     return _("Text may not contain control characters (found U+%(code)04X).") % {"code": ord(char)}
 
 
-def column_fault(model, name: str, value: Any, *, multiline: bool = False) -> str | None:
+def column_fault(model: type[Model], name: str, value: Any, *, multiline: bool = False) -> str | None:
     """Why the column ``model.name`` cannot hold ``value`` (text too long for it, a number
     beyond its digits, an invalid e-mail, text with control characters), in the user's language
     from the model field's own validators, or None: services call it before saving, so a form

@@ -4,6 +4,8 @@ actor a request acts as, by ``core.store.token_actor``)."""
 import hashlib
 import secrets
 
+from django.contrib.auth.models import User
+
 from .models import ApiToken
 
 TOKEN_PREFIX = "oh_"
@@ -14,7 +16,7 @@ def token_digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def token_create(*, user, name: str) -> tuple[ApiToken, str]:
+def token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(name=name, user=user, prefix=raw[:10], key_hash=token_digest(raw))
     return token, raw

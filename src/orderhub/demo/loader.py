@@ -12,6 +12,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -93,7 +94,7 @@ def password_for(username: str) -> str:
     return f"{username}-demo"
 
 
-def _users() -> dict[str, object]:
+def _users() -> dict[str, User]:
     groups = roles_sync()
     User = get_user_model()
     users = {}

@@ -227,7 +227,7 @@ def replay_failed(request, channel: Line | None = None):
 
 @router.post("/uploads", auth=requires("intake.import"), response={201: JobOut, **ERRORS})
 def upload(request, file: File[UploadedFile], channel: Form[str], mode: Form[str] = "accept_valid"):
-    """Import a CSV/XLSX file through its channel's mapping. The answer is the import's
+    """Import a CSV, XLSX or legacy XLS file through its channel's mapping. The answer is the import's
     progress record; its message holds the per-row report."""
     content = file.read()
     job = services.upload_import(channel=channel, filename=file.name or "", content=content, actor=request.actor,

@@ -19,8 +19,8 @@ History events (the ``action`` of an audit event):
 ``intake.config_saved`` (CONFIG_SAVED)
     A new mapping / tag / triage / route version (subject ``intake_config``). changes: version;
     data: kind, code; reason: the note.
-``intake.channel_saved`` (CHANNEL_SAVED), ``intake.alias_set`` (ALIAS_SET), ``intake.profile_set``
-    (PROFILE_SET), ``intake.quick_link_issued`` (QUICK_LINK_ISSUED)
+``intake.channel_saved`` (CHANNEL_SAVED), ``intake.alias_set`` (ALIAS_SET), ``intake.alias_removed``
+    (ALIAS_REMOVED), ``intake.profile_set`` (PROFILE_SET), ``intake.quick_link_issued`` (QUICK_LINK_ISSUED)
     Intake settings changed (subjects ``intake_channel``, ``intake_alias``, ``intake_profile``).
 
 Notification events (the ``event`` of an outbox message):
@@ -51,12 +51,13 @@ DRAFT_DISCARDED = "intake.draft_discarded"
 CONFIG_SAVED = "intake.config_saved"
 CHANNEL_SAVED = "intake.channel_saved"
 ALIAS_SET = "intake.alias_set"
+ALIAS_REMOVED = "intake.alias_removed"
 PROFILE_SET = "intake.profile_set"
 QUICK_LINK_ISSUED = "intake.quick_link_issued"
 
 TRIAGE_ALERT_MESSAGE = "intake.triage"
 ALL = (RECEIVED, PARSED, NEEDS_REVIEW, FAILED, DUPLICATE, REJECTED, TRIAGE_ALERT, DRAFT_CONFIRMED,
-       DRAFT_DISCARDED, CONFIG_SAVED, CHANNEL_SAVED, ALIAS_SET, PROFILE_SET, QUICK_LINK_ISSUED,
+       DRAFT_DISCARDED, CONFIG_SAVED, CHANNEL_SAVED, ALIAS_SET, ALIAS_REMOVED, PROFILE_SET, QUICK_LINK_ISSUED,
        TRIAGE_ALERT_MESSAGE)
 
 S = InboundMessage.Status

@@ -28,6 +28,7 @@ from .spec import CompiledField, CompiledMapping, CompiledTagRule, CompiledTriag
 from .values import (
     Refused,
     excel_text,
+    getter,
     is_blank,
     nfkc,
     parse_date,
@@ -103,13 +104,19 @@ class Lookups:
                 elif how == "code":
                     found = self.customer_code(value)
                 elif how in self._BY_FIELD:
-                    found = (active_customers().select_related("sales_owner")
-                             .filter(**{self._BY_FIELD[how]: value}).first())
+                    hits = list(active_customers().select_related("sales_owner")
+                                .filter(**{self._BY_FIELD[how]: value}).order_by("code")[:5])
+                    if len(hits) > 1:  # two customers of one name: a person chooses, never us
+                        found = AmbiguousCustomer(value, [c.code for c in hits])
+                        break
+                    found = hits[0] if hits else None
                     if found:
                         self.master.add_customer(found)
                 if found:
                     break
             self._customers[key] = found
+        if isinstance(self._customers[key], AmbiguousCustomer):
+            raise self._customers[key]
         return self._customers[key]
 
     def customer_code(self, code: str) -> Customer | None:
@@ -206,12 +213,15 @@ class _Ctx:
         return self.workdays[key]
 
 
-def _raw(values: dict[str, Any], rule: CompiledField) -> Any:
+def _raw(values: dict[str, Any], rule: CompiledField, getters=None) -> Any:
     if not rule.sources:
         return None
-    if len(rule.sources) == 1:
-        return values.get(rule.sources[0])
-    parts = [str(values.get(s)).strip() for s in rule.sources if not is_blank(values.get(s))]
+    if getters is None:
+        getters = [getter(s, nested=False) for s in rule.sources]
+    if len(getters) == 1:
+        return getters[0](values)
+    got = [g(values) for g in getters]
+    parts = [str(v).strip() for v in got if not is_blank(v)]
     return rule.join.join(parts) if parts else None
 
 
@@ -223,15 +233,17 @@ _MEMO_MAX = 50_000
 class _FieldPlan:
     """One field rule of a mapping, its transforms turned into functions once per run."""
 
-    __slots__ = ("rule", "target", "label", "sources", "single", "const", "default", "required", "steps",
-                 "lookup", "lookup_at")
+    __slots__ = ("rule", "target", "label", "sources", "single", "getters", "const", "default", "required",
+                 "steps", "lookup", "lookup_at")
 
     def __init__(self, rule: CompiledField, ctx: _Ctx, memo: dict, *, tabular: bool):
         self.rule = rule
         self.target = rule.target
         self.label = "+".join(rule.sources) if rule.sources else rule.target  # tabular: the column
         self.sources = rule.sources
-        self.single = rule.sources[0] if len(rule.sources) == 1 else None
+        # JSON sources may be paths into nested objects and lists (``buyer.open_id``, ``items[0].sku``)
+        self.getters = [getter(src, nested=not tabular) for src in rule.sources]
+        self.single = self.getters[0] if len(self.getters) == 1 else None
         self.const = rule.const
         self.default = rule.default
         self.required = rule.required
@@ -244,9 +256,9 @@ class _FieldPlan:
         if self.const is not None:
             value = self.const
         elif self.single is not None:
-            value = values.get(self.single)
+            value = self.single(values)
         else:
-            value = _raw(values, self.rule)
+            value = _raw(values, self.rule, self.getters)
         if isinstance(value, str):
             value = value.strip()
             fault = text_fault(value, multiline=self.target in MULTILINE_TARGETS)
@@ -376,6 +388,18 @@ def _step_fn(step, ctx: _Ctx, memo: dict):  # noqa: C901 - one branch per transf
 
 class _UnknownCustomer(Refused):
     code = "unknown_customer"
+
+
+class AmbiguousCustomer(Refused):
+    """A name (or mobile, openid) that more than one active customer carries: the order goes
+    to a person, who picks the customer, instead of to one of them chosen by us."""
+
+    code = "ambiguous_customer"
+
+    def __init__(self, value: str, codes: list[str]):
+        self.value, self.codes = value, codes
+        super().__init__(_("'%(value)s' fits more than one customer (%(codes)s): choose one.")
+                         % {"value": value, "codes": ", ".join(codes)})
 
 
 class _UnknownSku(Refused):
@@ -547,6 +571,12 @@ def _line_prices(item: Item, lines: list[dict[str, Any]], sources: list[SourceLi
             amount = to_decimal(amount)[0]
         ln["unit_price"] = (amount / qty).quantize(PRICE_STEP, rounding=ROUND_HALF_UP)
         item.sources[f"lines[{i}].unit_price"] = item.sources.get(f"lines[{i}].amount", "amount")
+        if ln["unit_price"] * qty != amount:  # the rounding is said, not hidden in the line's amount
+            where = sources[i].where if i < len(sources) else f"lines[{i}]"
+            item.notes.append(_("%(where)s: unit price %(amount)s ÷ %(qty)s = %(exact)s…, rounded half up to "
+                                "%(price)s") % {"where": where, "amount": amount, "qty": qty,
+                                                "exact": (amount / qty).quantize(PRICE_STEP * Decimal("0.001")),
+                                                "price": ln["unit_price"]})
 
 
 def _add_workdays(start: date, days: int) -> date:

@@ -1,7 +1,12 @@
-"""Offline OCR of purchase orders (images and PDFs) into draft order data with a confidence
-per field. rapidocr-onnxruntime ships its ONNX models in the wheel, so nothing is fetched.
+"""Purchase orders as documents (pictures and PDFs) into draft order data with a confidence
+per field. A PDF page with a text layer is read from it (pdfium's text page: every character
+with its box, exact, confidence 1); only a page without one (a scan) is rendered and OCR'd
+(rapidocr-onnxruntime ships its ONNX models in the wheel, so nothing is fetched). Both give
+positioned text boxes, so one reader finds the fields and the line table, with or without a
+header row. pdfium is the library the PDF preview and renderer already trust with hostile
+files, under the same page and pixel caps: no second PDF parser is exposed to them.
 
-Recognised text is normalised with NFKC first (OCR mixes full-width ``：`` and ``￥``).
+Text is normalised with NFKC first (OCR mixes full-width ``：`` and ``￥``).
 """
 
 from __future__ import annotations
@@ -99,21 +104,127 @@ def _images(payload: bytes, content_type: str) -> list[Any]:
     return [img.convert("RGB")]
 
 
+TEXT, OCR = "text", "ocr"
+#: a PDF page with fewer printable characters than this in its text layer is a scan
+MIN_TEXT_CHARS = 8
+#: characters read from one page's text layer (a purchase order has far fewer)
+MAX_PAGE_CHARS = 50_000
+
+
+@dataclass
+class Document:
+    boxes: list[Box]
+    pages: list[str]  # per page read: TEXT (its text layer) or OCR
+
+
 def recognise(payload: bytes, content_type: str) -> list[Box]:
     """Text boxes of every page, top to bottom (pages stacked)."""
-    import numpy as np
+    return read_document(payload, content_type).boxes
 
-    engine = _get_engine()
+
+def read_document(payload: bytes, content_type: str) -> Document:
+    """The document's text boxes, pages stacked top to bottom, and how each page was read."""
+    if content_type == "application/pdf" or payload[:5] == b"%PDF-":
+        return _read_pdf(payload)
     boxes: list[Box] = []
+    pages = []
     offset = 0.0
     for img in _images(payload, content_type):
-        result, _elapsed = engine(np.asarray(img))
-        for quad, text, conf in result or []:
-            xs, ys = [p[0] for p in quad], [p[1] for p in quad]
-            boxes.append(Box(nfkc(text).strip(), float(conf), min(xs), min(ys) + offset,
-                             max(xs), max(ys) + offset))
+        boxes.extend(_ocr(img, offset))
         offset += img.height
-    return sorted(boxes, key=lambda b: (b.cy, b.cx))
+        pages.append(OCR)
+    return Document(sorted(boxes, key=lambda b: (b.cy, b.cx)), pages)
+
+
+def _ocr(img, offset: float) -> list[Box]:
+    import numpy as np
+
+    result, _elapsed = _get_engine()(np.asarray(img))
+    out = []
+    for quad, text, conf in result or []:
+        xs, ys = [p[0] for p in quad], [p[1] for p in quad]
+        out.append(Box(nfkc(text).strip(), float(conf), min(xs), min(ys) + offset, max(xs), max(ys) + offset))
+    return out
+
+
+def _read_pdf(payload: bytes) -> Document:
+    """Each page from its text layer when it has one, else rendered (within the pixel cap) and
+    OCR'd. Coordinates are those of a rendering at ``RENDER_SCALE``, top down, so both kinds of
+    page measure alike."""
+    import pypdfium2 as pdfium
+
+    max_pixels = settings.ORDERHUB_INTAKE_MAX_IMAGE_PIXELS
+    pdf = pdfium.PdfDocument(payload)
+    try:
+        count = len(pdf)
+        if count > settings.ORDERHUB_INTAKE_MAX_PDF_PAGES:
+            raise Unreadable(_("The PDF has %(pages)d pages, more than the %(max)d allowed; refused.")
+                             % {"pages": count, "max": settings.ORDERHUB_INTAKE_MAX_PDF_PAGES})
+        boxes: list[Box] = []
+        pages: list[str] = []
+        offset = 0.0
+        for i in range(min(count, OCR_PAGES)):
+            page = pdf[i]
+            width, height = page.get_size()  # points
+            text_boxes = _text_layer(page, height, offset)
+            if sum(len(b.text.replace(" ", "")) for b in text_boxes) >= MIN_TEXT_CHARS:
+                boxes.extend(text_boxes)
+                pages.append(TEXT)
+                offset += height * RENDER_SCALE
+                continue
+            # pdfium rounds the bitmap's sides up: keep a little below the cap
+            scale = min(RENDER_SCALE, 0.99 * math.sqrt(max_pixels / max(width * height, 1.0)))
+            img = page.render(scale=scale).to_pil().convert("RGB")
+            boxes.extend(_ocr(img, offset))
+            pages.append(OCR)
+            offset += img.height
+        return Document(sorted(boxes, key=lambda b: (b.cy, b.cx)), pages)
+    finally:
+        pdf.close()
+
+
+def _text_layer(page, height: float, offset: float) -> list[Box]:
+    """The page's text layer as word boxes: characters joined while they sit on one line with
+    no more than half a character's height between them; a space or line break ends a word."""
+    import pypdfium2.raw as pdfium_c
+
+    textpage = page.get_textpage()
+    try:
+        n = min(textpage.count_chars(), MAX_PAGE_CHARS)
+        words: list[Box] = []
+        chars: list[str] = []
+        box: list[float] = []
+
+        def flush():
+            text = nfkc("".join(chars)).strip()
+            if text:
+                x0, y0, x1, y1 = box
+                words.append(Box(text, 1.0, x0 * RENDER_SCALE, (height - y1) * RENDER_SCALE + offset,
+                                 x1 * RENDER_SCALE, (height - y0) * RENDER_SCALE + offset))
+            chars.clear()
+            box.clear()
+
+        for i in range(n):
+            code = pdfium_c.FPDFText_GetUnicode(textpage.raw, i)
+            ch = chr(code) if 0 < code < 0x110000 else ""
+            if not ch or ch.isspace() or not ch.isprintable():
+                flush()
+                continue
+            left, bottom, right, top = textpage.get_charbox(i, loose=True)  # the font's height: a comma is on the line
+            if box:
+                size = max(top - bottom, box[3] - box[1], 1.0)
+                same_line = abs((bottom + top) / 2 - (box[1] + box[3]) / 2) < size * 0.5
+                if not same_line or left - box[2] > size * 0.5 or left < box[0] - size * 0.5:
+                    flush()
+            if box:
+                box[:] = [min(box[0], left), min(box[1], bottom), max(box[2], right), max(box[3], top)]
+            else:
+                box.extend((left, bottom, right, top))
+            chars.append(ch)
+        flush()
+        return words
+    finally:
+        textpage.close()
 
 
 KEYS = {
@@ -138,6 +249,48 @@ def _key_value(text: str) -> tuple[str, str] | None:
                 if rest:
                     return field, rest
     return None
+
+
+def _key_beside(key: Box, boxes: list[Box]) -> tuple[str, str] | None:
+    """A key alone in its box (``订单号`` in one table cell, the number in the next): the value
+    is the nearest box to its right on the same line."""
+    text = key.text.rstrip(" :：")
+    field = next((f for f, keys in KEYS.items() if text in keys), None)
+    if field is None:
+        return None
+    right = [b for b in boxes if b is not key and b.x0 >= key.x1 - 2 and abs(b.cy - key.cy) < max(key.h, b.h) * 0.6]
+    if not right:
+        return None
+    value = min(right, key=lambda b: b.x0).text.lstrip(" :：")
+    return (field, value) if value else None
+
+
+UNITS = ("件", "个", "只", "套", "台", "箱", "包", "盒", "根", "米", "吨", "kg", "公斤", "千克", "pcs", "PCS", "支", "片")
+_AMOUNT_RE = re.compile(r"^[¥￥]?-?\d[\d,]*(?:\.\d+)?$")
+
+
+def _row_columns(row: list[Box], sku_box: Box) -> tuple[dict[str, Box], bool]:
+    """Columns of a line found without a header row: the numbers right of the SKU, in order, are
+    quantity, unit price and amount when the first times the second makes the third (to the
+    cent); a unit word is the unit. Returns the boxes and whether the numbers added up."""
+    numbers = sorted((b for b in row if b is not sku_box and b.x0 >= sku_box.x0 and _AMOUNT_RE.match(b.text)),
+                     key=lambda b: b.cx)
+    values = [_number(b.text) for b in numbers]
+    found: dict[str, Box] = {}
+    unit = next((b for b in sorted(row, key=lambda b: b.cx) if b.text in UNITS), None)
+    if unit is not None:
+        found["unit"] = unit
+    cent = Decimal("0.01")
+    for i in range(len(numbers)):
+        for j in range(i + 1, len(numbers)):
+            for k in range(j + 1, len(numbers)):
+                a, b, c = values[i], values[j], values[k]
+                if None not in (a, b, c) and a > 0 and (a * b).quantize(cent) == c.quantize(cent):
+                    found.update(qty=numbers[i], unit_price=numbers[j], amount=numbers[k])
+                    return found, True
+    if numbers:
+        found["qty"] = numbers[0]
+    return found, False
 
 
 def _number(text: str) -> Decimal | None:
@@ -172,7 +325,7 @@ def read_purchase_order(boxes: list[Box], *, find_customer, find_product) -> Rea
     problems: list[dict[str, str]] = []
     meta: dict[str, Any] = {}
     for b in boxes:
-        kv = _key_value(b.text)
+        kv = _key_value(b.text) or _key_beside(b, boxes)
         if kv is None:
             continue
         field, value = kv
@@ -238,13 +391,24 @@ def read_purchase_order(boxes: list[Box], *, find_customer, find_product) -> Rea
         i = len(data["lines"])
         line: dict[str, Any] = {"sku": sku}
         conf[f"lines[{i}].sku"] = round(sku_box.conf, 3)
+        cells = {col: column(col) for col in ("qty", "unit_price", "amount", "unit")}
+        guessed = False
+        if cells["qty"] is None:  # no header row (or none over this column): read the row itself
+            inferred, adds_up = _row_columns(row, sku_box)
+            cells = {col: inferred.get(col) for col in cells}
+            guessed = not adds_up
+            meta["columns"] = "inferred"
         for col in ("qty", "unit_price", "amount"):
-            b = column(col)
+            b = cells[col]
             n = _number(b.text) if b else None
             if n is not None:
                 line[col] = str(n)
-                conf[f"lines[{i}].{col}"] = round(b.conf, 3)
-        ub = column("unit")
+                conf[f"lines[{i}].{col}"] = round(b.conf * (0.5 if guessed else 1), 3)
+        if guessed and "qty" in line:
+            problems.append({"field": f"lines[{i}].qty", "message": _(
+                "no header row and the numbers do not multiply out: the quantity was taken as the first "
+                "number after the product code; check it")})
+        ub = cells["unit"]
         if ub and not _NUM_RE.fullmatch(ub.text):
             line["unit"] = ub.text
             conf[f"lines[{i}].unit"] = round(ub.conf, 3)

@@ -5,13 +5,21 @@ Files are hostile until read: an xlsx (a zip) is checked from its central direct
 anything is inflated (the sum of declared sizes, each member's compression ratio, the number of
 members) and then inflated through a byte budget, so a header that lies cannot get past; rows,
 columns and CSV line lengths are capped and rows are streamed, never all held at once. Whatever
-the parser raises on a bad file becomes ``Unreadable`` with a reason a person can act on."""
+the parser raises on a bad file becomes ``Unreadable`` with a reason a person can act on.
+
+A file is judged by its bytes, not its name: a spreadsheet channel reads an xlsx (openpyxl) or a
+legacy BIFF ``.xls`` (xlrd, cells counted against the same caps); anything else (a PDF, a
+picture, a Word file, an HTML page saved as ``.xls``, an encrypted workbook) is refused with a
+message naming what it is. A cell merged across rows (a buyer written once for three lines) is
+carried down to each row it covers. Chinese CSV is read as GB18030, the superset of GBK and
+GB2312, and a CSV whose declared encoding does not fit is told which one does."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import re
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,6 +30,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from .spec import MappingSpec
+from .values import parse_path, resolve_path
 
 
 class Unreadable(Exception):
@@ -57,16 +66,148 @@ class Record:
 def read(spec: MappingSpec, payload: bytes) -> list[Record]:
     if spec.format == "json":
         return _read_json(spec, payload)
+    kind = sniff(payload)
     if spec.format == "csv":
-        try:
-            text = payload.decode(spec.encoding)
-        except UnicodeDecodeError as exc:
-            raise Unreadable(_("The file is not valid %(enc)s text (byte %(pos)d): check the encoding.")
-                             % {"enc": spec.encoding.upper(), "pos": exc.start}) from None
-        if text.startswith("\ufeff"):
-            text = text[1:]
-        return _group(spec, _csv_rows(text))
-    return _group(spec, _xlsx_rows(payload))
+        if kind != TEXT:
+            message = _("The file is %(format)s, not CSV text; this channel takes CSV files.") % {
+                "format": format_name(kind)}
+            if kind in (XLSX, XLS, "utf16"):
+                message += " " + _("Save it as CSV (comma delimited) and upload it again.")
+            raise Unreadable(message)
+        return _group(spec, _csv_rows(decode_text(payload, spec.encoding)))
+    if kind == XLSX:
+        return _group(spec, _xlsx_rows(payload))
+    if kind == XLS:
+        return _group(spec, _xls_rows(payload))
+    message = _("The file is %(format)s, not an Excel workbook (.xlsx or .xls); this channel takes Excel "
+                "workbooks.") % {"format": format_name(kind)}
+    if kind in ("ods", "spreadsheetml", "html", "utf16", TEXT):
+        message += " " + _("Open it in Excel or WPS, save it as .xlsx and upload it again.")
+    elif kind == "encrypted":
+        message += " " + _("Save a copy without its password and upload that.")
+    raise Unreadable(message)
+
+
+# --------------------------------------------------------------------------- what a file is
+
+XLSX, XLS, TEXT = "xlsx", "xls", "text"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _utf16(name: str) -> bytes:
+    return name.encode("utf-16-le")
+
+
+def sniff(payload: bytes) -> str:
+    """What ``payload`` is, from its bytes: ``xlsx``, ``xls``, ``text`` or another kind that
+    ``format_name`` names (never from the file's name, which office software gets wrong)."""
+    head = payload[:8]
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        return _zip_kind(payload)
+    if head == OLE_MAGIC:
+        # the names of an OLE2 container's streams are stored in UTF-16 in its directory
+        if _utf16("EncryptedPackage") in payload:
+            return "encrypted"
+        if _utf16("Workbook") in payload or _utf16("Book") in payload:
+            return XLS
+        if _utf16("WordDocument") in payload:
+            return "doc"
+        return "ole"
+    for magic, kind in ((b"%PDF-", "pdf"), (b"\x89PNG", "image"), (b"\xff\xd8\xff", "image"), (b"GIF8", "image"),
+                        (b"BM", "image"), (b"II*\x00", "image"), (b"MM\x00*", "image"), (b"{\\rtf", "rtf"),
+                        (b"\x1f\x8b", "archive"), (b"Rar!", "archive"), (b"7z\xbc\xaf", "archive")):
+        if head.startswith(magic):
+            return kind
+    if head[:4] == b"RIFF" and payload[8:12] == b"WEBP":
+        return "image"
+    start = payload[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if start.startswith(b"<?xml") and b"urn:schemas-microsoft-com:office:spreadsheet" in payload[:4096]:
+        return "spreadsheetml"
+    if start.startswith((b"<!doctype html", b"<html", b"<table", b"<meta")) or (
+            start.startswith(b"<") and b"<table" in payload[:65536].lower()):
+        return "html"
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "utf16"
+    if payload[:4096].count(b"\x00") * 10 > len(payload[:4096]):  # a stray NUL is a cell's problem
+        return "binary"
+    return TEXT
+
+
+def _zip_kind(payload: bytes) -> str:
+    try:
+        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+            names = set(archive.namelist()[:MAX_ZIP_MEMBERS])
+            mimetype = b""
+            if "mimetype" in names:
+                with archive.open("mimetype") as member:  # 100 bytes inflated, whatever it declares
+                    mimetype = member.read(100)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, NotImplementedError):
+        return XLSX  # a damaged workbook: the xlsx reader says what is wrong with it
+    if any(n.startswith("xl/") for n in names):
+        return XLSX
+    if b"spreadsheet" in mimetype:
+        return "ods"
+    if mimetype:
+        return "odf"
+    if any(n.startswith("word/") for n in names):
+        return "docx"
+    if any(n.startswith("ppt/") for n in names):
+        return "pptx"
+    return "zip"
+
+
+def format_name(kind: str) -> str:
+    """The kind ``sniff`` found, as a person calls it."""
+    names = {
+        XLSX: _("an Excel workbook (.xlsx)"), XLS: _("an Excel 97-2003 workbook (.xls)"),
+        TEXT: _("a text file (CSV)"), "utf16": _("a UTF-16 text file (Excel's \"Unicode text\")"), "pdf": _("a PDF document"), "image": _("a picture"),
+        "encrypted": _("a password-protected Excel workbook"), "doc": _("a Word document (.doc)"),
+        "docx": _("a Word document (.docx)"), "pptx": _("a PowerPoint presentation"),
+        "ods": _("an OpenDocument spreadsheet (.ods)"), "odf": _("an OpenDocument file"),
+        "ole": _("an Office file that holds no workbook"), "rtf": _("an RTF document"),
+        "archive": _("a compressed archive"), "zip": _("a ZIP archive"),
+        "spreadsheetml": _("an Excel 2003 XML spreadsheet"),
+        "html": _("a web page (HTML) saved with a spreadsheet's name"),
+        "binary": _("a binary file of unknown format"),
+    }
+    return names.get(kind, names["binary"])
+
+
+# --------------------------------------------------------------------------- CSV text
+
+#: encodings tried, in order, when a CSV's declared encoding does not fit its bytes
+CANDIDATE_ENCODINGS = ("utf-8", "gb18030")
+
+
+def decode_text(payload: bytes, encoding: str) -> str:
+    """CSV bytes → text. GBK (and GB2312) is read as GB18030, their superset, so characters
+    outside GBK (rare names, the euro sign) are not refused. A UTF-8 byte-order mark wins over
+    the declared encoding (Excel writes one); when the declared encoding does not fit, the
+    message names the one that does."""
+    declared = encoding.lower()
+    if declared in ("gbk", "gb2312", "gb18030"):
+        encoding = "gb18030"
+    if payload.startswith(b"\xef\xbb\xbf"):
+        encoding = "utf-8-sig"
+    try:
+        text = payload.decode(encoding)
+    except UnicodeDecodeError as exc:
+        fits = next((c for c in CANDIDATE_ENCODINGS if c != encoding and _decodes(payload, c)), None)
+        message = _("The file is not valid %(enc)s text (byte %(pos)d): check the encoding.") % {
+            "enc": declared.upper(), "pos": exc.start}
+        if fits:
+            message += " " + _("It reads as %(fits)s: set the channel's encoding to %(fits)s.") % {
+                "fits": fits.upper()}
+        raise Unreadable(message) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def _decodes(payload: bytes, encoding: str) -> bool:
+    try:
+        payload.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _csv_rows(text: str) -> Iterator[list[Any]]:
@@ -104,7 +245,7 @@ def _read_json(spec: MappingSpec, payload: bytes) -> list[Record]:
         if not isinstance(obj, dict):
             raise Unreadable(_("Expected a JSON object at %(where)s.") % {"where": prefix or "body"})
         lines_key = spec.lines_from
-        raw_lines = obj.get(lines_key) if lines_key else [obj]
+        raw_lines = resolve_path(obj, parse_path(lines_key) or (lines_key,)) if lines_key else [obj]
         if not isinstance(raw_lines, list):
             raw_lines = []
         lines = [SourceLine(ln if isinstance(ln, dict) else {},
@@ -200,9 +341,10 @@ def check_zip(payload: bytes) -> int:
 
 
 def _xlsx_rows(payload: bytes) -> Iterator[list[Any]]:
-    """The first sheet's rows as lists of values, streamed. Anything the parser raises on a
-    malformed file (openpyxl raises many kinds) is ``Unreadable``."""
-    budget = _Budget(check_zip(payload))  # before openpyxl is even imported
+    """The first sheet's rows as lists of values, streamed, merged cells carried down. Anything
+    the parser raises on a malformed file (openpyxl raises many kinds) is ``Unreadable``."""
+    limit = check_zip(payload)  # before openpyxl is even imported
+    budget = _Budget(limit)
 
     from openpyxl.reader.excel import ExcelReader
 
@@ -216,8 +358,12 @@ def _xlsx_rows(payload: bytes) -> Iterator[list[Any]]:
         if not wb.worksheets:
             raise Unreadable(_("The workbook has no sheet."))
         ws = wb.worksheets[0]
+        # the merged ranges are written after the rows: found first, by a scan of their own
+        # (inflated through a budget of its own, so the file is still read at most twice)
+        with _BudgetedZip(io.BytesIO(payload), _Budget(limit)) as archive:
+            merges = _xlsx_merges(archive, ws._worksheet_path)
         ws.reset_dimensions()  # the declared size may lie (A1:XFD1048576): rows come as stored
-        yield from _capped(ws.iter_rows(values_only=True))
+        yield from _carried_down(_capped(ws.iter_rows(values_only=True)), merges)
     except Unreadable:
         raise
     except Exception as exc:  # a hostile file may make the parser raise anything
@@ -226,6 +372,128 @@ def _xlsx_rows(payload: bytes) -> Iterator[list[Any]]:
     finally:
         if wb is not None:
             wb.close()
+
+
+#: merged ranges honoured per sheet (more is not a spreadsheet a person made)
+MAX_MERGES = 10_000
+_MERGE_RE = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?ref="([A-Z]{1,3})(\d{1,7}):([A-Z]{1,3})(\d{1,7})"')
+
+
+def _column_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n
+
+
+def _xlsx_merges(archive: zipfile.ZipFile, path: str) -> list[tuple[int, int, int, int]]:
+    """The sheet's merged ranges as (first row, last row, first column, last column), 1-based,
+    found by scanning its XML for ``<mergeCell ref="B3:B5"/>`` (bytes, no XML parse)."""
+    out: list[tuple[int, int, int, int]] = []
+    tail = b""
+    with archive.open(path.lstrip("/")) as member:
+        while chunk := member.read(256 * 1024):
+            data = tail + chunk
+            end = 0
+            for m in _MERGE_RE.finditer(data):
+                c0, r0, c1, r1 = m.groups()
+                out.append((int(r0), int(r1), _column_number(c0), _column_number(c1)))
+                end = m.end()
+                if len(out) > MAX_MERGES:
+                    raise Unreadable(_("The sheet has more than %(n)d merged cells; refused.") % {"n": MAX_MERGES})
+            tail = data[max(end, len(data) - 200):]
+    return out
+
+
+def _carried_down(rows: Iterable[list[Any]], merges: list[tuple[int, int, int, int]]) -> Iterator[list[Any]]:
+    """Rows (numbered from 1) with the value of each cell merged across rows copied into the
+    rows below it that the merge covers, in its first column: a buyer written once for three
+    order lines belongs to each. Merges across columns only (a title over the header) add
+    nothing, and a value is never copied into another column. One merge per column is active
+    at a time, so a row costs at most its width, however many merges a file declares."""
+    starts: dict[int, list[tuple[int, int]]] = {}  # top row → [(column, last row)]
+    for r0, r1, c0, _c1 in merges:
+        if r1 > r0:
+            starts.setdefault(r0, []).append((c0, r1))
+    if not starts:
+        yield from rows
+        return
+    active: dict[int, tuple[int, Any]] = {}  # column → (last row, value)
+    for n, row in enumerate(rows, start=1):
+        if active:
+            for c in [c for c, (last, _v) in active.items() if last < n]:
+                del active[c]
+            for c, (_last, value) in active.items():
+                if c > len(row):
+                    row = list(row) + [None] * (c - len(row))
+                cell = row[c - 1]
+                if cell is None or (isinstance(cell, str) and not cell.strip()):
+                    row[c - 1] = value
+        for c, last in starts.get(n, ()):
+            value = row[c - 1] if c <= len(row) else None
+            if value is not None:
+                active[c] = (last, value)
+        yield row
+
+
+# --------------------------------------------------------------------------- xls (BIFF, OLE2)
+
+def _xls_rows(payload: bytes) -> Iterator[list[Any]]:
+    """The first sheet of a legacy Excel 97-2003 workbook, read with xlrd. BIFF is not
+    compressed, so what xlrd holds is bounded by the file's size (already capped); rows and
+    columns are capped as for xlsx, and merged cells carried down."""
+    limit = settings.ORDERHUB_INTAKE_MAX_XLS_BYTES
+    if len(payload) > limit:
+        raise Unreadable(_("An Excel 97-2003 workbook (.xls) may be at most %(mb)d MB; save it as .xlsx and "
+                           "upload it again.") % {"mb": limit // MB})
+    import xlrd
+
+    try:
+        book = xlrd.open_workbook(file_contents=payload, formatting_info=True, on_demand=True,
+                                  logfile=io.StringIO(), ragged_rows=True)
+    except Exception as exc:  # xlrd raises XLRDError, struct.error, AssertionError, IndexError ...
+        raise Unreadable(_("The file is not a readable Excel 97-2003 workbook (.xls): %(error)s")
+                         % {"error": str(exc)[:300] or type(exc).__name__}) from None
+    try:
+        if book.nsheets == 0:
+            raise Unreadable(_("The workbook has no sheet."))
+        try:
+            sheet = book.sheet_by_index(0)
+        except Exception as exc:
+            raise Unreadable(_("The file is not a readable Excel 97-2003 workbook (.xls): %(error)s")
+                             % {"error": str(exc)[:300] or type(exc).__name__}) from None
+        if sheet.nrows > SHEET_ROW_LIMIT:
+            raise Unreadable(_("The sheet has more than %(n)d rows; refused.") % {"n": SHEET_ROW_LIMIT})
+        merges = [(r0 + 1, r1, c0 + 1, c1) for r0, r1, c0, c1 in sheet.merged_cells[:MAX_MERGES + 1]]
+        if len(merges) > MAX_MERGES:
+            raise Unreadable(_("The sheet has more than %(n)d merged cells; refused.") % {"n": MAX_MERGES})
+        rows = (tuple(_xls_value(book, cell) for cell in sheet.row(r)) for r in range(sheet.nrows))
+        yield from _carried_down(_capped(rows), merges)
+    finally:
+        book.release_resources()
+
+
+def _xls_value(book, cell) -> Any:
+    import xlrd
+
+    kind, value = cell.ctype, cell.value
+    if kind in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
+        return None
+    if kind == xlrd.XL_CELL_NUMBER:
+        # BIFF stores every number as a double: a whole one (an order number) reads as an int
+        if value.is_integer() and abs(value) < 2 ** 53:
+            return int(value)
+        return value
+    if kind == xlrd.XL_CELL_DATE:
+        try:
+            return xlrd.xldate.xldate_as_datetime(value, book.datemode)
+        except (ValueError, OverflowError, xlrd.xldate.XLDateError):
+            return value
+    if kind == xlrd.XL_CELL_BOOLEAN:
+        return bool(value)
+    if kind == xlrd.XL_CELL_ERROR:
+        return xlrd.error_text_from_code.get(value, "#ERR")
+    return value
 
 
 def _capped(rows: Iterable[tuple]) -> Iterator[list[Any]]:

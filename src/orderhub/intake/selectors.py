@@ -19,6 +19,7 @@ from orderhub.orders.selectors import scope_q, visible
 
 from .events import TRIAGE_ALERT
 from .models import Draft, ImportJob, InboundMessage, InboundOrder, RefusedRequest
+from .report import report_view
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ def message_detail(message_id: int, *, actor: Actor) -> dict[str, Any]:
     out = message_dict(m)
     out["headers"] = m.headers
     out["report"] = m.report
+    out["report_view"] = report_view(m.report, m.errors)  # the report as a person reads it
     out["mapping"] = f"{m.mapping.code} v{m.mapping.version}" if m.mapping_id else None
     out["orders"] = [
         {"number": ln.order.number, "created": ln.created, "row": ln.row, "meta": ln.meta}

@@ -25,7 +25,7 @@ from orderhub.core.expressions import (
 )
 from orderhub.core.roles import ROLES
 
-from .values import check_format
+from .values import check_format, parse_path
 
 CODE_RE = r"^[a-z0-9][a-z0-9_.-]{0,31}$"
 
@@ -302,6 +302,19 @@ def compile_mapping(data: dict[str, Any]) -> CompiledMapping:
         fault("line", _("A mapping must say where a line's quantity comes from (line.qty)."))
     if "customer" not in {f.target for f in order} and not spec.defaults.customer:
         fault("order.customer", _("A mapping needs order.customer or defaults.customer."))
+    if spec.format == "json":  # sources are paths into the JSON: buyer.open_id, items[0].sku
+        for where, rules in (("order", spec.order), ("line", spec.line)):
+            for target, rule in rules.items():
+                sources = [rule.source] if isinstance(rule.source, str) else rule.source or []
+                for src in sources:
+                    if parse_path(src) is None:
+                        fault(f"{where}.{target}.from",
+                              _("'%(src)s' at %(where)s is not a JSON path: write keys with dots and list "
+                                "positions in brackets, e.g. buyer.open_id or items[0].sku.")
+                              % {"src": src, "where": f"{where}.{target}.from"})
+        if spec.lines_from and parse_path(spec.lines_from) is None:
+            fault("lines_from", _("'%(src)s' at lines_from is not a JSON path (e.g. data.items).")
+                  % {"src": spec.lines_from})
     if spec.format == "json" and spec.group_by:
         fault("group_by", _("group_by applies to csv and xlsx files only."))
     if spec.format != "json" and spec.lines_from:

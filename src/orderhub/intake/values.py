@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
 from django.utils.translation import gettext as _
@@ -129,6 +129,8 @@ def check_format(fmt: str, *, with_time: bool) -> str | None:
     if not ({"Y", "y"} & have and {"m", "b", "B"} & have and "d" in have) and "j" not in have:
         return _("a date format needs year, month and day")
     sample = datetime(2026, 2, 3, 15, 12, 34)
+    if "z" in have:  # an offset needs an aware moment to print one (``+0800``; ``+08:00`` parses too)
+        sample = sample.replace(tzinfo=timezone(timedelta(hours=8)))
     try:
         datetime.strptime(sample.strftime(fmt), fmt)
     except ValueError as exc:
@@ -145,14 +147,36 @@ def parse_datetime(value, formats: list[str], tz) -> datetime:
     if not isinstance(value, str | int):
         raise Refused(_("'%(value)s' is not a date.") % {"value": value})
     text = nfkc(str(value)).strip()
+    out_of_range = False
     for fmt in formats:
         try:
             dt = datetime.strptime(text, fmt)
-        except ValueError:
+        except ValueError as exc:
+            out_of_range = out_of_range or "out of range" in str(exc)
             continue
         return dt if dt.tzinfo else dt.replace(tzinfo=tz)
-    raise Refused(_("'%(value)s' is not a valid date/time (expected %(formats)s).")
-                  % {"value": value, "formats": " | ".join(formats)})
+    if out_of_range:  # the shape fits, the day does not: 2026-02-31
+        raise Refused(_("'%(value)s' is not a date that exists (written like %(examples)s).")
+                      % {"value": value, "examples": format_examples(formats)})
+    raise Refused(_("'%(value)s' is not a valid date/time (write it like %(examples)s).")
+                  % {"value": value, "examples": format_examples(formats)})
+
+
+EXAMPLE_MOMENT = datetime(2026, 12, 1, 14, 30, 0)
+
+
+def format_examples(formats: list[str]) -> str:
+    """Formats as a person reads them: ``%Y-%m-%d %H:%M`` → ``2026-12-01 14:30``, each once,
+    joined by 或 / or (never strptime patterns)."""
+    examples: list[str] = []
+    for fmt in formats:
+        try:
+            example = EXAMPLE_MOMENT.replace(tzinfo=None).strftime(fmt.replace("%z", "+0800"))
+        except ValueError:
+            continue
+        if example not in examples:
+            examples.append(example)
+    return _(" or ").join(examples[:4])
 
 
 def parse_date(value, formats: list[str], tz) -> date:
@@ -161,3 +185,64 @@ def parse_date(value, formats: list[str], tz) -> date:
     if isinstance(value, date):
         return value
     return parse_datetime(value, formats, tz).date()
+
+
+# ------------------------------------------------------------------ JSON paths
+
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d{1,6})\]|(\.)")
+
+
+def parse_path(source: str) -> tuple[str | int, ...] | None:
+    """``buyer.open_id`` → ("buyer", "open_id"); ``items[0].sku`` → ("items", 0, "sku"); None
+    when ``source`` is not a well-formed path (an empty part, an unclosed or non-numeric index)."""
+    if not source or source.startswith(".") or source.endswith(".") or ".." in source or ".[" in source:
+        return None
+    out: list[str | int] = []
+    pos = 0
+    for m in _PATH_PART.finditer(source):
+        if m.start() != pos:
+            return None
+        pos = m.end()
+        if m.group(1) is not None:
+            out.append(m.group(1))
+        elif m.group(2) is not None:
+            if not out:
+                return None
+            out.append(int(m.group(2)))
+    if pos != len(source) or not out or not isinstance(out[0], str):
+        return None
+    return tuple(out)
+
+
+_MISSING = object()
+
+
+def resolve_path(values, path: tuple[str | int, ...]):
+    """The value at ``path`` inside nested JSON objects and lists, None where it leads nowhere."""
+    value = values
+    for part in path:
+        if isinstance(part, int):
+            if not isinstance(value, list) or part >= len(value):
+                return None
+            value = value[part]
+        else:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(part, _MISSING)
+            if value is _MISSING:
+                return None
+    return value
+
+
+def getter(source: str, *, nested: bool):
+    """A function ``values -> value`` for one source field. A JSON key that exists as written
+    (even one with a dot in it) wins; otherwise a path (``buyer.open_id``, ``items[0].sku``) is
+    followed. Files (``nested=False``) name columns, read as written."""
+    path = parse_path(source) if nested else None
+    if path is None or len(path) == 1:
+        return lambda values: values.get(source)
+
+    def get(values):
+        value = values.get(source, _MISSING)
+        return resolve_path(values, path) if value is _MISSING else value
+    return get

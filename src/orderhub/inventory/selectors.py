@@ -1,6 +1,7 @@
 """Stock reads."""
 
 from collections import defaultdict
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db.models import F, Sum
@@ -8,7 +9,7 @@ from django.db.models import F, Sum
 from .models import Reservation, StockLevel
 
 
-def available_by_product(product_ids) -> dict[int, Decimal]:
+def available_by_product(product_ids: Iterable[int]) -> dict[int, Decimal]:
     rows = (StockLevel.objects.filter(product_id__in=set(product_ids))
             .values("product_id").annotate(free=Sum(F("on_hand") - F("reserved"))))
     out: dict[int, Decimal] = defaultdict(lambda: Decimal("0"))

@@ -132,7 +132,7 @@ def _close_reservations(*, order_id: int, actor: Actor, consume: bool, note: str
 
 
 def _locked_levels_by_pk(pks: Iterable[int]) -> list[StockLevel]:
-    return list(lock_own_rows(StockLevel.objects).filter(pk__in=set(pks)).order_by("pk"))
+    return list(lock_own_rows(StockLevel.objects.all()).filter(pk__in=set(pks)).order_by("pk"))
 
 
 def stock_release(*, order_id: int, actor: Actor, note: str = "") -> list[Reservation]:

@@ -40,7 +40,7 @@ def _reserve_sql() -> str:
     Reservation ids come from the table's sequence in the order the rows were sent."""
     q = fastsql.quote
     levels, res = fastsql.table(StockLevel), fastsql.table(Reservation)
-    reserved = q(StockLevel._meta.get_field("reserved").column)
+    reserved = q(fastsql.column_of(StockLevel._meta.get_field("reserved")))
     cols = fastsql.columns(Reservation, False)
     names = ", ".join(q(c) for c in cols)
     values = ", ".join(f"r.{q(c)}" for c in cols)

@@ -1,5 +1,5 @@
 """Notification API (mounted at /api/notify): channel endpoints and the delivery settings, for
-administrators (``notify.change_endpoint``). Thin handlers: parse, call one service or selector.
+administrators (``notify.change_endpoint``); every signed-in person's own inbox (list, mark read). Thin handlers: parse, call one service or selector.
 
 Secret settings (robot URLs with their tokens, signing secrets, passwords, credential headers)
 are written here and never returned: an endpoint lists them under ``secrets`` as
@@ -13,18 +13,19 @@ from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
 
+from django.core.paginator import Paginator
 from django.utils.translation import gettext as _
-from ninja import Router, Schema
+from ninja import Query, Router, Schema
 from pydantic import Field
 
-from orderhub.core.errors import NotFound
+from orderhub.core.errors import NotFound, PermissionDenied
 from orderhub.core.http.auth import requires
 from orderhub.core.http.schemas import ERRORS as API_ERRORS
 from orderhub.core.http.schemas import STRICT, ErrorOut, Text
 
 from . import policy, selectors
 from .models import Endpoint
-from .services import endpoint_save
+from .services import endpoint_save, inbox_mark_read
 
 router = Router(tags=["notify"])
 # 503: a stored secret cannot be decrypted with the configured keys
@@ -141,3 +142,68 @@ def save_settings(request, payload: DeliverySettingsIn):
     """Allow or refuse private network targets (audited)."""
     policy.delivery_settings_save(allow_private_targets=payload.allow_private_targets, actor=request.actor)
     return _settings_out()
+
+
+# --------------------------------------------------------------------------- the caller's inbox
+
+INBOX_MAX_PAGE_SIZE = 200
+
+
+class InboxItemOut(Schema):
+    id: int
+    event: str = Field(description="event type, e.g. `stage.overdue`")
+    severity: str = Field(description="`info` or `red`")
+    subject: str
+    body: str = Field(description="Markdown, as the web inbox renders it")
+    order: str | None = Field(description="the order number the message is about, if any")
+    created_at: datetime
+    read_at: datetime | None
+
+
+class InboxPageOut(Schema):
+    count: int = Field(description="messages matching the filter")
+    unread: int = Field(description="all unread messages of the caller")
+    page: int
+    pages: int
+    items: list[InboxItemOut]
+
+
+class InboxReadIn(Schema):
+    model_config = STRICT
+
+    ids: list[int] | None = Field(default=None, max_length=1000, description=(
+        "the messages to mark read; leave out (or null) to mark every unread message read"))
+
+
+class InboxReadOut(Schema):
+    marked: int
+    unread: int
+
+
+def _inbox_user(request):
+    if request.actor.user is None:
+        raise PermissionDenied("forbidden", _("Only people have an inbox."))
+    return request.actor.user
+
+
+@router.get("/inbox", auth=requires("notify.inbox"), response={200: InboxPageOut, **ERRORS})
+def inbox(request, unread: bool = False, page: int = Query(1, ge=1),
+          page_size: int = Query(50, ge=1, le=INBOX_MAX_PAGE_SIZE)):
+    """The caller's in-app messages, newest first, a page at a time."""
+    user = _inbox_user(request)
+    pager = Paginator(selectors.inbox_queryset(user, unread_only=unread), page_size)
+    current = pager.get_page(page)
+    items = selectors.with_text(current.object_list)
+    return {"count": pager.count, "unread": selectors.unread_count(user), "page": current.number,
+            "pages": pager.num_pages,
+            "items": [{"id": m.pk, "event": m.event, "severity": m.severity, "subject": m.subject,
+                       "body": m.body, "order": m.order.number if m.order_id else None,
+                       "created_at": m.created_at, "read_at": m.read_at} for m in items]}
+
+
+@router.post("/inbox/read", auth=requires("notify.inbox"), response={200: InboxReadOut, **ERRORS})
+def inbox_read(request, payload: InboxReadIn):
+    """Mark the caller's messages read: the ones named, or all of them."""
+    user = _inbox_user(request)
+    marked = inbox_mark_read(actor=request.actor, ids=payload.ids)
+    return {"marked": marked, "unread": selectors.unread_count(user)}

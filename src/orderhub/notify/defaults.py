@@ -15,7 +15,7 @@ from orderhub.orders.events import (
 from .events import RULE_NOTIFY
 
 DEFAULT_TEMPLATES = [
-    (ORDER_CREATED, "", "新订单 {{ order.number }} 待{{ stage_name }}",
+    (ORDER_CREATED, "", "新订单 {{ order.number }}：{{ stage_name }}",
      "### 新订单 {{ order.number }}\n"
      "客户：{{ order.customer }}\n"
      "当前环节：{{ stage_name }}（请尽快处理）\n"
@@ -24,18 +24,18 @@ DEFAULT_TEMPLATES = [
     (STAGE_ENTERED, "", "订单 {{ order.number }} 进入{{ stage_name }}",
      "### 订单 {{ order.number }} 已进入「{{ stage_name }}」\n"
      "客户：{{ order.customer }}\n"
-     "{% if left_stage %}上一环节：{{ left_stage }}\n{% endif %}"
+     "{% if left_stage %}上一环节：{{ left_stage_name|default:left_stage }}\n{% endif %}"
      "{% if due_at %}本环节截止：{{ due_at|date:'Y-m-d H:i' }}\n{% endif %}"
      "操作人：{{ actor }}\n"),
     (STAGE_OVERDUE, "", "【超期】订单 {{ number|default:order.number }} {{ stage_name }}",
      "### 【超期】订单 {{ number|default:order.number }}\n"
      "客户：{{ customer|default:order.customer }}\n"
-     "环节：{{ stage_name }}，截止时间 {{ due_at }} 已过\n"
+     "环节：{{ stage_name }}，截止时间 {{ due_at|date:'Y-m-d H:i'|default:due_at }} 已过\n"
      "{{ message }}\n"),
     (ESCALATION, "", "【升级】{{ title }}",
      "### 【升级提醒】订单 {{ number|default:order.number }}\n"
      "{{ message }}\n"
-     "环节：{{ stage_name }}{% if due_at %}，截止 {{ due_at }}{% endif %}\n"
+     "环节：{{ stage_name }}{% if due_at %}，截止 {{ due_at|date:'Y-m-d H:i'|default:due_at }}{% endif %}\n"
      "{% if ticket %}异常单：{{ ticket }}\n{% endif %}"),
     (RULE_NOTIFY, "", "{{ title|default:'规则提醒' }}：订单 {{ order.number }}",
      "### {{ title|default:'规则提醒' }}\n"

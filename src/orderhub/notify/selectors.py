@@ -35,12 +35,17 @@ def message_for_display(pk: int, **filters) -> Message | None:
     return with_text([m])[0] if m is not None else None
 
 
-def inbox(user, *, unread_only: bool = False, limit: int = 50) -> list[Message]:
-    """The user's delivered in-app messages, newest first."""
+def inbox_queryset(user, *, unread_only: bool = False) -> QuerySet[Message]:
+    """The user's delivered in-app messages, newest first (page it; ``with_text`` the page)."""
     qs = Message.objects.filter(user=user, channel=DeliveryChannel.INAPP, status=Message.Status.DELIVERED)
     if unread_only:
         qs = qs.filter(read_at__isnull=True)
-    return with_text(qs.select_related("order").order_by("-created_at", "-id")[:limit])
+    return qs.select_related("order", "order__customer").order_by("-created_at", "-id")
+
+
+def inbox(user, *, unread_only: bool = False, limit: int = 50) -> list[Message]:
+    """The user's delivered in-app messages, newest first."""
+    return with_text(inbox_queryset(user, unread_only=unread_only)[:limit])
 
 
 def unread_count(user) -> int:

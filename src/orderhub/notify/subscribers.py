@@ -47,6 +47,7 @@ def on_order_changes(changes: list[OrderChange]) -> None:
         event = ORDER_CREATED if created else STAGE_ENTERED
         ctx = {"stage": inst.stage, "stage_name": _stage_name(order, inst.stage),
                "owner_role": inst.owner_role, "due_at": inst.due_at, "left_stage": ch.left_stage or "",
+               "left_stage_name": _stage_name(order, ch.left_stage) if ch.left_stage else "",
                "actor": ch.actor.label}
         extra = {}
         if created:

@@ -3,11 +3,14 @@ render."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.db import transaction
 from ninja import Query, Router, Status
 
 from orderhub.core.errors import DomainError
-from orderhub.core.http.auth import requires
+from orderhub.core.http.auth import ActorRequest, requires
 from orderhub.core.http.schemas import ERRORS, IsoDate, Line, ReasonIn, RequiredReasonIn
 
 from . import selectors, services
@@ -41,7 +44,7 @@ def _input(payload: OrderIn) -> OrderInput:
 
 
 @router.post("", auth=requires("orders.create"), response={200: OrderOut, 201: OrderOut, **ERRORS})
-def create_order(request, payload: OrderIn):
+def create_order(request: ActorRequest, payload: OrderIn) -> Status:
     """Create an order. The same `channel` + `external_ref` returns the existing order (200);
     the same key with different content is a 409 listing the differences.
 
@@ -57,13 +60,13 @@ def create_order(request, payload: OrderIn):
 
 
 @router.get("", auth=requires("orders.view"), response={200: OrderPage, **ERRORS})
-def list_orders(request, stage: Line | None = None, workflow: Line | None = None,
+def list_orders(request: ActorRequest, stage: Line | None = None, workflow: Line | None = None,
                 urgency: Urgency | None = None, customer: Line | None = None,
                 status: OrderStatus | None = None, overdue: bool | None = None,
                 on_hold: bool | None = None, tag: Line | None = None,
                 created_from: IsoDate | None = None, created_to: IsoDate | None = None,
                 required_from: IsoDate | None = None, required_to: IsoDate | None = None,
-                page: int = Query(1, ge=1, le=1_000_000), page_size: int = Query(50, ge=1, le=500)):
+                page: int = Query(1, ge=1, le=1_000_000), page_size: int = Query(50, ge=1, le=500)) -> dict[str, Any]:
     """Orders, soonest stage deadline first. Dates are ISO dates (`2026-12-20`); anything else
     (`required_to=0`) is a 422 naming the parameter."""
     flt = selectors.OrderFilter(stage=stage, workflow=workflow, urgency=urgency, customer=customer,
@@ -77,12 +80,12 @@ def list_orders(request, stage: Line | None = None, workflow: Line | None = None
 
 
 @router.get("/{number}", auth=requires("orders.view"), response={200: OrderOut, **ERRORS})
-def get_order(request, number: OrderNumber):
+def get_order(request: ActorRequest, number: OrderNumber) -> dict[str, Any]:
     return selectors.order_detail(number, actor=request.actor)
 
 
 @router.patch("/{number}", auth=requires("orders.update"), response={200: OrderOut, **ERRORS})
-def update_order(request, number: OrderNumber, payload: OrderPatch):
+def update_order(request: ActorRequest, number: OrderNumber, payload: OrderPatch) -> dict[str, Any]:
     """Change header fields (only those sent). 422: a field that cannot be changed, null for a
     field the order always has, a date outside 2000-01-01…2099-12-31; 409: nothing changes."""
     changes = payload.model_dump(exclude_unset=True)
@@ -93,7 +96,8 @@ def update_order(request, number: OrderNumber, payload: OrderPatch):
         return selectors.order_detail(number, actor=request.actor)
 
 
-def _moved(request, number: str, move):
+def _moved(request: ActorRequest, number: str,
+           move: Callable[[], services.TransitionResult]) -> Status:
     """Run a move; every 409 has one shape (``BlockedOut``): the reasons and the order."""
     selectors.check_visible(number, request.actor)
     try:
@@ -117,7 +121,7 @@ MOVE_RESPONSES = {200: OrderOut, **ERRORS, 409: BlockedOut}
 
 
 @router.post("/{number}/transition", auth=requires("orders.move"), response=MOVE_RESPONSES)
-def transition(request, number: OrderNumber, payload: TransitionIn):
+def transition(request: ActorRequest, number: OrderNumber, payload: TransitionIn) -> Status:
     """Move to the next stage. Blocked moves answer 409 with every reason.
 
     422: `to` is not a stage code (lower-case letters, digits, `_`) or not a stage of the order's
@@ -128,7 +132,7 @@ def transition(request, number: OrderNumber, payload: TransitionIn):
 
 
 @router.post("/{number}/override", auth=requires("orders.override"), response=MOVE_RESPONSES)
-def override(request, number: OrderNumber, payload: OverrideIn):
+def override(request: ActorRequest, number: OrderNumber, payload: OverrideIn) -> Status:
     """Force past the guards: needs the override permission and a reason; audited and flagged.
 
     422: `reason` missing or blank, `to` not a stage of the workflow. 409 as for a transition."""
@@ -137,7 +141,7 @@ def override(request, number: OrderNumber, payload: OverrideIn):
 
 
 @router.post("/{number}/hold", auth=requires("orders.hold"), response={200: OrderOut, **ERRORS})
-def hold(request, number: OrderNumber, payload: RequiredReasonIn):
+def hold(request: ActorRequest, number: OrderNumber, payload: RequiredReasonIn) -> dict[str, Any]:
     """Take the order out of the flow until resumed. 422: `reason` missing or blank;
     409: the order is closed or already on hold."""
     selectors.check_visible(number, request.actor)
@@ -147,7 +151,7 @@ def hold(request, number: OrderNumber, payload: RequiredReasonIn):
 
 
 @router.post("/{number}/resume", auth=requires("orders.hold"), response={200: OrderOut, **ERRORS})
-def resume(request, number: OrderNumber, payload: ReasonIn):
+def resume(request: ActorRequest, number: OrderNumber, payload: ReasonIn) -> dict[str, Any]:
     """409: the order is not on hold."""
     selectors.check_visible(number, request.actor)
     with transaction.atomic():
@@ -156,7 +160,7 @@ def resume(request, number: OrderNumber, payload: ReasonIn):
 
 
 @router.post("/{number}/cancel", auth=requires("orders.cancel"), response={200: OrderOut, **ERRORS})
-def cancel(request, number: OrderNumber, payload: RequiredReasonIn):
+def cancel(request: ActorRequest, number: OrderNumber, payload: RequiredReasonIn) -> dict[str, Any]:
     """Cancel the order and release its stock. 422: `reason` missing or blank; 409: the order is
     already closed."""
     selectors.check_visible(number, request.actor)
@@ -166,12 +170,12 @@ def cancel(request, number: OrderNumber, payload: RequiredReasonIn):
 
 
 @router.get("/{number}/events", auth=requires("orders.view"), response={200: list[EventOut], **ERRORS})
-def events(request, number: OrderNumber):
+def events(request: ActorRequest, number: OrderNumber) -> list[dict[str, Any]]:
     """The order's history; `ip` and `user_agent` only for roles that may see them
     (`orders.view_events_forensics`), otherwise null and empty."""
     return selectors.order_events(selectors.get_order(number, actor=request.actor), actor=request.actor)
 
 
 @router.get("/{number}/snapshots", auth=requires("orders.view"), response={200: list[SnapshotOut], **ERRORS})
-def snapshots(request, number: OrderNumber):
+def snapshots(request: ActorRequest, number: OrderNumber) -> list[dict[str, Any]]:
     return selectors.order_snapshots(selectors.get_order(number, actor=request.actor))

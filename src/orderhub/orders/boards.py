@@ -7,8 +7,9 @@ the benchmark call the same code.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
@@ -27,7 +28,7 @@ DUE_SOON = timedelta(hours=4)
 STAMP_WINDOW = timedelta(seconds=15)
 
 
-def deadline_state(order: Order, now) -> str:
+def deadline_state(order: Order, now: datetime) -> str:
     """on_track / due_soon / overdue / none, for the open stage of an order."""
     if order.status != Order.Status.OPEN or order.stage_due_at is None:
         return "none"
@@ -119,7 +120,7 @@ def board(workflow_code: str, f: OrderFilter, *, actor: Actor, per_column: int =
     return list(columns.values())
 
 
-def four_colour(order: Order, column: Column, now) -> str:
+def four_colour(order: Order, column: Column, now: datetime) -> str:
     """T2's board colours: red when stuck past its deadline, otherwise the stage's colour."""
     if order.stage_due_at is not None and order.stage_due_at < now:
         return "red"
@@ -148,7 +149,7 @@ def change_stamp(workflow_code: str | None = None) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
-def label_stages(orders) -> list[Order]:
+def label_stages(orders: Iterable[Order]) -> list[Order]:
     """Give each order ``stage_label`` (the stage's name in its own workflow version) and
     ``stage_owner`` without queries: compiled versions are cached per process."""
     out = list(orders)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext as _
 
@@ -13,6 +14,9 @@ from orderhub.inventory.selectors import available_by_product
 from orderhub.inventory.services import Requirement
 
 from .models import OrderLine
+
+if TYPE_CHECKING:
+    from .facts import OrderFacts
 
 Q4 = Decimal("0.0001")
 
@@ -41,7 +45,7 @@ def bom_requirements(lines: list[OrderLine]) -> tuple[list[Requirement], dict[in
     return reqs, products
 
 
-def kitting_problems(facts, guard_code: str) -> list[Problem]:
+def kitting_problems(facts: OrderFacts, guard_code: str) -> list[Problem]:
     """One problem per short material, naming it, the missing quantity and substitutes in stock."""
     reqs, products = facts.bom
     held = facts.held_by_order

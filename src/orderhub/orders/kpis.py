@@ -123,7 +123,8 @@ def stage_processing_times(*, since: datetime, until: datetime | None = None,
     spans: dict[tuple[str, str], list[float]] = defaultdict(list)
     for code, stage, entered, exited in qs.values_list("workflow__code", "stage",
                                                        "entered_at", "exited_at"):
-        spans[(code, stage)].append((exited - entered).total_seconds())
+        if exited is not None:  # always, by the filter above
+            spans[(code, stage)].append((exited - entered).total_seconds())
     out = []
     for (code, stage), xs in sorted(spans.items()):
         xs.sort()

@@ -85,11 +85,11 @@ def _lock_sql(with_lines: bool) -> str:
         f" (SELECT to_jsonb(pr) FROM {fastsql.table(Product)} pr WHERE pr.id = l.product_id)) "
         f" ORDER BY l.line_no)::text FROM {fastsql.table(OrderLine)} l WHERE l.order_id = o.id)"
     ) if with_lines else "NULL"
-    intake = Order._meta.get_field("intake").column
-    spec = WorkflowDefinition._meta.get_field("spec").column
+    intake = fastsql.column_of(Order._meta.get_field("intake"))
+    spec = fastsql.column_of(WorkflowDefinition._meta.get_field("spec"))
     return (
         "WITH p AS MATERIALIZED (SELECT %s::jsonb AS d), "
-        f"o AS (SELECT x.* FROM {fastsql.table(Order)} x WHERE x.{q(Order._meta.get_field('number').column)} "
+        f"o AS (SELECT x.* FROM {fastsql.table(Order)} x WHERE x.{q(fastsql.column_of(Order._meta.get_field('number')))} "
         "= (SELECT d->>0 FROM p) FOR UPDATE) "
         f"SELECT (to_jsonb(o) - '{intake}')::text, "
         f"(SELECT to_jsonb(c)::text FROM {fastsql.table(Customer)} c WHERE c.id = o.customer_id), "

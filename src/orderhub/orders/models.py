@@ -16,6 +16,10 @@ class Urgency(models.TextChoices):
 
 
 class Order(models.Model):
+    # not columns: set on orders of lists and exports by ``boards.label_stages``
+    stage_label: str
+    stage_owner: str
+
     class Status(models.TextChoices):
         OPEN = "open", _("open")
         COMPLETED = "completed", _("completed")
@@ -204,7 +208,7 @@ def snapshot_sealed_text(order_id: int, version: int, content: str) -> str:
     return f"orders.snapshot:{order_id}:{version}:{content}"
 
 
-def attachment_path(instance, filename: str) -> str:
+def attachment_path(instance: "Attachment", filename: str) -> str:
     return f"orders/{instance.order_id}/{filename}"
 
 

@@ -3,7 +3,7 @@ API shares are in ``orderhub.core.http.schemas``."""
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from ninja import Schema
 from pydantic import Field
@@ -16,8 +16,12 @@ from .models import Urgency as UrgencyChoice
 
 OrderNumber = Annotated[Line, Field(min_length=1, max_length=32)]
 # the choices of the models, so the OpenAPI lists exactly what the database holds
-Urgency = Literal[tuple(UrgencyChoice.values)]  # type: ignore[valid-type]
-OrderStatus = Literal[tuple(Order.Status.values)]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # a Literal built at run time is a str to the type checker
+    Urgency = str
+    OrderStatus = str
+else:
+    Urgency = Literal[tuple(UrgencyChoice.values)]
+    OrderStatus = Literal[tuple(Order.Status.values)]
 
 
 class LineIn(Schema):
@@ -59,7 +63,7 @@ class OrderPatch(Schema):
     required_date: BizDate = None  # type: ignore[assignment]
     urgency: Urgency = None  # type: ignore[assignment]
     remarks: Text = Field(default=None, max_length=5000)  # type: ignore[assignment]
-    tags: list[Tag] = Field(default=None, max_length=50)  # type: ignore[assignment]
+    tags: list[Tag] = Field(default=None, max_length=50)  # type: ignore[arg-type]
     reason: Text = Field(default="", max_length=1000)
 
 

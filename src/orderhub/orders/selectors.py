@@ -225,7 +225,7 @@ def order_dict(order: Order, *, lines: list[OrderLine] | None = None,
         "total_amount": order.total_amount.quantize(Q2),
         "remarks": order.remarks,
         "tags": order.tags,
-        "owner": order.owner.get_username() if order.owner_id else None,
+        "owner": order.owner.get_username() if order.owner is not None else None,
         "version": order.version,
         "forced": order.forced,
         "blocked_reasons": order.blocked_reasons,
@@ -242,9 +242,9 @@ def order_dict(order: Order, *, lines: list[OrderLine] | None = None,
             for ln in lines
         ]
     if stages is not None:
-        visits = {}
-        for inst in stages:
-            visits[inst.stage] = inst  # the latest stay in each stage
+        visits: dict[str, StageInstance] = {}
+        for visit in stages:
+            visits[visit.stage] = visit  # the latest stay in each stage
         out["stages"] = []
         for code, st in wf.stages.items():
             inst = visits.get(code)

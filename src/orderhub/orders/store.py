@@ -9,10 +9,13 @@ suite (``tests/orders/test_parity.py``) runs the order services on both and comp
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from functools import cache
+from typing import Any
 
 from django.db import connection
+from django.db.models import Model
 
 from orderhub.core import fastsql
 from orderhub.core.models import AuditEvent
@@ -35,13 +38,15 @@ def reserve_ids(orders: int, lines: int) -> None:
     """Hold enough ids for ``orders`` new orders with ``lines`` lines in all (one round trip at
     most), so a batch hands them out without a query mid-way."""
     for table, n in zip(ID_TABLES, (orders, lines, orders, orders), strict=True):
-        reserve(serial_sequence(table), n)
+        if (name := serial_sequence(table)) is not None:
+            reserve(name, n)
 
 
 def _give_ids(lines: list[OrderLine], stages: list[StageInstance], events: list[AuditEvent]) -> None:
     """Ids from hi/lo blocks for the rows of new orders (where the database has sequences): a
     1,000-line order takes its 20 blocks of line ids in one round trip."""
-    for table, objs in zip(ID_TABLES[1:], (lines, stages, events), strict=True):
+    rows: tuple[list[Any], ...] = (lines, stages, events)
+    for table, objs in zip(ID_TABLES[1:], rows, strict=True):
         name = serial_sequence(table)
         if name is None:
             return
@@ -51,7 +56,7 @@ def _give_ids(lines: list[OrderLine], stages: list[StageInstance], events: list[
                 o.pk = preallocated_id(table)
 
 
-def _saved(objs) -> None:
+def _saved(objs: Iterable[Model]) -> None:
     """Mark instances as loaded from the database, as Model.save() would."""
     alias = connection.alias
     for o in objs:
@@ -131,7 +136,8 @@ def insert_order_and_lines(order: Order, lines: list[OrderLine]) -> None:
 
 
 def write_order_change(order: Order, fields: Sequence[str] | None, *, event: AuditEvent,
-                       entered: StageInstance | None = None, close_open_stages_at=None,
+                       entered: StageInstance | None = None,
+                       close_open_stages_at: datetime | None = None,
                        snapshot: Snapshot | None = None) -> None:
     """Save an existing (locked) order's ``fields`` (None: every loaded field) and what goes
     with the change: closing its open stage instances at ``close_open_stages_at``, the entered
@@ -148,7 +154,7 @@ def write_order_change(order: Order, fields: Sequence[str] | None, *, event: Aud
             snapshot.save(force_insert=True)
         return
     cols = _columns(order, fields)
-    payload = {"u": fastsql.rows([order], cols)[0],
+    payload: dict[str, Any] = {"u": fastsql.rows([order], cols)[0],
                "e": fastsql.rows([event], fastsql.columns(AuditEvent, False))}
     if close_open_stages_at is not None:
         payload["closed_at"] = close_open_stages_at
@@ -175,10 +181,10 @@ def _columns(order: Order, fields: Sequence[str] | None) -> tuple[str, ...]:
         deferred = order.get_deferred_fields()
         if not deferred:
             return fastsql.columns(Order, True)
-        skip = {Order._meta.get_field(f).column for f in deferred}
+        skip = {fastsql.column_of(Order._meta.get_field(f)) for f in deferred}
         return tuple(c for c in fastsql.columns(Order, True) if c not in skip)
     meta = Order._meta
-    return (meta.pk.column, *(meta.get_field(f).column for f in fields))
+    return (fastsql.column_of(meta.pk), *(fastsql.column_of(meta.get_field(f)) for f in fields))
 
 
 _CHANGE_SQL: dict[tuple, str] = {}
@@ -191,8 +197,8 @@ def _change_sql(cols: tuple[str, ...], close: bool, entered: bool, snapshot: boo
         ctes = [fastsql.update_one_cte("u", "u", Order, cols)]
         if close:
             q = fastsql.quote
-            order_col = q(StageInstance._meta.get_field("order").column)
-            exited = q(StageInstance._meta.get_field("exited_at").column)
+            order_col = q(fastsql.column_of(StageInstance._meta.get_field("order")))
+            exited = q(fastsql.column_of(StageInstance._meta.get_field("exited_at")))
             ctes.append(f"c AS (UPDATE {fastsql.table(StageInstance)} AS t "
                         f"SET {exited} = (SELECT (d->>'closed_at')::timestamptz FROM p) "
                         f"WHERE t.{order_col} = (SELECT ((d->'u')->>'{cols[0]}')::bigint FROM p) "

@@ -71,7 +71,7 @@ def _notify(rows: list[OverdueStage], orders: dict[int, Order]) -> int:
             "event": STAGE_OVERDUE, "roles": [r.owner_role], "order": order, "severity": "red",
             "dedupe_key": f"overdue:{r.stage_instance_id}",
             "context": {"number": order.number, "customer": order.customer.name, "stage": r.stage,
-                        "stage_name": stage_name, "due_at": r.due_at.isoformat(),
+                        "stage_name": stage_name, "due_at": r.due_at,
                         "title": f"{order.number} {stage_name}",
                         "message": _("Order %(number)s is overdue in %(stage)s (due %(due)s).") % {
                             "number": order.number, "stage": stage_name,

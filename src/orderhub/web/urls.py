@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import board, config, home, intake, notify, orders, rules, security
+from .views import board, config, home, intake, intake_setup, notify, orders, rules, security
 
 app_name = "web"
 
@@ -33,6 +33,11 @@ urlpatterns = [
     path("intake/<int:pk>/replay", intake.message_replay, name="intake_replay"),
     path("settings/customers/<str:code>/quick-link", intake.quick_link, name="quick_link"),
     path("q/<str:token>", intake.quick_order, name="quick_order"),
+    path("settings/intake/", intake_setup.channels, name="intake_channels"),
+    path("settings/intake/master-data", intake_setup.master_data, name="intake_master_data"),
+    path("settings/intake/<str:code>/", intake_setup.mapping, name="intake_mapping"),
+    path("settings/intake/<str:code>/secret", intake_setup.channel_secret, name="intake_channel_secret"),
+    path("settings/customers/<str:code>/aliases", intake_setup.customer_aliases, name="intake_customer_aliases"),
     path("settings/", config.config_home, name="config_home"),
     path("settings/workflows/<str:code>/", config.workflow_edit, name="config_workflow"),
     path("settings/calendar/", config.calendar, name="config_calendar"),

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from ninja import Body, Router
 
 from orderhub.core.errors import DomainError, Problem
-from orderhub.core.http.auth import requires
+from orderhub.core.http.auth import ActorRequest, requires
 from orderhub.core.http.schemas import ERRORS
 
 from . import services as wf_services
@@ -25,17 +25,17 @@ def _wf_out(wf: WorkflowDefinition) -> dict:
 
 
 @router.get("", auth=requires("workflow.view"), response={200: list[WorkflowOut], **ERRORS})
-def list_workflows(request):
+def list_workflows(request: ActorRequest) -> list[dict]:
     return [_wf_out(w) for w in WorkflowDefinition.objects.filter(is_current=True).order_by("code")]
 
 
 @router.get("/{code}", auth=requires("workflow.view"), response={200: WorkflowOut, **ERRORS})
-def get_workflow(request, code: WorkflowCode):
+def get_workflow(request: ActorRequest, code: WorkflowCode) -> dict:
     return _wf_out(wf_services.current_definition(code))
 
 
 @router.put("/{code}", auth=requires("workflow.change"), response={200: WorkflowOut, **ERRORS})
-def save_workflow(request, code: WorkflowCode, payload: Body[dict[str, Any]]):
+def save_workflow(request: ActorRequest, code: WorkflowCode, payload: Body[dict[str, Any]]) -> dict:
     """Save a new version; an invalid definition is refused (422) naming the fault, e.g.
     `stages[2](materials_ready).guards[0](bom_kitted)`; `code` must equal the path's."""
     if payload.get("code") != code:

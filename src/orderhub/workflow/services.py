@@ -66,7 +66,7 @@ def workflow_save(*, data: dict[str, Any], actor: Actor, note: str = "") -> Work
 
 
 def workflow_install_templates(*, actor: Actor) -> list[WorkflowDefinition]:
-    return [workflow_save(data=load_template(p), actor=actor, note=f"template {p.name}")
+    return [workflow_save(data=load_template(p), actor=actor, note=_("shipped template %(file)s") % {"file": p.name})
             for p in template_files()]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -280,10 +281,38 @@ def _template_names(template: str) -> list[str]:
     return [name for _, name, _, _ in string.Formatter().parse(template) if name]
 
 
+Fault = Callable[[str, str], None]   # (where, message): one fault in a definition
+
+
 def compile_workflow(data: dict[str, Any]) -> CompiledWorkflow:
     """Validate a definition; raise ValidationFailed listing every fault found."""
+    spec = _parse(data)
+    problems: list[Problem] = []
+
+    def fault(where: str, message: str) -> None:
+        problems.append(Problem("invalid_definition", message, field=where))
+
+    codes = [s.code for s in spec.stages]
+    for code in {c for c in codes if codes.count(c) > 1}:
+        fault("stages", _("Stage code '%(code)s' is used more than once.") % {"code": code})
+    if spec.initial not in codes:
+        fault("initial", _("Initial stage '%(code)s' is not defined.") % {"code": spec.initial})
+    compiled = {st.code: _compile_stage(f"stages[{i}]({st.code})", st, codes, fault)
+                for i, st in enumerate(spec.stages)}
+    tickets = _compile_tickets(spec.tickets, fault)
+    if not any(s.final for s in spec.stages):
+        fault("stages", _("No stage is final: an order could never finish."))
+    if spec.initial in codes:
+        _check_reachable(spec, codes, fault)
+    if problems:
+        raise ValidationFailed("invalid_definition", problems[0].message, problems=problems)
+    return CompiledWorkflow(spec, compiled, tickets)
+
+
+def _parse(data: dict[str, Any]) -> WorkflowSpec:
+    """The definition's shape, or ValidationFailed naming each misplaced or missing field."""
     try:
-        spec = WorkflowSpec.model_validate(data)
+        return WorkflowSpec.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -298,54 +327,46 @@ def compile_workflow(data: dict[str, Any]) -> CompiledWorkflow:
             problems.append(Problem("invalid_definition", msg, field=where))
         raise ValidationFailed("invalid_definition", problems[0].message, problems=problems) from exc
 
-    problems: list[Problem] = []
 
-    def fault(where: str, message: str) -> None:
-        problems.append(Problem("invalid_definition", message, field=where))
+def _compile_stage(where: str, st: StageSpec, codes: list[str], fault: Fault) -> CompiledStage:
+    if st.owner_role not in ROLES:
+        fault(f"{where}.owner_role", _("Unknown role '%(role)s' at %(where)s. Known roles: %(known)s.")
+              % {"role": st.owner_role, "where": where, "known": ", ".join(ROLES)})
+    for target in st.next:
+        if target not in codes:
+            fault(f"{where}.next", _("Stage '%(stage)s' leads to '%(target)s', which is not defined.")
+                  % {"stage": st.code, "target": target})
+    if st.final and st.next:
+        fault(f"{where}.next", _("Final stage '%(stage)s' cannot lead anywhere.") % {"stage": st.code})
+    if not st.final and not st.next:
+        fault(f"{where}.next", _("Stage '%(stage)s' is not final and leads nowhere.") % {"stage": st.code})
+    guards = tuple(_compile_guard(f"{where}.guards[{j}]({g.code})", g, fault)
+                   for j, g in enumerate(st.guards))
+    ladder = _compile_ladder(st.escalation, f"{where}.escalation", fault,
+                             has_deadline=st.deadline is not None)
+    return CompiledStage(st, guards, ladder)
 
-    codes = [s.code for s in spec.stages]
-    for code in {c for c in codes if codes.count(c) > 1}:
-        fault("stages", _("Stage code '%(code)s' is used more than once.") % {"code": code})
-    if spec.initial not in codes:
-        fault("initial", _("Initial stage '%(code)s' is not defined.") % {"code": spec.initial})
 
-    compiled: dict[str, CompiledStage] = {}
-    for i, st in enumerate(spec.stages):
-        where = f"stages[{i}]({st.code})"
-        if st.owner_role not in ROLES:
-            fault(f"{where}.owner_role", _("Unknown role '%(role)s' at %(where)s. Known roles: %(known)s.")
-                  % {"role": st.owner_role, "where": where, "known": ", ".join(ROLES)})
-        for target in st.next:
-            if target not in codes:
-                fault(f"{where}.next", _("Stage '%(stage)s' leads to '%(target)s', which is not defined.")
-                      % {"stage": st.code, "target": target})
-        if st.final and st.next:
-            fault(f"{where}.next", _("Final stage '%(stage)s' cannot lead anywhere.") % {"stage": st.code})
-        if not st.final and not st.next:
-            fault(f"{where}.next", _("Stage '%(stage)s' is not final and leads nowhere.") % {"stage": st.code})
-        guards = []
-        for j, g in enumerate(st.guards):
-            gwhere = f"{where}.guards[{j}]({g.code})"
-            symbols = LINE_SYMBOLS if g.scope == "line" else ORDER_SYMBOLS
-            expression = None
-            if g.expr is not None:
-                try:
-                    expression = compile_expression(g.expr, symbols)
-                except ExpressionError as exc:
-                    fault(f"{gwhere}.expr", _("Bad expression at %(where)s: %(error)s")
-                          % {"where": gwhere, "error": exc})
-            if g.message:
-                unknown = [n for n in _template_names(g.message) if n not in symbols]
-                if unknown:
-                    fault(f"{gwhere}.message", _("Message at %(where)s uses unknown name '%(name)s'.")
-                          % {"where": gwhere, "name": unknown[0]})
-            guards.append(CompiledGuard(g, expression))
-        ladder = _compile_ladder(st.escalation, f"{where}.escalation", fault,
-                                 has_deadline=st.deadline is not None)
-        compiled[st.code] = CompiledStage(st, tuple(guards), ladder)
+def _compile_guard(gwhere: str, g: GuardSpec, fault: Fault) -> CompiledGuard:
+    symbols = LINE_SYMBOLS if g.scope == "line" else ORDER_SYMBOLS
+    expression = None
+    if g.expr is not None:
+        try:
+            expression = compile_expression(g.expr, symbols)
+        except ExpressionError as exc:
+            fault(f"{gwhere}.expr", _("Bad expression at %(where)s: %(error)s")
+                  % {"where": gwhere, "error": exc})
+    if g.message:
+        unknown = [n for n in _template_names(g.message) if n not in symbols]
+        if unknown:
+            fault(f"{gwhere}.message", _("Message at %(where)s uses unknown name '%(name)s'.")
+                  % {"where": gwhere, "name": unknown[0]})
+    return CompiledGuard(g, expression)
 
+
+def _compile_tickets(specs: list[TicketKindSpec], fault: Fault) -> dict[str, CompiledTicketKind]:
     tickets: dict[str, CompiledTicketKind] = {}
-    for i, tk in enumerate(spec.tickets):
+    for i, tk in enumerate(specs):
         where = f"tickets[{i}]({tk.code})"
         if tk.code in tickets:
             fault(where, _("Ticket kind '%(code)s' is defined more than once.") % {"code": tk.code})
@@ -354,28 +375,27 @@ def compile_workflow(data: dict[str, Any]) -> CompiledWorkflow:
                   % {"role": tk.owner_role, "where": where, "known": ", ".join(ROLES)})
         tickets[tk.code] = CompiledTicketKind(tk, _compile_ladder(
             tk.escalation, f"{where}.escalation", fault, has_deadline=tk.deadline is not None))
-
-    if not any(s.final for s in spec.stages):
-        fault("stages", _("No stage is final: an order could never finish."))
-    if spec.initial in codes:
-        seen, todo = set(), [spec.initial]
-        by_code = {s.code: s for s in spec.stages}
-        while todo:
-            code = todo.pop()
-            if code in seen or code not in by_code:
-                continue
-            seen.add(code)
-            todo.extend(by_code[code].next)
-        for code in codes:
-            if code not in seen:
-                fault("stages", _("Stage '%(stage)s' cannot be reached from the initial stage '%(initial)s'.")
-                      % {"stage": code, "initial": spec.initial})
-    if problems:
-        raise ValidationFailed("invalid_definition", problems[0].message, problems=problems)
-    return CompiledWorkflow(spec, compiled, tickets)
+    return tickets
 
 
-def _compile_ladder(steps: list[LadderStepSpec], where: str, fault, *,
+def _check_reachable(spec: WorkflowSpec, codes: list[str], fault: Fault) -> None:
+    """Every stage can be reached from the initial one."""
+    seen: set[str] = set()
+    todo = [spec.initial]
+    by_code = {s.code: s for s in spec.stages}
+    while todo:
+        code = todo.pop()
+        if code in seen or code not in by_code:
+            continue
+        seen.add(code)
+        todo.extend(by_code[code].next)
+    for code in codes:
+        if code not in seen:
+            fault("stages", _("Stage '%(stage)s' cannot be reached from the initial stage '%(initial)s'.")
+                  % {"stage": code, "initial": spec.initial})
+
+
+def _compile_ladder(steps: list[LadderStepSpec], where: str, fault: Fault, *,
                     has_deadline: bool) -> tuple[CompiledStep, ...]:
     """Check a ladder's steps (roles, order of references, conditions) and compile them."""
     out: list[CompiledStep] = []
@@ -415,7 +435,7 @@ def _compile_ladder(steps: list[LadderStepSpec], where: str, fault, *,
 _FORMAT_RE = re.compile(r"\{(\w+)\}")
 
 
-def render_message(template: str, values) -> str:
+def render_message(template: str, values: Mapping[str, Any]) -> str:
     """Fill {name} placeholders from a (lazy) mapping; Decimals print without trailing zeros."""
 
     def one(match: re.Match) -> str:

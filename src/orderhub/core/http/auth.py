@@ -1,7 +1,11 @@
 """Bearer tokens for systems, the session for the web UI; both become an Actor, which must then
 hold the operation's capability (``requires``)."""
 
+
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
+from ninja import Router
+from ninja.operation import Operation
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
@@ -11,7 +15,13 @@ from orderhub.core.errors import PermissionDenied
 from orderhub.core.store import token_actor
 
 
-def _context(request) -> RequestContext:
+class ActorRequest(HttpRequest):
+    """The request an operation declared with ``requires`` receives: its actor is set."""
+
+    actor: Actor
+
+
+def _context(request: HttpRequest) -> RequestContext:
     return getattr(request, "orderhub_context", None) or RequestContext()
 
 
@@ -71,7 +81,7 @@ class SessionAuth(APIKeyCookie):
         return user
 
 
-def capability_of(operation) -> str | None:
+def capability_of(operation: Operation) -> str | None:
     """The capability an API operation declared: the one of its ``requires(...)``, "public" for
     ``auth=None`` (a webhook's signature, a quick-order link's token); None when it declared
     nothing (it then only needs someone signed in, and the permission matrix test fails)."""
@@ -83,7 +93,7 @@ def capability_of(operation) -> str | None:
     return next(iter(caps)) if len(caps) == 1 and None not in caps else None
 
 
-def declare_capabilities(*routers) -> None:
+def declare_capabilities(*routers: Router) -> None:
     """Put each operation's capability into the OpenAPI as ``x-orderhub-capability``."""
     for router in routers:
         for view in router.path_operations.values():

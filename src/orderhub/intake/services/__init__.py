@@ -24,18 +24,18 @@ __all__ = [
     "inbound_replay_failed", "profile_set",
 ]
 
-from .upload import upload_import, upload_receive, upload_run  # noqa: E402
+from .upload import email_upload, upload_import, upload_receive, upload_run  # noqa: E402
 
-__all__ += ["upload_import", "upload_receive", "upload_run"]
+__all__ += ["email_upload", "upload_import", "upload_receive", "upload_run"]
 
 from .webhook import webhook_mode, webhook_receive, webhook_signature  # noqa: E402
 
 __all__ += ["webhook_mode", "webhook_receive", "webhook_signature"]
 
 from .drafts import draft_confirm, draft_discard, draft_from_document  # noqa: E402
-from .email import ImapSettings, email_poll, email_process, email_receive  # noqa: E402
+from .email import EMAIL_CHANNEL, ImapSettings, email_poll, email_process, email_receive  # noqa: E402
 
-__all__ += ["ImapSettings", "draft_confirm", "draft_discard", "draft_from_document", "email_poll",
+__all__ += ["EMAIL_CHANNEL", "ImapSettings", "draft_confirm", "draft_discard", "draft_from_document", "email_poll",
             "email_process", "email_receive"]
 
 from .quick import quick_customer, quick_link_issue, quick_order_submit, quick_qr, quick_refused  # noqa: E402

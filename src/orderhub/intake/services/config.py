@@ -84,6 +84,23 @@ def config_install_templates(*, actor: Actor) -> list[ConfigVersion]:
     return out
 
 
+def config_install_missing(*, actor: Actor) -> list[ConfigVersion]:
+    """Install each shipped template that has no version yet (``orderhub migrate`` and the demo
+    run it): a fresh install has its channel mappings, tag, triage and e-mail rules at once,
+    and what an administrator changed since is never overwritten (``install-templates``
+    updates on purpose)."""
+    out = []
+    have = set(ConfigVersion.objects.values_list("kind", "code").distinct())
+    for path in template_files():
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if (data.get("kind"), data.get("code")) in have:
+            continue
+        out.append(config_save(data=data, actor=actor, note=f"template {path.name}"))
+        if data.get("kind") == "mapping" and not Channel.objects.filter(code=data["code"]).exists():
+            Channel.objects.create(code=data["code"], name=data.get("name", data["code"])[:100])
+    return out
+
+
 def current_config(kind: str, code: str) -> ConfigVersion | None:
     if unstorable(code):  # a channel name from a request: no such configuration (and no query)
         return None

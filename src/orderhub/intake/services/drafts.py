@@ -28,9 +28,9 @@ from orderhub.orders.inputs import LineInput, OrderInput
 from orderhub.orders.services import order_create
 
 from .. import events
-from ..mapping import Lookups, apply_tag_rules
+from ..mapping import AmbiguousCustomer, Lookups, apply_tag_rules
 from ..models import Draft, InboundMessage, InboundOrder
-from ..ocr import read_purchase_order, recognise
+from ..ocr import read_document, read_purchase_order
 from ..values import nfkc
 from .config import compiled_config, current_config
 from .triage import triage_input, triage_record
@@ -40,16 +40,50 @@ Status = InboundMessage.Status
 OCR_CHANNEL = "email"
 
 
-def _find_customer(lookups: Lookups):
+# how sure a customer found only because its name sits inside the text read ("…有限公司 (盖章)")
+CONTAINED_NAME_CONFIDENCE = 0.6
+
+
+def _find_customer(lookups: Lookups, doubts: dict[str, Any]):
+    """``find(name)`` → a customer code or None. Below certainty it records why in ``doubts``
+    (the draft then names it and carries a low confidence): a name more than one customer
+    carries is never matched; a name found only inside longer text is a guess to confirm."""
     def find(name: str) -> str | None:
         name = nfkc(name).strip()
-        c = lookups.customer(name, ("alias", "name", "code"))
-        if c is None:  # the name may carry trailing text ("…有限公司 (盖章)")
-            for cust in Customer.objects.filter(is_active=True).only("code", "name"):
-                if cust.name and cust.name in name:
-                    return cust.code
-        return c.code if c else None
+        try:
+            c = lookups.customer(name, ("alias", "name", "code"))
+        except AmbiguousCustomer as exc:
+            doubts["ambiguous"] = exc.codes
+            return None
+        if c is not None:
+            return c.code
+        # the name may carry trailing text ("…有限公司 (盖章)")
+        inside = [cust.code for cust in Customer.objects.filter(is_active=True).only("code", "name").order_by("code")
+                  if cust.name and cust.name in name]
+        if len(inside) > 1:
+            doubts["ambiguous"] = inside
+            return None
+        if inside:
+            doubts["contained"] = inside[0]
+            return inside[0]
+        return None
     return find
+
+
+def _customer_doubts(reading, doubts: dict[str, Any]) -> None:
+    """Name a customer match below certainty on the draft (problem + confidence)."""
+    if doubts.get("ambiguous"):
+        reading.data.pop("customer", None)
+        reading.confidence.pop("customer", None)
+        reading.problems[:] = [p for p in reading.problems if p.get("field") != "customer"]
+        reading.problems.append({"field": "customer", "code": "ambiguous_customer",
+                                 "message": _("More than one customer fits the name read (%(codes)s): choose one.")
+                                 % {"codes": ", ".join(doubts["ambiguous"])}})
+    elif doubts.get("contained") and reading.data.get("customer") == doubts["contained"]:
+        reading.confidence["customer"] = min(reading.confidence.get("customer", 1.0), CONTAINED_NAME_CONFIDENCE)
+        reading.problems.append({"field": "customer", "code": "customer_guessed",
+                                 "message": _("Customer %(code)s was found by part of the name read: check it.")
+                                 % {"code": doubts["contained"]}})
 
 
 def _find_product(lookups: Lookups):
@@ -65,10 +99,13 @@ def draft_from_document(*, message: InboundMessage, actor: Actor) -> InboundMess
     """OCR a stored image/PDF into a draft; the message then awaits a person (needs_review)."""
     before = message.status
     try:
-        boxes = recognise(bytes(message.payload), message.content_type)
+        document = read_document(bytes(message.payload), message.content_type)
         lookups = Lookups(OCR_CHANNEL)
-        reading = read_purchase_order(boxes, find_customer=_find_customer(lookups),
+        doubts: dict[str, Any] = {}
+        reading = read_purchase_order(document.boxes, find_customer=_find_customer(lookups, doubts),
                                       find_product=_find_product(lookups))
+        _customer_doubts(reading, doubts)
+        reading.data["meta"]["pages"] = document.pages  # per page: read from its text layer, or OCR'd
     except Exception as exc:  # an unreadable picture, or OCR itself failing: keep it, say why
         logger.exception("intake: OCR of message %s raised", message.pk)
         with transaction.atomic():
@@ -98,7 +135,7 @@ def draft_from_document(*, message: InboundMessage, actor: Actor) -> InboundMess
                                      text=reading.text, created_at=clock.now())
         message.status = Status.NEEDS_REVIEW
         message.errors = reading.problems
-        message.report = {"summary": {"drafts": 1}, "draft": draft.pk}
+        message.report = {"summary": {"drafts": 1}, "draft": draft.pk, "pages": document.pages}
         message.attempts += 1
         message.processed_at = clock.now()
         message.external_ref = (data.get("external_ref") or "")[:200]

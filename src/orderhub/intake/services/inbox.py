@@ -30,6 +30,7 @@ from ..mapping import Item, Lookups, Mapper, map_records
 from ..models import ConfigVersion, ImportJob, InboundMessage
 from ..ocr import DOCUMENT_TYPES
 from ..readers import Unreadable, read
+from ..report import conversion_notes
 from ..store import insert_links
 from .config import compiled_config, current_config
 from .triage import triage_record
@@ -41,7 +42,7 @@ CHUNK = 500
 # header names never stored (credentials)
 SECRET_HEADERS = {"authorization", "cookie", "proxy-authorization", "x-api-key"}
 # problems a person can settle (pick the customer, decide between versions): review, not failure
-REVIEW_CODES = {"duplicate_conflict", "unknown_customer"}
+REVIEW_CODES = {"duplicate_conflict", "unknown_customer", "ambiguous_customer"}
 REPLAYABLE = {Status.RECEIVED, Status.FAILED, Status.NEEDS_REVIEW}
 MAX_REPORT_ITEMS = 5000
 
@@ -83,6 +84,7 @@ class Outcome:
     refused: int = 0
     review: int = 0
     rows: int = 0
+    failed_rows: int = 0  # source rows of the refused and to-review orders (an order may span rows)
     external_ref: str = ""
     mapping: ConfigVersion | None = None
     # a chunk of a parallel import: created orders without notes kept aside (the report lists
@@ -148,7 +150,8 @@ def _apply_outcome(msg: InboundMessage, outcome: Outcome, now) -> str:
     msg.errors = plain(outcome.errors[:MAX_REPORT_ITEMS])
     msg.report = plain({
         "summary": {"orders_created": outcome.created, "duplicates": outcome.duplicates,
-                    "refused": outcome.refused, "review": outcome.review, "rows": outcome.rows},
+                    "refused": outcome.refused, "review": outcome.review, "rows": outcome.rows,
+                    "rows_failed": outcome.failed_rows},
         # in the order of the source (a chunk reports its refused rows before its written ones)
         "items": sorted(outcome.items, key=_by_index)[:MAX_REPORT_ITEMS]})
     msg.attempts += 1
@@ -175,7 +178,7 @@ def _conclude(msg: InboundMessage, outcome: Outcome, actor: Actor) -> InboundMes
             job.rows_total = max(job.rows_total, outcome.rows)
             job.rows_done = job.rows_total
             job.orders_created, job.duplicates = outcome.created, outcome.duplicates
-            job.rows_failed = outcome.refused + outcome.review
+            job.rows_failed = outcome.failed_rows  # rows, not orders
             job.save()
     return locked
 
@@ -289,7 +292,7 @@ def _run(msg: InboundMessage, version: ConfigVersion, actor: Actor, mode: str) -
                 if job is not None:
                     ImportJob.objects.filter(pk=job.pk).update(
                         rows_done=min(done, out.rows), orders_created=out.created, duplicates=out.duplicates,
-                        rows_failed=out.refused + out.review, updated_at=clock.now())
+                        rows_failed=out.failed_rows, updated_at=clock.now())
     if len(records) == 1 and records and not out.external_ref:
         pass
     out.status = _status(out)
@@ -324,6 +327,7 @@ def _refused(out: Outcome, item: Item, problems: list[dict[str, Any]], *, unrela
         out.review += 1
     else:
         out.refused += 1
+    out.failed_rows += max(len(item.rows), 1)
     out.errors.extend(problems)
     out.items.append({"index": item.index, "rows": item.rows, "ref": item.external_ref,
                       "result": "review" if review else "refused", "problems": problems,
@@ -336,6 +340,9 @@ def _write_chunk(msg: InboundMessage, items: list[Item], actor: Actor, out: Outc
                  all_or_nothing: bool, master: MasterData | None) -> None:
     if not items:
         return
+    if master is not None:  # say how each line's unit was converted and rounded
+        for it in items:
+            it.notes.extend(conversion_notes(it.data, master, rows=it.rows))
     results = order_create_batch(items=[it.data for it in items], actor=actor, all_or_nothing=all_or_nothing,
                                  master=master)
     _record_results(msg, items, results, actor, out)
@@ -353,6 +360,7 @@ def _record_results(msg: InboundMessage, items: list[Item], results: list, actor
             problems = _core_problems(it, res.error)
             if isinstance(res.error, Conflict):
                 out.review += 1
+                out.failed_rows += max(len(it.rows), 1)
                 entry = {"index": it.index, "rows": it.rows, "ref": it.external_ref, "result": "conflict",
                          "order": res.error.data.get("order"), "problems": problems,
                          "differences": res.error.data.get("differences", [])}
@@ -499,6 +507,8 @@ def _process_many(msgs: list[InboundMessage], channel: str, actor: Actor) -> Non
                 good.append(it)
         outcomes.append((msg, out, good))
     writing = [it for _m, _o, good in outcomes for it in good]
+    for it in writing:
+        it.notes.extend(conversion_notes(it.data, lookups.master, rows=it.rows))
     results = order_create_batch(items=[it.data for it in writing], actor=actor,
                                  all_or_nothing=False, master=lookups.master) if writing else []
     at = 0

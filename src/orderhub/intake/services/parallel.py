@@ -270,7 +270,7 @@ def _run_chunk(job: ImportJob, msg: InboundMessage, chunk: ImportChunk, mapper: 
                               "done_at", "seconds"])
     ImportJob.objects.filter(pk=job.pk).update(
         rows_done=F("rows_done") + chunk.rows, orders_created=F("orders_created") + out.created,
-        duplicates=F("duplicates") + out.duplicates, rows_failed=F("rows_failed") + out.refused + out.review,
+        duplicates=F("duplicates") + out.duplicates, rows_failed=F("rows_failed") + out.failed_rows,
         updated_at=now)
 
 
@@ -325,6 +325,7 @@ def finish(*, job: ImportJob | int, actor: Actor) -> bool:
             _merge(out, report)
             if len(out.items) >= MAX_REPORT_ITEMS and len(out.errors) >= MAX_REPORT_ITEMS:
                 break
+        out.failed_rows = job.rows_failed  # the chunks' rows, counted as they ended
         out.status = _status(out)
         if failed:
             out.status, out.rows = Status.FAILED, 0  # the job failed, as when one process raises

@@ -1,4 +1,5 @@
-"""CSV/XLSX uploads: the file is stored raw, then imported in chunks with a progress record
+"""CSV/XLSX uploads (and JSON files for a webhook channel: a saved body, or a list of them;
+e-mails saved as .eml go to ``email_upload``): the file is stored raw, then imported in chunks with a progress record
 a page can poll and a per-row report (row, field, problem), by one process or, accept valid
 rows, by several at once (``parallel``)."""
 
@@ -12,7 +13,8 @@ from orderhub.core.actors import Actor
 from orderhub.core.errors import PermissionDenied, Problem, ValidationFailed
 
 from ..models import ImportJob, InboundMessage
-from .config import compiled_config, current_config
+from .config import current_config
+from .email import EMAIL_CHANNEL, email_process, email_receive
 from .inbox import inbound_process, inbound_receive
 from .parallel import import_parallel
 
@@ -32,9 +34,6 @@ def upload_receive(*, channel: str, filename: str, content: bytes, actor: Actor,
     if version is None:
         problems.append(Problem("unknown_channel", _("Channel '%(channel)s' has no mapping.") % {"channel": channel},
                                 field="channel"))
-    elif compiled_config(version).spec.format == "json":
-        problems.append(Problem("wrong_channel", _("Channel '%(channel)s' takes JSON, not files.")
-                                % {"channel": channel}, field="channel"))
     if not content:
         problems.append(Problem("required", _("The file is empty."), field="file"))
     elif len(content) > settings.ORDERHUB_INTAKE_MAX_FILE_BYTES:
@@ -74,3 +73,25 @@ def upload_import(*, channel: str, filename: str, content: bytes, actor: Actor,
     job = upload_receive(channel=channel, filename=filename, content=content, actor=actor, mode=mode,
                          content_type=content_type, source=source)
     return upload_run(job=job, actor=actor, workers=workers)
+
+
+def email_upload(*, filename: str, content: bytes, actor: Actor, source: str = "") -> InboundMessage:
+    """An e-mail saved from a mail program (.eml), read as if it had arrived in the mailbox:
+    stored raw, split into its attachments, each read by its route (a channel's mapping, or OCR
+    into a draft a person confirms). A person's permission is checked, then it runs as the
+    e-mail channel's system actor (machine intake keeps the document's prices)."""
+    if not actor.has_perm("orders.add_order"):
+        raise PermissionDenied("permission_denied", _("You may not create orders."))
+    if not content:
+        raise ValidationFailed("invalid", _("The file is empty."),
+                               problems=[Problem("required", _("The file is empty."), field="file")])
+    if len(content) > settings.ORDERHUB_INTAKE_MAX_FILE_BYTES:
+        message = _("The file is larger than %(n)d bytes.") % {"n": settings.ORDERHUB_INTAKE_MAX_FILE_BYTES}
+        raise ValidationFailed("invalid", message, problems=[Problem("too_large", message, field="file")])
+    channel_actor = actor.for_channel(EMAIL_CHANNEL)
+    msg = email_receive(raw=content, actor=channel_actor, source=source or f"upload:{filename}")
+    return email_process(message=msg, actor=channel_actor)
+
+
+def is_email_file(filename: str, content_type: str = "") -> bool:
+    return filename.lower().endswith(".eml") or content_type == "message/rfc822"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
@@ -75,7 +76,7 @@ def order_transition(*, order: Order | str, to: str, actor: Actor, reason: str =
             wf = compiled(locked.workflow_id)
             target = _check_can_move(locked, wf, to, actor)
             now = clock.now()
-            before = {"stage": locked.stage, "status": locked.status, "urgency": locked.urgency,
+            before: dict[str, Any] = {"stage": locked.stage, "status": locked.status, "urgency": locked.urgency,
                       "tags": list(locked.tags), "version": locked.version}
             facts = OrderFacts(locked, lines)
             inst = enter_stage(locked, lines, wf, target, actor=actor, now=now, forced=force, facts=facts)
@@ -120,7 +121,9 @@ def order_override(*, order: Order | str, to: str, actor: Actor, reason: str) ->
     return order_transition(order=order, to=to, actor=actor, reason=reason, force=True)
 
 
-def _simple_change(number: str, *, actor: Actor, action: str, reason: str, apply, announce) -> Order:
+def _simple_change(number: str, *, actor: Actor, action: str, reason: str,
+                   apply: Callable[[Order, datetime], dict[str, list[Any]]],
+                   announce: Callable[..., object]) -> Order:
     with transaction.atomic():
         order = lock_order(number)
         now = clock.now()
@@ -142,7 +145,7 @@ def order_hold(*, order: Order | str, actor: Actor, reason: str) -> Order:
         raise ValidationFailed("reason_required", _("Holding an order needs a reason."),
                                problems=[Problem("required", _("Holding an order needs a reason."), field="reason")])
 
-    def apply(o: Order, now):
+    def apply(o: Order, now: datetime) -> dict[str, list[Any]]:
         if o.status != Order.Status.OPEN:
             raise DomainError("order_closed", _("Only open orders can be held."), status=409)
         if o.on_hold:
@@ -158,7 +161,7 @@ def order_resume(*, order: Order | str, actor: Actor, reason: str = "") -> Order
     if not actor.has_perm("orders.hold_order"):
         raise PermissionDenied("permission_denied", _("You may not resume orders."))
 
-    def apply(o: Order, now):
+    def apply(o: Order, now: datetime) -> dict[str, list[Any]]:
         if not o.on_hold:
             raise DomainError("not_on_hold", _("Order is not on hold."), status=409)
         before = o.hold_reason
@@ -227,7 +230,7 @@ def order_update(*, order: Order | str, changes: dict[str, Any], actor: Actor, r
     if not (actor.has_perm("orders.add_order") or actor.has_perm("orders.hold_order")):
         raise PermissionDenied("permission_denied", _("You may not change orders."))
 
-    def apply(o: Order, now):
+    def apply(o: Order, now: datetime) -> dict[str, list[Any]]:
         diff = {}
         for key, value in changes.items():
             if key == "tags":

@@ -6,6 +6,7 @@ Locks live in ``orders.locks``, row writes in ``orders.store``, guards and entry
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -18,6 +19,7 @@ from orderhub.core.calendar_config import get_business_calendar
 from orderhub.core.canonical import canonical_json, sha256_hex
 from orderhub.core.errors import Problem
 from orderhub.core.instances import new
+from orderhub.core.models import AuditEvent
 from orderhub.core.numbering import next_value
 
 from ..models import Order, OrderLine, Snapshot, StageInstance, snapshot_sealed_text
@@ -54,13 +56,13 @@ class Blocked(Exception):
 # --------------------------------------------------------------------------- numbers
 
 
-def next_order_number(now) -> str:
+def next_order_number(now: datetime) -> str:
     return f"{_number_prefix(settings.ORDERHUB_ORDER_NUMBER_PREFIX, now, get_business_calendar().tz)}" \
            f"{next_value(NUMBER_SEQUENCE):06d}"
 
 
 @lru_cache(maxsize=16)
-def _number_prefix(prefix: str, now, tz) -> str:
+def _number_prefix(prefix: str, now: datetime, tz: tzinfo) -> str:
     """'SO-261130-': the same for every order of a batch (one ``now``)."""
     return f"{prefix}-{now.astimezone(tz):%y%m%d}-"
 
@@ -96,15 +98,16 @@ def snapshot_content(order: Order, lines: list[OrderLine]) -> dict[str, Any]:
     }
 
 
-def make_snapshot(order: Order, lines: list[OrderLine], now) -> Snapshot:
+def make_snapshot(order: Order, lines: list[OrderLine], now: datetime) -> Snapshot:
     content = canonical_json(snapshot_content(order, lines))
     key_id, mac = seal(snapshot_sealed_text(order.pk, order.version, content))
     return new(Snapshot, order=order, version=order.version, stage=order.stage, taken_at=now,
                     content=content, sha256=sha256_hex(content), key_id=key_id, mac=mac)
 
 
-def next_event(order: Order, *, action: str, actor: Actor, now, changes=None, data=None,
-               reason: str = "", forced: bool = False, plain: bool = False):
+def next_event(order: Order, *, action: str, actor: Actor, now: datetime,
+               changes: dict[str, Any] | None = None, data: dict[str, Any] | None = None,
+               reason: str = "", forced: bool = False, plain: bool = False) -> AuditEvent:
     """Build the next event of the order's chain and move the head kept on the order row."""
     ev = build_event(subject_type="order", subject_id=order.pk, head=(order.audit_seq, order.audit_head),
                      action=action, actor=actor, changes=changes, data=data, reason=reason,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -23,6 +25,7 @@ from orderhub.core.errors import (
 )
 from orderhub.core.instances import attach, new
 from orderhub.core.memory import collector_paused
+from orderhub.core.models import AuditEvent
 from orderhub.core.numbering import reserve
 from orderhub.core.permissions import check_line_prices
 from orderhub.core.text import text_fault
@@ -33,7 +36,7 @@ from orderhub.workflow.spec import CompiledWorkflow
 from .. import events
 from ..facts import OrderFacts
 from ..inputs import OrderInput, differences
-from ..models import Order, OrderLine, Urgency
+from ..models import Order, OrderLine, Snapshot, StageInstance, Urgency
 from ..store import (
     insert_new_orders,
     insert_order_and_lines,
@@ -137,6 +140,7 @@ def _build(data: OrderInput, lk: MasterData, actor: Actor) -> tuple[Order, list[
         problems.append(Problem("out_of_range", _("Order total is too large."), field="lines"))
     if problems:
         raise ValidationFailed("invalid", problems[0].message, problems=problems)
+    assert customer is not None  # else a problem was raised above
     check_line_prices(actor=actor, customer=customer, lines=lines)  # 403 naming lines[i].unit_price
     order = new(Order, channel=data.channel, external_ref=data.external_ref or None, customer=customer,
                 required_date=data.required_date, promised_date=data.promised_date,
@@ -189,7 +193,9 @@ def _workflow_for(data: OrderInput) -> tuple[WorkflowDefinition, CompiledWorkflo
     return definition, compiled(definition.pk)
 
 
-def _prepare(data: OrderInput, lk: MasterData, actor: Actor, normalized, fingerprint, now):
+def _prepare(data: OrderInput, lk: MasterData, actor: Actor, normalized: dict[str, Any],
+             fingerprint: str, now: datetime
+             ) -> tuple[Order, list[OrderLine], CompiledWorkflow, StageInstance, OrderFacts]:
     """Everything about a new order that needs no database write: validation, number,
     initial stage and its guards. Returns (order, lines, workflow, stage instance, facts)."""
     order, lines = _build(data, lk, actor)
@@ -207,7 +213,8 @@ def _prepare(data: OrderInput, lk: MasterData, actor: Actor, normalized, fingerp
     return order, lines, wf, inst, facts
 
 
-def _create(data: OrderInput, actor: Actor, normalized, fingerprint, lk: MasterData | None = None) -> CreateResult:
+def _create(data: OrderInput, actor: Actor, normalized: dict[str, Any], fingerprint: str,
+            lk: MasterData | None = None) -> CreateResult:
     now = clock.now()
     order, lines, wf, inst, facts = _prepare(data, _master([data], lk), actor, normalized,
                                              fingerprint, now)
@@ -236,7 +243,8 @@ def _create(data: OrderInput, actor: Actor, normalized, fingerprint, lk: MasterD
     return CreateResult(order, True, lines, [inst])
 
 
-def _append_created(order: Order, actor: Actor, now, normalized, done):
+def _append_created(order: Order, actor: Actor, now: datetime, normalized: dict[str, Any],
+                    done: dict[str, Any]) -> AuditEvent:
     # normalized is plain JSON already; entry actions' results may not be
     return next_event(order, action=events.ORDER_CREATED, actor=actor, now=now,
                       changes={"stage": [None, str(order.stage)], "status": [None, str(order.status)]},
@@ -304,7 +312,8 @@ class _BatchRefused(Exception):
     pass
 
 
-def _batch_repeats(items, normalized, prints, first_of_key, results) -> None:
+def _batch_repeats(items: list[OrderInput], normalized: list[dict[str, Any]], prints: list[str],
+                   first_of_key: dict[tuple[str, str], int], results: list[BatchItem]) -> None:
     """Items repeating a key already used earlier in the same batch."""
     for i, d in enumerate(items):
         if not d.external_ref:
@@ -323,7 +332,7 @@ def _batch_repeats(items, normalized, prints, first_of_key, results) -> None:
             results[i].error = first.error
 
 
-def _existing_orders(keyed: list[OrderInput]) -> dict[tuple[str, str], Order]:
+def _existing_orders(keyed: list[OrderInput]) -> dict[tuple[str, str | None], Order]:
     """Orders already holding one of these (channel, external_ref) keys."""
     if not keyed:
         return {}
@@ -337,7 +346,9 @@ def _existing_orders(keyed: list[OrderInput]) -> dict[tuple[str, str], Order]:
 PIPELINE_GROUP = 25
 
 
-def _batch_write(items, normalized, prints, todo, results, actor, master: MasterData | None) -> None:
+def _batch_write(items: list[OrderInput], normalized: list[dict[str, Any]], prints: list[str],
+                 todo: list[int], results: list[BatchItem], actor: Actor,
+                 master: MasterData | None) -> None:
     lk = _master([items[i] for i in todo], master)
     existing = _existing_orders([items[i] for i in todo if items[i].external_ref])
     now = clock.now()
@@ -345,7 +356,8 @@ def _batch_write(items, normalized, prints, todo, results, actor, master: Master
     # which would wait for the INSERTs already sent)
     reserve_ids(len(todo), sum(len(items[i].lines) for i in todo))
     reserve(NUMBER_SEQUENCE, len(todo))
-    published, pending = [], []
+    published: list[events.OrderChange] = []
+    pending: list[Callable[[], None]] = []
     with fastsql.pipeline():
         group = _Group()
         for i in todo:
@@ -367,18 +379,19 @@ def _batch_write(items, normalized, prints, todo, results, actor, master: Master
 class _Group:
     """New orders of a batch written by one statement."""
 
-    orders: list = field(default_factory=list)
-    lines: list = field(default_factory=list)
-    stages: list = field(default_factory=list)
-    events: list = field(default_factory=list)
-    snaps: list = field(default_factory=list)
+    orders: list[Order] = field(default_factory=list)
+    lines: list[OrderLine] = field(default_factory=list)
+    stages: list[StageInstance] = field(default_factory=list)
+    events: list[AuditEvent] = field(default_factory=list)
+    snaps: list[Snapshot] = field(default_factory=list)
 
-    def send(self):
+    def send(self) -> Callable[[], None]:
         return send_new_orders(self.orders, self.lines, self.stages, self.events, self.snaps)
 
 
-def _batch_item(d: OrderInput, normalized, fingerprint, result: BatchItem, existing, lk: MasterData, actor, now,
-                group: _Group, published: list) -> None:
+def _batch_item(d: OrderInput, normalized: dict[str, Any], fingerprint: str, result: BatchItem,
+                existing: dict[tuple[str, str | None], Order], lk: MasterData, actor: Actor,
+                now: datetime, group: _Group, published: list[events.OrderChange]) -> None:
     found = existing.get((d.channel, d.external_ref)) if d.external_ref else None
     if found is not None:
         if found.intake_hash == fingerprint:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -42,7 +43,7 @@ class ExportFile:
     sha256: str
 
 
-def _stamp(actor: Actor, now) -> str:
+def _stamp(actor: Actor, now: datetime) -> str:
     return _("Generated %(at)s by %(who)s") % {
         "at": timezone.localtime(now).strftime("%Y-%m-%d %H:%M:%S"), "who": actor.label}
 

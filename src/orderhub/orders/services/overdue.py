@@ -54,9 +54,9 @@ def _sql() -> str:
     q = connection.ops.quote_name
 
     def col(name: str) -> str:
-        return q(meta.get_field(name).column)
+        return q(fastsql.column_of(meta.get_field(name)))
 
-    pk = q(meta.pk.column)
+    pk = q(fastsql.column_of(meta.pk))
     # reached by primary key (id = ANY(ARRAY(...))): a join with a claiming CTE made the
     # planner hash the whole table
     return (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -21,12 +21,13 @@ from ..models import Order, OrderLine, StageInstance
 from .common import Blocked
 
 
-def due_at(stage: CompiledStage, start):
+def due_at(stage: CompiledStage, start: datetime) -> datetime | None:
     deadline = stage.spec.deadline
     if deadline is None:
         return None
     if deadline.business_hours is not None:
         return get_business_calendar().add_business_hours(start, deadline.business_hours)
+    assert deadline.hours is not None  # a DeadlineSpec holds exactly one of the two
     return start + timedelta(hours=float(deadline.hours))
 
 
@@ -40,22 +41,26 @@ def evaluate_guards(order: Order, lines: list[OrderLine], stage: CompiledStage,
         spec = guard.spec
         if spec.check == "kitting":
             reasons.extend(kitting_problems(facts, spec.code))
-        elif spec.scope == "order":
-            if not guard.expression.evaluate(base):
-                reasons.append(Problem(spec.code, render_message(spec.message, base),
+            continue
+        # an expr guard: a GuardSpec holds exactly one of expr and check, and expr a message
+        expression, message = guard.expression, spec.message
+        assert expression is not None and message is not None
+        if spec.scope == "order":
+            if not expression.evaluate(base):
+                reasons.append(Problem(spec.code, render_message(message, base),
                                        data={"expr": spec.expr}))
         else:
             for i, ln in enumerate(lines):
                 values = facts.line_values(ln, base)
-                if not guard.expression.evaluate(values):
-                    reasons.append(Problem(spec.code, render_message(spec.message, values),
+                if not expression.evaluate(values):
+                    reasons.append(Problem(spec.code, render_message(message, values),
                                            field=f"lines[{i}]",
                                            data={"expr": spec.expr, "sku": ln.product.sku}))
     return reasons
 
 
 def run_entry_actions(order: Order, lines: list[OrderLine], stage: CompiledStage, *, actor: Actor,
-                 now, forced: bool, facts: OrderFacts) -> dict[str, Any]:
+                 now: datetime, forced: bool, facts: OrderFacts) -> dict[str, Any]:
     """Entry actions of ``stage``. Returns what they did, for the audit event; raises Blocked
     if stock cannot be reserved (unless forced: then what is there is reserved)."""
     done: dict[str, Any] = {}
@@ -99,13 +104,14 @@ def run_entry_actions(order: Order, lines: list[OrderLine], stage: CompiledStage
                 order.tags = [*order.tags, act.value]
                 done.setdefault("tags_added", []).append(act.value)
         elif act.action == "set_urgency":
+            assert act.value is not None  # an ActionSpec for set_urgency carries its value
             done["urgency"] = [order.urgency, act.value]
             order.urgency = act.value
     return done
 
 
 def enter_stage(order: Order, lines: list[OrderLine], wf: CompiledWorkflow, stage: CompiledStage, *,
-           actor: Actor, now, forced: bool, facts: OrderFacts | None = None) -> StageInstance:
+           actor: Actor, now: datetime, forced: bool, facts: OrderFacts | None = None) -> StageInstance:
     """Check ``stage``'s guards (unless forced) and set the order's stage fields; the entry
     actions run separately (they need the saved order)."""
     facts = facts or OrderFacts(order, lines)

@@ -61,8 +61,11 @@ def ticket_open(*, order: Order | str, kind: str, title: str, actor: Actor, body
             due = cal.add_business_hours(now, business_hours)
         elif known is not None and known.spec.deadline is not None:
             dl = known.spec.deadline
-            due = (cal.add_business_hours(now, dl.business_hours) if dl.business_hours is not None
-                   else now + timedelta(hours=float(dl.hours)))
+            if dl.business_hours is not None:
+                due = cal.add_business_hours(now, dl.business_hours)
+            else:
+                assert dl.hours is not None  # a DeadlineSpec holds exactly one of the two
+                due = now + timedelta(hours=float(dl.hours))
         ticket = Ticket.objects.create(order=locked, kind=kind[:40], title=title[:200], body=body or "",
                                        owner_role=role, due_at=due, opened_at=now,
                                        opened_by=actor.label[:150])

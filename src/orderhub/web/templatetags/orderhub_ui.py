@@ -8,11 +8,11 @@ from django import template
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from orderhub.core import clock
 from orderhub.core.roles import ROLES
 from orderhub.orders import events
+from orderhub.web import labels
 
 register = template.Library()
 
@@ -82,26 +82,51 @@ def query_with(context, **changes) -> str:
     return params.urlencode()
 
 
-ACTION_LABELS = {
-    events.ORDER_CREATED: gettext_lazy("Order created"),
-    events.ORDER_TRANSITIONED: gettext_lazy("Moved to the next stage"),
-    events.ORDER_FORCED: gettext_lazy("Forced past the guards"),
-    events.ORDER_BLOCKED: gettext_lazy("Move blocked"),
-    events.ORDER_HELD: gettext_lazy("Put on hold"),
-    events.ORDER_RESUMED: gettext_lazy("Resumed"),
-    events.ORDER_CANCELLED: gettext_lazy("Cancelled"),
-    events.ORDER_UPDATED: gettext_lazy("Changed"),
-    events.ORDER_ATTACHMENT_ADDED: gettext_lazy("Attachment added"),
-    events.ORDER_ESCALATED: gettext_lazy("Escalated"),
-    events.ORDER_DEADLINE_RECOMPUTED: gettext_lazy("Deadline recomputed (calendar changed)"),
-    events.TICKET_OPENED: gettext_lazy("Ticket opened"),
-    events.TICKET_RESOLVED: gettext_lazy("Ticket resolved"),
-}
+@register.filter
+def action_label(action: str) -> str:
+    return labels.event_label(action)
 
 
 @register.filter
-def action_label(action: str) -> str:
-    return str(ACTION_LABELS.get(action, action))
+def event_label(code: str) -> str:
+    """An event type (order.created, stage.overdue, rule.notify …) as people read it."""
+    return labels.event_label(code)
+
+
+@register.filter
+def actor_text(label: str) -> str:
+    return labels.actor_text(label)
+
+
+@register.filter
+def inbound_status_label(code) -> str:
+    return labels.inbound_status_label(code)
+
+
+@register.filter
+def channel_label(code: str) -> str:
+    return labels.channel_label(code)
+
+
+@register.filter
+def rule_action_label(code: str) -> str:
+    return labels.rule_action_label(code)
+
+
+@register.filter
+def trigger_label(code: str) -> str:
+    return labels.trigger_label(code)
+
+
+@register.filter
+def fact_label(name: str) -> str:
+    return labels.fact_label(name)
+
+
+@register.simple_tag
+def fact_value(name: str, value, stage_names=None) -> str:
+    """A value a rule saw (``forced = True`` → 是, ``stage = pending`` → 待确认)."""
+    return labels.value_text(value, stage_names=stage_names, name=name)
 
 
 @register.filter
@@ -116,8 +141,8 @@ def field_label(name: str) -> str:
     from orderhub.orders.models import Order
     try:
         return str(Order._meta.get_field(name).verbose_name)
-    except Exception:  # not a model field (e.g. a key in event data): show it as it is
-        return name
+    except Exception:  # not a model field (e.g. a key in event data): a fact's label, or as it is
+        return labels.fact_label(name)
 
 
 @register.simple_tag

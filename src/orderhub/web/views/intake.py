@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from orderhub.core import permissions
 from orderhub.core.actors import RequestContext
 from orderhub.core.downloads import download_response
 from orderhub.core.errors import DomainError, NotFound, PermissionDenied
@@ -46,6 +47,8 @@ from orderhub.intake.services import (
     upload_run,
 )
 from orderhub.intake.services.config import compiled_config
+from orderhub.intake.services.email import EMAIL_CHANNEL
+from orderhub.intake.services.upload import email_upload, is_email_file
 
 from .common import actor_for, field_errors, refused, requires
 
@@ -54,11 +57,12 @@ PAGE_SIZE = 50
 
 
 def _file_channels() -> list[tuple[str, str]]:
+    """Every channel with a mapping (a webhook channel reads a saved .json body too), then
+    e-mails saved as .eml (their attachments go where the e-mail routes send them)."""
     out = []
     for v in ConfigVersion.objects.filter(kind=ConfigVersion.Kind.MAPPING, is_current=True).order_by("code"):
-        spec = compiled_config(v).spec
-        if spec.format != "json":
-            out.append((v.code, spec.name))
+        out.append((v.code, compiled_config(v).spec.name))
+    out.append((EMAIL_CHANNEL, _("E-mail saved as .eml")))
     return out
 
 
@@ -71,6 +75,7 @@ def inbox(request):
     return render(request, "web/intake/inbox.html", {
         "page": page, "statuses": InboundMessage.Status.choices, "f": f,
         "drafts": drafts_open(actor=actor).count(),
+        "may_import": permissions.allowed(actor, "intake.import"),
         "alerts": triage_alerts_for(username=request.user.get_username(), roles=actor.roles, actor=actor),
     })
 
@@ -136,6 +141,16 @@ def upload(request):
     channels = _file_channels()
     if request.method == "POST":
         f = request.FILES.get("file")
+        if request.POST.get("channel") == EMAIL_CHANNEL or (f and is_email_file(f.name or "", f.content_type or "")):
+            try:
+                msg = email_upload(filename=f.name if f else "", content=f.read() if f else b"",
+                                   actor=actor_for(request), source=request.META.get("REMOTE_ADDR", ""))
+            except DomainError as e:
+                errors = field_errors(e)
+            else:
+                return redirect("web:intake_message", pk=msg.pk)
+            return render(request, "web/intake/upload.html", {
+                "channels": channels, "errors": errors, "modes": ImportJob.Mode.choices}, status=400)
         try:
             job = upload_receive(channel=request.POST.get("channel", ""), filename=f.name if f else "",
                                  content=f.read() if f else b"", actor=actor_for(request),

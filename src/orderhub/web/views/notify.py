@@ -9,12 +9,15 @@ that keeps the saved value unless a new one is typed (and a box to clear an opti
 from __future__ import annotations
 
 import json
-from datetime import time
+from datetime import date, time, timedelta
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from orderhub.core.errors import DomainError
@@ -39,15 +42,63 @@ from orderhub.notify.services import (
 
 from .common import actor_for, field_errors, refused, requires
 
+# what a message template may use, with what each is (shown on the template page)
+TEMPLATE_VALUES = [
+    ("{{ order.number }}", gettext_lazy("order number")),
+    ("{{ order.customer }}", gettext_lazy("customer")),
+    ("{{ stage_name }}", gettext_lazy("stage name")),
+    ("{{ due_at|date:'Y-m-d H:i' }}", gettext_lazy("stage deadline")),
+    ("{{ order.required_date|date:'Y-m-d' }}", gettext_lazy("required date")),
+    ("{{ order.total }}", gettext_lazy("order amount")),
+    ("{{ message }}", gettext_lazy("the alert's own text")),
+    ("{{ title }}", gettext_lazy("the alert's title")),
+]
+
 # --------------------------------------------------------------------------- inbox
+
+
+INBOX_PAGE_SIZE = 30
+
+
+def _day_label(day: date, today: date) -> str:
+    if day == today:
+        return _("Today")
+    if day == today - timedelta(days=1):
+        return _("Yesterday")
+    return formats.date_format(day, "Y-m-d l")
+
+
+def inbox_groups(items: list[Message], *, by: str, today: date) -> list[dict]:
+    """One page of messages in groups: by local day (newest first), or by order (the order with
+    the newest message first; messages without an order last)."""
+    groups: dict[object, dict] = {}
+    for m in items:
+        if by == "order":
+            key = m.order_id or 0
+            label = m.order.number if m.order_id else _("Not about one order")
+        else:
+            key = timezone.localtime(m.created_at).date()
+            label = _day_label(key, today)
+        g = groups.setdefault(key, {"label": label, "order": m.order if by == "order" else None,
+                                    "items": [], "unread": 0})
+        g["items"].append(m)
+        g["unread"] += 0 if m.read_at else 1
+    out = list(groups.values())
+    if by == "order":
+        out.sort(key=lambda g: g["order"] is None)   # stable: newest-first order kept
+    return out
 
 
 @requires("notify.inbox")
 def inbox(request):
     unread_only = request.GET.get("unread") == "1"
+    by = "order" if request.GET.get("group") == "order" else "day"
+    page = Paginator(selectors.inbox_queryset(request.user, unread_only=unread_only),
+                     INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
+    items = selectors.with_text(page.object_list)
     return render(request, "web/notify/inbox.html", {
-        "items": selectors.inbox(request.user, unread_only=unread_only, limit=100),
-        "unread_only": unread_only, "unread": selectors.unread_count(request.user),
+        "page": page, "groups": inbox_groups(items, by=by, today=timezone.localdate()),
+        "group_by": by, "unread_only": unread_only, "unread": selectors.unread_count(request.user),
     })
 
 
@@ -241,6 +292,7 @@ def template_edit(request, event: str, channel: str = ""):
             return redirect("web:notify_settings")
     return render(request, "web/notify/template.html", {
         "event": event, "channel": channel, "t": t, "form": form, "errors": errors,
+        "template_values": TEMPLATE_VALUES,
     }, status=400 if errors else 200)
 
 

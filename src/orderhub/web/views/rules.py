@@ -26,6 +26,7 @@ from orderhub.orders.selectors import visible
 from orderhub.rules.models import Rule, RuleFiring, Trigger
 from orderhub.rules.services import rule_data, rule_save
 
+from .. import labels
 from .common import actor_for, refused, requires, visible_or_404
 
 PAGE_SIZE = 50
@@ -54,6 +55,15 @@ def _form_errors(error: DomainError) -> dict[str, list[str]]:
     if not out:
         out["general"] = [error.message]
     return out
+
+
+# shown under the condition and the actions (the names a rule may use, with their labels)
+CONDITION_NAMES = ("total", "qty", "line_count", "credit_limit", "credit_available", "unpaid", "hours_to_due",
+                   "urgency", "channel", "customer", "customer_tier", "stage", "tags", "from_stage", "to_stage",
+                   "overdue_stage", "changed_fields", "added_tags")
+ACTION_KEYS = (("notify", "roles, users, customer, channels, severity, message"), ("add_tag", "tag"),
+               ("set_urgency", "value"), ("hold", "reason"),
+               ("open_ticket", "title, kind, owner_role, business_hours"), ("webhook", "endpoint"))
 
 
 @requires("rules.manage")
@@ -96,6 +106,7 @@ def rule_edit(request, pk: int | None = None):
     return render(request, "web/rules/edit.html", {
         "rule": rule, "values": values, "actions_text": actions_text, "errors": errors,
         "triggers": Trigger.choices, "roles": list(ROLES.items()),
+        "condition_names": CONDITION_NAMES, "action_keys": ACTION_KEYS,
     }, status=400 if errors else 200)
 
 
@@ -115,7 +126,7 @@ def firing_log(request):
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "web/rules/firings.html", {
         "page": page, "firings": page.object_list, "rules": Rule.objects.order_by("name"),
-        "rule_id": rule_id})
+        "rule_id": rule_id, "stage_names": labels.stage_names_everywhere()})
 
 
 @requires("tickets.view")

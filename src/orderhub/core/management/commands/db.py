@@ -44,7 +44,7 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
 
-    def _init(self, superuser_url: str):
+    def _init(self, superuser_url: str) -> None:
         app_url = os.environ.get("DATABASE_URL", "")
         owner_url = os.environ.get("ORDERHUB_OWNER_DATABASE_URL", "")
         if not app_url.startswith("postgres") or not owner_url:

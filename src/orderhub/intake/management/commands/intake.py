@@ -1,5 +1,5 @@
-"""`orderhub intake …`: replay, poll-imap, import [--workers N], install-templates, resume,
-process-pending."""
+"""`orderhub intake …`: replay, poll-imap, import [--workers N] (CSV/XLSX/JSON through a channel's
+mapping, or an .eml file), load-master, install-templates, resume, process-pending."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from orderhub.catalog.imports import master_import
 from orderhub.core.actors import Actor
 from orderhub.core.errors import DomainError
 from orderhub.intake import selectors, services
-from orderhub.intake.models import ImportJob
+from orderhub.intake.models import Draft, ImportJob, InboundMessage, InboundOrder
 
 
 class Command(BaseCommand):
@@ -37,9 +38,10 @@ class Command(BaseCommand):
         p.add_argument("--password")
         p.add_argument("--mailbox")
         p.add_argument("--no-ssl", action="store_true")
-        i = sub.add_parser("import", help="import a CSV/XLSX file through a channel's mapping")
+        i = sub.add_parser("import", help="import a CSV/XLSX/JSON file through a channel's mapping, or an "
+                                          "e-mail (.eml) with its attachments; exits 1 when nothing was accepted")
         i.add_argument("file")
-        i.add_argument("--channel", required=True)
+        i.add_argument("--channel", help="the channel whose mapping reads the file (not needed for .eml)")
         i.add_argument("--mode", default="accept_valid", choices=list(ImportJob.Mode.values))
         i.add_argument("--workers", type=int, default=1,
                        help=gettext_lazy("processes importing the file at once (accept_valid; PostgreSQL)"))
@@ -51,6 +53,8 @@ class Command(BaseCommand):
         q.add_argument("--batch", type=int, default=20, help="messages per transaction")
         q.add_argument("--idle", type=float, default=0.2, help="seconds to wait when the queue is empty")
         sub.add_parser("install-templates", help="seed the shipped mappings and rules")
+        lm = sub.add_parser("load-master", help="customers.csv and products.csv from a folder (created or updated)")
+        lm.add_argument("folder")
 
     def _actor(self, user: str | None) -> Actor:
         if not user:
@@ -88,6 +92,11 @@ class Command(BaseCommand):
                 path = Path(opts["file"])
                 if not path.is_file():
                     raise CommandError(f"no such file: {path}")
+                if path.suffix.lower() == ".eml" or opts.get("channel") == services.EMAIL_CHANNEL:
+                    self._import_email(path, actor)
+                    return
+                if not opts.get("channel"):
+                    raise CommandError(_("--channel is required (the channel whose mapping reads the file)."))
                 if opts["workers"] < 1:
                     raise CommandError(_("--workers must be at least 1."))
                 if opts["workers"] > 1 and opts["mode"] != ImportJob.Mode.ACCEPT_VALID:
@@ -99,17 +108,46 @@ class Command(BaseCommand):
                                              source=f"cli:{path}", workers=opts["workers"])
                 self._out({**selectors.job_dict(job), "message_status": job.message.status,
                            "errors": job.message.errors[:50]})
+                if not job.orders_created and not job.duplicates:  # a script must see that it failed
+                    raise CommandError(_("Nothing was accepted: no order was created from %(file)s (message "
+                                         "%(id)d is %(status)s).")
+                                       % {"file": path.name, "id": job.message_id,
+                                          "status": job.message.get_status_display()})
             elif action == "resume":
                 jobs = ImportJob.objects.filter(status=ImportJob.Status.RUNNING).order_by("pk")
                 self._out([selectors.job_dict(services.upload_run(job=j, actor=actor, workers=opts.get("workers")))
                            for j in jobs])
             elif action == "process-pending":
                 self._process_pending(loop=opts["loop"], batch=max(1, opts["batch"]), idle=opts["idle"])
+            elif action == "load-master":
+                folder = Path(opts["folder"])
+                files = {name: folder / f"{name}.csv" for name in ("customers", "products")}
+                if not any(p.is_file() for p in files.values()):
+                    raise CommandError(_("No customers.csv or products.csv in %(folder)s.") % {"folder": folder})
+                done = master_import(actor=actor, **{k: p.read_bytes() for k, p in files.items() if p.is_file()})
+                self._out(done)
+                if done["errors"]:
+                    raise CommandError(_("%(n)d rows were refused.") % {"n": len(done["errors"])})
             elif action == "install-templates":
                 saved = services.config_install_templates(actor=actor)
                 self._out([f"{v.kind}:{v.code} v{v.version}" for v in saved])
         except DomainError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from exc
+
+    def _import_email(self, path: Path, actor: Actor) -> None:
+        """An e-mail saved from a mail program: stored raw, split into its attachments, each
+        read by its route (a channel's mapping, or OCR into a draft a person confirms)."""
+        msg = services.email_receive(raw=path.read_bytes(), actor=actor, source=f"cli:{path}")
+        msg = services.email_process(message=msg, actor=actor)
+        self._out({"message": msg.pk, "status": msg.status, "errors": msg.errors[:50],
+                   "attachments": msg.report.get("attachments", []),
+                   "orders": list(InboundOrder.objects.filter(message__parent=msg).order_by("pk")
+                                  .values_list("order__number", flat=True)),
+                   "drafts": list(Draft.objects.filter(message__parent=msg).order_by("pk")
+                                  .values_list("pk", flat=True))})
+        if msg.status == InboundMessage.Status.FAILED:
+            raise CommandError(_("Nothing was accepted from %(file)s: %(why)s")
+                               % {"file": path.name, "why": "; ".join(e.get("message", "") for e in msg.errors[:3])})
 
     def _process_pending(self, *, loop: bool, batch: int, idle: float) -> None:
         """Drain the queue (``--loop``: and keep draining). A SIGTERM/SIGINT stops after the

@@ -1,0 +1,226 @@
+"""What people read in place of internal codes: event types, order channels, rule triggers,
+actions and the facts a rule saw. Display only (the codes stay the data); every page and
+template filter takes its labels from here, so a new code gets its label in one place.
+
+A code without a label is shown as it is; ``tests/e2e/test_every_word.py`` crawls every page
+as each role and fails on such a code, which is how a missing label is found."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from orderhub.intake import events as intake_events
+from orderhub.notify import events as notify_events
+from orderhub.orders import events
+
+EVENT_LABELS = {
+    events.ORDER_CREATED: gettext_lazy("Order created"),
+    events.ORDER_TRANSITIONED: gettext_lazy("Moved to the next stage"),
+    events.ORDER_FORCED: gettext_lazy("Forced past the guards"),
+    events.ORDER_BLOCKED: gettext_lazy("Move blocked"),
+    events.ORDER_HELD: gettext_lazy("Put on hold"),
+    events.ORDER_RESUMED: gettext_lazy("Resumed"),
+    events.ORDER_CANCELLED: gettext_lazy("Cancelled"),
+    events.ORDER_UPDATED: gettext_lazy("Changed"),
+    events.ORDER_ATTACHMENT_ADDED: gettext_lazy("Attachment added"),
+    events.ORDER_ESCALATED: gettext_lazy("Escalated"),
+    events.ORDER_DEADLINE_RECOMPUTED: gettext_lazy("Deadline recomputed (calendar changed)"),
+    events.TICKET_OPENED: gettext_lazy("Ticket opened"),
+    events.TICKET_RESOLVED: gettext_lazy("Ticket resolved"),
+    events.ORDERS_EXPORTED: gettext_lazy("Orders exported"),
+    events.STAGE_ENTERED: gettext_lazy("Stage entered"),
+    events.STAGE_OVERDUE: gettext_lazy("Stage overdue"),
+    events.ESCALATION: gettext_lazy("Escalation"),
+    notify_events.RULE_NOTIFY: gettext_lazy("Rule alert"),
+    intake_events.RECEIVED: gettext_lazy("Received"),
+    intake_events.PARSED: gettext_lazy("Parsed"),
+    intake_events.NEEDS_REVIEW: gettext_lazy("Needs review"),
+    intake_events.FAILED: gettext_lazy("Failed"),
+    intake_events.DUPLICATE: gettext_lazy("Duplicate"),
+    intake_events.REJECTED: gettext_lazy("Rejected"),
+    intake_events.TRIAGE_ALERT: gettext_lazy("Triage alert"),
+    intake_events.TRIAGE_ALERT_MESSAGE: gettext_lazy("Triage alert"),
+    intake_events.DRAFT_CONFIRMED: gettext_lazy("Draft confirmed"),
+    intake_events.DRAFT_DISCARDED: gettext_lazy("Draft discarded"),
+    intake_events.CONFIG_SAVED: gettext_lazy("Intake set-up saved"),
+    intake_events.CHANNEL_SAVED: gettext_lazy("Channel saved"),
+    intake_events.ALIAS_SET: gettext_lazy("Customer alias set"),
+    intake_events.PROFILE_SET: gettext_lazy("Profile set"),
+    intake_events.QUICK_LINK_ISSUED: gettext_lazy("Quick-order link issued"),
+}
+
+
+def inbound_status_label(code) -> str:
+    from orderhub.intake.models import InboundMessage
+
+    if code in InboundMessage.Status.values:
+        return str(InboundMessage.Status(code).label)
+    return "—" if code in (None, "") else str(code)
+
+# order.channel: how the order came in (intake channels keep their own names)
+CHANNEL_LABELS = {
+    "web": gettext_lazy("Web form"),
+    "api": gettext_lazy("API"),
+    "email": gettext_lazy("E-mail"),
+    "wechat": gettext_lazy("WeChat"),
+    "phone": gettext_lazy("Phone"),
+    "quick": gettext_lazy("Quick-order link"),
+    "miniprogram": gettext_lazy("WeChat mini program"),
+    "taobao": gettext_lazy("Taobao"),
+    "douyin": gettext_lazy("Douyin shop"),
+    "1688": gettext_lazy("1688"),
+    "import": gettext_lazy("File import"),
+    "ocr": gettext_lazy("Scanned document"),
+}
+
+RULE_ACTION_LABELS = {
+    "notify": gettext_lazy("Notify"),
+    "add_tag": gettext_lazy("Add a tag"),
+    "set_urgency": gettext_lazy("Set urgency"),
+    "hold": gettext_lazy("Put on hold"),
+    "open_ticket": gettext_lazy("Open a ticket"),
+    "webhook": gettext_lazy("Call a webhook"),
+}
+
+# the facts a rule or guard sees (workflow.spec.ORDER_SYMBOLS/LINE_SYMBOLS and trigger data)
+FACT_LABELS = {
+    "total": gettext_lazy("Order amount"),
+    "qty": gettext_lazy("Quantity"),
+    "line_count": gettext_lazy("Number of lines"),
+    "credit_limit": gettext_lazy("Credit limit"),
+    "credit_available": gettext_lazy("Credit available"),
+    "unpaid": gettext_lazy("Unpaid amount"),
+    "hours_to_due": gettext_lazy("Hours to the required date"),
+    "urgency": gettext_lazy("Urgency"),
+    "channel": gettext_lazy("Channel"),
+    "customer": gettext_lazy("Customer"),
+    "customer_tier": gettext_lazy("Customer tier"),
+    "stage": gettext_lazy("Stage"),
+    "tags": gettext_lazy("Tags"),
+    "sku": gettext_lazy("SKU"),
+    "stock": gettext_lazy("Free stock"),
+    "amount": gettext_lazy("Line amount"),
+    "unit_price": gettext_lazy("Unit price"),
+    "order": gettext_lazy("Order"),
+    "from_stage": gettext_lazy("From stage"),
+    "to_stage": gettext_lazy("To stage"),
+    "overdue_stage": gettext_lazy("Overdue stage"),
+    "forced": gettext_lazy("Forced past the guards"),
+    "changed_fields": gettext_lazy("Changed fields"),
+    "added_tags": gettext_lazy("Added tags"),
+    "tag": gettext_lazy("Tag"),
+    "field": gettext_lazy("Field"),
+}
+
+STAGE_FACTS = frozenset({"stage", "from_stage", "to_stage", "overdue_stage"})
+
+
+def event_label(code: str) -> str:
+    return str(EVENT_LABELS.get(code, code))
+
+
+def channel_label(code: str) -> str:
+    if not code:
+        return "—"
+    return str(CHANNEL_LABELS.get(code, code))
+
+
+def rule_action_label(code: str) -> str:
+    return str(RULE_ACTION_LABELS.get(code, code))
+
+
+def trigger_label(code: str) -> str:
+    from orderhub.rules.models import Trigger
+
+    return str(Trigger(code).label) if code in Trigger.values else code
+
+
+def fact_label(name: str) -> str:
+    return str(FACT_LABELS.get(name, name))
+
+
+def value_text(value, *, stage_names: dict | None = None, name: str = "") -> str:
+    """A value as people read it: yes/no for booleans, stage names for stage codes, local time
+    for timestamps, plain digits for numbers, lists joined, — for nothing."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, (list, tuple)):
+        return "、".join(value_text(v, stage_names=stage_names, name=name) for v in value)
+    if isinstance(value, dict):
+        if "message" in value:
+            return str(value["message"])
+        return "，".join(f"{fact_label(k)}: {value_text(v, stage_names=stage_names, name=k)}"
+                        for k, v in value.items())
+    if isinstance(value, datetime):
+        return formats.date_format(timezone.localtime(value) if timezone.is_aware(value) else value,
+                                   "Y-m-d H:i")
+    if isinstance(value, date):
+        return formats.date_format(value, "Y-m-d")
+    if isinstance(value, float):
+        value = Decimal(str(value))
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
+    text = str(value)
+    if stage_names and (name in STAGE_FACTS or name == "") and text in stage_names:
+        return str(stage_names[text])
+    if name == "channel":
+        return channel_label(text)
+    return text
+
+
+def stage_names_everywhere() -> dict[str, str]:
+    """Stage code → name over every current workflow (pages listing several workflows' orders;
+    a code two workflows share keeps the first name, by workflow code)."""
+    from orderhub.workflow.models import WorkflowDefinition
+    from orderhub.workflow.services import compiled
+
+    names: dict[str, str] = {}
+    for wf in WorkflowDefinition.objects.filter(is_current=True).order_by("code"):
+        for code, st in compiled(wf).stages.items():
+            names.setdefault(code, str(st.spec.name))
+    return names
+
+
+SYSTEM_ACTORS = {
+    "demo-loader": gettext_lazy("demo data"),
+    "migration": gettext_lazy("system set-up"),
+    "escalation": gettext_lazy("escalation ladder"),
+    "rotate_secrets": gettext_lazy("key rotation"),
+    "cli:intake": gettext_lazy("command-line import"),
+    "system": gettext_lazy("system"),
+    "sweep": gettext_lazy("overdue check"),
+}
+_ACTOR_PREFIXES = {
+    "rule": gettext_lazy("rule %(x)s"),
+    "intake": gettext_lazy("intake %(x)s"),
+    "webhook": gettext_lazy("webhook %(x)s"),
+    "file": gettext_lazy("file import %(x)s"),
+    "email": gettext_lazy("e-mail %(x)s"),
+    "quick-order": gettext_lazy("quick-order link %(x)s"),
+}
+
+
+def actor_text(label: str) -> str:
+    """Who did it, as stored in audit and version rows: a person's user name stays as it is;
+    the system's own jobs (``demo-loader``, ``rule:t1_triage``, ``intake:taobao (sales)``) get
+    words."""
+    if not label:
+        return "—"
+    label = str(label)
+    if label in SYSTEM_ACTORS:
+        return str(SYSTEM_ACTORS[label])
+    head, sep, rest = label.partition(":") if ":" in label else label.partition(" ")
+    if sep and head in _ACTOR_PREFIXES:
+        starter = ""
+        if rest.endswith(")") and " (" in rest:
+            rest, _open, starter = rest[:-1].partition(" (")
+        text = str(_ACTOR_PREFIXES[head]) % {"x": f"「{channel_label(rest) if head != 'rule' else rest}」"}
+        return f"{text}（{starter}）" if starter else text
+    return label
