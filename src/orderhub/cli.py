@@ -140,7 +140,7 @@ def _migrate() -> int:
     from orderhub.core.actors import Actor
     from orderhub.intake.services.config import config_install_missing
 
-    config_install_missing(actor=Actor.system("migrate"))  # shipped channel mappings and intake rules
+    config_install_missing(actor=Actor.system("migration"))  # shipped channel mappings and intake rules
     return 0
 
 
@@ -161,7 +161,7 @@ def _print_logins(host: str, port: int) -> None:
     print(f"\nOrderHub 订单中枢 is at http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs)")
     print("Log in as (user / password):")
     for name in USERS:
-        print(f"  {name:<11} {password_for(name)}")
+        print(f"  {name:<20} {password_for(name)}")
     print()
 
 

@@ -52,6 +52,9 @@ PUBLIC_PAGE = "no sign-in; never refused"
 API = {
     ("POST", "/api/orders"): CREATE,
     ("GET", "/api/orders"): SEE,
+    ("POST", "/api/orders/preview"): CREATE,
+    ("GET", "/api/catalog/customers"): CREATE,
+    ("GET", "/api/catalog/products"): CREATE,
     ("GET", "/api/orders/{number}"): SEE,
     ("PATCH", "/api/orders/{number}"): HOLD,          # header fields: creators and holders
     ("POST", "/api/orders/{number}/transition"): SEE,  # then the stage's owner role, in the service
@@ -64,6 +67,11 @@ API = {
     ("GET", "/api/workflows"): SEE,
     ("GET", "/api/workflows/{code}"): SEE,
     ("PUT", "/api/workflows/{code}"): ADMIN,
+    ("POST", "/api/workflows/{code}/guard-test"): ADMIN,
+    ("GET", "/api/rules"): SEE,
+    ("POST", "/api/rules"): ADMIN,
+    ("GET", "/api/rules/{rule_id}"): SEE,
+    ("PUT", "/api/rules/{rule_id}"): ADMIN,
     ("GET", "/api/intake/messages"): SEE,
     ("GET", "/api/intake/messages/{message_id}"): SEE,
     ("GET", "/api/intake/messages/{message_id}/payload"): SEE,
@@ -116,7 +124,10 @@ WEB = {
     ("GET", "orders/export.xlsx"): SEE,
     ("GET", "orders/new/"): CREATE,
     ("POST", "orders/new/"): CREATE,
+    ("POST", "orders/new/preview"): CREATE,
     ("GET", "orders/<str:number>/"): SEE,
+    ("GET", "orders/<str:number>/edit"): HOLD,         # header fields: creators and holders
+    ("POST", "orders/<str:number>/edit"): HOLD,
     ("POST", "orders/<str:number>/move"): SEE,
     ("POST", "orders/<str:number>/override"): OVERRIDE,
     ("POST", "orders/<str:number>/hold"): HOLD,
@@ -148,6 +159,7 @@ WEB = {
     ("GET", "settings/"): ADMIN,
     ("GET", "settings/workflows/<str:code>/"): ADMIN,
     ("POST", "settings/workflows/<str:code>/"): ADMIN,
+    ("POST", "settings/workflows/<str:code>/guard-test"): ADMIN,
     ("GET", "settings/calendar/"): ADMIN,
     ("POST", "settings/calendar/"): ADMIN,
     ("GET", "settings/calendar/official"): ADMIN,
@@ -320,13 +332,15 @@ def _api_url(path: str, ids: dict) -> str:
     return (path.replace("{number}", ids["number"]).replace("{message_id}", str(ids["message"]))
             .replace("{job_id}", str(ids["job"])).replace("{draft_id}", str(ids["draft"]))
             .replace("{code}", "T1" if "/workflows/" in path else "sales").replace("{customer}", "C001")
-            .replace("{token}", "no-such-token").replace("{kind}", "png").replace("{channel}", "no-such-channel"))
+            .replace("{token}", "no-such-token").replace("{kind}", "png").replace("{channel}", "no-such-channel")
+            .replace("{rule_id}", "999999"))
 
 
 def _web_url(pattern: str, ids: dict) -> str:
     special = {
         "board/<str:code>/": "/board/T1/", "board/<str:code>/columns": "/board/T1/columns",
         "settings/workflows/<str:code>/": "/settings/workflows/T1/",
+        "settings/workflows/<str:code>/guard-test": "/settings/workflows/T1/guard-test",
         "settings/customers/<str:code>/quick-link": "/settings/customers/C001/quick-link",
         "settings/customers/<str:code>/": "/settings/customers/C001/",
         "settings/customers/<str:code>/aliases": "/settings/customers/C001/aliases",

@@ -20,6 +20,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
 from ninja.renderers import JSONRenderer
 
+from orderhub.catalog.api import router as catalog_router
 from orderhub.core.api import router as roles_router
 from orderhub.core.errors import DomainError
 from orderhub.core.http.auth import BearerToken, SessionAuth, declare_capabilities
@@ -28,7 +29,9 @@ from orderhub.intake.api import router as intake_router
 from orderhub.intake.api_setup import router as intake_setup_router
 from orderhub.notify.api import router as notify_router
 from orderhub.orders.api import router as orders_router
+from orderhub.orders.api import workflow_checks as workflow_checks_router
 from orderhub.orders.calendar_api import router as calendar_router
+from orderhub.rules.api import router as rules_router
 from orderhub.workflow.api import router as workflows_router
 
 #: Operation ids are published (clients generate code from them) and ninja derives them from the
@@ -188,13 +191,16 @@ def _http(request, exc):
 ROUTERS = {
     "/orders": orders_router,
     "/workflows": workflows_router,
+    "/catalog": catalog_router,
     "/intake": intake_router,
     "/notify": notify_router,
     "/roles": roles_router,
     "/calendar": calendar_router,
+    "/rules": rules_router,
 }
 # intake's set-up routes first: GET /intake/channels must not reach the webhook's POST /intake/{channel}
 api.add_router("/intake", intake_setup_router)
 for prefix, router in ROUTERS.items():
     api.add_router(prefix, router)
-declare_capabilities(intake_setup_router, *ROUTERS.values())  # each operation's capability in the OpenAPI (x-orderhub-capability)
+api.add_router("/workflows", workflow_checks_router)  # POST /workflows/{code}/guard-test (orders app)
+declare_capabilities(intake_setup_router, workflow_checks_router, *ROUTERS.values())  # each operation's capability in the OpenAPI (x-orderhub-capability)

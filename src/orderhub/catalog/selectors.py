@@ -23,7 +23,7 @@ from orderhub.core import fastsql
 from orderhub.core.errors import Problem
 from orderhub.core.text import unstorable
 
-from .models import Customer, Product, UnitConversion
+from .models import Customer, CustomerAddress, Product, UnitConversion
 
 
 def active_customers() -> QuerySet[Customer]:
@@ -81,6 +81,17 @@ class MasterData:
     asked_customers: set[str] = field(default_factory=set)
     asked_skus: set[str] = field(default_factory=set)
     asked_owners: set[str] = field(default_factory=set)
+    # customer id -> (receiver, phone, address) of its default address, or None: filled on demand
+    ship_to: dict[int, tuple[str, str, str] | None] = field(default_factory=dict)
+
+    def default_ship_to(self, customer: Customer) -> tuple[str, str, str] | None:
+        """The customer's default delivery address (receiver, phone, address), if it has one;
+        looked up once per customer and run."""
+        if customer.pk not in self.ship_to:
+            addr = (CustomerAddress.objects.filter(customer_id=customer.pk)
+                    .order_by("-is_default", "pk").values_list("receiver", "phone", "address").first())
+            self.ship_to[customer.pk] = addr
+        return self.ship_to[customer.pk]
 
     def add_customer(self, customer: Customer) -> None:
         """A customer found another way (intake: by name, mobile, WeChat id) from
@@ -96,7 +107,7 @@ def master_data(*, customers: Iterable[str] = (), skus: Iterable[str] = (), owne
     before are looked up: nothing at all when every key is known. Text the database cannot store
     (NUL) is never looked up; order creation reports it by field.
 
-    Twins: the ORM (up to four queries) and, on the fast path, one prepared statement."""
+    Twins: the ORM (up to five queries) and, on the fast path, one prepared statement."""
     md = into if into is not None else MasterData()
     codes = sorted({c for c in customers if c not in md.asked_customers and not unstorable(c)})
     wanted = sorted({s for s in skus if s not in md.asked_skus and not unstorable(s)})
@@ -116,8 +127,15 @@ def master_data(*, customers: Iterable[str] = (), skus: Iterable[str] = (), owne
 def _fetch_orm(md: MasterData, codes: list[str], skus: list[str], names: list[str]) -> None:
     """The ORM twin of :func:`_fetch_fast`."""
     if codes:
-        md.customers.update((c.code, c) for c in active_customers().select_related("sales_owner")
-                            .filter(code__in=codes))
+        found_customers = {c.code: c for c in active_customers().select_related("sales_owner").filter(code__in=codes)}
+        md.customers.update(found_customers)
+        if found_customers:
+            ids = [c.pk for c in found_customers.values()]
+            md.ship_to.update(dict.fromkeys(ids))
+            for cid, receiver, phone, address in (CustomerAddress.objects.filter(customer_id__in=ids)
+                                                  .order_by("customer_id", "is_default", "-pk")
+                                                  .values_list("customer_id", "receiver", "phone", "address")):
+                md.ship_to[cid] = (receiver, phone, address)  # the last one written wins: default, else first
     if skus:
         found = {p.sku: p for p in active_products().filter(sku__in=skus)}
         md.products.update(found)
@@ -131,13 +149,15 @@ def _fetch_orm(md: MasterData, codes: list[str], skus: list[str], names: list[st
 def _fetch_fast(md: MasterData, codes: list[str], skus: list[str], names: list[str]) -> None:
     """The fast twin of :func:`_fetch_orm`: the same rows with one prepared statement."""
     User = get_user_model()
-    (cs, ss, ps, fs, us), = fastsql.execute(_master_sql(), {"c": codes, "p": skus, "u": names})
+    (cs, ss, ps, fs, us, ad), = fastsql.execute(_master_sql(), {"c": codes, "p": skus, "u": names})
     # customers share a few sales owners: one instance each
     sales: dict[int | None, Any] = {u.pk: u for u in (fastsql.instance(User, r) for r in fastsql.loads(ss) or ())}
     for row in fastsql.loads(cs) or ():
         c = fastsql.instance(Customer, row)
         c.sales_owner = sales.get(c.sales_owner_id)
         md.customers[c.code] = c
+        md.ship_to[c.pk] = None
+    md.ship_to.update((cid, (receiver, phone, address)) for cid, receiver, phone, address in fastsql.loads(ad) or ())
     md.products.update((p.sku, p) for p in (fastsql.instance(Product, r) for r in fastsql.loads(ps) or ()))
     md.factors.update(((pid, unit), Decimal(f)) for pid, unit, f in fastsql.loads(fs) or ())
     md.owners.update((u.get_username(), u) for u in (fastsql.instance(User, r) for r in fastsql.loads(us) or ()))
@@ -148,6 +168,7 @@ def _master_sql() -> str:
     User = get_user_model()
     cust, prod, users = fastsql.table(Customer), fastsql.table(Product), fastsql.table(User)
     conv = fastsql.table(UnitConversion)
+    addr = fastsql.table(CustomerAddress)
 
     def col(model: type[Model], name: str) -> str:
         return f"{fastsql.table(model)}.{fastsql.quote(fastsql.column_of(model._meta.get_field(name)))}"
@@ -167,5 +188,9 @@ def _master_sql() -> str:
         f"(SELECT jsonb_agg(jsonb_build_array(v.product_id, v.unit, v.factor::text))::text FROM {conv} v "
         "WHERE v.product_id = ANY(ARRAY(SELECT id FROM pr))), "
         f"(SELECT jsonb_agg(to_jsonb({users}))::text FROM {users} "
-        f"WHERE {col(User, User.USERNAME_FIELD)} = {values('u')} AND {fastsql.where(active_users())})"
+        f"WHERE {col(User, User.USERNAME_FIELD)} = {values('u')} AND {fastsql.where(active_users())}), "
+        # each customer's default delivery address (else its first), as MasterData.default_ship_to
+        "(SELECT jsonb_agg(jsonb_build_array(a.customer_id, a.receiver, a.phone, a.address))::text FROM "
+        f"(SELECT DISTINCT ON (customer_id) customer_id, receiver, phone, address FROM {addr} "
+        "WHERE customer_id IN (SELECT id FROM cu) ORDER BY customer_id, is_default DESC, id) a)"
     )

@@ -9,6 +9,7 @@ is rate-limited there (429 with ``Retry-After``; ``orderhub.core.ratelimit``).
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from django.utils.translation import gettext as _
@@ -17,11 +18,12 @@ from ninja.files import UploadedFile
 from pydantic import ConfigDict, Field
 
 from orderhub.core.downloads import download_response
+from orderhub.core.errors import NotFound
 from orderhub.core.http.auth import requires
 from orderhub.core.http.schemas import ERRORS, BizDate, ErrorOut, IsoDate, Line, Text
 
 from . import selectors, services
-from .models import InboundMessage
+from .models import ConfigVersion, InboundMessage
 
 router = Router(tags=["intake"])
 STRICT = ConfigDict(extra="forbid")
@@ -111,10 +113,21 @@ class ReasonIn(Schema):
     reason: Text = Field(default="", max_length=1000)
 
 
-class QuickOrderIn(Schema):
+class QuickLineIn(Schema):
     model_config = STRICT
 
-    item: Line = Field(min_length=1, max_length=128)
+    item: Line = Field(min_length=1, max_length=128, description="SKU or one of its aliases")
+    qty: Decimal = Field(gt=0, lt=Decimal("1e12"))
+
+
+class QuickOrderIn(Schema):
+    """Either ``lines`` (products with quantities) or ``item`` (a product, ordered in its usual
+    quantity, or an earlier order's number or reference, ordered again)."""
+
+    model_config = STRICT
+
+    item: Line = Field(default="", max_length=128)
+    lines: list[QuickLineIn] | None = Field(default=None, min_length=1, max_length=50)
     due_date: BizDate
     remark: Text = Field(default="", max_length=1000)
 
@@ -271,8 +284,6 @@ def discard_draft(request, draft_id: int, payload: ReasonIn):
 
 @router.get("/config", auth=requires("intake.view"), response={200: list[ConfigOut], **ERRORS})
 def list_config(request):
-    from .models import ConfigVersion
-
     return [_config_out(v) for v in ConfigVersion.objects.filter(is_current=True).order_by("kind", "code")]
 
 
@@ -303,8 +314,6 @@ def quick_who(request, token: str):
 def quick_qr(request, token: str, kind: str):
     services.quick_customer(token)
     if kind not in ("png", "svg"):
-        from orderhub.core.errors import NotFound
-
         raise NotFound("not_found", _("QR codes come as png or svg."))
     url = request.build_absolute_uri(f"/api/intake/quick/{token}")
     return download_response(services.quick_qr(url, kind=kind), filename=f"quick-order.{kind}",
@@ -314,11 +323,13 @@ def quick_qr(request, token: str, kind: str):
 
 @router.post("/quick/{token}", auth=None, response={201: MessageOut, 200: MessageOut, **DOOR_ERRORS})
 def quick_order(request, token: str, payload: QuickOrderIn):
-    """A customer's quick order: product or earlier order reference, due date, remark. A wrong
+    """A customer's quick order: products with quantities (`lines`), or one product or earlier
+    order reference (`item`); due date, remark. 422 names every faulty line. A wrong
     link is 404 and stores nothing (the refusal is logged); 429 (``Retry-After``) when the
     client's address sent too many orders or wrong links."""
+    lines = [(ln.item, ln.qty) for ln in payload.lines] if payload.lines is not None else None
     msg = services.quick_order_submit(token=token, item=payload.item, due_date=payload.due_date,
-                                      remark=payload.remark, context=getattr(request, "orderhub_context", None),
+                                      remark=payload.remark, lines=lines, context=getattr(request, "orderhub_context", None),
                                       body=request.body, content_type=request.content_type or "")
     return Status(201 if msg.status == InboundMessage.Status.PARSED else 200,
                   selectors.message_dict(selectors.get_message(msg.pk)))

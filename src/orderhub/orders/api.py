@@ -4,6 +4,7 @@ render."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -14,10 +15,13 @@ from orderhub.core.http.auth import ActorRequest, requires
 from orderhub.core.http.schemas import ERRORS, IsoDate, Line, ReasonIn, RequiredReasonIn
 
 from . import selectors, services
+from .guardcheck import guards_test
 from .inputs import LineInput, OrderInput
 from .schemas import (
     BlockedOut,
     EventOut,
+    GuardTestIn,
+    GuardTestOut,
     OrderIn,
     OrderNumber,
     OrderOut,
@@ -25,9 +29,11 @@ from .schemas import (
     OrderPatch,
     OrderStatus,
     OverrideIn,
+    PreviewOut,
     SnapshotOut,
     TransitionIn,
     Urgency,
+    WorkflowCode,
 )
 
 router = Router(tags=["orders"])
@@ -57,6 +63,29 @@ def create_order(request: ActorRequest, payload: OrderIn) -> Status:
         if result.created:  # answer from what was written, without reading it back
             return Status(201, selectors.order_dict(result.order, lines=result.lines, stages=result.stages))
         return Status(200, selectors.order_detail(result.order.number, actor=request.actor))
+
+
+def preview_dict(preview: services.Preview) -> dict[str, Any]:
+    return {
+        "ok": preview.ok, "customer": preview.customer.code if preview.customer else None,
+        "customer_name": preview.customer.name if preview.customer else None,
+        "credit_available": preview.credit_available, "currency": preview.currency,
+        "total": preview.total.quantize(Decimal("0.01")),
+        "lines": [{"line_no": ln.line_no, "sku": ln.product.sku, "name": ln.product.name, "qty": ln.qty,
+                   "unit": ln.unit, "unit_price": ln.unit_price, "amount": ln.amount} for ln in preview.lines],
+        "errors": [p.as_dict() for p in preview.errors],
+        "warnings": [p.as_dict() for p in preview.warnings],
+    }
+
+
+@router.post("/preview", auth=requires("orders.create"), response={200: PreviewOut, **ERRORS})
+def preview_order(request: ActorRequest, payload: OrderIn) -> dict[str, Any]:
+    """Check an order without creating it: every error at once (unknown customer or SKU, a
+    unit that cannot be converted, a price the caller may not set …), the line amounts and
+    total, and the warnings a person should confirm (a required date already past, the
+    customer's credit exceeded, a workflow credit guard that will stop it later). Writes
+    nothing; always 200 once the body has the order's shape (422 otherwise)."""
+    return preview_dict(services.order_preview(data=_input(payload), actor=request.actor))
 
 
 @router.get("", auth=requires("orders.view"), response={200: OrderPage, **ERRORS})
@@ -179,3 +208,21 @@ def events(request: ActorRequest, number: OrderNumber) -> list[dict[str, Any]]:
 @router.get("/{number}/snapshots", auth=requires("orders.view"), response={200: list[SnapshotOut], **ERRORS})
 def snapshots(request: ActorRequest, number: OrderNumber) -> list[dict[str, Any]]:
     return selectors.order_snapshots(selectors.get_order(number, actor=request.actor))
+
+
+# Mounted at /api/workflows beside the workflow app's own routes: trying a stage's checks needs
+# an order, and orders sit above workflows.
+workflow_checks = Router(tags=["workflows"])
+
+
+@workflow_checks.post("/{code}/guard-test", auth=requires("workflow.change"),
+                      response={200: GuardTestOut, **ERRORS})
+def guard_test(request: ActorRequest, code: WorkflowCode, payload: GuardTestIn) -> dict[str, Any]:
+    """Try the checks of `stage` (the current version's, or `guards` as drafted) on `order`
+    without moving it: `passed`, every reason it would be blocked, and the order facts the checks
+    read. Nothing is written. 404: unknown workflow, stage or order (or one the caller may not
+    see); 422: a drafted check that would be refused on save, named by place (`guards[1].expr`)."""
+    guards = None if payload.guards is None else [g.model_dump(exclude_none=True) for g in payload.guards]
+    result = guards_test(number=payload.order, workflow=code, stage=payload.stage, guards=guards,
+                         actor=request.actor)
+    return {**result.__dict__, "reasons": [p.as_dict() for p in result.reasons]}

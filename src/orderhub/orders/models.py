@@ -48,6 +48,11 @@ class Order(models.Model):
     total_amount = models.DecimalField(_("total"), default=Decimal("0"), **MONEY)
     remarks = models.TextField(_("remarks"), blank=True)
     tags = models.JSONField(_("tags"), default=list, blank=True)
+    # where the goods go: defaulted from the customer's default address at creation, editable
+    # while the order's stage allows edits (``orders.services.changes.edit_refusal``)
+    ship_to_contact = models.CharField(_("ship-to contact"), max_length=100, blank=True, default="")
+    ship_to_phone = models.CharField(_("ship-to phone"), max_length=32, blank=True, default="")
+    ship_to_address = models.CharField(_("ship-to address"), max_length=300, blank=True, default="")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                               on_delete=models.SET_NULL, related_name="owned_orders",
                               verbose_name=_("owner"))

@@ -64,6 +64,9 @@ class OrderPatch(Schema):
     urgency: Urgency = None  # type: ignore[assignment]
     remarks: Text = Field(default=None, max_length=5000)  # type: ignore[assignment]
     tags: list[Tag] = Field(default=None, max_length=50)  # type: ignore[arg-type]
+    ship_to_contact: Line = Field(default=None, max_length=100)  # type: ignore[assignment]
+    ship_to_phone: Line = Field(default=None, max_length=32)  # type: ignore[assignment]
+    ship_to_address: Line = Field(default=None, max_length=300)  # type: ignore[assignment]
     reason: Text = Field(default="", max_length=1000)
 
 
@@ -129,6 +132,12 @@ class OrderOut(Schema):
     total_amount: Decimal
     remarks: str
     tags: list[str]
+    ship_to_contact: str
+    ship_to_phone: str
+    ship_to_address: str
+    edit_refusal: str | None = Field(description="Why the header and ship-to cannot be edited now "
+                                                  "(a closed order, a final or shipped stage); null "
+                                                  "while PATCH may change them.")
     owner: str | None
     version: int
     forced: bool
@@ -182,3 +191,60 @@ class BlockedOut(Schema):
     message: str
     order: OrderOut
     reasons: list[ProblemOut]
+
+
+class PreviewLineOut(Schema):
+    line_no: int
+    sku: str
+    name: str
+    qty: Decimal
+    unit: str
+    unit_price: Decimal
+    amount: Decimal
+
+
+class PreviewOut(Schema):
+    """What the order would be if it were created now. ``ok``: no errors (it can be created).
+    ``errors``: every problem at once, named by field as a create would name them.
+    ``warnings``: what a person should confirm first (``past_date``, ``credit_exceeded``,
+    ``credit_guard``: a workflow guard on credit that will stop it at a later stage)."""
+
+    ok: bool
+    customer: str | None
+    customer_name: str | None
+    credit_available: Decimal | None
+    currency: str
+    total: Decimal
+    lines: list[PreviewLineOut]
+    errors: list[ProblemOut]
+    warnings: list[ProblemOut]
+
+
+class GuardIn(Schema):
+    """One check as the workflow definition writes it (``stages[].guards[]``)."""
+
+    code: Line = Field(min_length=1, max_length=40)
+    expr: Text | None = Field(default=None, max_length=2000)
+    check: Literal["kitting"] | None = None
+    scope: Literal["order", "line"] = "order"
+    message: Text | None = Field(default=None, max_length=500)
+
+
+class GuardTestIn(Schema):
+    """Try a stage's checks on an order without moving it: the saved checks, or ``guards`` as
+    drafted (an editor's unsaved text)."""
+
+    order: OrderNumber
+    stage: StageCode
+    guards: list[GuardIn] | None = Field(default=None, max_length=50)
+
+
+class GuardTestOut(Schema):
+    order: str
+    workflow: str
+    stage: str
+    stage_name: str
+    passed: bool
+    reasons: list[ProblemOut]
+    values: dict[str, Any]        # the order facts the checks read (name → value)
+    guards: list[str]             # codes of the checks tried

@@ -26,6 +26,7 @@ from orderhub.core.models import AuditEvent
 from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled
 
+from .editing import edit_refusal
 from .models import Order, OrderLine, Snapshot, StageInstance, snapshot_sealed_text
 
 
@@ -225,6 +226,10 @@ def order_dict(order: Order, *, lines: list[OrderLine] | None = None,
         "total_amount": order.total_amount.quantize(Q2),
         "remarks": order.remarks,
         "tags": order.tags,
+        "ship_to_contact": order.ship_to_contact,
+        "ship_to_phone": order.ship_to_phone,
+        "ship_to_address": order.ship_to_address,
+        "edit_refusal": edit_refusal(order, wf),
         "owner": order.owner.get_username() if order.owner is not None else None,
         "version": order.version,
         "forced": order.forced,

@@ -87,3 +87,31 @@ class OrderHeaderForm(forms.Form):
     def tag_list(self) -> list[str]:
         raw = self.cleaned_data.get("tags") or ""
         return [t.lstrip("#") for t in raw.replace(",", " ").replace("，", " ").split() if t.lstrip("#")]
+
+
+class OrderEditForm(forms.Form):
+    """An existing order's header and ship-to (``orders.services.order_update``)."""
+
+    required_date = forms.DateField(label=_("Required date"), widget=forms.DateInput(attrs={"type": "date"}))
+    promised_date = forms.DateField(label=_("Promised date"), required=False,
+                                    widget=forms.DateInput(attrs={"type": "date"}))
+    urgency = forms.ChoiceField(label=_("Urgency"), choices=Urgency.choices)
+    remarks = forms.CharField(label=_("Remarks"), required=False, max_length=5000, validators=[multi_line])
+    tags = forms.CharField(label=_("Tags"), required=False, max_length=300, validators=[one_line],
+                           help_text=_("Separated by spaces or commas, e.g. #rush #export"))
+    ship_to_contact = forms.CharField(label=_("Ship-to contact"), required=False, max_length=100,
+                                      validators=[one_line])
+    ship_to_phone = forms.CharField(label=_("Ship-to phone"), required=False, max_length=32, validators=[one_line])
+    ship_to_address = forms.CharField(label=_("Ship-to address"), required=False, max_length=300,
+                                      validators=[one_line])
+    reason = forms.CharField(label=_("Reason for the change"), required=False, max_length=1000,
+                             validators=[multi_line])
+
+    def changes(self) -> dict:
+        d = self.cleaned_data
+        tags = sorted({t.lstrip("#") for t in (d.get("tags") or "").replace(",", " ").replace("，", " ").split()
+                       if t.lstrip("#")})
+        return {"required_date": d["required_date"], "promised_date": d.get("promised_date"),
+                "urgency": d["urgency"], "remarks": d.get("remarks") or "", "tags": tags,
+                "ship_to_contact": d.get("ship_to_contact") or "", "ship_to_phone": d.get("ship_to_phone") or "",
+                "ship_to_address": d.get("ship_to_address") or ""}

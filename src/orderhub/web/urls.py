@@ -1,6 +1,17 @@
 from django.urls import path
 
-from .views import board, config, home, intake, intake_setup, notify, orders, rules, security
+from .views import (
+    board,
+    config,
+    home,
+    intake,
+    intake_setup,
+    notify,
+    orders,
+    rules,
+    security,
+    workflow_form,
+)
 
 app_name = "web"
 
@@ -13,7 +24,9 @@ urlpatterns = [
     path("orders/", orders.order_list, name="order_list"),
     path("orders/export.xlsx", orders.order_export, name="order_export"),
     path("orders/new/", orders.order_new, name="order_new"),
+    path("orders/new/preview", orders.order_new_preview, name="order_new_preview"),
     path("orders/<str:number>/", orders.order_detail, name="order_detail"),
+    path("orders/<str:number>/edit", orders.order_edit, name="order_edit"),
     path("orders/<str:number>/move", orders.order_move, name="order_move"),
     path("orders/<str:number>/override", orders.order_override, name="order_override"),
     path("orders/<str:number>/hold", orders.order_hold, name="order_hold"),
@@ -39,7 +52,9 @@ urlpatterns = [
     path("settings/intake/<str:code>/secret", intake_setup.channel_secret, name="intake_channel_secret"),
     path("settings/customers/<str:code>/aliases", intake_setup.customer_aliases, name="intake_customer_aliases"),
     path("settings/", config.config_home, name="config_home"),
-    path("settings/workflows/<str:code>/", config.workflow_edit, name="config_workflow"),
+    path("settings/workflows/<str:code>/", workflow_form.workflow_edit, name="config_workflow"),
+    path("settings/workflows/<str:code>/guard-test", workflow_form.workflow_guard_test,
+         name="config_workflow_guard_test"),
     path("settings/calendar/", config.calendar, name="config_calendar"),
     path("settings/calendar/official", config.calendar_import, name="config_calendar_import"),
     path("settings/customers/", config.customers, name="config_customers"),

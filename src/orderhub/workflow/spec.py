@@ -189,6 +189,9 @@ class StageSpec(_Strict):
     escalation: list[LadderStepSpec] = []
     next: list[str] = []
     final: bool = False
+    # from this stage on, the order's header and ship-to can no longer be edited (e.g. shipped);
+    # a final stage and a closed order lock edits too
+    locks_edits: bool = False
 
 
 class WorkflowSpec(_Strict):

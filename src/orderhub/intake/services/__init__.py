@@ -10,13 +10,13 @@ from .config import (
     current_config,
     profile_set,
 )
-from .inbox import (
+from .dispatch import (
     inbound_process,
     inbound_process_pending,
-    inbound_receive,
     inbound_replay,
     inbound_replay_failed,
 )
+from .inbox import inbound_receive
 
 __all__ = [
     "alias_set", "channel_save", "compiled_config", "config_install_templates", "config_save",
@@ -38,9 +38,16 @@ from .email import EMAIL_CHANNEL, ImapSettings, email_poll, email_process, email
 __all__ += ["EMAIL_CHANNEL", "ImapSettings", "draft_confirm", "draft_discard", "draft_from_document", "email_poll",
             "email_process", "email_receive"]
 
-from .quick import quick_customer, quick_link_issue, quick_order_submit, quick_qr, quick_refused  # noqa: E402
+from .quick import (  # noqa: E402
+    quick_customer,
+    quick_lines_problems,
+    quick_link_issue,
+    quick_order_submit,
+    quick_qr,
+    quick_refused,
+)
 
-__all__ += ["quick_customer", "quick_link_issue", "quick_order_submit", "quick_qr", "quick_refused"]
+__all__ += ["quick_customer", "quick_lines_problems", "quick_link_issue", "quick_order_submit", "quick_qr", "quick_refused"]
 
 from .refusals import refusal_record, refusals_prune  # noqa: E402
 

@@ -28,7 +28,7 @@ from orderhub.core.canonical import to_plain
 from orderhub.core.errors import DomainError, NotFound, PermissionDenied, Problem, ValidationFailed
 from orderhub.orders.inputs import LineInput, OrderInput
 from orderhub.orders.models import Order
-from orderhub.orders.services import order_create
+from orderhub.orders.services import order_attach, order_create
 
 from .. import events
 from ..mapping import Lookups, apply_tag_rules
@@ -111,7 +111,40 @@ def _lines(customer: Customer, item: str, lookups: Lookups, profile) -> list[Lin
                            problems=[Problem("unknown_item", _("Unknown product or order."), field="item")])
 
 
-def quick_order_submit(*, token: str, item: str, due_date: date, remark: str = "",
+def _quick_lines(lines: list[tuple[str, Any]], lookups: Lookups) -> tuple[list[LineInput], list[Problem]]:
+    """The products and quantities a customer typed, each product required and found (by SKU
+    or alias), each quantity a number above zero; every fault at once, by line."""
+    out, problems = [], []
+    for i, (item, qty) in enumerate(lines):
+        item = (item or "").strip()
+        product = lookups.product(item, ("sku", "alias")) if item and len(item) <= 128 else None
+        if not item:
+            problems.append(Problem("required", _("Choose a product."), field=f"lines[{i}].item"))
+        elif product is None:
+            problems.append(Problem("unknown_item", _("Unknown product '%(item)s'.") % {"item": item},
+                                    field=f"lines[{i}].item"))
+        try:
+            amount = Decimal(str(qty).strip())
+        except (ArithmeticError, ValueError):
+            amount = None
+        if amount is None or not amount.is_finite() or amount <= 0 or amount >= Decimal("1e12"):
+            problems.append(Problem("invalid_quantity", _("Enter a quantity above zero."),
+                                    field=f"lines[{i}].qty"))
+        elif product is not None:
+            out.append(LineInput(sku=product.sku, qty=amount))
+    if not lines:
+        problems.append(Problem("required", _("Choose at least one product."), field="lines[0].item"))
+    return out, problems
+
+
+def quick_lines_problems(lines: list[tuple[str, Any]]) -> list[Problem]:
+    """What is wrong with a quick order's lines (to show with the other faults of the form)."""
+    return _quick_lines(lines, Lookups(QUICK_CHANNEL))[1]
+
+
+def quick_order_submit(*, token: str, item: str = "", due_date: date, remark: str = "",
+                       lines: list[tuple[str, Any]] | None = None,
+                       files: list[tuple[str, bytes, str]] | None = None,
                        context: RequestContext | None = None, body: bytes | None = None,
                        content_type: str = "") -> InboundMessage:
     """A customer's quick order. Stored raw first (without the token); the same form sent
@@ -127,7 +160,12 @@ def quick_order_submit(*, token: str, item: str, due_date: date, remark: str = "
         raise
     problems = []
     item = (item or "").strip()
-    if not item or len(item) > 128:
+    typed: list[LineInput] = []
+    lookups = Lookups(QUICK_CHANNEL)
+    if lines is not None:  # products with quantities (the page's lines)
+        typed, line_problems = _quick_lines(lines, lookups)
+        problems.extend(line_problems)
+    elif not item or len(item) > 128:
         problems.append(Problem("required", _("Give a product or an order reference."), field="item"))
     today = clock.now().astimezone(get_business_calendar().tz).date()
     if due_date < today:
@@ -140,26 +178,34 @@ def quick_order_submit(*, token: str, item: str, due_date: date, remark: str = "
                   roles=frozenset({"system"}), context=context or RequestContext())
     body: dict[str, Any] = {"customer": customer.code, "item": item, "due_date": due_date.isoformat(),
                             "remark": remark or "", "day": today.isoformat()}
+    if lines is not None:
+        body["lines"] = [{"sku": ln.sku, "qty": str(ln.qty)} for ln in typed]
+    if files:  # the files themselves go to the order as attachments; the message names them
+        body["files"] = [{"name": name, "sha256": hashlib.sha256(content).hexdigest(), "size": len(content)}
+                         for name, content, _type in files]
     raw = json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
     msg = inbound_receive(channel=QUICK_CHANNEL, kind=InboundMessage.Kind.QUICK, payload=raw, actor=actor,
                           content_type="application/json", source=(context.ip if context else "") or "")
-    lookups = Lookups(QUICK_CHANNEL)
     profile = lookups.profile(customer)
     before = msg.status
     try:
-        lines = _lines(customer, item, lookups, profile)
+        order_lines = typed if lines is not None else _lines(customer, item, lookups, profile)
         tags_v = current_config("tags", "default")
         urgency = (profile.urgency if profile and profile.urgency else "green")
         tags, remarks = [], remark or ""
         if tags_v:
             tags, remarks, urgency = apply_tag_rules(compiled_config(tags_v), remarks, "", [], urgency)
-        data = OrderInput(customer=customer.code, lines=lines, required_date=due_date, channel=QUICK_CHANNEL,
+        data = OrderInput(customer=customer.code, lines=order_lines, required_date=due_date, channel=QUICK_CHANNEL,
                           external_ref="Q" + hashlib.sha256(raw).hexdigest()[:20], urgency=urgency,
                           remarks=remarks, tags=tags,
                           workflow=(profile.workflow if profile and profile.workflow else None))
         data, alerts = triage_input(data, base_time=msg.received_at)
         with transaction.atomic():
             result = order_create(data=data, actor=actor)
+            if result.created:
+                for name, content, ctype in files or ():
+                    order_attach(order=result.order.number, name=name, content=content,
+                                 content_type=ctype or "application/octet-stream", actor=actor)
             alerts = to_plain(alerts) if result.created else []
             InboundOrder.objects.get_or_create(message=msg, order=result.order, defaults={
                 "created": result.created, "meta": {"item": item, **({"triage": alerts} if alerts else {})}})

@@ -7,6 +7,7 @@ change, the snapshot) in one transaction.
 from .attachments import MAX_ATTACHMENT_BYTES, order_attach
 from .changes import (
     EDITABLE_FIELDS,
+    edit_refusal,
     order_cancel,
     order_hold,
     order_override,
@@ -26,6 +27,7 @@ from .escalation import (
 )
 from .exports import ExportFile, orders_export
 from .overdue import OverdueStage, stage_instances_mark_overdue
+from .preview import Preview, order_preview
 from .stages import evaluate_guards
 from .tickets import ticket_open, ticket_resolve
 
@@ -33,7 +35,7 @@ __all__ = [
     "MAX_ATTACHMENT_BYTES", "EDITABLE_FIELDS", "BatchItem", "ExportFile", "orders_export", "Blocked", "CreateResult",
     "TransitionResult", "evaluate_guards", "order_attach", "order_cancel", "order_create",
     "order_create_batch", "order_hold", "order_override", "order_resume", "order_transition",
-    "order_update", "snapshot_content", "ticket_open", "ticket_resolve",
+    "order_update", "edit_refusal", "snapshot_content", "ticket_open", "ticket_resolve",
     "Firing", "Rung", "escalation_step_fire", "escalation_steps_cancel", "escalation_steps_create",
-    "OverdueStage", "stage_instances_mark_overdue", "order_deadlines_recompute",
+    "OverdueStage", "stage_instances_mark_overdue", "order_deadlines_recompute", "Preview", "order_preview",
 ]

@@ -23,6 +23,7 @@ from orderhub.workflow.services import compiled
 from orderhub.workflow.spec import CompiledStage, CompiledWorkflow
 
 from .. import events
+from ..editing import edit_refusal
 from ..facts import OrderFacts
 from ..locks import lock_order, lock_order_with_lines
 from ..models import Order, Urgency
@@ -199,27 +200,37 @@ def order_cancel(*, order: Order | str, actor: Actor, reason: str) -> Order:
         return locked
 
 
-EDITABLE_FIELDS = ("promised_date", "urgency", "remarks", "tags", "required_date")
+EDITABLE_FIELDS = ("promised_date", "urgency", "remarks", "tags", "required_date",
+                   "ship_to_contact", "ship_to_phone", "ship_to_address")
+SHIP_TO_LIMITS = {"ship_to_contact": 100, "ship_to_phone": 32, "ship_to_address": 300}
 
 
 def _update_problems(changes: dict[str, Any]) -> list[Problem]:
     problems = []
     for key, value in changes.items():
-        ok = {
-            "promised_date": value is None or isinstance(value, date),
-            "required_date": isinstance(value, date),
-            "urgency": value in Urgency.values,
-            "remarks": isinstance(value, str) and not text_fault(value, multiline=True),
-            "tags": isinstance(value, list | tuple) and all(isinstance(t, str) and t and not text_fault(t)
-                                                           for t in value),
-        }.get(key, True)
+        if key in SHIP_TO_LIMITS:
+            ok = isinstance(value, str) and len(value) <= SHIP_TO_LIMITS[key] and not text_fault(value)
+        else:
+            ok = {
+                "promised_date": value is None or isinstance(value, date),
+                "required_date": isinstance(value, date),
+                "urgency": value in Urgency.values,
+                "remarks": isinstance(value, str) and not text_fault(value, multiline=True),
+                "tags": isinstance(value, list | tuple) and all(isinstance(t, str) and t and not text_fault(t)
+                                                               for t in value),
+            }.get(key, True)
         if not ok:
             problems.append(Problem("invalid", _("Invalid value for %(field)s.") % {"field": key}, field=key))
     return problems
 
 
+_UPDATE_FIELDS = (*EDITABLE_FIELDS, "version", "updated_at", "audit_seq", "audit_head")
+
+
 def order_update(*, order: Order | str, changes: dict[str, Any], actor: Actor, reason: str = "") -> Order:
-    """Change header fields; the event records each field's before and after."""
+    """Change header fields and the ship-to address while the order's stage allows it
+    (``edit_refusal``). The event records each field's before and after; a snapshot of the
+    whole order is kept at the new version, as at a stage change."""
     unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
     if unknown:
         raise ValidationFailed("invalid", _("Field '%(f)s' cannot be changed here.") % {"f": unknown[0]},
@@ -229,18 +240,28 @@ def order_update(*, order: Order | str, changes: dict[str, Any], actor: Actor, r
         raise ValidationFailed("invalid", problems[0].message, problems=problems)
     if not (actor.has_perm("orders.add_order") or actor.has_perm("orders.hold_order")):
         raise PermissionDenied("permission_denied", _("You may not change orders."))
-
-    def apply(o: Order, now: datetime) -> dict[str, list[Any]]:
+    number = order if isinstance(order, str) else order.number
+    with transaction.atomic():
+        locked, lines = lock_order_with_lines(number)
+        refusal = edit_refusal(locked)
+        if refusal:
+            raise DomainError("not_editable", refusal, status=409)
         diff = {}
         for key, value in changes.items():
             if key == "tags":
                 value = sorted(set(value))
-            if getattr(o, key) != value:
-                diff[key] = [getattr(o, key), value]
-                setattr(o, key, value)
+            elif isinstance(value, str):
+                value = value.strip()
+            if getattr(locked, key) != value:
+                diff[key] = [getattr(locked, key), value]
+                setattr(locked, key, value)
         if not diff:
             raise DomainError("no_change", _("Nothing to change."), status=409)
-        return diff
-
-    return _simple_change(order if isinstance(order, str) else order.number, actor=actor,
-                          action=events.ORDER_UPDATED, reason=reason, apply=apply, announce=events.order_updated)
+        now = clock.now()
+        locked.version += 1
+        locked.updated_at = now
+        diff["version"] = [locked.version - 1, locked.version]
+        ev = next_event(locked, action=events.ORDER_UPDATED, actor=actor, now=now, changes=diff, reason=reason)
+        write_order_change(locked, _UPDATE_FIELDS, event=ev, snapshot=make_snapshot(locked, lines, now))
+        events.order_updated(order=locked, actor=actor, at=now, event=ev)
+        return locked

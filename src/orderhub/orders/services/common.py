@@ -88,6 +88,8 @@ def snapshot_content(order: Order, lines: list[OrderLine]) -> dict[str, Any]:
         "total_amount": order.total_amount,
         "remarks": order.remarks,
         "tags": order.tags,
+        "ship_to": {"contact": order.ship_to_contact, "phone": order.ship_to_phone,
+                    "address": order.ship_to_address},
         "owner_id": order.owner_id,
         "lines": [
             {"line_no": ln.line_no, "sku": ln.product.sku, "qty": ln.qty, "unit": ln.unit,

@@ -73,6 +73,16 @@ _URGENCIES = frozenset(Urgency.values)
 
 
 def _build(data: OrderInput, lk: MasterData, actor: Actor) -> tuple[Order, list[OrderLine]]:
+    order, lines, problems = _assemble(data, lk)
+    if problems or order is None:
+        raise ValidationFailed("invalid", problems[0].message, problems=problems)
+    check_line_prices(actor=actor, customer=order.customer, lines=lines)  # 403 naming lines[i].unit_price
+    return order, lines
+
+
+def _assemble(data: OrderInput, lk: MasterData) -> tuple[Order | None, list[OrderLine], list[Problem]]:
+    """The order and the lines ``data`` makes, with every problem found (all at once): the
+    lines that are right are built even when others are not (``order_preview`` shows them)."""
     problems: list[Problem] = []
     if not data.lines:
         problems.append(Problem("required", _("An order needs at least one line."), field="lines"))
@@ -138,16 +148,18 @@ def _build(data: OrderInput, lk: MasterData, actor: Actor) -> tuple[Order, list[
                          base_qty=base_qty, unit_price=price, amount=amount, remarks=ln.remarks[:500]))
     if total >= MAX_MONEY:
         problems.append(Problem("out_of_range", _("Order total is too large."), field="lines"))
-    if problems:
-        raise ValidationFailed("invalid", problems[0].message, problems=problems)
-    assert customer is not None  # else a problem was raised above
-    check_line_prices(actor=actor, customer=customer, lines=lines)  # 403 naming lines[i].unit_price
+    if customer is None:
+        return None, lines, problems
     order = new(Order, channel=data.channel, external_ref=data.external_ref or None, customer=customer,
                 required_date=data.required_date, promised_date=data.promised_date,
                 urgency=data.urgency, total_amount=total, remarks=data.remarks,
                 tags=sorted(set(data.tags)))
     order.owner = owner or customer.sales_owner
-    return order, lines
+    ship_to = lk.default_ship_to(customer)
+    if ship_to:
+        order.ship_to_contact, order.ship_to_phone, order.ship_to_address = (
+            ship_to[0][:100], ship_to[1][:32], ship_to[2][:300])
+    return order, lines, problems
 
 
 def _existing(data: OrderInput, fingerprint: str, normalized: dict[str, Any]) -> Order | None:

@@ -10,7 +10,6 @@ import re
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
-import yaml
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
@@ -34,12 +33,11 @@ from orderhub.core.services import (
     role_setting_save,
     user_save,
 )
-from orderhub.core.text import load_yaml, text_fault
+from orderhub.core.text import text_fault
 from orderhub.inventory.models import StockLevel, Warehouse
 from orderhub.inventory.services import stock_adjust
 from orderhub.orders.services import order_deadlines_recompute
 from orderhub.workflow.models import WorkflowDefinition
-from orderhub.workflow.services import workflow_save
 
 from .common import actor_for, field_errors, requires
 
@@ -68,46 +66,6 @@ def config_home(request):
         "customers": Customer.objects.count(), "products": Product.objects.count(),
         "users": get_user_model().objects.filter(is_active=True).count(),
     })
-
-
-# --------------------------------------------------------------------------- workflows
-
-@requires("workflow.change")
-def workflow_edit(request, code: str):
-    current = WorkflowDefinition.objects.filter(code=code, is_current=True).first()
-    if current is None:
-        raise Http404(code)
-    errors: list[dict] = []
-    text = yaml.safe_dump(current.spec, allow_unicode=True, sort_keys=False, width=100)
-    if request.method == "POST":
-        text = request.POST.get("definition", "")
-        note = request.POST.get("note", "")
-        try:
-            data = load_yaml(text)
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = _("line %(line)d") % {"line": mark.line + 1} if mark else ""
-            errors.append({"field": where, "message": _("Not valid YAML: %(problem)s")
-                           % {"problem": getattr(e, "problem", str(e))}})
-        else:
-            if not isinstance(data, dict):
-                errors.append({"field": "", "message": _("The definition must be a mapping of fields.")})
-            elif data.get("code") != code:
-                errors.append({"field": "code", "message": _("The code must stay %(code)s.") % {"code": code}})
-            else:
-                try:
-                    wf = workflow_save(data=data, actor=actor_for(request), note=note)
-                except DomainError as e:
-                    errors = [{"field": p.field or "", "message": str(p.message)} for p in e.problems] or \
-                        [{"field": "", "message": e.message}]
-                else:
-                    messages.success(request, _("Saved as version %(v)d; running orders keep their version.")
-                                     % {"v": wf.version})
-                    return redirect("web:config_workflow", code=code)
-    versions = WorkflowDefinition.objects.filter(code=code).order_by("-version")[:20]
-    return render(request, "web/config/workflow.html", {
-        "current": current, "text": text, "errors": errors, "versions": versions,
-    }, status=400 if errors else 200)
 
 
 # --------------------------------------------------------------------------- calendar

@@ -4,6 +4,7 @@ report, OCR drafts a person confirms, and the customer's quick-order page (QR co
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from datetime import date
 
@@ -39,6 +40,7 @@ from orderhub.intake.services import (
     draft_discard,
     inbound_replay,
     quick_customer,
+    quick_lines_problems,
     quick_link_issue,
     quick_order_submit,
     quick_qr,
@@ -272,6 +274,8 @@ def message_preview(request, pk: int):
 
 # --------------------------------------------------------------------------- quick order
 
+QUICK_MAX_FILES = 5
+
 @requires("intake.quick_link")
 def quick_link(request, code: str):
     """Issue a customer's quick-order link and show it with its QR code (printable)."""
@@ -300,24 +304,47 @@ def quick_order(request, token: str):
     errors: dict[str, list[str]] = {}
     values = {}
     if request.method == "POST":
-        values = {k: request.POST.get(k, "").strip() for k in ("item", "due_date", "remark")}
+        values = {k: request.POST.get(k, "").strip() for k in ("due_date", "remark", "item")}
+        items, qtys = request.POST.getlist("line_item"), request.POST.getlist("line_qty")
+        lines = [(it.strip(), (qtys[i:i + 1] or [""])[0].strip()) for i, it in enumerate(items)
+                 if it.strip() or (qtys[i:i + 1] or [""])[0].strip()]
+        values["lines"] = lines or [("", "")]
+        files = request.FILES.getlist("files")[:QUICK_MAX_FILES]
         try:
             due = date.fromisoformat(values["due_date"])
         except ValueError:
             errors["due_date"] = [_("Enter a date like 2026-10-10.")]
-        if not errors:
-            context = getattr(request, "orderhub_context", None) or RequestContext()
+            due = None
+        context = getattr(request, "orderhub_context", None) or RequestContext()
+        msg = None
+        repeat = values["item"] if values["item"] and not lines else ""  # an earlier order, ordered again
+        if due is None:  # every fault in one round: the lines are checked without the date too
+            for p in quick_lines_problems(lines) if not repeat else ():
+                errors.setdefault(p.field or "general", []).append(p.message)
+        else:
             try:
-                msg = quick_order_submit(token=token, item=values["item"], due_date=due,
-                                         remark=values["remark"], context=context)
+                msg = quick_order_submit(token=token, due_date=due, remark=values["remark"],
+                                         item=repeat, lines=None if repeat else lines,
+                                         files=[(f.name, f.read(), f.content_type or "") for f in files],
+                                         context=context)
             except DomainError as e:
-                errors = field_errors(e)
-            else:
-                numbers = [link.order.number for link in msg.links.select_related("order")]
-                return render(request, "web/intake/quick_done.html", {
-                    "customer": customer, "numbers": numbers, "status": msg.get_status_display(),
-                    "token": token})
+                for key, msgs in field_errors(e).items():
+                    errors.setdefault(key, []).extend(msgs)
+        if not errors and msg is not None:
+            numbers = [link.order.number for link in msg.links.select_related("order")]
+            return render(request, "web/intake/quick_done.html", {
+                "customer": customer, "numbers": numbers, "status": msg.get_status_display(),
+                "token": token})
+    error_rows: dict[str, set[str]] = {"item": set(), "qty": set()}
+    line_messages = []
+    for key, msgs in errors.items():
+        m = re.match(r"^lines\[(\d+)\]\.(item|qty)$", key)
+        if m:
+            error_rows[m.group(2)].add(m.group(1))
+            line_messages.extend(_("Line %(n)s: %(message)s") % {"n": int(m.group(1)) + 1, "message": msg}
+                                 for msg in msgs)
     return render(request, "web/intake/quick_order.html", {
         "customer": customer, "errors": errors, "values": values, "token": token,
+        "empty_line": [("", "")], "error_rows": error_rows, "line_messages": line_messages,
     }, status=400 if errors else 200)
 

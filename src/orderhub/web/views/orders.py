@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
@@ -14,14 +15,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from orderhub.catalog.models import Customer, Product
-from orderhub.core import permissions
-from orderhub.core.calendar_config import estimated_years
+from orderhub.core import clock, permissions
+from orderhub.core.calendar_config import estimated_years, get_business_calendar
 from orderhub.core.downloads import download_response
 from orderhub.core.errors import DomainError, NotFound, PermissionDenied
 from orderhub.core.models import AuditEvent
 from orderhub.orders import services
 from orderhub.orders.boards import label_stages
+from orderhub.orders.editing import edit_refusal
 from orderhub.orders.inputs import LineInput, OrderInput
 from orderhub.orders.models import Attachment, Order, OrderLine, Snapshot, StageInstance
 from orderhub.orders.selectors import (
@@ -36,7 +37,7 @@ from orderhub.rules.selectors import order_alerts
 from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled
 
-from ..forms import SORTS, OrderFilterForm, OrderHeaderForm, ReasonForm
+from ..forms import SORTS, OrderEditForm, OrderFilterForm, OrderHeaderForm, ReasonForm
 from .common import actor_for, field_errors, refused, requires, visible_or_404
 
 PAGE_SIZE = 50
@@ -130,6 +131,7 @@ def _detail_context(request, order: Order) -> dict:
         "stage_names": {code: st.spec.name for code, st in wf.stages.items()},
         "deadline_estimated": _deadline_estimated(order),
         "alerts": order_alerts(order),
+        "may_edit": permissions.allowed(actor, "orders.update"), "edit_refusal": edit_refusal(order, wf),
     }
 
 
@@ -226,6 +228,46 @@ def order_cancel(request, number: str):
     return redirect(_back(number))
 
 
+@requires("orders.update")
+def order_edit(request, number: str):
+    """The order's header and ship-to, editable while its stage allows it (``edit_refusal``
+    says why not); saved through ``order_update``, which keeps a snapshot."""
+    actor = actor_for(request)
+    try:
+        order = get_order(number, actor=actor)
+    except NotFound as e:
+        raise Http404(e.message) from e
+    refusal = edit_refusal(order)
+    initial = {"required_date": order.required_date, "promised_date": order.promised_date,
+               "urgency": order.urgency, "remarks": order.remarks, "tags": " ".join(f"#{t}" for t in order.tags),
+               "ship_to_contact": order.ship_to_contact, "ship_to_phone": order.ship_to_phone,
+               "ship_to_address": order.ship_to_address}
+    form = OrderEditForm(request.POST or None, initial=initial)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST" and refusal is None:
+        if form.is_valid():
+            current = {**initial, "tags": sorted(set(order.tags))}
+            changes = {k: v for k, v in form.changes().items() if v != current[k]}
+            if not changes:
+                messages.info(request, _("Nothing was changed."))
+                return redirect(_back(number))
+            try:
+                services.order_update(order=number, changes=changes, actor=actor,
+                                      reason=form.cleaned_data["reason"])
+            except DomainError as e:
+                errors = field_errors(e)
+                errors.setdefault("general", [e.message])
+            else:
+                messages.success(request, _("The order is changed; a snapshot of it is kept."))
+                return redirect(_back(number))
+        else:
+            errors = {k: list(v) for k, v in form.errors.items()}
+    return render(request, "web/order_edit.html", {
+        "order": order, "form": form, "errors": errors, "refusal": refusal,
+        "urgencies": form.fields["urgency"].choices,
+    }, status=400 if errors else (409 if refusal and request.method == "POST" else 200))
+
+
 def _attach_files(order_number: str, files, actor) -> None:
     for f in files:
         services.order_attach(order=order_number, name=f.name, content=f.read(),
@@ -262,9 +304,10 @@ def attachment_file(request, number: str, pk: int):
 
 # --------------------------------------------------------------------------- new order
 
-def _lines_from_post(post) -> tuple[list[dict], list[LineInput], dict[str, list[str]]]:
-    """The line rows as typed (to show them again) and as inputs, with per-field problems."""
-    rows, inputs, errors = [], [], {}
+def _lines_from_post(post) -> tuple[list[dict], list[LineInput], dict[str, list[str]], list[int]]:
+    """The line rows as typed (to show them again) and as inputs, with per-field problems, and
+    for each input the index of its row."""
+    rows, inputs, errors, row_of = [], [], {}, []
     skus = post.getlist("line_sku")
     for i, sku in enumerate(skus):
         row = {"sku": sku.strip(), "qty": post.getlist("line_qty")[i:i + 1] or [""],
@@ -289,12 +332,64 @@ def _lines_from_post(post) -> tuple[list[dict], list[LineInput], dict[str, list[
                 price = Decimal(row["unit_price"])
             except InvalidOperation:
                 errors.setdefault(f"lines[{idx}].unit_price", []).append(_("Enter a number."))
-        if qty is not None:
+        if qty is not None and row["sku"]:
+            row_of.append(idx)
             inputs.append(LineInput(sku=row["sku"], qty=qty, unit=row["unit"] or None, unit_price=price,
                                     remarks=row["remarks"]))
     if not rows:
         errors.setdefault("lines", []).append(_("An order needs at least one line."))
-    return rows, inputs, errors
+    return rows, inputs, errors, row_of
+
+
+def _order_from_post(request, actor) -> tuple[OrderHeaderForm, list[dict], dict[str, list[str]],
+                                              services.Preview | None]:
+    """The new-order form as posted: the header form, the line rows as typed, every error in
+    one round (the form's, the lines', and the service's own checks on whatever parses) and the
+    preview (amounts, total, warnings) when the customer and date are known."""
+    form = OrderHeaderForm(request.POST)
+    rows, lines, errors, row_of = _lines_from_post(request.POST)
+    valid = form.is_valid()
+    for name, errs in form.errors.items() if not valid else []:
+        errors.setdefault(name, []).extend(errs)
+    d = form.cleaned_data
+    preview = None
+    if lines or d.get("customer"):
+        # the service's checks run on whatever parsed, so every fault shows in one round; a
+        # date not given yet is checked as today (and then warns of nothing)
+        today = clock.now().astimezone(get_business_calendar().tz).date()
+        data = OrderInput(customer=(d.get("customer") or "").strip().upper(), lines=lines,
+                          required_date=d.get("required_date") or today,
+                          promised_date=d.get("promised_date"), urgency=d.get("urgency") or "green",
+                          remarks=d.get("remarks") or "", tags=form.tag_list() if valid else [], channel="web",
+                          workflow=d.get("workflow") or None)
+        preview = services.order_preview(data=data, actor=actor)
+        for problem in preview.errors:
+            key = _form_field(problem.field or "general", row_of)
+            if key == "lines" and not lines:
+                continue
+            if not errors.get(key):  # the form's own message for a field comes first, once
+                errors.setdefault(key, []).append(problem.message)
+        if not (d.get("customer") and d.get("required_date") and lines):
+            preview.warnings = []
+    return form, rows, errors, preview
+
+
+def _form_field(field: str, row_of: list[int]) -> str:
+    """A service problem's field (``lines[2].sku`` counts the lines built) as the form's key
+    (which counts the rows shown: a row whose quantity did not parse built no line)."""
+    m = re.match(r"^lines\[(\d+)\](.*)$", field)
+    if m and int(m.group(1)) < len(row_of):
+        return f"lines[{row_of[int(m.group(1))]}]{m.group(2)}"
+    return field
+
+
+@requires("orders.create")
+@require_POST
+def order_new_preview(request):
+    """The live summary of the new-order form (htmx): line amounts, total, every error found so
+    far and the warnings to confirm. Writes nothing."""
+    form, rows, errors, preview = _order_from_post(request, actor_for(request))
+    return render(request, "web/_order_preview.html", {"preview": preview, "errors": errors, "rows": rows})
 
 
 @requires("orders.create")
@@ -304,12 +399,15 @@ def order_new(request):
     refused_status = 400
     rows: list[dict] = [{}]
     form = OrderHeaderForm(request.POST or None)
+    preview = None
+    confirm_needed = False
     if request.method == "POST":
-        rows, lines, errors = _lines_from_post(request.POST)
-        for name, errs in form.errors.items() if not form.is_valid() else []:
-            errors.setdefault(name, []).extend(errs)
-        if not errors:
-            data = OrderInput(customer=form.cleaned_data["customer"].strip().upper(), lines=lines,
+        form, rows, errors, preview = _order_from_post(request, actor)
+        if not errors and preview is not None and preview.warnings and not request.POST.get("confirm_warnings"):
+            confirm_needed = True
+        elif not errors:
+            data = OrderInput(customer=form.cleaned_data["customer"].strip().upper(),
+                              lines=_lines_from_post(request.POST)[1],
                               required_date=form.cleaned_data["required_date"],
                               promised_date=form.cleaned_data.get("promised_date"),
                               urgency=form.cleaned_data["urgency"], remarks=form.cleaned_data["remarks"],
@@ -333,8 +431,7 @@ def order_new(request):
                    for i in range(len(rows))]
     return render(request, "web/order_new.html", {
         "form": form, "errors": errors, "rows": list(zip(rows, line_errors, strict=True)),
-        "customers": Customer.objects.filter(is_active=True).order_by("code").only("code", "name"),
-        "products": Product.objects.order_by("sku").only("sku", "name", "unit")[:2000],
+        "preview": preview, "confirm_needed": confirm_needed,
         "workflows": WorkflowDefinition.objects.filter(is_current=True).order_by("code"),
         "may_change_price": permissions.allowed(actor, "orders.change_price"),
     }, status=refused_status if errors else 200)
