@@ -110,6 +110,8 @@ API = {
     ("POST", "/api/notify/inbox/read"): SIGNED_IN,
     ("GET", "/api/roles"): ADMIN,
     ("PUT", "/api/roles/{code}"): ADMIN,
+    ("GET", "/api/calendar/years"): ADMIN,
+    ("POST", "/api/calendar/official"): ADMIN,
 }
 
 WEB = {
@@ -160,6 +162,8 @@ WEB = {
     ("POST", "settings/workflows/<str:code>/guard-test"): ADMIN,
     ("GET", "settings/calendar/"): ADMIN,
     ("POST", "settings/calendar/"): ADMIN,
+    ("GET", "settings/calendar/official"): ADMIN,
+    ("POST", "settings/calendar/official"): ADMIN,
     ("GET", "settings/customers/"): ADMIN,
     ("GET", "settings/customers/<str:code>/"): ADMIN,
     ("POST", "settings/customers/<str:code>/"): ADMIN,

@@ -33,6 +33,7 @@ EVENT_LABELS = {
     events.ORDER_UPDATED: gettext_lazy("Changed"),
     events.ORDER_ATTACHMENT_ADDED: gettext_lazy("Attachment added"),
     events.ORDER_ESCALATED: gettext_lazy("Escalated"),
+    events.ORDER_DEADLINE_RECOMPUTED: gettext_lazy("Deadline recomputed (calendar changed)"),
     events.TICKET_OPENED: gettext_lazy("Ticket opened"),
     events.TICKET_RESOLVED: gettext_lazy("Ticket resolved"),
     events.ORDERS_EXPORTED: gettext_lazy("Orders exported"),

@@ -56,6 +56,7 @@ urlpatterns = [
     path("settings/workflows/<str:code>/guard-test", workflow_form.workflow_guard_test,
          name="config_workflow_guard_test"),
     path("settings/calendar/", config.calendar, name="config_calendar"),
+    path("settings/calendar/official", config.calendar_import, name="config_calendar_import"),
     path("settings/customers/", config.customers, name="config_customers"),
     path("settings/customers/<str:code>/", config.customer_edit, name="config_customer"),
     path("settings/products/", config.products, name="config_products"),

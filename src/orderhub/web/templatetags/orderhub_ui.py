@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django import template
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from orderhub.core import clock
@@ -158,6 +159,12 @@ def change_value(field: str, value, stage_names=None) -> str:
         return str(Order.Status(value).label)
     if field == "urgency" and value in Urgency.values:
         return str(Urgency(value).label)
+    if field.endswith("_at") and isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return plain(value)
+        return date_format(timezone.localtime(moment), "Y-m-d H:i") if timezone.is_aware(moment) else value
     return plain(value)
 
 
