@@ -69,7 +69,7 @@ def _samples(o: dict) -> dict[str, dict[str, str]]:
     return {
         "web:board": {"code": "T1"}, "web:board_columns": {"code": "T1"},
         **{f"web:{n}": order for n in ("order_detail", "order_move", "order_override", "order_hold",
-                                       "order_resume", "order_cancel", "order_attach", "ticket_open")},
+                                       "order_resume", "order_cancel", "order_attach", "ticket_open", "order_edit")},
         "web:attachment": {**order, "pk": o["attachment"]},
         "web:intake_job": {"pk": o["job"]}, "web:intake_draft": {"pk": o["draft"]},
         "web:intake_message": {"pk": o["message"]}, "web:intake_raw": {"pk": o["message"]},

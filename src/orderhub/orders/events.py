@@ -36,6 +36,9 @@ saved, the actor, the moment and the audit event (its ``changes`` {field: [befor
     An escalation rung fired (``escalation_step_fire``). data: step, rung, stage, ticket,
     fire_at, outcome, roles, users, channels, severity, messages. ``extra``: the data.
     Published (together with the ``order.updated`` of its ``set_urgency``, if any).
+``order.deadline_recomputed`` (ORDER_DEADLINE_RECOMPUTED)
+    The open stage's deadline moved because the business calendar changed (an official holiday
+    table imported: ``order_deadlines_recompute``). History only (not published).
 ``ticket.opened`` (TICKET_OPENED) / ``ticket.resolved`` (TICKET_RESOLVED)
     A ticket opened on the order / resolved (``ticket_open``, ``ticket_resolve``). data:
     ticket, kind, title, owner_role, due_at, source / resolution. ``extra``: {"ticket": Ticket}.
@@ -101,7 +104,7 @@ ESCALATION = "escalation"
 # what the hooks carry, what an order's history holds, what an outbox message may say
 PUBLISHED = (ORDER_CREATED, ORDER_TRANSITIONED, ORDER_FORCED, ORDER_BLOCKED, ORDER_HELD, ORDER_RESUMED,
              ORDER_UPDATED, ORDER_CANCELLED, ORDER_ESCALATED, TICKET_OPENED, TICKET_RESOLVED)
-HISTORY = (*PUBLISHED, ORDER_ATTACHMENT_ADDED)
+HISTORY = (*PUBLISHED, ORDER_ATTACHMENT_ADDED, ORDER_DEADLINE_RECOMPUTED)
 MOVES = (ORDER_TRANSITIONED, ORDER_FORCED)            # a change that leaves one stage for another
 LEAVING = (*MOVES, ORDER_CANCELLED)                   # a change after which a stage is left
 NOTIFICATIONS = (ORDER_CREATED, STAGE_ENTERED, STAGE_OVERDUE, ESCALATION, TICKET_OPENED)

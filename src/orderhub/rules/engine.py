@@ -215,8 +215,8 @@ def _send_notes(notes: list[dict[str, Any]]) -> None:
     for n in notes:
         act, order, rule = n["action"], n["order"], n["rule"]
         context = {"number": order.number, "customer": order.customer.name, "stage": order.stage,
-                   "rule": rule.name, "title": f"{order.number} · {rule.name}",
-                   "message": getattr(act, "message", "") or rule.name}
+                   "rule": rule.label, "rule_code": rule.name, "title": f"{order.number} · {rule.label}",
+                   "message": getattr(act, "message", "") or rule.label}
         base = {"event": RULE_NOTIFY, "order": order, "dedupe_key": n["dedupe_key"], "context": context}
         if act.type == "webhook":
             requests.append({**base, "severity": "info", "webhooks": [act.endpoint]})

@@ -116,6 +116,11 @@ class CompiledRule:
     arg: str
     condition: Expression | None
     actions: tuple[Any, ...]
+    description: str = ""   # what people read (the name is a code)
+
+    @property
+    def label(self) -> str:
+        return self.description or self.name
 
 
 def _where(data: dict[str, Any], loc: tuple) -> str:
@@ -170,6 +175,8 @@ def _schema_problem(data: dict[str, Any], err: dict[str, Any]) -> Problem:
         given = err.get("input", {}).get("type") if isinstance(err.get("input"), dict) else "?"
         msg = _("Unknown action '%(type)s' at %(where)s. Known actions: %(known)s.") % {
             "type": given, "where": where, "known": "notify, add_tag, set_urgency, hold, open_ticket, webhook"}
+    elif err["type"] == "too_short" and where == "actions":
+        msg = _("A rule needs at least one action.")
     elif err["type"] in ("enum", "literal_error") and where == "trigger":
         msg = _("Unknown trigger '%(t)s'. Known triggers: %(known)s.") % {
             "t": data.get("trigger"), "known": ", ".join(Trigger.values)}
@@ -215,4 +222,5 @@ def compile_rule(rule) -> CompiledRule:
         "interval_minutes": rule.interval_minutes, "condition": rule.condition,
         "actions": rule.actions, "enabled": rule.enabled})
     condition = compile_expression(spec.condition, RULE_SYMBOLS) if spec.condition.strip() else None
-    return CompiledRule(rule.pk, rule.name, spec.trigger, spec.trigger_arg, condition, tuple(spec.actions))
+    return CompiledRule(rule.pk, rule.name, spec.trigger, spec.trigger_arg, condition, tuple(spec.actions),
+                        description=getattr(rule, "description", "") or "")
