@@ -13,15 +13,15 @@ MAX_FUNCTION_LINES = 80
 
 # module path (relative to src/) -> its current line count
 MODULE_EXCEPTIONS: dict[str, int] = {
-    "orderhub/intake/mapping.py": 745,  # intake owns it
-    "orderhub/notify/services.py": 708,  # being split by concern
+    "orderhub/intake/mapping.py": 773,  # intake owns it
 }
 
 # "module path:Qualified.name" -> its current line count
 FUNCTION_EXCEPTIONS: dict[str, int] = {
     "orderhub/intake/mapping.py:_step_fn": 85,  # intake owns it
-    "orderhub/intake/ocr.py:read_purchase_order": 118,  # intake owns it
-    "orderhub/notify/services.py:_expand": 82,  # being split by concern
+    "orderhub/intake/ocr.py:read_purchase_order": 96,  # intake owns it
+    "orderhub/intake/services/quick.py:quick_order_submit": 84,  # landed over the limit; intake owns it
+    "orderhub/notify/services/enqueue.py:_expand": 82,  # notify is split by module; _expand not yet
 }
 
 

@@ -22,6 +22,7 @@ import argparse
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 
 def _django():
@@ -33,6 +34,22 @@ def _django():
     from django.core.management import call_command
 
     return call_command
+
+
+def _database_ready() -> bool:
+    """An embedded (SQLite) database must exist before a command uses it: say where it was
+    looked for and how to make it, instead of creating an empty file and failing later."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.sqlite3" or str(db["NAME"]) == ":memory:":
+        return True
+    path = Path(db["NAME"])
+    if path.exists() and path.stat().st_size > 0:
+        return True
+    print(f"error: no OrderHub database at {path}. Run `orderhub demo` or `orderhub migrate` first, "
+          "or point ORDERHUB_DATA_DIR (or DATABASE_URL) at the installation you mean.", file=sys.stderr)
+    return False
 
 
 def _preflight() -> None:
@@ -123,7 +140,7 @@ def _migrate() -> int:
     from orderhub.core.actors import Actor
     from orderhub.intake.services.config import config_install_missing
 
-    config_install_missing(actor=Actor.system("migrate"))  # shipped channel mappings and intake rules
+    config_install_missing(actor=Actor.system("migration"))  # shipped channel mappings and intake rules
     return 0
 
 
@@ -144,7 +161,7 @@ def _print_logins(host: str, port: int) -> None:
     print(f"\nOrderHub 订单中枢 is at http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs)")
     print("Log in as (user / password):")
     for name in USERS:
-        print(f"  {name:<11} {password_for(name)}")
+        print(f"  {name:<20} {password_for(name)}")
     print()
 
 
@@ -154,6 +171,13 @@ def main(argv: list[str] | None = None) -> int:
         return _celery(argv[0], argv[1:])
     if argv[:1] == ["bench"]:  # everything after it (options too) belongs to bench/bench.py
         return _bench(argv[1:])
+    if argv[:1] in (["intake"], ["db"]) and argv[1:] in ([], ["-h"], ["--help"]):
+        # the subcommands live in the management command: its own help lists every one of them
+        _django()
+        from django.core.management import execute_from_command_line
+
+        execute_from_command_line(["orderhub", argv[0], "--help"])
+        return 0
     args = _parser().parse_args(argv)
     if args.cmd in ("demo", "serve"):
         # before anything imports prometheus_client: the workers share their metrics there
@@ -173,8 +197,10 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orderhub", description="OrderHub 订单中枢")
     sub = parser.add_subparsers(dest="cmd", required=True)
+    helps = {"demo": "load the demo company into the data folder (once) and serve it with the job runner",
+             "serve": "serve the web UI and the API (gunicorn master with a supervised job runner)"}
     for name in ("demo", "serve"):
-        p = sub.add_parser(name)
+        p = sub.add_parser(name, help=helps[name], description=helps[name])
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=8000)
         p.add_argument("--workers", type=int, default=2)
@@ -183,21 +209,21 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("runner", help="deliver notifications and run the periodic jobs (no broker)")
     p.add_argument("--parent", type=int, default=None, help="stop when this process (the server) dies")
     p.add_argument("--poll", type=float, default=0.5, help="seconds between delivery rounds")
-    sub.add_parser("migrate")
-    p = sub.add_parser("loaddemo")
+    sub.add_parser("migrate", help="create or upgrade the database tables (and the shipped templates)")
+    p = sub.add_parser("loaddemo", help="load the demo company's master data and sample orders")
     p.add_argument("--orders", type=int, default=300)
-    p = sub.add_parser("token")
+    p = sub.add_parser("token", help="create · an API token for a user (printed once)")
     tsub = p.add_subparsers(dest="action", required=True)
-    c = tsub.add_parser("create")
+    c = tsub.add_parser("create", help="a new API token for --user, named --name")
     c.add_argument("--user", required=True)
     c.add_argument("--name", required=True)
-    p = sub.add_parser("audit")
+    p = sub.add_parser("audit", help="verify · checkpoint: check the tamper-evident history")
     asub = p.add_subparsers(dest="action", required=True)
-    asub.add_parser("verify")
-    asub.add_parser("checkpoint")
+    asub.add_parser("verify", help="walk every hash chain and report any break")
+    asub.add_parser("checkpoint", help="record a signed checkpoint of every chain's head")
     p = sub.add_parser("db", help="init-roles · grant --app R · check")
     p.add_argument("rest", nargs=argparse.REMAINDER)
-    p = sub.add_parser("manage")
+    p = sub.add_parser("manage", help="any Django management command (orderhub manage help)")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     for name in ("worker", "beat"):
         p = sub.add_parser(name, help=f"celery {name} (options are passed on)")
@@ -233,6 +259,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.cmd == "migrate":
         return _migrate()
     call = _django()
+    if args.cmd in ("loaddemo", "token", "audit", "intake") and not _database_ready():
+        return 2
     if args.cmd == "loaddemo":
         call("loaddemo", orders=args.orders)
     elif args.cmd == "token":

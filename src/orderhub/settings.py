@@ -13,7 +13,20 @@ import dj_database_url
 from orderhub.core.keys import is_production, load_key
 
 BASE_DIR = Path(__file__).resolve().parent
-DATA_DIR = Path(os.environ.get("ORDERHUB_DATA_DIR", Path.cwd() / "var"))
+
+
+def _default_data_dir() -> Path:
+    """Where the embedded database, keys and uploads live when ORDERHUB_DATA_DIR is not set:
+    the checkout's var/ for a source checkout (``make demo``), whatever folder a command is
+    run from, so a command run elsewhere never starts a second, empty database there;
+    ~/.orderhub for an installed package."""
+    checkout = BASE_DIR.parents[1]
+    if (checkout / "pyproject.toml").exists():
+        return checkout / "var"
+    return Path.home() / ".orderhub"
+
+
+DATA_DIR = Path(os.environ.get("ORDERHUB_DATA_DIR") or _default_data_dir())
 
 # ORDERHUB_ENV=production: keys must come from the environment (see orderhub.core.keys);
 # elsewhere (demo, development, tests) missing keys are made once under DATA_DIR/keys.

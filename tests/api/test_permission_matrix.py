@@ -67,6 +67,11 @@ API = {
     ("GET", "/api/workflows"): SEE,
     ("GET", "/api/workflows/{code}"): SEE,
     ("PUT", "/api/workflows/{code}"): ADMIN,
+    ("POST", "/api/workflows/{code}/guard-test"): ADMIN,
+    ("GET", "/api/rules"): SEE,
+    ("POST", "/api/rules"): ADMIN,
+    ("GET", "/api/rules/{rule_id}"): SEE,
+    ("PUT", "/api/rules/{rule_id}"): ADMIN,
     ("GET", "/api/intake/messages"): SEE,
     ("GET", "/api/intake/messages/{message_id}"): SEE,
     ("GET", "/api/intake/messages/{message_id}/payload"): SEE,
@@ -105,6 +110,8 @@ API = {
     ("POST", "/api/notify/inbox/read"): SIGNED_IN,
     ("GET", "/api/roles"): ADMIN,
     ("PUT", "/api/roles/{code}"): ADMIN,
+    ("GET", "/api/calendar/years"): ADMIN,
+    ("POST", "/api/calendar/official"): ADMIN,
 }
 
 WEB = {
@@ -152,8 +159,11 @@ WEB = {
     ("GET", "settings/"): ADMIN,
     ("GET", "settings/workflows/<str:code>/"): ADMIN,
     ("POST", "settings/workflows/<str:code>/"): ADMIN,
+    ("POST", "settings/workflows/<str:code>/guard-test"): ADMIN,
     ("GET", "settings/calendar/"): ADMIN,
     ("POST", "settings/calendar/"): ADMIN,
+    ("GET", "settings/calendar/official"): ADMIN,
+    ("POST", "settings/calendar/official"): ADMIN,
     ("GET", "settings/customers/"): ADMIN,
     ("GET", "settings/customers/<str:code>/"): ADMIN,
     ("POST", "settings/customers/<str:code>/"): ADMIN,
@@ -322,13 +332,15 @@ def _api_url(path: str, ids: dict) -> str:
     return (path.replace("{number}", ids["number"]).replace("{message_id}", str(ids["message"]))
             .replace("{job_id}", str(ids["job"])).replace("{draft_id}", str(ids["draft"]))
             .replace("{code}", "T1" if "/workflows/" in path else "sales").replace("{customer}", "C001")
-            .replace("{token}", "no-such-token").replace("{kind}", "png").replace("{channel}", "no-such-channel"))
+            .replace("{token}", "no-such-token").replace("{kind}", "png").replace("{channel}", "no-such-channel")
+            .replace("{rule_id}", "999999"))
 
 
 def _web_url(pattern: str, ids: dict) -> str:
     special = {
         "board/<str:code>/": "/board/T1/", "board/<str:code>/columns": "/board/T1/columns",
         "settings/workflows/<str:code>/": "/settings/workflows/T1/",
+        "settings/workflows/<str:code>/guard-test": "/settings/workflows/T1/guard-test",
         "settings/customers/<str:code>/quick-link": "/settings/customers/C001/quick-link",
         "settings/customers/<str:code>/": "/settings/customers/C001/",
         "settings/customers/<str:code>/aliases": "/settings/customers/C001/aliases",

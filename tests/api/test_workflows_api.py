@@ -141,3 +141,26 @@ def test_valid_edit_makes_version_2_and_running_orders_keep_version_1(api_as):
     # the running order still moves under version 1
     moved = api_as("service").post(f"/api/orders/{old}/transition", {"to": "scheduled"})
     assert moved.status_code == 200 and moved.json()["workflow_version"] == 1
+
+
+def test_guard_test_tries_saved_or_drafted_checks_on_an_order_and_writes_nothing(api_as):
+    admin = api_as("admin")
+    number = admin.post("/api/orders", order_body()).json()["number"]   # 100 housings, ¥12,000, no stock
+    saved = admin.post("/api/workflows/T3/guard-test", {"order": number, "stage": "production_locked"})
+    assert saved.status_code == 200, saved.json()
+    body = saved.json()
+    assert body["passed"] is False and body["stage_name"] == "排产锁定"
+    assert body["guards"] == ["stock_cover", "credit_cover"]
+    assert [r["code"] for r in body["reasons"]] == ["stock_cover"] and "库存不足" in body["reasons"][0]["message"]
+    assert body["values"]["total"] == "12000" and "credit_available" in body["values"]
+    draft = admin.post("/api/workflows/T3/guard-test", {"order": number, "stage": "production_locked", "guards": [
+        {"code": "big", "expr": "total >= 12000", "message": "金额 {total} 太小"}]})
+    assert draft.status_code == 200 and draft.json()["passed"] is True
+    bad = admin.post("/api/workflows/T3/guard-test", {"order": number, "stage": "production_locked", "guards": [
+        {"code": "big", "expr": "totl >= 12000", "message": "x"}]})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "guards[0].expr"
+    assert admin.post("/api/workflows/T3/guard-test", {"order": number, "stage": "nowhere"}).status_code == 404
+    assert admin.post("/api/workflows/T3/guard-test", {"order": "NOPE-1", "stage": "paid"}).status_code == 404
+    assert api_as("planner").post("/api/workflows/T3/guard-test",
+                                  {"order": number, "stage": "production_locked"}).status_code == 403
+    assert WorkflowDefinition.objects.filter(code="T3").count() == 1

@@ -38,6 +38,10 @@ def test_demo_company_has_orders_in_every_t1_stage_some_overdue_and_blocked():
     assert "我的待办" in home and "已排产" in home  # the planner's own stage, with its orders
     board = client.get("/board/T1/").content.decode()
     assert all(name in board for name in ("待确认", "物料齐套", "已发货"))
+    # the four-colour board of the distribution arm has orders in every colour
+    t2 = set(Order.objects.filter(workflow__code="T2").values_list("stage", flat=True))
+    assert t2 == {"paid", "picking", "shipped", "delivered"}
+    assert "分拣中" in client.get("/board/T2/").content.decode()
     with pytest.raises(RuntimeError):
         load_demo(orders=10)
 

@@ -21,7 +21,7 @@ FILE_EXT = re.compile(r"\.(xlsx|xls|csv|pdf|eml|json|txt|png|jpg|jpeg|zip|yaml|y
 
 # on a Chinese page a lone lowercase English word is a code (stage `pending`, channel `wechat`);
 # these are units and names a Chinese user reads as they are
-LATIN_WORD = re.compile(r"(?<![\w./@:-])[a-z]{3,}(?![\w@-])")
+LATIN_WORD = re.compile(r"(?<![\w./@:-])[a-z]{3,}(?![\w@-]|\.\w)")   # not a file name
 ALLOWED_WORDS = {"pcs", "set", "kgs"}
 
 

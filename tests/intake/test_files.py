@@ -151,12 +151,15 @@ def test_1688_unreadable_numerals_are_reported_by_cell(master, intake_actor):
     assert job.orders_created == 2
 
 
-def test_upload_refuses_unknown_channel_mode_and_json_channels(master, intake_actor):
+def test_upload_refuses_unknown_channel_and_mode_and_a_webhook_channel_reads_a_json_file(master, intake_actor):
     from orderhub.core.errors import ValidationFailed
 
-    for kwargs, field in ((dict(channel="nope"), "channel"), (dict(channel="miniprogram"), "channel"),
-                          (dict(channel="taobao", mode="some"), "mode")):
+    for kwargs, field in ((dict(channel="nope"), "channel"), (dict(channel="taobao", mode="some"), "mode")):
         with pytest.raises(ValidationFailed) as exc:
             services.upload_receive(filename="x.csv", content=b"a,b", actor=intake_actor, **kwargs)
         assert exc.value.problems[0].field == field
     assert not InboundMessage.objects.exists()
+    # a saved webhook body (the samples' mini-program files) imports through its channel's mapping
+    job = services.upload_import(channel="miniprogram", filename="01-paid.json", actor=intake_actor,
+                                 content=sample("miniprogram", "01-paid.json"), content_type="application/json")
+    assert job.orders_created == 1 and job.message.status == "parsed"

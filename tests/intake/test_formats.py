@@ -182,6 +182,13 @@ def _ods() -> bytes:
     return buf.getvalue()
 
 
+def _zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("订单.csv", "a,b")
+    return buf.getvalue()
+
+
 def _encrypted() -> bytes:  # what Excel writes for a workbook with a password: an OLE2 container
     return readers.OLE_MAGIC + b"\x00" * 504 + "EncryptedPackage".encode("utf-16-le") + b"\x00" * 512
 
@@ -195,6 +202,7 @@ UNSUPPORTED = {
     "ods": (None, "an OpenDocument spreadsheet (.ods)"),
     "encrypted": (None, "a password-protected Excel workbook"),
     "csv": (None, "a text file (CSV)"),
+    "zip": (None, "a ZIP archive"),
 }
 
 
@@ -202,12 +210,12 @@ UNSUPPORTED = {
 def test_an_unsupported_format_is_refused_naming_it(kind):
     payload, name = UNSUPPORTED[kind]
     payload = payload or {"png": lambda: sample("email", "PO-2026-0318.png"), "docx": _docx, "ods": _ods,
-                          "encrypted": _encrypted, "csv": lambda: sample(*TAOBAO)}[kind]()
+                          "encrypted": _encrypted, "csv": lambda: sample(*TAOBAO), "zip": _zip}[kind]()
     with pytest.raises(Unreadable) as exc:
         read(spec_of("alibaba1688.yaml"), payload)
     message = str(exc.value)
     assert name in message and "not an Excel workbook" in message
-    assert "zip" not in message.lower()
+    assert "is not a zip file" not in message.lower()  # zipfile's words never reach a person
 
 
 def test_a_workbook_sent_to_a_csv_channel_is_refused_naming_it():
@@ -342,3 +350,31 @@ def test_only_a_page_without_text_is_ocrd(master, intake_actor, monkeypatch):
     msg, d = _draft_of(purchase_order(pages_after=1), intake_actor)
     assert msg.report["pages"] == ["text", "ocr"] and len(seen) == 1
     assert len(d["lines"]) == 2
+
+
+def test_a_cut_off_xlsx_is_called_damaged_not_a_zip_error():
+    payload = sample(*ALIBABA)
+    with pytest.raises(Unreadable) as exc:
+        read(spec_of("alibaba1688.yaml"), payload[: len(payload) // 2])
+    assert "damaged or incomplete" in str(exc.value) and "zip" not in str(exc.value).lower()
+
+
+@pytest.mark.django_db
+def test_a_pdf_uploaded_on_the_import_page_ends_its_job_with_a_draft(master, settings, monkeypatch):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from orderhub.intake.models import ImportJob
+    from tests.web.test_pages import login
+
+    from .pdfs import purchase_order
+
+    _no_ocr(monkeypatch)
+    settings.ORDERHUB_RUN_JOBS_INLINE = True
+    c = login("service")
+    f = SimpleUploadedFile("po.pdf", purchase_order(), content_type="application/pdf")
+    resp = c.post("/intake/upload/", {"channel": "1688", "mode": "accept_valid", "file": f})
+    assert resp.status_code == 302
+    job = ImportJob.objects.get()
+    assert job.status == ImportJob.Status.DONE  # not "importing" for ever
+    page = c.get(resp["Location"]).content.decode()
+    assert 'data-testid="draft-made"' in page and "第 1 页：按文字层读取" in page

@@ -59,6 +59,7 @@ def test_dates_are_explained_by_example_and_each_error_is_listed_once(master, in
     date = next(m for m in messages if "2026-02-31" in m)
     assert "is not a date that exists" in date and "2026-12-01 14:30" in date, date
     assert len(messages) == len(set(messages))
+    assert not any(m.startswith(("订单付款时间", "买家应付货款")) for m in messages)  # the field has its column
     assert view["general"] == []  # every error of this file belongs to a row, shown there only
     assert {r["result"] for r in view["rows"]} == {"order created", "refused"}
     assert dict(view["summary"])["rows with problems"] == 3

@@ -157,6 +157,6 @@ def test_a_batch_that_raises_is_processed_message_by_message(queue_mode, monkeyp
     def broken(*args, **kwargs):
         raise RuntimeError("batch bug")
 
-    monkeypatch.setattr(inbox, "_process_many", broken)
+    monkeypatch.setattr(inbox, "process_many", broken)
     assert drain() == {"processed": 2, "statuses": {"parsed": 1, "failed": 1}}
     assert Order.objects.count() == 1 and not InboundMessage.objects.filter(queued=True).exists()

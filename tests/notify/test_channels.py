@@ -74,6 +74,26 @@ def test_dingtalk_action_card_and_a_refusing_robot(company, receiver, inline_job
     assert m.status == "failed" and "310000" in m.last_error
 
 
+def test_dingtalk_card_links_to_the_order_page_by_its_number(company, receiver, inline_jobs, admin_actor,
+                                                             django_capture_on_commit_callbacks, settings):
+    from django.test import Client
+
+    from orderhub.orders.services import order_create
+    from tests.conftest import order_input
+    settings.ORDERHUB_BASE_URL = "https://oh.example.cn"
+    order = order_create(data=order_input(), actor=company["actors"]["service"]).order
+    endpoint_save(code="ding-card", name="群", kind="dingtalk", actor=admin_actor,
+                  config={"url": f"{receiver.url}/robot/send?access_token=t", "msgtype": "actionCard"})
+    _send(django_capture_on_commit_callbacks, recipients=[Recipient.webhook("ding-card")], dedupe_key="o1",
+          order=order)
+    receiver.wait_for(1)
+    url = receiver.json(0)["actionCard"]["singleURL"]
+    assert url == f"https://oh.example.cn/orders/{order.number}/"
+    c = Client()
+    assert c.login(username="planner", password="pw-planner")
+    assert c.get(url.removeprefix("https://oh.example.cn")).status_code == 200
+
+
 def test_wecom_markdown(company, receiver, inline_jobs, admin_actor, django_capture_on_commit_callbacks):
     endpoint_save(code="wecom-ops", name="运营群", kind="wecom", actor=admin_actor, roles=["planner"],
                   config={"url": f"{receiver.url}/cgi-bin/webhook/send?key=K"})

@@ -55,14 +55,17 @@ def test_dead_letters_page_resends(company, receiver, inline_jobs, settings,
                   config={"url": f"{receiver.url}/h", "secret": "k"})
     receiver.status = 500
     with django_capture_on_commit_callbacks(execute=True):
-        notify(event="rule.notify", recipients=[Recipient.webhook("erp")], context={"message": "x"},
-               dedupe_key="dead1")
+        notify(event="rule.notify", recipients=[Recipient.webhook("erp")],
+               context={"message": "x", "title": "物料短缺：6061铝棒"}, dedupe_key="dead1")
     m = Message.objects.get()
     assert m.status == "dead"
     assert login("sales").get("/notifications/dead/").status_code == 403
     c = login("admin")
     page = c.get("/notifications/dead/").content.decode()
     assert f'data-testid="resend-{m.pk}"' in page and "HTTP 500" in page
+    # which message it was: its subject, and the event in words, not its code
+    shown = page[page.index('data-testid="dead-subject"'):]
+    assert "物料短缺：6061铝棒" in shown and "rule.notify" not in page
     receiver.status = 200
     with django_capture_on_commit_callbacks(execute=True):
         r = c.post(f"/notifications/dead/{m.pk}/resend")

@@ -17,16 +17,16 @@ from django.utils.translation import gettext_lazy
 from orderhub.notify import codec
 from orderhub.notify.delivery import deliver_due
 from orderhub.notify.models import Message
+from orderhub.notify.rendering import render_message
 from orderhub.notify.selectors import with_text
 from orderhub.notify.services import (
     NotifyRequest,
     Recipient,
-    _template_context,
     endpoint_save,
     notify,
-    render_message,
     template_save,
 )
+from orderhub.notify.services.enqueue import _template_context
 from orderhub.orders.services import order_create
 from tests.conftest import order_input
 
@@ -73,7 +73,7 @@ def test_enqueue_leaves_rendering_to_delivery(company, monkeypatch):
     def no_rendering(*a, **kw):
         raise AssertionError("notify() rendered a template")
 
-    monkeypatch.setattr("orderhub.notify.services.render_message", no_rendering)
+    monkeypatch.setattr("orderhub.notify.rendering.render_message", no_rendering)
     ctx = {"title": "物料提醒", "message": "检查物料", "due_at": DUE, "amount": Decimal("9.90")}
     assert notify(event="rule.notify", recipients=[Recipient.role("planner"), Recipient.role("qc")],
                   context=ctx, dedupe_key="lazy", channels=["inapp"]) == 2

@@ -19,8 +19,9 @@ SRC = Path(orderhub.__file__).parent
 EVENT_MODULES = sorted(p for p in SRC.glob("*/events.py"))
 # a literal with an event type's spelling that means something else
 ALLOWED = {("rules/ladders.py", "escalation"),        # the name of the system actor rungs fire as
+           ("web/labels.py", "escalation"),           # that actor's label
            ("intake/spec.py", "order.customer"),      # a field path in an intake mapping
-           ("intake/jobs.py", "intake.prune_refused")}  # a periodic job's name
+           ("intake/tasks.py", "intake.prune_refused")}  # a periodic job's name
 # the families of event types the events modules own: a new one spelt elsewhere is caught too
 FAMILY = re.compile(r"^(order|ticket|stage|intake|export|rule)\.[a-z_]+$")
 PERMISSION = re.compile(r"^[a-z]+\.(add|change|delete|view)_[a-z]+$")

@@ -247,6 +247,23 @@ def test_default_rules_install_once_and_report_an_override(company, admin):
     assert Message.objects.filter(event="rule.notify", user=od, order=order, channel="inapp").exists()
 
 
+def test_the_shipped_urgent_big_rule_stays_quiet_for_an_order_intake_triage_already_alerted(company, admin):
+    from orderhub.rules.services import rules_install_defaults
+
+    rules_install_defaults(actor=admin)
+    sales = company["actors"]["sales"]
+    big = [LineInput(sku="HSG-100", qty=Decimal("500"), unit_price=Decimal("120"))]
+    with clock.frozen(at(2026, 11, 23, 9, 0)):
+        typed = services.order_create(data=order_input(required_date=datetime(2026, 11, 25).date(), lines=big),
+                                      actor=sales).order
+        triaged = services.order_create(data=order_input(
+            required_date=datetime(2026, 11, 25).date(), lines=big, external_ref="PO-T",
+            tags=["triage:t1_urgent_large", "#急单大额"], urgency="red"), actor=sales).order
+    fired = set(RuleFiring.objects.filter(rule__name="t1_triage_urgent_big").values_list("order_id", flat=True))
+    assert fired == {typed.pk}  # the typed-in order is alerted by the rule; the triaged one was by intake
+    assert not Message.objects.filter(event="rule.notify", order=triaged, severity="red").exists()
+
+
 def test_a_batch_import_costs_the_rules_the_same_statements_at_3_or_30_orders(company, admin, settings):
     # per-process caches must not expire between the two measured imports on a busy machine
     settings.ORDERHUB_RULES_RELOAD_SECONDS = 600

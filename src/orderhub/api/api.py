@@ -18,6 +18,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
+from ninja.renderers import JSONRenderer
 
 from orderhub.catalog.api import router as catalog_router
 from orderhub.core.api import router as roles_router
@@ -28,6 +29,9 @@ from orderhub.intake.api import router as intake_router
 from orderhub.intake.api_setup import router as intake_setup_router
 from orderhub.notify.api import router as notify_router
 from orderhub.orders.api import router as orders_router
+from orderhub.orders.api import workflow_checks as workflow_checks_router
+from orderhub.orders.calendar_api import router as calendar_router
+from orderhub.rules.api import router as rules_router
 from orderhub.workflow.api import router as workflows_router
 
 #: Operation ids are published (clients generate code from them) and ninja derives them from the
@@ -47,6 +51,13 @@ class DecimalJSONParser(Parser):
 
 
 logger = logging.getLogger(__name__)
+
+
+class Utf8Renderer(JSONRenderer):
+    """JSON in UTF-8 as it reads (苏州…), not ``\\u82cf…`` escapes: the body is UTF-8 anyway
+    and its Content-Type says so."""
+
+    json_dumps_params = {"ensure_ascii": False}  # noqa: RUF012 (ninja's own class attribute)
 
 
 class OrderHubAPI(NinjaAPI):
@@ -76,6 +87,7 @@ api = OrderHubAPI(
                 "(`orderhub token create`); the web UI uses its session.",
     auth=[BearerToken(), SessionAuth()],
     parser=DecimalJSONParser(),
+    renderer=Utf8Renderer(),
     urls_namespace="api",
 )
 
@@ -183,9 +195,12 @@ ROUTERS = {
     "/intake": intake_router,
     "/notify": notify_router,
     "/roles": roles_router,
+    "/calendar": calendar_router,
+    "/rules": rules_router,
 }
 # intake's set-up routes first: GET /intake/channels must not reach the webhook's POST /intake/{channel}
 api.add_router("/intake", intake_setup_router)
 for prefix, router in ROUTERS.items():
     api.add_router(prefix, router)
-declare_capabilities(intake_setup_router, *ROUTERS.values())  # each operation's capability in the OpenAPI (x-orderhub-capability)
+api.add_router("/workflows", workflow_checks_router)  # POST /workflows/{code}/guard-test (orders app)
+declare_capabilities(intake_setup_router, workflow_checks_router, *ROUTERS.values())  # each operation's capability in the OpenAPI (x-orderhub-capability)

@@ -486,3 +486,24 @@ class BusinessCalendar:
 
 def _local_time_us(dt: datetime) -> int:
     return ((dt.hour * 60 + dt.minute) * 60 + dt.second) * _US_PER_SECOND + dt.microsecond
+
+
+@cache
+def library_official_years(country: str = "CN") -> frozenset[int]:
+    """Years for which the holidays library carries the government's published schedule.
+
+    For China the library computes the festivals of any year, but the days off around them
+    and the make-up workdays exist only for years whose official notice it has transcribed
+    (its ``*StaticHolidays`` tables); any later year is the library's estimate.
+    """
+    import importlib
+    import inspect
+
+    cls = type(holidays.country_holidays(country))
+    module = importlib.import_module(cls.__module__)
+    years: set[int] = set()
+    for name, obj in vars(module).items():
+        if inspect.isclass(obj) and name.endswith("StaticHolidays"):
+            for attr in ("special_public_holidays", "special_public_holidays_observed"):
+                years.update(getattr(obj, attr, None) or {})
+    return frozenset(years)

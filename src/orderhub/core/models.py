@@ -136,3 +136,24 @@ class RoleSetting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role_id}: {self.order_scope}"
+
+
+class OfficialHolidayYear(models.Model):
+    """The State Council's holiday schedule for one year, as an administrator imported it:
+    every statutory day off and every make-up workday (调休上班). It replaces the holidays
+    library's data for that year (which, for a year not yet published, is an estimate)."""
+
+    year = models.PositiveSmallIntegerField(_("year"), unique=True)
+    days_off = models.JSONField(_("days off"), default=list)        # ISO dates
+    workdays = models.JSONField(_("make-up workdays"), default=list)  # ISO dates
+    source = models.CharField(_("source"), max_length=200, blank=True)
+    imported_at = models.DateTimeField(_("imported at"))
+    imported_by = models.CharField(_("imported by"), max_length=150)
+
+    class Meta:
+        verbose_name = _("official holiday schedule")
+        verbose_name_plural = _("official holiday schedules")
+        ordering = ["year"]
+
+    def __str__(self) -> str:
+        return str(self.year)

@@ -10,11 +10,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from . import clock
 from .actors import Actor
 from .audit import append_event
 from .calendar_config import clear_calendar_cache
 from .errors import PermissionDenied, Problem, ValidationFailed
-from .models import CalendarOverride, RoleSetting
+from .holiday_table import parse_holiday_table
+from .models import CalendarOverride, OfficialHolidayYear, RoleSetting
 from .permissions import OrderScope, check, setting_permissions
 from .roles import DEFAULT_ROLE_SETTING, ROLE_PERMISSIONS, ROLE_SETTING_DEFAULTS, ROLES
 from .text import column_fault
@@ -60,6 +62,32 @@ def calendar_override_set(*, day: date, is_workday: bool, note: str, actor: Acto
     append_event(subject_type="calendar", subject_id=int(day.strftime("%Y%m%d")),
                  action="calendar.override_set", actor=actor,
                  changes={"is_workday": [before, is_workday]}, reason=note)
+    transaction.on_commit(clear_calendar_cache)
+    return obj
+
+
+@transaction.atomic
+def calendar_official_import(*, text: str, source: str, actor: Actor) -> OfficialHolidayYear:
+    """Import the official holiday schedule of one year (pasted or uploaded text, see
+    ``holiday_table``). It replaces the holidays library's data for that year, so an estimated
+    year stops being estimated. Audited. Open deadlines are recomputed by the caller
+    (``orders.services.order_deadlines_recompute``): core does not write orders."""
+    if not actor.has_perm("core.change_calendaroverride"):
+        raise PermissionDenied("permission_denied", _("You may not change the business calendar."))
+    fault = column_fault(OfficialHolidayYear, "source", source)
+    if fault:
+        raise ValidationFailed("invalid", fault, problems=[Problem("invalid", fault, field="source")])
+    table = parse_holiday_table(text)
+    before = OfficialHolidayYear.objects.filter(year=table.year).first()
+    obj, _created = OfficialHolidayYear.objects.update_or_create(year=table.year, defaults={
+        "days_off": [d.isoformat() for d in table.days_off],
+        "workdays": [d.isoformat() for d in table.workdays],
+        "source": source, "imported_at": clock.now(), "imported_by": actor.label})
+    append_event(subject_type="calendar", subject_id=table.year, action="calendar.official_imported",
+                 actor=actor, reason=source,
+                 changes={"days_off": [before.days_off if before else None, obj.days_off],
+                          "workdays": [before.workdays if before else None, obj.workdays]})
+    clear_calendar_cache()  # the recompute that follows in this transaction reads the new year
     transaction.on_commit(clear_calendar_cache)
     return obj
 

@@ -18,7 +18,7 @@ RETAIL_ACCOUNT = "DY-RETAIL"
 def demo_intake_setup() -> dict[str, str]:
     """Install missing shipped templates and give the demo's webhook channel a secret (kept
     across restarts). Returns the channel and its secret in clear, for the start-up banner."""
-    actor = Actor.system("demo")
+    actor = Actor.system("demo-loader")
     config_install_missing(actor=actor)
     if not Customer.objects.filter(code=RETAIL_ACCOUNT).exists():  # the Douyin mapping's default customer
         customer_save(code=RETAIL_ACCOUNT, data={"name": "抖音零售客户", "tier": Customer.Tier.C}, actor=actor)

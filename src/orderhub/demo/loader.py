@@ -1,4 +1,5 @@
-"""The demo company: a precision-machining shop (T1) with a fastener trading arm (T3).
+"""The demo company: a precision-machining shop (T1) with an auto-parts distribution arm (T2,
+the four-colour board) and a fastener trading arm (T3).
 
 Everything is created through the services, with the clock set back, so the history, the
 reservations and the audit chains are exactly what real use would leave behind.
@@ -20,6 +21,7 @@ from orderhub.catalog.models import BomItem, Customer, Product, Substitute, Unit
 from orderhub.core import clock
 from orderhub.core.actors import Actor
 from orderhub.core.services import roles_sync
+from orderhub.intake.services.config import config_install_missing
 from orderhub.inventory.models import Warehouse
 from orderhub.inventory.services import stock_receive
 from orderhub.notify.delivery import deliver_due
@@ -45,6 +47,8 @@ CUSTOMERS = [
     ("C0110", "合肥新源机器人有限公司", "B", "250000", "60000"),
     ("C0111", "温州瓯江阀门有限公司", "C", "80000", "75000"),
     ("C0112", "扬州天成传感技术有限公司", "A", "700000", "0"),
+    ("C0113", "南京速修汽车服务有限公司", "B", "200000", "10000"),
+    ("C0114", "苏州车之家汽修连锁", "B", "300000", "0"),
 ]
 
 MATERIALS = [
@@ -77,12 +81,26 @@ TRADE_GOODS = [
     ("M10-NUT-8", "M10 六角螺母 8级", "件", "0.0109", "0.018", "400000"),
 ]
 
+# auto parts the distribution arm (T2) sells from stock: sku, name, price, on hand
+AUTO_PARTS = [
+    ("AP-BRK-PAD-F01", "前刹车片 F01", "85.00", "4000"),
+    ("AP-FLT-OIL-A12", "机油滤清器 A12", "18.50", "12000"),
+    ("AP-SPK-IR-6", "铱金火花塞", "42.00", "8000"),
+    ("AP-WPR-24", "雨刮片 24 寸", "26.00", "3000"),
+]
+
+# one login per role; the username is the role's code. The last five are the people the
+# shipped rules and escalation ladders alert (planning supervisor, production director,
+# operations director, production manager, vice president): each must exist to be told.
 USERS = ["admin", "manager", "sales", "service", "planner", "purchaser", "warehouse", "production",
-         "qc", "finance", "logistics", "designer"]
+         "qc", "finance", "logistics", "designer", "planning_supervisor", "production_director",
+         "operations_director", "production_manager", "vice_president"]
 
 T1_PATH = ["pending", "scheduled", "materials_ready", "machining", "qc", "packed", "shipped"]
 T1_MOVERS = {"scheduled": "service", "materials_ready": "planner", "machining": "purchaser",
              "qc": "production", "packed": "qc", "shipped": "warehouse"}
+T2_PATH = ["paid", "picking", "shipped", "delivered"]
+T2_MOVERS = {"picking": "service", "shipped": "warehouse", "delivered": "logistics"}
 T3_PATH = ["awaiting_contract", "credit_review", "contract_signed", "production_locked"]
 T3_MOVERS = {"credit_review": "sales", "contract_signed": "finance", "production_locked": "sales"}
 # share of T1 orders aimed at each stage (the rest of the path is walked to get there)
@@ -142,6 +160,11 @@ def _catalog(users, system: Actor) -> None:
         UnitConversion.objects.create(product=good, unit="箱", factor=D("1000"))
         stock_receive(product_id=good.pk, warehouse_id=wh1.pk, qty=D(on_hand), actor=system,
                       note="期初库存")
+    for sku, name, price, on_hand in AUTO_PARTS:
+        part = Product.objects.create(sku=sku, name=name, unit="件", list_price=D(price),
+                                      safety_stock=D("200"), moq=D("100"), lead_time_days=5)
+        stock_receive(product_id=part.pk, warehouse_id=wh2.pk, qty=D(on_hand), actor=system,
+                      note="期初库存")
 
 
 def _calendar_hours(stage) -> float:
@@ -174,6 +197,30 @@ def _walk(order: Order, movers: dict[str, str], plan, actors: dict[str, Actor]) 
                 return
 
 
+def _t2_orders(n: int, rng: random.Random, now, actors: dict[str, Actor], *, done: int, total: int,
+               progress: Callable[[int, int], None] | None) -> None:
+    """Paid orders from the WeChat mini-program for the four-colour board (T2): every colour
+    present, remarks that become tags, a few stuck past the 2-hour limit."""
+    t2_flow = compiled(current_definition("T2"))
+    skus = [p[0] for p in AUTO_PARTS]
+    for k in range(n):
+        created, plan = _plan(t2_flow, T2_PATH, T2_PATH[k % len(T2_PATH)], rng, now)
+        data = OrderInput(
+            customer=rng.choice(["C0106", "C0113", "C0114", "C0102"]), workflow="T2", channel="wechat",
+            external_ref=f"DEMO-T2-{k + 1:04d}",
+            lines=[LineInput(sku=sku, qty=D(rng.choice([4, 10, 20, 50])))
+                   for sku in rng.sample(skus, rng.choice([1, 2, 3]))],
+            required_date=(created + timedelta(days=rng.choice([1, 2, 3]))).date(),
+            urgency=rng.choice(["green", "green", "yellow"]),
+            remarks=rng.choice(["", "避开周一送货", "附出厂检验报告", "防震泡沫包装"]))
+        with clock.frozen(created):
+            order = services.order_create(data=data, actor=actors["service"]).order
+            deliver_due()
+        _walk(order, T2_MOVERS, plan, actors)
+        if progress:
+            progress(done + k + 1, total)
+
+
 def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, int], None] | None = None) -> dict:
     """Load the demo company into an empty database. Returns counts and logins."""
     if Order.objects.exists() or Customer.objects.exists():
@@ -185,6 +232,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
         users = _users()
         actors = {name: Actor.for_user(u) for name, u in users.items()}
         workflow_install_templates(actor=system)
+        config_install_missing(actor=system)  # the shipped channel mappings, tag, triage and e-mail rules
         rules_install_defaults(actor=system)
         _catalog(users, system)
     t1 = current_definition("T1")
@@ -194,7 +242,8 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
     stage_names = [s for s, _ in T1_TARGETS]
     weights = [w for _, w in T1_TARGETS]
     n_t3 = max(orders // 15, 4)
-    n_t1 = orders - n_t3
+    n_t2 = max(orders // 10, 4)
+    n_t1 = orders - n_t3 - n_t2
     for i in range(n_t1):
         target = rng.choices(stage_names, weights)[0]
         created, plan = _plan(t1_flow, T1_PATH, target, rng, now)
@@ -228,6 +277,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
         _walk(order, T3_MOVERS, plan, actors)
         if progress:
             progress(n_t1 + j + 1, orders)
+    _t2_orders(n_t2, rng, now, actors, done=n_t1 + n_t3, total=orders, progress=progress)
     # a few finance holds and a supervisor's override, as a real week would have
     open_orders = list(Order.objects.filter(status="open", workflow__code="T1").order_by("pk"))
     for order in rng.sample(open_orders, min(4, len(open_orders))):

@@ -18,11 +18,12 @@ from ninja.files import UploadedFile
 from pydantic import ConfigDict, Field
 
 from orderhub.core.downloads import download_response
+from orderhub.core.errors import NotFound
 from orderhub.core.http.auth import requires
 from orderhub.core.http.schemas import ERRORS, BizDate, ErrorOut, IsoDate, Line, Text
 
 from . import selectors, services
-from .models import InboundMessage
+from .models import ConfigVersion, InboundMessage
 
 router = Router(tags=["intake"])
 STRICT = ConfigDict(extra="forbid")
@@ -283,8 +284,6 @@ def discard_draft(request, draft_id: int, payload: ReasonIn):
 
 @router.get("/config", auth=requires("intake.view"), response={200: list[ConfigOut], **ERRORS})
 def list_config(request):
-    from .models import ConfigVersion
-
     return [_config_out(v) for v in ConfigVersion.objects.filter(is_current=True).order_by("kind", "code")]
 
 
@@ -315,8 +314,6 @@ def quick_who(request, token: str):
 def quick_qr(request, token: str, kind: str):
     services.quick_customer(token)
     if kind not in ("png", "svg"):
-        from orderhub.core.errors import NotFound
-
         raise NotFound("not_found", _("QR codes come as png or svg."))
     url = request.build_absolute_uri(f"/api/intake/quick/{token}")
     return download_response(services.quick_qr(url, kind=kind), filename=f"quick-order.{kind}",

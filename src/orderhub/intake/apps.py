@@ -9,4 +9,4 @@ class IntakeAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import jobs  # noqa: F401  (registers the periodic jobs)
+        from . import tasks  # noqa: F401  (registers the periodic jobs)

@@ -24,6 +24,7 @@ from orderhub.orders.inputs import LineInput, OrderInput
 
 from .models import Alias, CustomerProfile
 from .readers import Record, SourceLine
+from .report import price_note
 from .spec import CompiledField, CompiledMapping, CompiledTagRule, CompiledTriageRule
 from .values import (
     Refused,
@@ -572,11 +573,8 @@ def _line_prices(item: Item, lines: list[dict[str, Any]], sources: list[SourceLi
         ln["unit_price"] = (amount / qty).quantize(PRICE_STEP, rounding=ROUND_HALF_UP)
         item.sources[f"lines[{i}].unit_price"] = item.sources.get(f"lines[{i}].amount", "amount")
         if ln["unit_price"] * qty != amount:  # the rounding is said, not hidden in the line's amount
-            where = sources[i].where if i < len(sources) else f"lines[{i}]"
-            item.notes.append(_("%(where)s: unit price %(amount)s ÷ %(qty)s = %(exact)s…, rounded half up to "
-                                "%(price)s") % {"where": where, "amount": amount, "qty": qty,
-                                                "exact": (amount / qty).quantize(PRICE_STEP * Decimal("0.001")),
-                                                "price": ln["unit_price"]})
+            item.notes.append(price_note(sources[i].where if i < len(sources) else f"lines[{i}]", amount, qty,
+                                         ln["unit_price"]))
 
 
 def _add_workdays(start: date, days: int) -> date:

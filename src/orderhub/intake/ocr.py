@@ -317,6 +317,47 @@ class Reading:
     text: str
 
 
+def _read_line(row: list[Box], sku_box: Box, sku: str, headers: dict[str, Box], i: int,
+               conf: dict[str, float], problems: list[dict[str, str]], meta: dict[str, Any]) -> dict[str, Any]:
+    """Line ``i`` from one row of the table: its cells under the header's columns, or, without a
+    header over the quantity, read from the row itself (``_row_columns``)."""
+
+    def column(col):
+        h = headers.get(col)
+        if h is None:
+            return None
+        near = min(row, key=lambda box: abs(box.cx - h.cx))
+        return near if abs(near.cx - h.cx) < (h.x1 - h.x0) * 2 + 40 else None
+
+    line: dict[str, Any] = {"sku": sku}
+    conf[f"lines[{i}].sku"] = round(sku_box.conf, 3)
+    cells = {col: column(col) for col in ("qty", "unit_price", "amount", "unit")}
+    guessed = False
+    if cells["qty"] is None:  # no header row (or none over this column): read the row itself
+        inferred, adds_up = _row_columns(row, sku_box)
+        cells = {col: inferred.get(col) for col in cells}
+        guessed = not adds_up
+        meta["columns"] = "inferred"
+    for col in ("qty", "unit_price", "amount"):
+        b = cells[col]
+        n = _number(b.text) if b else None
+        if n is not None:
+            line[col] = str(n)
+            conf[f"lines[{i}].{col}"] = round(b.conf * (0.5 if guessed else 1), 3)
+    if guessed and "qty" in line:
+        problems.append({"field": f"lines[{i}].qty", "message": _(
+            "no header row and the numbers do not multiply out: the quantity was taken as the first "
+            "number after the product code; check it")})
+    ub = cells["unit"]
+    if ub and not _NUM_RE.fullmatch(ub.text):
+        line["unit"] = ub.text
+        conf[f"lines[{i}].unit"] = round(ub.conf, 3)
+    if "qty" not in line:
+        problems.append({"field": f"lines[{i}].qty", "message": _("quantity not found")})
+        conf[f"lines[{i}].qty"] = 0.0
+    return line
+
+
 def read_purchase_order(boxes: list[Box], *, find_customer, find_product) -> Reading:
     """Order fields from text boxes. ``find_customer(name)`` → code or None and
     ``find_product(text)`` → sku or None look names up in the master data."""
@@ -381,40 +422,7 @@ def read_purchase_order(boxes: list[Box], *, find_customer, find_product) -> Rea
         if sku is None:
             continue
 
-        def column(col, row=row):
-            h = headers.get(col)
-            if h is None:
-                return None
-            near = min(row, key=lambda box: abs(box.cx - h.cx))
-            return near if abs(near.cx - h.cx) < (h.x1 - h.x0) * 2 + 40 else None
-
-        i = len(data["lines"])
-        line: dict[str, Any] = {"sku": sku}
-        conf[f"lines[{i}].sku"] = round(sku_box.conf, 3)
-        cells = {col: column(col) for col in ("qty", "unit_price", "amount", "unit")}
-        guessed = False
-        if cells["qty"] is None:  # no header row (or none over this column): read the row itself
-            inferred, adds_up = _row_columns(row, sku_box)
-            cells = {col: inferred.get(col) for col in cells}
-            guessed = not adds_up
-            meta["columns"] = "inferred"
-        for col in ("qty", "unit_price", "amount"):
-            b = cells[col]
-            n = _number(b.text) if b else None
-            if n is not None:
-                line[col] = str(n)
-                conf[f"lines[{i}].{col}"] = round(b.conf * (0.5 if guessed else 1), 3)
-        if guessed and "qty" in line:
-            problems.append({"field": f"lines[{i}].qty", "message": _(
-                "no header row and the numbers do not multiply out: the quantity was taken as the first "
-                "number after the product code; check it")})
-        ub = cells["unit"]
-        if ub and not _NUM_RE.fullmatch(ub.text):
-            line["unit"] = ub.text
-            conf[f"lines[{i}].unit"] = round(ub.conf, 3)
-        if "qty" not in line:
-            problems.append({"field": f"lines[{i}].qty", "message": _("quantity not found")})
-            conf[f"lines[{i}].qty"] = 0.0
+        line = _read_line(row, sku_box, sku, headers, len(data["lines"]), conf, problems, meta)
         data["lines"].append(line)
     # cross-checks lower the confidence of what does not add up
     for i, ln in enumerate(data["lines"]):

@@ -153,6 +153,8 @@ def _zip_kind(payload: bytes) -> str:
         return "docx"
     if any(n.startswith("ppt/") for n in names):
         return "pptx"
+    if "[Content_Types].xml" in names:  # an OOXML package with its parts elsewhere: openpyxl decides
+        return XLSX
     return "zip"
 
 
@@ -328,7 +330,10 @@ def check_zip(payload: bytes) -> int:
         with zipfile.ZipFile(io.BytesIO(payload)) as archive:
             members = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
-        raise Unreadable(_("The file is not a readable XLSX workbook: %(error)s") % {"error": exc}) from None
+        # a zip's signature but no readable directory: cut off (a download that stopped) or damaged;
+        # zipfile's own words ("File is not a zip file") would only confuse
+        raise Unreadable(_("The Excel workbook (.xlsx) is damaged or incomplete (it may have been cut off while "
+                           "downloading): open it in Excel or WPS, save it again and upload it.")) from exc
     if len(members) > MAX_ZIP_MEMBERS:
         raise Unreadable(_("The file holds more than %(n)d parts; refused.") % {"n": MAX_ZIP_MEMBERS})
     if sum(m.file_size for m in members) > limit:

@@ -74,6 +74,13 @@ def conversion_notes(data: OrderInput, master: MasterData, *, rows: list[int] | 
     return notes
 
 
+def price_note(where: str, amount: Decimal, qty: Decimal, price: Decimal) -> str:
+    """A unit price worked out from a line's amount and rounded: said, with the exact quotient."""
+    return _("%(where)s: unit price %(amount)s ÷ %(qty)s = %(exact)s…, rounded half up to %(price)s") % {
+        "where": where, "amount": amount, "qty": qty, "exact": (amount / qty).quantize(Decimal("1e-7")),
+        "price": price}
+
+
 def _kg_factor(product, unit: str) -> Decimal | None:
     if not product.kg_per_unit:
         return None
@@ -111,7 +118,11 @@ def report_view(report: dict[str, Any] | None, errors: list[dict[str, Any]] | No
             seen.add(key)
             listed.add(key)
             listed.add((None,) + key[1:])
-            problems.append({"row": p.get("row"), "field": p.get("field") or "", "message": p.get("message", "")})
+            field, message = p.get("field") or "", p.get("message", "")
+            for sep in (": ", "："):  # the field is its own column: not said twice
+                if field and message.startswith(field + sep):
+                    message = message[len(field) + len(sep):]
+            problems.append({"row": p.get("row"), "field": field, "message": message})
         out_rows.append({"rows": _rows_text(it.get("rows") or []), "ref": it.get("ref") or "",
                          "result": str(label), "css": css, "order": it.get("order"), "problems": problems,
                          "notes": list(dict.fromkeys(it.get("notes") or ())),
@@ -127,4 +138,8 @@ def report_view(report: dict[str, Any] | None, errors: list[dict[str, Any]] | No
         listed.add(key)
         general.append(e.get("message", ""))
     counts = [(str(label), summary[k]) for k, label in SUMMARY if k in summary]
-    return {"summary": counts, "general": list(dict.fromkeys(general)), "rows": out_rows}
+    pages = [_("page %(n)d: read from its text layer") % {"n": i} if how == "text"
+             else _("page %(n)d: a picture, read by OCR") % {"n": i}
+             for i, how in enumerate(report.get("pages") or (), start=1)]
+    return {"summary": counts, "general": list(dict.fromkeys(general)), "rows": out_rows,
+            "draft": report.get("draft"), "pages": pages}

@@ -15,6 +15,7 @@ from orderhub.core import permissions
 from orderhub.core.actors import Actor
 from orderhub.core.errors import NotFound
 from orderhub.core.models import AuditEvent
+from orderhub.orders.models import Order
 from orderhub.orders.selectors import scope_q, visible
 
 from .events import TRIAGE_ALERT
@@ -184,8 +185,6 @@ def triage_alerts_for(*, username: str, roles: frozenset[str] | set[str], actor:
     """Triage alerts addressed to a person (by name when raised, or by one of their roles now),
     newest first, for open orders only: what the intake page shows them until the notification
     hub delivers the alerts elsewhere. Two queries: recent alert events, then their orders."""
-    from orderhub.orders.models import Order
-
     wanted = []
     events = (AuditEvent.objects.filter(action=TRIAGE_ALERT).order_by("-id")
               .values("at", "data", "subject_id")[:scan])

@@ -316,10 +316,12 @@ def _config(ep: Endpoint) -> dict[str, Any]:
 
 
 def order_url(m: Message) -> str:
+    """The order's page, which is addressed by the order number (not its database id)."""
     base = getattr(settings, "ORDERHUB_BASE_URL", "").rstrip("/")
-    if not m.order_id:
+    number = m.order.number if m.order_id and m.order is not None else ""
+    if not number:
         return base + "/"
-    return f"{base}/orders/{m.order_id}/"
+    return f"{base}/orders/{urllib.parse.quote(number)}/"
 
 
 def send_dingtalk(m: Message, ep: Endpoint) -> str:

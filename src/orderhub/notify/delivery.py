@@ -36,11 +36,12 @@ from django.db import transaction
 from django.db.models import F
 
 from orderhub.core import clock
+from orderhub.core.calendar_config import get_business_calendar
 
 from . import metrics
 from .channels import DeliveryError, send
-from .models import DeliveryChannel, Endpoint, FirstTouch, Message
-from .services import render_pending
+from .models import DeliveryAttempt, DeliveryChannel, Endpoint, FirstTouch, Message
+from .rendering import render_pending
 
 logger = logging.getLogger(__name__)
 
@@ -107,8 +108,6 @@ def deliver_one(m: Message, ep: Endpoint | None, *, worker: str = "") -> bool:
 
 def _record(m: Message, *, ok: bool, error: str, answer: str, started: datetime, finished: datetime,
             worker: str, rendered: bool = False) -> None:
-    from .models import DeliveryAttempt
-
     max_attempts = int(getattr(settings, "ORDERHUB_NOTIFY_MAX_ATTEMPTS", 8))
     with transaction.atomic():
         DeliveryAttempt.objects.create(message_id=m.pk, number=m.attempts, started_at=started,
@@ -130,8 +129,6 @@ def _record(m: Message, *, ok: bool, error: str, answer: str, started: datetime,
 
 
 def first_touch_row(m: Message, touched_at: datetime) -> FirstTouch:
-    from orderhub.core.calendar_config import get_business_calendar
-
     submitted = datetime.fromisoformat(m.payload["first_touch"]["submitted_at"])
     wall = max((touched_at - submitted).total_seconds(), 0.0)
     try:
@@ -151,8 +148,6 @@ def deliver_inbox(rows: list[Message], *, worker: str = "") -> int:
     """In-app messages need no I/O: the claimed ones are rendered, then recorded delivered
     together with their text, in one transaction (one UPDATE, one INSERT of attempts, one of
     first touches)."""
-    from .models import DeliveryAttempt
-
     if not rows:
         return 0
     rendered = {m.pk for m in rows if render_pending(m)}

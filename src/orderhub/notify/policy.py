@@ -11,15 +11,15 @@ from django.utils.translation import gettext as _
 from orderhub.core.actors import Actor
 from orderhub.core.errors import PermissionDenied
 
+from .common import MANAGE_PERM, audit, cached, clear_caches
 from .models import NotifySettings
-from .services import MANAGE_PERM, _audit, _cached, clear_caches
 
 SETTINGS_PK = 1
 
 
 def delivery_settings() -> NotifySettings:
     """The settings row (the defaults when there is none yet)."""
-    return _cached("delivery_settings",
+    return cached("delivery_settings",
                    lambda: NotifySettings.objects.filter(pk=SETTINGS_PK).first() or NotifySettings(pk=SETTINGS_PK))
 
 
@@ -39,7 +39,7 @@ def delivery_settings_save(*, allow_private_targets: bool, actor: Actor) -> Noti
         row.allow_private_targets = bool(allow_private_targets)
         row.updated_by = actor.label[:150]
         row.save()
-        _audit("notify_settings", SETTINGS_PK, "notify.settings_saved", actor, before,
+        audit("notify_settings", SETTINGS_PK, "notify.settings_saved", actor, before,
                {"allow_private_targets": row.allow_private_targets})
     clear_caches()
     return row

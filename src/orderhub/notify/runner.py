@@ -33,6 +33,12 @@ import time
 from django.conf import settings
 from django.db import close_old_connections, connections
 
+from orderhub.celery import app as celery_app
+from orderhub.celery import periodic_jobs
+
+from . import heartbeat
+from .delivery import deliver_due, shutting_down
+
 logger = logging.getLogger(__name__)
 
 _runner: EmbeddedRunner | None = None
@@ -40,8 +46,6 @@ _runner: EmbeddedRunner | None = None
 
 def wake() -> None:
     if getattr(settings, "ORDERHUB_RUN_JOBS_INLINE", False):
-        from .delivery import deliver_due
-
         deliver_due()
         return
     if _runner is not None and _runner.is_alive():
@@ -49,9 +53,7 @@ def wake() -> None:
         return
     if getattr(settings, "ORDERHUB_JOBS", "embedded") == "celery":
         try:
-            from orderhub.celery import app
-
-            app.send_task("notify.deliver", retry=False)   # never hold the request up
+            celery_app.send_task("notify.deliver", retry=False)   # never hold the request up
         except Exception:  # the broker is down: the periodic sweep delivers later
             logger.warning("notify: could not wake a worker through the broker", exc_info=True)
 
@@ -75,10 +77,6 @@ class EmbeddedRunner(threading.Thread):
         self.join(timeout)
 
     def run(self) -> None:
-        from orderhub.celery import periodic_jobs
-
-        from .delivery import deliver_due
-
         while not self.stop_event.is_set():
             if self.orphaned():
                 logger.warning("runner: the parent process %s is gone, stopping", self.parent_pid)
@@ -106,8 +104,6 @@ class EmbeddedRunner(threading.Thread):
                 wait = min(wait, max(0.0, min(self._next_run.values()) - time.monotonic()))
             self.wake_event.wait(wait)
             self.wake_event.clear()
-        from . import heartbeat
-
         heartbeat.flush()            # the last runs seen, then this thread's connection closed
         connections.close_all()
 
@@ -152,8 +148,6 @@ def run_supervised(*, parent_pid: int | None, poll_seconds: float = 0.5) -> int:
     kernel when the parent dies, and a check of the parent's pid every round (the parent may have
     died before the request was made). SIGTERM or SIGINT stop it cleanly: the message in hand is
     finished and recorded, the rest of the claim given back."""
-    from .delivery import shutting_down
-
     if parent_pid is not None:
         die_with_parent(signal.SIGTERM)
         if os.getppid() != parent_pid:      # the parent died before prctl took effect

@@ -15,14 +15,13 @@ from django.utils.translation import gettext as _
 from orderhub.core.crypto import SecretUnreadable
 
 from .models import DeliveryAttempt, DeliveryChannel, Endpoint, FirstTouch, JobRun, Message
+from .rendering import render_pending
 from .secretconfig import REQUIRED, paths, url_hint, value_at
 
 
 def with_text(messages: Iterable[Message]) -> list[Message]:
     """``messages`` ready to show: one still queued (its text is rendered at delivery) gets the
     subject and body it would be sent with now, in memory only (nothing is written)."""
-    from .services import render_pending
-
     out = list(messages)
     for m in out:
         render_pending(m)

@@ -9,14 +9,13 @@ from datetime import datetime
 
 from orderhub.orders.events import ORDER_CREATED, STAGE_ENTERED
 from orderhub.orders.hooks import OrderChange
+from orderhub.workflow.services import compiled
 
 from .services import NotifyRequest, Recipient, notify_many
 
 
 def _stage_name(order, code: str) -> str:
     try:
-        from orderhub.workflow.services import compiled
-
         return compiled(order.workflow_id).stage(code).spec.name
     except Exception:  # an unknown stage or version: the code is still a useful name
         return code

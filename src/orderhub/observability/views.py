@@ -46,5 +46,5 @@ def prometheus(request):
 # Declared like every page (core.permissions; the permission matrix checks the declaration):
 # both carry their own credential or none — /healthz is for load balancers and says nothing
 # sensitive, /metrics checks its bearer token above.
-healthz.capability = "public"
-prometheus.capability = "public"
+healthz.capability = "public"  # type: ignore[attr-defined]
+prometheus.capability = "public"  # type: ignore[attr-defined]

@@ -15,10 +15,13 @@ from orderhub.core.http.auth import ActorRequest, requires
 from orderhub.core.http.schemas import ERRORS, IsoDate, Line, ReasonIn, RequiredReasonIn
 
 from . import selectors, services
+from .guardcheck import guards_test
 from .inputs import LineInput, OrderInput
 from .schemas import (
     BlockedOut,
     EventOut,
+    GuardTestIn,
+    GuardTestOut,
     OrderIn,
     OrderNumber,
     OrderOut,
@@ -30,6 +33,7 @@ from .schemas import (
     SnapshotOut,
     TransitionIn,
     Urgency,
+    WorkflowCode,
 )
 
 router = Router(tags=["orders"])
@@ -204,3 +208,21 @@ def events(request: ActorRequest, number: OrderNumber) -> list[dict[str, Any]]:
 @router.get("/{number}/snapshots", auth=requires("orders.view"), response={200: list[SnapshotOut], **ERRORS})
 def snapshots(request: ActorRequest, number: OrderNumber) -> list[dict[str, Any]]:
     return selectors.order_snapshots(selectors.get_order(number, actor=request.actor))
+
+
+# Mounted at /api/workflows beside the workflow app's own routes: trying a stage's checks needs
+# an order, and orders sit above workflows.
+workflow_checks = Router(tags=["workflows"])
+
+
+@workflow_checks.post("/{code}/guard-test", auth=requires("workflow.change"),
+                      response={200: GuardTestOut, **ERRORS})
+def guard_test(request: ActorRequest, code: WorkflowCode, payload: GuardTestIn) -> dict[str, Any]:
+    """Try the checks of `stage` (the current version's, or `guards` as drafted) on `order`
+    without moving it: `passed`, every reason it would be blocked, and the order facts the checks
+    read. Nothing is written. 404: unknown workflow, stage or order (or one the caller may not
+    see); 422: a drafted check that would be refused on save, named by place (`guards[1].expr`)."""
+    guards = None if payload.guards is None else [g.model_dump(exclude_none=True) for g in payload.guards]
+    result = guards_test(number=payload.order, workflow=code, stage=payload.stage, guards=guards,
+                         actor=request.actor)
+    return {**result.__dict__, "reasons": [p.as_dict() for p in result.reasons]}

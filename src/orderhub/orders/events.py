@@ -86,6 +86,8 @@ ORDER_UPDATED = "order.updated"
 ORDER_CANCELLED = "order.cancelled"
 ORDER_ATTACHMENT_ADDED = "order.attachment_added"
 ORDER_ESCALATED = "order.escalated"
+# a stage deadline recomputed after the business calendar changed (history only)
+ORDER_DEADLINE_RECOMPUTED = "order.deadline_recomputed"
 TICKET_OPENED = "ticket.opened"
 TICKET_RESOLVED = "ticket.resolved"
 ORDERS_EXPORTED = "export.orders"

@@ -218,3 +218,33 @@ class PreviewOut(Schema):
     lines: list[PreviewLineOut]
     errors: list[ProblemOut]
     warnings: list[ProblemOut]
+
+
+class GuardIn(Schema):
+    """One check as the workflow definition writes it (``stages[].guards[]``)."""
+
+    code: Line = Field(min_length=1, max_length=40)
+    expr: Text | None = Field(default=None, max_length=2000)
+    check: Literal["kitting"] | None = None
+    scope: Literal["order", "line"] = "order"
+    message: Text | None = Field(default=None, max_length=500)
+
+
+class GuardTestIn(Schema):
+    """Try a stage's checks on an order without moving it: the saved checks, or ``guards`` as
+    drafted (an editor's unsaved text)."""
+
+    order: OrderNumber
+    stage: StageCode
+    guards: list[GuardIn] | None = Field(default=None, max_length=50)
+
+
+class GuardTestOut(Schema):
+    order: str
+    workflow: str
+    stage: str
+    stage_name: str
+    passed: bool
+    reasons: list[ProblemOut]
+    values: dict[str, Any]        # the order facts the checks read (name → value)
+    guards: list[str]             # codes of the checks tried

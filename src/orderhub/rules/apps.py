@@ -9,4 +9,4 @@ class RulesConfig(AppConfig):
 
     def ready(self) -> None:
         # the order-hook subscribers (ladders, engine) are listed in orderhub.orders.hooks.SUBSCRIBERS
-        from . import jobs  # noqa: F401  (registers the periodic jobs)
+        from . import tasks  # noqa: F401  (registers the periodic jobs)

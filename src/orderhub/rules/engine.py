@@ -38,9 +38,11 @@ from orderhub.orders import events
 from orderhub.orders.facts import LazyValues, OrderFacts
 from orderhub.orders.hooks import OrderChange
 from orderhub.orders.models import Order, OrderLine
+from orderhub.orders.services import order_hold, order_update, ticket_open
 from orderhub.orders.services.overdue import OverdueStage
 
 from .models import Rule, RuleFiring, RulesStamp, RuleTask, Trigger
+from .notifying import send_many
 from .spec import ORDER_CHANGING, CompiledRule, compile_rule
 
 logger = logging.getLogger(__name__)
@@ -206,8 +208,6 @@ class _Batch:
 
 def _send_notes(notes: list[dict[str, Any]]) -> None:
     """The notify and webhook actions of one batch: one ``notify_many`` (fixed query count)."""
-    from .notifying import send_many
-
     usernames = {u for n in notes for u in getattr(n["action"], "users", [])}
     ids = dict(get_user_model().objects.filter(username__in=usernames)
                .values_list("username", "pk")) if usernames else {}
@@ -296,8 +296,6 @@ def rules_apply_pending(*, limit: int = 200) -> int:
 
 
 def _apply(task: RuleTask) -> tuple[str, str]:
-    from orderhub.orders.services import order_hold, order_update, ticket_open
-
     act = task.action
     rule = task.firing.rule
     order = task.order

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from orderhub.notify.services import NotifyRequest, Recipient, notify, notify_many
+
 
 def recipients(*, roles: Sequence[str] = (), user_ids: Sequence[int] = (),
                customer_ids: Sequence[int] = (), webhooks: Sequence[str] = ()) -> list:
-    from orderhub.notify.services import Recipient
-
     return ([Recipient.role(r) for r in roles] + [Recipient.user(u) for u in user_ids]
             + [Recipient.customer(c) for c in customer_ids] + [Recipient.webhook(w) for w in webhooks])
 
@@ -18,8 +18,6 @@ def recipients(*, roles: Sequence[str] = (), user_ids: Sequence[int] = (),
 def send(*, event: str, order, severity: str, dedupe_key: str, context: dict[str, Any],
          roles: Sequence[str] = (), user_ids: Sequence[int] = (), customer_ids: Sequence[int] = (),
          webhooks: Sequence[str] = (), channels: Sequence[str] | None = None) -> int:
-    from orderhub.notify.services import notify
-
     who = recipients(roles=roles, user_ids=user_ids, customer_ids=customer_ids, webhooks=webhooks)
     if not who:
         return 0
@@ -31,8 +29,6 @@ def send_many(requests: list[dict[str, Any]]) -> int:
     """Several notifications with a fixed number of queries (the overdue sweep's batches, the
     rules of one published batch). Each request: event, context, dedupe_key, order, severity,
     channels and any of roles / user_ids / customer_ids / webhooks."""
-    from orderhub.notify.services import NotifyRequest, notify_many
-
     built = []
     for r in requests:
         who = recipients(roles=r.get("roles", ()), user_ids=r.get("user_ids", ()),

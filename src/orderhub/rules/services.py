@@ -12,10 +12,11 @@ from django.utils.translation import gettext as _
 
 from orderhub.core import clock
 from orderhub.core.actors import Actor
-from orderhub.core.audit import append_event
+from orderhub.core.audited import audit_save
 from orderhub.core.errors import PermissionDenied, Problem, ValidationFailed
 from orderhub.core.text import column_fault
 
+from .engine import forget_rules
 from .events import RULE_SAVED
 from .models import Rule, RulesStamp
 from .spec import validate_rule
@@ -28,8 +29,6 @@ def bump_stamp() -> None:
     updated = RulesStamp.objects.filter(pk=1).update(version=F("version") + 1)
     if not updated:
         RulesStamp.objects.get_or_create(pk=1, defaults={"version": 1})
-    from .engine import forget_rules
-
     transaction.on_commit(forget_rules)
     forget_rules()
 
@@ -64,10 +63,8 @@ def rule_save(*, data: dict[str, Any], actor: Actor, rule: Rule | None = None) -
     rule.updated_at, rule.updated_by = now, actor.label[:150]
     rule.save()
     after = _plain(rule)
-    changes = {k: [before.get(k) if before else None, v] for k, v in after.items()
-               if before is None or before.get(k) != v}
-    append_event(subject_type="rule", subject_id=rule.pk, action=RULE_SAVED, actor=actor,
-                 changes=changes, data={"name": rule.name})
+    audit_save(subject_type="rule", subject_id=rule.pk, action=RULE_SAVED, actor=actor,
+               before=before, after=after, created=before is None, data={"name": rule.name})
     bump_stamp()
     return rule
 

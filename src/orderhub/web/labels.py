@@ -15,8 +15,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from orderhub.intake import events as intake_events
+from orderhub.intake.models import InboundMessage
 from orderhub.notify import events as notify_events
 from orderhub.orders import events
+from orderhub.rules.models import Trigger
+from orderhub.workflow.models import WorkflowDefinition
+from orderhub.workflow.services import compiled
 
 EVENT_LABELS = {
     events.ORDER_CREATED: gettext_lazy("Order created"),
@@ -29,6 +33,7 @@ EVENT_LABELS = {
     events.ORDER_UPDATED: gettext_lazy("Changed"),
     events.ORDER_ATTACHMENT_ADDED: gettext_lazy("Attachment added"),
     events.ORDER_ESCALATED: gettext_lazy("Escalated"),
+    events.ORDER_DEADLINE_RECOMPUTED: gettext_lazy("Deadline recomputed (calendar changed)"),
     events.TICKET_OPENED: gettext_lazy("Ticket opened"),
     events.TICKET_RESOLVED: gettext_lazy("Ticket resolved"),
     events.ORDERS_EXPORTED: gettext_lazy("Orders exported"),
@@ -55,7 +60,6 @@ EVENT_LABELS = {
 
 
 def inbound_status_label(code) -> str:
-    from orderhub.intake.models import InboundMessage
 
     if code in InboundMessage.Status.values:
         return str(InboundMessage.Status(code).label)
@@ -134,7 +138,6 @@ def rule_action_label(code: str) -> str:
 
 
 def trigger_label(code: str) -> str:
-    from orderhub.rules.models import Trigger
 
     return str(Trigger(code).label) if code in Trigger.values else code
 
@@ -177,8 +180,6 @@ def value_text(value, *, stage_names: dict | None = None, name: str = "") -> str
 def stage_names_everywhere() -> dict[str, str]:
     """Stage code → name over every current workflow (pages listing several workflows' orders;
     a code two workflows share keeps the first name, by workflow code)."""
-    from orderhub.workflow.models import WorkflowDefinition
-    from orderhub.workflow.services import compiled
 
     names: dict[str, str] = {}
     for wf in WorkflowDefinition.objects.filter(is_current=True).order_by("code"):
@@ -223,3 +224,18 @@ def actor_text(label: str) -> str:
         text = str(_ACTOR_PREFIXES[head]) % {"x": f"「{channel_label(rest) if head != 'rule' else rest}」"}
         return f"{text}（{starter}）" if starter else text
     return label
+
+
+def ticket_kind_label(ticket) -> str:
+    """A ticket's kind by the name its order's workflow gives it; a kind opened from the order
+    page without one is an exception (异常); any other kind is shown as it was given."""
+    from orderhub.workflow.services import compiled
+
+    if ticket.kind == "exception":
+        return _("Exception")
+    try:
+        kinds = compiled(ticket.order.workflow_id).tickets
+    except Exception:  # a workflow version that no longer compiles: the kind as given
+        return ticket.kind
+    kind = kinds.get(ticket.kind)
+    return str(kind.spec.name) if kind is not None else ticket.kind

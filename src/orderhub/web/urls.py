@@ -1,6 +1,17 @@
 from django.urls import path
 
-from .views import board, config, home, intake, intake_setup, notify, orders, rules, security
+from .views import (
+    board,
+    config,
+    home,
+    intake,
+    intake_setup,
+    notify,
+    orders,
+    rules,
+    security,
+    workflow_form,
+)
 
 app_name = "web"
 
@@ -41,8 +52,11 @@ urlpatterns = [
     path("settings/intake/<str:code>/secret", intake_setup.channel_secret, name="intake_channel_secret"),
     path("settings/customers/<str:code>/aliases", intake_setup.customer_aliases, name="intake_customer_aliases"),
     path("settings/", config.config_home, name="config_home"),
-    path("settings/workflows/<str:code>/", config.workflow_edit, name="config_workflow"),
+    path("settings/workflows/<str:code>/", workflow_form.workflow_edit, name="config_workflow"),
+    path("settings/workflows/<str:code>/guard-test", workflow_form.workflow_guard_test,
+         name="config_workflow_guard_test"),
     path("settings/calendar/", config.calendar, name="config_calendar"),
+    path("settings/calendar/official", config.calendar_import, name="config_calendar_import"),
     path("settings/customers/", config.customers, name="config_customers"),
     path("settings/customers/<str:code>/", config.customer_edit, name="config_customer"),
     path("settings/products/", config.products, name="config_products"),

@@ -10,13 +10,13 @@ from .config import (
     current_config,
     profile_set,
 )
-from .inbox import (
+from .dispatch import (
     inbound_process,
     inbound_process_pending,
-    inbound_receive,
     inbound_replay,
     inbound_replay_failed,
 )
+from .inbox import inbound_receive
 
 __all__ = [
     "alias_set", "channel_save", "compiled_config", "config_install_templates", "config_save",

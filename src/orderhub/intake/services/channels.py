@@ -105,8 +105,9 @@ def channel_create(*, code: str, name: str, based_on: str, actor: Actor,
         problems.append(Problem("not_found", _("Choose a mapping to start from."), field="based_on"))
     if problems:
         raise ValidationFailed("invalid", problems[0].message, problems=problems)
+    base_name = spec.get("name") or based_on
     spec["code"], spec["name"] = code, name[:100]
-    config_save(data=spec, actor=actor, note=_("new channel, started from %(from)s") % {"from": based_on})
+    config_save(data=spec, actor=actor, note=_("new channel, started from %(from)s") % {"from": base_name})
     secret = new_secret() if spec.get("format") == "json" else ""
     channel = channel_save(code=code, name=name, actor=actor, secret=secret or None,
                            window_seconds=window_seconds, is_active=True)

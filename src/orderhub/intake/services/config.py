@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 import json
+import re
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -13,10 +15,11 @@ import yaml
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from orderhub.catalog.models import Customer
+from orderhub.catalog.models import Customer, Product
 from orderhub.core import clock, crypto
 from orderhub.core.actors import Actor
 from orderhub.core.audit import append_event
+from orderhub.core.audited import audit_save
 from orderhub.core.errors import NotFound, PermissionDenied, Problem, ValidationFailed
 from orderhub.core.text import unstorable
 
@@ -78,7 +81,7 @@ def config_install_templates(*, actor: Actor) -> list[ConfigVersion]:
     out = []
     for path in template_files():
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        out.append(config_save(data=data, actor=actor, note=f"template {path.name}"))
+        out.append(config_save(data=data, actor=actor, note=_("shipped template %(file)s") % {"file": data.get("name") or path.name}))
         if data.get("kind") == "mapping" and not Channel.objects.filter(code=data["code"]).exists():
             Channel.objects.create(code=data["code"], name=data.get("name", data["code"])[:100])
     return out
@@ -95,7 +98,7 @@ def config_install_missing(*, actor: Actor) -> list[ConfigVersion]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         if (data.get("kind"), data.get("code")) in have:
             continue
-        out.append(config_save(data=data, actor=actor, note=f"template {path.name}"))
+        out.append(config_save(data=data, actor=actor, note=_("shipped template %(file)s") % {"file": data.get("name") or path.name}))
         if data.get("kind") == "mapping" and not Channel.objects.filter(code=data["code"]).exists():
             Channel.objects.create(code=data["code"], name=data.get("name", data["code"])[:100])
     return out
@@ -121,8 +124,6 @@ def compiled_config(version: ConfigVersion | int):
 @transaction.atomic
 def channel_save(*, code: str, actor: Actor, name: str | None = None, secret: str | None = None,
                  window_seconds: int | None = None, is_active: bool | None = None) -> Channel:
-    import re
-
     _require(actor, CONFIG_PERM, _("You may not change intake configuration."))
     if not re.match(CODE_RE, code):
         raise ValidationFailed("invalid", _("A channel code is 1–32 lower-case letters, digits, '_', '.' or '-'."),
@@ -145,15 +146,12 @@ def channel_save(*, code: str, actor: Actor, name: str | None = None, secret: st
     if is_active is not None:
         ch.is_active = is_active
     ch.save()
-    from .webhook import forget_channels
-
     forget_channels()  # this process sees the change at once, others within 2 s
     after = {"name": ch.name, "window_seconds": ch.window_seconds, "is_active": ch.is_active,
              "has_secret": bool(ch.secret)}
-    append_event(subject_type="intake_channel", subject_id=ch.pk, action=events.CHANNEL_SAVED, actor=actor,
-                 changes={k: [None if created else before[k], after[k]] for k in after
-                          if created or before[k] != after[k]},
-                 data={"code": code, "secret_changed": secret is not None})
+    audit_save(subject_type="intake_channel", subject_id=ch.pk, action=events.CHANNEL_SAVED, actor=actor,
+               before=None if created else before, after=after, created=created,
+               data={"code": code, "secret_changed": secret is not None})
     return ch
 
 
@@ -161,8 +159,6 @@ def channel_save(*, code: str, actor: Actor, name: str | None = None, secret: st
 def alias_set(*, kind: str, value: str, code: str, actor: Actor, channel: str = "") -> Alias:
     """``value`` (as a channel writes it) means our customer code / SKU ``code``."""
     _require(actor, CONFIG_PERM, _("You may not change intake configuration."))
-    from orderhub.catalog.models import Product
-
     if kind == "customer":
         exists = Customer.objects.filter(code=code).exists()
     elif kind == "product":
@@ -215,3 +211,28 @@ def profile_set(*, customer: str, actor: Actor, **fields) -> CustomerProfile:
     append_event(subject_type="intake_profile", subject_id=profile.pk, action=events.PROFILE_SET,
                  actor=actor, data={"customer": customer, **{k: v for k, v in fields.items()}})
     return profile
+
+
+# The channels webhooks reach, cached per process (``webhook.webhook_receive``).
+_CHANNEL_TTL = 2.0  # seconds a process keeps a channel's secret and window (saves a query per request)
+_channels: dict[str, tuple[float, Channel | None]] = {}
+
+
+def webhook_channel(code: str) -> Channel | None:
+    """The active channel ``code`` that takes webhooks (has a secret), cached a few seconds."""
+    if not re.match(CODE_RE, code or ""):
+        return None  # no channel has such a code (and a NUL or 5,000 characters never reach a query)
+    now = time.monotonic()
+    hit = _channels.get(code)
+    if hit is not None and now - hit[0] < _CHANNEL_TTL:
+        return hit[1]
+    ch = Channel.objects.filter(code=code, is_active=True).exclude(secret="").first()
+    if len(_channels) > 1000:
+        _channels.clear()
+    _channels[code] = (now, ch)
+    return ch
+
+
+def forget_channels() -> None:
+    """Drop the cached channels (after a save in this process)."""
+    _channels.clear()

@@ -29,7 +29,7 @@ from orderhub.orders.services import order_create
 
 from .. import events
 from ..mapping import AmbiguousCustomer, Lookups, apply_tag_rules
-from ..models import Draft, InboundMessage, InboundOrder
+from ..models import Draft, ImportJob, InboundMessage, InboundOrder
 from ..ocr import read_document, read_purchase_order
 from ..values import nfkc
 from .config import compiled_config, current_config
@@ -117,6 +117,7 @@ def draft_from_document(*, message: InboundMessage, actor: Actor) -> InboundMess
             message.save(update_fields=["status", "errors", "attempts", "processed_at"])
             events.message_status_changed(message=message, before=before, actor=actor,
                                           data={"errors": message.errors})
+            _end_job(message, failed=True)
         return message
     data = reading.data
     tags_v = current_config("tags", "default")
@@ -142,7 +143,16 @@ def draft_from_document(*, message: InboundMessage, actor: Actor) -> InboundMess
         message.save(update_fields=["status", "errors", "report", "attempts", "processed_at", "external_ref"])
         events.message_status_changed(message=message, before=before, actor=actor,
                                       data={"draft": draft.pk, "problems": reading.problems})
+        _end_job(message, failed=False)
     return message
+
+
+def _end_job(message: InboundMessage, *, failed: bool) -> None:
+    """A document uploaded on the import page has an import job: it ends here (a draft made, or
+    the document unreadable), or its page would say "importing" for ever."""
+    now = clock.now()
+    ImportJob.objects.filter(message=message, status=ImportJob.Status.RUNNING).update(
+        status=ImportJob.Status.FAILED if failed else ImportJob.Status.DONE, finished_at=now, updated_at=now)
 
 
 def _order_input(data: dict[str, Any]) -> OrderInput:

@@ -29,7 +29,7 @@ from ..ocr import DOCUMENT_TYPES
 from ..readers import Unreadable
 from .config import compiled_config, current_config
 from .drafts import draft_from_document
-from .inbox import inbound_process, inbound_receive
+from .inbox import inbound_map, inbound_receive, is_document
 
 logger = logging.getLogger(__name__)
 Status = InboundMessage.Status
@@ -188,7 +188,10 @@ def email_process(*, message: InboundMessage, actor: Actor) -> InboundMessage:
             if child.route != route.channel:  # the arrival channel stays; the route says who reads it
                 InboundMessage.objects.filter(pk=child.pk).update(route=route.channel)
                 child.route = route.channel
-            inbound_process(message=child, actor=actor)
+            if is_document(child):
+                draft_from_document(message=child, actor=actor)
+            else:
+                inbound_map(message=child, actor=actor)
     children = list(message.children.order_by("pk"))
     statuses = {c.status for c in children}
     if not children:

@@ -20,9 +20,11 @@ from django.utils.translation import gettext as _
 
 from orderhub.catalog.selectors import MasterData
 from orderhub.core import clock
-from orderhub.core.actors import Actor, RequestContext
+from orderhub.core.actors import Actor
+from orderhub.core.audit import GENESIS
 from orderhub.core.canonical import to_plain
 from orderhub.core.errors import Conflict, DomainError, NotFound, PermissionDenied, Problem
+from orderhub.core.models import AuditEvent
 from orderhub.orders.services import order_create_batch
 
 from .. import events
@@ -94,7 +96,12 @@ class Outcome:
     deferred_alerts: list[tuple[Any, list[dict[str, Any]]]] | None = None
 
 
-def _get(message: InboundMessage | int) -> InboundMessage:
+def is_document(msg: InboundMessage) -> bool:
+    """A picture or PDF: read by OCR into a draft, never through a mapping."""
+    return msg.content_type.split(";")[0].strip().lower() in DOCUMENT_TYPES
+
+
+def get_message(message: InboundMessage | int) -> InboundMessage:
     if isinstance(message, InboundMessage):
         return message
     msg = InboundMessage.objects.filter(pk=message).first()
@@ -103,20 +110,17 @@ def _get(message: InboundMessage | int) -> InboundMessage:
     return msg
 
 
-def inbound_process(*, message: InboundMessage | int, actor: Actor, mode: str = "accept_valid") -> InboundMessage:
-    """Parse a stored message through its channel's current mapping and make its orders.
+def inbound_map(*, message: InboundMessage | int, actor: Actor, mode: str = "accept_valid") -> InboundMessage:
+    """Parse a stored message through its channel's current mapping and make its orders (the
+    path of structured payloads; ``dispatch.inbound_process`` routes a message here or elsewhere).
 
     Never raises for bad content or a failing mapping: the message ends parsed, duplicate,
     needs_review or failed, with its errors and per-row report. Permission is checked by the
     order services (the actor must be allowed to create orders).
     """
-    msg = _get(message)
+    msg = get_message(message)
     if not actor.has_perm("orders.add_order"):
         raise PermissionDenied("permission_denied", _("You may not create orders."))
-    if msg.content_type.split(";")[0].strip().lower() in DOCUMENT_TYPES:
-        from .drafts import draft_from_document
-
-        return draft_from_document(message=msg, actor=actor)
     version = current_config("mapping", msg.read_as)
     if version is None:
         outcome = Outcome(Status.FAILED, errors=[
@@ -137,7 +141,7 @@ def inbound_process(*, message: InboundMessage | int, actor: Actor, mode: str = 
                 "message": _("Processing raised %(type)s: %(error)s") % {"type": type(exc).__name__,
                                                                          "error": str(exc)[:500]}}])
         outcome.mapping = version
-    return _conclude(msg, outcome, actor)
+    return conclude(msg, outcome, actor)
 
 
 CONCLUDED_FIELDS = ["status", "errors", "report", "attempts", "processed_at", "mapping", "external_ref"]
@@ -163,7 +167,7 @@ def _apply_outcome(msg: InboundMessage, outcome: Outcome, now) -> str:
     return before
 
 
-def _conclude(msg: InboundMessage, outcome: Outcome, actor: Actor) -> InboundMessage:
+def conclude(msg: InboundMessage, outcome: Outcome, actor: Actor) -> InboundMessage:
     with transaction.atomic():
         locked = InboundMessage.objects.select_for_update().defer("payload").get(pk=msg.pk)
         before = _apply_outcome(locked, outcome, clock.now())
@@ -184,12 +188,9 @@ def _conclude(msg: InboundMessage, outcome: Outcome, actor: Actor) -> InboundMes
 
 
 def _conclude_many(done: list[tuple[InboundMessage, Outcome]], actor: Actor) -> None:
-    """``_conclude`` for queued messages the caller holds locked (claimed by
+    """``conclude`` for queued messages the caller holds locked (claimed by
     ``inbound_process_pending``; queued messages have no import job): one read of their audit
     heads, one UPDATE of all their rows, one INSERT of all their events."""
-    from orderhub.core.audit import GENESIS
-    from orderhub.core.models import AuditEvent
-
     heads: dict[int, tuple[int, str]] = {}
     for sid, seq, digest in (AuditEvent.objects.filter(subject_type=events.SUBJECT,
                                                        subject_id__in=[m.pk for m, _o in done])
@@ -432,54 +433,23 @@ def _status(out: Outcome) -> str:
     return Status.FAILED
 
 
-def inbound_process_pending(*, limit: int = 20) -> list[InboundMessage]:
-    """Process up to ``limit`` queued messages, oldest first, and return them.
+class NotBatchable(Exception):
+    """Messages ``process_many`` cannot map together (documents, no mapping, not JSON)."""
 
-    The rows are claimed with ``SELECT … FOR UPDATE SKIP LOCKED`` (several processors share the
-    queue) and processed, and their ``queued`` flag cleared, in *one* transaction: if the process
-    dies, the transaction rolls back (no order, no status, no audit event) and the rows are
-    claimed again by the next run, so every message is processed exactly once.
-
-    Messages of one JSON channel are mapped with shared lookups and written with one
-    ``order_create_batch`` call; if that raises, each message is processed on its own.
-    """
-    with transaction.atomic():
-        claimed = list(InboundMessage.objects.select_for_update(skip_locked=True)
-                       .filter(queued=True).order_by("received_at", "id")[:limit])
-        groups: dict[tuple[str, str], list[InboundMessage]] = {}
-        for msg in claimed:
-            groups.setdefault((msg.kind, msg.read_as), []).append(msg)
-        for (kind, channel), msgs in groups.items():
-            actor = Actor.system(f"{kind}:{channel}")
-            try:
-                with transaction.atomic():
-                    _process_many(msgs, channel, actor)
-            except Exception:
-                logger.info("intake: batch of %d %s messages processed one by one", len(msgs), channel,
-                            exc_info=True)
-                for msg in msgs:
-                    _process_one_queued(msg)
-        InboundMessage.objects.filter(pk__in=[m.pk for m in claimed]).update(queued=False)
-        for msg in claimed:
-            msg.queued = False
-    return claimed
-
-
-class _NotBatchable(Exception):
     pass
 
 
-def _process_many(msgs: list[InboundMessage], channel: str, actor: Actor) -> None:
+def process_many(msgs: list[InboundMessage], channel: str, actor: Actor) -> None:
     """Map every message, write all their orders with one ``order_create_batch`` (accept valid
     rows: every order stands on its own), then conclude each message."""
     if not actor.has_perm("orders.add_order"):
         raise PermissionDenied("permission_denied", _("You may not create orders."))
     version = current_config("mapping", channel)
     if version is None or any(m.content_type.split(";")[0].strip().lower() in DOCUMENT_TYPES for m in msgs):
-        raise _NotBatchable()
+        raise NotBatchable()
     mapping = compiled_config(version)
     if mapping.spec.format != "json":
-        raise _NotBatchable()
+        raise NotBatchable()
     tags_v, triage_v = current_config("tags", "default"), current_config("triage", "default")
     tag_rules = compiled_config(tags_v) if tags_v else []
     triage_rules = compiled_config(triage_v) if triage_v else []
@@ -520,42 +490,3 @@ def _process_many(msgs: list[InboundMessage], channel: str, actor: Actor) -> Non
         if out.rows:
             out.status = _status(out)
     _conclude_many([(msg, out) for msg, out, _good in outcomes], actor)
-
-
-def _process_one_queued(msg: InboundMessage) -> None:
-    actor = Actor.system(f"{msg.kind}:{msg.channel}", context=RequestContext(ip=msg.source or None))
-    try:
-        with transaction.atomic():
-            done = inbound_process(message=msg, actor=actor)
-    except Exception as exc:  # PermissionDenied or a bug outside the parse: keep it, say why
-        logger.exception("intake: queued message %s raised", msg.pk)
-        done = _conclude(msg, Outcome(Status.FAILED, errors=[{
-            "code": "internal_error",
-            "message": _("Processing raised %(type)s: %(error)s") % {"type": type(exc).__name__,
-                                                                     "error": str(exc)[:500]}}]), actor)
-    msg.status = done.status
-
-
-def inbound_replay(*, message: InboundMessage | int, actor: Actor, mode: str = "accept_valid") -> InboundMessage:
-    """Run a failed (or stuck, or to-review) message again through the current mapping."""
-    msg = _get(message.pk if isinstance(message, InboundMessage) else message)  # its status now
-    if msg.status not in REPLAYABLE:
-        raise Conflict("not_replayable",
-                       _("Message %(id)s is %(status)s and cannot be replayed.")
-                       % {"id": msg.pk, "status": msg.get_status_display()})
-    if not actor.has_perm("orders.add_order"):
-        raise PermissionDenied("permission_denied", _("You may not create orders."))
-    actor = actor.for_channel(msg.channel)  # machine intake: the mapping's prices are kept
-    if msg.kind == InboundMessage.Kind.EMAIL:
-        from .email import email_process
-
-        return email_process(message=msg, actor=actor)
-    return inbound_process(message=msg, actor=actor, mode=mode)
-
-
-def inbound_replay_failed(*, actor: Actor, channel: str | None = None) -> list[InboundMessage]:
-    """Replay every failed message (of one channel), oldest first."""
-    qs = InboundMessage.objects.filter(status=Status.FAILED).exclude(kind=InboundMessage.Kind.ATTACHMENT)
-    if channel:
-        qs = qs.filter(channel=channel)
-    return [inbound_replay(message=m, actor=actor) for m in qs.order_by("received_at", "pk")]

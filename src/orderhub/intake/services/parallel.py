@@ -55,14 +55,15 @@ from ..models import ConfigVersion, ImportChunk, ImportJob, InboundMessage
 from ..ocr import DOCUMENT_TYPES
 from ..readers import Record, Unreadable, read
 from .config import compiled_config, current_config
+from .dispatch import inbound_process
 from .inbox import (
     CHUNK,
     MAX_REPORT_ITEMS,
     Outcome,
     Status,
-    _conclude,
     _status,
     accept_valid_chunk,
+    conclude,
     plain,
 )
 from .triage import triage_record
@@ -88,8 +89,6 @@ def import_parallel(*, job: ImportJob, actor: Actor, workers: int | None = None)
         raise PermissionDenied("permission_denied", _("You may not create orders."))
     planned = _plan(job, workers)
     if planned is None:  # nothing to split (no mapping, unreadable, empty): one process says why
-        from .inbox import inbound_process
-
         inbound_process(message=job.message_id, actor=actor, mode=job.mode)
         return ImportJob.objects.select_related("message").get(pk=job.pk)
     job, records = planned
@@ -329,7 +328,7 @@ def finish(*, job: ImportJob | int, actor: Actor) -> bool:
         out.status = _status(out)
         if failed:
             out.status, out.rows = Status.FAILED, 0  # the job failed, as when one process raises
-        _conclude(job.message, out, actor)
+        conclude(job.message, out, actor)
     return True
 
 

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from orderhub.core.actors import Actor
 from orderhub.core.roles import ROLES
+from orderhub.notify.services import NotifyRequest, Recipient, notify_many
 from orderhub.orders.inputs import OrderInput
 from orderhub.orders.models import Order
 
@@ -126,8 +127,6 @@ def triage_record(*, message: InboundMessage, order: Order, alerts: list[dict[st
     roll back with the order): red, so quiet hours never hold them; to the roles (their people
     and the robots bound to them), or to the managers found instead when nobody holds the roles.
     """
-    from orderhub.notify.services import NotifyRequest, Recipient, notify_many
-
     found = _alerts(order, message.pk, alerts)
     requests = []
     for a in found:

@@ -14,8 +14,9 @@ from orderhub.core.errors import PermissionDenied, Problem, ValidationFailed
 
 from ..models import ImportJob, InboundMessage
 from .config import current_config
+from .dispatch import inbound_process
 from .email import EMAIL_CHANNEL, email_process, email_receive
-from .inbox import inbound_process, inbound_receive
+from .inbox import inbound_receive
 from .parallel import import_parallel
 
 MODES = tuple(ImportJob.Mode.values)

@@ -15,8 +15,6 @@ content is a duplicate.
 
 from __future__ import annotations
 
-import re
-import time
 from typing import Any
 
 from django.conf import settings
@@ -27,8 +25,9 @@ from orderhub.core.actors import Actor, RequestContext
 from orderhub.core.errors import DomainError, NotFound
 
 from ..models import Channel, InboundMessage, RefusedRequest
-from ..spec import CODE_RE
-from .inbox import inbound_process, inbound_receive
+from .config import forget_channels, webhook_channel  # noqa: F401 (forget_channels: its old home)
+from .dispatch import inbound_process
+from .inbox import inbound_receive
 from .refusals import refusal_record
 
 SIGNATURE_HEADER = signing.SIGNATURE_HEADER
@@ -69,29 +68,6 @@ def _problem(headers: dict[str, str], body: bytes, channel: Channel) -> tuple[st
     return None
 
 
-_CHANNEL_TTL = 2.0  # seconds a process keeps a channel's secret and window (saves a query per request)
-_channels: dict[str, tuple[float, Channel | None]] = {}
-
-
-def _channel(code: str) -> Channel | None:
-    if not re.match(CODE_RE, code or ""):
-        return None  # no channel has such a code (and a NUL or 5,000 characters never reach a query)
-    now = time.monotonic()
-    hit = _channels.get(code)
-    if hit is not None and now - hit[0] < _CHANNEL_TTL:
-        return hit[1]
-    ch = Channel.objects.filter(code=code, is_active=True).exclude(secret="").first()
-    if len(_channels) > 1000:
-        _channels.clear()
-    _channels[code] = (now, ch)
-    return ch
-
-
-def forget_channels() -> None:
-    """Drop the cached channels (after a save in this process)."""
-    _channels.clear()
-
-
 def webhook_receive(*, channel: str, body: bytes, headers: dict[str, str], content_type: str = "",
                     context: RequestContext | None = None, mode: str | None = None) -> InboundMessage:
     """Check a webhook's signature, store it raw, and process it (``sync``) or queue it
@@ -100,7 +76,7 @@ def webhook_receive(*, channel: str, body: bytes, headers: dict[str, str], conte
     request stores nothing."""
     queue = (mode or webhook_mode()) == "queue"
     context = context or RequestContext()
-    ch = _channel(channel)
+    ch = webhook_channel(channel)
     if ch is None:
         message = _("Channel '%(channel)s' takes no webhooks.") % {"channel": channel}
         refusal_record(kind=InboundMessage.Kind.WEBHOOK, channel=channel, reason=RefusedRequest.Reason.UNKNOWN_CHANNEL,

@@ -17,6 +17,7 @@ from .changes import (
 )
 from .common import Blocked, CreateResult, TransitionResult, snapshot_content
 from .create import BatchItem, order_create, order_create_batch
+from .deadlines import order_deadlines_recompute
 from .escalation import (
     Firing,
     Rung,
@@ -36,5 +37,5 @@ __all__ = [
     "order_create_batch", "order_hold", "order_override", "order_resume", "order_transition",
     "order_update", "edit_refusal", "snapshot_content", "ticket_open", "ticket_resolve",
     "Firing", "Rung", "escalation_step_fire", "escalation_steps_cancel", "escalation_steps_create",
-    "OverdueStage", "stage_instances_mark_overdue", "Preview", "order_preview",
+    "OverdueStage", "stage_instances_mark_overdue", "order_deadlines_recompute", "Preview", "order_preview",
 ]

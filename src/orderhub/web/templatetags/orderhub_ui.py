@@ -6,11 +6,13 @@ from datetime import datetime
 
 from django import template
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from orderhub.core import clock
 from orderhub.core.roles import ROLES
 from orderhub.orders import events
+from orderhub.orders.models import Order, Urgency
 from orderhub.web import labels
 
 register = template.Library()
@@ -93,6 +95,11 @@ def event_label(code: str) -> str:
 
 
 @register.filter
+def ticket_kind(ticket) -> str:
+    return labels.ticket_kind_label(ticket)
+
+
+@register.filter
 def actor_text(label: str) -> str:
     return labels.actor_text(label)
 
@@ -137,7 +144,6 @@ def is_blocked_move(action: str) -> bool:
 @register.filter
 def field_label(name: str) -> str:
     """An order field's name as people read it ("stage" → 阶段), from the model's verbose names."""
-    from orderhub.orders.models import Order
     try:
         return str(Order._meta.get_field(name).verbose_name)
     except Exception:  # not a model field (e.g. a key in event data): a fact's label, or as it is
@@ -147,13 +153,18 @@ def field_label(name: str) -> str:
 @register.simple_tag
 def change_value(field: str, value, stage_names=None) -> str:
     """A before/after value of ``field``: stage names instead of codes, labels of choices."""
-    from orderhub.orders.models import Order, Urgency
     if field == "stage" and stage_names and value in stage_names:
         return str(stage_names[value])
     if field == "status" and value in Order.Status.values:
         return str(Order.Status(value).label)
     if field == "urgency" and value in Urgency.values:
         return str(Urgency(value).label)
+    if field.endswith("_at") and isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return plain(value)
+        return date_format(timezone.localtime(moment), "Y-m-d H:i") if timezone.is_aware(moment) else value
     return plain(value)
 
 

@@ -18,7 +18,7 @@ from django.utils.translation import get_language
 from django.views.decorators.cache import never_cache
 
 from orderhub.core import clock, permissions
-from orderhub.orders.boards import board, change_stamp, four_colour
+from orderhub.orders.boards import MAX_PER_COLUMN, PER_COLUMN, board, change_stamp, four_colour
 from orderhub.workflow.models import WorkflowDefinition
 
 from ..forms import OrderFilterForm
@@ -33,6 +33,25 @@ def _stamp(code: str) -> str:
     return f"{change_stamp(code)}-{minute}"
 
 
+def _per_column(request) -> int:
+    """How many cards each column shows: 30, and 30 more per click on "more" (bounded)."""
+    try:
+        n = int(request.GET.get("cards", PER_COLUMN))
+    except ValueError:
+        n = PER_COLUMN
+    return max(PER_COLUMN, min(n, MAX_PER_COLUMN))
+
+
+def _more_query(request, per_column: int) -> str | None:
+    """The board's own query string with 30 more cards per column (None at the bound)."""
+    if per_column >= MAX_PER_COLUMN:
+        return None
+    params = request.GET.copy()
+    params.pop("stamp", None)
+    params["cards"] = str(per_column + PER_COLUMN)
+    return params.urlencode()
+
+
 def _columns_html(request, code: str, stamp: str) -> str:
     view = request.GET.get("view", "")
     params = sorted((k, v) for k, v in request.GET.items() if k not in ("stamp",))
@@ -42,13 +61,15 @@ def _columns_html(request, code: str, stamp: str) -> str:
     html = cache.get(key)
     if html is None:
         form = OrderFilterForm(request.GET or None)
-        columns = board(code, form.order_filter(actor.roles), actor=actor)
+        per_column = _per_column(request)
+        columns = board(code, form.order_filter(actor.roles), actor=actor, per_column=per_column)
         now = clock.now()
         for col in columns:
             for card in col.cards:
                 card.colour = four_colour(card, col, now)
         html = render_to_string("web/_board_columns.html", {
-            "columns": columns, "stamp": stamp, "now": now, "code": code, "view": view})
+            "columns": columns, "stamp": stamp, "now": now, "code": code, "view": view,
+            "more_query": _more_query(request, per_column)})
         cache.set(key, html, CACHE_SECONDS)
     return html
 
@@ -62,6 +83,7 @@ def board_page(request, code: str):
     return render(request, "web/board.html", {
         "definition": definition, "code": code, "form": OrderFilterForm(request.GET or None),
         "view": request.GET.get("view", ""), "poll_seconds": POLL_SECONDS,
+        "cards": _per_column(request) if "cards" in request.GET else None,
         "query": request.GET.urlencode(), "columns_html": mark_safe(_columns_html(request, code, stamp)),  # noqa: S308 (our own template's output)
     })
 

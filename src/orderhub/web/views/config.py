@@ -10,7 +10,6 @@ import re
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
-import yaml
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
@@ -23,17 +22,22 @@ from django.utils.translation import gettext as _
 from orderhub.catalog.models import Customer, Product
 from orderhub.catalog.services import customer_save, product_save, sales_owner_by_username
 from orderhub.core import clock
-from orderhub.core.calendar_config import get_business_calendar
+from orderhub.core.calendar_config import estimated_years, get_business_calendar, year_is_estimated
 from orderhub.core.errors import DomainError
-from orderhub.core.models import CalendarOverride
+from orderhub.core.models import CalendarOverride, OfficialHolidayYear
 from orderhub.core.permissions import OrderScope, roles_overview
 from orderhub.core.roles import ROLES
-from orderhub.core.services import calendar_override_set, role_setting_save, user_save
-from orderhub.core.text import load_yaml, text_fault
+from orderhub.core.services import (
+    calendar_official_import,
+    calendar_override_set,
+    role_setting_save,
+    user_save,
+)
+from orderhub.core.text import text_fault
 from orderhub.inventory.models import StockLevel, Warehouse
 from orderhub.inventory.services import stock_adjust
+from orderhub.orders.services import order_deadlines_recompute
 from orderhub.workflow.models import WorkflowDefinition
-from orderhub.workflow.services import workflow_save
 
 from .common import actor_for, field_errors, requires
 
@@ -64,46 +68,6 @@ def config_home(request):
     })
 
 
-# --------------------------------------------------------------------------- workflows
-
-@requires("workflow.change")
-def workflow_edit(request, code: str):
-    current = WorkflowDefinition.objects.filter(code=code, is_current=True).first()
-    if current is None:
-        raise Http404(code)
-    errors: list[dict] = []
-    text = yaml.safe_dump(current.spec, allow_unicode=True, sort_keys=False, width=100)
-    if request.method == "POST":
-        text = request.POST.get("definition", "")
-        note = request.POST.get("note", "")
-        try:
-            data = load_yaml(text)
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = _("line %(line)d") % {"line": mark.line + 1} if mark else ""
-            errors.append({"field": where, "message": _("Not valid YAML: %(problem)s")
-                           % {"problem": getattr(e, "problem", str(e))}})
-        else:
-            if not isinstance(data, dict):
-                errors.append({"field": "", "message": _("The definition must be a mapping of fields.")})
-            elif data.get("code") != code:
-                errors.append({"field": "code", "message": _("The code must stay %(code)s.") % {"code": code}})
-            else:
-                try:
-                    wf = workflow_save(data=data, actor=actor_for(request), note=note)
-                except DomainError as e:
-                    errors = [{"field": p.field or "", "message": str(p.message)} for p in e.problems] or \
-                        [{"field": "", "message": e.message}]
-                else:
-                    messages.success(request, _("Saved as version %(v)d; running orders keep their version.")
-                                     % {"v": wf.version})
-                    return redirect("web:config_workflow", code=code)
-    versions = WorkflowDefinition.objects.filter(code=code).order_by("-version")[:20]
-    return render(request, "web/config/workflow.html", {
-        "current": current, "text": text, "errors": errors, "versions": versions,
-    }, status=400 if errors else 200)
-
-
 # --------------------------------------------------------------------------- calendar
 
 @requires("settings.calendar")
@@ -123,6 +87,10 @@ def calendar(request):
             else:
                 messages.success(request, _("Calendar changed for %(day)s.") % {"day": day.isoformat()})
                 return redirect("web:config_calendar")
+    return _calendar_page(request, errors)
+
+
+def _calendar_page(request, errors, import_errors=None, text="", source=""):
     cal = get_business_calendar()
     today = clock.now().date()
     special = []
@@ -130,11 +98,56 @@ def calendar(request):
         d = today + timedelta(days=i)
         kind = cal.day_kind(d)
         if kind not in ("workday", "weekend"):
-            special.append({"date": d, "kind": kind, "name": cal.holiday_name(d) or ""})
+            special.append({"date": d, "kind": kind, "name": cal.holiday_name(d) or "",
+                            "estimated": year_is_estimated(d.year)})
     return render(request, "web/config/calendar.html", {
         "special": special, "overrides": CalendarOverride.objects.order_by("-date")[:100],
         "errors": errors, "periods": cal.periods,
-    }, status=400 if errors else 200)
+        "estimated": estimated_years(today, date(today.year + 1, 12, 31)),
+        "official": OfficialHolidayYear.objects.order_by("-year")[:20],
+        "import_errors": import_errors or {}, "text": text, "source": source,
+    }, status=400 if errors or import_errors else 200)
+
+
+MAX_SCHEDULE_BYTES = 256 * 1024
+
+
+def _schedule_text(request) -> str:
+    upload = request.FILES.get("file")
+    if upload is None:
+        return request.POST.get("text", "")
+    if upload.size > MAX_SCHEDULE_BYTES:
+        raise ValueError(_("The file is larger than %(n)s KB.") % {"n": MAX_SCHEDULE_BYTES // 1024})
+    raw = upload.read(MAX_SCHEDULE_BYTES + 1)
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ValueError(_("The file is not text (UTF-8 or GB18030)."))
+
+
+@requires("settings.calendar")
+def calendar_import(request):
+    """Import a year's official holiday schedule, then recompute the open deadlines it moves."""
+    if request.method != "POST":
+        return redirect("web:config_calendar")
+    source = request.POST.get("source", "").strip()[:200]
+    try:
+        text = _schedule_text(request)
+    except ValueError as e:
+        return _calendar_page(request, {}, {"text": [str(e)]}, "", source)
+    actor = actor_for(request)
+    try:
+        year = calendar_official_import(text=text, source=source, actor=actor)
+    except DomainError as e:
+        return _calendar_page(request, {}, field_errors(e) or {"general": [e.message]}, text, source)
+    moved = order_deadlines_recompute(actor=actor, since=date(year.year, 1, 1),
+                                      reason=_("official holiday schedule %(year)s imported") % {"year": year.year})
+    messages.success(request, _("Official schedule for %(year)s imported: %(off)s days off, %(on)s make-up "
+                                "workdays; %(n)s open deadlines recomputed.")
+                     % {"year": year.year, "off": len(year.days_off), "on": len(year.workdays), "n": len(moved)})
+    return redirect("web:config_calendar")
 
 
 # --------------------------------------------------------------------------- customers

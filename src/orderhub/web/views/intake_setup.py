@@ -39,7 +39,7 @@ from orderhub.orders.models import Urgency
 from .common import actor_for, field_errors, requires
 
 FORMAT_LABELS = {"json": gettext_lazy("JSON (webhooks and .json files)"), "csv": gettext_lazy("CSV file"),
-                 "xlsx": gettext_lazy("Excel file (xlsx)")}
+                 "xlsx": gettext_lazy("Excel file (.xlsx)")}
 FIELD_LABELS = {
     "external_ref": gettext_lazy("Channel order number"), "customer": gettext_lazy("Customer"),
     "required_date": gettext_lazy("Required date"), "promised_date": gettext_lazy("Promised date"),
@@ -162,7 +162,13 @@ def _trial_view(result: dict) -> dict:
             lines.append({"where": ln["where"], "row": ln["row"], "fields": [
                 {"label": FIELD_LABELS.get(f["field"], f["field"]), "source": f["source"], "raw": f["raw"],
                  "value": made.get(f["field"])} for f in ln["fields"]]})
-        items.append({**it, "fields": fields, "lines": lines,
+        problems = []
+        for p in it["problems"]:  # the field once, as code, then what is wrong with it
+            field, message = p.get("field") or "", p.get("message") or ""
+            if field and message.startswith(f"{field}: "):
+                message = message[len(field) + 2:]
+            problems.append({"field": field, "message": message})
+        items.append({**it, "problems": problems, "fields": fields, "lines": lines,
                       "urgency_label": URGENCY_LABELS.get(order.get("urgency"), "")})
     return {**result, "items": items}
 

@@ -11,11 +11,12 @@ from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from orderhub.core import clock, permissions
-from orderhub.core.calendar_config import get_business_calendar
+from orderhub.core.calendar_config import estimated_years, get_business_calendar
 from orderhub.core.downloads import download_response
 from orderhub.core.errors import DomainError, NotFound, PermissionDenied
 from orderhub.core.models import AuditEvent
@@ -82,6 +83,15 @@ def order_export(request):
                              content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
+def _deadline_estimated(order) -> list[int]:
+    """The years without an official holiday schedule that the open stage's deadline counts
+    through (its working hours there are estimated)."""
+    if order.status != "open" or order.stage_due_at is None or order.stage_entered_at is None:
+        return []
+    return estimated_years(timezone.localtime(order.stage_entered_at).date(),
+                           timezone.localtime(order.stage_due_at).date())
+
+
 def _detail_context(request, order: Order) -> dict:
     actor = actor_for(request)
     wf = compiled(order.workflow_id)
@@ -119,6 +129,7 @@ def _detail_context(request, order: Order) -> dict:
         "may_attach": permissions.allowed(actor, "orders.attach"), "diff": diff,
         "may_see_forensics": permissions.may_see_forensics(actor),
         "stage_names": {code: st.spec.name for code, st in wf.stages.items()},
+        "deadline_estimated": _deadline_estimated(order),
         "alerts": order_alerts(order),
         "may_edit": permissions.allowed(actor, "orders.update"), "edit_refusal": edit_refusal(order, wf),
     }

@@ -27,6 +27,7 @@ from orderhub.rules.models import Rule, RuleFiring, Trigger
 from orderhub.rules.services import rule_data, rule_save
 
 from .. import labels
+from . import rule_form
 from .common import actor_for, refused, requires, visible_or_404
 
 PAGE_SIZE = 50
@@ -75,6 +76,8 @@ def rule_edit(request, pk: int | None = None):
     actions_text = (yaml.safe_dump(values["actions"], allow_unicode=True, sort_keys=False)
                     if values["actions"] else EXAMPLE_ACTIONS)
     errors: dict[str, list[str]] = {}
+    rows = rule_form.action_rows(values["actions"])
+    yaml_rows = False   # the actions came from the form rows (not the YAML list)
     if request.method == "POST":
         p = request.POST
         actions_text = p.get("actions", "")
@@ -88,25 +91,46 @@ def rule_edit(request, pk: int | None = None):
                 values["interval_minutes"] = int(interval)
             except ValueError:
                 errors["interval_minutes"] = [_("Enter a whole number of minutes.")]
-        try:
-            values["actions"] = load_yaml(actions_text) or []
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            errors["actions"] = [_("Not valid YAML (line %(line)s): %(problem)s") % {
-                "line": mark.line + 1 if mark else "?", "problem": getattr(e, "problem", str(e))}]
+        use_rows = yaml_rows = "a-count" in p and p.get("mode") != "yaml"
+        kept: list[dict] = []
+        if use_rows:   # the action rows; the YAML list is the advanced view's
+            rows = rule_form.rows_from_post(p)
+            values["actions"], kept, bad = rule_form.actions_from_rows(rows)
+            if bad:
+                errors.setdefault("general", []).append(_("Not saved."))
+        else:
+            try:
+                values["actions"] = load_yaml(actions_text) or []
+            except yaml.YAMLError as e:
+                mark = getattr(e, "problem_mark", None)
+                errors["actions"] = [_("Not valid YAML (line %(line)s): %(problem)s") % {
+                    "line": mark.line + 1 if mark else "?", "problem": getattr(e, "problem", str(e))}]
         if not errors:
             try:
                 data = json.loads(json.dumps(values, default=_plain_number))
                 saved = rule_save(data=data, actor=actor_for(request), rule=rule)
             except DomainError as e:
-                errors = _form_errors(e)
+                if use_rows:
+                    rule_form.place_action_problems(e.problems or [], kept, errors)
+                    errors = errors or {"general": [e.message]}
+                else:
+                    errors = _form_errors(e)
             else:
                 messages.success(request, _("Rule %(name)s saved.") % {"name": saved.name})
                 return redirect("web:rule_edit", pk=saved.pk)
+        if use_rows:
+            if not rows or not rows[-1].get("blank"):
+                rows.append({**rule_form.action_rows([])[0], "k": len(rows)})
+            if isinstance(values.get("actions"), list):
+                actions_text = yaml.safe_dump(json.loads(json.dumps(values["actions"], default=_plain_number)),
+                                              allow_unicode=True, sort_keys=False)
+        else:
+            rows = rule_form.action_rows(values["actions"] if isinstance(values.get("actions"), list) else [])
     return render(request, "web/rules/edit.html", {
         "rule": rule, "values": values, "actions_text": actions_text, "errors": errors,
         "triggers": Trigger.choices, "roles": list(ROLES.items()),
-        "condition_names": CONDITION_NAMES, "action_keys": ACTION_KEYS,
+        "condition_names": CONDITION_NAMES, "action_keys": ACTION_KEYS, "rows": rows,
+        "yaml_open": "actions" in errors and not yaml_rows, **rule_form.choices(),
     }, status=400 if errors else 200)
 
 
