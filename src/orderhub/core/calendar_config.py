@@ -7,6 +7,7 @@ a single-day override.
 
 import threading
 import time as _time
+from collections.abc import Iterable
 from datetime import date, timedelta
 
 from django.conf import settings
@@ -21,7 +22,8 @@ _cached: tuple[float, BusinessCalendar, frozenset[int]] | None = None
 COUNTRY = "CN"
 
 
-def official_overrides(base: BusinessCalendar, year: int, days_off, workdays) -> dict[date, bool]:
+def official_overrides(base: BusinessCalendar, year: int, days_off: Iterable[str],
+                       workdays: Iterable[str]) -> dict[date, bool]:
     """The per-day corrections that turn the library's ``year`` into the official schedule:
     listed days off and make-up workdays as listed, every other day Monday-Friday work,
     weekend off (the library's guessed days off that the schedule does not list go back to

@@ -5,6 +5,7 @@ It lives in orders because the import's consequence is written to orders (core w
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -13,7 +14,7 @@ from pydantic import ConfigDict, Field
 
 from orderhub.core import clock
 from orderhub.core.calendar_config import year_is_estimated
-from orderhub.core.http.auth import requires
+from orderhub.core.http.auth import ActorRequest, requires
 from orderhub.core.http.schemas import ERRORS
 from orderhub.core.models import OfficialHolidayYear
 from orderhub.core.services import calendar_official_import
@@ -59,7 +60,7 @@ def list_years(request):
 
 
 @router.post("/official", auth=requires("settings.calendar"), response={200: OfficialOut, **ERRORS})
-def import_official(request, payload: OfficialIn):
+def import_official(request: ActorRequest, payload: OfficialIn) -> dict[str, Any]:
     """Import one year's official holiday schedule (replaces the library's estimate for that
     year; audited), then recompute every open deadline that reaches into it (each audited on
     its order)."""

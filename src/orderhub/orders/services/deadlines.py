@@ -35,6 +35,8 @@ def order_deadlines_recompute(*, actor: Actor, since: date | None = None, reason
     for order_id in open_stages.order_by("order_id").values_list("order_id", flat=True).distinct():
         with transaction.atomic():
             number = Order.objects.filter(pk=order_id).values_list("number", flat=True).first()
+            if number is None:
+                continue
             order = lock_order(number)
             inst = StageInstance.objects.filter(order=order, exited_at__isnull=True).order_by("-entered_at").first()
             if inst is None or inst.due_at is None:
@@ -43,7 +45,7 @@ def order_deadlines_recompute(*, actor: Actor, since: date | None = None, reason
             if stage.spec.deadline is None or stage.spec.deadline.business_hours is None:
                 continue
             new = due_at(stage, inst.entered_at)
-            if new == inst.due_at:
+            if new is None or new == inst.due_at:
                 continue
             now = clock.now()
             before = inst.due_at
