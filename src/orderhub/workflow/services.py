@@ -16,7 +16,8 @@ from django.utils.translation import gettext as _
 from orderhub.core import clock
 from orderhub.core.actors import Actor
 from orderhub.core.audit import append_event
-from orderhub.core.errors import NotFound, PermissionDenied
+from orderhub.core.errors import NotFound, PermissionDenied, Problem, ValidationFailed
+from orderhub.core.text import column_fault, text_fault
 
 from .models import WorkflowDefinition
 from .spec import CompiledWorkflow, compile_workflow
@@ -39,6 +40,20 @@ def load_template(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
+def _text_faults(value: Any, where: str) -> list[tuple[str, str]]:
+    """Every string of a definition that text may not hold (NUL, control characters), by path:
+    refused by name rather than failing in the database."""
+    if isinstance(value, str):
+        fault = text_fault(value, multiline=True)
+        return [(where, fault)] if fault else []
+    if isinstance(value, dict):
+        return [f for k, v in value.items()
+                for f in _text_faults(k, where) + _text_faults(v, f"{where}.{k}" if where else str(k))]
+    if isinstance(value, list):
+        return [f for i, v in enumerate(value) for f in _text_faults(v, f"{where}[{i}]")]
+    return []
+
+
 @transaction.atomic
 def workflow_save(*, data: dict[str, Any], actor: Actor, note: str = "") -> WorkflowDefinition:
     """Validate and store ``data`` as the next version of its workflow (refused with the fault
@@ -46,6 +61,11 @@ def workflow_save(*, data: dict[str, Any], actor: Actor, note: str = "") -> Work
     if not actor.has_perm("workflow.change_workflowdefinition"):
         raise PermissionDenied("permission_denied", _("You may not change workflow definitions."))
     data = json.loads(json.dumps(data, default=_json_number))  # stored as plain JSON
+    faults = [Problem("invalid", fault, field=where) for where, fault in _text_faults(data, "")]
+    if fault := column_fault(WorkflowDefinition, "note", note, multiline=True):
+        faults.append(Problem("invalid", fault, field="note"))
+    if faults:
+        raise ValidationFailed("invalid", faults[0].message, problems=faults)
     compiled = compile_workflow(data)
     code = compiled.spec.code
     previous = (WorkflowDefinition.objects.select_for_update()

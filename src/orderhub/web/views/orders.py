@@ -403,6 +403,8 @@ def order_new(request):
     confirm_needed = False
     if request.method == "POST":
         form, rows, errors, preview = _order_from_post(request, actor)
+        if preview is not None and any(p.code == "price_not_allowed" for p in preview.errors):
+            refused_status = 403  # a price only a role with change_price may set: refused, not invalid
         if not errors and preview is not None and preview.warnings and not request.POST.get("confirm_warnings"):
             confirm_needed = True
         elif not errors:
