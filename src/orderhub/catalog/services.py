@@ -12,7 +12,7 @@ from django.db.models import Model
 from django.utils.translation import gettext as _
 
 from orderhub.core.actors import Actor
-from orderhub.core.audit import append_event
+from orderhub.core.audited import apply_fields, record_changes
 from orderhub.core.canonical import to_plain
 from orderhub.core.errors import PermissionDenied, Problem, ValidationFailed
 from orderhub.core.text import column_fault, unstorable
@@ -25,26 +25,14 @@ PRODUCT_FIELDS = ("name", "unit", "unit_decimals", "kg_per_unit", "list_price", 
                   "lead_time_days", "is_active")
 
 
-def _apply(obj: Any, fields: tuple[str, ...],
-           data: dict[str, Any]) -> dict[str, list]:
-    """Set the given fields, returning {field: [before, after]} for those that changed."""
-    changes: dict[str, list] = {}
-    for name in fields:
-        if name not in data:
-            continue
-        before, after = getattr(obj, name), data[name]
-        if name == "sales_owner":
-            before = before.get_username() if before else None
-            after_user = after
-            after = after_user.get_username() if after_user else None
-            if before != after:
-                obj.sales_owner = after_user
-                changes[name] = [before, after]
-            continue
-        if before != after:
-            setattr(obj, name, after)
-            changes[name] = to_plain([before, after])
-    return changes
+def _username(user: Any) -> str | None:
+    return user.get_username() if user else None
+
+
+def _apply(obj: Any, fields: tuple[str, ...], data: dict[str, Any]) -> dict[str, list]:
+    """Set the given fields, returning {field: [before, after]} for those that changed (a sales
+    owner by login name)."""
+    return apply_fields(obj, {f: data[f] for f in fields if f in data}, shown={"sales_owner": _username})
 
 
 def _check_values(model: type[Model], data: dict[str, Any]) -> None:
@@ -80,9 +68,9 @@ def customer_save(*, code: str, data: dict[str, Any], actor: Actor) -> Customer:
     changes = _apply(customer, CUSTOMER_FIELDS, data)
     if created or changes:
         customer.save()
-        append_event(subject_type="customer", subject_id=customer.pk,
-                     action="customer.created" if created else "customer.changed", actor=actor,
-                     changes=changes, data={"code": code})
+    record_changes(subject_type="customer", subject_id=customer.pk, created=created,
+                   action="customer.created" if created else "customer.changed", actor=actor,
+                   changes=changes, data={"code": code})
     return customer
 
 
@@ -119,10 +107,9 @@ def product_save(*, sku: str, data: dict[str, Any], actor: Actor,
         _replace_bom(product, bom, components, changes)
     if conversions is not None:
         _replace_conversions(product, conversions, changes)
-    if created or changes:
-        append_event(subject_type="product", subject_id=product.pk,
-                     action="product.created" if created else "product.changed", actor=actor,
-                     changes=changes, data={"sku": sku})
+    record_changes(subject_type="product", subject_id=product.pk, created=created,
+                   action="product.created" if created else "product.changed", actor=actor,
+                   changes=changes, data={"sku": sku})
     return product
 
 

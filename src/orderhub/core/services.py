@@ -1,7 +1,6 @@
 """Core writes: roles, users and the business calendar."""
 
 from datetime import date
-from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission, User
@@ -13,6 +12,7 @@ from django.utils.translation import gettext as _
 from . import clock
 from .actors import Actor
 from .audit import append_event
+from .audited import apply_fields, record_changes
 from .calendar_config import clear_calendar_cache
 from .errors import PermissionDenied, Problem, ValidationFailed
 from .holiday_table import parse_holiday_table
@@ -125,16 +125,9 @@ def user_save(*, username: str, roles: list[str], actor: Actor, full_name: str |
         raise ValidationFailed("invalid", problems[0].message, problems=problems)
     if user is None:
         user = User(username=username)
-    changes: dict[str, list[Any]] = {}
-    if full_name is not None and user.first_name != full_name:
-        changes["full_name"] = [user.first_name, full_name]
-        user.first_name = full_name
-    if email is not None and user.email != email:
-        changes["email"] = [user.email, email]
-        user.email = email
-    if is_active is not None and user.is_active != is_active:
-        changes["is_active"] = [user.is_active, is_active]
-        user.is_active = is_active
+    given = {"first_name": full_name, "email": email, "is_active": is_active}
+    changes = apply_fields(user, {k: v for k, v in given.items() if v is not None},
+                           names={"first_name": "full_name"})
     if password:
         user.set_password(password)
         changes["password"] = ["***", "***"]
@@ -145,10 +138,9 @@ def user_save(*, username: str, roles: list[str], actor: Actor, full_name: str |
         user.groups.set(list(Group.objects.filter(name__in=roles)) if groups is None
                         else [groups[r] for r in roles])
         changes["roles"] = [before, sorted(roles)]
-    if created or changes:
-        append_event(subject_type="user", subject_id=user.pk,
-                     action="user.created" if created else "user.changed", actor=actor,
-                     changes=changes, data={"username": username})
+    record_changes(subject_type="user", subject_id=user.pk, created=created,
+                   action="user.created" if created else "user.changed", actor=actor,
+                   changes=changes, data={"username": username})
     return user
 
 
@@ -170,14 +162,11 @@ def role_setting_save(*, role: str, actor: Actor, order_scope: str | None = None
     setting = RoleSetting.objects.select_for_update().filter(role=group).first()
     if setting is None:
         setting = RoleSetting.objects.create(role=group, **ROLE_SETTING_DEFAULTS.get(role, DEFAULT_ROLE_SETTING))
-    changes = {}
-    for name, value in (("order_scope", order_scope), ("change_price", change_price)):
-        if value is not None and getattr(setting, name) != value:
-            changes[name] = [getattr(setting, name), value]
-            setattr(setting, name, value)
+    given = {"order_scope": order_scope, "change_price": change_price}
+    changes = apply_fields(setting, {k: v for k, v in given.items() if v is not None})
     if changes:
         setting.save()
         _apply_role_permissions(group, setting)
-        append_event(subject_type="role", subject_id=group.pk, action="role.changed", actor=actor,
-                     changes=changes, data={"role": role})
+    record_changes(subject_type="role", subject_id=group.pk, action="role.changed", actor=actor,
+                   changes=changes, data={"role": role})
     return setting
