@@ -105,3 +105,11 @@ def load_yaml(text: str) -> Any:
         raise
     except (ValueError, OverflowError, RecursionError) as exc:
         raise yaml.YAMLError(str(exc) or type(exc).__name__) from None
+
+
+def yaml_fault(exc: yaml.YAMLError) -> tuple[str, str]:
+    """Where a YAML fault is (``line N``, or "" when PyYAML does not say) and what it is, in
+    the user's language, for an editor to show beside the text."""
+    mark = getattr(exc, "problem_mark", None)
+    where = _("line %(line)d") % {"line": mark.line + 1} if mark else ""
+    return where, _("Not valid YAML: %(problem)s") % {"problem": getattr(exc, "problem", None) or str(exc)}

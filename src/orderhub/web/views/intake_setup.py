@@ -24,7 +24,7 @@ from orderhub.catalog.imports import master_import
 from orderhub.catalog.models import Customer
 from orderhub.catalog.services import customer_save
 from orderhub.core.errors import DomainError
-from orderhub.core.text import load_yaml
+from orderhub.core.text import load_yaml, yaml_fault
 from orderhub.intake.models import Channel, ConfigVersion
 from orderhub.intake.services.channels import (
     channel_create,
@@ -134,10 +134,8 @@ def _parse(text: str, code: str, errors: list[dict]) -> dict | None:
     try:
         data = load_yaml(text)
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = _("line %(line)d") % {"line": mark.line + 1} if mark else ""
-        errors.append({"field": where, "message": _("Not valid YAML: %(problem)s")
-                       % {"problem": getattr(e, "problem", str(e))}})
+        where, message = yaml_fault(e)
+        errors.append({"field": where, "message": message})
         return None
     if not isinstance(data, dict):
         errors.append({"field": "", "message": _("The mapping must be a set of fields (key: value).")})

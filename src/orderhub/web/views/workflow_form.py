@@ -25,7 +25,7 @@ from django.views.decorators.http import require_POST
 
 from orderhub.core.errors import DomainError
 from orderhub.core.roles import ROLES
-from orderhub.core.text import load_yaml, text_fault
+from orderhub.core.text import load_yaml, text_fault, yaml_fault
 from orderhub.orders.guardcheck import guards_test
 from orderhub.orders.models import Order
 from orderhub.workflow.labels import SYMBOL_LABELS, symbol_choices
@@ -240,10 +240,8 @@ def _save_yaml(request, code: str, errors: list[dict]) -> Any:
     try:
         data = load_yaml(text)
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = _("line %(line)d") % {"line": mark.line + 1} if mark else ""
-        errors.append({"field": where, "message": _("Not valid YAML: %(problem)s")
-                       % {"problem": getattr(e, "problem", str(e))}})
+        where, message = yaml_fault(e)
+        errors.append({"field": where, "message": message})
         return None
     if not isinstance(data, dict):
         errors.append({"field": "", "message": _("The definition must be a mapping of fields.")})
