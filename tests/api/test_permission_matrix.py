@@ -58,6 +58,7 @@ API = {
     ("GET", "/api/orders/{number}"): SEE,
     ("PATCH", "/api/orders/{number}"): HOLD,          # header fields: creators and holders
     ("POST", "/api/orders/{number}/transition"): SEE,  # then the stage's owner role, in the service
+    ("POST", "/api/orders/transition"): SEE,  # many: each order's stage owner role, in the service
     ("POST", "/api/orders/{number}/override"): OVERRIDE,
     ("POST", "/api/orders/{number}/hold"): HOLD,
     ("POST", "/api/orders/{number}/resume"): HOLD,
@@ -122,6 +123,7 @@ WEB = {
     ("GET", "board/<str:code>/columns"): SEE,
     ("GET", "orders/"): SEE,
     ("GET", "orders/export.xlsx"): SEE,
+    ("POST", "orders/bulk-move"): SEE,                 # then each order's stage owner role
     ("GET", "orders/new/"): CREATE,
     ("POST", "orders/new/"): CREATE,
     ("POST", "orders/new/preview"): CREATE,

@@ -64,7 +64,7 @@ class BatchMove:
 
     number: str
     outcome: str                    # MOVED, BLOCKED or REFUSED
-    order: Order | None = None      # as saved (None: refused)
+    order: Order | None = None      # as saved, or as it stands (refused); None: not found
     reasons: list[Problem] = field(default_factory=list)   # blocked: every reason
     error: DomainError | None = None                       # refused: why
 
@@ -94,7 +94,7 @@ def order_transition_batch(*, numbers: list[str], to: str, actor: Actor, reason:
         results = []
         for number in numbers:
             if number in seen:
-                results.append(BatchMove(number, REFUSED, error=DomainError(
+                results.append(BatchMove(number, REFUSED, order=batch.locked.get(number, (None, []))[0], error=DomainError(
                     "duplicate", _("Order %(number)s is listed twice.") % {"number": number}, status=409)))
                 continue
             seen.add(number)
@@ -160,12 +160,12 @@ class _Batch:
                 return self._enter(order, lines)
             with transaction.atomic():   # stock written at once: undone with a refusal
                 return self._enter(order, lines)
-        except Blocked as blocked:
+        except (Blocked, DomainError) as exc:
             for f, v in saved.items():
                 setattr(order, f, v)
-            return self._block(order, blocked.reasons)
-        except DomainError as exc:
-            return BatchMove(number, REFUSED, order=None, error=exc)
+            if isinstance(exc, Blocked):
+                return self._block(order, exc.reasons)
+            return BatchMove(number, REFUSED, order=order, error=exc)
 
     def _enter(self, order: Order, lines: list[OrderLine]) -> BatchMove:
         if order.on_hold:
