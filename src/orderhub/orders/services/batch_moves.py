@@ -38,6 +38,7 @@ from orderhub.inventory.models import Reservation
 from orderhub.inventory.selectors import available_by_product
 from orderhub.inventory.services import Shortage, StockBook
 from orderhub.workflow.services import compiled
+from orderhub.workflow.spec import CompiledStage, CompiledWorkflow
 
 from .. import events
 from ..facts import OrderFacts
@@ -45,17 +46,38 @@ from ..hooks import OrderChange
 from ..kitting import bom_items, bom_requirements
 from ..locks import lock_orders_with_lines
 from ..models import Order, OrderLine, Snapshot, StageInstance
-from ..store import write_order_changes
-from .changes import _MOVE_FIELDS, _check_can_move
+from ..store import write_order_change, write_order_changes
 from .common import Blocked, make_snapshot, next_event
 from .stages import enter_stage, run_entry_actions
 
 MAX_BATCH = 1000
+_MOVE_FIELDS = ("stage", "stage_entered_at", "stage_due_at", "status", "tags", "urgency", "version",
+                "updated_at", "forced", "blocked_reasons", "audit_seq", "audit_head")
 MOVED, BLOCKED, REFUSED = "moved", "blocked", "refused"
 _BLOCK_FIELDS = ("blocked_reasons", "audit_seq", "audit_head")
 # what entering a stage may change on the order before a guard or the stock says no
 _ENTRY_FIELDS = ("stage", "stage_entered_at", "stage_due_at", "blocked_reasons", "status", "tags", "urgency")
 _STOCK_WRITING = ("release_stock", "consume_stock")
+
+
+def _check_can_move(order: Order, wf: CompiledWorkflow, to: str, actor: Actor) -> CompiledStage:
+    if order.status != Order.Status.OPEN:
+        raise DomainError("order_closed", _("Order %(number)s is %(status)s and cannot move.")
+                          % {"number": order.number, "status": order.get_status_display()}, status=409)
+    if to not in wf.stages:
+        raise ValidationFailed("unknown_stage", _("Stage '%(stage)s' does not exist in workflow %(wf)s.")
+                               % {"stage": to, "wf": wf.spec.code},
+                               problems=[Problem("unknown_stage", _("Unknown stage."), field="to")])
+    current = wf.stage(order.stage)
+    if to not in current.spec.next:
+        raise DomainError("invalid_transition", _("Cannot move from %(a)s to %(b)s; allowed: %(allowed)s.")
+                          % {"a": current.spec.name, "b": wf.stage(to).spec.name,
+                             "allowed": ", ".join(wf.stage(n).spec.name for n in current.spec.next)},
+                          status=409)
+    if not actor.may_act_for_role(current.spec.owner_role):
+        raise PermissionDenied("permission_denied", _("Only the %(role)s role may move an order out of %(stage)s.")
+                               % {"role": current.spec.owner_role, "stage": current.spec.name})
+    return wf.stage(to)
 
 
 @dataclass
@@ -117,6 +139,9 @@ class _Batch:
         # stock released or consumed on entry writes stock rows at once: order by order then
         self.book_mode = not actions & set(_STOCK_WRITING)
         self.reserving = "reserve_stock" in actions
+        # a BOM-exploding reservation needs the components locked too
+        self.exploding = any(a.action == "reserve_stock" and a.bom
+                             for t in targets if t is not None for a in t.spec.on_enter)
 
     # ------------------------------------------------------------------ facts for the batch
 
@@ -142,9 +167,12 @@ class _Batch:
 
     @cached_property
     def book(self) -> StockBook:
-        """Every product the batch's lines may need (themselves and their components), locked."""
+        """Every product the batch's reservations may draw on (the lines' products, and their
+        components if a reservation explodes BOMs), locked; a guard reading other products'
+        stock (a kitting check's components, substitutes) reads it unlocked, as for one order."""
         pids = {ln.product_id for _o, lines in self.locked.values() for ln in lines}
-        pids |= {item.component_id for items in self.bom_items.values() for item in items}
+        if self.exploding:
+            pids |= {item.component_id for items in self.bom_items.values() for item in items}
         return StockBook.lock(pids)
 
     # ------------------------------------------------------------------ one order
@@ -211,13 +239,21 @@ class _Batch:
     # ------------------------------------------------------------------ the writes
 
     def write(self) -> None:
+        """The stock, then the moved orders, then the blocked ones: one statement each (one
+        order alone: the single change's statement, ids from the sequences as it inserts)."""
         if self.book_mode and "book" in self.__dict__:
             self.book.write()
-        if self.moved:
+        if len(self.moved) == 1:
+            order, inst, ev, snap = self.moved[0]
+            write_order_change(order, _MOVE_FIELDS, event=ev, entered=inst, close_open_stages_at=self.now,
+                               snapshot=snap)
+        elif self.moved:
             write_order_changes([m[0] for m in self.moved], _MOVE_FIELDS, events=[m[2] for m in self.moved],
                                 entered=[m[1] for m in self.moved], close_open_stages_at=self.now,
                                 snapshots=[m[3] for m in self.moved])
-        if self.blocked:
+        if len(self.blocked) == 1:
+            write_order_change(self.blocked[0][0], _BLOCK_FIELDS, event=self.blocked[0][1])
+        elif self.blocked:
             write_order_changes([b[0] for b in self.blocked], _BLOCK_FIELDS, events=[b[1] for b in self.blocked])
 
 
