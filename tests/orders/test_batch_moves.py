@@ -64,9 +64,10 @@ def _outcome(numbers, results_by_number):
                     list(Snapshot.objects.filter(order=order).order_by("version").values_list("version", "stage")),
                     list(StageInstance.objects.filter(order=order).order_by("entered_at", "id")
                          .values_list("stage", "exited_at")),
-                    sorted((str(r.qty), r.stock_id) for r in Reservation.objects.filter(order=order)))
+                    sorted((str(r.qty), r.stock_id, r.status) for r in Reservation.objects.filter(order=order)),
+                    order.status)
         out.append((n, *res, rows))
-    levels = sorted(StockLevel.objects.values_list("pk", "reserved"))
+    levels = sorted(StockLevel.objects.values_list("pk", "reserved", "on_hand"))
     return out, levels
 
 
@@ -167,3 +168,20 @@ def _diff(a, b):
     import pprint
     return "\n".join(difflib.unified_diff(pprint.pformat(a, width=150).splitlines(),
                                           pprint.pformat(b, width=150).splitlines(), lineterm=""))
+
+
+def test_a_batch_into_a_consuming_final_stage_ends_as_one_by_one(company):
+    """shipped consumes the reservations and completes the order: the batch goes order by order
+    (a savepoint each) and still ends as moving them one by one."""
+    a = company["actors"]
+    with clock.frozen(T0):
+        numbers = [_t1(company, "50"), _t1(company, "300", sku="M8X30"), _t1(company, "20")]
+        for to, who in (("materials_ready", "planner"), ("machining", "purchaser"), ("qc", "production"),
+                        ("packed", "qc")):
+            assert all(r.ok for r in services.order_transition_batch(numbers=numbers, to=to, actor=a[who]))
+    services.order_hold(order=numbers[2], actor=a["finance"], reason="待付款")
+    batch, single = _both(company, numbers, to="shipped", who="warehouse")
+    assert [o[1] for o in batch[0]] == ["moved", "moved", "blocked"]
+    assert [o[4][-1] for o in batch[0]] == ["completed", "completed", "open"]
+    assert {r[2] for o in batch[0][:2] for r in o[4][-2]} == {"consumed"}
+    assert batch == single, _diff(batch, single)

@@ -142,6 +142,11 @@ class _Batch:
         # a BOM-exploding reservation needs the components locked too
         self.exploding = any(a.action == "reserve_stock" and a.bom
                              for t in targets if t is not None for a in t.spec.on_enter)
+        if not self.book_mode and len(locked) > 1:
+            # order by order, each release or consumption locks its own stock rows: lock every row
+            # the batch may touch first, in pk order, so two such batches never deadlock
+            self.exploding = True
+            StockBook.lock(self._product_ids())
 
     # ------------------------------------------------------------------ facts for the batch
 
@@ -170,10 +175,13 @@ class _Batch:
         """Every product the batch's reservations may draw on (the lines' products, and their
         components if a reservation explodes BOMs), locked; a guard reading other products'
         stock (a kitting check's components, substitutes) reads it unlocked, as for one order."""
+        return StockBook.lock(self._product_ids())
+
+    def _product_ids(self) -> set[int]:
         pids = {ln.product_id for _o, lines in self.locked.values() for ln in lines}
         if self.exploding:
             pids |= {item.component_id for items in self.bom_items.values() for item in items}
-        return StockBook.lock(pids)
+        return pids
 
     # ------------------------------------------------------------------ one order
 
