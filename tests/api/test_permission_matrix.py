@@ -169,6 +169,7 @@ WEB = {
     ("GET", "q/<str:token>"): PUBLIC_SAME,
     ("POST", "orders/<str:number>/tracking-link"): SEE,
     ("POST", "orders/<str:number>/calls"): SEE,
+    ("GET", "self-query/"): SEE,
     ("GET", "settings/customers/<str:code>/portal/"): CREATE,
     ("POST", "settings/customers/<str:code>/portal/"): CREATE,
     ("POST", "settings/customers/<str:code>/portal/<int:pk>"): CREATE,

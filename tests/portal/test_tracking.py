@@ -94,3 +94,15 @@ def test_call_log_in_one_click_and_the_self_query_rate(two_customers, company):
     assert link.status_code == 201 and link.json()["qr_svg"].startswith("<?xml") and "/track/" in link.json()["url"]
     contacts = staff("admin").get("/settings/customers/C001/portal/").content.decode()
     assert "自助查询率" in contacts and "50%" in contacts
+
+
+def test_self_query_page_per_customer(two_customers, company):
+    from orderhub.portal.services import tracking_link_issue
+
+    a0 = two_customers["orders"]["A"][0]
+    token, _ = tracking_link_issue(order=a0.number, actor=company["actors"]["service"])
+    Client().get(f"/track/{token}")
+    page = staff("planner").get("/self-query/").content.decode()
+    rows = re.search(r'data-testid="self-query-rows">(.*?)</tbody>', page, re.S).group(1)
+    assert re.search(r"C001 · [^<]+</td><td>2</td><td>1</td><td>50%</td>", rows), rows
+    assert re.search(r"C002 · [^<]+</td><td>2</td><td>0</td><td>0%</td>", rows), rows

@@ -87,6 +87,7 @@ urlpatterns = [
     path("orders/<str:number>/tickets", rules.ticket_open, name="ticket_open"),
     path("orders/<str:number>/tracking-link", portal_staff.tracking_link, name="portal_tracking_link"),
     path("orders/<str:number>/calls", portal_staff.call_log, name="portal_call_log"),
+    path("self-query/", portal_staff.self_query, name="portal_self_query"),
     path("settings/customers/<str:code>/portal/", portal_staff.contacts, name="portal_contacts"),
     path("settings/customers/<str:code>/portal/<int:pk>", portal_staff.contact_action, name="portal_contact"),
     path("portal/", portal.portal_orders, name="portal_orders"),
