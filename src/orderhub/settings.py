@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "orderhub.notify",
     "orderhub.rules",
     "orderhub.portal",
+    "orderhub.kpis",
     "orderhub.demo",  # the loaddemo command
 ]
 

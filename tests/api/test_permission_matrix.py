@@ -41,6 +41,9 @@ HOLD = CREATE | {"qc", "finance", "production_director", "production_manager", "
 CANCEL = frozenset({"manager", "admin", "vice_president"})
 OVERRIDE = frozenset({"manager", "admin", "operations_director", "vice_president"})
 ADMIN = frozenset({"admin"})
+# company-wide figures: the supervisory roles (every tab; each lands on its own audience's)
+KPI = frozenset({"manager", "admin", "operations_director", "vice_president", "planning_supervisor",
+                 "production_director"})
 
 
 # who passes: a set of roles (and the superuser), or one of these
@@ -130,6 +133,9 @@ API = {
     ("PUT", "/api/roles/{code}"): ADMIN,
     ("GET", "/api/calendar/years"): ADMIN,
     ("POST", "/api/calendar/official"): ADMIN,
+    **{("GET", f"/api/kpis/{figure}"): KPI for figure in (
+        "first-touch", "on-time", "processing", "stage-times", "open-by-stage", "stalled", "overdue",
+        "exceptions", "trend", "portal")},
 }
 
 WEB = {
@@ -138,6 +144,9 @@ WEB = {
     ("GET", "logout/"): PUBLIC_SAME,
     ("GET", "board/<str:code>/"): SEE,
     ("GET", "board/<str:code>/columns"): SEE,
+    ("GET", "kpi/"): KPI,
+    ("GET", "kpi/<str:audience>/"): KPI,
+    ("GET", "kpi/export/<str:panel>.xlsx"): KPI,
     ("GET", "orders/"): SEE,
     ("GET", "orders/export.xlsx"): SEE,
     ("GET", "orders/new/"): CREATE,
@@ -372,6 +381,7 @@ def _api_url(path: str, ids: dict) -> str:
 def _web_url(pattern: str, ids: dict) -> str:
     special = {
         "board/<str:code>/": "/board/T1/", "board/<str:code>/columns": "/board/T1/columns",
+        "kpi/<str:audience>/": "/kpi/boss/", "kpi/export/<str:panel>.xlsx": "/kpi/export/overdue-stage.xlsx",
         "settings/workflows/<str:code>/": "/settings/workflows/T1/",
         "settings/workflows/<str:code>/guard-test": "/settings/workflows/T1/guard-test",
         "settings/customers/<str:code>/quick-link": "/settings/customers/C001/quick-link",

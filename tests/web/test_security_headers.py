@@ -68,6 +68,7 @@ def _samples(o: dict) -> dict[str, dict[str, str]]:
     order = {"number": o["number"]}
     return {
         "web:board": {"code": "T1"}, "web:board_columns": {"code": "T1"},
+        "web:kpi_dashboard": {"audience": "operations"}, "web:kpi_export": {"panel": "stage-times"},
         **{f"web:{n}": order for n in ("order_detail", "order_move", "order_override", "order_hold",
                                        "order_resume", "order_cancel", "order_attach", "ticket_open", "order_edit")},
         "web:attachment": {**order, "pk": o["attachment"]},
