@@ -106,3 +106,14 @@ def test_self_query_page_per_customer(two_customers, company):
     rows = re.search(r'data-testid="self-query-rows">(.*?)</tbody>', page, re.S).group(1)
     assert re.search(r"C001 · [^<]+</td><td>2</td><td>1</td><td>50%</td>", rows), rows
     assert re.search(r"C002 · [^<]+</td><td>2</td><td>0</td><td>0%</td>", rows), rows
+
+
+def test_the_kpi_dashboard_reads_the_self_query_rate(two_customers, company):
+    from orderhub.kpis.selectors import KpiFilter, portal
+    from orderhub.portal.services import tracking_link_issue
+
+    token, _ = tracking_link_issue(order=two_customers["orders"]["B"][1].number, actor=company["actors"]["service"])
+    Client().get(f"/track/{token}")
+    assert portal(KpiFilter.build())["self_query_rate"] == 0.25           # 1 of 4 orders
+    assert portal(KpiFilter.build(customer="C002"))["self_query_rate"] == 0.5
+    assert portal(KpiFilter.build(customer="C001"))["self_query_rate"] == 0.0

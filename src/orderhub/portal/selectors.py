@@ -181,6 +181,11 @@ def self_query_rate(*, actor: Actor, customer: str | None = None, since: datetim
         orders = orders.filter(created_at__gte=since)
     if until:
         orders = orders.filter(created_at__lt=until)
+    return self_query_of(orders)
+
+
+def self_query_of(orders: QuerySet[Order]) -> dict[str, Any]:
+    """The self-query figures of a set of orders (the KPI dashboards narrow it their way)."""
     ids = orders.values("pk")
     total = orders.count()
     opened = Visit.objects.filter(order_id__in=ids).values("order_id").distinct().count()
