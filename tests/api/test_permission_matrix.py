@@ -57,6 +57,7 @@ API = {
     ("GET", "/api/catalog/products"): CREATE,
     ("GET", "/api/orders/{number}"): SEE,
     ("PATCH", "/api/orders/{number}"): HOLD,          # header fields: creators and holders
+    ("POST", "/api/orders/{number}/lines"): CREATE,    # lines: creators (prices: the price permission)
     ("POST", "/api/orders/{number}/transition"): SEE,  # then the stage's owner role, in the service
     ("POST", "/api/orders/{number}/override"): OVERRIDE,
     ("POST", "/api/orders/{number}/hold"): HOLD,
@@ -128,6 +129,8 @@ WEB = {
     ("GET", "orders/<str:number>/"): SEE,
     ("GET", "orders/<str:number>/edit"): HOLD,         # header fields: creators and holders
     ("POST", "orders/<str:number>/edit"): HOLD,
+    ("GET", "orders/<str:number>/lines"): CREATE,      # the edit-lines form: creators
+    ("POST", "orders/<str:number>/lines"): CREATE,
     ("POST", "orders/<str:number>/move"): SEE,
     ("POST", "orders/<str:number>/override"): OVERRIDE,
     ("POST", "orders/<str:number>/hold"): HOLD,

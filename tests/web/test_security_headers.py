@@ -69,7 +69,8 @@ def _samples(o: dict) -> dict[str, dict[str, str]]:
     return {
         "web:board": {"code": "T1"}, "web:board_columns": {"code": "T1"},
         **{f"web:{n}": order for n in ("order_detail", "order_move", "order_override", "order_hold",
-                                       "order_resume", "order_cancel", "order_attach", "ticket_open", "order_edit")},
+                                       "order_resume", "order_cancel", "order_attach", "ticket_open", "order_edit",
+                                       "order_lines")},
         "web:attachment": {**order, "pk": o["attachment"]},
         "web:intake_job": {"pk": o["job"]}, "web:intake_draft": {"pk": o["draft"]},
         "web:intake_message": {"pk": o["message"]}, "web:intake_raw": {"pk": o["message"]},
@@ -81,7 +82,7 @@ def _samples(o: dict) -> dict[str, dict[str, str]]:
         "web:notify_resend": {"pk": "999999"}, "web:notify_endpoint": {"code": "nope"},
         "web:notify_template": {"event": "order.created", "channel": "all"},
         "web:rule_edit": {"pk": "999999"}, "web:ticket": {"pk": o["ticket"]}, "web:ticket_resolve": {"pk": o["ticket"]},
-        **{f"api:{n}": order for n in ("get_order", "update_order", "transition", "override", "hold", "resume",
+        **{f"api:{n}": order for n in ("get_order", "update_order", "change_lines", "transition", "override", "hold", "resume",
                                        "cancel", "events", "snapshots")},
         "api:get_workflow": {"code": "T1"}, "api:save_workflow": {"code": "T1"}, "api:guard_test": {"code": "T1"},
         "api:get_rule": {"rule_id": "999999"}, "api:save_rule": {"rule_id": "999999"}, "api:save_role": {"code": "sales"},

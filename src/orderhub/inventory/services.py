@@ -180,3 +180,85 @@ def stock_adjust(*, product_id: int, warehouse_id: int, qty: Decimal, actor: Act
                                problems=[Problem("stock_below_reserved",
                                                  _("Stock on hand cannot fall below zero or below what is reserved."),
                                                  field="qty")]) from e
+
+
+@dataclass
+class Rebalance:
+    """What :func:`stock_rebalance` did: reservations made, quantities given back by product,
+    and (when nothing was written) what is short."""
+
+    made: list[Reservation]
+    released: dict[int, Decimal]
+    shortages: list[Shortage]
+
+
+def stock_rebalance(*, order_id: int, requirements: list[Requirement], actor: Actor,
+                    release_condition: str, expires_at: datetime | None = None,
+                    detach_line_ids: Iterable[int] = ()) -> Rebalance:
+    """Make what an order holds match ``requirements`` after its lines changed: give back what
+    is no longer needed (reservations of ``detach_line_ids`` first, then the newest), reserve
+    what is newly needed, never more than is free. Every stock row involved is locked first,
+    in primary-key order, so this serialises with ``stock_reserve`` without deadlocks. When
+    anything is short nothing is reserved and the shortages are returned (the caller rolls
+    back). The reservations of ``detach_line_ids`` (lines about to be deleted) keep their
+    product but no longer name the line."""
+    detach = set(detach_line_ids)
+    with transaction.atomic(savepoint=False):
+        active = list(Reservation.objects.filter(order_id=order_id, status=Reservation.Status.ACTIVE)
+                      .order_by("-pk"))
+        levels = {lvl.pk: lvl for lvl in _locked_levels({r.product_id for r in requirements}
+                                                         | {r.product_id for r in active})}
+        needed: dict[int, Decimal] = defaultdict(lambda: ZERO)
+        for req in requirements:
+            needed[req.product_id] += req.qty
+        held: dict[int, Decimal] = defaultdict(lambda: ZERO)
+        for res in active:
+            held[res.product_id] += res.qty
+        released = _release_excess(active, levels, needed, held, actor=actor, detach=detach)
+        if detach:
+            Reservation.objects.filter(order_id=order_id, line_id__in=detach).update(line=None)
+        # what the order still holds counts towards its needs, line by line
+        left = {pid: held[pid] - released.get(pid, ZERO) for pid in held}
+        todo = []
+        for req in requirements:
+            keep = min(left.get(req.product_id, ZERO), req.qty)
+            left[req.product_id] = left.get(req.product_id, ZERO) - keep
+            if req.qty - keep > 0:
+                todo.append(Requirement(req.product_id, req.qty - keep, req.line_id))
+        made, shortages = stock_reserve(order_id=order_id, requirements=todo, actor=actor,
+                                        release_condition=release_condition, expires_at=expires_at)
+        return Rebalance(made, released, shortages)
+
+
+def _release_excess(active: list[Reservation], levels: dict[int, StockLevel], needed: dict[int, Decimal],
+                    held: dict[int, Decimal], *, actor: Actor, detach: set[int]) -> dict[int, Decimal]:
+    """Release the part of ``active`` (newest first) beyond ``needed``; a reservation only
+    partly given back is closed and its remainder kept as a new active reservation."""
+    excess = {pid: qty - needed.get(pid, ZERO) for pid, qty in held.items() if qty > needed.get(pid, ZERO)}
+    if not excess:
+        return {}
+    now = clock.now()
+    closed: list[Reservation] = []
+    remainders: list[Reservation] = []
+    released: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for res in sorted(active, key=lambda r: r.line_id not in detach):  # stable: newest first within
+        over = excess.get(res.product_id, ZERO)
+        if over <= 0:
+            continue
+        take = min(over, res.qty)
+        excess[res.product_id] = over - take
+        released[res.product_id] += take
+        levels[res.stock_id].reserved -= take
+        closed.append(res)
+        if take < res.qty:
+            remainders.append(Reservation(
+                order_id=res.order_id, line_id=None if res.line_id in detach else res.line_id,
+                stock_id=res.stock_id, product_id=res.product_id, qty=res.qty - take, created_at=now,
+                created_by=actor.label[:150], release_condition=res.release_condition,
+                expires_at=res.expires_at))
+    StockLevel.objects.bulk_update(list({r.stock_id: levels[r.stock_id] for r in closed}.values()), ["reserved"])
+    Reservation.objects.filter(pk__in=[r.pk for r in closed]).update(
+        status=Reservation.Status.RELEASED, closed_at=now, closed_by=actor.label[:150])
+    if remainders:
+        Reservation.objects.bulk_create(remainders)
+    return dict(released)

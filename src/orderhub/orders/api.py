@@ -22,6 +22,7 @@ from .schemas import (
     EventOut,
     GuardTestIn,
     GuardTestOut,
+    LinesChangeIn,
     OrderIn,
     OrderNumber,
     OrderOut,
@@ -123,6 +124,29 @@ def update_order(request: ActorRequest, number: OrderNumber, payload: OrderPatch
     with transaction.atomic():
         services.order_update(order=number, changes=changes, actor=request.actor, reason=reason)
         return selectors.order_detail(number, actor=request.actor)
+
+
+@router.post("/{number}/lines", auth=requires("orders.edit_lines"), response={200: OrderOut, **ERRORS, 409: BlockedOut})
+def change_lines(request: ActorRequest, number: OrderNumber, payload: LinesChangeIn) -> Status:
+    """Add, remove and change lines in one transaction, as version n+1 with a snapshot, while
+    the order's stage allows edits. Stock the order holds follows the new quantities (freed or
+    reserved; never more than is free) and the current stage's guards must still pass.
+
+    422: a change naming a line the order lacks, an unknown SKU or unit, a quantity ≤ 0, every
+    line removed — each named in `errors[].field` (`changes[2].qty`). 403 `price_not_allowed`:
+    a price other than the standard one without the price permission
+    (`changes[i].unit_price`). 409 (the order and its reasons): `not_editable` (closed, final
+    or a stage that locks edits), `stock_short`, `blocked` (a guard of the current stage),
+    `no_change`."""
+    changes = [services.LineChange(op=c.op, line_no=c.line_no, sku=c.sku, qty=c.qty, unit=c.unit,
+                                   unit_price=c.unit_price, remarks=c.remarks) for c in payload.changes]
+
+    def run() -> services.TransitionResult:
+        order = services.order_lines_change(order=number, changes=changes, actor=request.actor,
+                                            reason=payload.reason)
+        return services.TransitionResult(order, True)
+
+    return _moved(request, number, run)
 
 
 def _moved(request: ActorRequest, number: str,

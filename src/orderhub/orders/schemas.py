@@ -70,6 +70,30 @@ class OrderPatch(Schema):
     reason: Text = Field(default="", max_length=1000)
 
 
+class LineChangeIn(Schema):
+    """One change of ``POST /api/orders/{number}/lines``: ``add`` (``sku``, ``qty``; ``unit``,
+    ``unit_price`` (default: the list price), ``remarks``), ``remove`` (``line_no``) or
+    ``update`` (``line_no`` and any of ``qty``, ``unit``, ``unit_price``, ``remarks``)."""
+
+    model_config = STRICT
+
+    op: Literal["add", "remove", "update"]
+    line_no: int | None = Field(default=None, ge=1, le=1_000_000)
+    sku: Line = Field(default="", max_length=64)
+    qty: Decimal | None = Field(default=None, gt=0, max_digits=15, decimal_places=4, allow_inf_nan=False)
+    unit: Line | None = Field(default=None, max_length=16)
+    unit_price: Decimal | None = Field(default=None, ge=0, max_digits=15, decimal_places=4,
+                                       allow_inf_nan=False)
+    remarks: Text | None = Field(default=None, max_length=500)
+
+
+class LinesChangeIn(Schema):
+    model_config = STRICT
+
+    changes: list[LineChangeIn] = Field(min_length=1, max_length=5000)
+    reason: Text = Field(default="", max_length=1000)
+
+
 class TransitionIn(Schema):
     """``to``: the code of a next stage of the order's workflow (its ``next_stages``)."""
 

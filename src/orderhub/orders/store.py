@@ -132,6 +132,20 @@ def insert_order_and_lines(order: Order, lines: list[OrderLine]) -> None:
     OrderLine.objects.bulk_create(lines)
 
 
+def write_lines(added: list[OrderLine], changed: list[OrderLine], removed: list[OrderLine]) -> None:
+    """A line edit's rows (``orders.services.lines``): new lines (ids from the hi/lo blocks, as
+    at creation), changed lines' quantity, unit, price, amount and remarks, removed lines. ORM
+    only, on both paths: a ``bulk_create``, a ``bulk_update`` and a DELETE, whatever the
+    number of lines."""
+    if added:
+        _give_ids(added, [], [])
+        OrderLine.objects.bulk_create(added)
+    if changed:
+        OrderLine.objects.bulk_update(changed, ["qty", "unit", "base_qty", "unit_price", "amount", "remarks"])
+    if removed:
+        OrderLine.objects.filter(pk__in=[ln.pk for ln in removed]).delete()
+
+
 # --------------------------------------------------------------------------- a change
 
 

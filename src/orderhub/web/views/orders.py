@@ -131,7 +131,8 @@ def _detail_context(request, order: Order) -> dict:
         "stage_names": {code: st.spec.name for code, st in wf.stages.items()},
         "deadline_estimated": _deadline_estimated(order),
         "alerts": order_alerts(order),
-        "may_edit": permissions.allowed(actor, "orders.update"), "edit_refusal": edit_refusal(order, wf),
+        "may_edit": permissions.allowed(actor, "orders.update"),
+        "may_edit_lines": permissions.allowed(actor, "orders.edit_lines"), "edit_refusal": edit_refusal(order, wf),
     }
 
 
