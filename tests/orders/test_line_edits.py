@@ -115,7 +115,10 @@ def test_validation_names_each_change(company):
                                     changes=[LineChange("update", line_no=1, qty=D("5"))])
 
 
-def test_reservations_follow_the_new_quantities(company):
+@pytest.mark.parametrize("path", ["fast", "orm"])
+def test_reservations_follow_the_new_quantities(company, settings, path):
+    """On both twins of the line and stock writes (``ORDERHUB_SQL_PATH``)."""
+    settings.ORDERHUB_SQL_PATH = path
     a = company["actors"]
     number = _picking(company, [LineInput(sku="AL6061-BAR", qty=D("60")), LineInput(sku="M8X30", qty=D("100"))])
     assert _held(number) == {"AL6061-BAR": D("60"), "M8X30": D("100")}

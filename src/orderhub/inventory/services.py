@@ -256,9 +256,8 @@ def _release_excess(active: list[Reservation], levels: dict[int, StockLevel], ne
                 stock_id=res.stock_id, product_id=res.product_id, qty=res.qty - take, created_at=now,
                 created_by=actor.label[:150], release_condition=res.release_condition,
                 expires_at=res.expires_at))
-    StockLevel.objects.bulk_update(list({r.stock_id: levels[r.stock_id] for r in closed}.values()), ["reserved"])
     Reservation.objects.filter(pk__in=[r.pk for r in closed]).update(
         status=Reservation.Status.RELEASED, closed_at=now, closed_by=actor.label[:150])
-    if remainders:
-        Reservation.objects.bulk_create(remainders)
+    # the new ``reserved`` of the stock rows and the remainders: the reservation write's twins
+    write_reservations(list({r.stock_id: levels[r.stock_id] for r in closed}.values()), remainders)
     return dict(released)
