@@ -16,7 +16,7 @@ from orderhub.core.http.schemas import ERRORS, IsoDate, Line, ReasonIn, Required
 
 from . import selectors, services
 from .guardcheck import guards_test
-from .inputs import LineInput, OrderInput
+from .inputs import LineInput, OrderInput, ShipTo
 from .schemas import (
     BlockedOut,
     EventOut,
@@ -47,7 +47,9 @@ def _input(payload: OrderIn) -> OrderInput:
                          remarks=ln.remarks) for ln in payload.lines],
         required_date=payload.required_date, promised_date=payload.promised_date,
         urgency=payload.urgency, channel=payload.channel, external_ref=payload.external_ref,
-        remarks=payload.remarks, tags=payload.tags, workflow=payload.workflow, owner=payload.owner)
+        remarks=payload.remarks, tags=payload.tags, workflow=payload.workflow, owner=payload.owner,
+        ship_to_address_id=payload.ship_to_address_id,
+        ship_to=ShipTo(**payload.ship_to.model_dump()) if payload.ship_to else None)
 
 
 @router.post("", auth=requires("orders.create"), response={200: OrderOut, 201: OrderOut, **ERRORS})

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from .views import (
+    addresses,
     board,
     config,
     home,
@@ -61,6 +62,8 @@ urlpatterns = [
     path("settings/calendar/official", config.calendar_import, name="config_calendar_import"),
     path("settings/customers/", config.customers, name="config_customers"),
     path("settings/customers/<str:code>/", config.customer_edit, name="config_customer"),
+    path("settings/customers/<str:code>/addresses", addresses.customer_addresses_edit,
+         name="config_customer_addresses"),
     path("settings/products/", config.products, name="config_products"),
     path("settings/products/<str:sku>/", config.product_edit, name="config_product"),
     path("settings/stock/", config.stock, name="config_stock"),
