@@ -62,6 +62,7 @@ API = {
     ("GET", "/api/orders/{number}"): SEE,
     ("PATCH", "/api/orders/{number}"): HOLD,          # header fields: creators and holders
     ("POST", "/api/orders/{number}/lines"): CREATE,    # lines: creators (prices: the price permission)
+    ("POST", "/api/orders/{number}/restore"): CREATE,  # header and lines: creators
     ("POST", "/api/orders/{number}/transition"): SEE,  # then the stage's owner role, in the service
     ("POST", "/api/orders/{number}/override"): OVERRIDE,
     ("POST", "/api/orders/{number}/hold"): HOLD,
@@ -135,6 +136,8 @@ WEB = {
     ("POST", "orders/<str:number>/edit"): HOLD,
     ("GET", "orders/<str:number>/lines"): CREATE,      # the edit-lines form: creators
     ("POST", "orders/<str:number>/lines"): CREATE,
+    ("GET", "orders/<str:number>/restore"): CREATE,
+    ("POST", "orders/<str:number>/restore"): CREATE,
     ("POST", "orders/<str:number>/move"): SEE,
     ("POST", "orders/<str:number>/override"): OVERRIDE,
     ("POST", "orders/<str:number>/hold"): HOLD,

@@ -192,17 +192,24 @@ class Rebalance:
     shortages: list[Shortage]
 
 
+def stock_detach_lines(*, order_id: int, line_ids: Iterable[int]) -> int:
+    """Reservations (of any status) of order lines about to be deleted keep their product and
+    quantity but no longer name the line; returns how many. Active ones are then the first
+    :func:`stock_rebalance` gives back."""
+    ids = list(line_ids)
+    if not ids:
+        return 0
+    return Reservation.objects.filter(order_id=order_id, line_id__in=ids).update(line=None)
+
+
 def stock_rebalance(*, order_id: int, requirements: list[Requirement], actor: Actor,
-                    release_condition: str, expires_at: datetime | None = None,
-                    detach_line_ids: Iterable[int] = ()) -> Rebalance:
+                    release_condition: str, expires_at: datetime | None = None) -> Rebalance:
     """Make what an order holds match ``requirements`` after its lines changed: give back what
-    is no longer needed (reservations of ``detach_line_ids`` first, then the newest), reserve
-    what is newly needed, never more than is free. Every stock row involved is locked first,
-    in primary-key order, so this serialises with ``stock_reserve`` without deadlocks. When
-    anything is short nothing is reserved and the shortages are returned (the caller rolls
-    back). The reservations of ``detach_line_ids`` (lines about to be deleted) keep their
-    product but no longer name the line."""
-    detach = set(detach_line_ids)
+    is no longer needed (reservations that name no line first, e.g. of deleted lines, then the
+    newest), reserve what is newly needed, never more than is free. Every stock row involved is
+    locked first, in primary-key order, so this serialises with ``stock_reserve`` without
+    deadlocks. When anything is short nothing is reserved and the shortages are returned (the
+    caller rolls back)."""
     with transaction.atomic(savepoint=False):
         active = list(Reservation.objects.filter(order_id=order_id, status=Reservation.Status.ACTIVE)
                       .order_by("-pk"))
@@ -214,9 +221,7 @@ def stock_rebalance(*, order_id: int, requirements: list[Requirement], actor: Ac
         held: dict[int, Decimal] = defaultdict(lambda: ZERO)
         for res in active:
             held[res.product_id] += res.qty
-        released = _release_excess(active, levels, needed, held, actor=actor, detach=detach)
-        if detach:
-            Reservation.objects.filter(order_id=order_id, line_id__in=detach).update(line=None)
+        released = _release_excess(active, levels, needed, held, actor=actor)
         # what the order still holds counts towards its needs, line by line
         left = {pid: held[pid] - released.get(pid, ZERO) for pid in held}
         todo = []
@@ -231,7 +236,7 @@ def stock_rebalance(*, order_id: int, requirements: list[Requirement], actor: Ac
 
 
 def _release_excess(active: list[Reservation], levels: dict[int, StockLevel], needed: dict[int, Decimal],
-                    held: dict[int, Decimal], *, actor: Actor, detach: set[int]) -> dict[int, Decimal]:
+                    held: dict[int, Decimal], *, actor: Actor) -> dict[int, Decimal]:
     """Release the part of ``active`` (newest first) beyond ``needed``; a reservation only
     partly given back is closed and its remainder kept as a new active reservation."""
     excess = {pid: qty - needed.get(pid, ZERO) for pid, qty in held.items() if qty > needed.get(pid, ZERO)}
@@ -241,7 +246,7 @@ def _release_excess(active: list[Reservation], levels: dict[int, StockLevel], ne
     closed: list[Reservation] = []
     remainders: list[Reservation] = []
     released: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    for res in sorted(active, key=lambda r: r.line_id not in detach):  # stable: newest first within
+    for res in sorted(active, key=lambda r: r.line_id is not None):  # stable: newest first within
         over = excess.get(res.product_id, ZERO)
         if over <= 0:
             continue
@@ -252,7 +257,7 @@ def _release_excess(active: list[Reservation], levels: dict[int, StockLevel], ne
         closed.append(res)
         if take < res.qty:
             remainders.append(Reservation(
-                order_id=res.order_id, line_id=None if res.line_id in detach else res.line_id,
+                order_id=res.order_id, line_id=res.line_id,
                 stock_id=res.stock_id, product_id=res.product_id, qty=res.qty - take, created_at=now,
                 created_by=actor.label[:150], release_condition=res.release_condition,
                 expires_at=res.expires_at))

@@ -31,6 +31,7 @@ from .schemas import (
     OrderStatus,
     OverrideIn,
     PreviewOut,
+    RestoreIn,
     SnapshotOut,
     TransitionIn,
     Urgency,
@@ -146,6 +147,26 @@ def change_lines(request: ActorRequest, number: OrderNumber, payload: LinesChang
     def run() -> services.TransitionResult:
         order = services.order_lines_change(order=number, changes=changes, actor=request.actor,
                                             reason=payload.reason)
+        return services.TransitionResult(order, True)
+
+    return _moved(request, number, run)
+
+
+@router.post("/{number}/restore", auth=requires("orders.edit_lines"), response={200: OrderOut, **ERRORS, 409: BlockedOut})
+def restore(request: ActorRequest, number: OrderNumber, payload: RestoreIn) -> Status:
+    """Make an earlier snapshot (`version`, from `GET /api/orders/{number}/snapshots`) the
+    order's next version: its header, ship-to, dates and lines, through the line edit (stock
+    follows the restored quantities; the current stage's guards must pass; prices other than
+    the standard need the price permission). Earlier snapshots stay as they are. Needs both
+    line and header edits (`orders.edit_lines`, `orders.update`).
+
+    404: no such snapshot; 422: not an earlier version; 403: a price the caller may not set;
+    409 (the order and its reasons): `not_editable`, `stock_short`, `blocked`, `no_change`,
+    `snapshot_edited` (its content no longer matches its SHA-256)."""
+
+    def run() -> services.TransitionResult:
+        order = services.order_restore(order=number, version=payload.version, actor=request.actor,
+                                       reason=payload.reason)
         return services.TransitionResult(order, True)
 
     return _moved(request, number, run)

@@ -113,6 +113,13 @@ class LinesChangeIn(Schema):
     reason: Text = Field(default="", max_length=1000)
 
 
+class RestoreIn(Schema):
+    model_config = STRICT
+
+    version: int = Field(ge=1, le=1_000_000)
+    reason: Text = Field(default="", max_length=1000)
+
+
 class TransitionIn(Schema):
     """``to``: the code of a next stage of the order's workflow (its ``next_stages``)."""
 

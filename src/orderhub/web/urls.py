@@ -30,6 +30,7 @@ urlpatterns = [
     path("orders/<str:number>/", orders.order_detail, name="order_detail"),
     path("orders/<str:number>/edit", orders.order_edit, name="order_edit"),
     path("orders/<str:number>/lines", order_lines.order_lines_edit, name="order_lines"),
+    path("orders/<str:number>/restore", order_lines.order_restore, name="order_restore"),
     path("orders/<str:number>/move", orders.order_move, name="order_move"),
     path("orders/<str:number>/override", orders.order_override, name="order_override"),
     path("orders/<str:number>/hold", orders.order_hold, name="order_hold"),

@@ -6,7 +6,7 @@ guards checked again, and the event, the snapshot and the new version written to
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
@@ -21,7 +21,7 @@ from orderhub.core.errors import DomainError, PermissionDenied, Problem, Validat
 from orderhub.core.instances import new
 from orderhub.core.permissions import allowed, check_line_prices
 from orderhub.core.text import text_fault
-from orderhub.inventory.services import Requirement, stock_rebalance
+from orderhub.inventory.services import Requirement, stock_detach_lines, stock_rebalance
 from orderhub.workflow.services import compiled
 from orderhub.workflow.spec import ActionSpec, CompiledWorkflow
 
@@ -104,7 +104,7 @@ class _Edit:
         self.next_no = max(self.by_no, default=0) + 1
         self.problems: list[Problem] = []
 
-    def apply(self, changes: list[LineChange]) -> None:
+    def apply(self, changes: list[LineChange], *, allow_empty: bool = False) -> None:
         for i, ch in enumerate(changes):
             if ch.op == "add":
                 self._add(i, ch)
@@ -129,8 +129,8 @@ class _Edit:
                                          field="changes"))
         if self.problems:
             raise ValidationFailed("invalid", self.problems[0].message, problems=self.problems)
-        if not (self.removed or self.added or any(_line_state(ln) != self.before.get(no)
-                                                  for no, ln in self.changed.items())):
+        if not (allow_empty or self.removed or self.added
+                or any(_line_state(ln) != self.before.get(no) for no, ln in self.changed.items())):
             raise DomainError("no_change", _("Nothing to change."), status=409)
 
     def _add(self, i: int, ch: LineChange) -> None:
@@ -140,10 +140,15 @@ class _Edit:
             self.problems.append(Problem("unknown_sku", fault or _("Unknown SKU '%(sku)s'.") % {"sku": ch.sku},
                                          field=f"changes[{i}].sku"))
             return
-        line = new(OrderLine, order=self.order, line_no=self.next_no, product=product,
+        no = self.next_no if ch.line_no is None else ch.line_no   # a restore keeps the old numbers
+        if no in self.by_no:
+            self.problems.append(Problem("line_taken", _("The order has a line %(n)s already.") % {"n": no},
+                                         field=f"changes[{i}].line_no"))
+            return
+        line = new(OrderLine, order=self.order, line_no=no, product=product,
                    qty=Decimal(0), unit=ch.unit or product.unit, base_qty=Decimal(0),
                    unit_price=product.list_price, amount=Decimal(0), remarks=(ch.remarks or "")[:500])
-        self.next_no += 1
+        self.next_no = max(self.next_no, no + 1)
         if ch.qty is None:
             self.problems.append(Problem("required", _("Quantity must be greater than zero."),
                                          field=f"changes[{i}].qty"))
@@ -257,7 +262,7 @@ def _rebalance(order: Order, lines: list[OrderLine], removed: list[OrderLine], w
     expires = now + timedelta(hours=float(act.expires_in_hours)) if act.expires_in_hours else None
     result = stock_rebalance(order_id=order.pk, requirements=reqs, actor=actor,
                              release_condition=act.release_condition or _("released on cancel"),
-                             expires_at=expires, detach_line_ids=[ln.pk for ln in removed])
+                             expires_at=expires)
     if result.shortages:
         def name(pid: int) -> str:
             return products[pid].name if pid in products else str(pid)
@@ -272,16 +277,31 @@ def _rebalance(order: Order, lines: list[OrderLine], removed: list[OrderLine], w
             "released": [{"product_id": pid, "qty": qty} for pid, qty in sorted(result.released.items())]}
 
 
+@dataclass
+class Extra:
+    """What a caller other than ``order_lines_change`` adds to the edit's version (a restore):
+    its event type, the header fields it changed ({field: [before, after]}, already set on the
+    order) and more event data."""
+
+    action: str = events.ORDER_LINES_CHANGED
+    header: dict[str, list[Any]] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+
+
 def _write(order: Order, edit: _Edit, wf: CompiledWorkflow, *, actor: Actor, now: datetime,
-           reason: str) -> Order:
+           reason: str, extra: Extra | None = None) -> Order:
+    extra = extra or Extra()
     lines = edit.lines
     total = sum((ln.amount for ln in lines), Decimal(0))
     if total >= MAX_MONEY:
         raise ValidationFailed("out_of_range", _("Order total is too large."),
                                problems=[Problem("out_of_range", _("Order total is too large."), field="changes")])
-    write_lines(edit.added, list(edit.changed.values()), [])
-    stock = _rebalance(order, lines, edit.removed, wf, actor, now)   # frees removed lines' stock
+    # removed lines go first (their numbers may be taken again); their reservations stay, naming
+    # no line, and are the first the rebalance gives back
+    stock_detach_lines(order_id=order.pk, line_ids=[ln.pk for ln in edit.removed])
     write_lines([], [], edit.removed)
+    write_lines(edit.added, list(edit.changed.values()), [])
+    stock = _rebalance(order, lines, edit.removed, wf, actor, now)
     before_total = order.total_amount
     order.total_amount = total
     if not order.forced:
@@ -290,11 +310,12 @@ def _write(order: Order, edit: _Edit, wf: CompiledWorkflow, *, actor: Actor, now
             raise DomainError("blocked", reasons[0].message, problems=reasons, status=409)
     order.version += 1
     order.updated_at = now
-    changes: dict[str, Any] = {"version": [order.version - 1, order.version]}
+    changes: dict[str, Any] = {**extra.header, "version": [order.version - 1, order.version]}
     if before_total != total:
         changes["total_amount"] = [before_total, total]
-    ev = next_event(order, action=events.ORDER_LINES_CHANGED, actor=actor, now=now, changes=changes,
-                    data={"lines": edit.summary(), **stock}, reason=reason)
-    write_order_change(order, _FIELDS, event=ev, snapshot=make_snapshot(order, lines, now))
-    events.order_lines_changed(order=order, actor=actor, at=now, event=ev, lines=lines)
+    ev = next_event(order, action=extra.action, actor=actor, now=now, changes=changes,
+                    data={**extra.data, "lines": edit.summary(), **stock}, reason=reason)
+    write_order_change(order, (*_FIELDS, *extra.header), event=ev, snapshot=make_snapshot(order, lines, now))
+    publish = events.order_restored if extra.action == events.ORDER_RESTORED else events.order_lines_changed
+    publish(order=order, actor=actor, at=now, event=ev, lines=lines)
     return order

@@ -1,5 +1,6 @@
-"""The edit-lines page of an order: change quantities and prices, remove lines, add lines;
-saved through ``order_lines_change`` (one transaction, a snapshot, a new version)."""
+"""The edit-lines page of an order (change quantities and prices, remove lines, add lines;
+saved through ``order_lines_change``) and the restore page (an earlier snapshot as the next
+version, through ``order_restore``): each one transaction, a snapshot, a new version."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from orderhub.core.errors import DomainError, NotFound
 from orderhub.orders import services
 from orderhub.orders.editing import edit_refusal
 from orderhub.orders.locks import order_lines
-from orderhub.orders.selectors import get_order
+from orderhub.orders.models import Snapshot
+from orderhub.orders.selectors import get_order, snapshot_diff
+from orderhub.workflow.services import compiled
 
 from .common import actor_for, requires
 
@@ -128,3 +131,40 @@ def order_lines_edit(request, number: str):
         "order": order, "rows": rows, "new_rows": new_rows, "may_price": may_price, "refusal": refusal,
         "general": general, "reason": post.get("reason", ""),
     }, status=status)
+
+
+@requires("orders.edit_lines")
+def order_restore(request, number: str):
+    """Pick an earlier snapshot, see how it differs from the latest one, and restore it as the
+    next version (``order_restore``)."""
+    actor = actor_for(request)
+    try:
+        order = get_order(number, actor=actor)
+    except NotFound as e:
+        raise Http404(e.message) from e
+    raw = request.POST.get("version") or request.GET.get("version") or ""
+    version = int(raw) if raw.isdecimal() else None
+    snapshots = list(Snapshot.objects.filter(order=order).order_by("version").only("version", "stage", "taken_at"))
+    latest = snapshots[-1].version if snapshots else None
+    diff, errors = None, []
+    if version is not None and latest is not None:
+        try:
+            diff = snapshot_diff(order, latest, version)
+        except NotFound as e:
+            errors.append(e.message)
+    if request.method == "POST" and version is not None and not errors:
+        try:
+            services.order_restore(order=number, version=version, actor=actor,
+                                   reason=request.POST.get("reason", "").strip()[:1000])
+        except DomainError as e:
+            errors = [e.message] + [str(p.message) for p in e.problems if str(p.message) != e.message]
+        else:
+            messages.success(request, _("Version %(v)s is restored as the order's new version.") % {"v": version})
+            return redirect(reverse("web:order_detail", args=[number]))
+    wf = compiled(order.workflow_id)
+    return render(request, "web/order_restore.html", {
+        "order": order, "snapshots": [s for s in snapshots if s.version < order.version], "version": version,
+        "latest": latest, "diff": diff, "errors": errors, "refusal": edit_refusal(order, wf),
+        "may_restore": permissions.allowed(actor, "orders.update"),
+        "stage_names": {code: st.spec.name for code, st in wf.stages.items()},
+    }, status=409 if errors and request.method == "POST" else 200)
