@@ -61,7 +61,7 @@ def customer_address_save(*, customer: str, address_id: int | None = None, data:
     _check(data)
     cust = _customer(customer)   # locked: default changes of one customer go one at a time
     created = address_id is None
-    addr = CustomerAddress(customer=cust) if created else _address(cust, address_id)
+    addr = CustomerAddress(customer=cust) if address_id is None else _address(cust, address_id)
     if created and not CustomerAddress.objects.filter(customer=cust).exists():
         data["is_default"] = True
     if addr.is_default and data.get("is_default") is False:

@@ -81,11 +81,11 @@ def _line_changes(lines: list[OrderLine], target: list[dict[str, Any]]) -> list[
             removes.append(LineChange("remove", line_no=no))
     for no, t in sorted(want.items()):
         qty, price = Decimal(str(t["qty"])), Decimal(str(t["unit_price"]))
-        ln = now.get(no)
-        if ln is not None and ln.product.sku == t["sku"]:
-            if (ln.qty, ln.unit, ln.unit_price, ln.remarks) != (qty, t["unit"], price, t.get("remarks", "")):
+        cur = now.get(no)
+        if cur is not None and cur.product.sku == t["sku"]:
+            if (cur.qty, cur.unit, cur.unit_price, cur.remarks) != (qty, t["unit"], price, t.get("remarks", "")):
                 updates.append(LineChange("update", line_no=no, qty=qty, unit=t["unit"],
-                                          unit_price=None if price == ln.unit_price else price,
+                                          unit_price=None if price == cur.unit_price else price,
                                           remarks=t.get("remarks", "")))
         else:
             adds.append(LineChange("add", line_no=no, sku=t["sku"], qty=qty, unit=t["unit"], unit_price=price,
