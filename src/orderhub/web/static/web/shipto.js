@@ -32,6 +32,5 @@
   }
 
   customer.addEventListener("picked", load);
-  customer.addEventListener("change", load);
   load();
 })();
