@@ -203,16 +203,25 @@ def stock_detach_lines(*, order_id: int, line_ids: Iterable[int]) -> int:
 
 
 def stock_rebalance(*, order_id: int, requirements: list[Requirement], actor: Actor,
-                    release_condition: str, expires_at: datetime | None = None) -> Rebalance:
+                    release_condition: str, expires_at: datetime | None = None,
+                    products: Iterable[int] | None = None) -> Rebalance:
     """Make what an order holds match ``requirements`` after its lines changed: give back what
     is no longer needed (reservations that name no line first, e.g. of deleted lines, then the
     newest), reserve what is newly needed, never more than is free. Every stock row involved is
     locked first, in primary-key order, so this serialises with ``stock_reserve`` without
     deadlocks. When anything is short nothing is reserved and the shortages are returned (the
-    caller rolls back)."""
+    caller rolls back). ``products``: only these products are compared (the ones the change
+    touched; the order's other reservations and their stock rows are left alone, unlocked)."""
+    scope = None if products is None else set(products)
+    if scope is not None:
+        requirements = [r for r in requirements if r.product_id in scope]
+        if not scope:
+            return Rebalance([], {}, [])
     with transaction.atomic(savepoint=False):
-        active = list(Reservation.objects.filter(order_id=order_id, status=Reservation.Status.ACTIVE)
-                      .order_by("-pk"))
+        active_qs = Reservation.objects.filter(order_id=order_id, status=Reservation.Status.ACTIVE)
+        if scope is not None:
+            active_qs = active_qs.filter(product_id__in=scope)
+        active = list(active_qs.order_by("-pk"))
         levels = {lvl.pk: lvl for lvl in _locked_levels({r.product_id for r in requirements}
                                                          | {r.product_id for r in active})}
         needed: dict[int, Decimal] = defaultdict(lambda: ZERO)

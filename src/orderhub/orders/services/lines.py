@@ -248,21 +248,24 @@ def reserving_action(order: Order, wf: CompiledWorkflow) -> ActionSpec | None:
     return last if last is not None and last.action == "reserve_stock" else None
 
 
-def _rebalance(order: Order, lines: list[OrderLine], removed: list[OrderLine], wf: CompiledWorkflow,
+def _rebalance(order: Order, lines: list[OrderLine], edit: _Edit, wf: CompiledWorkflow,
                actor: Actor, now: datetime) -> dict[str, Any]:
     act = reserving_action(order, wf)
     if act is None:
         return {}
+    touched = [*edit.added, *edit.changed.values(), *edit.removed]
     if act.bom:
         reqs, products = bom_requirements(lines)
+        scope = set(bom_requirements(touched)[1])    # the components of the lines the edit touched
     else:
         reqs = [Requirement(ln.product_id, ln.base_qty, ln.pk) for ln in lines]
         products = {ln.product_id: ln.product for ln in lines}
-    products.update({ln.product_id: ln.product for ln in removed})
+        scope = {ln.product_id for ln in touched}
+    products.update({ln.product_id: ln.product for ln in edit.removed})
     expires = now + timedelta(hours=float(act.expires_in_hours)) if act.expires_in_hours else None
     result = stock_rebalance(order_id=order.pk, requirements=reqs, actor=actor,
                              release_condition=act.release_condition or _("released on cancel"),
-                             expires_at=expires)
+                             expires_at=expires, products=scope)
     if result.shortages:
         def name(pid: int) -> str:
             return products[pid].name if pid in products else str(pid)
@@ -301,7 +304,7 @@ def _write(order: Order, edit: _Edit, wf: CompiledWorkflow, *, actor: Actor, now
     stock_detach_lines(order_id=order.pk, line_ids=[ln.pk for ln in edit.removed])
     write_lines([], [], edit.removed)
     write_lines(edit.added, list(edit.changed.values()), [])
-    stock = _rebalance(order, lines, edit.removed, wf, actor, now)
+    stock = _rebalance(order, lines, edit, wf, actor, now)
     before_total = order.total_amount
     order.total_amount = total
     if not order.forced:
