@@ -1,6 +1,7 @@
 from django.urls import path
 
 from .views import (
+    addresses,
     board,
     config,
     home,
@@ -8,6 +9,7 @@ from .views import (
     intake_setup,
     kpi,
     notify,
+    order_lines,
     orders,
     portal,
     portal_staff,
@@ -33,6 +35,8 @@ urlpatterns = [
     path("orders/new/preview", orders.order_new_preview, name="order_new_preview"),
     path("orders/<str:number>/", orders.order_detail, name="order_detail"),
     path("orders/<str:number>/edit", orders.order_edit, name="order_edit"),
+    path("orders/<str:number>/lines", order_lines.order_lines_edit, name="order_lines"),
+    path("orders/<str:number>/restore", order_lines.order_restore, name="order_restore"),
     path("orders/<str:number>/move", orders.order_move, name="order_move"),
     path("orders/<str:number>/override", orders.order_override, name="order_override"),
     path("orders/<str:number>/hold", orders.order_hold, name="order_hold"),
@@ -65,6 +69,8 @@ urlpatterns = [
     path("settings/calendar/official", config.calendar_import, name="config_calendar_import"),
     path("settings/customers/", config.customers, name="config_customers"),
     path("settings/customers/<str:code>/", config.customer_edit, name="config_customer"),
+    path("settings/customers/<str:code>/addresses", addresses.customer_addresses_edit,
+         name="config_customer_addresses"),
     path("settings/products/", config.products, name="config_products"),
     path("settings/products/<str:sku>/", config.product_edit, name="config_product"),
     path("settings/stock/", config.stock, name="config_stock"),
