@@ -15,7 +15,7 @@ from orderhub.core.errors import DomainError, PermissionDenied
 from orderhub.core.models import AuditEvent
 from orderhub.inventory.models import StockLevel, StockMove
 from orderhub.orders import services as order_services
-from orderhub.purchasing import events
+from orderhub.purchasing import events, models
 from orderhub.purchasing.models import LineOrder, PurchaseOrderLine, PurchaseRequest, Receipt
 from orderhub.purchasing.services import (
     LineIn,
@@ -46,9 +46,9 @@ def test_supplier_prices_fill_a_line_and_are_audited(company, supplier):
     assert line.unit_price == Decimal("28.5")
     assert (line.expected_date - po.created_at.date()).days == 10
     assert po.number.startswith("PO-")
-    assert AuditEvent.objects.filter(subject_type=events.SUBJECT_ORDER, subject_id=po.pk,
+    assert AuditEvent.objects.filter(subject_type=models.SUBJECT_ORDER, subject_id=po.pk,
                                      action=events.ORDER_PLACED).exists()
-    assert AuditEvent.objects.filter(subject_type=events.SUBJECT_SUPPLIER, action=events.SUPPLIER_SAVED).exists()
+    assert AuditEvent.objects.filter(subject_type=models.SUBJECT_SUPPLIER, action=events.SUPPLIER_SAVED).exists()
 
 
 @pytest.mark.parametrize("role", ["planning_supervisor", "manager"])
@@ -112,7 +112,7 @@ def test_partial_receipts_add_stock_and_close_the_po(company, supplier):
     po.refresh_from_db()
     assert po.status == "received"
     assert StockMove.objects.filter(stock__product=company["bar"], kind="receipt").count() == 2
-    assert AuditEvent.objects.filter(subject_type=events.SUBJECT_ORDER, subject_id=po.pk,
+    assert AuditEvent.objects.filter(subject_type=models.SUBJECT_ORDER, subject_id=po.pk,
                                      action=events.GOODS_RECEIVED).count() == 2
     with pytest.raises(DomainError):
         po_receive(actor=a["warehouse"], number=po.number, receipts=[ReceiptIn(1, Decimal("1"))])

@@ -21,9 +21,4 @@ ORDER_PLACED = "purchase.order_placed"
 GOODS_RECEIVED = "purchase.goods_received"
 SUPPLIER_SAVED = "supplier.saved"
 
-# audit subjects
-SUBJECT_REQUEST = "purchase_request"
-SUBJECT_ORDER = "purchase_order"
-SUBJECT_SUPPLIER = "supplier"
-
 ALL = (REQUEST_RAISED, REQUEST_APPROVED, REQUEST_REJECTED, ORDER_PLACED, GOODS_RECEIVED, SUPPLIER_SAVED)

@@ -15,6 +15,11 @@ from django.utils.translation import gettext_lazy as _
 from orderhub.catalog.models import MONEY, QTY, Product
 from orderhub.inventory.models import Warehouse
 
+# the audit subjects whose chains purchasing appends to (``core.audit.append_event``)
+SUBJECT_REQUEST = "purchase_request"
+SUBJECT_ORDER = "purchase_order"
+SUBJECT_SUPPLIER = "supplier"
+
 
 class Supplier(models.Model):
     code = models.CharField(_("code"), max_length=32, unique=True)

@@ -32,6 +32,9 @@ from orderhub.inventory.services import stock_receive
 
 from . import events
 from .models import (
+    SUBJECT_ORDER,
+    SUBJECT_REQUEST,
+    SUBJECT_SUPPLIER,
     LineOrder,
     PurchaseOrder,
     PurchaseOrderLine,
@@ -96,7 +99,7 @@ def supplier_save(*, actor: Actor, code: str, name: str, contact: str = "",
         changes[f"price:{p.product_id}"] = [None, {"unit_price": str(p.unit_price),
                                                    "lead_time_days": p.lead_time_days, "moq": str(p.moq)}]
     if created or changes:
-        append_event(subject_type=events.SUBJECT_SUPPLIER, subject_id=sup.pk, action=events.SUPPLIER_SAVED,
+        append_event(subject_type=SUBJECT_SUPPLIER, subject_id=sup.pk, action=events.SUPPLIER_SAVED,
                      actor=actor, changes=changes)
     return sup
 
@@ -126,7 +129,7 @@ def request_raise(*, actor: Actor, product_id: int, qty: Decimal, needed_by: dat
         number=next_number("PR"), product_id=product_id, qty=qty, needed_by=needed_by,
         supplier_id=supplier_id, order_id=order_id, source=source, reason=reason.strip()[:300],
         raised_at=now, raised_by=actor.label[:150], raised_by_user=actor.user)
-    append_event(subject_type=events.SUBJECT_REQUEST, subject_id=pr.pk, action=events.REQUEST_RAISED,
+    append_event(subject_type=SUBJECT_REQUEST, subject_id=pr.pk, action=events.REQUEST_RAISED,
                  actor=actor, data={"number": pr.number, "product_id": product_id, "qty": str(qty),
                                     "order_id": order_id, "source": source}, reason=pr.reason)
     return pr
@@ -149,7 +152,7 @@ def request_decide(*, actor: Actor, number: str, approve: bool, note: str = "") 
     pr.status, pr.decided_at, pr.decided_by = status, clock.now(), actor.label[:150]
     pr.decision_note = note.strip()[:300]
     pr.save(update_fields=["status", "decided_at", "decided_by", "decision_note"])
-    append_event(subject_type=events.SUBJECT_REQUEST, subject_id=pr.pk,
+    append_event(subject_type=SUBJECT_REQUEST, subject_id=pr.pk,
                  action=events.REQUEST_APPROVED if approve else events.REQUEST_REJECTED, actor=actor,
                  changes={"status": [PurchaseRequest.Status.PENDING.value, status.value]}, reason=pr.decision_note)
     return pr
@@ -220,7 +223,7 @@ def po_place(*, actor: Actor, supplier_id: int, lines: Sequence[LineIn], warehou
     if prs:
         PurchaseRequest.objects.filter(pk__in=[p.pk for p in prs]).update(
             status=PurchaseRequest.Status.ORDERED, purchase_order=po)
-    append_event(subject_type=events.SUBJECT_ORDER, subject_id=po.pk, action=events.ORDER_PLACED, actor=actor,
+    append_event(subject_type=SUBJECT_ORDER, subject_id=po.pk, action=events.ORDER_PLACED, actor=actor,
                  data={"number": po.number, "supplier": supplier.code, "source": source,
                        "requests": [p.number for p in prs],
                        "lines": [{"line": r.line_no, "product_id": r.product_id, "qty": str(r.qty),
@@ -275,7 +278,7 @@ def po_receive(*, actor: Actor, number: str, receipts: Sequence[ReceiptIn], note
         if all(ln.received >= ln.qty for ln in lines.values()):
             po.status = PurchaseOrder.Status.RECEIVED
             po.save(update_fields=["status"])
-        append_event(subject_type=events.SUBJECT_ORDER, subject_id=po.pk, action=events.GOODS_RECEIVED,
+        append_event(subject_type=SUBJECT_ORDER, subject_id=po.pk, action=events.GOODS_RECEIVED,
                      actor=actor, reason=note,
                      data={"number": po.number, "status": po.status,
                            "receipts": [{"line": m.line.line_no, "product_id": m.line.product_id,

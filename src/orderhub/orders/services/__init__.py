@@ -25,6 +25,7 @@ from .escalation import (
     escalation_steps_cancel,
     escalation_steps_create,
 )
+from .expiry import reservations_expire
 from .exports import ExportFile, orders_export
 from .overdue import OverdueStage, stage_instances_mark_overdue
 from .preview import Preview, order_preview
@@ -37,5 +38,5 @@ __all__ = [
     "order_create_batch", "order_hold", "order_override", "order_resume", "order_transition",
     "order_update", "edit_refusal", "snapshot_content", "ticket_open", "ticket_resolve",
     "Firing", "Rung", "escalation_step_fire", "escalation_steps_cancel", "escalation_steps_create",
-    "OverdueStage", "stage_instances_mark_overdue", "order_deadlines_recompute", "Preview", "order_preview",
+    "OverdueStage", "stage_instances_mark_overdue", "reservations_expire", "order_deadlines_recompute", "Preview", "order_preview",
 ]
