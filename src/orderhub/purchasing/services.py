@@ -263,7 +263,7 @@ def po_receive(*, actor: Actor, number: str, receipts: Sequence[ReceiptIn], note
                 continue
             if r.qty > ln.open_qty:
                 problems.append(Problem("over_receipt", _("第 %(n)s 行 %(name)s 最多还能收 %(open)s，不能收 %(qty)s。") % {
-                    "n": ln.line_no, "name": ln.product.name, "open": _fmt(ln.open_qty), "qty": _fmt(r.qty)},
+                    "n": ln.line_no, "name": ln.product.name, "open": fmt_qty(ln.open_qty), "qty": fmt_qty(r.qty)},
                     field=f"receipts[{i}].qty", data={"open": str(ln.open_qty)}))
                 continue
             ln.received += r.qty
@@ -286,5 +286,5 @@ def po_receive(*, actor: Actor, number: str, receipts: Sequence[ReceiptIn], note
         return made
 
 
-def _fmt(value: Decimal) -> str:
+def fmt_qty(value: Decimal) -> str:
     return format(value.normalize(), "f") if value else "0"
