@@ -56,9 +56,9 @@ class SupplierItem(models.Model):
 
 class PurchaseOrder(models.Model):
     class Status(models.TextChoices):
-        OPEN = "open", _("open")
-        RECEIVED = "received", _("received")
-        CANCELLED = "cancelled", _("cancelled")
+        OPEN = "open", _("在途")
+        RECEIVED = "received", _("已收齐")
+        CANCELLED = "cancelled", _("已取消")
 
     number = models.CharField(_("number"), max_length=40, unique=True)
     supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="purchase_orders")
@@ -133,14 +133,14 @@ class LineOrder(models.Model):
 
 class PurchaseRequest(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending", _("awaiting approval")
-        APPROVED = "approved", _("approved")
-        REJECTED = "rejected", _("rejected")
-        ORDERED = "ordered", _("ordered")
+        PENDING = "pending", _("待审批")
+        APPROVED = "approved", _("已批准")
+        REJECTED = "rejected", _("已驳回")
+        ORDERED = "ordered", _("已下单")
 
     class Source(models.TextChoices):
-        SHORTAGE = "shortage", _("order shortage")
-        MANUAL = "manual", _("by hand")
+        SHORTAGE = "shortage", _("订单缺料")
+        MANUAL = "manual", _("手工")
 
     number = models.CharField(_("number"), max_length=40, unique=True)
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")

@@ -18,6 +18,7 @@ def workspace(request):
         "nav_can_add": permissions.allowed(actor, "orders.create"),
         "nav_can_view": permissions.allowed(actor, "orders.view"),
         "nav_can_intake": permissions.allowed(actor, "intake.view"),
+        "nav_can_purchasing": permissions.allowed(actor, "purchasing.view"),
         "actor": actor,
         "nav_unread": notify_badge_count(request),
     }

@@ -204,6 +204,7 @@ SYSTEM_ACTORS = {
     "cli:intake": gettext_lazy("command-line import"),
     "system": gettext_lazy("system"),
     "sweep": gettext_lazy("overdue check"),
+    "reservation-expiry": gettext_lazy("库存保留到期任务"),
 }
 _ACTOR_PREFIXES = {
     "rule": gettext_lazy("rule %(x)s"),
