@@ -185,7 +185,7 @@ def _line_defaults(supplier_id: int, lines: Sequence[LineIn], today: date) -> No
 
 
 @transaction.atomic
-def po_place(*, actor: Actor, supplier_id: int, lines: Sequence[LineIn], warehouse_id: int | None = None,
+def po_place(*, actor: Actor, supplier_id: int, lines: Sequence[LineIn] = (), warehouse_id: int | None = None,
              requests: Sequence[str] = (), erp_ref: str = "", note: str = "", source: str = "manual",
              number: str | None = None) -> PurchaseOrder:
     """A purchase order with its lines; approved ``requests`` become its lines (one each, serving
