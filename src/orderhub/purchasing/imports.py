@@ -149,7 +149,7 @@ def _plan_orders(rows: list[dict[str, str]], report: Report) -> list[Applier]:
     groups: dict[str, list[LineIn]] = defaultdict(list)
     supplier_of: dict[str, int] = {}
     for n, r in enumerate(rows, start=2):
-        ref, faults = g(r, "采购单号"), []
+        ref, faults = g(r, "采购单号"), list[str]()
         qty = _field(faults, _qty, g(r, "数量"), "数量")
         due = _field(faults, lambda v, _label: _date(v), g(r, "预计到货"), "预计到货")
         price = _field(faults, _qty, g(r, "单价"), "单价") if g(r, "单价") else None
@@ -190,7 +190,7 @@ def _plan_receipts(rows: list[dict[str, str]], report: Report) -> list[Applier]:
     wanted: dict[tuple[str, int], Decimal] = defaultdict(Decimal)
     todo: dict[str, list[ReceiptIn]] = defaultdict(list)
     for n, r in enumerate(rows, start=2):
-        faults = []
+        faults: list[str] = []
         po = pos.get(g(r, "采购单号"))
         qty = _field(faults, _qty, g(r, "数量"), "数量") or Decimal(0)
         line_no = int(g(r, "行号")) if g(r, "行号").isdigit() else 0

@@ -215,7 +215,7 @@ def po_place(*, actor: Actor, supplier_id: int, lines: Sequence[LineIn] = (), wa
                                       created_by=actor.label[:150])
     made = PurchaseOrderLine.objects.bulk_create([
         PurchaseOrderLine(purchase_order=po, line_no=i + 1, product_id=ln.product_id, qty=ln.qty,
-                          unit_price=ln.unit_price, expected_date=ln.expected_date)
+                          unit_price=ln.unit_price or ZERO, expected_date=ln.expected_date or now.date())
         for i, ln in enumerate(all_lines)])
     LineOrder.objects.bulk_create([LineOrder(line=row, order_id=oid, qty=q)
                                    for row, ln in zip(made, all_lines, strict=True)

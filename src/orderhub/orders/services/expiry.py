@@ -11,6 +11,7 @@ stage's owner role). Running it twice releases nothing twice.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -61,7 +62,7 @@ def _expire_one(number: str, *, now: datetime, actor: Actor) -> bool:
         order.blocked_reasons = reasons
         order.version += 1
         order.updated_at = now
-        changes = {"version": [order.version - 1, order.version]}
+        changes: dict[str, list[Any]] = {"version": [order.version - 1, order.version]}
         if before != reasons:
             changes["blocked_reasons"] = [before, reasons]
         ev = next_event(order, action=events.ORDER_RESERVATION_EXPIRED, actor=actor, now=now, changes=changes,
