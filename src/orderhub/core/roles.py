@@ -32,6 +32,7 @@ _FORENSICS = "orders.view_forensics"      # the IP address and browser recorded 
 _PO_VIEW, _PO_RAISE = "purchasing.view_purchaseorder", "purchasing.add_purchaserequest"
 _PO_PLACE, _PO_RECEIVE = "purchasing.add_purchaseorder", "purchasing.receive_purchaseorder"
 PURCHASE_APPROVE_PERM = "purchasing.approve_purchaserequest"
+_KPIS = "orders.view_kpis"                # the KPI dashboards and /api/kpis (company-wide figures)
 ROLE_PERMISSIONS = {
     "sales": ["orders.add_order", "orders.view_order", "orders.hold_order"],
     "service": ["orders.add_order", "orders.view_order", "orders.hold_order"],
@@ -44,20 +45,21 @@ ROLE_PERMISSIONS = {
     "logistics": ["orders.view_order"],
     "designer": ["orders.view_order"],
     "manager": ["orders.add_order", "orders.view_order", "orders.hold_order",
-                "orders.override_guard", "orders.cancel_order", _FORENSICS, _PO_VIEW],
+                "orders.override_guard", "orders.cancel_order", _FORENSICS, _KPIS, _PO_VIEW],
     "admin": ["orders.add_order", "orders.view_order", "orders.hold_order",
               "orders.override_guard", "orders.cancel_order", "workflow.change_workflowdefinition",
               "core.change_calendaroverride", "catalog.change_customer", "catalog.change_product",
               "notify.change_endpoint",
               "inventory.change_stocklevel", "auth.change_user",
               "intake.change_configversion", "intake.view_refusedrequest", "rules.change_rule",
-              _FORENSICS, _PO_VIEW, _PO_PLACE],
-    "planning_supervisor": ["orders.add_order", "orders.view_order", "orders.hold_order", _PO_VIEW],
-    "production_director": ["orders.view_order", "orders.hold_order"],
+              _FORENSICS, _KPIS, _PO_VIEW, _PO_PLACE],
+    "planning_supervisor": ["orders.add_order", "orders.view_order", "orders.hold_order", _KPIS,
+                            _PO_VIEW],
+    "production_director": ["orders.view_order", "orders.hold_order", _KPIS],
     "production_manager": ["orders.view_order", "orders.hold_order"],
-    "operations_director": ["orders.view_order", "orders.hold_order", "orders.override_guard"],
+    "operations_director": ["orders.view_order", "orders.hold_order", "orders.override_guard", _KPIS],
     "vice_president": ["orders.view_order", "orders.hold_order", "orders.override_guard",
-                       "orders.cancel_order"],
+                       "orders.cancel_order", _KPIS],
 }
 # Who approves purchase requests is configuration (``ORDERHUB_PURCHASE_APPROVER_ROLES``, default
 # planning supervisor and manager): those roles get the approval permission (and the list view).
