@@ -151,6 +151,9 @@ API = {
     ("POST", "/api/purchasing/orders/{number}/receipts"): PO_RECEIVE,
     ("POST", "/api/purchasing/imports/orders"): PO_ORDER,
     ("POST", "/api/purchasing/imports/receipts"): PO_RECEIVE,
+    ("GET", "/api/shortages"): PO_VIEW,
+    ("GET", "/api/shortages/{number}"): SEE,
+    ("POST", "/api/shortages/{number}/requests"): PO_REQUEST,
     **{("GET", f"/api/kpis/{figure}"): KPI for figure in (
         "first-touch", "on-time", "processing", "stage-times", "open-by-stage", "stalled", "overdue",
         "exceptions", "trend", "portal")},
@@ -260,6 +263,8 @@ WEB = {
     ("GET", "purchasing/new/"): PO_ORDER,
     ("POST", "purchasing/new/"): PO_ORDER,
     ("GET", "purchasing/suppliers/"): PO_VIEW,
+    ("GET", "purchasing/shortages/"): PO_VIEW,
+    ("POST", "orders/<str:number>/purchase-request"): PO_REQUEST,
     ("POST", "purchasing/suppliers/save"): PO_ORDER,
     ("POST", "purchasing/requests/"): PO_REQUEST,
     ("POST", "purchasing/requests/<str:number>/approve"): PO_APPROVE,

@@ -98,6 +98,8 @@ def _samples(o: dict) -> dict[str, dict[str, str]]:
         **{f"api:{n}": {"number": "PO-0001"} for n in ("get_purchase_order", "receive_goods")},
         **{f"api:{n}": {"number": "PR-0001"} for n in ("approve_request", "reject_request")},
         "api:save_supplier": {"code": "S01"},
+        "web:order_purchase_request": order,
+        **{f"api:{n}": order for n in ("order_shortage_list", "raise_shortage_request")},
         "web:intake_mapping": {"code": "miniprogram"}, "web:intake_channel_secret": {"code": "miniprogram"},
         "web:intake_customer_aliases": {"code": "C001"},
         **{f"api:{n}": {"code": "miniprogram"} for n in ("create_channel", "change_channel", "rotate_secret",

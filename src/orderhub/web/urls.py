@@ -93,6 +93,8 @@ urlpatterns = [
     path("purchasing/", purchasing.purchasing_home, name="purchasing"),
     path("purchasing/new/", purchasing.purchase_order_new, name="purchase_order_new"),
     path("purchasing/suppliers/", purchasing.suppliers, name="purchasing_suppliers"),
+    path("purchasing/shortages/", purchasing.shortages, name="purchasing_shortages"),
+    path("orders/<str:number>/purchase-request", purchasing.order_purchase_request, name="order_purchase_request"),
     path("purchasing/suppliers/save", purchasing.supplier_save, name="purchasing_supplier_save"),
     path("purchasing/requests/", purchasing.purchase_request_raise, name="purchase_request_raise"),
     path("purchasing/requests/<str:number>/approve", purchasing.purchase_request_approve,

@@ -20,6 +20,7 @@ from orderhub.catalog.models import Product
 from orderhub.core import permissions
 from orderhub.core.errors import DomainError, ValidationFailed
 from orderhub.inventory.models import Warehouse
+from orderhub.orders.shortages import raise_for_shortage, shortage_overview
 from orderhub.purchasing import selectors, services
 from orderhub.purchasing.imports import erp_import
 from orderhub.purchasing.links import order_ids
@@ -233,3 +234,22 @@ def import_orders(request):
 @require_POST
 def import_receipts(request):
     return _import(request, "receipts")
+
+
+@requires("purchasing.view")
+def shortages(request):
+    """Every material short for the open orders that hold no stock yet."""
+    return render(request, "web/purchasing/shortages.html", {"rows": shortage_overview()})
+
+
+@requires("purchasing.request")
+@require_POST
+def order_purchase_request(request, number: str):
+    """A purchase request for what order ``number`` is missing of a material (source: shortage)."""
+    back = reverse("web:order_detail", args=[number])
+    try:
+        pr = raise_for_shortage(actor=actor_for(request), number=number, sku=request.POST.get("sku", ""))
+    except DomainError as e:
+        return refused(request, e, back)
+    messages.success(request, _("采购申请 %(n)s 已提交，等待审批。") % {"n": pr.number})
+    return redirect(back)
