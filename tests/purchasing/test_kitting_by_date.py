@@ -41,12 +41,19 @@ def test_a_po_due_in_time_covers_the_shortage_and_is_named(company, monday_morni
     a = company["actors"]
     check = guards_test(number=order.number, workflow="T1", stage="materials_ready", actor=a["planner"])
     assert check.passed, check.reasons
+    assert check.notes == [f"6061铝棒：由采购单 {po.number} (11月25日到货) 补足 40 kg"]
     res = services.order_transition(order=order, to="materials_ready", actor=a["planner"])
     assert res.ok, res.reasons
     ev = AuditEvent.objects.filter(subject_type="order", subject_id=order.pk,
                                    action=order_events.ORDER_TRANSITIONED).latest("seq")
     notes = ev.data["actions"]["covered_by_po"]
     assert notes == [f"6061铝棒：由采购单 {po.number} (11月25日到货) 补足 40 kg"]
+    from django.test import Client
+
+    viewer = Client()
+    viewer.force_login(company["users"]["planner"])
+    page = viewer.get(f"/orders/{order.number}/").content.decode()
+    assert 'data-testid="covered-by-po"' in page and f"由采购单 {po.number} (11月25日到货) 补足 40 kg" in page
     held = sum(r.qty for r in Reservation.objects.filter(order=order, status="active"))
     assert held == Decimal("80")                # what is on hand; the PO's 40 kg when it arrives
 

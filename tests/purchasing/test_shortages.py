@@ -12,7 +12,13 @@ from orderhub.orders import services
 from orderhub.orders.inputs import LineInput
 from orderhub.orders.shortages import order_shortages, shortage_overview
 from orderhub.purchasing.models import PurchaseRequest
-from orderhub.purchasing.services import LineIn, po_place, request_decide, request_raise, supplier_save
+from orderhub.purchasing.services import (
+    LineIn,
+    po_place,
+    request_decide,
+    request_raise,
+    supplier_save,
+)
 from tests.conftest import order_input
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,15 @@ from django.utils import translation
 
 from orderhub.orders import services
 from orderhub.orders.inputs import LineInput
-from orderhub.purchasing.services import LineIn, ReceiptIn, SupplierPrice, po_place, po_receive, request_raise, supplier_save
+from orderhub.purchasing.services import (
+    LineIn,
+    ReceiptIn,
+    SupplierPrice,
+    po_place,
+    po_receive,
+    request_raise,
+    supplier_save,
+)
 from tests.conftest import order_input
 from tests.e2e.visible import offending_tokens
 
