@@ -47,6 +47,13 @@ def test_expired_holds_are_released_and_the_owner_told(company, monday_morning):
     assert "M8×30 螺栓 500" in msg.payload["context"]["message"]
 
 
+def test_the_job_is_registered_with_the_others():
+    from orderhub.celery import periodic_jobs
+
+    job = {j.name: j for j in periodic_jobs()}["orders.expire_reservations"]
+    assert job.seconds == 60 and job.raw is expire_reservations_job
+
+
 def test_the_stage_guards_are_checked_again(company, monday_morning):
     """An order forced into materials_ready with 40 kg short holds the 80 kg there were; when
     that hold expires the kitting guard fails again and says why, on the order and to its owner."""

@@ -11,7 +11,7 @@ class OrdersConfig(AppConfig):
         from orderhub.core.audit_chains import register_check, register_subject
         from orderhub.purchasing.links import register_order_lookup
 
-        from . import selectors
+        from . import selectors, tasks  # noqa: F401  (tasks registers the reservation expiry job)
 
         # orders keep their chain head on their row; the audit verifier and the checkpoint job
         # read it from there, and check the sealed snapshots
