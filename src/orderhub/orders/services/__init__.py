@@ -26,9 +26,12 @@ from .escalation import (
     escalation_steps_cancel,
     escalation_steps_create,
 )
+from .expiry import reservations_expire
 from .exports import ExportFile, orders_export
+from .lines import LineChange, order_lines_change
 from .overdue import OverdueStage, stage_instances_mark_overdue
 from .preview import Preview, order_preview
+from .restore import order_restore, restorable_snapshot
 from .stages import evaluate_guards
 from .tickets import ticket_open, ticket_resolve
 
@@ -38,5 +41,7 @@ __all__ = [
     "order_create_batch", "order_hold", "order_override", "order_resume", "order_transition",
     "order_update", "edit_refusal", "snapshot_content", "ticket_open", "ticket_resolve",
     "Firing", "Rung", "escalation_step_fire", "escalation_steps_cancel", "escalation_steps_create",
-    "BatchMove", "order_transition_batch", "OverdueStage", "stage_instances_mark_overdue", "order_deadlines_recompute", "Preview", "order_preview",
+    "BatchMove", "order_transition_batch", "OverdueStage", "stage_instances_mark_overdue",
+    "order_deadlines_recompute", "Preview", "order_preview",
+    "LineChange", "order_lines_change", "order_restore", "restorable_snapshot", "reservations_expire",
 ]

@@ -191,6 +191,7 @@ class _Batch:
                 "order_not_found", _("Order %(number)s does not exist.") % {"number": number}))
         order, lines = self.locked[number]
         saved = {f: getattr(order, f) for f in _ENTRY_FIELDS}
+        mark = self.book.mark() if "book" in self.__dict__ else 0
         try:
             if self.book_mode:
                 return self._enter(order, lines)
@@ -199,6 +200,8 @@ class _Batch:
         except (Blocked, DomainError) as exc:
             for f, v in saved.items():
                 setattr(order, f, v)
+            if "book" in self.__dict__:   # what it reserved before being refused goes back
+                self.book.undo(mark)
             if isinstance(exc, Blocked):
                 return self._block(order, exc.reasons)
             return BatchMove(number, REFUSED, order=order, error=exc)
