@@ -185,3 +185,25 @@ def test_a_batch_into_a_consuming_final_stage_ends_as_one_by_one(company):
     assert [o[4][-1] for o in batch[0]] == ["completed", "completed", "open"]
     assert {r[2] for o in batch[0][:2] for r in o[4][-2]} == {"consumed"}
     assert batch == single, _diff(batch, single)
+
+
+def test_the_stock_book_gives_back_what_a_refused_order_reserved(company):
+    """A guard may refuse an order after its partial reservation (kitting by date: what open POs
+    make up): the batch undoes it in its book, so nothing of it is written."""
+    from orderhub.inventory.services import Requirement, StockBook
+
+    bar = company["bar"]
+    order = services.order_create(data=order_input(), actor=company["actors"]["sales"]).order
+    with transaction.atomic():
+        book = StockBook.lock([bar.pk])
+        assert book.free(bar.pk) == Decimal("80")
+        mark = book.mark()
+        made, short = book.reserve(order_id=order.pk, requirements=[Requirement(bar.pk, Decimal("100"))],
+                                   actor=company["actors"]["planner"], release_condition="测试", allow_partial=True)
+        assert sum(r.qty for r in made) == Decimal("80") and short[0].missing == Decimal("20")
+        assert book.free(bar.pk) == 0
+        book.undo(mark)
+        assert book.free(bar.pk) == Decimal("80")
+        book.write()
+    assert not Reservation.objects.filter(order=order).exists()
+    assert set(StockLevel.objects.filter(product=bar).values_list("reserved", flat=True)) == {Decimal("0")}
