@@ -221,6 +221,29 @@ def _t2_orders(n: int, rng: random.Random, now, actors: dict[str, Actor], *, don
             progress(done + k + 1, total)
 
 
+def _first_touch(created, rng: random.Random) -> None:
+    """The first stage's owner is told a few minutes after the order came (the outbox's
+    deliverer runs every few minutes), so first-touch latency has something to show."""
+    with clock.frozen(created + timedelta(minutes=rng.choice([1, 3, 5, 8, 12, 18, 22]))):
+        deliver_due()
+
+
+TICKETS = [("exception", "来料表面划伤, 待质检判定"), ("exception", "加工尺寸超差, 返工"),
+           ("exception", "包装破损, 重新包装"), ("change_request", "客户要求改交期"),
+           ("change_request", "客户追加数量")]
+
+
+def _tickets(rng: random.Random, now, orders: int, actors: dict[str, Actor]) -> None:
+    """Exceptions and change requests on some open T1 orders over the last week (the dashboards'
+    exception TOP10)."""
+    open_t1 = list(Order.objects.filter(status="open", workflow__code="T1").order_by("pk"))
+    for order in rng.sample(open_t1, min(max(orders // 20, 3), len(open_t1))):
+        kind, title = rng.choice(TICKETS)
+        at = max(order.stage_entered_at, now - timedelta(hours=rng.uniform(1, 120)))
+        with clock.frozen(at):
+            services.ticket_open(order=order.number, kind=kind, title=title, actor=actors["planner"])
+
+
 def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, int], None] | None = None) -> dict:
     """Load the demo company into an empty database. Returns counts and logins."""
     if Order.objects.exists() or Customer.objects.exists():
@@ -244,9 +267,13 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
     n_t3 = max(orders // 15, 4)
     n_t2 = max(orders // 10, 4)
     n_t1 = orders - n_t3 - n_t2
+    extra = random.Random(seed + 1)   # the KPI figures' data; the main sequence stays as it was
+    n_zombie = max(orders // 50, 2)   # stalled for weeks (seed 003's "zombie" orders)
     for i in range(n_t1):
         target = rng.choices(stage_names, weights)[0]
         created, plan = _plan(t1_flow, T1_PATH, target, rng, now)
+        if i < n_zombie:
+            created, plan = now - timedelta(days=extra.uniform(9, 30)), []
         lines = [LineInput(sku=sku, qty=D(rng.choice([20, 50, 80, 100, 150, 200, 300, 500])))
                  for sku in rng.sample(parts, rng.choice([1, 1, 2, 2, 3]))]
         urgent = rng.random() < 0.15
@@ -259,7 +286,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
             workflow=t1.code)
         with clock.frozen(created):
             order = services.order_create(data=data, actor=actors["sales"]).order
-            deliver_due()  # the first stage's owner is told when the order came, not when the demo starts
+        _first_touch(created, extra)
         _walk(order, T1_MOVERS, plan, actors)
         if progress:
             progress(i + 1, orders)
@@ -273,7 +300,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
             required_date=(created + timedelta(days=10)).date(), urgency=rng.choice(["green", "yellow"]))
         with clock.frozen(created):
             order = services.order_create(data=data, actor=actors["sales"]).order
-            deliver_due()
+        _first_touch(created, extra)
         _walk(order, T3_MOVERS, plan, actors)
         if progress:
             progress(n_t1 + j + 1, orders)
@@ -287,6 +314,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
     if blocked:
         services.order_override(order=blocked[0].number, to="materials_ready", actor=actors["manager"],
                                 reason="客户急单, 替代料 6063 已获工艺确认")
+    _tickets(extra, now, orders, actors)
     return {
         "orders": Order.objects.count(),
         "overdue": Order.objects.filter(status="open", stage_due_at__lt=now).count(),
