@@ -11,9 +11,14 @@ from playwright.sync_api import expect
 
 from orderhub.demo.loader import load_demo
 from tests.e2e.test_csp import Watch
-from tests.e2e.test_every_word import _login
+from tests.e2e.test_every_word import USER_NAMES, _login
+from tests.e2e.visible import VISIBLE_TEXT_JS, offending_tokens
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+def _only_words(page) -> None:
+    assert offending_tokens(page.evaluate(VISIBLE_TEXT_JS), allowed=USER_NAMES) == []
 
 
 def _charts_drawn(page) -> None:
@@ -36,6 +41,7 @@ def test_dashboards_draw_their_charts_under_the_policy(live_server, browser, sho
         expect(page).to_have_url(f"{base}/kpi/boss/")
         _charts_drawn(page)
         watch.check(page, "/kpi/boss/")
+        _only_words(page)
         shot(page, "kpi-boss")
         page.get_by_test_id("kpi-tabs").get_by_role("link", name="运营").click()
         expect(page).to_have_url(f"{base}/kpi/operations/")
@@ -46,6 +52,14 @@ def test_dashboards_draw_their_charts_under_the_policy(live_server, browser, sho
         expect(page).to_have_url(f"{base}/kpi/operations/?start=&end=&workflow=&customer=&channel=&stalled_days=1")
         _charts_drawn(page)
         watch.check(page, "/kpi/operations/")
+        _only_words(page)
+        for tab in ("计划", "销售", "采购"):
+            page.get_by_test_id("kpi-tabs").get_by_role("link", name=tab).click()
+            expect(page.get_by_test_id("kpi-tabs").locator(".active")).to_have_text(tab)
+            _charts_drawn(page)
+            watch.check(page, tab)
+            _only_words(page)
+        page.get_by_test_id("kpi-tabs").get_by_role("link", name="运营").click()
         # a drill-down lands on the order list, filtered
         page.get_by_test_id("table-open-by-stage").locator("a").first.click()
         expect(page).to_have_url(re.compile(r"/orders/\?.*status=open"))

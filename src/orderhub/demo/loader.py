@@ -20,6 +20,7 @@ from django.utils import timezone
 from orderhub.catalog.models import BomItem, Customer, Product, Substitute, UnitConversion
 from orderhub.core import clock
 from orderhub.core.actors import Actor
+from orderhub.core.calendar_config import get_business_calendar
 from orderhub.core.services import roles_sync
 from orderhub.intake.services.config import config_install_missing
 from orderhub.inventory.models import Warehouse
@@ -221,10 +222,15 @@ def _t2_orders(n: int, rng: random.Random, now, actors: dict[str, Actor], *, don
             progress(done + k + 1, total)
 
 
-def _first_touch(created, rng: random.Random) -> None:
-    """The first stage's owner is told a few minutes after the order came (the outbox's
-    deliverer runs every few minutes), so first-touch latency has something to show."""
-    with clock.frozen(created + timedelta(minutes=rng.choice([1, 3, 5, 8, 12, 18, 22]))):
+def _first_touch(created, plan, rng: random.Random) -> None:
+    """The first stage's owner is told a few minutes after the order came; an order that came
+    at night or over the weekend is delivered when the office opens (the channels' quiet
+    hours), but never after the order's first move. First-touch latency has a figure to show."""
+    at = get_business_calendar().next_business_moment(created) + timedelta(
+        minutes=rng.choice([1, 3, 5, 8, 12, 18, 22, 35]))
+    if plan:
+        at = max(created, min(at, plan[0][1] - timedelta(minutes=1)))
+    with clock.frozen(at):
         deliver_due()
 
 
@@ -286,7 +292,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
             workflow=t1.code)
         with clock.frozen(created):
             order = services.order_create(data=data, actor=actors["sales"]).order
-        _first_touch(created, extra)
+        _first_touch(created, plan, extra)
         _walk(order, T1_MOVERS, plan, actors)
         if progress:
             progress(i + 1, orders)
@@ -300,7 +306,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
             required_date=(created + timedelta(days=10)).date(), urgency=rng.choice(["green", "yellow"]))
         with clock.frozen(created):
             order = services.order_create(data=data, actor=actors["sales"]).order
-        _first_touch(created, extra)
+        _first_touch(created, plan, extra)
         _walk(order, T3_MOVERS, plan, actors)
         if progress:
             progress(n_t1 + j + 1, orders)
