@@ -32,6 +32,7 @@ from orderhub.notify.api import router as notify_router
 from orderhub.orders.api import router as orders_router
 from orderhub.orders.api import workflow_checks as workflow_checks_router
 from orderhub.orders.calendar_api import router as calendar_router
+from orderhub.portal.api import router as portal_router
 from orderhub.rules.api import router as rules_router
 from orderhub.workflow.api import router as workflows_router
 
@@ -198,6 +199,7 @@ ROUTERS = {
     "/roles": roles_router,
     "/calendar": calendar_router,
     "/rules": rules_router,
+    "/portal": portal_router,
     "/kpis": kpis_router,
 }
 # intake's set-up routes first: GET /intake/channels must not reach the webhook's POST /intake/{channel}
