@@ -139,9 +139,12 @@ class TrendOut(Schema):
 
 
 class PortalOut(Schema):
-    self_query_rate: float | None = Field(description="null: not recorded yet (no customer portal)")
-    coei: float | None = Field(description="customer order experience index; null: not recorded yet")
-    recorded: bool
+    self_query_rate: float | None = Field(
+        description="opened / orders; null until the customer portal has recorded any visit")
+    coei: float | None = Field(description="customer order experience index; null: no survey is recorded yet")
+    recorded: bool = Field(description="whether the portal has recorded any visit")
+    orders: int | None = Field(description="orders submitted in the period")
+    opened: int | None = Field(description="of those, opened by the customer (tracking link or portal page)")
 
 
 def _figure(code: str, q: KpiQuery) -> Any:
@@ -204,5 +207,5 @@ def trend(request, q: Query[KpiQuery]):
 
 @router.get("/portal", auth=requires("kpis.view"), response={200: PortalOut, **ERRORS})
 def portal(request, q: Query[KpiQuery]):
-    """Self-query rate and COEI (seed 002: 62.3 → 89.7): null until the customer portal records them."""
+    """Self-query rate (seed 002: 64 %) and COEI (seed 002: 62.3 → 89.7): null until recorded."""
     return _figure("portal", q)
