@@ -174,3 +174,19 @@ def test_excel_download_holds_the_table(history, company):
     rows = [tuple(c.value for c in row) for row in load_workbook(BytesIO(r.content)).active.iter_rows()]
     assert ("阶段", "工单") in rows
     assert sum(1 for row in rows if row[1] == 1) == 2
+
+
+def test_drill_downs_filter_the_order_list(history, company):
+    client = Client(HTTP_HOST="localhost", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    client.force_login(company["users"]["manager"])
+
+    def listed(**query):
+        html = client.get("/orders/", query).content.decode()
+        return {k for k, o in history.items() if o.number in html}
+
+    assert listed(ticket="exception") == {"late", "open"}
+    assert listed(ticket="exception", channel="wechat") == {"open"}
+    assert listed(product="M8X30") == {"on_time", "late", "promised", "open"}
+    assert listed(product="HSG-100") == set()
+    page = client.get("/orders/", {"ticket": "exception", "channel": "wechat"}).content.decode()
+    assert "异常" in page and "微信" in page   # the drill-down's filters, in words

@@ -34,7 +34,7 @@ from orderhub.core import clock
 from orderhub.core.calendar_config import get_business_calendar
 from orderhub.notify.selectors import first_touch_stats
 from orderhub.orders import kpis as order_kpis
-from orderhub.orders.kpis import order_filter
+from orderhub.orders.kpis import OrderScope, order_filter
 from orderhub.orders.models import Order, StageInstance, Ticket
 from orderhub.portal.models import Visit
 
@@ -85,7 +85,7 @@ class KpiFilter:
         return _midnight(self.end + timedelta(days=1))
 
     @property
-    def orders(self) -> dict[str, str | None]:
+    def orders(self) -> OrderScope:
         return {"workflow": self.workflow, "customer": self.customer, "channel": self.channel}
 
     def as_query(self) -> dict[str, Any]:
@@ -230,7 +230,8 @@ def overdue(f: KpiFilter) -> dict[str, Any]:
     top = [{"number": n, "customer": c, "workflow": w, "stage": s, "due_at": due.isoformat(),
             "overdue_seconds": _r((f.now - due).total_seconds())}
            for n, c, w, s, due in qs.order_by("stage_due_at", "pk").values_list(
-               "number", "customer__code", "workflow__code", "stage", "stage_due_at")[:TOP_OVERDUE]]
+               "number", "customer__code", "workflow__code", "stage", "stage_due_at")[:TOP_OVERDUE]
+           if due is not None]   # always, by the filter
     return {"count": sum(r["overdue"] for r in by_stage), "by_stage": by_stage, "top": top}
 
 
