@@ -323,7 +323,6 @@ def load_chunk(args: tuple) -> dict:
     """Worker: build orders [start, start+count) and COPY them in (own connection)."""
     url, ref, ids, start, count, seed = args
     import psycopg
-
     from django.apps import apps
 
     if not apps.ready:   # a spawned worker: the audit MAC (core.audit) needs Django set up
