@@ -127,7 +127,8 @@ def _span_summary(qs: QuerySet[Any], later: str, earlier: str) -> dict[str, Any]
     """count, mean, median and p90 of (later − earlier) in seconds over ``qs``; None when empty."""
     if connection.vendor == "postgresql":
         secs = _seconds(later, earlier)
-        row = qs.aggregate(count=Count("pk"), mean=Avg(secs),
+        # counting a column the index holds (not the pk) lets PostgreSQL read the index alone
+        row = qs.aggregate(count=Count(later), mean=Avg(secs),
                            median=_PercentileCont(secs, p=0.5), p90=_PercentileCont(secs, p=0.9))
         n = row["count"]
         return {"count": n, "mean_seconds": _r(row["mean"]) if n else None,
@@ -222,7 +223,9 @@ def stalled(f: KpiFilter) -> dict[str, Any]:
     cutoff = stalled_cutoff(f.now, f.stalled_days)
     qs = order_filter(Order.objects.filter(status=Order.Status.OPEN, updated_at__lt=cutoff), **f.orders)
     listed = [{"number": n, "customer": c, "workflow": w, "stage": s, "updated_at": u.isoformat()}
-              for n, c, w, s, u in qs.order_by("updated_at", "pk").values_list(
+              # ordered by an expression: PostgreSQL reads the open orders (a partial index)
+              # and sorts them, instead of walking every order's updated_at from the oldest
+              for n, c, w, s, u in qs.order_by(Coalesce("updated_at", "created_at"), "pk").values_list(
                   "number", "customer__code", "workflow__code", "stage", "updated_at")[:STALLED_LISTED]]
     return {"days": f.stalled_days, "cutoff": cutoff.isoformat(), "count": qs.count(), "orders": listed}
 
@@ -279,7 +282,8 @@ def trend(f: KpiFilter) -> dict[str, list[dict[str, Any]]]:
         days[_day(r["p"])]["created"] = r["n"]
     on_time_q = Q(p__lte=Coalesce("promised_date", "required_date"))
     for r in (done.annotate(p=TruncDate("stage_entered_at", tzinfo=tz)).values("p")
-              .annotate(n=Count("pk"), ok=Count("pk", filter=on_time_q)).order_by()):
+              .annotate(n=Count("stage_entered_at"), ok=Count("stage_entered_at", filter=on_time_q))
+              .order_by()):   # columns of the order_completed_at index: an index-only scan
         days[_day(r["p"])].update(completed=r["n"], on_time=r["ok"])
     weeks: dict[date, dict[str, int]] = {w: {"created": 0, "completed": 0, "on_time": 0}
                                          for w in _periods(f.start, f.end, "week")}
