@@ -96,7 +96,9 @@ def test_figures_worked_out_by_hand(history):
         {"period": "2026-11-23", "created": 4, "completed": 1, "on_time": 1},
         {"period": "2026-11-24", "created": 0, "completed": 2, "on_time": 1}]
     assert selectors.trend(f)["week"] == [{"period": "2026-11-23", "created": 4, "completed": 3, "on_time": 2}]
-    assert selectors.portal(f)["self_query_rate"] is None and selectors.portal(f)["coei"] is None
+    # four orders created, none opened by its customer (tests/portal: opens count)
+    assert selectors.portal(f) == {"self_query_rate": 0.0, "coei": None, "recorded": True,
+                                   "orders": 4, "opened": 0}
 
 
 def test_filters_narrow_every_figure(history):
@@ -110,18 +112,17 @@ def test_filters_narrow_every_figure(history):
     assert selectors.on_time(_filter(workflow="T1"))["completed"] == 0
 
 
-def test_self_query_rate_is_no_data_until_the_portal_records_a_visit(history):
+def test_self_query_rate_counts_orders_their_customer_opened(history):
     from orderhub.portal.services import visit_record, visitor_actor
 
     f = _filter()
-    assert selectors.portal(f) == {"self_query_rate": None, "coei": None, "recorded": False,
-                                   "orders": None, "opened": None}
+    assert selectors.portal(_filter(customer="C999"))["self_query_rate"] is None   # no order: no rate
     with clock.frozen(MONDAY + timedelta(hours=1)):
         for _ in range(2):   # the same order opened twice counts once
             visit_record(order=history["late"], kind="track", actor=visitor_actor())
     assert selectors.portal(f) == {"self_query_rate": 0.25, "coei": None, "recorded": True,
                                    "orders": 4, "opened": 1}
-    assert selectors.portal(_filter(channel="wechat"))["self_query_rate"] == 0.0   # recorded: a true zero
+    assert selectors.portal(_filter(channel="wechat"))["self_query_rate"] == 0.0
 
 
 def test_stalled_counts_working_days(history):

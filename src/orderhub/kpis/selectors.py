@@ -35,7 +35,7 @@ from orderhub.notify.selectors import first_touch_stats
 from orderhub.orders import kpis as order_kpis
 from orderhub.orders.kpis import OrderScope, order_filter
 from orderhub.orders.models import Order, StageInstance, Ticket
-from orderhub.portal.models import Visit
+from orderhub.portal.selectors import self_query_of
 from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled
 
@@ -311,17 +311,14 @@ def _periods(start: date, end: date, grain: str) -> list[date]:
 
 
 def portal(f: KpiFilter) -> dict[str, Any]:
-    """Self-query rate: of the orders submitted in the period, the share the customer opened
-    themselves (tracking link or portal page, ``portal.Visit``). None ("no data yet", never
-    zero) until the portal has recorded any visit at all. The customer order experience index
-    (COEI, from the customers' survey answers) is not recorded anywhere yet: always None."""
-    if not Visit.objects.exists():
-        return {"self_query_rate": None, "coei": None, "recorded": False, "orders": None, "opened": None}
-    orders = order_filter(Order.objects.filter(created_at__gte=f.since, created_at__lt=f.until), **f.orders)
-    total = orders.count()
-    opened = Visit.objects.filter(order_id__in=orders.values("pk")).values("order_id").distinct().count()
-    return {"self_query_rate": round(opened / total, 4) if total else None, "coei": None, "recorded": True,
-            "orders": total, "opened": opened}
+    """Self-query rate: of the orders created in the period, the share whose customer opened
+    them themselves (tracking link or portal page; ``portal.selectors.self_query_of``), None
+    when no order was created. The customer order experience index (COEI, from the customers'
+    survey answers) is not recorded yet: None ("no data yet"), never zero."""
+    figures = self_query_of(order_filter(Order.objects.filter(created_at__gte=f.since, created_at__lt=f.until),
+                                         **f.orders))
+    return {"self_query_rate": figures["self_query_rate"], "coei": None, "recorded": True,
+            "orders": figures["orders"], "opened": figures["opened"]}
 
 
 FIGURES = {

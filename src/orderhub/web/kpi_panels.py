@@ -146,8 +146,7 @@ def headline(figs: dict[str, Any], f: KpiFilter) -> Panel:
          _("no change for %(n)d working days") % {"n": figs["stalled"]["days"]}],
         [_("Exceptions"), figs["exceptions"]["count"], _("tickets opened in the period")],
         [_("Self-query rate"), percent(portal["self_query_rate"]),
-         _("%(ok)d of %(n)d orders opened by the customer") % {"ok": portal["opened"], "n": portal["orders"]}
-         if portal["recorded"] else _("recorded once the customer portal is live")],
+         _("%(ok)d of %(n)d orders opened by the customer") % {"ok": portal["opened"], "n": portal["orders"]}],
         [_("Customer order experience index (COEI)"),
          _("No data yet") if portal["coei"] is None else portal["coei"],
          _("recorded once customers answer the survey")],
