@@ -283,7 +283,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
     for i in range(n_t1):
         target = rng.choices(stage_names, weights)[0]
         created, plan = _plan(t1_flow, T1_PATH, target, rng, now)
-        if i < n_zombie:
+        if i >= n_t1 - n_zombie:   # the last ones: the other demo steps pick the first orders
             created, plan = now - timedelta(days=extra.uniform(9, 30)), []
         lines = [LineInput(sku=sku, qty=D(rng.choice([20, 50, 80, 100, 150, 200, 300, 500])))
                  for sku in rng.sample(parts, rng.choice([1, 1, 2, 2, 3]))]
