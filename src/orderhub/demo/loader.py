@@ -254,6 +254,18 @@ def _tickets(rng: random.Random, now, orders: int, actors: dict[str, Actor]) -> 
             services.ticket_open(order=order.number, kind=kind, title=title, actor=actors["planner"])
 
 
+def _holds_and_override(rng: random.Random, actors: dict[str, Actor]) -> None:
+    """A few finance holds and a supervisor's override, as a real week would have."""
+    open_orders = list(Order.objects.filter(status="open", workflow__code="T1").order_by("pk"))
+    for order in rng.sample(open_orders, min(4, len(open_orders))):
+        services.order_hold(order=order.number, actor=actors["finance"], reason="开票信息有误, 待客户确认税号")
+    blocked = [o for o in Order.objects.filter(status="open", stage="scheduled", on_hold=False)
+               if o.blocked_reasons]
+    if blocked:
+        services.order_override(order=blocked[0].number, to="materials_ready", actor=actors["manager"],
+                                reason="客户急单, 替代料 6063 已获工艺确认")
+
+
 def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, int], None] | None = None) -> dict:
     """Load the demo company into an empty database. Returns counts and logins."""
     if Order.objects.exists() or Customer.objects.exists():
@@ -316,15 +328,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
         if progress:
             progress(n_t1 + j + 1, orders)
     _t2_orders(n_t2, rng, now, actors, done=n_t1 + n_t3, total=orders, progress=progress)
-    # a few finance holds and a supervisor's override, as a real week would have
-    open_orders = list(Order.objects.filter(status="open", workflow__code="T1").order_by("pk"))
-    for order in rng.sample(open_orders, min(4, len(open_orders))):
-        services.order_hold(order=order.number, actor=actors["finance"], reason="开票信息有误, 待客户确认税号")
-    blocked = [o for o in Order.objects.filter(status="open", stage="scheduled", on_hold=False)
-               if o.blocked_reasons]
-    if blocked:
-        services.order_override(order=blocked[0].number, to="materials_ready", actor=actors["manager"],
-                                reason="客户急单, 替代料 6063 已获工艺确认")
+    _holds_and_override(rng, actors)
     demo_portal_setup(actors)
     demo_changes(actors)
     purchasing = load_purchasing(actors)
