@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "orderhub.intake",
     "orderhub.notify",
     "orderhub.rules",
+    "orderhub.floor",
     "orderhub.demo",  # the loaddemo command
 ]
 

@@ -46,7 +46,7 @@ ROLE_PERMISSIONS = {
               "notify.change_endpoint",
               "inventory.change_stocklevel", "auth.change_user",
               "intake.change_configversion", "intake.view_refusedrequest", "rules.change_rule",
-              _FORENSICS],
+              "floor.change_problemtype", _FORENSICS],
     "planning_supervisor": ["orders.add_order", "orders.view_order", "orders.hold_order"],
     "production_director": ["orders.view_order", "orders.hold_order"],
     "production_manager": ["orders.view_order", "orders.hold_order"],
