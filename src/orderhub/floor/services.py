@@ -22,6 +22,7 @@ from orderhub.orders.selectors import check_visible
 from orderhub.orders.services import order_attach, ticket_open, ticket_resolve
 from orderhub.workflow.services import compiled
 
+from .defaults import PROBLEM_TYPES
 from .events import PROBLEM_TYPES_SAVED
 from .images import MAX_PHOTOS, Picture, check_photo
 from .models import TICKET_KIND, FloorPhoto, FloorTicket, ProblemType, Severity
@@ -131,6 +132,13 @@ def _type_row(i: int, row: Any) -> dict[str, Any]:
     if role not in ROLES:
         raise _invalid(f"types[{i}].default_role", _("Unknown role '%(role)s'.") % {"role": role})
     return {"code": code, "name": name, "default_role": role, "active": bool(row.get("active", True))}
+
+
+def problem_types_seed() -> None:
+    """The default list, when there is none at all (idempotent)."""
+    if not ProblemType.objects.exists():
+        ProblemType.objects.bulk_create([ProblemType(code=c, name=n, default_role=r, position=i)
+                                         for i, (c, n, r) in enumerate(PROBLEM_TYPES)], ignore_conflicts=True)
 
 
 def problem_types_data() -> list[dict[str, Any]]:

@@ -8,11 +8,8 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
-SEED = [
-    ("size", "尺寸超差", "qc"), ("material", "来料不良", "purchaser"), ("machine", "设备故障", "production"),
-    ("shortage", "缺料", "purchaser"), ("drawing", "图纸错误", "designer"), ("packing", "包装错误", "warehouse"),
-    ("surface", "外观不良", "qc"), ("process", "工艺问题", "production"), ("other", "其他", "production"),
-]
+
+from orderhub.floor.defaults import PROBLEM_TYPES as SEED  # a plain list of tuples
 
 
 def seed(apps, schema_editor):
