@@ -132,7 +132,7 @@ def open_floor_ticket(request: ActorRequest, order: Form[str], problem_type: For
 
 @router.get("/knowledge", auth=requires("tickets.knowledge"), response={200: list[TicketOut], **ERRORS})
 def search_knowledge(request: ActorRequest, q: str = "", problem_type: str = "", product: str = "",
-              customer: str = "") -> list[dict[str, Any]]:
+                     customer: str = "") -> list[dict[str, Any]]:
     """Closed shop-floor tickets: `q` words each a substring of title, details, cause or fix
     (Chinese works: "尺寸" finds "外径尺寸超差"), `problem_type` code, `product` SKU or name part,
     `customer` code or name part. Newest first, at most 100."""
@@ -142,7 +142,7 @@ def search_knowledge(request: ActorRequest, q: str = "", problem_type: str = "",
 
 @router.get("/similar", auth=requires("tickets.knowledge"), response={200: list[SimilarOut], **ERRORS})
 def similar_resolutions(request: ActorRequest, problem_type: str = "", product: str = "", text: str = "",
-            limit: int = Query(5, ge=1, le=20)) -> list[dict[str, Any]]:  # type: ignore[type-arg]
+                        limit: int = Query(5, ge=1, le=20)) -> list[dict[str, Any]]:
     """Past resolutions for a ticket being opened: same type and product first, then same type
     or product, each by text similarity; then tickets whose text is alike."""
     found = selectors.similar_resolutions(actor=request.actor, problem_type=problem_type, product=product,
