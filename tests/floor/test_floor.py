@@ -269,3 +269,13 @@ def test_the_pages_open_resolve_and_search(company, order):
     assert floor.ticket.status == "resolved"
     kb = c.get("/tickets/knowledge/", {"q": "缺油"}).content.decode()
     assert "轴承缺油" in kb and "加油" in kb
+
+
+def test_search_terms_with_control_characters_are_answered_not_crashed(company, order):
+    _closed(company, order, "size", "外径尺寸超差", "刀具磨损", "换刀")
+    c = _client("sales")
+    assert c.get("/api/tickets/knowledge", {"q": "尺寸\x00"}).status_code == 200
+    assert len(c.get("/api/tickets/knowledge", {"q": "尺\x00寸"}).json()) == 1
+    assert c.get("/api/tickets/similar", {"text": "\x00", "product": "\x00"}).status_code == 200
+    assert c.post("/tickets/new/", {"order": "\x00"}).status_code == 200   # the order search again
+    assert c.get("/tickets/knowledge/", {"customer": "\x00"}).status_code < 500

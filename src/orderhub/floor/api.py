@@ -106,7 +106,8 @@ def _ticket(request: ActorRequest, ticket_id: int) -> Ticket:
 def list_tickets(request: ActorRequest, status: str = "open", mine: bool = False) -> list[dict[str, Any]]:
     """Tickets of the orders one sees (``status`` open or resolved; ``mine``: of one's roles),
     by deadline; at most 500."""
-    qs = visible(Ticket.objects.select_related("order", "floor__problem_type", "floor__product"), request.actor,
+    qs = visible(Ticket.objects.select_related("order__customer", "floor__problem_type", "floor__product")
+                 .prefetch_related("floor__photos__attachment"), request.actor,
                  via="order__").filter(status=status).order_by("due_at", "-opened_at")
     if mine:
         qs = qs.filter(owner_role__in=request.actor.roles)

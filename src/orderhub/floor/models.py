@@ -32,9 +32,9 @@ class ProblemType(models.Model):
 
 
 class Severity(models.TextChoices):
-    NORMAL = "normal", _("一般")
-    SERIOUS = "serious", _("严重")
-    URGENT = "urgent", _("紧急")
+    NORMAL = "normal", _("Normal")
+    SERIOUS = "serious", _("Serious")
+    URGENT = "urgent", _("Urgent")
 
 
 class FloorTicket(models.Model):

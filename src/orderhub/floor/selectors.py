@@ -32,8 +32,14 @@ class KbQuery:
     customer: str = ""
 
 
+def plain(value: str, limit: int = 200) -> str:
+    """A search term as the database can compare it: no NUL or other control characters."""
+    return "".join(ch for ch in (value or "")[:limit] if ch.isprintable() or ch == " ").strip()
+
+
 def floor_tickets(actor: Actor) -> QuerySet[FloorTicket]:
-    qs = FloorTicket.objects.select_related("ticket__order__customer", "problem_type", "product")
+    qs = FloorTicket.objects.select_related("ticket__order__customer", "problem_type", "product").prefetch_related(
+        "photos__attachment")
     return visible(qs, actor, via="ticket__order__")
 
 
@@ -45,6 +51,7 @@ def kb_search(q: KbQuery, *, actor: Actor, limit: int = KB_LIMIT) -> list[FloorT
     """Closed tickets matching every part of ``q`` given, newest first. ``text``: each word
     (split on blanks) a substring of the title, details, cause or fix."""
     qs = _closed(actor)
+    q = KbQuery(plain(q.text), plain(q.problem_type), plain(q.product), plain(q.customer))
     for word in q.text.split():
         qs = qs.filter(search_text__icontains=word)
     if q.problem_type:
@@ -79,6 +86,7 @@ def similar_resolutions(*, actor: Actor, problem_type: str = "", product: str = 
                         exclude: int | None = None, limit: int = 5) -> list[Similar]:
     """Closed tickets like the one described: same type and product first, then same type or
     same product, each group by text similarity; other tickets only when their text is alike."""
+    text, problem_type, product = plain(text, 2000), plain(problem_type), plain(product)
     grams = sorted(bigrams(text))
     near = Q(pk__in=[])
     if problem_type:
@@ -110,4 +118,4 @@ def floor_dict(f: FloorTicket) -> dict[str, Any]:
             "opened_by": t.opened_by, "resolved_at": t.resolved_at, "resolved_by": t.resolved_by,
             "cause": f.cause, "fix": f.fix,
             "photos": [{"id": p.pk, "name": p.attachment.name, "width": p.width, "height": p.height}
-                       for p in f.photos.select_related("attachment")]}
+                       for p in f.photos.all()]}

@@ -61,7 +61,7 @@ class Migration(migrations.Migration):
             name='FloorTicket',
             fields=[
                 ('ticket', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='floor', serialize=False, to='orders.ticket')),
-                ('severity', models.CharField(choices=[('normal', '一般'), ('serious', '严重'), ('urgent', '紧急')], default='normal', max_length=16, verbose_name='severity')),
+                ('severity', models.CharField(choices=[('normal', 'Normal'), ('serious', 'Serious'), ('urgent', 'Urgent')], default='normal', max_length=16, verbose_name='severity')),
                 ('cause', models.TextField(blank=True, verbose_name='cause')),
                 ('fix', models.TextField(blank=True, verbose_name='fix')),
                 ('search_text', models.TextField(blank=True)),

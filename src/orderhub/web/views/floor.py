@@ -42,10 +42,10 @@ def _order_products(order: Order) -> list[Product]:
 def floor_new(request):
     """Step 1 finds the order by number (or comes with ``?order=`` from the order page); step 2
     is the form. Photos are shrunk in the browser (``floor.js``) and checked again here."""
-    number = (request.POST.get("order") or request.GET.get("order") or "").strip()
+    number = selectors.plain(request.POST.get("order") or request.GET.get("order") or "", 40)
     order = visible(Order.objects.select_related("customer"), actor_for(request)).filter(number=number).first()
     if order is None:
-        q = (request.GET.get("q") or number).strip()
+        q = selectors.plain(request.GET.get("q") or number, 40)
         return render(request, "web/floor/find.html", {"q": q, "orders": _find_orders(request, q)})
     values = {"problem_type": "", "severity": Severity.NORMAL, "owner_role": "", "product": "", "title": "",
               "body": ""}
