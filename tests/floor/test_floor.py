@@ -279,3 +279,15 @@ def test_search_terms_with_control_characters_are_answered_not_crashed(company, 
     assert c.get("/api/tickets/similar", {"text": "\x00", "product": "\x00"}).status_code == 200
     assert c.post("/tickets/new/", {"order": "\x00"}).status_code == 200   # the order search again
     assert c.get("/tickets/knowledge/", {"customer": "\x00"}).status_code < 500
+
+
+def test_the_ticket_page_names_the_kind_and_insists_on_cause_and_fix(company):
+    with clock.frozen(at(2026, 11, 23, 9, 0)):
+        o = order_services.order_create(data=order_input(workflow="T3"), actor=company["actors"]["sales"]).order
+        floor = _open(company, o, owner_role="qc")
+    c = _client("qc")
+    page = c.get(f"/tickets/{floor.pk}/").content.decode()
+    assert "现场异常" in page and ">floor<" not in page
+    c.post(f"/tickets/{floor.pk}/resolve", {"resolution": "已处理"})   # the generic form's field only
+    floor.ticket.refresh_from_db()
+    assert floor.ticket.status == "open"

@@ -119,6 +119,10 @@ def photo_thumbnail(request, pk: int, photo: int):
     return resp
 
 
+def is_floor(pk: int) -> bool:
+    return FloorTicket.objects.filter(pk=pk).exists()
+
+
 def resolve_floor(request, pk: int) -> str | None:
     """The ticket page's resolve form for a shop-floor ticket (cause and fix); the error shown,
     or None when it was resolved."""

@@ -188,7 +188,7 @@ def ticket_detail(request, pk: int):
 def ticket_resolve(request, pk: int):
     _ticket_or_404(request, pk)
     back = reverse("web:ticket", args=[pk])
-    if "cause" in request.POST:   # a shop-floor ticket: cause and fix
+    if floor.is_floor(pk):   # a shop-floor ticket closes with its cause and fix
         error = floor.resolve_floor(request, pk)
         if error:
             messages.error(request, error)
