@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "orderhub.intake",
     "orderhub.notify",
     "orderhub.rules",
+    "orderhub.floor",
     "orderhub.portal",
     "orderhub.kpis",
     "orderhub.demo",  # the loaddemo command

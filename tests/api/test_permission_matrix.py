@@ -87,6 +87,16 @@ API = {
     ("POST", "/api/rules"): ADMIN,
     ("GET", "/api/rules/{rule_id}"): SEE,
     ("PUT", "/api/rules/{rule_id}"): ADMIN,
+    ("GET", "/api/tickets"): SEE,
+    ("POST", "/api/tickets"): SEE,                     # shop-floor tickets: whoever sees the order
+    ("GET", "/api/tickets/knowledge"): SEE,
+    ("GET", "/api/tickets/similar"): SEE,
+    ("GET", "/api/tickets/problem-types"): SEE,
+    ("PUT", "/api/tickets/problem-types"): ADMIN,
+    ("GET", "/api/tickets/{ticket_id}"): SEE,
+    ("POST", "/api/tickets/{ticket_id}/resolve"): SEE,  # then the ticket's owner role, in the service
+    ("GET", "/api/tickets/{ticket_id}/photos/{photo_id}"): SEE,
+    ("GET", "/api/tickets/{ticket_id}/photos/{photo_id}/thumbnail"): SEE,
     ("GET", "/api/intake/messages"): SEE,
     ("GET", "/api/intake/messages/{message_id}"): SEE,
     ("GET", "/api/intake/messages/{message_id}/payload"): SEE,
@@ -272,6 +282,13 @@ WEB = {
     ("GET", "tickets/<int:pk>/"): SEE,
     ("POST", "tickets/<int:pk>/resolve"): SEE,         # then the ticket's owner role, in the service
     ("POST", "orders/<str:number>/tickets"): SEE,
+    ("GET", "tickets/new/"): SEE,
+    ("POST", "tickets/new/"): SEE,
+    ("GET", "tickets/knowledge/"): SEE,
+    ("GET", "tickets/<int:pk>/photos/<int:photo>"): SEE,
+    ("GET", "tickets/<int:pk>/photos/<int:photo>/thumbnail"): SEE,
+    ("GET", "settings/problem-types/"): ADMIN,
+    ("POST", "settings/problem-types/"): ADMIN,
     ("GET", "purchasing/"): PO_VIEW,
     ("GET", "purchasing/new/"): PO_ORDER,
     ("POST", "purchasing/new/"): PO_ORDER,
@@ -422,7 +439,8 @@ def _api_url(path: str, ids: dict) -> str:
             .replace("{code}", "T1" if "/workflows/" in path else "C001" if "/catalog/customers/" in path else "sales")
             .replace("{customer}", "C001").replace("{address_id}", "999999")
             .replace("{token}", "no-such-token").replace("{kind}", "png").replace("{channel}", "no-such-channel")
-            .replace("{rule_id}", "999999").replace("{contact_id}", "999999"))
+            .replace("{rule_id}", "999999").replace("{contact_id}", "999999")
+            .replace("{ticket_id}", str(ids["ticket"])).replace("{photo_id}", "999999"))
 
 
 def _web_url(pattern: str, ids: dict) -> str:
@@ -449,6 +467,8 @@ def _web_url(pattern: str, ids: dict) -> str:
         "intake/drafts/<int:pk>/": f"/intake/drafts/{ids['draft']}/",
         "tickets/<int:pk>/": f"/tickets/{ids['ticket']}/",
         "tickets/<int:pk>/resolve": f"/tickets/{ids['ticket']}/resolve",
+        "tickets/<int:pk>/photos/<int:photo>": f"/tickets/{ids['ticket']}/photos/999999",
+        "tickets/<int:pk>/photos/<int:photo>/thumbnail": f"/tickets/{ids['ticket']}/photos/999999/thumbnail",
         "notifications/dead/<int:pk>/resend": "/notifications/dead/999999/resend",
         "rules/<int:pk>/": "/rules/999999/",
         "settings/users/<str:username>/unlock": "/settings/users/planner/unlock",

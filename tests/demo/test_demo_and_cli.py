@@ -24,6 +24,12 @@ def test_demo_company_has_orders_in_every_t1_stage_some_overdue_and_blocked():
     assert 10 <= result["overdue"] <= 150
     assert 3 <= result["blocked"] <= 100
     assert Order.objects.filter(on_hold=True).exists() and Order.objects.filter(forced=True).exists()
+    # shop-floor tickets: closed ones fill the knowledge base, a few are open on their clock
+    from orderhub.floor.models import FloorTicket
+
+    assert result["floor_tickets"] == 15
+    closed = FloorTicket.objects.filter(ticket__status="resolved")
+    assert closed.count() == 12 and closed.filter(search_text__icontains="尺寸").count() >= 3
     _, breaks, bad = verify_order_audit()
     assert breaks == [] and bad == []
     # issue 15: ship-to address books, an order whose lines changed and one restored

@@ -4,6 +4,7 @@ here. A new URL pattern without sample arguments below fails too, so it gets che
 
 from __future__ import annotations
 
+import io
 import re
 from decimal import Decimal
 
@@ -11,9 +12,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from PIL import Image
 
 from orderhub.core import clock
 from orderhub.core.downloads import DOWNLOAD_POLICY
+from orderhub.floor.services import floor_ticket_open
 from orderhub.intake import services as intake
 from orderhub.intake.models import Draft
 from orderhub.orders.inputs import LineInput
@@ -58,9 +61,15 @@ def objects(master, intake_actor, tmp_path, settings):  # noqa: F811
     job = intake.upload_receive(channel="taobao", filename="a.csv", content=b"a\r\n1\r\n", actor=actors["admin"],
                                 content_type="text/csv")
     ticket = ticket_open(order=order.number, kind="exception", title="t", owner_role="qc", actor=actors["admin"])
+    photo = io.BytesIO()
+    Image.new("RGB", (40, 30), (9, 9, 9)).save(photo, format="JPEG")
+    floor = floor_ticket_open(order=order.number, problem_type="size", body="t", actor=actors["admin"],
+                              photos=[("p.jpg", photo.getvalue())])
+    floor_photo = floor.photos.get().pk
     token = intake.quick_link_issue(customer="C001", actor=actors["admin"])
     return {"number": order.number, "attachment": att.pk, "message": msg.pk, "scan": scan.pk, "draft": draft.pk,
-            "job": job.pk, "ticket": ticket.pk, "token": token}
+            "job": job.pk, "ticket": ticket.pk, "token": token,
+            "floor": floor.pk, "photo": floor_photo}
 
 
 def _samples(o: dict) -> dict[str, dict[str, str]]:
@@ -84,6 +93,10 @@ def _samples(o: dict) -> dict[str, dict[str, str]]:
         "web:config_product": {"sku": "HSG-100"}, "web:user_unlock": {"username": "planner"},
         "web:notify_resend": {"pk": "999999"}, "web:notify_endpoint": {"code": "nope"},
         "web:notify_template": {"event": "order.created", "channel": "all"},
+        "web:ticket_photo": {"pk": o["floor"], "photo": o["photo"]},
+        "web:ticket_photo_thumb": {"pk": o["floor"], "photo": o["photo"]},
+        **{f"api:{n}": {"ticket_id": o["floor"]} for n in ("get_ticket", "resolve_ticket")},
+        **{f"api:{n}": {"ticket_id": o["floor"], "photo_id": o["photo"]} for n in ("ticket_photo", "ticket_photo_thumbnail")},
         "web:rule_edit": {"pk": "999999"}, "web:ticket": {"pk": o["ticket"]}, "web:ticket_resolve": {"pk": o["ticket"]},
         **{f"api:{n}": order for n in ("get_order", "update_order", "change_lines", "restore", "transition", "override", "hold", "resume",
                                        "cancel", "events", "snapshots")},

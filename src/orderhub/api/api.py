@@ -25,6 +25,7 @@ from orderhub.core.api import router as roles_router
 from orderhub.core.errors import DomainError
 from orderhub.core.http.auth import BearerToken, SessionAuth, declare_capabilities
 from orderhub.core.http.schemas import ERROR_DESCRIPTIONS
+from orderhub.floor.api import router as tickets_router
 from orderhub.intake.api import router as intake_router
 from orderhub.intake.api_setup import router as intake_setup_router
 from orderhub.kpis.api import router as kpis_router
@@ -201,6 +202,7 @@ ROUTERS = {
     "/roles": roles_router,
     "/calendar": calendar_router,
     "/rules": rules_router,
+    "/tickets": tickets_router,
     "/purchasing": purchasing_router,
     "/shortages": shortages_router,
     "/portal": portal_router,

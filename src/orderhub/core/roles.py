@@ -52,7 +52,7 @@ ROLE_PERMISSIONS = {
               "notify.change_endpoint",
               "inventory.change_stocklevel", "auth.change_user",
               "intake.change_configversion", "intake.view_refusedrequest", "rules.change_rule",
-              _FORENSICS, _KPIS, _PO_VIEW, _PO_PLACE],
+              "floor.change_problemtype", _FORENSICS, _KPIS, _PO_VIEW, _PO_PLACE],
     "planning_supervisor": ["orders.add_order", "orders.view_order", "orders.hold_order", _KPIS,
                             _PO_VIEW],
     "production_director": ["orders.view_order", "orders.hold_order", _KPIS],

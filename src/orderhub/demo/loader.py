@@ -34,6 +34,7 @@ from orderhub.orders.models import Order
 from orderhub.rules.services import rules_install_defaults
 from orderhub.workflow.services import compiled, current_definition, workflow_install_templates
 
+from .floor import demo_floor_tickets
 from .purchasing import DEMO_PURCHASING_ORDERS, load_purchasing
 
 D = Decimal
@@ -333,7 +334,9 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
     demo_changes(actors)
     purchasing = load_purchasing(actors)
     _tickets(extra, now, orders, actors)
+    floor_tickets = demo_floor_tickets(rng, now, actors)
     return {
+        "floor_tickets": floor_tickets,
         "orders": Order.objects.count(),
         "overdue": Order.objects.filter(status="open", stage_due_at__lt=now).count(),
         "blocked": Order.objects.filter(status="open").exclude(blocked_reasons=[]).count(),

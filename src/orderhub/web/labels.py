@@ -249,4 +249,6 @@ def ticket_kind_label(ticket) -> str:
     except Exception:  # a workflow version that no longer compiles: the kind as given
         return ticket.kind
     kind = kinds.get(ticket.kind)
+    if kind is None and ticket.kind == "floor":   # a shop-floor ticket in a workflow without the kind
+        return _("Shop-floor exceptions")
     return str(kind.spec.name) if kind is not None else ticket.kind
