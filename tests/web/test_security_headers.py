@@ -18,6 +18,7 @@ from orderhub.intake import services as intake
 from orderhub.intake.models import Draft
 from orderhub.orders.inputs import LineInput
 from orderhub.orders.services import order_attach, order_create, ticket_open
+from orderhub.shipping.services import ShipmentInput, shipment_create
 from tests.conftest import order_input
 from tests.web.test_downloads import HTML, PNG, SVG
 from tests.web.test_pages import login
@@ -59,7 +60,9 @@ def objects(master, intake_actor, tmp_path, settings):  # noqa: F811
                                 content_type="text/csv")
     ticket = ticket_open(order=order.number, kind="exception", title="t", owner_role="qc", actor=actors["admin"])
     token = intake.quick_link_issue(customer="C001", actor=actors["admin"])
-    return {"number": order.number, "attachment": att.pk, "message": msg.pk, "scan": scan.pk, "draft": draft.pk,
+    shipment = shipment_create(order=order.number, data=ShipmentInput(quantities={1: Decimal("2")}),
+                               actor=actors["warehouse"])
+    return {"shipment": shipment.number, "number": order.number, "attachment": att.pk, "message": msg.pk, "scan": scan.pk, "draft": draft.pk,
             "job": job.pk, "ticket": ticket.pk, "token": token}
 
 
@@ -97,6 +100,16 @@ def _samples(o: dict) -> dict[str, dict[str, str]]:
         **{f"api:{n}": {"code": "miniprogram"} for n in ("create_channel", "change_channel", "rotate_secret",
                                                           "mapping_versions", "try_mapping")},
         **{f"api:{n}": {"code": "C001"} for n in ("get_aliases", "put_aliases")},
+        **{f"web:{n}": order for n in ("order_shipment_create",)},
+        "web:order_document": {**order, "kind": "confirmation"},
+        **{f"web:{n}": {"number": o["shipment"]} for n in ("shipment_detail", "shipment_ship")},
+        "web:shipment_document": {"number": o["shipment"], "kind": "delivery-note"},
+        "web:document_template": {"kind": "delivery-note"},
+        **{f"api:{n}": order for n in ("order_shipments", "create_shipment")},
+        "api:order_document": {**order, "kind": "quotation"},
+        **{f"api:{n}": {"number": o["shipment"]} for n in ("get_shipment", "ship")},
+        "api:shipment_document": {"number": o["shipment"], "kind": "packing-list"},
+        **{f"api:{n}": {"kind": "delivery-note"} for n in ("get_template", "put_template")},
     }
 
 

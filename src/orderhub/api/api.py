@@ -32,6 +32,8 @@ from orderhub.orders.api import router as orders_router
 from orderhub.orders.api import workflow_checks as workflow_checks_router
 from orderhub.orders.calendar_api import router as calendar_router
 from orderhub.rules.api import router as rules_router
+from orderhub.shipping.api import order_router as shipping_order_router
+from orderhub.shipping.api import router as shipping_router
 from orderhub.workflow.api import router as workflows_router
 
 #: Operation ids are published (clients generate code from them) and ninja derives them from the
@@ -197,10 +199,12 @@ ROUTERS = {
     "/roles": roles_router,
     "/calendar": calendar_router,
     "/rules": rules_router,
+    "/shipping": shipping_router,
 }
 # intake's set-up routes first: GET /intake/channels must not reach the webhook's POST /intake/{channel}
 api.add_router("/intake", intake_setup_router)
 for prefix, router in ROUTERS.items():
     api.add_router(prefix, router)
 api.add_router("/workflows", workflow_checks_router)  # POST /workflows/{code}/guard-test (orders app)
-declare_capabilities(intake_setup_router, workflow_checks_router, *ROUTERS.values())  # each operation's capability in the OpenAPI (x-orderhub-capability)
+api.add_router("/orders", shipping_order_router)  # /orders/{number}/shipments (shipping app)
+declare_capabilities(intake_setup_router, workflow_checks_router, shipping_order_router, *ROUTERS.values())  # each operation's capability in the OpenAPI (x-orderhub-capability)

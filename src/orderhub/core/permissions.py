@@ -37,7 +37,8 @@ VIEW_ALL_ORDERS_PERM = "orders.view_all_orders"
 
 _SETTINGS_PERMS = ("workflow.change_workflowdefinition", "core.change_calendaroverride",
                    "catalog.change_customer", "catalog.change_product", "inventory.change_stocklevel",
-                   "auth.change_user", "notify.change_endpoint", "intake.change_configversion")
+                   "auth.change_user", "notify.change_endpoint", "intake.change_configversion",
+                   "shipping.manage_documents")
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,11 @@ CAPABILITIES: dict[str, Capability] = {c.code: c for c in (
     _c("settings.products", _lazy("Change products and BOMs"), "catalog.change_product"),
     _c("settings.stock", _lazy("Correct stock"), "inventory.change_stocklevel"),
     _c("users.manage", _lazy("Manage users and roles"), "auth.change_user"),
+    _c("shipping.view", _lazy("See shipments"), "orders.view_order"),
+    _c("shipping.ship", _lazy("Create shipments and ship them"), "shipping.ship_order"),
+    _c("documents.print", _lazy("Print order and shipment documents"), "orders.view_order"),
+    _c("documents.manage", _lazy("Change the letterhead and document templates"),
+       "shipping.manage_documents"),
 )}
 
 

@@ -3,6 +3,7 @@ from django.urls import path
 from .views import (
     board,
     config,
+    documents,
     home,
     intake,
     intake_setup,
@@ -10,6 +11,7 @@ from .views import (
     orders,
     rules,
     security,
+    shipping,
     workflow_form,
 )
 
@@ -83,4 +85,13 @@ urlpatterns = [
     path("tickets/<int:pk>/", rules.ticket_detail, name="ticket"),
     path("tickets/<int:pk>/resolve", rules.ticket_resolve, name="ticket_resolve"),
     path("orders/<str:number>/tickets", rules.ticket_open, name="ticket_open"),
+    path("orders/<str:number>/shipments", shipping.order_shipment_create, name="order_shipment_create"),
+    path("orders/<str:number>/documents/<str:kind>.pdf", documents.order_document, name="order_document"),
+    path("shipping/", shipping.shipment_list, name="shipment_list"),
+    path("shipping/<str:number>/", shipping.shipment_detail, name="shipment_detail"),
+    path("shipping/<str:number>/ship", shipping.shipment_ship, name="shipment_ship"),
+    path("shipping/<str:number>/documents/<str:kind>.pdf", documents.shipment_document,
+         name="shipment_document"),
+    path("settings/documents/", documents.documents_settings, name="documents_settings"),
+    path("settings/documents/<str:kind>/", documents.document_template, name="document_template"),
 ]
