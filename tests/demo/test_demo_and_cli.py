@@ -42,6 +42,17 @@ def test_demo_company_has_orders_in_every_t1_stage_some_overdue_and_blocked():
     t2 = set(Order.objects.filter(workflow__code="T2").values_list("stage", flat=True))
     assert t2 == {"paid", "picking", "shipped", "delivered"}
     assert "分拣中" in client.get("/board/T2/").content.decode()
+    # partial deliveries: shipments with the rest of their line still open, some shipped, and a
+    # printable delivery note
+    from orderhub.shipping import documents
+    from orderhub.shipping.models import Shipment
+    from orderhub.shipping.selectors import line_progress
+
+    assert result["shipments"] >= 3
+    shipped = Shipment.objects.filter(status="shipped").first()
+    assert shipped is not None and Shipment.objects.filter(status="planned").exists()
+    assert any(p["open"] > 0 for p in line_progress(shipped.order))
+    assert documents.shipment_pdf(shipped, "delivery-note").startswith(b"%PDF-")
     with pytest.raises(RuntimeError):
         load_demo(orders=10)
 

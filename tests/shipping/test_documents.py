@@ -184,3 +184,17 @@ def test_letterhead_and_templates_through_the_api(company):
                    content_type="application/json")
     assert ok.json() == {"kind": "quotation", "body": "<p>{{ order.number }}</p>", "custom": True}
     assert login("sales").get("/api/shipping/templates/quotation").status_code == 403
+
+
+def test_a_1000_line_delivery_note_prints_every_line(company):
+    """The bench's document (bench/delivery_note.py measures its time): 1,000 lines from the
+    database through the shipped template, every line on the pages."""
+    data = order_input(lines=[LineInput(sku="M8X30", qty=D(i)) for i in range(1, 1001)])
+    order = orders.order_create(data=data, actor=company["actors"]["admin"]).order
+    sh = shipment_create(order=order.number, actor=company["actors"]["warehouse"],
+                         data=ShipmentInput(quantities={i: D(i) for i in range(1, 1001)}))
+    reader = pypdf.PdfReader(io.BytesIO(documents.shipment_pdf(sh, "delivery-note")))
+    text = "\n".join(p.extract_text() for p in reader.pages)
+    assert len(reader.pages) > 10 and f"第 {len(reader.pages)} 页 / 共 {len(reader.pages)} 页" in text
+    assert "\n1000 M8X30 M8×30 螺栓 1000 件" in text
+    assert "共 1000 行" in text and "500500" in text

@@ -31,6 +31,8 @@ from orderhub.orders.models import Order
 from orderhub.rules.services import rules_install_defaults
 from orderhub.workflow.services import compiled, current_definition, workflow_install_templates
 
+from .shipping import load_shipping
+
 D = Decimal
 
 CUSTOMERS = [
@@ -287,8 +289,10 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
     if blocked:
         services.order_override(order=blocked[0].number, to="materials_ready", actor=actors["manager"],
                                 reason="客户急单, 替代料 6063 已获工艺确认")
+    shipments = load_shipping(rng, actors)
     return {
         "orders": Order.objects.count(),
+        "shipments": shipments,
         "overdue": Order.objects.filter(status="open", stage_due_at__lt=now).count(),
         "blocked": Order.objects.filter(status="open").exclude(blocked_reasons=[]).count(),
         "users": {name: password_for(name) for name in USERS},

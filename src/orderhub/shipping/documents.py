@@ -30,6 +30,8 @@ from orderhub.core.errors import DomainError
 from orderhub.orders.models import Order, OrderLine
 
 from .doc_templates import DEFAULTS
+
+__all__ = ["DEFAULTS", "KINDS", "DocumentError", "order_pdf", "render_pdf", "shipment_pdf", "template_check"]
 from .models import DocumentTemplate, Letterhead, Shipment
 
 KINDS = {"confirmation": "订单确认书", "quotation": "报价单", "delivery-note": "送货单", "packing-list": "装箱单"}
@@ -232,20 +234,22 @@ table.sign { margin-top: 14pt; } table.sign td { padding-top: 10pt; }
 """
 
 
-def render_pdf(kind: str, data: dict[str, Any], *, url: str) -> bytes:
-    """The document as PDF bytes: letterhead, QR code to ``url``, the body over ``data``."""
+def render_pdf(kind: str, data: dict[str, Any], *, url: str, company: dict[str, Any] | None = None,
+               body: str | None = None) -> bytes:
+    """The document as PDF bytes: letterhead (``company``, else the stored one), QR code to
+    ``url``, the body (``body``, else the kind's template) over ``data``."""
     from weasyprint import HTML
 
-    company = _letterhead()
+    company = _letterhead() if company is None else company
     data = {**data, "company": {k: v for k, v in company.items() if k != "logo"},
             "doc": {"title": KINDS[kind], "kind": kind, "date": _date(timezone.localdate()), "url": url}}
-    body = render_body(kind, data)
+    text = render_body(kind, data, body)
     fonts = _font_urls()
     logo = f'<img class="logo" src="{company["logo"]}" alt="">' if company["logo"] else ""
     html = (f'<html lang="zh-CN"><head><meta charset="utf-8"><style>{CSS % fonts}</style></head><body>'
             f'<div class="lh">{logo}<div class="co"><div class="name">{escape(company["name"])}</div>'
             f'<div>{escape(company["address"])}{"　电话：" + escape(company["phone"]) if company["phone"] else ""}</div></div>'
-            f'<img class="qr" src="{_qr(url)}" alt=""></div>{body}</body></html>')
+            f'<img class="qr" src="{_qr(url)}" alt=""></div>{text}</body></html>')
     return bytes(HTML(string=html, url_fetcher=_fetcher(set(fonts.values())), base_url="/").write_pdf())
 
 
