@@ -27,6 +27,7 @@ $(VENDOR)/.installed: package.json package-lock.json
 	mkdir -p $(VENDOR)/fonts
 	cp node_modules/@expo-google-fonts/noto-sans-sc/400Regular/NotoSansSC_400Regular.ttf $(VENDOR)/fonts/
 	cp node_modules/@expo-google-fonts/noto-sans-sc/700Bold/NotoSansSC_700Bold.ttf $(VENDOR)/fonts/
+	cp node_modules/echarts/dist/echarts.common.min.js $(VENDOR)/echarts.min.js
 	touch $@
 
 $(VENV)/.installed: pyproject.toml
