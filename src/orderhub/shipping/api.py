@@ -9,10 +9,11 @@ from typing import Any
 
 from django.http.response import HttpResponseBase
 from django.utils.translation import gettext as _
-from ninja import Query, Router, Status
+from ninja import File, Query, Router, Status
+from ninja.files import UploadedFile
 
 from orderhub.core.downloads import download_response
-from orderhub.core.errors import Problem, ValidationFailed
+from orderhub.core.errors import NotFound, Problem, ValidationFailed
 from orderhub.core.http.auth import ActorRequest, requires
 from orderhub.core.http.schemas import ERRORS
 from orderhub.orders.schemas import OrderNumber
@@ -22,6 +23,7 @@ from . import documents, selectors, services
 from .doc_templates import DEFAULTS
 from .models import DocumentTemplate, Letterhead
 from .schemas import (
+    AcceptanceIn,
     DocumentKind,
     LetterheadIn,
     LetterheadOut,
@@ -162,3 +164,35 @@ def put_template(request: ActorRequest, kind: DocumentKind, payload: TemplateIn)
     or `body: null` to go back to the shipped one."""
     services.document_template_save(kind=kind, body=payload.body, actor=request.actor)
     return get_template(request, kind)
+
+
+# --------------------------------------------------------------------------- proof of delivery
+
+
+@router.post("/shipments/{number}/pod", auth=requires("shipping.ship"), response={200: ShipmentOut, **ERRORS})
+def upload_pod(request: ActorRequest, number: ShipmentNumber, file: File[UploadedFile]) -> dict[str, Any]:
+    """Keep the proof of delivery (a photo or the signed delivery note, scanned; at most 20 MB)
+    with a shipped shipment (multipart field `file`). 409 `not_shipped`."""
+    selectors.get_shipment(number, actor=request.actor)
+    sh = services.shipment_pod(shipment=number, name=file.name or "pod", content=file.read(), actor=request.actor)
+    return selectors.shipment_dict(sh)
+
+
+@router.get("/shipments/{number}/pod", auth=requires("shipping.view"), response={200: None, **ERRORS})
+def download_pod(request: ActorRequest, number: ShipmentNumber) -> HttpResponseBase:
+    """The proof of delivery as it was uploaded (always a download)."""
+    sh = selectors.get_shipment(number, actor=request.actor)
+    if not sh.pod_file:
+        raise NotFound("no_pod", _("发货单 %(n)s 还没有签收凭证。") % {"n": sh.number})
+    return download_response(sh.pod_file.open("rb"), filename=sh.pod_name, fallback="pod.bin")
+
+
+@router.post("/shipments/{number}/acceptance", auth=requires("shipping.ship"),
+             response={200: ShipmentOut, **ERRORS})
+def accept(request: ActorRequest, number: ShipmentNumber, payload: AcceptanceIn) -> dict[str, Any]:
+    """Record the customer's acceptance of a shipped shipment. 409 `not_shipped`,
+    `already_accepted`."""
+    selectors.get_shipment(number, actor=request.actor)
+    sh = services.shipment_accept(shipment=number, accepted_by=payload.accepted_by, note=payload.note,
+                                  actor=request.actor)
+    return selectors.shipment_dict(sh)

@@ -8,6 +8,10 @@ sends). Nothing else spells these strings.
     The shipment left (``shipment_ship``): stock consumed. changes: version; data: shipment,
     carrier, waybill, moves [{sku, warehouse, qty, from_reservation}]. History only.
 
+``shipment.pod_added`` (SHIPMENT_POD_ADDED) / ``shipment.accepted`` (SHIPMENT_ACCEPTED)
+    Proof of delivery kept for the shipment (``shipment_pod``; data: shipment, name, sha256,
+    size, content_type) / the customer's acceptance recorded (``shipment_accept``; data:
+    shipment, accepted_by, note). History only.
 ``letterhead.saved`` (LETTERHEAD_SAVED) / ``document_template.saved`` (DOCUMENT_TEMPLATE_SAVED)
     The company letterhead or a document's template changed (``letterhead_save``,
     ``document_template_save``), in their own chains. changes: each field [before, after]
@@ -22,9 +26,11 @@ Notification:
 
 SHIPMENT_CREATED = "shipment.created"
 SHIPMENT_SHIPPED = "shipment.shipped"
+SHIPMENT_POD_ADDED = "shipment.pod_added"
+SHIPMENT_ACCEPTED = "shipment.accepted"
 SHIPPING_NOTICE = "shipment.notice"
 LETTERHEAD_SAVED = "letterhead.saved"
 DOCUMENT_TEMPLATE_SAVED = "document_template.saved"
 
-HISTORY = (SHIPMENT_CREATED, SHIPMENT_SHIPPED)
+HISTORY = (SHIPMENT_CREATED, SHIPMENT_SHIPPED, SHIPMENT_POD_ADDED, SHIPMENT_ACCEPTED)
 ALL = (*HISTORY, SHIPPING_NOTICE, LETTERHEAD_SAVED, DOCUMENT_TEMPLATE_SAVED)

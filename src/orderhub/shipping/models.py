@@ -9,6 +9,10 @@ from orderhub.catalog.models import QTY
 from orderhub.orders.models import Order, OrderLine
 
 
+def pod_path(instance: "Shipment", filename: str) -> str:
+    return f"shipments/{instance.order_id}/{filename}"
+
+
 class Shipment(models.Model):
     """A delivery of some quantities of an order's lines. Created (planned: the customer is told,
     ``notice_at``), then shipped (stock consumed, ``shipped_at``). Written only by
@@ -41,6 +45,17 @@ class Shipment(models.Model):
     notice_to = models.CharField(_("通知对象"), max_length=300, blank=True)
     shipped_at = models.DateTimeField(_("发货时间"), null=True, blank=True)
     shipped_by = models.CharField(_("发货人"), max_length=150, blank=True)
+    # proof of delivery (a photo or a signed scan, stored bytes served only as a download) and
+    # the customer's acceptance: what the invoice gate asks for (``pod_refusal``)
+    pod_file = models.FileField(_("签收凭证"), upload_to=pod_path, blank=True)
+    pod_name = models.CharField(_("凭证文件名"), max_length=200, blank=True)
+    pod_sha256 = models.CharField(_("凭证 SHA-256"), max_length=64, blank=True)
+    pod_at = models.DateTimeField(_("凭证上传时间"), null=True, blank=True)
+    pod_by = models.CharField(_("凭证上传人"), max_length=150, blank=True)
+    accepted_at = models.DateTimeField(_("客户验收时间"), null=True, blank=True)
+    accepted_by = models.CharField(_("验收人"), max_length=100, blank=True)
+    acceptance_note = models.CharField(_("验收意见"), max_length=500, blank=True)
+    acceptance_recorded_by = models.CharField(_("验收登记人"), max_length=150, blank=True)
 
     class Meta:
         verbose_name = _("发货单")

@@ -70,6 +70,12 @@ class ShipmentOut(Schema):
     notice_at: datetime | None = Field(description="when the shipping notice was queued to the customer")
     shipped_at: datetime | None
     shipped_by: str
+    pod_name: str = Field(description="the proof of delivery's file name (\"\": none yet)")
+    pod_at: datetime | None
+    accepted_at: datetime | None
+    accepted_by: str
+    acceptance_note: str
+    invoice_refusal: str = Field(description="why no invoice may be issued for it yet (\"\": it may)")
     lines: list[ShipmentLineOut]
 
 
@@ -124,3 +130,10 @@ class TemplateOut(Schema):
     kind: str
     body: str
     custom: bool = Field(description="false: the shipped template")
+
+
+class AcceptanceIn(Schema):
+    model_config = STRICT
+
+    accepted_by: Line = Field(min_length=1, max_length=100)
+    note: Text = Field(default="", max_length=500)

@@ -53,6 +53,19 @@ def line_progress(order: Order) -> list[dict[str, Any]]:
     return out
 
 
+def invoice_refusal(sh: Shipment) -> str:
+    """Why an invoice may not be issued for ``sh`` yet ("" when it may): it must be shipped,
+    with its proof of delivery and the customer's acceptance (the finance gate of issue 19)."""
+    missing = []
+    if sh.status != Shipment.Status.SHIPPED:
+        missing.append(_("还未发货"))
+    if not sh.pod_sha256:
+        missing.append(_("缺少签收凭证"))
+    if sh.accepted_at is None:
+        missing.append(_("缺少客户验收"))
+    return _("发货单 %(n)s 不能开票：%(why)s。") % {"n": sh.number, "why": "、".join(missing)} if missing else ""
+
+
 def shipment_dict(sh: Shipment, lines: list[ShipmentLine] | None = None) -> dict[str, Any]:
     rows = lines if lines is not None else shipment_lines(sh)
     return {
@@ -62,6 +75,9 @@ def shipment_dict(sh: Shipment, lines: list[ShipmentLine] | None = None) -> dict
         "ship_to_phone": sh.ship_to_phone, "ship_to_address": sh.ship_to_address,
         "remarks": sh.remarks, "created_at": sh.created_at, "created_by": sh.created_by,
         "notice_at": sh.notice_at, "shipped_at": sh.shipped_at, "shipped_by": sh.shipped_by,
+        "pod_name": sh.pod_name, "pod_at": sh.pod_at, "accepted_at": sh.accepted_at,
+        "accepted_by": sh.accepted_by, "acceptance_note": sh.acceptance_note,
+        "invoice_refusal": invoice_refusal(sh),
         "lines": [{"line_no": r.order_line.line_no, "sku": r.order_line.product.sku,
                    "name": r.order_line.product.name, "unit": r.order_line.unit, "qty": r.qty}
                   for r in rows],

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Max, Sum
 from django.utils.translation import gettext as _
@@ -278,3 +279,62 @@ def document_template_save(*, kind: str, body: str | None, actor: Actor) -> Docu
                    action=events.DOCUMENT_TEMPLATE_SAVED, actor=actor, before=before,
                    after={"body": body}, data={"kind": kind})
         return result
+
+
+# --------------------------------------------------------------------------- proof of delivery
+
+MAX_POD_BYTES = 20 * 1024 * 1024
+
+
+def _locked_shipment(shipment: str, actor: Actor) -> tuple[Order, Shipment]:
+    number = Shipment.objects.filter(number=shipment).values_list("order__number", flat=True).first()
+    if number is None:
+        raise NotFound("shipment_not_found", _("发货单 %(n)s 不存在。") % {"n": shipment})
+    check_visible(number, actor)
+    order = lock_order(number)
+    sh = Shipment.objects.select_for_update().get(number=shipment)
+    if sh.status != Shipment.Status.SHIPPED:
+        raise Conflict("not_shipped", _("发货单 %(n)s 还未发货。") % {"n": sh.number})
+    return order, sh
+
+
+def shipment_pod(*, shipment: str, name: str, content: bytes, actor: Actor) -> Shipment:
+    """Keep the proof of delivery (a photo or the signed delivery note, scanned) with a shipped
+    shipment; a later one replaces it (both stay in the history)."""
+    permissions.check(actor, "shipping.ship")
+    if not content:
+        raise _invalid("empty_file", _("文件是空的。"), "file")
+    if len(content) > MAX_POD_BYTES:
+        raise _invalid("too_large", _("文件最大 20 MB。"), "file")
+    safe = (name or "pod").replace("/", "_").replace("\\", "_")[:200]
+    digest = hashlib.sha256(content).hexdigest()
+    with transaction.atomic():
+        order, sh = _locked_shipment(shipment, actor)
+        now = clock.now()
+        sh.pod_file.save(f"{digest[:16]}-{safe}", ContentFile(content), save=False)
+        sh.pod_name, sh.pod_sha256, sh.pod_at, sh.pod_by = safe, digest, now, actor.label[:150]
+        sh.save(update_fields=["pod_file", "pod_name", "pod_sha256", "pod_at", "pod_by"])
+        _history(order, events.SHIPMENT_POD_ADDED, actor, now, data={
+            "shipment": sh.number, "name": safe, "sha256": digest, "size": len(content)})
+        return sh
+
+
+def shipment_accept(*, shipment: str, accepted_by: str, note: str = "", actor: Actor) -> Shipment:
+    """Record the customer's acceptance of a shipped shipment: who accepted, and what they said
+    (a reservation about the goods goes in the note)."""
+    permissions.check(actor, "shipping.ship")
+    who = accepted_by.strip()
+    if not who:
+        raise _invalid("required", _("请填写验收人。"), "accepted_by")
+    with transaction.atomic():
+        order, sh = _locked_shipment(shipment, actor)
+        if sh.accepted_at is not None:
+            raise Conflict("already_accepted", _("发货单 %(n)s 已登记验收。") % {"n": sh.number})
+        now = clock.now()
+        sh.accepted_at, sh.accepted_by = now, who[:100]
+        sh.acceptance_note, sh.acceptance_recorded_by = note.strip()[:500], actor.label[:150]
+        sh.save(update_fields=["accepted_at", "accepted_by", "acceptance_note", "acceptance_recorded_by"])
+        _history(order, events.SHIPMENT_ACCEPTED, actor, now, data={
+            "shipment": sh.number, "accepted_by": sh.accepted_by, "note": sh.acceptance_note})
+        return sh
+

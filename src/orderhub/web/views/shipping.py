@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from orderhub.core import permissions
+from orderhub.core.downloads import download_response
 from orderhub.core.errors import DomainError, NotFound
 from orderhub.shipping import selectors, services
 from orderhub.shipping.models import Shipment
@@ -88,6 +89,8 @@ def shipment_detail(request, number: str):
     return render(request, "web/shipping/detail.html", {
         "shipment": sh, "lines": selectors.shipment_lines(sh),
         "may_ship": sh.status == Shipment.Status.PLANNED and permissions.allowed(actor, "shipping.ship"),
+        "may_prove": sh.status == Shipment.Status.SHIPPED and permissions.allowed(actor, "shipping.ship"),
+        "invoice_refusal": selectors.invoice_refusal(sh),
         "may_print": permissions.allowed(actor, "documents.print")})
 
 
@@ -106,4 +109,53 @@ def shipment_ship(request, number: str):
     except DomainError as e:
         return refused(request, e, back)
     messages.success(request, _("已发货，库存已扣减。"))
+    return redirect(back)
+
+
+@requires("shipping.ship")
+@require_POST
+def shipment_pod(request, number: str):
+    back = reverse("web:shipment_detail", args=[number])
+    actor = actor_for(request)
+    upload = request.FILES.get("file")
+    try:
+        selectors.get_shipment(number, actor=actor)
+        if upload is None:
+            messages.error(request, _("请选择签收凭证文件。"))
+            return redirect(back)
+        services.shipment_pod(shipment=number, name=upload.name, actor=actor,
+                              content=upload.read(services.MAX_POD_BYTES + 1))
+    except NotFound as e:
+        raise Http404(e.message) from e
+    except DomainError as e:
+        return refused(request, e, back)
+    messages.success(request, _("签收凭证已保存。"))
+    return redirect(back)
+
+
+@requires("shipping.view")
+def shipment_pod_file(request, number: str):
+    try:
+        sh = selectors.get_shipment(number, actor=actor_for(request))
+    except NotFound as e:
+        raise Http404(e.message) from e
+    if not sh.pod_file:
+        raise Http404(number)
+    return download_response(sh.pod_file.open("rb"), filename=sh.pod_name, fallback="pod.bin")
+
+
+@requires("shipping.ship")
+@require_POST
+def shipment_accept(request, number: str):
+    back = reverse("web:shipment_detail", args=[number])
+    actor = actor_for(request)
+    try:
+        selectors.get_shipment(number, actor=actor)
+        services.shipment_accept(shipment=number, accepted_by=request.POST.get("accepted_by", "")[:100],
+                                 note=request.POST.get("note", "")[:500], actor=actor)
+    except NotFound as e:
+        raise Http404(e.message) from e
+    except DomainError as e:
+        return refused(request, e, back)
+    messages.success(request, _("客户验收已登记。"))
     return redirect(back)
