@@ -66,7 +66,8 @@ ORDER_COLS = ("id", "number", "channel", "external_ref", "customer_id", "workflo
               "stage_entered_at", "stage_due_at", "status", "on_hold", "hold_reason",
               "required_date", "promised_date", "urgency", "currency", "total_amount", "remarks",
               "tags", "owner_id", "version", "blocked_reasons", "forced", "intake_hash", "intake",
-              "audit_seq", "audit_head", "created_at", "created_by", "updated_at")
+              "audit_seq", "audit_head", "created_at", "created_by", "updated_at",
+              "ship_to_contact", "ship_to_phone", "ship_to_address")   # the last three: empty
 LINE_COLS = ("id", "order_id", "line_no", "product_id", "qty", "unit", "base_qty", "unit_price",
              "amount", "remarks")
 STAGE_COLS = ("id", "order_id", "stage", "owner_role", "entered_at", "due_at", "exited_at",
@@ -325,12 +326,16 @@ def load_chunk(args: tuple) -> dict:
     src = str(common.ROOT / "src")
     if src not in sys.path:
         sys.path.insert(0, src)
+    from django.apps import apps
+
+    if not apps.ready:  # a spawned worker: the audit MAC (core.audit) reads the settings' keys
+        common.bootstrap(url)
     maker = OrderMaker(ref, ids, seed)
     t0 = time.process_time()
     orders, lines, stages, events = [], [], [], []
     for idx in range(start, start + count):
         o, ls, ss, es = maker.make(idx)
-        orders.append(o)
+        orders.append((*o, "", "", ""))
         lines += ls
         stages += ss
         events += es

@@ -246,11 +246,18 @@ def _run(args: argparse.Namespace) -> int:
         if not Order.objects.exists():
             print("Loading the demo company ...")
             call("loaddemo", orders=args.orders)
+        from django.conf import settings
+
         from orderhub.demo.intake import demo_intake_setup, print_intake
+        from orderhub.demo.portal import print_portal
 
         intake = demo_intake_setup()
+        # no mail server in the demo: the portal's sign-in page shows the code it sent (marked)
+        settings.ORDERHUB_PORTAL_SHOW_CODES = True
+        os.environ["ORDERHUB_PORTAL_SHOW_CODES"] = "1"   # and in any process started from here
         _print_logins(args.host, args.port)
         print_intake(intake, args.host, args.port)
+        print_portal(args.host, args.port)
         return _serve(args.host, args.port, args.workers)
     if args.cmd == "serve":
         return _serve(args.host, args.port, args.workers)

@@ -59,8 +59,14 @@ API = {
     ("POST", "/api/orders/preview"): CREATE,
     ("GET", "/api/catalog/customers"): CREATE,
     ("GET", "/api/catalog/products"): CREATE,
+    ("GET", "/api/catalog/customers/{code}/addresses"): CREATE,     # ship-to choices of the order forms
+    ("POST", "/api/catalog/customers/{code}/addresses"): ADMIN,     # the address book: who edits customers
+    ("PUT", "/api/catalog/customers/{code}/addresses/{address_id}"): ADMIN,
+    ("POST", "/api/catalog/customers/{code}/addresses/{address_id}/delete"): ADMIN,
     ("GET", "/api/orders/{number}"): SEE,
     ("PATCH", "/api/orders/{number}"): HOLD,          # header fields: creators and holders
+    ("POST", "/api/orders/{number}/lines"): CREATE,    # lines: creators (prices: the price permission)
+    ("POST", "/api/orders/{number}/restore"): CREATE,  # header and lines: creators
     ("POST", "/api/orders/{number}/transition"): SEE,  # then the stage's owner role, in the service
     ("POST", "/api/orders/{number}/override"): OVERRIDE,
     ("POST", "/api/orders/{number}/hold"): HOLD,
@@ -170,6 +176,10 @@ WEB = {
     ("GET", "orders/<str:number>/"): SEE,
     ("GET", "orders/<str:number>/edit"): HOLD,         # header fields: creators and holders
     ("POST", "orders/<str:number>/edit"): HOLD,
+    ("GET", "orders/<str:number>/lines"): CREATE,      # the edit-lines form: creators
+    ("POST", "orders/<str:number>/lines"): CREATE,
+    ("GET", "orders/<str:number>/restore"): CREATE,
+    ("POST", "orders/<str:number>/restore"): CREATE,
     ("POST", "orders/<str:number>/move"): SEE,
     ("POST", "orders/<str:number>/override"): OVERRIDE,
     ("POST", "orders/<str:number>/hold"): HOLD,
@@ -193,6 +203,7 @@ WEB = {
     ("GET", "q/<str:token>"): PUBLIC_SAME,
     ("POST", "orders/<str:number>/tracking-link"): SEE,
     ("POST", "orders/<str:number>/calls"): SEE,
+    ("GET", "self-query/"): SEE,
     ("GET", "settings/customers/<str:code>/portal/"): CREATE,
     ("POST", "settings/customers/<str:code>/portal/"): CREATE,
     ("POST", "settings/customers/<str:code>/portal/<int:pk>"): CREATE,
@@ -223,6 +234,8 @@ WEB = {
     ("GET", "settings/customers/"): ADMIN,
     ("GET", "settings/customers/<str:code>/"): ADMIN,
     ("POST", "settings/customers/<str:code>/"): ADMIN,
+    ("GET", "settings/customers/<str:code>/addresses"): ADMIN,
+    ("POST", "settings/customers/<str:code>/addresses"): ADMIN,
     ("GET", "settings/products/"): ADMIN,
     ("GET", "settings/products/<str:sku>/"): ADMIN,
     ("POST", "settings/products/<str:sku>/"): ADMIN,
@@ -400,7 +413,8 @@ def world(company, tmp_path, settings):
 def _api_url(path: str, ids: dict) -> str:
     return (path.replace("{number}", ids["number"]).replace("{message_id}", str(ids["message"]))
             .replace("{job_id}", str(ids["job"])).replace("{draft_id}", str(ids["draft"]))
-            .replace("{code}", "T1" if "/workflows/" in path else "sales").replace("{customer}", "C001")
+            .replace("{code}", "T1" if "/workflows/" in path else "C001" if "/catalog/customers/" in path else "sales")
+            .replace("{customer}", "C001").replace("{address_id}", "999999")
             .replace("{token}", "no-such-token").replace("{kind}", "png" if "/qr." in path else "quotation" if "/orders/" in path else "delivery-note").replace("{channel}", "no-such-channel")
             .replace("{rule_id}", "999999").replace("{contact_id}", "999999"))
 
@@ -414,6 +428,7 @@ def _web_url(pattern: str, ids: dict) -> str:
         "settings/customers/<str:code>/quick-link": "/settings/customers/C001/quick-link",
         "settings/customers/<str:code>/": "/settings/customers/C001/",
         "settings/customers/<str:code>/aliases": "/settings/customers/C001/aliases",
+        "settings/customers/<str:code>/addresses": "/settings/customers/C001/addresses",
         "settings/intake/<str:code>/": "/settings/intake/taobao/",
         "settings/intake/<str:code>/secret": "/settings/intake/taobao/secret",
         "settings/products/<str:sku>/": "/settings/products/HSG-100/",

@@ -96,7 +96,8 @@ def test_figures_worked_out_by_hand(history):
         {"period": "2026-11-23", "created": 4, "completed": 1, "on_time": 1},
         {"period": "2026-11-24", "created": 0, "completed": 2, "on_time": 1}]
     assert selectors.trend(f)["week"] == [{"period": "2026-11-23", "created": 4, "completed": 3, "on_time": 2}]
-    assert selectors.portal(f) == {"self_query_rate": None, "coei": None, "recorded": False}
+    # four orders created, none opened by its customer (tests/portal: opens count)
+    assert selectors.portal(f) == {"self_query_rate": 0.0, "coei": None, "recorded": True}
 
 
 def test_filters_narrow_every_figure(history):

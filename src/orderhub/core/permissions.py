@@ -73,6 +73,7 @@ CAPABILITIES: dict[str, Capability] = {c.code: c for c in (
     _c("orders.create", _lazy("Create orders"), "orders.add_order"),
     _c("orders.change_price", _lazy("Set prices other than the standard price"), CHANGE_PRICE_PERM),
     _c("orders.update", _lazy("Change an order's header fields"), "orders.add_order", "orders.hold_order"),
+    _c("orders.edit_lines", _lazy("Change an order's lines (add, remove, quantity, price)"), "orders.add_order"),
     _c("orders.move", _lazy("Move orders on (out of the stages one's roles own)"), "orders.view_order"),
     _c("orders.hold", _lazy("Hold and resume orders"), "orders.hold_order"),
     _c("orders.cancel", _lazy("Cancel orders"), "orders.cancel_order"),

@@ -21,6 +21,8 @@ from orderhub.catalog.models import BomItem, Customer, Product, Substitute, Unit
 from orderhub.core import clock
 from orderhub.core.actors import Actor
 from orderhub.core.services import roles_sync
+from orderhub.demo.changes import demo_addresses, demo_changes
+from orderhub.demo.portal import demo_portal_setup
 from orderhub.intake.services.config import config_install_missing
 from orderhub.inventory.models import Warehouse
 from orderhub.inventory.services import stock_receive
@@ -237,6 +239,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
         config_install_missing(actor=system)  # the shipped channel mappings, tag, triage and e-mail rules
         rules_install_defaults(actor=system)
         _catalog(users, system)
+        demo_addresses(system)
     t1 = current_definition("T1")
     t1_flow, t3_flow = compiled(t1), compiled(current_definition("T3"))
     customers = [c[0] for c in CUSTOMERS]
@@ -289,6 +292,8 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
     if blocked:
         services.order_override(order=blocked[0].number, to="materials_ready", actor=actors["manager"],
                                 reason="客户急单, 替代料 6063 已获工艺确认")
+    demo_portal_setup(actors)
+    demo_changes(actors)
     shipments = load_shipping(rng, actors)
     return {
         "orders": Order.objects.count(),

@@ -139,7 +139,8 @@ class TrendOut(Schema):
 
 
 class PortalOut(Schema):
-    self_query_rate: float | None = Field(description="null: not recorded yet (no customer portal)")
+    self_query_rate: float | None = Field(description="orders created in the period that their customer opened "
+                                          "(tracking link or portal) / orders created; null: no order")
     coei: float | None = Field(description="customer order experience index; null: not recorded yet")
     recorded: bool
 
@@ -204,5 +205,6 @@ def trend(request, q: Query[KpiQuery]):
 
 @router.get("/portal", auth=requires("kpis.view"), response={200: PortalOut, **ERRORS})
 def portal(request, q: Query[KpiQuery]):
-    """Self-query rate and COEI (seed 002: 62.3 → 89.7): null until the customer portal records them."""
+    """Self-query rate (from the customer portal's opens) and COEI (seed 002: 62.3 → 89.7; null
+    until customers' surveys are recorded)."""
     return _figure("portal", q)

@@ -36,6 +36,7 @@ from orderhub.notify.selectors import first_touch_stats
 from orderhub.orders import kpis as order_kpis
 from orderhub.orders.kpis import order_filter
 from orderhub.orders.models import Order, StageInstance, Ticket
+from orderhub.portal.selectors import self_query_of
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
@@ -296,10 +297,13 @@ def _periods(start: date, end: date, grain: str) -> list[date]:
 
 
 def portal(f: KpiFilter) -> dict[str, Any]:
-    """Self-query rate (orders whose customer looked them up themselves) and the customer
-    order experience index (COEI, from the customers' survey answers): the customer portal
-    does not record either yet, so both are None ("no data yet"), never zero."""
-    return {"self_query_rate": None, "coei": None, "recorded": False}
+    """Self-query rate: of the orders created in the period, the share whose customer opened
+    them themselves (tracking link or portal page; ``portal.selectors.self_query_of``), None
+    when no order was created. The customer order experience index (COEI, from the customers'
+    survey answers) is not recorded yet: None ("no data yet"), never zero."""
+    figures = self_query_of(order_filter(Order.objects.filter(created_at__gte=f.since, created_at__lt=f.until),
+                                         **f.orders))
+    return {"self_query_rate": figures["self_query_rate"], "coei": None, "recorded": True}
 
 
 FIGURES = {

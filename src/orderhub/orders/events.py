@@ -26,6 +26,15 @@ saved, the actor, the moment and the audit event (its ``changes`` {field: [befor
 ``order.updated`` (ORDER_UPDATED)
     Header fields changed (``order_update``; an escalation rung's ``set_urgency``). changes:
     each field changed, version. Published.
+``order.lines_changed`` (ORDER_LINES_CHANGED)
+    Lines added, removed or changed (``order_lines_change``). changes: version, total_amount;
+    data: lines (each touched line's before and after), reserved and released (stock brought in
+    line with the new quantities). Carries ``lines``. Published.
+``order.restored`` (ORDER_RESTORED)
+    An earlier snapshot's header, ship-to, dates and lines made the order's new version
+    (``order_restore``). changes: each header field changed, version, total_amount; data:
+    from_version, from_sha256, lines, reserved, released (as for lines_changed). Carries
+    ``lines``. Published.
 ``order.cancelled`` (ORDER_CANCELLED)
     Cancelled, reservations released. changes: status, version; data: released. Carries
     ``left_stage``. Published.
@@ -86,6 +95,8 @@ ORDER_BLOCKED = "order.blocked"
 ORDER_HELD = "order.held"
 ORDER_RESUMED = "order.resumed"
 ORDER_UPDATED = "order.updated"
+ORDER_LINES_CHANGED = "order.lines_changed"
+ORDER_RESTORED = "order.restored"
 ORDER_CANCELLED = "order.cancelled"
 ORDER_ATTACHMENT_ADDED = "order.attachment_added"
 ORDER_ESCALATED = "order.escalated"
@@ -103,7 +114,8 @@ ESCALATION = "escalation"
 
 # what the hooks carry, what an order's history holds, what an outbox message may say
 PUBLISHED = (ORDER_CREATED, ORDER_TRANSITIONED, ORDER_FORCED, ORDER_BLOCKED, ORDER_HELD, ORDER_RESUMED,
-             ORDER_UPDATED, ORDER_CANCELLED, ORDER_ESCALATED, TICKET_OPENED, TICKET_RESOLVED)
+             ORDER_UPDATED, ORDER_LINES_CHANGED, ORDER_RESTORED, ORDER_CANCELLED, ORDER_ESCALATED,
+             TICKET_OPENED, TICKET_RESOLVED)
 HISTORY = (*PUBLISHED, ORDER_ATTACHMENT_ADDED, ORDER_DEADLINE_RECOMPUTED)
 MOVES = (ORDER_TRANSITIONED, ORDER_FORCED)            # a change that leaves one stage for another
 LEAVING = (*MOVES, ORDER_CANCELLED)                   # a change after which a stage is left
@@ -176,6 +188,20 @@ def order_resumed(*, order: Order, actor: Actor, at: datetime, event: AuditEvent
 
 def order_updated(*, order: Order, actor: Actor, at: datetime, event: AuditEvent) -> OrderChange:
     ch = _change(ORDER_UPDATED, order=order, actor=actor, at=at, event=event)
+    publish([ch])
+    return ch
+
+
+def order_lines_changed(*, order: Order, actor: Actor, at: datetime, event: AuditEvent,
+                        lines: Sequence[OrderLine]) -> OrderChange:
+    ch = _change(ORDER_LINES_CHANGED, order=order, actor=actor, at=at, event=event, lines=lines)
+    publish([ch])
+    return ch
+
+
+def order_restored(*, order: Order, actor: Actor, at: datetime, event: AuditEvent,
+                   lines: Sequence[OrderLine]) -> OrderChange:
+    ch = _change(ORDER_RESTORED, order=order, actor=actor, at=at, event=event, lines=lines)
     publish([ch])
     return ch
 

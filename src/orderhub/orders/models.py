@@ -96,6 +96,8 @@ class Order(models.Model):
             # the boards' change stamp (newest change, and what changed recently)
             models.Index(fields=["updated_at"], name="order_updated"),
             models.Index(fields=["customer", "status"], name="order_customer_status"),
+            # the customer portal's "my orders": one customer's, newest first, a page at a time
+            models.Index(fields=["customer", "-created_at", "-id"], name="order_customer_created"),
             models.Index(fields=["created_at", "id"], name="order_created"),
             models.Index(fields=["required_date"], name="order_required"),
             # the list sorted by amount (largest first) stays an index walk at a million orders

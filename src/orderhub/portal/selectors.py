@@ -181,6 +181,11 @@ def self_query_rate(*, actor: Actor, customer: str | None = None, since: datetim
         orders = orders.filter(created_at__gte=since)
     if until:
         orders = orders.filter(created_at__lt=until)
+    return self_query_of(orders)
+
+
+def self_query_of(orders: QuerySet[Order]) -> dict[str, Any]:
+    """The self-query figures of a set of orders (the KPI dashboards narrow it their way)."""
     ids = orders.values("pk")
     total = orders.count()
     opened = Visit.objects.filter(order_id__in=ids).values("order_id").distinct().count()
@@ -189,3 +194,19 @@ def self_query_rate(*, actor: Actor, customer: str | None = None, since: datetim
     return {"orders": total, "opened": opened, "called": called, "calls": calls,
             "self_query_rate": round(opened / total, 4) if total else None,
             "calls_per_order": round(calls / total, 4) if total else None}
+
+
+def self_query_by_customer(*, actor: Actor, since: datetime | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """The self-query rate per customer (the ``limit`` customers with the most orders the actor
+    sees created since ``since``), with inbound calls beside it."""
+    orders = visible(Order.objects.all(), actor)
+    if since:
+        orders = orders.filter(created_at__gte=since)
+    rows = (orders.values("customer__code", "customer__name")
+            .annotate(orders=Count("pk"),
+                      opened=Count("pk", filter=Q(pk__in=Visit.objects.values("order_id"))),
+                      called=Count("pk", filter=Q(pk__in=InboundCall.objects.values("order_id"))))
+            .order_by("-orders", "customer__code")[:limit])
+    return [{"customer": r["customer__code"], "name": r["customer__name"], "orders": r["orders"],
+             "opened": r["opened"], "called": r["called"],
+             "self_query_rate": round(r["opened"] / r["orders"], 4) if r["orders"] else None} for r in rows]

@@ -124,9 +124,10 @@ def contact_save(*, customer: str, data: ContactInput, actor: Actor, contact_id:
                                                  created_by=actor.label[:150])
                 action, changes = events.CONTACT_ADDED, {}
             else:
-                contact = Contact.objects.select_for_update().filter(pk=contact_id, customer=cust).first()
-                if contact is None:
+                found = Contact.objects.select_for_update().filter(pk=contact_id, customer=cust).first()
+                if found is None:
                     raise NotFound("not_found", _("没有这个联系人。"))
+                contact = found
                 changes = {k: [getattr(contact, k), v] for k, v in vars(data).items() if getattr(contact, k) != v}
                 for k, (_old, new) in changes.items():
                     setattr(contact, k, new)

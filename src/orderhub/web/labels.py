@@ -32,6 +32,8 @@ EVENT_LABELS = {
     events.ORDER_RESUMED: gettext_lazy("Resumed"),
     events.ORDER_CANCELLED: gettext_lazy("Cancelled"),
     events.ORDER_UPDATED: gettext_lazy("Changed"),
+    events.ORDER_LINES_CHANGED: gettext_lazy("Lines changed"),
+    events.ORDER_RESTORED: gettext_lazy("Restored from an earlier version"),
     events.ORDER_ATTACHMENT_ADDED: gettext_lazy("Attachment added"),
     events.ORDER_ESCALATED: gettext_lazy("Escalated"),
     events.ORDER_DEADLINE_RECOMPUTED: gettext_lazy("Deadline recomputed (calendar changed)"),

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from .views import (
+    addresses,
     board,
     config,
     documents,
@@ -9,6 +10,7 @@ from .views import (
     intake_setup,
     kpi,
     notify,
+    order_lines,
     orders,
     portal,
     portal_staff,
@@ -35,6 +37,8 @@ urlpatterns = [
     path("orders/new/preview", orders.order_new_preview, name="order_new_preview"),
     path("orders/<str:number>/", orders.order_detail, name="order_detail"),
     path("orders/<str:number>/edit", orders.order_edit, name="order_edit"),
+    path("orders/<str:number>/lines", order_lines.order_lines_edit, name="order_lines"),
+    path("orders/<str:number>/restore", order_lines.order_restore, name="order_restore"),
     path("orders/<str:number>/move", orders.order_move, name="order_move"),
     path("orders/<str:number>/override", orders.order_override, name="order_override"),
     path("orders/<str:number>/hold", orders.order_hold, name="order_hold"),
@@ -67,6 +71,8 @@ urlpatterns = [
     path("settings/calendar/official", config.calendar_import, name="config_calendar_import"),
     path("settings/customers/", config.customers, name="config_customers"),
     path("settings/customers/<str:code>/", config.customer_edit, name="config_customer"),
+    path("settings/customers/<str:code>/addresses", addresses.customer_addresses_edit,
+         name="config_customer_addresses"),
     path("settings/products/", config.products, name="config_products"),
     path("settings/products/<str:sku>/", config.product_edit, name="config_product"),
     path("settings/stock/", config.stock, name="config_stock"),
@@ -105,6 +111,7 @@ urlpatterns = [
     path("settings/documents/<str:kind>/", documents.document_template, name="document_template"),
     path("orders/<str:number>/tracking-link", portal_staff.tracking_link, name="portal_tracking_link"),
     path("orders/<str:number>/calls", portal_staff.call_log, name="portal_call_log"),
+    path("self-query/", portal_staff.self_query, name="portal_self_query"),
     path("settings/customers/<str:code>/portal/", portal_staff.contacts, name="portal_contacts"),
     path("settings/customers/<str:code>/portal/<int:pk>", portal_staff.contact_action, name="portal_contact"),
     path("portal/", portal.portal_orders, name="portal_orders"),

@@ -208,6 +208,24 @@ def _key(base: str, channel: str, where: str) -> str:
     return key
 
 
+def _address_targets(rec: Recipient, lk: _Lookups, allowed: set[str] | None) -> list[tuple]:
+    """A customer's e-mail / mobile (e-mail unless ``allowed`` says), or one address."""
+    out: list[tuple] = []
+    if rec.kind == "address":
+        ch, _sep, where = rec.ref.partition(":")
+        ep = lk.email if ch == DeliveryChannel.EMAIL else lk.sms if ch == DeliveryChannel.SMS else None
+        if ep is not None and where and (allowed is None or ch in allowed):
+            out.append((ch, ep, where, None, f"{ch}:{where}", None))
+        return out
+    email, mobile = lk.customers.get(int(rec.ref), ("", ""))
+    chans = allowed if allowed is not None else {DeliveryChannel.EMAIL}
+    if DeliveryChannel.EMAIL in chans and email and lk.email:
+        out.append((DeliveryChannel.EMAIL, lk.email, email, None, str(rec), None))
+    if DeliveryChannel.SMS in chans and mobile and lk.sms:
+        out.append((DeliveryChannel.SMS, lk.sms, mobile, None, str(rec), None))
+    return out
+
+
 def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[dict[str, Any]]:
     """The outbox rows (dicts of every column, see ``store.row_defaults``) of one request."""
     allowed = set(r.channels) if r.channels is not None else None
@@ -242,18 +260,8 @@ def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[dict[str, Any
             p = lk.by_user.get(int(rec.ref))
             if p is not None:
                 person(p, label)
-        elif rec.kind == "customer":
-            email, mobile = lk.customers.get(int(rec.ref), ("", ""))
-            chans = allowed if allowed is not None else {DeliveryChannel.EMAIL}
-            if DeliveryChannel.EMAIL in chans and email and email_ep:
-                targets.append((DeliveryChannel.EMAIL, email_ep, email, None, label, None))
-            if DeliveryChannel.SMS in chans and mobile and sms_ep:
-                targets.append((DeliveryChannel.SMS, sms_ep, mobile, None, label, None))
-        elif rec.kind == "address":
-            ch, _sep, where = rec.ref.partition(":")
-            ep = email_ep if ch == DeliveryChannel.EMAIL else sms_ep if ch == DeliveryChannel.SMS else None
-            if ep is not None and where and (allowed is None or ch in allowed):
-                targets.append((ch, ep, where, None, f"{ch}:{where}", None))
+        elif rec.kind in ("customer", "address"):
+            targets.extend(_address_targets(rec, lk, allowed))
         elif rec.kind == "webhook":
             ep = lk.endpoint(rec.ref)
             if ep is not None and (allowed is None or ep.kind in allowed):

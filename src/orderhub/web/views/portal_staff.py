@@ -4,6 +4,8 @@ an inbound "where is my order" call logged in one click."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -12,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from orderhub.catalog.models import Customer
+from orderhub.core import clock
 from orderhub.core.errors import DomainError
 from orderhub.portal import selectors, services
 from orderhub.portal.models import Contact
@@ -108,3 +111,13 @@ def call_log(request, number: str):
         return refused(request, e, reverse("web:order_detail", args=[number]))
     messages.success(request, _("已记录一次客户来电查询。"))
     return redirect("web:order_detail", number=number)
+
+
+@requires("portal.tracking")
+def self_query(request):
+    """The self-query rate over the last 90 days: in all, and per customer (the busiest 50)."""
+    actor = actor_for(request)
+    since = clock.now() - timedelta(days=90)
+    return render(request, "web/portal/staff_self_query.html", {
+        "total": selectors.self_query_rate(actor=actor, since=since),
+        "rows": selectors.self_query_by_customer(actor=actor, since=since), "since": since})

@@ -1,0 +1,35 @@
+"""The demo's portal: contacts of two customers loaded through the services, opens and a call
+behind the self-query rate, and sign-in usable without a mail server (the code on the page in
+demo mode only; without it, no code is ever shown)."""
+
+import re
+
+import pytest
+from django.test import Client
+
+from orderhub.core.actors import Actor
+from orderhub.demo.loader import load_demo
+from orderhub.portal.models import Contact
+from orderhub.portal.selectors import self_query_rate
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_contacts_sign_in_in_demo_mode_and_only_there(settings):
+    load_demo(orders=24)
+    assert Contact.objects.count() == 3 and Contact.objects.values("customer").distinct().count() == 2
+    buyer = Contact.objects.get(email="buyer@portal.example")
+    rate = self_query_rate(actor=Actor.system("test"), customer=buyer.customer.code)
+    assert rate["orders"] >= 3, rate
+    assert rate["opened"] == 2 and rate["calls"] == 1
+    settings.ORDERHUB_PORTAL_SHOW_CODES = False
+    c = Client()
+    resp = c.post("/portal/login/", {"identifier": "buyer@portal.example"})
+    assert resp.status_code == 503   # no mail endpoint: says so, shows nothing
+    settings.ORDERHUB_PORTAL_SHOW_CODES = True
+    page = c.post("/portal/login/", {"identifier": "buyer@portal.example"}, follow=True).content.decode()
+    assert "演示模式" in page
+    code = re.search(r"<strong>(\d{6})</strong>", page).group(1)
+    assert c.post("/portal/login/code/", {"code": code}).status_code == 302
+    orders = c.get("/portal/").content.decode()
+    assert "王采购" in orders and 'data-number="' in orders
