@@ -203,3 +203,23 @@ def test_concurrent_shipments_of_one_order_never_exceed_it(company):
     assert sorted(results) == ["ok"] * 3 + ["over_shipped"] * (CLIENTS - 3)
     assert _open(order) == {1: D("10")}
     assert sorted(Shipment.objects.filter(order=order).values_list("seq", flat=True)) == [1, 2, 3]
+
+
+def test_a_line_that_shipments_take_is_neither_removed_nor_reduced_below_it(company):
+    """Line edits (orders.services.order_lines_change) and shipments meet on the same lines: the
+    edit is refused with a reason instead of a database error."""
+    from orderhub.core.errors import DomainError
+    from orderhub.orders.services.lines import LineChange, order_lines_change
+
+    order = _order(company, ("M8X30", "100"), ("HSG-100", "5"))
+    shipment_create(order=order.number, actor=company["actors"]["warehouse"],
+                    data=ShipmentInput(quantities={1: D("30")}))
+    sales = company["actors"]["sales"]
+    for change in (LineChange(op="remove", line_no=1), LineChange(op="update", line_no=1, qty=D("29"))):
+        with pytest.raises(DomainError) as refused:
+            order_lines_change(order=order.number, changes=[change], actor=sales)
+        assert refused.value.code == "shipped_line" and refused.value.status == 409
+        assert "第 1 行已有发货单占用 30 件" in refused.value.message
+    order_lines_change(order=order.number, changes=[LineChange(op="update", line_no=1, qty=D("30")),
+                                                    LineChange(op="remove", line_no=2)], actor=sales)
+    assert _open(order) == {1: D("0")}
