@@ -42,6 +42,12 @@ CANCEL = frozenset({"manager", "admin", "vice_president"})
 OVERRIDE = frozenset({"manager", "admin", "operations_director", "vice_president"})
 ADMIN = frozenset({"admin"})
 SHIP = frozenset({"warehouse", "logistics"})       # plan and ship shipments; everyone else sees them
+# purchasing: approvers are ORDERHUB_PURCHASE_APPROVER_ROLES (default planning supervisor, manager)
+PO_APPROVE = frozenset({"planning_supervisor", "manager"})
+PO_VIEW = PO_APPROVE | {"purchaser", "planner", "warehouse", "admin"}
+PO_REQUEST = frozenset({"purchaser", "planner"})
+PO_ORDER = frozenset({"purchaser", "admin"})
+PO_RECEIVE = frozenset({"purchaser", "warehouse"})
 # company-wide figures: the supervisory roles (every tab; each lands on its own audience's)
 KPI = frozenset({"manager", "admin", "operations_director", "vice_president", "planning_supervisor",
                  "production_director"})
@@ -82,6 +88,16 @@ API = {
     ("POST", "/api/rules"): ADMIN,
     ("GET", "/api/rules/{rule_id}"): SEE,
     ("PUT", "/api/rules/{rule_id}"): ADMIN,
+    ("GET", "/api/tickets"): SEE,
+    ("POST", "/api/tickets"): SEE,                     # shop-floor tickets: whoever sees the order
+    ("GET", "/api/tickets/knowledge"): SEE,
+    ("GET", "/api/tickets/similar"): SEE,
+    ("GET", "/api/tickets/problem-types"): SEE,
+    ("PUT", "/api/tickets/problem-types"): ADMIN,
+    ("GET", "/api/tickets/{ticket_id}"): SEE,
+    ("POST", "/api/tickets/{ticket_id}/resolve"): SEE,  # then the ticket's owner role, in the service
+    ("GET", "/api/tickets/{ticket_id}/photos/{photo_id}"): SEE,
+    ("GET", "/api/tickets/{ticket_id}/photos/{photo_id}/thumbnail"): SEE,
     ("GET", "/api/intake/messages"): SEE,
     ("GET", "/api/intake/messages/{message_id}"): SEE,
     ("GET", "/api/intake/messages/{message_id}/payload"): SEE,
@@ -154,6 +170,21 @@ API = {
     ("PUT", "/api/shipping/letterhead"): ADMIN,
     ("GET", "/api/shipping/templates/{kind}"): ADMIN,
     ("PUT", "/api/shipping/templates/{kind}"): ADMIN,
+    ("GET", "/api/purchasing/suppliers"): PO_VIEW,
+    ("PUT", "/api/purchasing/suppliers/{code}"): PO_ORDER,
+    ("GET", "/api/purchasing/requests"): PO_VIEW,
+    ("POST", "/api/purchasing/requests"): PO_REQUEST,
+    ("POST", "/api/purchasing/requests/{number}/approve"): PO_APPROVE,
+    ("POST", "/api/purchasing/requests/{number}/reject"): PO_APPROVE,
+    ("GET", "/api/purchasing/orders"): PO_VIEW,
+    ("POST", "/api/purchasing/orders"): PO_ORDER,
+    ("GET", "/api/purchasing/orders/{number}"): PO_VIEW,
+    ("POST", "/api/purchasing/orders/{number}/receipts"): PO_RECEIVE,
+    ("POST", "/api/purchasing/imports/orders"): PO_ORDER,
+    ("POST", "/api/purchasing/imports/receipts"): PO_RECEIVE,
+    ("GET", "/api/shortages"): PO_VIEW,
+    ("GET", "/api/shortages/{number}"): SEE,
+    ("POST", "/api/shortages/{number}/requests"): PO_REQUEST,
     **{("GET", f"/api/kpis/{figure}"): KPI for figure in (
         "first-touch", "on-time", "processing", "stage-times", "open-by-stage", "stalled", "overdue",
         "exceptions", "trend", "portal")},
@@ -279,6 +310,26 @@ WEB = {
     ("POST", "settings/documents/"): ADMIN,
     ("GET", "settings/documents/<str:kind>/"): ADMIN,
     ("POST", "settings/documents/<str:kind>/"): ADMIN,
+    ("GET", "tickets/new/"): SEE,
+    ("POST", "tickets/new/"): SEE,
+    ("GET", "tickets/knowledge/"): SEE,
+    ("GET", "tickets/<int:pk>/photos/<int:photo>"): SEE,
+    ("GET", "tickets/<int:pk>/photos/<int:photo>/thumbnail"): SEE,
+    ("GET", "settings/problem-types/"): ADMIN,
+    ("POST", "settings/problem-types/"): ADMIN,
+    ("GET", "purchasing/"): PO_VIEW,
+    ("GET", "purchasing/new/"): PO_ORDER,
+    ("POST", "purchasing/new/"): PO_ORDER,
+    ("GET", "purchasing/suppliers/"): PO_VIEW,
+    ("GET", "purchasing/shortages/"): PO_VIEW,
+    ("POST", "orders/<str:number>/purchase-request"): PO_REQUEST,
+    ("POST", "purchasing/suppliers/save"): PO_ORDER,
+    ("POST", "purchasing/requests/"): PO_REQUEST,
+    ("POST", "purchasing/requests/<str:number>/approve"): PO_APPROVE,
+    ("POST", "purchasing/import/orders"): PO_ORDER,
+    ("POST", "purchasing/import/receipts"): PO_RECEIVE,
+    ("GET", "purchasing/<str:number>/"): PO_VIEW,
+    ("POST", "purchasing/<str:number>/receive"): PO_RECEIVE,
     ("GET", "admin/"): SUPERUSER,
     ("GET", "admin/auth/user/"): SUPERUSER,
 }
@@ -416,7 +467,8 @@ def _api_url(path: str, ids: dict) -> str:
             .replace("{code}", "T1" if "/workflows/" in path else "C001" if "/catalog/customers/" in path else "sales")
             .replace("{customer}", "C001").replace("{address_id}", "999999")
             .replace("{token}", "no-such-token").replace("{kind}", "png" if "/qr." in path else "quotation" if "/orders/" in path else "delivery-note").replace("{channel}", "no-such-channel")
-            .replace("{rule_id}", "999999").replace("{contact_id}", "999999"))
+            .replace("{rule_id}", "999999").replace("{contact_id}", "999999")
+            .replace("{ticket_id}", str(ids["ticket"])).replace("{photo_id}", "999999"))
 
 
 def _web_url(pattern: str, ids: dict) -> str:
@@ -443,6 +495,8 @@ def _web_url(pattern: str, ids: dict) -> str:
         "intake/drafts/<int:pk>/": f"/intake/drafts/{ids['draft']}/",
         "tickets/<int:pk>/": f"/tickets/{ids['ticket']}/",
         "tickets/<int:pk>/resolve": f"/tickets/{ids['ticket']}/resolve",
+        "tickets/<int:pk>/photos/<int:photo>": f"/tickets/{ids['ticket']}/photos/999999",
+        "tickets/<int:pk>/photos/<int:photo>/thumbnail": f"/tickets/{ids['ticket']}/photos/999999/thumbnail",
         "notifications/dead/<int:pk>/resend": "/notifications/dead/999999/resend",
         "rules/<int:pk>/": "/rules/999999/",
         "settings/users/<str:username>/unlock": "/settings/users/planner/unlock",

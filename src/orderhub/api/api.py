@@ -25,6 +25,7 @@ from orderhub.core.api import router as roles_router
 from orderhub.core.errors import DomainError
 from orderhub.core.http.auth import BearerToken, SessionAuth, declare_capabilities
 from orderhub.core.http.schemas import ERROR_DESCRIPTIONS
+from orderhub.floor.api import router as tickets_router
 from orderhub.intake.api import router as intake_router
 from orderhub.intake.api_setup import router as intake_setup_router
 from orderhub.kpis.api import router as kpis_router
@@ -32,7 +33,9 @@ from orderhub.notify.api import router as notify_router
 from orderhub.orders.api import router as orders_router
 from orderhub.orders.api import workflow_checks as workflow_checks_router
 from orderhub.orders.calendar_api import router as calendar_router
+from orderhub.orders.shortages_api import router as shortages_router
 from orderhub.portal.api import router as portal_router
+from orderhub.purchasing.api import router as purchasing_router
 from orderhub.rules.api import router as rules_router
 from orderhub.shipping.api import order_router as shipping_order_router
 from orderhub.shipping.api import router as shipping_router
@@ -201,6 +204,9 @@ ROUTERS = {
     "/roles": roles_router,
     "/calendar": calendar_router,
     "/rules": rules_router,
+    "/tickets": tickets_router,
+    "/purchasing": purchasing_router,
+    "/shortages": shortages_router,
     "/shipping": shipping_router,
     "/portal": portal_router,
     "/kpis": kpis_router,

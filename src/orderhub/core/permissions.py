@@ -40,7 +40,7 @@ KPIS_PERM = "orders.view_kpis"
 _SETTINGS_PERMS = ("workflow.change_workflowdefinition", "core.change_calendaroverride",
                    "catalog.change_customer", "catalog.change_product", "inventory.change_stocklevel",
                    "auth.change_user", "notify.change_endpoint", "intake.change_configversion",
-                   "shipping.manage_documents")
+                   "floor.change_problemtype", "shipping.manage_documents")
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,9 @@ CAPABILITIES: dict[str, Capability] = {c.code: c for c in (
     _c("tickets.view", _lazy("See tickets"), "orders.view_order"),
     _c("tickets.open", _lazy("Open tickets"), "orders.view_order"),
     _c("tickets.resolve", _lazy("Resolve tickets (of one's own roles)"), "orders.view_order"),
+    _c("tickets.knowledge", _lazy("Search closed tickets and their resolutions"), "orders.view_order"),
+    _c("settings.problem_types", _lazy("Change the problem types of shop-floor tickets"),
+       "floor.change_problemtype"),
     _c("rules.view", _lazy("See rules and their firings"), "orders.view_order"),
     _c("rules.manage", _lazy("Change rules"), "rules.change_rule"),
     _c("notify.inbox", _lazy("My notifications and notification settings")),
@@ -109,6 +112,14 @@ CAPABILITIES: dict[str, Capability] = {c.code: c for c in (
     _c("settings.products", _lazy("Change products and BOMs"), "catalog.change_product"),
     _c("settings.stock", _lazy("Correct stock"), "inventory.change_stocklevel"),
     _c("users.manage", _lazy("Manage users and roles"), "auth.change_user"),
+    _c("purchasing.view", _lazy("See suppliers, purchase requests and purchase orders"),
+       "purchasing.view_purchaseorder"),
+    _c("purchasing.request", _lazy("Raise purchase requests"), "purchasing.add_purchaserequest"),
+    _c("purchasing.approve", _lazy("Approve purchase requests"), "purchasing.approve_purchaserequest"),
+    _c("purchasing.order", _lazy("Place purchase orders, keep suppliers, import from the ERP"),
+       "purchasing.add_purchaseorder"),
+    _c("purchasing.receive", _lazy("Receive goods against purchase orders"),
+       "purchasing.receive_purchaseorder"),
     _c("shipping.view", _lazy("See shipments"), "orders.view_order"),
     _c("shipping.ship", _lazy("Create shipments and ship them"), "shipping.ship_order"),
     _c("documents.print", _lazy("Print order and shipment documents"), "orders.view_order"),
