@@ -72,6 +72,17 @@ def test_demo_company_has_orders_in_every_t1_stage_some_overdue_and_blocked():
     assert late.stage == "scheduled" and f"采购单 {po['late']}" in late.blocked_reasons[0]["message"]
     client.login(username="purchaser", password=result["users"]["purchaser"])
     assert po["partly_received"] in client.get("/purchasing/").content.decode()
+    # partial deliveries: shipments with the rest of their line still open, some shipped, and a
+    # printable delivery note
+    from orderhub.shipping import documents
+    from orderhub.shipping.models import Shipment
+    from orderhub.shipping.selectors import line_progress
+
+    assert result["shipments"] >= 3
+    shipped = Shipment.objects.filter(status="shipped").first()
+    assert shipped is not None and Shipment.objects.filter(status="planned").exists()
+    assert any(p["open"] > 0 for p in line_progress(shipped.order))
+    assert documents.shipment_pdf(shipped, "delivery-note").startswith(b"%PDF-")
     with pytest.raises(RuntimeError):
         load_demo(orders=10)
 

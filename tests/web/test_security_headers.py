@@ -21,6 +21,7 @@ from orderhub.intake import services as intake
 from orderhub.intake.models import Draft
 from orderhub.orders.inputs import LineInput
 from orderhub.orders.services import order_attach, order_create, ticket_open
+from orderhub.shipping.services import ShipmentInput, shipment_create
 from tests.conftest import order_input
 from tests.web.test_downloads import HTML, PNG, SVG
 from tests.web.test_pages import login
@@ -67,6 +68,10 @@ def objects(master, intake_actor, tmp_path, settings):  # noqa: F811
                               photos=[("p.jpg", photo.getvalue())])
     floor_photo = floor.photos.get().pk
     token = intake.quick_link_issue(customer="C001", actor=actors["admin"])
+    shipment = shipment_create(order=order.number, data=ShipmentInput(quantities={1: Decimal("2")}),
+                               actor=actors["warehouse"])
+    return {"shipment": shipment.number, "number": order.number, "attachment": att.pk, "message": msg.pk, "scan": scan.pk, "draft": draft.pk,
+            "job": job.pk, "ticket": ticket.pk, "token": token}
     return {"number": order.number, "attachment": att.pk, "message": msg.pk, "scan": scan.pk, "draft": draft.pk,
             "job": job.pk, "ticket": ticket.pk, "token": token,
             "floor": floor.pk, "photo": floor_photo}
@@ -121,6 +126,18 @@ def _samples(o: dict) -> dict[str, dict[str, str]]:
         **{f"api:{n}": {"code": "miniprogram"} for n in ("create_channel", "change_channel", "rotate_secret",
                                                           "mapping_versions", "try_mapping")},
         **{f"api:{n}": {"code": "C001"} for n in ("get_aliases", "put_aliases")},
+        **{f"web:{n}": order for n in ("order_shipment_create",)},
+        "web:order_document": {**order, "kind": "confirmation"},
+        **{f"web:{n}": {"number": o["shipment"]} for n in ("shipment_detail", "shipment_ship", "shipment_pod",
+                                                            "shipment_pod_file", "shipment_accept")},
+        "web:shipment_document": {"number": o["shipment"], "kind": "delivery-note"},
+        "web:document_template": {"kind": "delivery-note"},
+        **{f"api:{n}": order for n in ("order_shipments", "create_shipment")},
+        "api:order_document": {**order, "kind": "quotation"},
+        **{f"api:{n}": {"number": o["shipment"]} for n in ("get_shipment", "ship", "upload_pod", "download_pod",
+                                                            "accept")},
+        "api:shipment_document": {"number": o["shipment"], "kind": "packing-list"},
+        **{f"api:{n}": {"kind": "delivery-note"} for n in ("get_template", "put_template")},
         # the customer portal: staff's side, the customer's pages (signed out here) and links
         **{f"web:{n}": order for n in ("portal_tracking_link", "portal_call_log", "portal_order")},
         "web:portal_contacts": {"code": "C001"}, "web:portal_contact": {"code": "C001", "pk": "999999"},

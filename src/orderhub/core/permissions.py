@@ -40,7 +40,7 @@ KPIS_PERM = "orders.view_kpis"
 _SETTINGS_PERMS = ("workflow.change_workflowdefinition", "core.change_calendaroverride",
                    "catalog.change_customer", "catalog.change_product", "inventory.change_stocklevel",
                    "auth.change_user", "notify.change_endpoint", "intake.change_configversion",
-                   "floor.change_problemtype")
+                   "floor.change_problemtype", "shipping.manage_documents")
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,11 @@ CAPABILITIES: dict[str, Capability] = {c.code: c for c in (
        "purchasing.add_purchaseorder"),
     _c("purchasing.receive", _lazy("Receive goods against purchase orders"),
        "purchasing.receive_purchaseorder"),
+    _c("shipping.view", _lazy("See shipments"), "orders.view_order"),
+    _c("shipping.ship", _lazy("Create shipments and ship them"), "shipping.ship_order"),
+    _c("documents.print", _lazy("Print order and shipment documents"), "orders.view_order"),
+    _c("documents.manage", _lazy("Change the letterhead and document templates"),
+       "shipping.manage_documents"),
 )}
 
 

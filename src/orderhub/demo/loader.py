@@ -36,6 +36,7 @@ from orderhub.workflow.services import compiled, current_definition, workflow_in
 
 from .floor import demo_floor_tickets
 from .purchasing import DEMO_PURCHASING_ORDERS, load_purchasing
+from .shipping import load_shipping
 
 D = Decimal
 
@@ -335,9 +336,11 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
     purchasing = load_purchasing(actors)
     _tickets(extra, now, orders, actors)
     floor_tickets = demo_floor_tickets(rng, now, actors)
+    shipments = load_shipping(rng, actors)
     return {
         "floor_tickets": floor_tickets,
         "orders": Order.objects.count(),
+        "shipments": shipments,
         "overdue": Order.objects.filter(status="open", stage_due_at__lt=now).count(),
         "blocked": Order.objects.filter(status="open").exclude(blocked_reasons=[]).count(),
         "users": {name: password_for(name) for name in USERS},
