@@ -139,8 +139,8 @@ def order_view(order: Order, *, full: bool = True) -> dict[str, Any]:
 
 def list_rows(orders: list[Order]) -> list[dict[str, Any]]:
     """The list's rows: number, reference, customer-facing stage, ETA, last update."""
-    hidden = [o.pk for o in orders if (st := compiled(o.workflow_id).stages.get(o.stage)) is not None
-              and st.spec.hidden]
+    hidden = [o.pk for o in orders if (cs := compiled(o.workflow_id).stages.get(o.stage)) is not None
+              and cs.spec.hidden]
     histories: dict[int, list[str]] = {}
     if hidden:   # a hidden stage shows as the visible one before it: one query for the page
         for order_id, stage in (StageInstance.objects.filter(order_id__in=hidden).order_by("entered_at", "pk")
