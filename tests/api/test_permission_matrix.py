@@ -41,6 +41,12 @@ HOLD = CREATE | {"qc", "finance", "production_director", "production_manager", "
 CANCEL = frozenset({"manager", "admin", "vice_president"})
 OVERRIDE = frozenset({"manager", "admin", "operations_director", "vice_president"})
 ADMIN = frozenset({"admin"})
+# purchasing: approvers are ORDERHUB_PURCHASE_APPROVER_ROLES (default planning supervisor, manager)
+PO_APPROVE = frozenset({"planning_supervisor", "manager"})
+PO_VIEW = PO_APPROVE | {"purchaser", "planner", "warehouse", "admin"}
+PO_REQUEST = frozenset({"purchaser", "planner"})
+PO_ORDER = frozenset({"purchaser", "admin"})
+PO_RECEIVE = frozenset({"purchaser", "warehouse"})
 # company-wide figures: the supervisory roles (every tab; each lands on its own audience's)
 KPI = frozenset({"manager", "admin", "operations_director", "vice_president", "planning_supervisor",
                  "production_director"})
@@ -58,8 +64,14 @@ API = {
     ("POST", "/api/orders/preview"): CREATE,
     ("GET", "/api/catalog/customers"): CREATE,
     ("GET", "/api/catalog/products"): CREATE,
+    ("GET", "/api/catalog/customers/{code}/addresses"): CREATE,     # ship-to choices of the order forms
+    ("POST", "/api/catalog/customers/{code}/addresses"): ADMIN,     # the address book: who edits customers
+    ("PUT", "/api/catalog/customers/{code}/addresses/{address_id}"): ADMIN,
+    ("POST", "/api/catalog/customers/{code}/addresses/{address_id}/delete"): ADMIN,
     ("GET", "/api/orders/{number}"): SEE,
     ("PATCH", "/api/orders/{number}"): HOLD,          # header fields: creators and holders
+    ("POST", "/api/orders/{number}/lines"): CREATE,    # lines: creators (prices: the price permission)
+    ("POST", "/api/orders/{number}/restore"): CREATE,  # header and lines: creators
     ("POST", "/api/orders/{number}/transition"): SEE,  # then the stage's owner role, in the service
     ("POST", "/api/orders/{number}/override"): OVERRIDE,
     ("POST", "/api/orders/{number}/hold"): HOLD,
@@ -133,6 +145,21 @@ API = {
     ("PUT", "/api/roles/{code}"): ADMIN,
     ("GET", "/api/calendar/years"): ADMIN,
     ("POST", "/api/calendar/official"): ADMIN,
+    ("GET", "/api/purchasing/suppliers"): PO_VIEW,
+    ("PUT", "/api/purchasing/suppliers/{code}"): PO_ORDER,
+    ("GET", "/api/purchasing/requests"): PO_VIEW,
+    ("POST", "/api/purchasing/requests"): PO_REQUEST,
+    ("POST", "/api/purchasing/requests/{number}/approve"): PO_APPROVE,
+    ("POST", "/api/purchasing/requests/{number}/reject"): PO_APPROVE,
+    ("GET", "/api/purchasing/orders"): PO_VIEW,
+    ("POST", "/api/purchasing/orders"): PO_ORDER,
+    ("GET", "/api/purchasing/orders/{number}"): PO_VIEW,
+    ("POST", "/api/purchasing/orders/{number}/receipts"): PO_RECEIVE,
+    ("POST", "/api/purchasing/imports/orders"): PO_ORDER,
+    ("POST", "/api/purchasing/imports/receipts"): PO_RECEIVE,
+    ("GET", "/api/shortages"): PO_VIEW,
+    ("GET", "/api/shortages/{number}"): SEE,
+    ("POST", "/api/shortages/{number}/requests"): PO_REQUEST,
     **{("GET", f"/api/kpis/{figure}"): KPI for figure in (
         "first-touch", "on-time", "processing", "stage-times", "open-by-stage", "stalled", "overdue",
         "exceptions", "trend", "portal")},
@@ -155,6 +182,10 @@ WEB = {
     ("GET", "orders/<str:number>/"): SEE,
     ("GET", "orders/<str:number>/edit"): HOLD,         # header fields: creators and holders
     ("POST", "orders/<str:number>/edit"): HOLD,
+    ("GET", "orders/<str:number>/lines"): CREATE,      # the edit-lines form: creators
+    ("POST", "orders/<str:number>/lines"): CREATE,
+    ("GET", "orders/<str:number>/restore"): CREATE,
+    ("POST", "orders/<str:number>/restore"): CREATE,
     ("POST", "orders/<str:number>/move"): SEE,
     ("POST", "orders/<str:number>/override"): OVERRIDE,
     ("POST", "orders/<str:number>/hold"): HOLD,
@@ -209,6 +240,8 @@ WEB = {
     ("GET", "settings/customers/"): ADMIN,
     ("GET", "settings/customers/<str:code>/"): ADMIN,
     ("POST", "settings/customers/<str:code>/"): ADMIN,
+    ("GET", "settings/customers/<str:code>/addresses"): ADMIN,
+    ("POST", "settings/customers/<str:code>/addresses"): ADMIN,
     ("GET", "settings/products/"): ADMIN,
     ("GET", "settings/products/<str:sku>/"): ADMIN,
     ("POST", "settings/products/<str:sku>/"): ADMIN,
@@ -239,6 +272,19 @@ WEB = {
     ("GET", "tickets/<int:pk>/"): SEE,
     ("POST", "tickets/<int:pk>/resolve"): SEE,         # then the ticket's owner role, in the service
     ("POST", "orders/<str:number>/tickets"): SEE,
+    ("GET", "purchasing/"): PO_VIEW,
+    ("GET", "purchasing/new/"): PO_ORDER,
+    ("POST", "purchasing/new/"): PO_ORDER,
+    ("GET", "purchasing/suppliers/"): PO_VIEW,
+    ("GET", "purchasing/shortages/"): PO_VIEW,
+    ("POST", "orders/<str:number>/purchase-request"): PO_REQUEST,
+    ("POST", "purchasing/suppliers/save"): PO_ORDER,
+    ("POST", "purchasing/requests/"): PO_REQUEST,
+    ("POST", "purchasing/requests/<str:number>/approve"): PO_APPROVE,
+    ("POST", "purchasing/import/orders"): PO_ORDER,
+    ("POST", "purchasing/import/receipts"): PO_RECEIVE,
+    ("GET", "purchasing/<str:number>/"): PO_VIEW,
+    ("POST", "purchasing/<str:number>/receive"): PO_RECEIVE,
     ("GET", "admin/"): SUPERUSER,
     ("GET", "admin/auth/user/"): SUPERUSER,
 }
@@ -373,7 +419,8 @@ def world(company, tmp_path, settings):
 def _api_url(path: str, ids: dict) -> str:
     return (path.replace("{number}", ids["number"]).replace("{message_id}", str(ids["message"]))
             .replace("{job_id}", str(ids["job"])).replace("{draft_id}", str(ids["draft"]))
-            .replace("{code}", "T1" if "/workflows/" in path else "sales").replace("{customer}", "C001")
+            .replace("{code}", "T1" if "/workflows/" in path else "C001" if "/catalog/customers/" in path else "sales")
+            .replace("{customer}", "C001").replace("{address_id}", "999999")
             .replace("{token}", "no-such-token").replace("{kind}", "png").replace("{channel}", "no-such-channel")
             .replace("{rule_id}", "999999").replace("{contact_id}", "999999"))
 
@@ -387,6 +434,7 @@ def _web_url(pattern: str, ids: dict) -> str:
         "settings/customers/<str:code>/quick-link": "/settings/customers/C001/quick-link",
         "settings/customers/<str:code>/": "/settings/customers/C001/",
         "settings/customers/<str:code>/aliases": "/settings/customers/C001/aliases",
+        "settings/customers/<str:code>/addresses": "/settings/customers/C001/addresses",
         "settings/intake/<str:code>/": "/settings/intake/taobao/",
         "settings/intake/<str:code>/secret": "/settings/intake/taobao/secret",
         "settings/products/<str:sku>/": "/settings/products/HSG-100/",

@@ -26,6 +26,14 @@ def test_demo_company_has_orders_in_every_t1_stage_some_overdue_and_blocked():
     assert Order.objects.filter(on_hold=True).exists() and Order.objects.filter(forced=True).exists()
     _, breaks, bad = verify_order_audit()
     assert breaks == [] and bad == []
+    # issue 15: ship-to address books, an order whose lines changed and one restored
+    from orderhub.catalog.models import CustomerAddress
+    from orderhub.core.models import AuditEvent
+    from orderhub.orders import events
+
+    assert CustomerAddress.objects.filter(customer__code="C0101", is_default=True).count() == 1
+    actions = set(AuditEvent.objects.filter(subject_type="order").values_list("action", flat=True))
+    assert {events.ORDER_LINES_CHANGED, events.ORDER_RESTORED} <= actions
     # the first stage's owner was told as each order came in: first touch is seconds, not days
     from orderhub.notify.selectors import first_touch_stats
 
@@ -42,6 +50,15 @@ def test_demo_company_has_orders_in_every_t1_stage_some_overdue_and_blocked():
     t2 = set(Order.objects.filter(workflow__code="T2").values_list("stage", flat=True))
     assert t2 == {"paid", "picking", "shipped", "delivered"}
     assert "分拣中" in client.get("/board/T2/").content.decode()
+    # purchasing: a PO partly received, one covering a shortage (named in the move's history),
+    # one too late (named in the blocking reason)
+    po = result["purchasing"]
+    assert po["covered"] == "True"
+    assert Order.objects.get(number=po["covered_order"]).stage == "materials_ready"
+    late = Order.objects.get(number=po["late_order"])
+    assert late.stage == "scheduled" and f"采购单 {po['late']}" in late.blocked_reasons[0]["message"]
+    client.login(username="purchaser", password=result["users"]["purchaser"])
+    assert po["partly_received"] in client.get("/purchasing/").content.decode()
     with pytest.raises(RuntimeError):
         load_demo(orders=10)
 

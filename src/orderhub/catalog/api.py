@@ -1,17 +1,23 @@
-"""Catalog API (mounted at /api/catalog): finding customers and products for order forms."""
+"""Catalog API (mounted at /api/catalog): finding customers and products for order forms, and
+customers' ship-to addresses."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Annotated, Any
 
-from ninja import Router, Schema
+from django.db import transaction
+from django.utils.translation import gettext as _
+from ninja import Router, Schema, Status
 from pydantic import AfterValidator, Field
 
+from orderhub.core.errors import NotFound
 from orderhub.core.http.auth import ActorRequest, requires
-from orderhub.core.http.schemas import ERRORS, Line
+from orderhub.core.http.schemas import ERRORS, STRICT, Line
 
-from . import picking
+from . import picking, services
+from .models import Customer
+from .selectors import customer_addresses
 
 router = Router(tags=["catalog"])
 
@@ -46,3 +52,81 @@ def pick_products(request: ActorRequest, q: PickQuery = "") -> list[dict[str, An
     """Active products by SKU, a piece of the name or its pinyin initials (`ls` finds 螺栓),
     with base unit and list price; at most 20, best match first."""
     return _picks(picking.products_pick(q=q))
+
+
+# --------------------------------------------------------------------------- ship-to addresses
+
+CustomerCode = Annotated[Line, Field(min_length=1, max_length=32)]
+
+
+class AddressOut(Schema):
+    id: int
+    label: str
+    receiver: str
+    phone: str
+    address: str
+    is_default: bool
+
+
+class AddressIn(Schema):
+    """Only the fields sent are changed (all but ``address`` optional when adding).
+    ``is_default: true`` makes it the customer's default (the previous one stops being it)."""
+
+    model_config = STRICT
+
+    label: Line = Field(default=None, max_length=50)  # type: ignore[assignment]
+    receiver: Line = Field(default=None, max_length=100)  # type: ignore[assignment]
+    phone: Line = Field(default=None, max_length=32)  # type: ignore[assignment]
+    address: Line = Field(default=None, max_length=300)  # type: ignore[assignment]
+    is_default: bool = None  # type: ignore[assignment]
+
+
+def _address(a: Any) -> dict[str, Any]:
+    return {"id": a.pk, "label": a.label, "receiver": a.receiver, "phone": a.phone, "address": a.address,
+            "is_default": a.is_default}
+
+
+def _addresses(code: str) -> list[dict[str, Any]]:
+    customer = Customer.objects.filter(code=code.strip().upper()).first()
+    if customer is None:
+        raise NotFound("customer_not_found", _("Unknown customer '%(code)s'.") % {"code": code})
+    return [_address(a) for a in customer_addresses(customer)]
+
+
+@router.get("/customers/{code}/addresses", auth=requires("orders.create"),
+            response={200: list[AddressOut], **ERRORS})
+def list_addresses(request: ActorRequest, code: CustomerCode) -> list[dict[str, Any]]:
+    """The customer's ship-to addresses, the default first (the new-order form offers them)."""
+    return _addresses(code)
+
+
+@router.post("/customers/{code}/addresses", auth=requires("settings.customers"),
+             response={201: AddressOut, **ERRORS})
+def add_address(request: ActorRequest, code: CustomerCode, payload: AddressIn) -> Status:
+    """Add a ship-to address; the customer's first address is its default. 422: no `address`,
+    text too long or with control characters; 404: unknown customer."""
+    with transaction.atomic():
+        addr = services.customer_address_save(customer=code, data=payload.model_dump(exclude_unset=True),
+                                              actor=request.actor)
+    return Status(201, _address(addr))
+
+
+@router.put("/customers/{code}/addresses/{address_id}", auth=requires("settings.customers"),
+            response={200: AddressOut, **ERRORS})
+def change_address(request: ActorRequest, code: CustomerCode, address_id: int,
+                   payload: AddressIn) -> dict[str, Any]:
+    """Change a ship-to address (orders already made keep the copy they were made with)."""
+    with transaction.atomic():
+        addr = services.customer_address_save(customer=code, address_id=address_id,
+                                              data=payload.model_dump(exclude_unset=True), actor=request.actor)
+    return _address(addr)
+
+
+@router.post("/customers/{code}/addresses/{address_id}/delete", auth=requires("settings.customers"),
+               response={200: list[AddressOut], **ERRORS})
+def delete_address(request: ActorRequest, code: CustomerCode, address_id: int) -> list[dict[str, Any]]:
+    """Delete a ship-to address; the oldest remaining one becomes the default if it was. Returns
+    the addresses left."""
+    with transaction.atomic():
+        services.customer_address_delete(customer=code, address_id=address_id, actor=request.actor)
+    return _addresses(code)

@@ -3,6 +3,7 @@ from typing import TypedDict
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
@@ -62,6 +63,10 @@ class CustomerContact(models.Model):
 
 
 class CustomerAddress(models.Model):
+    """A ship-to address of a customer; at most one is the default (new orders take it unless
+    another is chosen). Written only through ``catalog.services.customer_address_save`` /
+    ``customer_address_delete``; an order keeps a copy of the address it ships to."""
+
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="addresses")
     label = models.CharField(_("label"), max_length=50, blank=True)
     address = models.CharField(_("address"), max_length=300)
@@ -72,6 +77,10 @@ class CustomerAddress(models.Model):
     class Meta:
         verbose_name = _("address")
         verbose_name_plural = _("addresses")
+        constraints = [
+            models.UniqueConstraint(fields=["customer"], condition=Q(is_default=True),
+                                    name="customer_address_one_default"),
+        ]
 
     def __str__(self) -> str:
         return self.address

@@ -93,6 +93,12 @@ class MasterData:
             self.ship_to[customer.pk] = addr
         return self.ship_to[customer.pk]
 
+    def ship_to_of(self, customer: Customer, address_id: int) -> tuple[str, str, str] | None:
+        """(receiver, phone, address) of the customer's address ``address_id``, or None when the
+        customer has no such address."""
+        return (CustomerAddress.objects.filter(customer_id=customer.pk, pk=address_id)
+                .values_list("receiver", "phone", "address").first())
+
     def add_customer(self, customer: Customer) -> None:
         """A customer found another way (intake: by name, mobile, WeChat id) from
         ``active_customers()`` with its sales owner loaded."""
@@ -194,3 +200,9 @@ def _master_sql() -> str:
         f"(SELECT DISTINCT ON (customer_id) customer_id, receiver, phone, address FROM {addr} "
         "WHERE customer_id IN (SELECT id FROM cu) ORDER BY customer_id, is_default DESC, id) a)"
     )
+
+
+def customer_addresses(customer: Customer | int) -> list[CustomerAddress]:
+    """The customer's addresses, the default first."""
+    cid = customer if isinstance(customer, int) else customer.pk
+    return list(CustomerAddress.objects.filter(customer_id=cid).order_by("-is_default", "pk"))

@@ -72,6 +72,7 @@ CAPABILITIES: dict[str, Capability] = {c.code: c for c in (
     _c("orders.create", _lazy("Create orders"), "orders.add_order"),
     _c("orders.change_price", _lazy("Set prices other than the standard price"), CHANGE_PRICE_PERM),
     _c("orders.update", _lazy("Change an order's header fields"), "orders.add_order", "orders.hold_order"),
+    _c("orders.edit_lines", _lazy("Change an order's lines (add, remove, quantity, price)"), "orders.add_order"),
     _c("orders.move", _lazy("Move orders on (out of the stages one's roles own)"), "orders.view_order"),
     _c("orders.hold", _lazy("Hold and resume orders"), "orders.hold_order"),
     _c("orders.cancel", _lazy("Cancel orders"), "orders.cancel_order"),
@@ -107,6 +108,14 @@ CAPABILITIES: dict[str, Capability] = {c.code: c for c in (
     _c("settings.products", _lazy("Change products and BOMs"), "catalog.change_product"),
     _c("settings.stock", _lazy("Correct stock"), "inventory.change_stocklevel"),
     _c("users.manage", _lazy("Manage users and roles"), "auth.change_user"),
+    _c("purchasing.view", _lazy("See suppliers, purchase requests and purchase orders"),
+       "purchasing.view_purchaseorder"),
+    _c("purchasing.request", _lazy("Raise purchase requests"), "purchasing.add_purchaserequest"),
+    _c("purchasing.approve", _lazy("Approve purchase requests"), "purchasing.approve_purchaserequest"),
+    _c("purchasing.order", _lazy("Place purchase orders, keep suppliers, import from the ERP"),
+       "purchasing.add_purchaseorder"),
+    _c("purchasing.receive", _lazy("Receive goods against purchase orders"),
+       "purchasing.receive_purchaseorder"),
 )}
 
 

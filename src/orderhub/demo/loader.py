@@ -21,6 +21,7 @@ from orderhub.catalog.models import BomItem, Customer, Product, Substitute, Unit
 from orderhub.core import clock
 from orderhub.core.actors import Actor
 from orderhub.core.services import roles_sync
+from orderhub.demo.changes import demo_addresses, demo_changes
 from orderhub.demo.portal import demo_portal_setup
 from orderhub.intake.services.config import config_install_missing
 from orderhub.inventory.models import Warehouse
@@ -31,6 +32,8 @@ from orderhub.orders.inputs import LineInput, OrderInput
 from orderhub.orders.models import Order
 from orderhub.rules.services import rules_install_defaults
 from orderhub.workflow.services import compiled, current_definition, workflow_install_templates
+
+from .purchasing import DEMO_PURCHASING_ORDERS, load_purchasing
 
 D = Decimal
 
@@ -236,6 +239,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
         config_install_missing(actor=system)  # the shipped channel mappings, tag, triage and e-mail rules
         rules_install_defaults(actor=system)
         _catalog(users, system)
+        demo_addresses(system)
     t1 = current_definition("T1")
     t1_flow, t3_flow = compiled(t1), compiled(current_definition("T3"))
     customers = [c[0] for c in CUSTOMERS]
@@ -244,7 +248,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
     weights = [w for _, w in T1_TARGETS]
     n_t3 = max(orders // 15, 4)
     n_t2 = max(orders // 10, 4)
-    n_t1 = orders - n_t3 - n_t2
+    n_t1 = orders - n_t3 - n_t2 - DEMO_PURCHASING_ORDERS  # purchasing's two orders complete the count
     for i in range(n_t1):
         target = rng.choices(stage_names, weights)[0]
         created, plan = _plan(t1_flow, T1_PATH, target, rng, now)
@@ -289,9 +293,12 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
         services.order_override(order=blocked[0].number, to="materials_ready", actor=actors["manager"],
                                 reason="客户急单, 替代料 6063 已获工艺确认")
     demo_portal_setup(actors)
+    demo_changes(actors)
+    purchasing = load_purchasing(actors)
     return {
         "orders": Order.objects.count(),
         "overdue": Order.objects.filter(status="open", stage_due_at__lt=now).count(),
         "blocked": Order.objects.filter(status="open").exclude(blocked_reasons=[]).count(),
         "users": {name: password_for(name) for name in USERS},
+        "purchasing": purchasing,
     }

@@ -103,9 +103,13 @@ def stock_reserve(*, order_id: int, requirements: list[Requirement], actor: Acto
         return made, shortages
 
 
-def _close_reservations(*, order_id: int, actor: Actor, consume: bool, note: str) -> list[Reservation]:
+def _close_reservations(*, order_id: int, actor: Actor, consume: bool, note: str,
+                        expired_at: datetime | None = None) -> list[Reservation]:
     with transaction.atomic(savepoint=False):
-        active = list(Reservation.objects.filter(order_id=order_id, status=Reservation.Status.ACTIVE))
+        rows = Reservation.objects.filter(order_id=order_id, status=Reservation.Status.ACTIVE)
+        if expired_at is not None:
+            rows = rows.filter(expires_at__lte=expired_at)
+        active = list(rows)
         if not active:
             return []
         levels = {lvl.pk: lvl for lvl in _locked_levels_by_pk(r.stock_id for r in active)}
@@ -138,6 +142,17 @@ def _locked_levels_by_pk(pks: Iterable[int]) -> list[StockLevel]:
 def stock_release(*, order_id: int, actor: Actor, note: str = "") -> list[Reservation]:
     """Give back everything the order holds (cancel, hold with release, expiry)."""
     return _close_reservations(order_id=order_id, actor=actor, consume=False, note=note)
+
+
+def stock_release_expired(*, order_id: int, actor: Actor, now: datetime) -> list[Reservation]:
+    """Give back the order's holds whose ``expires_at`` is at or before ``now`` (the expiry job)."""
+    return _close_reservations(order_id=order_id, actor=actor, consume=False, note="", expired_at=now)
+
+
+def orders_with_expired_holds(*, now: datetime, limit: int) -> list[int]:
+    """Orders holding stock past its expiry (the partial index on open expiring holds)."""
+    return list(Reservation.objects.filter(status=Reservation.Status.ACTIVE, expires_at__lte=now)
+                .order_by("order_id").values_list("order_id", flat=True).distinct()[:limit])
 
 
 def stock_consume(*, order_id: int, actor: Actor, note: str = "") -> list[Reservation]:
@@ -180,3 +195,98 @@ def stock_adjust(*, product_id: int, warehouse_id: int, qty: Decimal, actor: Act
                                problems=[Problem("stock_below_reserved",
                                                  _("Stock on hand cannot fall below zero or below what is reserved."),
                                                  field="qty")]) from e
+
+
+@dataclass
+class Rebalance:
+    """What :func:`stock_rebalance` did: reservations made, quantities given back by product,
+    and (when nothing was written) what is short."""
+
+    made: list[Reservation]
+    released: dict[int, Decimal]
+    shortages: list[Shortage]
+
+
+def stock_detach_lines(*, order_id: int, line_ids: Iterable[int]) -> int:
+    """Reservations (of any status) of order lines about to be deleted keep their product and
+    quantity but no longer name the line; returns how many. Active ones are then the first
+    :func:`stock_rebalance` gives back."""
+    ids = list(line_ids)
+    if not ids:
+        return 0
+    return Reservation.objects.filter(order_id=order_id, line_id__in=ids).update(line=None)
+
+
+def stock_rebalance(*, order_id: int, requirements: list[Requirement], actor: Actor,
+                    release_condition: str, expires_at: datetime | None = None,
+                    products: Iterable[int] | None = None) -> Rebalance:
+    """Make what an order holds match ``requirements`` after its lines changed: give back what
+    is no longer needed (reservations that name no line first, e.g. of deleted lines, then the
+    newest), reserve what is newly needed, never more than is free. Every stock row involved is
+    locked first, in primary-key order, so this serialises with ``stock_reserve`` without
+    deadlocks. When anything is short nothing is reserved and the shortages are returned (the
+    caller rolls back). ``products``: only these products are compared (the ones the change
+    touched; the order's other reservations and their stock rows are left alone, unlocked)."""
+    scope = None if products is None else set(products)
+    if scope is not None:
+        requirements = [r for r in requirements if r.product_id in scope]
+        if not scope:
+            return Rebalance([], {}, [])
+    with transaction.atomic(savepoint=False):
+        active_qs = Reservation.objects.filter(order_id=order_id, status=Reservation.Status.ACTIVE)
+        if scope is not None:
+            active_qs = active_qs.filter(product_id__in=scope)
+        active = list(active_qs.order_by("-pk"))
+        levels = {lvl.pk: lvl for lvl in _locked_levels({r.product_id for r in requirements}
+                                                         | {r.product_id for r in active})}
+        needed: dict[int, Decimal] = defaultdict(lambda: ZERO)
+        for req in requirements:
+            needed[req.product_id] += req.qty
+        held: dict[int, Decimal] = defaultdict(lambda: ZERO)
+        for res in active:
+            held[res.product_id] += res.qty
+        released = _release_excess(active, levels, needed, held, actor=actor)
+        # what the order still holds counts towards its needs, line by line
+        left = {pid: held[pid] - released.get(pid, ZERO) for pid in held}
+        todo = []
+        for req in requirements:
+            keep = min(left.get(req.product_id, ZERO), req.qty)
+            left[req.product_id] = left.get(req.product_id, ZERO) - keep
+            if req.qty - keep > 0:
+                todo.append(Requirement(req.product_id, req.qty - keep, req.line_id))
+        made, shortages = stock_reserve(order_id=order_id, requirements=todo, actor=actor,
+                                        release_condition=release_condition, expires_at=expires_at)
+        return Rebalance(made, released, shortages)
+
+
+def _release_excess(active: list[Reservation], levels: dict[int, StockLevel], needed: dict[int, Decimal],
+                    held: dict[int, Decimal], *, actor: Actor) -> dict[int, Decimal]:
+    """Release the part of ``active`` (newest first) beyond ``needed``; a reservation only
+    partly given back is closed and its remainder kept as a new active reservation."""
+    excess = {pid: qty - needed.get(pid, ZERO) for pid, qty in held.items() if qty > needed.get(pid, ZERO)}
+    if not excess:
+        return {}
+    now = clock.now()
+    closed: list[Reservation] = []
+    remainders: list[Reservation] = []
+    released: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for res in sorted(active, key=lambda r: r.line_id is not None):  # stable: newest first within
+        over = excess.get(res.product_id, ZERO)
+        if over <= 0:
+            continue
+        take = min(over, res.qty)
+        excess[res.product_id] = over - take
+        released[res.product_id] += take
+        levels[res.stock_id].reserved -= take
+        closed.append(res)
+        if take < res.qty:
+            remainders.append(Reservation(
+                order_id=res.order_id, line_id=res.line_id,
+                stock_id=res.stock_id, product_id=res.product_id, qty=res.qty - take, created_at=now,
+                created_by=actor.label[:150], release_condition=res.release_condition,
+                expires_at=res.expires_at))
+    Reservation.objects.filter(pk__in=[r.pk for r in closed]).update(
+        status=Reservation.Status.RELEASED, closed_at=now, closed_by=actor.label[:150])
+    # the new ``reserved`` of the stock rows and the remainders: the reservation write's twins
+    write_reservations(list({r.stock_id: levels[r.stock_id] for r in closed}.values()), remainders)
+    return dict(released)

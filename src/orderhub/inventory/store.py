@@ -29,7 +29,7 @@ def write_reservations(levels: list[StockLevel], made: list[Reservation]) -> Non
     (updated, inserted, ids), = fastsql.execute(_reserve_sql(), payload)
     if updated != len(levels) or inserted != len(made):
         raise IntegrityError(f"stock write touched {updated}/{len(levels)} levels, {inserted}/{len(made)} reservations")
-    for res, pk in zip(made, ids, strict=True):
+    for res, pk in zip(made, ids or (), strict=True):   # no rows: array_agg is NULL
         res.pk = pk
         res._state.adding, res._state.db = False, connection.alias
 

@@ -16,12 +16,13 @@ from orderhub.core.http.schemas import ERRORS, IsoDate, Line, ReasonIn, Required
 
 from . import selectors, services
 from .guardcheck import guards_test
-from .inputs import LineInput, OrderInput
+from .inputs import LineInput, OrderInput, ShipTo
 from .schemas import (
     BlockedOut,
     EventOut,
     GuardTestIn,
     GuardTestOut,
+    LinesChangeIn,
     OrderIn,
     OrderNumber,
     OrderOut,
@@ -30,6 +31,7 @@ from .schemas import (
     OrderStatus,
     OverrideIn,
     PreviewOut,
+    RestoreIn,
     SnapshotOut,
     TransitionIn,
     Urgency,
@@ -46,7 +48,9 @@ def _input(payload: OrderIn) -> OrderInput:
                          remarks=ln.remarks) for ln in payload.lines],
         required_date=payload.required_date, promised_date=payload.promised_date,
         urgency=payload.urgency, channel=payload.channel, external_ref=payload.external_ref,
-        remarks=payload.remarks, tags=payload.tags, workflow=payload.workflow, owner=payload.owner)
+        remarks=payload.remarks, tags=payload.tags, workflow=payload.workflow, owner=payload.owner,
+        ship_to_address_id=payload.ship_to_address_id,
+        ship_to=ShipTo(**payload.ship_to.model_dump()) if payload.ship_to else None)
 
 
 @router.post("", auth=requires("orders.create"), response={200: OrderOut, 201: OrderOut, **ERRORS})
@@ -123,6 +127,49 @@ def update_order(request: ActorRequest, number: OrderNumber, payload: OrderPatch
     with transaction.atomic():
         services.order_update(order=number, changes=changes, actor=request.actor, reason=reason)
         return selectors.order_detail(number, actor=request.actor)
+
+
+@router.post("/{number}/lines", auth=requires("orders.edit_lines"), response={200: OrderOut, **ERRORS, 409: BlockedOut})
+def change_lines(request: ActorRequest, number: OrderNumber, payload: LinesChangeIn) -> Status:
+    """Add, remove and change lines in one transaction, as version n+1 with a snapshot, while
+    the order's stage allows edits. Stock the order holds follows the new quantities (freed or
+    reserved; never more than is free) and the current stage's guards must still pass.
+
+    422: a change naming a line the order lacks, an unknown SKU or unit, a quantity ≤ 0, every
+    line removed — each named in `errors[].field` (`changes[2].qty`). 403 `price_not_allowed`:
+    a price other than the standard one without the price permission
+    (`changes[i].unit_price`). 409 (the order and its reasons): `not_editable` (closed, final
+    or a stage that locks edits), `stock_short`, `blocked` (a guard of the current stage),
+    `no_change`."""
+    changes = [services.LineChange(op=c.op, line_no=c.line_no, sku=c.sku, qty=c.qty, unit=c.unit,
+                                   unit_price=c.unit_price, remarks=c.remarks) for c in payload.changes]
+
+    def run() -> services.TransitionResult:
+        order = services.order_lines_change(order=number, changes=changes, actor=request.actor,
+                                            reason=payload.reason)
+        return services.TransitionResult(order, True)
+
+    return _moved(request, number, run)
+
+
+@router.post("/{number}/restore", auth=requires("orders.edit_lines"), response={200: OrderOut, **ERRORS, 409: BlockedOut})
+def restore(request: ActorRequest, number: OrderNumber, payload: RestoreIn) -> Status:
+    """Make an earlier snapshot (`version`, from `GET /api/orders/{number}/snapshots`) the
+    order's next version: its header, ship-to, dates and lines, through the line edit (stock
+    follows the restored quantities; the current stage's guards must pass; prices other than
+    the standard need the price permission). Earlier snapshots stay as they are. Needs both
+    line and header edits (`orders.edit_lines`, `orders.update`).
+
+    404: no such snapshot; 422: not an earlier version; 403: a price the caller may not set;
+    409 (the order and its reasons): `not_editable`, `stock_short`, `blocked`, `no_change`,
+    `snapshot_edited` (its content no longer matches its SHA-256)."""
+
+    def run() -> services.TransitionResult:
+        order = services.order_restore(order=number, version=payload.version, actor=request.actor,
+                                       reason=payload.reason)
+        return services.TransitionResult(order, True)
+
+    return _moved(request, number, run)
 
 
 def _moved(request: ActorRequest, number: str,

@@ -26,6 +26,15 @@ saved, the actor, the moment and the audit event (its ``changes`` {field: [befor
 ``order.updated`` (ORDER_UPDATED)
     Header fields changed (``order_update``; an escalation rung's ``set_urgency``). changes:
     each field changed, version. Published.
+``order.lines_changed`` (ORDER_LINES_CHANGED)
+    Lines added, removed or changed (``order_lines_change``). changes: version, total_amount;
+    data: lines (each touched line's before and after), reserved and released (stock brought in
+    line with the new quantities). Carries ``lines``. Published.
+``order.restored`` (ORDER_RESTORED)
+    An earlier snapshot's header, ship-to, dates and lines made the order's new version
+    (``order_restore``). changes: each header field changed, version, total_amount; data:
+    from_version, from_sha256, lines, reserved, released (as for lines_changed). Carries
+    ``lines``. Published.
 ``order.cancelled`` (ORDER_CANCELLED)
     Cancelled, reservations released. changes: status, version; data: released. Carries
     ``left_stage``. Published.
@@ -39,6 +48,11 @@ saved, the actor, the moment and the audit event (its ``changes`` {field: [befor
 ``order.deadline_recomputed`` (ORDER_DEADLINE_RECOMPUTED)
     The open stage's deadline moved because the business calendar changed (an official holiday
     table imported: ``order_deadlines_recompute``). History only (not published).
+``order.reservation_expired`` (ORDER_RESERVATION_EXPIRED)
+    Holds past their ``expires_at`` released by the expiry job (``reservations_expire``), the
+    current stage's guards checked again. changes: version, blocked_reasons (when they changed);
+    data: released (product_id, qty, expires_at), reasons. Published; notify tells the order's
+    owner (a notification of the same type).
 ``ticket.opened`` (TICKET_OPENED) / ``ticket.resolved`` (TICKET_RESOLVED)
     A ticket opened on the order / resolved (``ticket_open``, ``ticket_resolve``). data:
     ticket, kind, title, owner_role, due_at, source / resolution. ``extra``: {"ticket": Ticket}.
@@ -61,6 +75,9 @@ its message template; they are raised through the notification hub, not publishe
     A fired escalation rung's message to its roles and users (``rules.ladders``).
 ``ticket.opened`` (TICKET_OPENED)
     A template ships for it; nothing sends it yet.
+``order.reservation_expired`` (ORDER_RESERVATION_EXPIRED)
+    To the order's owner (else the owner role of its stage): which holds went back to stock and
+    what the stage's guards now say (``notify.subscribers``).
 """
 
 from __future__ import annotations
@@ -86,11 +103,15 @@ ORDER_BLOCKED = "order.blocked"
 ORDER_HELD = "order.held"
 ORDER_RESUMED = "order.resumed"
 ORDER_UPDATED = "order.updated"
+ORDER_LINES_CHANGED = "order.lines_changed"
+ORDER_RESTORED = "order.restored"
 ORDER_CANCELLED = "order.cancelled"
 ORDER_ATTACHMENT_ADDED = "order.attachment_added"
 ORDER_ESCALATED = "order.escalated"
 # a stage deadline recomputed after the business calendar changed (history only)
 ORDER_DEADLINE_RECOMPUTED = "order.deadline_recomputed"
+# holds past their expiry released by the periodic job, guards checked again
+ORDER_RESERVATION_EXPIRED = "order.reservation_expired"
 TICKET_OPENED = "ticket.opened"
 TICKET_RESOLVED = "ticket.resolved"
 ORDERS_EXPORTED = "export.orders"
@@ -103,11 +124,13 @@ ESCALATION = "escalation"
 
 # what the hooks carry, what an order's history holds, what an outbox message may say
 PUBLISHED = (ORDER_CREATED, ORDER_TRANSITIONED, ORDER_FORCED, ORDER_BLOCKED, ORDER_HELD, ORDER_RESUMED,
-             ORDER_UPDATED, ORDER_CANCELLED, ORDER_ESCALATED, TICKET_OPENED, TICKET_RESOLVED)
+             ORDER_UPDATED, ORDER_LINES_CHANGED, ORDER_RESTORED, ORDER_CANCELLED, ORDER_ESCALATED,
+             TICKET_OPENED, TICKET_RESOLVED, ORDER_RESERVATION_EXPIRED)
 HISTORY = (*PUBLISHED, ORDER_ATTACHMENT_ADDED, ORDER_DEADLINE_RECOMPUTED)
 MOVES = (ORDER_TRANSITIONED, ORDER_FORCED)            # a change that leaves one stage for another
 LEAVING = (*MOVES, ORDER_CANCELLED)                   # a change after which a stage is left
-NOTIFICATIONS = (ORDER_CREATED, STAGE_ENTERED, STAGE_OVERDUE, ESCALATION, TICKET_OPENED)
+NOTIFICATIONS = (ORDER_CREATED, STAGE_ENTERED, STAGE_OVERDUE, ESCALATION, TICKET_OPENED,
+                 ORDER_RESERVATION_EXPIRED)
 ALL = (*HISTORY, ORDERS_EXPORTED, STAGE_ENTERED, STAGE_OVERDUE, ESCALATION)   # every type orders own
 
 
@@ -180,6 +203,20 @@ def order_updated(*, order: Order, actor: Actor, at: datetime, event: AuditEvent
     return ch
 
 
+def order_lines_changed(*, order: Order, actor: Actor, at: datetime, event: AuditEvent,
+                        lines: Sequence[OrderLine]) -> OrderChange:
+    ch = _change(ORDER_LINES_CHANGED, order=order, actor=actor, at=at, event=event, lines=lines)
+    publish([ch])
+    return ch
+
+
+def order_restored(*, order: Order, actor: Actor, at: datetime, event: AuditEvent,
+                   lines: Sequence[OrderLine]) -> OrderChange:
+    ch = _change(ORDER_RESTORED, order=order, actor=actor, at=at, event=event, lines=lines)
+    publish([ch])
+    return ch
+
+
 def order_cancelled(*, order: Order, actor: Actor, at: datetime, event: AuditEvent,
                     left_stage: str) -> OrderChange:
     ch = _change(ORDER_CANCELLED, order=order, actor=actor, at=at, event=event, left_stage=left_stage)
@@ -197,6 +234,15 @@ def order_escalated(*, order: Order, actor: Actor, at: datetime, event: AuditEve
         changes.append(_change(ORDER_UPDATED, order=order, actor=actor, at=at, event=updated))
     publish(changes)
     return changes
+
+
+def reservation_expired(*, order: Order, actor: Actor, at: datetime, event: AuditEvent,
+                        message: str) -> OrderChange:
+    """``extra``: {"message": what was released and what the guards now say, in words}."""
+    ch = _change(ORDER_RESERVATION_EXPIRED, order=order, actor=actor, at=at, event=event,
+                 extra={"message": message})
+    publish([ch])
+    return ch
 
 
 def ticket_opened(*, order: Order, actor: Actor, at: datetime, event: AuditEvent,

@@ -20,6 +20,15 @@ class LineInput:
 
 
 @dataclass(frozen=True)
+class ShipTo:
+    """A ship-to address typed for one order (not from the customer's address book)."""
+
+    contact: str = ""
+    phone: str = ""
+    address: str = ""
+
+
+@dataclass(frozen=True)
 class OrderInput:
     customer: str
     lines: list[LineInput]
@@ -32,6 +41,11 @@ class OrderInput:
     tags: list[str] = field(default_factory=list)
     workflow: str | None = None
     owner: str | None = None
+    # where the goods go: one of the customer's addresses, or one typed for this order; neither:
+    # the customer's default address. Part of the content only when given (so the fingerprints
+    # of orders made before they existed stay the same).
+    ship_to_address_id: int | None = None
+    ship_to: ShipTo | None = None
 
     def normalized(self) -> dict[str, Any]:
         """The content that decides whether a repeated submission is the same order.
@@ -42,9 +56,12 @@ class OrderInput:
         if not _plain_fields(self):
             data = asdict(self)
             data["tags"] = sorted(set(self.tags))
+            for key in ("ship_to_address_id", "ship_to"):
+                if data[key] is None:
+                    del data[key]
             return to_plain(data)
         p = _plain
-        return {
+        out = {
             "customer": self.customer,
             "lines": [{"sku": ln.sku, "qty": p(ln.qty), "unit": ln.unit, "unit_price": p(ln.unit_price),
                        "remarks": ln.remarks} for ln in self.lines],
@@ -53,6 +70,11 @@ class OrderInput:
             "urgency": self.urgency, "remarks": self.remarks, "tags": sorted(set(self.tags)),
             "workflow": self.workflow, "owner": self.owner,
         }
+        if self.ship_to_address_id is not None:
+            out["ship_to_address_id"] = self.ship_to_address_id
+        if self.ship_to is not None:
+            out["ship_to"] = asdict(self.ship_to)
+        return out
 
 
 _SCALARS = (str, type(None))
@@ -67,6 +89,7 @@ def _plain_fields(data: OrderInput) -> bool:
     (anything unusual, e.g. a float quantity or a tuple of tags, takes the generic path)."""
     return (all(isinstance(v, _SCALARS) for v in (data.customer, data.channel, data.external_ref,
                                                    data.urgency, data.remarks, data.workflow, data.owner))
+            and isinstance(data.ship_to_address_id, int | None) and isinstance(data.ship_to, ShipTo | None)
             and isinstance(data.required_date, date) and isinstance(data.promised_date, date | None)
             and type(data.lines) is list and type(data.tags) is list
             and all(isinstance(t, str) for t in data.tags)

@@ -36,7 +36,21 @@ class LineIn(Schema):
     remarks: Text = Field(default="", max_length=500)
 
 
+class ShipToIn(Schema):
+    """A ship-to address typed for this order."""
+
+    model_config = STRICT
+
+    contact: Line = Field(default="", max_length=100)
+    phone: Line = Field(default="", max_length=32)
+    address: Line = Field(min_length=1, max_length=300)
+
+
 class OrderIn(Schema):
+    """``ship_to_address_id`` (one of the customer's addresses, ``GET
+    /api/catalog/customers/{code}/addresses``) or ``ship_to`` (typed for this order); neither:
+    the customer's default address."""
+
     model_config = STRICT
 
     customer: Line = Field(min_length=1, max_length=32)
@@ -50,11 +64,14 @@ class OrderIn(Schema):
     tags: list[Tag] = Field(default_factory=list, max_length=50)
     workflow: WorkflowCode | None = None
     owner: Line | None = Field(default=None, max_length=150)
+    ship_to_address_id: int | None = Field(default=None, ge=1)
+    ship_to: ShipToIn | None = None
 
 
 class OrderPatch(Schema):
     """Only the fields sent are changed. ``promised_date`` may be cleared with null; the other
-    fields cannot be null (the order always has them)."""
+    fields cannot be null (the order always has them). ``ship_to_address_id`` takes the
+    contact, phone and address from one of the customer's addresses."""
 
     model_config = STRICT
 
@@ -67,6 +84,39 @@ class OrderPatch(Schema):
     ship_to_contact: Line = Field(default=None, max_length=100)  # type: ignore[assignment]
     ship_to_phone: Line = Field(default=None, max_length=32)  # type: ignore[assignment]
     ship_to_address: Line = Field(default=None, max_length=300)  # type: ignore[assignment]
+    # one of the customer's addresses: sets the three ship-to fields from it
+    ship_to_address_id: int = Field(default=None, ge=1)  # type: ignore[assignment]
+    reason: Text = Field(default="", max_length=1000)
+
+
+class LineChangeIn(Schema):
+    """One change of ``POST /api/orders/{number}/lines``: ``add`` (``sku``, ``qty``; ``unit``,
+    ``unit_price`` (default: the list price), ``remarks``), ``remove`` (``line_no``) or
+    ``update`` (``line_no`` and any of ``qty``, ``unit``, ``unit_price``, ``remarks``)."""
+
+    model_config = STRICT
+
+    op: Literal["add", "remove", "update"]
+    line_no: int | None = Field(default=None, ge=1, le=1_000_000)
+    sku: Line = Field(default="", max_length=64)
+    qty: Decimal | None = Field(default=None, gt=0, max_digits=15, decimal_places=4, allow_inf_nan=False)
+    unit: Line | None = Field(default=None, max_length=16)
+    unit_price: Decimal | None = Field(default=None, ge=0, max_digits=15, decimal_places=4,
+                                       allow_inf_nan=False)
+    remarks: Text | None = Field(default=None, max_length=500)
+
+
+class LinesChangeIn(Schema):
+    model_config = STRICT
+
+    changes: list[LineChangeIn] = Field(min_length=1, max_length=5000)
+    reason: Text = Field(default="", max_length=1000)
+
+
+class RestoreIn(Schema):
+    model_config = STRICT
+
+    version: int = Field(ge=1, le=1_000_000)
     reason: Text = Field(default="", max_length=1000)
 
 
@@ -248,3 +298,6 @@ class GuardTestOut(Schema):
     reasons: list[ProblemOut]
     values: dict[str, Any]        # the order facts the checks read (name → value)
     guards: list[str]             # codes of the checks tried
+    notes: list[str] = Field(default_factory=list,
+                             description="Kitting by date: the purchase orders counted, e.g. "
+                                         "`6061铝棒：由采购单 PO-0007 (12月5日到货) 补足 80 kg`")

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from orderhub.core.text import text_fault
+from orderhub.orders.inputs import ShipTo
 from orderhub.orders.models import Order, Urgency
 from orderhub.orders.selectors import OrderFilter
 
@@ -87,6 +88,22 @@ class OrderHeaderForm(forms.Form):
                               widget=forms.Textarea(attrs={"rows": 2}))
     tags = forms.CharField(label=_("Tags"), required=False, max_length=300, validators=[one_line],
                            help_text=_("Separated by spaces or commas, e.g. #rush #export"))
+    # where the goods go: one of the customer's addresses (filled in by the page's script from
+    # the API), or one typed for this order; neither: the customer's default
+    ship_to_address_id = forms.IntegerField(label=_("Ship-to address"), required=False, min_value=1)
+    ship_to_contact = forms.CharField(label=_("Ship-to contact"), required=False, max_length=100,
+                                      validators=[one_line])
+    ship_to_phone = forms.CharField(label=_("Ship-to phone"), required=False, max_length=32, validators=[one_line])
+    ship_to_address = forms.CharField(label=_("Ship-to address"), required=False, max_length=300,
+                                      validators=[one_line])
+
+    def ship_to(self) -> dict:
+        """``OrderInput``'s ship-to arguments: a typed address wins over a chosen one."""
+        d = self.cleaned_data
+        typed = (d.get("ship_to_contact") or "", d.get("ship_to_phone") or "", d.get("ship_to_address") or "")
+        if any(typed):
+            return {"ship_to": ShipTo(*typed)}
+        return {"ship_to_address_id": d.get("ship_to_address_id")}
 
     def tag_list(self) -> list[str]:
         raw = self.cleaned_data.get("tags") or ""

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from orderhub.catalog.models import CustomerAddress
 from orderhub.core import clock
 from orderhub.core.actors import Actor
 from orderhub.core.errors import (
@@ -224,6 +225,23 @@ def _update_problems(changes: dict[str, Any]) -> list[Problem]:
     return problems
 
 
+def _from_address_book(order: Order | str, changes: dict[str, Any]) -> dict[str, Any]:
+    """``ship_to_address_id`` (one of the customer's addresses) as the three ship-to fields."""
+    if "ship_to_address_id" not in changes:
+        return changes
+    changes = dict(changes)
+    address_id = changes.pop("ship_to_address_id")
+    number = order if isinstance(order, str) else order.number
+    found = (CustomerAddress.objects.filter(pk=address_id, customer__orders__number=number)
+             .values_list("receiver", "phone", "address").first()) if isinstance(address_id, int) else None
+    if found is None:
+        raise ValidationFailed("invalid", _("The customer has no such address."),
+                               problems=[Problem("unknown_address", _("The customer has no such address."),
+                                                 field="ship_to_address_id")])
+    changes.update(ship_to_contact=found[0][:100], ship_to_phone=found[1][:32], ship_to_address=found[2][:300])
+    return changes
+
+
 _UPDATE_FIELDS = (*EDITABLE_FIELDS, "version", "updated_at", "audit_seq", "audit_head")
 
 
@@ -231,6 +249,7 @@ def order_update(*, order: Order | str, changes: dict[str, Any], actor: Actor, r
     """Change header fields and the ship-to address while the order's stage allows it
     (``edit_refusal``). The event records each field's before and after; a snapshot of the
     whole order is kept at the new version, as at a stage change."""
+    changes = _from_address_book(order, changes)
     unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
     if unknown:
         raise ValidationFailed("invalid", _("Field '%(f)s' cannot be changed here.") % {"f": unknown[0]},

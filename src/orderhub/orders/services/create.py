@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from orderhub.catalog.models import Customer
 from orderhub.catalog.selectors import MasterData, master_data, to_base_qty
 from orderhub.core import clock, fastsql
 from orderhub.core.actors import Actor
@@ -155,11 +156,36 @@ def _assemble(data: OrderInput, lk: MasterData) -> tuple[Order | None, list[Orde
                 urgency=data.urgency, total_amount=total, remarks=data.remarks,
                 tags=sorted(set(data.tags)))
     order.owner = owner or customer.sales_owner
-    ship_to = lk.default_ship_to(customer)
+    ship_to = _ship_to(data, customer, lk, problems)
     if ship_to:
         order.ship_to_contact, order.ship_to_phone, order.ship_to_address = (
             ship_to[0][:100], ship_to[1][:32], ship_to[2][:300])
     return order, lines, problems
+
+
+_SHIP_TO_LIMITS = (("contact", 100), ("phone", 32), ("address", 300))
+
+
+def _ship_to(data: OrderInput, customer: Customer, lk: MasterData,
+             problems: list[Problem]) -> tuple[str, str, str] | None:
+    """Where the order goes: the address typed for it, else the customer's address chosen by
+    id, else the customer's default address (each fault added to ``problems``)."""
+    if data.ship_to is not None:
+        typed = tuple(getattr(data.ship_to, name).strip() for name, _limit in _SHIP_TO_LIMITS)
+        for (name, limit), value in zip(_SHIP_TO_LIMITS, typed, strict=True):
+            fault = text_fault(value) or (_("At most %(n)d characters.") % {"n": limit} if len(value) > limit else None)
+            if fault:
+                problems.append(Problem("invalid_text", fault, field=f"ship_to.{name}"))
+        if not typed[2]:
+            problems.append(Problem("required", _("Enter the address."), field="ship_to.address"))
+        return (typed[0], typed[1], typed[2])
+    if data.ship_to_address_id is not None:
+        found = lk.ship_to_of(customer, data.ship_to_address_id)
+        if found is None:
+            problems.append(Problem("unknown_address", _("The customer has no such address."),
+                                    field="ship_to_address_id"))
+        return found
+    return lk.default_ship_to(customer)
 
 
 def _existing(data: OrderInput, fingerprint: str, normalized: dict[str, Any]) -> Order | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 
 from django import template
 from django.utils import timezone
@@ -12,7 +14,7 @@ from django.utils.translation import gettext as _
 from orderhub.core import clock
 from orderhub.core.roles import ROLES
 from orderhub.orders import events
-from orderhub.orders.models import Order, Urgency
+from orderhub.orders.models import Order, OrderLine, Urgency
 from orderhub.web import labels
 
 register = template.Library()
@@ -141,9 +143,23 @@ def is_blocked_move(action: str) -> bool:
     return action == events.ORDER_BLOCKED
 
 
+_LINE_KEY = re.compile(r"^lines\[(\d+)\]\.(\w+)$")
+
+
 @register.filter
 def field_label(name: str) -> str:
-    """An order field's name as people read it ("stage" → 阶段), from the model's verbose names."""
+    """An order field's name as people read it ("stage" → 阶段), from the model's verbose names;
+    a snapshot's flattened keys too ("lines[2].qty" → 第 3 行: 数量, "ship_to.phone" → 收货电话)."""
+    line = _LINE_KEY.match(name)
+    if line:
+        sub = line.group(2)
+        try:
+            label = _("SKU") if sub == "sku" else str(OrderLine._meta.get_field(sub).verbose_name)
+        except Exception:
+            label = sub
+        return _("Line %(n)s: %(field)s") % {"n": int(line.group(1)) + 1, "field": label}
+    if name.startswith("ship_to."):
+        name = "ship_to_" + name[len("ship_to."):]
     try:
         return str(Order._meta.get_field(name).verbose_name)
     except Exception:  # not a model field (e.g. a key in event data): a fact's label, or as it is
@@ -166,6 +182,18 @@ def change_value(field: str, value, stage_names=None) -> str:
             return plain(value)
         return date_format(timezone.localtime(moment), "Y-m-d H:i") if timezone.is_aware(moment) else value
     return plain(value)
+
+
+@register.filter
+def qty(value) -> str:
+    """A quantity without trailing zeros (100.0000 → 100)."""
+    if value is None or value == "":
+        return "—"
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    return format(number.normalize(), "f") if number else "0"
 
 
 @register.filter

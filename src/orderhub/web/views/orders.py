@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from orderhub.catalog.selectors import customer_addresses
 from orderhub.core import clock, permissions
 from orderhub.core.calendar_config import estimated_years, get_business_calendar
 from orderhub.core.downloads import download_response
@@ -33,6 +34,7 @@ from orderhub.orders.selectors import (
     snapshot_diff,
     visible,
 )
+from orderhub.orders.shortages import order_shortages
 from orderhub.rules.selectors import order_alerts
 from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled
@@ -138,7 +140,10 @@ def _detail_context(request, order: Order) -> dict:
             diff = {"a": int(a), "b": int(b), "rows": snapshot_diff(order, int(a), int(b))}
         except NotFound as e:
             messages.error(request, e.message)
+    sees_purchasing = is_open and permissions.allowed(actor, "purchasing.view")
     return {
+        "shortages": order_shortages(order, [*lines]) if sees_purchasing else [],
+        "may_request_purchase": sees_purchasing and permissions.allowed(actor, "purchasing.request"),
         "order": order, "lines": lines, "stages": stages, "events": events, "snapshots": snapshots,
         "attachments": attachments, "current": current.spec, "next_stages": next_stages,
         "may_move": may_move, "may_override": is_open and actor.has_perm("orders.override_guard"),
@@ -149,7 +154,8 @@ def _detail_context(request, order: Order) -> dict:
         "stage_names": {code: st.spec.name for code, st in wf.stages.items()},
         "deadline_estimated": _deadline_estimated(order),
         "alerts": order_alerts(order),
-        "may_edit": permissions.allowed(actor, "orders.update"), "edit_refusal": edit_refusal(order, wf),
+        "may_edit": permissions.allowed(actor, "orders.update"),
+        "may_edit_lines": permissions.allowed(actor, "orders.edit_lines"), "edit_refusal": edit_refusal(order, wf),
     }
 
 
@@ -266,6 +272,10 @@ def order_edit(request, number: str):
         if form.is_valid():
             current = {**initial, "tags": sorted(set(order.tags))}
             changes = {k: v for k, v in form.changes().items() if v != current[k]}
+            book = request.POST.get("ship_to_address_id", "")
+            if book.isdecimal():   # one of the customer's addresses, instead of the typed fields
+                changes = {k: v for k, v in changes.items() if not k.startswith("ship_to_")}
+                changes["ship_to_address_id"] = int(book)
             if not changes:
                 messages.info(request, _("Nothing was changed."))
                 return redirect(_back(number))
@@ -282,7 +292,7 @@ def order_edit(request, number: str):
             errors = {k: list(v) for k, v in form.errors.items()}
     return render(request, "web/order_edit.html", {
         "order": order, "form": form, "errors": errors, "refusal": refusal,
-        "urgencies": form.fields["urgency"].choices,
+        "urgencies": form.fields["urgency"].choices, "addresses": customer_addresses(order.customer_id),
     }, status=400 if errors else (409 if refusal and request.method == "POST" else 200))
 
 
@@ -379,7 +389,7 @@ def _order_from_post(request, actor) -> tuple[OrderHeaderForm, list[dict], dict[
                           required_date=d.get("required_date") or today,
                           promised_date=d.get("promised_date"), urgency=d.get("urgency") or "green",
                           remarks=d.get("remarks") or "", tags=form.tag_list() if valid else [], channel="web",
-                          workflow=d.get("workflow") or None)
+                          workflow=d.get("workflow") or None, **(form.ship_to() if valid else {}))
         preview = services.order_preview(data=data, actor=actor)
         for problem in preview.errors:
             key = _form_field(problem.field or "general", row_of)
@@ -395,6 +405,8 @@ def _order_from_post(request, actor) -> tuple[OrderHeaderForm, list[dict], dict[
 def _form_field(field: str, row_of: list[int]) -> str:
     """A service problem's field (``lines[2].sku`` counts the lines built) as the form's key
     (which counts the rows shown: a row whose quantity did not parse built no line)."""
+    if field.startswith("ship_to."):   # a typed address: ship_to.phone → ship_to_phone
+        return field.replace(".", "_", 1)
     m = re.match(r"^lines\[(\d+)\](.*)$", field)
     if m and int(m.group(1)) < len(row_of):
         return f"lines[{row_of[int(m.group(1))]}]{m.group(2)}"
@@ -432,7 +444,7 @@ def order_new(request):
                               promised_date=form.cleaned_data.get("promised_date"),
                               urgency=form.cleaned_data["urgency"], remarks=form.cleaned_data["remarks"],
                               tags=form.tag_list(), channel="web",
-                              workflow=form.cleaned_data.get("workflow") or None)
+                              workflow=form.cleaned_data.get("workflow") or None, **form.ship_to())
             try:
                 with transaction.atomic():
                     result = services.order_create(data=data, actor=actor)
