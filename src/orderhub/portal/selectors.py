@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from orderhub.core.actors import Actor
@@ -171,9 +171,9 @@ def contact_dict(c: Contact) -> dict[str, Any]:
 def order_portal_summary(order: Order) -> dict[str, Any]:
     """Opens (tracking link, portal page) and inbound calls of one order, for its staff page."""
     opens = dict(Visit.objects.filter(order_id=order.pk).values_list("kind").annotate(n=Count("id")).order_by())
-    calls = InboundCall.objects.filter(order_id=order.pk).order_by("-at")
+    calls = InboundCall.objects.filter(order_id=order.pk).aggregate(n=Count("id"), last=Max("at"))
     return {"track_opens": opens.get(Visit.Kind.TRACK, 0), "portal_opens": opens.get(Visit.Kind.PORTAL, 0),
-            "calls": calls.count(), "last_call": calls.values_list("at", flat=True).first()}
+            "calls": calls["n"], "last_call": calls["last"]}
 
 
 def self_query_rate(*, actor: Actor, customer: str | None = None, since: datetime | None = None,
