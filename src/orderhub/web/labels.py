@@ -114,6 +114,7 @@ FACT_LABELS = {
     "to_stage": gettext_lazy("To stage"),
     "overdue_stage": gettext_lazy("Overdue stage"),
     "forced": gettext_lazy("Forced past the guards"),
+    "held": gettext_lazy("Put on hold by this change"),
     "changed_fields": gettext_lazy("Changed fields"),
     "added_tags": gettext_lazy("Added tags"),
     "tag": gettext_lazy("Tag"),

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from orderhub.core.roles import ROLES
 from orderhub.notify.models import DeliveryChannel, Severity
-from orderhub.rules.spec import EVENT_SYMBOLS
+from orderhub.rules.spec import EVENT_SYMBOLS, ORDER_PEOPLE
 from orderhub.workflow.labels import symbol_choices
 
 from ..labels import FACT_LABELS
@@ -28,7 +28,8 @@ _ACTION_RE = re.compile(r"^actions\[(\d+)\](?:\([^)]*\))?(?:\.(\w+))?")
 def _row(k: int, a: dict[str, Any]) -> dict[str, Any]:
     hours = a.get("business_hours")
     return {"k": k, "type": a.get("type", ""), "roles": list(a.get("roles") or []),
-            "users": ", ".join(a.get("users") or []), "customer": bool(a.get("customer")),
+            "users": ", ".join(a.get("users") or []), "people": list(a.get("people") or []),
+            "customer": bool(a.get("customer")),
             "channels": list(a.get("channels") or []), "severity": a.get("severity") or "info",
             "message": a.get("message") or "", "tag": a.get("tag") or "", "value": a.get("value") or "",
             "reason": a.get("reason") or "", "title": a.get("title") or "", "kind": a.get("kind") or "",
@@ -53,6 +54,7 @@ def rows_from_post(post) -> list[dict[str, Any]]:
                     ("type", "users", "severity", "message", "tag", "value", "reason", "title", "kind",
                      "owner_role", "business_hours", "endpoint", "channel_order")})
         row.update(roles=post.getlist(p + "roles"), channels=post.getlist(p + "channels"),
+                   people=[x for x in post.getlist(p + "people") if x in ORDER_PEOPLE],
                    customer=post.get(p + "customer") == "1", delete=post.get(p + "delete") == "1")
         row["blank"] = not row["type"]
         rows.append(row)
@@ -66,6 +68,8 @@ def action_data(row: dict[str, Any]) -> dict[str, Any]:
     if t == "notify":
         out.update(roles=row["roles"], users=[u.strip() for u in row["users"].split(",") if u.strip()],
                    customer=row["customer"], severity=row["severity"] or "info", message=row["message"])
+        if row["people"]:
+            out["people"] = row["people"]
         if row["channels"]:   # in the order the rule had them, so an untouched row stays the same
             first = [c for c in row["channel_order"].split(",") if c in row["channels"]]
             out["channels"] = first + [c for c in row["channels"] if c not in first]
@@ -120,4 +124,5 @@ def condition_picker():
 
 def choices() -> dict[str, Any]:
     return {"action_types": ACTION_TYPES, "roles": list(ROLES.items()), "channels": DeliveryChannel.choices,
+            "order_people": list(ORDER_PEOPLE.items()),
             "severities": Severity.choices, "urgencies": URGENCIES, "picker": condition_picker()}
