@@ -19,6 +19,7 @@ from orderhub.intake.models import InboundMessage
 from orderhub.notify import events as notify_events
 from orderhub.orders import events
 from orderhub.rules.models import Trigger
+from orderhub.workflow.labels import FACT_LABELS
 from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled
 
@@ -90,37 +91,7 @@ RULE_ACTION_LABELS = {
     "webhook": gettext_lazy("Call a webhook"),
 }
 
-# the facts a rule or guard sees (workflow.spec.ORDER_SYMBOLS/LINE_SYMBOLS and trigger data)
-FACT_LABELS = {
-    "total": gettext_lazy("Order amount"),
-    "qty": gettext_lazy("Quantity"),
-    "line_count": gettext_lazy("Number of lines"),
-    "credit_limit": gettext_lazy("Credit limit"),
-    "credit_available": gettext_lazy("Credit available"),
-    "unpaid": gettext_lazy("Unpaid amount"),
-    "hours_to_due": gettext_lazy("Hours to the required date"),
-    "urgency": gettext_lazy("Urgency"),
-    "channel": gettext_lazy("Channel"),
-    "customer": gettext_lazy("Customer"),
-    "customer_tier": gettext_lazy("Customer tier"),
-    "stage": gettext_lazy("Stage"),
-    "tags": gettext_lazy("Tags"),
-    "sku": gettext_lazy("SKU"),
-    "stock": gettext_lazy("Free stock"),
-    "amount": gettext_lazy("Line amount"),
-    "unit_price": gettext_lazy("Unit price"),
-    "order": gettext_lazy("Order"),
-    "from_stage": gettext_lazy("From stage"),
-    "to_stage": gettext_lazy("To stage"),
-    "overdue_stage": gettext_lazy("Overdue stage"),
-    "forced": gettext_lazy("Forced past the guards"),
-    "held": gettext_lazy("Put on hold by this change"),
-    "changed_fields": gettext_lazy("Changed fields"),
-    "added_tags": gettext_lazy("Added tags"),
-    "tag": gettext_lazy("Tag"),
-    "field": gettext_lazy("Field"),
-}
-
+# the facts a rule or guard sees: the one table is workflow.labels.FACT_LABELS
 STAGE_FACTS = frozenset({"stage", "from_stage", "to_stage", "overdue_stage"})
 
 

@@ -15,9 +15,7 @@ from django.utils.translation import gettext_lazy
 from orderhub.core.roles import ROLES
 from orderhub.notify.models import DeliveryChannel, Severity
 from orderhub.rules.spec import EVENT_SYMBOLS, ORDER_PEOPLE
-from orderhub.workflow.labels import symbol_choices
-
-from ..labels import FACT_LABELS
+from orderhub.workflow.labels import EVENT_LABELS, symbol_choices
 
 ACTION_TYPES = ("notify", "add_tag", "set_urgency", "hold", "open_ticket", "webhook")
 URGENCIES = (("red", gettext_lazy("red")), ("yellow", gettext_lazy("yellow")), ("green", gettext_lazy("green")))
@@ -113,7 +111,7 @@ def place_action_problems(problems, kept: list[dict[str, Any]], rest: dict[str, 
 def condition_picker():
     """The options of the condition's field picker: the order's names, then what just happened."""
     order = symbol_choices()
-    event = [{"name": n, "label": str(FACT_LABELS.get(n, n)), "type": ""} for n in EVENT_SYMBOLS]
+    event = [{"name": n, "label": str(EVENT_LABELS.get(n, n)), "type": ""} for n in EVENT_SYMBOLS]
 
     def group(label, symbols):
         return format_html('<optgroup label="{}">{}</optgroup>', label, format_html_join(
