@@ -199,8 +199,30 @@ def _schema_problem(data: dict[str, Any], err: dict[str, Any]) -> Problem:
         msg = _("Unknown trigger '%(t)s'. Known triggers: %(known)s.") % {
             "t": data.get("trigger"), "known": ", ".join(Trigger.values)}
     else:
-        msg = f"{where}: {err['msg']}"
+        msg = _schema_message(err) or f"{where}: {err['msg']}"
     return Problem("invalid_rule", msg, field=where)
+
+
+def _schema_message(err: dict[str, Any]) -> str:
+    """The usual pydantic faults in the page's language (shown under the field they concern)."""
+    ctx = err.get("ctx") or {}
+    kind = err["type"]
+    if kind == "string_too_short":
+        return _("Required: may not be empty.")
+    if kind == "string_too_long":
+        return _("At most %(n)s characters.") % {"n": ctx.get("max_length")}
+    if kind in ("literal_error", "enum"):
+        return _("Not one of the allowed values: choose one from the list.")
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        bound = next(iter(ctx.values()), "")
+        return {"greater_than": _("Must be greater than %(n)s."), "greater_than_equal": _("Must be at least %(n)s."),
+                "less_than": _("Must be less than %(n)s."), "less_than_equal": _("Must be at most %(n)s.")}[kind] % {
+            "n": bound}
+    if kind == "string_pattern_mismatch":
+        return _("Lower-case letters, digits and _, starting with a letter.")
+    if kind.endswith(("_parsing", "_type")):
+        return _("Not a valid value of this kind.")
+    return ""
 
 
 def validate_rule(data: dict[str, Any]) -> RuleSpec:

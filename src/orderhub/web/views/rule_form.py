@@ -108,6 +108,53 @@ def place_action_problems(problems, kept: list[dict[str, Any]], rest: dict[str, 
         rest.setdefault(field, []).append(str(p.message))
 
 
+# the rule's own fields: the id of their input (the anchor of the top list) and their label
+_FIELDS = {"name": ("f-name", gettext_lazy("Name")), "description": ("f-desc", gettext_lazy("Description")),
+           "trigger": ("f-trigger", gettext_lazy("Trigger")),
+           "trigger_arg": ("f-arg", gettext_lazy("Trigger detail (field, stage or tag)")),
+           "interval_minutes": ("f-int", gettext_lazy("Every (minutes)")),
+           "condition": ("f-cond", gettext_lazy("Condition (empty: always)")),
+           "actions": ("f-actions", gettext_lazy("Actions")), "enabled": ("f-name", gettext_lazy("Enabled"))}
+# an action row's settings: the id suffix of their input and their label
+_SETTINGS = {"type": ("type", gettext_lazy("Action")), "kind": ("type", gettext_lazy("Action")),
+             "roles": ("roles", gettext_lazy("Tell these roles")),
+             "people": ("people", gettext_lazy("Tell the order's own people")),
+             "users": ("users", gettext_lazy("And these users (login names, comma separated)")),
+             "customer": ("customer", gettext_lazy("Also tell the customer")),
+             "channels": ("channels", gettext_lazy("Through (empty: each person's own settings)")),
+             "severity": ("severity", gettext_lazy("Severity")), "message": ("message", gettext_lazy("Message")),
+             "tag": ("tag", gettext_lazy("Tag")), "value": ("value", gettext_lazy("Urgency")),
+             "reason": ("reason", gettext_lazy("Reason for the hold")),
+             "title": ("title", gettext_lazy("Ticket title")), "owner_role": ("owner_role", gettext_lazy("Owner role")),
+             "business_hours": ("hours", gettext_lazy("Answer within (working hours)")),
+             "endpoint": ("endpoint", gettext_lazy("Endpoint code"))}
+
+
+def fault_list(errors: dict[str, list[str]], rows: list[dict[str, Any]], *, yaml_open: bool = False
+               ) -> list[dict[str, Any]]:
+    """Every fault for the box at the top, in the page's order: the field's label linking to its
+    input, and the message (the same one shown under the field). The actions' own faults link
+    to the YAML list when it is open, else to the action rows."""
+    out: list[dict[str, Any]] = []
+    fields = {**_FIELDS, "actions": ("f-actions" if yaml_open else "f-action-rows", _FIELDS["actions"][1])}
+    not_saved = _("Not saved.")
+    for m in errors.get("general", []):
+        if m != not_saved:   # the box's own title says so
+            out.append({"anchor": "", "label": "", "message": m})
+    for key, (anchor, label) in fields.items():
+        out += [{"anchor": anchor, "label": str(label), "message": m} for m in errors.get(key, [])]
+    for n, row in enumerate(rows, start=1):
+        for setting, msgs in (row.get("errors") or {}).items():
+            suffix, label = _SETTINGS.get(setting, ("type", gettext_lazy("Action")))
+            name = _("Action %(n)s") % {"n": n}
+            out += [{"anchor": f"a-{row['k']}-{suffix}", "label": f"{name} · {label}", "message": m} for m in msgs]
+    known = {"general", *_FIELDS}
+    for key, msgs in errors.items():   # a field the form does not show
+        if key not in known:
+            out += [{"anchor": "", "label": "", "message": m} for m in msgs]
+    return out
+
+
 def condition_picker():
     """The options of the condition's field picker: the order's names, then what just happened."""
     order = symbol_choices()

@@ -131,6 +131,8 @@ def rule_edit(request, pk: int | None = None):
         "triggers": Trigger.choices, "roles": list(ROLES.items()),
         "condition_names": CONDITION_NAMES, "action_keys": ACTION_KEYS, "rows": rows,
         "yaml_open": "actions" in errors and not yaml_rows, **rule_form.choices(),
+        "faults": rule_form.fault_list(errors, rows, yaml_open="actions" in errors and not yaml_rows)
+        if errors else [],
     }, status=400 if errors else 200)
 
 
