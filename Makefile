@@ -23,6 +23,7 @@ $(VENDOR)/.installed: package.json package-lock.json
 	cp node_modules/@tabler/core/dist/css/tabler.min.css $(VENDOR)/
 	cp node_modules/@tabler/core/dist/js/tabler.min.js $(VENDOR)/
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
+	cp node_modules/echarts/dist/echarts.common.min.js $(VENDOR)/echarts.min.js
 	touch $@
 
 $(VENV)/.installed: pyproject.toml

@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "orderhub.intake",
     "orderhub.notify",
     "orderhub.rules",
+    "orderhub.portal",
+    "orderhub.kpis",
     "orderhub.demo",  # the loaddemo command
 ]
 
@@ -260,7 +262,17 @@ ORDERHUB_RATE_LIMITS = {
     "intake_refused": os.environ.get("ORDERHUB_RATE_INTAKE_REFUSED", "30/600"),
     # quick-order posts (a customer's phone)
     "quick_order": os.environ.get("ORDERHUB_RATE_QUICK_ORDER", "30/60"),
+    # customer portal one-time codes: asked for, per client address and per e-mail/mobile asked
+    # for; codes typed, per client address (each code also dies after 5 wrong tries)
+    "portal_code_ip": os.environ.get("ORDERHUB_RATE_PORTAL_CODE_IP", "20/3600"),
+    "portal_code_contact": os.environ.get("ORDERHUB_RATE_PORTAL_CODE_CONTACT", "5/3600"),
+    "portal_verify_ip": os.environ.get("ORDERHUB_RATE_PORTAL_VERIFY_IP", "30/600"),
 }
+# Customer portal: session length, tracking links' validity, and (demo only, `orderhub demo`
+# sets it) one-time codes shown on the sign-in page. Never set it in production.
+ORDERHUB_PORTAL_SESSION_DAYS = int(os.environ.get("ORDERHUB_PORTAL_SESSION_DAYS", "14"))
+ORDERHUB_TRACK_LINK_DAYS = int(os.environ.get("ORDERHUB_TRACK_LINK_DAYS", "60"))
+ORDERHUB_PORTAL_SHOW_CODES = os.environ.get("ORDERHUB_PORTAL_SHOW_CODES", "0") == "1"
 # Refused intake requests (logged without their body): kept this many days, at most this many rows
 ORDERHUB_REFUSED_KEEP_DAYS = int(os.environ.get("ORDERHUB_REFUSED_KEEP_DAYS", "30"))
 ORDERHUB_REFUSED_MAX_ROWS = int(os.environ.get("ORDERHUB_REFUSED_MAX_ROWS", "100000"))

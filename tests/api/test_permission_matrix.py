@@ -41,6 +41,9 @@ HOLD = CREATE | {"qc", "finance", "production_director", "production_manager", "
 CANCEL = frozenset({"manager", "admin", "vice_president"})
 OVERRIDE = frozenset({"manager", "admin", "operations_director", "vice_president"})
 ADMIN = frozenset({"admin"})
+# company-wide figures: the supervisory roles (every tab; each lands on its own audience's)
+KPI = frozenset({"manager", "admin", "operations_director", "vice_president", "planning_supervisor",
+                 "production_director"})
 
 
 # who passes: a set of roles (and the superuser), or one of these
@@ -89,6 +92,24 @@ API = {
     ("GET", "/api/intake/quick/{token}"): PUBLIC_SAME,
     ("POST", "/api/intake/quick/{token}"): PUBLIC_SAME,
     ("GET", "/api/intake/quick/{token}/qr.{kind}"): PUBLIC_SAME,
+    # customer portal: staff manage contacts (creators; admins through the customer settings),
+    # anyone who sees orders shares tracking links and logs calls; customers use their own
+    # cookie only, so every staff principal gets the anonymous answer
+    ("GET", "/api/portal/customers/{customer}/contacts"): CREATE,
+    ("POST", "/api/portal/customers/{customer}/contacts"): CREATE,
+    ("PATCH", "/api/portal/contacts/{contact_id}"): CREATE,
+    ("POST", "/api/portal/contacts/{contact_id}/invite"): CREATE,
+    ("POST", "/api/portal/contacts/{contact_id}/logout-everywhere"): CREATE,
+    ("POST", "/api/portal/orders/{number}/tracking-link"): SEE,
+    ("POST", "/api/portal/orders/{number}/calls"): SEE,
+    ("GET", "/api/portal/self-query"): SEE,
+    ("POST", "/api/portal/login/code"): PUBLIC_SAME,
+    ("POST", "/api/portal/login/verify"): PUBLIC_SAME,
+    ("GET", "/api/portal/me"): PUBLIC_SAME,
+    ("GET", "/api/portal/me/orders"): PUBLIC_SAME,
+    ("GET", "/api/portal/me/orders/{number}"): PUBLIC_SAME,
+    ("POST", "/api/portal/me/logout-everywhere"): PUBLIC_SAME,
+    ("GET", "/api/portal/track/{token}"): PUBLIC_SAME,
     ("POST", "/api/intake/{channel}"): PUBLIC_SAME,
     ("GET", "/api/intake/refused"): ADMIN,
     ("GET", "/api/intake/channels"): SEE,
@@ -112,6 +133,9 @@ API = {
     ("PUT", "/api/roles/{code}"): ADMIN,
     ("GET", "/api/calendar/years"): ADMIN,
     ("POST", "/api/calendar/official"): ADMIN,
+    **{("GET", f"/api/kpis/{figure}"): KPI for figure in (
+        "first-touch", "on-time", "processing", "stage-times", "open-by-stage", "stalled", "overdue",
+        "exceptions", "trend", "portal")},
 }
 
 WEB = {
@@ -120,6 +144,9 @@ WEB = {
     ("GET", "logout/"): PUBLIC_SAME,
     ("GET", "board/<str:code>/"): SEE,
     ("GET", "board/<str:code>/columns"): SEE,
+    ("GET", "kpi/"): KPI,
+    ("GET", "kpi/<str:audience>/"): KPI,
+    ("GET", "kpi/export/<str:panel>.xlsx"): KPI,
     ("GET", "orders/"): SEE,
     ("GET", "orders/export.xlsx"): SEE,
     ("GET", "orders/new/"): CREATE,
@@ -149,6 +176,20 @@ WEB = {
     ("POST", "intake/<int:pk>/replay"): CREATE,
     ("GET", "settings/customers/<str:code>/quick-link"): CREATE,
     ("GET", "q/<str:token>"): PUBLIC_SAME,
+    ("POST", "orders/<str:number>/tracking-link"): SEE,
+    ("POST", "orders/<str:number>/calls"): SEE,
+    ("GET", "settings/customers/<str:code>/portal/"): CREATE,
+    ("POST", "settings/customers/<str:code>/portal/"): CREATE,
+    ("POST", "settings/customers/<str:code>/portal/<int:pk>"): CREATE,
+    # the customer's pages: a staff session is no customer (the same answer as anonymous)
+    ("GET", "portal/"): PUBLIC_SAME,
+    ("GET", "portal/login/"): PUBLIC_SAME,
+    ("POST", "portal/login/"): PUBLIC_SAME,
+    ("GET", "portal/login/code/"): PUBLIC_SAME,
+    ("POST", "portal/logout/"): PUBLIC_SAME,
+    ("POST", "portal/logout-everywhere/"): PUBLIC_SAME,
+    ("GET", "portal/orders/<str:number>/"): PUBLIC_SAME,
+    ("GET", "track/<str:token>"): PUBLIC_SAME,
     ("GET", "settings/intake/"): ADMIN,
     ("POST", "settings/intake/"): ADMIN,
     ("POST", "settings/intake/master-data"): ADMIN,
@@ -333,12 +374,13 @@ def _api_url(path: str, ids: dict) -> str:
             .replace("{job_id}", str(ids["job"])).replace("{draft_id}", str(ids["draft"]))
             .replace("{code}", "T1" if "/workflows/" in path else "sales").replace("{customer}", "C001")
             .replace("{token}", "no-such-token").replace("{kind}", "png").replace("{channel}", "no-such-channel")
-            .replace("{rule_id}", "999999"))
+            .replace("{rule_id}", "999999").replace("{contact_id}", "999999"))
 
 
 def _web_url(pattern: str, ids: dict) -> str:
     special = {
         "board/<str:code>/": "/board/T1/", "board/<str:code>/columns": "/board/T1/columns",
+        "kpi/<str:audience>/": "/kpi/boss/", "kpi/export/<str:panel>.xlsx": "/kpi/export/overdue-stage.xlsx",
         "settings/workflows/<str:code>/": "/settings/workflows/T1/",
         "settings/workflows/<str:code>/guard-test": "/settings/workflows/T1/guard-test",
         "settings/customers/<str:code>/quick-link": "/settings/customers/C001/quick-link",
@@ -350,6 +392,9 @@ def _web_url(pattern: str, ids: dict) -> str:
         "settings/notify/endpoints/<str:code>/": "/settings/notify/endpoints/no-such-endpoint/",
         "settings/notify/templates/<str:event>/<str:channel>/": "/settings/notify/templates/order.created/all/",
         "q/<str:token>": "/q/no-such-token",
+        "track/<str:token>": "/track/no-such-token",
+        "settings/customers/<str:code>/portal/": "/settings/customers/C001/portal/",
+        "settings/customers/<str:code>/portal/<int:pk>": "/settings/customers/C001/portal/999999",
         "orders/<str:number>/files/<int:pk>": f"/orders/{ids['number']}/files/{ids['att']}",
         "intake/jobs/<int:pk>/": f"/intake/jobs/{ids['job']}/",
         "intake/drafts/<int:pk>/": f"/intake/drafts/{ids['draft']}/",

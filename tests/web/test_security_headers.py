@@ -68,6 +68,7 @@ def _samples(o: dict) -> dict[str, dict[str, str]]:
     order = {"number": o["number"]}
     return {
         "web:board": {"code": "T1"}, "web:board_columns": {"code": "T1"},
+        "web:kpi_dashboard": {"audience": "operations"}, "web:kpi_export": {"panel": "stage-times"},
         **{f"web:{n}": order for n in ("order_detail", "order_move", "order_override", "order_hold",
                                        "order_resume", "order_cancel", "order_attach", "ticket_open", "order_edit")},
         "web:attachment": {**order, "pk": o["attachment"]},
@@ -97,6 +98,14 @@ def _samples(o: dict) -> dict[str, dict[str, str]]:
         **{f"api:{n}": {"code": "miniprogram"} for n in ("create_channel", "change_channel", "rotate_secret",
                                                           "mapping_versions", "try_mapping")},
         **{f"api:{n}": {"code": "C001"} for n in ("get_aliases", "put_aliases")},
+        # the customer portal: staff's side, the customer's pages (signed out here) and links
+        **{f"web:{n}": order for n in ("portal_tracking_link", "portal_call_log", "portal_order")},
+        "web:portal_contacts": {"code": "C001"}, "web:portal_contact": {"code": "C001", "pk": "999999"},
+        "web:portal_track": {"token": "no-such-link"},
+        **{f"api:{n}": {"customer": "C001"} for n in ("list_contacts", "add_contact")},
+        **{f"api:{n}": {"contact_id": "999999"} for n in ("change_contact", "invite_contact", "end_contact_sessions")},
+        **{f"api:{n}": order for n in ("issue_tracking_link", "log_call", "my_order")},
+        "api:track": {"token": "no-such-link"},
     }
 
 

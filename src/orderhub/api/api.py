@@ -27,10 +27,12 @@ from orderhub.core.http.auth import BearerToken, SessionAuth, declare_capabiliti
 from orderhub.core.http.schemas import ERROR_DESCRIPTIONS
 from orderhub.intake.api import router as intake_router
 from orderhub.intake.api_setup import router as intake_setup_router
+from orderhub.kpis.api import router as kpis_router
 from orderhub.notify.api import router as notify_router
 from orderhub.orders.api import router as orders_router
 from orderhub.orders.api import workflow_checks as workflow_checks_router
 from orderhub.orders.calendar_api import router as calendar_router
+from orderhub.portal.api import router as portal_router
 from orderhub.rules.api import router as rules_router
 from orderhub.workflow.api import router as workflows_router
 
@@ -197,6 +199,8 @@ ROUTERS = {
     "/roles": roles_router,
     "/calendar": calendar_router,
     "/rules": rules_router,
+    "/portal": portal_router,
+    "/kpis": kpis_router,
 }
 # intake's set-up routes first: GET /intake/channels must not reach the webhook's POST /intake/{channel}
 api.add_router("/intake", intake_setup_router)

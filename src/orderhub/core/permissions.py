@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 # The permissions an administrator's role settings grant (see ``setting_permissions``).
 CHANGE_PRICE_PERM = "orders.change_price"
 VIEW_ALL_ORDERS_PERM = "orders.view_all_orders"
+# company-wide figures (every customer's orders, counted): supervisory roles (``core.roles``)
+KPIS_PERM = "orders.view_kpis"
 
 _SETTINGS_PERMS = ("workflow.change_workflowdefinition", "core.change_calendaroverride",
                    "catalog.change_customer", "catalog.change_product", "inventory.change_stocklevel",
@@ -75,6 +77,7 @@ CAPABILITIES: dict[str, Capability] = {c.code: c for c in (
     _c("orders.cancel", _lazy("Cancel orders"), "orders.cancel_order"),
     _c("orders.override", _lazy("Force orders past their guards"), "orders.override_guard"),
     _c("orders.attach", _lazy("Attach files to orders"), "orders.view_order", "orders.add_order"),
+    _c("kpis.view", _lazy("See the KPI dashboards and their figures"), KPIS_PERM),
     _c("workflow.view", _lazy("See workflow definitions"), "orders.view_order"),
     _c("workflow.change", _lazy("Change workflow definitions"), "workflow.change_workflowdefinition"),
     # everyone who sees orders: triage alerts are shown there to whichever roles a rule names
@@ -85,6 +88,12 @@ CAPABILITIES: dict[str, Capability] = {c.code: c for c in (
        "intake.view_refusedrequest"),
     _c("intake.quick_link", _lazy("Issue customers' quick-order links"), "orders.add_order",
        "intake.change_configversion"),
+    _c("portal.customer", _lazy("Customers' own portal (signed in with a one-time code; their own orders only)"),
+       public=True),
+    _c("portal.contacts", _lazy("Manage customers' portal contacts and invitations"), "orders.add_order",
+       "catalog.change_customer"),
+    _c("portal.tracking", _lazy("Share tracking links, log customers' calls, see the self-query rate"),
+       "orders.view_order"),
     _c("tickets.view", _lazy("See tickets"), "orders.view_order"),
     _c("tickets.open", _lazy("Open tickets"), "orders.view_order"),
     _c("tickets.resolve", _lazy("Resolve tickets (of one's own roles)"), "orders.view_order"),
@@ -175,6 +184,28 @@ def may_see_forensics(actor: Actor | None) -> bool:
     """The IP address and browser recorded with each change (staff's, too) are for managers and
     administrators; everyone else sees who, when and what."""
     return allowed(actor, "orders.view_events_forensics")
+
+
+# --------------------------------------------------------------------------- KPI dashboards
+
+#: The dashboards, one per audience, in tab order: 老板 (owner), 运营, 计划, 销售, 采购. Whoever
+#: holds ``kpis.view`` may open every tab; a role's own tab is the one it lands on.
+KPI_AUDIENCES = ("boss", "operations", "planning", "sales", "purchasing")
+_KPI_HOME = (  # first match wins
+    ("boss", frozenset({"vice_president", "manager", "admin"})),
+    ("operations", frozenset({"operations_director", "production_director", "production_manager"})),
+    ("planning", frozenset({"planning_supervisor", "planner"})),
+    ("sales", frozenset({"sales", "service"})),
+    ("purchasing", frozenset({"purchaser"})),
+)
+
+
+def kpi_audience(actor: Actor | None) -> str | None:
+    """The dashboard ``actor`` lands on (``/kpi/``), None when it may not see KPIs."""
+    if not allowed(actor, "kpis.view"):
+        return None
+    roles = actor.roles if actor is not None else frozenset()
+    return next((aud for aud, rs in _KPI_HOME if roles & rs), KPI_AUDIENCES[0])
 
 
 # --------------------------------------------------------------------------- prices

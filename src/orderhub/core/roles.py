@@ -27,6 +27,7 @@ ROLES = {
 # Django permissions each role holds (beyond moving orders out of the stages it owns). What each
 # permission allows is declared once, per capability, in ``core.permissions``.
 _FORENSICS = "orders.view_forensics"      # the IP address and browser recorded with each change
+_KPIS = "orders.view_kpis"                # the KPI dashboards and /api/kpis (company-wide figures)
 ROLE_PERMISSIONS = {
     "sales": ["orders.add_order", "orders.view_order", "orders.hold_order"],
     "service": ["orders.add_order", "orders.view_order", "orders.hold_order"],
@@ -39,20 +40,20 @@ ROLE_PERMISSIONS = {
     "logistics": ["orders.view_order"],
     "designer": ["orders.view_order"],
     "manager": ["orders.add_order", "orders.view_order", "orders.hold_order",
-                "orders.override_guard", "orders.cancel_order", _FORENSICS],
+                "orders.override_guard", "orders.cancel_order", _FORENSICS, _KPIS],
     "admin": ["orders.add_order", "orders.view_order", "orders.hold_order",
               "orders.override_guard", "orders.cancel_order", "workflow.change_workflowdefinition",
               "core.change_calendaroverride", "catalog.change_customer", "catalog.change_product",
               "notify.change_endpoint",
               "inventory.change_stocklevel", "auth.change_user",
               "intake.change_configversion", "intake.view_refusedrequest", "rules.change_rule",
-              _FORENSICS],
-    "planning_supervisor": ["orders.add_order", "orders.view_order", "orders.hold_order"],
-    "production_director": ["orders.view_order", "orders.hold_order"],
+              _FORENSICS, _KPIS],
+    "planning_supervisor": ["orders.add_order", "orders.view_order", "orders.hold_order", _KPIS],
+    "production_director": ["orders.view_order", "orders.hold_order", _KPIS],
     "production_manager": ["orders.view_order", "orders.hold_order"],
-    "operations_director": ["orders.view_order", "orders.hold_order", "orders.override_guard"],
+    "operations_director": ["orders.view_order", "orders.hold_order", "orders.override_guard", _KPIS],
     "vice_president": ["orders.view_order", "orders.hold_order", "orders.override_guard",
-                       "orders.cancel_order"],
+                       "orders.cancel_order", _KPIS],
 }
 
 # What an administrator sets per role (``core.RoleSetting``, the users and roles page or

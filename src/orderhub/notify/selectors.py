@@ -13,6 +13,7 @@ from django.db.models import Count, Min, Prefetch, QuerySet
 from django.utils.translation import gettext as _
 
 from orderhub.core.crypto import SecretUnreadable
+from orderhub.orders.kpis import order_filter
 
 from .models import DeliveryAttempt, DeliveryChannel, Endpoint, FirstTouch, JobRun, Message
 from .rendering import render_pending
@@ -82,11 +83,14 @@ def _pct(sorted_values: list[float], q: float) -> float | None:
     return sorted_values[k]
 
 
-def first_touch_stats(*, since: datetime | None = None, until: datetime | None = None) -> FirstTouchStats:
-    """First-touch latency of the orders submitted in [since, until): the median in business
-    time (nights, weekends and holidays excluded, as the cases define it) and the wall-clock
-    p50/p99 for dashboards."""
-    qs = FirstTouch.objects.all()
+def first_touch_stats(*, since: datetime | None = None, until: datetime | None = None,
+                      workflow: str | None = None, customer: str | None = None,
+                      channel: str | None = None) -> FirstTouchStats:
+    """First-touch latency of the orders submitted in [since, until) (of a workflow, customer
+    and channel when given): the median in business time (nights, weekends and holidays
+    excluded, as the cases define it) and the wall-clock p50/p99 for dashboards."""
+    qs = order_filter(FirstTouch.objects.all(), workflow=workflow, customer=customer, channel=channel,
+                      via="order__")
     if since is not None:
         qs = qs.filter(submitted_at__gte=since)
     if until is not None:

@@ -19,16 +19,20 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from django.db import connection
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Model, Q, QuerySet
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
+from orderhub.catalog.models import Customer
 from orderhub.core import clock
 from orderhub.workflow.models import WorkflowDefinition
 
 from .models import Order, StageInstance
+
+_M = TypeVar("_M", bound=Model)
 
 
 @dataclass(frozen=True)
@@ -73,14 +77,27 @@ def _window(since: datetime, until: datetime | None) -> tuple[datetime, datetime
     return since, until
 
 
+def order_filter(qs: QuerySet[_M], *, workflow: str | None = None, customer: str | None = None,
+                 channel: str | None = None, via: str = "") -> QuerySet[_M]:
+    """``qs`` narrowed to the orders of a workflow (code), a customer (code) and a channel;
+    ``via`` is the path from ``qs``'s model to the order ("order__" for stage stays)."""
+    if workflow:
+        qs = qs.filter(**{f"{via}workflow__code": workflow})
+    if customer:
+        qs = qs.filter(**{f"{via}customer__code": customer})
+    if channel:
+        qs = qs.filter(**{f"{via}channel": channel})
+    return qs
+
+
 def on_time_delivery_rate(*, since: datetime, until: datetime | None = None,
-                          workflow: str | None = None) -> OnTimeRate:
+                          workflow: str | None = None, customer: str | None = None,
+                          channel: str | None = None) -> OnTimeRate:
     """Orders completed in [since, until) (by the time they entered their final stage)."""
     since, until = _window(since, until)
-    qs = Order.objects.filter(status=Order.Status.COMPLETED, stage_entered_at__gte=since,
-                              stage_entered_at__lt=until)
-    if workflow:
-        qs = qs.filter(workflow__code=workflow)
+    qs = order_filter(Order.objects.filter(status=Order.Status.COMPLETED, stage_entered_at__gte=since,
+                                           stage_entered_at__lt=until),
+                      workflow=workflow, customer=customer, channel=channel)
     row = qs.annotate(
         done_on=TruncDate("stage_entered_at", tzinfo=timezone.get_current_timezone()),
         due_on=Coalesce("promised_date", "required_date"),
@@ -95,29 +112,45 @@ SELECT w.code, si.stage, count(*),
        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM si.exited_at - si.entered_at)),
        percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM si.exited_at - si.entered_at))
   FROM {stages} si
-  JOIN {workflows} w ON w.id = si.workflow_id
+  JOIN {workflows} w ON w.id = si.workflow_id {join}
  WHERE si.exited_at >= %s AND si.exited_at < %s {extra}
  GROUP BY w.code, si.stage
  ORDER BY w.code, si.stage
 """
 
 
+def _stage_times_sql(workflow: str | None, customer: str | None,
+                     channel: str | None) -> tuple[str, list[object]]:
+    extra, join, params = "", "", []
+    if workflow:
+        extra, params = "AND w.code = %s", [workflow]
+    if customer or channel:
+        join = f"JOIN {Order._meta.db_table} o ON o.id = si.order_id"
+    if customer:
+        extra += f" AND o.customer_id IN (SELECT id FROM {Customer._meta.db_table} WHERE code = %s)"
+        params.append(customer)
+    if channel:
+        extra += " AND o.channel = %s"
+        params.append(channel)
+    sql = _STAGE_TIMES_SQL.format(extra=extra, join=join, stages=StageInstance._meta.db_table,
+                                  workflows=WorkflowDefinition._meta.db_table)
+    return sql, params
+
+
 def stage_processing_times(*, since: datetime, until: datetime | None = None,
-                           workflow: str | None = None) -> list[StageTime]:
+                           workflow: str | None = None, customer: str | None = None,
+                           channel: str | None = None) -> list[StageTime]:
     """Median and p90 time in each stage, over the stays that ended in [since, until)."""
     since, until = _window(since, until)
     if connection.vendor == "postgresql":
-        params: list = [since, until]
-        extra = ""
-        if workflow:
-            extra, params = "AND w.code = %s", [*params, workflow]
+        sql, extra_params = _stage_times_sql(workflow, customer, channel)
         with connection.cursor() as cur:
-            cur.execute(_STAGE_TIMES_SQL.format(extra=extra, stages=StageInstance._meta.db_table,
-                                                workflows=WorkflowDefinition._meta.db_table), params)
+            cur.execute(sql, [since, until, *extra_params])
             return [StageTime(code, stage, n, float(med), float(p90))
                     for code, stage, n, med, p90 in cur.fetchall()]
     # other databases (the SQLite demo): the same figures computed here, one query
-    qs = StageInstance.objects.filter(exited_at__gte=since, exited_at__lt=until)
+    qs = order_filter(StageInstance.objects.filter(exited_at__gte=since, exited_at__lt=until),
+                      customer=customer, channel=channel, via="order__")
     if workflow:
         qs = qs.filter(workflow__code=workflow)
     spans: dict[tuple[str, str], list[float]] = defaultdict(list)
@@ -140,10 +173,11 @@ def _p90(xs: list[float]) -> float:
     return float(xs[lo] + (xs[hi] - xs[lo]) * (k - lo))
 
 
-def overdue_by_stage(*, now: datetime | None = None, workflow: str | None = None) -> list[StageOverdue]:
+def overdue_by_stage(*, now: datetime | None = None, workflow: str | None = None,
+                     customer: str | None = None, channel: str | None = None) -> list[StageOverdue]:
     """Open orders per workflow and stage, with those past their stage deadline (not held)."""
     now = now or clock.now()
-    qs = Order.objects.filter(status=Order.Status.OPEN)
+    qs = order_filter(Order.objects.filter(status=Order.Status.OPEN), customer=customer, channel=channel)
     if workflow:
         qs = qs.filter(workflow__in=WorkflowDefinition.objects.filter(code=workflow))
     rows = (qs.values("workflow__code", "stage")

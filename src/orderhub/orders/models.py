@@ -79,6 +79,8 @@ class Order(models.Model):
             ("change_price", _("Can set a price other than the standard price")),
             ("view_all_orders", _("Can see every customer's orders")),
             ("view_forensics", _("Can see the IP address and browser of each change")),
+            # the KPI dashboards and /api/kpis (company-wide figures: supervisory roles)
+            ("view_kpis", _("Can see the KPI dashboards")),
         ]
         constraints = [
             models.UniqueConstraint(fields=["channel", "external_ref"],

@@ -27,7 +27,7 @@ from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled
 
 from .editing import edit_refusal
-from .models import Order, OrderLine, Snapshot, StageInstance, snapshot_sealed_text
+from .models import Order, OrderLine, Snapshot, StageInstance, Ticket, snapshot_sealed_text
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,9 @@ class OrderFilter:
     owner_role: str | None = None
     owner: str | None = None
     search: str | None = None
+    channel: str | None = None
+    product: str | None = None      # orders with a line of this SKU
+    ticket: str | None = None       # orders with a ticket of this kind (the KPI drill-downs)
 
 
 def owned_stage_filter(roles: frozenset[str]) -> Q | None:
@@ -96,30 +99,28 @@ def check_visible(number: str, actor: Actor) -> None:
         raise _not_found(number)
 
 
+# OrderFilter fields that select orders by equality: field → lookup
+_EQUAL_FILTERS = {"stage": "stage", "workflow": "workflow__code", "urgency": "urgency",
+                  "customer": "customer__code", "owner": "owner__username", "status": "status",
+                  "on_hold": "on_hold", "channel": "channel"}
+
+
 def order_queryset(f: OrderFilter, *, actor: Actor) -> QuerySet[Order]:
     qs = visible(Order.objects.select_related("customer", "workflow", "owner"), actor)
-    if f.stage:
-        qs = qs.filter(stage=f.stage)
-    if f.workflow:
-        qs = qs.filter(workflow__code=f.workflow)
-    if f.urgency:
-        qs = qs.filter(urgency=f.urgency)
-    if f.customer:
-        qs = qs.filter(customer__code=f.customer)
+    qs = qs.filter(**{column: getattr(f, name) for name, column in _EQUAL_FILTERS.items()
+                      if getattr(f, name) not in (None, "")})
     if f.owner_role:
         owned = owned_stage_filter(frozenset({f.owner_role}))
         if owned is not None:
             qs = qs.filter(owned, status=Order.Status.OPEN)
-    if f.owner:
-        qs = qs.filter(owner__username=f.owner)
+    if f.product:
+        qs = qs.filter(pk__in=OrderLine.objects.filter(product__sku=f.product).values("order_id"))
+    if f.ticket:
+        qs = qs.filter(pk__in=Ticket.objects.filter(kind=f.ticket).values("order_id"))
     if f.search:
         term = f.search.strip()
         qs = qs.filter(Q(number__startswith=term.upper()) | Q(external_ref=term)
                        | Q(customer__code=term.upper()) | Q(customer__name__contains=term))
-    if f.status:
-        qs = qs.filter(status=f.status)
-    if f.on_hold is not None:
-        qs = qs.filter(on_hold=f.on_hold)
     if f.overdue is True:
         qs = qs.filter(status=Order.Status.OPEN, stage_due_at__lt=clock.now())
     elif f.overdue is False:

@@ -17,6 +17,7 @@ def workspace(request):
         "nav_is_admin": permissions.allowed(actor, "settings.view"),
         "nav_can_add": permissions.allowed(actor, "orders.create"),
         "nav_can_view": permissions.allowed(actor, "orders.view"),
+        "nav_can_kpi": permissions.allowed(actor, "kpis.view"),
         "nav_can_intake": permissions.allowed(actor, "intake.view"),
         "actor": actor,
         "nav_unread": notify_badge_count(request),

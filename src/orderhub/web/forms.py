@@ -45,6 +45,9 @@ class OrderFilterForm(forms.Form):
     overdue = forms.ChoiceField(label=_("Overdue"), required=False, choices=YES_NO)
     on_hold = forms.ChoiceField(label=_("On hold"), required=False, choices=YES_NO)
     mine = forms.BooleanField(label=_("Waiting on my roles"), required=False)
+    channel = forms.CharField(label=_("Channel"), required=False, max_length=32)
+    product = forms.CharField(label=_("Product"), required=False, max_length=64)
+    ticket = forms.CharField(label=_("Ticket type"), required=False, max_length=40)
     sort = forms.ChoiceField(label=_("Sort by"), required=False, choices=list(SORTS.items()))
     desc = forms.BooleanField(label=_("Descending"), required=False)
 
@@ -56,7 +59,8 @@ class OrderFilterForm(forms.Form):
             customer=(d.get("customer") or "").upper() or None, urgency=d.get("urgency") or None,
             status=d.get("status") or None, tag=(d.get("tag") or "").lstrip("#") or None,
             owner=d.get("owner") or None, overdue=yes_no.get(d.get("overdue")),
-            on_hold=yes_no.get(d.get("on_hold")),
+            on_hold=yes_no.get(d.get("on_hold")), channel=d.get("channel") or None,
+            product=d.get("product") or None, ticket=d.get("ticket") or None,
         )
 
     def ordering(self) -> list[str]:

@@ -192,6 +192,11 @@ class StageSpec(_Strict):
     # from this stage on, the order's header and ship-to can no longer be edited (e.g. shipped);
     # a final stage and a closed order lock edits too
     locks_edits: bool = False
+    # what customers see (portal, tracking links): a name and a sentence for the stage (defaults:
+    # the stage's name and a sentence by its place), or hidden: shown as the visible stage before
+    customer_label: str | None = Field(default=None, min_length=1, max_length=40)
+    customer_note: str | None = Field(default=None, max_length=200)
+    hidden: bool = False
 
 
 class WorkflowSpec(_Strict):

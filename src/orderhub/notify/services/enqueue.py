@@ -56,7 +56,7 @@ logger = logging.getLogger(__name__)
 class Recipient:
     """Who a notification is for. Use the constructors."""
 
-    kind: str   # role | user | customer | webhook
+    kind: str   # role | user | customer | webhook | address
     ref: str
 
     @classmethod
@@ -72,6 +72,12 @@ class Recipient:
     def customer(cls, customer_id: int) -> Recipient:
         """The customer's e-mail / mobile (customers have no in-app inbox)."""
         return cls("customer", str(int(customer_id)))
+
+    @classmethod
+    def address(cls, channel: str, address: str) -> Recipient:
+        """One e-mail address or mobile number (``channel`` "email" or "sms"): a customer's
+        portal contact, who has no user and no inbox."""
+        return cls("address", f"{channel}:{address}")
 
     @classmethod
     def webhook(cls, endpoint_code: str) -> Recipient:
@@ -243,6 +249,11 @@ def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[dict[str, Any
                 targets.append((DeliveryChannel.EMAIL, email_ep, email, None, label, None))
             if DeliveryChannel.SMS in chans and mobile and sms_ep:
                 targets.append((DeliveryChannel.SMS, sms_ep, mobile, None, label, None))
+        elif rec.kind == "address":
+            ch, _sep, where = rec.ref.partition(":")
+            ep = email_ep if ch == DeliveryChannel.EMAIL else sms_ep if ch == DeliveryChannel.SMS else None
+            if ep is not None and where and (allowed is None or ch in allowed):
+                targets.append((ch, ep, where, None, f"{ch}:{where}", None))
         elif rec.kind == "webhook":
             ep = lk.endpoint(rec.ref)
             if ep is not None and (allowed is None or ep.kind in allowed):

@@ -38,6 +38,8 @@ from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled
 
 from ..forms import SORTS, OrderEditForm, OrderFilterForm, OrderHeaderForm, ReasonForm
+from ..kpi_panels import Names
+from ..labels import channel_label
 from .common import actor_for, field_errors, refused, requires, visible_or_404
 
 PAGE_SIZE = 50
@@ -65,8 +67,24 @@ def order_list(request):
     page.object_list = label_stages(page.object_list)
     return render(request, "web/order_list.html", {
         "form": form, "page": page, "orders": page.object_list, "sorts": SORTS, "capped": rows.capped,
+        "drill": _drill(form),
         "workflows": WorkflowDefinition.objects.filter(is_current=True).order_by("code"),
     })
+
+
+def _drill(form) -> list[tuple[str, str, str, str]]:
+    """The filters only the KPI dashboards' drill-downs set (channel, product, ticket type):
+    kept as hidden fields and shown in words."""
+    if not form.is_valid():
+        return []
+    out = []
+    for name in ("channel", "product", "ticket"):
+        value = form.cleaned_data.get(name)
+        if value:
+            text = (channel_label(value) if name == "channel"
+                    else Names().kind(value) if name == "ticket" else value)
+            out.append((name, str(form.fields[name].label), value, text))
+    return out
 
 
 @requires("orders.export")

@@ -1,0 +1,208 @@
+"""KPI API (mounted at /api/kpis): the dashboards' figures for an ERP or BI tool, one
+operation per figure, each reading the same selector as the page (``kpis.selectors``), so the
+numbers are equal. Every operation takes the same filter (period, workflow, customer,
+channel); durations are seconds, rates shares in 0..1, ``null`` where nothing was measured
+(never a zero standing in for "no data"). Capability ``kpis.view``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from ninja import Query, Router, Schema
+from pydantic import Field
+
+from orderhub.core.http.auth import requires
+from orderhub.core.http.schemas import ERRORS, BizDate, Line
+
+from . import selectors
+from .selectors import KpiFilter
+
+router = Router(tags=["kpis"])
+
+
+class KpiQuery(Schema):
+    start: BizDate | None = Field(None, description="first day of the period (business time zone); "
+                                                    "default: 29 days before `end`")
+    end: BizDate | None = Field(None, description="last day of the period, included; default: today")
+    workflow: Line | None = Field(None, max_length=32, description="workflow code, e.g. T1")
+    customer: Line | None = Field(None, max_length=32, description="customer code, e.g. C0101")
+    channel: Line | None = Field(None, max_length=32, description="intake channel, e.g. wechat")
+    stalled_days: int | None = Field(None, ge=1, le=250,
+                                     description="working days without change that make an order stalled (default 5)")
+
+    def kpi_filter(self) -> KpiFilter:
+        return KpiFilter.build(start=self.start, end=self.end, workflow=self.workflow,
+                               customer=self.customer, channel=self.channel, stalled_days=self.stalled_days)
+
+
+class FirstTouchOut(Schema):
+    count: int = Field(description="orders submitted in the period with a first touch recorded")
+    median_business_seconds: float | None = Field(description="median latency in business time")
+    p50_seconds: float | None = Field(description="wall-clock median")
+    p99_seconds: float | None
+
+
+class OnTimeOut(Schema):
+    completed: int
+    on_time: int
+    late: int
+    rate: float | None = Field(description="on_time / completed; null when nothing was completed")
+
+
+class SpanOut(Schema):
+    count: int
+    mean_seconds: float | None
+    median_seconds: float | None
+    p90_seconds: float | None
+
+
+class StageTimeOut(Schema):
+    workflow: str
+    stage: str
+    count: int
+    median_seconds: float | None
+    p90_seconds: float | None
+
+
+class OpenByStageOut(Schema):
+    workflow: str
+    stage: str
+    red: int
+    yellow: int
+    green: int
+    total: int
+
+
+class StalledOrderOut(Schema):
+    number: str
+    customer: str
+    workflow: str
+    stage: str
+    updated_at: str
+
+
+class StalledOut(Schema):
+    days: int
+    cutoff: str = Field(description="orders unchanged since before this moment are stalled")
+    count: int
+    orders: list[StalledOrderOut] = Field(description="the longest-stalled, at most 20")
+
+
+class OverdueStageOut(Schema):
+    workflow: str
+    stage: str
+    open: int
+    overdue: int
+    on_hold: int
+
+
+class OverdueOrderOut(Schema):
+    number: str
+    customer: str
+    workflow: str
+    stage: str
+    due_at: str
+    overdue_seconds: float | None
+
+
+class OverdueOut(Schema):
+    count: int
+    by_stage: list[OverdueStageOut]
+    top: list[OverdueOrderOut] = Field(description="the five most overdue open orders")
+
+
+class TopRowOut(Schema):
+    key: list[str | None] = Field(description="the group: [kind], [sku], [customer code] or [workflow, stage]")
+    count: int
+
+
+class ExceptionsOut(Schema):
+    count: int
+    kind: list[TopRowOut]
+    product: list[TopRowOut]
+    customer: list[TopRowOut]
+    stage: list[TopRowOut]
+
+
+class TrendRowOut(Schema):
+    period: date = Field(description="the day, or the Monday of the week")
+    created: int
+    completed: int
+    on_time: int
+
+
+class TrendOut(Schema):
+    day: list[TrendRowOut]
+    week: list[TrendRowOut]
+
+
+class PortalOut(Schema):
+    self_query_rate: float | None = Field(description="null: not recorded yet (no customer portal)")
+    coei: float | None = Field(description="customer order experience index; null: not recorded yet")
+    recorded: bool
+
+
+def _figure(code: str, q: KpiQuery) -> Any:
+    return selectors.FIGURES[code](q.kpi_filter())
+
+
+@router.get("/first-touch", auth=requires("kpis.view"), response={200: FirstTouchOut, **ERRORS})
+def first_touch(request, q: Query[KpiQuery]):
+    """First-touch latency of the orders submitted in the period (seed 001: 17.3 h → 22 min)."""
+    return _figure("first-touch", q)
+
+
+@router.get("/on-time", auth=requires("kpis.view"), response={200: OnTimeOut, **ERRORS})
+def on_time(request, q: Query[KpiQuery]):
+    """On-time delivery of the orders completed in the period (seed 004: 98.3 %)."""
+    return _figure("on-time", q)
+
+
+@router.get("/processing", auth=requires("kpis.view"), response={200: SpanOut, **ERRORS})
+def processing(request, q: Query[KpiQuery]):
+    """Processing time per order: arrival to the end of its first stage (seed 002: 27 min 18 s → 6 min 18 s)."""
+    return _figure("processing", q)
+
+
+@router.get("/stage-times", auth=requires("kpis.view"), response={200: list[StageTimeOut], **ERRORS})
+def stage_times(request, q: Query[KpiQuery]):
+    """Median and p90 time in each stage, over the stays that ended in the period."""
+    return _figure("stage-times", q)
+
+
+@router.get("/open-by-stage", auth=requires("kpis.view"), response={200: list[OpenByStageOut], **ERRORS})
+def open_by_stage(request, q: Query[KpiQuery]):
+    """Open orders now per workflow and stage, by urgency."""
+    return _figure("open-by-stage", q)
+
+
+@router.get("/stalled", auth=requires("kpis.view"), response={200: StalledOut, **ERRORS})
+def stalled(request, q: Query[KpiQuery]):
+    """Open orders unchanged for `stalled_days` working days (seed 003: 47 zombie orders)."""
+    return _figure("stalled", q)
+
+
+@router.get("/overdue", auth=requires("kpis.view"), response={200: OverdueOut, **ERRORS})
+def overdue(request, q: Query[KpiQuery]):
+    """Open orders past their stage deadline, per stage, and the TOP5 (seed 000)."""
+    return _figure("overdue", q)
+
+
+@router.get("/exceptions", auth=requires("kpis.view"), response={200: ExceptionsOut, **ERRORS})
+def exceptions(request, q: Query[KpiQuery]):
+    """Tickets opened in the period, TOP10 by kind, product, customer and stage (seed 002)."""
+    return _figure("exceptions", q)
+
+
+@router.get("/trend", auth=requires("kpis.view"), response={200: TrendOut, **ERRORS})
+def trend(request, q: Query[KpiQuery]):
+    """Orders created, completed and completed on time, per day and per week of the period."""
+    return _figure("trend", q)
+
+
+@router.get("/portal", auth=requires("kpis.view"), response={200: PortalOut, **ERRORS})
+def portal(request, q: Query[KpiQuery]):
+    """Self-query rate and COEI (seed 002: 62.3 → 89.7): null until the customer portal records them."""
+    return _figure("portal", q)

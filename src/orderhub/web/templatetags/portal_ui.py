@@ -1,0 +1,18 @@
+"""The portal card of a staff order page: tracking link, one-click call log, opens and calls."""
+
+from django import template
+
+from orderhub.core import permissions
+from orderhub.portal.selectors import order_portal_summary
+
+from ..views.common import actor_for
+
+register = template.Library()
+
+
+@register.inclusion_tag("web/portal/_order_card.html", takes_context=True)
+def order_portal_card(context, order):
+    request = context["request"]
+    allowed = permissions.allowed(actor_for(request), "portal.tracking")
+    return {"order": order, "allowed": allowed, "csrf_token": context.get("csrf_token"),
+            "summary": order_portal_summary(order) if allowed else None}

@@ -1,0 +1,98 @@
+"""The KPI dashboards (``/kpi/``): one page per audience (owner, operations, planning, sales,
+purchasing) over the figures of ``kpis.selectors`` (the same functions ``/api/kpis`` answers
+from), each chart with its table, its drill-down to the order list and an Excel download."""
+
+from __future__ import annotations
+
+from django import forms
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from orderhub.core import clock
+from orderhub.core.downloads import download_response
+from orderhub.core.permissions import KPI_AUDIENCES, kpi_audience
+from orderhub.kpis.exports import table_workbook
+from orderhub.kpis.selectors import KpiFilter
+
+from .. import kpi_panels
+from .common import actor_for, requires
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class KpiFilterForm(forms.Form):
+    start = forms.DateField(label=gettext_lazy("Period from"), required=False,
+                            widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=gettext_lazy("Period to"), required=False,
+                          widget=forms.DateInput(attrs={"type": "date"}))
+    workflow = forms.ChoiceField(label=gettext_lazy("Workflow"), required=False)
+    customer = forms.ChoiceField(label=gettext_lazy("Customer"), required=False)
+    channel = forms.ChoiceField(label=gettext_lazy("Channel"), required=False)
+    stalled_days = forms.IntegerField(label=gettext_lazy("Stalled after (working days)"), required=False,
+                                      min_value=1, max_value=250)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        any_ = [("", _("all"))]
+        for name, choices in kpi_panels.filter_choices().items():
+            self.fields[name].choices = any_ + choices
+
+    def kpi_filter(self) -> KpiFilter:
+        d = self.cleaned_data if self.is_valid() else {}
+        return KpiFilter.build(start=d.get("start"), end=d.get("end"), workflow=d.get("workflow"),
+                               customer=d.get("customer"), channel=d.get("channel"),
+                               stalled_days=d.get("stalled_days"), now=clock.now())
+
+
+@requires("kpis.view")
+def kpi_home(request):
+    """To the dashboard of the viewer's own audience, keeping the filter."""
+    url = reverse("web:kpi_dashboard", args=[kpi_audience(actor_for(request)) or KPI_AUDIENCES[0]])
+    return redirect(url + ("?" + request.GET.urlencode() if request.GET else ""))
+
+
+@requires("kpis.view")
+def kpi_dashboard(request, audience: str):
+    if audience not in kpi_panels.AUDIENCE_PANELS:
+        raise Http404
+    form = KpiFilterForm(request.GET or None)
+    f = form.kpi_filter()
+    figures, panels = kpi_panels.build(kpi_panels.AUDIENCE_PANELS[audience], f)
+    labels = kpi_panels.audience_labels()
+    query = request.GET.urlencode()
+    return render(request, "web/kpi/dashboard.html", {
+        "form": form, "f": f, "panels": panels, "figures": figures, "audience": audience,
+        "tabs": [(a, labels[a], reverse("web:kpi_dashboard", args=[a]) + ("?" + query if query else ""))
+                 for a in KPI_AUDIENCES],
+        "audience_label": labels[audience], "query": query,
+        "charts": [{"id": p.code, **p.chart} for p in panels if p.chart],
+    })
+
+
+@requires("kpis.view")
+def kpi_export(request, panel: str):
+    """One panel's table as an Excel workbook, for the same filter as the page."""
+    if panel not in kpi_panels.PANEL_CODES:
+        raise Http404
+    form = KpiFilterForm(request.GET or None)
+    f = form.kpi_filter()
+    _figures, (p,) = kpi_panels.build([panel], f)
+    names = kpi_panels.Names()
+    lines = [_("Period: %(start)s to %(end)s") % {"start": f.start, "end": f.end}]
+    if f.workflow:
+        lines.append(_("Workflow") + ": " + names.workflow(f.workflow))
+    if f.customer:
+        lines.append(_("Customer") + ": " + names.customer(f.customer))
+    if f.channel:
+        lines.append(_("Channel") + ": " + str(kpi_panels.CHANNEL_LABELS.get(f.channel, f.channel)))
+    if p.note:
+        lines.append(p.note)
+    lines.append(_("Generated %(at)s by %(who)s") % {
+        "at": timezone.localtime(f.now).strftime("%Y-%m-%d %H:%M:%S"), "who": actor_for(request).label})
+    content = table_workbook(title=p.title, lines=lines, columns=p.columns, rows=p.rows, now=f.now)
+    return download_response(content, filename=f"kpi-{panel}-{f.start:%Y%m%d}-{f.end:%Y%m%d}.xlsx",
+                             fallback="kpi.xlsx", content_type=XLSX)

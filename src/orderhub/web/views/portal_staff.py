@@ -1,0 +1,110 @@
+"""Staff's side of the customer portal: a customer's contacts (add, invite, switch off, end
+their sessions) with the customer's self-query rate; an order's tracking link with its QR code;
+an inbound "where is my order" call logged in one click."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from orderhub.catalog.models import Customer
+from orderhub.core.errors import DomainError
+from orderhub.portal import selectors, services
+from orderhub.portal.models import Contact
+
+from .common import actor_for, field_errors, refused, requires, visible_or_404
+
+
+def _customer(code: str) -> Customer:
+    cust = Customer.objects.filter(code=code).first()
+    if cust is None:
+        raise Http404(code)
+    return cust
+
+
+def _login_url(request) -> str:
+    return request.build_absolute_uri(reverse("web:portal_login"))
+
+
+@requires("portal.contacts")
+def contacts(request, code: str):
+    """A customer's portal contacts; add one (and invite it)."""
+    cust = _customer(code)
+    errors: dict[str, list[str]] = {}
+    values: dict[str, str] = {}
+    if request.method == "POST":
+        values = {k: request.POST.get(k, "").strip() for k in ("name", "email", "mobile")}
+        actor = actor_for(request)
+        try:
+            c = services.contact_save(customer=code, data=services.ContactInput(**values), actor=actor)
+            if request.POST.get("invite") == "1":
+                services.contact_invite(contact_id=c.pk, login_url=_login_url(request), actor=actor)
+        except DomainError as e:
+            errors = field_errors(e)
+        else:
+            messages.success(request, _("联系人 %(name)s 已添加。") % {"name": c.name})
+            return redirect("web:portal_contacts", code=code)
+    return render(request, "web/portal/staff_contacts.html", {
+        "customer": cust, "contacts": selectors.contacts_of(cust.pk), "values": values, "errors": errors,
+        "rate": selectors.self_query_rate(actor=actor_for(request), customer=cust.code),
+    }, status=400 if errors else 200)
+
+
+@requires("portal.contacts")
+@require_POST
+def contact_action(request, code: str, pk: int):
+    """invite | disable | enable | logout_all, on one contact of the customer."""
+    cust = _customer(code)
+    contact = Contact.objects.filter(pk=pk, customer=cust).first()
+    if contact is None:
+        raise Http404(str(pk))
+    back = reverse("web:portal_contacts", args=[code])
+    actor = actor_for(request)
+    action = request.POST.get("action", "")
+    try:
+        if action == "invite":
+            services.contact_invite(contact_id=pk, login_url=_login_url(request), actor=actor)
+            messages.success(request, _("邀请已发送给 %(name)s。") % {"name": contact.name})
+        elif action in ("disable", "enable"):
+            services.contact_save(customer=code, contact_id=pk, actor=actor, data=services.ContactInput(
+                name=contact.name, email=contact.email, mobile=contact.mobile, is_active=action == "enable"))
+            messages.success(request, _("已保存。"))
+        elif action == "logout_all":
+            services.logout_everywhere(contact_id=pk, actor=actor)
+            messages.success(request, _("%(name)s 的所有登录已退出。") % {"name": contact.name})
+        else:
+            messages.error(request, _("未知操作。"))
+    except DomainError as e:
+        return refused(request, e, back)
+    return redirect(back)
+
+
+@requires("portal.tracking")
+@require_POST
+def tracking_link(request, number: str):
+    """Issue the order's tracking link and show it with its QR code (to print or send)."""
+    visible_or_404(request, number)
+    try:
+        token, expires = services.tracking_link_issue(order=number, actor=actor_for(request))
+    except DomainError as e:
+        return refused(request, e, reverse("web:order_detail", args=[number]))
+    url = request.build_absolute_uri(reverse("web:portal_track", args=[token]))
+    return render(request, "web/portal/staff_link.html", {
+        "number": number, "url": url, "expires": expires, "svg": services.tracking_qr(url).decode()})
+
+
+@requires("portal.tracking")
+@require_POST
+def call_log(request, number: str):
+    """One click: the customer phoned to ask where the order is."""
+    visible_or_404(request, number)
+    try:
+        services.call_log(order=number, note=request.POST.get("note", ""), actor=actor_for(request))
+    except DomainError as e:
+        return refused(request, e, reverse("web:order_detail", args=[number]))
+    messages.success(request, _("已记录一次客户来电查询。"))
+    return redirect("web:order_detail", number=number)
