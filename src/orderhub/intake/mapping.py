@@ -743,12 +743,8 @@ def triage_order_input(data: OrderInput, *, customer: Customer, total: Decimal |
         "hours_to_due": hours,
         "line_count": Decimal(len(data.lines)),
         "qty": sum((ln.qty for ln in data.lines), Decimal(0)),
-        "urgency": data.urgency,
-        "channel": data.channel,
-        "customer": customer.code,
-        "customer_tier": customer.tier,
-        "workflow": workflow,
-        "tags": list(data.tags),
+        "urgency": data.urgency, "channel": data.channel, "customer": customer.code,
+        "customer_tier": customer.tier, "workflow": workflow, "tags": list(data.tags),
     }
     alerts: list[dict[str, Any]] = []
     for rule in rules:
