@@ -24,6 +24,12 @@ def test_demo_company_has_orders_in_every_t1_stage_some_overdue_and_blocked():
     assert 10 <= result["overdue"] <= 150
     assert 3 <= result["blocked"] <= 100
     assert Order.objects.filter(on_hold=True).exists() and Order.objects.filter(forced=True).exists()
+    # each finance hold told the order's own sales owner (the shipped rule hold_tell_sales_owner)
+    from orderhub.notify.models import Message
+
+    for held in Order.objects.filter(on_hold=True).select_related("owner"):
+        told = Message.objects.filter(event="rule.notify", order=held, channel="inapp")
+        assert held.owner is not None and {m.user_id for m in told} == {held.owner_id}, held.number
     _, breaks, bad = verify_order_audit()
     assert breaks == [] and bad == []
     # the first stage's owner was told as each order came in: first touch is seconds, not days
