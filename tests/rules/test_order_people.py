@@ -44,6 +44,11 @@ def test_a_finance_hold_tells_the_orders_sales_owner_in_app(company):
     c.force_login(company["users"]["sales"])
     page = c.get("/notifications/").content.decode()
     assert order.number in page and "挂起原因：税号有误" in page
+    # the firing log reads in words: the changed fields by their names, held as 是
+    log = Client()
+    log.force_login(company["users"]["admin"])
+    firings = log.get("/rules/firings/").content.decode()
+    assert "on_hold" not in firings and "hold_reason" not in firings and "本次变更挂起了订单" in firings
     # resuming is no hold: nothing more
     services.order_resume(order=order.number, actor=company["actors"]["finance"], reason="已更正")
     assert Message.objects.filter(event="rule.notify", order=order).count() == told.count()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+from django.core.exceptions import FieldDoesNotExist
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -18,6 +19,7 @@ from orderhub.intake import events as intake_events
 from orderhub.intake.models import InboundMessage
 from orderhub.notify import events as notify_events
 from orderhub.orders import events
+from orderhub.orders.models import Order
 from orderhub.rules.models import Trigger
 from orderhub.workflow.labels import FACT_LABELS
 from orderhub.workflow.models import WorkflowDefinition
@@ -118,6 +120,15 @@ def fact_label(name: str) -> str:
     return str(FACT_LABELS.get(name, name))
 
 
+def order_field_label(name: str) -> str:
+    """An order field's name as people read it ("on_hold" → 已挂起), from the model's verbose
+    names; a name that is no field: its fact label, or as it is."""
+    try:
+        return str(Order._meta.get_field(name).verbose_name)
+    except FieldDoesNotExist:
+        return fact_label(name)
+
+
 def value_text(value, *, stage_names: dict | None = None, name: str = "") -> str:
     """A value as people read it: yes/no for booleans, stage names for stage codes, local time
     for timestamps, plain digits for numbers, lists joined, — for nothing."""
@@ -126,6 +137,8 @@ def value_text(value, *, stage_names: dict | None = None, name: str = "") -> str
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if isinstance(value, (list, tuple)):
+        if name == "changed_fields":   # order fields, by their names
+            return "、".join(order_field_label(str(v)) for v in value)
         return "、".join(value_text(v, stage_names=stage_names, name=name) for v in value)
     if isinstance(value, dict):
         if "message" in value:

@@ -144,10 +144,7 @@ def is_blocked_move(action: str) -> bool:
 @register.filter
 def field_label(name: str) -> str:
     """An order field's name as people read it ("stage" → 阶段), from the model's verbose names."""
-    try:
-        return str(Order._meta.get_field(name).verbose_name)
-    except Exception:  # not a model field (e.g. a key in event data): a fact's label, or as it is
-        return labels.fact_label(name)
+    return labels.order_field_label(name)
 
 
 @register.simple_tag
