@@ -96,6 +96,7 @@ def test_the_same_order_is_tagged_and_triaged_alike_by_intake_web_form_and_api(t
     page = c.get("/intake/").content.decode()
     for number in Order.objects.values_list("number", flat=True):
         assert number in page
+    assert "#急单大额" in page and "t1_urgent_large" not in page   # the rule by its tag, not its code
 
 
 def test_a_small_order_gets_its_remark_tags_but_no_alert(t1_fast):

@@ -206,6 +206,7 @@ def triage_alerts_for(*, username: str, roles: frozenset[str] | set[str], actor:
         seen.add((number, e["data"].get("rule")))
         message = e["subject_id"] if e["subject_type"] == INBOUND_SUBJECT else None  # None: web form or API
         out.append({"at": e["at"], "message": message, "order": order, "rule": e["data"].get("rule"),
+                    "label": e["data"].get("label") or e["data"].get("rule"),
                     "total": e["data"].get("total"), "hours_to_due": e["data"].get("hours_to_due"),
                     "required_date": e["data"].get("required_date"),
                     "recipients": e["data"].get("recipients") or [], "fallback": e["data"].get("fallback")})

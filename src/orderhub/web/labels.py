@@ -120,13 +120,24 @@ def fact_label(name: str) -> str:
     return str(FACT_LABELS.get(name, name))
 
 
+def tag_label(tag: str) -> str:
+    """A tag as people read it: one '#', and the tags intake's rules add in words
+    (``check:<item>`` → 出货前检查：<item>; ``triage:<rule>`` → 进单分级标记)."""
+    if tag.startswith("check:"):
+        return _("Check before shipping: %(item)s") % {"item": tag[len("check:"):]}
+    if tag.startswith("triage:"):
+        return _("Flagged at triage")
+    return "#" + tag.lstrip("#")
+
+
 def order_field_label(name: str) -> str:
     """An order field's name as people read it ("on_hold" → 已挂起), from the model's verbose
     names; a name that is no field: its fact label, or as it is."""
     try:
-        return str(Order._meta.get_field(name).verbose_name)
+        label = getattr(Order._meta.get_field(name), "verbose_name", None)   # a relation has none
     except FieldDoesNotExist:
-        return fact_label(name)
+        label = None
+    return str(label) if label is not None else fact_label(name)
 
 
 def value_text(value, *, stage_names: dict | None = None, name: str = "") -> str:

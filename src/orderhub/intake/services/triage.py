@@ -51,6 +51,7 @@ class TriageAlert:
     total: str
     hours_to_due: str
     required_date: str
+    label: str = ""                      # what people call the rule (its tag), not its code
 
     @property
     def usernames(self) -> list[str]:
@@ -67,7 +68,7 @@ class TriageAlert:
         return _("Order %(number)s for %(customer)s: %(total)s CNY, due %(date)s (%(hours)s h after it was "
                  "placed). Triage rule %(rule)s alerts: %(roles)s.") % {
             "number": self.order.number, "customer": self.order.customer.name or self.order.customer.code,
-            "total": self.total, "date": self.required_date, "hours": self.hours_to_due, "rule": self.rule,
+            "total": self.total, "date": self.required_date, "hours": self.hours_to_due, "rule": self.label or self.rule,
             "roles": roles}
 
 
@@ -81,8 +82,15 @@ def _people(roles: tuple[str, ...]) -> tuple[tuple[Any, ...], bool]:
     return backup, True
 
 
+def _rule_labels() -> dict[str, str]:
+    """Triage rule code → what people call it (its tag, else its code)."""
+    version = current_config("triage", "default")
+    return {r.spec.code: r.spec.tag or r.spec.code for r in compiled_config(version)} if version else {}
+
+
 def _alerts(order: Order, message_id: int | None, raw: list[dict[str, Any]]) -> list[TriageAlert]:
     out = []
+    names = _rule_labels() if raw else {}
     for a in raw:
         roles = tuple(a.get("roles") or ())
         if not roles:
@@ -90,7 +98,8 @@ def _alerts(order: Order, message_id: int | None, raw: list[dict[str, Any]]) -> 
         people, fallback = _people(roles)
         out.append(TriageAlert(rule=a["rule"], order=order, message_id=message_id, roles=roles,
                                recipients=people, fallback=fallback, total=a.get("total", ""),
-                               hours_to_due=a.get("hours_to_due", ""), required_date=a.get("required_date", "")))
+                               hours_to_due=a.get("hours_to_due", ""), required_date=a.get("required_date", ""),
+                               label=a.get("label") or names.get(a["rule"], a["rule"])))
     return out
 
 
@@ -147,7 +156,7 @@ def triage_record_order(*, order: Order, alerts: list[dict[str, Any]], actor: Ac
 
 
 def _audit_data(a: TriageAlert) -> dict[str, Any]:
-    return {"rule": a.rule, "roles": list(a.roles), "total": a.total, "hours_to_due": a.hours_to_due,
+    return {"rule": a.rule, "label": a.label, "roles": list(a.roles), "total": a.total, "hours_to_due": a.hours_to_due,
             "required_date": a.required_date, "recipients": a.usernames, "fallback": a.fallback}
 
 

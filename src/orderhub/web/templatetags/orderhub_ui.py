@@ -125,6 +125,11 @@ def trigger_label(code: str) -> str:
 
 
 @register.filter
+def tag_label(tag: str) -> str:
+    return labels.tag_label(tag)
+
+
+@register.filter
 def fact_label(name: str) -> str:
     return labels.fact_label(name)
 
