@@ -35,6 +35,7 @@ from orderhub.orders.api import workflow_checks as workflow_checks_router
 from orderhub.orders.calendar_api import router as calendar_router
 from orderhub.orders.shortages_api import router as shortages_router
 from orderhub.portal.api import router as portal_router
+from orderhub.portal.api import staff_messages_router
 from orderhub.purchasing.api import router as purchasing_router
 from orderhub.rules.api import router as rules_router
 from orderhub.shipping.api import order_router as shipping_order_router
@@ -217,4 +218,5 @@ for prefix, router in ROUTERS.items():
     api.add_router(prefix, router)
 api.add_router("/workflows", workflow_checks_router)  # POST /workflows/{code}/guard-test (orders app)
 api.add_router("/orders", shipping_order_router)  # /orders/{number}/shipments (shipping app)
-declare_capabilities(intake_setup_router, workflow_checks_router, shipping_order_router, *ROUTERS.values())  # each operation's capability in the OpenAPI (x-orderhub-capability)
+api.add_router("/orders", staff_messages_router)  # /orders/{number}/messages (portal app)
+declare_capabilities(intake_setup_router, workflow_checks_router, shipping_order_router, staff_messages_router, *ROUTERS.values())  # each operation's capability in the OpenAPI (x-orderhub-capability)

@@ -22,8 +22,9 @@ from orderhub.core.actors import RequestContext
 from orderhub.core.errors import NotFound, PermissionDenied
 from orderhub.core.http.auth import ActorRequest, requires
 from orderhub.core.http.schemas import ERRORS, ErrorOut, Line
+from orderhub.orders.selectors import get_order
 
-from . import selectors, services, sessions
+from . import messages, selectors, services, sessions
 from .models import Contact, Visit
 
 router = Router(tags=["portal"])
@@ -347,3 +348,50 @@ def track(request: HttpRequest, token: str) -> dict[str, Any]:
     order = services.tracking_order(token)
     services.visit_record(order=order, kind=Visit.Kind.TRACK, actor=services.visitor_actor(_ctx(request)))
     return selectors.order_view(order, full=False)
+
+
+# --------------------------------------------------------------------------- messages
+
+class MessageIn(Schema):
+    body: str
+
+
+class MessageOut(Schema):
+    id: int
+    side: str
+    author: str
+    at: datetime
+    body: str
+
+
+staff_messages_router = Router(tags=["portal"])  # mounted at /api/orders
+
+
+@staff_messages_router.get("/{number}/messages", auth=requires("portal.tracking"),
+                           response={200: list[MessageOut], **ERRORS})
+def order_messages(request: ActorRequest, number: str) -> list[dict[str, Any]]:
+    """The order's thread with the customer (oldest first)."""
+    return messages.thread(get_order(number, actor=request.actor), for_customer=False)
+
+
+@staff_messages_router.post("/{number}/messages", auth=requires("portal.tracking"),
+                            response={201: MessageOut, **ERRORS})
+def reply_message(request: ActorRequest, number: str, payload: MessageIn) -> Status:
+    """Reply to the customer (their contacts get it by e-mail / SMS)."""
+    m = messages.message_post(order=number, body=payload.body, actor=request.actor)
+    return Status(201, {"id": m.pk, "side": m.side, "author": m.author, "at": m.at, "body": m.body})
+
+
+@router.get("/me/orders/{number}/messages", auth=CUSTOMER, response={200: list[MessageOut], **ERRORS})
+def my_messages(request: HttpRequest, number: str) -> list[dict[str, Any]]:
+    """The thread of one of your orders with its rep (any other number: 404)."""
+    return messages.thread(selectors.my_order(_me(request), number), for_customer=True)
+
+
+@router.post("/me/orders/{number}/messages", auth=CUSTOMER, response={201: MessageOut, **ERRORS})
+def write_message(request: HttpRequest, number: str, payload: MessageIn) -> Status:
+    """Write to the order's rep (plain text, at most 1000 characters)."""
+    contact = _me(request)
+    m = messages.message_post(order=number, body=payload.body, contact=contact,
+                              actor=services.contact_actor(contact, _ctx(request)))
+    return Status(201, {"id": m.pk, "side": m.side, "author": m.author, "at": m.at, "body": m.body})

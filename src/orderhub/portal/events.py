@@ -14,8 +14,13 @@ for contacts, ``order`` is left alone: the order chain keeps only order changes)
 ``portal.call_logged`` (CALL_LOGGED)
     Staff logged an inbound "where is my order" call (subject ``portal_call``).
 
+``portal.message_posted`` (MESSAGE_POSTED)
+    A message was added to an order's thread (subject ``portal_message``; data: order, side,
+    length; the text stays in ``portal.Message``).
+
 Notification events (the ``event`` of an outbox message): ``portal.code`` (CODE_MESSAGE) and
-``portal.invite`` (INVITE_MESSAGE); their text is in the context (subject, message).
+``portal.invite`` (INVITE_MESSAGE), ``portal.message`` (MESSAGE_NOTICE: a new message in an
+order's thread, to the other side); their text is in the context (subject, message).
 """
 
 from __future__ import annotations
@@ -30,6 +35,9 @@ LOGGED_OUT_EVERYWHERE = "portal.logged_out_everywhere"
 CALL_LOGGED = "portal.call_logged"
 CODE_MESSAGE = "portal.code"
 INVITE_MESSAGE = "portal.invite"
+MESSAGE_POSTED = "portal.message_posted"
+MESSAGE_NOTICE = "portal.message"
 
 ALL = (CONTACT_ADDED, CONTACT_CHANGED, CONTACT_INVITED, CODE_SENT, SIGNED_IN, CODE_LOCKED,
-       LOGGED_OUT_EVERYWHERE, CALL_LOGGED, CODE_MESSAGE, INVITE_MESSAGE)
+       LOGGED_OUT_EVERYWHERE, CALL_LOGGED, CODE_MESSAGE, INVITE_MESSAGE,
+       MESSAGE_POSTED, MESSAGE_NOTICE)

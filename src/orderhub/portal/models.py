@@ -101,3 +101,26 @@ class InboundCall(models.Model):
 
     def __str__(self) -> str:
         return f"call {self.order_id} {self.at:%Y-%m-%d %H:%M}"
+
+
+class Message(models.Model):
+    """One message of an order's thread between the customer's contacts and the order's rep.
+    Plain text (escaped wherever shown), at most ``portal.messages.MAX_LENGTH`` characters."""
+
+    class Side(models.TextChoices):
+        CUSTOMER = "customer", _("customer")
+        STAFF = "staff", _("staff")
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="+", db_index=False)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+", db_index=False)
+    side = models.CharField(max_length=8, choices=Side.choices)
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    author = models.CharField(max_length=150)
+    body = models.TextField()
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["order", "at"], name="portal_message_order_idx")]
+
+    def __str__(self) -> str:
+        return f"message {self.pk} on {self.order_id}"

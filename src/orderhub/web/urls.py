@@ -133,6 +133,7 @@ urlpatterns = [
     path("purchasing/<str:number>/receive", purchasing.purchase_order_receive, name="purchase_order_receive"),
     path("orders/<str:number>/tracking-link", portal_staff.tracking_link, name="portal_tracking_link"),
     path("orders/<str:number>/calls", portal_staff.call_log, name="portal_call_log"),
+    path("orders/<str:number>/messages", portal_staff.message_reply, name="portal_message_reply"),
     path("self-query/", portal_staff.self_query, name="portal_self_query"),
     path("settings/customers/<str:code>/portal/", portal_staff.contacts, name="portal_contacts"),
     path("settings/customers/<str:code>/portal/<int:pk>", portal_staff.contact_action, name="portal_contact"),
@@ -142,5 +143,6 @@ urlpatterns = [
     path("portal/logout/", portal.portal_logout, name="portal_logout"),
     path("portal/logout-everywhere/", portal.portal_logout_all, name="portal_logout_all"),
     path("portal/orders/<str:number>/", portal.portal_order, name="portal_order"),
+    path("portal/orders/<str:number>/messages", portal.portal_message, name="portal_message"),
     path("track/<str:token>", portal.track, name="portal_track"),
 ]

@@ -3,6 +3,7 @@
 from django import template
 
 from orderhub.core import permissions
+from orderhub.portal.messages import MAX_LENGTH, thread
 from orderhub.portal.selectors import order_portal_summary
 
 from ..views.common import actor_for
@@ -16,3 +17,12 @@ def order_portal_card(context, order):
     allowed = permissions.allowed(actor_for(request), "portal.tracking")
     return {"order": order, "allowed": allowed, "csrf_token": context.get("csrf_token"),
             "summary": order_portal_summary(order) if allowed else None}
+
+
+@register.inclusion_tag("web/portal/_messages_card.html", takes_context=True)
+def order_messages_card(context, order):
+    """The order's thread with the customer, and the reply form (one query)."""
+    request = context["request"]
+    allowed = permissions.allowed(actor_for(request), "portal.tracking")
+    return {"order": order, "allowed": allowed, "csrf_token": context.get("csrf_token"),
+            "thread": thread(order, for_customer=False) if allowed else [], "max_length": MAX_LENGTH}

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from orderhub.core.actors import RequestContext
 from orderhub.core.errors import DomainError, NotFound
-from orderhub.portal import selectors, services, sessions
+from orderhub.portal import messages, selectors, services, sessions
 from orderhub.portal.models import Visit
 
 LOGIN = "web:portal_login"
@@ -143,7 +143,26 @@ def portal_order(request, number: str):
         raise Http404(e.message) from e
     services.visit_record(order=order, kind=Visit.Kind.PORTAL, contact=contact,
                           actor=services.contact_actor(contact, _ctx(request)))
-    return render(request, "web/portal/order.html", {"contact": contact, "o": selectors.order_view(order)})
+    return render(request, "web/portal/order.html", {"contact": contact, "o": selectors.order_view(order),
+                                                     "thread": messages.thread(order, for_customer=True)})
+
+
+@customer_required
+@require_POST
+def portal_message(request, number: str):
+    """Write to the order's rep (the form on the order page)."""
+    contact = request.portal_contact
+    try:
+        messages.message_post(order=number, body=request.POST.get("body", ""), contact=contact,
+                              actor=services.contact_actor(contact, _ctx(request)))
+    except NotFound as e:
+        raise Http404(e.message) from e
+    except DomainError as e:
+        order = selectors.my_order(contact, number)
+        return render(request, "web/portal/order.html", {
+            "contact": contact, "o": selectors.order_view(order), "thread": messages.thread(order, for_customer=True),
+            "message_error": e.message, "body": request.POST.get("body", "")[:messages.MAX_LENGTH]}, status=400)
+    return redirect(reverse("web:portal_order", args=[number]) + "#messages")
 
 
 @public

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from orderhub.catalog.models import Customer
 from orderhub.core import clock
 from orderhub.core.errors import DomainError, NotFound
+from orderhub.portal import messages as thread_messages
 from orderhub.portal import selectors, services
 from orderhub.portal.models import Contact
 
@@ -122,3 +123,17 @@ def self_query(request):
     return render(request, "web/portal/staff_self_query.html", {
         "total": selectors.self_query_rate(actor=actor, since=since),
         "rows": selectors.self_query_by_customer(actor=actor, since=since), "since": since})
+
+
+@requires("portal.tracking")
+@require_POST
+def message_reply(request, number: str):
+    """Reply to the customer in the order's thread (the card on the order page)."""
+    visible_or_404(request, number)
+    back = reverse("web:order_detail", args=[number]) + "#messages"
+    try:
+        thread_messages.message_post(order=number, body=request.POST.get("body", ""), actor=actor_for(request))
+    except DomainError as e:
+        return refused(request, e, back)
+    messages.success(request, _("回复已发送给客户。"))
+    return redirect(back)
