@@ -16,7 +16,7 @@ from django.urls import URLPattern
 
 from orderhub.core.actors import Actor
 from orderhub.orders.services import order_attach
-from orderhub.portal.models import Visit
+from orderhub.portal.models import Message, Visit
 from orderhub.portal.services import TRACK_SALT
 from orderhub.portal.sessions import SALT
 
@@ -77,6 +77,11 @@ def world(two_customers, mail_endpoint, tmp_path, settings, django_capture_on_co
                        content_type="application/pdf", actor=Actor.system("test"))
     a_token = signing.loads(signing.dumps({"o": 1, "e": 1}, salt=TRACK_SALT), salt=TRACK_SALT)  # shape check
     assert a_token == {"o": 1, "e": 1}
+    from orderhub.portal.messages import message_post
+    from orderhub.portal.services import contact_actor
+
+    cb = two_customers["contacts"]["B"]
+    message_post(order=b0.number, body="B的秘密留言", contact=cb, actor=contact_actor(cb))  # B's thread
     customer = Client()
     sign_in(customer, "buyer@a.example", mail_endpoint, django_capture_on_commit_callbacks)
     session = customer.cookies["oh_portal"].value
@@ -89,7 +94,7 @@ def world(two_customers, mail_endpoint, tmp_path, settings, django_capture_on_co
 def _markers(world) -> list[str]:
     b = world["orders"]["B"]
     return [o.number for o in b] + [o.external_ref for o in b] + ["宁波海顺五金", "李经理", "boss@b.example",
-                                                                 "secret-of-B", "内部备注B"]
+                                                                 "secret-of-B", "内部备注B", "B的秘密留言"]
 
 
 def test_customer_a_sees_nothing_of_customer_b(world):
@@ -107,10 +112,10 @@ def test_customer_a_sees_nothing_of_customer_b(world):
                     continue
                 if method == "GET":
                     resp = c.get(url + query)
-                elif url.startswith("/api/"):
-                    resp = c.generic(method, url, b"{}", content_type="application/json")
+                elif url.startswith("/api/"):  # a body a message would take: only the lookup may refuse it
+                    resp = c.generic(method, url, '{"body": "探测"}'.encode(), content_type="application/json")
                 else:
-                    resp = c.post(url, {})
+                    resp = c.post(url, {"body": "探测"})
                 requests += 1
                 body = b"".join(resp.streaming_content) if hasattr(resp, "streaming_content") else resp.content
                 text = body.decode("utf-8", "replace")
@@ -125,6 +130,7 @@ def test_customer_a_sees_nothing_of_customer_b(world):
     print(f"isolation crawl: {requests} requests as customer A, leaks: {len(leaks)}")
     assert leaks == []
     assert not Visit.objects.filter(customer=world["customers"]["B"]).exists()
+    assert list(Message.objects.filter(customer=world["customers"]["B"]).values_list("body", flat=True)) == ["B的秘密留言"]
     # the only 200s that name an order are A's own
     named = {u.rstrip("/").rsplit("/", 1)[-1] for u in ok_reads if "/orders/" in u}
     assert named <= a_numbers, named - a_numbers
@@ -137,6 +143,8 @@ def test_customer_a_opens_own_order_and_b_s_is_404(world):
     assert c.get(f"/portal/orders/{a0.number}/").status_code == 200
     assert c.get(f"/portal/orders/{b0.number}/").status_code == 404
     assert c.get(f"/api/portal/me/orders/{b0.number}").status_code == 404
+    assert c.get(f"/api/portal/me/orders/{b0.number}/messages").status_code == 404
+    assert c.post(f"/portal/orders/{b0.number}/messages", {"body": "探测"}).status_code == 404
     missing = c.get("/portal/orders/SO-000000-999999/")
     assert missing.status_code == 404   # B's number answers exactly as a number that does not exist
     assert c.get(f"/orders/{b0.number}/files/{world['b_attachment']}")["Location"].startswith("/login/")
