@@ -34,6 +34,7 @@ from orderhub.rules.services import rules_install_defaults
 from orderhub.workflow.services import compiled, current_definition, workflow_install_templates
 
 from .purchasing import DEMO_PURCHASING_ORDERS, load_purchasing
+from .stockalerts import DEMO_ALERT_ORDERS, load_stock_alerts
 
 D = Decimal
 
@@ -248,7 +249,8 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
     weights = [w for _, w in T1_TARGETS]
     n_t3 = max(orders // 15, 4)
     n_t2 = max(orders // 10, 4)
-    n_t1 = orders - n_t3 - n_t2 - DEMO_PURCHASING_ORDERS  # purchasing's two orders complete the count
+    # purchasing's two orders and the stock alerts' four complete the count
+    n_t1 = orders - n_t3 - n_t2 - DEMO_PURCHASING_ORDERS - DEMO_ALERT_ORDERS
     for i in range(n_t1):
         target = rng.choices(stage_names, weights)[0]
         created, plan = _plan(t1_flow, T1_PATH, target, rng, now)
@@ -295,6 +297,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
     demo_portal_setup(actors)
     demo_changes(actors)
     purchasing = load_purchasing(actors)
+    purchasing["stock_alerts"] = load_stock_alerts(actors)
     return {
         "orders": Order.objects.count(),
         "overdue": Order.objects.filter(status="open", stage_due_at__lt=now).count(),
