@@ -59,6 +59,17 @@ def test_demo_company_has_orders_in_every_t1_stage_some_overdue_and_blocked():
     assert late.stage == "scheduled" and f"采购单 {po['late']}" in late.blocked_reasons[0]["message"]
     client.login(username="purchaser", password=result["users"]["purchaser"])
     assert po["partly_received"] in client.get("/purchasing/").content.decode()
+    # issue 18 items 4 and 5: 6061 below safety stock, its not-yet-started orders red, owners
+    # told; a replenishment request from order heat with its evidence
+    from orderhub.orders.models import SafetyFlag
+
+    alerts = po["stock_alerts"]
+    flagged = SafetyFlag.objects.filter(product__sku="MAT-AL6061")
+    assert flagged.filter(order__number=alerts["safety_order"]).exists() and alerts["told"] >= 1
+    assert "6063铝棒" in client.get(f"/orders/{alerts['safety_order']}/").content.decode()
+    [pr] = alerts["replenishment"]
+    page = client.get(f"/purchasing/requests/{pr}/").content.decode()
+    assert 'data-testid="evidence"' in page and "雨刮片" in page
     with pytest.raises(RuntimeError):
         load_demo(orders=10)
 

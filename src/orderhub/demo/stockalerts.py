@@ -19,7 +19,7 @@ from django.utils import timezone
 from orderhub.catalog.models import Product
 from orderhub.core import clock
 from orderhub.core.actors import Actor
-from orderhub.inventory.models import Warehouse
+from orderhub.inventory.models import StockLevel, Warehouse
 from orderhub.inventory.selectors import available_by_product
 from orderhub.inventory.services import stock_adjust, stock_receive
 from orderhub.notify.delivery import deliver_due
@@ -38,6 +38,7 @@ def _order(sku: str, qty: Decimal, actors: dict[str, Actor], ref: str) -> str:
     order = services.order_create(data=OrderInput(
         customer="C0105", lines=[LineInput(sku=sku, qty=qty)], channel="phone", external_ref=ref,
         required_date=clock.now().date() + timedelta(days=21), workflow="T1"), actor=actors["sales"]).order
+    deliver_due()              # the first stage's owner is told as it comes in (first touch)
     return order.number
 
 
@@ -51,7 +52,13 @@ def _below_safety(sku: str, under: Decimal, actor: Actor, note: str) -> None:
         stock_receive(product_id=p.pk, warehouse_id=wh.pk, qty=p.safety_stock - free + under, actor=actor,
                       note="盘点调整")
         free = p.safety_stock + under
-    stock_adjust(product_id=p.pk, warehouse_id=wh.pk, qty=p.safety_stock - under - free, actor=actor, note=note)
+    # the loss comes out of what is free in each warehouse, the freest first (never below reserved)
+    loss = free - (p.safety_stock - under)
+    for lvl in sorted(StockLevel.objects.filter(product=p), key=lambda x: -x.available):
+        take = min(lvl.available, loss)
+        if take > 0:
+            stock_adjust(product_id=p.pk, warehouse_id=lvl.warehouse_id, qty=-take, actor=actor, note=note)
+            loss -= take
 
 
 def _heat(actors: dict[str, Actor]) -> list[str]:
