@@ -63,7 +63,7 @@ def test_demo_company_has_orders_in_every_t1_stage_some_overdue_and_blocked():
     # told; a replenishment request from order heat with its evidence
     from orderhub.orders.models import SafetyFlag
 
-    alerts = po["stock_alerts"]
+    alerts = result["stock_alerts"]
     flagged = SafetyFlag.objects.filter(product__sku="MAT-AL6061")
     assert flagged.filter(order__number=alerts["safety_order"]).exists() and alerts["told"] >= 1
     assert "6063铝棒" in client.get(f"/orders/{alerts['safety_order']}/").content.decode()

@@ -297,11 +297,12 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
     demo_portal_setup(actors)
     demo_changes(actors)
     purchasing = load_purchasing(actors)
-    purchasing["stock_alerts"] = load_stock_alerts(actors)
+    stock_alerts = load_stock_alerts(actors)
     return {
         "orders": Order.objects.count(),
         "overdue": Order.objects.filter(status="open", stage_due_at__lt=now).count(),
         "blocked": Order.objects.filter(status="open").exclude(blocked_reasons=[]).count(),
         "users": {name: password_for(name) for name in USERS},
         "purchasing": purchasing,
+        "stock_alerts": stock_alerts,
     }
