@@ -99,7 +99,7 @@ class RequestOut(Schema):
     purchase_order: str | None
 
 
-class LineIn(Schema):
+class PurchaseLineIn(Schema):
     model_config = STRICT
     sku: Line = Field(max_length=64)
     qty: Decimal = Qty
@@ -112,7 +112,7 @@ class PurchaseOrderIn(Schema):
     model_config = STRICT
     supplier: Line = Field(max_length=32)
     warehouse: Line | None = Field(None, max_length=32, description="Receiving warehouse code")
-    lines: list[LineIn] = Field(default_factory=list, max_length=500)
+    lines: list[PurchaseLineIn] = Field(default_factory=list, max_length=500)
     requests: list[Line] = Field(default_factory=list, max_length=500,
                                  description="Approved purchase requests that become lines")
     note: Text = Field("", max_length=300)
@@ -123,7 +123,7 @@ class ServesOut(Schema):
     qty: Decimal
 
 
-class LineOut(Schema):
+class PurchaseLineOut(Schema):
     line_no: int
     sku: str
     name: str
@@ -146,7 +146,7 @@ class PurchaseOrderOut(Schema):
     erp_ref: str
     note: str
     created_by: str
-    lines: list[LineOut] = []
+    lines: list[PurchaseLineOut] = []
 
 
 class ReceiptLineIn(Schema):
