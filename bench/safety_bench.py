@@ -6,9 +6,9 @@ crosses a material's safety stock, with 10,000 open orders, PostgreSQL.
 
 Database ``orderhub_bench_safety`` (dropped and recreated unless ``--reuse``): migrate, the common
 seed (500 products, 40 % of the finished ones with a 2–4 component BOM), then ``--orders`` open T1
-orders of 5 random lines through ``order_create_batch``; one in five then holds stock (a hold
-through ``inventory.services.stock_reserve``, faster to load than kitting moves): started, so
-never flagged. The material needed by the most
+orders of 5 random lines through ``order_create_batch``; then every fifth order (by id) holds 1 of
+its first line's product through ``inventory.services.stock_reserve`` (faster to load than kitting
+moves): started, never flagged. The material needed by the most
 orders (directly or through a BOM) gets a safety stock equal to its free stock.
 
 Each run is two calls of ``stock_receive`` (the write behind receipts and adjustments), each
@@ -36,7 +36,7 @@ CHUNK = 500
 
 def load(orders: int) -> None:
     from orderhub.inventory.services import Requirement, stock_reserve
-    from orderhub.orders.models import Order
+    from orderhub.orders.models import Order, OrderLine
     from orderhub.orders.services import order_create_batch
 
     acts = common.actors()
@@ -44,8 +44,8 @@ def load(orders: int) -> None:
     for start in range(0, orders, CHUNK):
         order_create_batch(items=[factory.order_input() for _ in range(min(CHUNK, orders - start))],
                            actor=acts["sales"])
-    started = list(Order.objects.order_by("pk").values_list("pk", "lines__product_id")[::5])
-    for pk, product_id in started:
+    for pk in list(Order.objects.order_by("pk").values_list("pk", flat=True))[::5]:
+        product_id = OrderLine.objects.filter(order_id=pk).order_by("line_no").values_list("product_id", flat=True)[0]
         stock_reserve(order_id=pk, requirements=[Requirement(product_id, Decimal(1))], actor=acts["sales"],
                       release_condition="bench")
 

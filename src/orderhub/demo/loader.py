@@ -291,8 +291,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
     stage_names = [s for s, _ in T1_TARGETS]
     weights = [w for _, w in T1_TARGETS]
     n_t3 = max(orders // 15, 4)
-    n_t2 = max(orders // 10, 4)
-    # purchasing's two orders and the stock alerts' four complete the count
+    n_t2 = max(orders // 10, 4) - DEMO_ALERT_ORDERS   # the stock alerts' four orders complete the count
     n_t1 = orders - n_t3 - n_t2 - DEMO_PURCHASING_ORDERS - DEMO_ALERT_ORDERS
     extra = random.Random(seed + 1)   # the KPI figures' data; the main sequence stays as it was
     n_zombie = max(orders // 50, 2)   # stalled for weeks (seed 003's "zombie" orders)
@@ -338,8 +337,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
     purchasing = load_purchasing(actors)
     _tickets(extra, now, orders, actors)
     floor_tickets = demo_floor_tickets(rng, now, actors)
-    shipments = load_shipping(rng, actors)
-    stock_alerts = load_stock_alerts(actors)
+    shipments, stock_alerts = load_shipping(rng, actors), load_stock_alerts(actors)
     return {
         "floor_tickets": floor_tickets,
         "orders": Order.objects.count(),

@@ -183,8 +183,8 @@ def _notify_one(number: str, *, actor: Actor) -> bool:
         ev = next_event(order, action=events.ORDER_SAFETY_STOCK_LOW, actor=actor, now=now,
                         data={"materials": [{"sku": a.product.sku, "free": str(a.free),
                                              "safety_stock": str(a.safety_stock)} for a in alerts]})
-        order.updated_at = now
-        write_order_change(order, ["updated_at", "audit_seq", "audit_head"], event=ev)
+        # a notice, not a change: the order's updated_at (stalled orders, change stamps) stays
+        write_order_change(order, ["audit_seq", "audit_head"], event=ev)
         events.safety_stock_low(order=order, actor=actor, at=now, event=ev, message=message)
         return True
 
