@@ -37,6 +37,7 @@ from orderhub.workflow.services import compiled, current_definition, workflow_in
 from .floor import demo_floor_tickets
 from .purchasing import DEMO_PURCHASING_ORDERS, load_purchasing
 from .shipping import load_shipping
+from .stockalerts import DEMO_ALERT_ORDERS, load_stock_alerts
 
 D = Decimal
 
@@ -290,8 +291,8 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
     stage_names = [s for s, _ in T1_TARGETS]
     weights = [w for _, w in T1_TARGETS]
     n_t3 = max(orders // 15, 4)
-    n_t2 = max(orders // 10, 4)
-    n_t1 = orders - n_t3 - n_t2 - DEMO_PURCHASING_ORDERS  # purchasing's two orders complete the count
+    n_t2 = max(orders // 10, 4) - DEMO_ALERT_ORDERS   # the stock alerts' four orders complete the count
+    n_t1 = orders - n_t3 - n_t2 - DEMO_PURCHASING_ORDERS - DEMO_ALERT_ORDERS
     extra = random.Random(seed + 1)   # the KPI figures' data; the main sequence stays as it was
     n_zombie = max(orders // 50, 2)   # stalled for weeks (seed 003's "zombie" orders)
     for i in range(n_t1):
@@ -336,7 +337,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
     purchasing = load_purchasing(actors)
     _tickets(extra, now, orders, actors)
     floor_tickets = demo_floor_tickets(rng, now, actors)
-    shipments = load_shipping(rng, actors)
+    shipments, stock_alerts = load_shipping(rng, actors), load_stock_alerts(actors)
     return {
         "floor_tickets": floor_tickets,
         "orders": Order.objects.count(),
@@ -345,4 +346,5 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
         "blocked": Order.objects.filter(status="open").exclude(blocked_reasons=[]).count(),
         "users": {name: password_for(name) for name in USERS},
         "purchasing": purchasing,
+        "stock_alerts": stock_alerts,
     }

@@ -8,6 +8,7 @@ from orderhub.orders.events import (
     ESCALATION,
     ORDER_CREATED,
     ORDER_RESERVATION_EXPIRED,
+    ORDER_SAFETY_STOCK_LOW,
     STAGE_ENTERED,
     STAGE_OVERDUE,
     TICKET_OPENED,
@@ -44,6 +45,11 @@ DEFAULT_TEMPLATES = [
      "{{ message }}\n"),
     (ORDER_RESERVATION_EXPIRED, "", "订单 {{ order.number }} 的库存保留已到期释放",
      "### 订单 {{ order.number }} 库存保留到期\n"
+     "客户：{{ order.customer }}\n"
+     "当前环节：{{ stage_name }}\n"
+     "{{ message }}\n"),
+    (ORDER_SAFETY_STOCK_LOW, "", "【低于安全库存】订单 {{ order.number }} 所需物料",
+     "### 订单 {{ order.number }} 所需物料低于安全库存\n"
      "客户：{{ order.customer }}\n"
      "当前环节：{{ stage_name }}\n"
      "{{ message }}\n"),

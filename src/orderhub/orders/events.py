@@ -54,6 +54,11 @@ saved, the actor, the moment and the audit event (its ``changes`` {field: [befor
     current stage's guards checked again. changes: version, blocked_reasons (when they changed);
     data: released (product_id, qty, expires_at), reasons. Published; notify tells the order's
     owner (a notification of the same type).
+``order.safety_stock_low`` (ORDER_SAFETY_STOCK_LOW)
+    A material the not-yet-started order needs crossed below its safety stock; the order was
+    flagged at the stock change (``orders.safety``), the notice job appends this once per flag.
+    data: materials (sku, free, safety_stock). ``extra``: {"message": the materials and the
+    substitute offer, in words}. Published; notify tells the order's owner.
 ``ticket.opened`` (TICKET_OPENED) / ``ticket.resolved`` (TICKET_RESOLVED)
     A ticket opened on the order / resolved (``ticket_open``, ``ticket_resolve``). data:
     ticket, kind, title, owner_role, due_at, source / resolution. ``extra``: {"ticket": Ticket}.
@@ -79,6 +84,9 @@ its message template; they are raised through the notification hub, not publishe
 ``order.reservation_expired`` (ORDER_RESERVATION_EXPIRED)
     To the order's owner (else the owner role of its stage): which holds went back to stock and
     what the stage's guards now say (``notify.subscribers``).
+``order.safety_stock_low`` (ORDER_SAFETY_STOCK_LOW)
+    To the order's owner (else the owner role of its stage): which materials fell below safety
+    stock and the substitute offer (``notify.subscribers``).
 """
 
 from __future__ import annotations
@@ -113,6 +121,8 @@ ORDER_ESCALATED = "order.escalated"
 ORDER_DEADLINE_RECOMPUTED = "order.deadline_recomputed"
 # holds past their expiry released by the periodic job, guards checked again
 ORDER_RESERVATION_EXPIRED = "order.reservation_expired"
+# a material the not-yet-started order needs fell below its safety stock (the notice job)
+ORDER_SAFETY_STOCK_LOW = "order.safety_stock_low"
 TICKET_OPENED = "ticket.opened"
 TICKET_RESOLVED = "ticket.resolved"
 ORDERS_EXPORTED = "export.orders"
@@ -126,12 +136,12 @@ ESCALATION = "escalation"
 # what the hooks carry, what an order's history holds, what an outbox message may say
 PUBLISHED = (ORDER_CREATED, ORDER_TRANSITIONED, ORDER_FORCED, ORDER_BLOCKED, ORDER_HELD, ORDER_RESUMED,
              ORDER_UPDATED, ORDER_LINES_CHANGED, ORDER_RESTORED, ORDER_CANCELLED, ORDER_ESCALATED,
-             TICKET_OPENED, TICKET_RESOLVED, ORDER_RESERVATION_EXPIRED)
+             TICKET_OPENED, TICKET_RESOLVED, ORDER_RESERVATION_EXPIRED, ORDER_SAFETY_STOCK_LOW)
 HISTORY = (*PUBLISHED, ORDER_ATTACHMENT_ADDED, ORDER_DEADLINE_RECOMPUTED)
 MOVES = (ORDER_TRANSITIONED, ORDER_FORCED)            # a change that leaves one stage for another
 LEAVING = (*MOVES, ORDER_CANCELLED)                   # a change after which a stage is left
 NOTIFICATIONS = (ORDER_CREATED, STAGE_ENTERED, STAGE_OVERDUE, ESCALATION, TICKET_OPENED,
-                 ORDER_RESERVATION_EXPIRED)
+                 ORDER_RESERVATION_EXPIRED, ORDER_SAFETY_STOCK_LOW)
 ALL = (*HISTORY, ORDERS_EXPORTED, STAGE_ENTERED, STAGE_OVERDUE, ESCALATION)   # every type orders own
 
 
@@ -278,5 +288,14 @@ def ticket_opened(*, order: Order, actor: Actor, at: datetime, event: AuditEvent
 def ticket_resolved(*, order: Order, actor: Actor, at: datetime, event: AuditEvent,
                     ticket: Ticket) -> OrderChange:
     ch = _change(TICKET_RESOLVED, order=order, actor=actor, at=at, event=event, extra={"ticket": ticket})
+    publish([ch])
+    return ch
+
+
+def safety_stock_low(*, order: Order, actor: Actor, at: datetime, event: AuditEvent,
+                     message: str) -> OrderChange:
+    """``extra``: {"message": the materials below safety stock and the substitute offer}."""
+    ch = _change(ORDER_SAFETY_STOCK_LOW, order=order, actor=actor, at=at, event=event,
+                 extra={"message": message})
     publish([ch])
     return ch

@@ -315,3 +315,25 @@ class EscalationStep(models.Model):
         if self.cancelled_at:
             return "cancelled"
         return "fired" if self.fired_at else "pending"
+
+
+class SafetyFlag(models.Model):
+    """A not-yet-started order that needs a material (directly or through its BOM) whose free
+    stock crossed below its safety stock (``orders.safety``). Shown red on boards and the order
+    page with the substitute offer; removed when the stock crosses back up. ``notified_at``: the
+    order's owner was told (the notice job)."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="safety_flags", db_index=False)
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    since = models.DateTimeField(_("flagged at"))
+    notified_at = models.DateTimeField(_("owner told at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("safety stock flag")
+        verbose_name_plural = _("safety stock flags")
+        constraints = [models.UniqueConstraint(fields=["order", "product"], name="safety_flag_unique")]
+        indexes = [models.Index(fields=["since"], name="safety_flag_unnotified",
+                                condition=Q(notified_at__isnull=True))]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}:{self.product_id}"

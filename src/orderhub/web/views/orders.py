@@ -26,6 +26,7 @@ from orderhub.orders.boards import label_stages
 from orderhub.orders.editing import edit_refusal
 from orderhub.orders.inputs import LineInput, OrderInput
 from orderhub.orders.models import Attachment, Order, OrderLine, Snapshot, StageInstance
+from orderhub.orders.safety import order_alerts as safety_alerts
 from orderhub.orders.selectors import (
     DeferredJoinList,
     get_order,
@@ -143,6 +144,7 @@ def _detail_context(request, order: Order) -> dict:
     sees_purchasing = is_open and permissions.allowed(actor, "purchasing.view")
     return {
         "shortages": order_shortages(order, [*lines]) if sees_purchasing else [],
+        "safety_alerts": safety_alerts(order, [*lines]) if is_open else [],
         "may_request_purchase": sees_purchasing and permissions.allowed(actor, "purchasing.request"),
         "order": order, "lines": lines, "stages": stages, "events": events, "snapshots": snapshots,
         "attachments": attachments, "current": current.spec, "next_stages": next_stages,
