@@ -9,7 +9,7 @@ from django.test import Client
 
 from orderhub.core.actors import Actor
 from orderhub.demo.loader import load_demo
-from orderhub.portal.models import Contact
+from orderhub.portal.models import Contact, Message
 from orderhub.portal.selectors import self_query_rate
 
 pytestmark = pytest.mark.django_db
@@ -38,3 +38,6 @@ def test_demo_contacts_sign_in_in_demo_mode_and_only_there(settings, capsys):
     assert c.post("/portal/login/code/", {"code": code}).status_code == 302
     orders = c.get("/portal/").content.decode()
     assert "王采购" in orders and 'data-number="' in orders
+    asked = Message.objects.get(side="customer")  # the demo's thread: asked from the portal, answered
+    page = c.get(f"/portal/orders/{asked.order.number}/").content.decode()
+    assert "请问这批货能否提前两天发出？" in page and "可以，我们安排本周五发货" in page

@@ -9,10 +9,12 @@ from django.db.models import Count
 
 from orderhub.core.actors import Actor
 from orderhub.orders.models import Order
+from orderhub.portal.messages import message_post
 from orderhub.portal.models import Contact, Visit
 from orderhub.portal.services import (
     ContactInput,
     call_log,
+    contact_actor,
     contact_save,
     tracking_link_issue,
     tracking_order,
@@ -37,15 +39,20 @@ def demo_portal_setup(actors: dict[str, Actor]) -> None:
                .order_by("-n", "customer__code")[:2])
     if not top:
         return
+    made = []
     for which, name, email, mobile in CONTACTS:
-        contact_save(customer=top[min(which, len(top) - 1)], data=ContactInput(name=name, email=email, mobile=mobile),
-                     actor=actors["admin"])
+        made.append(contact_save(customer=top[min(which, len(top) - 1)], data=ContactInput(name=name, email=email, mobile=mobile),
+                     actor=actors["admin"]))
     orders = list(Order.objects.filter(customer__code=top[0]).order_by("-pk")[:3])
     for order in orders[:2]:
         token, _expires = tracking_link_issue(order=order.number, actor=actors["sales"])
         visit_record(order=tracking_order(token), kind=Visit.Kind.TRACK, actor=visitor_actor())
     if len(orders) > 2:
         call_log(order=orders[2].number, note="客户来电问发货时间", actor=actors["service"])
+    if orders:  # a thread: the buyer asks from the portal, customer service answers from the order page
+        message_post(order=orders[0].number, body="请问这批货能否提前两天发出？", contact=made[0],
+                     actor=contact_actor(made[0]))
+        message_post(order=orders[0].number, body="可以，我们安排本周五发货，发货后会通知您。", actor=actors["service"])
 
 
 def print_portal(host: str, port: int) -> None:
