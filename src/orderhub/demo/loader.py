@@ -21,8 +21,8 @@ from orderhub.catalog.models import BomItem, Customer, Product, Substitute, Unit
 from orderhub.core import clock
 from orderhub.core.actors import Actor
 from orderhub.core.services import roles_sync
-from orderhub.demo.portal import demo_portal_setup
 from orderhub.demo.changes import demo_addresses, demo_changes
+from orderhub.demo.portal import demo_portal_setup
 from orderhub.intake.services.config import config_install_missing
 from orderhub.inventory.models import Warehouse
 from orderhub.inventory.services import stock_receive

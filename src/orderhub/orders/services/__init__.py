@@ -5,6 +5,12 @@ change, the snapshot) in one transaction.
 """
 
 from .attachments import MAX_ATTACHMENT_BYTES, order_attach
+from .change_requests import (
+    approvers_for,
+    change_request_decide,
+    change_request_raise,
+    pending_roles,
+)
 from .changes import (
     EDITABLE_FIELDS,
     edit_refusal,
@@ -41,4 +47,5 @@ __all__ = [
     "Firing", "Rung", "escalation_step_fire", "escalation_steps_cancel", "escalation_steps_create",
     "OverdueStage", "stage_instances_mark_overdue", "order_deadlines_recompute", "Preview", "order_preview",
     "LineChange", "order_lines_change", "order_restore", "restorable_snapshot",
+    "approvers_for", "change_request_decide", "change_request_raise", "pending_roles",
 ]
