@@ -66,6 +66,11 @@ API = {
     ("PATCH", "/api/orders/{number}"): HOLD,          # header fields: creators and holders
     ("POST", "/api/orders/{number}/lines"): CREATE,    # lines: creators (prices: the price permission)
     ("POST", "/api/orders/{number}/restore"): CREATE,  # header and lines: creators
+    ("POST", "/api/orders/{number}/change-requests"): CREATE,   # raised by creators (sales, service, ...)
+    ("GET", "/api/orders/{number}/change-requests"): SEE,
+    ("GET", "/api/orders/{number}/change-requests/{request_id}"): SEE,
+    ("POST", "/api/orders/{number}/change-requests/{request_id}/approve"): SEE,   # then the approver roles, in the service
+    ("POST", "/api/orders/{number}/change-requests/{request_id}/reject"): SEE,
     ("POST", "/api/orders/{number}/transition"): SEE,  # then the stage's owner role, in the service
     ("POST", "/api/orders/{number}/override"): OVERRIDE,
     ("POST", "/api/orders/{number}/hold"): HOLD,
@@ -165,6 +170,10 @@ WEB = {
     ("POST", "orders/<str:number>/lines"): CREATE,
     ("GET", "orders/<str:number>/restore"): CREATE,
     ("POST", "orders/<str:number>/restore"): CREATE,
+    ("GET", "orders/<str:number>/change-requests/new"): CREATE,   # 申请变更: creators
+    ("POST", "orders/<str:number>/change-requests/new"): CREATE,
+    ("GET", "orders/<str:number>/change-requests/<int:pk>"): SEE,
+    ("POST", "orders/<str:number>/change-requests/<int:pk>"): SEE,  # decide: then the approver roles
     ("POST", "orders/<str:number>/move"): SEE,
     ("POST", "orders/<str:number>/override"): OVERRIDE,
     ("POST", "orders/<str:number>/hold"): HOLD,
@@ -388,7 +397,7 @@ def _api_url(path: str, ids: dict) -> str:
             .replace("{code}", "T1" if "/workflows/" in path else "C001" if "/catalog/customers/" in path else "sales")
             .replace("{customer}", "C001").replace("{address_id}", "999999")
             .replace("{token}", "no-such-token").replace("{kind}", "png").replace("{channel}", "no-such-channel")
-            .replace("{rule_id}", "999999").replace("{contact_id}", "999999"))
+            .replace("{rule_id}", "999999").replace("{contact_id}", "999999").replace("{request_id}", "999999"))
 
 
 def _web_url(pattern: str, ids: dict) -> str:

@@ -3,6 +3,7 @@ from django.urls import path
 from .views import (
     addresses,
     board,
+    change_requests,
     config,
     home,
     intake,
@@ -37,6 +38,8 @@ urlpatterns = [
     path("orders/<str:number>/edit", orders.order_edit, name="order_edit"),
     path("orders/<str:number>/lines", order_lines.order_lines_edit, name="order_lines"),
     path("orders/<str:number>/restore", order_lines.order_restore, name="order_restore"),
+    path("orders/<str:number>/change-requests/new", change_requests.change_request_new, name="change_request_new"),
+    path("orders/<str:number>/change-requests/<int:pk>", change_requests.change_request_page, name="change_request"),
     path("orders/<str:number>/move", orders.order_move, name="order_move"),
     path("orders/<str:number>/override", orders.order_override, name="order_override"),
     path("orders/<str:number>/hold", orders.order_hold, name="order_hold"),
