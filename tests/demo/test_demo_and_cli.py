@@ -33,7 +33,10 @@ def test_demo_company_has_orders_in_every_t1_stage_some_overdue_and_blocked():
 
     assert CustomerAddress.objects.filter(customer__code="C0101", is_default=True).count() == 1
     actions = set(AuditEvent.objects.filter(subject_type="order").values_list("action", flat=True))
-    assert {events.ORDER_LINES_CHANGED, events.ORDER_RESTORED} <= actions
+    assert {events.ORDER_LINES_CHANGED, events.ORDER_RESTORED, events.ORDER_CHANGE_REQUESTED} <= actions
+    from orderhub.orders.models import ChangeRequest
+
+    assert ChangeRequest.objects.filter(status="pending").count() == 1    # one frozen order awaiting approval
     # the first stage's owner was told as each order came in: first touch is seconds, not days
     from orderhub.notify.selectors import first_touch_stats
 

@@ -21,7 +21,7 @@ from orderhub.catalog.models import BomItem, Customer, Product, Substitute, Unit
 from orderhub.core import clock
 from orderhub.core.actors import Actor
 from orderhub.core.services import roles_sync
-from orderhub.demo.changes import demo_addresses, demo_changes
+from orderhub.demo.changes import demo_addresses, demo_change_request, demo_changes
 from orderhub.demo.portal import demo_portal_setup
 from orderhub.intake.services.config import config_install_missing
 from orderhub.inventory.models import Warehouse
@@ -291,7 +291,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
         services.order_override(order=blocked[0].number, to="materials_ready", actor=actors["manager"],
                                 reason="客户急单, 替代料 6063 已获工艺确认")
     demo_portal_setup(actors)
-    demo_changes(actors)
+    demo_change_request(actors, demo_changes(actors))
     return {
         "orders": Order.objects.count(),
         "overdue": Order.objects.filter(status="open", stage_due_at__lt=now).count(),
