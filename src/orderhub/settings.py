@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "orderhub.catalog",
     "orderhub.inventory",
     "orderhub.workflow",
+    "orderhub.purchasing",
     "orderhub.orders",
     "orderhub.web",
     "orderhub.intake",
@@ -179,6 +180,10 @@ LOGGING = {
 # OrderHub's own settings
 ORDERHUB_ORDER_NUMBER_PREFIX = os.environ.get("ORDERHUB_ORDER_NUMBER_PREFIX", "SO")
 ORDERHUB_DEFAULT_WORKFLOW = os.environ.get("ORDERHUB_DEFAULT_WORKFLOW", "T1")
+# The roles that approve purchase requests (a purchaser raises them): comma-separated role codes.
+# Given to those roles' permissions by `core.roles` (applied by `roles_sync`).
+ORDERHUB_PURCHASE_APPROVER_ROLES = [r.strip() for r in os.environ.get(
+    "ORDERHUB_PURCHASE_APPROVER_ROLES", "planning_supervisor,manager").split(",") if r.strip()]
 # "sync": a webhook is parsed before it is answered; "queue": stored and answered 202 at once,
 # parsed by `orderhub intake process-pending --loop`.
 ORDERHUB_INTAKE_WEBHOOK_MODE = os.environ.get("ORDERHUB_INTAKE_WEBHOOK_MODE", "sync")

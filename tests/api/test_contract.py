@@ -219,3 +219,25 @@ def test_unauthenticated_and_unknown_answers_match_their_schemas(company, api_as
     resp = api_as("sales").get("/api/orders/SO-000000-000000")
     assert resp.status_code == 404
     conforms(openapi, "/api/orders/{number}", "get", resp)
+
+
+def test_schema_names_are_unique():
+    """OpenAPI names a component by its class name: two schemas of one name overwrite each
+    other in the published document (an order's lines once read as a portal's)."""
+    from ninja import Schema
+
+    from orderhub.api.api import api as assembled
+
+    assembled.get_openapi_schema()  # every router imported
+    seen: dict[str, str] = {}
+    clashes = []
+    todo = list(Schema.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if not cls.__module__.startswith("orderhub."):
+            continue
+        where = f"{cls.__module__}.{cls.__qualname__}"
+        if seen.setdefault(cls.__name__, where) != where:
+            clashes.append(f"{cls.__name__}: {seen[cls.__name__]} and {where}")
+    assert not clashes, clashes

@@ -41,6 +41,12 @@ HOLD = CREATE | {"qc", "finance", "production_director", "production_manager", "
 CANCEL = frozenset({"manager", "admin", "vice_president"})
 OVERRIDE = frozenset({"manager", "admin", "operations_director", "vice_president"})
 ADMIN = frozenset({"admin"})
+# purchasing: approvers are ORDERHUB_PURCHASE_APPROVER_ROLES (default planning supervisor, manager)
+PO_APPROVE = frozenset({"planning_supervisor", "manager"})
+PO_VIEW = PO_APPROVE | {"purchaser", "planner", "warehouse", "admin"}
+PO_REQUEST = frozenset({"purchaser", "planner"})
+PO_ORDER = frozenset({"purchaser", "admin"})
+PO_RECEIVE = frozenset({"purchaser", "warehouse"})
 # company-wide figures: the supervisory roles (every tab; each lands on its own audience's)
 KPI = frozenset({"manager", "admin", "operations_director", "vice_president", "planning_supervisor",
                  "production_director"})
@@ -144,6 +150,21 @@ API = {
     ("PUT", "/api/roles/{code}"): ADMIN,
     ("GET", "/api/calendar/years"): ADMIN,
     ("POST", "/api/calendar/official"): ADMIN,
+    ("GET", "/api/purchasing/suppliers"): PO_VIEW,
+    ("PUT", "/api/purchasing/suppliers/{code}"): PO_ORDER,
+    ("GET", "/api/purchasing/requests"): PO_VIEW,
+    ("POST", "/api/purchasing/requests"): PO_REQUEST,
+    ("POST", "/api/purchasing/requests/{number}/approve"): PO_APPROVE,
+    ("POST", "/api/purchasing/requests/{number}/reject"): PO_APPROVE,
+    ("GET", "/api/purchasing/orders"): PO_VIEW,
+    ("POST", "/api/purchasing/orders"): PO_ORDER,
+    ("GET", "/api/purchasing/orders/{number}"): PO_VIEW,
+    ("POST", "/api/purchasing/orders/{number}/receipts"): PO_RECEIVE,
+    ("POST", "/api/purchasing/imports/orders"): PO_ORDER,
+    ("POST", "/api/purchasing/imports/receipts"): PO_RECEIVE,
+    ("GET", "/api/shortages"): PO_VIEW,
+    ("GET", "/api/shortages/{number}"): SEE,
+    ("POST", "/api/shortages/{number}/requests"): PO_REQUEST,
     **{("GET", f"/api/kpis/{figure}"): KPI for figure in (
         "first-touch", "on-time", "processing", "stage-times", "open-by-stage", "stalled", "overdue",
         "exceptions", "trend", "portal")},
@@ -260,6 +281,19 @@ WEB = {
     ("GET", "tickets/<int:pk>/"): SEE,
     ("POST", "tickets/<int:pk>/resolve"): SEE,         # then the ticket's owner role, in the service
     ("POST", "orders/<str:number>/tickets"): SEE,
+    ("GET", "purchasing/"): PO_VIEW,
+    ("GET", "purchasing/new/"): PO_ORDER,
+    ("POST", "purchasing/new/"): PO_ORDER,
+    ("GET", "purchasing/suppliers/"): PO_VIEW,
+    ("GET", "purchasing/shortages/"): PO_VIEW,
+    ("POST", "orders/<str:number>/purchase-request"): PO_REQUEST,
+    ("POST", "purchasing/suppliers/save"): PO_ORDER,
+    ("POST", "purchasing/requests/"): PO_REQUEST,
+    ("POST", "purchasing/requests/<str:number>/approve"): PO_APPROVE,
+    ("POST", "purchasing/import/orders"): PO_ORDER,
+    ("POST", "purchasing/import/receipts"): PO_RECEIVE,
+    ("GET", "purchasing/<str:number>/"): PO_VIEW,
+    ("POST", "purchasing/<str:number>/receive"): PO_RECEIVE,
     ("GET", "admin/"): SUPERUSER,
     ("GET", "admin/auth/user/"): SUPERUSER,
 }

@@ -53,6 +53,15 @@ def test_demo_company_has_orders_in_every_t1_stage_some_overdue_and_blocked():
     t2 = set(Order.objects.filter(workflow__code="T2").values_list("stage", flat=True))
     assert t2 == {"paid", "picking", "shipped", "delivered"}
     assert "分拣中" in client.get("/board/T2/").content.decode()
+    # purchasing: a PO partly received, one covering a shortage (named in the move's history),
+    # one too late (named in the blocking reason)
+    po = result["purchasing"]
+    assert po["covered"] == "True"
+    assert Order.objects.get(number=po["covered_order"]).stage == "materials_ready"
+    late = Order.objects.get(number=po["late_order"])
+    assert late.stage == "scheduled" and f"采购单 {po['late']}" in late.blocked_reasons[0]["message"]
+    client.login(username="purchaser", password=result["users"]["purchaser"])
+    assert po["partly_received"] in client.get("/purchasing/").content.decode()
     with pytest.raises(RuntimeError):
         load_demo(orders=10)
 

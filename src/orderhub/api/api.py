@@ -33,7 +33,9 @@ from orderhub.orders.api import router as orders_router
 from orderhub.orders.api import workflow_checks as workflow_checks_router
 from orderhub.orders.calendar_api import router as calendar_router
 from orderhub.orders.change_requests_api import router as change_requests_router
+from orderhub.orders.shortages_api import router as shortages_router
 from orderhub.portal.api import router as portal_router
+from orderhub.purchasing.api import router as purchasing_router
 from orderhub.rules.api import router as rules_router
 from orderhub.workflow.api import router as workflows_router
 
@@ -200,6 +202,8 @@ ROUTERS = {
     "/roles": roles_router,
     "/calendar": calendar_router,
     "/rules": rules_router,
+    "/purchasing": purchasing_router,
+    "/shortages": shortages_router,
     "/portal": portal_router,
     "/kpis": kpis_router,
 }

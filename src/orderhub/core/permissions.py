@@ -111,6 +111,14 @@ CAPABILITIES: dict[str, Capability] = {c.code: c for c in (
     _c("settings.products", _lazy("Change products and BOMs"), "catalog.change_product"),
     _c("settings.stock", _lazy("Correct stock"), "inventory.change_stocklevel"),
     _c("users.manage", _lazy("Manage users and roles"), "auth.change_user"),
+    _c("purchasing.view", _lazy("See suppliers, purchase requests and purchase orders"),
+       "purchasing.view_purchaseorder"),
+    _c("purchasing.request", _lazy("Raise purchase requests"), "purchasing.add_purchaserequest"),
+    _c("purchasing.approve", _lazy("Approve purchase requests"), "purchasing.approve_purchaserequest"),
+    _c("purchasing.order", _lazy("Place purchase orders, keep suppliers, import from the ERP"),
+       "purchasing.add_purchaseorder"),
+    _c("purchasing.receive", _lazy("Receive goods against purchase orders"),
+       "purchasing.receive_purchaseorder"),
 )}
 
 

@@ -2,6 +2,7 @@
 
 from typing import TypedDict
 
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 ROLES = {
@@ -27,34 +28,44 @@ ROLES = {
 # Django permissions each role holds (beyond moving orders out of the stages it owns). What each
 # permission allows is declared once, per capability, in ``core.permissions``.
 _FORENSICS = "orders.view_forensics"      # the IP address and browser recorded with each change
+# purchasing: see, raise requests, place orders (and suppliers, ERP imports), receive goods
+_PO_VIEW, _PO_RAISE = "purchasing.view_purchaseorder", "purchasing.add_purchaserequest"
+_PO_PLACE, _PO_RECEIVE = "purchasing.add_purchaseorder", "purchasing.receive_purchaseorder"
+PURCHASE_APPROVE_PERM = "purchasing.approve_purchaserequest"
 _KPIS = "orders.view_kpis"                # the KPI dashboards and /api/kpis (company-wide figures)
 ROLE_PERMISSIONS = {
     "sales": ["orders.add_order", "orders.view_order", "orders.hold_order"],
     "service": ["orders.add_order", "orders.view_order", "orders.hold_order"],
-    "planner": ["orders.add_order", "orders.view_order", "orders.hold_order"],
-    "purchaser": ["orders.view_order"],
-    "warehouse": ["orders.view_order"],
+    "planner": ["orders.add_order", "orders.view_order", "orders.hold_order", _PO_VIEW, _PO_RAISE],
+    "purchaser": ["orders.view_order", _PO_VIEW, _PO_RAISE, _PO_PLACE, _PO_RECEIVE],
+    "warehouse": ["orders.view_order", _PO_VIEW, _PO_RECEIVE],
     "production": ["orders.view_order"],
     "qc": ["orders.view_order", "orders.hold_order"],
     "finance": ["orders.view_order", "orders.hold_order"],
     "logistics": ["orders.view_order"],
     "designer": ["orders.view_order"],
     "manager": ["orders.add_order", "orders.view_order", "orders.hold_order",
-                "orders.override_guard", "orders.cancel_order", _FORENSICS, _KPIS],
+                "orders.override_guard", "orders.cancel_order", _FORENSICS, _KPIS, _PO_VIEW],
     "admin": ["orders.add_order", "orders.view_order", "orders.hold_order",
               "orders.override_guard", "orders.cancel_order", "workflow.change_workflowdefinition",
               "core.change_calendaroverride", "catalog.change_customer", "catalog.change_product",
               "notify.change_endpoint",
               "inventory.change_stocklevel", "auth.change_user",
               "intake.change_configversion", "intake.view_refusedrequest", "rules.change_rule",
-              _FORENSICS, _KPIS],
-    "planning_supervisor": ["orders.add_order", "orders.view_order", "orders.hold_order", _KPIS],
+              _FORENSICS, _KPIS, _PO_VIEW, _PO_PLACE],
+    "planning_supervisor": ["orders.add_order", "orders.view_order", "orders.hold_order", _KPIS,
+                            _PO_VIEW],
     "production_director": ["orders.view_order", "orders.hold_order", _KPIS],
     "production_manager": ["orders.view_order", "orders.hold_order"],
     "operations_director": ["orders.view_order", "orders.hold_order", "orders.override_guard", _KPIS],
     "vice_president": ["orders.view_order", "orders.hold_order", "orders.override_guard",
                        "orders.cancel_order", _KPIS],
 }
+# Who approves purchase requests is configuration (``ORDERHUB_PURCHASE_APPROVER_ROLES``, default
+# planning supervisor and manager): those roles get the approval permission (and the list view).
+for _role in settings.ORDERHUB_PURCHASE_APPROVER_ROLES:
+    _perms = ROLE_PERMISSIONS.setdefault(_role, [])
+    _perms += [p for p in (_PO_VIEW, PURCHASE_APPROVE_PERM) if p not in _perms]
 
 # What an administrator sets per role (``core.RoleSetting``, the users and roles page or
 # ``PUT /api/roles/{code}``): these are the values a role starts with. ``order_scope`` "all" or

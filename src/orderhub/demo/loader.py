@@ -33,6 +33,8 @@ from orderhub.orders.models import Order
 from orderhub.rules.services import rules_install_defaults
 from orderhub.workflow.services import compiled, current_definition, workflow_install_templates
 
+from .purchasing import DEMO_PURCHASING_ORDERS, load_purchasing
+
 D = Decimal
 
 CUSTOMERS = [
@@ -246,7 +248,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
     weights = [w for _, w in T1_TARGETS]
     n_t3 = max(orders // 15, 4)
     n_t2 = max(orders // 10, 4)
-    n_t1 = orders - n_t3 - n_t2
+    n_t1 = orders - n_t3 - n_t2 - DEMO_PURCHASING_ORDERS  # purchasing's two orders complete the count
     for i in range(n_t1):
         target = rng.choices(stage_names, weights)[0]
         created, plan = _plan(t1_flow, T1_PATH, target, rng, now)
@@ -291,10 +293,13 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
         services.order_override(order=blocked[0].number, to="materials_ready", actor=actors["manager"],
                                 reason="客户急单, 替代料 6063 已获工艺确认")
     demo_portal_setup(actors)
-    demo_change_request(actors, demo_changes(actors))
+    changed = demo_changes(actors)
+    purchasing = load_purchasing(actors)
+    demo_change_request(actors, changed)
     return {
         "orders": Order.objects.count(),
         "overdue": Order.objects.filter(status="open", stage_due_at__lt=now).count(),
         "blocked": Order.objects.filter(status="open").exclude(blocked_reasons=[]).count(),
         "users": {name: password_for(name) for name in USERS},
+        "purchasing": purchasing,
     }

@@ -20,7 +20,7 @@ from pydantic import ConfigDict, Field
 from orderhub.core.downloads import download_response
 from orderhub.core.errors import NotFound
 from orderhub.core.http.auth import requires
-from orderhub.core.http.schemas import ERRORS, BizDate, ErrorOut, IsoDate, Line, Text
+from orderhub.core.http.schemas import ERRORS, BizDate, ErrorOut, IsoDate, Line, ReasonIn, Text
 
 from . import selectors, services
 from .models import ConfigVersion, InboundMessage
@@ -105,12 +105,6 @@ class DraftConfirmIn(Schema):
     model_config = STRICT
 
     changes: dict[str, Any] = Field(default_factory=dict)
-
-
-class ReasonIn(Schema):
-    model_config = STRICT
-
-    reason: Text = Field(default="", max_length=1000)
 
 
 class QuickLineIn(Schema):

@@ -73,7 +73,7 @@ class ChannelCreatedOut(ChannelOut):
     secret: str = Field(description="the webhook secret, shown this once (empty for file channels)")
 
 
-class SecretOut(Schema):
+class ChannelSecretOut(Schema):
     code: str
     secret: str = Field(description="the new webhook secret, shown this once; the old one no longer works")
 
@@ -179,7 +179,7 @@ def change_channel(request, code: str, payload: ChannelPatchIn):
     return _channel_out(request, ch)
 
 
-@router.post("/channels/{code}/secret", auth=requires("intake.configure"), response={200: SecretOut, **ERRORS})
+@router.post("/channels/{code}/secret", auth=requires("intake.configure"), response={200: ChannelSecretOut, **ERRORS})
 def rotate_secret(request, code: str):
     """A new webhook secret, shown this once; the old one stops working at once."""
     return {"code": code, "secret": channel_services.channel_secret_rotate(code=code, actor=request.actor)}

@@ -103,9 +103,13 @@ def stock_reserve(*, order_id: int, requirements: list[Requirement], actor: Acto
         return made, shortages
 
 
-def _close_reservations(*, order_id: int, actor: Actor, consume: bool, note: str) -> list[Reservation]:
+def _close_reservations(*, order_id: int, actor: Actor, consume: bool, note: str,
+                        expired_at: datetime | None = None) -> list[Reservation]:
     with transaction.atomic(savepoint=False):
-        active = list(Reservation.objects.filter(order_id=order_id, status=Reservation.Status.ACTIVE))
+        rows = Reservation.objects.filter(order_id=order_id, status=Reservation.Status.ACTIVE)
+        if expired_at is not None:
+            rows = rows.filter(expires_at__lte=expired_at)
+        active = list(rows)
         if not active:
             return []
         levels = {lvl.pk: lvl for lvl in _locked_levels_by_pk(r.stock_id for r in active)}
@@ -138,6 +142,17 @@ def _locked_levels_by_pk(pks: Iterable[int]) -> list[StockLevel]:
 def stock_release(*, order_id: int, actor: Actor, note: str = "") -> list[Reservation]:
     """Give back everything the order holds (cancel, hold with release, expiry)."""
     return _close_reservations(order_id=order_id, actor=actor, consume=False, note=note)
+
+
+def stock_release_expired(*, order_id: int, actor: Actor, now: datetime) -> list[Reservation]:
+    """Give back the order's holds whose ``expires_at`` is at or before ``now`` (the expiry job)."""
+    return _close_reservations(order_id=order_id, actor=actor, consume=False, note="", expired_at=now)
+
+
+def orders_with_expired_holds(*, now: datetime, limit: int) -> list[int]:
+    """Orders holding stock past its expiry (the partial index on open expiring holds)."""
+    return list(Reservation.objects.filter(status=Reservation.Status.ACTIVE, expires_at__lte=now)
+                .order_by("order_id").values_list("order_id", flat=True).distinct()[:limit])
 
 
 def stock_consume(*, order_id: int, actor: Actor, note: str = "") -> list[Reservation]:

@@ -10,6 +10,7 @@ from orderhub.orders.events import (
     ORDER_CHANGE_REJECTED,
     ORDER_CHANGE_REQUESTED,
     ORDER_CREATED,
+    ORDER_RESERVATION_EXPIRED,
     STAGE_ENTERED,
     STAGE_OVERDUE,
     TICKET_OPENED,
@@ -43,6 +44,11 @@ DEFAULT_TEMPLATES = [
     (RULE_NOTIFY, "", "{{ title|default:'规则提醒' }}：订单 {{ order.number }}",
      "### {{ title|default:'规则提醒' }}\n"
      "订单：{{ order.number }}（{{ order.customer }}）\n"
+     "{{ message }}\n"),
+    (ORDER_RESERVATION_EXPIRED, "", "订单 {{ order.number }} 的库存保留已到期释放",
+     "### 订单 {{ order.number }} 库存保留到期\n"
+     "客户：{{ order.customer }}\n"
+     "当前环节：{{ stage_name }}\n"
      "{{ message }}\n"),
     (TICKET_OPENED, "", "异常单：{{ ticket|default:title }}（订单 {{ order.number }}）",
      "### 新异常单\n"

@@ -19,4 +19,5 @@ ALL = (RULE_NOTIFY,)
 TEMPLATED = (order_events.ORDER_CREATED, order_events.STAGE_ENTERED, order_events.STAGE_OVERDUE,
              order_events.ESCALATION, RULE_NOTIFY, order_events.TICKET_OPENED,
              order_events.ORDER_CHANGE_REQUESTED, order_events.ORDER_CHANGE_APPLIED,
-             order_events.ORDER_CHANGE_REJECTED)
+             order_events.ORDER_CHANGE_REJECTED,
+             order_events.ORDER_RESERVATION_EXPIRED)

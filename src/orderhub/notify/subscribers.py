@@ -12,6 +12,7 @@ from orderhub.orders.events import (
     ORDER_CHANGE_REJECTED,
     ORDER_CHANGE_REQUESTED,
     ORDER_CREATED,
+    ORDER_RESERVATION_EXPIRED,
     STAGE_ENTERED,
 )
 from orderhub.orders.hooks import OrderChange
@@ -63,6 +64,24 @@ def _change_request(ch: OrderChange) -> NotifyRequest | None:
                          dedupe_key=f"{ch.action}:{ch.order.pk}:{data.get('request')}")
 
 
+def _expired(ch: OrderChange) -> NotifyRequest:
+    """Expired holds released: to the order's owner, else the owner role of its stage."""
+    order = ch.order
+    to = Recipient.user(order.owner_id) if order.owner_id else Recipient.role(_stage_owner(order))
+    return NotifyRequest(
+        event=ORDER_RESERVATION_EXPIRED, recipients=[to], order=order, severity="warning",
+        context={"stage": order.stage, "stage_name": _stage_name(order, order.stage),
+                 "message": ch.extra.get("message", ""), "actor": ch.actor.label},
+        dedupe_key=f"{ORDER_RESERVATION_EXPIRED}:{order.pk}:{ch.event.seq}")
+
+
+def _stage_owner(order) -> str:
+    try:
+        return compiled(order.workflow_id).stage(order.stage).spec.owner_role
+    except Exception:  # an unknown stage or version: nobody but the managers
+        return "manager"
+
+
 def on_order_changes(changes: list[OrderChange]) -> None:
     requests = []
     for ch in changes:
@@ -70,6 +89,9 @@ def on_order_changes(changes: list[OrderChange]) -> None:
             req = _change_request(ch)
             if req is not None:
                 requests.append(req)
+            continue
+        if ch.action == ORDER_RESERVATION_EXPIRED:
+            requests.append(_expired(ch))
             continue
         inst = ch.entered
         if inst is None:

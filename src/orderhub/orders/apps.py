@@ -9,11 +9,14 @@ class OrdersConfig(AppConfig):
 
     def ready(self) -> None:
         from orderhub.core.audit_chains import register_check, register_subject
+        from orderhub.purchasing.links import register_order_lookup
 
-        from . import selectors
+        from . import selectors, tasks  # noqa: F401  (tasks registers the reservation expiry job)
 
         # orders keep their chain head on their row; the audit verifier and the checkpoint job
         # read it from there, and check the sealed snapshots
         register_subject("order", noun=_("order"), heads=selectors.order_audit_heads,
                          history_required=True)
         register_check("orders.snapshots", selectors.snapshot_audit_findings, subject_type="order")
+        # purchase orders name the orders they serve by number (ERP files, forms)
+        register_order_lookup(selectors.open_order_ids)

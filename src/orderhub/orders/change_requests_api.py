@@ -30,7 +30,7 @@ class ChangeRequestIn(Schema):
     reason: Text = Field(default="", max_length=1000)
 
 
-class DecisionIn(Schema):
+class ChangeDecisionIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     comment: Text = Field(min_length=1, max_length=1000, description="required, for approval and rejection")
@@ -89,7 +89,7 @@ def get_change_request(request: ActorRequest, number: OrderNumber, request_id: i
     return change_request_of(number, request_id, request.actor)
 
 
-def _decide(request: ActorRequest, number: str, request_id: int, payload: DecisionIn, approve: bool) -> dict[str, Any]:
+def _decide(request: ActorRequest, number: str, request_id: int, payload: ChangeDecisionIn, approve: bool) -> dict[str, Any]:
     change_request_of(number, request_id, request.actor)    # visible, and of this order (404 otherwise)
     with transaction.atomic():
         services.change_request_decide(request=request_id, approve=approve, comment=payload.comment,
@@ -100,7 +100,7 @@ def _decide(request: ActorRequest, number: str, request_id: int, payload: Decisi
 @router.post("/{number}/change-requests/{request_id}/approve", auth=requires("orders.change_decide"),
              response={200: ChangeRequestOut, **ERRORS})
 def approve_change_request(request: ActorRequest, number: OrderNumber, request_id: int,
-                           payload: DecisionIn) -> dict[str, Any]:
+                           payload: ChangeDecisionIn) -> dict[str, Any]:
     """Approve as one approver role, with a comment. The last approval applies every change as
     the order's next version (stock re-reserved; 409 `stock_short` / `blocked` when it no longer
     can, nothing recorded). 403: not an approver role; 409: already decided."""
@@ -110,7 +110,7 @@ def approve_change_request(request: ActorRequest, number: OrderNumber, request_i
 @router.post("/{number}/change-requests/{request_id}/reject", auth=requires("orders.change_decide"),
              response={200: ChangeRequestOut, **ERRORS})
 def reject_change_request(request: ActorRequest, number: OrderNumber, request_id: int,
-                          payload: DecisionIn) -> dict[str, Any]:
+                          payload: ChangeDecisionIn) -> dict[str, Any]:
     """Reject as one approver role, with the reason (told to the requester); the order is no
     longer frozen."""
     return _decide(request, number, request_id, payload, False)

@@ -62,6 +62,11 @@ saved, the actor, the moment and the audit event (its ``changes`` {field: [befor
 ``order.deadline_recomputed`` (ORDER_DEADLINE_RECOMPUTED)
     The open stage's deadline moved because the business calendar changed (an official holiday
     table imported: ``order_deadlines_recompute``). History only (not published).
+``order.reservation_expired`` (ORDER_RESERVATION_EXPIRED)
+    Holds past their ``expires_at`` released by the expiry job (``reservations_expire``), the
+    current stage's guards checked again. changes: version, blocked_reasons (when they changed);
+    data: released (product_id, qty, expires_at), reasons. Published; notify tells the order's
+    owner (a notification of the same type).
 ``ticket.opened`` (TICKET_OPENED) / ``ticket.resolved`` (TICKET_RESOLVED)
     A ticket opened on the order / resolved (``ticket_open``, ``ticket_resolve``). data:
     ticket, kind, title, owner_role, due_at, source / resolution. ``extra``: {"ticket": Ticket}.
@@ -87,6 +92,9 @@ its message template; they are raised through the notification hub, not publishe
 ``order.change_requested`` / ``order.change_applied`` / ``order.change_rejected``
     To the owners of the work a change request affects / everyone downstream / its requester
     (``notify.subscribers``).
+``order.reservation_expired`` (ORDER_RESERVATION_EXPIRED)
+    To the order's owner (else the owner role of its stage): which holds went back to stock and
+    what the stage's guards now say (``notify.subscribers``).
 """
 
 from __future__ import annotations
@@ -123,6 +131,8 @@ ORDER_ATTACHMENT_ADDED = "order.attachment_added"
 ORDER_ESCALATED = "order.escalated"
 # a stage deadline recomputed after the business calendar changed (history only)
 ORDER_DEADLINE_RECOMPUTED = "order.deadline_recomputed"
+# holds past their expiry released by the periodic job, guards checked again
+ORDER_RESERVATION_EXPIRED = "order.reservation_expired"
 TICKET_OPENED = "ticket.opened"
 TICKET_RESOLVED = "ticket.resolved"
 ORDERS_EXPORTED = "export.orders"
@@ -136,12 +146,13 @@ ESCALATION = "escalation"
 # what the hooks carry, what an order's history holds, what an outbox message may say
 PUBLISHED = (ORDER_CREATED, ORDER_TRANSITIONED, ORDER_FORCED, ORDER_BLOCKED, ORDER_HELD, ORDER_RESUMED,
              ORDER_UPDATED, ORDER_LINES_CHANGED, ORDER_RESTORED, ORDER_CANCELLED, ORDER_ESCALATED,
-             TICKET_OPENED, TICKET_RESOLVED, ORDER_CHANGE_REQUESTED, ORDER_CHANGE_APPLIED, ORDER_CHANGE_REJECTED)
+             TICKET_OPENED, TICKET_RESOLVED, ORDER_CHANGE_REQUESTED, ORDER_CHANGE_APPLIED, ORDER_CHANGE_REJECTED,
+             ORDER_RESERVATION_EXPIRED)
 HISTORY = (*PUBLISHED, ORDER_ATTACHMENT_ADDED, ORDER_DEADLINE_RECOMPUTED, ORDER_CHANGE_DECIDED)
 MOVES = (ORDER_TRANSITIONED, ORDER_FORCED)            # a change that leaves one stage for another
 LEAVING = (*MOVES, ORDER_CANCELLED)                   # a change after which a stage is left
 NOTIFICATIONS = (ORDER_CREATED, STAGE_ENTERED, STAGE_OVERDUE, ESCALATION, TICKET_OPENED,
-                 ORDER_CHANGE_REQUESTED, ORDER_CHANGE_APPLIED, ORDER_CHANGE_REJECTED)
+                 ORDER_CHANGE_REQUESTED, ORDER_CHANGE_APPLIED, ORDER_CHANGE_REJECTED, ORDER_RESERVATION_EXPIRED)
 ALL = (*HISTORY, ORDERS_EXPORTED, STAGE_ENTERED, STAGE_OVERDUE, ESCALATION)   # every type orders own
 
 
@@ -245,6 +256,15 @@ def order_escalated(*, order: Order, actor: Actor, at: datetime, event: AuditEve
         changes.append(_change(ORDER_UPDATED, order=order, actor=actor, at=at, event=updated))
     publish(changes)
     return changes
+
+
+def reservation_expired(*, order: Order, actor: Actor, at: datetime, event: AuditEvent,
+                        message: str) -> OrderChange:
+    """``extra``: {"message": what was released and what the guards now say, in words}."""
+    ch = _change(ORDER_RESERVATION_EXPIRED, order=order, actor=actor, at=at, event=event,
+                 extra={"message": message})
+    publish([ch])
+    return ch
 
 
 def ticket_opened(*, order: Order, actor: Actor, at: datetime, event: AuditEvent,

@@ -33,6 +33,9 @@ class OrderFacts:
     def __init__(self, order: Order, lines: list[OrderLine]):
         self.order = order
         self.lines = lines
+        # kitting by date: what open POs make up per material, and the notes naming them
+        self.po_covered: dict[int, Decimal] = {}
+        self.kitting_notes: list[str] = []
 
     @cached_property
     def credit_available(self) -> Decimal:

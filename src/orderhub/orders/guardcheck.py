@@ -44,6 +44,7 @@ class GuardTestResult:
     reasons: list[Problem]
     values: dict[str, Any] = field(default_factory=dict)   # the order facts the guards read
     guards: list[str] = field(default_factory=list)        # codes of the guards tried
+    notes: list[str] = field(default_factory=list)         # kitting by date: the POs counted
 
 
 def _draft_guards(guards: list[dict[str, Any]]) -> tuple[CompiledGuard, ...]:
@@ -109,4 +110,4 @@ def guards_test(*, number: str, workflow: str, stage: str, actor: Actor,
     values = {name: _plain(base[name]) for name in sorted(names)}
     return GuardTestResult(order=order.number, workflow=workflow, stage=stage, stage_name=current.spec.name,
                            passed=not reasons, reasons=reasons, values=values,
-                           guards=[g.code for g in tried.guards])
+                           guards=[g.code for g in tried.guards], notes=list(facts.kitting_notes))

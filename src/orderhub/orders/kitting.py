@@ -1,8 +1,19 @@
-"""BOM explosion and kitting: are all materials for an order there?"""
+"""BOM explosion and kitting: are all materials for an order there, or coming in time?
+
+Kitting by date: a material short on stock still counts as kitted for the quantity open
+purchase-order lines bring by the date the stage needs it (``need_by``: the deadline of the
+stage being entered, or, for a stage without one, the order's promised date, else its required
+date). A PO line counts for an order with what it serves for that order plus what it serves for
+no order (``purchasing.selectors.incoming_for_order``). The reason (or, when the POs cover the
+shortage, the note kept on the facts for the move's history) names each PO: ``由采购单 PO-0007
+(12月5日到货) 补足 80 kg``; a PO due too late is named as such and does not count. The POs are
+read only when something is short on stock (one query for all materials).
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -12,6 +23,7 @@ from orderhub.catalog.models import BomItem, Product, Substitute
 from orderhub.core.errors import Problem
 from orderhub.inventory.selectors import available_by_product
 from orderhub.inventory.services import Requirement
+from orderhub.purchasing.selectors import Incoming, incoming_for_order
 
 from .models import OrderLine
 
@@ -45,8 +57,31 @@ def bom_requirements(lines: list[OrderLine]) -> tuple[list[Requirement], dict[in
     return reqs, products
 
 
-def kitting_problems(facts: OrderFacts, guard_code: str) -> list[Problem]:
-    """One problem per short material, naming it, the missing quantity and substitutes in stock."""
+def day_label(d: date) -> str:
+    return _("%(month)s月%(day)s日") % {"month": d.month, "day": d.day}
+
+
+def _cover(miss: Decimal, incoming: list[Incoming], need_by: date, unit: str) -> tuple[Decimal, list[str], list[str]]:
+    """How much of ``miss`` POs due by ``need_by`` make up, the notes naming each PO that
+    counts, and those naming POs due too late."""
+    covered, notes, late = Decimal(0), [], []
+    for inc in incoming:
+        if covered >= miss:
+            break
+        take = min(inc.qty, miss - covered)
+        if inc.expected_date > need_by:
+            late.append(_("采购单 %(po)s (%(day)s到货) 晚于需要日期，不计入") % {
+                "po": inc.po, "day": day_label(inc.expected_date)})
+            continue
+        covered += take
+        notes.append(_("由采购单 %(po)s (%(day)s到货) 补足 %(qty)s %(unit)s") % {
+            "po": inc.po, "day": day_label(inc.expected_date), "qty": fmt_qty(take), "unit": unit})
+    return covered, notes, late
+
+
+def kitting_problems(facts: OrderFacts, guard_code: str, need_by: date | None = None) -> list[Problem]:
+    """One problem per material short on stock and not made up by POs due by ``need_by``,
+    naming it, the missing quantity, the POs counted and substitutes in stock."""
     reqs, products = facts.bom
     held = facts.held_by_order
     needed: dict[int, Decimal] = defaultdict(Decimal)
@@ -56,6 +91,21 @@ def kitting_problems(facts: OrderFacts, guard_code: str) -> list[Problem]:
     short = {pid: qty - free.get(pid, Decimal(0)) - held.get(pid, Decimal(0))
              for pid, qty in needed.items()}
     short = {pid: miss for pid, miss in short.items() if miss > 0}
+    if not short:
+        return []
+    need_by = need_by or facts.order.promised_date or facts.order.required_date
+    incoming = incoming_for_order(short, order_id=facts.order.pk)
+    notes: dict[int, list[str]] = {}
+    for pid in list(short):
+        covered, notes[pid], late = _cover(short[pid], incoming.get(pid, []), need_by, products[pid].unit)
+        if covered:
+            facts.po_covered[pid] = covered
+        if covered >= short[pid]:
+            facts.kitting_notes.append(f"{products[pid].name}：" + "；".join(notes[pid]))
+            del short[pid]
+        else:
+            short[pid] -= covered
+            notes[pid] += late
     if not short:
         return []
     subs: dict[int, list[Substitute]] = defaultdict(list)
@@ -72,10 +122,13 @@ def kitting_problems(facts: OrderFacts, guard_code: str) -> list[Problem]:
         ]
         message = _("Materials not kitted: %(name)s short by %(missing)s %(unit)s") % {
             "name": prod.name, "missing": fmt_qty(miss), "unit": prod.unit}
+        if notes.get(pid):
+            message += "（" + "；".join(notes[pid]) + "）"
         if options:
             message += _(" (substitutes in stock: %(options)s)") % {
                 "options": ", ".join(f"{o['name']} {fmt_qty(Decimal(o['available']))} {o['unit']}" for o in options)}
         problems.append(Problem(guard_code, message, data={
             "sku": prod.sku, "needed": str(needed[pid]), "missing": str(miss), "unit": prod.unit,
-            "substitutes": options, "lead_time_days": prod.lead_time_days, "moq": str(prod.moq)}))
+            "substitutes": options, "lead_time_days": prod.lead_time_days, "moq": str(prod.moq),
+            "covered_by_po": str(facts.po_covered.get(pid, Decimal(0))), "purchase_orders": notes.get(pid, [])}))
     return problems

@@ -298,3 +298,6 @@ class GuardTestOut(Schema):
     reasons: list[ProblemOut]
     values: dict[str, Any]        # the order facts the checks read (name → value)
     guards: list[str]             # codes of the checks tried
+    notes: list[str] = Field(default_factory=list,
+                             description="Kitting by date: the purchase orders counted, e.g. "
+                                         "`6061铝棒：由采购单 PO-0007 (12月5日到货) 补足 80 kg`")

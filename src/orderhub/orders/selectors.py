@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -366,3 +366,9 @@ def verify_order_audit(*, include_other_subjects: bool = True) -> tuple[int, lis
 __all__ = ["OrderFilter", "scope_q", "visible", "check_visible", "order_queryset", "order_dict", "order_detail",
            "order_events", "order_snapshots", "get_order", "DeferredJoinList", "snapshot_diff", "owned_stage_filter",
            "verify_order_audit", "order_audit_heads", "snapshot_audit_findings"]
+
+
+def open_order_ids(numbers: Iterable[str]) -> dict[str, int]:
+    """{number: id} of the open orders among ``numbers`` (what a purchase order may serve)."""
+    return dict(Order.objects.filter(number__in=set(numbers), status=Order.Status.OPEN)
+                .values_list("number", "pk"))

@@ -161,7 +161,7 @@ class OrderRow(Schema):
     closed: bool
 
 
-class OrderPage(Schema):
+class PortalOrderPage(Schema):
     count: int
     page: int
     pages: int
@@ -179,7 +179,7 @@ class EtaMoveOut(Schema):
     after: date | None
 
 
-class LineOut(Schema):
+class PortalLineOut(Schema):
     line_no: int
     product: str
     qty: str
@@ -191,7 +191,7 @@ class MyOrderOut(TrackOut):
     created_at: datetime
     timeline: list[TimelineOut]
     eta_moves: list[EtaMoveOut]
-    lines: list[LineOut]
+    lines: list[PortalLineOut]
 
 
 # --------------------------------------------------------------------------- staff
@@ -315,7 +315,7 @@ def me(request: HttpRequest) -> dict[str, Any]:
     return {"name": c.name, "customer": c.customer.code, "customer_name": c.customer.name}
 
 
-@router.get("/me/orders", auth=CUSTOMER, response={200: OrderPage, **ERRORS})
+@router.get("/me/orders", auth=CUSTOMER, response={200: PortalOrderPage, **ERRORS})
 def my_orders(request: HttpRequest, q: str = "", status: str = "", page: int = 1) -> dict[str, Any]:
     """The signed-in customer's own orders, newest first (``q``: number or your reference)."""
     pages = Paginator(selectors.my_orders(_me(request), q=q.strip()[:64], status=status), selectors.PAGE)

@@ -19,6 +19,7 @@ def workspace(request):
         "nav_can_view": permissions.allowed(actor, "orders.view"),
         "nav_can_kpi": permissions.allowed(actor, "kpis.view"),
         "nav_can_intake": permissions.allowed(actor, "intake.view"),
+        "nav_can_purchasing": permissions.allowed(actor, "purchasing.view"),
         "actor": actor,
         "nav_unread": notify_badge_count(request),
     }

@@ -18,6 +18,7 @@ from orderhub.intake import events as intake_events
 from orderhub.intake.models import InboundMessage
 from orderhub.notify import events as notify_events
 from orderhub.orders import events
+from orderhub.purchasing import events as purchasing_events
 from orderhub.rules.models import Trigger
 from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled
@@ -40,6 +41,13 @@ EVENT_LABELS = {
     events.ORDER_ATTACHMENT_ADDED: gettext_lazy("Attachment added"),
     events.ORDER_ESCALATED: gettext_lazy("Escalated"),
     events.ORDER_DEADLINE_RECOMPUTED: gettext_lazy("Deadline recomputed (calendar changed)"),
+    events.ORDER_RESERVATION_EXPIRED: gettext_lazy("库存保留到期释放"),
+    purchasing_events.REQUEST_RAISED: gettext_lazy("提交采购申请"),
+    purchasing_events.REQUEST_APPROVED: gettext_lazy("批准采购申请"),
+    purchasing_events.REQUEST_REJECTED: gettext_lazy("驳回采购申请"),
+    purchasing_events.ORDER_PLACED: gettext_lazy("下采购单"),
+    purchasing_events.GOODS_RECEIVED: gettext_lazy("采购收货"),
+    purchasing_events.SUPPLIER_SAVED: gettext_lazy("保存供应商"),
     events.TICKET_OPENED: gettext_lazy("Ticket opened"),
     events.TICKET_RESOLVED: gettext_lazy("Ticket resolved"),
     events.ORDERS_EXPORTED: gettext_lazy("Orders exported"),
@@ -202,6 +210,7 @@ SYSTEM_ACTORS = {
     "cli:intake": gettext_lazy("command-line import"),
     "system": gettext_lazy("system"),
     "sweep": gettext_lazy("overdue check"),
+    "reservation-expiry": gettext_lazy("库存保留到期任务"),
 }
 _ACTOR_PREFIXES = {
     "rule": gettext_lazy("rule %(x)s"),

@@ -31,6 +31,7 @@ from .escalation import (
     escalation_steps_cancel,
     escalation_steps_create,
 )
+from .expiry import reservations_expire
 from .exports import ExportFile, orders_export
 from .lines import LineChange, order_lines_change
 from .overdue import OverdueStage, stage_instances_mark_overdue
@@ -46,6 +47,6 @@ __all__ = [
     "order_update", "edit_refusal", "snapshot_content", "ticket_open", "ticket_resolve",
     "Firing", "Rung", "escalation_step_fire", "escalation_steps_cancel", "escalation_steps_create",
     "OverdueStage", "stage_instances_mark_overdue", "order_deadlines_recompute", "Preview", "order_preview",
-    "LineChange", "order_lines_change", "order_restore", "restorable_snapshot",
+    "LineChange", "order_lines_change", "order_restore", "restorable_snapshot", "reservations_expire",
     "approvers_for", "change_request_decide", "change_request_raise", "pending_roles",
 ]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from orderhub.core import clock
 from orderhub.core.actors import Actor
 from orderhub.core.calendar_config import get_business_calendar
 from orderhub.core.errors import Problem
@@ -31,6 +33,15 @@ def due_at(stage: CompiledStage, start: datetime) -> datetime | None:
     return start + timedelta(hours=float(deadline.hours))
 
 
+def need_by(order: Order, stage: CompiledStage) -> date:
+    """When ``stage`` needs its materials (kitting by date): its deadline if entered now, else the
+    order's promised date, else its required date. Open POs due by then count."""
+    due = due_at(stage, clock.now())
+    if due is not None:
+        return timezone.localdate(due)
+    return order.promised_date or order.required_date
+
+
 def evaluate_guards(order: Order, lines: list[OrderLine], stage: CompiledStage,
                     facts: OrderFacts | None = None) -> list[Problem]:
     """Every reason the order may not enter ``stage`` (empty list: it may)."""
@@ -40,7 +51,7 @@ def evaluate_guards(order: Order, lines: list[OrderLine], stage: CompiledStage,
     for guard in stage.guards:
         spec = guard.spec
         if spec.check == "kitting":
-            reasons.extend(kitting_problems(facts, spec.code))
+            reasons.extend(kitting_problems(facts, spec.code, need_by(order, stage)))
             continue
         # an expr guard: a GuardSpec holds exactly one of expr and check, and expr a message
         expression, message = guard.expression, spec.message
@@ -79,19 +90,24 @@ def run_entry_actions(order: Order, lines: list[OrderLine], stage: CompiledStage
                 if r.qty - keep > 0:
                     todo.append(Requirement(r.product_id, r.qty - keep, r.line_id))
             expires = now + timedelta(hours=float(act.expires_in_hours)) if act.expires_in_hours else None
+            # what the kitting guard found open POs make up is reserved as it arrives, not now
+            covered = facts.po_covered
             made, shortages = stock_reserve(
                 order_id=order.pk, requirements=todo, actor=actor,
                 release_condition=act.release_condition or _("released on cancel"),
-                expires_at=expires, allow_partial=forced)
-            if shortages and not forced:
+                expires_at=expires, allow_partial=forced or bool(covered))
+            uncovered = [s for s in shortages if s.missing > covered.get(s.product_id, Decimal(0))]
+            if uncovered and not forced:
                 raise Blocked([
                     Problem("stock_short", _("Not enough stock: %(name)s short by %(missing)s %(unit)s") % {
                         "name": products[s.product_id].name, "missing": fmt_qty(s.missing),
                         "unit": products[s.product_id].unit},
                         data={"sku": products[s.product_id].sku, "missing": str(s.missing)})
-                    for s in shortages])
+                    for s in uncovered])
             done["reserved"] = [{"sku": products[r.product_id].sku, "qty": r.qty,
                                  "warehouse_stock_id": r.stock_id} for r in made]
+            if facts.kitting_notes:
+                done["covered_by_po"] = list(facts.kitting_notes)
             if shortages:
                 done["unreserved"] = [{"sku": products[s.product_id].sku, "missing": s.missing}
                                       for s in shortages]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 
 from django import template
 from django.utils import timezone
@@ -181,6 +182,18 @@ def change_value(field: str, value, stage_names=None) -> str:
             return plain(value)
         return date_format(timezone.localtime(moment), "Y-m-d H:i") if timezone.is_aware(moment) else value
     return plain(value)
+
+
+@register.filter
+def qty(value) -> str:
+    """A quantity without trailing zeros (100.0000 → 100)."""
+    if value is None or value == "":
+        return "—"
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    return format(number.normalize(), "f") if number else "0"
 
 
 @register.filter

@@ -9,10 +9,13 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from orderhub.core import permissions
 from orderhub.core.client import client_ip
 from orderhub.core.lockout import lockout_until
 from orderhub.core.roles import ROLES
 from orderhub.orders.boards import my_work
+from orderhub.orders.shortages import shortage_overview
+from orderhub.purchasing.selectors import purchasing_todo
 
 from .common import actor_for, requires
 
@@ -54,4 +57,21 @@ def home(request):
     actor = actor_for(request)
     work = my_work(actor)
     roles = [str(ROLES.get(r, r)) for r in sorted(actor.roles)]
-    return render(request, "web/home.html", {"work": work, "roles": roles, "now": work.now})
+    return render(request, "web/home.html", {"work": work, "roles": roles, "now": work.now,
+                                             **_purchasing(actor, work.now.date())})
+
+
+def _purchasing(actor, today) -> dict:
+    """A purchaser's (or approver's) part of the home page: the top 3 shortages, the to-do sorted
+    by countdown, and how many to-dos are overdue (the reminder shown on arriving)."""
+    if not permissions.allowed(actor, "purchasing.view"):
+        return {}
+    may_order = permissions.allowed(actor, "purchasing.order")
+    may_approve = permissions.allowed(actor, "purchasing.approve")
+    if not (may_order or may_approve):
+        return {}
+    todo = purchasing_todo(may_order=may_order, may_approve=may_approve)
+    top = [r for r in shortage_overview() if r.missing][:3] if may_order else []
+    return {"purchase_todo": [{"t": t, "days": (t.due - today).days} for t in todo],
+            "purchase_overdue": sum(1 for t in todo if t.due < today), "top_shortages": top,
+            "purchasing_home": True}

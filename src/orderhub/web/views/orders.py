@@ -41,6 +41,7 @@ from orderhub.orders.selectors import (
     snapshot_diff,
     visible,
 )
+from orderhub.orders.shortages import order_shortages
 from orderhub.rules.selectors import order_alerts
 from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled
@@ -146,7 +147,10 @@ def _detail_context(request, order: Order) -> dict:
             diff = {"a": int(a), "b": int(b), "rows": snapshot_diff(order, int(a), int(b))}
         except NotFound as e:
             messages.error(request, e.message)
+    sees_purchasing = is_open and permissions.allowed(actor, "purchasing.view")
     return {
+        "shortages": order_shortages(order, [*lines]) if sees_purchasing else [],
+        "may_request_purchase": sees_purchasing and permissions.allowed(actor, "purchasing.request"),
         "order": order, "lines": lines, "stages": stages, "events": events, "snapshots": snapshots,
         "attachments": attachments, "current": current.spec, "next_stages": next_stages,
         "may_move": may_move, "may_override": is_open and actor.has_perm("orders.override_guard"),

@@ -1,0 +1,13 @@
+"""Periodic job of the orders app (Celery beat in production, the embedded runner in the demo):
+holds past their ``expires_at`` go back to stock, the order's owner is told and the stage's
+guards are checked again (``services.expiry``). Safe to run late, twice or on several machines
+(each order is locked while its holds are released)."""
+
+from orderhub.celery import periodic
+
+from .services.expiry import reservations_expire
+
+
+@periodic(seconds=60, name="orders.expire_reservations")
+def expire_reservations_job() -> None:
+    reservations_expire()
