@@ -23,6 +23,10 @@ $(VENDOR)/.installed: package.json package-lock.json
 	cp node_modules/@tabler/core/dist/css/tabler.min.css $(VENDOR)/
 	cp node_modules/@tabler/core/dist/js/tabler.min.js $(VENDOR)/
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
+	# the CJK font printed documents use (shipping/documents.py @font-face; not a system font)
+	mkdir -p $(VENDOR)/fonts
+	cp node_modules/@expo-google-fonts/noto-sans-sc/400Regular/NotoSansSC_400Regular.ttf $(VENDOR)/fonts/
+	cp node_modules/@expo-google-fonts/noto-sans-sc/700Bold/NotoSansSC_700Bold.ttf $(VENDOR)/fonts/
 	cp node_modules/echarts/dist/echarts.common.min.js $(VENDOR)/echarts.min.js
 	touch $@
 

@@ -95,6 +95,7 @@ def system():
 def company(db):
     """Roles, one user per role, T1–T4, two warehouses, a BOM product, stock."""
     from orderhub.catalog.models import BomItem, Customer, Product, Substitute
+    from orderhub.floor.services import problem_types_seed
     from orderhub.inventory.models import StockLevel, Warehouse
     from orderhub.workflow.services import workflow_install_templates
 
@@ -106,6 +107,7 @@ def company(db):
         u.groups.add(group)
         users[role] = u
     workflow_install_templates(actor=Actor.system("setup"))
+    problem_types_seed()   # the migration's rows are gone after a transactional test's flush
     wh1 = Warehouse.objects.create(code="WH1", name="一号仓", priority=1)
     wh2 = Warehouse.objects.create(code="WH2", name="二号仓", priority=2)
     cust = Customer.objects.create(code="C001", name="苏州博锐精工", tier="A",

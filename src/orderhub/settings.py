@@ -70,6 +70,8 @@ INSTALLED_APPS = [
     "orderhub.intake",
     "orderhub.notify",
     "orderhub.rules",
+    "orderhub.floor",
+    "orderhub.shipping",
     "orderhub.portal",
     "orderhub.kpis",
     "orderhub.demo",  # the loaddemo command
@@ -239,6 +241,9 @@ ORDERHUB_NOTIFY_FROM_EMAIL = os.environ.get("ORDERHUB_NOTIFY_FROM_EMAIL", "order
 # a message being sent is re-claimed by another worker after this many seconds (a dead worker)
 ORDERHUB_NOTIFY_LEASE_SECONDS = float(os.environ.get("ORDERHUB_NOTIFY_LEASE_SECONDS", "120"))
 ORDERHUB_BASE_URL = os.environ.get("ORDERHUB_BASE_URL", "http://127.0.0.1:8000")
+# the CJK font printed documents embed (installed from npm by `make assets`, not a system font)
+ORDERHUB_PDF_FONT_DIR = Path(os.environ.get("ORDERHUB_PDF_FONT_DIR",
+                                            str(Path(__file__).resolve().parent / "web" / "static" / "vendor" / "fonts")))
 # users of the roles, endpoints and templates are cached per process this long (saves here clear it)
 ORDERHUB_NOTIFY_CACHE_SECONDS = float(os.environ.get("ORDERHUB_NOTIFY_CACHE_SECONDS", "10"))
 # rules engine: how often a process checks whether rules were saved elsewhere (seconds)

@@ -41,6 +41,7 @@ HOLD = CREATE | {"qc", "finance", "production_director", "production_manager", "
 CANCEL = frozenset({"manager", "admin", "vice_president"})
 OVERRIDE = frozenset({"manager", "admin", "operations_director", "vice_president"})
 ADMIN = frozenset({"admin"})
+SHIP = frozenset({"warehouse", "logistics"})       # plan and ship shipments; everyone else sees them
 # purchasing: approvers are ORDERHUB_PURCHASE_APPROVER_ROLES (default planning supervisor, manager)
 PO_APPROVE = frozenset({"planning_supervisor", "manager"})
 PO_VIEW = PO_APPROVE | {"purchaser", "planner", "warehouse", "admin"}
@@ -92,6 +93,16 @@ API = {
     ("POST", "/api/rules"): ADMIN,
     ("GET", "/api/rules/{rule_id}"): SEE,
     ("PUT", "/api/rules/{rule_id}"): ADMIN,
+    ("GET", "/api/tickets"): SEE,
+    ("POST", "/api/tickets"): SEE,                     # shop-floor tickets: whoever sees the order
+    ("GET", "/api/tickets/knowledge"): SEE,
+    ("GET", "/api/tickets/similar"): SEE,
+    ("GET", "/api/tickets/problem-types"): SEE,
+    ("PUT", "/api/tickets/problem-types"): ADMIN,
+    ("GET", "/api/tickets/{ticket_id}"): SEE,
+    ("POST", "/api/tickets/{ticket_id}/resolve"): SEE,  # then the ticket's owner role, in the service
+    ("GET", "/api/tickets/{ticket_id}/photos/{photo_id}"): SEE,
+    ("GET", "/api/tickets/{ticket_id}/photos/{photo_id}/thumbnail"): SEE,
     ("GET", "/api/intake/messages"): SEE,
     ("GET", "/api/intake/messages/{message_id}"): SEE,
     ("GET", "/api/intake/messages/{message_id}/payload"): SEE,
@@ -150,6 +161,20 @@ API = {
     ("PUT", "/api/roles/{code}"): ADMIN,
     ("GET", "/api/calendar/years"): ADMIN,
     ("POST", "/api/calendar/official"): ADMIN,
+    ("GET", "/api/orders/{number}/shipments"): SEE,
+    ("POST", "/api/orders/{number}/shipments"): SHIP,
+    ("GET", "/api/orders/{number}/documents/{kind}"): SEE,
+    ("GET", "/api/shipping/shipments"): SEE,
+    ("GET", "/api/shipping/shipments/{number}"): SEE,
+    ("POST", "/api/shipping/shipments/{number}/ship"): SHIP,
+    ("GET", "/api/shipping/shipments/{number}/documents/{kind}"): SEE,
+    ("POST", "/api/shipping/shipments/{number}/pod"): SHIP,
+    ("GET", "/api/shipping/shipments/{number}/pod"): SEE,
+    ("POST", "/api/shipping/shipments/{number}/acceptance"): SHIP,
+    ("GET", "/api/shipping/letterhead"): ADMIN,
+    ("PUT", "/api/shipping/letterhead"): ADMIN,
+    ("GET", "/api/shipping/templates/{kind}"): ADMIN,
+    ("PUT", "/api/shipping/templates/{kind}"): ADMIN,
     ("GET", "/api/purchasing/suppliers"): PO_VIEW,
     ("PUT", "/api/purchasing/suppliers/{code}"): PO_ORDER,
     ("GET", "/api/purchasing/requests"): PO_VIEW,
@@ -281,6 +306,26 @@ WEB = {
     ("GET", "tickets/<int:pk>/"): SEE,
     ("POST", "tickets/<int:pk>/resolve"): SEE,         # then the ticket's owner role, in the service
     ("POST", "orders/<str:number>/tickets"): SEE,
+    ("POST", "orders/<str:number>/shipments"): SHIP,
+    ("GET", "orders/<str:number>/documents/<str:kind>.pdf"): SEE,
+    ("GET", "shipping/"): SEE,
+    ("GET", "shipping/<str:number>/"): SEE,
+    ("POST", "shipping/<str:number>/ship"): SHIP,
+    ("GET", "shipping/<str:number>/documents/<str:kind>.pdf"): SEE,
+    ("POST", "shipping/<str:number>/pod"): SHIP,
+    ("GET", "shipping/<str:number>/pod/file"): SEE,
+    ("POST", "shipping/<str:number>/accept"): SHIP,
+    ("GET", "settings/documents/"): ADMIN,
+    ("POST", "settings/documents/"): ADMIN,
+    ("GET", "settings/documents/<str:kind>/"): ADMIN,
+    ("POST", "settings/documents/<str:kind>/"): ADMIN,
+    ("GET", "tickets/new/"): SEE,
+    ("POST", "tickets/new/"): SEE,
+    ("GET", "tickets/knowledge/"): SEE,
+    ("GET", "tickets/<int:pk>/photos/<int:photo>"): SEE,
+    ("GET", "tickets/<int:pk>/photos/<int:photo>/thumbnail"): SEE,
+    ("GET", "settings/problem-types/"): ADMIN,
+    ("POST", "settings/problem-types/"): ADMIN,
     ("GET", "purchasing/"): PO_VIEW,
     ("GET", "purchasing/new/"): PO_ORDER,
     ("POST", "purchasing/new/"): PO_ORDER,
@@ -430,8 +475,9 @@ def _api_url(path: str, ids: dict) -> str:
             .replace("{job_id}", str(ids["job"])).replace("{draft_id}", str(ids["draft"]))
             .replace("{code}", "T1" if "/workflows/" in path else "C001" if "/catalog/customers/" in path else "sales")
             .replace("{customer}", "C001").replace("{address_id}", "999999")
-            .replace("{token}", "no-such-token").replace("{kind}", "png").replace("{channel}", "no-such-channel")
-            .replace("{rule_id}", "999999").replace("{contact_id}", "999999").replace("{request_id}", "999999"))
+            .replace("{token}", "no-such-token").replace("{kind}", "png" if "/qr." in path else "quotation" if "/orders/" in path else "delivery-note").replace("{channel}", "no-such-channel")
+            .replace("{rule_id}", "999999").replace("{contact_id}", "999999")
+            .replace("{ticket_id}", str(ids["ticket"])).replace("{photo_id}", "999999").replace("{request_id}", "999999"))
 
 
 def _web_url(pattern: str, ids: dict) -> str:
@@ -458,9 +504,14 @@ def _web_url(pattern: str, ids: dict) -> str:
         "intake/drafts/<int:pk>/": f"/intake/drafts/{ids['draft']}/",
         "tickets/<int:pk>/": f"/tickets/{ids['ticket']}/",
         "tickets/<int:pk>/resolve": f"/tickets/{ids['ticket']}/resolve",
+        "tickets/<int:pk>/photos/<int:photo>": f"/tickets/{ids['ticket']}/photos/999999",
+        "tickets/<int:pk>/photos/<int:photo>/thumbnail": f"/tickets/{ids['ticket']}/photos/999999/thumbnail",
         "notifications/dead/<int:pk>/resend": "/notifications/dead/999999/resend",
         "rules/<int:pk>/": "/rules/999999/",
         "settings/users/<str:username>/unlock": "/settings/users/planner/unlock",
+        "orders/<str:number>/documents/<str:kind>.pdf": f"/orders/{ids['number']}/documents/quotation.pdf",
+        "shipping/<str:number>/documents/<str:kind>.pdf": "/shipping/no-such-shipment/documents/delivery-note.pdf",
+        "settings/documents/<str:kind>/": "/settings/documents/delivery-note/",
     }
     if pattern in special:
         return special[pattern]

@@ -29,7 +29,8 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 
 # pages never followed: downloads, the raw payload, leaving, the read-only admin, the API
 SKIP_PREFIXES = ("/admin/", "/api/", "/i18n/", "/logout/", "/q/")
-SKIP_NAMES = {"order_export", "attachment", "intake_raw", "logout", "quick_order"}
+SKIP_NAMES = {"order_export", "kpi_export", "attachment", "intake_raw", "logout", "quick_order", "ticket_photo",
+              "ticket_photo_thumb", "order_document", "shipment_document", "shipment_pod_file"}
 # one visit per kind of page, except pages whose code picks a different page to read
 DISTINCT_BY_CODE = {"board", "config_workflow"}
 MAX_PAGES_PER_ROLE = 60

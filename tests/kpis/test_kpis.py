@@ -97,7 +97,8 @@ def test_figures_worked_out_by_hand(history):
         {"period": "2026-11-24", "created": 0, "completed": 2, "on_time": 1}]
     assert selectors.trend(f)["week"] == [{"period": "2026-11-23", "created": 4, "completed": 3, "on_time": 2}]
     # four orders created, none opened by its customer (tests/portal: opens count)
-    assert selectors.portal(f) == {"self_query_rate": 0.0, "coei": None, "recorded": True}
+    assert selectors.portal(f) == {"self_query_rate": 0.0, "coei": None, "recorded": True,
+                                   "orders": 4, "opened": 0}
 
 
 def test_filters_narrow_every_figure(history):
@@ -109,6 +110,19 @@ def test_filters_narrow_every_figure(history):
     assert selectors.exceptions(wechat)["count"] == 1
     assert selectors.stage_times(_filter(customer="C999")) == []
     assert selectors.on_time(_filter(workflow="T1"))["completed"] == 0
+
+
+def test_self_query_rate_counts_orders_their_customer_opened(history):
+    from orderhub.portal.services import visit_record, visitor_actor
+
+    f = _filter()
+    assert selectors.portal(_filter(customer="C999"))["self_query_rate"] is None   # no order: no rate
+    with clock.frozen(MONDAY + timedelta(hours=1)):
+        for _ in range(2):   # the same order opened twice counts once
+            visit_record(order=history["late"], kind="track", actor=visitor_actor())
+    assert selectors.portal(f) == {"self_query_rate": 0.25, "coei": None, "recorded": True,
+                                   "orders": 4, "opened": 1}
+    assert selectors.portal(_filter(channel="wechat"))["self_query_rate"] == 0.0
 
 
 def test_stalled_counts_working_days(history):
@@ -161,3 +175,19 @@ def test_excel_download_holds_the_table(history, company):
     rows = [tuple(c.value for c in row) for row in load_workbook(BytesIO(r.content)).active.iter_rows()]
     assert ("阶段", "工单") in rows
     assert sum(1 for row in rows if row[1] == 1) == 2
+
+
+def test_drill_downs_filter_the_order_list(history, company):
+    client = Client(HTTP_HOST="localhost", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    client.force_login(company["users"]["manager"])
+
+    def listed(**query):
+        html = client.get("/orders/", query).content.decode()
+        return {k for k, o in history.items() if o.number in html}
+
+    assert listed(ticket="exception") == {"late", "open"}
+    assert listed(ticket="exception", channel="wechat") == {"open"}
+    assert listed(product="M8X30") == {"on_time", "late", "promised", "open"}
+    assert listed(product="HSG-100") == set()
+    page = client.get("/orders/", {"ticket": "exception", "channel": "wechat"}).content.decode()
+    assert "异常" in page and "微信" in page   # the drill-down's filters, in words

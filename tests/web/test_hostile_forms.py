@@ -14,6 +14,7 @@ from html.parser import HTMLParser
 import pytest
 from django.test import Client
 
+from orderhub.floor.services import floor_ticket_open
 from orderhub.intake.models import Draft, InboundMessage
 from orderhub.orders.services import ticket_open
 from tests.web.test_pages import make_order
@@ -115,7 +116,10 @@ def pages(master, intake_actor):
                                                     "required_date": "2026-12-20"},
                                  confidence={}, created_at=order.created_at)
     token = quick_link_issue(customer="C001", actor=company["actors"]["admin"])
-    return [f"/orders/{order.number}/", "/orders/new/", "/intake/upload/", f"/intake/drafts/{draft.pk}/",
+    floor = floor_ticket_open(order=order.number, problem_type="size", body="外径尺寸超差",
+                              actor=company["actors"]["admin"])
+    return ["/tickets/new/", f"/tickets/new/?order={order.number}", "/tickets/knowledge/",
+            "/settings/problem-types/", f"/tickets/{floor.pk}/", f"/orders/{order.number}/", "/orders/new/", "/intake/upload/", f"/intake/drafts/{draft.pk}/",
             "/settings/workflows/T1/", "/settings/calendar/", "/settings/customers/_new/",
             "/settings/customers/C001/", "/settings/products/_new/", "/settings/products/HSG-100/",
             "/settings/stock/", "/settings/users/", "/notifications/me/", "/settings/notify/endpoints/new/",

@@ -4,6 +4,7 @@ here. A new URL pattern without sample arguments below fails too, so it gets che
 
 from __future__ import annotations
 
+import io
 import re
 from decimal import Decimal
 
@@ -11,13 +12,16 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from PIL import Image
 
 from orderhub.core import clock
 from orderhub.core.downloads import DOWNLOAD_POLICY
+from orderhub.floor.services import floor_ticket_open
 from orderhub.intake import services as intake
 from orderhub.intake.models import Draft
 from orderhub.orders.inputs import LineInput
 from orderhub.orders.services import order_attach, order_create, ticket_open
+from orderhub.shipping.services import ShipmentInput, shipment_create
 from tests.conftest import order_input
 from tests.web.test_downloads import HTML, PNG, SVG
 from tests.web.test_pages import login
@@ -58,9 +62,19 @@ def objects(master, intake_actor, tmp_path, settings):  # noqa: F811
     job = intake.upload_receive(channel="taobao", filename="a.csv", content=b"a\r\n1\r\n", actor=actors["admin"],
                                 content_type="text/csv")
     ticket = ticket_open(order=order.number, kind="exception", title="t", owner_role="qc", actor=actors["admin"])
+    photo = io.BytesIO()
+    Image.new("RGB", (40, 30), (9, 9, 9)).save(photo, format="JPEG")
+    floor = floor_ticket_open(order=order.number, problem_type="size", body="t", actor=actors["admin"],
+                              photos=[("p.jpg", photo.getvalue())])
+    floor_photo = floor.photos.get().pk
     token = intake.quick_link_issue(customer="C001", actor=actors["admin"])
-    return {"number": order.number, "attachment": att.pk, "message": msg.pk, "scan": scan.pk, "draft": draft.pk,
+    shipment = shipment_create(order=order.number, data=ShipmentInput(quantities={1: Decimal("2")}),
+                               actor=actors["warehouse"])
+    return {"shipment": shipment.number, "number": order.number, "attachment": att.pk, "message": msg.pk, "scan": scan.pk, "draft": draft.pk,
             "job": job.pk, "ticket": ticket.pk, "token": token}
+    return {"number": order.number, "attachment": att.pk, "message": msg.pk, "scan": scan.pk, "draft": draft.pk,
+            "job": job.pk, "ticket": ticket.pk, "token": token,
+            "floor": floor.pk, "photo": floor_photo}
 
 
 def _samples(o: dict) -> dict[str, dict[str, str]]:
@@ -88,6 +102,10 @@ def _samples(o: dict) -> dict[str, dict[str, str]]:
         "web:config_product": {"sku": "HSG-100"}, "web:user_unlock": {"username": "planner"},
         "web:notify_resend": {"pk": "999999"}, "web:notify_endpoint": {"code": "nope"},
         "web:notify_template": {"event": "order.created", "channel": "all"},
+        "web:ticket_photo": {"pk": o["floor"], "photo": o["photo"]},
+        "web:ticket_photo_thumb": {"pk": o["floor"], "photo": o["photo"]},
+        **{f"api:{n}": {"ticket_id": o["floor"]} for n in ("get_ticket", "resolve_ticket")},
+        **{f"api:{n}": {"ticket_id": o["floor"], "photo_id": o["photo"]} for n in ("ticket_photo", "ticket_photo_thumbnail")},
         "web:rule_edit": {"pk": "999999"}, "web:ticket": {"pk": o["ticket"]}, "web:ticket_resolve": {"pk": o["ticket"]},
         **{f"api:{n}": order for n in ("get_order", "update_order", "change_lines", "restore", "transition", "override", "hold", "resume",
                                        "cancel", "events", "snapshots")},
@@ -112,6 +130,18 @@ def _samples(o: dict) -> dict[str, dict[str, str]]:
         **{f"api:{n}": {"code": "miniprogram"} for n in ("create_channel", "change_channel", "rotate_secret",
                                                           "mapping_versions", "try_mapping")},
         **{f"api:{n}": {"code": "C001"} for n in ("get_aliases", "put_aliases")},
+        **{f"web:{n}": order for n in ("order_shipment_create",)},
+        "web:order_document": {**order, "kind": "confirmation"},
+        **{f"web:{n}": {"number": o["shipment"]} for n in ("shipment_detail", "shipment_ship", "shipment_pod",
+                                                            "shipment_pod_file", "shipment_accept")},
+        "web:shipment_document": {"number": o["shipment"], "kind": "delivery-note"},
+        "web:document_template": {"kind": "delivery-note"},
+        **{f"api:{n}": order for n in ("order_shipments", "create_shipment")},
+        "api:order_document": {**order, "kind": "quotation"},
+        **{f"api:{n}": {"number": o["shipment"]} for n in ("get_shipment", "ship", "upload_pod", "download_pod",
+                                                            "accept")},
+        "api:shipment_document": {"number": o["shipment"], "kind": "packing-list"},
+        **{f"api:{n}": {"kind": "delivery-note"} for n in ("get_template", "put_template")},
         # the customer portal: staff's side, the customer's pages (signed out here) and links
         **{f"web:{n}": order for n in ("portal_tracking_link", "portal_call_log", "portal_order")},
         "web:portal_contacts": {"code": "C001"}, "web:portal_contact": {"code": "C001", "pk": "999999"},

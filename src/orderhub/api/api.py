@@ -25,6 +25,7 @@ from orderhub.core.api import router as roles_router
 from orderhub.core.errors import DomainError
 from orderhub.core.http.auth import BearerToken, SessionAuth, declare_capabilities
 from orderhub.core.http.schemas import ERROR_DESCRIPTIONS
+from orderhub.floor.api import router as tickets_router
 from orderhub.intake.api import router as intake_router
 from orderhub.intake.api_setup import router as intake_setup_router
 from orderhub.kpis.api import router as kpis_router
@@ -37,6 +38,8 @@ from orderhub.orders.shortages_api import router as shortages_router
 from orderhub.portal.api import router as portal_router
 from orderhub.purchasing.api import router as purchasing_router
 from orderhub.rules.api import router as rules_router
+from orderhub.shipping.api import order_router as shipping_order_router
+from orderhub.shipping.api import router as shipping_router
 from orderhub.workflow.api import router as workflows_router
 
 #: Operation ids are published (clients generate code from them) and ninja derives them from the
@@ -202,8 +205,10 @@ ROUTERS = {
     "/roles": roles_router,
     "/calendar": calendar_router,
     "/rules": rules_router,
+    "/tickets": tickets_router,
     "/purchasing": purchasing_router,
     "/shortages": shortages_router,
+    "/shipping": shipping_router,
     "/portal": portal_router,
     "/kpis": kpis_router,
 }
@@ -213,4 +218,5 @@ for prefix, router in ROUTERS.items():
     api.add_router(prefix, router)
 api.add_router("/orders", change_requests_router)  # /orders/{number}/change-requests (orders app)
 api.add_router("/workflows", workflow_checks_router)  # POST /workflows/{code}/guard-test (orders app)
-declare_capabilities(intake_setup_router, workflow_checks_router, change_requests_router, *ROUTERS.values())  # each operation's capability in the OpenAPI (x-orderhub-capability)
+api.add_router("/orders", shipping_order_router)  # /orders/{number}/shipments (shipping app)
+declare_capabilities(intake_setup_router, workflow_checks_router, change_requests_router, shipping_order_router, *ROUTERS.values())  # each operation's capability in the OpenAPI (x-orderhub-capability)

@@ -23,6 +23,7 @@ OCTET_STREAM = "application/octet-stream"
 GENERATED_TYPES = frozenset({
     OCTET_STREAM,
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/pdf",       # printed documents (shipping.documents)
     "image/png",
     "image/svg+xml",
 })

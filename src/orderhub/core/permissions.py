@@ -39,7 +39,8 @@ KPIS_PERM = "orders.view_kpis"
 
 _SETTINGS_PERMS = ("workflow.change_workflowdefinition", "core.change_calendaroverride",
                    "catalog.change_customer", "catalog.change_product", "inventory.change_stocklevel",
-                   "auth.change_user", "notify.change_endpoint", "intake.change_configversion")
+                   "auth.change_user", "notify.change_endpoint", "intake.change_configversion",
+                   "floor.change_problemtype", "shipping.manage_documents")
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,9 @@ CAPABILITIES: dict[str, Capability] = {c.code: c for c in (
     _c("tickets.view", _lazy("See tickets"), "orders.view_order"),
     _c("tickets.open", _lazy("Open tickets"), "orders.view_order"),
     _c("tickets.resolve", _lazy("Resolve tickets (of one's own roles)"), "orders.view_order"),
+    _c("tickets.knowledge", _lazy("Search closed tickets and their resolutions"), "orders.view_order"),
+    _c("settings.problem_types", _lazy("Change the problem types of shop-floor tickets"),
+       "floor.change_problemtype"),
     _c("rules.view", _lazy("See rules and their firings"), "orders.view_order"),
     _c("rules.manage", _lazy("Change rules"), "rules.change_rule"),
     _c("notify.inbox", _lazy("My notifications and notification settings")),
@@ -119,6 +123,11 @@ CAPABILITIES: dict[str, Capability] = {c.code: c for c in (
        "purchasing.add_purchaseorder"),
     _c("purchasing.receive", _lazy("Receive goods against purchase orders"),
        "purchasing.receive_purchaseorder"),
+    _c("shipping.view", _lazy("See shipments"), "orders.view_order"),
+    _c("shipping.ship", _lazy("Create shipments and ship them"), "shipping.ship_order"),
+    _c("documents.print", _lazy("Print order and shipment documents"), "orders.view_order"),
+    _c("documents.manage", _lazy("Change the letterhead and document templates"),
+       "shipping.manage_documents"),
 )}
 
 

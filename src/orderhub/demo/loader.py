@@ -20,6 +20,7 @@ from django.utils import timezone
 from orderhub.catalog.models import BomItem, Customer, Product, Substitute, UnitConversion
 from orderhub.core import clock
 from orderhub.core.actors import Actor
+from orderhub.core.calendar_config import get_business_calendar
 from orderhub.core.services import roles_sync
 from orderhub.demo.changes import demo_addresses, demo_change_request, demo_changes
 from orderhub.demo.portal import demo_portal_setup
@@ -33,7 +34,9 @@ from orderhub.orders.models import Order
 from orderhub.rules.services import rules_install_defaults
 from orderhub.workflow.services import compiled, current_definition, workflow_install_templates
 
+from .floor import demo_floor_tickets
 from .purchasing import DEMO_PURCHASING_ORDERS, load_purchasing
+from .shipping import load_shipping
 
 D = Decimal
 
@@ -225,6 +228,46 @@ def _t2_orders(n: int, rng: random.Random, now, actors: dict[str, Actor], *, don
             progress(done + k + 1, total)
 
 
+def _first_touch(created, plan, rng: random.Random) -> None:
+    """The first stage's owner is told a few minutes after the order came; an order that came
+    at night or over the weekend is delivered when the office opens (the channels' quiet
+    hours), but never after the order's first move. First-touch latency has a figure to show."""
+    at = get_business_calendar().next_business_moment(created) + timedelta(
+        minutes=rng.choice([1, 3, 5, 8, 12, 18, 22, 35]))
+    if plan:
+        at = max(created, min(at, plan[0][1] - timedelta(minutes=1)))
+    with clock.frozen(at):
+        deliver_due()
+
+
+TICKETS = [("exception", "来料表面划伤, 待质检判定"), ("exception", "加工尺寸超差, 返工"),
+           ("exception", "包装破损, 重新包装"), ("change_request", "客户要求改交期"),
+           ("change_request", "客户追加数量")]
+
+
+def _tickets(rng: random.Random, now, orders: int, actors: dict[str, Actor]) -> None:
+    """Exceptions and change requests on some open T1 orders over the last week (the dashboards'
+    exception TOP10)."""
+    open_t1 = list(Order.objects.filter(status="open", workflow__code="T1").order_by("pk"))
+    for order in rng.sample(open_t1, min(max(orders // 20, 3), len(open_t1))):
+        kind, title = rng.choice(TICKETS)
+        at = max(order.stage_entered_at, now - timedelta(hours=rng.uniform(1, 120)))
+        with clock.frozen(at):
+            services.ticket_open(order=order.number, kind=kind, title=title, actor=actors["planner"])
+
+
+def _holds_and_override(rng: random.Random, actors: dict[str, Actor]) -> None:
+    """A few finance holds and a supervisor's override, as a real week would have."""
+    open_orders = list(Order.objects.filter(status="open", workflow__code="T1").order_by("pk"))
+    for order in rng.sample(open_orders, min(4, len(open_orders))):
+        services.order_hold(order=order.number, actor=actors["finance"], reason="开票信息有误, 待客户确认税号")
+    blocked = [o for o in Order.objects.filter(status="open", stage="scheduled", on_hold=False)
+               if o.blocked_reasons]
+    if blocked:
+        services.order_override(order=blocked[0].number, to="materials_ready", actor=actors["manager"],
+                                reason="客户急单, 替代料 6063 已获工艺确认")
+
+
 def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, int], None] | None = None) -> dict:
     """Load the demo company into an empty database. Returns counts and logins."""
     if Order.objects.exists() or Customer.objects.exists():
@@ -249,9 +292,13 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
     n_t3 = max(orders // 15, 4)
     n_t2 = max(orders // 10, 4)
     n_t1 = orders - n_t3 - n_t2 - DEMO_PURCHASING_ORDERS  # purchasing's two orders complete the count
+    extra = random.Random(seed + 1)   # the KPI figures' data; the main sequence stays as it was
+    n_zombie = max(orders // 50, 2)   # stalled for weeks (seed 003's "zombie" orders)
     for i in range(n_t1):
         target = rng.choices(stage_names, weights)[0]
         created, plan = _plan(t1_flow, T1_PATH, target, rng, now)
+        if i >= n_t1 - n_zombie:   # the last ones: the other demo steps pick the first orders
+            created, plan = now - timedelta(days=extra.uniform(9, 30)), []
         lines = [LineInput(sku=sku, qty=D(rng.choice([20, 50, 80, 100, 150, 200, 300, 500])))
                  for sku in rng.sample(parts, rng.choice([1, 1, 2, 2, 3]))]
         urgent = rng.random() < 0.15
@@ -264,7 +311,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
             workflow=t1.code)
         with clock.frozen(created):
             order = services.order_create(data=data, actor=actors["sales"]).order
-            deliver_due()  # the first stage's owner is told when the order came, not when the demo starts
+        _first_touch(created, plan, extra)
         _walk(order, T1_MOVERS, plan, actors)
         if progress:
             progress(i + 1, orders)
@@ -278,26 +325,23 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
             required_date=(created + timedelta(days=10)).date(), urgency=rng.choice(["green", "yellow"]))
         with clock.frozen(created):
             order = services.order_create(data=data, actor=actors["sales"]).order
-            deliver_due()
+        _first_touch(created, plan, extra)
         _walk(order, T3_MOVERS, plan, actors)
         if progress:
             progress(n_t1 + j + 1, orders)
     _t2_orders(n_t2, rng, now, actors, done=n_t1 + n_t3, total=orders, progress=progress)
-    # a few finance holds and a supervisor's override, as a real week would have
-    open_orders = list(Order.objects.filter(status="open", workflow__code="T1").order_by("pk"))
-    for order in rng.sample(open_orders, min(4, len(open_orders))):
-        services.order_hold(order=order.number, actor=actors["finance"], reason="开票信息有误, 待客户确认税号")
-    blocked = [o for o in Order.objects.filter(status="open", stage="scheduled", on_hold=False)
-               if o.blocked_reasons]
-    if blocked:
-        services.order_override(order=blocked[0].number, to="materials_ready", actor=actors["manager"],
-                                reason="客户急单, 替代料 6063 已获工艺确认")
+    _holds_and_override(rng, actors)
     demo_portal_setup(actors)
     changed = demo_changes(actors)
     purchasing = load_purchasing(actors)
-    demo_change_request(actors, changed)
+    _tickets(extra, now, orders, actors)
+    floor_tickets = demo_floor_tickets(rng, now, actors)
+    shipments = load_shipping(rng, actors)
+    demo_change_request(actors, changed)    # last: the order it freezes moves no more
     return {
+        "floor_tickets": floor_tickets,
         "orders": Order.objects.count(),
+        "shipments": shipments,
         "overdue": Order.objects.filter(status="open", stage_due_at__lt=now).count(),
         "blocked": Order.objects.filter(status="open").exclude(blocked_reasons=[]).count(),
         "users": {name: password_for(name) for name in USERS},

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from orderhub.core import clock
 from orderhub.core.actors import Actor
-from orderhub.core.errors import PermissionDenied, Problem, ValidationFailed
+from orderhub.core.errors import Conflict, PermissionDenied, Problem, ValidationFailed
 from orderhub.core.locking import lock_own_rows
 
 from .models import Reservation, StockLevel, StockMove
@@ -290,3 +290,106 @@ def _release_excess(active: list[Reservation], levels: dict[int, StockLevel], ne
     # the new ``reserved`` of the stock rows and the remainders: the reservation write's twins
     write_reservations(list({r.stock_id: levels[r.stock_id] for r in closed}.values()), remainders)
     return dict(released)
+
+
+@dataclass(frozen=True)
+class ShipItem:
+    """What leaves for one order line: ``qty`` of ``product_id`` in the base unit."""
+
+    line_id: int
+    product_id: int
+    qty: Decimal
+
+
+@dataclass(frozen=True)
+class Shipped:
+    product_id: int
+    warehouse_id: int
+    qty: Decimal
+    from_reservation: bool
+
+
+def stock_ship(*, order_id: int, items: list[ShipItem], actor: Actor, note: str) -> list[Shipped]:
+    """Take ``items`` out of stock for a (partial) shipment: first what the line holds reserved
+    of its own product (the reservation is consumed; a part of one is split off), then free stock
+    by warehouse priority. On hand and reserved go down, each draw a shipment move. Refused
+    (``stock_short``, nothing written) when on hand cannot cover it."""
+    if not items:
+        return []
+    with transaction.atomic(savepoint=False):
+        # the stock rows first (the order every stock write locks in); the reservations are the
+        # order's own, and the caller holds the order's lock
+        levels = _locked_levels(i.product_id for i in items)
+        active = list(Reservation.objects.filter(
+            order_id=order_id, status=Reservation.Status.ACTIVE,
+            line_id__in=[i.line_id for i in items]).order_by("pk"))
+        by_pk = {lvl.pk: lvl for lvl in levels}
+        now, who = clock.now(), actor.label[:150]
+        out: list[Shipped] = []
+        moves: list[StockMove] = []
+        consumed: list[Reservation] = []
+        split: list[Reservation] = []
+        partial: dict[int, Reservation] = {}
+        for item in items:
+            left = item.qty
+            for res in active:
+                if left <= 0:
+                    break
+                if res.line_id != item.line_id or res.product_id != item.product_id or res.qty <= 0:
+                    continue
+                take = min(res.qty, left)
+                lvl = by_pk[res.stock_id]
+                lvl.reserved -= take
+                lvl.on_hand -= take
+                left -= take
+                out.append(Shipped(item.product_id, lvl.warehouse_id, take, True))
+                if take == res.qty:
+                    consumed.append(res)
+                else:   # the rest stays reserved; the shipped part becomes a consumed row
+                    res.qty -= take
+                    partial[res.pk] = res
+                    split.append(Reservation(
+                        order_id=order_id, line_id=res.line_id, stock_id=res.stock_id,
+                        product_id=res.product_id, qty=take, status=Reservation.Status.CONSUMED,
+                        created_at=res.created_at, created_by=res.created_by,
+                        release_condition=res.release_condition, closed_at=now, closed_by=who))
+                moves.append(StockMove(stock_id=lvl.pk, kind=StockMove.Kind.SHIPMENT, qty=-take,
+                                       order_id=order_id, at=now, actor=who, note=note[:200]))
+            left = _ship_free(item, left, levels, out, moves, order_id=order_id, now=now, who=who,
+                              note=note)
+            if left > 0:
+                raise Conflict("stock_short", _("库存不足：还差 %(qty)s（基本单位）。") % {
+                    "qty": left.normalize()}, problems=[Problem(
+                        "stock_short", _("库存不足：还差 %(qty)s（基本单位）。") % {"qty": left.normalize()},
+                        field=f"line:{item.line_id}")])
+        StockLevel.objects.bulk_update(levels, ["reserved", "on_hand"])
+        if consumed:
+            Reservation.objects.filter(pk__in=[r.pk for r in consumed]).update(
+                status=Reservation.Status.CONSUMED, closed_at=now, closed_by=who)
+        if partial:
+            Reservation.objects.bulk_update(list(partial.values()), ["qty"])
+        if split:
+            Reservation.objects.bulk_create(split)
+        StockMove.objects.bulk_create(moves)
+        return out
+
+
+def _ship_free(item: ShipItem, left: Decimal, levels: list[StockLevel], out: list[Shipped],
+               moves: list[StockMove], *, order_id: int, now: datetime, who: str, note: str) -> Decimal:
+    """Draw ``left`` of the item's product from free stock (on hand less reserved), warehouses
+    by priority; what cannot be drawn is returned."""
+    ordered = sorted((lvl for lvl in levels if lvl.product_id == item.product_id),
+                     key=lambda x: (x.warehouse.priority, x.warehouse.code, x.pk))
+    for lvl in ordered:
+        if left <= 0:
+            break
+        free = lvl.on_hand - lvl.reserved
+        if free <= 0:
+            continue
+        take = min(free, left)
+        lvl.on_hand -= take
+        left -= take
+        out.append(Shipped(item.product_id, lvl.warehouse_id, take, False))
+        moves.append(StockMove(stock_id=lvl.pk, kind=StockMove.Kind.SHIPMENT, qty=-take,
+                               order_id=order_id, at=now, actor=who, note=note[:200]))
+    return left

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.styles import Font
+from openpyxl.worksheet.worksheet import Worksheet
 
 from orderhub.core.text import is_formula_like, xml_safe
 
@@ -30,6 +30,7 @@ def table_workbook(*, title: str, lines: Sequence[str], columns: Sequence[str],
     it, a blank row, the header and the rows."""
     wb = Workbook()
     ws = wb.active
+    assert isinstance(ws, Worksheet)
     ws.title = xml_safe(title)[:31].translate({ord(c): "_" for c in "[]:*?/\\"}) or "KPI"
     ws.append([_cell(title)])
     ws["A1"].font = Font(bold=True, size=13)
@@ -43,8 +44,6 @@ def table_workbook(*, title: str, lines: Sequence[str], columns: Sequence[str],
         ws.append([_cell(v) for v in row])
     for i, _c in enumerate(columns):
         ws.column_dimensions[chr(65 + i)].width = 22 if i < 2 else 14
-    ws.oddHeader.center.text = xml_safe(title)
-    ws.oddFooter.right.text = timezone.localtime(now).strftime("%Y-%m-%d %H:%M")
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

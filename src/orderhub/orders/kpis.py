@@ -19,7 +19,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from django.db import connection
 from django.db.models import Count, F, Model, Q, QuerySet
@@ -77,6 +77,14 @@ def _window(since: datetime, until: datetime | None) -> tuple[datetime, datetime
     return since, until
 
 
+class OrderScope(TypedDict):
+    """What the KPI figures are narrowed by besides time: ``order_filter``'s keywords."""
+
+    workflow: str | None
+    customer: str | None
+    channel: str | None
+
+
 def order_filter(qs: QuerySet[_M], *, workflow: str | None = None, customer: str | None = None,
                  channel: str | None = None, via: str = "") -> QuerySet[_M]:
     """``qs`` narrowed to the orders of a workflow (code), a customer (code) and a channel;
@@ -120,10 +128,12 @@ SELECT w.code, si.stage, count(*),
 
 
 def _stage_times_sql(workflow: str | None, customer: str | None,
-                     channel: str | None) -> tuple[str, list[object]]:
-    extra, join, params = "", "", []
+                     channel: str | None) -> tuple[str, list[Any]]:
+    extra, join = "", ""
+    params: list[Any] = []
     if workflow:
-        extra, params = "AND w.code = %s", [workflow]
+        extra = "AND w.code = %s"
+        params.append(workflow)
     if customer or channel:
         join = f"JOIN {Order._meta.db_table} o ON o.id = si.order_id"
     if customer:

@@ -41,5 +41,6 @@ def order_alerts(order: Order) -> dict[str, Any]:
     tickets = list(Ticket.objects.filter(order=order).order_by("-opened_at"))
     return {"due_state": stage_due_state(order, inst), "escalation_steps": steps, "tickets": tickets,
             "ticket_kinds": [{"code": k, "name": v.spec.name} for k, v in wf.tickets.items()
-                             if k != "exception"],
+                             # shop-floor tickets (kind floor) have their own page: /tickets/new/
+                             if k not in ("exception", "floor")],
             "roles": list(ROLES.items())}

@@ -146,10 +146,10 @@ def headline(figs: dict[str, Any], f: KpiFilter) -> Panel:
          _("no change for %(n)d working days") % {"n": figs["stalled"]["days"]}],
         [_("Exceptions"), figs["exceptions"]["count"], _("tickets opened in the period")],
         [_("Self-query rate"), percent(portal["self_query_rate"]),
-         _("orders created in the period that the customer opened themselves (tracking link or portal)")],
+         _("%(ok)d of %(n)d orders opened by the customer") % {"ok": portal["opened"], "n": portal["orders"]}],
         [_("Customer order experience index (COEI)"),
          _("No data yet") if portal["coei"] is None else portal["coei"],
-         _("recorded once the customer portal is live")],
+         _("recorded once customers answer the survey")],
     ]
     return Panel("headline", _("Key figures"), [_("Figure"), _("Value"), _("Basis")], rows,
                  links=[None, orders_url(status="completed", **f.orders), None,

@@ -20,6 +20,7 @@ from orderhub.notify import events as notify_events
 from orderhub.orders import events
 from orderhub.purchasing import events as purchasing_events
 from orderhub.rules.models import Trigger
+from orderhub.shipping import events as shipping_events
 from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled
 
@@ -70,6 +71,13 @@ EVENT_LABELS = {
     intake_events.ALIAS_SET: gettext_lazy("Customer alias set"),
     intake_events.PROFILE_SET: gettext_lazy("Profile set"),
     intake_events.QUICK_LINK_ISSUED: gettext_lazy("Quick-order link issued"),
+    shipping_events.SHIPMENT_CREATED: gettext_lazy("创建发货单"),
+    shipping_events.SHIPMENT_SHIPPED: gettext_lazy("已发货"),
+    shipping_events.SHIPPING_NOTICE: gettext_lazy("发货通知"),
+    shipping_events.SHIPMENT_POD_ADDED: gettext_lazy("签收凭证已上传"),
+    shipping_events.SHIPMENT_ACCEPTED: gettext_lazy("客户验收已登记"),
+    shipping_events.LETTERHEAD_SAVED: gettext_lazy("公司抬头已保存"),
+    shipping_events.DOCUMENT_TEMPLATE_SAVED: gettext_lazy("单据模板已保存"),
 }
 
 
@@ -253,4 +261,6 @@ def ticket_kind_label(ticket) -> str:
     except Exception:  # a workflow version that no longer compiles: the kind as given
         return ticket.kind
     kind = kinds.get(ticket.kind)
+    if kind is None and ticket.kind == "floor":   # a shop-floor ticket in a workflow without the kind
+        return _("Shop-floor exceptions")
     return str(kind.spec.name) if kind is not None else ticket.kind

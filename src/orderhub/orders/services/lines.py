@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 from django.db import transaction
+from django.db.models import Sum
 from django.utils.translation import gettext as _
 
 from orderhub.catalog.selectors import MasterData, master_data, to_base_qty
@@ -291,9 +292,33 @@ class Extra:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+def _check_shipped(edit: _Edit) -> None:
+    """A line that shipments take (planned or shipped, ``shipping.ShipmentLine`` through its
+    reverse relation: orders imports nothing of shipping) can be neither removed nor reduced
+    below what they take (in the base unit): 409 ``shipped_line``, each line named."""
+    touched = {ln.pk: ln for ln in [*edit.removed, *edit.changed.values()] if ln.pk}
+    if not touched:
+        return
+    taken: dict[int, Decimal] = {
+        pk: q for pk, q in OrderLine.objects.filter(pk__in=list(touched), shipment_lines__isnull=False)
+        .values("pk").annotate(q=Sum("shipment_lines__base_qty")).values_list("pk", "q")}
+    removed = {ln.pk for ln in edit.removed}
+    problems = []
+    for pk, qty in taken.items():
+        line = touched[pk]
+        if pk in removed or line.base_qty < qty:
+            problems.append(Problem(
+                "shipped_line", _("第 %(n)s 行已有发货单占用 %(qty)s %(unit)s，不能删除或减到这个数以下。") % {
+                    "n": line.line_no, "qty": fmt_qty(qty), "unit": line.product.unit},
+                field="changes", data={"line_no": line.line_no, "shipped_base_qty": fmt_qty(qty)}))
+    if problems:
+        raise DomainError("shipped_line", problems[0].message, problems=problems, status=409)
+
+
 def _write(order: Order, edit: _Edit, wf: CompiledWorkflow, *, actor: Actor, now: datetime,
            reason: str, extra: Extra | None = None) -> Order:
     extra = extra or Extra()
+    _check_shipped(edit)
     lines = edit.lines
     total = sum((ln.amount for ln in lines), Decimal(0))
     if total >= MAX_MONEY:

@@ -30,10 +30,11 @@ def _required(field: str, message: str) -> ValidationFailed:
 
 def ticket_open(*, order: Order | str, kind: str, title: str, actor: Actor, body: str = "",
                 owner_role: str | None = None, business_hours: Decimal | None = None,
-                source: str = "") -> Ticket:
+                source: str = "", extra: dict[str, object] | None = None) -> Ticket:
     """Open a ticket on ``order``. A kind the order's workflow defines (``tickets:``) gives the
     owner role, deadline and escalation ladder; other kinds need ``owner_role`` (and may give
-    ``business_hours`` for the deadline)."""
+    ``business_hours`` for the deadline). ``extra``: more facts for the event's data (what a
+    shop-floor ticket records: problem type, severity, photos)."""
     if not (actor.has_perm("orders.view_order")):
         raise PermissionDenied("permission_denied", _("You may not open tickets."))
     title = (title or "").strip()
@@ -70,7 +71,7 @@ def ticket_open(*, order: Order | str, kind: str, title: str, actor: Actor, body
                                        owner_role=role, due_at=due, opened_at=now,
                                        opened_by=actor.label[:150])
         data = {"ticket": ticket.pk, "kind": ticket.kind, "title": ticket.title, "owner_role": role,
-                "due_at": due, "source": source}
+                "due_at": due, "source": source, **(extra or {})}
         ev = next_event(locked, action=events.TICKET_OPENED, actor=actor, now=now, data=data)
         locked.save(update_fields=["audit_seq", "audit_head"])
         ev.save(force_insert=True)
@@ -78,8 +79,10 @@ def ticket_open(*, order: Order | str, kind: str, title: str, actor: Actor, body
         return ticket
 
 
-def ticket_resolve(*, ticket: Ticket | int, resolution: str, actor: Actor) -> Ticket:
-    """Close a ticket with its resolution; its pending escalation steps are cancelled."""
+def ticket_resolve(*, ticket: Ticket | int, resolution: str, actor: Actor,
+                   extra: dict[str, object] | None = None) -> Ticket:
+    """Close a ticket with its resolution; its pending escalation steps are cancelled. ``extra``:
+    more facts for the event's data (a shop-floor ticket's cause and fix)."""
     resolution = (resolution or "").strip()
     if not resolution:
         raise _required("resolution", _("Resolving a ticket needs a resolution."))
@@ -98,10 +101,11 @@ def ticket_resolve(*, ticket: Ticket | int, resolution: str, actor: Actor) -> Ti
                                    % {"role": t.owner_role})
         if t.status != Ticket.Status.OPEN:
             raise DomainError("ticket_closed", _("The ticket is already resolved."), status=409)
-        return close_ticket(locked, t, resolution, actor)
+        return close_ticket(locked, t, resolution, actor, extra)
 
 
-def close_ticket(locked: Order, t: Ticket, resolution: str, actor: Actor) -> Ticket:
+def close_ticket(locked: Order, t: Ticket, resolution: str, actor: Actor,
+                 extra: dict[str, object] | None = None) -> Ticket:
     """Resolve the open ticket ``t`` of the locked order ``locked`` (the caller checked who may):
     the event in the order's history, published (its rungs are cancelled)."""
     now = clock.now()
@@ -110,7 +114,8 @@ def close_ticket(locked: Order, t: Ticket, resolution: str, actor: Actor) -> Tic
     t.save(update_fields=["status", "resolution", "resolved_at", "resolved_by"])
     ev = next_event(locked, action=events.TICKET_RESOLVED, actor=actor, now=now,
                     changes={"status": ["open", "resolved"]},
-                    data={"ticket": t.pk, "kind": t.kind, "title": t.title, "resolution": resolution})
+                    data={"ticket": t.pk, "kind": t.kind, "title": t.title, "resolution": resolution,
+                          **(extra or {})})
     locked.save(update_fields=["audit_seq", "audit_head"])
     ev.save(force_insert=True)
     events.ticket_resolved(order=locked, actor=actor, at=now, event=ev, ticket=t)

@@ -69,7 +69,7 @@ def kpi_dashboard(request, audience: str):
         "tabs": [(a, labels[a], reverse("web:kpi_dashboard", args=[a]) + ("?" + query if query else ""))
                  for a in KPI_AUDIENCES],
         "audience_label": labels[audience], "query": query,
-        "charts": [{"id": p.code, **p.chart} for p in panels if p.chart],
+        "charts": [{"id": p.code, **p.chart} for p in panels if p.chart and p.rows],
     })
 
 

@@ -27,7 +27,7 @@ from orderhub.rules.models import Rule, RuleFiring, Trigger
 from orderhub.rules.services import rule_data, rule_save
 
 from .. import labels
-from . import rule_form
+from . import floor, rule_form
 from .common import actor_for, refused, requires, visible_or_404
 
 PAGE_SIZE = 50
@@ -179,7 +179,7 @@ def ticket_detail(request, pk: int):
     actor = actor_for(request)
     steps = list(ticket.escalation_steps.order_by("fire_at", "seq"))
     return render(request, "web/rules/ticket.html", {
-        "ticket": ticket, "steps": steps,
+        "ticket": ticket, "steps": steps, **floor.floor_context(ticket, actor),
         "may_resolve": ticket.status == Ticket.Status.OPEN and actor.may_act_for_role(ticket.owner_role)})
 
 
@@ -188,6 +188,13 @@ def ticket_detail(request, pk: int):
 def ticket_resolve(request, pk: int):
     _ticket_or_404(request, pk)
     back = reverse("web:ticket", args=[pk])
+    if floor.is_floor(pk):   # a shop-floor ticket closes with its cause and fix
+        error = floor.resolve_floor(request, pk)
+        if error:
+            messages.error(request, error)
+            return redirect(back)
+        messages.success(request, _("Ticket resolved."))
+        return redirect(back)
     try:
         services.ticket_resolve(ticket=pk, resolution=request.POST.get("resolution", ""),
                                 actor=actor_for(request))
