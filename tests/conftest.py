@@ -83,6 +83,9 @@ def _fresh_process_caches():
     from orderhub.notify.services import clear_caches as clear_notify_caches
 
     clear_notify_caches()
+    from orderhub.rules.engine import forget_rules
+
+    forget_rules()   # rules saved by an earlier (rolled back) test must not fire in this one
     yield
 
 

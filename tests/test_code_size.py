@@ -13,7 +13,7 @@ MAX_FUNCTION_LINES = 80
 
 # module path (relative to src/) -> its current line count
 MODULE_EXCEPTIONS: dict[str, int] = {
-    "orderhub/intake/mapping.py": 773,  # intake owns it
+    "orderhub/intake/mapping.py": 771,  # intake owns it
 }
 
 # "module path:Qualified.name" -> its current line count

@@ -79,6 +79,7 @@ API = {
     ("POST", "/api/orders/{number}/change-requests/{request_id}/approve"): SEE,   # then the approver roles, in the service
     ("POST", "/api/orders/{number}/change-requests/{request_id}/reject"): SEE,
     ("POST", "/api/orders/{number}/transition"): SEE,  # then the stage's owner role, in the service
+    ("POST", "/api/orders/transition"): SEE,  # many: each order's stage owner role, in the service
     ("POST", "/api/orders/{number}/override"): OVERRIDE,
     ("POST", "/api/orders/{number}/hold"): HOLD,
     ("POST", "/api/orders/{number}/resume"): HOLD,
@@ -206,6 +207,7 @@ WEB = {
     ("GET", "kpi/export/<str:panel>.xlsx"): KPI,
     ("GET", "orders/"): SEE,
     ("GET", "orders/export.xlsx"): SEE,
+    ("POST", "orders/bulk-move"): SEE,                 # then each order's stage owner role
     ("GET", "orders/new/"): CREATE,
     ("POST", "orders/new/"): CREATE,
     ("POST", "orders/new/preview"): CREATE,

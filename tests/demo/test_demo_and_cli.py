@@ -30,6 +30,12 @@ def test_demo_company_has_orders_in_every_t1_stage_some_overdue_and_blocked():
     assert result["floor_tickets"] == 15
     closed = FloorTicket.objects.filter(ticket__status="resolved")
     assert closed.count() == 12 and closed.filter(search_text__icontains="尺寸").count() >= 3
+    # each finance hold told the order's own sales owner (the shipped rule hold_tell_sales_owner)
+    from orderhub.notify.models import Message
+
+    for held in Order.objects.filter(on_hold=True).select_related("owner"):
+        told = Message.objects.filter(event="rule.notify", order=held, channel="inapp")
+        assert held.owner is not None and {m.user_id for m in told} == {held.owner_id}, held.number
     _, breaks, bad = verify_order_audit()
     assert breaks == [] and bad == []
     # issue 15: ship-to address books, an order whose lines changed and one restored

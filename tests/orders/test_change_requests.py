@@ -180,3 +180,15 @@ def test_two_approvers_at_once_both_count_and_the_change_applies_once(company):
     assert cr.status == "approved" and len(cr.decisions) == 2
     assert order.version == v + 1 == cr.applied_version and order.remarks == "两人同时批"
     assert _actions(order).count(events.ORDER_CHANGE_APPLIED) == 1
+
+
+def test_the_batch_move_refuses_the_frozen_order_and_moves_the_others(company):
+    a = company["actors"]
+    frozen, free = _picking(company), _picking(company)
+    services.change_request_raise(order=frozen, actor=a["sales"], header={"remarks": "待审批"})
+    results = {r.number: r for r in services.order_transition_batch(numbers=[frozen, free], to="shipped",
+                                                                      actor=a["warehouse"])}
+    assert results[free].ok
+    assert results[frozen].outcome == "refused" and results[frozen].error.code == "change_pending"
+    assert "变更审批中" in results[frozen].error.message
+    assert Order.objects.get(number=frozen).stage == "picking"

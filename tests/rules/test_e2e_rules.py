@@ -42,7 +42,10 @@ def test_rule_editor_and_order_escalation_in_a_browser(company, live_server, bro
         shot(page, "rule-editor-fault")
         page.get_by_test_id("condition").fill("total > 50000")
         page.get_by_test_id("rule-save").click()
-        expect(page.get_by_text("规则至少要有一个动作。")).to_be_visible()
+        expect(page.locator(".invalid-feedback", has_text="规则至少要有一个动作。")).to_be_visible()
+        # the box at the top lists the fault too, linking to the actions
+        expect(page.get_by_test_id("rule-fault-list").get_by_role("link", name="操作")).to_have_attribute(
+            "href", "#f-action-rows")
         page.locator("#a-0-type").select_option("add_tag")
         page.locator("[name=a-0-tag]").fill("大单")
         page.get_by_test_id("rule-save").click()

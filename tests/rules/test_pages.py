@@ -59,7 +59,7 @@ def test_firing_log_shows_inputs(company):
     order = services.order_create(data=order_input(), actor=company["actors"]["sales"]).order
     assert RuleFiring.objects.count() == 1
     html = login("sales").get("/rules/firings/").content.decode()
-    assert order.number in html and "订单金额</span>：12000" in html and "<code>total</code>" not in html
+    assert order.number in html and "订单金额(元)</span>：12000" in html and "<code>total</code>" not in html
 
 
 @pytest.mark.postgres

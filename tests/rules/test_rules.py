@@ -233,7 +233,7 @@ def test_default_rules_install_once_and_report_an_override(company, admin):
     from orderhub.rules.services import rules_install_defaults
 
     made = rules_install_defaults(actor=admin)
-    assert {r.name for r in made} == {"t1_triage_urgent_big", "t1_override_report"}
+    assert {r.name for r in made} == {"t1_triage_urgent_big", "t1_override_report", "hold_tell_sales_owner"}
     assert rules_install_defaults(actor=admin) == []
     a = company["actors"]
     order = services.order_create(data=order_input(), actor=a["sales"]).order

@@ -9,4 +9,9 @@ class IntakeAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from orderhub.orders.input_filters import register
+
         from . import tasks  # noqa: F401  (registers the periodic jobs)
+
+        # remark tags and triage for orders entered by the web form and the API
+        register("orderhub.intake.services.triage.filter_order_input")

@@ -99,6 +99,15 @@ def triage_alert(*, message, order, alert: dict[str, Any], actor: Actor) -> None
                  data={"order": order.number, "customer": order.customer.code, **alert})
 
 
+ORDER_SUBJECT = "intake_triage"   # triage of an order that came by no inbound message (id: the order's)
+
+
+def triage_alert_order(*, order, alert: dict[str, Any], actor: Actor) -> None:
+    """``triage_alert`` for an order entered by the web form or the API (no message)."""
+    append_event(subject_type=ORDER_SUBJECT, subject_id=order.pk, action=TRIAGE_ALERT, actor=actor,
+                 data={"order": order.number, "customer": order.customer.code, **alert})
+
+
 def draft_decided(*, draft, actor: Actor, before: str, data: dict[str, Any] | None = None) -> None:
     append_event(subject_type="intake_draft", subject_id=draft.pk, action=DRAFT_EVENTS[draft.status],
                  actor=actor, changes={"status": [before, draft.status]}, data=data or {})

@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from orderhub.catalog.models import Customer, Product
@@ -704,9 +705,10 @@ def apply_tag_rules(rules: list[CompiledTagRule], remarks: str, memo: str, tags:
                 checks.append(spec.check)
         if spec.urgency and rank[spec.urgency] > rank.get(urgency, 0):
             urgency = spec.urgency
-    if checks:
-        remarks = (remarks + "\n" if remarks else "") + "\n".join(
-            _("[check before shipping] %(item)s") % {"item": c} for c in checks)
+    if checks:  # stored text: in the company's language, whoever's request wrote it
+        with translation.override(settings.LANGUAGE_CODE):
+            remarks = (remarks + "\n" if remarks else "") + "\n".join(
+                _("[check before shipping] %(item)s") % {"item": c} for c in checks)
     return out, remarks, urgency
 
 
@@ -741,12 +743,8 @@ def triage_order_input(data: OrderInput, *, customer: Customer, total: Decimal |
         "hours_to_due": hours,
         "line_count": Decimal(len(data.lines)),
         "qty": sum((ln.qty for ln in data.lines), Decimal(0)),
-        "urgency": data.urgency,
-        "channel": data.channel,
-        "customer": customer.code,
-        "customer_tier": customer.tier,
-        "workflow": workflow,
-        "tags": list(data.tags),
+        "urgency": data.urgency, "channel": data.channel, "customer": customer.code,
+        "customer_tier": customer.tier, "workflow": workflow, "tags": list(data.tags),
     }
     alerts: list[dict[str, Any]] = []
     for rule in rules:

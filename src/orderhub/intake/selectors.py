@@ -18,6 +18,7 @@ from orderhub.core.models import AuditEvent
 from orderhub.orders.models import Order
 from orderhub.orders.selectors import scope_q, visible
 
+from .events import SUBJECT as INBOUND_SUBJECT
 from .events import TRIAGE_ALERT
 from .models import Draft, ImportJob, InboundMessage, InboundOrder, RefusedRequest
 from .report import report_view
@@ -187,7 +188,7 @@ def triage_alerts_for(*, username: str, roles: frozenset[str] | set[str], actor:
     hub delivers the alerts elsewhere. Two queries: recent alert events, then their orders."""
     wanted = []
     events = (AuditEvent.objects.filter(action=TRIAGE_ALERT).order_by("-id")
-              .values("at", "data", "subject_id")[:scan])
+              .values("at", "data", "subject_id", "subject_type")[:scan])
     for e in events:
         data = e["data"] or {}
         if username in (data.get("recipients") or []) or set(data.get("roles") or []) & set(roles):
@@ -203,7 +204,9 @@ def triage_alerts_for(*, username: str, roles: frozenset[str] | set[str], actor:
         if order is None or (number, e["data"].get("rule")) in seen:
             continue
         seen.add((number, e["data"].get("rule")))
-        out.append({"at": e["at"], "message": e["subject_id"], "order": order, "rule": e["data"].get("rule"),
+        message = e["subject_id"] if e["subject_type"] == INBOUND_SUBJECT else None  # None: web form or API
+        out.append({"at": e["at"], "message": message, "order": order, "rule": e["data"].get("rule"),
+                    "label": e["data"].get("label") or e["data"].get("rule"),
                     "total": e["data"].get("total"), "hours_to_due": e["data"].get("hours_to_due"),
                     "required_date": e["data"].get("required_date"),
                     "recipients": e["data"].get("recipients") or [], "fallback": e["data"].get("fallback")})

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from orderhub.core.actors import Actor
@@ -139,10 +139,17 @@ def order_view(order: Order, *, full: bool = True) -> dict[str, Any]:
 
 def list_rows(orders: list[Order]) -> list[dict[str, Any]]:
     """The list's rows: number, reference, customer-facing stage, ETA, last update."""
+    hidden = [o.pk for o in orders if (cs := compiled(o.workflow_id).stages.get(o.stage)) is not None
+              and cs.spec.hidden]
+    histories: dict[int, list[str]] = {}
+    if hidden:   # a hidden stage shows as the visible one before it: one query for the page
+        for order_id, stage in (StageInstance.objects.filter(order_id__in=hidden).order_by("entered_at", "pk")
+                                .values_list("order_id", "stage")):
+            histories.setdefault(order_id, []).append(stage)
     out = []
     for o in orders:
         wf = compiled(o.workflow_id)
-        st = order_status(o, wf, [])
+        st = order_status(o, wf, histories.get(o.pk, []))
         out.append({"number": o.number, "reference": o.external_ref or "", "stage": st.label,
                     "eta": o.promised_date or o.required_date, "last_update": max(o.updated_at, o.stage_entered_at),
                     "closed": o.status != Order.Status.OPEN})
@@ -164,9 +171,9 @@ def contact_dict(c: Contact) -> dict[str, Any]:
 def order_portal_summary(order: Order) -> dict[str, Any]:
     """Opens (tracking link, portal page) and inbound calls of one order, for its staff page."""
     opens = dict(Visit.objects.filter(order_id=order.pk).values_list("kind").annotate(n=Count("id")).order_by())
-    calls = InboundCall.objects.filter(order_id=order.pk).order_by("-at")
+    calls = InboundCall.objects.filter(order_id=order.pk).aggregate(n=Count("id"), last=Max("at"))
     return {"track_opens": opens.get(Visit.Kind.TRACK, 0), "portal_opens": opens.get(Visit.Kind.PORTAL, 0),
-            "calls": calls.count(), "last_call": calls.values_list("at", flat=True).first()}
+            "calls": calls["n"], "last_call": calls["last"]}
 
 
 def self_query_rate(*, actor: Actor, customer: str | None = None, since: datetime | None = None,

@@ -16,7 +16,7 @@ import logging
 import threading
 import time as _time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
@@ -26,6 +26,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from orderhub.core import clock
 from orderhub.core.actors import Actor
@@ -40,6 +41,7 @@ from orderhub.orders.hooks import OrderChange
 from orderhub.orders.models import Order, OrderLine
 from orderhub.orders.services import order_hold, order_update, ticket_open
 from orderhub.orders.services.overdue import OverdueStage
+from orderhub.workflow.services import compiled
 
 from .models import Rule, RuleFiring, RulesStamp, RuleTask, Trigger
 from .notifying import send_many
@@ -49,7 +51,8 @@ logger = logging.getLogger(__name__)
 
 MAX_DEPTH = 3
 EVENT_DEFAULTS: dict[str, Any] = {"from_stage": "", "to_stage": "", "overdue_stage": "",
-                                  "changed_fields": (), "added_tags": (), "forced": False}
+                                  "changed_fields": (), "added_tags": (), "forced": False,
+                                  "held": False}
 _IGNORED_FIELDS = {"version"}
 
 # --------------------------------------------------------------------------- the process cache
@@ -127,8 +130,9 @@ def _events(ch: OrderChange) -> list[tuple[str, str, dict[str, Any]]]:
     changes = ch.changes
     fields = sorted(k for k in changes if k not in _IGNORED_FIELDS)
     if ch.action != events.ORDER_CREATED:
+        changed = {"changed_fields": tuple(fields), "held": ch.action == events.ORDER_HELD}
         for f in fields:
-            out.append((Trigger.FIELD_CHANGED, f, {"changed_fields": tuple(fields)}))
+            out.append((Trigger.FIELD_CHANGED, f, changed))
     if "tags" in changes:
         before, after = changes["tags"]
         added = [t for t in (after or []) if t not in (before or [])]
@@ -206,6 +210,20 @@ class _Batch:
             _send_notes(self.notes)
 
 
+def order_people(order: Order, people: Sequence[str]) -> tuple[list[str], list[int]]:
+    """The roles and user ids an action's ``people`` name for ``order`` (no query: the order's
+    owner id is on its row, the stage's owner role in the compiled workflow)."""
+    roles: list[str] = []
+    user_ids: list[int] = []
+    if "sales_owner" in people and order.owner_id is not None:
+        user_ids.append(order.owner_id)
+    if "stage_owner" in people and order.workflow_id is not None:
+        stages = compiled(order.workflow_id).stages
+        if order.stage in stages:
+            roles.append(stages[order.stage].spec.owner_role)
+    return roles, user_ids
+
+
 def _send_notes(notes: list[dict[str, Any]]) -> None:
     """The notify and webhook actions of one batch: one ``notify_many`` (fixed query count)."""
     usernames = {u for n in notes for u in getattr(n["action"], "users", [])}
@@ -217,12 +235,17 @@ def _send_notes(notes: list[dict[str, Any]]) -> None:
         context = {"number": order.number, "customer": order.customer.name, "stage": order.stage,
                    "rule": rule.label, "rule_code": rule.name, "title": f"{order.number} · {rule.label}",
                    "message": getattr(act, "message", "") or rule.label}
+        if order.on_hold and order.hold_reason:   # whoever is told of a held order reads why
+            context["hold_reason"] = order.hold_reason
+            context["message"] = _("%(message)s (on hold: %(reason)s)") % {
+                "message": context["message"], "reason": order.hold_reason}
         base = {"event": RULE_NOTIFY, "order": order, "dedupe_key": n["dedupe_key"], "context": context}
         if act.type == "webhook":
             requests.append({**base, "severity": "info", "webhooks": [act.endpoint]})
         else:
-            requests.append({**base, "severity": act.severity, "roles": act.roles,
-                             "user_ids": [ids[u] for u in act.users if u in ids],
+            roles, user_ids = order_people(order, act.people)
+            requests.append({**base, "severity": act.severity, "roles": [*act.roles, *roles],
+                             "user_ids": [ids[u] for u in act.users if u in ids] + user_ids,
                              "customer_ids": [order.customer_id] if act.customer else [],
                              "channels": act.channels})
     send_many(requests)

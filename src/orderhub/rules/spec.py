@@ -8,7 +8,8 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from django.utils.translation import gettext as _
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from django.utils.translation import gettext_lazy
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer
 
 from orderhub.core.errors import Problem, ValidationFailed
 from orderhub.core.expressions import (
@@ -32,6 +33,7 @@ EVENT_SYMBOLS: dict[str, str] = {
     "changed_fields": STRING_LIST,
     "added_tags": STRING_LIST,
     "forced": BOOLEAN,           # the move was forced past the guards (an override)
+    "held": BOOLEAN,             # the change put the order on hold
 }
 RULE_SYMBOLS: dict[str, str] = {**ORDER_SYMBOLS, **EVENT_SYMBOLS}
 
@@ -48,20 +50,30 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# the order's own people a notify action may address, resolved per order when it fires
+ORDER_PEOPLE: dict[str, Any] = {
+    "sales_owner": gettext_lazy("the order's sales owner"),
+    "stage_owner": gettext_lazy("the current stage's owner role"),
+}
+OrderPerson = Literal["sales_owner", "stage_owner"]
+
+
 class NotifyAction(_Strict):
     type: Literal["notify"]
     roles: list[str] = []
     users: list[str] = []          # usernames
+    people: list[OrderPerson] = []   # the order's own people (ORDER_PEOPLE)
     customer: bool = False         # the order's customer (e-mail / mobile)
     channels: list[DeliveryChannelCode] | None = None
     severity: Literal["info", "warning", "red"] = "info"
     message: str = Field(default="", max_length=500)
 
-    @model_validator(mode="after")
-    def _who(self) -> NotifyAction:
-        if not (self.roles or self.users or self.customer):
-            raise ValueError("notify needs at least one role, user or the customer")
-        return self
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: Any) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        if not self.people:   # stored as before people existed: an untouched rule stays the same
+            out.pop("people", None)
+        return out
 
 
 class AddTagAction(_Strict):
@@ -157,6 +169,12 @@ def _field_checks(data: dict[str, Any], fault) -> None:
         fault("interval_minutes", _("A schedule rule needs an interval in minutes."))
     if trigger in Trigger.values and trigger != Trigger.SCHEDULE and interval is not None:
         fault("interval_minutes", _("Only schedule rules have an interval."))
+    actions = data.get("actions")
+    for i, act in enumerate(actions if isinstance(actions, list) else []):
+        if isinstance(act, dict) and act.get("type") == "notify" and not any(
+                act.get(k) for k in ("roles", "users", "people", "customer")):
+            fault(f"actions[{i}](notify)", _("A notification needs someone to tell: a role, a user, the "
+                                             "order's own people or the customer."))
     condition = data.get("condition") or ""
     if isinstance(condition, str) and condition.strip():
         try:
@@ -181,8 +199,30 @@ def _schema_problem(data: dict[str, Any], err: dict[str, Any]) -> Problem:
         msg = _("Unknown trigger '%(t)s'. Known triggers: %(known)s.") % {
             "t": data.get("trigger"), "known": ", ".join(Trigger.values)}
     else:
-        msg = f"{where}: {err['msg']}"
+        msg = _schema_message(err) or f"{where}: {err['msg']}"
     return Problem("invalid_rule", msg, field=where)
+
+
+def _schema_message(err: dict[str, Any]) -> str:
+    """The usual pydantic faults in the page's language (shown under the field they concern)."""
+    ctx = err.get("ctx") or {}
+    kind = err["type"]
+    if kind == "string_too_short":
+        return _("Required: may not be empty.")
+    if kind == "string_too_long":
+        return _("At most %(n)s characters.") % {"n": ctx.get("max_length")}
+    if kind in ("literal_error", "enum"):
+        return _("Not one of the allowed values: choose one from the list.")
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        bound = next(iter(ctx.values()), "")
+        return {"greater_than": _("Must be greater than %(n)s."), "greater_than_equal": _("Must be at least %(n)s."),
+                "less_than": _("Must be less than %(n)s."), "less_than_equal": _("Must be at most %(n)s.")}[kind] % {
+            "n": bound}
+    if kind == "string_pattern_mismatch":
+        return _("Lower-case letters, digits and _, starting with a letter.")
+    if kind.endswith(("_parsing", "_type")):
+        return _("Not a valid value of this kind.")
+    return ""
 
 
 def validate_rule(data: dict[str, Any]) -> RuleSpec:

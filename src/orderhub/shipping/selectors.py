@@ -36,8 +36,9 @@ def shipment_lines(sh: Shipment) -> list[ShipmentLine]:
     return list(sh.lines.select_related("order_line__product").order_by("order_line__line_no"))
 
 
-def line_progress(order: Order) -> list[dict[str, Any]]:
-    """Each order line with what is planned, shipped and still open (the backorder)."""
+def line_progress(order: Order, lines: list[OrderLine] | None = None) -> list[dict[str, Any]]:
+    """Each order line with what is planned, shipped and still open (the backorder); ``lines``:
+    the order's lines with their products when the caller has them already (the order page)."""
     planned: dict[int, Decimal] = {}
     shipped: dict[int, Decimal] = {}
     for lid, status, qty in ShipmentLine.objects.filter(shipment__order=order).values_list(
@@ -45,7 +46,9 @@ def line_progress(order: Order) -> list[dict[str, Any]]:
         into = shipped if status == Shipment.Status.SHIPPED else planned
         into[lid] = into.get(lid, ZERO) + qty
     out = []
-    for ln in OrderLine.objects.filter(order=order).select_related("product").order_by("line_no"):
+    if lines is None:
+        lines = list(OrderLine.objects.filter(order=order).select_related("product").order_by("line_no"))
+    for ln in lines:
         p, s = planned.get(ln.pk, ZERO), shipped.get(ln.pk, ZERO)
         out.append({"line_no": ln.line_no, "sku": ln.product.sku, "name": ln.product.name,
                     "unit": ln.unit, "qty": ln.qty, "planned": p, "shipped": s,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+from django.core.exceptions import FieldDoesNotExist
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -18,9 +19,11 @@ from orderhub.intake import events as intake_events
 from orderhub.intake.models import InboundMessage
 from orderhub.notify import events as notify_events
 from orderhub.orders import events
+from orderhub.orders.models import Order
 from orderhub.purchasing import events as purchasing_events
 from orderhub.rules.models import Trigger
 from orderhub.shipping import events as shipping_events
+from orderhub.workflow.labels import FACT_LABELS
 from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled
 
@@ -112,36 +115,7 @@ RULE_ACTION_LABELS = {
     "webhook": gettext_lazy("Call a webhook"),
 }
 
-# the facts a rule or guard sees (workflow.spec.ORDER_SYMBOLS/LINE_SYMBOLS and trigger data)
-FACT_LABELS = {
-    "total": gettext_lazy("Order amount"),
-    "qty": gettext_lazy("Quantity"),
-    "line_count": gettext_lazy("Number of lines"),
-    "credit_limit": gettext_lazy("Credit limit"),
-    "credit_available": gettext_lazy("Credit available"),
-    "unpaid": gettext_lazy("Unpaid amount"),
-    "hours_to_due": gettext_lazy("Hours to the required date"),
-    "urgency": gettext_lazy("Urgency"),
-    "channel": gettext_lazy("Channel"),
-    "customer": gettext_lazy("Customer"),
-    "customer_tier": gettext_lazy("Customer tier"),
-    "stage": gettext_lazy("Stage"),
-    "tags": gettext_lazy("Tags"),
-    "sku": gettext_lazy("SKU"),
-    "stock": gettext_lazy("Free stock"),
-    "amount": gettext_lazy("Line amount"),
-    "unit_price": gettext_lazy("Unit price"),
-    "order": gettext_lazy("Order"),
-    "from_stage": gettext_lazy("From stage"),
-    "to_stage": gettext_lazy("To stage"),
-    "overdue_stage": gettext_lazy("Overdue stage"),
-    "forced": gettext_lazy("Forced past the guards"),
-    "changed_fields": gettext_lazy("Changed fields"),
-    "added_tags": gettext_lazy("Added tags"),
-    "tag": gettext_lazy("Tag"),
-    "field": gettext_lazy("Field"),
-}
-
+# the facts a rule or guard sees: the one table is workflow.labels.FACT_LABELS
 STAGE_FACTS = frozenset({"stage", "from_stage", "to_stage", "overdue_stage"})
 
 
@@ -168,6 +142,26 @@ def fact_label(name: str) -> str:
     return str(FACT_LABELS.get(name, name))
 
 
+def tag_label(tag: str) -> str:
+    """A tag as people read it: one '#', and the tags intake's rules add in words
+    (``check:<item>`` → 出货前检查：<item>; ``triage:<rule>`` → 进单分级标记)."""
+    if tag.startswith("check:"):
+        return _("Check before shipping: %(item)s") % {"item": tag[len("check:"):]}
+    if tag.startswith("triage:"):
+        return _("Flagged at triage")
+    return "#" + tag.lstrip("#")
+
+
+def order_field_label(name: str) -> str:
+    """An order field's name as people read it ("on_hold" → 已挂起), from the model's verbose
+    names; a name that is no field: its fact label, or as it is."""
+    try:
+        label = getattr(Order._meta.get_field(name), "verbose_name", None)   # a relation has none
+    except FieldDoesNotExist:
+        label = None
+    return str(label) if label is not None else fact_label(name)
+
+
 def value_text(value, *, stage_names: dict | None = None, name: str = "") -> str:
     """A value as people read it: yes/no for booleans, stage names for stage codes, local time
     for timestamps, plain digits for numbers, lists joined, — for nothing."""
@@ -176,6 +170,8 @@ def value_text(value, *, stage_names: dict | None = None, name: str = "") -> str
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if isinstance(value, (list, tuple)):
+        if name == "changed_fields":   # order fields, by their names
+            return "、".join(order_field_label(str(v)) for v in value)
         return "、".join(value_text(v, stage_names=stage_names, name=name) for v in value)
     if isinstance(value, dict):
         if "message" in value:

@@ -7,7 +7,9 @@ from orderhub.core.expressions import BOOLEAN, DATETIME, NUMBER, STRING, STRING_
 
 from .spec import LINE_SYMBOLS, ORDER_SYMBOLS
 
-SYMBOL_LABELS = {
+# The one table of what people call these names (the editors' pickers, rule firings' inputs,
+# guard test values, blocked reasons); ``web.labels`` reads it, it keeps no copy.
+SYMBOL_LABELS = {   # the order's names (workflow.spec.ORDER_SYMBOLS)
     "total": _("Order amount (CNY)"),
     "qty": _("Quantity (base units)"),
     "line_count": _("Number of lines"),
@@ -22,12 +24,28 @@ SYMBOL_LABELS = {
     "stage": _("Current stage"),
     "tags": _("Tags"),
 }
-LINE_LABELS = {
+LINE_LABELS = {     # each line's names (LINE_SYMBOLS beyond the order's; ``qty`` is the line's)
     "sku": _("Line: product code"),
     "qty": _("Line: quantity (base units)"),
     "stock": _("Line: stock available"),
     "amount": _("Line: amount"),
     "unit_price": _("Line: unit price"),
+}
+EVENT_LABELS = {    # what a rule's condition sees of what just happened (rules.spec.EVENT_SYMBOLS)
+    "from_stage": _("From stage"),
+    "to_stage": _("To stage"),
+    "overdue_stage": _("Overdue stage"),
+    "forced": _("Forced past the guards"),
+    "held": _("Put on hold by this change"),
+    "changed_fields": _("Changed fields"),
+    "added_tags": _("Added tags"),
+}
+# every name above by itself (an order's ``qty`` over a line's), plus the keys records carry
+FACT_LABELS = {
+    **LINE_LABELS, **SYMBOL_LABELS, **EVENT_LABELS,
+    "order": _("Order"),
+    "tag": _("Tag"),
+    "field": _("Field"),
 }
 TYPE_LABELS = {
     NUMBER: _("number"), STRING: _("text"), BOOLEAN: _("yes/no"), STRING_LIST: _("list of text"),

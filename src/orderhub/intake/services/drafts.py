@@ -240,7 +240,7 @@ def draft_confirm(*, draft: Draft | int, actor: Actor, changes: dict[str, Any] |
                                    problems=[Problem("unknown_field", _("Cannot be changed."), field=unknown[0])])
         data = {**{k: v for k, v in d.data.items() if k != "meta"}, **changes}
         order_input, alerts = triage_input(_order_input(data), base_time=d.message.received_at)
-        result = order_create(data=order_input, actor=actor)
+        result = order_create(data=order_input, actor=actor, filtered=True)
         alerts = alerts if result.created else []
         before = d.status
         d.status, d.order = Draft.Status.CONFIRMED, result.order

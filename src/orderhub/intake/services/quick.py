@@ -201,7 +201,7 @@ def quick_order_submit(*, token: str, item: str = "", due_date: date, remark: st
                           workflow=(profile.workflow if profile and profile.workflow else None))
         data, alerts = triage_input(data, base_time=msg.received_at)
         with transaction.atomic():
-            result = order_create(data=data, actor=actor)
+            result = order_create(data=data, actor=actor, filtered=True)
             if result.created:
                 for name, content, ctype in files or ():
                     order_attach(order=result.order.number, name=name, content=content,

@@ -15,7 +15,7 @@ intake inbox page shows each person the alerts addressed to them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -23,14 +23,16 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
 
 from orderhub.core.actors import Actor
+from orderhub.core.canonical import to_plain
 from orderhub.core.roles import ROLES
 from orderhub.notify.services import NotifyRequest, Recipient, notify_many
+from orderhub.orders.input_filters import Recorder
 from orderhub.orders.inputs import OrderInput
 from orderhub.orders.models import Order
 
 from .. import events
-from ..mapping import Lookups, order_input_total, triage_order_input
-from ..models import InboundMessage, InboundOrder
+from ..mapping import Lookups, apply_tag_rules, order_input_total, triage_order_input
+from ..models import ConfigVersion, InboundMessage, InboundOrder
 from .config import compiled_config, current_config
 
 FALLBACK_ROLES = ("manager", "admin")
@@ -42,13 +44,14 @@ class TriageAlert:
 
     rule: str
     order: Order
-    message_id: int
+    message_id: int | None               # None: the order came by no inbound message
     roles: tuple[str, ...]
     recipients: tuple[Any, ...]          # active users (auth.User), ordered by username
     fallback: bool                       # nobody holds the roles: managers/administrators instead
     total: str
     hours_to_due: str
     required_date: str
+    label: str = ""                      # what people call the rule (its tag), not its code
 
     @property
     def usernames(self) -> list[str]:
@@ -65,7 +68,7 @@ class TriageAlert:
         return _("Order %(number)s for %(customer)s: %(total)s CNY, due %(date)s (%(hours)s h after it was "
                  "placed). Triage rule %(rule)s alerts: %(roles)s.") % {
             "number": self.order.number, "customer": self.order.customer.name or self.order.customer.code,
-            "total": self.total, "date": self.required_date, "hours": self.hours_to_due, "rule": self.rule,
+            "total": self.total, "date": self.required_date, "hours": self.hours_to_due, "rule": self.label or self.rule,
             "roles": roles}
 
 
@@ -79,8 +82,15 @@ def _people(roles: tuple[str, ...]) -> tuple[tuple[Any, ...], bool]:
     return backup, True
 
 
-def _alerts(order: Order, message_id: int, raw: list[dict[str, Any]]) -> list[TriageAlert]:
+def _rule_labels() -> dict[str, str]:
+    """Triage rule code → what people call it (its tag, else its code)."""
+    version = current_config("triage", "default")
+    return {r.spec.code: r.spec.tag or r.spec.code for r in compiled_config(version)} if version else {}
+
+
+def _alerts(order: Order, message_id: int | None, raw: list[dict[str, Any]]) -> list[TriageAlert]:
     out = []
+    names = _rule_labels() if raw else {}
     for a in raw:
         roles = tuple(a.get("roles") or ())
         if not roles:
@@ -88,7 +98,8 @@ def _alerts(order: Order, message_id: int, raw: list[dict[str, Any]]) -> list[Tr
         people, fallback = _people(roles)
         out.append(TriageAlert(rule=a["rule"], order=order, message_id=message_id, roles=roles,
                                recipients=people, fallback=fallback, total=a.get("total", ""),
-                               hours_to_due=a.get("hours_to_due", ""), required_date=a.get("required_date", "")))
+                               hours_to_due=a.get("hours_to_due", ""), required_date=a.get("required_date", ""),
+                               label=a.get("label") or names.get(a["rule"], a["rule"])))
     return out
 
 
@@ -128,11 +139,30 @@ def triage_record(*, message: InboundMessage, order: Order, alerts: list[dict[st
     and the robots bound to them), or to the managers found instead when nobody holds the roles.
     """
     found = _alerts(order, message.pk, alerts)
+    for a in found:
+        events.triage_alert(message=message, order=order, actor=actor, alert=_audit_data(a))
+    _notify(order, found)
+    return found
+
+
+def triage_record_order(*, order: Order, alerts: list[dict[str, Any]], actor: Actor) -> list[TriageAlert]:
+    """``triage_record`` for an order that came by no inbound message (the web form, the API):
+    the audit event is kept against the order (``intake_triage`` #order id); same alerts."""
+    found = _alerts(order, None, alerts)
+    for a in found:
+        events.triage_alert_order(order=order, actor=actor, alert=_audit_data(a))
+    _notify(order, found)
+    return found
+
+
+def _audit_data(a: TriageAlert) -> dict[str, Any]:
+    return {"rule": a.rule, "label": a.label, "roles": list(a.roles), "total": a.total, "hours_to_due": a.hours_to_due,
+            "required_date": a.required_date, "recipients": a.usernames, "fallback": a.fallback}
+
+
+def _notify(order: Order, found: list[TriageAlert]) -> None:
     requests = []
     for a in found:
-        events.triage_alert(message=message, order=order, actor=actor, alert={
-            "rule": a.rule, "roles": list(a.roles), "total": a.total, "hours_to_due": a.hours_to_due,
-            "required_date": a.required_date, "recipients": a.usernames, "fallback": a.fallback})
         to = ([Recipient.user(u.pk) for u in a.recipients] if a.fallback
               else [Recipient.role(r) for r in a.roles])
         if to:
@@ -142,4 +172,38 @@ def triage_record(*, message: InboundMessage, order: Order, alerts: list[dict[st
                 dedupe_key=f"{events.TRIAGE_ALERT_MESSAGE}:{order.pk}:{a.rule}"))
     if requests:
         notify_many(requests)
-    return found
+
+
+def _current_rules() -> tuple[list[Any], list[Any]]:
+    """The current tag rules and triage rules, compiled (one query for both)."""
+    found = dict(ConfigVersion.objects.filter(kind__in=("tags", "triage"), code="default", is_current=True)
+                 .values_list("kind", "pk"))
+    return ([] if "tags" not in found else compiled_config(found["tags"]),
+            [] if "triage" not in found else compiled_config(found["triage"]))
+
+
+def filter_order_input(data: OrderInput, *, at: datetime) -> tuple[OrderInput, Recorder | None]:
+    """The order input filter intake registers (``orders.input_filters``): an order entered by
+    the web form or the API gets the remark tags and the triage a mapped order gets, from the
+    same rules in the same order (tags first, then triage, counting from ``at``); its alerts
+    are recorded once the order exists."""
+    tag_rules, triage_rules = _current_rules()
+    if tag_rules:
+        tags, remarks, urgency = apply_tag_rules(tag_rules, data.remarks, "", list(data.tags), data.urgency)
+        data = replace(data, tags=tags, remarks=remarks[:5000], urgency=urgency)
+    if not triage_rules:
+        return data, None
+    lookups = Lookups(data.channel or "")
+    customer = lookups.customer_code(data.customer)
+    if customer is None:  # the order service refuses it by name
+        return data, None
+    data, alerts = triage_order_input(data, customer=customer, total=order_input_total(data, lookups),
+                                      base_time=at, rules=triage_rules)
+    if not alerts:
+        return data, None
+    plain = to_plain(alerts)
+
+    def record(order: Order, actor: Actor) -> None:
+        triage_record_order(order=order, alerts=plain, actor=actor)
+
+    return data, record

@@ -36,6 +36,7 @@ from orderhub.workflow.spec import CompiledWorkflow
 
 from .. import events
 from ..facts import OrderFacts
+from ..input_filters import apply_input_filters
 from ..inputs import OrderInput, differences
 from ..models import Order, OrderLine, Snapshot, StageInstance, Urgency
 from ..store import (
@@ -202,11 +203,14 @@ def _existing(data: OrderInput, fingerprint: str, normalized: dict[str, Any]) ->
     return order
 
 
-def order_create(*, data: OrderInput, actor: Actor) -> CreateResult:
+def order_create(*, data: OrderInput, actor: Actor, filtered: bool = False) -> CreateResult:
     """Create an order in its workflow's initial stage.
 
     The same ``channel`` + ``external_ref`` again returns the existing order (created=False);
-    the same key with different content raises Conflict listing the differences.
+    the same key with different content raises Conflict listing the differences (the key's
+    content is ``data`` as given). ``data`` passes the input filters first (remark tags and
+    triage, :mod:`orders.input_filters`) unless the caller ran them already (``filtered``:
+    intake's doors), and their recorders run once the order exists, in its transaction.
     """
     if not actor.has_perm("orders.add_order"):
         raise PermissionDenied("permission_denied", _("You may not create orders."))
@@ -214,7 +218,13 @@ def order_create(*, data: OrderInput, actor: Actor) -> CreateResult:
     fingerprint = sha256_hex(canonical_json(normalized))
     try:
         with transaction.atomic():
-            return _create(data, actor, normalized, fingerprint)
+            if filtered:
+                return _create(data, actor, normalized, fingerprint)
+            data, recorders = apply_input_filters(data, at=clock.now())
+            result = _create(data, actor, normalized, fingerprint)
+            for record in recorders:
+                record(result.order, actor)
+            return result
     except IntegrityError:
         existing = _existing(data, fingerprint, normalized)
         if existing is None:
@@ -339,7 +349,7 @@ def order_create_batch(*, items: list[OrderInput], actor: Actor, all_or_nothing:
             raise
         for i, d in enumerate(items):
             try:
-                res = order_create(data=d, actor=actor)
+                res = order_create(data=d, actor=actor, filtered=True)
                 results[i] = BatchItem(i, res.order, res.created)
             except DomainError as exc:
                 results[i] = BatchItem(i, error=exc)

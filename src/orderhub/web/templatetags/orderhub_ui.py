@@ -127,6 +127,11 @@ def trigger_label(code: str) -> str:
 
 
 @register.filter
+def tag_label(tag: str) -> str:
+    return labels.tag_label(tag)
+
+
+@register.filter
 def fact_label(name: str) -> str:
     return labels.fact_label(name)
 
@@ -160,10 +165,7 @@ def field_label(name: str) -> str:
         return _("Line %(n)s: %(field)s") % {"n": int(line.group(1)) + 1, "field": label}
     if name.startswith("ship_to."):
         name = "ship_to_" + name[len("ship_to."):]
-    try:
-        return str(Order._meta.get_field(name).verbose_name)
-    except Exception:  # not a model field (e.g. a key in event data): a fact's label, or as it is
-        return labels.fact_label(name)
+    return labels.order_field_label(name)
 
 
 @register.simple_tag

@@ -16,7 +16,7 @@ def order_shipments(context, order):
     """Per line what is planned, shipped and still open, the order's shipments, the form to plan
     one (for roles that ship) and the order's printable documents."""
     actor = actor_for(context["request"])
-    progress = line_progress(order)
+    progress = line_progress(order, context.get("lines"))
     return {
         "order": order, "progress": progress, "csrf_token": context.get("csrf_token"),
         "shipments": list(Shipment.objects.filter(order=order).order_by("seq")),

@@ -61,8 +61,8 @@ def _form_errors(error: DomainError) -> dict[str, list[str]]:
 # shown under the condition and the actions (the names a rule may use, with their labels)
 CONDITION_NAMES = ("total", "qty", "line_count", "credit_limit", "credit_available", "unpaid", "hours_to_due",
                    "urgency", "channel", "customer", "customer_tier", "stage", "tags", "from_stage", "to_stage",
-                   "overdue_stage", "changed_fields", "added_tags")
-ACTION_KEYS = (("notify", "roles, users, customer, channels, severity, message"), ("add_tag", "tag"),
+                   "overdue_stage", "changed_fields", "added_tags", "held")
+ACTION_KEYS = (("notify", "roles, users, people, customer, channels, severity, message"), ("add_tag", "tag"),
                ("set_urgency", "value"), ("hold", "reason"),
                ("open_ticket", "title, kind, owner_role, business_hours"), ("webhook", "endpoint"))
 
@@ -131,6 +131,8 @@ def rule_edit(request, pk: int | None = None):
         "triggers": Trigger.choices, "roles": list(ROLES.items()),
         "condition_names": CONDITION_NAMES, "action_keys": ACTION_KEYS, "rows": rows,
         "yaml_open": "actions" in errors and not yaml_rows, **rule_form.choices(),
+        "faults": rule_form.fault_list(errors, rows, yaml_open="actions" in errors and not yaml_rows)
+        if errors else [],
     }, status=400 if errors else 200)
 
 

@@ -1,7 +1,10 @@
-/* Order form helpers: pickers that find a customer or product by code, name or pinyin initials
-   (asking the JSON API: GET /api/catalog/customers|products?q=), and tell the live summary
-   (htmx, #order-preview) when a choice was made. Nothing inline: the page runs under
-   script-src 'self'; every text from the server is set with textContent. */
+/* The one picker of every form that names a customer or a product (the new-order form, the OCR
+   draft): <input data-picker="API URL"> inside <div class="dropdown picker"> finds an entry by
+   code, name or pinyin initials (asking the JSON API: GET /api/catalog/customers|products?q=),
+   shows the chosen name under the input, and fills the placeholders of the fields of the same
+   row marked data-picker-unit / data-picker-price with the product's base unit and list price;
+   it fires "picked" (the live summary, htmx #order-preview, listens). Nothing inline: the pages
+   run under script-src 'self'; every text from the server is set with textContent. */
 (function () {
   "use strict";
   var timers = new WeakMap();
@@ -40,11 +43,11 @@
     input.value = item.code;
     labelOf(input).textContent = item.name + (item.unit ? " · " + item.unit : "") +
       (item.price !== null && item.price !== undefined && item.price !== "" ? " · ¥" + item.price : "");
-    var row = input.closest("tr");
+    var row = input.closest("tr, [data-picker-row]");
     if (row && item.unit) {
-      var unit = row.querySelector("[name=line_unit]");
+      var unit = row.querySelector("[data-picker-unit]");
       if (unit) unit.placeholder = item.unit;
-      var price = row.querySelector("[name=line_price]");
+      var price = row.querySelector("[data-picker-price]");
       if (price && item.price !== null && item.price !== undefined) price.placeholder = String(item.price);
     }
     close(input);
