@@ -73,6 +73,11 @@ API = {
     ("PATCH", "/api/orders/{number}"): HOLD,          # header fields: creators and holders
     ("POST", "/api/orders/{number}/lines"): CREATE,    # lines: creators (prices: the price permission)
     ("POST", "/api/orders/{number}/restore"): CREATE,  # header and lines: creators
+    ("POST", "/api/orders/{number}/change-requests"): CREATE,   # raised by creators (sales, service, ...)
+    ("GET", "/api/orders/{number}/change-requests"): SEE,
+    ("GET", "/api/orders/{number}/change-requests/{request_id}"): SEE,
+    ("POST", "/api/orders/{number}/change-requests/{request_id}/approve"): SEE,   # then the approver roles, in the service
+    ("POST", "/api/orders/{number}/change-requests/{request_id}/reject"): SEE,
     ("POST", "/api/orders/{number}/transition"): SEE,  # then the stage's owner role, in the service
     ("POST", "/api/orders/transition"): SEE,  # many: each order's stage owner role, in the service
     ("POST", "/api/orders/{number}/override"): OVERRIDE,
@@ -218,6 +223,10 @@ WEB = {
     ("POST", "orders/<str:number>/lines"): CREATE,
     ("GET", "orders/<str:number>/restore"): CREATE,
     ("POST", "orders/<str:number>/restore"): CREATE,
+    ("GET", "orders/<str:number>/change-requests/new"): CREATE,   # 申请变更: creators
+    ("POST", "orders/<str:number>/change-requests/new"): CREATE,
+    ("GET", "orders/<str:number>/change-requests/<int:pk>"): SEE,
+    ("POST", "orders/<str:number>/change-requests/<int:pk>"): SEE,  # decide: then the approver roles
     ("POST", "orders/<str:number>/move"): SEE,
     ("POST", "orders/<str:number>/override"): OVERRIDE,
     ("POST", "orders/<str:number>/hold"): HOLD,
@@ -478,7 +487,7 @@ def _api_url(path: str, ids: dict) -> str:
             .replace("{customer}", "C001").replace("{address_id}", "999999")
             .replace("{token}", "no-such-token").replace("{kind}", "png" if "/qr." in path else "quotation" if "/orders/" in path else "delivery-note").replace("{channel}", "no-such-channel")
             .replace("{rule_id}", "999999").replace("{contact_id}", "999999")
-            .replace("{ticket_id}", str(ids["ticket"])).replace("{photo_id}", "999999"))
+            .replace("{ticket_id}", str(ids["ticket"])).replace("{photo_id}", "999999").replace("{request_id}", "999999"))
 
 
 def _web_url(pattern: str, ids: dict) -> str:
