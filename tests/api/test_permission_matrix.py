@@ -187,7 +187,7 @@ API = {
     ("POST", "/api/shortages/{number}/requests"): PO_REQUEST,
     **{("GET", f"/api/kpis/{figure}"): KPI for figure in (
         "first-touch", "on-time", "processing", "stage-times", "open-by-stage", "stalled", "overdue",
-        "exceptions", "trend", "portal")},
+        "exceptions", "trend", "portal", "daily-report.pdf", "daily-report.xlsx")},
 }
 
 WEB = {
@@ -199,6 +199,8 @@ WEB = {
     ("GET", "kpi/"): KPI,
     ("GET", "kpi/<str:audience>/"): KPI,
     ("GET", "kpi/export/<str:panel>.xlsx"): KPI,
+    ("GET", "kpi/daily-report.pdf"): KPI,
+    ("GET", "kpi/daily-report.xlsx"): KPI,
     ("GET", "orders/"): SEE,
     ("GET", "orders/export.xlsx"): SEE,
     ("GET", "orders/new/"): CREATE,

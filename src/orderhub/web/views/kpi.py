@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 from orderhub.core import clock
 from orderhub.core.downloads import download_response
 from orderhub.core.permissions import KPI_AUDIENCES, kpi_audience
+from orderhub.kpis import report
 from orderhub.kpis.exports import table_workbook
 from orderhub.kpis.selectors import KpiFilter
 
@@ -68,7 +69,7 @@ def kpi_dashboard(request, audience: str):
         "form": form, "f": f, "panels": panels, "figures": figures, "audience": audience,
         "tabs": [(a, labels[a], reverse("web:kpi_dashboard", args=[a]) + ("?" + query if query else ""))
                  for a in KPI_AUDIENCES],
-        "audience_label": labels[audience], "query": query,
+        "audience_label": labels[audience], "query": query, "today": timezone.localdate(f.now),
         "charts": [{"id": p.code, **p.chart} for p in panels if p.chart and p.rows],
     })
 
@@ -96,3 +97,21 @@ def kpi_export(request, panel: str):
     content = table_workbook(title=p.title, lines=lines, columns=p.columns, rows=p.rows, now=f.now)
     return download_response(content, filename=f"kpi-{panel}-{f.start:%Y%m%d}-{f.end:%Y%m%d}.xlsx",
                              fallback="kpi.xlsx", content_type=XLSX)
+
+
+class ReportDateForm(forms.Form):
+    date = forms.DateField(label=gettext_lazy("日报日期"), required=False,
+                           widget=forms.DateInput(attrs={"type": "date"}))
+
+
+@requires("kpis.view")
+def kpi_daily_report(request, ext: str):
+    """The daily report of ``?date=`` (default today) as PDF or its Excel twin."""
+    form = ReportDateForm(request.GET or None)
+    day = (form.cleaned_data.get("date") if form.is_valid() else None) or timezone.localdate(clock.now())
+    if ext == "pdf":
+        content, ctype = report.daily_pdf(day), "application/pdf"
+    else:
+        content, ctype = report.daily_xlsx(day), XLSX
+    return download_response(content, filename=report.filename(day, ext), fallback=f"daily-report.{ext}",
+                             content_type=ctype)
