@@ -188,6 +188,8 @@ API = {
     **{("GET", f"/api/kpis/{figure}"): KPI for figure in (
         "first-touch", "on-time", "processing", "stage-times", "open-by-stage", "stalled", "overdue",
         "exceptions", "trend", "portal", "daily-report.pdf", "daily-report.xlsx")},
+    ("GET", "/api/kpis/daily-report/setting"): ADMIN,
+    ("PUT", "/api/kpis/daily-report/setting"): ADMIN,
 }
 
 WEB = {
@@ -201,6 +203,8 @@ WEB = {
     ("GET", "kpi/export/<str:panel>.xlsx"): KPI,
     ("GET", "kpi/daily-report.pdf"): KPI,
     ("GET", "kpi/daily-report.xlsx"): KPI,
+    ("GET", "kpi/daily-report/setting/"): ADMIN,
+    ("POST", "kpi/daily-report/setting/"): ADMIN,
     ("GET", "orders/"): SEE,
     ("GET", "orders/export.xlsx"): SEE,
     ("GET", "orders/new/"): CREATE,

@@ -80,3 +80,30 @@ def test_setting_is_the_admins(company):
                                   actor=company["actors"]["admin"])
     with clock.frozen(_at(9, 0)):
         assert mail_daily_report() == 0   # disabled by default: nothing
+
+
+def test_setting_page_and_api(company):
+    from django.test import Client
+
+    from orderhub.kpis.services import daily_report_setting
+
+    c = Client()
+    c.force_login(company["users"]["admin"])
+    assert "report-setting-link" in c.get("/kpi/boss/").content.decode()
+    page = c.get("/kpi/daily-report/setting/")
+    assert page.status_code == 200 and "接收角色" in page.content.decode()
+    r = c.post("/kpi/daily-report/setting/", {"enabled": "on", "send_at": "06:45", "roles": ["manager", "planner"]})
+    assert r.status_code == 302
+    s = daily_report_setting()
+    assert (s.enabled, s.send_at, s.roles) == (True, time(6, 45), ["manager", "planner"])
+    api = c.get("/api/kpis/daily-report/setting").json()
+    assert api == {"enabled": True, "send_at": "06:45:00", "roles": ["manager", "planner"]}
+    r = c.put("/api/kpis/daily-report/setting", {"enabled": False, "send_at": "07:00", "roles": ["sales"]},
+              content_type="application/json")
+    assert r.status_code == 200 and r.json()["roles"] == ["sales"]
+    r = c.put("/api/kpis/daily-report/setting", {"enabled": False, "send_at": "07:00", "roles": ["x"]},
+              content_type="application/json")
+    assert r.status_code == 422
+    c.force_login(company["users"]["manager"])
+    assert "report-setting-link" not in c.get("/kpi/boss/").content.decode()
+    assert c.get("/kpi/daily-report/setting/").status_code == 403

@@ -7,7 +7,7 @@ channel); durations are seconds, rates shares in 0..1, ``null`` where nothing wa
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 from typing import Any
 
 from django.http import HttpResponseBase
@@ -19,7 +19,7 @@ from orderhub.core.downloads import download_response
 from orderhub.core.http.auth import requires
 from orderhub.core.http.schemas import ERRORS, BizDate, Line
 
-from . import report, selectors
+from . import report, selectors, services
 from .selectors import KpiFilter
 
 router = Router(tags=["kpis"])
@@ -245,3 +245,28 @@ def daily_report_xlsx(request, q: Query[ReportQuery]) -> HttpResponseBase:
     day = _day(q)
     return download_response(report.daily_xlsx(day), filename=report.filename(day, "xlsx"),
                              fallback="daily-report.xlsx", content_type=XLSX)
+
+
+class ReportSettingIO(Schema):
+    enabled: bool = Field(description="whether the daily report is mailed")
+    send_at: time = Field(description="time of day it is mailed (business time zone), e.g. 08:00")
+    roles: list[str] = Field(description="role codes whose people receive it by e-mail, e.g. manager")
+
+
+def _setting_out() -> dict[str, Any]:
+    s = services.daily_report_setting()
+    return {"enabled": s.enabled, "send_at": s.send_at, "roles": list(s.roles)}
+
+
+@router.get("/daily-report/setting", auth=requires("notify.manage"), response={200: ReportSettingIO, **ERRORS})
+def get_report_setting(request):
+    """When and to which roles the daily report is mailed."""
+    return _setting_out()
+
+
+@router.put("/daily-report/setting", auth=requires("notify.manage"), response={200: ReportSettingIO, **ERRORS})
+def save_report_setting(request, payload: ReportSettingIO):
+    """Change when and to which roles the daily report is mailed (audited); 422 `invalid`: an unknown role."""
+    services.daily_report_setting_save(enabled=payload.enabled, send_at=payload.send_at, roles=payload.roles,
+                                       actor=request.actor)
+    return _setting_out()

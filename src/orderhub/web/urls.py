@@ -34,6 +34,7 @@ urlpatterns = [
     path("kpi/export/<str:panel>.xlsx", kpi.kpi_export, name="kpi_export"),
     path("kpi/daily-report.pdf", kpi.kpi_daily_report, {"ext": "pdf"}, name="kpi_daily_pdf"),
     path("kpi/daily-report.xlsx", kpi.kpi_daily_report, {"ext": "xlsx"}, name="kpi_daily_xlsx"),
+    path("kpi/daily-report/setting/", kpi.kpi_report_setting, name="kpi_report_setting"),
     path("kpi/<str:audience>/", kpi.kpi_dashboard, name="kpi_dashboard"),
     path("orders/", orders.order_list, name="order_list"),
     path("orders/export.xlsx", orders.order_export, name="order_export"),
