@@ -35,6 +35,7 @@ from orderhub.rules.services import rules_install_defaults
 from orderhub.workflow.services import compiled, current_definition, workflow_install_templates
 
 from .floor import demo_floor_tickets
+from .kpis import load_daily_report
 from .purchasing import DEMO_PURCHASING_ORDERS, load_purchasing
 from .shipping import load_shipping
 
@@ -344,5 +345,5 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
         "overdue": Order.objects.filter(status="open", stage_due_at__lt=now).count(),
         "blocked": Order.objects.filter(status="open").exclude(blocked_reasons=[]).count(),
         "users": {name: password_for(name) for name in USERS},
-        "purchasing": purchasing,
+        "purchasing": purchasing, "daily_report": load_daily_report(actors),
     }
