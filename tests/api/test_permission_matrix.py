@@ -74,6 +74,7 @@ API = {
     ("POST", "/api/orders/{number}/lines"): CREATE,    # lines: creators (prices: the price permission)
     ("POST", "/api/orders/{number}/restore"): CREATE,  # header and lines: creators
     ("POST", "/api/orders/{number}/transition"): SEE,  # then the stage's owner role, in the service
+    ("POST", "/api/orders/transition"): SEE,  # many: each order's stage owner role, in the service
     ("POST", "/api/orders/{number}/override"): OVERRIDE,
     ("POST", "/api/orders/{number}/hold"): HOLD,
     ("POST", "/api/orders/{number}/resume"): HOLD,
@@ -207,6 +208,7 @@ WEB = {
     ("POST", "kpi/daily-report/setting/"): ADMIN,
     ("GET", "orders/"): SEE,
     ("GET", "orders/export.xlsx"): SEE,
+    ("POST", "orders/bulk-move"): SEE,                 # then each order's stage owner role
     ("GET", "orders/new/"): CREATE,
     ("POST", "orders/new/"): CREATE,
     ("POST", "orders/new/preview"): CREATE,

@@ -29,23 +29,29 @@ LAST_UNITS = 10
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_clients_fight_for_the_last_units_and_none_is_oversold(company):
-    """24 connections at once move their T2 order into picking, which reserves 1 unit each;
-    only 10 units exist (split over two warehouses)."""
+@pytest.mark.parametrize("way,clients,per_client", [("single", CLIENTS, 1), ("batch", CLIENTS, 2), ("batch", 32, 2)])
+def test_concurrent_clients_fight_for_the_last_units_and_none_is_oversold(company, way, clients, per_client):
+    """24 (or 32) connections at once move their T2 orders into picking, which reserves 1 unit
+    each; only 10 units exist (split over two warehouses). ``single``: one order_transition per
+    client; ``batch``: each client moves its orders with one order_transition_batch."""
     widget = Product.objects.create(sku="LAST-UNIT", name="最后几件", unit="件", list_price=Decimal("5"))
     StockLevel.objects.create(product=widget, warehouse=company["wh1"], on_hand=Decimal("6"))
     StockLevel.objects.create(product=widget, warehouse=company["wh2"], on_hand=Decimal("4"))
     a = company["actors"]
-    numbers = [services.order_create(data=order_input(workflow="T2", lines=[LineInput(sku="LAST-UNIT", qty=Decimal("1"))]),
-                                     actor=a["sales"]).order.number for _ in range(CLIENTS)]
-    barrier = threading.Barrier(CLIENTS)
+    numbers = [[services.order_create(data=order_input(workflow="T2", lines=[LineInput(sku="LAST-UNIT", qty=Decimal("1"))]),
+                                      actor=a["sales"]).order.number for _ in range(per_client)] for _ in range(clients)]
+    barrier = threading.Barrier(clients)
     results, errors = {}, []
 
-    def client(number):
+    def client(mine):
         try:
             barrier.wait(timeout=30)
-            res = services.order_transition(order=number, to="picking", actor=a["service"])
-            results[number] = (res.ok, [r.code for r in res.reasons])
+            if way == "single":
+                res = services.order_transition(order=mine[0], to="picking", actor=a["service"])
+                results[mine[0]] = (res.ok, [r.code for r in res.reasons])
+            else:
+                for r in services.order_transition_batch(numbers=mine, to="picking", actor=a["service"]):
+                    results[r.number] = (r.ok, [p.code for p in r.reasons])
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(repr(exc))
         finally:
@@ -57,7 +63,7 @@ def test_concurrent_clients_fight_for_the_last_units_and_none_is_oversold(compan
     for t in threads:
         t.join(timeout=120)
     assert not errors, errors
-    assert len(results) == CLIENTS
+    assert len(results) == clients * per_client
     winners = [n for n, (ok, _) in results.items() if ok]
     losers = [codes for ok, codes in results.values() if not ok]
     assert len(winners) == LAST_UNITS

@@ -367,3 +367,30 @@ def test_a_first_stage_with_entry_actions_writes_the_same_rows(starting_data):
     assert [e for _n, e in answers[1]] == [None, None, None, "blocked"]  # 1,000 housings: 10 in stock
     assert len(rows["inventory_reservation"]) == 4
     assert_same(fast, orm)
+
+
+def test_a_batch_move_writes_the_same_rows(starting_data):
+    """A batch move (moved, blocked by the kitting guard, refused, reserving) on both twins."""
+
+    def batch(co):
+        a = co["actors"]
+        with clock.frozen(T0):
+            numbers = [services.order_create(data=order_input(external_ref=f"BM{i}", lines=[_line(sku, qty)]),
+                                             actor=a["sales"]).order.number
+                       for i, (sku, qty) in enumerate((("HSG-100", "50"), ("HSG-100", "90"), ("M8X30", "300"),
+                                                       ("HSG-100", "1")))]
+        with clock.frozen(T0 + timedelta(hours=1)):
+            first = services.order_transition_batch(numbers=numbers[:3], to="scheduled", actor=a["service"])
+        with clock.frozen(T0 + timedelta(hours=2)):
+            second = services.order_transition_batch(numbers=numbers, to="materials_ready", actor=a["planner"])
+        return [[(r.number, r.outcome, [p.code for p in r.reasons], r.error.code if r.error else None)
+                 for r in res] for res in (first, second)]
+
+    fast, orm = both_paths(starting_data, batch)
+    answers, rows = fast
+    assert [[(o, c, e) for _n, o, c, e in res] for res in answers] == [
+        [("moved", [], None)] * 3,
+        [("moved", [], None), ("blocked", ["bom_kitted"], None), ("moved", [], None),
+         ("refused", [], "invalid_transition")]]
+    assert len(rows["inventory_reservation"]) == 2   # 30 kg of bar from WH1, the bolts
+    assert_same(fast, orm)

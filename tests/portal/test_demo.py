@@ -15,8 +15,13 @@ from orderhub.portal.selectors import self_query_rate
 pytestmark = pytest.mark.django_db
 
 
-def test_demo_contacts_sign_in_in_demo_mode_and_only_there(settings):
+def test_demo_contacts_sign_in_in_demo_mode_and_only_there(settings, capsys):
+    from orderhub.demo.portal import print_portal
+
     load_demo(orders=24)
+    print_portal("127.0.0.1", 8000)
+    banner = capsys.readouterr().out
+    assert "http://127.0.0.1:8000/portal/login/" in banner and "buyer@portal.example" in banner
     assert Contact.objects.count() == 3 and Contact.objects.values("customer").distinct().count() == 2
     buyer = Contact.objects.get(email="buyer@portal.example")
     rate = self_query_rate(actor=Actor.system("test"), customer=buyer.customer.code)

@@ -221,3 +221,21 @@ def test_no_channel_says_so_and_demo_mode_shows_the_code(two_customers, settings
 
     code = re.search(r"<strong>(\d{6})</strong>", page).group(1)
     assert c.post("/portal/login/code/", {"code": code}).status_code == 302
+
+
+def test_sign_in_through_the_api(two_customers, mail_endpoint, django_capture_on_commit_callbacks):
+    c = Client()
+    with django_capture_on_commit_callbacks(execute=True):
+        r = c.post("/api/portal/login/code", {"identifier": "boss@b.example"}, content_type="application/json")
+    assert r.status_code == 200 and "如果该邮箱或手机号已登记" in r.json()["message"]
+    code = CODE.search(mail_text(mail_endpoint.wait_for(1)[0][1])).group(1)
+    bad = c.post("/api/portal/login/verify", {"identifier": "boss@b.example", "code": "000000" if code != "000000" else "1"},
+                 content_type="application/json")
+    assert bad.status_code == 403 and bad.json()["code"] == "code_wrong" and bad.json()["message"].startswith("验证码不正确")
+    r = c.post("/api/portal/login/verify", {"identifier": "boss@b.example", "code": code}, content_type="application/json")
+    assert r.status_code == 200 and r.json() == {"name": "李经理", "customer": "C002", "customer_name": "宁波海顺五金"}
+    assert COOKIE in r.cookies and r.cookies[COOKIE]["httponly"]
+    orders = c.get("/api/portal/me/orders").json()
+    assert {o["number"] for o in orders["results"]} == {o.number for o in two_customers["orders"]["B"]}
+    assert c.post("/api/portal/me/logout-everywhere").status_code == 204
+    assert c.get("/api/portal/me").status_code == 401

@@ -87,6 +87,8 @@ def test_order_page_shows_the_customer_view_and_nothing_internal(two_customers, 
     for secret in ("客户难缠", "注意成本", "120.00", "360", "物料齐套", "测试", "planner", "admin"):
         assert secret not in page, secret
     assert Visit.objects.filter(order=order, kind="portal").count() == 1
+    listed = c.get("/portal/", {"q": "PO-778"}).content.decode()
+    assert re.search(r'<span class="badge bg-primary-lt">已安排生产</span>', listed)   # the list agrees
     api = c.get(f"/api/portal/me/orders/{order.number}").json()
     assert api["stage"] == "已安排生产" and api["eta"] == "2027-04-09" and len(api["eta_moves"]) == 2
     assert not ({"total_amount", "remarks", "unit_price", "owner", "created_by", "tags"} & set(api))

@@ -117,3 +117,32 @@ def test_the_kpi_dashboard_reads_the_self_query_rate(two_customers, company):
     assert portal(KpiFilter.build())["self_query_rate"] == 0.25           # 1 of 4 orders
     assert portal(KpiFilter.build(customer="C002"))["self_query_rate"] == 0.5
     assert portal(KpiFilter.build(customer="C001"))["self_query_rate"] == 0.0
+
+
+def test_sales_manage_contacts_of_their_own_customers_only(two_customers, company):
+    """A contact sees every order of its customer: a sales rep who sees only their own
+    customers' orders cannot add one (nor list, invite or end sessions) elsewhere (404)."""
+    from orderhub.core.tokens import token_create
+
+    sales = staff("sales")                       # C001's sales owner; C002 has none
+    assert sales.get("/settings/customers/C001/portal/").status_code == 200
+    assert sales.get("/settings/customers/C002/portal/").status_code == 404
+    assert sales.post("/settings/customers/C002/portal/", {"name": "内鬼", "email": "me@evil.example"}).status_code == 404
+    b = two_customers["contacts"]["B"]
+    assert sales.post(f"/settings/customers/C002/portal/{b.pk}", {"action": "logout_all"}).status_code == 404
+    _, raw = token_create(user=get_user_model().objects.get(username="sales"), name="t")
+    auth = {"Authorization": f"Bearer {raw}"}
+    r = Client().post("/api/portal/customers/C002/contacts", {"name": "内鬼", "email": "me@evil.example"},
+                      content_type="application/json", headers=auth)
+    assert r.status_code == 404
+    assert Client().get("/api/portal/customers/C002/contacts", headers=auth).status_code == 404
+    for path in (f"/api/portal/contacts/{b.pk}/invite", f"/api/portal/contacts/{b.pk}/logout-everywhere"):
+        assert Client().post(path, headers=auth).status_code == 404, path
+    assert Client().patch(f"/api/portal/contacts/{b.pk}", {"email": "me@evil.example"}, content_type="application/json",
+                          headers=auth).status_code == 404
+    r = Client().post("/api/portal/customers/C001/contacts", {"name": "新联系人", "mobile": "13900000009"},
+                      content_type="application/json", headers=auth)
+    assert r.status_code == 201 and r.json()["customer"] == "C001"
+    from orderhub.portal.models import Contact
+
+    assert not Contact.objects.filter(email="me@evil.example").exists()

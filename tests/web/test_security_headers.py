@@ -70,10 +70,8 @@ def objects(master, intake_actor, tmp_path, settings):  # noqa: F811
     token = intake.quick_link_issue(customer="C001", actor=actors["admin"])
     shipment = shipment_create(order=order.number, data=ShipmentInput(quantities={1: Decimal("2")}),
                                actor=actors["warehouse"])
-    return {"shipment": shipment.number, "number": order.number, "attachment": att.pk, "message": msg.pk, "scan": scan.pk, "draft": draft.pk,
-            "job": job.pk, "ticket": ticket.pk, "token": token}
-    return {"number": order.number, "attachment": att.pk, "message": msg.pk, "scan": scan.pk, "draft": draft.pk,
-            "job": job.pk, "ticket": ticket.pk, "token": token,
+    return {"shipment": shipment.number, "number": order.number, "attachment": att.pk, "message": msg.pk,
+            "scan": scan.pk, "draft": draft.pk, "job": job.pk, "ticket": ticket.pk, "token": token,
             "floor": floor.pk, "photo": floor_photo}
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
 
 from orderhub.core.errors import DomainError
@@ -18,6 +19,8 @@ from . import selectors, services
 from .guardcheck import guards_test
 from .inputs import LineInput, OrderInput, ShipTo
 from .schemas import (
+    BatchTransitionIn,
+    BatchTransitionOut,
     BlockedOut,
     EventOut,
     GuardTestIn,
@@ -90,6 +93,32 @@ def preview_order(request: ActorRequest, payload: OrderIn) -> dict[str, Any]:
     customer's credit exceeded, a workflow credit guard that will stop it later). Writes
     nothing; always 200 once the body has the order's shape (422 otherwise)."""
     return preview_dict(services.order_preview(data=_input(payload), actor=request.actor))
+
+
+@router.post("/transition", auth=requires("orders.move"), response={200: BatchTransitionOut, **ERRORS})
+def transition_many(request: ActorRequest, payload: BatchTransitionIn) -> dict[str, Any]:
+    """Move many orders to stage `to` in one transaction, each as if moved on its own (the
+    stage owner rule, guards, holds and stock per order, in the order given; a blocked order
+    keeps its reasons, as with a single move). Always 200 with one result per number:
+    `moved`, `blocked` with every reason, or `refused` with why. 422: the body (1–1000
+    numbers, `to` a stage code)."""
+    seen = selectors.visible_numbers(payload.numbers, request.actor)
+    answers = iter(services.order_transition_batch(
+        numbers=[n for n in payload.numbers if n in seen], to=payload.to, actor=request.actor,
+        reason=payload.reason))   # one per number sent, in order
+    out = []
+    for n in payload.numbers:
+        if n not in seen:   # as if it did not exist
+            out.append({"number": n, "outcome": "refused", "stage": None, "reasons": [
+                {"code": "order_not_found", "message": _("Order %(number)s does not exist.") % {"number": n}}]})
+            continue
+        r = next(answers)
+        reasons = [p.as_dict() for p in r.reasons] if r.error is None else [
+            {"code": r.error.code, "message": r.error.message}]
+        out.append({"number": n, "outcome": r.outcome, "stage": r.order.stage if r.order else None,
+                    "reasons": reasons})
+    counts = {k: sum(1 for x in out if x["outcome"] == k) for k in ("moved", "blocked", "refused")}
+    return {**counts, "results": out}
 
 
 @router.get("", auth=requires("orders.view"), response={200: OrderPage, **ERRORS})

@@ -15,7 +15,8 @@ saved, the actor, the moment and the audit event (its ``changes`` {field: [befor
     published as one list.
 ``order.transitioned`` (ORDER_TRANSITIONED) / ``order.forced`` (ORDER_FORCED)
     Moved to the next stage (``order_transition``), or forced past its guards
-    (``order_override``, flagged ``forced``, reason required). changes: stage (status, tags,
+    (``order_override``, flagged ``forced``, reason required); many at once
+    (``order_transition_batch``: published as one list with the batch's blocked attempts). changes: stage (status, tags,
     urgency when entry actions changed them), version; data: from, to, actions. Carries
     ``entered``, ``left_stage`` and ``lines``. Published.
 ``order.blocked`` (ORDER_BLOCKED)
@@ -166,23 +167,45 @@ def order_created(*, order: Order, actor: Actor, at: datetime, event: AuditEvent
     return ch
 
 
+def order_transitioned_change(*, order: Order, actor: Actor, at: datetime, event: AuditEvent,
+                              entered: StageInstance, left_stage: str,
+                              lines: Sequence[OrderLine] | None = None) -> OrderChange:
+    """A move's change, not yet published (a batch move publishes its changes with
+    :func:`orders_moved`)."""
+    if event.action not in MOVES:
+        raise ValueError(f"{event.action!r} is not a move")
+    return _change(event.action, order=order, actor=actor, at=at, event=event, entered=entered,
+                   left_stage=left_stage, lines=lines)
+
+
 def order_transitioned(*, order: Order, actor: Actor, at: datetime, event: AuditEvent,
                        entered: StageInstance, left_stage: str,
                        lines: Sequence[OrderLine] | None = None) -> OrderChange:
     """A move (``order.transitioned``) or a forced move (``order.forced``): the audit event says
     which."""
-    if event.action not in MOVES:
-        raise ValueError(f"{event.action!r} is not a move")
-    ch = _change(event.action, order=order, actor=actor, at=at, event=event, entered=entered,
-                 left_stage=left_stage, lines=lines)
+    ch = order_transitioned_change(order=order, actor=actor, at=at, event=event, entered=entered,
+                                   left_stage=left_stage, lines=lines)
     publish([ch])
     return ch
+
+
+def order_blocked_change(*, order: Order, actor: Actor, at: datetime, event: AuditEvent,
+                         to: str) -> OrderChange:
+    return _change(ORDER_BLOCKED, order=order, actor=actor, at=at, event=event, extra={"to": to})
 
 
 def order_blocked(*, order: Order, actor: Actor, at: datetime, event: AuditEvent, to: str) -> OrderChange:
-    ch = _change(ORDER_BLOCKED, order=order, actor=actor, at=at, event=event, extra={"to": to})
+    ch = order_blocked_change(order=order, actor=actor, at=at, event=event, to=to)
     publish([ch])
     return ch
+
+
+def orders_moved(changes: list[OrderChange]) -> None:
+    """Publish the moves and blocked attempts of one batch move at once (one call per
+    subscriber)."""
+    if any(ch.action not in (*MOVES, ORDER_BLOCKED) for ch in changes):
+        raise ValueError("orders_moved publishes moves and blocked attempts only")
+    publish(changes)
 
 
 def order_held(*, order: Order, actor: Actor, at: datetime, event: AuditEvent) -> OrderChange:

@@ -6,7 +6,7 @@ at most one query for all lines together, so a 1,000-line order costs the same q
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, time
 from decimal import Decimal
 from functools import cached_property
@@ -16,7 +16,9 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from orderhub.core import clock
+from orderhub.inventory.models import Reservation
 from orderhub.inventory.selectors import available_by_product, reserved_for_order
+from orderhub.inventory.services import Shortage, stock_reserve
 
 from .kitting import bom_requirements
 from .models import Order, OrderLine
@@ -52,10 +54,18 @@ class OrderFacts:
     @cached_property
     def stock(self) -> dict[int, Decimal]:
         """Free stock per product plus what this order already holds of it."""
-        free = available_by_product(line.product_id for line in self.lines)
+        free = self.free_stock({line.product_id for line in self.lines})
         held = self.held_by_order
         return {pid: free.get(pid, Decimal("0")) + held.get(pid, Decimal("0"))
                 for pid in {line.product_id for line in self.lines}}
+
+    def free_stock(self, product_ids: Iterable[int]) -> dict[int, Decimal]:
+        """Free stock of these products (a batch move reads its locked stock book instead)."""
+        return available_by_product(product_ids)
+
+    def reserve(self, **kw: Any) -> tuple[list[Reservation], list[Shortage]]:
+        """Reserve for the order (``stock_reserve``; a batch move reserves in its stock book)."""
+        return stock_reserve(**kw)
 
     @cached_property
     def bom(self):

@@ -13,6 +13,7 @@ read only when something is short on stock (one query for all materials).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -21,7 +22,6 @@ from django.utils.translation import gettext as _
 
 from orderhub.catalog.models import BomItem, Product, Substitute
 from orderhub.core.errors import Problem
-from orderhub.inventory.selectors import available_by_product
 from orderhub.inventory.services import Requirement
 from orderhub.purchasing.selectors import Incoming, incoming_for_order
 
@@ -37,12 +37,20 @@ def fmt_qty(value: Decimal) -> str:
     return format(value.normalize(), "f") if value else "0"
 
 
-def bom_requirements(lines: list[OrderLine]) -> tuple[list[Requirement], dict[int, Product]]:
-    """Components each line needs (a product without a BOM stands for itself), and the
-    products involved by id. One query whatever the line count."""
+def bom_items(product_ids: Iterable[int]) -> dict[int, list[BomItem]]:
+    """The BOM items of these products, by parent (one query)."""
     items: dict[int, list[BomItem]] = defaultdict(list)
-    for item in BomItem.objects.filter(parent_id__in={ln.product_id for ln in lines}).select_related("component"):
+    for item in BomItem.objects.filter(parent_id__in=set(product_ids)).select_related("component"):
         items[item.parent_id].append(item)
+    return items
+
+
+def bom_requirements(lines: list[OrderLine], items: dict[int, list[BomItem]] | None = None
+                     ) -> tuple[list[Requirement], dict[int, Product]]:
+    """Components each line needs (a product without a BOM stands for itself), and the
+    products involved by id. One query whatever the line count (none: ``items`` known)."""
+    if items is None:
+        items = bom_items(ln.product_id for ln in lines)
     products: dict[int, Product] = {}
     reqs: list[Requirement] = []
     for ln in lines:
@@ -87,7 +95,7 @@ def kitting_problems(facts: OrderFacts, guard_code: str, need_by: date | None = 
     needed: dict[int, Decimal] = defaultdict(Decimal)
     for r in reqs:
         needed[r.product_id] += r.qty
-    free = available_by_product(needed)
+    free = facts.free_stock(needed)
     short = {pid: qty - free.get(pid, Decimal(0)) - held.get(pid, Decimal(0))
              for pid, qty in needed.items()}
     short = {pid: miss for pid, miss in short.items() if miss > 0}
@@ -111,7 +119,7 @@ def kitting_problems(facts: OrderFacts, guard_code: str, need_by: date | None = 
     subs: dict[int, list[Substitute]] = defaultdict(list)
     for s in Substitute.objects.filter(product_id__in=short).select_related("substitute"):
         subs[s.product_id].append(s)
-    sub_free = available_by_product({s.substitute_id for ss in subs.values() for s in ss}) if subs else {}
+    sub_free = facts.free_stock({s.substitute_id for ss in subs.values() for s in ss}) if subs else {}
     problems = []
     for pid in sorted(short, key=lambda p: products[p].sku):
         prod, miss = products[pid], short[pid]

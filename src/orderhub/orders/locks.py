@@ -42,6 +42,27 @@ def lock_order_with_lines(number: str) -> tuple[Order, list[OrderLine]]:
     return order, order_lines(order)
 
 
+def lock_orders_with_lines(numbers: list[str]) -> dict[str, tuple[Order, list[OrderLine]]]:
+    """:func:`lock_order_with_lines` for many orders at once, locked in primary-key order (so
+    two batches, or a batch and single moves, never wait on each other in a circle); by number.
+    A number that names no order is missing from the answer. Fast twin: one prepared
+    statement; ORM twin: the locked orders, then every line in one query."""
+    if fastsql.available():
+        found = fastsql.execute(_lock_many_sql(), list(numbers))
+        out = {}
+        for row in found:
+            order, lines = _loaded(row)
+            out[order.number] = (order, lines)
+        return out
+    orders = list(lock_own_rows(Order.objects.select_related("customer", "workflow").defer(*DEFERRED))
+                  .filter(number__in=set(numbers)).order_by("pk"))
+    by_order: dict[int, list[OrderLine]] = {o.pk: [] for o in orders}
+    for ln in (OrderLine.objects.filter(order_id__in=list(by_order)).select_related("product")
+               .order_by("order_id", "line_no")):
+        by_order[ln.order_id].append(ln)
+    return {o.number: (o, by_order[o.pk]) for o in orders}
+
+
 def order_lines(order: Order) -> list[OrderLine]:
     """The order's lines with their products, in line order."""
     return list(OrderLine.objects.filter(order=order).select_related("product").order_by("line_no"))
@@ -65,7 +86,11 @@ def _lock_fast(number: str, *, with_lines: bool) -> tuple[Order, list[OrderLine]
     found = fastsql.execute(_lock_sql(with_lines), [number])
     if not found:
         raise _not_found(number)
-    o, c, w, ls = found[0]
+    return _loaded(found[0])
+
+
+def _loaded(row: tuple) -> tuple[Order, list[OrderLine]]:
+    o, c, w, ls = row
     order = fastsql.instance(Order, fastsql.loads(o))
     order.customer = fastsql.instance(Customer, fastsql.loads(c))
     order.workflow = fastsql.instance(WorkflowDefinition, fastsql.loads(w))
@@ -75,6 +100,17 @@ def _lock_fast(number: str, *, with_lines: bool) -> tuple[Order, list[OrderLine]
         line.product = fastsql.instance(Product, pr)
         lines.append(line)
     return order, lines
+
+
+@cache
+def _lock_many_sql() -> str:
+    number = fastsql.quote(fastsql.column_of(Order._meta.get_field("number")))
+    one = _lock_sql(True)
+    many = one.replace(f"WHERE x.{number} = (SELECT d->>0 FROM p) FOR UPDATE",
+                       f"WHERE x.{number} IN (SELECT jsonb_array_elements_text(d) FROM p) ORDER BY x.id FOR UPDATE")
+    if many == one:  # pragma: no cover - the one-order statement changed shape
+        raise RuntimeError("lock statement for many orders not derived")
+    return many
 
 
 @cache

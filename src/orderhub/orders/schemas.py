@@ -129,6 +129,31 @@ class TransitionIn(Schema):
     reason: Text = Field(default="", max_length=1000)
 
 
+class BatchTransitionIn(TransitionIn):
+    """Many orders to one stage: ``numbers`` (1–1000, each moved as on its own)."""
+
+    numbers: list[OrderNumber] = Field(min_length=1, max_length=1000)
+
+
+class BatchMoveOut(Schema):
+    """One order's outcome: ``moved``; ``blocked`` (``reasons``: every reason, kept on the
+    order and in its history); ``refused`` (``reasons``: why — ``order_closed``,
+    ``invalid_transition``, ``permission_denied`` (not the stage owner's role),
+    ``order_not_found``, ``duplicate``). ``stage``: where the order stands now (null: not found)."""
+
+    number: str
+    outcome: Literal["moved", "blocked", "refused"]
+    stage: str | None
+    reasons: list[ProblemOut]
+
+
+class BatchTransitionOut(Schema):
+    moved: int
+    blocked: int
+    refused: int
+    results: list[BatchMoveOut]
+
+
 class OverrideIn(TransitionIn):
     """A forced move: ``reason`` is required (at least one visible character)."""
 

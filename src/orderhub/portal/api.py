@@ -18,7 +18,6 @@ from ninja import Router, Schema, Status
 from ninja.security import APIKeyCookie
 from ninja.utils import check_csrf
 
-from orderhub.catalog.models import Customer
 from orderhub.core.actors import RequestContext
 from orderhub.core.errors import NotFound, PermissionDenied
 from orderhub.core.http.auth import ActorRequest, requires
@@ -196,18 +195,13 @@ class MyOrderOut(TrackOut):
 
 # --------------------------------------------------------------------------- staff
 
-def _customer(code: str) -> Customer:
-    cust = Customer.objects.filter(code=code).first()
-    if cust is None:
-        raise NotFound("unknown_customer", _("没有客户 %(code)s。") % {"code": code})
-    return cust
 
 
 @router.get("/customers/{customer}/contacts", auth=requires("portal.contacts"), response={200: list[ContactOut], **ERRORS})
 def list_contacts(request: ActorRequest, customer: str) -> list[dict[str, Any]]:
     """A customer's portal contacts."""
     return [selectors.contact_dict(c) for c in Contact.objects.select_related("customer")
-            .filter(customer=_customer(customer)).order_by("name", "pk")]
+            .filter(customer=services.customer_in_scope(customer, request.actor)).order_by("name", "pk")]
 
 
 @router.post("/customers/{customer}/contacts", auth=requires("portal.contacts"), response={201: ContactOut, **ERRORS})
@@ -222,17 +216,19 @@ def add_contact(request: ActorRequest, customer: str, payload: ContactIn) -> Sta
     return Status(201, selectors.contact_dict(c))
 
 
-def _contact(contact_id: int) -> Contact:
+def _contact(contact_id: int, request: ActorRequest) -> Contact:
+    """A contact of a customer in the actor's scope (else 404)."""
     c = Contact.objects.select_related("customer").filter(pk=contact_id).first()
     if c is None:
         raise NotFound("not_found", _("没有这个联系人。"))
+    services.customer_in_scope(c.customer.code, request.actor)
     return c
 
 
 @router.patch("/contacts/{contact_id}", auth=requires("portal.contacts"), response={200: ContactOut, **ERRORS})
 def change_contact(request: ActorRequest, contact_id: int, payload: ContactPatch) -> dict[str, Any]:
     """Change a contact; switching it off or changing its address ends its sessions."""
-    c = _contact(contact_id)
+    c = _contact(contact_id, request)
     sent = payload.dict(exclude_unset=True)
     data = services.ContactInput(name=sent.get("name", c.name), email=sent.get("email", c.email),
                                  mobile=sent.get("mobile", c.mobile), is_active=sent.get("is_active", c.is_active))
@@ -243,10 +239,10 @@ def change_contact(request: ActorRequest, contact_id: int, payload: ContactPatch
 @router.post("/contacts/{contact_id}/invite", auth=requires("portal.contacts"), response={200: ContactOut, **ERRORS})
 def invite_contact(request: ActorRequest, contact_id: int) -> dict[str, Any]:
     """Send the contact the portal's address and how to sign in (e-mail and/or SMS)."""
-    _contact(contact_id)
+    _contact(contact_id, request)
     services.contact_invite(contact_id=contact_id, login_url=request.build_absolute_uri("/portal/login/"),
                             actor=request.actor)
-    return selectors.contact_dict(_contact(contact_id))
+    return selectors.contact_dict(_contact(contact_id, request))
 
 
 @router.post("/contacts/{contact_id}/logout-everywhere", auth=requires("portal.contacts"),
@@ -254,7 +250,7 @@ def invite_contact(request: ActorRequest, contact_id: int) -> dict[str, Any]:
 def end_contact_sessions(request: ActorRequest, contact_id: int) -> dict[str, Any]:
     """End every portal session of the contact."""
     services.logout_everywhere(contact_id=contact_id, actor=request.actor)
-    return selectors.contact_dict(_contact(contact_id))
+    return selectors.contact_dict(_contact(contact_id, request))
 
 
 @router.post("/orders/{number}/tracking-link", auth=requires("portal.tracking"), response={201: LinkOut, **ERRORS})

@@ -139,10 +139,17 @@ def order_view(order: Order, *, full: bool = True) -> dict[str, Any]:
 
 def list_rows(orders: list[Order]) -> list[dict[str, Any]]:
     """The list's rows: number, reference, customer-facing stage, ETA, last update."""
+    hidden = [o.pk for o in orders if (cs := compiled(o.workflow_id).stages.get(o.stage)) is not None
+              and cs.spec.hidden]
+    histories: dict[int, list[str]] = {}
+    if hidden:   # a hidden stage shows as the visible one before it: one query for the page
+        for order_id, stage in (StageInstance.objects.filter(order_id__in=hidden).order_by("entered_at", "pk")
+                                .values_list("order_id", "stage")):
+            histories.setdefault(order_id, []).append(stage)
     out = []
     for o in orders:
         wf = compiled(o.workflow_id)
-        st = order_status(o, wf, [])
+        st = order_status(o, wf, histories.get(o.pk, []))
         out.append({"number": o.number, "reference": o.external_ref or "", "stage": st.label,
                     "eta": o.promised_date or o.required_date, "last_update": max(o.updated_at, o.stage_entered_at),
                     "closed": o.status != Order.Status.OPEN})

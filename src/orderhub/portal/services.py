@@ -105,6 +105,25 @@ def _contact_problems(data: ContactInput) -> list[Problem]:
     return problems
 
 
+def customer_in_scope(code: str, actor: Actor) -> Customer:
+    """The customer whose contacts ``actor`` may manage: any customer for those who see every
+    order, their own customers (sales owner) for those who see their own customers' orders;
+    any other is a 404, as a customer that does not exist. (A contact sees every order of its
+    customer, so adding one is seeing them.)"""
+    cust = Customer.objects.filter(code=code).first()
+    if cust is not None and _in_scope(cust, actor):
+        return cust
+    raise NotFound("unknown_customer", _("没有客户 %(code)s。") % {"code": code})
+
+
+def _in_scope(cust: Customer, actor: Actor) -> bool:
+    scope = permissions.order_scope(actor)
+    if scope == permissions.OrderScope.ALL:
+        return True
+    return (scope == permissions.OrderScope.OWN_CUSTOMERS and actor.user is not None
+            and cust.sales_owner_id == actor.user.pk)
+
+
 def contact_save(*, customer: str, data: ContactInput, actor: Actor, contact_id: int | None = None) -> Contact:
     """Add a contact to ``customer`` (or change contact ``contact_id`` of it). Switching a contact
     off ends its sessions."""
@@ -113,9 +132,7 @@ def contact_save(*, customer: str, data: ContactInput, actor: Actor, contact_id:
     problems = _contact_problems(data)
     if problems:
         raise ValidationFailed("invalid", problems[0].message, problems=problems)
-    cust = Customer.objects.filter(code=customer).first()
-    if cust is None:
-        raise NotFound("unknown_customer", _("没有客户 %(code)s。") % {"code": customer})
+    cust = customer_in_scope(customer, actor)
     try:
         with transaction.atomic():
             if contact_id is None:
@@ -160,7 +177,7 @@ def contact_invite(*, contact_id: int, login_url: str, actor: Actor) -> int:
     permissions.check(actor, "portal.contacts")
     with transaction.atomic():
         contact = Contact.objects.select_related("customer").select_for_update(of=("self",)).filter(pk=contact_id).first()
-        if contact is None or not contact.is_active:
+        if contact is None or not contact.is_active or not _in_scope(contact.customer, actor):
             raise NotFound("not_found", _("没有这个联系人，或已停用。"))
         now = clock.now()
         n = _send(contact, event=events.INVITE_MESSAGE, subject=_("订单查询邀请"),
@@ -181,6 +198,9 @@ def logout_everywhere(*, contact_id: int, actor: Actor) -> None:
     """End every session of the contact (the contact itself, or staff who manage contacts)."""
     if actor.kind != CUSTOMER or actor.id != f"contact:{contact_id}":
         permissions.check(actor, "portal.contacts")
+        found = Contact.objects.select_related("customer").filter(pk=contact_id).first()
+        if found is None or not _in_scope(found.customer, actor):
+            raise NotFound("not_found", _("没有这个联系人。"))
     with transaction.atomic():
         if not Contact.objects.filter(pk=contact_id).update(generation=F("generation") + 1):
             raise NotFound("not_found", _("没有这个联系人。"))

@@ -3,6 +3,7 @@ from django.urls import path
 from .views import (
     addresses,
     board,
+    bulk,
     config,
     documents,
     floor,
@@ -38,6 +39,7 @@ urlpatterns = [
     path("kpi/<str:audience>/", kpi.kpi_dashboard, name="kpi_dashboard"),
     path("orders/", orders.order_list, name="order_list"),
     path("orders/export.xlsx", orders.order_export, name="order_export"),
+    path("orders/bulk-move", bulk.bulk_move, name="orders_bulk_move"),
     path("orders/new/", orders.order_new, name="order_new"),
     path("orders/new/preview", orders.order_new_preview, name="order_new_preview"),
     path("orders/<str:number>/", orders.order_detail, name="order_detail"),

@@ -5,6 +5,7 @@ change, the snapshot) in one transaction.
 """
 
 from .attachments import MAX_ATTACHMENT_BYTES, order_attach
+from .batch_moves import BatchMove, order_transition_batch
 from .changes import (
     EDITABLE_FIELDS,
     edit_refusal,
@@ -40,6 +41,7 @@ __all__ = [
     "order_create_batch", "order_hold", "order_override", "order_resume", "order_transition",
     "order_update", "edit_refusal", "snapshot_content", "ticket_open", "ticket_resolve",
     "Firing", "Rung", "escalation_step_fire", "escalation_steps_cancel", "escalation_steps_create",
-    "OverdueStage", "stage_instances_mark_overdue", "order_deadlines_recompute", "Preview", "order_preview",
+    "BatchMove", "order_transition_batch", "OverdueStage", "stage_instances_mark_overdue",
+    "order_deadlines_recompute", "Preview", "order_preview",
     "LineChange", "order_lines_change", "order_restore", "restorable_snapshot", "reservations_expire",
 ]

@@ -20,102 +20,32 @@ from orderhub.core.errors import (
 )
 from orderhub.core.text import text_fault
 from orderhub.inventory.services import stock_release
-from orderhub.workflow.services import compiled
-from orderhub.workflow.spec import CompiledStage, CompiledWorkflow
 
 from .. import events
 from ..editing import edit_refusal
-from ..facts import OrderFacts
 from ..locks import lock_order, lock_order_with_lines
 from ..models import Order, Urgency
 from ..store import write_order_change
-from .common import Blocked, TransitionResult, make_snapshot, next_event
-from .stages import enter_stage, run_entry_actions
+from .batch_moves import order_transition_batch
+from .common import TransitionResult, make_snapshot, next_event
 
 # --------------------------------------------------------------------------- moves
-
-_MOVE_FIELDS = ("stage", "stage_entered_at", "stage_due_at", "status", "tags", "urgency", "version",
-                "updated_at", "forced", "blocked_reasons", "audit_seq", "audit_head")
-
-
-def _check_can_move(order: Order, wf: CompiledWorkflow, to: str, actor: Actor) -> CompiledStage:
-    if order.status != Order.Status.OPEN:
-        raise DomainError("order_closed", _("Order %(number)s is %(status)s and cannot move.")
-                          % {"number": order.number, "status": order.get_status_display()}, status=409)
-    if to not in wf.stages:
-        raise ValidationFailed("unknown_stage", _("Stage '%(stage)s' does not exist in workflow %(wf)s.")
-                               % {"stage": to, "wf": wf.spec.code},
-                               problems=[Problem("unknown_stage", _("Unknown stage."), field="to")])
-    current = wf.stage(order.stage)
-    if to not in current.spec.next:
-        raise DomainError("invalid_transition", _("Cannot move from %(a)s to %(b)s; allowed: %(allowed)s.")
-                          % {"a": current.spec.name, "b": wf.stage(to).spec.name,
-                             "allowed": ", ".join(wf.stage(n).spec.name for n in current.spec.next)},
-                          status=409)
-    if not actor.may_act_for_role(current.spec.owner_role):
-        raise PermissionDenied("permission_denied", _("Only the %(role)s role may move an order out of %(stage)s.")
-                               % {"role": current.spec.owner_role, "stage": current.spec.name})
-    return wf.stage(to)
 
 
 def order_transition(*, order: Order | str, to: str, actor: Actor, reason: str = "",
                      force: bool = False) -> TransitionResult:
     """Move an order to stage ``to``. Returns ok, or every blocking reason (the attempt is
     recorded on the order and in its history). ``force`` skips guards: it needs the
-    override permission and a reason, and is flagged."""
+    override permission and a reason, and is flagged. A batch of one
+    (:func:`~orderhub.orders.services.batch_moves.order_transition_batch`): one code path,
+    and the stock rows of a reserving stage are locked before its guards read them, so the
+    guards' stock figure costs no query of its own."""
     number = order if isinstance(order, str) else order.number
-    if force:
-        if not actor.has_perm("orders.override_guard"):
-            raise PermissionDenied("permission_denied", _("You may not force an order past its guards."))
-        if not reason.strip():
-            raise ValidationFailed("reason_required", _("A forced move needs a reason."),
-                                   problems=[Problem("required", _("A forced move needs a reason."), field="reason")])
-    try:
-        with transaction.atomic():
-            locked, lines = lock_order_with_lines(number)
-            if locked.on_hold:
-                raise Blocked([Problem("on_hold", _("Order is on hold: %(reason)s") % {"reason": locked.hold_reason})])
-            wf = compiled(locked.workflow_id)
-            target = _check_can_move(locked, wf, to, actor)
-            now = clock.now()
-            before: dict[str, Any] = {"stage": locked.stage, "status": locked.status, "urgency": locked.urgency,
-                      "tags": list(locked.tags), "version": locked.version}
-            facts = OrderFacts(locked, lines)
-            inst = enter_stage(locked, lines, wf, target, actor=actor, now=now, forced=force, facts=facts)
-            done = run_entry_actions(locked, lines, target, actor=actor, now=now, forced=force, facts=facts)
-            locked.version += 1
-            locked.updated_at = now
-            if force:
-                locked.forced = True
-            after = {"stage": locked.stage, "status": locked.status, "urgency": locked.urgency,
-                     "tags": list(locked.tags), "version": locked.version}
-            ev = next_event(locked, action=events.ORDER_FORCED if force else events.ORDER_TRANSITIONED, actor=actor,
-                            now=now, changes={k: [before[k], after[k]] for k in before if before[k] != after[k]},
-                            data={"from": before["stage"], "to": to, "actions": done}, reason=reason,
-                            forced=force)
-            write_order_change(locked, _MOVE_FIELDS, event=ev, entered=inst, close_open_stages_at=now,
-                               snapshot=make_snapshot(locked, lines, now))
-            events.order_transitioned(order=locked, actor=actor, at=now, event=ev, entered=inst,
-                                      left_stage=before["stage"], lines=lines)
-            return TransitionResult(locked, True)
-    except Blocked as blocked:
-        return TransitionResult(_record_block(number, to, blocked.reasons, actor), False, blocked.reasons)
-
-
-def _record_block(number: str, to: str, reasons: list[Problem], actor: Actor) -> Order:
-    """Keep the reasons on the order (boards show them) and the attempt in its history."""
-    with transaction.atomic():
-        order = lock_order(number)
-        now = clock.now()
-        plain = [r.as_dict() for r in reasons]
-        changed = order.blocked_reasons != plain
-        order.blocked_reasons = plain
-        ev = next_event(order, action=events.ORDER_BLOCKED, actor=actor, now=now,
-                        changes={"blocked_reasons": [None, plain]} if changed else {},
-                        data={"to": to, "reasons": plain})
-        write_order_change(order, ["blocked_reasons", "audit_seq", "audit_head"], event=ev)
-        events.order_blocked(order=order, actor=actor, at=now, event=ev, to=to)
-        return order
+    (result,) = order_transition_batch(numbers=[number], to=to, actor=actor, reason=reason, force=force)
+    if result.error is not None:
+        raise result.error
+    assert result.order is not None  # moved or blocked: the order as saved
+    return TransitionResult(result.order, result.ok, result.reasons)
 
 
 def order_override(*, order: Order | str, to: str, actor: Actor, reason: str) -> TransitionResult:

@@ -14,7 +14,7 @@ from orderhub.core.actors import Actor
 from orderhub.core.calendar_config import get_business_calendar
 from orderhub.core.errors import Problem
 from orderhub.core.instances import new
-from orderhub.inventory.services import Requirement, stock_consume, stock_release, stock_reserve
+from orderhub.inventory.services import Requirement, stock_consume, stock_release
 from orderhub.workflow.spec import CompiledStage, CompiledWorkflow, render_message
 
 from ..facts import OrderFacts
@@ -92,7 +92,7 @@ def run_entry_actions(order: Order, lines: list[OrderLine], stage: CompiledStage
             expires = now + timedelta(hours=float(act.expires_in_hours)) if act.expires_in_hours else None
             # what the kitting guard found open POs make up is reserved as it arrives, not now
             covered = facts.po_covered
-            made, shortages = stock_reserve(
+            made, shortages = facts.reserve(
                 order_id=order.pk, requirements=todo, actor=actor,
                 release_condition=act.release_condition or _("released on cancel"),
                 expires_at=expires, allow_partial=forced or bool(covered))

@@ -20,6 +20,7 @@ from django.views.decorators.cache import never_cache
 from orderhub.core import clock, permissions
 from orderhub.orders.boards import MAX_PER_COLUMN, PER_COLUMN, board, change_stamp, four_colour
 from orderhub.workflow.models import WorkflowDefinition
+from orderhub.workflow.services import compiled
 
 from ..forms import OrderFilterForm
 from .common import actor_for, requires
@@ -84,6 +85,7 @@ def board_page(request, code: str):
         "definition": definition, "code": code, "form": OrderFilterForm(request.GET or None),
         "view": request.GET.get("view", ""), "poll_seconds": POLL_SECONDS,
         "cards": _per_column(request) if "cards" in request.GET else None,
+        "stages": [(c, st.spec.name) for c, st in compiled(definition.pk).stages.items()],
         "query": request.GET.urlencode(), "columns_html": mark_safe(_columns_html(request, code, stamp)),  # noqa: S308 (our own template's output)
     })
 

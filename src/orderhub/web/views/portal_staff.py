@@ -15,18 +15,19 @@ from django.views.decorators.http import require_POST
 
 from orderhub.catalog.models import Customer
 from orderhub.core import clock
-from orderhub.core.errors import DomainError
+from orderhub.core.errors import DomainError, NotFound
 from orderhub.portal import selectors, services
 from orderhub.portal.models import Contact
 
 from .common import actor_for, field_errors, refused, requires, visible_or_404
 
 
-def _customer(code: str) -> Customer:
-    cust = Customer.objects.filter(code=code).first()
-    if cust is None:
-        raise Http404(code)
-    return cust
+def _customer(request, code: str) -> Customer:
+    """A customer whose contacts the user may manage (their own customers, for sales); else 404."""
+    try:
+        return services.customer_in_scope(code, actor_for(request))
+    except NotFound as e:
+        raise Http404(e.message) from e
 
 
 def _login_url(request) -> str:
@@ -36,7 +37,7 @@ def _login_url(request) -> str:
 @requires("portal.contacts")
 def contacts(request, code: str):
     """A customer's portal contacts; add one (and invite it)."""
-    cust = _customer(code)
+    cust = _customer(request, code)
     errors: dict[str, list[str]] = {}
     values: dict[str, str] = {}
     if request.method == "POST":
@@ -61,7 +62,7 @@ def contacts(request, code: str):
 @require_POST
 def contact_action(request, code: str, pk: int):
     """invite | disable | enable | logout_all, on one contact of the customer."""
-    cust = _customer(code)
+    cust = _customer(request, code)
     contact = Contact.objects.filter(pk=pk, customer=cust).first()
     if contact is None:
         raise Http404(str(pk))

@@ -57,6 +57,31 @@
     });
     form.setAttribute("action", action);
   });
+  // Board bulk moves: the ticked cards survive the board's polling (each poll replaces the
+  // columns); after a move the ticks are cleared.
+  var ticked = new Set();
+  function showTicked() {
+    var count = document.getElementById("bulk-count");
+    if (count) count.textContent = String(ticked.size);
+  }
+  function reTick(root) {
+    root.querySelectorAll(".bulk-check").forEach(function (box) { box.checked = ticked.has(box.value); });
+  }
+  document.addEventListener("change", function (e) {
+    if (!e.target.matches(".bulk-check")) return;
+    if (e.target.checked) ticked.add(e.target.value); else ticked.delete(e.target.value);
+    showTicked();
+  });
+  document.addEventListener("htmx:afterSwap", function (e) {
+    if (e.detail.target && e.detail.target.id === "board") reTick(e.detail.target);
+  });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    if (e.detail.elt && e.detail.elt.id === "bulk-move" && e.detail.successful) {
+      ticked.clear();
+      showTicked();
+      reTick(document);
+    }
+  });
   document.addEventListener("DOMContentLoaded", function () { tick(); progress(document); });
   document.addEventListener("htmx:afterSwap", tick);
   document.addEventListener("htmx:load", function (e) { progress(e.detail.elt); });
