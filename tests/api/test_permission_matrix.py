@@ -198,7 +198,9 @@ API = {
     ("PUT", "/api/purchasing/replenishment"): PO_ORDER,
     **{("GET", f"/api/kpis/{figure}"): KPI for figure in (
         "first-touch", "on-time", "processing", "stage-times", "open-by-stage", "stalled", "overdue",
-        "exceptions", "trend", "portal")},
+        "exceptions", "trend", "portal", "daily-report.pdf", "daily-report.xlsx")},
+    ("GET", "/api/kpis/daily-report/setting"): ADMIN,
+    ("PUT", "/api/kpis/daily-report/setting"): ADMIN,
 }
 
 WEB = {
@@ -210,6 +212,10 @@ WEB = {
     ("GET", "kpi/"): KPI,
     ("GET", "kpi/<str:audience>/"): KPI,
     ("GET", "kpi/export/<str:panel>.xlsx"): KPI,
+    ("GET", "kpi/daily-report.pdf"): KPI,
+    ("GET", "kpi/daily-report.xlsx"): KPI,
+    ("GET", "kpi/daily-report/setting/"): ADMIN,
+    ("POST", "kpi/daily-report/setting/"): ADMIN,
     ("GET", "orders/"): SEE,
     ("GET", "orders/export.xlsx"): SEE,
     ("POST", "orders/bulk-move"): SEE,                 # then each order's stage owner role

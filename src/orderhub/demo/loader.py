@@ -35,6 +35,7 @@ from orderhub.rules.services import rules_install_defaults
 from orderhub.workflow.services import compiled, current_definition, workflow_install_templates
 
 from .floor import demo_floor_tickets
+from .kpis import load_daily_report
 from .purchasing import DEMO_PURCHASING_ORDERS, load_purchasing
 from .shipping import load_shipping
 from .stockalerts import DEMO_ALERT_ORDERS, load_stock_alerts
@@ -348,4 +349,5 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
         "users": {name: password_for(name) for name in USERS},
         "purchasing": purchasing,
         "stock_alerts": stock_alerts,
+        "daily_report": load_daily_report(actors),
     }
