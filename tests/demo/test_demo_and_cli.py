@@ -45,7 +45,10 @@ def test_demo_company_has_orders_in_every_t1_stage_some_overdue_and_blocked():
 
     assert CustomerAddress.objects.filter(customer__code="C0101", is_default=True).count() == 1
     actions = set(AuditEvent.objects.filter(subject_type="order").values_list("action", flat=True))
-    assert {events.ORDER_LINES_CHANGED, events.ORDER_RESTORED} <= actions
+    assert {events.ORDER_LINES_CHANGED, events.ORDER_RESTORED, events.ORDER_CHANGE_REQUESTED} <= actions
+    from orderhub.orders.models import ChangeRequest
+
+    assert ChangeRequest.objects.filter(status="pending").count() == 1    # one frozen order awaiting approval
     # the first stage's owner was told minutes after each order came in (the dashboards' first
     # touch has a figure to show): minutes, not days
     from orderhub.kpis import selectors as kpis

@@ -22,7 +22,7 @@ from orderhub.core import clock
 from orderhub.core.actors import Actor
 from orderhub.core.calendar_config import get_business_calendar
 from orderhub.core.services import roles_sync
-from orderhub.demo.changes import demo_addresses, demo_changes
+from orderhub.demo.changes import demo_addresses, demo_change_request, demo_changes
 from orderhub.demo.portal import demo_portal_setup
 from orderhub.intake.services.config import config_install_missing
 from orderhub.inventory.models import Warehouse
@@ -35,6 +35,7 @@ from orderhub.rules.services import rules_install_defaults
 from orderhub.workflow.services import compiled, current_definition, workflow_install_templates
 
 from .floor import demo_floor_tickets
+from .kpis import load_daily_report
 from .purchasing import DEMO_PURCHASING_ORDERS, load_purchasing
 from .shipping import load_shipping
 from .stockalerts import DEMO_ALERT_ORDERS, load_stock_alerts
@@ -333,11 +334,12 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
     _t2_orders(n_t2, rng, now, actors, done=n_t1 + n_t3, total=orders, progress=progress)
     _holds_and_override(rng, actors)
     demo_portal_setup(actors)
-    demo_changes(actors)
+    changed = demo_changes(actors)
     purchasing = load_purchasing(actors)
     _tickets(extra, now, orders, actors)
     floor_tickets = demo_floor_tickets(rng, now, actors)
     shipments, stock_alerts = load_shipping(rng, actors), load_stock_alerts(actors)
+    demo_change_request(actors, changed)    # last: the order it freezes moves no more
     return {
         "floor_tickets": floor_tickets,
         "orders": Order.objects.count(),
@@ -347,4 +349,5 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
         "users": {name: password_for(name) for name in USERS},
         "purchasing": purchasing,
         "stock_alerts": stock_alerts,
+        "daily_report": load_daily_report(actors),
     }

@@ -8,6 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from orderhub.orders.events import (
+    ORDER_CHANGE_APPLIED,
+    ORDER_CHANGE_REJECTED,
+    ORDER_CHANGE_REQUESTED,
     ORDER_CREATED,
     ORDER_RESERVATION_EXPIRED,
     ORDER_SAFETY_STOCK_LOW,
@@ -40,6 +43,28 @@ def submitted_at(order) -> datetime:
     return order.created_at
 
 
+CHANGE_EVENTS = (ORDER_CHANGE_REQUESTED, ORDER_CHANGE_APPLIED, ORDER_CHANGE_REJECTED)
+
+
+def _change_request(ch: OrderChange) -> NotifyRequest | None:
+    """A change request raised (to the owners of affected work), applied (to everyone
+    downstream) or rejected (to its requester, with the reason)."""
+    data = ch.event.data or {}
+    if ch.action == ORDER_CHANGE_REJECTED:
+        user = data.get("requested_by_user")
+        recipients = [Recipient.user(user)] if user else []
+    else:
+        recipients = [Recipient.role(r) for r in data.get("notify_roles") or []]
+    if not recipients:
+        return None
+    ctx = {"request": data.get("request"), "actor": ch.actor.label, "comment": data.get("comment", ""),
+           "reason": ch.event.reason or "", "stage_name": _stage_name(ch.order, ch.order.stage),
+           "version": ch.order.version}
+    return NotifyRequest(event=ch.action, recipients=recipients, context=ctx, order=ch.order,
+                         severity="red" if ch.action == ORDER_CHANGE_REQUESTED else "info",
+                         dedupe_key=f"{ch.action}:{ch.order.pk}:{data.get('request')}")
+
+
 def _to_owner(ch: OrderChange) -> NotifyRequest:
     """Expired holds released, a material below safety stock: to the order's owner, else the
     owner role of its stage."""
@@ -63,6 +88,11 @@ def _stage_owner(order) -> str:
 def on_order_changes(changes: list[OrderChange]) -> None:
     requests = []
     for ch in changes:
+        if ch.action in CHANGE_EVENTS:
+            req = _change_request(ch)
+            if req is not None:
+                requests.append(req)
+            continue
         if ch.action in (ORDER_RESERVATION_EXPIRED, ORDER_SAFETY_STOCK_LOW):
             requests.append(_to_owner(ch))
             continue
