@@ -270,6 +270,26 @@ def _holds_and_override(rng: random.Random, actors: dict[str, Actor]) -> None:
                                 reason="客户急单, 替代料 6063 已获工艺确认")
 
 
+def _t3_orders(n_t3: int, rng: random.Random, now, extra: random.Random, actors: dict, *, done: int, total: int,
+               progress: Callable[[int, int], None] | None) -> None:
+    """Fastener orders on T3 from the 1688 shop (C0106's credit is tight)."""
+    t3_flow = compiled(current_definition("T3"))
+    for j in range(n_t3):
+        created, plan = _plan(t3_flow, T3_PATH, rng.choice(T3_PATH[1:]), rng, now)
+        cust = "C0106" if j % 3 == 0 else rng.choice(["C0103", "C0109", "C0107"])  # C0106: credit tight
+        data = OrderInput(
+            customer=cust, workflow="T3", channel="1688", external_ref=f"DEMO-T3-{j + 1:04d}",
+            lines=[LineInput(sku="M8X30-HEX-88", qty=D(rng.choice(["0.5", "1", "1.5", "3"])), unit="吨"),
+                   LineInput(sku="M10-NUT-8", qty=D(rng.choice([50, 100, 200])), unit="箱")],
+            required_date=(created + timedelta(days=10)).date(), urgency=rng.choice(["green", "yellow"]))
+        with clock.frozen(created):
+            order = services.order_create(data=data, actor=actors["sales"]).order
+        _first_touch(created, plan, extra)
+        _walk(order, T3_MOVERS, plan, actors)
+        if progress:
+            progress(done + j + 1, total)
+
+
 def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, int], None] | None = None) -> dict:
     """Load the demo company into an empty database. Returns counts and logins."""
     if Order.objects.exists() or Customer.objects.exists():
@@ -286,7 +306,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
         _catalog(users, system)
         demo_addresses(system)
     t1 = current_definition("T1")
-    t1_flow, t3_flow = compiled(t1), compiled(current_definition("T3"))
+    t1_flow = compiled(t1)
     customers = [c[0] for c in CUSTOMERS]
     parts = [p[0] for p in PARTS]
     stage_names = [s for s, _ in T1_TARGETS]
@@ -317,20 +337,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
         _walk(order, T1_MOVERS, plan, actors)
         if progress:
             progress(i + 1, orders)
-    for j in range(n_t3):
-        created, plan = _plan(t3_flow, T3_PATH, rng.choice(T3_PATH[1:]), rng, now)
-        cust = "C0106" if j % 3 == 0 else rng.choice(["C0103", "C0109", "C0107"])  # C0106: credit tight
-        data = OrderInput(
-            customer=cust, workflow="T3", channel="1688", external_ref=f"DEMO-T3-{j + 1:04d}",
-            lines=[LineInput(sku="M8X30-HEX-88", qty=D(rng.choice(["0.5", "1", "1.5", "3"])), unit="吨"),
-                   LineInput(sku="M10-NUT-8", qty=D(rng.choice([50, 100, 200])), unit="箱")],
-            required_date=(created + timedelta(days=10)).date(), urgency=rng.choice(["green", "yellow"]))
-        with clock.frozen(created):
-            order = services.order_create(data=data, actor=actors["sales"]).order
-        _first_touch(created, plan, extra)
-        _walk(order, T3_MOVERS, plan, actors)
-        if progress:
-            progress(n_t1 + j + 1, orders)
+    _t3_orders(n_t3, rng, now, extra, actors, done=n_t1, total=orders, progress=progress)
     _t2_orders(n_t2, rng, now, actors, done=n_t1 + n_t3, total=orders, progress=progress)
     _holds_and_override(rng, actors)
     demo_portal_setup(actors)
