@@ -69,6 +69,8 @@ API = {
     ("POST", "/api/catalog/customers/{code}/addresses"): ADMIN,     # the address book: who edits customers
     ("PUT", "/api/catalog/customers/{code}/addresses/{address_id}"): ADMIN,
     ("POST", "/api/catalog/customers/{code}/addresses/{address_id}/delete"): ADMIN,
+    ("GET", "/api/catalog/customers/{code}/prices"): ADMIN,         # price lists: who edits customers
+    ("PUT", "/api/catalog/customers/{code}/prices"): ADMIN,
     ("GET", "/api/orders/{number}"): SEE,
     ("PATCH", "/api/orders/{number}"): HOLD,          # header fields: creators and holders
     ("POST", "/api/orders/{number}/lines"): CREATE,    # lines: creators (prices: the price permission)
