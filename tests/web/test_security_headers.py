@@ -90,7 +90,7 @@ def _samples(o: dict) -> dict[str, dict[str, str]]:
         "web:intake_preview": {"pk": o["scan"]}, "web:intake_replay": {"pk": o["message"]},
         "web:quick_link": {"code": "C001"}, "web:quick_order": {"token": o["token"]},
         "web:config_workflow": {"code": "T1"}, "web:config_workflow_guard_test": {"code": "T1"},
-        "web:config_customer": {"code": "C001"}, "web:config_customer_addresses": {"code": "C001"},
+        "web:config_customer": {"code": "C001"}, "web:config_customer_addresses": {"code": "C001"}, "web:config_customer_prices": {"code": "C001"},
         **{f"api:{n}": {"code": "C001"} for n in ("list_addresses", "add_address", "list_prices", "put_prices")},
         **{f"api:{n}": {"code": "C001", "address_id": "999999"} for n in ("change_address", "delete_address")},
         "web:config_product": {"sku": "HSG-100"}, "web:user_unlock": {"username": "planner"},

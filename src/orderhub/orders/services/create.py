@@ -83,6 +83,12 @@ def _build(data: OrderInput, lk: MasterData, actor: Actor) -> tuple[Order, list[
     return order, lines
 
 
+def _default_price(lk: MasterData, customer: Customer | None, product: Any, base_qty: Decimal) -> Decimal:
+    """A line's unit price when none is given: the customer's price for the quantity (its price
+    list, valid today), else the list price."""
+    return lk.price_book(customer).price(product, base_qty) if customer is not None else product.list_price
+
+
 def _assemble(data: OrderInput, lk: MasterData) -> tuple[Order | None, list[OrderLine], list[Problem]]:
     """The order and the lines ``data`` makes, with every problem found (all at once): the
     lines that are right are built even when others are not (``order_preview`` shows them)."""
@@ -136,9 +142,7 @@ def _assemble(data: OrderInput, lk: MasterData) -> tuple[Order | None, list[Orde
         if base_qty >= MAX_QTY:
             problems.append(Problem("out_of_range", _("Quantity is too large."), field=f"lines[{i}].qty"))
             continue
-        price = (ln.unit_price if ln.unit_price is not None
-                 else lk.price_book(customer).price(product, base_qty) if customer is not None
-                 else product.list_price)
+        price = _default_price(lk, customer, product, base_qty) if ln.unit_price is None else ln.unit_price
         if not price.is_finite() or price < 0:
             problems.append(Problem("invalid_price", _("Unit price cannot be negative."),
                                     field=f"lines[{i}].unit_price"))
