@@ -75,6 +75,11 @@ API = {
     ("PATCH", "/api/orders/{number}"): HOLD,          # header fields: creators and holders
     ("POST", "/api/orders/{number}/lines"): CREATE,    # lines: creators (prices: the price permission)
     ("POST", "/api/orders/{number}/restore"): CREATE,  # header and lines: creators
+    ("POST", "/api/orders/{number}/change-requests"): CREATE,   # raised by creators (sales, service, ...)
+    ("GET", "/api/orders/{number}/change-requests"): SEE,
+    ("GET", "/api/orders/{number}/change-requests/{request_id}"): SEE,
+    ("POST", "/api/orders/{number}/change-requests/{request_id}/approve"): SEE,   # then the approver roles, in the service
+    ("POST", "/api/orders/{number}/change-requests/{request_id}/reject"): SEE,
     ("POST", "/api/orders/{number}/transition"): SEE,  # then the stage's owner role, in the service
     ("POST", "/api/orders/transition"): SEE,  # many: each order's stage owner role, in the service
     ("POST", "/api/orders/{number}/override"): OVERRIDE,
@@ -186,11 +191,18 @@ API = {
     ("POST", "/api/purchasing/imports/orders"): PO_ORDER,
     ("POST", "/api/purchasing/imports/receipts"): PO_RECEIVE,
     ("GET", "/api/shortages"): PO_VIEW,
+    ("GET", "/api/shortages/safety"): PO_VIEW,
     ("GET", "/api/shortages/{number}"): SEE,
+    ("GET", "/api/shortages/{number}/safety"): SEE,
     ("POST", "/api/shortages/{number}/requests"): PO_REQUEST,
+    ("GET", "/api/purchasing/requests/{number}"): PO_VIEW,
+    ("GET", "/api/purchasing/replenishment"): PO_VIEW,
+    ("PUT", "/api/purchasing/replenishment"): PO_ORDER,
     **{("GET", f"/api/kpis/{figure}"): KPI for figure in (
         "first-touch", "on-time", "processing", "stage-times", "open-by-stage", "stalled", "overdue",
-        "exceptions", "trend", "portal")},
+        "exceptions", "trend", "portal", "daily-report.pdf", "daily-report.xlsx")},
+    ("GET", "/api/kpis/daily-report/setting"): ADMIN,
+    ("PUT", "/api/kpis/daily-report/setting"): ADMIN,
 }
 
 WEB = {
@@ -202,6 +214,10 @@ WEB = {
     ("GET", "kpi/"): KPI,
     ("GET", "kpi/<str:audience>/"): KPI,
     ("GET", "kpi/export/<str:panel>.xlsx"): KPI,
+    ("GET", "kpi/daily-report.pdf"): KPI,
+    ("GET", "kpi/daily-report.xlsx"): KPI,
+    ("GET", "kpi/daily-report/setting/"): ADMIN,
+    ("POST", "kpi/daily-report/setting/"): ADMIN,
     ("GET", "orders/"): SEE,
     ("GET", "orders/export.xlsx"): SEE,
     ("POST", "orders/bulk-move"): SEE,                 # then each order's stage owner role
@@ -215,6 +231,10 @@ WEB = {
     ("POST", "orders/<str:number>/lines"): CREATE,
     ("GET", "orders/<str:number>/restore"): CREATE,
     ("POST", "orders/<str:number>/restore"): CREATE,
+    ("GET", "orders/<str:number>/change-requests/new"): CREATE,   # 申请变更: creators
+    ("POST", "orders/<str:number>/change-requests/new"): CREATE,
+    ("GET", "orders/<str:number>/change-requests/<int:pk>"): SEE,
+    ("POST", "orders/<str:number>/change-requests/<int:pk>"): SEE,  # decide: then the approver roles
     ("POST", "orders/<str:number>/move"): SEE,
     ("POST", "orders/<str:number>/override"): OVERRIDE,
     ("POST", "orders/<str:number>/hold"): HOLD,
@@ -332,6 +352,9 @@ WEB = {
     ("POST", "purchasing/suppliers/save"): PO_ORDER,
     ("POST", "purchasing/requests/"): PO_REQUEST,
     ("POST", "purchasing/requests/<str:number>/approve"): PO_APPROVE,
+    ("GET", "purchasing/requests/<str:number>/"): PO_VIEW,
+    ("GET", "purchasing/replenishment/"): PO_VIEW,
+    ("POST", "purchasing/replenishment/save"): PO_ORDER,
     ("POST", "purchasing/import/orders"): PO_ORDER,
     ("POST", "purchasing/import/receipts"): PO_RECEIVE,
     ("GET", "purchasing/<str:number>/"): PO_VIEW,
@@ -474,7 +497,7 @@ def _api_url(path: str, ids: dict) -> str:
             .replace("{customer}", "C001").replace("{address_id}", "999999")
             .replace("{token}", "no-such-token").replace("{kind}", "png" if "/qr." in path else "quotation" if "/orders/" in path else "delivery-note").replace("{channel}", "no-such-channel")
             .replace("{rule_id}", "999999").replace("{contact_id}", "999999")
-            .replace("{ticket_id}", str(ids["ticket"])).replace("{photo_id}", "999999"))
+            .replace("{ticket_id}", str(ids["ticket"])).replace("{photo_id}", "999999").replace("{request_id}", "999999"))
 
 
 def _web_url(pattern: str, ids: dict) -> str:

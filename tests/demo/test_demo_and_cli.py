@@ -45,7 +45,10 @@ def test_demo_company_has_orders_in_every_t1_stage_some_overdue_and_blocked():
 
     assert CustomerAddress.objects.filter(customer__code="C0101", is_default=True).count() == 1
     actions = set(AuditEvent.objects.filter(subject_type="order").values_list("action", flat=True))
-    assert {events.ORDER_LINES_CHANGED, events.ORDER_RESTORED} <= actions
+    assert {events.ORDER_LINES_CHANGED, events.ORDER_RESTORED, events.ORDER_CHANGE_REQUESTED} <= actions
+    from orderhub.orders.models import ChangeRequest
+
+    assert ChangeRequest.objects.filter(status="pending").count() == 1    # one frozen order awaiting approval
     # the first stage's owner was told minutes after each order came in (the dashboards' first
     # touch has a figure to show): minutes, not days
     from orderhub.kpis import selectors as kpis
@@ -78,6 +81,19 @@ def test_demo_company_has_orders_in_every_t1_stage_some_overdue_and_blocked():
     assert late.stage == "scheduled" and f"采购单 {po['late']}" in late.blocked_reasons[0]["message"]
     client.login(username="purchaser", password=result["users"]["purchaser"])
     assert po["partly_received"] in client.get("/purchasing/").content.decode()
+    # issue 18 items 4 and 5: 6061 below safety stock, its not-yet-started orders red, owners
+    # told; a replenishment request from order heat with its evidence
+    from orderhub.orders.models import SafetyFlag
+
+    alerts = result["stock_alerts"]
+    flagged = SafetyFlag.objects.filter(product__sku="MAT-AL6061")
+    assert flagged.filter(order__number=alerts["safety_order"]).exists() and alerts["told"] >= 1
+    assert "6063铝棒" in client.get(f"/orders/{alerts['safety_order']}/").content.decode()
+    from orderhub.purchasing.models import PurchaseRequest
+
+    [pr] = PurchaseRequest.objects.filter(number__in=alerts["replenishment"], product__sku="AP-WPR-24")
+    page = client.get(f"/purchasing/requests/{pr.number}/").content.decode()
+    assert 'data-testid="evidence"' in page and "雨刮片" in page
     # partial deliveries: shipments with the rest of their line still open, some shipped, and a
     # printable delivery note
     from orderhub.shipping import documents

@@ -122,3 +122,17 @@ def test_combined_expression_from_the_issue_compiles_and_evaluates():
                           "total": Decimal("1000")})
     assert not expr.evaluate({"stock": Decimal("104.99"), "qty": 100, "credit_available": Decimal("1e6"),
                               "total": Decimal("1000")})
+
+
+def test_change_approvers_are_configuration_with_defaults_and_checked_roles():
+    from orderhub.orders.services import approvers_for
+
+    wf = compile_workflow(_t1())
+    assert approvers_for(wf, "pending", amount_changes=False) == ["service"]          # default: the owner role
+    assert approvers_for(wf, "machining", amount_changes=False) == ["planner", "production"]
+    assert approvers_for(wf, "machining", amount_changes=True) == ["planner", "production", "finance"]
+    data = _t1()
+    data["stages"][3]["change_approvers"] = ["planner", "chef"]
+    data["change_amount_approvers"] = ["cashier"]
+    msg = _fault(data)
+    assert "'chef'" in msg and "machining" in msg and "'cashier'" in msg

@@ -33,6 +33,7 @@ from orderhub.notify.api import router as notify_router
 from orderhub.orders.api import router as orders_router
 from orderhub.orders.api import workflow_checks as workflow_checks_router
 from orderhub.orders.calendar_api import router as calendar_router
+from orderhub.orders.change_requests_api import router as change_requests_router
 from orderhub.orders.shortages_api import router as shortages_router
 from orderhub.portal.api import router as portal_router
 from orderhub.purchasing.api import router as purchasing_router
@@ -215,6 +216,7 @@ ROUTERS = {
 api.add_router("/intake", intake_setup_router)
 for prefix, router in ROUTERS.items():
     api.add_router(prefix, router)
+api.add_router("/orders", change_requests_router)  # /orders/{number}/change-requests (orders app)
 api.add_router("/workflows", workflow_checks_router)  # POST /workflows/{code}/guard-test (orders app)
 api.add_router("/orders", shipping_order_router)  # /orders/{number}/shipments (shipping app)
-declare_capabilities(intake_setup_router, workflow_checks_router, shipping_order_router, *ROUTERS.values())  # each operation's capability in the OpenAPI (x-orderhub-capability)
+declare_capabilities(intake_setup_router, workflow_checks_router, change_requests_router, shipping_order_router, *ROUTERS.values())  # each operation's capability in the OpenAPI (x-orderhub-capability)

@@ -1,8 +1,10 @@
 """The demo's changed orders (issue 15): ship-to address books, an order whose lines were
-changed after a customer call, one restored to its first version. All through the services."""
+changed after a customer call, one restored to its first version, one with a change request
+pending approval (so frozen). All through the services."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from orderhub.catalog.services import customer_address_save
@@ -50,3 +52,22 @@ def demo_changes(actors: dict[str, Actor]) -> list[str]:
             continue
         done.append(order.number)
     return done
+
+
+def demo_change_request(actors: dict[str, Actor], skip: list[str]) -> str | None:
+    """One open T1 order (not among ``skip``) with a change request pending approval: the
+    customer moves the date by three days and takes 20 more of the first line."""
+    for order in Order.objects.filter(status="open", workflow__code="T1", on_hold=False,
+                                      stage__in=["scheduled", "pending"]).exclude(number__in=skip).order_by("-pk")[:5]:
+        first = OrderLine.objects.filter(order=order).order_by("line_no").first()
+        if first is None or edit_refusal(order):
+            continue
+        try:
+            services.change_request_raise(
+                order=order.number, actor=actors["sales"], reason="客户来电: 交期推迟 3 天, 第 1 行加 20",
+                header={"required_date": order.required_date + timedelta(days=3)},
+                lines=[services.LineChange("update", line_no=first.line_no, qty=first.qty + Decimal(20))])
+        except DomainError:
+            continue
+        return order.number
+    return None

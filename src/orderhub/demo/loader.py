@@ -22,7 +22,7 @@ from orderhub.core import clock
 from orderhub.core.actors import Actor
 from orderhub.core.calendar_config import get_business_calendar
 from orderhub.core.services import roles_sync
-from orderhub.demo.changes import demo_addresses, demo_changes
+from orderhub.demo.changes import demo_addresses, demo_change_request, demo_changes
 from orderhub.demo.portal import demo_portal_setup
 from orderhub.intake.services.config import config_install_missing
 from orderhub.inventory.models import Warehouse
@@ -35,8 +35,10 @@ from orderhub.rules.services import rules_install_defaults
 from orderhub.workflow.services import compiled, current_definition, workflow_install_templates
 
 from .floor import demo_floor_tickets
+from .kpis import load_daily_report
 from .purchasing import DEMO_PURCHASING_ORDERS, load_purchasing
 from .shipping import load_shipping
+from .stockalerts import DEMO_ALERT_ORDERS, load_stock_alerts
 
 D = Decimal
 
@@ -290,8 +292,8 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
     stage_names = [s for s, _ in T1_TARGETS]
     weights = [w for _, w in T1_TARGETS]
     n_t3 = max(orders // 15, 4)
-    n_t2 = max(orders // 10, 4)
-    n_t1 = orders - n_t3 - n_t2 - DEMO_PURCHASING_ORDERS  # purchasing's two orders complete the count
+    n_t2 = max(orders // 10, 4) - DEMO_ALERT_ORDERS   # the stock alerts' four orders complete the count
+    n_t1 = orders - n_t3 - n_t2 - DEMO_PURCHASING_ORDERS - DEMO_ALERT_ORDERS
     extra = random.Random(seed + 1)   # the KPI figures' data; the main sequence stays as it was
     n_zombie = max(orders // 50, 2)   # stalled for weeks (seed 003's "zombie" orders)
     for i in range(n_t1):
@@ -332,11 +334,12 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
     _t2_orders(n_t2, rng, now, actors, done=n_t1 + n_t3, total=orders, progress=progress)
     _holds_and_override(rng, actors)
     demo_portal_setup(actors)
-    demo_changes(actors)
+    changed = demo_changes(actors)
     purchasing = load_purchasing(actors)
     _tickets(extra, now, orders, actors)
     floor_tickets = demo_floor_tickets(rng, now, actors)
-    shipments = load_shipping(rng, actors)
+    shipments, stock_alerts = load_shipping(rng, actors), load_stock_alerts(actors)
+    demo_change_request(actors, changed)    # last: the order it freezes moves no more
     return {
         "floor_tickets": floor_tickets,
         "orders": Order.objects.count(),
@@ -345,4 +348,6 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
         "blocked": Order.objects.filter(status="open").exclude(blocked_reasons=[]).count(),
         "users": {name: password_for(name) for name in USERS},
         "purchasing": purchasing,
+        "stock_alerts": stock_alerts,
+        "daily_report": load_daily_report(actors),
     }

@@ -109,3 +109,21 @@ class StockMove(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.qty} on {self.stock_id}"
+
+
+class SafetyBreach(models.Model):
+    """A material whose free stock (on hand − reserved, every warehouse) is below its
+    ``safety_stock``: made when a stock change crosses it downwards, removed when one crosses
+    back up (``inventory.safety``). Its presence is the state the crossing is judged against."""
+
+    product = models.OneToOneField(Product, on_delete=models.CASCADE, primary_key=True,
+                                   related_name="safety_breach")
+    since = models.DateTimeField(_("below safety stock since"))
+    free = models.DecimalField(_("free stock when it crossed"), **QTY)
+
+    class Meta:
+        verbose_name = _("safety stock breach")
+        verbose_name_plural = _("safety stock breaches")
+
+    def __str__(self) -> str:
+        return f"{self.product_id} below safety stock since {self.since}"

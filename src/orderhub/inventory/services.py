@@ -23,6 +23,7 @@ from orderhub.core.errors import Conflict, PermissionDenied, Problem, Validation
 from orderhub.core.locking import lock_own_rows
 
 from .models import Reservation, StockLevel, StockMove
+from .safety import check_crossings
 from .store import write_reservations
 
 ZERO = Decimal("0")
@@ -139,6 +140,7 @@ class StockBook:
         """Save the new ``reserved`` of the touched rows and insert the reservations made."""
         if self.touched:
             write_reservations(sorted(self.touched.values(), key=lambda x: x.pk), self.made)
+            check_crossings({lvl.product_id for lvl in self.touched.values()})
         self.touched, self.made = {}, []
 
 
@@ -169,6 +171,8 @@ def _close_reservations(*, order_id: int, actor: Actor, consume: bool, note: str
             status=status, closed_at=now, closed_by=actor.label[:150])
         if moves:
             StockMove.objects.bulk_create(moves)
+        else:  # (a shipment leaves free stock as it was)
+            check_crossings({lvl.product_id for lvl in levels.values()})
         for res in active:
             res.status = status
         return active
@@ -208,6 +212,7 @@ def stock_receive(*, product_id: int, warehouse_id: int, qty: Decimal, actor: Ac
         StockMove.objects.create(stock=lvl, kind=kind, qty=qty, at=clock.now(),
                                  actor=actor.label[:150], note=note[:200])
         lvl.refresh_from_db()
+        check_crossings([product_id])
         return lvl
 
 
@@ -295,6 +300,8 @@ def stock_rebalance(*, order_id: int, requirements: list[Requirement], actor: Ac
                 todo.append(Requirement(req.product_id, req.qty - keep, req.line_id))
         made, shortages = stock_reserve(order_id=order_id, requirements=todo, actor=actor,
                                         release_condition=release_condition, expires_at=expires_at)
+        if released:
+            check_crossings(released)
         return Rebalance(made, released, shortages)
 
 

@@ -7,16 +7,19 @@ channel); durations are seconds, rates shares in 0..1, ``null`` where nothing wa
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 from typing import Any
 
+from django.http import HttpResponseBase
 from ninja import Query, Router, Schema
 from pydantic import Field
 
+from orderhub.core import clock
+from orderhub.core.downloads import download_response
 from orderhub.core.http.auth import requires
 from orderhub.core.http.schemas import ERRORS, BizDate, Line
 
-from . import selectors
+from . import report, selectors, services
 from .selectors import KpiFilter
 
 router = Router(tags=["kpis"])
@@ -210,3 +213,60 @@ def portal(request, q: Query[KpiQuery]):
     """Self-query rate (from the customer portal's opens; seed 002: 64 %) and COEI (seed 002:
     62.3 → 89.7; null until customers' surveys are recorded)."""
     return _figure("portal", q)
+
+
+class ReportQuery(Schema):
+    date: BizDate | None = Field(None, description="the report's day (business time zone); default: today")
+
+
+PDF = "application/pdf"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _day(q: ReportQuery) -> date:
+    from django.utils import timezone
+
+    return q.date or timezone.localdate(clock.now())
+
+
+@router.get("/daily-report.pdf", auth=requires("kpis.view"), response={200: None, **ERRORS})
+def daily_report_pdf(request, q: Query[ReportQuery]) -> HttpResponseBase:
+    """The daily report of `date` as a PDF download: the day's headline figures, the charts
+    (open orders by stage, the 14 days' trend), overdue TOP5 and exception TOP10, all read from
+    the same selectors as the figures above (open-order figures as at the moment of the call)."""
+    day = _day(q)
+    return download_response(report.daily_pdf(day), filename=report.filename(day, "pdf"),
+                             fallback="daily-report.pdf", content_type=PDF)
+
+
+@router.get("/daily-report.xlsx", auth=requires("kpis.view"), response={200: None, **ERRORS})
+def daily_report_xlsx(request, q: Query[ReportQuery]) -> HttpResponseBase:
+    """The daily report's Excel twin: the same figures and tables as the PDF."""
+    day = _day(q)
+    return download_response(report.daily_xlsx(day), filename=report.filename(day, "xlsx"),
+                             fallback="daily-report.xlsx", content_type=XLSX)
+
+
+class ReportSettingIO(Schema):
+    enabled: bool = Field(description="whether the daily report is mailed")
+    send_at: time = Field(description="time of day it is mailed (business time zone), e.g. 08:00")
+    roles: list[str] = Field(description="role codes whose people receive it by e-mail, e.g. manager")
+
+
+def _setting_out() -> dict[str, Any]:
+    s = services.daily_report_setting()
+    return {"enabled": s.enabled, "send_at": s.send_at, "roles": list(s.roles)}
+
+
+@router.get("/daily-report/setting", auth=requires("notify.manage"), response={200: ReportSettingIO, **ERRORS})
+def get_report_setting(request):
+    """When and to which roles the daily report is mailed."""
+    return _setting_out()
+
+
+@router.put("/daily-report/setting", auth=requires("notify.manage"), response={200: ReportSettingIO, **ERRORS})
+def save_report_setting(request, payload: ReportSettingIO):
+    """Change when and to which roles the daily report is mailed (audited); 422 `invalid`: an unknown role."""
+    services.daily_report_setting_save(enabled=payload.enabled, send_at=payload.send_at, roles=payload.roles,
+                                       actor=request.actor)
+    return _setting_out()

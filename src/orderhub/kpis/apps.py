@@ -6,3 +6,6 @@ class KpisConfig(AppConfig):
     name = "orderhub.kpis"
     label = "kpis"
     verbose_name = _("Key figures")
+
+    def ready(self) -> None:
+        from . import tasks  # noqa: F401  (registers the periodic job)

@@ -10,7 +10,8 @@ Settings per kind (``Endpoint.config`` + the encrypted ``Endpoint.secrets``; whi
 ``notify.secretconfig``):
 
 * email: ``host``, ``port``, ``username``, ``password``, ``use_tls``, ``use_ssl``, ``from_email``
-  (no host: Django's EMAIL_* settings).
+  (no host: Django's EMAIL_* settings). A message's ``payload["attachments"]`` (``name``,
+  ``content_type``, ``data`` in base64) are attached to the e-mail.
 * dingtalk: ``url`` (robot webhook with access_token), ``secret`` (SEC…, optional: signs the
   request), ``msgtype`` markdown | actionCard, ``button_title`` (actionCard), ``at_all``.
 * wecom: ``url`` (group robot webhook with key); markdown.
@@ -441,6 +442,8 @@ def send_email(m: Message, ep: Endpoint | None) -> str:
     mail = EmailMessage(subject=m.subject or m.event, body=m.body, from_email=from_email, to=[m.address],
                         connection=conn, headers={"X-OrderHub-Dedupe-Key": m.dedupe_key,
                                                   "X-OrderHub-Event": m.event})
+    for a in (m.payload or {}).get("attachments") or []:   # e.g. the daily report's PDF
+        mail.attach(str(a["name"]), base64.b64decode(a["data"]), str(a["content_type"]))
     try:
         mail.send()
     except netguard.BlockedTarget as e:

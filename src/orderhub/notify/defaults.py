@@ -6,8 +6,12 @@ constants (``orders.events``, ``notify.events``); ``tests/notify`` checks every 
 
 from orderhub.orders.events import (
     ESCALATION,
+    ORDER_CHANGE_APPLIED,
+    ORDER_CHANGE_REJECTED,
+    ORDER_CHANGE_REQUESTED,
     ORDER_CREATED,
     ORDER_RESERVATION_EXPIRED,
+    ORDER_SAFETY_STOCK_LOW,
     STAGE_ENTERED,
     STAGE_OVERDUE,
     TICKET_OPENED,
@@ -47,9 +51,29 @@ DEFAULT_TEMPLATES = [
      "客户：{{ order.customer }}\n"
      "当前环节：{{ stage_name }}\n"
      "{{ message }}\n"),
+    (ORDER_SAFETY_STOCK_LOW, "", "【低于安全库存】订单 {{ order.number }} 所需物料",
+     "### 订单 {{ order.number }} 所需物料低于安全库存\n"
+     "客户：{{ order.customer }}\n"
+     "当前环节：{{ stage_name }}\n"
+     "{{ message }}\n"),
     (TICKET_OPENED, "", "异常单：{{ ticket|default:title }}（订单 {{ order.number }}）",
      "### 新异常单\n"
      "订单：{{ order.number }}（{{ order.customer }}）\n"
      "异常：{{ ticket|default:title }}\n"
      "{{ message }}\n"),
+    (ORDER_CHANGE_REQUESTED, "", "【变更审批中】订单 {{ order.number }}",
+     "### 订单 {{ order.number }} 有变更申请待审批\n"
+     "客户：{{ order.customer }}\n"
+     "当前环节：{{ stage_name }}（审批完成前订单冻结，请暂停相关工作）\n"
+     "申请人：{{ actor }}\n"
+     "{% if reason %}原因：{{ reason }}\n{% endif %}"),
+    (ORDER_CHANGE_APPLIED, "", "订单 {{ order.number }} 变更已批准生效",
+     "### 订单 {{ order.number }} 的变更已批准，现为第 {{ version }} 版\n"
+     "客户：{{ order.customer }}\n"
+     "当前环节：{{ stage_name }}（请按新版本执行）\n"
+     "批准人：{{ actor }}\n"),
+    (ORDER_CHANGE_REJECTED, "", "订单 {{ order.number }} 的变更申请被驳回",
+     "### 您对订单 {{ order.number }} 的变更申请被驳回\n"
+     "驳回人：{{ actor }}\n"
+     "理由：{{ comment }}\n"),
 ]

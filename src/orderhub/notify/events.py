@@ -18,4 +18,6 @@ ALL = (RULE_NOTIFY,)
 # every event a message template ships for (notify.defaults), in the order the page lists them
 TEMPLATED = (order_events.ORDER_CREATED, order_events.STAGE_ENTERED, order_events.STAGE_OVERDUE,
              order_events.ESCALATION, RULE_NOTIFY, order_events.TICKET_OPENED,
-             order_events.ORDER_RESERVATION_EXPIRED)
+             order_events.ORDER_CHANGE_REQUESTED, order_events.ORDER_CHANGE_APPLIED,
+             order_events.ORDER_CHANGE_REJECTED,
+             order_events.ORDER_RESERVATION_EXPIRED, order_events.ORDER_SAFETY_STOCK_LOW)

@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from orderhub.orders.events import ORDER_CREATED, ORDER_RESERVATION_EXPIRED, STAGE_ENTERED
+from orderhub.orders.events import (
+    ORDER_CHANGE_APPLIED,
+    ORDER_CHANGE_REJECTED,
+    ORDER_CHANGE_REQUESTED,
+    ORDER_CREATED,
+    ORDER_RESERVATION_EXPIRED,
+    ORDER_SAFETY_STOCK_LOW,
+    STAGE_ENTERED,
+)
 from orderhub.orders.hooks import OrderChange
 from orderhub.workflow.services import compiled
 
@@ -35,15 +43,39 @@ def submitted_at(order) -> datetime:
     return order.created_at
 
 
-def _expired(ch: OrderChange) -> NotifyRequest:
-    """Expired holds released: to the order's owner, else the owner role of its stage."""
+CHANGE_EVENTS = (ORDER_CHANGE_REQUESTED, ORDER_CHANGE_APPLIED, ORDER_CHANGE_REJECTED)
+
+
+def _change_request(ch: OrderChange) -> NotifyRequest | None:
+    """A change request raised (to the owners of affected work), applied (to everyone
+    downstream) or rejected (to its requester, with the reason)."""
+    data = ch.event.data or {}
+    if ch.action == ORDER_CHANGE_REJECTED:
+        user = data.get("requested_by_user")
+        recipients = [Recipient.user(user)] if user else []
+    else:
+        recipients = [Recipient.role(r) for r in data.get("notify_roles") or []]
+    if not recipients:
+        return None
+    ctx = {"request": data.get("request"), "actor": ch.actor.label, "comment": data.get("comment", ""),
+           "reason": ch.event.reason or "", "stage_name": _stage_name(ch.order, ch.order.stage),
+           "version": ch.order.version}
+    return NotifyRequest(event=ch.action, recipients=recipients, context=ctx, order=ch.order,
+                         severity="red" if ch.action == ORDER_CHANGE_REQUESTED else "info",
+                         dedupe_key=f"{ch.action}:{ch.order.pk}:{data.get('request')}")
+
+
+def _to_owner(ch: OrderChange) -> NotifyRequest:
+    """Expired holds released, a material below safety stock: to the order's owner, else the
+    owner role of its stage."""
     order = ch.order
     to = Recipient.user(order.owner_id) if order.owner_id else Recipient.role(_stage_owner(order))
     return NotifyRequest(
-        event=ORDER_RESERVATION_EXPIRED, recipients=[to], order=order, severity="warning",
+        event=ch.action, recipients=[to], order=order,
+        severity="red" if ch.action == ORDER_SAFETY_STOCK_LOW else "warning",
         context={"stage": order.stage, "stage_name": _stage_name(order, order.stage),
                  "message": ch.extra.get("message", ""), "actor": ch.actor.label},
-        dedupe_key=f"{ORDER_RESERVATION_EXPIRED}:{order.pk}:{ch.event.seq}")
+        dedupe_key=f"{ch.action}:{order.pk}:{ch.event.seq}")
 
 
 def _stage_owner(order) -> str:
@@ -56,8 +88,13 @@ def _stage_owner(order) -> str:
 def on_order_changes(changes: list[OrderChange]) -> None:
     requests = []
     for ch in changes:
-        if ch.action == ORDER_RESERVATION_EXPIRED:
-            requests.append(_expired(ch))
+        if ch.action in CHANGE_EVENTS:
+            req = _change_request(ch)
+            if req is not None:
+                requests.append(req)
+            continue
+        if ch.action in (ORDER_RESERVATION_EXPIRED, ORDER_SAFETY_STOCK_LOW):
+            requests.append(_to_owner(ch))
             continue
         inst = ch.entered
         if inst is None:

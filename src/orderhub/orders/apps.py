@@ -9,9 +9,10 @@ class OrdersConfig(AppConfig):
 
     def ready(self) -> None:
         from orderhub.core.audit_chains import register_check, register_subject
-        from orderhub.purchasing.links import register_order_lookup
+        from orderhub.inventory.safety import register_listener
+        from orderhub.purchasing.links import register_demand, register_order_lookup
 
-        from . import selectors, tasks  # noqa: F401  (tasks registers the reservation expiry job)
+        from . import safety, selectors, tasks  # noqa: F401  (tasks registers the periodic jobs)
 
         # orders keep their chain head on their row; the audit verifier and the checkpoint job
         # read it from there, and check the sealed snapshots
@@ -20,3 +21,7 @@ class OrdersConfig(AppConfig):
         register_check("orders.snapshots", selectors.snapshot_audit_findings, subject_type="order")
         # purchase orders name the orders they serve by number (ERP files, forms)
         register_order_lookup(selectors.open_order_ids)
+        # the replenishment rule reads what was ordered per SKU and day
+        register_demand(selectors.daily_demand)
+        # a stock write that crosses a safety stock flags (or clears) the orders needing it
+        register_listener(safety.on_crossings)

@@ -12,20 +12,42 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 
 from orderhub.core import clock
 from orderhub.core.actors import Actor
+from orderhub.inventory.models import Reservation
 from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled
 
-from .models import Order, Urgency
+from .models import Order, SafetyFlag, Urgency
 from .selectors import OrderFilter, order_queryset, owned_stage_filter, visible
 
 # How long before its deadline a stage counts as "due soon".
 DUE_SOON = timedelta(hours=4)
 # Orders changed within this window take part in the change stamp (see ``change_stamp``).
 STAMP_WINDOW = timedelta(seconds=15)
+
+
+def safety_flagged(qs: QuerySet[Order]) -> QuerySet[Order]:
+    """``qs`` with ``safety_low``: a material it needs is below safety stock and it has not
+    started since (``safety``); two EXISTS on indexes per row, in the same query."""
+    holds = Reservation.objects.filter(order_id=OuterRef("pk"), status=Reservation.Status.ACTIVE)
+    flag = Exists(SafetyFlag.objects.filter(order_id=OuterRef("pk")))
+    return qs.annotate(safety_low=ExpressionWrapper(Q(flag) & ~Q(Exists(holds)), output_field=BooleanField()))
 
 
 def deadline_state(order: Order, now: datetime) -> str:
@@ -65,7 +87,7 @@ def my_work(actor: Actor, *, limit: int = 100) -> WorkList:
         blocked=Count("pk", filter=~Q(blocked_reasons=[])),
         on_hold=Count("pk", filter=Q(on_hold=True)),
     )
-    rows = label_stages(qs.select_related("customer", "workflow")
+    rows = label_stages(safety_flagged(qs.select_related("customer", "workflow"))
                 .order_by(F("stage_due_at").asc(nulls_last=True), "pk")[:limit])
     return WorkList(orders=rows, now=now, **counts)
 
@@ -114,7 +136,7 @@ def board(workflow_code: str, f: OrderFilter, *, actor: Actor, per_column: int =
             columns[stage].count, columns[stage].overdue = n, late
     for col in columns.values():
         if col.count:
-            col.cards = list(base.filter(stage=col.code)
+            col.cards = list(safety_flagged(base.filter(stage=col.code))
                              .order_by(URGENCY_RANK, F("stage_due_at").asc(nulls_last=True), "pk")
                              [:per_column])
     return list(columns.values())

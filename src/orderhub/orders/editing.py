@@ -8,13 +8,30 @@ from django.utils.translation import gettext as _
 from orderhub.workflow.services import compiled
 from orderhub.workflow.spec import CompiledWorkflow
 
-from .models import Order
+from .models import ChangeRequest, Order
 
 
-def edit_refusal(order: Order, wf: CompiledWorkflow | None = None) -> str | None:
+def pending_change_request(order: Order) -> int | None:
+    """The id of the order's pending change request, if one is pending (the order is frozen)."""
+    return (ChangeRequest.objects.filter(order_id=order.pk, status=ChangeRequest.Status.PENDING)
+            .values_list("pk", flat=True).first())
+
+
+def frozen_refusal(order: Order) -> str | None:
+    """Why ``order`` may not move or change now because a change request awaits approval
+    ("变更审批中"), or None."""
+    pending = pending_change_request(order)
+    if pending is None:
+        return None
+    # a Chinese source string: the words "变更审批中" are the reason people look for, in every language
+    return _("变更审批中：变更申请 #%(id)s 批准或驳回之前，订单不能流转或修改。") % {"id": pending}
+
+
+def edit_refusal(order: Order, wf: CompiledWorkflow | None = None, *, frozen_ok: bool = False) -> str | None:
     """Why ``order``'s header and ship-to cannot be edited now (in words for its page), or
     None while they can: a closed order, a final stage, or a stage flagged ``locks_edits``
-    (e.g. shipped) locks them."""
+    (e.g. shipped) locks them, and so does a pending change request (unless ``frozen_ok``:
+    applying that request)."""
     if order.status != Order.Status.OPEN:
         return _("The order is %(status)s; a closed order can no longer be changed.") % {
             "status": order.get_status_display()}
@@ -22,4 +39,4 @@ def edit_refusal(order: Order, wf: CompiledWorkflow | None = None) -> str | None
     if stage.final or stage.locks_edits:
         return _("The order is at stage %(stage)s; from that stage on it can no longer be changed.") % {
             "stage": stage.name}
-    return None
+    return None if frozen_ok else frozen_refusal(order)

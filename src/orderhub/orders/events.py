@@ -36,6 +36,20 @@ saved, the actor, the moment and the audit event (its ``changes`` {field: [befor
     (``order_restore``). changes: each header field changed, version, total_amount; data:
     from_version, from_sha256, lines, reserved, released (as for lines_changed). Carries
     ``lines``. Published.
+``order.change_requested`` (ORDER_CHANGE_REQUESTED)
+    A change request raised (``change_request_raise``); the order is frozen until it is
+    decided. data: request, header, lines, approvers, impact, notify_roles. ``extra``:
+    {"request": ChangeRequest}. Published (the owners of affected work are told).
+``order.change_decided`` (ORDER_CHANGE_DECIDED)
+    One approver role approved or rejected a change request with a comment. data: request,
+    role, decision, comment. History only (not published).
+``order.change_applied`` (ORDER_CHANGE_APPLIED)
+    An approved change request made the order's new version (through the line edit, as
+    ``order.lines_changed``, plus the header fields). changes: each header field, version,
+    total_amount; data: request, lines, reserved, released. Carries ``lines``. Published.
+``order.change_rejected`` (ORDER_CHANGE_REJECTED)
+    A change request rejected; the order is no longer frozen. data: request, role, comment.
+    ``extra``: {"request": ChangeRequest}. Published (the requester is told why).
 ``order.cancelled`` (ORDER_CANCELLED)
     Cancelled, reservations released. changes: status, version; data: released. Carries
     ``left_stage``. Published.
@@ -54,6 +68,11 @@ saved, the actor, the moment and the audit event (its ``changes`` {field: [befor
     current stage's guards checked again. changes: version, blocked_reasons (when they changed);
     data: released (product_id, qty, expires_at), reasons. Published; notify tells the order's
     owner (a notification of the same type).
+``order.safety_stock_low`` (ORDER_SAFETY_STOCK_LOW)
+    A material the not-yet-started order needs crossed below its safety stock; the order was
+    flagged at the stock change (``orders.safety``), the notice job appends this once per flag.
+    data: materials (sku, free, safety_stock). ``extra``: {"message": the materials and the
+    substitute offer, in words}. Published; notify tells the order's owner.
 ``ticket.opened`` (TICKET_OPENED) / ``ticket.resolved`` (TICKET_RESOLVED)
     A ticket opened on the order / resolved (``ticket_open``, ``ticket_resolve``). data:
     ticket, kind, title, owner_role, due_at, source / resolution. ``extra``: {"ticket": Ticket}.
@@ -76,9 +95,15 @@ its message template; they are raised through the notification hub, not publishe
     A fired escalation rung's message to its roles and users (``rules.ladders``).
 ``ticket.opened`` (TICKET_OPENED)
     A template ships for it; nothing sends it yet.
+``order.change_requested`` / ``order.change_applied`` / ``order.change_rejected``
+    To the owners of the work a change request affects / everyone downstream / its requester
+    (``notify.subscribers``).
 ``order.reservation_expired`` (ORDER_RESERVATION_EXPIRED)
     To the order's owner (else the owner role of its stage): which holds went back to stock and
     what the stage's guards now say (``notify.subscribers``).
+``order.safety_stock_low`` (ORDER_SAFETY_STOCK_LOW)
+    To the order's owner (else the owner role of its stage): which materials fell below safety
+    stock and the substitute offer (``notify.subscribers``).
 """
 
 from __future__ import annotations
@@ -93,7 +118,7 @@ if TYPE_CHECKING:
     from orderhub.core.actors import Actor
     from orderhub.core.models import AuditEvent
 
-    from .models import Order, OrderLine, StageInstance, Ticket
+    from .models import ChangeRequest, Order, OrderLine, StageInstance, Ticket
 
 # --------------------------------------------------------------------------- history events
 
@@ -107,12 +132,18 @@ ORDER_UPDATED = "order.updated"
 ORDER_LINES_CHANGED = "order.lines_changed"
 ORDER_RESTORED = "order.restored"
 ORDER_CANCELLED = "order.cancelled"
+ORDER_CHANGE_REQUESTED = "order.change_requested"
+ORDER_CHANGE_DECIDED = "order.change_decided"
+ORDER_CHANGE_APPLIED = "order.change_applied"
+ORDER_CHANGE_REJECTED = "order.change_rejected"
 ORDER_ATTACHMENT_ADDED = "order.attachment_added"
 ORDER_ESCALATED = "order.escalated"
 # a stage deadline recomputed after the business calendar changed (history only)
 ORDER_DEADLINE_RECOMPUTED = "order.deadline_recomputed"
 # holds past their expiry released by the periodic job, guards checked again
 ORDER_RESERVATION_EXPIRED = "order.reservation_expired"
+# a material the not-yet-started order needs fell below its safety stock (the notice job)
+ORDER_SAFETY_STOCK_LOW = "order.safety_stock_low"
 TICKET_OPENED = "ticket.opened"
 TICKET_RESOLVED = "ticket.resolved"
 ORDERS_EXPORTED = "export.orders"
@@ -126,12 +157,14 @@ ESCALATION = "escalation"
 # what the hooks carry, what an order's history holds, what an outbox message may say
 PUBLISHED = (ORDER_CREATED, ORDER_TRANSITIONED, ORDER_FORCED, ORDER_BLOCKED, ORDER_HELD, ORDER_RESUMED,
              ORDER_UPDATED, ORDER_LINES_CHANGED, ORDER_RESTORED, ORDER_CANCELLED, ORDER_ESCALATED,
-             TICKET_OPENED, TICKET_RESOLVED, ORDER_RESERVATION_EXPIRED)
-HISTORY = (*PUBLISHED, ORDER_ATTACHMENT_ADDED, ORDER_DEADLINE_RECOMPUTED)
+             TICKET_OPENED, TICKET_RESOLVED, ORDER_CHANGE_REQUESTED, ORDER_CHANGE_APPLIED, ORDER_CHANGE_REJECTED,
+             ORDER_RESERVATION_EXPIRED, ORDER_SAFETY_STOCK_LOW)
+HISTORY = (*PUBLISHED, ORDER_ATTACHMENT_ADDED, ORDER_DEADLINE_RECOMPUTED, ORDER_CHANGE_DECIDED)
 MOVES = (ORDER_TRANSITIONED, ORDER_FORCED)            # a change that leaves one stage for another
 LEAVING = (*MOVES, ORDER_CANCELLED)                   # a change after which a stage is left
 NOTIFICATIONS = (ORDER_CREATED, STAGE_ENTERED, STAGE_OVERDUE, ESCALATION, TICKET_OPENED,
-                 ORDER_RESERVATION_EXPIRED)
+                 ORDER_CHANGE_REQUESTED, ORDER_CHANGE_APPLIED, ORDER_CHANGE_REJECTED, ORDER_RESERVATION_EXPIRED,
+                 ORDER_SAFETY_STOCK_LOW)
 ALL = (*HISTORY, ORDERS_EXPORTED, STAGE_ENTERED, STAGE_OVERDUE, ESCALATION)   # every type orders own
 
 
@@ -278,5 +311,35 @@ def ticket_opened(*, order: Order, actor: Actor, at: datetime, event: AuditEvent
 def ticket_resolved(*, order: Order, actor: Actor, at: datetime, event: AuditEvent,
                     ticket: Ticket) -> OrderChange:
     ch = _change(TICKET_RESOLVED, order=order, actor=actor, at=at, event=event, extra={"ticket": ticket})
+    publish([ch])
+    return ch
+
+
+def safety_stock_low(*, order: Order, actor: Actor, at: datetime, event: AuditEvent,
+                     message: str) -> OrderChange:
+    """``extra``: {"message": the materials below safety stock and the substitute offer}."""
+    ch = _change(ORDER_SAFETY_STOCK_LOW, order=order, actor=actor, at=at, event=event,
+                 extra={"message": message})
+    publish([ch])
+    return ch
+
+
+def order_change_requested(*, order: Order, actor: Actor, at: datetime, event: AuditEvent,
+                           request: ChangeRequest) -> OrderChange:
+    ch = _change(ORDER_CHANGE_REQUESTED, order=order, actor=actor, at=at, event=event, extra={"request": request})
+    publish([ch])
+    return ch
+
+
+def order_change_applied(*, order: Order, actor: Actor, at: datetime, event: AuditEvent,
+                         lines: Sequence[OrderLine]) -> OrderChange:
+    ch = _change(ORDER_CHANGE_APPLIED, order=order, actor=actor, at=at, event=event, lines=lines)
+    publish([ch])
+    return ch
+
+
+def order_change_rejected(*, order: Order, actor: Actor, at: datetime, event: AuditEvent,
+                          request: ChangeRequest) -> OrderChange:
+    ch = _change(ORDER_CHANGE_REJECTED, order=order, actor=actor, at=at, event=event, extra={"request": request})
     publish([ch])
     return ch

@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -315,3 +316,72 @@ class EscalationStep(models.Model):
         if self.cancelled_at:
             return "cancelled"
         return "fired" if self.fired_at else "pending"
+
+
+class SafetyFlag(models.Model):
+    """A not-yet-started order that needs a material (directly or through its BOM) whose free
+    stock crossed below its safety stock (``orders.safety``). Shown red on boards and the order
+    page with the substitute offer; removed when the stock crosses back up. ``notified_at``: the
+    order's owner was told (the notice job)."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="safety_flags", db_index=False)
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    since = models.DateTimeField(_("flagged at"))
+    notified_at = models.DateTimeField(_("owner told at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("safety stock flag")
+        verbose_name_plural = _("safety stock flags")
+        constraints = [models.UniqueConstraint(fields=["order", "product"], name="safety_flag_unique")]
+        indexes = [models.Index(fields=["since"], name="safety_flag_unnotified",
+                                condition=Q(notified_at__isnull=True))]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}:{self.product_id}"
+
+
+class ChangeRequest(models.Model):
+    """A proposed change of an order's header and lines waiting for its approvers (issue 15.2).
+    While one is pending the order is frozen (``orders.editing.change_pending``); approval
+    applies it as the order's next version, rejection closes it. Written only by
+    ``orders.services.change_requests``."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("审批中")
+        APPROVED = "approved", _("已批准")
+        REJECTED = "rejected", _("已驳回")
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="change_requests",
+                              verbose_name=_("order"), db_index=False)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    # the proposed header changes ({field: value}, as order_update takes them, dates as ISO text)
+    header = models.JSONField(_("header changes"), default=dict, encoder=DjangoJSONEncoder, blank=True)
+    # the proposed line changes (LineChange fields; decimals as text)
+    lines = models.JSONField(_("line changes"), default=list, encoder=DjangoJSONEncoder, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    impact = models.JSONField(_("impact"), default=dict, encoder=DjangoJSONEncoder, blank=True)
+    base_version = models.PositiveIntegerField(_("order version"))
+    approvers = models.JSONField(_("approver roles"), default=list)
+    # [{role, decision: approved/rejected, by, comment, at}]
+    decisions = models.JSONField(_("decisions"), default=list, encoder=DjangoJSONEncoder, blank=True)
+    requested_by = models.CharField(_("requested by"), max_length=150)
+    requested_by_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                          on_delete=models.SET_NULL, related_name="+")
+    requested_at = models.DateTimeField(_("requested at"))
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    applied_version = models.PositiveIntegerField(_("applied as version"), null=True, blank=True)
+    ticket = models.ForeignKey("Ticket", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = _("变更申请")
+        verbose_name_plural = _("变更申请")
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            # one pending request per order: the freeze has one reason at a time
+            models.UniqueConstraint(fields=["order"], condition=Q(status="pending"),
+                                    name="change_request_one_pending"),
+        ]
+        indexes = [models.Index(fields=["order", "requested_at"], name="change_request_order")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}#{self.pk}"

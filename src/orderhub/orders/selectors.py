@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q, QuerySet, TextField
-from django.db.models.functions import Cast
+from django.db.models import Q, QuerySet, Sum, TextField
+from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -380,3 +380,19 @@ def open_order_ids(numbers: Iterable[str]) -> dict[str, int]:
     """{number: id} of the open orders among ``numbers`` (what a purchase order may serve)."""
     return dict(Order.objects.filter(number__in=set(numbers), status=Order.Status.OPEN)
                 .values_list("number", "pk"))
+
+
+def daily_demand(start: date, end: date) -> dict[int, dict[date, Decimal]]:
+    """{product id: {day: base quantity}} ordered directly on each day of [start, end] (local
+    days, orders not cancelled): what purchasing's replenishment rule reads (``purchasing.links``)."""
+    tz = timezone.get_current_timezone()
+    lo = datetime.combine(start, time.min, tzinfo=tz)
+    hi = datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz)
+    rows = (OrderLine.objects.filter(order__created_at__gte=lo, order__created_at__lt=hi)
+            .exclude(order__status=Order.Status.CANCELLED)
+            .annotate(day=TruncDate("order__created_at", tzinfo=tz)).values("product_id", "day")
+            .annotate(q=Sum("base_qty")).values_list("product_id", "day", "q"))
+    out: dict[int, dict[date, Decimal]] = {}
+    for pid, day, q in rows:
+        out.setdefault(pid, {})[day] = q
+    return out

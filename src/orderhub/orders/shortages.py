@@ -67,7 +67,7 @@ class MaterialShortage:
         return "；".join(f"{i.po} {day_label(i.expected_date)} {fmt_qty(i.qty)}" for i in self.incoming)
 
 
-def _substitutes(rows: list[MaterialShortage]) -> None:
+def add_substitutes(rows: list[MaterialShortage]) -> None:
     """Each short material's substitutes: stock and cost difference per unit replaced."""
     by_pid = {r.product.pk: r for r in rows}
     subs = list(Substitute.objects.filter(product_id__in=by_pid).select_related("substitute")
@@ -102,7 +102,7 @@ def _collect(lines: list[OrderLine], held: dict[int, Decimal], order_id: int | N
         rows.append(MaterialShortage(products[pid], needed[pid], free.get(pid, ZERO) + held.get(pid, ZERO),
                                      sum((i.qty for i in inc), ZERO), inc, [o.number for o in by_order],
                                      by_order[0].required_date if by_order else None))
-    _substitutes(rows)
+    add_substitutes(rows)
     return sorted(rows, key=lambda r: (r.missing == 0, r.earliest or date.max, -r.missing, r.product.sku))
 
 

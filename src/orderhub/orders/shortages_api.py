@@ -4,7 +4,7 @@ for what an order is missing. The orders app owns it because the lists read orde
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +14,7 @@ from pydantic import Field
 from orderhub.core.http.auth import ActorRequest, requires
 from orderhub.core.http.schemas import ERRORS, STRICT, BizDate, Line, Text
 
+from .safety import order_alerts, safety_overview
 from .selectors import get_order
 from .shortages import order_shortages, raise_for_shortage, shortage_overview
 
@@ -73,6 +74,31 @@ def all_shortages(request: ActorRequest) -> list[dict[str, Any]]:
     """Every material short for the open orders that hold no stock yet: earliest required date
     first, those the POs make up last."""
     return [r.as_dict() for r in shortage_overview()]
+
+
+class SafetyAlertOut(Schema):
+    sku: str
+    name: str
+    unit: str
+    free: Decimal = Field(description="Free stock now (on hand − reserved, every warehouse)")
+    safety_stock: Decimal
+    since: datetime = Field(description="When a stock change crossed below the safety stock")
+    orders: list[str] = Field(description="The not-yet-started orders flagged (required date first)")
+    substitutes: list[SubstituteOut]
+
+
+@router.get("/safety", auth=requires("purchasing.view"), response={200: list[SafetyAlertOut], **ERRORS})
+def safety_alerts(request: ActorRequest) -> list[dict[str, Any]]:
+    """Materials below safety stock, the not-yet-started orders flagged red for each, and the
+    substitute offer (stock, cost difference per unit replaced)."""
+    return [a.as_dict() for a in safety_overview()]
+
+
+@router.get("/{number}/safety", auth=requires("orders.view"), response={200: list[SafetyAlertOut], **ERRORS})
+def order_safety_alerts(request: ActorRequest, number: str) -> list[dict[str, Any]]:
+    """The order's materials below safety stock (it is flagged red for them) with the substitute offer."""
+    order = get_order(number, actor=request.actor)
+    return [a.as_dict() | {"orders": [order.number]} for a in order_alerts(order)]
 
 
 @router.get("/{number}", auth=requires("orders.view"), response={200: list[ShortageOut], **ERRORS})

@@ -5,9 +5,16 @@ guards are checked again (``services.expiry``). Safe to run late, twice or on se
 
 from orderhub.celery import periodic
 
+from .safety import safety_notices_send
 from .services.expiry import reservations_expire
 
 
 @periodic(seconds=60, name="orders.expire_reservations")
 def expire_reservations_job() -> None:
     reservations_expire()
+
+
+@periodic(seconds=60, name="orders.safety_notices")
+def safety_notices_job() -> None:
+    """Tell the owners of orders flagged since the last run (``safety``)."""
+    safety_notices_send()

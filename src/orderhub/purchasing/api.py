@@ -24,6 +24,7 @@ from . import selectors, services
 from .imports import erp_import
 from .links import order_ids
 from .models import PurchaseOrder, PurchaseRequest, Supplier
+from .replenishment import rule_get, rule_save
 
 router = Router(tags=["purchasing"])
 
@@ -349,3 +350,72 @@ def import_receipts(request: ActorRequest, file: File[UploadedFile]) -> dict[str
     """Goods receipts from the ERP (CSV or XLSX: 采购单号, 行号, 数量). Every row reported;
     nothing applied if any row is bad."""
     return erp_import(actor=request.actor, kind="receipts", content=file.read(), filename=file.name or "").as_dict()
+
+
+# --------------------------------------------------------------------------- replenishment rule
+
+
+class EvidenceDayOut(Schema):
+    date: date
+    qty: Decimal = Field(description="Ordered that day (base unit)")
+    peer_avg: Decimal = Field(description="Average of the peers that day")
+    ratio: Decimal | None = Field(description="qty ÷ peer average (none when the peers ordered nothing)")
+
+
+class EvidenceOut(Schema):
+    days: list[EvidenceDayOut]
+    multiple: Decimal
+    window: int
+    peers: str
+    free: Decimal = Field(description="Free stock when the rule fired")
+    safety_stock: Decimal
+
+
+class RequestDetailOut(RequestOut):
+    evidence: EvidenceOut | None = Field(description="Why the replenishment rule raised it (its source only)")
+
+
+class RuleIn(Schema):
+    model_config = STRICT
+    multiple: Decimal = Field(ge=1, le=100, max_digits=6, decimal_places=2,
+                              description="A SKU must be ordered more than this × its peers' average")
+    days: int = Field(ge=1, le=30, description="… on this many consecutive complete days")
+    peers: str = Field(description="unit: SKUs with the same base unit; all: every SKU ordered")
+    enabled: bool = True
+
+
+class RuleOut(Schema):
+    multiple: Decimal
+    days: int
+    peers: str
+    peers_label: str
+    enabled: bool
+    updated_by: str
+
+
+def rule_dict(rule: Any) -> dict[str, Any]:
+    return {"multiple": rule.multiple, "days": rule.days, "peers": rule.peers,
+            "peers_label": str(rule.get_peers_display()), "enabled": rule.enabled, "updated_by": rule.updated_by}
+
+
+@router.get("/requests/{number}", auth=requires("purchasing.view"), response={200: RequestDetailOut, **ERRORS})
+def get_request(request: ActorRequest, number: str) -> dict[str, Any]:
+    """One purchase request, with the replenishment rule's evidence when the rule raised it."""
+    pr = (PurchaseRequest.objects.select_related("product", "supplier", "order", "purchase_order")
+          .filter(number=number).first())
+    if pr is None:
+        raise NotFound("not_found", _("采购申请不存在。"))
+    return request_dict(pr) | {"evidence": pr.evidence or None}
+
+
+@router.get("/replenishment", auth=requires("purchasing.view"), response={200: RuleOut, **ERRORS})
+def get_replenishment_rule(request: ActorRequest) -> dict[str, Any]:
+    """The replenishment rule's numbers (multiple of the peers, consecutive days, peer group)."""
+    return rule_dict(rule_get())
+
+
+@router.put("/replenishment", auth=requires("purchasing.order"), response={200: RuleOut, **ERRORS})
+def save_replenishment_rule(request: ActorRequest, payload: RuleIn) -> dict[str, Any]:
+    """Change the replenishment rule's numbers (audited)."""
+    return rule_dict(rule_save(actor=request.actor, multiple=payload.multiple, days=payload.days,
+                               peers=payload.peers, enabled=payload.enabled))

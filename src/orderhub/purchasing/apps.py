@@ -6,3 +6,6 @@ class PurchasingConfig(AppConfig):
     name = "orderhub.purchasing"
     label = "purchasing"
     verbose_name = _("Purchasing")
+
+    def ready(self) -> None:
+        from . import tasks  # noqa: F401  (registers the replenishment job)

@@ -12,6 +12,9 @@
     Goods received against lines (partial or full). data: receipts (line, sku, qty, received).
 ``supplier.saved`` (SUPPLIER_SAVED)
     A supplier and its prices created or changed. changes: each field [before, after].
+``replenishment.rule_saved`` (RULE_SAVED)
+    The replenishment rule's numbers changed (subject ``replenishment_rule``). changes: each
+    field [before, after].
 """
 
 REQUEST_RAISED = "purchase.request_raised"
@@ -20,5 +23,7 @@ REQUEST_REJECTED = "purchase.request_rejected"
 ORDER_PLACED = "purchase.order_placed"
 GOODS_RECEIVED = "purchase.goods_received"
 SUPPLIER_SAVED = "supplier.saved"
+RULE_SAVED = "replenishment.rule_saved"
 
-ALL = (REQUEST_RAISED, REQUEST_APPROVED, REQUEST_REJECTED, ORDER_PLACED, GOODS_RECEIVED, SUPPLIER_SAVED)
+ALL = (REQUEST_RAISED, REQUEST_APPROVED, REQUEST_REJECTED, ORDER_PLACED, GOODS_RECEIVED, SUPPLIER_SAVED,
+       RULE_SAVED)

@@ -6,6 +6,8 @@ reach upper ones in this codebase (a registry filled at start-up)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import date
+from decimal import Decimal
 
 OrderLookup = Callable[[Iterable[str]], dict[str, int]]
 _lookup: list[OrderLookup] = []
@@ -21,3 +23,18 @@ def order_ids(numbers: Iterable[str]) -> dict[str, int]:
     if not wanted or not _lookup:
         return {}
     return _lookup[0](wanted)
+
+
+# {product id: {day: quantity in base unit}} of the orders (not cancelled) created on each day of
+# [start, end]: what the replenishment rule reads; orders registers it at start-up.
+Demand = Callable[[date, date], dict[int, dict[date, Decimal]]]
+_demand: list[Demand] = []
+
+
+def register_demand(fn: Demand) -> None:
+    _demand[:] = [fn]
+
+
+def daily_demand(start: date, end: date) -> dict[int, dict[date, Decimal]]:
+    """Quantities ordered per SKU and day (directly, in base units) between ``start`` and ``end``."""
+    return _demand[0](start, end) if _demand else {}

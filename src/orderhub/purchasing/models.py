@@ -19,6 +19,7 @@ from orderhub.inventory.models import Warehouse
 SUBJECT_REQUEST = "purchase_request"
 SUBJECT_ORDER = "purchase_order"
 SUBJECT_SUPPLIER = "supplier"
+SUBJECT_RULE = "replenishment_rule"
 
 
 class Supplier(models.Model):
@@ -141,6 +142,7 @@ class PurchaseRequest(models.Model):
     class Source(models.TextChoices):
         SHORTAGE = "shortage", _("订单缺料")
         MANUAL = "manual", _("手工")
+        REPLENISHMENT = "replenishment", _("订单热度补货")
 
     number = models.CharField(_("number"), max_length=40, unique=True)
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
@@ -162,13 +164,20 @@ class PurchaseRequest(models.Model):
     decision_note = models.CharField(_("decision note"), max_length=300, blank=True)
     purchase_order = models.ForeignKey(PurchaseOrder, null=True, blank=True, on_delete=models.PROTECT,
                                        related_name="requests")
+    # why a rule raised it (``replenishment``): daily quantities, peer average, stock vs safety stock
+    evidence = models.JSONField(_("evidence"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("purchase request")
         verbose_name_plural = _("purchase requests")
         ordering = ["-raised_at", "-pk"]
         permissions = [("approve_purchaserequest", "Can approve purchase requests")]
-        constraints = [models.CheckConstraint(condition=Q(qty__gt=0), name="pr_qty_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(qty__gt=0), name="pr_qty_positive"),
+            # the replenishment rule never has two open requests for one SKU
+            models.UniqueConstraint(fields=["product"], name="pr_one_open_replenishment",
+                                    condition=Q(source="replenishment", status__in=["pending", "approved"])),
+        ]
 
     def __str__(self) -> str:
         return self.number
@@ -191,3 +200,28 @@ class Receipt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.qty} on {self.line_id}"
+
+
+class ReplenishmentRule(models.Model):
+    """The seed rule for replenishment from order heat, as data (one row, ``pk`` 1): a SKU ordered
+    more than ``multiple`` × the average of its peers on each of the last ``days`` days, and below
+    its safety stock, gets a purchase request for approval (``purchasing.replenishment``)."""
+
+    class Peers(models.TextChoices):
+        UNIT = "unit", _("同计量单位的物料")
+        ALL = "all", _("全部物料")
+
+    multiple = models.DecimalField(_("multiple of the peer average"), max_digits=6, decimal_places=2,
+                                   default=Decimal("2.3"))
+    days = models.PositiveSmallIntegerField(_("consecutive days"), default=3)
+    peers = models.CharField(_("peers"), max_length=8, choices=Peers.choices, default=Peers.UNIT)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    updated_at = models.DateTimeField(_("updated at"), null=True, blank=True)
+    updated_by = models.CharField(_("updated by"), max_length=150, blank=True)
+
+    class Meta:
+        verbose_name = _("replenishment rule")
+        verbose_name_plural = _("replenishment rules")
+
+    def __str__(self) -> str:
+        return f"×{self.multiple} for {self.days} days"

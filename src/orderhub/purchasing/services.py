@@ -114,7 +114,8 @@ def approver_roles() -> list[str]:
 @transaction.atomic
 def request_raise(*, actor: Actor, product_id: int, qty: Decimal, needed_by: date | None = None,
                   order_id: int | None = None, supplier_id: int | None = None, reason: str = "",
-                  source: str = PurchaseRequest.Source.MANUAL) -> PurchaseRequest:
+                  source: str = PurchaseRequest.Source.MANUAL,
+                  evidence: dict[str, Any] | None = None) -> PurchaseRequest:
     """A purchase request awaiting approval by one of the configured roles."""
     check(actor, "purchasing.request")
     _positive(qty, "qty")
@@ -128,6 +129,7 @@ def request_raise(*, actor: Actor, product_id: int, qty: Decimal, needed_by: dat
     pr = PurchaseRequest.objects.create(
         number=next_number("PR"), product_id=product_id, qty=qty, needed_by=needed_by,
         supplier_id=supplier_id, order_id=order_id, source=source, reason=reason.strip()[:300],
+        evidence=evidence or {},
         raised_at=now, raised_by=actor.label[:150], raised_by_user=actor.user)
     append_event(subject_type=SUBJECT_REQUEST, subject_id=pr.pk, action=events.REQUEST_RAISED,
                  actor=actor, data={"number": pr.number, "product_id": product_id, "qty": str(qty),

@@ -20,11 +20,13 @@ from django.utils.translation import gettext as _
 from orderhub.catalog.models import Customer
 from orderhub.core.permissions import KPI_AUDIENCES
 from orderhub.kpis import selectors
+from orderhub.kpis.names import Names
 from orderhub.kpis.selectors import KpiFilter
 from orderhub.workflow.models import WorkflowDefinition
-from orderhub.workflow.services import compiled
 
 from .labels import CHANNEL_LABELS
+
+__all__ = ["Names"]  # re-exported: the words moved to kpis.names (the daily report uses them)
 
 #: which panels each audience's dashboard shows, in order
 AUDIENCE_PANELS = {
@@ -82,37 +84,6 @@ def hours(seconds: float | None) -> float | None:
 
 def percent(rate: float | None) -> str:
     return _("No data yet") if rate is None else f"{rate * 100:.1f}%"
-
-
-class Names:
-    """Words for codes: workflows, stages (per workflow), customers, ticket kinds."""
-
-    def __init__(self) -> None:
-        self.workflows: dict[str, str] = {}
-        self.stages: dict[tuple[str, str], str] = {}
-        self.kinds: dict[str, str] = {"exception": _("Exception")}
-        for wf in WorkflowDefinition.objects.filter(is_current=True).order_by("code"):
-            flow = compiled(wf)
-            self.workflows[wf.code] = f"{wf.code} {wf.name}"
-            for code, st in flow.stages.items():
-                self.stages[(wf.code, code)] = str(st.spec.name)
-            for kind, t in flow.tickets.items():
-                self.kinds.setdefault(kind, str(t.spec.name))
-        self.customers = dict(Customer.objects.values_list("code", "name"))
-
-    def stage(self, workflow: str | None, stage: str | None) -> str:
-        if not stage:
-            return "—"
-        return self.stages.get((workflow or "", stage), stage)
-
-    def workflow(self, code: str | None) -> str:
-        return self.workflows.get(code or "", code or "—")
-
-    def customer(self, code: str | None) -> str:
-        return self.customers.get(code or "", code or "—")
-
-    def kind(self, code: str | None) -> str:
-        return self.kinds.get(code or "", code or "—")
 
 
 def orders_url(**params: Any) -> str:

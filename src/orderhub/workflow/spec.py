@@ -192,6 +192,9 @@ class StageSpec(_Strict):
     # from this stage on, the order's header and ship-to can no longer be edited (e.g. shipped);
     # a final stage and a closed order lock edits too
     locks_edits: bool = False
+    # who approves a change request while the order is at this stage (default: the stage's
+    # owner role); ``WorkflowSpec.change_amount_approvers`` join when the amount changes
+    change_approvers: list[str] | None = None
     # what customers see (portal, tracking links): a name and a sentence for the stage (defaults:
     # the stage's name and a sentence by its place), or hidden: shown as the visible stage before
     customer_label: str | None = Field(default=None, min_length=1, max_length=40)
@@ -207,6 +210,8 @@ class WorkflowSpec(_Strict):
     due_soon: DueSoonSpec = DEFAULT_DUE_SOON
     stages: list[StageSpec] = Field(min_length=1)
     tickets: list[TicketKindSpec] = []
+    # who also approves a change request that changes the order's total
+    change_amount_approvers: list[str] = ["finance"]
 
 
 @dataclass(frozen=True)
@@ -308,6 +313,10 @@ def compile_workflow(data: dict[str, Any]) -> CompiledWorkflow:
     compiled = {st.code: _compile_stage(f"stages[{i}]({st.code})", st, codes, fault)
                 for i, st in enumerate(spec.stages)}
     tickets = _compile_tickets(spec.tickets, fault)
+    for role in spec.change_amount_approvers:
+        if role not in ROLES:
+            fault("change_amount_approvers", _("Unknown role '%(role)s' at %(where)s. Known roles: %(known)s.")
+                  % {"role": role, "where": "change_amount_approvers", "known": ", ".join(ROLES)})
     if not any(s.final for s in spec.stages):
         fault("stages", _("No stage is final: an order could never finish."))
     if spec.initial in codes:
@@ -348,6 +357,10 @@ def _compile_stage(where: str, st: StageSpec, codes: list[str], fault: Fault) ->
         fault(f"{where}.next", _("Final stage '%(stage)s' cannot lead anywhere.") % {"stage": st.code})
     if not st.final and not st.next:
         fault(f"{where}.next", _("Stage '%(stage)s' is not final and leads nowhere.") % {"stage": st.code})
+    for role in st.change_approvers or []:
+        if role not in ROLES:
+            fault(f"{where}.change_approvers", _("Unknown role '%(role)s' at %(where)s. Known roles: %(known)s.")
+                  % {"role": role, "where": where, "known": ", ".join(ROLES)})
     guards = tuple(_compile_guard(f"{where}.guards[{j}]({g.code})", g, fault)
                    for j, g in enumerate(st.guards))
     ladder = _compile_ladder(st.escalation, f"{where}.escalation", fault,

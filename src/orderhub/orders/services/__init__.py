@@ -6,6 +6,12 @@ change, the snapshot) in one transaction.
 
 from .attachments import MAX_ATTACHMENT_BYTES, order_attach
 from .batch_moves import BatchMove, order_transition_batch
+from .change_requests import (
+    approvers_for,
+    change_request_decide,
+    change_request_raise,
+    pending_roles,
+)
 from .changes import (
     EDITABLE_FIELDS,
     edit_refusal,
@@ -44,4 +50,5 @@ __all__ = [
     "BatchMove", "order_transition_batch", "OverdueStage", "stage_instances_mark_overdue",
     "order_deadlines_recompute", "Preview", "order_preview",
     "LineChange", "order_lines_change", "order_restore", "restorable_snapshot", "reservations_expire",
+    "approvers_for", "change_request_decide", "change_request_raise", "pending_roles",
 ]

@@ -41,6 +41,7 @@ from orderhub.workflow.services import compiled
 from orderhub.workflow.spec import CompiledStage, CompiledWorkflow
 
 from .. import events
+from ..editing import frozen_refusal
 from ..facts import OrderFacts
 from ..hooks import OrderChange
 from ..kitting import bom_items, bom_requirements
@@ -207,6 +208,9 @@ class _Batch:
             return BatchMove(number, REFUSED, order=order, error=exc)
 
     def _enter(self, order: Order, lines: list[OrderLine]) -> BatchMove:
+        frozen = frozen_refusal(order)     # a change request awaits approval: 变更审批中
+        if frozen:
+            raise DomainError("change_pending", frozen, status=409)
         if order.on_hold:
             raise Blocked([Problem("on_hold", _("Order is on hold: %(reason)s") % {"reason": order.hold_reason})])
         wf = compiled(order.workflow_id)

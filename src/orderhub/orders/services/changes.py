@@ -175,10 +175,9 @@ def _from_address_book(order: Order | str, changes: dict[str, Any]) -> dict[str,
 _UPDATE_FIELDS = (*EDITABLE_FIELDS, "version", "updated_at", "audit_seq", "audit_head")
 
 
-def order_update(*, order: Order | str, changes: dict[str, Any], actor: Actor, reason: str = "") -> Order:
-    """Change header fields and the ship-to address while the order's stage allows it
-    (``edit_refusal``). The event records each field's before and after; a snapshot of the
-    whole order is kept at the new version, as at a stage change."""
+def clean_header(order: Order | str, changes: dict[str, Any]) -> dict[str, Any]:
+    """``changes`` checked as header changes (``ship_to_address_id`` turned into the three
+    ship-to fields): 422 naming each field that may not be changed or has a bad value."""
     changes = _from_address_book(order, changes)
     unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
     if unknown:
@@ -187,6 +186,29 @@ def order_update(*, order: Order | str, changes: dict[str, Any], actor: Actor, r
     problems = _update_problems(changes)
     if problems:
         raise ValidationFailed("invalid", problems[0].message, problems=problems)
+    return changes
+
+
+def apply_header(order: Order, changes: dict[str, Any]) -> dict[str, list[Any]]:
+    """Set the (clean) header ``changes`` on ``order``; returns {field: [before, after]} of
+    those that differ."""
+    diff = {}
+    for key, value in changes.items():
+        if key == "tags":
+            value = sorted(set(value))
+        elif isinstance(value, str):
+            value = value.strip()
+        if getattr(order, key) != value:
+            diff[key] = [getattr(order, key), value]
+            setattr(order, key, value)
+    return diff
+
+
+def order_update(*, order: Order | str, changes: dict[str, Any], actor: Actor, reason: str = "") -> Order:
+    """Change header fields and the ship-to address while the order's stage allows it
+    (``edit_refusal``). The event records each field's before and after; a snapshot of the
+    whole order is kept at the new version, as at a stage change."""
+    changes = clean_header(order, changes)
     if not (actor.has_perm("orders.add_order") or actor.has_perm("orders.hold_order")):
         raise PermissionDenied("permission_denied", _("You may not change orders."))
     number = order if isinstance(order, str) else order.number
@@ -195,15 +217,7 @@ def order_update(*, order: Order | str, changes: dict[str, Any], actor: Actor, r
         refusal = edit_refusal(locked)
         if refusal:
             raise DomainError("not_editable", refusal, status=409)
-        diff = {}
-        for key, value in changes.items():
-            if key == "tags":
-                value = sorted(set(value))
-            elif isinstance(value, str):
-                value = value.strip()
-            if getattr(locked, key) != value:
-                diff[key] = [getattr(locked, key), value]
-                setattr(locked, key, value)
+        diff: dict[str, Any] = apply_header(locked, changes)
         if not diff:
             raise DomainError("no_change", _("Nothing to change."), status=409)
         now = clock.now()

@@ -346,6 +346,7 @@ def _write(order: Order, edit: _Edit, wf: CompiledWorkflow, *, actor: Actor, now
     ev = next_event(order, action=extra.action, actor=actor, now=now, changes=changes,
                     data={**extra.data, "lines": edit.summary(), **stock}, reason=reason)
     write_order_change(order, (*_FIELDS, *extra.header), event=ev, snapshot=make_snapshot(order, lines, now))
-    publish = events.order_restored if extra.action == events.ORDER_RESTORED else events.order_lines_changed
+    publish = {events.ORDER_RESTORED: events.order_restored,
+               events.ORDER_CHANGE_APPLIED: events.order_change_applied}.get(extra.action, events.order_lines_changed)
     publish(order=order, actor=actor, at=now, event=ev, lines=lines)
     return order

@@ -101,15 +101,22 @@ def ticket_resolve(*, ticket: Ticket | int, resolution: str, actor: Actor,
                                    % {"role": t.owner_role})
         if t.status != Ticket.Status.OPEN:
             raise DomainError("ticket_closed", _("The ticket is already resolved."), status=409)
-        now = clock.now()
-        t.status, t.resolution, t.resolved_at, t.resolved_by = (
-            Ticket.Status.RESOLVED, resolution, now, actor.label[:150])
-        t.save(update_fields=["status", "resolution", "resolved_at", "resolved_by"])
-        ev = next_event(locked, action=events.TICKET_RESOLVED, actor=actor, now=now,
-                        changes={"status": ["open", "resolved"]},
-                        data={"ticket": t.pk, "kind": t.kind, "title": t.title, "resolution": resolution,
-                              **(extra or {})})
-        locked.save(update_fields=["audit_seq", "audit_head"])
-        ev.save(force_insert=True)
-        events.ticket_resolved(order=locked, actor=actor, at=now, event=ev, ticket=t)
-        return t
+        return close_ticket(locked, t, resolution, actor, extra)
+
+
+def close_ticket(locked: Order, t: Ticket, resolution: str, actor: Actor,
+                 extra: dict[str, object] | None = None) -> Ticket:
+    """Resolve the open ticket ``t`` of the locked order ``locked`` (the caller checked who may):
+    the event in the order's history, published (its rungs are cancelled)."""
+    now = clock.now()
+    t.status, t.resolution, t.resolved_at, t.resolved_by = (
+        Ticket.Status.RESOLVED, resolution, now, actor.label[:150])
+    t.save(update_fields=["status", "resolution", "resolved_at", "resolved_by"])
+    ev = next_event(locked, action=events.TICKET_RESOLVED, actor=actor, now=now,
+                    changes={"status": ["open", "resolved"]},
+                    data={"ticket": t.pk, "kind": t.kind, "title": t.title, "resolution": resolution,
+                          **(extra or {})})
+    locked.save(update_fields=["audit_seq", "audit_head"])
+    ev.save(force_insert=True)
+    events.ticket_resolved(order=locked, actor=actor, at=now, event=ev, ticket=t)
+    return t

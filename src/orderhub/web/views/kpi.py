@@ -5,6 +5,7 @@ from), each chart with its table, its drill-down to the order list and an Excel 
 from __future__ import annotations
 
 from django import forms
+from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,12 +15,15 @@ from django.utils.translation import gettext_lazy
 
 from orderhub.core import clock
 from orderhub.core.downloads import download_response
-from orderhub.core.permissions import KPI_AUDIENCES, kpi_audience
+from orderhub.core.errors import DomainError
+from orderhub.core.permissions import KPI_AUDIENCES, allowed, kpi_audience
+from orderhub.core.roles import ROLES
+from orderhub.kpis import report, services
 from orderhub.kpis.exports import table_workbook
 from orderhub.kpis.selectors import KpiFilter
 
 from .. import kpi_panels
-from .common import actor_for, requires
+from .common import actor_for, refused, requires
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -68,7 +72,8 @@ def kpi_dashboard(request, audience: str):
         "form": form, "f": f, "panels": panels, "figures": figures, "audience": audience,
         "tabs": [(a, labels[a], reverse("web:kpi_dashboard", args=[a]) + ("?" + query if query else ""))
                  for a in KPI_AUDIENCES],
-        "audience_label": labels[audience], "query": query,
+        "audience_label": labels[audience], "query": query, "today": timezone.localdate(f.now),
+        "can_set_report": allowed(actor_for(request), "notify.manage"),
         "charts": [{"id": p.code, **p.chart} for p in panels if p.chart and p.rows],
     })
 
@@ -96,3 +101,45 @@ def kpi_export(request, panel: str):
     content = table_workbook(title=p.title, lines=lines, columns=p.columns, rows=p.rows, now=f.now)
     return download_response(content, filename=f"kpi-{panel}-{f.start:%Y%m%d}-{f.end:%Y%m%d}.xlsx",
                              fallback="kpi.xlsx", content_type=XLSX)
+
+
+class ReportDateForm(forms.Form):
+    date = forms.DateField(label=gettext_lazy("日报日期"), required=False,
+                           widget=forms.DateInput(attrs={"type": "date"}))
+
+
+@requires("kpis.view")
+def kpi_daily_report(request, ext: str):
+    """The daily report of ``?date=`` (default today) as PDF or its Excel twin."""
+    form = ReportDateForm(request.GET or None)
+    day = (form.cleaned_data.get("date") if form.is_valid() else None) or timezone.localdate(clock.now())
+    if ext == "pdf":
+        content, ctype = report.daily_pdf(day), "application/pdf"
+    else:
+        content, ctype = report.daily_xlsx(day), XLSX
+    return download_response(content, filename=report.filename(day, ext), fallback=f"daily-report.{ext}",
+                             content_type=ctype)
+
+
+class ReportSettingForm(forms.Form):
+    enabled = forms.BooleanField(label=gettext_lazy("按时发送日报"), required=False)
+    send_at = forms.TimeField(label=gettext_lazy("发送时间"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    roles = forms.MultipleChoiceField(label=gettext_lazy("接收角色"), required=False,
+                                      widget=forms.CheckboxSelectMultiple,
+                                      choices=[(k, v) for k, v in ROLES.items()])
+
+
+@requires("notify.manage")
+def kpi_report_setting(request):
+    """When and to which roles the daily report is mailed (an admin's setting)."""
+    s = services.daily_report_setting()
+    form = ReportSettingForm(request.POST or None, initial={"enabled": s.enabled, "send_at": s.send_at,
+                                                            "roles": s.roles})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.daily_report_setting_save(actor=actor_for(request), **form.cleaned_data)
+        except DomainError as e:
+            return refused(request, e, "web:kpi_report_setting")
+        messages.success(request, _("日报设置已保存。"))
+        return redirect("web:kpi_report_setting")
+    return render(request, "web/kpi/report_setting.html", {"form": form, "setting": s})

@@ -23,9 +23,17 @@ from orderhub.core.errors import DomainError, NotFound, PermissionDenied
 from orderhub.core.models import AuditEvent
 from orderhub.orders import services
 from orderhub.orders.boards import label_stages
-from orderhub.orders.editing import edit_refusal
+from orderhub.orders.editing import edit_refusal, pending_change_request
 from orderhub.orders.inputs import LineInput, OrderInput
-from orderhub.orders.models import Attachment, Order, OrderLine, Snapshot, StageInstance
+from orderhub.orders.models import (
+    Attachment,
+    ChangeRequest,
+    Order,
+    OrderLine,
+    Snapshot,
+    StageInstance,
+)
+from orderhub.orders.safety import order_alerts as safety_alerts
 from orderhub.orders.selectors import (
     DeferredJoinList,
     get_order,
@@ -143,6 +151,7 @@ def _detail_context(request, order: Order) -> dict:
     sees_purchasing = is_open and permissions.allowed(actor, "purchasing.view")
     return {
         "shortages": order_shortages(order, [*lines]) if sees_purchasing else [],
+        "safety_alerts": safety_alerts(order, [*lines]) if is_open else [],
         "may_request_purchase": sees_purchasing and permissions.allowed(actor, "purchasing.request"),
         "order": order, "lines": lines, "stages": stages, "events": events, "snapshots": snapshots,
         "attachments": attachments, "current": current.spec, "next_stages": next_stages,
@@ -156,6 +165,9 @@ def _detail_context(request, order: Order) -> dict:
         "alerts": order_alerts(order),
         "may_edit": permissions.allowed(actor, "orders.update"),
         "may_edit_lines": permissions.allowed(actor, "orders.edit_lines"), "edit_refusal": edit_refusal(order, wf),
+        "may_request_change": permissions.allowed(actor, "orders.change_request"),
+        "change_requests": list(ChangeRequest.objects.filter(order=order)[:5]),
+        "pending_change": pending_change_request(order),
     }
 
 

@@ -20,11 +20,13 @@ from orderhub.catalog.models import Product
 from orderhub.core import permissions
 from orderhub.core.errors import DomainError, ValidationFailed
 from orderhub.inventory.models import Warehouse
+from orderhub.orders.safety import safety_overview
 from orderhub.orders.shortages import raise_for_shortage, shortage_overview
 from orderhub.purchasing import selectors, services
 from orderhub.purchasing.imports import erp_import
 from orderhub.purchasing.links import order_ids
-from orderhub.purchasing.models import PurchaseOrder, PurchaseRequest, Supplier
+from orderhub.purchasing.models import PurchaseOrder, PurchaseRequest, ReplenishmentRule, Supplier
+from orderhub.purchasing.replenishment import rule_get, rule_save
 
 from .common import actor_for, refused, requires
 
@@ -239,7 +241,8 @@ def import_receipts(request):
 @requires("purchasing.view")
 def shortages(request):
     """Every material short for the open orders that hold no stock yet."""
-    return render(request, "web/purchasing/shortages.html", {"rows": shortage_overview()})
+    return render(request, "web/purchasing/shortages.html", {"rows": shortage_overview(),
+                                                             "safety": safety_overview()})
 
 
 @requires("purchasing.request")
@@ -253,3 +256,43 @@ def order_purchase_request(request, number: str):
         return refused(request, e, back)
     messages.success(request, _("采购申请 %(n)s 已提交，等待审批。") % {"n": pr.number})
     return redirect(back)
+
+
+@requires("purchasing.view")
+def purchase_request_detail(request, number: str):
+    """One purchase request; the replenishment rule's evidence when the rule raised it."""
+    pr = (PurchaseRequest.objects.select_related("product", "supplier", "order", "purchase_order")
+          .filter(number=number).first())
+    if pr is None:
+        raise Http404
+    actor = actor_for(request)
+    return render(request, "web/purchasing/request.html", {
+        "pr": pr, "evidence": pr.evidence or None,
+        "may_approve": pr.status == PurchaseRequest.Status.PENDING and permissions.allowed(actor, "purchasing.approve")})
+
+
+@requires("purchasing.order")
+@require_POST
+def replenishment_rule_save(request):
+    back = reverse("web:purchasing_replenishment")
+    p = request.POST
+    try:
+        rule_save(actor=actor_for(request), multiple=_decimal(p.get("multiple", ""), "multiple"),
+                  days=int(p.get("days") or 0), peers=p.get("peers", ""), enabled=p.get("enabled") == "on")
+    except ValueError:
+        return refused(request, ValidationFailed("invalid", _("连续天数必须是整数。")), back)
+    except DomainError as e:
+        return refused(request, e, back)
+    messages.success(request, _("补货规则已保存。"))
+    return redirect(back)
+
+
+@requires("purchasing.view")
+def replenishment_rule(request):
+    """The replenishment rule's numbers; purchasers and admins change them here."""
+    actor = actor_for(request)
+    return render(request, "web/purchasing/replenishment.html", {
+        "rule": rule_get(), "peer_choices": ReplenishmentRule.Peers.choices,
+        "may_edit": permissions.allowed(actor, "purchasing.order"),
+        "raised": PurchaseRequest.objects.filter(source=PurchaseRequest.Source.REPLENISHMENT)
+        .select_related("product")[:20]})
