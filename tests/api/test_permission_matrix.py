@@ -69,6 +69,8 @@ API = {
     ("POST", "/api/catalog/customers/{code}/addresses"): ADMIN,     # the address book: who edits customers
     ("PUT", "/api/catalog/customers/{code}/addresses/{address_id}"): ADMIN,
     ("POST", "/api/catalog/customers/{code}/addresses/{address_id}/delete"): ADMIN,
+    ("GET", "/api/catalog/customers/{code}/prices"): ADMIN,         # price lists: who edits customers
+    ("PUT", "/api/catalog/customers/{code}/prices"): ADMIN,
     ("GET", "/api/orders/{number}"): SEE,
     ("PATCH", "/api/orders/{number}"): HOLD,          # header fields: creators and holders
     ("POST", "/api/orders/{number}/lines"): CREATE,    # lines: creators (prices: the price permission)
@@ -295,6 +297,8 @@ WEB = {
     ("POST", "settings/customers/<str:code>/"): ADMIN,
     ("GET", "settings/customers/<str:code>/addresses"): ADMIN,
     ("POST", "settings/customers/<str:code>/addresses"): ADMIN,
+    ("GET", "settings/customers/<str:code>/prices"): ADMIN,
+    ("POST", "settings/customers/<str:code>/prices"): ADMIN,
     ("GET", "settings/products/"): ADMIN,
     ("GET", "settings/products/<str:sku>/"): ADMIN,
     ("POST", "settings/products/<str:sku>/"): ADMIN,
@@ -512,6 +516,7 @@ def _web_url(pattern: str, ids: dict) -> str:
         "settings/customers/<str:code>/": "/settings/customers/C001/",
         "settings/customers/<str:code>/aliases": "/settings/customers/C001/aliases",
         "settings/customers/<str:code>/addresses": "/settings/customers/C001/addresses",
+        "settings/customers/<str:code>/prices": "/settings/customers/C001/prices",
         "settings/intake/<str:code>/": "/settings/intake/taobao/",
         "settings/intake/<str:code>/secret": "/settings/intake/taobao/secret",
         "settings/products/<str:sku>/": "/settings/products/HSG-100/",

@@ -1,8 +1,9 @@
 """Catalog API (mounted at /api/catalog): finding customers and products for order forms, and
-customers' ship-to addresses."""
+customers' ship-to addresses and price lists."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -17,6 +18,7 @@ from orderhub.core.http.schemas import ERRORS, STRICT, Line
 
 from . import picking, services
 from .models import Customer
+from .prices import customer_prices
 from .selectors import customer_addresses
 
 router = Router(tags=["catalog"])
@@ -130,3 +132,45 @@ def delete_address(request: ActorRequest, code: CustomerCode, address_id: int) -
     with transaction.atomic():
         services.customer_address_delete(customer=code, address_id=address_id, actor=request.actor)
     return _addresses(code)
+
+
+# --------------------------------------------------------------------------- customer prices
+
+
+class PriceRow(Schema):
+    """One price: ``unit_price`` for ``sku`` from ``min_qty`` base units up, valid from/to the
+    dates (inclusive; null: open)."""
+
+    model_config = STRICT
+
+    sku: Annotated[Line, Field(min_length=1, max_length=64)]
+    min_qty: Decimal = Field(Decimal("0"), ge=0, description="Quantity break, in the product's base unit")
+    unit_price: Decimal = Field(ge=0)
+    valid_from: date | None = None
+    valid_to: date | None = None
+
+
+def _price_rows(code: str) -> list[dict[str, Any]]:
+    customer = Customer.objects.filter(code=code.strip().upper()).first()
+    if customer is None:
+        raise NotFound("customer_not_found", _("Unknown customer '%(code)s'.") % {"code": code})
+    return [{"sku": r.product.sku, "min_qty": r.min_qty, "unit_price": r.unit_price,
+             "valid_from": r.valid_from, "valid_to": r.valid_to} for r in customer_prices(customer)]
+
+
+@router.get("/customers/{code}/prices", auth=requires("settings.customers"),
+            response={200: list[PriceRow], **ERRORS})
+def list_prices(request: ActorRequest, code: CustomerCode) -> list[dict[str, Any]]:
+    """The customer's price list (expired and future rows too): the default unit price of its
+    order lines and the price that needs no `orders.change_price`."""
+    return _price_rows(code)
+
+
+@router.put("/customers/{code}/prices", auth=requires("settings.customers"),
+            response={200: list[PriceRow], **ERRORS})
+def put_prices(request: ActorRequest, code: CustomerCode, payload: list[PriceRow]) -> list[dict[str, Any]]:
+    """Replace the customer's price list. 422: unknown SKU, negative number, end before start;
+    404: unknown customer."""
+    with transaction.atomic():
+        services.customer_prices_save(customer=code, rows=[r.model_dump() for r in payload], actor=request.actor)
+    return _price_rows(code)

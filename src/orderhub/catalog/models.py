@@ -174,3 +174,29 @@ class Substitute(models.Model):
 
     def __str__(self) -> str:
         return f"{self.substitute_id} for {self.product_id}"
+
+
+class CustomerPrice(models.Model):
+    """A customer's price for a product from ``min_qty`` (base units) up, valid from/to the given
+    dates (inclusive; empty: open). The row with the largest ``min_qty`` not above the line's
+    quantity among those valid on the day wins; none: the list price (``catalog.prices``).
+    Written only through ``catalog.prices.customer_prices_save``."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="prices")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    min_qty = models.DecimalField(_("from quantity"), default=Decimal("0"), **QTY)
+    unit_price = models.DecimalField(_("unit price"), max_digits=16, decimal_places=4)
+    valid_from = models.DateField(_("valid from"), null=True, blank=True)
+    valid_to = models.DateField(_("valid to"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("customer price")
+        verbose_name_plural = _("customer prices")
+        ordering = ["product__sku", "min_qty", "valid_from"]
+        constraints = [
+            models.CheckConstraint(condition=Q(unit_price__gte=0) & Q(min_qty__gte=0),
+                                   name="customer_price_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} ≥{self.min_qty}: {self.unit_price}"

@@ -24,6 +24,7 @@ from orderhub.core.errors import Problem
 from orderhub.core.text import unstorable
 
 from .models import Customer, CustomerAddress, Product, UnitConversion
+from .prices import PriceBook, price_book
 
 
 def active_customers() -> QuerySet[Customer]:
@@ -83,6 +84,14 @@ class MasterData:
     asked_owners: set[str] = field(default_factory=set)
     # customer id -> (receiver, phone, address) of its default address, or None: filled on demand
     ship_to: dict[int, tuple[str, str, str] | None] = field(default_factory=dict)
+    # customer id -> its prices valid today (``catalog.prices``): filled on demand
+    prices: dict[int, PriceBook] = field(default_factory=dict)
+
+    def price_book(self, customer: Customer) -> PriceBook:
+        """The customer's prices valid today, looked up once per customer and run."""
+        if customer.pk not in self.prices:
+            self.prices[customer.pk] = price_book(customer.pk)
+        return self.prices[customer.pk]
 
     def default_ship_to(self, customer: Customer) -> tuple[str, str, str] | None:
         """The customer's default delivery address (receiver, phone, address), if it has one;

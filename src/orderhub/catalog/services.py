@@ -19,10 +19,11 @@ from orderhub.core.text import column_fault, unstorable
 
 from .addresses import customer_address_delete, customer_address_save
 from .models import BomItem, Customer, Product, UnitConversion
+from .prices import customer_prices_save
 
 # ship-to addresses are written in ``addresses`` and reached here, with the other master data
-__all__ = ["customer_address_delete", "customer_address_save", "customer_save", "product_save",
-           "sales_owner_by_username"]
+__all__ = ["customer_address_delete", "customer_address_save", "customer_prices_save", "customer_save",
+           "product_save", "sales_owner_by_username"]
 
 CUSTOMER_FIELDS = ("name", "tier", "credit_limit", "unpaid_amount", "sales_owner", "mobile", "email",
                    "wechat_openid", "is_active")

@@ -231,11 +231,14 @@ def kpi_audience(actor: Actor | None) -> str | None:
 
 # --------------------------------------------------------------------------- prices
 
-def standard_unit_price(*, customer: Any, product: Any) -> Decimal:
+def standard_unit_price(*, customer: Any, product: Any, prices: Any = None, base_qty: Any = None) -> Decimal:
     """The unit price anyone creating an order may set on a line of ``product`` for ``customer``
-    without ``orders.change_price``. Today the product's list price; a customer price list plugs
-    in here, and only here."""
-    return product.list_price
+    without ``orders.change_price``: the customer's price for the line's quantity when the
+    caller passes the customer's ``prices`` (a ``catalog.prices.PriceBook``, looked up by the
+    layer that may read the catalog), else the product's list price."""
+    if prices is not None and base_qty is not None:
+        return Decimal(prices.price(product, base_qty))
+    return Decimal(product.list_price)
 
 
 def _money(value: Decimal) -> str:
@@ -243,16 +246,18 @@ def _money(value: Decimal) -> str:
     return str(cents if cents == value else value.normalize())
 
 
-def check_line_prices(*, actor: Actor, customer: Any, lines: Iterable[Any]) -> None:
+def check_line_prices(*, actor: Actor, customer: Any, lines: Iterable[Any], prices: Any = None) -> None:
     """Refuse (403) lines whose unit price differs from the standard price, each named by its
     field (``lines[2].unit_price``), unless ``actor`` may change prices. Machine intake runs as
     its channel's system actor and keeps the prices its mapping carries (a marketplace's paid
-    price). ``lines``: order lines with ``line_no`` (1-based), ``product`` and ``unit_price``."""
+    price). ``lines``: order lines with ``line_no`` (1-based), ``product``, ``base_qty`` and
+    ``unit_price``; ``prices``: the customer's ``PriceBook`` (None: list prices)."""
     if actor.is_system or allowed(actor, "orders.change_price"):
         return
     problems = []
     for ln in lines:
-        standard = standard_unit_price(customer=customer, product=ln.product)
+        standard = standard_unit_price(customer=customer, product=ln.product, prices=prices,
+                                       base_qty=getattr(ln, "base_qty", None))
         if ln.unit_price != standard:
             problems.append(Problem(
                 "price_not_allowed",

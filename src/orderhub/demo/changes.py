@@ -1,4 +1,4 @@
-"""The demo's changed orders (issue 15): ship-to address books, an order whose lines were
+"""The demo's changed orders (issue 15): ship-to address books, a customer price list (19.6), an order whose lines were
 changed after a customer call, one restored to its first version, one with a change request
 pending approval (so frozen). All through the services."""
 
@@ -7,7 +7,9 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from orderhub.catalog.services import customer_address_save
+from django.utils import timezone
+
+from orderhub.catalog.services import customer_address_save, customer_prices_save
 from orderhub.core.actors import Actor
 from orderhub.core.errors import DomainError
 from orderhub.orders import services
@@ -27,6 +29,13 @@ def demo_addresses(system: Actor) -> None:
         for label, receiver, phone, address in rows:
             customer_address_save(customer=code, data={"label": label, "receiver": receiver, "phone": phone,
                                                        "address": address}, actor=system)
+    # C0101's price list from the day the demo is loaded (back-dated orders keep list prices)
+    today = timezone.localdate(timezone.now())
+    customer_prices_save(customer="C0101", actor=system, rows=[
+        {"sku": "SNS-HSG-0231", "min_qty": "0", "unit_price": "40", "valid_from": today},
+        {"sku": "SNS-HSG-0231", "min_qty": "500", "unit_price": "38", "valid_from": today},
+        {"sku": "SNS-CVR-0112", "min_qty": "1000", "unit_price": "8.20", "valid_from": today,
+         "valid_to": today + timedelta(days=90)}])
 
 
 def demo_changes(actors: dict[str, Actor]) -> list[str]:

@@ -78,8 +78,15 @@ def _build(data: OrderInput, lk: MasterData, actor: Actor) -> tuple[Order, list[
     order, lines, problems = _assemble(data, lk)
     if problems or order is None:
         raise ValidationFailed("invalid", problems[0].message, problems=problems)
-    check_line_prices(actor=actor, customer=order.customer, lines=lines)  # 403 naming lines[i].unit_price
+    check_line_prices(actor=actor, customer=order.customer, lines=lines,  # 403 naming lines[i].unit_price
+                      prices=lk.price_book(order.customer))
     return order, lines
+
+
+def _default_price(lk: MasterData, customer: Customer | None, product: Any, base_qty: Decimal) -> Decimal:
+    """A line's unit price when none is given: the customer's price for the quantity (its price
+    list, valid today), else the list price."""
+    return lk.price_book(customer).price(product, base_qty) if customer is not None else product.list_price
 
 
 def _assemble(data: OrderInput, lk: MasterData) -> tuple[Order | None, list[OrderLine], list[Problem]]:
@@ -135,7 +142,7 @@ def _assemble(data: OrderInput, lk: MasterData) -> tuple[Order | None, list[Orde
         if base_qty >= MAX_QTY:
             problems.append(Problem("out_of_range", _("Quantity is too large."), field=f"lines[{i}].qty"))
             continue
-        price = product.list_price if ln.unit_price is None else ln.unit_price
+        price = _default_price(lk, customer, product, base_qty) if ln.unit_price is None else ln.unit_price
         if not price.is_finite() or price < 0:
             problems.append(Problem("invalid_price", _("Unit price cannot be negative."),
                                     field=f"lines[{i}].unit_price"))

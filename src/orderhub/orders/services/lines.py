@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils.translation import gettext as _
 
+from orderhub.catalog.prices import price_book
 from orderhub.catalog.selectors import MasterData, master_data, to_base_qty
 from orderhub.core import clock
 from orderhub.core.actors import Actor
@@ -228,7 +229,8 @@ def _check_prices(actor: Actor, order: Order, edit: _Edit) -> None:
     if not edit.priced:
         return
     try:
-        check_line_prices(actor=actor, customer=order.customer, lines=[ln for _i, ln in edit.priced])
+        check_line_prices(actor=actor, customer=order.customer, lines=[ln for _i, ln in edit.priced],
+                          prices=price_book(order.customer_id))
     except PermissionDenied as exc:
         where = {f"lines[{ln.line_no - 1}].unit_price": f"changes[{i}].unit_price" for i, ln in edit.priced}
         exc.problems = [replace(p, field=where.get(p.field or "", p.field)) for p in exc.problems]

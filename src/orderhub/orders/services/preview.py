@@ -55,7 +55,8 @@ def order_preview(*, data: OrderInput, actor: Actor) -> Preview:
         errors.extend(e.problems)
     if order is not None and lines:
         try:
-            check_line_prices(actor=actor, customer=order.customer, lines=lines)
+            check_line_prices(actor=actor, customer=order.customer, lines=lines,
+                              prices=lk.price_book(order.customer))
         except DomainError as e:
             errors.extend(e.problems)
     total = sum((ln.amount for ln in lines), Decimal("0"))
