@@ -184,5 +184,3 @@ def sales_owner_by_username(username: str | None) -> User | None:
                                                  field="sales_owner")])
     return user
 
-
-__all__ = ["customer_save", "product_save", "sales_owner_by_username"]
