@@ -193,8 +193,9 @@ def test_hold_update_cancel_are_two_statements_and_keep_the_intake(company):
         counts.append(len(ctx.captured_queries))
     # lock (order + customer + workflow [+ lines]) and one write (+ savepoint pair); cancel
     # also asks for the order's active reservations (none here) and cancels its pending
-    # escalation rungs (rules app, order hooks)
-    assert counts == [4, 4, 4, 6], counts
+    # escalation rungs (rules app, order hooks); an update first asks whether a change request
+    # freezes the order
+    assert counts == [4, 4, 5, 6], counts
     order = Order.objects.get(pk=created.pk)
     assert order.intake == intake and order.remarks == "改过" and order.status == "cancelled"
     assert order.version == 5 and order.audit_seq == 5

@@ -65,7 +65,8 @@ def test_create_queries_do_not_grow_with_lines(company, many_products):
         # stage + event + snapshot in another (+ the savepoint pair of a test's transaction),
         # + the notification hub's outbox INSERT for the first stage's owner (order hooks)
         # + the current remark-tag and triage rules (one lookup: orders.input_filters)
-        assert counts[1:] == [6, 6], counts
+        # + the customer's price list (catalog.prices: the default line price)
+        assert counts[1:] == [7, 7], counts
 
 
 def test_batch_create_queries_do_not_grow_with_orders(company, many_products):
@@ -78,8 +79,8 @@ def test_batch_create_queries_do_not_grow_with_orders(company, many_products):
                              blocks=False))
     if connection.vendor == "postgresql":  # (SQLite has no ids before the INSERT: one order at a time)
         # master data, existing keys, one statement for every order (+ savepoint pair),
-        # + one outbox INSERT for the whole batch (order hooks)
-        assert counts == [6, 6], counts
+        # + one outbox INSERT for the whole batch (order hooks), + the customers' price lists
+        assert counts == [7, 7], counts
 
 
 def test_simple_move_is_one_write_statement(company, many_products):
@@ -91,8 +92,9 @@ def test_simple_move_is_one_write_statement(company, many_products):
     assert counts[0] == counts[1], counts
     if connection.vendor == "postgresql":
         # lock the order and read its lines in one statement, then order + stage out/in + event
-        # + snapshot in another (+ savepoint pair), + the outbox INSERT for the new stage's owner
-        assert counts == [5, 5], counts
+        # + snapshot in another (+ savepoint pair), + the outbox INSERT for the new stage's owner,
+        # + whether a change request freezes the order (orders.editing.pending_change_requests)
+        assert counts == [6, 6], counts
 
 
 @pytest.mark.parametrize("workflow,path", [
@@ -120,5 +122,5 @@ def test_guarded_reserving_move_does_not_grow_with_lines(company, many_products,
         # levels + reservations in one statement, then order + stage out/in + event + snapshot
         # in one (+ savepoint pair), + the outbox INSERT for the new stage's owner (order hooks),
         # + the safety stock check of the reserved products (inventory.safety: one query when
-        # nothing crosses)
-        assert counts[0] == 10, counts
+        # nothing crosses), + whether a change request freezes the order
+        assert counts[0] == 11, counts

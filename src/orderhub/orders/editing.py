@@ -17,10 +17,18 @@ def pending_change_request(order: Order) -> int | None:
             .values_list("pk", flat=True).first())
 
 
-def frozen_refusal(order: Order) -> str | None:
+def pending_change_requests(order_ids: list[int]) -> dict[int, int]:
+    """{order id: its pending change request's id} for the orders of a batch, in one query."""
+    return dict(ChangeRequest.objects.filter(order_id__in=order_ids, status=ChangeRequest.Status.PENDING)
+                .values_list("order_id", "pk"))
+
+
+def frozen_refusal(order: Order, pending: int | None = -1) -> str | None:
     """Why ``order`` may not move or change now because a change request awaits approval
-    ("变更审批中"), or None."""
-    pending = pending_change_request(order)
+    ("变更审批中"), or None. ``pending``: the pending request's id when the caller read it
+    already (a batch: ``pending_change_requests``), None for none; read here otherwise."""
+    if pending == -1:
+        pending = pending_change_request(order)
     if pending is None:
         return None
     # a Chinese source string: the words "变更审批中" are the reason people look for, in every language

@@ -41,7 +41,7 @@ from orderhub.workflow.services import compiled
 from orderhub.workflow.spec import CompiledStage, CompiledWorkflow
 
 from .. import events
-from ..editing import frozen_refusal
+from ..editing import frozen_refusal, pending_change_requests
 from ..facts import OrderFacts
 from ..hooks import OrderChange
 from ..kitting import bom_items, bom_requirements
@@ -161,6 +161,11 @@ class _Batch:
         return out
 
     @cached_property
+    def frozen(self) -> dict[int, int]:
+        """The batch's orders that a pending change request freezes (one query for all)."""
+        return pending_change_requests([o.pk for o, _ls in self.locked.values()])
+
+    @cached_property
     def open_amounts(self) -> dict[int, Decimal]:
         rows = (Order.objects.filter(customer_id__in={o.customer_id for o, _ls in self.locked.values()},
                                      status=Order.Status.OPEN)
@@ -208,7 +213,7 @@ class _Batch:
             return BatchMove(number, REFUSED, order=order, error=exc)
 
     def _enter(self, order: Order, lines: list[OrderLine]) -> BatchMove:
-        frozen = frozen_refusal(order)     # a change request awaits approval: 变更审批中
+        frozen = frozen_refusal(order, self.frozen.get(order.pk))   # 变更审批中: a change request awaits approval
         if frozen:
             raise DomainError("change_pending", frozen, status=409)
         if order.on_hold:
