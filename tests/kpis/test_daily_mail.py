@@ -97,7 +97,7 @@ def test_setting_page_and_api(company):
     s = daily_report_setting()
     assert (s.enabled, s.send_at, s.roles) == (True, time(6, 45), ["manager", "planner"])
     api = c.get("/api/kpis/daily-report/setting").json()
-    assert api == {"enabled": True, "send_at": "06:45:00", "roles": ["manager", "planner"]}
+    assert api == {"enabled": True, "send_at": "06:45", "roles": ["manager", "planner"]}
     r = c.put("/api/kpis/daily-report/setting", {"enabled": False, "send_at": "07:00", "roles": ["sales"]},
               content_type="application/json")
     assert r.status_code == 200 and r.json()["roles"] == ["sales"]

@@ -249,13 +249,14 @@ def daily_report_xlsx(request, q: Query[ReportQuery]) -> HttpResponseBase:
 
 class ReportSettingIO(Schema):
     enabled: bool = Field(description="whether the daily report is mailed")
-    send_at: time = Field(description="time of day it is mailed (business time zone), e.g. 08:00")
+    send_at: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                         description="time of day it is mailed (business time zone, HH:MM), e.g. 08:00")
     roles: list[str] = Field(description="role codes whose people receive it by e-mail, e.g. manager")
 
 
 def _setting_out() -> dict[str, Any]:
     s = services.daily_report_setting()
-    return {"enabled": s.enabled, "send_at": s.send_at, "roles": list(s.roles)}
+    return {"enabled": s.enabled, "send_at": s.send_at.strftime("%H:%M"), "roles": list(s.roles)}
 
 
 @router.get("/daily-report/setting", auth=requires("notify.manage"), response={200: ReportSettingIO, **ERRORS})
@@ -267,6 +268,7 @@ def get_report_setting(request):
 @router.put("/daily-report/setting", auth=requires("notify.manage"), response={200: ReportSettingIO, **ERRORS})
 def save_report_setting(request, payload: ReportSettingIO):
     """Change when and to which roles the daily report is mailed (audited); 422 `invalid`: an unknown role."""
-    services.daily_report_setting_save(enabled=payload.enabled, send_at=payload.send_at, roles=payload.roles,
+    services.daily_report_setting_save(enabled=payload.enabled, send_at=time.fromisoformat(payload.send_at),
+                                       roles=payload.roles,
                                        actor=request.actor)
     return _setting_out()

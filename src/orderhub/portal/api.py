@@ -8,7 +8,7 @@ tracking link shows, no sign-in."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.core.paginator import Paginator
@@ -19,7 +19,7 @@ from ninja.security import APIKeyCookie
 from ninja.utils import check_csrf
 
 from orderhub.core.actors import RequestContext
-from orderhub.core.errors import NotFound, PermissionDenied
+from orderhub.core.errors import NotFound, PermissionDenied, ValidationFailed
 from orderhub.core.http.auth import ActorRequest, requires
 from orderhub.core.http.schemas import ERRORS, ErrorOut, Line
 from orderhub.orders.selectors import get_order
@@ -276,6 +276,10 @@ def self_query(request: ActorRequest, customer: str | None = None, since: dateti
                until: datetime | None = None) -> dict[str, Any]:
     """Of the orders you see (of one customer, created in [since, until)): how many the customer
     opened (tracking link or portal) and phoned about; self-query rate = opened / orders."""
+    try:   # PostgreSQL takes offsets up to ±15:59 and years up to 294276: compare in UTC
+        since, until = (d.astimezone(UTC) if d and d.tzinfo else d for d in (since, until))
+    except (OverflowError, ValueError):
+        raise ValidationFailed("invalid", _("时间超出范围。")) from None
     return selectors.self_query_rate(actor=request.actor, customer=customer, since=since, until=until)
 
 
@@ -356,7 +360,7 @@ class MessageIn(Schema):
     body: str
 
 
-class MessageOut(Schema):
+class OrderMessageOut(Schema):
     id: int
     side: str
     author: str
@@ -368,27 +372,27 @@ staff_messages_router = Router(tags=["portal"])  # mounted at /api/orders
 
 
 @staff_messages_router.get("/{number}/messages", auth=requires("portal.tracking"),
-                           response={200: list[MessageOut], **ERRORS})
+                           response={200: list[OrderMessageOut], **ERRORS})
 def order_messages(request: ActorRequest, number: str) -> list[dict[str, Any]]:
     """The order's thread with the customer (oldest first)."""
     return messages.thread(get_order(number, actor=request.actor), for_customer=False)
 
 
 @staff_messages_router.post("/{number}/messages", auth=requires("portal.tracking"),
-                            response={201: MessageOut, **ERRORS})
+                            response={201: OrderMessageOut, **ERRORS})
 def reply_message(request: ActorRequest, number: str, payload: MessageIn) -> Status:
     """Reply to the customer (their contacts get it by e-mail / SMS)."""
     m = messages.message_post(order=number, body=payload.body, actor=request.actor)
     return Status(201, {"id": m.pk, "side": m.side, "author": m.author, "at": m.at, "body": m.body})
 
 
-@router.get("/me/orders/{number}/messages", auth=CUSTOMER, response={200: list[MessageOut], **ERRORS})
+@router.get("/me/orders/{number}/messages", auth=CUSTOMER, response={200: list[OrderMessageOut], **ERRORS})
 def my_messages(request: HttpRequest, number: str) -> list[dict[str, Any]]:
     """The thread of one of your orders with its rep (any other number: 404)."""
     return messages.thread(selectors.my_order(_me(request), number), for_customer=True)
 
 
-@router.post("/me/orders/{number}/messages", auth=CUSTOMER, response={201: MessageOut, **ERRORS})
+@router.post("/me/orders/{number}/messages", auth=CUSTOMER, response={201: OrderMessageOut, **ERRORS})
 def write_message(request: HttpRequest, number: str, payload: MessageIn) -> Status:
     """Write to the order's rep (plain text, at most 1000 characters)."""
     contact = _me(request)

@@ -15,7 +15,7 @@ from ninja.files import UploadedFile
 from pydantic import Field
 
 from orderhub.catalog.models import Product
-from orderhub.core.errors import NotFound, ValidationFailed
+from orderhub.core.errors import NotFound, Problem, ValidationFailed
 from orderhub.core.http.auth import ActorRequest, requires
 from orderhub.core.http.schemas import ERRORS, STRICT, BizDate, Line, RequiredReason, Text
 from orderhub.inventory.models import Warehouse
@@ -300,7 +300,9 @@ def place_purchase_order(request: ActorRequest, payload: PurchaseOrderIn) -> Sta
     """Place a purchase order: lines given here and/or approved requests (each becomes a line
     serving the request's order). Prices and expected dates default from the supplier's list."""
     supplier = _supplier_id(payload.supplier)
-    assert supplier is not None
+    if supplier is None:
+        raise ValidationFailed("invalid", _("请选择供应商。"),
+                               problems=[Problem("required", _("请选择供应商。"), field="supplier")])
     ids = _product_ids({ln.sku for ln in payload.lines}) if payload.lines else {}
     orders = order_ids(n for ln in payload.lines for n in ln.orders)
     unknown = sorted({n for ln in payload.lines for n in ln.orders} - set(orders))
@@ -384,7 +386,7 @@ class RuleIn(Schema):
     enabled: bool = True
 
 
-class RuleOut(Schema):
+class ReplenishmentRuleOut(Schema):
     multiple: Decimal
     days: int
     peers: str
@@ -408,13 +410,13 @@ def get_request(request: ActorRequest, number: str) -> dict[str, Any]:
     return request_dict(pr) | {"evidence": pr.evidence or None}
 
 
-@router.get("/replenishment", auth=requires("purchasing.view"), response={200: RuleOut, **ERRORS})
+@router.get("/replenishment", auth=requires("purchasing.view"), response={200: ReplenishmentRuleOut, **ERRORS})
 def get_replenishment_rule(request: ActorRequest) -> dict[str, Any]:
     """The replenishment rule's numbers (multiple of the peers, consecutive days, peer group)."""
     return rule_dict(rule_get())
 
 
-@router.put("/replenishment", auth=requires("purchasing.order"), response={200: RuleOut, **ERRORS})
+@router.put("/replenishment", auth=requires("purchasing.order"), response={200: ReplenishmentRuleOut, **ERRORS})
 def save_replenishment_rule(request: ActorRequest, payload: RuleIn) -> dict[str, Any]:
     """Change the replenishment rule's numbers (audited)."""
     return rule_dict(rule_save(actor=request.actor, multiple=payload.multiple, days=payload.days,
