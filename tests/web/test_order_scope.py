@@ -98,6 +98,19 @@ def test_a_rep_places_orders_only_for_their_own_customers(reps):
     assert [c["code"] for c in api("service").get("/api/catalog/customers").json()] == ["C001", "C002"]
 
 
+def test_replaying_failed_messages_touches_only_those_the_rep_may_see(reps):
+    """"Replay every failed message" replays, for a rep, only the messages shown to them (those
+    whose orders are all theirs); someone who sees every order replays them all."""
+    from orderhub.intake.models import InboundMessage
+
+    msgs = reps["messages"]
+    InboundMessage.objects.filter(pk__in=[m.pk for m in msgs.values()]).update(status="failed")
+    replayed = {m["id"] for m in api("sales").post("/api/intake/replay-failed").json()}
+    assert replayed == {msgs["mine"].pk, msgs["shared"].pk}  # not "theirs", nor "mixed"
+    assert {m["id"] for m in api("service").post("/api/intake/replay-failed").json()} == {
+        m.pk for m in msgs.values()}
+
+
 @pytest.mark.smoke
 def test_api_reads_show_each_rep_only_their_customers(reps):
     mine, theirs, shared = reps["mine"].number, reps["theirs"].number, reps["shared"].number
