@@ -110,6 +110,8 @@ def test_a_poll_sends_only_the_changed_columns_and_renders_only_the_changed_card
     with CaptureQueriesContext(connection) as q:
         assert _poll(c, stamp, fps).status_code == 204
     assert not any("safety" in x["sql"].lower() for x in q.captured_queries)
+    # the session, the user, their roles, and the change stamp's two walks of the updated_at index
+    assert len(q) == 5, [x["sql"][:80] for x in q.captured_queries]
 
     moved = many[8]
     _move(company, moved)

@@ -23,6 +23,7 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Value,
     When,
 )
@@ -122,7 +123,8 @@ def column_limit(red: int, per_column: int) -> int:
     return max(per_column, min(red, MAX_PER_COLUMN))
 
 
-def _board_base(workflow_code: str, f: OrderFilter, *, actor: Actor):
+def _board_base(workflow_code: str, f: OrderFilter, *,
+                actor: Actor) -> tuple[dict[str, Column], QuerySet[Order]] | None:
     """(the current definition's columns, the open orders of the board) or None."""
     definition = WorkflowDefinition.objects.filter(code=workflow_code, is_current=True).first()
     if definition is None:
@@ -183,8 +185,8 @@ def board_index(workflow_code: str, f: OrderFilter, *, actor: Actor,
     _count(columns, base, now)
     for col in columns.values():
         if col.count:
-            rows = (_ordered(base.filter(stage=col.code))
-                    .values_list("pk", "version", "customer_id", "safety_low", "stage_due_at")
+            ordered: QuerySet[Any] = _ordered(base.filter(stage=col.code))  # annotated: safety_low
+            rows = (ordered.values_list("pk", "version", "customer_id", "safety_low", "stage_due_at")
                     [:column_limit(col.red, per_column)])
             col.keys = [(pk, v, c, bool(s), due is not None and due < now) for pk, v, c, s, due in rows]
         raw = repr((col.code, col.count, col.overdue, col.keys)).encode()
@@ -211,19 +213,21 @@ def change_stamp(workflow_code: str | None = None) -> str:
     The newest ``updated_at`` alone would miss a transaction that commits after a later one
     (its older timestamp hides behind the newer maximum), so the stamp also covers the
     (id, version) of every order changed in the last ``STAMP_WINDOW``: a late commit changes
-    that set. Both parts walk the ``updated_at`` index from its newest end; the workflow is
-    matched by its version ids, not by a join, so the walk stops at the first match.
+    that set. Two statements: both walk the ``updated_at`` index from its newest end; the
+    workflow is matched by its version ids (a subquery, not a join), so the walk stops at the
+    first match.
     """
     qs: QuerySet[Order] = Order.objects.all()
     if workflow_code:
-        ids = list(WorkflowDefinition.objects.filter(code=workflow_code).values_list("pk", flat=True))
-        qs = qs.filter(workflow_id__in=ids)
+        versions = WorkflowDefinition.objects.filter(code=workflow_code).values("pk")
+        qs = qs.filter(workflow_id__in=Subquery(versions))
     newest = qs.order_by("-updated_at").values_list("updated_at", flat=True).first()
     recent = []
-    if newest is not None:
+    if newest is not None:  # a literal bound (not a subquery) keeps this an index range scan
         recent = list(qs.filter(updated_at__gte=newest - STAMP_WINDOW)
                       .order_by("pk").values_list("pk", "version"))
-    raw = f"{newest}|{recent}".encode()
+    latest = newest
+    raw = f"{latest}|{recent}".encode()
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
