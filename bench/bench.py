@@ -37,6 +37,7 @@ COMMANDS = {
     "contention": ["contention.py"],
     "history": ["history.py"],
     "pages": ["pages.py"],
+    "board-live": ["board_live.py"],
     "datagen": ["datagen.py"],
     "sweep": ["sweep_bench.py"],
     "first-touch": ["notify_bench.py"],
@@ -57,7 +58,7 @@ def run(name: str, extra: list[str], day: str) -> dict:
     cmd = [sys.executable, str(module), *argv[1:], *extra]
     if "--date" not in extra and argv[0] in ("run.py", "peak_day.py", "contention.py", "sweep_bench.py",
                                              "notify_bench.py", "intake_bench.py",
-                                             "history.py", "pages.py", "datagen.py"):
+                                             "history.py", "pages.py", "datagen.py", "board_live.py"):
         cmd += ["--date", day]
     log(f"{name}: {' '.join(cmd[1:])}")
     t = time.perf_counter()

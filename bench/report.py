@@ -49,6 +49,7 @@ SCENARIOS: list[Scenario] = [
     Scenario("datagen", "datagen.py", "history loader: 1,000,000 orders by COPY"),
     Scenario("history", "history.py", "pages and KPI queries at 1,000,000 orders"),
     Scenario("pages", "pages.py", "pages at 100,000 orders (issue 3)"),
+    Scenario("board-live", "board_live.py", "20 open boards polling under 25 orders/s intake (issue 20)"),
     Scenario("sweep", "sweep_bench.py", "overdue detection over 1,000,000 open stages"),
     Scenario("first-touch", "notify_bench.py", "order created → notification received"),
     Scenario("intake-gateway", "intake_bench.py",
