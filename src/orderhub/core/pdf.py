@@ -58,7 +58,7 @@ def fetcher(allowed: set[str]) -> Any:
     template's ``<img src="http://…">`` or ``file:///etc/…`` fetches nothing."""
     from weasyprint.urls import URLFetcher
 
-    class OnlyOurs(URLFetcher):  # type: ignore[misc]
+    class OnlyOurs(URLFetcher):
         def fetch(self, url: str, headers: Any = None) -> Any:
             if url in allowed or url.startswith("data:"):
                 return super().fetch(url, headers)
