@@ -2,13 +2,14 @@
 stage (待确认: reviewed and confirmed) queues one e-mail to the customer's contact address with
 the order confirmation PDF attached (made when the e-mail is sent, ``notify.attachments``).
 Once per order (the deduplication key), only if the customer has an e-mail address and an
-e-mail channel is configured (notify decides). No query for changes that are not such a move;
-one ``notify_many`` per published batch."""
+e-mail endpoint is configured. No query for changes that are not such a move nor when no e-mail
+endpoint is configured; one ``notify_many`` per published batch."""
 
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
+from orderhub.notify.common import channel_configured
 from orderhub.notify.services import NotifyRequest, Recipient, notify_many
 from orderhub.orders.events import MOVES
 from orderhub.orders.hooks import OrderChange
@@ -42,6 +43,8 @@ def confirmation_request(order: Order) -> NotifyRequest:
 
 
 def on_order_changes(changes: list[OrderChange]) -> None:
+    if not any(ch.action in MOVES for ch in changes) or not channel_configured("email"):
+        return   # no e-mail endpoint: nothing to send, no query
     requests = [confirmation_request(ch.order) for ch in changes if _confirmed(ch)]
     if requests:
         notify_many(requests)
