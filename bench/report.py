@@ -54,6 +54,7 @@ SCENARIOS: list[Scenario] = [
     Scenario("first-touch", "notify_bench.py", "order created → notification received"),
     Scenario("intake-gateway", "intake_bench.py",
              "100,000-row marketplace CSV import; signed webhooks acknowledged at 200/s"),
+    Scenario("delivery-note", "delivery_note.py", "1,000-line delivery note as PDF (made anew, printed again)"),
 ]
 
 

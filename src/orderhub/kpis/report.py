@@ -17,8 +17,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
-from orderhub.core import clock
-from orderhub.shipping.documents import _fetcher, _font_urls
+from orderhub.core import clock, pdf
 
 from . import selectors
 from .exports import _cell
@@ -190,9 +189,9 @@ def daily_pdf(day: date) -> bytes:
     """The day's report as PDF bytes."""
     from weasyprint import HTML
 
-    fonts = _font_urls()
+    fonts = pdf.font_urls()
     html = report_html(daily_figures(day), fonts)
-    return bytes(HTML(string=html, url_fetcher=_fetcher(set(fonts.values())), base_url="/").write_pdf())
+    return bytes(HTML(string=html, url_fetcher=pdf.fetcher(set(fonts.values())), base_url="/").write_pdf())
 
 
 def daily_xlsx(day: date) -> bytes:

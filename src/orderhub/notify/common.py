@@ -68,6 +68,12 @@ def active_endpoints() -> list[Endpoint]:
     return cached("endpoints", lambda: list(Endpoint.objects.filter(is_active=True)))
 
 
+def channel_configured(kind: str) -> bool:
+    """Whether an active endpoint of ``kind`` (e.g. "email") exists: no query within the cache
+    time. A subscriber that only ever e-mails asks this before it builds anything."""
+    return any(ep.kind == kind for ep in active_endpoints())
+
+
 def templates() -> dict[tuple[str, str], MessageTemplate]:
     """The shipped Chinese defaults (``notify.defaults``, also seeded as rows by migration 0002
     so they can be edited) overlaid with the rows: a deleted or never-seeded row falls back to
