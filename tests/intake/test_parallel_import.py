@@ -4,6 +4,7 @@ whole import) loses nothing and doubles nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
+from django.db import connection, connections
 
 from orderhub.core.canonical import to_plain
 from orderhub.core.models import AuditEvent
@@ -105,24 +107,55 @@ def _chunks_done(job: ImportJob) -> list[ImportChunk]:
     return list(ImportChunk.objects.filter(job=job, status=ImportChunk.Status.DONE))
 
 
+def _forked_workers_did_every_chunk(job: ImportJob) -> bool:
+    pids = {int(c.worker.rsplit(":", 1)[1]) for c in job.chunks.all()}
+    return bool(pids) and os.getpid() not in pids
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xfail(strict=False, reason="known defect, open: after the browser tests ran in the same "
-                   "process, forked import workers fail with psycopg 'the last operation didn't produce "
-                   "records (command status: BEGIN)' and the parent redoes their chunks (the import "
-                   "stays correct; the workers are not used). Passes when run on its own.")
 def test_two_workers_import_the_file_as_one_process_would(master, intake_actor):
     one = services.upload_import(channel="taobao", filename="a.csv", content=mixed_csv(3300000000000000000),
                                  actor=intake_actor)
     two = services.upload_import(channel="taobao", filename="b.csv", content=mixed_csv(3400000000000000000),
                                  actor=intake_actor, workers=2)
     assert two.workers == 2 and len({c.worker for c in _chunks_done(two)}) >= 1
-    assert os.getpid() not in {int(c.worker.rsplit(":", 1)[1]) for c in _chunks_done(two)}  # forked workers
+    assert _forked_workers_did_every_chunk(two)
     for field in ("status", "rows_total", "rows_done", "orders_created", "duplicates", "rows_failed"):
         assert getattr(two, field) == getattr(one, field), field
     assert by_row(two.message) == by_row(one.message)
     assert two.message.status == one.message.status == InboundMessage.Status.NEEDS_REVIEW
     assert Order.objects.filter(channel="taobao", external_ref__startswith="34").count() == 1294
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_workers_forked_under_a_running_event_loop_use_connections_of_their_own(master, intake_actor,
+                                                                                monkeypatch):
+    """What Playwright's sync API leaves in the test thread (the browser tests): an asyncio loop
+    marked running. Django then keeps the thread's connections per context, and the connection
+    opened before (the thread's own) stays open beside them. A forked worker sees no running loop
+    (asyncio checks the pid), so Django there finds that older connection: both workers used the
+    one socket at once (psycopg: "the last operation didn't produce records (command status:
+    BEGIN)"), failed, and the parent imported every chunk itself."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    connection.ensure_connection()  # the thread's connection, as the tests before left it
+    inherited = connection.connection
+    loop = asyncio.new_event_loop()
+    asyncio._set_running_loop(loop)  # what playwright._impl._greenlets does in the test thread
+    try:
+        assert connection.connection is None  # another storage now: a fresh connection
+        two = services.upload_import(channel="taobao", filename="b.csv", content=mixed_csv(3500000000000000000),
+                                     actor=intake_actor, workers=2)
+        connections.close_all()
+    finally:
+        asyncio._set_running_loop(None)
+        loop.close()
+    assert connection.connection is inherited and not inherited.closed  # the parent's, untouched
+    connection.ensure_connection()
+    assert two.status == "done" and two.orders_created == 1294
+    assert _forked_workers_did_every_chunk(two)
+    assert Order.objects.filter(channel="taobao", external_ref__startswith="35").count() == 1294
 
 
 @pytest.mark.postgres

@@ -26,7 +26,8 @@ running and no chunk is pending, puts the per-row report together from the chunk
 and concludes the message (status, errors, audit event) as the one-process import does.
 
 Workers are forked from the process that runs the import (``orderhub intake import --workers N``),
-so they share the file already read. Forking needs PostgreSQL (row locks that skip) and no open
+so they share the file already read; a worker drops every connection it inherited, unclosed,
+and opens its own (``_forget_inherited_connections``). Forking needs PostgreSQL (row locks that skip) and no open
 transaction; otherwise the chunks are imported in this process, one after the other.
 """
 
@@ -39,9 +40,11 @@ import multiprocessing
 import os
 import socket
 import sys
+import threading
 import time
 from typing import Any
 
+from asgiref.local import Local
 from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
@@ -124,10 +127,38 @@ def _fork_workers(job_id: int, actor: Actor, records: list[Record], n: int) -> N
 
 
 def _forked(job_id: int, actor: Actor, records: list[Record]) -> None:
+    _forget_inherited_connections()
     try:
         work(job=job_id, actor=actor, records=records)
     finally:
         connections.close_all()
+
+
+# the parent's connections a worker inherited: kept referenced (never collected, never closed)
+# until the worker ends with os._exit, so nothing is ever sent on their sockets from here
+_inherited: list[Any] = []
+
+
+def _forget_inherited_connections() -> None:
+    """In a forked worker, before any query: drop every database connection the parent held,
+    without a word to the server (closing one would end the parent's session: PQfinish sends
+    Terminate on the shared socket), so the worker opens its own.
+
+    ``connections.close_all()`` in the parent is not enough: Django keeps a thread's connections
+    in a thread-local, or per context while an asyncio loop runs in the thread (what Playwright's
+    sync API leaves in the test thread). The parent closes the ones it sees; the child, where
+    no loop runs (asyncio checks the pid), saw the thread-local ones opened before the loop —
+    still open, so every worker used the one socket at once and read the others' answers
+    (psycopg: "the last operation didn't produce records (command status: BEGIN)")."""
+    storage = object.__getattribute__(connections._connections, "_storage")
+    places = [storage, getattr(storage, "cvar", None)] if isinstance(storage, threading.local) else [storage]
+    for place in places:
+        for alias in connections:
+            wrapper = getattr(place, alias, None) if place is not None else None
+            if wrapper is not None and wrapper.connection is not None:
+                _inherited.append(wrapper.connection)
+                wrapper.connection = None
+    connections._connections = Local(connections.thread_critical)
 
 
 # --------------------------------------------------------------------------- planning
