@@ -92,6 +92,43 @@ def test_chunked_import_in_one_process_is_the_one_process_import(master, intake_
                                      action="intake.needs_review").count() == 1  # concluded once
 
 
+def _synchronous_commit() -> str:
+    with connection.cursor() as cur:
+        cur.execute("SHOW synchronous_commit")
+        return cur.fetchone()[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_chunks_commit_without_waiting_for_the_disk_and_the_job_ends_with_a_flush(master, intake_actor,
+                                                                                  monkeypatch):
+    """Each chunk's transaction runs with ``synchronous_commit = off``; the job's end (the
+    message concluded) commits as usual, which flushes every chunk before it; the session keeps
+    its own setting."""
+    from orderhub.intake.services import parallel
+
+    seen: dict[str, list[str]] = {"chunk": [], "conclude": []}
+    run_chunk, conclude = parallel._run_chunk, parallel.conclude
+
+    def spy_chunk(*args, **kwargs):
+        seen["chunk"].append(_synchronous_commit())
+        return run_chunk(*args, **kwargs)
+
+    def spy_conclude(*args, **kwargs):
+        seen["conclude"].append(_synchronous_commit())
+        return conclude(*args, **kwargs)
+
+    monkeypatch.setattr(parallel, "_run_chunk", spy_chunk)
+    monkeypatch.setattr(parallel, "conclude", spy_conclude)
+    job = services.upload_receive(channel="taobao", filename="c.csv", content=mixed_csv(3600000000000000000),
+                                  actor=intake_actor)
+    monkeypatch.setattr(parallel, "can_fork", lambda: False)  # every chunk here, where the spies are
+    job = parallel.import_parallel(job=job, actor=intake_actor.for_channel("taobao"), workers=2)
+    assert seen == {"chunk": ["off", "off", "off"], "conclude": ["on"]}
+    assert _synchronous_commit() == "on"
+    assert (job.status, job.orders_created, job.duplicates, job.rows_failed) == ("done", 1294, 1, 5)
+
+
 def _env() -> dict[str, str]:
     return {**os.environ, "DATABASE_URL": database_url(),
             "DJANGO_SETTINGS_MODULE": "orderhub.settings"}

@@ -251,6 +251,7 @@ def _claim_and_run(job: ImportJob, msg: InboundMessage, mapper: Mapper, records:
     pk = None
     try:
         with transaction.atomic():
+            _commit_without_flush()
             chunk = (ImportChunk.objects.select_for_update(skip_locked=True)
                      .filter(job_id=job.pk, status=ImportChunk.Status.PENDING).order_by("seq").first())
             if chunk is None:
@@ -302,6 +303,24 @@ def _run_chunk(job: ImportJob, msg: InboundMessage, chunk: ImportChunk, mapper: 
         rows_done=F("rows_done") + chunk.rows, orders_created=F("orders_created") + out.created,
         duplicates=F("duplicates") + out.duplicates, rows_failed=F("rows_failed") + out.failed_rows,
         updated_at=now)
+
+
+def _commit_without_flush() -> None:
+    """A chunk's transaction commits without waiting for its WAL to reach the disk
+    (``synchronous_commit = off``, this transaction only). What that risks, and only if the
+    PostgreSQL server itself (or the machine) crashes: the chunks committed in the last moments
+    (3 × ``wal_writer_delay``, 0.6 s by default) are lost whole — orders, lines, audit events,
+    snapshots, outbox rows, the chunk marked done and the job's progress go together, in one
+    transaction — so those chunks are pending again and ``intake resume`` imports them as if
+    they had never run. A killed import process or worker loses nothing more than before (the
+    server flushes what it committed). The file was committed before (``inbound_receive``), the
+    plan too, and the job ends with a synchronous commit (``finish``), which flushes the WAL
+    up to it, so once the job reads done every chunk is on disk. Before that, whatever sends an
+    order outside (the outbox deliverer) first commits its claim synchronously, which flushes
+    the chunk that made the order too."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def _wait_for(job: ImportJob, seqs: list[int]) -> None:
