@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -20,12 +21,14 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, connections
 
+from orderhub.core.actors import Actor
 from orderhub.core.canonical import to_plain
 from orderhub.core.models import AuditEvent
 from orderhub.intake import services
 from orderhub.intake.models import ImportChunk, ImportJob, InboundMessage, InboundOrder
 from orderhub.intake.services.inbox import CHUNK, plain
-from orderhub.orders.models import Order
+from orderhub.notify.models import Message
+from orderhub.orders.models import Order, OrderLine, Snapshot
 from tests.pgroles import database_url
 
 from .test_cli_and_crash import HEADER, taobao_csv
@@ -271,3 +274,26 @@ def test_parallel_import_killed_whole_then_resumed_counts_every_order_once(maste
     assert InboundMessage.objects.get(pk=job.message_id).status == InboundMessage.Status.PARSED
     assert AuditEvent.objects.filter(subject_type="inbound", subject_id=job.message_id,
                                      action="intake.parsed").count() == 1
+    # what each order came with (lines, audit events, snapshots, outbox messages, links) is what a
+    # clean import of as many rows makes: the chunks committed without waiting for the disk and
+    # redone after the kill left nothing twice
+    killed = _per_order(Order.objects.filter(channel="taobao"))
+    clean = services.upload_import(channel="taobao", filename="clean.csv", content=taobao_csv(n, start=n),
+                                   actor=Actor.system("intake-test"))
+    assert (clean.status, clean.orders_created) == ("done", n)
+    assert killed == _per_order(Order.objects.filter(inbound_messages=clean.message))
+
+
+def _per_order(orders) -> Counter:
+    """How many orders have each combination of lines, audit events, snapshots, outbox messages
+    and intake links."""
+    ids = list(orders.values_list("pk", flat=True))
+
+    def count(qs, field):
+        return Counter(qs.values_list(field, flat=True))
+    lines = count(OrderLine.objects.filter(order_id__in=ids), "order_id")
+    events = count(AuditEvent.objects.filter(subject_type="order", subject_id__in=ids), "subject_id")
+    snaps = count(Snapshot.objects.filter(order_id__in=ids), "order_id")
+    messages = count(Message.objects.filter(order_id__in=ids), "order_id")
+    links = count(InboundOrder.objects.filter(order_id__in=ids), "order_id")
+    return Counter((lines[i], events[i], snaps[i], messages[i], links[i]) for i in ids)
