@@ -27,8 +27,8 @@ and concludes the message (status, errors, audit event) as the one-process impor
 
 Workers are forked from the process that runs the import (``orderhub intake import --workers N``),
 so they share the file already read; a worker drops every connection it inherited, unclosed,
-and opens its own (``_forget_inherited_connections``). Forking needs PostgreSQL (row locks that skip) and no open
-transaction; otherwise the chunks are imported in this process, one after the other.
+and opens its own (``_forget_inherited_connections``). Forking needs PostgreSQL (row locks that
+skip) and no open transaction; otherwise the chunks are imported in this process, one after the other.
 """
 
 from __future__ import annotations
@@ -317,8 +317,9 @@ def _commit_without_flush() -> None:
     plan too, and the job ends with a synchronous commit (``finish``), which flushes the WAL
     up to it, so once the job reads done every chunk is on disk. Before that, whatever sends an
     order outside (the outbox deliverer) first commits its claim synchronously, which flushes
-    the chunk that made the order too."""
-    if connection.vendor == "postgresql":
+    the chunk that made the order too. Only when the chunk is a transaction of its own: a
+    caller's transaction (chunks run inside one, in this process) keeps its setting."""
+    if connection.vendor == "postgresql" and not connection.savepoint_ids:
         with connection.cursor() as cur:
             cur.execute("SET LOCAL synchronous_commit TO OFF")
 
