@@ -18,7 +18,7 @@ or still open past it)? Precision and recall come from :func:`precision_recall`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from django.db.models import F, Q
 from django.utils import timezone

@@ -7,7 +7,7 @@ the same transaction (``notify.services.notify``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
@@ -24,8 +24,23 @@ from orderhub.orders.models import Order
 
 from . import events
 from .materials import materials_dates
-from .models import SUBJECT_PLAN, SUBJECT_WORK_CENTER, OrderPlan, Routing, ScheduledOperation, WorkCenter
-from .schedule import Released, build_jobs, lock_schedule, new_board, released_orders, rows_of, today
+from .models import (
+    SUBJECT_PLAN,
+    SUBJECT_WORK_CENTER,
+    OrderPlan,
+    Routing,
+    ScheduledOperation,
+    WorkCenter,
+)
+from .schedule import (
+    Released,
+    build_jobs,
+    lock_schedule,
+    new_board,
+    released_orders,
+    rows_of,
+    today,
+)
 
 
 def _invalid(code: str, message: str, fld: str | None = None) -> ValidationFailed:
