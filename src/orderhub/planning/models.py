@@ -14,12 +14,12 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from orderhub.catalog.models import Product
+from orderhub.catalog.models import DecimalSize, Product
 
 SUBJECT_WORK_CENTER = "work_center"
 SUBJECT_PLAN = "order_plan"
-HOURS = {"max_digits": 10, "decimal_places": 2}
-RATE = {"max_digits": 12, "decimal_places": 4}
+HOURS: DecimalSize = {"max_digits": 10, "decimal_places": 2}
+RATE: DecimalSize = {"max_digits": 12, "decimal_places": 4}
 
 
 class WorkCenter(models.Model):

@@ -18,7 +18,7 @@ or still open past it)? Precision and recall come from :func:`precision_recall`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import F, Q
 from django.utils import timezone
@@ -141,7 +141,7 @@ def risk_backtest(*, now: datetime | None = None, hours: int = HORIZON_HOURS) ->
                 .exclude(status=Order.Status.CANCELLED).values_list("pk", "promised_date", "status", "stage"))
     if not rows:
         return precision_recall(set(), set(), set())
-    promised = {pk: p for pk, p, _s, _st in rows}
+    promised: dict[int, date] = {pk: p for pk, p, _s, _st in rows if p is not None}
     ids = set(promised)
     end_of = {pk: datetime.combine(p, time.max, tzinfo=tz) for pk, p in promised.items()}
     # finished: the first stage instance of a final stage (status completed) is when it ended
@@ -160,6 +160,6 @@ def risk_backtest(*, now: datetime | None = None, hours: int = HORIZON_HOURS) ->
                   .values_list("order_id", "entered_at", "due_at", "exited_at"))
     for oid, entered, due, exited in stage_rows:
         at = end_of[oid] - timedelta(hours=hours)
-        if entered <= at and due < at and (exited is None or exited > at):
+        if due is not None and entered <= at and due < at and (exited is None or exited > at):
             warned.add(oid)
     return precision_recall(warned, late, ids)

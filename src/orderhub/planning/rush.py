@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
 from django.db.models import Max, Min, Sum
 from django.utils.translation import gettext as _
@@ -62,12 +63,12 @@ class RushOptions:
     considered: int                        # lines that could take it
 
 
-def _capable_lines(lines: list[tuple[int, object]], routes: dict) -> set[int]:
+def _capable_lines(lines: list[tuple[int, Decimal]], routes: dict) -> set[int]:
     sets = [{s.line for steps in routes[pid].values() for s in steps} for pid, _q in lines if pid in routes]
     return set.intersection(*sets) if sets else set()
 
 
-def _queue(line_ids: set[int], since: date, exclude: int) -> dict[int, list[tuple[int, int, str, date, float]]]:
+def _queue(line_ids: set[int], since: date, exclude: int) -> dict[int, list[tuple[int, int, str, date, float, date]]]:
     """Per line, its booked operations from ``since`` as (order, seq, operation, first day,
     hours), in the order they run (first day, then order id). One query."""
     rows = (ScheduledOperation.objects.filter(work_center_id__in=line_ids, day__gte=since)
@@ -125,7 +126,8 @@ def rush_options(number: str) -> RushOptions:
     queues = _queue(capable, day, order.pk)
     booked_end: dict[tuple[int, int], date] = {}
     for wc, queue in queues.items():
-        for oid, *_rest, last in queue:
+        for row in queue:
+            oid, last = row[0], row[5]
             booked_end[(wc, oid)] = max(booked_end.get((wc, oid), last), last)
     options = []
     names = {pk: (c, n) for pk, c, n in WorkCenter.objects.filter(pk__in=capable).values_list("pk", "code", "name")}
@@ -141,8 +143,8 @@ def rush_options(number: str) -> RushOptions:
     options.sort(key=lambda o: (o.completion, o.delayed_days, o.code))
     top = options[:TOP]
     numbers = dict(Order.objects.filter(pk__in={d.order_id for o in top for d in o.delays}).values_list("pk", "number"))
-    for o in top:
-        for d in o.delays:
-            d.number = numbers.get(d.order_id, "")
-        o.delays.sort(key=lambda d: (-d.days, d.number))
+    for opt in top:
+        for delay in opt.delays:
+            delay.number = numbers.get(delay.order_id, "")
+        opt.delays.sort(key=lambda x: (-x.days, x.number))
     return RushOptions(order, before, order.promised_date, top, len(capable))
