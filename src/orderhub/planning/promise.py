@@ -5,8 +5,9 @@ placed on the earliest days with free hours on its line after what is already bo
 operations are stored (the order now holds that capacity) and the date is returned for the
 order's ``promised_date``.
 
-Cost: a fixed number of queries whatever the number of lines (materials: six; routings: one;
-the booked load of the order's lines from today: one aggregate; the writes: three).
+Cost: a fixed number of queries whatever the number of lines (routings: one, and that is all for
+an order none of whose products is routed; the lock; materials: up to six; the booked load of the
+order's lines from today: one aggregate; the writes: three).
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ from .models import OrderPlan, ScheduledOperation
 from .schedule import job_ops, load_booked, lock_schedule, new_board, routings, rows_of
 
 
-def plan_order(order: Order, lines: list[OrderLine], now: datetime) -> tuple[Materials, Placed]:
+def plan_order(order: Order, lines: list[OrderLine], now: datetime, routes: dict | None = None
+               ) -> tuple[Materials, Placed]:
     """Where the order would go on today's schedule (writes nothing)."""
     today = timezone.localdate(now)
     mats = materials_dates([order.pk], today=today)[order.pk]
-    routes = routings(ln.product_id for ln in lines)
+    if routes is None:
+        routes = routings(ln.product_id for ln in lines)
     ops = job_ops(((ln.product_id, ln.base_qty) for ln in lines), routes)
     board = new_board()
     load_booked(board, since=today, lines={op.line for op in ops}, exclude_order=order.pk)
@@ -41,8 +44,11 @@ def plan_order(order: Order, lines: list[OrderLine], now: datetime) -> tuple[Mat
 def promise_at_confirmation(order: Order, lines: list[OrderLine], now: datetime, actor: Actor) -> Promise | None:
     if not order.pk:
         return None
+    routes = routings(ln.product_id for ln in lines)
+    if not routes:
+        return None   # nothing of the order has a routing (one query): no capacity to promise from
     lock_schedule()
-    mats, placed = plan_order(order, lines, now)
+    mats, placed = plan_order(order, lines, now, routes)
     if placed.end is None:
         return None   # nothing of the order has a routing: no capacity to promise from
     ScheduledOperation.objects.filter(order_id=order.pk).delete()

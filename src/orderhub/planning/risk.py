@@ -32,6 +32,7 @@ from orderhub.orders.models import Order, StageInstance
 from . import events
 from .materials import materials_dates
 from .models import OrderPlan, RiskNotice, ScheduledOperation
+from .schedule import released_stages
 
 HORIZON_HOURS = 48
 
@@ -58,6 +59,7 @@ def risk_list(*, now: datetime | None = None, hours: int = HORIZON_HOURS) -> lis
     if not orders:
         return []
     ids = [o.pk for o in orders]
+    stages = set(released_stages())
     plans = OrderPlan.objects.in_bulk(ids, field_name="order_id")
     mats = materials_dates(ids, today=today)
     scheduled = set(ScheduledOperation.objects.filter(order_id__in=ids).values_list("order_id", flat=True).distinct())
@@ -67,7 +69,7 @@ def risk_list(*, now: datetime | None = None, hours: int = HORIZON_HOURS) -> lis
         m = mats.get(o.pk)
         if m and m.uncovered:
             r.reasons.append((RiskNotice.Kind.MATERIAL, _("缺 %(names)s，无采购单补足") % {"names": "、".join(m.uncovered)}))
-        plan = plans.get(o.pk)
+        plan = plans.get(o.pk) if o.stage in stages else None   # past production: capacity is behind it
         assert o.promised_date is not None
         if plan and plan.expected_date and plan.expected_date > o.promised_date:
             r.reasons.append((RiskNotice.Kind.CAPACITY, _("产线排满：预计 %(d)s完工，晚于承诺交期 %(p)s") % {
