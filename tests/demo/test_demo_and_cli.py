@@ -105,25 +105,6 @@ def test_demo_company_has_orders_in_every_t1_stage_some_overdue_and_blocked():
     assert shipped is not None and Shipment.objects.filter(status="planned").exists()
     assert any(p["open"] > 0 for p in line_progress(shipped.order))
     assert documents.shipment_pdf(shipped, "delivery-note").startswith(b"%PDF-")
-    # issue 18 items 7-9: T1 orders promised from capacity at confirmation, a loaded capacity
-    # board, rush options on a released order, a risk list and its measured precision/recall
-    plan = result["planning"]
-    print("demo planning:", plan)
-    assert plan["released"] >= 30 and plan["operations"] > plan["released"]
-    from orderhub.core.models import AuditEvent as _Ev
-    promised = [e for e in _Ev.objects.filter(subject_type="order", action=events.ORDER_TRANSITIONED,
-                                              data__to="scheduled") if "promised_date" in e.data["actions"]]
-    assert len(promised) >= 30
-    client.login(username="planner", password=result["users"]["planner"])
-    board_page = client.get("/planning/").content.decode()
-    assert 'data-level="full"' in board_page and "数控车床一线" in board_page
-    from orderhub.planning.models import OrderPlan
-
-    released = OrderPlan.objects.filter(order__stage="scheduled", order__status="open").first()
-    rush_page = client.get(f"/orders/{released.order.number}/rush/").content.decode()
-    assert rush_page.count('data-testid="rush-option"') >= 2
-    risk_page = client.get("/planning/risks/").content.decode()
-    assert 'data-testid="risk-row"' in risk_page
     with pytest.raises(RuntimeError):
         load_demo(orders=10)
 
