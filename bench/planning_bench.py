@@ -14,7 +14,8 @@
 Database ``orderhub_bench_planning`` (dropped and recreated unless ``--reuse``): migrate, the
 common seed (500 products, 40 % of the finished ones with a 2–4 component BOM), 20 lines of 16 h
 a day, every product routed (seq 10 on 3 of lines 1–19, the first preferred; seq 20 on the
-packing line 20), ``--released`` orders of 5 lines moved to 已排产 by one UPDATE (bench set-up,
+packing line 20; the first finished product on all of lines 1–19: the rush candidate, a new order
+of 40 of it, not yet scheduled), ``--released`` orders of 5 lines moved to 已排产 by one UPDATE (bench set-up,
 not the app's path) and scheduled by one rebuild, ``--other`` orders left at 待确认 (they hold no
 capacity: what grows with the order count is only the lookup by id). Each promise run happens in a
 savepoint rolled back afterwards, so every run sees the same schedule. Prints median and worst in
@@ -59,6 +60,11 @@ def load(released: int, other: int) -> None:
         steps.append(Routing(product_id=pid, seq=20, operation="包装", work_center=lines[-1],
                              hours_per_unit=Decimal("0.01")))
     Routing.objects.bulk_create(steps)
+    # the rush candidate's product: machined on any of lines 1-19 (so every line is an option)
+    rush = Product.objects.filter(sku__startswith="FG").order_by("pk").values_list("pk", flat=True)[0]
+    Routing.objects.filter(product_id=rush, seq=10).delete()
+    Routing.objects.bulk_create([Routing(product_id=rush, seq=10, operation="加工", work_center=wc, preferred=k == 0,
+                                         hours_per_unit=Decimal("0.2")) for k, wc in enumerate(lines[:-1])])
     acts = common.actors()
     factory = common.InputFactory(seed=18, lines=5)
     for start in range(0, released + other, CHUNK):
@@ -98,11 +104,15 @@ def measure_promise(runs: int) -> dict:
 
 
 def measure_rush(runs: int) -> dict:
-    from orderhub.planning.models import OrderPlan
+    from orderhub.catalog.models import Product
+    from orderhub.orders.inputs import LineInput, OrderInput
+    from orderhub.orders.services import order_create
     from orderhub.planning.rush import rush_options
 
-    number = OrderPlan.objects.filter(expected_date__isnull=False).order_by("-expected_date") \
-        .values_list("order__number", flat=True).first()
+    sku = Product.objects.filter(sku__startswith="FG").order_by("pk").values_list("sku", flat=True)[0]
+    number = order_create(data=OrderInput(customer="C0000", lines=[LineInput(sku=sku, qty=Decimal(40))],
+                                          required_date=common.InputFactory(seed=1, lines=1).required,
+                                          channel="bench", workflow="T1"), actor=common.actors()["sales"]).order.number
     times, opts = [], None
     for run in range(runs + 1):
         t = time.perf_counter()

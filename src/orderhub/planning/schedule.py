@@ -94,9 +94,11 @@ def rows_of(placed: Placed) -> list[ScheduledOperation]:
             for line, seq, op, d, h in placed.rows]
 
 
-def lock_schedule() -> None:
-    """Schedule writers serialise on the line rows (pk order)."""
-    list(WorkCenter.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
+def lock_schedule() -> dict[int, float]:
+    """Schedule writers serialise on the line rows (pk order); returns the active lines' hours
+    per day (what :func:`capacities` reads), so the lock costs no extra query."""
+    rows = WorkCenter.objects.select_for_update().order_by("pk").values_list("pk", "hours_per_day", "is_active")
+    return {pk: float(h) for pk, h, active in rows if active}
 
 
 @dataclass

@@ -126,10 +126,9 @@ def schedule_rebuild(*, actor: Actor, refresh_materials: bool = False, notify_sl
     """Place every released order again by priority, from today; store the operations and each
     order's expected completion; tell the owner of each order that now ends after its promised
     date (once per new date). ``refresh_materials``: read stock and POs again first."""
-    lock_schedule()
+    caps = lock_schedule()
     now, day = clock.now(), today()
     orders = released_orders()
-    plans = {o.pk: o.plan for o in orders if o.plan is not None}
     mats = materials_dates([o.pk for o in orders], today=day) if refresh_materials else {}
     for o in orders:
         if o.plan is None:
@@ -137,7 +136,7 @@ def schedule_rebuild(*, actor: Actor, refresh_materials: bool = False, notify_sl
                                promised_date=o.promised, computed_at=now)
         elif o.pk in mats:
             o.plan.materials_date = mats[o.pk].ready
-    board = new_board()
+    board = new_board(caps)
     rows: list[ScheduledOperation] = []
     after: dict[int, date | None] = {}
     for job in build_jobs(orders, day):
@@ -154,9 +153,10 @@ def schedule_rebuild(*, actor: Actor, refresh_materials: bool = False, notify_sl
             result.moved[o.pk] = (before, after.get(o.pk))
         o.plan.expected_date, o.plan.computed_at = after.get(o.pk), now
     reqs, result.slipped = _slip_requests(orders, after) if notify_slips else ([], [])
-    OrderPlan.objects.bulk_create([o.plan for o in orders if o.pk not in plans and o.plan], batch_size=2000)
-    OrderPlan.objects.bulk_update([plans[pk] for pk in plans],
-                                  ["materials_date", "expected_date", "slipped_to", "computed_at"], batch_size=2000)
+    # one upsert for new and known plans alike (a bulk_update of thousands of rows is a CASE per field)
+    OrderPlan.objects.bulk_create([o.plan for o in orders if o.plan is not None], batch_size=2000,
+                                  update_conflicts=True, unique_fields=["order"],
+                                  update_fields=["materials_date", "expected_date", "slipped_to", "computed_at"])
     if reqs:
         found = Order.objects.in_bulk([r.context["order_id"] for r in reqs])
         for r in reqs:
