@@ -73,6 +73,8 @@ def _queue(line_ids: set[int], since: date, exclude: int) -> dict[int, list[tupl
     """Per line, its booked operations from ``since`` as (order, seq, operation, first day,
     hours, last day), in the order they run (first day, then order id). One query, its rows
     read straight from the cursor (tens of thousands at 5,000 released orders)."""
+    if not line_ids:
+        return {}
     qs = (ScheduledOperation.objects.filter(work_center_id__in=line_ids, day__gte=since)
           .exclude(order_id=exclude)
           .values("work_center_id", "order_id", "seq", "operation")
