@@ -70,3 +70,10 @@ def test_refuses_an_order_not_released(company, lines, monday_morning):
     order = services.order_create(data=order_input(), actor=company["actors"]["sales"]).order
     with pytest.raises(NotFound):
         rush_apply(actor=company["actors"]["planner"], number=order.number, line_code="L1")
+
+
+def test_an_order_no_line_can_take_has_no_options(company, lines, monday_morning):
+    order = services.order_create(data=order_input(lines=[LineInput(sku="M8X30", qty=Decimal("10"))]),
+                                  actor=company["actors"]["sales"]).order
+    opts = rush_options(order.number)
+    assert opts.options == [] and opts.considered == 0 and opts.before is None
