@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "orderhub.rules",
     "orderhub.floor",
     "orderhub.shipping",
+    "orderhub.planning",
     "orderhub.portal",
     "orderhub.kpis",
     "orderhub.demo",  # the loaddemo command
@@ -186,6 +187,9 @@ ORDERHUB_DEFAULT_WORKFLOW = os.environ.get("ORDERHUB_DEFAULT_WORKFLOW", "T1")
 # Given to those roles' permissions by `core.roles` (applied by `roles_sync`).
 ORDERHUB_PURCHASE_APPROVER_ROLES = [r.strip() for r in os.environ.get(
     "ORDERHUB_PURCHASE_APPROVER_ROLES", "planning_supervisor,manager").split(",") if r.strip()]
+# the stages at which an order is released to production and holds line capacity (planning)
+ORDERHUB_PLANNING_STAGES = [s.strip() for s in os.environ.get(
+    "ORDERHUB_PLANNING_STAGES", "scheduled,materials_ready,machining").split(",") if s.strip()]
 # "sync": a webhook is parsed before it is answered; "queue": stored and answered 202 at once,
 # parsed by `orderhub intake process-pending --loop`.
 ORDERHUB_INTAKE_WEBHOOK_MODE = os.environ.get("ORDERHUB_INTAKE_WEBHOOK_MODE", "sync")

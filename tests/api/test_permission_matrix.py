@@ -48,6 +48,9 @@ PO_VIEW = PO_APPROVE | {"purchaser", "planner", "warehouse", "admin"}
 PO_REQUEST = frozenset({"purchaser", "planner"})
 PO_ORDER = frozenset({"purchaser", "admin"})
 PO_RECEIVE = frozenset({"purchaser", "warehouse"})
+# capacity planning: planners and production write; managers see
+PLAN = frozenset({"planner", "planning_supervisor", "production", "production_manager", "production_director"})
+PLAN_VIEW = PLAN | {"manager", "admin", "operations_director", "vice_president"}
 # company-wide figures: the supervisory roles (every tab; each lands on its own audience's)
 KPI = frozenset({"manager", "admin", "operations_director", "vice_president", "planning_supervisor",
                  "production_director"})
@@ -182,6 +185,15 @@ API = {
     ("PUT", "/api/shipping/letterhead"): ADMIN,
     ("GET", "/api/shipping/templates/{kind}"): ADMIN,
     ("PUT", "/api/shipping/templates/{kind}"): ADMIN,
+    ("GET", "/api/planning/lines"): PLAN_VIEW,
+    ("PUT", "/api/planning/lines/{code}"): PLAN,
+    ("GET", "/api/planning/board"): PLAN_VIEW,
+    ("POST", "/api/planning/reschedule"): PLAN,
+    ("GET", "/api/planning/orders/{number}"): PLAN_VIEW,
+    ("GET", "/api/planning/orders/{number}/rush-options"): PLAN_VIEW,
+    ("POST", "/api/planning/orders/{number}/rush"): PLAN,
+    ("GET", "/api/planning/risks"): PLAN_VIEW,
+    ("GET", "/api/planning/risks/score"): PLAN_VIEW,
     ("GET", "/api/purchasing/suppliers"): PO_VIEW,
     ("PUT", "/api/purchasing/suppliers/{code}"): PO_ORDER,
     ("GET", "/api/purchasing/requests"): PO_VIEW,
@@ -349,6 +361,13 @@ WEB = {
     ("GET", "tickets/<int:pk>/photos/<int:photo>/thumbnail"): SEE,
     ("GET", "settings/problem-types/"): ADMIN,
     ("POST", "settings/problem-types/"): ADMIN,
+    ("GET", "planning/"): PLAN_VIEW,
+    ("GET", "planning/lines/"): PLAN_VIEW,
+    ("POST", "planning/lines/save"): PLAN,
+    ("POST", "planning/reschedule"): PLAN,
+    ("GET", "planning/risks/"): PLAN_VIEW,
+    ("GET", "orders/<str:number>/rush/"): PLAN_VIEW,
+    ("POST", "orders/<str:number>/rush/apply"): PLAN,
     ("GET", "purchasing/"): PO_VIEW,
     ("GET", "purchasing/new/"): PO_ORDER,
     ("POST", "purchasing/new/"): PO_ORDER,

@@ -35,6 +35,7 @@ from orderhub.orders.api import workflow_checks as workflow_checks_router
 from orderhub.orders.calendar_api import router as calendar_router
 from orderhub.orders.change_requests_api import router as change_requests_router
 from orderhub.orders.shortages_api import router as shortages_router
+from orderhub.planning.api import router as planning_router
 from orderhub.portal.api import router as portal_router
 from orderhub.portal.api import staff_messages_router
 from orderhub.purchasing.api import router as purchasing_router
@@ -211,6 +212,7 @@ ROUTERS = {
     "/rules": rules_router,
     "/tickets": tickets_router,
     "/purchasing": purchasing_router,
+    "/planning": planning_router,
     "/shortages": shortages_router,
     "/shipping": shipping_router,
     "/portal": portal_router,

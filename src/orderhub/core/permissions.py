@@ -123,6 +123,8 @@ CAPABILITIES: dict[str, Capability] = {c.code: c for c in (
        "purchasing.add_purchaseorder"),
     _c("purchasing.receive", _lazy("Receive goods against purchase orders"),
        "purchasing.receive_purchaseorder"),
+    _c("planning.view", _lazy("查看产线产能、排产、急单选项和交期风险"), "planning.view_workcenter"),
+    _c("planning.plan", _lazy("维护产线和工艺路线、重排产、插入急单"), "planning.plan_capacity"),
     _c("shipping.view", _lazy("See shipments"), "orders.view_order"),
     _c("shipping.ship", _lazy("Create shipments and ship them"), "shipping.ship_order"),
     _c("documents.print", _lazy("Print order and shipment documents"), "orders.view_order"),

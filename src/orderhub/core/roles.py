@@ -33,6 +33,8 @@ _PO_VIEW, _PO_RAISE = "purchasing.view_purchaseorder", "purchasing.add_purchaser
 _PO_PLACE, _PO_RECEIVE = "purchasing.add_purchaseorder", "purchasing.receive_purchaseorder"
 PURCHASE_APPROVE_PERM = "purchasing.approve_purchaserequest"
 _KPIS = "orders.view_kpis"                # the KPI dashboards and /api/kpis (company-wide figures)
+# capacity planning: see lines, the board, rush options and risks; plan (lines, routings, rush)
+_PLAN_VIEW, _PLAN = "planning.view_workcenter", "planning.plan_capacity"
 ROLE_PERMISSIONS = {
     "sales": ["orders.add_order", "orders.view_order", "orders.hold_order"],
     "service": ["orders.add_order", "orders.view_order", "orders.hold_order"],
@@ -61,6 +63,10 @@ ROLE_PERMISSIONS = {
     "vice_president": ["orders.view_order", "orders.hold_order", "orders.override_guard",
                        "orders.cancel_order", _KPIS],
 }
+for _role in ("planner", "planning_supervisor", "production", "production_manager", "production_director"):
+    ROLE_PERMISSIONS[_role] += [_PLAN_VIEW, _PLAN]
+for _role in ("manager", "admin", "operations_director", "vice_president"):
+    ROLE_PERMISSIONS[_role] += [_PLAN_VIEW]
 # Who approves purchase requests is configuration (``ORDERHUB_PURCHASE_APPROVER_ROLES``, default
 # planning supervisor and manager): those roles get the approval permission (and the list view).
 for _role in settings.ORDERHUB_PURCHASE_APPROVER_ROLES:

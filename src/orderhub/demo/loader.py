@@ -36,6 +36,7 @@ from orderhub.workflow.services import compiled, current_definition, workflow_in
 
 from .floor import demo_floor_tickets
 from .kpis import load_daily_report
+from .planning import finish_planning, load_lines
 from .purchasing import DEMO_PURCHASING_ORDERS, load_purchasing
 from .shipping import load_shipping
 from .stockalerts import DEMO_ALERT_ORDERS, load_stock_alerts
@@ -305,6 +306,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
         rules_install_defaults(actor=system)
         _catalog(users, system)
         demo_addresses(system)
+        load_lines(Actor.for_user(users["planner"]))
     t1 = current_definition("T1")
     t1_flow = compiled(t1)
     customers = [c[0] for c in CUSTOMERS]
@@ -347,6 +349,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
     floor_tickets = demo_floor_tickets(rng, now, actors)
     shipments, stock_alerts = load_shipping(rng, actors), load_stock_alerts(actors)
     demo_change_request(actors, changed)    # last: the order it freezes moves no more
+    planning = finish_planning(actors["planner"])
     return {
         "floor_tickets": floor_tickets,
         "orders": Order.objects.count(),
@@ -357,4 +360,5 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
         "purchasing": purchasing,
         "stock_alerts": stock_alerts,
         "daily_report": load_daily_report(actors),
+        "planning": planning,
     }

@@ -20,6 +20,7 @@ def workspace(request):
         "nav_can_kpi": permissions.allowed(actor, "kpis.view"),
         "nav_can_intake": permissions.allowed(actor, "intake.view"),
         "nav_can_purchasing": permissions.allowed(actor, "purchasing.view"),
+        "nav_can_planning": permissions.allowed(actor, "planning.view"),
         "actor": actor,
         "nav_unread": notify_badge_count(request),
     }

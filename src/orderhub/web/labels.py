@@ -20,6 +20,7 @@ from orderhub.intake.models import InboundMessage
 from orderhub.notify import events as notify_events
 from orderhub.orders import events
 from orderhub.orders.models import Order
+from orderhub.planning import events as planning_events
 from orderhub.purchasing import events as purchasing_events
 from orderhub.rules.models import Trigger
 from orderhub.shipping import events as shipping_events
@@ -84,6 +85,11 @@ EVENT_LABELS = {
     shipping_events.SHIPMENT_ACCEPTED: gettext_lazy("客户验收已登记"),
     shipping_events.LETTERHEAD_SAVED: gettext_lazy("公司抬头已保存"),
     shipping_events.DOCUMENT_TEMPLATE_SAVED: gettext_lazy("单据模板已保存"),
+    planning_events.LINE_SAVED: gettext_lazy("产线已保存"),
+    planning_events.RUSH_APPLIED: gettext_lazy("按急单插入"),
+    planning_events.SLIPPED: gettext_lazy("交期延误预警"),
+    planning_events.DELAYED_BY_RUSH: gettext_lazy("急单插入导致推迟"),
+    planning_events.DELIVERY_RISK: gettext_lazy("交期风险预警"),
 }
 
 

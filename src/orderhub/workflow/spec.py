@@ -89,7 +89,8 @@ class GuardSpec(_Strict):
 
 
 class ActionSpec(_Strict):
-    action: Literal["reserve_stock", "release_stock", "consume_stock", "add_tag", "set_urgency"]
+    action: Literal["reserve_stock", "release_stock", "consume_stock", "add_tag", "set_urgency",
+                    "promise_date"]   # promise_date: computed by the registered promiser (orders.promising)
     bom: bool = False                     # reserve_stock: reserve BOM components, not the product
     release_condition: str | None = None  # reserve_stock: recorded on each reservation
     expires_in_hours: Decimal | None = Field(default=None, gt=0)

@@ -52,12 +52,13 @@ from .common import Blocked, make_snapshot, next_event
 from .stages import enter_stage, run_entry_actions
 
 MAX_BATCH = 1000
-_MOVE_FIELDS = ("stage", "stage_entered_at", "stage_due_at", "status", "tags", "urgency", "version",
+_MOVE_FIELDS = ("stage", "stage_entered_at", "stage_due_at", "status", "tags", "urgency", "promised_date", "version",
                 "updated_at", "forced", "blocked_reasons", "audit_seq", "audit_head")
 MOVED, BLOCKED, REFUSED = "moved", "blocked", "refused"
 _BLOCK_FIELDS = ("blocked_reasons", "audit_seq", "audit_head")
 # what entering a stage may change on the order before a guard or the stock says no
-_ENTRY_FIELDS = ("stage", "stage_entered_at", "stage_due_at", "blocked_reasons", "status", "tags", "urgency")
+_ENTRY_FIELDS = ("stage", "stage_entered_at", "stage_due_at", "blocked_reasons", "status", "tags", "urgency",
+                 "promised_date")
 _STOCK_WRITING = ("release_stock", "consume_stock")
 
 

@@ -293,7 +293,7 @@ def _create(data: OrderInput, actor: Actor, normalized: dict[str, Any], fingerpr
     except Blocked as blocked:
         raise ValidationFailed("blocked", blocked.reasons[0].message, problems=blocked.reasons) from None
     ev = _append_created(order, actor, now, normalized, done)
-    write_order_change(order, ["tags", "urgency", "audit_seq", "audit_head"], event=ev, entered=inst,
+    write_order_change(order, ["tags", "urgency", "promised_date", "audit_seq", "audit_head"], event=ev, entered=inst,
                        snapshot=make_snapshot(order, lines, now))
     events.order_created(order=order, actor=actor, at=now, event=ev, entered=inst, lines=lines)
     return CreateResult(order, True, lines, [inst])

@@ -20,6 +20,7 @@ from orderhub.workflow.spec import CompiledStage, CompiledWorkflow, render_messa
 from ..facts import OrderFacts
 from ..kitting import fmt_qty, kitting_problems
 from ..models import Order, OrderLine, StageInstance
+from ..promising import promise
 from .common import Blocked
 
 
@@ -119,6 +120,12 @@ def run_entry_actions(order: Order, lines: list[OrderLine], stage: CompiledStage
             if act.value not in order.tags:
                 order.tags = [*order.tags, act.value]
                 done.setdefault("tags_added", []).append(act.value)
+        elif act.action == "promise_date":
+            promised = promise(order, lines, now, actor)
+            if promised is not None:
+                done["promised_date"] = [order.promised_date.isoformat() if order.promised_date else None,
+                                         promised.date.isoformat(), promised.note]
+                order.promised_date = promised.date
         elif act.action == "set_urgency":
             assert act.value is not None  # an ActionSpec for set_urgency carries its value
             done["urgency"] = [order.urgency, act.value]
