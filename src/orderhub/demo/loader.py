@@ -185,13 +185,35 @@ def _calendar_hours(stage) -> float:
     return float(d.hours) if d.hours is not None else float(d.business_hours) * 3
 
 
+def _residual_hours(stage, share: float, now) -> float:
+    """How long ago (wall-clock hours) an order entered ``stage`` so that it has used ``share``
+    × 1.5 of its deadline by ``now`` (overdue when ``share`` > 1.5: about one in five). A deadline
+    in business hours is counted back on the business calendar, so the share of overdue orders
+    does not depend on the time of day the demo is loaded."""
+    d = stage.deadline
+    if d is None or d.business_hours is None:
+        return _calendar_hours(stage) * share
+    want = float(d.business_hours) * share / 1.5 * 3600
+    cal = get_business_calendar()
+    lo, hi = 0.0, max(want / 3600, 1.0)
+    while cal.business_seconds_between(now - timedelta(hours=hi), now) < want:
+        hi *= 2
+    for _ in range(30):  # bisect to well under a minute
+        mid = (lo + hi) / 2
+        if cal.business_seconds_between(now - timedelta(hours=mid), now) < want:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
 def _plan(wf, path: list[str], target: str, rng: random.Random, now):
     """When to create the order and enter each stage so that it sits in ``target`` now:
     most steps finish within their deadline; about one order in five is overdue."""
     steps = path[1:path.index(target) + 1]
     gaps = [_calendar_hours(wf.stage(path[path.index(st) - 1]).spec) * rng.choice([0.2, 0.4, 0.6, 0.8, 1.3])
             for st in steps]
-    residual = _calendar_hours(wf.stage(target).spec) * rng.uniform(0.02, 1.8)
+    residual = _residual_hours(wf.stage(target).spec, rng.uniform(0.02, 1.8), now)
     created = now - timedelta(hours=sum(gaps) + residual)
     times, t = [], created
     for gap in gaps:
