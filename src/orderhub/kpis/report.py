@@ -18,7 +18,7 @@ from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
 from orderhub.core import clock
-from orderhub.shipping.documents import _fetcher, _font_urls
+from orderhub.core.pdf import font_urls, html_to_pdf
 
 from . import selectors
 from .exports import _cell
@@ -188,11 +188,8 @@ def report_html(fig: dict[str, Any], fonts: dict[str, str]) -> str:
 
 def daily_pdf(day: date) -> bytes:
     """The day's report as PDF bytes."""
-    from weasyprint import HTML
-
-    fonts = _font_urls()
-    html = report_html(daily_figures(day), fonts)
-    return bytes(HTML(string=html, url_fetcher=_fetcher(set(fonts.values())), base_url="/").write_pdf())
+    fonts = font_urls()
+    return html_to_pdf(report_html(daily_figures(day), fonts), fonts)
 
 
 def daily_xlsx(day: date) -> bytes:

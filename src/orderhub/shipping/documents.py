@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.translation import gettext as _
 
-from orderhub.core.errors import DomainError
+from orderhub.core.pdf import PdfError, font_urls, html_to_pdf
 from orderhub.orders.models import Order, OrderLine
 
 from .doc_templates import DEFAULTS
@@ -38,14 +38,12 @@ KINDS = {"confirmation": "订单确认书", "quotation": "报价单", "delivery-
 ORDER_KINDS = ("confirmation", "quotation")
 SHIPMENT_KINDS = ("delivery-note", "packing-list")
 MAX_TEMPLATE = 50_000
-FONT_FILES = {"normal": "NotoSansSC_400Regular.ttf", "bold": "NotoSansSC_700Bold.ttf"}
 LOGO_TYPES = ("image/png", "image/jpeg")
 
 
-class DocumentError(DomainError):
-    """A document that cannot be made (a broken template, the font missing): 409 with a reason."""
-
-    status = 409
+class DocumentError(PdfError):
+    """A document that cannot be made (a broken template): 409 with a reason (the font missing:
+    ``core.pdf.PdfError``, its base)."""
 
 
 def _engine(debug: bool) -> Engine:
@@ -184,30 +182,6 @@ def render_body(kind: str, data: dict[str, Any], body: str | None = None) -> str
         raise _fault(text, e) from e
 
 
-def _font_urls() -> dict[str, str]:
-    out = {}
-    for weight, name in FONT_FILES.items():
-        path = settings.ORDERHUB_PDF_FONT_DIR / name
-        if not path.is_file():
-            raise DocumentError("font_missing", _("缺少打印用的中文字体 %(f)s：请运行 make assets。") % {"f": name})
-        out[weight] = path.resolve().as_uri()
-    return out
-
-
-def _fetcher(allowed: set[str]) -> Any:
-    """WeasyPrint's fetcher limited to ``allowed`` (the font files) and ``data:`` URLs: a
-    template's ``<img src="http://…">`` or ``file:///etc/…`` fetches nothing."""
-    from weasyprint.urls import URLFetcher
-
-    class OnlyOurs(URLFetcher):  # type: ignore[misc]
-        def fetch(self, url: str, headers: Any = None) -> Any:
-            if url in allowed or url.startswith("data:"):
-                return super().fetch(url, headers)
-            raise ValueError("only the project's font and inline images are fetched")
-
-    return OnlyOurs(allowed_protocols=("file", "data"), allow_redirects=False)
-
-
 def _qr(url: str) -> str:
     import segno
 
@@ -238,19 +212,17 @@ def render_pdf(kind: str, data: dict[str, Any], *, url: str, company: dict[str, 
                body: str | None = None) -> bytes:
     """The document as PDF bytes: letterhead (``company``, else the stored one), QR code to
     ``url``, the body (``body``, else the kind's template) over ``data``."""
-    from weasyprint import HTML
-
     company = _letterhead() if company is None else company
     data = {**data, "company": {k: v for k, v in company.items() if k != "logo"},
             "doc": {"title": KINDS[kind], "kind": kind, "date": _date(timezone.localdate()), "url": url}}
     text = render_body(kind, data, body)
-    fonts = _font_urls()
+    fonts = font_urls()
     logo = f'<img class="logo" src="{company["logo"]}" alt="">' if company["logo"] else ""
     html = (f'<html lang="zh-CN"><head><meta charset="utf-8"><style>{CSS % fonts}</style></head><body>'
             f'<div class="lh">{logo}<div class="co"><div class="name">{escape(company["name"])}</div>'
             f'<div>{escape(company["address"])}{"　电话：" + escape(company["phone"]) if company["phone"] else ""}</div></div>'
             f'<img class="qr" src="{_qr(url)}" alt=""></div>{text}</body></html>')
-    return bytes(HTML(string=html, url_fetcher=_fetcher(set(fonts.values())), base_url="/").write_pdf())
+    return html_to_pdf(html, fonts)
 
 
 def order_pdf(order: Order, kind: str) -> bytes:
