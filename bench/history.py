@@ -128,10 +128,10 @@ def rollup_history(exact: bool) -> dict:
     rolls up the whole history (timed), a second run only the last days again (timed), so the
     figures read the rollup plus today live. ``exact``: every day dropped from the rollup
     instead, so the figures are computed from the orders and stays (the exact path)."""
-    from orderhub.kpis.models import RolledDay, StageDurationBucket, TrendDay
+    from orderhub.kpis.models import RolledDay, StageDurations, TrendDay
     from orderhub.kpis.rollup import kpi_rollup_refresh
 
-    for model in (StageDurationBucket, TrendDay, RolledDay):
+    for model in (StageDurations, TrendDay, RolledDay):
         model.objects.all().delete()
     if exact:
         log("exact path: no rollup")
@@ -145,8 +145,8 @@ def rollup_history(exact: bool) -> dict:
     from django.db import connection
 
     with connection.cursor() as cur:
-        cur.execute("ANALYZE kpis_stagedurationbucket; ANALYZE kpis_trendday; ANALYZE kpis_rolledday")
-    rows = StageDurationBucket.objects.count()
+        cur.execute("ANALYZE kpis_stagedurations; ANALYZE kpis_trendday; ANALYZE kpis_rolledday")
+    rows = StageDurations.objects.count()
     log(f"rollup: {days} days in {first:.1f} s ({rows:,} bucket rows), a later run ({again} days) {later:.2f} s")
     return {f"first run (the whole history, {days} days, {rows:,} bucket rows)": round(first, 2),
             f"a later run ({again} days rolled up again)": round(later, 2)}

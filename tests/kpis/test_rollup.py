@@ -15,7 +15,7 @@ from orderhub.celery import periodic_jobs
 from orderhub.core import clock
 from orderhub.demo.loader import load_demo
 from orderhub.kpis import rolled, rollup, selectors
-from orderhub.kpis.models import RolledDay, StageDurationBucket, TrendDay
+from orderhub.kpis.models import RolledDay, StageDurations, TrendDay
 from orderhub.kpis.selectors import KpiFilter
 from orderhub.orders.models import StageInstance
 
@@ -50,16 +50,18 @@ def test_sql_writer_and_plain_twin_write_the_same_rows(demo):
     today = timezone.localdate(clock.now())
     first = today - timedelta(days=45)
     rollup.rollup_days(first, today - timedelta(days=1), fast=True)
-    fast = (_rows(StageDurationBucket, "day", "workflow_id", "stage", "channel", "bucket", "stays", "seconds"),
+    stage_fields = ("day", "workflow_id", "stage", "channel", "stays", "low", "counts", "seconds")
+    fast = (_rows(StageDurations, *stage_fields),
             _rows(TrendDay, "day", "workflow_id", "channel", "created", "completed", "on_time"),
             _rows(RolledDay, "day", "stays", "created"))
     rollup.rollup_days(first, today - timedelta(days=1), fast=False)
-    plain = (_rows(StageDurationBucket, "day", "workflow_id", "stage", "channel", "bucket", "stays", "seconds"),
+    plain = (_rows(StageDurations, *stage_fields),
              _rows(TrendDay, "day", "workflow_id", "channel", "created", "completed", "on_time"),
              _rows(RolledDay, "day", "stays", "created"))
-    assert len(fast[0]) > 50 and sum(r[5] for r in fast[0]) > 300   # a real history, many buckets
-    assert [r[:6] for r in fast[0]] == [r[:6] for r in plain[0]]
-    assert all(abs(a[6] - b[6]) < 1e-3 for a, b in zip(fast[0], plain[0], strict=True))
+    assert len(fast[0]) > 50 and sum(r[4] for r in fast[0]) > 300   # a real history
+    assert sum(len(bytes(r[6])) // 4 for r in fast[0]) > 200                # many buckets
+    assert [(*r[:6], bytes(r[6])) for r in fast[0]] == [(*r[:6], bytes(r[6])) for r in plain[0]]
+    assert all(abs(a[7] - b[7]) < 1e-3 for a, b in zip(fast[0], plain[0], strict=True))
     assert fast[1] == plain[1] and sum(r[3] for r in fast[1]) > 0
     assert fast[2] == plain[2] and len(fast[2]) == 45
 
@@ -74,15 +76,16 @@ def _filters(start, end):
 def test_rollup_path_agrees_with_the_exact_path(demo):
     today = timezone.localdate(clock.now())
     start = today - timedelta(days=59)
+    filters = list(_filters(start, today))
     exact = {}
-    for f in _filters(start, today):
+    for f in filters:
         exact[f] = (selectors.stage_times(f), selectors.order_processing(f), selectors.trend(f),
                     selectors.on_time(f))
         assert not rolled.use_rollup(f)
         assert exact[f][0] == selectors.stage_times_exact(f)
     assert rollup.kpi_rollup_refresh() >= 10   # the demo history spans about two weeks
     checked = 0
-    for f in _filters(start, today):
+    for f in filters:
         assert rolled.use_rollup(f)
         stage, processing, trend, on_time = (selectors.stage_times(f), selectors.order_processing(f),
                                              selectors.trend(f), selectors.on_time(f))
@@ -118,7 +121,7 @@ def test_job_rolls_past_days_once_today_never_and_reads_unrolled_days_live(demo)
     before = selectors.stage_times(f)
     # a rolled-up day dropped from the rollup is read live: the same figures
     gap = today - timedelta(days=3)
-    StageDurationBucket.objects.filter(day=gap).delete()
+    StageDurations.objects.filter(day=gap).delete()
     TrendDay.objects.filter(day=gap).delete()
     RolledDay.objects.filter(day=gap).delete()
     assert selectors.stage_times(f) == before
@@ -128,7 +131,7 @@ def test_job_rolls_past_days_once_today_never_and_reads_unrolled_days_live(demo)
     after = {(r["workflow"], r["stage"]): r["count"] for r in selectors.stage_times(f)}
     key = (stay.workflow.code, stay.stage)
     assert after[key] == {(r["workflow"], r["stage"]): r["count"] for r in before}.get(key, 0) + 1
-    assert StageDurationBucket.objects.aggregate(n=Sum("stays"))["n"] > 0
+    assert StageDurations.objects.aggregate(n=Sum("stays"))["n"] > 0
 
 
 def test_page_and_api_equal_on_the_rollup_path(demo):

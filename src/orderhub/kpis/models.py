@@ -5,8 +5,8 @@ capability ``kpis.view``).
 Tables of its own:
 
 - the daily rollup (``rollup``, kept by the periodic job ``kpis.rollup``): per past day,
-  ``StageDurationBucket`` (stays that ended, by workflow version, stage, channel and a
-  logarithmic duration bucket: their number and summed seconds) and ``TrendDay`` (orders
+  ``StageDurations`` (stays that ended, by workflow version, stage and channel: their number,
+  summed seconds and a histogram of their durations in logarithmic buckets) and ``TrendDay`` (orders
   created, completed and completed on time, by workflow version and channel); ``RolledDay``
   marks the days rolled up (a day not marked is read from the orders themselves);
 - the daily report's: when and to whom it is mailed (``DailyReportSetting``, one row, edited by
@@ -38,31 +38,31 @@ class RolledDay(models.Model):
         return self.day.isoformat()
 
 
-class StageDurationBucket(models.Model):
+class StageDurations(models.Model):
     """The stays that ended on ``day`` (business time zone) in ``stage`` of a workflow version,
-    of orders from ``channel``, whose duration fell in ``bucket`` (``rollup.bucket_of``: bucket
-    b > 0 holds (γ^(b-1), γ^b] seconds, bucket 0 holds 0–1 s): how many, and their seconds summed
-    (the exact mean)."""
+    of orders from ``channel``: how many, their seconds summed (the exact mean), and their
+    durations as a histogram (``rollup``): ``counts`` holds the number of stays of each bucket
+    from ``low`` on, as little-endian 32-bit integers (bucket b > 0: (γ^(b-1), γ^b] seconds,
+    bucket 0: 0–1 s). One row per day and stage, so a 90-day period reads a few thousand rows."""
 
     day = models.DateField(_("day"))
     workflow = models.ForeignKey("workflow.WorkflowDefinition", on_delete=models.CASCADE, related_name="+",
                                  db_index=False, verbose_name=_("workflow version"))
     stage = models.CharField(_("stage"), max_length=40)
     channel = models.CharField(_("channel"), max_length=32)
-    bucket = models.SmallIntegerField(_("duration bucket"))
     stays = models.PositiveIntegerField(_("stays"))
     seconds = models.FloatField(_("seconds in all"))
+    low = models.SmallIntegerField(_("first bucket"))
+    counts = models.BinaryField(_("stays per bucket"))
 
     class Meta:
-        verbose_name = _("stage duration bucket")
+        verbose_name = _("stage durations of a day")
         constraints = [
-            # a period's histogram is an index-only range scan of this index
-            models.UniqueConstraint(fields=["day", "workflow", "stage", "channel", "bucket"],
-                                    include=["stays", "seconds"], name="kpi_stage_bucket_unique"),
+            models.UniqueConstraint(fields=["day", "workflow", "stage", "channel"], name="kpi_stage_durations_unique"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.day}:{self.stage}:{self.bucket}"
+        return f"{self.day}:{self.stage}:{self.channel}"
 
 
 class TrendDay(models.Model):

@@ -15,9 +15,10 @@ two neighbouring ranks is a weighted mean of two such values, so the estimate is
 α·exact + 0.5 s of the exact percentile. With γ = 1.05, α = 2.44 %. Counts and means are exact
 (the seconds are summed per bucket).
 
-One persistence layer: ``rollup_days`` writes with two set-based INSERT … SELECT statements on
-PostgreSQL and with a plain ORM twin elsewhere (the SQLite demo); ``tests/kpis/test_rollup.py``
-runs both on PostgreSQL and compares the rows they write.
+One persistence layer: ``rollup_days`` aggregates with set-based statements on PostgreSQL (the
+stays' buckets by a GROUP BY, packed here into one row per day and stage; the trend by an
+INSERT … SELECT) and with a plain ORM twin elsewhere (the SQLite demo);
+``tests/kpis/test_rollup.py`` runs both on PostgreSQL and compares the rows they write.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+import numpy as np
 from django.db import connection, transaction
 from django.db.models import Max, Min, Sum
 from django.utils import timezone
@@ -35,7 +37,7 @@ from django.utils import timezone
 from orderhub.core import clock
 from orderhub.orders.models import Order, StageInstance
 
-from .models import RolledDay, StageDurationBucket, TrendDay
+from .models import RolledDay, StageDurations, TrendDay
 
 GAMMA = 1.05
 LN_GAMMA = math.log(GAMMA)
@@ -44,11 +46,12 @@ ZERO_BUCKET_SECONDS = 0.5           # bucket 0's value (0 to 1 s)
 AGAIN_DAYS = 2                      # the last days rolled up again on every run
 CHUNK_DAYS = 31                     # days rolled up in one transaction
 LOCK_KEY = 0x4B50_4931              # pg advisory lock: one roll-up at a time
+BUCKETS = 1024                      # bucket 1023: γ^1023 s, far beyond any stay (a year is 354)
 
 
 def bucket_of(seconds: float) -> int:
     """The histogram bucket of a duration (``bucket_sql`` is its SQL twin)."""
-    return 0 if seconds <= 1 else math.ceil(math.log(seconds) / LN_GAMMA)
+    return 0 if seconds <= 1 else min(math.ceil(math.log(seconds) / LN_GAMMA), BUCKETS - 1)
 
 
 def bucket_value(bucket: int) -> float:
@@ -58,7 +61,7 @@ def bucket_value(bucket: int) -> float:
 
 def bucket_sql(secs: str) -> str:
     """``bucket_of`` in PostgreSQL over the float expression ``secs`` (one parameter: LN_GAMMA)."""
-    return f"CASE WHEN {secs} <= 1 THEN 0 ELSE ceil(ln({secs}) / %s)::int END"
+    return f"CASE WHEN {secs} <= 1 THEN 0 ELSE least(ceil(ln({secs}) / %s), {BUCKETS - 1})::int END"
 
 
 def midnight(d: date) -> datetime:
@@ -67,6 +70,19 @@ def midnight(d: date) -> datetime:
 
 def local_day(dt: datetime) -> date:
     return timezone.localtime(dt).date()
+
+
+def pack(counts: dict[int, int]) -> tuple[int, bytes]:
+    """A histogram {bucket: stays} as (first bucket, little-endian int32 counts from it)."""
+    low, high = min(counts), max(counts)
+    arr = np.zeros(high - low + 1, dtype="<i4")
+    for b, n in counts.items():
+        arr[b - low] = n
+    return low, arr.tobytes()
+
+
+def unpack(low: int, counts: bytes | memoryview) -> tuple[int, np.ndarray]:
+    return low, np.frombuffer(bytes(counts), dtype="<i4")
 
 
 def day_ranges(days: Iterable[date], longest: int | None = None) -> list[tuple[date, date]]:
@@ -84,7 +100,6 @@ def day_ranges(days: Iterable[date], longest: int | None = None) -> list[tuple[d
 # --------------------------------------------------------------------------- writing
 
 _STAGE_SQL = """
-INSERT INTO {buckets} (day, workflow_id, stage, channel, bucket, stays, seconds)
 SELECT (si.exited_at AT TIME ZONE %s)::date, si.workflow_id, si.stage, o.channel, {bucket}, count(*), sum(s.secs)
   FROM {stays} si
   JOIN {orders} o ON o.id = si.order_id
@@ -107,17 +122,17 @@ SELECT day, workflow_id, channel, sum(c), sum(d), sum(ok) FROM (
 """
 
 
-def _write_sql(since: datetime, until: datetime) -> None:
-    tz = str(timezone.get_current_timezone())
-    tables = {"buckets": StageDurationBucket._meta.db_table, "trend": TrendDay._meta.db_table,
-              "stays": StageInstance._meta.db_table, "orders": Order._meta.db_table}
+def _stage_sql_buckets(since: datetime, until: datetime) -> Iterator[tuple[Any, ...]]:
+    """(day, workflow id, stage, channel, bucket, stays, seconds), aggregated by PostgreSQL."""
+    sql = _STAGE_SQL.format(bucket=bucket_sql("s.secs"), stays=StageInstance._meta.db_table,
+                            orders=Order._meta.db_table)
     with connection.cursor() as cur:
-        cur.execute(_STAGE_SQL.format(bucket=bucket_sql("s.secs"), **tables), [tz, LN_GAMMA, since, until])
-        cur.execute(_TREND_SQL.format(**tables), [tz, since, until, tz, tz, Order.Status.COMPLETED, since, until])
+        cur.execute(sql, [str(timezone.get_current_timezone()), LN_GAMMA, since, until])
+        yield from cur.fetchall()
 
 
-def stage_bucket_rows(since: datetime, until: datetime) -> Iterator[StageDurationBucket]:
-    """The plain twin of the stage statement: the rows, computed here from the stays."""
+def _stage_plain_buckets(since: datetime, until: datetime) -> Iterator[tuple[Any, ...]]:
+    """The plain twin of the stage statement: the same tuples, computed here from the stays."""
     acc: dict[tuple[Any, ...], list[float]] = defaultdict(lambda: [0, 0.0])
     stays = StageInstance.objects.filter(exited_at__gte=since, exited_at__lt=until, workflow__isnull=False)
     for wf, stage, channel, entered, exited in stays.values_list(
@@ -127,9 +142,29 @@ def stage_bucket_rows(since: datetime, until: datetime) -> Iterator[StageDuratio
         row = acc[(local_day(exited), wf, stage, channel, bucket_of(secs))]
         row[0] += 1
         row[1] += secs
-    for (day, wf, stage, channel, b), (n, secs) in acc.items():
-        yield StageDurationBucket(day=day, workflow_id=wf, stage=stage, channel=channel, bucket=b,
-                                  stays=int(n), seconds=secs)
+    for key, (n, secs) in acc.items():
+        yield (*key, int(n), secs)
+
+
+def stage_rows(buckets: Iterable[tuple[Any, ...]]) -> Iterator[StageDurations]:
+    """One row per day, workflow version, stage and channel from the bucket tuples."""
+    acc: dict[tuple[Any, ...], tuple[dict[int, int], list[float]]] = {}
+    for day, wf, stage, channel, b, n, secs in buckets:
+        counts, tot = acc.setdefault((day, wf, stage, channel), ({}, [0, 0.0]))
+        counts[int(b)] = counts.get(int(b), 0) + int(n)
+        tot[0] += int(n)
+        tot[1] += float(secs)
+    for (day, wf, stage, channel), (counts, (n, secs)) in acc.items():
+        low, packed = pack(counts)
+        yield StageDurations(day=day, workflow_id=wf, stage=stage, channel=channel, stays=int(n),
+                             seconds=secs, low=low, counts=packed)
+
+
+def _trend_sql(since: datetime, until: datetime) -> None:
+    tz = str(timezone.get_current_timezone())
+    with connection.cursor() as cur:
+        cur.execute(_TREND_SQL.format(trend=TrendDay._meta.db_table, orders=Order._meta.db_table),
+                    [tz, since, until, tz, tz, Order.Status.COMPLETED, since, until])
 
 
 def trend_rows(since: datetime, until: datetime) -> Iterator[TrendDay]:
@@ -157,15 +192,16 @@ def rollup_days(first: date, last: date, *, fast: bool | None = None) -> int:
     fast = connection.vendor == "postgresql" if fast is None else fast
     since, until = midnight(first), midnight(last + timedelta(days=1))
     with transaction.atomic():
-        for model in (StageDurationBucket, TrendDay, RolledDay):
+        for model in (StageDurations, TrendDay, RolledDay):
             model.objects.filter(day__gte=first, day__lte=last).delete()
+        buckets = _stage_sql_buckets if fast else _stage_plain_buckets
+        StageDurations.objects.bulk_create(stage_rows(buckets(since, until)), batch_size=2000)
         if fast:
-            _write_sql(since, until)
+            _trend_sql(since, until)
         else:
-            StageDurationBucket.objects.bulk_create(stage_bucket_rows(since, until), batch_size=2000)
             TrendDay.objects.bulk_create(trend_rows(since, until), batch_size=2000)
         span = {"day__gte": first, "day__lte": last}
-        stays = dict(StageDurationBucket.objects.filter(**span).values_list("day").annotate(Sum("stays")))
+        stays = dict(StageDurations.objects.filter(**span).values_list("day").annotate(Sum("stays")))
         created = dict(TrendDay.objects.filter(**span).values_list("day").annotate(Sum("created")))
         now, d, marks = clock.now(), first, []
         while d <= last:
