@@ -38,7 +38,7 @@ def url_fetcher(allowed: set[str]) -> Any:
     """WeasyPrint's fetcher limited to ``allowed`` (the font files) and ``data:`` URLs."""
     from weasyprint.urls import URLFetcher
 
-    class OnlyOurs(URLFetcher):  # type: ignore[misc]
+    class OnlyOurs(URLFetcher):
         def fetch(self, url: str, headers: Any = None) -> Any:
             if url in allowed or url.startswith("data:"):
                 return super().fetch(url, headers)
