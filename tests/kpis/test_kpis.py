@@ -203,3 +203,13 @@ def test_drill_downs_filter_the_order_list(history, company):
     assert listed(product="HSG-100") == set()
     page = client.get("/orders/", {"ticket": "exception", "channel": "wechat"}).content.decode()
     assert "异常" in page and "微信" in page   # the drill-down's filters, in words
+
+
+def test_filter_form_keeps_the_chosen_values(history, company):
+    client = Client(HTTP_HOST="localhost", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    client.force_login(company["users"]["manager"])
+    with clock.frozen(WEDNESDAY):
+        html = client.get("/kpi/sales/", {"customer": "C001", "channel": "wechat", "workflow": "T2"}).content.decode()
+    assert '<select name="customer" id="id_customer">' in html
+    assert '<option value="C001" selected>' in html and '<option value="wechat" selected>' in html
+    assert re.search(r'<option value="T2" selected>T2 ', html)
