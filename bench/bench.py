@@ -37,10 +37,12 @@ COMMANDS = {
     "contention": ["contention.py"],
     "history": ["history.py"],
     "pages": ["pages.py"],
+    "board-live": ["board_live.py"],
     "datagen": ["datagen.py"],
     "sweep": ["sweep_bench.py"],
     "first-touch": ["notify_bench.py"],
     "intake-gateway": ["intake_bench.py"],
+    "delivery-note": ["delivery_note.py"],
 }
 
 
@@ -57,7 +59,8 @@ def run(name: str, extra: list[str], day: str) -> dict:
     cmd = [sys.executable, str(module), *argv[1:], *extra]
     if "--date" not in extra and argv[0] in ("run.py", "peak_day.py", "contention.py", "sweep_bench.py",
                                              "notify_bench.py", "intake_bench.py",
-                                             "history.py", "pages.py", "datagen.py"):
+                                             "history.py", "pages.py", "datagen.py", "board_live.py",
+                                             "delivery_note.py"):
         cmd += ["--date", day]
     log(f"{name}: {' '.join(cmd[1:])}")
     t = time.perf_counter()
@@ -83,7 +86,7 @@ def plan_all(args) -> list[tuple[str, list[str]]]:
             "--max-seconds", str(args.peak_max_seconds)]
     contention = ["--repeat", "2" if quick else "3"]
     return [("core", core), ("contention", contention), ("peak-day", peak), ("history", history),
-            ("sweep", []), ("first-touch", []),
+            ("sweep", []), ("first-touch", []), ("delivery-note", ["--runs", "3" if quick else "5"]),
             ("intake-gateway", ["--rows", "10000", "--seconds", "10"] if quick else [])]
 
 

@@ -49,10 +49,12 @@ SCENARIOS: list[Scenario] = [
     Scenario("datagen", "datagen.py", "history loader: 1,000,000 orders by COPY"),
     Scenario("history", "history.py", "pages and KPI queries at 1,000,000 orders"),
     Scenario("pages", "pages.py", "pages at 100,000 orders (issue 3)"),
+    Scenario("board-live", "board_live.py", "20 open boards polling under 25 orders/s intake (issue 20)"),
     Scenario("sweep", "sweep_bench.py", "overdue detection over 1,000,000 open stages"),
     Scenario("first-touch", "notify_bench.py", "order created → notification received"),
     Scenario("intake-gateway", "intake_bench.py",
              "100,000-row marketplace CSV import; signed webhooks acknowledged at 200/s"),
+    Scenario("delivery-note", "delivery_note.py", "1,000-line delivery note as PDF (made anew, printed again)"),
 ]
 
 

@@ -272,6 +272,8 @@ ORDERHUB_RATE_LIMITS = {
     "intake_refused": os.environ.get("ORDERHUB_RATE_INTAKE_REFUSED", "30/600"),
     # quick-order posts (a customer's phone)
     "quick_order": os.environ.get("ORDERHUB_RATE_QUICK_ORDER", "30/60"),
+    # API requests with a bearer token that names no live token (revoked, mistyped, guessed)
+    "api_token_refused": os.environ.get("ORDERHUB_RATE_API_TOKEN_REFUSED", "30/600"),
     # customer portal one-time codes: asked for, per client address and per e-mail/mobile asked
     # for; codes typed, per client address (each code also dies after 5 wrong tries)
     "portal_code_ip": os.environ.get("ORDERHUB_RATE_PORTAL_CODE_IP", "20/3600"),

@@ -53,3 +53,21 @@ def test_bearer_auth_costs_one_statement(company):
         found, _request = _auth(raw)
     assert found is not None
     assert len(ctx.captured_queries) == (1 if connection.vendor == "postgresql" else 2), ctx.captured_queries
+
+
+def test_unknown_tokens_are_rate_limited_per_address_and_valid_ones_are_not(company, settings):
+    """Refused bearer tokens count per client address; over the limit the API answers 429 with
+    Retry-After and a Chinese message instead of 401, while a valid token is never slowed."""
+    from django.test import Client
+
+    settings.ORDERHUB_RATE_LIMITS = {"api_token_refused": "3/600"}
+    _token, raw = token_create(user=company["users"]["sales"], name="erp")
+    bad = Client(HTTP_AUTHORIZATION="Bearer oh_guess", REMOTE_ADDR="10.9.8.7")
+    assert [bad.get("/api/orders").status_code for _ in range(3)] == [401, 401, 401]
+    over = bad.get("/api/orders")
+    assert over.status_code == 429 and int(over["Retry-After"]) > 0
+    assert over.json()["code"] == "rate_limited" and "无效 API 令牌" in over.json()["message"]
+    good = Client(HTTP_AUTHORIZATION=f"Bearer {raw}", REMOTE_ADDR="10.9.8.7", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert [good.get("/api/orders").status_code for _ in range(5)] == [200] * 5
+    other = Client(HTTP_AUTHORIZATION="Bearer oh_guess", REMOTE_ADDR="10.9.8.8")
+    assert other.get("/api/orders").status_code == 401  # counted per address

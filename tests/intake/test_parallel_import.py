@@ -4,6 +4,7 @@ whole import) loses nothing and doubles nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -11,19 +12,23 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
+from django.db import connection, connections
 
+from orderhub.core.actors import Actor
 from orderhub.core.canonical import to_plain
 from orderhub.core.models import AuditEvent
 from orderhub.intake import services
 from orderhub.intake.models import ImportChunk, ImportJob, InboundMessage, InboundOrder
 from orderhub.intake.services.inbox import CHUNK, plain
-from orderhub.orders.models import Order
+from orderhub.notify.models import Message
+from orderhub.orders.models import Order, OrderLine, Snapshot
 from tests.pgroles import database_url
 
 from .test_cli_and_crash import HEADER, taobao_csv
@@ -88,6 +93,45 @@ def test_chunked_import_in_one_process_is_the_one_process_import(master, intake_
     assert InboundOrder.objects.filter(message=chunked.message).count() == 1294  # the repeat: same link
     assert AuditEvent.objects.filter(subject_type="inbound", subject_id=chunked.message_id,
                                      action="intake.needs_review").count() == 1  # concluded once
+    if connection.vendor == "postgresql":  # the chunks ran inside the test's transaction: its setting kept
+        assert _synchronous_commit() == "on"
+
+
+def _synchronous_commit() -> str:
+    with connection.cursor() as cur:
+        cur.execute("SHOW synchronous_commit")
+        return cur.fetchone()[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_chunks_commit_without_waiting_for_the_disk_and_the_job_ends_with_a_flush(master, intake_actor,
+                                                                                  monkeypatch):
+    """Each chunk's transaction runs with ``synchronous_commit = off``; the job's end (the
+    message concluded) commits as usual, which flushes every chunk before it; the session keeps
+    its own setting."""
+    from orderhub.intake.services import parallel
+
+    seen: dict[str, list[str]] = {"chunk": [], "conclude": []}
+    run_chunk, conclude = parallel._run_chunk, parallel.conclude
+
+    def spy_chunk(*args, **kwargs):
+        seen["chunk"].append(_synchronous_commit())
+        return run_chunk(*args, **kwargs)
+
+    def spy_conclude(*args, **kwargs):
+        seen["conclude"].append(_synchronous_commit())
+        return conclude(*args, **kwargs)
+
+    monkeypatch.setattr(parallel, "_run_chunk", spy_chunk)
+    monkeypatch.setattr(parallel, "conclude", spy_conclude)
+    job = services.upload_receive(channel="taobao", filename="c.csv", content=mixed_csv(3600000000000000000),
+                                  actor=intake_actor)
+    monkeypatch.setattr(parallel, "can_fork", lambda: False)  # every chunk here, where the spies are
+    job = parallel.import_parallel(job=job, actor=intake_actor.for_channel("taobao"), workers=2)
+    assert seen == {"chunk": ["off", "off", "off"], "conclude": ["on"]}
+    assert _synchronous_commit() == "on"
+    assert (job.status, job.orders_created, job.duplicates, job.rows_failed) == ("done", 1294, 1, 5)
 
 
 def _env() -> dict[str, str]:
@@ -105,24 +149,55 @@ def _chunks_done(job: ImportJob) -> list[ImportChunk]:
     return list(ImportChunk.objects.filter(job=job, status=ImportChunk.Status.DONE))
 
 
+def _forked_workers_did_every_chunk(job: ImportJob) -> bool:
+    pids = {int(c.worker.rsplit(":", 1)[1]) for c in job.chunks.all()}
+    return bool(pids) and os.getpid() not in pids
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xfail(strict=False, reason="known defect, open: after the browser tests ran in the same "
-                   "process, forked import workers fail with psycopg 'the last operation didn't produce "
-                   "records (command status: BEGIN)' and the parent redoes their chunks (the import "
-                   "stays correct; the workers are not used). Passes when run on its own.")
 def test_two_workers_import_the_file_as_one_process_would(master, intake_actor):
     one = services.upload_import(channel="taobao", filename="a.csv", content=mixed_csv(3300000000000000000),
                                  actor=intake_actor)
     two = services.upload_import(channel="taobao", filename="b.csv", content=mixed_csv(3400000000000000000),
                                  actor=intake_actor, workers=2)
     assert two.workers == 2 and len({c.worker for c in _chunks_done(two)}) >= 1
-    assert os.getpid() not in {int(c.worker.rsplit(":", 1)[1]) for c in _chunks_done(two)}  # forked workers
+    assert _forked_workers_did_every_chunk(two)
     for field in ("status", "rows_total", "rows_done", "orders_created", "duplicates", "rows_failed"):
         assert getattr(two, field) == getattr(one, field), field
     assert by_row(two.message) == by_row(one.message)
     assert two.message.status == one.message.status == InboundMessage.Status.NEEDS_REVIEW
     assert Order.objects.filter(channel="taobao", external_ref__startswith="34").count() == 1294
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_workers_forked_under_a_running_event_loop_use_connections_of_their_own(master, intake_actor,
+                                                                                monkeypatch):
+    """What Playwright's sync API leaves in the test thread (the browser tests): an asyncio loop
+    marked running. Django then keeps the thread's connections per context, and the connection
+    opened before (the thread's own) stays open beside them. A forked worker sees no running loop
+    (asyncio checks the pid), so Django there finds that older connection: both workers used the
+    one socket at once (psycopg: "the last operation didn't produce records (command status:
+    BEGIN)"), failed, and the parent imported every chunk itself."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    connection.ensure_connection()  # the thread's connection, as the tests before left it
+    inherited = connection.connection
+    loop = asyncio.new_event_loop()
+    asyncio._set_running_loop(loop)  # what playwright._impl._greenlets does in the test thread
+    try:
+        assert connection.connection is None  # another storage now: a fresh connection
+        two = services.upload_import(channel="taobao", filename="b.csv", content=mixed_csv(3500000000000000000),
+                                     actor=intake_actor, workers=2)
+        connections.close_all()
+    finally:
+        asyncio._set_running_loop(None)
+        loop.close()
+    assert connection.connection is inherited and not inherited.closed  # the parent's, untouched
+    connection.ensure_connection()
+    assert two.status == "done" and two.orders_created == 1294
+    assert _forked_workers_did_every_chunk(two)
+    assert Order.objects.filter(channel="taobao", external_ref__startswith="35").count() == 1294
 
 
 @pytest.mark.postgres
@@ -201,3 +276,26 @@ def test_parallel_import_killed_whole_then_resumed_counts_every_order_once(maste
     assert InboundMessage.objects.get(pk=job.message_id).status == InboundMessage.Status.PARSED
     assert AuditEvent.objects.filter(subject_type="inbound", subject_id=job.message_id,
                                      action="intake.parsed").count() == 1
+    # what each order came with (lines, audit events, snapshots, outbox messages, links) is what a
+    # clean import of as many rows makes: the chunks committed without waiting for the disk and
+    # redone after the kill left nothing twice
+    killed = _per_order(Order.objects.filter(channel="taobao"))
+    clean = services.upload_import(channel="taobao", filename="clean.csv", content=taobao_csv(n, start=n),
+                                   actor=Actor.system("intake-test"))
+    assert (clean.status, clean.orders_created) == ("done", n)
+    assert killed == _per_order(Order.objects.filter(inbound_messages=clean.message))
+
+
+def _per_order(orders) -> Counter:
+    """How many orders have each combination of lines, audit events, snapshots, outbox messages
+    and intake links."""
+    ids = list(orders.values_list("pk", flat=True))
+
+    def count(qs, field):
+        return Counter(qs.values_list(field, flat=True))
+    lines = count(OrderLine.objects.filter(order_id__in=ids), "order_id")
+    events = count(AuditEvent.objects.filter(subject_type="order", subject_id__in=ids), "subject_id")
+    snaps = count(Snapshot.objects.filter(order_id__in=ids), "order_id")
+    messages = count(Message.objects.filter(order_id__in=ids), "order_id")
+    links = count(InboundOrder.objects.filter(order_id__in=ids), "order_id")
+    return Counter((lines[i], events[i], snaps[i], messages[i], links[i]) for i in ids)

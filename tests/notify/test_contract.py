@@ -151,3 +151,33 @@ def test_settings_changes_are_audited_without_their_secrets(company):
     message_resend(message=m.pk, actor=admin)
     ev = AuditEvent.objects.get(subject_type="notify_message", subject_id=m.pk)
     assert ev.action == "notify.message_resent" and ev.changes["status"] == ["dead", "queued"]
+
+
+def test_a_role_hears_of_an_order_only_through_reps_who_may_see_it(company):
+    """Told by role, a rep who sees only their own customers' orders hears only of those; a
+    role that sees every order hears of all of them; without an order everyone in the role hears."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from orderhub.catalog.models import Customer
+    from orderhub.orders.services import order_create
+    from tests.conftest import order_input
+
+    sales, sales2 = company["users"]["sales"], get_user_model().objects.create_user(username="sales2")
+    sales2.groups.add(Group.objects.get(name="sales"))
+    Customer.objects.create(code="C002", name="无锡华泰汽车部件", tier="B", sales_owner=sales2)
+    service = company["actors"]["service"]
+    theirs = order_create(data=order_input(customer="C002"), actor=service).order
+    mine = order_create(data=order_input(customer="C001"), actor=service).order
+    owned = order_create(data=order_input(customer="C002", owner="sales"), actor=service).order
+
+    def told(order, key):
+        notify(event="rule.notify", recipients=[Recipient.role("sales"), Recipient.role("planner")],
+               context={"message": "m"}, order=order, dedupe_key=key, channels=["inapp"])
+        return set(Message.objects.filter(dedupe_key__startswith=f"{key}|").values_list("user_id", flat=True))
+
+    planner = company["users"]["planner"].pk
+    assert told(theirs, "a") == {sales2.pk, planner}
+    assert told(mine, "b") == {sales.pk, planner}
+    assert told(owned, "c") == {sales.pk, sales2.pk, planner}  # sales owns it, sales2 has its customer
+    assert told(None, "d") == {sales.pk, sales2.pk, planner}

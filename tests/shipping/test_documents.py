@@ -12,6 +12,7 @@ import pypdf
 import pytest
 import segno
 
+from orderhub.core import pdf as pdf_module
 from orderhub.core.errors import ValidationFailed
 from orderhub.orders import services as orders
 from orderhub.orders.inputs import LineInput
@@ -193,8 +194,37 @@ def test_a_1000_line_delivery_note_prints_every_line(company):
     order = orders.order_create(data=data, actor=company["actors"]["admin"]).order
     sh = shipment_create(order=order.number, actor=company["actors"]["warehouse"],
                          data=ShipmentInput(quantities={i: D(i) for i in range(1, 1001)}))
-    reader = pypdf.PdfReader(io.BytesIO(documents.shipment_pdf(sh, "delivery-note")))
+    pdf = documents.shipment_pdf(sh, "delivery-note")
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
     text = "\n".join(p.extract_text() for p in reader.pages)
     assert len(reader.pages) > 10 and f"第 {len(reader.pages)} 页 / 共 {len(reader.pages)} 页" in text
-    assert "\n1000 M8X30 M8×30 螺栓 1000 件" in text
-    assert "共 1000 行" in text and "500500" in text
+    # every line: its number, product and quantity on one printed row, in order
+    rows = [ln for ln in text.splitlines() if " M8X30 M8×30 螺栓 " in ln]
+    assert rows == [f"{i} M8X30 M8×30 螺栓 {i} 件" for i in range(1, 1001)]
+    assert "合计 500500共 1000 行，1 件" in text        # the total quantity and the line count
+    # printed again: the same bytes, from the cache (core.pdf), not made anew
+    assert documents.shipment_pdf(sh, "delivery-note") == pdf
+
+
+def test_the_pdf_cache_serves_the_same_document_and_never_a_stale_one(shipped, company, monkeypatch):
+    order, sh = shipped
+    made = []
+    real = pdf_module._stylesheet
+
+    def counting(*args):
+        made.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(pdf_module, "_stylesheet", counting)
+    first = documents.shipment_pdf(sh, "delivery-note")
+    again = documents.shipment_pdf(sh, "delivery-note")
+    assert again == first and len(made) == 1          # printed twice: made once
+    sh.waybill = "SF-CHANGED"
+    sh.save(update_fields=["waybill"])
+    changed = documents.shipment_pdf(sh, "delivery-note")
+    assert len(made) == 2 and "SF-CHANGED" in _text(changed)
+    letterhead_save(actor=company["actors"]["admin"], name="新抬头有限公司", address="", phone="", logo=None)
+    assert "新抬头有限公司" in _text(documents.shipment_pdf(sh, "delivery-note")) and len(made) == 3
+    fresh = documents.render_pdf("delivery-note", documents.shipment_context(sh, "delivery-note"),
+                                 url=documents.order_url(order.number), cache_result=False)
+    assert len(made) == 4 and "新抬头有限公司" in _text(fresh)

@@ -152,7 +152,8 @@ def test_the_customer_gets_the_shipping_notice_by_email_before_shipping(
     from email.header import decode_header, make_header
 
     assert str(make_header(decode_header(mail["Subject"]))) == f"发货通知：订单 {order.number}（{sh.number}）"
-    body = mail.get_payload(decode=True).decode(mail.get_content_charset() or "utf-8")
+    text = next(p for p in mail.walk() if p.get_content_type() == "text/plain")
+    body = text.get_payload(decode=True).decode(text.get_content_charset() or "utf-8")
     assert "SF300" in body and "× 4 件" in body
     sh.refresh_from_db()
     assert sh.notice_at is not None and sh.notice_to == "buyer@borui.example"

@@ -19,7 +19,7 @@ from orderhub.core.tokens import token_create
 from orderhub.intake.models import Draft, InboundOrder
 from orderhub.intake.services import inbound_receive
 from orderhub.orders.models import Order
-from orderhub.orders.services import order_create, ticket_open
+from orderhub.orders.services import order_create, order_create_batch, ticket_open
 from tests.api.conftest import ApiClient
 from tests.conftest import order_input
 
@@ -75,6 +75,40 @@ def test_defaults_sales_own_customers_everyone_else_all(company):
     assert scopes == {code: ("own_customers" if code == "sales" else "all") for code in ROLES}
     prices = {name for name, ok in RoleSetting.objects.values_list("role__name", "change_price") if ok}
     assert prices == {"manager", "admin"}
+
+
+def test_a_rep_places_orders_only_for_their_own_customers(reps):
+    """Creating is scoped like reading: sales (own customers) is refused, on the customer field
+    and in Chinese, an order for sales2's customer, one at a time or in a batch; an "all orders"
+    role (service) may place it."""
+    body = {"customer": "C002", "lines": [{"sku": "HSG-100", "qty": 5}], "required_date": "2026-12-20"}
+    before = Order.objects.count()
+    resp = api("sales").post("/api/orders", body)
+    assert resp.status_code == 403, resp.content
+    assert resp.json()["code"] == "customer_out_of_scope" and "无锡华泰汽车部件" in resp.json()["message"]
+    assert resp.json()["errors"][0]["field"] == "customer"
+    sales = Actor.for_user(get_user_model().objects.get(username="sales"))
+    results = order_create_batch(items=[order_input(customer="C002"), order_input(customer="C001")], actor=sales)
+    assert results[0].error.code == "customer_out_of_scope" and results[1].order is not None
+    assert Order.objects.count() == before + 1
+    assert api("sales2").post("/api/orders", body).status_code == 201
+    assert api("service").post("/api/orders", body).status_code == 201
+    # the order form's customer picker offers a rep only the customers they may order for
+    assert [c["code"] for c in api("sales").get("/api/catalog/customers").json()] == ["C001"]
+    assert [c["code"] for c in api("service").get("/api/catalog/customers").json()] == ["C001", "C002"]
+
+
+def test_replaying_failed_messages_touches_only_those_the_rep_may_see(reps):
+    """"Replay every failed message" replays, for a rep, only the messages shown to them (those
+    whose orders are all theirs); someone who sees every order replays them all."""
+    from orderhub.intake.models import InboundMessage
+
+    msgs = reps["messages"]
+    InboundMessage.objects.filter(pk__in=[m.pk for m in msgs.values()]).update(status="failed")
+    replayed = {m["id"] for m in api("sales").post("/api/intake/replay-failed").json()}
+    assert replayed == {msgs["mine"].pk, msgs["shared"].pk}  # not "theirs", nor "mixed"
+    assert {m["id"] for m in api("service").post("/api/intake/replay-failed").json()} == {
+        m.pk for m in msgs.values()}
 
 
 @pytest.mark.smoke

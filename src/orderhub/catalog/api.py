@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 from pydantic import AfterValidator, Field
 
+from orderhub.core import permissions
 from orderhub.core.errors import NotFound
 from orderhub.core.http.auth import ActorRequest, requires
 from orderhub.core.http.schemas import ERRORS, STRICT, Line
@@ -45,8 +46,11 @@ def _picks(rows: list[picking.Pick]) -> list[dict[str, Any]]:
 @router.get("/customers", auth=requires("orders.create"), response={200: list[PickOut], **ERRORS})
 def pick_customers(request: ActorRequest, q: PickQuery = "") -> list[dict[str, Any]]:
     """Active customers for an order form's picker: code, a piece of the name, or the pinyin
-    initials of the name (`szbr` finds 苏州博锐精工); at most 20, best match first."""
-    return _picks(picking.customers_pick(q=q))
+    initials of the name (`szbr` finds 苏州博锐精工); at most 20, best match first. A rep who
+    sees only their own customers' orders is offered only the customers they look after."""
+    own = permissions.order_scope(request.actor) == permissions.OrderScope.OWN_CUSTOMERS
+    owner = request.actor.user.pk if own and request.actor.user is not None else None
+    return _picks(picking.customers_pick(q=q, sales_owner_id=owner))
 
 
 @router.get("/products", auth=requires("orders.create"), response={200: list[PickOut], **ERRORS})

@@ -78,9 +78,13 @@ def _search(qs: QuerySet[Any], q: str, *, code_field: str, limit: int) -> list[A
     return sorted(found.values(), key=lambda o: _rank(q, getattr(o, code_field), o.name))
 
 
-def customers_pick(*, q: str, limit: int = MAX_RESULTS) -> list[Pick]:
-    """Active customers whose code or name holds ``q``, or whose name's initials do."""
-    rows: list[Customer] = _search(active_customers(), q, code_field="code", limit=limit)
+def customers_pick(*, q: str, limit: int = MAX_RESULTS, sales_owner_id: int | None = None) -> list[Pick]:
+    """Active customers whose code or name holds ``q``, or whose name's initials do; only those
+    ``sales_owner_id`` looks after when given (a rep who may order for their own customers only)."""
+    qs = active_customers()
+    if sales_owner_id is not None:
+        qs = qs.filter(sales_owner_id=sales_owner_id)
+    rows: list[Customer] = _search(qs, q, code_field="code", limit=limit)
     return [Pick(code=c.code, name=c.name, initials=initials(c.name), credit_limit=c.credit_limit) for c in rows]
 
 

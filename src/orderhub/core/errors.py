@@ -61,3 +61,13 @@ class NotFound(DomainError):
 
 class Conflict(DomainError):
     status = 409
+
+
+class TooManyRequests(DomainError):
+    """Over a rate limit; the API answers 429 with ``Retry-After: retry_after``."""
+
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__("rate_limited", message)
+        self.retry_after = retry_after

@@ -195,6 +195,20 @@ def order_scope(actor: Actor | None) -> str:
     return OrderScope.ALL if actor.has_perm(VIEW_ALL_ORDERS_PERM) else OrderScope.OWN_CUSTOMERS
 
 
+def check_customer_in_scope(actor: Actor, customer: Any) -> None:
+    """Refuse (403, on the ``customer`` field) an order for ``customer`` from an actor who sees
+    only their own customers' orders unless the customer's sales owner is that actor: a rep
+    places orders for the customers they look after, and would not see the order otherwise."""
+    if order_scope(actor) != OrderScope.OWN_CUSTOMERS:
+        return
+    if actor.user is not None and customer.sales_owner_id == actor.user.pk:
+        return
+    message = _("You may only place orders for your own customers; %(customer)s is looked after by "
+                "another sales owner.") % {"customer": customer.name}
+    raise PermissionDenied("customer_out_of_scope", message,
+                           problems=[Problem("customer_out_of_scope", message, field="customer")])
+
+
 def scope_key(actor: Actor | None) -> str:
     """A short key of what ``actor`` sees, for caches shared between viewers."""
     scope = order_scope(actor)

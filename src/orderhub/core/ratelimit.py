@@ -41,6 +41,9 @@ LIMITED: dict[tuple[str, str], str] = {
 # "intake_refused" limit; over it, every request of the client to them is answered 429
 REFUSAL_COUNTED = frozenset({"api:webhook", "api:quick_who", "api:quick_qr", "web:quick_order"})
 REFUSED = "intake_refused"
+# API requests whose bearer token names no live token (``core.http.auth``): over this limit the
+# address is answered 429 instead of 401 until its window ends
+TOKEN_REFUSED = "api_token_refused"
 REFUSAL_STATUSES = frozenset({401, 403, 404})
 
 

@@ -17,8 +17,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
-from orderhub.core import clock
-from orderhub.core.pdf import font_urls, html_to_pdf
+from orderhub.core import clock, pdf
 
 from . import rolled, selectors
 from .exports import _cell
@@ -189,8 +188,11 @@ def report_html(fig: dict[str, Any], fonts: dict[str, str]) -> str:
 
 def daily_pdf(day: date) -> bytes:
     """The day's report as PDF bytes."""
-    fonts = font_urls()
-    return html_to_pdf(report_html(daily_figures(day), fonts), fonts)
+    from weasyprint import HTML
+
+    fonts = pdf.font_urls()
+    html = report_html(daily_figures(day), fonts)
+    return bytes(HTML(string=html, url_fetcher=pdf.fetcher(set(fonts.values())), base_url="/").write_pdf())
 
 
 def daily_xlsx(day: date) -> bytes:

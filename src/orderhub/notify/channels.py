@@ -11,7 +11,8 @@ Settings per kind (``Endpoint.config`` + the encrypted ``Endpoint.secrets``; whi
 
 * email: ``host``, ``port``, ``username``, ``password``, ``use_tls``, ``use_ssl``, ``from_email``
   (no host: Django's EMAIL_* settings). A message's ``payload["attachments"]`` (``name``,
-  ``content_type``, ``data`` in base64) are attached to the e-mail.
+  ``content_type``, ``data`` in base64) are attached to the e-mail, and so are the documents its
+  ``payload["attachment_refs"]`` name, made at send time (``notify.attachments``).
 * dingtalk: ``url`` (robot webhook with access_token), ``secret`` (SEC…, optional: signs the
   request), ``msgtype`` markdown | actionCard, ``button_title`` (actionCard), ``at_all``.
 * wecom: ``url`` (group robot webhook with key); markdown.
@@ -48,9 +49,9 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from orderhub.core import signing
 from orderhub.core.crypto import SecretUnreadable
-from orderhub.core.errors import Problem, ValidationFailed
+from orderhub.core.errors import DomainError, Problem, ValidationFailed
 
-from . import netguard
+from . import attachments, netguard
 from .models import DeliveryChannel, Endpoint, Message
 from .policy import allow_private_targets
 from .secretconfig import SECRET_KEYS, url_hint
@@ -444,13 +445,31 @@ def send_email(m: Message, ep: Endpoint | None) -> str:
                                                   "X-OrderHub-Event": m.event})
     for a in (m.payload or {}).get("attachments") or []:   # e.g. the daily report's PDF
         mail.attach(str(a["name"]), base64.b64decode(a["data"]), str(a["content_type"]))
+    missing = _attach_refs(mail, (m.payload or {}).get("attachment_refs") or [])
     try:
         mail.send()
     except netguard.BlockedTarget as e:
         raise DeliveryError(blocked_message(e)) from e
     except Exception as e:
         raise DeliveryError(f"SMTP: {type(e).__name__}: {e}") from e
-    return "sent"
+    return "sent" + (_(" (not attached: %(why)s)") % {"why": "; ".join(missing)} if missing else "")
+
+
+def _attach_refs(mail: Any, refs: list[dict[str, Any]]) -> list[str]:
+    """Attach the documents ``refs`` name, made now (``notify.attachments``); the reasons of
+    those that cannot be made for good (the mail goes without them). A fault that may pass
+    (anything but a DomainError) is a DeliveryError: the message is retried."""
+    missing = []
+    for reference in refs:
+        try:
+            a = attachments.make(reference)
+        except (DomainError, attachments.UnknownAttachment) as e:
+            missing.append(str(getattr(e, "message", "")) or _("unknown attachment kind %(k)s") % {"k": str(e)})
+            continue
+        except Exception as e:
+            raise DeliveryError(f"attachment: {type(e).__name__}: {e}") from e
+        mail.attach(a.name, a.data, a.content_type)
+    return missing
 
 
 class _GuardedSMTP(smtplib.SMTP):

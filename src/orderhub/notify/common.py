@@ -13,10 +13,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 
 from orderhub.core.actors import Actor
 from orderhub.core.audited import audit_save
 from orderhub.core.errors import Problem, ValidationFailed
+from orderhub.core.permissions import VIEW_ALL_ORDERS_PERM
 
 from .defaults import DEFAULT_TEMPLATES
 from .models import (
@@ -66,6 +68,12 @@ def active_endpoints() -> list[Endpoint]:
     return cached("endpoints", lambda: list(Endpoint.objects.filter(is_active=True)))
 
 
+def channel_configured(kind: str) -> bool:
+    """Whether an active endpoint of ``kind`` (e.g. "email") exists: no query within the cache
+    time. A subscriber that only ever e-mails asks this before it builds anything."""
+    return any(ep.kind == kind for ep in active_endpoints())
+
+
 def templates() -> dict[tuple[str, str], MessageTemplate]:
     """The shipped Chinese defaults (``notify.defaults``, also seeded as rows by migration 0002
     so they can be edited) overlaid with the rows: a deleted or never-seeded row falls back to
@@ -86,6 +94,7 @@ def people() -> tuple[dict[str, list[Person]], dict[int, Person]]:
     def load():
         by_role: dict[str, list[Person]] = defaultdict(list)
         by_user: dict[int, Person] = {}
+        sees_all = _sees_all_orders()
         for uid, email, group, mobile, chans, q_start, q_end, ding, wecom in (
                 get_user_model().objects.filter(is_active=True)
                 .values_list("pk", "email", "groups__name", "contact_profile__mobile",
@@ -95,12 +104,23 @@ def people() -> tuple[dict[str, list[Person]], dict[int, Person]]:
             p = by_user.get(uid)
             if p is None:
                 p = by_user[uid] = Person(uid, email or "", mobile or "", tuple(chans or ()),
-                                           q_start, q_end, ding or "", wecom or "")
+                                           q_start, q_end, ding or "", wecom or "", uid in sees_all)
             if group:
                 by_role[group].append(p)
         return dict(by_role), by_user
 
     return cached("people", load)
+
+
+def _sees_all_orders() -> set[int]:
+    """Active users who see every order (``core.permissions.order_scope``): superusers and holders
+    of the "all orders" permission, through a role or directly. Everyone else sees only their own
+    customers' orders, and hears by role only of those (``enqueue``)."""
+    app, _dot, codename = VIEW_ALL_ORDERS_PERM.partition(".")
+    via_group = Q(groups__permissions__codename=codename, groups__permissions__content_type__app_label=app)
+    direct = Q(user_permissions__codename=codename, user_permissions__content_type__app_label=app)
+    return set(get_user_model().objects.filter(is_active=True).filter(Q(is_superuser=True) | via_group | direct)
+               .values_list("pk", flat=True).distinct())
 
 
 @dataclass
@@ -113,6 +133,7 @@ class Person:
     quiet_end: dt_time | None = None
     dingtalk_id: str = ""                  # @-mentioned by the group robots of the user's roles
     wecom_id: str = ""
+    sees_all_orders: bool = True           # False: told by role only of their own customers' orders
 
 
 

@@ -23,6 +23,7 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Value,
     When,
 )
@@ -101,7 +102,11 @@ class Column:
     final: bool
     count: int = 0
     overdue: int = 0
+    red: int = 0
     cards: list[Order] = field(default_factory=list)
+    # set by ``board_index``: what each shown card is, in order, and a digest of the column
+    keys: list[tuple] = field(default_factory=list)
+    fingerprint: str = ""
 
 
 # Cards a column shows at first, and the most a viewer may page up to ("more").
@@ -112,34 +117,87 @@ URGENCY_RANK = Case(When(urgency=Urgency.RED, then=Value(0)), When(urgency=Urgen
                     default=Value(2), output_field=IntegerField())
 
 
+def column_limit(red: int, per_column: int) -> int:
+    """Cards a column shows: ``per_column``, or every red order if there are more of them
+    (up to ``MAX_PER_COLUMN``), so a new urgent order is never hidden by the column limit."""
+    return max(per_column, min(red, MAX_PER_COLUMN))
+
+
+def _board_base(workflow_code: str, f: OrderFilter, *,
+                actor: Actor) -> tuple[dict[str, Column], QuerySet[Order]] | None:
+    """(the current definition's columns, the open orders of the board) or None."""
+    definition = WorkflowDefinition.objects.filter(code=workflow_code, is_current=True).first()
+    if definition is None:
+        return None
+    spec = compiled(definition.pk).spec
+    base = order_queryset(replace(f, workflow=None, stage=None, status=None), actor=actor)
+    base = base.filter(workflow__code=workflow_code, status=Order.Status.OPEN)
+    columns = {s.code: Column(s.code, s.name, s.owner_role, s.color, s.final) for s in spec.stages}
+    return columns, base
+
+
+def _count(columns: dict[str, Column], base: QuerySet[Order], now: datetime) -> None:
+    counts = (base.order_by().values_list("stage")
+              .annotate(n=Count("pk"), late=Count("pk", filter=Q(stage_due_at__lt=now)),
+                        red=Count("pk", filter=Q(urgency=Urgency.RED))))
+    for stage, n, late, red in counts:
+        if stage in columns:
+            columns[stage].count, columns[stage].overdue, columns[stage].red = n, late, red
+
+
+def _ordered(qs: QuerySet[Order]) -> QuerySet[Order]:
+    return safety_flagged(qs).order_by(URGENCY_RANK, F("stage_due_at").asc(nulls_last=True), "pk")
+
+
 def board(workflow_code: str, f: OrderFilter, *, actor: Actor, per_column: int = PER_COLUMN) -> list[Column]:
     """One column per stage of the current version of a workflow: counts (one query) and
     the first ``per_column`` cards, most urgent first: red before yellow before green, then
     the nearest deadline (one query per stage; the number of stages is fixed by the
-    definition, not by the data). A red order is therefore never hidden behind thirty calmer
-    ones, however late it arrived.
+    definition, not by the data). Every red order is shown even past ``per_column``
+    (``column_limit``), so a red order is never hidden behind others, however late it arrived.
 
     Orders still running under older versions appear in the column of the stage with the
     same code."""
-    definition = WorkflowDefinition.objects.filter(code=workflow_code, is_current=True).first()
-    if definition is None:
+    found = _board_base(workflow_code, f, actor=actor)
+    if found is None:
         return []
-    spec = compiled(definition.pk).spec
-    now = clock.now()
-    base = order_queryset(replace(f, workflow=None, stage=None, status=None), actor=actor)
-    base = base.filter(workflow__code=workflow_code, status=Order.Status.OPEN)
-    columns = {s.code: Column(s.code, s.name, s.owner_role, s.color, s.final) for s in spec.stages}
-    counts = (base.order_by().values_list("stage")
-              .annotate(n=Count("pk"), late=Count("pk", filter=Q(stage_due_at__lt=now))))
-    for stage, n, late in counts:
-        if stage in columns:
-            columns[stage].count, columns[stage].overdue = n, late
+    columns, base = found
+    _count(columns, base, clock.now())
     for col in columns.values():
         if col.count:
-            col.cards = list(safety_flagged(base.filter(stage=col.code))
-                             .order_by(URGENCY_RANK, F("stage_due_at").asc(nulls_last=True), "pk")
-                             [:per_column])
+            col.cards = list(_ordered(base.filter(stage=col.code))[:column_limit(col.red, per_column)])
     return list(columns.values())
+
+
+def board_index(workflow_code: str, f: OrderFilter, *, actor: Actor,
+                per_column: int = PER_COLUMN) -> list[Column]:
+    """The board without its cards' rows: per column the counts and, for each card it shows
+    in order, a key ``(pk, version, customer_id, safety_low, overdue)``, and a fingerprint of
+    all that. Two fingerprints are equal exactly when the column would render the same (up
+    to the countdown text, which the page ticks itself), so a poll sends only the columns
+    whose fingerprint the viewer does not hold. Same queries as ``board`` but values only:
+    no model rows, no render."""
+    found = _board_base(workflow_code, f, actor=actor)
+    if found is None:
+        return []
+    columns, base = found
+    now = clock.now()
+    _count(columns, base, now)
+    for col in columns.values():
+        if col.count:
+            ordered: QuerySet[Any] = _ordered(base.filter(stage=col.code))  # annotated: safety_low
+            rows = (ordered.values_list("pk", "version", "customer_id", "safety_low", "stage_due_at")
+                    [:column_limit(col.red, per_column)])
+            col.keys = [(pk, v, c, bool(s), due is not None and due < now) for pk, v, c, s, due in rows]
+        raw = repr((col.code, col.count, col.overdue, col.keys)).encode()
+        col.fingerprint = hashlib.sha1(raw, usedforsecurity=False).hexdigest()[:16]
+    return list(columns.values())
+
+
+def board_cards(pks: Iterable[int], *, actor: Actor) -> dict[int, Order]:
+    """The rows of the given cards (one query), as ``board`` gives them, by pk."""
+    qs = safety_flagged(order_queryset(OrderFilter(), actor=actor).filter(pk__in=list(pks)))
+    return {o.pk: o for o in qs}
 
 
 def four_colour(order: Order, column: Column, now: datetime) -> str:
@@ -155,19 +213,21 @@ def change_stamp(workflow_code: str | None = None) -> str:
     The newest ``updated_at`` alone would miss a transaction that commits after a later one
     (its older timestamp hides behind the newer maximum), so the stamp also covers the
     (id, version) of every order changed in the last ``STAMP_WINDOW``: a late commit changes
-    that set. Both parts walk the ``updated_at`` index from its newest end; the workflow is
-    matched by its version ids, not by a join, so the walk stops at the first match.
+    that set. Two statements: both walk the ``updated_at`` index from its newest end; the
+    workflow is matched by its version ids (a subquery, not a join), so the walk stops at the
+    first match.
     """
     qs: QuerySet[Order] = Order.objects.all()
     if workflow_code:
-        ids = list(WorkflowDefinition.objects.filter(code=workflow_code).values_list("pk", flat=True))
-        qs = qs.filter(workflow_id__in=ids)
+        versions = WorkflowDefinition.objects.filter(code=workflow_code).values("pk")
+        qs = qs.filter(workflow_id__in=Subquery(versions))
     newest = qs.order_by("-updated_at").values_list("updated_at", flat=True).first()
     recent = []
-    if newest is not None:
+    if newest is not None:  # a literal bound (not a subquery) keeps this an index range scan
         recent = list(qs.filter(updated_at__gte=newest - STAMP_WINDOW)
                       .order_by("pk").values_list("pk", "version"))
-    raw = f"{newest}|{recent}".encode()
+    latest = newest
+    raw = f"{latest}|{recent}".encode()
     return hashlib.sha256(raw).hexdigest()[:16]
 
 

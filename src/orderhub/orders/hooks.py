@@ -60,6 +60,7 @@ SUBSCRIBERS: tuple[str, ...] = (
     "orderhub.notify.subscribers.on_order_changes",   # outbox rows for entered stages
     "orderhub.rules.ladders.on_order_changes",        # escalation rungs made and cancelled
     "orderhub.rules.engine.on_order_changes",         # rule firings, notes and queued tasks
+    "orderhub.shipping.subscribers.on_order_changes", # the order confirmation e-mailed to the customer
 )
 
 

@@ -26,12 +26,15 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.translation import gettext as _
 
-from orderhub.core.pdf import PdfError, font_urls, html_to_pdf
+from orderhub.core import pdf
+from orderhub.core.errors import DomainError
+from orderhub.notify import attachments
 from orderhub.orders.models import Order, OrderLine
 
 from .doc_templates import DEFAULTS
 
-__all__ = ["DEFAULTS", "KINDS", "DocumentError", "order_pdf", "render_pdf", "shipment_pdf", "template_check"]
+__all__ = ["DEFAULTS", "KINDS", "DocumentError", "attachment_ref", "make_attachment", "order_pdf", "render_pdf",
+           "shipment_pdf", "template_check"]
 from .models import DocumentTemplate, Letterhead, Shipment
 
 KINDS = {"confirmation": "订单确认书", "quotation": "报价单", "delivery-note": "送货单", "packing-list": "装箱单"}
@@ -39,11 +42,13 @@ ORDER_KINDS = ("confirmation", "quotation")
 SHIPMENT_KINDS = ("delivery-note", "packing-list")
 MAX_TEMPLATE = 50_000
 LOGO_TYPES = ("image/png", "image/jpeg")
+ATTACHMENT = "shipping.document"   # the kind of notify attachment references documents make
 
 
-class DocumentError(PdfError):
-    """A document that cannot be made (a broken template): 409 with a reason (the font missing:
-    ``core.pdf.PdfError``, its base)."""
+class DocumentError(DomainError):
+    """A document that cannot be made (a broken template, the font missing): 409 with a reason."""
+
+    status = 409
 
 
 def _engine(debug: bool) -> Engine:
@@ -182,6 +187,7 @@ def render_body(kind: str, data: dict[str, Any], body: str | None = None) -> str
         raise _fault(text, e) from e
 
 
+@lru_cache(maxsize=256)
 def _qr(url: str) -> str:
     import segno
 
@@ -209,20 +215,21 @@ table.sign { margin-top: 14pt; } table.sign td { padding-top: 10pt; }
 
 
 def render_pdf(kind: str, data: dict[str, Any], *, url: str, company: dict[str, Any] | None = None,
-               body: str | None = None) -> bytes:
+               body: str | None = None, cache_result: bool = True) -> bytes:
     """The document as PDF bytes: letterhead (``company``, else the stored one), QR code to
-    ``url``, the body (``body``, else the kind's template) over ``data``."""
+    ``url``, the body (``body``, else the kind's template) over ``data``. The same document
+    asked for again is served from the cache (``core.pdf``; ``cache_result=False``: made anew)."""
     company = _letterhead() if company is None else company
     data = {**data, "company": {k: v for k, v in company.items() if k != "logo"},
             "doc": {"title": KINDS[kind], "kind": kind, "date": _date(timezone.localdate()), "url": url}}
     text = render_body(kind, data, body)
-    fonts = font_urls()
+    fonts = pdf.font_urls()
     logo = f'<img class="logo" src="{company["logo"]}" alt="">' if company["logo"] else ""
-    html = (f'<html lang="zh-CN"><head><meta charset="utf-8"><style>{CSS % fonts}</style></head><body>'
+    html = (f'<html lang="zh-CN"><head><meta charset="utf-8"></head><body>'
             f'<div class="lh">{logo}<div class="co"><div class="name">{escape(company["name"])}</div>'
             f'<div>{escape(company["address"])}{"　电话：" + escape(company["phone"]) if company["phone"] else ""}</div></div>'
             f'<img class="qr" src="{_qr(url)}" alt=""></div>{text}</body></html>')
-    return html_to_pdf(html, fonts)
+    return pdf.write_pdf(html, css=CSS % fonts, fonts=fonts, cache_result=cache_result)
 
 
 def order_pdf(order: Order, kind: str) -> bytes:
@@ -241,3 +248,29 @@ def order_url(number: str) -> str:
 
 def filename(kind: str, number: str) -> str:
     return f"{KINDS[kind]}-{number}.pdf"
+
+
+# --------------------------------------------------------------------------- as e-mail attachments
+
+
+def attachment_ref(kind: str, number: str) -> dict[str, Any]:
+    """The reference a message keeps to attach document ``kind`` of order or shipment
+    ``number``: the PDF is made when the e-mail is sent (``notify.attachments``)."""
+    if kind not in KINDS:
+        raise ValueError(kind)
+    return attachments.ref(ATTACHMENT, doc=kind, number=number)
+
+
+def make_attachment(args: dict[str, Any]) -> attachments.Attachment:
+    """The maker registered for ``shipping.document`` references (``ShippingConfig.ready``)."""
+    kind, number = str(args.get("doc") or ""), str(args.get("number") or "")
+    if kind in ORDER_KINDS:
+        order = Order.objects.select_related("customer").filter(number=number).first()
+        if order is not None:
+            return attachments.Attachment(filename(kind, number), "application/pdf", order_pdf(order, kind))
+    elif kind in SHIPMENT_KINDS:
+        sh = Shipment.objects.select_related("order__customer").filter(number=number).first()
+        if sh is not None:
+            return attachments.Attachment(filename(kind, number), "application/pdf", shipment_pdf(sh, kind))
+    raise DocumentError("document_gone", _("单据 %(kind)s %(n)s 已不存在。") % {
+        "kind": KINDS.get(kind, kind), "n": number})

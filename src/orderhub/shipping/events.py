@@ -21,7 +21,10 @@ Notification:
 
 ``shipment.notice`` (SHIPPING_NOTICE)
     The shipping notice to the customer's contact e-mail, queued when the shipment is created
-    (its subject and text are in the message's context).
+    (its subject and text are in the message's context), the delivery note PDF attached.
+``document.order_confirmation`` (ORDER_CONFIRMATION)
+    The order confirmation to the customer's contact e-mail, queued when the order leaves its
+    workflow's first stage (``subscribers``), the order confirmation PDF attached.
 """
 
 SHIPMENT_CREATED = "shipment.created"
@@ -29,8 +32,9 @@ SHIPMENT_SHIPPED = "shipment.shipped"
 SHIPMENT_POD_ADDED = "shipment.pod_added"
 SHIPMENT_ACCEPTED = "shipment.accepted"
 SHIPPING_NOTICE = "shipment.notice"
+ORDER_CONFIRMATION = "document.order_confirmation"
 LETTERHEAD_SAVED = "letterhead.saved"
 DOCUMENT_TEMPLATE_SAVED = "document_template.saved"
 
 HISTORY = (SHIPMENT_CREATED, SHIPMENT_SHIPPED, SHIPMENT_POD_ADDED, SHIPMENT_ACCEPTED)
-ALL = (*HISTORY, SHIPPING_NOTICE, LETTERHEAD_SAVED, DOCUMENT_TEMPLATE_SAVED)
+ALL = (*HISTORY, SHIPPING_NOTICE, ORDER_CONFIRMATION, LETTERHEAD_SAVED, DOCUMENT_TEMPLATE_SAVED)

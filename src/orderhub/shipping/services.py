@@ -26,7 +26,7 @@ from orderhub.core.audited import audit_save
 from orderhub.core.errors import Conflict, NotFound, Problem, ValidationFailed
 from orderhub.core.locking import lock_own_rows
 from orderhub.inventory.services import ShipItem, stock_ship
-from orderhub.notify.services import Recipient, notify
+from orderhub.notify.services import NotifyRequest, Recipient, notify_many
 from orderhub.orders.locks import lock_order
 from orderhub.orders.models import Order, OrderLine
 from orderhub.orders.selectors import check_visible
@@ -153,8 +153,8 @@ def shipment_create(*, order: str, data: ShipmentInput, actor: Actor) -> Shipmen
 
 
 def _notice(order: Order, shipment: Shipment, rows: list[ShipmentLine]) -> int:
-    """Queue the shipping notice to the customer's e-mail; how many messages were queued (0:
-    no e-mail channel configured)."""
+    """Queue the shipping notice to the customer's e-mail, the delivery note attached (made when
+    the e-mail is sent); how many messages were queued (0: no e-mail channel configured)."""
     items = "\n".join(f"{r.order_line.product.name}（{r.order_line.product.sku}）× "
                       f"{num(r.qty)} {r.order_line.unit}" for r in rows)
     subject = _("发货通知：订单 %(order)s（%(shipment)s）") % {"order": order.number,
@@ -164,9 +164,11 @@ def _notice(order: Order, shipment: Shipment, rows: list[ShipmentLine]) -> int:
         "order": order.number, "shipment": shipment.number, "items": items,
         "carrier": shipment.carrier or _("待定"), "waybill": shipment.waybill or _("待定"),
         "address": shipment.ship_to_address or _("未填写")}
-    return notify(event=events.SHIPPING_NOTICE, recipients=[Recipient.customer(order.customer_id)],
-           context={"subject": subject, "message": body, "shipment": shipment.number},
-           order=order, dedupe_key=f"shipment-notice:{shipment.number}", channels=["email"])
+    return notify_many([NotifyRequest(
+        event=events.SHIPPING_NOTICE, recipients=[Recipient.customer(order.customer_id)],
+        context={"subject": subject, "message": body, "shipment": shipment.number},
+        order=order, dedupe_key=f"shipment-notice:{shipment.number}", channels=["email"],
+        extra_payload={"attachment_refs": [documents.attachment_ref("delivery-note", shipment.number)]})])
 
 
 def _history(order: Order, action: str, actor: Actor, now, *, data: dict) -> None:

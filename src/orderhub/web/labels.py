@@ -79,6 +79,7 @@ EVENT_LABELS = {
     shipping_events.SHIPMENT_CREATED: gettext_lazy("创建发货单"),
     shipping_events.SHIPMENT_SHIPPED: gettext_lazy("已发货"),
     shipping_events.SHIPPING_NOTICE: gettext_lazy("发货通知"),
+    shipping_events.ORDER_CONFIRMATION: gettext_lazy("Order confirmation sent"),
     shipping_events.SHIPMENT_POD_ADDED: gettext_lazy("签收凭证已上传"),
     shipping_events.SHIPMENT_ACCEPTED: gettext_lazy("客户验收已登记"),
     shipping_events.LETTERHEAD_SAVED: gettext_lazy("公司抬头已保存"),

@@ -9,9 +9,10 @@ from ninja.operation import Operation
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
-from orderhub.core import permissions
+from orderhub.core import permissions, ratelimit
 from orderhub.core.actors import Actor, RequestContext
-from orderhub.core.errors import PermissionDenied
+from orderhub.core.client import client_ip
+from orderhub.core.errors import PermissionDenied, TooManyRequests
 from orderhub.core.store import token_actor
 
 
@@ -33,6 +34,17 @@ def requires(capability: str) -> list:
     return [BearerToken(capability), SessionAuth(capability)]
 
 
+def _count_refused_token(request: HttpRequest) -> None:
+    """A bearer credential that names no live token counts against ``api_token_refused`` for the
+    client address; over the limit the answer is 429 with ``Retry-After`` instead of 401. Only
+    refusals are counted: a valid token never touches the counter."""
+    wait = ratelimit.hit(ratelimit.TOKEN_REFUSED, ratelimit.client_key(client_ip(request)))
+    if wait:
+        raise TooManyRequests(
+            _("Too many requests with an unknown API token from your address. Please try again in "
+              "%(s)d seconds.") % {"s": wait}, retry_after=wait)
+
+
 class BearerToken(HttpBearer):
     def __init__(self, capability: str | None = None) -> None:
         self.capability = capability
@@ -41,6 +53,7 @@ class BearerToken(HttpBearer):
     def authenticate(self, request, token):
         found = token_actor(token, context=_context(request))
         if found is None:
+            _count_refused_token(request)
             return None
         request.actor = found[1]
         if self.capability:

@@ -113,7 +113,7 @@ class ErrorOut(Schema):
 #: Every refusal an operation may answer, documented on every operation. One dict for every
 #: router: a new kind of refusal (e.g. 429 from a rate limit) is added here once.
 ERRORS: dict[int, Any] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut,
-                          413: ErrorOut, 422: ErrorOut}
+                          413: ErrorOut, 422: ErrorOut, 429: ErrorOut}
 #: What each refusal means, written into the OpenAPI (``api.OrderHubAPI``) where an operation
 #: says nothing more specific.
 ERROR_DESCRIPTIONS: dict[int, str] = {
@@ -130,4 +130,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
          "with control characters (only remarks and reasons may hold tab/line breaks), dates not "
          "written YYYY-MM-DD or outside 2000-01-01…2099-12-31, numbers out of range, codes not "
          "matching their pattern, a required reason left blank.",
+    429: "Too many requests from the client address (`code: rate_limited`), e.g. too many with "
+         "an unknown bearer token (`ORDERHUB_RATE_API_TOKEN_REFUSED`); `Retry-After` says when "
+         "to try again.",
 }

@@ -15,6 +15,7 @@ from orderhub.core.actors import Actor, RequestContext
 from orderhub.core.errors import Conflict, PermissionDenied
 
 from ..models import InboundMessage
+from ..selectors import visible_messages
 from . import inbox
 from .drafts import draft_from_document
 from .email import email_process
@@ -102,8 +103,11 @@ def inbound_replay(*, message: InboundMessage | int, actor: Actor, mode: str = "
 
 
 def inbound_replay_failed(*, actor: Actor, channel: str | None = None) -> list[InboundMessage]:
-    """Replay every failed message (of one channel), oldest first."""
-    qs = InboundMessage.objects.filter(status=Status.FAILED).exclude(kind=InboundMessage.Kind.ATTACHMENT)
+    """Replay every failed message (of one channel) ``actor`` may see, oldest first: someone who
+    sees only their own customers' orders replays only the messages shown to them
+    (``selectors.visible_messages``), never another rep's."""
+    qs = visible_messages(InboundMessage.objects.filter(status=Status.FAILED), actor).exclude(
+        kind=InboundMessage.Kind.ATTACHMENT)
     if channel:
         qs = qs.filter(channel=channel)
     return [inbound_replay(message=m, actor=actor) for m in qs.order_by("received_at", "pk")]

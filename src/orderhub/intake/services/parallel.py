@@ -26,8 +26,9 @@ running and no chunk is pending, puts the per-row report together from the chunk
 and concludes the message (status, errors, audit event) as the one-process import does.
 
 Workers are forked from the process that runs the import (``orderhub intake import --workers N``),
-so they share the file already read. Forking needs PostgreSQL (row locks that skip) and no open
-transaction; otherwise the chunks are imported in this process, one after the other.
+so they share the file already read; a worker drops every connection it inherited, unclosed,
+and opens its own (``_forget_inherited_connections``). Forking needs PostgreSQL (row locks that
+skip) and no open transaction; otherwise the chunks are imported in this process, one after the other.
 """
 
 from __future__ import annotations
@@ -39,9 +40,11 @@ import multiprocessing
 import os
 import socket
 import sys
+import threading
 import time
 from typing import Any
 
+from asgiref.local import Local
 from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
@@ -124,10 +127,38 @@ def _fork_workers(job_id: int, actor: Actor, records: list[Record], n: int) -> N
 
 
 def _forked(job_id: int, actor: Actor, records: list[Record]) -> None:
+    _forget_inherited_connections()
     try:
         work(job=job_id, actor=actor, records=records)
     finally:
         connections.close_all()
+
+
+# the parent's connections a worker inherited: kept referenced (never collected, never closed)
+# until the worker ends with os._exit, so nothing is ever sent on their sockets from here
+_inherited: list[Any] = []
+
+
+def _forget_inherited_connections() -> None:
+    """In a forked worker, before any query: drop every database connection the parent held,
+    without a word to the server (closing one would end the parent's session: PQfinish sends
+    Terminate on the shared socket), so the worker opens its own.
+
+    ``connections.close_all()`` in the parent is not enough: Django keeps a thread's connections
+    in a thread-local, or per context while an asyncio loop runs in the thread (what Playwright's
+    sync API leaves in the test thread). The parent closes the ones it sees; the child, where
+    no loop runs (asyncio checks the pid), saw the thread-local ones opened before the loop —
+    still open, so every worker used the one socket at once and read the others' answers
+    (psycopg: "the last operation didn't produce records (command status: BEGIN)")."""
+    storage = object.__getattribute__(connections._connections, "_storage")
+    places = [storage, getattr(storage, "cvar", None)] if isinstance(storage, threading.local) else [storage]
+    for place in places:
+        for alias in connections:
+            wrapper = getattr(place, alias, None) if place is not None else None
+            if wrapper is not None and wrapper.connection is not None:
+                _inherited.append(wrapper.connection)
+                wrapper.connection = None
+    connections._connections = Local(connections.thread_critical)
 
 
 # --------------------------------------------------------------------------- planning
@@ -220,6 +251,7 @@ def _claim_and_run(job: ImportJob, msg: InboundMessage, mapper: Mapper, records:
     pk = None
     try:
         with transaction.atomic():
+            _commit_without_flush()
             chunk = (ImportChunk.objects.select_for_update(skip_locked=True)
                      .filter(job_id=job.pk, status=ImportChunk.Status.PENDING).order_by("seq").first())
             if chunk is None:
@@ -271,6 +303,25 @@ def _run_chunk(job: ImportJob, msg: InboundMessage, chunk: ImportChunk, mapper: 
         rows_done=F("rows_done") + chunk.rows, orders_created=F("orders_created") + out.created,
         duplicates=F("duplicates") + out.duplicates, rows_failed=F("rows_failed") + out.failed_rows,
         updated_at=now)
+
+
+def _commit_without_flush() -> None:
+    """A chunk's transaction commits without waiting for its WAL to reach the disk
+    (``synchronous_commit = off``, this transaction only). What that risks, and only if the
+    PostgreSQL server itself (or the machine) crashes: the chunks committed in the last moments
+    (3 × ``wal_writer_delay``, 0.6 s by default) are lost whole — orders, lines, audit events,
+    snapshots, outbox rows, the chunk marked done and the job's progress go together, in one
+    transaction — so those chunks are pending again and ``intake resume`` imports them as if
+    they had never run. A killed import process or worker loses nothing more than before (the
+    server flushes what it committed). The file was committed before (``inbound_receive``), the
+    plan too, and the job ends with a synchronous commit (``finish``), which flushes the WAL
+    up to it, so once the job reads done every chunk is on disk. Before that, whatever sends an
+    order outside (the outbox deliverer) first commits its claim synchronously, which flushes
+    the chunk that made the order too. Only when the chunk is a transaction of its own: a
+    caller's transaction (chunks run inside one, in this process) keeps its setting."""
+    if connection.vendor == "postgresql" and not connection.savepoint_ids:
+        with connection.cursor() as cur:
+            cur.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def _wait_for(job: ImportJob, seqs: list[int]) -> None:

@@ -169,6 +169,14 @@ class _Lookups:
     email: Endpoint | None = None            # the first e-mail and SMS endpoints
     sms: Endpoint | None = None
     lang: str | None = None                  # the language templates render in (None: the default)
+    sales_owners: dict[int, int | None] = field(default_factory=dict)  # customer id -> sales owner id
+
+    def may_hear_of(self, p: Person, order: Order | None) -> bool:
+        """Whether ``p``, reached through a role, may be told of ``order``: always when they see
+        every order, else only when it is theirs (they own it, or look after its customer)."""
+        if order is None or p.sees_all_orders:
+            return True
+        return p.user_id in (order.owner_id, self.sales_owners.get(order.customer_id))
 
     def __post_init__(self):
         self.default_personal = tuple(getattr(settings, "ORDERHUB_NOTIFY_DEFAULT_CHANNELS", ("inapp", "email")))
@@ -190,13 +198,26 @@ class _Lookups:
         if customer_ids:
             customers = {pk: (email, mobile) for pk, email, mobile in
                          Customer.objects.filter(pk__in=customer_ids).values_list("pk", "email", "mobile")}
-        return cls(by_role=by_role, by_user=by_user, customers=customers, endpoints=active_endpoints())
+        return cls(by_role=by_role, by_user=by_user, customers=customers, endpoints=active_endpoints(),
+                   sales_owners=_sales_owners(requests, by_role))
 
     def endpoint(self, code: str) -> Endpoint | None:
         return next((e for e in self.endpoints if e.code == code), None)
 
     def first_of(self, kind: str) -> Endpoint | None:
         return next((e for e in self.endpoints if e.kind == kind), None)
+
+
+def _sales_owners(requests: list[NotifyRequest], by_role: dict[str, list[Person]]) -> dict[int, int | None]:
+    """The sales owner of each customer whose order is told by role to someone who sees only
+    their own customers' orders (one query; none when nobody such is addressed)."""
+    ids = {r.order.customer_id for r in requests if r.order is not None and any(
+        rec.kind == "role" and any(not p.sees_all_orders for p in by_role.get(rec.ref, []))
+        for rec in r.recipients)}
+    ids.discard(None)
+    if not ids:
+        return {}
+    return dict(Customer.objects.filter(pk__in=ids).values_list("pk", "sales_owner_id"))
 
 
 # --------------------------------------------------------------------------- expansion
@@ -248,14 +269,16 @@ def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[dict[str, Any
     for rec in r.recipients:
         label = str(rec)
         if rec.kind == "role":
-            for p in lk.by_role.get(rec.ref, []):
+            # a rep who sees only their own customers' orders hears by role only of those
+            members = [p for p in lk.by_role.get(rec.ref, []) if lk.may_hear_of(p, r.order)]
+            for p in members:
                 person(p, label)
             for ep in lk.endpoints:
                 if ep.kind in ENDPOINT_CHANNELS and rec.ref in (ep.roles or []) and (
                         allowed is None or ep.kind in allowed):
                     targets.append((ep.kind, ep, ep.code, None, label, None))
                     if ep.kind in (DeliveryChannel.DINGTALK, DeliveryChannel.WECOM):
-                        mention.setdefault(ep.code, []).extend(lk.by_role.get(rec.ref, []))
+                        mention.setdefault(ep.code, []).extend(members)
         elif rec.kind == "user":
             p = lk.by_user.get(int(rec.ref))
             if p is not None:

@@ -28,7 +28,7 @@ from orderhub.core.instances import attach, new
 from orderhub.core.memory import collector_paused
 from orderhub.core.models import AuditEvent
 from orderhub.core.numbering import reserve
-from orderhub.core.permissions import check_line_prices
+from orderhub.core.permissions import check_customer_in_scope, check_line_prices
 from orderhub.core.text import text_fault
 from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled, current_definition_cached
@@ -78,6 +78,7 @@ def _build(data: OrderInput, lk: MasterData, actor: Actor) -> tuple[Order, list[
     order, lines, problems = _assemble(data, lk)
     if problems or order is None:
         raise ValidationFailed("invalid", problems[0].message, problems=problems)
+    check_customer_in_scope(actor, order.customer)  # 403 on "customer" for another rep's customer
     check_line_prices(actor=actor, customer=order.customer, lines=lines,  # 403 naming lines[i].unit_price
                       prices=lk.price_book(order.customer))
     return order, lines

@@ -1,10 +1,18 @@
-"""Boards: one column per stage, kept live by polling a cheap change stamp.
+"""Boards: one column per stage, kept live by polling; a poll sends only the columns that changed.
 
-Every viewer polls once a second. An unchanged stamp is answered 204 (htmx swaps nothing);
-a changed one is rendered once per (workflow, filters, view, language, stamp) and shared by
-all viewers through the cache, so twenty people watching the same board cost one render per
-change, not twenty. The stamp includes the current minute so cards still turn red when a
-deadline passes with no data change.
+Every viewer polls once a second with the board's change stamp and, per column, the
+fingerprint of what it shows (hidden inputs the columns carry). The protocol (docs/web.md):
+
+- unchanged stamp: ``204``, no render, no board query;
+- changed stamp: the board's index (``orders.boards.board_index``: counts and card keys, no
+  rows, no render) is computed once per (workflow, filters, scope, stamp) and shared by all
+  viewers through the cache; the response carries the new stamp and, as htmx out-of-band
+  swaps, only the columns whose fingerprint differs from the viewer's. A column is rendered
+  once per fingerprint (shared), from cards rendered once per card key (shared), so one
+  changed card among hundreds costs one card render and its column's assembly.
+
+The stamp includes the current minute so columns whose cards passed a deadline are re-sent
+(their fingerprint holds each card's overdue state); the countdown text ticks in the page.
 """
 
 import hashlib
@@ -12,13 +20,22 @@ import hashlib
 from django.core.cache import cache
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
-from django.template.loader import render_to_string
-from django.utils.safestring import mark_safe
+from django.template.loader import get_template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 from django.views.decorators.cache import never_cache
 
 from orderhub.core import clock, permissions
-from orderhub.orders.boards import MAX_PER_COLUMN, PER_COLUMN, board, change_stamp, four_colour
+from orderhub.orders.boards import (
+    MAX_PER_COLUMN,
+    PER_COLUMN,
+    Column,
+    board_cards,
+    board_index,
+    change_stamp,
+    four_colour,
+)
 from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled
 
@@ -27,11 +44,16 @@ from .common import actor_for, requires
 
 POLL_SECONDS = 1
 CACHE_SECONDS = 120
+CARD_SECONDS = 600
 
 
 def _stamp(code: str) -> str:
     minute = int(clock.now().timestamp() // 60)
     return f"{change_stamp(code)}-{minute}"
+
+
+def _digest(*parts) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
 
 def _per_column(request) -> int:
@@ -49,30 +71,74 @@ def _more_query(request, per_column: int) -> str | None:
         return None
     params = request.GET.copy()
     params.pop("stamp", None)
+    for key in [k for k in params if k.startswith("fp-")]:
+        params.pop(key)
     params["cards"] = str(per_column + PER_COLUMN)
     return params.urlencode()
 
 
-def _columns_html(request, code: str, stamp: str) -> str:
-    view = request.GET.get("view", "")
-    params = sorted((k, v) for k, v in request.GET.items() if k not in ("stamp",))
+def _filters(request) -> list:
+    return sorted((k, v) for k, v in request.GET.items() if k != "stamp" and not k.startswith("fp-"))
+
+
+def _index(request, code: str, stamp: str) -> list[Column]:
+    """The board's index for this viewer's filters and scope, shared per stamp."""
     actor = actor_for(request)
-    scope = permissions.scope_key(actor)  # viewers who see different orders share no render
-    key = "board:" + hashlib.sha256(repr((code, stamp, view, params, get_language(), scope)).encode()).hexdigest()
-    html = cache.get(key)
-    if html is None:
+    scope = permissions.scope_key(actor)  # viewers who see different orders share nothing
+    key = "board:index:" + _digest(code, stamp, _filters(request), scope)
+    columns = cache.get(key)
+    if columns is None:
         form = OrderFilterForm(request.GET or None)
-        per_column = _per_column(request)
-        columns = board(code, form.order_filter(actor.roles), actor=actor, per_column=per_column)
+        columns = board_index(code, form.order_filter(actor.roles), actor=actor,
+                              per_column=_per_column(request))
+        cache.set(key, columns, CACHE_SECONDS)
+    return columns
+
+
+def _cards_html(request, col: Column, view: str, now) -> SafeString:
+    """The column's cards, each rendered once per card key and language (shared)."""
+    lang = get_language()
+    keys = {k: "board:card:" + _digest(k, col.code, view, lang) for k in col.keys}
+    found = cache.get_many(list(keys.values()))
+    missing = [k for k in col.keys if keys[k] not in found]
+    if missing:
+        rows = board_cards([k[0] for k in missing], actor=actor_for(request))
+        template = get_template("web/_board_card.html")
+        fresh = {}
+        for k in missing:
+            order = rows.get(k[0])
+            if order is None:  # gone since the index was read: the next poll sends the column again
+                continue
+            order.colour = four_colour(order, col, now)
+            fresh[keys[k]] = template.render({"o": order, "view": view, "now": now})
+        cache.set_many(fresh, CARD_SECONDS)
+        found.update(fresh)
+    return mark_safe("".join(found.get(keys[k], "") for k in col.keys))  # noqa: S308 (our own template's output)
+
+
+def _column_html(request, code: str, col: Column, *, oob: bool = False) -> SafeString:
+    """One column's <section>, its inner part rendered once per fingerprint (shared)."""
+    view = request.GET.get("view", "")
+    more = _more_query(request, _per_column(request))
+    key = "board:col:" + _digest(code, col.code, col.fingerprint, view, more, get_language())
+    inner = cache.get(key)
+    if inner is None:
         now = clock.now()
-        for col in columns:
-            for card in col.cards:
-                card.colour = four_colour(card, col, now)
-        html = render_to_string("web/_board_columns.html", {
-            "columns": columns, "stamp": stamp, "now": now, "code": code, "view": view,
-            "more_query": _more_query(request, per_column)})
-        cache.set(key, html, CACHE_SECONDS)
-    return html
+        inner = get_template("web/_board_column.html").render({
+            "col": col, "code": code, "more_query": more,
+            "cards_html": _cards_html(request, col, view, now)})
+        cache.set(key, inner, CACHE_SECONDS)
+    return format_html(
+        '<section class="board-col" id="board-col-{}" data-stage="{}" data-fp="{}"{}>'
+        '<input type="hidden" class="board-fp" name="fp-{}" value="{}">{}</section>',
+        col.code, col.code, col.fingerprint, mark_safe(' hx-swap-oob="true"') if oob else "",
+        col.code, col.fingerprint, mark_safe(inner))  # noqa: S308 (our own template's output)
+
+
+def _columns_html(request, code: str, stamp: str) -> SafeString:
+    sections = [_column_html(request, code, col) for col in _index(request, code, stamp)]
+    html = get_template("web/_board_columns.html").render({"stamp": stamp, "sections": sections})
+    return mark_safe(html)  # noqa: S308 (our own template's output)
 
 
 @requires("orders.view")
@@ -86,15 +152,20 @@ def board_page(request, code: str):
         "view": request.GET.get("view", ""), "poll_seconds": POLL_SECONDS,
         "cards": _per_column(request) if "cards" in request.GET else None,
         "stages": [(c, st.spec.name) for c, st in compiled(definition.pk).stages.items()],
-        "query": request.GET.urlencode(), "columns_html": mark_safe(_columns_html(request, code, stamp)),  # noqa: S308 (our own template's output)
+        "query": request.GET.urlencode(), "columns_html": _columns_html(request, code, stamp),
     })
 
 
 @never_cache
 @requires("orders.view")
 def board_columns(request, code: str):
-    """The columns alone, for polling: 204 (nothing to swap) while the stamp is unchanged."""
+    """The poll: 204 while the stamp is unchanged; otherwise the new stamp and, as out-of-band
+    swaps, the columns whose fingerprint the viewer does not hold (all of them without any)."""
     stamp = _stamp(code)
     if request.GET.get("stamp") == stamp:
         return HttpResponse(status=204)
-    return HttpResponse(_columns_html(request, code, stamp))
+    parts = [format_html('<input type="hidden" id="board-stamp" value="{}" name="stamp" hx-swap-oob="true">', stamp)]
+    for col in _index(request, code, stamp):
+        if request.GET.get(f"fp-{col.code}") != col.fingerprint:
+            parts.append(_column_html(request, code, col, oob=True))
+    return HttpResponse("\n".join(parts))

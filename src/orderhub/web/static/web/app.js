@@ -57,8 +57,8 @@
     });
     form.setAttribute("action", action);
   });
-  // Board bulk moves: the ticked cards survive the board's polling (each poll replaces the
-  // columns); after a move the ticks are cleared.
+  // Board bulk moves: the ticked cards survive the board's polling (a poll replaces the
+  // columns that changed); after a move the ticks are cleared.
   var ticked = new Set();
   function showTicked() {
     var count = document.getElementById("bulk-count");
@@ -75,6 +75,8 @@
   document.addEventListener("htmx:afterSwap", function (e) {
     if (e.detail.target && e.detail.target.id === "board") reTick(e.detail.target);
   });
+  // A board poll swaps only the columns that changed, out of band (see web/views/board.py).
+  document.addEventListener("htmx:oobAfterSwap", function () { reTick(document); tick(); });
   document.addEventListener("htmx:afterRequest", function (e) {
     if (e.detail.elt && e.detail.elt.id === "bulk-move" && e.detail.successful) {
       ticked.clear();
