@@ -61,7 +61,8 @@ def measure_kpis(requests: int, seed: int = 5) -> dict:
     calls = {
         "kpi on_time_delivery_rate": lambda d, wf: kpis.on_time_delivery_rate(
             since=clock.now() - timedelta(days=d), workflow=wf),
-        "kpi stage_processing_times": lambda d, wf: kpis.stage_processing_times(
+        # the exact path (percentile_cont over every stay); the figures read the rollup
+        "kpi stage_processing_times (exact)": lambda d, wf: kpis.stage_processing_times(
             since=clock.now() - timedelta(days=d), workflow=wf),
         "kpi overdue_by_stage": lambda d, wf: kpis.overdue_by_stage(workflow=wf),
     }
@@ -83,6 +84,25 @@ def measure_kpi_figures(requests: int, seed: int = 6) -> dict:
                       requests, seed)
 
 
+def measure_kpi_by_customer(requests: int, seed: int = 8) -> dict:
+    """The figures the rollup serves, for one customer (not in the rollup: the exact path),
+    a random customer per call."""
+    from django.utils import timezone
+
+    from orderhub.catalog.models import Customer
+    from orderhub.kpis import selectors
+
+    rng = random.Random(seed)
+    codes = list(Customer.objects.values_list("code", flat=True))
+
+    def call(fn):
+        return lambda d, wf: fn(selectors.KpiFilter.build(
+            start=timezone.localdate() - timedelta(days=d - 1), workflow=wf, customer=rng.choice(codes)))
+
+    return time_calls({f"kpi figure {code} (one customer)": call(selectors.FIGURES[code])
+                       for code in ("stage-times", "processing", "trend", "on-time")}, requests, seed)
+
+
 def measure_dashboards(requests: int, seed: int = 7) -> dict:
     """The dashboard pages (/kpi/<audience>/) through Django's test client as an administrator
     (who sees KPIs), each audience's panels read and rendered."""
@@ -102,6 +122,35 @@ def measure_dashboards(requests: int, seed: int = 7) -> dict:
 
     return time_calls({f"kpi dashboard page {a}": page(a)
                        for a in ("boss", "operations", "planning", "sales", "purchasing")}, requests, seed)
+
+
+def rollup_history(exact: bool) -> dict:
+    """The KPI rollup (``orderhub.kpis.rollup``) as the periodic job keeps it: the first run
+    rolls up the whole history (timed), a second run only the last days again (timed), so the
+    figures read the rollup plus today live. ``exact``: every day dropped from the rollup
+    instead, so the figures are computed from the orders and stays (the exact path)."""
+    from orderhub.kpis.models import RolledDay, StageDurations, TrendDay
+    from orderhub.kpis.rollup import kpi_rollup_refresh
+
+    for model in (StageDurations, TrendDay, RolledDay):
+        model.objects.all().delete()
+    if exact:
+        log("exact path: no rollup")
+        return {}
+    t = time.perf_counter()
+    days = kpi_rollup_refresh()
+    first = time.perf_counter() - t
+    t = time.perf_counter()
+    again = kpi_rollup_refresh()
+    later = time.perf_counter() - t
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE kpis_stagedurations; ANALYZE kpis_trendday; ANALYZE kpis_rolledday")
+    rows = StageDurations.objects.count()
+    log(f"rollup: {days} days in {first:.1f} s ({rows:,} bucket rows), a later run ({again} days) {later:.2f} s")
+    return {f"first run (the whole history, {days} days, {rows:,} bucket rows)": round(first, 2),
+            f"a later run ({again} days rolled up again)": round(later, 2)}
 
 
 def time_calls(calls: dict, requests: int, seed: int) -> dict:
@@ -175,7 +224,7 @@ def _plain(res):
     if res is None:
         return None
     if isinstance(res, list):
-        return [asdict(r) for r in res[:40]]
+        return [asdict(r) if is_dataclass(r) else r for r in res[:40]]
     if is_dataclass(res):
         return {**asdict(res), "rate": res.rate}
     return res
@@ -190,6 +239,8 @@ def main(argv=None) -> int:
     ap.add_argument("--kpi-requests", type=int, default=30, help="calls per KPI selector")
     ap.add_argument("--jobs", type=int, default=2, help="loader processes (datagen)")
     ap.add_argument("--db", default=DB)
+    ap.add_argument("--exact", action="store_true",
+                    help="measure the KPI figures without the daily rollup (every figure exact)")
     ap.add_argument("--date", default=date.today().isoformat())
     args = ap.parse_args(argv)
     if not args.db.startswith("orderhub_bench_b"):
@@ -199,6 +250,9 @@ def main(argv=None) -> int:
     if args.reuse and have:
         log(f"reusing {args.db} with {have:,} orders")
         common.bootstrap(datagen.url_for(args.db))
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)   # a database loaded by an older checkout
     else:
         load = datagen.generate(args.orders_history, db=args.db, jobs=args.jobs)
         have = load["orders"]
@@ -213,15 +267,19 @@ def main(argv=None) -> int:
         events = conn.execute("SELECT count(*) FROM core_auditevent").fetchone()[0]
     log(f"measuring pages on {have:,} orders ({counts}), {stages:,} stage instances, "
         f"{events:,} audit events")
+    roll = rollup_history(exact=args.exact)
     page_res = pages.measure(args.requests)
     kpi_res = measure_kpis(args.kpi_requests)
     kpi_res.update(measure_kpi_figures(args.kpi_requests))
+    kpi_res.update(measure_kpi_by_customer(max(args.kpi_requests // 2, 5)))
     dash_res = measure_dashboards(max(args.kpi_requests // 3, 5))
     cond = (f"{have:,} orders ({counts.get('open', 0):,} open) from bench/datagen.py, "
             f"{stages:,} stage instances, {events:,} audit events; server-side render through "
             f"Django's test client ({args.requests} requests per page, {args.kpi_requests} calls "
             f"per KPI); {contract.SHARED_MACHINE}")
     figs = pages.page_figures(page_res, cond)
+    for name, secs in roll.items():
+        figs.append(contract.figure(f"kpi rollup: {name}", "s", [secs], conditions=cond, p99=False))
     for name, k in kpi_res.items():
         figs.append(contract.figure(f"{name}: time per call (7/30/90-day windows, all or one "
                                     "workflow)", "ms", k["times_ms"], goal=f"p95 < {GOAL_KPI_MS:.0f} ms",

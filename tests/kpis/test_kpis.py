@@ -159,6 +159,18 @@ def test_page_and_api_show_the_same_numbers_in_chinese(history, company):
     assert [s["data"] for s in stack["series"]] == [[r[k] for r in api["open-by-stage"]]
                                                      for k in ("red", "yellow", "green")]
     assert api["stalled"]["count"] == 1 and history["open"].number in html
+    # the same on the rollup path: Monday and Tuesday rolled up, the page and the API still equal
+    from orderhub.kpis import rolled, rollup
+
+    with clock.frozen(WEDNESDAY):
+        assert rollup.kpi_rollup_refresh() == 2
+        assert rolled.use_rollup(KpiFilter.build(start=date(2026, 11, 23), end=date(2026, 11, 24)))
+        page = client.get("/kpi/operations/", query)
+        api = {code: _api(client, code, query) for code in selectors.FIGURES}
+    for code, data in page.context["figures"].items():
+        assert json.loads(json.dumps(data, default=str)) == api[code], code
+    picking = next(r for r in api["stage-times"] if r["stage"] == "picking")
+    assert picking["count"] == 3 and abs(picking["median_seconds"] - 14400) <= rollup.ALPHA * 14400
 
 
 def test_excel_download_holds_the_table(history, company):
@@ -191,3 +203,13 @@ def test_drill_downs_filter_the_order_list(history, company):
     assert listed(product="HSG-100") == set()
     page = client.get("/orders/", {"ticket": "exception", "channel": "wechat"}).content.decode()
     assert "异常" in page and "微信" in page   # the drill-down's filters, in words
+
+
+def test_filter_form_keeps_the_chosen_values(history, company):
+    client = Client(HTTP_HOST="localhost", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    client.force_login(company["users"]["manager"])
+    with clock.frozen(WEDNESDAY):
+        html = client.get("/kpi/sales/", {"customer": "C001", "channel": "wechat", "workflow": "T2"}).content.decode()
+    assert '<select name="customer" id="id_customer">' in html
+    assert '<option value="C001" selected>' in html and '<option value="wechat" selected>' in html
+    assert re.search(r'<option value="T2" selected>T2 ', html)

@@ -1,10 +1,17 @@
-"""The KPI read layer keeps no tables for its figures: every figure is read from the orders,
-their stage stays, tickets and first touches (``selectors``). The permission to see them is
-``orders.view_kpis`` (``core.permissions``: capability ``kpis.view``).
+"""The KPI figures are read from the orders, their stage stays, tickets and first touches
+(``selectors``). The permission to see them is ``orders.view_kpis`` (``core.permissions``:
+capability ``kpis.view``).
 
-Its two tables are the daily report's: when and to whom it is mailed (``DailyReportSetting``,
-one row, edited by an admin) and the days it was mailed (``DailyReportSent``: one row per day,
-what makes the job send once a day)."""
+Tables of its own:
+
+- the daily rollup (``rollup``, kept by the periodic job ``kpis.rollup``): per past day,
+  ``StageDurations`` (stays that ended, by workflow version, stage and channel: their number,
+  summed seconds and a histogram of their durations in logarithmic buckets) and ``TrendDay`` (orders
+  created, completed and completed on time, by workflow version and channel); ``RolledDay``
+  marks the days rolled up (a day not marked is read from the orders themselves);
+- the daily report's: when and to whom it is mailed (``DailyReportSetting``, one row, edited by
+  an admin) and the days it was mailed (``DailyReportSent``: one row per day, what makes the job
+  send once a day)."""
 
 from __future__ import annotations
 
@@ -14,6 +21,72 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 SETTING_PK = 1
+
+
+class RolledDay(models.Model):
+    """A day (business time zone) whose stays and orders are in the rollup tables."""
+
+    day = models.DateField(_("day"), unique=True)
+    rolled_at = models.DateTimeField(_("rolled up at"))
+    stays = models.PositiveIntegerField(_("stays ended"), default=0)
+    created = models.PositiveIntegerField(_("orders created"), default=0)
+
+    class Meta:
+        verbose_name = _("day rolled up")
+
+    def __str__(self) -> str:
+        return self.day.isoformat()
+
+
+class StageDurations(models.Model):
+    """The stays that ended on ``day`` (business time zone) in ``stage`` of a workflow version,
+    of orders from ``channel``: how many, their seconds summed (the exact mean), and their
+    durations as a histogram (``rollup``): ``counts`` holds the number of stays of each bucket
+    from ``low`` on, as little-endian 32-bit integers (bucket b > 0: (γ^(b-1), γ^b] seconds,
+    bucket 0: 0–1 s). One row per day and stage, so a 90-day period reads a few thousand rows."""
+
+    day = models.DateField(_("day"))
+    workflow = models.ForeignKey("workflow.WorkflowDefinition", on_delete=models.CASCADE, related_name="+",
+                                 db_index=False, verbose_name=_("workflow version"))
+    stage = models.CharField(_("stage"), max_length=40)
+    channel = models.CharField(_("channel"), max_length=32)
+    stays = models.PositiveIntegerField(_("stays"))
+    seconds = models.FloatField(_("seconds in all"))
+    low = models.SmallIntegerField(_("first bucket"))
+    counts = models.BinaryField(_("stays per bucket"))
+
+    class Meta:
+        verbose_name = _("stage durations of a day")
+        constraints = [
+            models.UniqueConstraint(fields=["day", "workflow", "stage", "channel"], name="kpi_stage_durations_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day}:{self.stage}:{self.channel}"
+
+
+class TrendDay(models.Model):
+    """Orders created on ``day`` (business time zone), and completed that day (entered their
+    final stage) and of those on time (``selectors.on_time``'s rule), per workflow version and
+    channel."""
+
+    day = models.DateField(_("day"))
+    workflow = models.ForeignKey("workflow.WorkflowDefinition", on_delete=models.CASCADE, related_name="+",
+                                 db_index=False, verbose_name=_("workflow version"))
+    channel = models.CharField(_("channel"), max_length=32)
+    created = models.PositiveIntegerField(_("created"), default=0)
+    completed = models.PositiveIntegerField(_("completed"), default=0)
+    on_time = models.PositiveIntegerField(_("completed on time"), default=0)
+
+    class Meta:
+        verbose_name = _("trend day")
+        constraints = [
+            models.UniqueConstraint(fields=["day", "workflow", "channel"],
+                                    include=["created", "completed", "on_time"], name="kpi_trend_day_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day}:{self.workflow_id}:{self.channel}"
 
 
 class DailyReportSetting(models.Model):

@@ -19,7 +19,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from orderhub.core import clock, pdf
 
-from . import selectors
+from . import rolled, selectors
 from .exports import _cell
 from .names import Names
 from .selectors import KpiFilter
@@ -32,10 +32,11 @@ def daily_figures(day: date) -> dict[str, Any]:
     now = clock.now()
     f = KpiFilter.build(start=day, end=day, now=now)
     wide = KpiFilter.build(start=day - timedelta(days=TREND_DAYS - 1), end=day, now=now)
-    return {"day": day, "now": now, "first_touch": selectors.first_touch(f), "on_time": selectors.on_time(f),
-            "processing": selectors.order_processing(f), "stalled": selectors.stalled(f),
-            "overdue": selectors.overdue(f), "exceptions": selectors.exceptions(f),
-            "open_by_stage": selectors.open_by_stage(f), "trend": selectors.trend(wide)["day"]}
+    with rolled.one_reading():
+        return {"day": day, "now": now, "first_touch": selectors.first_touch(f), "on_time": selectors.on_time(f),
+                "processing": selectors.order_processing(f), "stalled": selectors.stalled(f),
+                "overdue": selectors.overdue(f), "exceptions": selectors.exceptions(f),
+                "open_by_stage": selectors.open_by_stage(f), "trend": selectors.trend(wide)["day"]}
 
 
 def _dur(seconds: float | None) -> str:

@@ -9,6 +9,7 @@ Definitions, business-time rules and the seed figure each one reproduces: ``docs
 from __future__ import annotations
 
 import statistics
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -38,6 +39,8 @@ from orderhub.orders.models import Order, StageInstance, Ticket
 from orderhub.portal.selectors import self_query_of
 from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled
+
+from . import rolled
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
@@ -158,22 +161,43 @@ def first_touch(f: KpiFilter) -> dict[str, Any]:
 
 def on_time(f: KpiFilter) -> dict[str, Any]:
     """Orders completed in the period, and how many reached their final stage on or before the
-    promised date (the required date when none was promised)."""
-    r = order_kpis.on_time_delivery_rate(since=f.since, until=f.until, **f.orders)
-    return {"completed": r.completed, "on_time": r.on_time, "late": r.late,
-            "rate": None if r.rate is None else round(r.rate, 4)}
+    promised date (the required date when none was promised). From the trend's rollup when
+    ``rolled.use_rollup`` (the same counts, summed per day), else counted here."""
+    if rolled.use_rollup(f):
+        days = rolled.trend_days(f, _trend_counts).values()
+        done, ok = sum(d["completed"] for d in days), sum(d["on_time"] for d in days)
+    else:
+        r = order_kpis.on_time_delivery_rate(since=f.since, until=f.until, **f.orders)
+        done, ok = r.completed, r.on_time
+    return {"completed": done, "on_time": ok, "late": done - ok, "rate": round(ok / done, 4) if done else None}
 
 
 def order_processing(f: KpiFilter) -> dict[str, Any]:
     """Processing time per order: from the order's arrival (its creation, when it enters its
     workflow's first stage) to the end of that first stage (reviewed and confirmed), over the
     first-stage stays that ended in the period (an order sent back to its first stage counts
-    each review). Wall-clock seconds: mean (the cases' figure), median and p90. Read from the
+    each review). Wall-clock seconds: mean (the cases' figure), median and p90. From the
+    rollup when ``rolled.use_rollup`` (count and mean exact, median and p90 within
+    ``rollup.ALPHA``), else exact."""
+    if rolled.use_rollup(f):
+        h = rolled.first_stage_histogram(f, _first_stages())
+        return {"count": h.stays, "mean_seconds": _r(h.mean), "median_seconds": _r(h.percentile(0.5)),
+                "p90_seconds": _r(h.percentile(0.9))}
+    return order_processing_exact(f)
+
+
+def _first_stages() -> set[tuple[int, str]]:
+    return {(wf_id, compiled(wf_id).initial.spec.code)
+            for wf_id in WorkflowDefinition.objects.values_list("pk", flat=True)}
+
+
+def order_processing_exact(f: KpiFilter) -> dict[str, Any]:
+    """``order_processing`` computed from every first-stage stay of the period. Read from the
     stays alone (the ``stage_exited`` index holds what it needs); the order is joined only to
     filter by customer or channel."""
     first = Q(pk__in=[])
-    for wf_id in WorkflowDefinition.objects.values_list("pk", flat=True):
-        first |= Q(workflow_id=wf_id, stage=compiled(wf_id).initial.spec.code)
+    for wf_id, code in _first_stages():
+        first |= Q(workflow_id=wf_id, stage=code)
     qs = StageInstance.objects.filter(first, exited_at__gte=f.since, exited_at__lt=f.until)
     if f.workflow:
         qs = qs.filter(workflow__in=WorkflowDefinition.objects.filter(code=f.workflow))
@@ -183,7 +207,17 @@ def order_processing(f: KpiFilter) -> dict[str, Any]:
 
 def stage_times(f: KpiFilter) -> list[dict[str, Any]]:
     """Median and p90 of the time spent in each stage (per workflow), over the stays that ended
-    in the period; wall-clock seconds."""
+    in the period; wall-clock seconds. From the rollup's histograms when ``rolled.use_rollup``
+    (median and p90 within ``rollup.ALPHA``), else exact (``percentile_cont``)."""
+    if rolled.use_rollup(f):
+        return [{"workflow": code, "stage": stage, "count": h.stays,
+                 "median_seconds": _r(h.percentile(0.5)), "p90_seconds": _r(h.percentile(0.9))}
+                for code, stage, h in rolled.stage_times(f)]
+    return stage_times_exact(f)
+
+
+def stage_times_exact(f: KpiFilter) -> list[dict[str, Any]]:
+    """``stage_times`` computed from every stay of the period."""
     return [{"workflow": s.workflow, "stage": s.stage, "count": s.count,
              "median_seconds": _r(s.median_s), "p90_seconds": _r(s.p90_s)}
             for s in order_kpis.stage_processing_times(since=f.since, until=f.until, **f.orders)]
@@ -193,7 +227,8 @@ def open_by_stage(f: KpiFilter) -> list[dict[str, Any]]:
     """Open orders now, per workflow and stage, by urgency (red, yellow, green)."""
     qs = order_filter(Order.objects.filter(status=Order.Status.OPEN), **f.orders)
     rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in (qs.values("workflow__code", "stage", "urgency").annotate(n=Count("pk"))
+    # count(*), not count(id): the open orders' index (order_open_kpi) answers alone
+    for r in (qs.values("workflow__code", "stage", "urgency").annotate(n=Count("*"))
               .order_by("workflow__code", "stage")):
         row = rows.setdefault((r["workflow__code"], r["stage"]), {
             "workflow": r["workflow__code"], "stage": r["stage"], "red": 0, "yellow": 0, "green": 0,
@@ -223,9 +258,9 @@ def stalled(f: KpiFilter) -> dict[str, Any]:
     cutoff = stalled_cutoff(f.now, f.stalled_days)
     qs = order_filter(Order.objects.filter(status=Order.Status.OPEN, updated_at__lt=cutoff), **f.orders)
     listed = [{"number": n, "customer": c, "workflow": w, "stage": s, "updated_at": u.isoformat()}
-              # ordered by an expression: PostgreSQL reads the open orders (a partial index)
-              # and sorts them, instead of walking every order's updated_at from the oldest
-              for n, c, w, s, u in qs.order_by(Coalesce("updated_at", "created_at"), "pk").values_list(
+              # the open orders' own index (order_open_updated), oldest change first: a short walk,
+              # not every order's updated_at from the oldest
+              for n, c, w, s, u in qs.order_by("updated_at", "pk").values_list(
                   "number", "customer__code", "workflow__code", "stage", "updated_at")[:STALLED_LISTED]]
     return {"days": f.stalled_days, "cutoff": cutoff.isoformat(), "count": qs.count(), "orders": listed}
 
@@ -271,20 +306,15 @@ def exceptions(f: KpiFilter) -> dict[str, Any]:
 
 def trend(f: KpiFilter) -> dict[str, list[dict[str, Any]]]:
     """Per day and per ISO week (Monday) of the period: orders created, orders completed and of
-    those the on-time ones (as ``on_time``). Two queries (per day); weeks are summed from days."""
-    tz = timezone.get_current_timezone()
-    created = order_filter(Order.objects.filter(created_at__gte=f.since, created_at__lt=f.until), **f.orders)
-    done = order_filter(Order.objects.filter(status=Order.Status.COMPLETED, stage_entered_at__gte=f.since,
-                                             stage_entered_at__lt=f.until), **f.orders)
+    those the on-time ones (as ``on_time``). Rolled-up days from the rollup (``rolled``), the
+    others counted here (two queries); weeks are summed from days."""
+    live = rolled.trend_days(f, _trend_counts) if rolled.use_rollup(f) else _trend_counts(
+        f, [(f.since, f.until)])
     days: dict[date, dict[str, int]] = {d: {"created": 0, "completed": 0, "on_time": 0}
                                         for d in _periods(f.start, f.end, "day")}
-    for r in created.annotate(p=TruncDate("created_at", tzinfo=tz)).values("p").annotate(n=Count("pk")).order_by():
-        days[_day(r["p"])]["created"] = r["n"]
-    on_time_q = Q(p__lte=Coalesce("promised_date", "required_date"))
-    for r in (done.annotate(p=TruncDate("stage_entered_at", tzinfo=tz)).values("p")
-              .annotate(n=Count("stage_entered_at"), ok=Count("stage_entered_at", filter=on_time_q))
-              .order_by()):   # columns of the order_completed_at index: an index-only scan
-        days[_day(r["p"])].update(completed=r["n"], on_time=r["ok"])
+    for d, v in live.items():
+        if d in days:
+            days[d].update(v)
     weeks: dict[date, dict[str, int]] = {w: {"created": 0, "completed": 0, "on_time": 0}
                                          for w in _periods(f.start, f.end, "week")}
     for d, v in days.items():
@@ -293,6 +323,32 @@ def trend(f: KpiFilter) -> dict[str, list[dict[str, Any]]]:
             week[k] += n
     return {grain: [{"period": p.isoformat(), **v} for p, v in sorted(table.items())]
             for grain, table in (("day", days), ("week", weeks))}
+
+
+def _trend_counts(f: KpiFilter, spans: list[tuple[datetime, datetime]]) -> dict[date, dict[str, int]]:
+    """Created, completed and on time per day, counted from the orders over ``spans`` of time."""
+    days: dict[date, dict[str, int]] = defaultdict(lambda: {"created": 0, "completed": 0, "on_time": 0})
+    if not spans:
+        return days
+    tz = timezone.get_current_timezone()
+    created = order_filter(Order.objects.filter(_within("created_at", spans)), **f.orders)
+    done = order_filter(Order.objects.filter(_within("stage_entered_at", spans), status=Order.Status.COMPLETED),
+                        **f.orders)
+    for r in created.annotate(p=TruncDate("created_at", tzinfo=tz)).values("p").annotate(n=Count("pk")).order_by():
+        days[_day(r["p"])]["created"] = r["n"]
+    on_time_q = Q(p__lte=Coalesce("promised_date", "required_date"))
+    for r in (done.annotate(p=TruncDate("stage_entered_at", tzinfo=tz)).values("p")
+              .annotate(n=Count("stage_entered_at"), ok=Count("stage_entered_at", filter=on_time_q))
+              .order_by()):   # columns of the order_completed_at index: an index-only scan
+        days[_day(r["p"])].update(completed=r["n"], on_time=r["ok"])
+    return days
+
+
+def _within(name: str, spans: list[tuple[datetime, datetime]]) -> Q:
+    q = Q(pk__in=[])
+    for since, until in spans:
+        q |= Q(**{f"{name}__gte": since, f"{name}__lt": until})
+    return q
 
 
 def _day(v: date | datetime) -> date:
@@ -315,8 +371,11 @@ def portal(f: KpiFilter) -> dict[str, Any]:
     them themselves (tracking link or portal page; ``portal.selectors.self_query_of``), None
     when no order was created. The customer order experience index (COEI, from the customers'
     survey answers) is not recorded yet: None ("no data yet"), never zero."""
+    created = None
+    if rolled.use_rollup(f):   # the orders created in the period: the trend's counts
+        created = sum(d["created"] for d in rolled.trend_days(f, _trend_counts).values())
     figures = self_query_of(order_filter(Order.objects.filter(created_at__gte=f.since, created_at__lt=f.until),
-                                         **f.orders))
+                                         **f.orders), total=created)
     return {"self_query_rate": figures["self_query_rate"], "coei": None, "recorded": True,
             "orders": figures["orders"], "opened": figures["opened"]}
 
@@ -326,3 +385,12 @@ FIGURES = {
     "stage-times": stage_times, "open-by-stage": open_by_stage, "stalled": stalled,
     "overdue": overdue, "exceptions": exceptions, "trend": trend, "portal": portal,
 }
+
+
+def read_figures(codes: list[str] | tuple[str, ...], f: KpiFilter) -> dict[str, Any]:
+    """Several figures for one filter (a dashboard page): what they share from the rollup (the
+    rolled-up days, the period's stage histograms, the trend's days) is read once."""
+    with rolled.one_reading():
+        # time per stage first: processing time then takes its first stages from the same read
+        done = {code: FIGURES[code](f) for code in sorted(codes, key=lambda c: c != "stage-times")}
+        return {code: done[code] for code in codes}

@@ -191,9 +191,11 @@ def overdue_by_stage(*, now: datetime | None = None, workflow: str | None = None
     if workflow:
         qs = qs.filter(workflow__in=WorkflowDefinition.objects.filter(code=workflow))
     rows = (qs.values("workflow__code", "stage")
-            .annotate(open=Count("pk"),
-                      overdue=Count("pk", filter=Q(stage_due_at__lt=now, on_hold=False)),
-                      held=Count("pk", filter=Q(on_hold=True)))
+            # counting a column of the open orders' index (order_open_kpi), never NULL, not the
+            # id: the index answers alone
+            .annotate(open=Count("stage"),
+                      overdue=Count("stage", filter=Q(stage_due_at__lt=now, on_hold=False)),
+                      held=Count("stage", filter=Q(on_hold=True)))
             .order_by("workflow__code", "stage"))
     return [StageOverdue(r["workflow__code"], r["stage"], r["open"], r["overdue"], r["held"])
             for r in rows]

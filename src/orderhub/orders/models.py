@@ -109,6 +109,12 @@ class Order(models.Model):
             models.Index(fields=["stage_entered_at"], name="order_completed_at",
                          include=["promised_date", "required_date", "workflow"],
                          condition=Q(status="completed")),
+            # KPIs (kpis/selectors.py): open orders by stage and urgency, overdue and held per stage,
+            # read from the index alone (the open orders are a few percent of all)
+            models.Index(fields=["workflow", "stage", "urgency"], name="order_open_kpi",
+                         include=["on_hold", "stage_due_at"], condition=Q(status="open")),
+            # KPIs: stalled orders, the open ones longest unchanged first
+            models.Index(fields=["updated_at", "id"], name="order_open_updated", condition=Q(status="open")),
         ]
 
     def __str__(self) -> str:

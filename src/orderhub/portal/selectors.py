@@ -191,10 +191,11 @@ def self_query_rate(*, actor: Actor, customer: str | None = None, since: datetim
     return self_query_of(orders)
 
 
-def self_query_of(orders: QuerySet[Order]) -> dict[str, Any]:
-    """The self-query figures of a set of orders (the KPI dashboards narrow it their way)."""
+def self_query_of(orders: QuerySet[Order], *, total: int | None = None) -> dict[str, Any]:
+    """The self-query figures of a set of orders (the KPI dashboards narrow it their way);
+    ``total``: their number when the caller knows it already (the KPI rollup's count)."""
     ids = orders.values("pk")
-    total = orders.count()
+    total = orders.count() if total is None else total
     opened = Visit.objects.filter(order_id__in=ids).values("order_id").distinct().count()
     called = InboundCall.objects.filter(order_id__in=ids).values("order_id").distinct().count()
     calls = InboundCall.objects.filter(order_id__in=ids).count()

@@ -243,7 +243,7 @@ def build(codes: tuple[str, ...] | list[str], f: KpiFilter) -> tuple[dict[str, A
         for fig in needs.get(code, ("exceptions",)):
             if fig not in wanted:
                 wanted.append(fig)
-    figs = {fig: selectors.FIGURES[fig](f) for fig in wanted}
+    figs = selectors.read_figures(wanted, f)
     names = Names()
     makers = {
         "headline": lambda: headline(figs, f), "trend-day": lambda: trend(figs, f, "day"),
