@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "orderhub.floor",
     "orderhub.shipping",
     "orderhub.portal",
+    "orderhub.finance",
     "orderhub.kpis",
     "orderhub.demo",  # the loaddemo command
 ]
