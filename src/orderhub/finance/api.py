@@ -116,7 +116,7 @@ def apply_payment(request: ActorRequest, number: DocNumber, payload: FinApplyIn)
     `over_applied`), never another customer's (409 `customer_mismatch`)."""
     alloc = services.payment_apply(payment=number, invoice=payload.invoice, amount=payload.amount,
                                    actor=request.actor)
-    pay = Payment.objects.get(pk=alloc.payment_id)
+    pay = Payment.objects.get(number=number)
     alloc.invoice.refresh_from_db()
     return {"invoice": alloc.invoice.number, "payment": pay.number, "amount": alloc.amount,
             "invoice_balance": alloc.invoice.balance, "payment_unapplied": pay.unapplied}
@@ -202,7 +202,7 @@ def record_qc(request: ActorRequest, number: DocNumber, passed: Form[bool], rema
     20 MB, kept as bytes and served only as a download)."""
     selectors.get_return(number, actor=request.actor)
     content = file.read(services.returns.MAX_QC_BYTES + 1) if file is not None else None
-    services.return_qc(ret=number, passed=passed, remark=remark[:500], file_name=file.name if file else "",
+    services.return_qc(ret=number, passed=passed, remark=remark[:500], file_name=(file.name or "") if file else "",
                        content=content, actor=request.actor)
     return selectors.return_dict(selectors.get_return(number, actor=request.actor))
 

@@ -160,7 +160,7 @@ def order_finance(order: Order) -> dict[str, Any]:
     lines = [{"line": ln, "returnable": left.get(ln.pk, ZERO)} for ln in order.lines.select_related("product")
              .order_by("line_no")]
     return {"shipments": rows, "returns": list(ReturnOrder.objects.filter(order=order).order_by("-pk")),
-            "lines": lines, "any_returnable": any(r["returnable"] > 0 for r in lines)}
+            "lines": lines, "any_returnable": any(v > 0 for v in left.values())}
 
 
 def customer_summary(c: Customer) -> dict[str, Any]:

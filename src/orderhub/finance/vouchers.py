@@ -114,7 +114,7 @@ def export(system: str, start: date, end: date, *, maker: str) -> bytes:
         raise ValueError(system)
     vs = vouchers(start, end)
     wb = Workbook()
-    ws = wb.active
+    ws = wb.worksheets[0]
     if system == "kingdee":
         ws.title, columns, rows = "Page1", KINGDEE_COLUMNS, _kingdee_rows(vs, maker)
     else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -110,7 +111,7 @@ def _apply_row(imp: BankImport, p: _Plan, invoices: dict[int, Invoice], actor: A
     audit("payment", pay.pk, events.PAYMENT_RECORDED, actor, number=pay.number, amount=r.amount,
           customer=p.customer_id, source=pay.source, bank_ref=r.ref)
     inv = invoices.get(p.invoice_id) if p.invoice_id is not None else None
-    take = min(r.amount, inv.balance) if inv is not None else 0
+    take = min(r.amount, inv.balance) if inv is not None else Decimal("0")
     p.result = {"row": r.row, "ref": r.ref, "amount": str(r.amount), "payer": r.payer,
                 "payment": pay.number, "result": "unmatched", "invoice": "", "applied": "0.00"}
     if inv is None or take <= 0:
