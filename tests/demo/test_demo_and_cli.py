@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 
+from orderhub.catalog.models import Customer
 from orderhub.core.models import ApiToken
 from orderhub.demo.loader import load_demo
 from orderhub.orders.models import Order
