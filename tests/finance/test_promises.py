@@ -46,3 +46,10 @@ def test_a_broken_promise_alerts_sales_owner_and_finance_once(fin):
     assert PaymentPromise.objects.get(pk=broken.pk).alerted_at is not None
     assert PaymentPromise.objects.get(pk=kept.pk).kept_at is not None
     assert PaymentPromise.objects.get(pk=kept.pk).alerted_at is None
+
+
+def test_the_sweep_is_a_periodic_job_with_a_beat_entry():
+    from orderhub.celery import app, periodic_jobs
+
+    assert app.conf.beat_schedule["finance.promises"]["task"] == "finance.promises"
+    assert "finance.promises" in {j.name for j in periodic_jobs()}

@@ -197,7 +197,7 @@ def create_return(request: ActorRequest, number: OrderNumber, payload: FinReturn
 
 @router.post("/returns/{number}/qc", auth=requires("returns.qc"), response={200: FinReturnOut, **ERRORS})
 def record_qc(request: ActorRequest, number: DocNumber, passed: Form[bool], remark: Form[str],
-              file: File[UploadedFile] | None = None) -> dict[str, Any]:
+              file: UploadedFile | None = File(None)) -> dict[str, Any]:  # noqa: B008
     """Record the QC result (multipart: `passed`, `remark`, optional `file`, the report, at most
     20 MB, kept as bytes and served only as a download)."""
     selectors.get_return(number, actor=request.actor)

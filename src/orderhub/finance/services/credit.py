@@ -12,9 +12,12 @@ from django.db.models import F, Sum
 from orderhub.catalog.services import customer_unpaid_set
 from orderhub.core.actors import Actor
 
-from .. import events
 from ..models import Invoice
 from .common import lock_customer
+
+
+# what the customer's history says changed the amount
+_REASON = "finance: open invoice balances"
 
 
 def open_balance(customer_id: int) -> Decimal:
@@ -29,7 +32,7 @@ def unpaid_changed(customer_id: int, actor: Actor) -> Decimal:
     transaction; the customer row is locked by ``customer_unpaid_set``) and return it."""
     lock_customer(customer_id)   # then the sum sees every committed change before ours
     unpaid = open_balance(customer_id)
-    customer_unpaid_set(customer_id=customer_id, amount=unpaid, actor=actor, reason=events.UNPAID_CHANGED)
+    customer_unpaid_set(customer_id=customer_id, amount=unpaid, actor=actor, reason=_REASON)
     # breaker hook: the merger calls the credit circuit breaker here, in the same transaction:
     # orders.breakers.credit.recheck_customer(customer_id, actor=actor)
     return unpaid
