@@ -15,7 +15,6 @@ from orderhub.core.actors import Actor
 from ..models import Invoice
 from .common import lock_customer
 
-
 # what the customer's history says changed the amount
 _REASON = "finance: open invoice balances"
 
