@@ -118,6 +118,8 @@ def load_finance(rng: random.Random, actors: dict[str, Actor]) -> dict[str, int]
 def _returns(invoices: list[Invoice], actors: dict[str, Actor]) -> None:
     for inv, receive in ((invoices[1], True), (invoices[5], False)):
         line = inv.shipment.lines.select_related("order_line").order_by("order_line__line_no").first()
+        if line is None:
+            continue
         qty = max(Decimal("1"), (line.qty / 10).quantize(Decimal("1")))
         ret = return_create(order=inv.order.number, actor=actors["sales"],
                             data=ReturnInput({line.order_line.line_no: qty}, "部分零件表面划伤"))
