@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "orderhub.shipping",
     "orderhub.planning",
     "orderhub.portal",
+    "orderhub.finance",
     "orderhub.kpis",
     "orderhub.demo",  # the loaddemo command
 ]

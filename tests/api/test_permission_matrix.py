@@ -51,6 +51,14 @@ PO_RECEIVE = frozenset({"purchaser", "warehouse"})
 # capacity planning: planners and production write; managers see
 PLAN = frozenset({"planner", "planning_supervisor", "production", "production_manager", "production_director"})
 PLAN_VIEW = PLAN | {"manager", "admin", "operations_director", "vice_president"}
+# finance (issue 19 items 4, 5): sales and supervisors see, finance writes; returns are raised by
+# sales, service and finance, received by the warehouse, checked by QC
+FIN_VIEW = frozenset({"finance", "sales", "manager", "admin"})
+FIN = frozenset({"finance"})
+RET_VIEW = FIN_VIEW | {"service", "warehouse", "qc"}
+RET_CREATE = frozenset({"sales", "service", "finance"})
+RET_RECEIVE = frozenset({"warehouse"})
+RET_QC = frozenset({"qc"})
 # company-wide figures: the supervisory roles (every tab; each lands on its own audience's)
 KPI = frozenset({"manager", "admin", "operations_director", "vice_president", "planning_supervisor",
                  "production_director"})
@@ -181,6 +189,27 @@ API = {
     ("POST", "/api/shipping/shipments/{number}/pod"): SHIP,
     ("GET", "/api/shipping/shipments/{number}/pod"): SEE,
     ("POST", "/api/shipping/shipments/{number}/acceptance"): SHIP,
+    ("GET", "/api/finance/invoices"): FIN_VIEW,
+    ("GET", "/api/finance/invoices/{number}"): FIN_VIEW,
+    ("POST", "/api/finance/shipments/{number}/invoice"): FIN,
+    ("POST", "/api/finance/invoices/{number}/promises"): FIN,
+    ("GET", "/api/finance/promises"): FIN_VIEW,
+    ("GET", "/api/finance/payments"): FIN_VIEW,
+    ("POST", "/api/finance/payments"): FIN,
+    ("POST", "/api/finance/payments/{number}/apply"): FIN,
+    ("POST", "/api/finance/bank-imports"): FIN,
+    ("GET", "/api/finance/bank-imports"): FIN_VIEW,
+    ("GET", "/api/finance/credit-notes"): FIN_VIEW,
+    ("GET", "/api/finance/customers/{code}"): FIN_VIEW,
+    ("GET", "/api/finance/vouchers/{system}"): FIN,
+    ("GET", "/api/finance/returns"): RET_VIEW,
+    ("GET", "/api/finance/returns/{number}"): RET_VIEW,
+    ("POST", "/api/finance/orders/{number}/returns"): RET_CREATE,
+    ("POST", "/api/finance/returns/{number}/qc"): RET_QC,
+    ("GET", "/api/finance/returns/{number}/qc/file"): RET_VIEW,
+    ("POST", "/api/finance/returns/{number}/receive"): RET_RECEIVE,
+    ("GET", "/api/catalog/customers/{code}/billing"): ADMIN,      # invoice details: who edits customers
+    ("PUT", "/api/catalog/customers/{code}/billing"): ADMIN,
     ("GET", "/api/shipping/letterhead"): ADMIN,
     ("PUT", "/api/shipping/letterhead"): ADMIN,
     ("GET", "/api/shipping/templates/{kind}"): ADMIN,
@@ -350,6 +379,22 @@ WEB = {
     ("POST", "shipping/<str:number>/pod"): SHIP,
     ("GET", "shipping/<str:number>/pod/file"): SEE,
     ("POST", "shipping/<str:number>/accept"): SHIP,
+    ("GET", "finance/"): FIN_VIEW,
+    ("POST", "finance/bank-import"): FIN,
+    ("POST", "finance/payments"): FIN,
+    ("POST", "finance/payments/<str:number>/apply"): FIN,
+    ("GET", "finance/invoices/<str:number>/"): FIN_VIEW,
+    ("POST", "finance/invoices/<str:number>/promise"): FIN,
+    ("POST", "finance/shipments/<str:number>/invoice"): FIN,
+    ("GET", "finance/vouchers.xlsx"): FIN,
+    ("GET", "finance/customers/<str:code>/"): FIN_VIEW,
+    ("GET", "finance/orders/<str:number>/card"): SEE,          # 404 for roles that see neither finance nor returns
+    ("POST", "finance/orders/<str:number>/returns"): RET_CREATE,
+    ("GET", "finance/returns/"): RET_VIEW,
+    ("GET", "finance/returns/<str:number>/"): RET_VIEW,
+    ("POST", "finance/returns/<str:number>/qc"): RET_QC,
+    ("GET", "finance/returns/<str:number>/qc-file"): RET_VIEW,
+    ("POST", "finance/returns/<str:number>/receive"): RET_RECEIVE,
     ("GET", "settings/documents/"): ADMIN,
     ("POST", "settings/documents/"): ADMIN,
     ("GET", "settings/documents/<str:kind>/"): ADMIN,
@@ -558,6 +603,7 @@ def _web_url(pattern: str, ids: dict) -> str:
         "orders/<str:number>/documents/<str:kind>.pdf": f"/orders/{ids['number']}/documents/quotation.pdf",
         "shipping/<str:number>/documents/<str:kind>.pdf": "/shipping/no-such-shipment/documents/delivery-note.pdf",
         "settings/documents/<str:kind>/": "/settings/documents/delivery-note/",
+        "finance/customers/<str:code>/": "/finance/customers/C001/",
     }
     if pattern in special:
         return special[pattern]

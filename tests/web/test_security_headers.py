@@ -153,6 +153,17 @@ def _samples(o: dict) -> dict[str, dict[str, str]]:
         **{f"api:{n}": {"contact_id": "999999"} for n in ("change_contact", "invite_contact", "end_contact_sessions")},
         **{f"api:{n}": order for n in ("issue_tracking_link", "log_call", "my_order")},
         "api:track": {"token": "no-such-link"},
+        # finance (issue 19 items 4, 5, 7)
+        "web:finance_payment_apply": {"number": "SK-none"}, "web:finance_customer": {"code": "C001"},
+        **{f"web:{n}": {"number": "FP-none"} for n in ("finance_invoice", "finance_invoice_promise")},
+        "web:finance_invoice_issue": {"number": o["shipment"]},
+        **{f"web:{n}": order for n in ("finance_order_card", "return_create")},
+        **{f"web:{n}": {"number": "R-none"} for n in ("return_detail", "return_qc", "return_qc_file", "return_receive")},
+        **{f"api:{n}": {"number": "FP-none"} for n in ("get_invoice", "create_promise")},
+        "api:issue_invoice": {"number": o["shipment"]}, "api:apply_payment": {"number": "SK-none"},
+        "api:customer_finance": {"code": "C001"}, "api:export_vouchers": {"system": "kingdee"},
+        **{f"api:{n}": {"number": "R-none"} for n in ("get_return", "record_qc", "qc_file", "receive_return")},
+        "api:create_return": order, **{f"api:{n}": {"code": "C001"} for n in ("get_billing", "put_billing")},
     }
 
 

@@ -25,6 +25,7 @@ from orderhub.core.api import router as roles_router
 from orderhub.core.errors import DomainError
 from orderhub.core.http.auth import BearerToken, SessionAuth, declare_capabilities
 from orderhub.core.http.schemas import ERROR_DESCRIPTIONS
+from orderhub.finance.api import router as finance_router
 from orderhub.floor.api import router as tickets_router
 from orderhub.intake.api import router as intake_router
 from orderhub.intake.api_setup import router as intake_setup_router
@@ -216,6 +217,7 @@ ROUTERS = {
     "/shortages": shortages_router,
     "/shipping": shipping_router,
     "/portal": portal_router,
+    "/finance": finance_router,
     "/kpis": kpis_router,
 }
 # intake's set-up routes first: GET /intake/channels must not reach the webhook's POST /intake/{channel}

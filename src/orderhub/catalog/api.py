@@ -178,3 +178,46 @@ def put_prices(request: ActorRequest, code: CustomerCode, payload: list[PriceRow
     with transaction.atomic():
         services.customer_prices_save(customer=code, rows=[r.model_dump() for r in payload], actor=request.actor)
     return _price_rows(code)
+
+
+# --------------------------------------------------------------------------- invoice details
+
+BILLING_FIELDS = ("tax_no", "bank_name", "bank_account", "billing_address", "billing_phone")
+
+
+class BillingDetails(Schema):
+    """What the customer's VAT invoices carry: tax number (纳税人识别号), bank (开户银行, 银行账号),
+    address and phone (专票 needs all of them)."""
+
+    model_config = STRICT
+
+    tax_no: Line = Field(default="", max_length=32)
+    bank_name: Line = Field(default="", max_length=100)
+    bank_account: Line = Field(default="", max_length=64)
+    billing_address: Line = Field(default="", max_length=200)
+    billing_phone: Line = Field(default="", max_length=32)
+
+
+def _billing(code: str) -> dict[str, Any]:
+    customer = Customer.objects.filter(code=code.strip().upper()).first()
+    if customer is None:
+        raise NotFound("customer_not_found", _("Unknown customer '%(code)s'.") % {"code": code})
+    return {f: getattr(customer, f) for f in BILLING_FIELDS}
+
+
+@router.get("/customers/{code}/billing", auth=requires("settings.customers"),
+            response={200: BillingDetails, **ERRORS})
+def get_billing(request: ActorRequest, code: CustomerCode) -> dict[str, Any]:
+    """The customer's invoice details (copied onto each invoice finance issues)."""
+    return _billing(code)
+
+
+@router.put("/customers/{code}/billing", auth=requires("settings.customers"),
+            response={200: BillingDetails, **ERRORS})
+def put_billing(request: ActorRequest, code: CustomerCode, payload: BillingDetails) -> dict[str, Any]:
+    """Replace the customer's invoice details (each change in the customer's history). 404:
+    unknown customer."""
+    _billing(code)
+    services.customer_save(code=code, data={f: getattr(payload, f).strip() for f in BILLING_FIELDS},
+                           actor=request.actor)
+    return _billing(code)

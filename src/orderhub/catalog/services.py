@@ -23,10 +23,11 @@ from .prices import customer_prices_save
 
 # ship-to addresses are written in ``addresses`` and reached here, with the other master data
 __all__ = ["customer_address_delete", "customer_address_save", "customer_prices_save", "customer_save",
-           "product_save", "sales_owner_by_username"]
+           "customer_unpaid_set", "product_save", "sales_owner_by_username"]
 
 CUSTOMER_FIELDS = ("name", "tier", "credit_limit", "unpaid_amount", "sales_owner", "mobile", "email",
-                   "wechat_openid", "is_active")
+                   "wechat_openid", "is_active", "tax_no", "bank_name", "bank_account",
+                   "billing_address", "billing_phone")
 PRODUCT_FIELDS = ("name", "unit", "unit_decimals", "kg_per_unit", "list_price", "safety_stock", "moq",
                   "lead_time_days", "is_active")
 
@@ -78,6 +79,20 @@ def customer_save(*, code: str, data: dict[str, Any], actor: Actor) -> Customer:
                    action="customer.created" if created else "customer.changed", actor=actor,
                    changes=changes, data={"code": code})
     return customer
+
+
+def customer_unpaid_set(*, customer_id: int, amount: Decimal, actor: Actor, reason: str) -> Customer:
+    """Set what the customer owes on open invoices (``finance.services.credit`` computes it, in the
+    caller's transaction, after checking its own permission); recorded in the customer's history
+    when it changes. Locks the customer row."""
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().get(pk=customer_id)
+        changes = _apply(customer, ("unpaid_amount",), {"unpaid_amount": amount})
+        if changes:
+            customer.save(update_fields=["unpaid_amount"])
+        record_changes(subject_type="customer", subject_id=customer.pk, action="customer.changed",
+                       actor=actor, changes=changes, data={"code": customer.code, "reason": reason})
+        return customer
 
 
 @transaction.atomic

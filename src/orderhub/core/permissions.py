@@ -130,6 +130,13 @@ CAPABILITIES: dict[str, Capability] = {c.code: c for c in (
     _c("documents.print", _lazy("Print order and shipment documents"), "orders.view_order"),
     _c("documents.manage", _lazy("Change the letterhead and document templates"),
        "shipping.manage_documents"),
+    _c("finance.view", _lazy("查看发票、收款、付款承诺和退货"), "finance.view_invoice"),
+    _c("finance.manage", _lazy("开票、登记收款、导入银行流水、核销、导出凭证"), "finance.manage_finance"),
+    _c("returns.view", _lazy("查看退货单"), "finance.view_invoice", "finance.add_return",
+       "finance.receive_return", "finance.record_qc"),
+    _c("returns.create", _lazy("登记退货"), "finance.add_return"),
+    _c("returns.receive", _lazy("退货入库"), "finance.receive_return"),
+    _c("returns.qc", _lazy("登记退货质检"), "finance.record_qc"),
 )}
 
 

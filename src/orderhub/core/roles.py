@@ -35,26 +35,31 @@ PURCHASE_APPROVE_PERM = "purchasing.approve_purchaserequest"
 _KPIS = "orders.view_kpis"                # the KPI dashboards and /api/kpis (company-wide figures)
 # capacity planning: see lines, the board, rush options and risks; plan (lines, routings, rush)
 _PLAN_VIEW, _PLAN = "planning.view_workcenter", "planning.plan_capacity"
+# finance: see invoices, payments and returns; issue, record, import, export (finance only);
+# raise returns, receive them (warehouse), record their QC (qc)
+_FIN_VIEW, _FIN_MANAGE = "finance.view_invoice", "finance.manage_finance"
+_RET_ADD, _RET_RECEIVE, _RET_QC = "finance.add_return", "finance.receive_return", "finance.record_qc"
 ROLE_PERMISSIONS = {
-    "sales": ["orders.add_order", "orders.view_order", "orders.hold_order"],
-    "service": ["orders.add_order", "orders.view_order", "orders.hold_order"],
+    "sales": ["orders.add_order", "orders.view_order", "orders.hold_order", _FIN_VIEW, _RET_ADD],
+    "service": ["orders.add_order", "orders.view_order", "orders.hold_order", _RET_ADD],
     "planner": ["orders.add_order", "orders.view_order", "orders.hold_order", _PO_VIEW, _PO_RAISE],
     "purchaser": ["orders.view_order", _PO_VIEW, _PO_RAISE, _PO_PLACE, _PO_RECEIVE],
-    "warehouse": ["orders.view_order", _PO_VIEW, _PO_RECEIVE, "shipping.ship_order"],
+    "warehouse": ["orders.view_order", _PO_VIEW, _PO_RECEIVE, "shipping.ship_order", _RET_RECEIVE],
     "production": ["orders.view_order"],
-    "qc": ["orders.view_order", "orders.hold_order"],
-    "finance": ["orders.view_order", "orders.hold_order"],
+    "qc": ["orders.view_order", "orders.hold_order", _RET_QC],
+    "finance": ["orders.view_order", "orders.hold_order", _FIN_VIEW, _FIN_MANAGE, _RET_ADD],
     "logistics": ["orders.view_order", "shipping.ship_order"],
     "designer": ["orders.view_order"],
     "manager": ["orders.add_order", "orders.view_order", "orders.hold_order",
-                "orders.override_guard", "orders.cancel_order", _FORENSICS, _KPIS, _PO_VIEW],
+                "orders.override_guard", "orders.cancel_order", _FORENSICS, _KPIS, _PO_VIEW, _FIN_VIEW],
     "admin": ["orders.add_order", "orders.view_order", "orders.hold_order",
               "orders.override_guard", "orders.cancel_order", "workflow.change_workflowdefinition",
               "core.change_calendaroverride", "catalog.change_customer", "catalog.change_product",
               "notify.change_endpoint",
               "inventory.change_stocklevel", "auth.change_user",
               "intake.change_configversion", "intake.view_refusedrequest", "rules.change_rule",
-              "floor.change_problemtype", "shipping.manage_documents", _FORENSICS, _KPIS, _PO_VIEW, _PO_PLACE],
+              "floor.change_problemtype", "shipping.manage_documents", _FORENSICS, _KPIS, _PO_VIEW, _PO_PLACE,
+              _FIN_VIEW],
     "planning_supervisor": ["orders.add_order", "orders.view_order", "orders.hold_order", _KPIS,
                             _PO_VIEW],
     "production_director": ["orders.view_order", "orders.hold_order", _KPIS],

@@ -34,6 +34,7 @@ from orderhub.orders.models import Order
 from orderhub.rules.services import rules_install_defaults
 from orderhub.workflow.services import compiled, current_definition, workflow_install_templates
 
+from .finance import load_finance
 from .floor import demo_floor_tickets
 from .kpis import load_daily_report
 from .planning import finish_planning, load_lines
@@ -370,12 +371,14 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
     _tickets(extra, now, orders, actors)
     floor_tickets = demo_floor_tickets(rng, now, actors)
     shipments, stock_alerts = load_shipping(rng, actors), load_stock_alerts(actors)
+    finance = load_finance(rng, actors)
     demo_change_request(actors, changed)    # last: the order it freezes moves no more
     planning = finish_planning(actors["planner"])
     return {
         "floor_tickets": floor_tickets,
         "orders": Order.objects.count(),
         "shipments": shipments,
+        "invoices": finance["invoices"],
         "overdue": Order.objects.filter(status="open", stage_due_at__lt=now).count(),
         "blocked": Order.objects.filter(status="open").exclude(blocked_reasons=[]).count(),
         "users": {name: password_for(name) for name in USERS},

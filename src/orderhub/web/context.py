@@ -21,6 +21,8 @@ def workspace(request):
         "nav_can_intake": permissions.allowed(actor, "intake.view"),
         "nav_can_purchasing": permissions.allowed(actor, "purchasing.view"),
         "nav_can_planning": permissions.allowed(actor, "planning.view"),
+        "nav_can_finance": permissions.allowed(actor, "finance.view"),
+        "nav_can_returns": permissions.allowed(actor, "returns.view"),
         "actor": actor,
         "nav_unread": notify_badge_count(request),
     }

@@ -162,6 +162,10 @@ def customers(request):
     return render(request, "web/config/customers.html", {"page": page, "q": q})
 
 
+# the VAT invoice details finance copies onto each invoice
+BILLING = ("tax_no", "bank_name", "bank_account", "billing_address", "billing_phone")
+
+
 @requires("settings.customers")
 def customer_edit(request, code: str):
     customer = Customer.objects.filter(code=code).first() if code != "_new" else None
@@ -172,11 +176,12 @@ def customer_edit(request, code: str):
     if request.method == "POST":
         p = request.POST
         values = {k: p.get(k, "").strip() for k in ("code", "name", "tier", "credit_limit", "unpaid_amount",
-                                                    "sales_owner", "mobile", "email")}
+                                                    "sales_owner", "mobile", "email", *BILLING)}
         data = {"name": values["name"], "tier": values["tier"] or Customer.Tier.B,
                 "credit_limit": _decimal(values["credit_limit"], "credit_limit", errors, default=Decimal("0")),
                 "unpaid_amount": _decimal(values["unpaid_amount"], "unpaid_amount", errors, default=Decimal("0")),
-                "mobile": values["mobile"], "email": values["email"], "is_active": p.get("is_active") == "1"}
+                "mobile": values["mobile"], "email": values["email"], "is_active": p.get("is_active") == "1",
+                **{k: values[k] for k in BILLING if k in p}}
         if data["tier"] not in Customer.Tier.values:
             errors.setdefault("tier", []).append(_("Choose a tier."))
         if not errors:

@@ -91,6 +91,9 @@ def shipment_detail(request, number: str):
         "may_ship": sh.status == Shipment.Status.PLANNED and permissions.allowed(actor, "shipping.ship"),
         "may_prove": sh.status == Shipment.Status.SHIPPED and permissions.allowed(actor, "shipping.ship"),
         "invoice_refusal": selectors.invoice_refusal(sh),
+        # issue 19 item 4: the shipment's invoice (finance) or the button that issues it
+        "invoice": getattr(sh, "invoice", None) if permissions.allowed(actor, "finance.view") else None,
+        "may_invoice": permissions.allowed(actor, "finance.manage"),
         "may_print": permissions.allowed(actor, "documents.print")})
 
 
