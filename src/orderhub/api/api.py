@@ -37,6 +37,7 @@ from orderhub.orders.change_requests_api import router as change_requests_router
 from orderhub.orders.shortages_api import router as shortages_router
 from orderhub.portal.api import router as portal_router
 from orderhub.portal.api import staff_messages_router
+from orderhub.portal.api_coei import router as portal_coei_router
 from orderhub.purchasing.api import router as purchasing_router
 from orderhub.rules.api import router as rules_router
 from orderhub.shipping.api import order_router as shipping_order_router
@@ -221,5 +222,6 @@ api.add_router("/orders", change_requests_router)  # /orders/{number}/change-req
 api.add_router("/workflows", workflow_checks_router)  # POST /workflows/{code}/guard-test (orders app)
 api.add_router("/orders", shipping_order_router)  # /orders/{number}/shipments (shipping app)
 api.add_router("/orders", staff_messages_router)  # /orders/{number}/messages (portal app)
+api.add_router("/portal", portal_coei_router)  # survey and COEI (portal app)
 declare_capabilities(intake_setup_router, workflow_checks_router, change_requests_router, shipping_order_router,
-                     staff_messages_router, *ROUTERS.values())  # each operation's capability in the OpenAPI (x-orderhub-capability)
+                     staff_messages_router, portal_coei_router, *ROUTERS.values())  # each operation's capability in the OpenAPI (x-orderhub-capability)

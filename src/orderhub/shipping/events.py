@@ -22,6 +22,10 @@ Notification:
 ``shipment.notice`` (SHIPPING_NOTICE)
     The shipping notice to the customer's contact e-mail, queued when the shipment is created
     (its subject and text are in the message's context).
+``shipment.delivered`` (DELIVERY_NOTICE)
+    The delivery notice to the customer's contact e-mail, queued once per shipment when its
+    proof of delivery or the customer's acceptance is first recorded; it carries the link to
+    the order's satisfaction survey (``orders.survey_links``).
 """
 
 SHIPMENT_CREATED = "shipment.created"
@@ -29,8 +33,9 @@ SHIPMENT_SHIPPED = "shipment.shipped"
 SHIPMENT_POD_ADDED = "shipment.pod_added"
 SHIPMENT_ACCEPTED = "shipment.accepted"
 SHIPPING_NOTICE = "shipment.notice"
+DELIVERY_NOTICE = "shipment.delivered"
 LETTERHEAD_SAVED = "letterhead.saved"
 DOCUMENT_TEMPLATE_SAVED = "document_template.saved"
 
 HISTORY = (SHIPMENT_CREATED, SHIPMENT_SHIPPED, SHIPMENT_POD_ADDED, SHIPMENT_ACCEPTED)
-ALL = (*HISTORY, SHIPPING_NOTICE, LETTERHEAD_SAVED, DOCUMENT_TEMPLATE_SAVED)
+ALL = (*HISTORY, SHIPPING_NOTICE, DELIVERY_NOTICE, LETTERHEAD_SAVED, DOCUMENT_TEMPLATE_SAVED)
