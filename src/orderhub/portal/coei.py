@@ -273,3 +273,10 @@ def customer_coei(customer_id: int, *, now: datetime | None = None) -> dict[str,
     """A customer's COEI over its orders (the newest 20,000), with its update interval."""
     return {**summary(Order.objects.filter(customer_id=customer_id), now=now),
             "update_hours": customer_hours(customer_id), "weights": weights()}
+
+
+def recent_surveys(customer_id: int, limit: int = 10) -> list[dict[str, Any]]:
+    """The customer's latest survey answers, with their order numbers."""
+    rows = (SurveyAnswer.objects.filter(customer_id=customer_id).select_related("order")
+            .order_by("-updated_at")[:limit])
+    return [{**survey_dict(a), "order": a.order.number} for a in rows]

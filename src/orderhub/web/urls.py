@@ -17,6 +17,7 @@ from .views import (
     orders,
     portal,
     portal_staff,
+    portal_survey,
     prices,
     purchasing,
     rules,
@@ -156,4 +157,8 @@ urlpatterns = [
     path("portal/orders/<str:number>/", portal.portal_order, name="portal_order"),
     path("portal/orders/<str:number>/messages", portal.portal_message, name="portal_message"),
     path("track/<str:token>", portal.track, name="portal_track"),
+    path("portal/orders/<str:number>/survey/", portal_survey.portal_survey, name="portal_survey"),
+    path("survey/<str:token>", portal_survey.link_survey, name="survey_link"),
+    path("settings/coei/", portal_survey.coei_settings, name="coei_settings"),
+    path("settings/customers/<str:code>/portal/update-hours", portal_survey.update_hours, name="portal_update_hours"),
 ]
