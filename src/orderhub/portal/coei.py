@@ -115,7 +115,7 @@ class _Facts:
     eta_moves: list[tuple[datetime, Any, Any]] = field(default_factory=list)
 
 
-def _day_end(d: date) -> datetime:
+def day_end(d: date) -> datetime:
     return timezone.make_aware(datetime.combine(d + timedelta(days=1), time.min), timezone.get_current_timezone())
 
 
@@ -158,7 +158,7 @@ def delays(order: Order, facts: _Facts, now: datetime) -> list[datetime]:
         if b is not None and a is not None and a > b:
             out.append(at)
     eta = order.promised_date or order.required_date
-    due = _day_end(eta)
+    due = day_end(eta)
     shipped = [s for _n, s in facts.shipments if s is not None]
     delivered = min(shipped) if shipped else (order.stage_entered_at if order.status == Order.Status.COMPLETED else None)
     if (delivered is None and now > due) or (delivered is not None and delivered > due):
