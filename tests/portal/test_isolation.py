@@ -96,8 +96,8 @@ def world(two_customers, mail_endpoint, tmp_path, settings, django_capture_on_co
             "b_forged_track": signing.dumps({"o": b0.pk, "e": 9999999999}, salt=SALT),
             "b_other_salt": signing.dumps({"o": b0.pk, "e": 9999999999}, salt="orderhub.intake.quick"),
             "b_session_as_track": session,
-            # a tracking token of B's order (another salt) must open no survey of it
-            "b_track_as_survey": signing.dumps({"o": b0.pk, "e": 9999999999}, salt=TRACK_SALT)}
+            # a survey token's shape signed with the tracking salt: opens no survey (nor a tracking page)
+            "b_track_as_survey": signing.dumps({"o": b0.pk}, salt=TRACK_SALT)}
 
 
 def _markers(world) -> list[str]:
