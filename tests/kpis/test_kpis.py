@@ -66,6 +66,10 @@ def history(company):
     return {"on_time": on_time, "late": late, "promised": promised, "open": still_open}
 
 
+COEI_PARTS = {"coei_orders": 4, "coei_notice": None, "coei_updates": 0.875, "coei_delay": 0.0,
+              "surveys": 0, "stars": None}
+
+
 def _filter(**kw):
     return KpiFilter.build(start=date(2026, 11, 23), end=date(2026, 11, 24), now=WEDNESDAY, **kw)
 
@@ -96,9 +100,12 @@ def test_figures_worked_out_by_hand(history):
         {"period": "2026-11-23", "created": 4, "completed": 1, "on_time": 1},
         {"period": "2026-11-24", "created": 0, "completed": 2, "on_time": 1}]
     assert selectors.trend(f)["week"] == [{"period": "2026-11-23", "created": 4, "completed": 3, "on_time": 2}]
-    # four orders created, none opened by its customer (tests/portal: opens count)
-    assert selectors.portal(f) == {"self_query_rate": 0.0, "coei": None, "recorded": True,
-                                   "orders": 4, "opened": 0}
+    # four orders created, none opened by its customer (tests/portal: opens count). COEI
+    # (portal.coei, 24 h update interval, read Wednesday 09:00): on time 100 (updated, never
+    # late, no shipment); late 50 (updated in both its days, the delay never explained); promised
+    # 100; still open 50 (heard Monday, not Tuesday; not late): mean 75
+    assert selectors.portal(f) == {"self_query_rate": 0.0, "coei": 75.0, "recorded": True,
+                                   "orders": 4, "opened": 0, **COEI_PARTS}
 
 
 def test_filters_narrow_every_figure(history):
@@ -120,8 +127,8 @@ def test_self_query_rate_counts_orders_their_customer_opened(history):
     with clock.frozen(MONDAY + timedelta(hours=1)):
         for _ in range(2):   # the same order opened twice counts once
             visit_record(order=history["late"], kind="track", actor=visitor_actor())
-    assert selectors.portal(f) == {"self_query_rate": 0.25, "coei": None, "recorded": True,
-                                   "orders": 4, "opened": 1}
+    assert selectors.portal(f) == {"self_query_rate": 0.25, "coei": 75.0, "recorded": True,
+                                   "orders": 4, "opened": 1, **COEI_PARTS}
     assert selectors.portal(_filter(channel="wechat"))["self_query_rate"] == 0.0
 
 
@@ -150,7 +157,8 @@ def test_page_and_api_show_the_same_numbers_in_chinese(history, company):
     assert home.status_code == 302 and home["Location"] == "/kpi/boss/"   # the manager's own tab
     assert page.status_code == 200
     html = page.content.decode()
-    assert "数据看板" in html and "按阶段和紧急程度的在制订单" in html and "暂无数据" in html
+    assert "数据看板" in html and "按阶段和紧急程度的在制订单" in html
+    assert "客户订单体验指数" in html and "75.0" in html and "已评分订单 4 个" in html
     for code, data in page.context["figures"].items():
         assert json.loads(json.dumps(data, default=str)) == api[code], code
     charts = json.loads(re.search(r'<script id="kpi-charts" type="application/json">(.*?)</script>',

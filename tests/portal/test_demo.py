@@ -41,3 +41,19 @@ def test_demo_contacts_sign_in_in_demo_mode_and_only_there(settings, capsys):
     asked = Message.objects.get(side="customer")  # the demo's thread: asked from the portal, answered
     page = c.get(f"/portal/orders/{asked.order.number}/").content.decode()
     assert "请问这批货能否提前两天发出？" in page and "可以，我们安排本周五发货" in page
+
+
+def test_demo_has_coei_and_survey_answers():
+    from orderhub.kpis.selectors import KpiFilter, portal
+    from orderhub.portal.coei import customer_coei
+    from orderhub.portal.models import CustomerSetting, SurveyAnswer
+
+    summary = load_demo(orders=40)
+    assert summary["coei"]["surveys"] == SurveyAnswer.objects.count() >= 3
+    assert set(SurveyAnswer.objects.values_list("stars", flat=True)) >= {5, 4}
+    assert CustomerSetting.objects.filter(update_hours=24).exists()
+    buyer = Contact.objects.get(email="buyer@portal.example")
+    got = customer_coei(buyer.customer_id)
+    assert got["coei"] is not None and 0 < got["coei"] < 100 and got["update_hours"] == 24
+    figures = portal(KpiFilter.build(start=None, end=None))
+    assert figures["coei"] is not None and figures["coei_orders"] > 0

@@ -15,8 +15,10 @@ from django.test import Client
 from django.urls import URLPattern
 
 from orderhub.core.actors import Actor
+from orderhub.core.audit import AuditEvent
+from orderhub.orders.models import ChangeRequest, Order
 from orderhub.orders.services import order_attach
-from orderhub.portal.models import Message, Visit
+from orderhub.portal.models import Message, SurveyAnswer, Visit
 from orderhub.portal.services import TRACK_SALT
 from orderhub.portal.sessions import SALT
 
@@ -24,6 +26,10 @@ from .conftest import sign_in
 
 pytestmark = pytest.mark.django_db
 
+API_BODY = ('{"body": "探测", "reason": "探测", "quantities": {"1": "99"}, "required_date": "2027-12-01", '
+            '"due_date": "2027-12-01", "stars": 5, "comment": "探测", "lines": [{"sku": "HSG-100", "qty": "1"}]}')
+FORM_BODY = {"body": "探测", "reason": "探测", "qty_1": "99", "required_date": "2027-12-01", "due_date": "2027-12-01",
+             "stars": "5", "comment": "探测", "sku": "HSG-100", "qty": "1"}
 PARAM = re.compile(r"<(?:\w+:)?(\w+)>|\{(\w+)\}")
 
 
@@ -47,7 +53,8 @@ def _b_values(world) -> dict[str, list[str]]:
     guesses = [f"{prefix}-{int(seq) + k:06d}" for k in (1, 2, 3, 10)] + [f"{prefix}-000000", b_orders[0].lower(),
                                                                           quote(b_orders[0] + "/../")]
     ids = [str(world["contacts"]["B"].pk), str(world["b_attachment"]), "1", "2", "0", "999999"]
-    tokens = [world["b_forged_track"], world["b_other_salt"], world["b_session_as_track"], "x"]
+    tokens = [world["b_forged_track"], world["b_other_salt"], world["b_session_as_track"], world["b_track_as_survey"],
+              "x"]
     codes = ["C002", "C001"]
     return {"number": b_orders + guesses, "pk": ids, "contact_id": ids, "token": tokens, "code": codes,
             "customer": codes, "sku": ["HSG-100"], "username": ["sales"], "event": ["order.created"],
@@ -88,7 +95,9 @@ def world(two_customers, mail_endpoint, tmp_path, settings, django_capture_on_co
     return {**two_customers, "client": customer, "b_attachment": att.pk,
             "b_forged_track": signing.dumps({"o": b0.pk, "e": 9999999999}, salt=SALT),
             "b_other_salt": signing.dumps({"o": b0.pk, "e": 9999999999}, salt="orderhub.intake.quick"),
-            "b_session_as_track": session}
+            "b_session_as_track": session,
+            # a survey token's shape signed with the tracking salt: opens no survey (nor a tracking page)
+            "b_track_as_survey": signing.dumps({"o": b0.pk}, salt=TRACK_SALT)}
 
 
 def _markers(world) -> list[str]:
@@ -107,15 +116,16 @@ def test_customer_a_sees_nothing_of_customer_b(world):
     targets += [(m, p) for m, p in _api_paths()]
     for method, pattern in targets:
         for url in _fill(pattern, values):
-            for query in ("", "?q=" + quote(world["orders"]["B"][0].number), "?q=PO-B", "?status=open"):
+            for query in ("", "?q=" + quote(world["orders"]["B"][0].number), "?q=PO-B", "?status=open",
+                          "?from=" + quote(world["orders"]["B"][0].number)):
                 if method != "GET" and query:
                     continue
                 if method == "GET":
                     resp = c.get(url + query)
-                elif url.startswith("/api/"):  # a body a message would take: only the lookup may refuse it
-                    resp = c.generic(method, url, '{"body": "探测"}'.encode(), content_type="application/json")
+                elif url.startswith("/api/"):  # a body every portal write would take: only the lookup may refuse it
+                    resp = c.generic(method, url, API_BODY.encode(), content_type="application/json")
                 else:
-                    resp = c.post(url, {"body": "探测"})
+                    resp = c.post(url, FORM_BODY)
                 requests += 1
                 body = b"".join(resp.streaming_content) if hasattr(resp, "streaming_content") else resp.content
                 text = body.decode("utf-8", "replace")
@@ -129,10 +139,17 @@ def test_customer_a_sees_nothing_of_customer_b(world):
                     ok_reads.append(url)
     print(f"isolation crawl: {requests} requests as customer A, leaks: {len(leaks)}")
     assert leaks == []
+    # nothing was written against B's orders: no change request, no survey answer, no reorder
+    b_ids = [o.pk for o in world["orders"]["B"]]
+    assert not ChangeRequest.objects.filter(order_id__in=b_ids).exists()
+    assert not SurveyAnswer.objects.filter(order_id__in=b_ids).exists()
+    assert Order.objects.filter(customer=world["customers"]["B"]).count() == 2
+    assert not AuditEvent.objects.filter(action="portal.reorder", data__reorder_of__in=[
+        o.number for o in world["orders"]["B"]]).exists()
     assert not Visit.objects.filter(customer=world["customers"]["B"]).exists()
     assert list(Message.objects.filter(customer=world["customers"]["B"]).values_list("body", flat=True)) == ["B的秘密留言"]
     # the only 200s that name an order are A's own
-    named = {u.rstrip("/").rsplit("/", 1)[-1] for u in ok_reads if "/orders/" in u}
+    named = {u.split("/orders/", 1)[1].split("/")[0] for u in ok_reads if "/orders/" in u} - {"new"}  # the order form
     assert named <= a_numbers, named - a_numbers
     assert requests > 500
 

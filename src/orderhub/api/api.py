@@ -39,11 +39,14 @@ from orderhub.orders.shortages_api import router as shortages_router
 from orderhub.planning.api import router as planning_router
 from orderhub.portal.api import router as portal_router
 from orderhub.portal.api import staff_messages_router
+from orderhub.portal.api_coei import router as portal_coei_router
 from orderhub.purchasing.api import router as purchasing_router
 from orderhub.rules.api import router as rules_router
 from orderhub.shipping.api import order_router as shipping_order_router
 from orderhub.shipping.api import router as shipping_router
 from orderhub.workflow.api import router as workflows_router
+
+from .portal_orders import router as portal_orders_router
 
 #: Operation ids are published (clients generate code from them) and ninja derives them from the
 #: handler's module: the routes that moved into their apps keep the ids they were published with.
@@ -228,5 +231,7 @@ api.add_router("/orders", change_requests_router)  # /orders/{number}/change-req
 api.add_router("/workflows", workflow_checks_router)  # POST /workflows/{code}/guard-test (orders app)
 api.add_router("/orders", shipping_order_router)  # /orders/{number}/shipments (shipping app)
 api.add_router("/orders", staff_messages_router)  # /orders/{number}/messages (portal app)
+api.add_router("/portal", portal_coei_router)  # survey and COEI (portal app)
+api.add_router("/portal", portal_orders_router)  # the customer places, reorders, asks for changes
 declare_capabilities(intake_setup_router, workflow_checks_router, change_requests_router, shipping_order_router,
-                     staff_messages_router, *ROUTERS.values())  # each operation's capability in the OpenAPI (x-orderhub-capability)
+                     staff_messages_router, portal_coei_router, portal_orders_router, *ROUTERS.values())  # each operation's capability in the OpenAPI (x-orderhub-capability)

@@ -23,7 +23,7 @@ from orderhub.core.actors import Actor
 from orderhub.core.calendar_config import get_business_calendar
 from orderhub.core.services import roles_sync
 from orderhub.demo.changes import demo_addresses, demo_change_request, demo_changes
-from orderhub.demo.portal import demo_portal_setup
+from orderhub.demo.portal import demo_coei, demo_portal_setup
 from orderhub.intake.services.config import config_install_missing
 from orderhub.inventory.models import Warehouse
 from orderhub.inventory.services import stock_receive
@@ -372,6 +372,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
     floor_tickets = demo_floor_tickets(rng, now, actors)
     shipments, stock_alerts = load_shipping(rng, actors), load_stock_alerts(actors)
     finance = load_finance(rng, actors)
+    coei = demo_coei(actors)   # after shipping: surveys answer delivered orders
     demo_change_request(actors, changed)    # last: the order it freezes moves no more
     planning = finish_planning(actors["planner"])
     return {
@@ -384,6 +385,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
         "users": {name: password_for(name) for name in USERS},
         "purchasing": purchasing,
         "stock_alerts": stock_alerts,
+        "coei": coei,
         "daily_report": load_daily_report(actors),
         "planning": planning,
     }

@@ -144,10 +144,18 @@ class TrendOut(Schema):
 class PortalOut(Schema):
     self_query_rate: float | None = Field(description="orders created in the period that their customer opened "
                                           "(tracking link or portal) / orders created; null: no order")
-    coei: float | None = Field(description="customer order experience index; null: not recorded yet")
+    coei: float | None = Field(description="customer order experience index (0-100, seed 002: 40 % shipping notice "
+                               "before shipping + 30 % status updated as often as expected + 30 % delay explained "
+                               "in time; weights configurable), mean over the scored orders; null: none scored")
     recorded: bool = Field(description="whether the figures are recorded (the self-query rate is, by the portal)")
     orders: int | None = Field(description="orders created in the period")
     opened: int | None = Field(description="of those, opened by their customer (tracking link or portal page)")
+    coei_orders: int = Field(0, description="orders with a COEI (not cancelled, at least one part applicable)")
+    coei_notice: float | None = Field(None, description="mean share of shipments noticed before shipping (0-1)")
+    coei_updates: float | None = Field(None, description="mean share of expected update windows with an update (0-1)")
+    coei_delay: float | None = Field(None, description="mean share of delays explained in time (0-1)")
+    surveys: int = Field(0, description="satisfaction survey answers of these orders")
+    stars: float | None = Field(None, description="their mean stars (1-5); null: no answer")
 
 
 def _figure(code: str, q: KpiQuery) -> Any:
@@ -211,7 +219,7 @@ def trend(request, q: Query[KpiQuery]):
 @router.get("/portal", auth=requires("kpis.view"), response={200: PortalOut, **ERRORS})
 def portal(request, q: Query[KpiQuery]):
     """Self-query rate (from the customer portal's opens; seed 002: 64 %) and COEI (seed 002:
-    62.3 → 89.7; null until customers' surveys are recorded)."""
+    62.3 → 89.7; null while no order is scored) with its parts, and the satisfaction survey."""
     return _figure("portal", q)
 
 

@@ -36,6 +36,7 @@ from orderhub.notify.selectors import first_touch_stats
 from orderhub.orders import kpis as order_kpis
 from orderhub.orders.kpis import OrderScope, order_filter
 from orderhub.orders.models import Order, StageInstance, Ticket
+from orderhub.portal.coei import summary as coei_summary
 from orderhub.portal.selectors import self_query_of
 from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled
@@ -369,15 +370,19 @@ def _periods(start: date, end: date, grain: str) -> list[date]:
 def portal(f: KpiFilter) -> dict[str, Any]:
     """Self-query rate: of the orders created in the period, the share whose customer opened
     them themselves (tracking link or portal page; ``portal.selectors.self_query_of``), None
-    when no order was created. The customer order experience index (COEI, from the customers'
-    survey answers) is not recorded yet: None ("no data yet"), never zero."""
+    when no order was created. The customer order experience index (COEI, seed 002) of the same
+    orders (``portal.coei.summary``: the mean of each scored order's COEI, None when no order
+    is scored, never zero), with the satisfaction survey's answers beside it."""
     created = None
     if rolled.use_rollup(f):   # the orders created in the period: the trend's counts
         created = sum(d["created"] for d in rolled.trend_days(f, _trend_counts).values())
-    figures = self_query_of(order_filter(Order.objects.filter(created_at__gte=f.since, created_at__lt=f.until),
-                                         **f.orders), total=created)
-    return {"self_query_rate": figures["self_query_rate"], "coei": None, "recorded": True,
-            "orders": figures["orders"], "opened": figures["opened"]}
+    orders = order_filter(Order.objects.filter(created_at__gte=f.since, created_at__lt=f.until), **f.orders)
+    figures = self_query_of(orders, total=created)
+    c = coei_summary(orders, now=f.now)
+    return {"self_query_rate": figures["self_query_rate"], "coei": c["coei"], "recorded": True,
+            "orders": figures["orders"], "opened": figures["opened"], "coei_orders": c["scored"],
+            "coei_notice": c["notice"], "coei_updates": c["updates"], "coei_delay": c["delay"],
+            "surveys": c["surveys"], "stars": c["stars"]}
 
 
 FIGURES = {

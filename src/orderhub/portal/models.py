@@ -124,3 +124,65 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"message {self.pk} on {self.order_id}"
+
+
+class CoeiConfig(models.Model):
+    """The customer order experience index's settings (one row, edited on ``/settings/coei/``):
+    the weights of its three parts (seed 002: 40 / 30 / 30, they add up to 100), the update
+    interval customers expect when their own setting is empty, the business hours a delay must
+    be explained in, and how many days after delivery a survey answer may still be changed."""
+
+    weight_notice = models.PositiveSmallIntegerField(_("weight: shipping notice before shipping"), default=40)
+    weight_updates = models.PositiveSmallIntegerField(_("weight: status updated as often as expected"), default=30)
+    weight_delay = models.PositiveSmallIntegerField(_("weight: delay explained in time"), default=30)
+    update_hours = models.PositiveSmallIntegerField(_("expected update interval (hours)"), default=24)
+    explain_hours = models.PositiveSmallIntegerField(_("delay explained within (business hours)"), default=2)
+    survey_days = models.PositiveSmallIntegerField(_("survey editable for (days after delivery)"), default=14)
+    updated_at = models.DateTimeField(null=True, blank=True)
+    updated_by = models.CharField(max_length=150, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("COEI settings")
+        verbose_name_plural = _("COEI settings")
+
+    def __str__(self) -> str:
+        return f"COEI {self.weight_notice}/{self.weight_updates}/{self.weight_delay}"
+
+
+class CustomerSetting(models.Model):
+    """A customer's portal settings: how often it expects to hear how its orders stand (hours;
+    empty: the COEI settings' default)."""
+
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, related_name="portal_setting",
+                                    verbose_name=_("customer"))
+    update_hours = models.PositiveSmallIntegerField(_("expected update interval (hours)"), null=True, blank=True)
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"setting {self.customer_id}"
+
+
+class SurveyAnswer(models.Model):
+    """The customer's answer to the short survey after delivery: one per order (stars 1-5 and a
+    comment), changeable until ``CoeiConfig.survey_days`` after delivery."""
+
+    class Via(models.TextChoices):
+        PORTAL = "portal", _("portal")
+        LINK = "link", _("survey link")
+
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+", db_index=False)
+    stars = models.PositiveSmallIntegerField()
+    comment = models.CharField(max_length=500, blank=True, default="")
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    via = models.CharField(max_length=8, choices=Via.choices)
+    answered_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["customer", "answered_at"], name="portal_survey_customer_idx")]
+        constraints = [models.CheckConstraint(condition=models.Q(stars__gte=1, stars__lte=5),
+                                              name="portal_survey_stars_1_5")]
+
+    def __str__(self) -> str:
+        return f"survey {self.order_id}: {self.stars}"

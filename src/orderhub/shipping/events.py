@@ -25,6 +25,10 @@ Notification:
 ``document.order_confirmation`` (ORDER_CONFIRMATION)
     The order confirmation to the customer's contact e-mail, queued when the order leaves its
     workflow's first stage (``subscribers``), the order confirmation PDF attached.
+``shipment.delivered`` (DELIVERY_NOTICE)
+    The delivery notice to the customer's contact e-mail, queued once per shipment when its
+    proof of delivery or the customer's acceptance is first recorded; it carries the link to
+    the order's satisfaction survey (``orders.survey_links``).
 """
 
 SHIPMENT_CREATED = "shipment.created"
@@ -33,8 +37,9 @@ SHIPMENT_POD_ADDED = "shipment.pod_added"
 SHIPMENT_ACCEPTED = "shipment.accepted"
 SHIPPING_NOTICE = "shipment.notice"
 ORDER_CONFIRMATION = "document.order_confirmation"
+DELIVERY_NOTICE = "shipment.delivered"
 LETTERHEAD_SAVED = "letterhead.saved"
 DOCUMENT_TEMPLATE_SAVED = "document_template.saved"
 
 HISTORY = (SHIPMENT_CREATED, SHIPMENT_SHIPPED, SHIPMENT_POD_ADDED, SHIPMENT_ACCEPTED)
-ALL = (*HISTORY, SHIPPING_NOTICE, ORDER_CONFIRMATION, LETTERHEAD_SAVED, DOCUMENT_TEMPLATE_SAVED)
+ALL = (*HISTORY, SHIPPING_NOTICE, ORDER_CONFIRMATION, DELIVERY_NOTICE, LETTERHEAD_SAVED, DOCUMENT_TEMPLATE_SAVED)

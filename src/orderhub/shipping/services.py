@@ -31,6 +31,7 @@ from orderhub.orders.locks import lock_order
 from orderhub.orders.models import Order, OrderLine
 from orderhub.orders.selectors import check_visible
 from orderhub.orders.services.common import next_event
+from orderhub.orders.survey_links import survey_url
 
 from . import documents, events
 from .models import DocumentTemplate, Letterhead, Shipment, ShipmentLine
@@ -169,6 +170,19 @@ def _notice(order: Order, shipment: Shipment, rows: list[ShipmentLine]) -> int:
         context={"subject": subject, "message": body, "shipment": shipment.number},
         order=order, dedupe_key=f"shipment-notice:{shipment.number}", channels=["email"],
         extra_payload={"attachment_refs": [documents.attachment_ref("delivery-note", shipment.number)]})])
+
+
+def delivery_notice(order: Order, shipment: Shipment) -> int:
+    """Queue the delivery notice (once per shipment) with the link to the order's satisfaction
+    survey; how many messages were queued."""
+    subject = _("Delivered: order %(order)s (%(shipment)s)") % {"order": order.number,
+                                                                "shipment": shipment.number}
+    body = _("Dear customer,\nyour order %(order)s has been delivered (shipment %(shipment)s).\n"
+             "How did we do? Please rate this order (1 to 5 stars, one minute): %(url)s\n") % {
+        "order": order.number, "shipment": shipment.number, "url": survey_url(order.pk)}
+    return notify(event=events.DELIVERY_NOTICE, recipients=[Recipient.customer(order.customer_id)],
+                  context={"subject": subject, "message": body, "shipment": shipment.number},
+                  order=order, dedupe_key=f"shipment-delivered:{shipment.number}", channels=["email"])
 
 
 def _history(order: Order, action: str, actor: Actor, now, *, data: dict) -> None:
@@ -318,6 +332,8 @@ def shipment_pod(*, shipment: str, name: str, content: bytes, actor: Actor) -> S
         sh.save(update_fields=["pod_file", "pod_name", "pod_sha256", "pod_at", "pod_by"])
         _history(order, events.SHIPMENT_POD_ADDED, actor, now, data={
             "shipment": sh.number, "name": safe, "sha256": digest, "size": len(content)})
+        if order.customer.email:
+            delivery_notice(order, sh)
         return sh
 
 
@@ -338,5 +354,7 @@ def shipment_accept(*, shipment: str, accepted_by: str, note: str = "", actor: A
         sh.save(update_fields=["accepted_at", "accepted_by", "acceptance_note", "acceptance_recorded_by"])
         _history(order, events.SHIPMENT_ACCEPTED, actor, now, data={
             "shipment": sh.number, "accepted_by": sh.accepted_by, "note": sh.acceptance_note})
+        if order.customer.email:
+            delivery_notice(order, sh)
         return sh
 

@@ -101,6 +101,16 @@ def _chart(kind: str, categories: list[str], series: dict[str, list[Any]], unit:
 
 # --------------------------------------------------------------------------- panels
 
+def coei_basis(portal: dict[str, Any]) -> str:
+    """The COEI's basis in words: orders scored, and the survey beside it."""
+    text = _("%(n)d orders scored") % {"n": portal.get("coei_orders", 0)}
+    if portal.get("surveys"):
+        text += _("; %(n)d survey answers, %(s)s stars on average") % {"n": portal["surveys"], "s": portal["stars"]}
+    else:
+        text += _("; no survey answer yet")
+    return text
+
+
 def headline(figs: dict[str, Any], f: KpiFilter) -> Panel:
     ft, ot, pr = figs["first-touch"], figs["on-time"], figs["processing"]
     portal = figs["portal"]
@@ -120,7 +130,7 @@ def headline(figs: dict[str, Any], f: KpiFilter) -> Panel:
          _("%(ok)d of %(n)d orders opened by the customer") % {"ok": portal["opened"], "n": portal["orders"]}],
         [_("Customer order experience index (COEI)"),
          _("No data yet") if portal["coei"] is None else portal["coei"],
-         _("recorded once customers answer the survey")],
+         coei_basis(portal)],
     ]
     return Panel("headline", _("Key figures"), [_("Figure"), _("Value"), _("Basis")], rows,
                  links=[None, orders_url(status="completed", **f.orders), None,

@@ -39,6 +39,7 @@ __all__ += ["EMAIL_CHANNEL", "ImapSettings", "draft_confirm", "draft_discard", "
             "email_process", "email_receive"]
 
 from .quick import (  # noqa: E402
+    portal_order_submit,
     quick_customer,
     quick_lines_problems,
     quick_link_issue,
@@ -47,7 +48,7 @@ from .quick import (  # noqa: E402
     quick_refused,
 )
 
-__all__ += ["quick_customer", "quick_lines_problems", "quick_link_issue", "quick_order_submit", "quick_qr", "quick_refused"]
+__all__ += ["portal_order_submit", "quick_customer", "quick_lines_problems", "quick_link_issue", "quick_order_submit", "quick_qr", "quick_refused"]
 
 from .refusals import refusal_record, refusals_prune  # noqa: E402
 

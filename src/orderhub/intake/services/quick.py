@@ -158,6 +158,31 @@ def quick_order_submit(*, token: str, item: str = "", due_date: date, remark: st
                               ensure_ascii=False).encode()
         quick_refused(token=token, body=body, content_type=content_type, context=context)
         raise
+    actor = Actor(kind=SYSTEM, id=f"quick:{customer.code}", label=f"quick-order {customer.code}",
+                  roles=frozenset({"system"}), context=context or RequestContext())
+    return _submit(customer, actor, item=item, due_date=due_date, remark=remark, lines=lines, files=files)
+
+
+def portal_order_submit(*, customer: str, contact_id: int, contact_label: str, due_date: date,
+                        lines: list[tuple[str, Any]], remark: str = "",
+                        files: list[tuple[str, bytes, str]] | None = None, reorder_of: str = "",
+                        context: RequestContext | None = None) -> InboundMessage:
+    """An order a signed-in portal contact placed (or reordered from an earlier one): the quick
+    order's path, raw first, the same checks and profile, with drawings attached; the message
+    names the contact (``portal:<id>``) and the order it copied."""
+    found = Customer.objects.filter(code=customer, is_active=True).first()
+    if found is None:
+        raise NotFound("unknown_customer", _("Unknown customer."))
+    actor = Actor(kind=SYSTEM, id=f"portal:{contact_id}", label=f"portal {contact_label}"[:150],
+                  roles=frozenset({"system"}), context=context or RequestContext())
+    return _submit(found, actor, item="", due_date=due_date, remark=remark, lines=lines, files=files,
+                   extra={"via": "portal", "contact": contact_id, **({"reorder_of": reorder_of} if reorder_of else {})})
+
+
+def _submit(customer: Customer, actor: Actor, *, item: str, due_date: date, remark: str,
+            lines: list[tuple[str, Any]] | None, files: list[tuple[str, bytes, str]] | None,
+            extra: dict[str, Any] | None = None) -> InboundMessage:
+    context = actor.context
     problems = []
     item = (item or "").strip()
     typed: list[LineInput] = []
@@ -174,10 +199,8 @@ def quick_order_submit(*, token: str, item: str = "", due_date: date, remark: st
         problems.append(Problem("too_long", _("The remark is too long."), field="remark"))
     if problems:
         raise ValidationFailed("invalid", problems[0].message, problems=problems)
-    actor = Actor(kind=SYSTEM, id=f"quick:{customer.code}", label=f"quick-order {customer.code}",
-                  roles=frozenset({"system"}), context=context or RequestContext())
     body: dict[str, Any] = {"customer": customer.code, "item": item, "due_date": due_date.isoformat(),
-                            "remark": remark or "", "day": today.isoformat()}
+                            "remark": remark or "", "day": today.isoformat(), **(extra or {})}
     if lines is not None:
         body["lines"] = [{"sku": ln.sku, "qty": str(ln.qty)} for ln in typed]
     if files:  # the files themselves go to the order as attachments; the message names them

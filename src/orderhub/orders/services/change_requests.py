@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from orderhub.catalog.selectors import master_data
 from orderhub.core import clock
-from orderhub.core.actors import Actor
+from orderhub.core.actors import CUSTOMER, Actor
 from orderhub.core.errors import DomainError, NotFound, PermissionDenied, Problem, ValidationFailed
 from orderhub.core.permissions import allowed
 from orderhub.core.roles import ROLES
@@ -95,14 +95,21 @@ def _notify_roles(order: Order, wf: CompiledWorkflow, approvers: list[str], head
 
 
 def change_request_raise(*, order: Order | str, actor: Actor, header: dict[str, Any] | None = None,
-                         lines: list[LineChange] | None = None, reason: str = "") -> ChangeRequest:
+                         lines: list[LineChange] | None = None, reason: str = "",
+                         customer_id: int | None = None) -> ChangeRequest:
     """Propose header changes (as ``order_update`` takes them) and line changes (as
     ``order_lines_change`` takes them) on an order whose stage allows edits. Validated as those
     would validate them (prices by the requester's price permission); the impact is computed
     and kept; the approvers are fixed from the order's stage; the order is frozen until the
     request is decided; the owners of affected work are told, and a ``change_request`` ticket
-    (when the workflow defines that kind) carries the escalation ladder."""
-    if not allowed(actor, "orders.change_request"):
+    (when the workflow defines that kind) carries the escalation ladder.
+
+    A customer (the portal's contact actor, kind ``customer``) may ask for a change of its own
+    orders only: ``customer_id`` is its customer, and any other order does not exist (404)."""
+    if actor.kind == CUSTOMER:
+        if customer_id is None:
+            raise PermissionDenied("permission_denied", _("您无权申请订单变更。"))
+    elif not allowed(actor, "orders.change_request"):
         raise PermissionDenied("permission_denied", _("您无权申请订单变更。"))
     _text(reason, "reason")
     header, changes = dict(header or {}), list(lines or [])
@@ -110,6 +117,8 @@ def change_request_raise(*, order: Order | str, actor: Actor, header: dict[str, 
     header = clean_header(number, header) if header else {}
     with transaction.atomic():
         locked, current = lock_order_with_lines(number)
+        if actor.kind == CUSTOMER and locked.customer_id != customer_id:
+            raise NotFound("not_found", _("没有找到这个订单。"))
         wf = compiled(locked.workflow_id)
         refusal = edit_refusal(locked, wf)
         if refusal:
@@ -136,7 +145,8 @@ def change_request_raise(*, order: Order | str, actor: Actor, header: dict[str, 
         ev.save(force_insert=True)
         events.order_change_requested(order=locked, actor=actor, at=now, event=ev, request=request)
         if TICKET_KIND in wf.tickets:
-            request.ticket = ticket_open(order=number, kind=TICKET_KIND, actor=actor, source="change_request",
+            request.ticket = ticket_open(order=number, kind=TICKET_KIND, source="change_request",
+                                         actor=Actor.system("customer portal") if actor.kind == CUSTOMER else actor,
                                          title=_("变更申请 #%(id)s 待审批") % {"id": request.pk},
                                          body=reason)
             request.save(update_fields=["ticket"])

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from orderhub.core.actors import RequestContext
 from orderhub.core.errors import DomainError, NotFound
-from orderhub.portal import messages, selectors, services, sessions
+from orderhub.portal import messages, selectors, services, sessions, survey
 from orderhub.portal.models import Visit
 
 LOGIN = "web:portal_login"
@@ -144,7 +144,8 @@ def portal_order(request, number: str):
     services.visit_record(order=order, kind=Visit.Kind.PORTAL, contact=contact,
                           actor=services.contact_actor(contact, _ctx(request)))
     return render(request, "web/portal/order.html", {"contact": contact, "o": selectors.order_view(order),
-                                                     "thread": messages.thread(order, for_customer=True)})
+                                                     "thread": messages.thread(order, for_customer=True),
+                                                     "survey": survey.survey_state(order)})
 
 
 @customer_required
@@ -161,7 +162,7 @@ def portal_message(request, number: str):
         order = selectors.my_order(contact, number)
         return render(request, "web/portal/order.html", {
             "contact": contact, "o": selectors.order_view(order), "thread": messages.thread(order, for_customer=True),
-            "message_error": e.message, "body": request.POST.get("body", "")[:messages.MAX_LENGTH]}, status=400)
+            "survey": survey.survey_state(order), "message_error": e.message, "body": request.POST.get("body", "")[:messages.MAX_LENGTH]}, status=400)
     return redirect(reverse("web:portal_order", args=[number]) + "#messages")
 
 

@@ -16,9 +16,9 @@ from django.views.decorators.http import require_POST
 from orderhub.catalog.models import Customer
 from orderhub.core import clock
 from orderhub.core.errors import DomainError, NotFound
+from orderhub.portal import coei, selectors, services
 from orderhub.portal import messages as thread_messages
-from orderhub.portal import selectors, services
-from orderhub.portal.models import Contact
+from orderhub.portal.models import Contact, CustomerSetting
 
 from .common import actor_for, field_errors, refused, requires, visible_or_404
 
@@ -56,6 +56,9 @@ def contacts(request, code: str):
     return render(request, "web/portal/staff_contacts.html", {
         "customer": cust, "contacts": selectors.contacts_of(cust.pk), "values": values, "errors": errors,
         "rate": selectors.self_query_rate(actor=actor_for(request), customer=cust.code),
+        "coei": coei.customer_coei(cust.pk),
+        "own_hours": CustomerSetting.objects.filter(customer=cust).values_list("update_hours", flat=True).first(),
+        "surveys": coei.recent_surveys(cust.pk),
     }, status=400 if errors else 200)
 
 
