@@ -26,7 +26,7 @@ from orderhub.core.audited import audit_save
 from orderhub.core.errors import Conflict, NotFound, Problem, ValidationFailed
 from orderhub.core.locking import lock_own_rows
 from orderhub.inventory.services import ShipItem, stock_ship
-from orderhub.notify.services import NotifyRequest, Recipient, notify_many
+from orderhub.notify.services import NotifyRequest, Recipient, notify, notify_many
 from orderhub.orders.locks import lock_order
 from orderhub.orders.models import Order, OrderLine
 from orderhub.orders.selectors import check_visible
