@@ -186,3 +186,112 @@ def test_recheck_customer_is_idempotent_and_leaves_customers_without_a_limit_alo
     company["customer"].save()
     assert recheck_customer(company["customer"].pk, actor=a["finance"]) == [order.pk]
     assert not Order.objects.get(pk=order.pk).on_hold
+
+
+# --------------------------------------------------------------------------- 24 connections at once
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_24_connections_reserving_at_once_trip_exactly_the_orders_that_can_no_longer_be_covered(company):
+    """24 T2 orders of one material (needs 1..24 units, 60 on hand) move into picking at once,
+    each on its own connection; the ones that reserved hold stock, the others wait. Afterwards
+    exactly the waiting orders needing more than the free stock are tripped and paused."""
+    import threading
+
+    from django.db import connection
+
+    from orderhub.catalog.models import Product
+    from orderhub.inventory.models import StockLevel
+
+    widget = Product.objects.create(sku="RACE-1", name="抢料件", unit="件", list_price=D("5"))
+    StockLevel.objects.create(product=widget, warehouse=company["wh1"], on_hand=D("35"))
+    StockLevel.objects.create(product=widget, warehouse=company["wh2"], on_hand=D("25"))
+    a = company["actors"]
+    numbers = {services.order_create(data=order_input(workflow="T2", lines=[LineInput(sku="RACE-1", qty=D(n))]),
+                                     actor=a["sales"]).order.number: n for n in range(1, 25)}
+    barrier = threading.Barrier(len(numbers))
+    errors = []
+
+    def client(number):
+        try:
+            barrier.wait(timeout=30)
+            services.order_transition(order=number, to="picking", actor=a["service"])
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in numbers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=180)
+    assert not errors, errors
+    apply_pending()                     # nothing is left pending: every trip was applied after its commit
+    free = sum(lv.on_hand - lv.reserved for lv in StockLevel.objects.filter(product=widget))
+    reserved = set(Order.objects.filter(reservations__status="active").values_list("number", flat=True))
+    waiting = {n: q for n, q in numbers.items() if n not in reserved}
+    assert reserved and waiting and sum(numbers[n] for n in reserved) == 60 - free
+    expected = {n for n, q in waiting.items() if q > free}
+    assert expected, "the race must leave orders that cannot be covered"
+    assert _active() == expected
+    assert set(Order.objects.filter(on_hold=True).values_list("number", flat=True)) == expected
+    assert not BreakerTrip.objects.filter(applied_at__isnull=True).exists()
+
+
+def test_pausing_shows_on_the_board_the_order_page_its_history_and_the_breakers_page(
+        company, waiting, django_capture_on_commit_callbacks):
+    from django.test import Client
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _adjust(company, "-20")
+    big = waiting["big"].number
+    c = Client()
+    c.force_login(company["users"]["planner"])
+    board = c.get("/board/T1/").content.decode()
+    card = board[board.index(f'data-number="{big}"'):][:1500]
+    assert 'data-testid="breaker-paused"' in card and "熔断暂停" in card
+    small = board[board.index(f'data-number="{waiting["small"].number}"'):][:1500]
+    assert "breaker-paused" not in small
+    detail = c.get(f"/orders/{big}/").content.decode()
+    assert 'data-testid="breaker-trips"' in detail and "6063铝棒" in detail
+    assert "熔断暂停" in detail and "可用库存 60 kg" in detail
+    page = c.get("/breakers/").content.decode()
+    assert f'data-testid="trip-{big}"' in page and "库存熔断" in page
+    trip = BreakerTrip.objects.get(order__number=big)
+    assert c.post(f"/breakers/{trip.pk}/reset", {"reason": ""}).status_code == 422
+    assert c.post(f"/breakers/{trip.pk}/reset", {"reason": "改用替代料"}).status_code == 302
+    assert not Order.objects.get(number=big).on_hold
+    history = c.get(f"/orders/{big}/").content.decode()
+    assert "熔断复位" in history and "改用替代料" in history
+
+
+def test_breaker_api_lists_resets_and_configures(company, waiting, django_capture_on_commit_callbacks):
+    from django.test import Client
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _adjust(company, "-20")
+    c = Client()
+    c.force_login(company["users"]["planner"])
+    trips = c.get("/api/breakers/trips").json()
+    assert {t["order"] for t in trips} == {waiting["big"].number, waiting["bom"].number}
+    assert all(t["label"] == "库存熔断" and t["holds"] for t in trips)
+    assert c.post(f"/api/breakers/trips/{trips[0]['id']}/reset", {"reason": ""},
+                  content_type="application/json").status_code == 422
+    done = c.post(f"/api/breakers/trips/{trips[0]['id']}/reset", {"reason": "已调货"},
+                  content_type="application/json").json()
+    assert done["reset_reason"] == "已调货" and done["reset_by"] == "planner"
+    assert c.put("/api/breakers/config/stock", {"enabled": False}, content_type="application/json").status_code == 403
+    admin = Client()
+    admin.force_login(company["users"]["admin"])
+    cfg = admin.put("/api/breakers/config/credit", {"ticket_role": "manager", "stages": ["new", "scheduled"]},
+                    content_type="application/json").json()
+    assert cfg["ticket_role"] == "manager" and cfg["stages"] == ["new", "scheduled"]
+    bad = admin.put("/api/breakers/config/credit", {"alternatives": {"A": "B"}}, content_type="application/json")
+    assert bad.status_code == 422
+    page = admin.get("/settings/breakers/").content.decode()
+    assert "信用熔断" in page and 'data-testid="save-carrier"' in page
+    resp = admin.post("/settings/breakers/", {"kind": "carrier", "enabled": "on", "ticket_role": "logistics",
+                                              "ticket_hours": "2", "alternatives": "顺丰速运 = 德邦物流"})
+    assert resp.status_code == 302
+    assert admin.get("/api/breakers/config").json()[2]["alternatives"] == {"顺丰速运": "德邦物流"}

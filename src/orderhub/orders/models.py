@@ -427,7 +427,11 @@ class BreakerTrip(models.Model):
     hold only if a breaker put it there (``holds``) and no other active trip still holds it."""
 
     kind = models.CharField(_("熔断器"), max_length=16, choices=Breaker.Kind.choices)
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="breaker_trips", db_index=False)
+    # no database constraint: the stock breaker inserts trips inside a stock write, and the
+    # deferred FK check at its commit would take a share lock on the order row — waiting on
+    # a move that holds the order and waits for that stock (orders are never deleted)
+    order = models.ForeignKey(Order, on_delete=models.DO_NOTHING, related_name="breaker_trips", db_index=False,
+                              db_constraint=False)
     subject = models.CharField(_("对象"), max_length=64)
     reason = models.CharField(_("原因"), max_length=500)
     detail = models.JSONField(_("详情"), default=dict, encoder=DjangoJSONEncoder, blank=True)

@@ -19,9 +19,14 @@ def watches(cfg: Breaker, stage: str) -> bool:
     return not cfg.stages or stage in cfg.stages
 
 
-def known_stages() -> set[str]:
-    """Every stage code of the current workflow definitions."""
-    out: set[str] = set()
-    for spec in WorkflowDefinition.objects.filter(is_current=True).values_list("spec", flat=True):
-        out.update(str(s.get("code")) for s in (spec or {}).get("stages", []) if isinstance(s, dict))
-    return out
+def known_stages() -> dict[str, str]:
+    """{stage code: its names} over the current workflow definitions (a code several workflows
+    use lists each distinct name once)."""
+    names: dict[str, list[str]] = {}
+    for spec in WorkflowDefinition.objects.filter(is_current=True).order_by("code").values_list("spec", flat=True):
+        for s in (spec or {}).get("stages", []):
+            if isinstance(s, dict) and s.get("code"):
+                seen = names.setdefault(str(s["code"]), [])
+                if s.get("name") and s["name"] not in seen:
+                    seen.append(str(s["name"]))
+    return {code: " / ".join(n) or code for code, n in sorted(names.items())}
