@@ -136,7 +136,7 @@ def test_stage_range_and_switching_off_are_configuration(company, waiting, djang
     breaker_config_save(kind="stock", data={"stages": ["scheduled"]}, actor=admin)
     with django_capture_on_commit_callbacks(execute=True):
         _adjust(company, "-20")
-    assert _active() == set()                                          # every waiting order is at "new"
+    assert _active() == set()                                          # every waiting order is at "pending"
     breaker_config_save(kind="stock", data={"stages": []}, actor=admin)
     with django_capture_on_commit_callbacks(execute=True):
         _adjust(company, "-1")
@@ -249,10 +249,13 @@ def test_pausing_shows_on_the_board_the_order_page_its_history_and_the_breakers_
     c = Client()
     c.force_login(company["users"]["planner"])
     board = c.get("/board/T1/").content.decode()
-    card = board[board.index(f'data-number="{big}"'):][:1500]
-    assert 'data-testid="breaker-paused"' in card and "熔断暂停" in card
-    small = board[board.index(f'data-number="{waiting["small"].number}"'):][:1500]
-    assert "breaker-paused" not in small
+    def card(number):
+        start = board.index(f'data-number="{number}"')
+        return board[start:board.index("</a>", start)]
+
+    card_big = card(big)
+    assert 'data-testid="breaker-paused"' in card_big and "熔断暂停" in card_big
+    assert "breaker-paused" not in card(waiting["small"].number)
     detail = c.get(f"/orders/{big}/").content.decode()
     assert 'data-testid="breaker-trips"' in detail and "6063铝棒" in detail
     assert "熔断暂停" in detail and "可用库存 60 kg" in detail
@@ -284,9 +287,9 @@ def test_breaker_api_lists_resets_and_configures(company, waiting, django_captur
     assert c.put("/api/breakers/config/stock", {"enabled": False}, content_type="application/json").status_code == 403
     admin = Client()
     admin.force_login(company["users"]["admin"])
-    cfg = admin.put("/api/breakers/config/credit", {"ticket_role": "manager", "stages": ["new", "scheduled"]},
+    cfg = admin.put("/api/breakers/config/credit", {"ticket_role": "manager", "stages": ["pending", "scheduled"]},
                     content_type="application/json").json()
-    assert cfg["ticket_role"] == "manager" and cfg["stages"] == ["new", "scheduled"]
+    assert cfg["ticket_role"] == "manager" and cfg["stages"] == ["pending", "scheduled"]
     bad = admin.put("/api/breakers/config/credit", {"alternatives": {"A": "B"}}, content_type="application/json")
     assert bad.status_code == 422
     page = admin.get("/settings/breakers/").content.decode()

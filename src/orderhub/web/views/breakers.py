@@ -29,7 +29,11 @@ def _errors(e: DomainError) -> list[str]:
 
 @requires("breakers.view")
 @require_http_methods(["GET"])
-def breakers(request, errors: list[str] | None = None, status: int = 200):
+def breakers(request):
+    return _page(request)
+
+
+def _page(request, errors: list[str] | None = None, status: int = 200):
     actor = actor_for(request)
     trips = list(selectors.trips(actor)[:500])
     recent = list(selectors.trips(actor, active=False).filter(reset_at__isnull=False)[:50])
@@ -46,11 +50,11 @@ def breakers(request, errors: list[str] | None = None, status: int = 200):
 def trip_reset(request, pk: int):
     actor = actor_for(request)
     if not selectors.trips(actor, active=False).filter(pk=pk).exists():
-        return breakers(request, errors=[_("没有这条熔断记录。")], status=404)
+        return _page(request, errors=[_("没有这条熔断记录。")], status=404)
     try:
         trip = breaker_reset(trip=pk, actor=actor, reason=request.POST.get("reason", ""))
     except DomainError as e:
-        return breakers(request, errors=_errors(e), status=e.status if e.status != 400 else 422)
+        return _page(request, errors=_errors(e), status=e.status if e.status != 400 else 422)
     messages.success(request, _("已复位：订单 %(n)s") % {"n": trip.order.number})
     return redirect(reverse("web:breakers"))
 
@@ -62,7 +66,7 @@ def disruption_new(request):
         carrier_disrupt(carrier=request.POST.get("carrier", ""), route=request.POST.get("route", ""),
                         reason=request.POST.get("reason", ""), actor=actor_for(request))
     except DomainError as e:
-        return breakers(request, errors=_errors(e), status=422)
+        return _page(request, errors=_errors(e), status=422)
     messages.success(request, _("已登记承运中断，相关发货单的订单已暂停。"))
     return redirect(reverse("web:breakers"))
 
@@ -73,7 +77,7 @@ def disruption_clear(request, pk: int):
     try:
         carrier_disruption_clear(disruption=pk, actor=actor_for(request))
     except DomainError as e:
-        return breakers(request, errors=_errors(e), status=e.status)
+        return _page(request, errors=_errors(e), status=e.status)
     messages.success(request, _("承运中断已解除，熔断已复位。"))
     return redirect(reverse("web:breakers"))
 
