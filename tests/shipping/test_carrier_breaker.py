@@ -74,7 +74,6 @@ def test_shipping_with_the_alternative_carrier_resets_the_breaker(company, monda
 
 
 def test_disruption_pages_and_api(company, monday_morning):
-    a = company["actors"]
     order, _sh = _shipment(company, "成都市高新区")
     c = Client()
     c.force_login(company["users"]["logistics"])

@@ -66,7 +66,7 @@ def check_carriers(*, actor: Actor) -> list[int]:
                 "shipment": sh.number, "carrier": sh.carrier, "route": d.route, "alternative": alt,
                 "disruption": d.pk})
     active = {(oid, subj): pk for pk, oid, subj in BreakerTrip.objects.filter(kind=KIND, reset_at__isnull=True)
-              .values_list("pk", "order_id", "subject")}
+              .order_by().values_list("pk", "order_id", "subject")}
     now = clock.now()
     touched = record_trips(KIND, [t for key, t in matches.items() if key not in active], now=now)
     touched |= record_resets([pk for key, pk in active.items() if key not in matches], now=now, by=actor.label,

@@ -52,7 +52,7 @@ def recheck_customer(customer_id: int, *, actor: Actor) -> list[int]:
         available = available_credit(customer) if cfg.enabled else None
         subj = f"customer:{customer_id}"
         active = dict(BreakerTrip.objects.filter(kind=KIND, subject=subj, reset_at__isnull=True)
-                      .values_list("order_id", "pk"))
+                      .order_by().values_list("order_id", "pk"))
         now = clock.now()
         touched: set[int] = set()
         if available is not None and available < 0:

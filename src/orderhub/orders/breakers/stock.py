@@ -100,7 +100,7 @@ def check_stock(product_ids: Iterable[int]) -> tuple[set[int], set[int]]:
     active = {(oid, int(subj.split(":")[1])): pk for pk, oid, subj in
               BreakerTrip.objects.filter(kind=KIND, reset_at__isnull=True,
                                          subject__in=[subject(p) for p in pids])
-              .values_list("pk", "order_id", "subject")}
+              .order_by().values_list("pk", "order_id", "subject")}
     now = clock.now()
     new = [key for key in short if key not in active]
     named = ({pk: (name, unit) for pk, name, unit in Product.objects.filter(pk__in={m for _o, m in new})
