@@ -34,6 +34,7 @@ from orderhub.orders.models import Order
 from orderhub.rules.services import rules_install_defaults
 from orderhub.workflow.services import compiled, current_definition, workflow_install_templates
 
+from .breakers import demo_breakers, demo_breakers_off
 from .floor import demo_floor_tickets
 from .kpis import load_daily_report
 from .purchasing import DEMO_PURCHASING_ORDERS, load_purchasing
@@ -305,6 +306,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
         rules_install_defaults(actor=system)
         _catalog(users, system)
         demo_addresses(system)
+        demo_breakers_off(system)
     t1 = current_definition("T1")
     t1_flow = compiled(t1)
     customers = [c[0] for c in CUSTOMERS]
@@ -347,6 +349,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
     floor_tickets = demo_floor_tickets(rng, now, actors)
     shipments, stock_alerts = load_shipping(rng, actors), load_stock_alerts(actors)
     demo_change_request(actors, changed)    # last: the order it freezes moves no more
+    paused = demo_breakers(actors, system)
     return {
         "floor_tickets": floor_tickets,
         "orders": Order.objects.count(),
@@ -357,4 +360,5 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
         "purchasing": purchasing,
         "stock_alerts": stock_alerts,
         "daily_report": load_daily_report(actors),
+        "breaker_paused": paused,
     }
