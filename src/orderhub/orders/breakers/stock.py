@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 
-from django.db.models import Case, DecimalField, Exists, OuterRef, Sum, Value, When
+from django.db.models import Case, DecimalField, Exists, OuterRef, Q, Sum, Value, When
 from django.utils.translation import gettext as _
 
 from orderhub.catalog.models import BomItem, Product
@@ -46,14 +46,15 @@ def subject(product_id: int) -> str:
 def _uses(product_ids: set[int]) -> dict[int, list[tuple[int, Decimal]]]:
     """{line product: [(material among ``product_ids``, base units of it per unit)]}: a product
     without a BOM uses itself, a BOM parent its components. One query."""
-    bom = list(BomItem.objects.filter(component_id__in=product_ids).values_list("parent_id", "component_id",
-                                                                                 "qty_per_unit"))
-    parents_with_bom = set(BomItem.objects.filter(parent_id__in=product_ids).values_list("parent_id", flat=True))
+    bom = list(BomItem.objects.filter(Q(component_id__in=product_ids) | Q(parent_id__in=product_ids))
+               .values_list("parent_id", "component_id", "qty_per_unit"))
+    parents_with_bom = {parent for parent, _c, _q in bom}
     out: dict[int, list[tuple[int, Decimal]]] = defaultdict(list)
     for pid in product_ids - parents_with_bom:
         out[pid].append((pid, Decimal(1)))
     for parent, comp, per in bom:
-        out[parent].append((comp, per))
+        if comp in product_ids:
+            out[parent].append((comp, per))
     return out
 
 

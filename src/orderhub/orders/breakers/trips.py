@@ -214,9 +214,9 @@ def _release(number: str, released: list[BreakerTrip], actor: Actor, now: dateti
     order = lock_order(number)  # afresh: the trip's ticket moved the history's head
     still = list(BreakerTrip.objects.filter(order_id=order.pk, reset_at__isnull=True)
                  .values_list("ticket_id", "holds"))
-    keep = {tid for tid, _h in still}
+    keep = {tid for tid, _h in still if tid is not None}
     resolution = "；".join(f"{t.reset_reason}" for t in released if t.reset_reason) or _("熔断已复位")
-    for ticket in Ticket.objects.filter(pk__in={t.ticket_id for t in released} - keep,
+    for ticket in Ticket.objects.filter(pk__in={t.ticket_id for t in released if t.ticket_id is not None} - keep,
                                         status=Ticket.Status.OPEN).order_by("pk"):
         close_ticket(order, ticket, _("熔断复位：%(why)s") % {"why": resolution}, actor)
     changes: dict[str, list[Any]] = {}
