@@ -63,24 +63,24 @@ def short_orders(product_ids: set[int], *, stages: list[str]) -> tuple[dict[tupl
     """{(order id, material): (need, free)} for the waiting orders that can no longer be
     covered, and the free stock per material."""
     uses = _uses(product_ids)
-    if not uses:
-        return {}, {}
     free = available_by_product(product_ids)
     # the largest need a line product may have before some material it uses is short
     limit = {lp: min(free.get(m, ZERO) / per for m, per in ms) for lp, ms in uses.items()}
     holding = Reservation.objects.filter(order_id=OuterRef("order_id"), status=Reservation.Status.ACTIVE)
-    lines = (OrderLine.objects.filter(product_id__in=list(uses), order__status=Order.Status.OPEN)
+    # the same statements whatever the materials (BOM parents only: no line product uses them,
+    # the query still runs and finds nothing), so a stock write's cost does not depend on them
+    lines = (OrderLine.objects.filter(product_id__in=list(uses) or list(product_ids), order__status=Order.Status.OPEN)
              .exclude(Exists(holding)))
     if stages:
         lines = lines.filter(order__stage__in=stages)
     money = DecimalField(max_digits=24, decimal_places=6)
     threshold = Case(*[When(product_id=lp, then=Value(v, output_field=money)) for lp, v in limit.items()],
-                     output_field=money)
+                     default=Value(None, output_field=money), output_field=money)
     rows = (lines.values("order_id", "product_id").annotate(need=Sum("base_qty"))
             .filter(need__gt=threshold).values_list("order_id", "product_id", "need"))
     out: dict[tuple[int, int], tuple[Decimal, Decimal]] = {}
     for order_id, lp, need in rows:
-        for material, per in uses[lp]:
+        for material, per in uses.get(lp, ()):
             qty = need * per
             if qty > free.get(material, ZERO):
                 prior = out.get((order_id, material), (ZERO, ZERO))[0]
