@@ -150,6 +150,10 @@ def _samples(o: dict) -> dict[str, dict[str, str]]:
         **{f"api:{n}": {"contact_id": "999999"} for n in ("change_contact", "invite_contact", "end_contact_sessions")},
         **{f"api:{n}": order for n in ("issue_tracking_link", "log_call", "my_order")},
         "api:track": {"token": "no-such-link"},
+        # circuit breakers: a trip and a disruption that do not exist, a breaker's configuration
+        "api:breaker_config_put": {"kind": "stock"}, "api:breaker_trip_reset": {"trip_id": "999999"},
+        "api:disruption_clear": {"disruption_id": "999999"},
+        "web:breaker_reset": {"pk": "999999"}, "web:disruption_clear": {"pk": "999999"},
     }
 
 
