@@ -263,6 +263,13 @@ API = {
         "first-touch", "on-time", "processing", "stage-times", "open-by-stage", "stalled", "overdue",
         "exceptions", "trend", "portal", "daily-report.pdf", "daily-report.xlsx")},
     ("GET", "/api/kpis/daily-report/setting"): ADMIN,
+    ("GET", "/api/breakers/config"): SEE,
+    ("PUT", "/api/breakers/config/{kind}"): ADMIN,
+    ("GET", "/api/breakers/trips"): SEE,
+    ("POST", "/api/breakers/trips/{trip_id}/reset"): HOLD,
+    ("GET", "/api/shipping/disruptions"): SEE,
+    ("POST", "/api/shipping/disruptions"): SHIP,
+    ("POST", "/api/shipping/disruptions/{disruption_id}/clear"): SHIP,
     ("PUT", "/api/kpis/daily-report/setting"): ADMIN,
 }
 
@@ -456,6 +463,12 @@ WEB = {
     ("POST", "purchasing/import/receipts"): PO_RECEIVE,
     ("GET", "purchasing/<str:number>/"): PO_VIEW,
     ("POST", "purchasing/<str:number>/receive"): PO_RECEIVE,
+    ("GET", "breakers/"): SEE,
+    ("POST", "breakers/<int:pk>/reset"): HOLD,
+    ("POST", "breakers/disruptions/"): SHIP,
+    ("POST", "breakers/disruptions/<int:pk>/clear"): SHIP,
+    ("GET", "settings/breakers/"): ADMIN,
+    ("POST", "settings/breakers/"): ADMIN,
     ("GET", "admin/"): SUPERUSER,
     ("GET", "admin/auth/user/"): SUPERUSER,
 }
@@ -594,7 +607,8 @@ def _api_url(path: str, ids: dict) -> str:
             .replace("{customer}", "C001").replace("{address_id}", "999999")
             .replace("{token}", "no-such-token").replace("{kind}", "png" if "/qr." in path else "quotation" if "/orders/" in path else "delivery-note").replace("{channel}", "no-such-channel")
             .replace("{rule_id}", "999999").replace("{contact_id}", "999999")
-            .replace("{ticket_id}", str(ids["ticket"])).replace("{photo_id}", "999999").replace("{request_id}", "999999"))
+            .replace("{ticket_id}", str(ids["ticket"])).replace("{photo_id}", "999999").replace("{request_id}", "999999")
+            .replace("{trip_id}", "999999").replace("{disruption_id}", "999999"))
 
 
 def _web_url(pattern: str, ids: dict) -> str:

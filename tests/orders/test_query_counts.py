@@ -124,5 +124,7 @@ def test_guarded_reserving_move_does_not_grow_with_lines(company, many_products,
         # levels + reservations in one statement, then order + stage out/in + event + snapshot
         # in one (+ savepoint pair), + the outbox INSERT for the new stage's owner (order hooks),
         # + the safety stock check of the reserved products (inventory.safety: one query when
-        # nothing crosses), + whether a change request freezes the order
-        assert counts[0] == 11, counts
+        # nothing crosses), + whether a change request freezes the order, + the stock circuit
+        # breaker's check of the reserved products (orders.breakers.stock: its configuration,
+        # the BOM, free stock, the waiting orders' needs in one aggregate, the active trips)
+        assert counts[0] == 16, counts

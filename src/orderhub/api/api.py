@@ -33,6 +33,7 @@ from orderhub.kpis.api import router as kpis_router
 from orderhub.notify.api import router as notify_router
 from orderhub.orders.api import router as orders_router
 from orderhub.orders.api import workflow_checks as workflow_checks_router
+from orderhub.orders.breakers_api import router as breakers_router
 from orderhub.orders.calendar_api import router as calendar_router
 from orderhub.orders.change_requests_api import router as change_requests_router
 from orderhub.orders.shortages_api import router as shortages_router
@@ -44,6 +45,7 @@ from orderhub.purchasing.api import router as purchasing_router
 from orderhub.rules.api import router as rules_router
 from orderhub.shipping.api import order_router as shipping_order_router
 from orderhub.shipping.api import router as shipping_router
+from orderhub.shipping.disruptions_api import router as disruptions_router
 from orderhub.workflow.api import router as workflows_router
 
 from .portal_orders import router as portal_orders_router
@@ -218,6 +220,7 @@ ROUTERS = {
     "/purchasing": purchasing_router,
     "/planning": planning_router,
     "/shortages": shortages_router,
+    "/breakers": breakers_router,
     "/shipping": shipping_router,
     "/portal": portal_router,
     "/finance": finance_router,
@@ -233,5 +236,7 @@ api.add_router("/orders", shipping_order_router)  # /orders/{number}/shipments (
 api.add_router("/orders", staff_messages_router)  # /orders/{number}/messages (portal app)
 api.add_router("/portal", portal_coei_router)  # survey and COEI (portal app)
 api.add_router("/portal", portal_orders_router)  # the customer places, reorders, asks for changes
+api.add_router("/shipping", disruptions_router)  # /shipping/disruptions (shipping app: the carrier breaker)
 declare_capabilities(intake_setup_router, workflow_checks_router, change_requests_router, shipping_order_router,
-                     staff_messages_router, portal_coei_router, portal_orders_router, *ROUTERS.values())  # each operation's capability in the OpenAPI (x-orderhub-capability)
+                     staff_messages_router, portal_coei_router, portal_orders_router, disruptions_router,
+                     *ROUTERS.values())  # each operation's capability in the OpenAPI (x-orderhub-capability)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +24,19 @@ from .prices import customer_prices_save
 
 # ship-to addresses are written in ``addresses`` and reached here, with the other master data
 __all__ = ["customer_address_delete", "customer_address_save", "customer_prices_save", "customer_save",
-           "customer_unpaid_set", "product_save", "sales_owner_by_username"]
+           "customer_unpaid_set", "product_save", "register_credit_listener", "sales_owner_by_username"]
+
+# Who hears that a customer's credit figures (``credit_limit``, ``unpaid_amount``) changed, in
+# the save's transaction: filled at start-up by the layers above (``OrdersConfig.ready``
+# registers the credit breaker), the way lower layers reach upper ones here.
+CreditListener = Callable[[int, Actor], None]
+_credit_listeners: list[CreditListener] = []
+
+
+def register_credit_listener(fn: CreditListener) -> None:
+    """Hear of every change of a customer's credit figures (called with the customer id and actor)."""
+    if fn not in _credit_listeners:
+        _credit_listeners.append(fn)
 
 CUSTOMER_FIELDS = ("name", "tier", "credit_limit", "unpaid_amount", "sales_owner", "mobile", "email",
                    "wechat_openid", "is_active", "tax_no", "bank_name", "bank_account",
@@ -78,13 +91,16 @@ def customer_save(*, code: str, data: dict[str, Any], actor: Actor) -> Customer:
     record_changes(subject_type="customer", subject_id=customer.pk, created=created,
                    action="customer.created" if created else "customer.changed", actor=actor,
                    changes=changes, data={"code": code})
+    if not created and ("credit_limit" in changes or "unpaid_amount" in changes):
+        for fn in _credit_listeners:
+            fn(customer.pk, actor)
     return customer
 
 
 def customer_unpaid_set(*, customer_id: int, amount: Decimal, actor: Actor, reason: str) -> Customer:
     """Set what the customer owes on open invoices (``finance.services.credit`` computes it, in the
     caller's transaction, after checking its own permission); recorded in the customer's history
-    when it changes. Locks the customer row."""
+    when it changes, and the credit listeners (the credit breaker) told. Locks the customer row."""
     with transaction.atomic():
         customer = Customer.objects.select_for_update().get(pk=customer_id)
         changes = _apply(customer, ("unpaid_amount",), {"unpaid_amount": amount})
@@ -92,6 +108,9 @@ def customer_unpaid_set(*, customer_id: int, amount: Decimal, actor: Actor, reas
             customer.save(update_fields=["unpaid_amount"])
         record_changes(subject_type="customer", subject_id=customer.pk, action="customer.changed",
                        actor=actor, changes=changes, data={"code": customer.code, "reason": reason})
+        if changes:  # the credit breaker, in this transaction (register_credit_listener)
+            for fn in _credit_listeners:
+                fn(customer.pk, actor)
         return customer
 
 

@@ -34,6 +34,7 @@ from orderhub.orders.models import Order
 from orderhub.rules.services import rules_install_defaults
 from orderhub.workflow.services import compiled, current_definition, workflow_install_templates
 
+from .breakers import demo_breakers, demo_breakers_off
 from .finance import load_finance
 from .floor import demo_floor_tickets
 from .kpis import load_daily_report
@@ -330,6 +331,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
         _catalog(users, system)
         demo_addresses(system)
         load_lines(Actor.for_user(users["planner"]))
+        demo_breakers_off(system)
     t1 = current_definition("T1")
     t1_flow = compiled(t1)
     customers = [c[0] for c in CUSTOMERS]
@@ -375,6 +377,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
     coei = demo_coei(actors)   # after shipping: surveys answer delivered orders
     demo_change_request(actors, changed)    # last: the order it freezes moves no more
     planning = finish_planning(actors["planner"])
+    paused = demo_breakers(actors, system)
     return {
         "floor_tickets": floor_tickets,
         "orders": Order.objects.count(),
@@ -388,4 +391,5 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
         "coei": coei,
         "daily_report": load_daily_report(actors),
         "planning": planning,
+        "breaker_paused": paused,
     }

@@ -4,7 +4,9 @@ and after the stock rows it changed are written (and locked): a product whose fr
 − reserved, every warehouse) fell below its ``safety_stock`` gets a :class:`SafetyBreach` row,
 one that rose back to it loses it. The crossings are handed to the listeners registered at
 start-up (``OrdersConfig.ready`` flags the not-yet-started orders that need the material): the way
-lower layers reach upper ones in this codebase (a registry filled at start-up).
+lower layers reach upper ones in this codebase (a registry filled at start-up). Every call also
+hands the touched products to the *change* listeners, crossing or not (the stock circuit breaker,
+``orders.breakers.stock``, checks the waiting orders of those materials).
 
 One query when nothing crosses (free stock, safety stock and the breach on record together), whatever the
 number of products; a product with no safety stock never crosses.
@@ -38,12 +40,21 @@ class Crossings:
 
 Listener = Callable[[Crossings], None]
 _listeners: list[Listener] = []
+ChangeListener = Callable[[set[int]], None]
+_change_listeners: list[ChangeListener] = []
 
 
 def register_listener(fn: Listener) -> None:
     """Hear of every crossing (in the stock write's transaction). Registered once per function."""
     if fn not in _listeners:
         _listeners.append(fn)
+
+
+def register_change_listener(fn: ChangeListener) -> None:
+    """Hear of every stock write's products (in its transaction, its stock rows written and
+    locked). Registered once per function."""
+    if fn not in _change_listeners:
+        _change_listeners.append(fn)
 
 
 def free_and_safety(product_ids: Iterable[int]) -> dict[int, tuple[Decimal, Decimal, bool]]:
@@ -58,7 +69,11 @@ def free_and_safety(product_ids: Iterable[int]) -> dict[int, tuple[Decimal, Deci
 
 
 def check_crossings(product_ids: Iterable[int]) -> Crossings:
-    """Record and announce the safety stock crossings of ``product_ids`` after a stock write."""
+    """Record and announce the safety stock crossings of ``product_ids`` after a stock write
+    (and hand the products to the change listeners)."""
+    product_ids = set(product_ids)
+    for listener in _change_listeners:
+        listener(product_ids)
     levels = free_and_safety(product_ids)
     if not levels:
         return Crossings({}, [])

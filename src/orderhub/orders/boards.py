@@ -34,7 +34,7 @@ from orderhub.inventory.models import Reservation
 from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled
 
-from .models import Order, SafetyFlag, Urgency
+from .models import BreakerTrip, Order, SafetyFlag, Urgency
 from .selectors import OrderFilter, order_queryset, owned_stage_filter, visible
 
 # How long before its deadline a stage counts as "due soon".
@@ -45,10 +45,15 @@ STAMP_WINDOW = timedelta(seconds=15)
 
 def safety_flagged(qs: QuerySet[Order]) -> QuerySet[Order]:
     """``qs`` with ``safety_low``: a material it needs is below safety stock and it has not
-    started since (``safety``); two EXISTS on indexes per row, in the same query."""
+    started since (``safety``); two EXISTS on indexes per row, in the same query. And
+    ``breaker_paused``: a circuit breaker tripped for it and is not reset (``breakers``; one
+    EXISTS on the partial index of active trips)."""
     holds = Reservation.objects.filter(order_id=OuterRef("pk"), status=Reservation.Status.ACTIVE)
     flag = Exists(SafetyFlag.objects.filter(order_id=OuterRef("pk")))
-    return qs.annotate(safety_low=ExpressionWrapper(Q(flag) & ~Q(Exists(holds)), output_field=BooleanField()))
+    paused = Exists(BreakerTrip.objects.filter(order_id=OuterRef("pk"), reset_at__isnull=True,
+                                               applied_at__isnull=False))
+    return qs.annotate(safety_low=ExpressionWrapper(Q(flag) & ~Q(Exists(holds)), output_field=BooleanField()),
+                       breaker_paused=paused)
 
 
 def deadline_state(order: Order, now: datetime) -> str:

@@ -73,6 +73,12 @@ saved, the actor, the moment and the audit event (its ``changes`` {field: [befor
     flagged at the stock change (``orders.safety``), the notice job appends this once per flag.
     data: materials (sku, free, safety_stock). ``extra``: {"message": the materials and the
     substitute offer, in words}. Published; notify tells the order's owner.
+``order.breaker_tripped`` (ORDER_BREAKER_TRIPPED) / ``order.breaker_reset`` (ORDER_BREAKER_RESET)
+    A circuit breaker (stock, credit, carrier: ``orders.breakers``) tripped for the order and
+    paused it (the order's hold, unless it was already held by hand) / reset, by itself or by
+    hand, releasing the hold when no other breaker still holds it. changes: on_hold,
+    hold_reason, version (when the hold changed); data: trips (kind, subject, reason, detail).
+    Published.
 ``ticket.opened`` (TICKET_OPENED) / ``ticket.resolved`` (TICKET_RESOLVED)
     A ticket opened on the order / resolved (``ticket_open``, ``ticket_resolve``). data:
     ticket, kind, title, owner_role, due_at, source / resolution. ``extra``: {"ticket": Ticket}.
@@ -144,6 +150,9 @@ ORDER_DEADLINE_RECOMPUTED = "order.deadline_recomputed"
 ORDER_RESERVATION_EXPIRED = "order.reservation_expired"
 # a material the not-yet-started order needs fell below its safety stock (the notice job)
 ORDER_SAFETY_STOCK_LOW = "order.safety_stock_low"
+# a circuit breaker tripped (the order paused) / reset (orders.breakers)
+ORDER_BREAKER_TRIPPED = "order.breaker_tripped"
+ORDER_BREAKER_RESET = "order.breaker_reset"
 TICKET_OPENED = "ticket.opened"
 TICKET_RESOLVED = "ticket.resolved"
 ORDERS_EXPORTED = "export.orders"
@@ -158,7 +167,7 @@ ESCALATION = "escalation"
 PUBLISHED = (ORDER_CREATED, ORDER_TRANSITIONED, ORDER_FORCED, ORDER_BLOCKED, ORDER_HELD, ORDER_RESUMED,
              ORDER_UPDATED, ORDER_LINES_CHANGED, ORDER_RESTORED, ORDER_CANCELLED, ORDER_ESCALATED,
              TICKET_OPENED, TICKET_RESOLVED, ORDER_CHANGE_REQUESTED, ORDER_CHANGE_APPLIED, ORDER_CHANGE_REJECTED,
-             ORDER_RESERVATION_EXPIRED, ORDER_SAFETY_STOCK_LOW)
+             ORDER_RESERVATION_EXPIRED, ORDER_SAFETY_STOCK_LOW, ORDER_BREAKER_TRIPPED, ORDER_BREAKER_RESET)
 HISTORY = (*PUBLISHED, ORDER_ATTACHMENT_ADDED, ORDER_DEADLINE_RECOMPUTED, ORDER_CHANGE_DECIDED)
 MOVES = (ORDER_TRANSITIONED, ORDER_FORCED)            # a change that leaves one stage for another
 LEAVING = (*MOVES, ORDER_CANCELLED)                   # a change after which a stage is left
@@ -320,6 +329,18 @@ def safety_stock_low(*, order: Order, actor: Actor, at: datetime, event: AuditEv
     """``extra``: {"message": the materials below safety stock and the substitute offer}."""
     ch = _change(ORDER_SAFETY_STOCK_LOW, order=order, actor=actor, at=at, event=event,
                  extra={"message": message})
+    publish([ch])
+    return ch
+
+
+def order_breaker_tripped(*, order: Order, actor: Actor, at: datetime, event: AuditEvent) -> OrderChange:
+    ch = _change(ORDER_BREAKER_TRIPPED, order=order, actor=actor, at=at, event=event)
+    publish([ch])
+    return ch
+
+
+def order_breaker_reset(*, order: Order, actor: Actor, at: datetime, event: AuditEvent) -> OrderChange:
+    ch = _change(ORDER_BREAKER_RESET, order=order, actor=actor, at=at, event=event)
     publish([ch])
     return ch
 

@@ -391,3 +391,81 @@ class ChangeRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id}#{self.pk}"
+
+
+class Breaker(models.Model):
+    """A circuit breaker's configuration (issue 15.6): data, edited on the settings page and
+    ``PUT /api/breakers/config/{kind}``, written only by ``orders.breakers.config``. One row per
+    kind, seeded by the migration. ``stages``: the stage codes it watches (empty: every stage);
+    ``ticket_role``: who gets the ticket when it trips; ``alternatives`` (carrier breaker):
+    {disrupted carrier: the carrier proposed instead}."""
+
+    class Kind(models.TextChoices):
+        STOCK = "stock", _("库存熔断")
+        CREDIT = "credit", _("信用熔断")
+        CARRIER = "carrier", _("承运熔断")
+
+    kind = models.CharField(_("熔断器"), max_length=16, choices=Kind.choices, unique=True)
+    enabled = models.BooleanField(_("启用"), default=True)
+    stages = models.JSONField(_("监控的阶段"), default=list, blank=True)
+    ticket_role = models.CharField(_("工单处理角色"), max_length=32)
+    ticket_hours = models.DecimalField(_("工单时限（工作小时）"), max_digits=5, decimal_places=1,
+                                       default=Decimal("4"))
+    alternatives = models.JSONField(_("备选承运商"), default=dict, blank=True)
+    updated_at = models.DateTimeField(_("更新时间"), null=True, blank=True)
+    updated_by = models.CharField(_("更新人"), max_length=150, blank=True)
+
+    class Meta:
+        verbose_name = _("熔断器")
+        verbose_name_plural = _("熔断器")
+        ordering = ["kind"]
+
+    def __str__(self) -> str:
+        return self.kind
+
+
+class BreakerTrip(models.Model):
+    """A breaker tripped for one order about one subject (``product:<id>`` for stock,
+    ``customer:<id>`` for credit, ``shipment:<id>`` for carrier). Written set-based where the
+    condition is checked (a stock write's transaction records trips and resets without locking
+    orders); ``orders.breakers.trips.apply_pending`` then puts the order on hold (the one hold
+    of ``Order.on_hold``), opens the ticket and writes the history, and on reset releases the
+    hold only if a breaker put it there (``holds``) and no other active trip still holds it."""
+
+    kind = models.CharField(_("熔断器"), max_length=16, choices=Breaker.Kind.choices)
+    # no database constraint: the stock breaker inserts trips inside a stock write, and the
+    # deferred FK check at its commit would take a share lock on the order row — waiting on
+    # a move that holds the order and waits for that stock (orders are never deleted)
+    order = models.ForeignKey(Order, on_delete=models.DO_NOTHING, related_name="breaker_trips", db_index=False,
+                              db_constraint=False)
+    subject = models.CharField(_("对象"), max_length=64)
+    reason = models.CharField(_("原因"), max_length=500)
+    detail = models.JSONField(_("详情"), default=dict, encoder=DjangoJSONEncoder, blank=True)
+    tripped_at = models.DateTimeField(_("熔断时间"))
+    applied_at = models.DateTimeField(_("暂停时间"), null=True, blank=True)
+    holds = models.BooleanField(_("由熔断暂停"), default=False)
+    ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reset_at = models.DateTimeField(_("复位时间"), null=True, blank=True)
+    reset_by = models.CharField(_("复位人"), max_length=150, blank=True)
+    reset_reason = models.CharField(_("复位原因"), max_length=300, blank=True)
+    reset_applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("熔断记录")
+        verbose_name_plural = _("熔断记录")
+        ordering = ["-tripped_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "order", "subject"], condition=Q(reset_at__isnull=True),
+                                    name="breaker_trip_active"),
+        ]
+        indexes = [
+            models.Index(fields=["kind", "subject"], name="breaker_trip_subject",
+                         condition=Q(reset_at__isnull=True)),
+            models.Index(fields=["order"], name="breaker_trip_order", condition=Q(reset_at__isnull=True)),
+            models.Index(fields=["order"], name="breaker_trip_pending",
+                         condition=Q(applied_at__isnull=True) | Q(reset_at__isnull=False,
+                                                                   reset_applied_at__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.order_id}:{self.subject}"

@@ -5,6 +5,7 @@ guards are checked again (``services.expiry``). Safe to run late, twice or on se
 
 from orderhub.celery import periodic
 
+from .breakers.trips import apply_pending
 from .safety import safety_notices_send
 from .services.expiry import reservations_expire
 
@@ -18,3 +19,9 @@ def expire_reservations_job() -> None:
 def safety_notices_job() -> None:
     """Tell the owners of orders flagged since the last run (``safety``)."""
     safety_notices_send()
+
+
+@periodic(seconds=60, name="orders.breakers_apply")
+def breakers_apply_job() -> None:
+    """Apply trips and resets a crash left pending (normally applied right after their check)."""
+    apply_pending()

@@ -13,3 +13,4 @@ class ShippingConfig(AppConfig):
 
         # the delivery note / order confirmation attached to the notices, made at send time
         attachments.register(documents.ATTACHMENT, documents.make_attachment)
+        from . import tasks  # noqa: F401  (registers the carrier breaker's periodic check)

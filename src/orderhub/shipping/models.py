@@ -125,3 +125,27 @@ class DocumentTemplate(models.Model):
 
     def __str__(self) -> str:
         return self.kind
+
+
+class CarrierDisruption(models.Model):
+    """A carrier (or one of its routes: shipments whose ship-to address contains ``route``)
+    marked disrupted: its planned shipments' orders are paused by the carrier breaker and the
+    configured alternative carrier proposed (``shipping.breaker``). Cleared: the breaker resets."""
+
+    carrier = models.CharField(_("承运商"), max_length=100)
+    route = models.CharField(_("线路（收货地址包含）"), max_length=100, blank=True)
+    reason = models.CharField(_("原因"), max_length=300)
+    since = models.DateTimeField(_("开始时间"))
+    created_by = models.CharField(_("登记人"), max_length=150)
+    cleared_at = models.DateTimeField(_("解除时间"), null=True, blank=True)
+    cleared_by = models.CharField(_("解除人"), max_length=150, blank=True)
+
+    class Meta:
+        verbose_name = _("承运中断")
+        verbose_name_plural = _("承运中断")
+        ordering = ["-since", "-pk"]
+        indexes = [models.Index(fields=["carrier"], name="carrier_disruption_open",
+                                condition=Q(cleared_at__isnull=True))]
+
+    def __str__(self) -> str:
+        return f"{self.carrier} {self.route}".strip()

@@ -28,12 +28,13 @@ from orderhub.core.locking import lock_own_rows
 from orderhub.inventory.services import ShipItem, stock_ship
 from orderhub.notify.services import NotifyRequest, Recipient, notify, notify_many
 from orderhub.orders.locks import lock_order
-from orderhub.orders.models import Order, OrderLine
+from orderhub.orders.models import BreakerTrip, Order, OrderLine
 from orderhub.orders.selectors import check_visible
 from orderhub.orders.services.common import next_event
 from orderhub.orders.survey_links import survey_url
 
 from . import documents, events
+from .breaker import check_carriers, ship_refusal, subject
 from .models import DocumentTemplate, Letterhead, Shipment, ShipmentLine
 
 Q4 = Decimal("0.0001")
@@ -207,6 +208,8 @@ def shipment_ship(*, shipment: str, actor: Actor, carrier: str | None = None,
         sh = Shipment.objects.select_for_update().get(number=shipment)
         if sh.status == Shipment.Status.SHIPPED:
             raise Conflict("already_shipped", _("发货单 %(n)s 已发货。") % {"n": sh.number})
+        if (refusal := ship_refusal(sh, carrier)) is not None:
+            raise refusal
         rows = list(sh.lines.select_related("order_line__product"))
         now = clock.now()
         drawn = stock_ship(order_id=locked.pk, actor=actor, note=sh.number, items=[
@@ -223,6 +226,8 @@ def shipment_ship(*, shipment: str, actor: Actor, carrier: str | None = None,
             "shipment": sh.number, "carrier": sh.carrier, "waybill": sh.waybill,
             "moves": [{"sku": skus[d.product_id], "warehouse": d.warehouse_id, "qty": num(d.qty),
                        "from_reservation": d.from_reservation} for d in drawn]})
+        if BreakerTrip.objects.filter(order_id=locked.pk, subject=subject(sh.pk), reset_at__isnull=True).exists():
+            check_carriers(actor=actor)  # it left with another carrier: the breaker resets
         return sh
 
 

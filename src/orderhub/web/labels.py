@@ -48,6 +48,8 @@ EVENT_LABELS = {
     events.ORDER_DEADLINE_RECOMPUTED: gettext_lazy("Deadline recomputed (calendar changed)"),
     events.ORDER_RESERVATION_EXPIRED: gettext_lazy("库存保留到期释放"),
     events.ORDER_SAFETY_STOCK_LOW: gettext_lazy("所需物料低于安全库存"),
+    events.ORDER_BREAKER_TRIPPED: gettext_lazy("熔断暂停"),
+    events.ORDER_BREAKER_RESET: gettext_lazy("熔断复位"),
     purchasing_events.REQUEST_RAISED: gettext_lazy("提交采购申请"),
     purchasing_events.REQUEST_APPROVED: gettext_lazy("批准采购申请"),
     purchasing_events.REQUEST_REJECTED: gettext_lazy("驳回采购申请"),

@@ -32,6 +32,6 @@ def unpaid_changed(customer_id: int, actor: Actor) -> Decimal:
     lock_customer(customer_id)   # then the sum sees every committed change before ours
     unpaid = open_balance(customer_id)
     customer_unpaid_set(customer_id=customer_id, amount=unpaid, actor=actor, reason=_REASON)
-    # breaker hook: the merger calls the credit circuit breaker here, in the same transaction:
-    # orders.breakers.credit.recheck_customer(customer_id, actor=actor)
+    # the credit breaker (orders.breakers.credit) hears of the change through the catalog's
+    # credit listeners, in this transaction: a customer now over its limit has its orders paused
     return unpaid

@@ -23,6 +23,7 @@ from orderhub.core.errors import DomainError, NotFound, PermissionDenied
 from orderhub.core.models import AuditEvent
 from orderhub.orders import services
 from orderhub.orders.boards import label_stages
+from orderhub.orders.breakers.selectors import order_trips
 from orderhub.orders.editing import edit_refusal, pending_change_request
 from orderhub.orders.inputs import LineInput, OrderInput
 from orderhub.orders.models import (
@@ -152,6 +153,7 @@ def _detail_context(request, order: Order) -> dict:
     return {
         "shortages": order_shortages(order, [*lines]) if sees_purchasing else [],
         "safety_alerts": safety_alerts(order, [*lines]) if is_open else [],
+        "breaker_trips": [t for t in order_trips(order.pk) if t.reset_at is None],
         "may_request_purchase": sees_purchasing and permissions.allowed(actor, "purchasing.request"),
         "order": order, "lines": lines, "stages": stages, "events": events, "snapshots": snapshots,
         "attachments": attachments, "current": current.spec, "next_stages": next_stages,
