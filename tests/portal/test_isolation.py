@@ -7,6 +7,7 @@ recorded, and nothing but the contact's own orders is ever 200."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from urllib.parse import quote
 
 import pytest
@@ -58,7 +59,8 @@ def _b_values(world) -> dict[str, list[str]]:
     codes = ["C002", "C001"]
     return {"number": b_orders + guesses, "pk": ids, "contact_id": ids, "token": tokens, "code": codes,
             "customer": codes, "sku": ["HSG-100"], "username": ["sales"], "event": ["order.created"],
-            "channel": ["all"], "kind": ["svg"], "message_id": ids, "job_id": ids, "draft_id": ids, "rule_id": ids}
+            "channel": ["all"], "kind": ["svg", "delivery-note", "packing-list"], "message_id": ids,
+            "shipment": [world["b_shipment"], world["b_shipment"].lower(), "1"], "job_id": ids, "draft_id": ids, "rule_id": ids}
 
 
 def _fill(path: str, values: dict[str, list[str]]) -> list[str]:
@@ -89,10 +91,16 @@ def world(two_customers, mail_endpoint, tmp_path, settings, django_capture_on_co
 
     cb = two_customers["contacts"]["B"]
     message_post(order=b0.number, body="B的秘密留言", contact=cb, actor=contact_actor(cb))  # B's thread
+    from orderhub.shipping.services import ShipmentInput, shipment_create, shipment_ship
+
+    warehouse = Actor.system("test")
+    b_ship = shipment_create(order=b0.number, actor=warehouse, data=ShipmentInput(
+        quantities={1: Decimal("3")}, carrier="顺丰速运", waybill="SF-B-SECRET"))   # B's shipment, left
+    shipment_ship(shipment=b_ship.number, actor=warehouse)
     customer = Client()
     sign_in(customer, "buyer@a.example", mail_endpoint, django_capture_on_commit_callbacks)
     session = customer.cookies["oh_portal"].value
-    return {**two_customers, "client": customer, "b_attachment": att.pk,
+    return {**two_customers, "client": customer, "b_attachment": att.pk, "b_shipment": b_ship.number,
             "b_forged_track": signing.dumps({"o": b0.pk, "e": 9999999999}, salt=SALT),
             "b_other_salt": signing.dumps({"o": b0.pk, "e": 9999999999}, salt="orderhub.intake.quick"),
             "b_session_as_track": session,
@@ -103,7 +111,8 @@ def world(two_customers, mail_endpoint, tmp_path, settings, django_capture_on_co
 def _markers(world) -> list[str]:
     b = world["orders"]["B"]
     return [o.number for o in b] + [o.external_ref for o in b] + ["宁波海顺五金", "李经理", "boss@b.example",
-                                                                 "secret-of-B", "内部备注B", "B的秘密留言"]
+                                                                 "secret-of-B", "内部备注B", "B的秘密留言",
+                                                                 world["b_shipment"], "SF-B-SECRET"]
 
 
 def test_customer_a_sees_nothing_of_customer_b(world):

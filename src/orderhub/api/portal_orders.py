@@ -8,18 +8,23 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 
+from orderhub.core.downloads import download_response
 from orderhub.core.errors import Problem, ValidationFailed
 from orderhub.core.http.schemas import ERRORS, BizDate, Line, Text
 from orderhub.intake.models import InboundMessage, InboundOrder
 from orderhub.intake.services import portal_order_submit
 from orderhub.portal import ordering
+from orderhub.portal import selectors as portal_selectors
 from orderhub.portal.api import CUSTOMER, _ctx, _me
+from orderhub.shipping import documents
+from orderhub.shipping import selectors as shipping_selectors
 
 router = Router(tags=["portal"])
 
@@ -63,6 +68,25 @@ class PortalChangeOut(Schema):
     id: int
     status: str
     requested_at: datetime
+
+
+class PortalShipmentLineOut(Schema):
+    line_no: int
+    product: str
+    unit: str
+    qty: str
+
+
+class PortalShipmentOut(Schema):
+    number: str
+    status: str = Field(description="planned (待发货) or shipped (已发货)")
+    status_label: str
+    carrier: str
+    waybill: str
+    packages: int | None
+    shipped_at: datetime | None
+    delivered_at: datetime | None = Field(description="proof of delivery or acceptance recorded")
+    lines: list[PortalShipmentLineOut]
 
 
 def _files(files: list[PortalFileIn]) -> list[tuple[str, bytes, str]]:
@@ -117,3 +141,32 @@ def ask_change(request: HttpRequest, number: str, payload: PortalChangeIn) -> St
                                           required_date=payload.required_date, quantities=payload.quantities,
                                           context=_ctx(request))
     return Status(201, {"id": r.pk, "status": r.status, "requested_at": r.requested_at})
+
+
+@router.get("/me/orders/{number}/shipments", auth=CUSTOMER, response={200: list[PortalShipmentOut], **ERRORS})
+def my_shipments(request: HttpRequest, number: str) -> list[dict[str, Any]]:
+    """The shipments of one of your orders: state, carrier and waybill, when it left and was
+    delivered, quantities per line (another customer's order: 404)."""
+    order = portal_selectors.my_order(_me(request), number)
+    return [{**sh, "lines": [{**ln, "qty": str(ln["qty"])} for ln in sh["lines"]]}
+            for sh in shipping_selectors.customer_shipments(order)]
+
+
+@router.get("/me/orders/{number}/confirmation", auth=CUSTOMER, response={200: None, **ERRORS})
+def my_confirmation(request: HttpRequest, number: str) -> HttpResponseBase:
+    """The order confirmation of one of your orders, as a PDF download."""
+    order = portal_selectors.my_order(_me(request), number)
+    return download_response(documents.order_pdf(order, "confirmation"),
+                             filename=documents.filename("confirmation", order.number), fallback="document.pdf",
+                             content_type="application/pdf")
+
+
+@router.get("/me/orders/{number}/shipments/{shipment}/{kind}", auth=CUSTOMER, response={200: None, **ERRORS})
+def my_shipment_document(request: HttpRequest, number: str, shipment: str,
+                         kind: Literal["delivery-note", "packing-list"]) -> HttpResponseBase:
+    """The delivery note or packing list of a shipment of one of your orders that has left, as
+    a PDF download (a shipment not yet shipped, or another customer's: 404)."""
+    order = portal_selectors.my_order(_me(request), number)
+    sh = shipping_selectors.customer_shipment(order, shipment)
+    return download_response(documents.shipment_pdf(sh, kind), filename=documents.filename(kind, sh.number),
+                             fallback="document.pdf", content_type="application/pdf")

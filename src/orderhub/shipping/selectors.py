@@ -91,3 +91,31 @@ def order_shipments(number: str, *, actor: Actor) -> tuple[Order, list[Shipment]
     order = get_order(number, actor=actor)
     return order, list(Shipment.objects.filter(order=order).select_related("order")
                        .prefetch_related("lines__order_line__product").order_by("seq"))
+
+
+def customer_shipments(order: Order) -> list[dict[str, Any]]:
+    """What the customer sees of ``order``'s shipments (the portal): number, state, carrier and
+    waybill, packages, when it left and was delivered, quantities per line; never who handled
+    it or internal remarks. Two queries."""
+    rows = list(Shipment.objects.filter(order_id=order.pk).order_by("seq"))
+    lines: dict[int, list[dict[str, Any]]] = {}
+    for sid, line_no, name, unit, qty in (ShipmentLine.objects.filter(shipment__order_id=order.pk)
+                                          .order_by("order_line__line_no")
+                                          .values_list("shipment_id", "order_line__line_no",
+                                                       "order_line__product__name", "order_line__unit", "qty")):
+        lines.setdefault(sid, []).append({"line_no": line_no, "product": name, "unit": unit,
+                                          "qty": qty.normalize()})
+    return [{"number": sh.number, "status": sh.status, "status_label": sh.get_status_display(),
+             "shipped": sh.status == Shipment.Status.SHIPPED, "carrier": sh.carrier, "waybill": sh.waybill,
+             "packages": sh.packages, "shipped_at": sh.shipped_at, "delivered_at": sh.pod_at or sh.accepted_at,
+             "lines": lines.get(sh.pk, [])} for sh in rows]
+
+
+def customer_shipment(order: Order, number: str) -> Shipment:
+    """Shipment ``number`` of ``order`` once it has left (its documents are the customer's);
+    NotFound otherwise, as for one that does not exist."""
+    sh = (Shipment.objects.filter(order_id=order.pk, number=number, status=Shipment.Status.SHIPPED)
+          .select_related("order").first())
+    if sh is None:
+        raise NotFound("not_found", _("No such shipment."))
+    return sh

@@ -20,6 +20,7 @@ from orderhub.core.actors import RequestContext
 from orderhub.core.errors import DomainError, NotFound
 from orderhub.portal import messages, selectors, services, sessions, survey
 from orderhub.portal.models import Visit
+from orderhub.shipping.selectors import customer_shipments
 
 LOGIN = "web:portal_login"
 
@@ -145,7 +146,8 @@ def portal_order(request, number: str):
                           actor=services.contact_actor(contact, _ctx(request)))
     return render(request, "web/portal/order.html", {"contact": contact, "o": selectors.order_view(order),
                                                      "thread": messages.thread(order, for_customer=True),
-                                                     "survey": survey.survey_state(order)})
+                                                     "survey": survey.survey_state(order),
+                                                     "shipments": customer_shipments(order)})
 
 
 @customer_required
@@ -162,7 +164,7 @@ def portal_message(request, number: str):
         order = selectors.my_order(contact, number)
         return render(request, "web/portal/order.html", {
             "contact": contact, "o": selectors.order_view(order), "thread": messages.thread(order, for_customer=True),
-            "survey": survey.survey_state(order), "message_error": e.message, "body": request.POST.get("body", "")[:messages.MAX_LENGTH]}, status=400)
+            "survey": survey.survey_state(order), "shipments": customer_shipments(order), "message_error": e.message, "body": request.POST.get("body", "")[:messages.MAX_LENGTH]}, status=400)
     return redirect(reverse("web:portal_order", args=[number]) + "#messages")
 
 
