@@ -6,7 +6,7 @@ that are at risk, each with its reasons:
   full until then), or it has no place on the schedule although it has routings;
 - **stage**: the order's current stage is past its deadline.
 
-:func:`risk_scan` (the periodic job ``planning.delivery_risk``) tells each order's owner once
+:func:`risk_scan` (the periodic job ``planning.risk_scan``) tells each order's owner once
 per order and kind of risk (``RiskNotice`` rows, unique; the outbox dedupe key too).
 
 :func:`risk_backtest` measures the warning against what happened: for every order whose promised

@@ -1,6 +1,6 @@
 """Periodic jobs of planning (Celery beat in production, the embedded runner in the demo):
 ``planning.replan`` reads stock and open POs again and rebuilds the schedule (owners of orders
-that slip are told once per new date); ``planning.delivery_risk`` tells owners of orders at risk
+that slip are told once per new date); ``planning.risk_scan`` tells owners of orders at risk
 within 48 hours (once per order and kind of risk). Both are safe to run late or twice."""
 
 from orderhub.celery import periodic
@@ -15,6 +15,6 @@ def replan_job() -> None:
     schedule_rebuild(actor=Actor.system("planning.replan"), refresh_materials=True)
 
 
-@periodic(seconds=3600, name="planning.delivery_risk")
+@periodic(seconds=3600, name="planning.risk_scan")
 def delivery_risk_job() -> None:
     risk_scan()
