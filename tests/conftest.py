@@ -100,6 +100,7 @@ def company(db):
     from orderhub.catalog.models import BomItem, Customer, Product, Substitute
     from orderhub.floor.services import problem_types_seed
     from orderhub.inventory.models import StockLevel, Warehouse
+    from orderhub.orders.breakers.configure import breakers_seed
     from orderhub.workflow.services import workflow_install_templates
 
     groups = roles_sync()
@@ -111,6 +112,7 @@ def company(db):
         users[role] = u
     workflow_install_templates(actor=Actor.system("setup"))
     problem_types_seed()   # the migration's rows are gone after a transactional test's flush
+    breakers_seed()        # the same for the circuit breakers' configuration
     wh1 = Warehouse.objects.create(code="WH1", name="一号仓", priority=1)
     wh2 = Warehouse.objects.create(code="WH2", name="二号仓", priority=2)
     cust = Customer.objects.create(code="C001", name="苏州博锐精工", tier="A",

@@ -1,5 +1,5 @@
 """Reading the breakers' configuration: one :class:`~orderhub.orders.models.Breaker` row per
-kind (seeded by migration ``orders 0019``); written by ``configure.breaker_config_save``."""
+kind (seeded by migration ``orders 0020``); written by ``configure.breaker_config_save``."""
 
 from __future__ import annotations
 

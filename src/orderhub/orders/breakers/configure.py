@@ -90,3 +90,14 @@ def breaker_config_save(*, kind: str, data: dict[str, Any], actor: Actor) -> Bre
         if not row.enabled:
             reset_kind(kind, actor=actor, reason=_("熔断器已停用"))
         return row
+
+
+#: The rows migration ``orders 0020`` seeds: kind → the role its tickets go to (purchasing hears
+#: of a shortage, finance of credit, logistics of a carrier)
+DEFAULT_TICKET_ROLES = {"stock": "purchaser", "credit": "finance", "carrier": "logistics"}
+
+
+def breakers_seed() -> None:
+    """The default breaker rows, for a database emptied after its migrations (a test's flush)."""
+    for kind, role in DEFAULT_TICKET_ROLES.items():
+        Breaker.objects.get_or_create(kind=kind, defaults={"ticket_role": role})
