@@ -181,6 +181,8 @@ def test_workers_forked_under_a_running_event_loop_use_connections_of_their_own(
     one socket at once (psycopg: "the last operation didn't produce records (command status:
     BEGIN)"), failed, and the parent imported every chunk itself."""
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    before = asyncio._get_running_loop()   # browser tests earlier in this process leave theirs set
+    asyncio._set_running_loop(None)
     connection.ensure_connection()  # the thread's connection, as the tests before left it
     inherited = connection.connection
     loop = asyncio.new_event_loop()
@@ -194,6 +196,7 @@ def test_workers_forked_under_a_running_event_loop_use_connections_of_their_own(
         asyncio._set_running_loop(None)
         loop.close()
     assert connection.connection is inherited and not inherited.closed  # the parent's, untouched
+    asyncio._set_running_loop(before)
     connection.ensure_connection()
     assert two.status == "done" and two.orders_created == 1294
     assert _forked_workers_did_every_chunk(two)
