@@ -116,6 +116,7 @@ def test_planner_pages_run_under_the_policy(workspace, live_server, browser):
         watch.check(page, "order list")
         page.goto(f"{base}/orders/{order.number}/")
         pic = page.locator(f'img[src$="/files/{order.attachments.get(name="drawing.png").pk}"]')
+        pic.scroll_into_view_if_needed()  # lazy: it loads (and has a size) once scrolled to
         expect(pic).to_be_visible()
         assert page.evaluate("(img) => img.naturalWidth", pic.element_handle()) > 0  # a download, drawn by <img>
         watch.check(page, "order detail")

@@ -314,7 +314,10 @@ def test_page_query_counts_do_not_grow_with_orders(company):
     # render, its cards' rows (a poll reads rows only for cards not rendered before)
     assert after[0] == before[0] + 2
     assert after[1:] == before[1:]
-    assert max(after) <= 28  # the order page: one query per card (lines, stages, history, shipments, portal, change requests, messages …)
+    # the order page: one query per card (lines, stages, history, shipments, portal, change
+    # requests, messages …); 37 since the breakers panel (1) and the customer-experience card
+    # (COEI computed live from the order's shipments, notices, stays and messages: 8) joined it
+    assert max(after) <= 37
 
 
 def test_english_switch(company):
