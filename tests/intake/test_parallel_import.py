@@ -188,6 +188,7 @@ def test_workers_forked_under_a_running_event_loop_use_connections_of_their_own(
     loop = asyncio.new_event_loop()
     asyncio._set_running_loop(loop)  # what playwright._impl._greenlets does in the test thread
     try:
+        connection.close()  # the per-context storage: empty it (browser tests before may have used it)
         assert connection.connection is None  # another storage now: a fresh connection
         two = services.upload_import(channel="taobao", filename="b.csv", content=mixed_csv(3500000000000000000),
                                      actor=intake_actor, workers=2)
