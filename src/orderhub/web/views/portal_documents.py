@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.http import Http404
 
 from orderhub.core.downloads import download_response
-from orderhub.core.errors import DomainError, NotFound
+from orderhub.core.errors import DomainError
 from orderhub.portal import selectors as portal_selectors
 from orderhub.shipping import documents
 from orderhub.shipping import selectors as shipping_selectors
@@ -28,9 +28,7 @@ def portal_order_document(request, number: str):
     try:
         order = portal_selectors.my_order(request.portal_contact, number)
         return _pdf(documents.order_pdf(order, "confirmation"), "confirmation", order.number)
-    except NotFound as e:
-        raise Http404(e.message) from e
-    except DomainError as e:   # a broken template: say so rather than fail
+    except DomainError as e:   # not theirs, or a document that cannot be made (a broken template)
         raise Http404(e.message) from e
 
 
@@ -43,5 +41,5 @@ def portal_shipment_document(request, number: str, shipment: str, kind: str):
         order = portal_selectors.my_order(request.portal_contact, number)
         sh = shipping_selectors.customer_shipment(order, shipment)
         return _pdf(documents.shipment_pdf(sh, kind), kind, sh.number)
-    except DomainError as e:
+    except DomainError as e:   # not theirs, not shipped yet, or a document that cannot be made
         raise Http404(e.message) from e
