@@ -51,7 +51,9 @@ def load(orders: int) -> None:
             oi = factory.order_input()
             extra = [ln for ln in oi.lines if ln.sku != SKU][:2]
             items.append(replace(oi, lines=[LineInput(sku=SKU, qty=Decimal(factory.rng.randint(1, 1000))), *extra]))
-        order_create_batch(items=items, actor=acts["sales"])
+        bad = [r.error for r in order_create_batch(items=items, actor=acts["sales"]) if r.error]
+        if bad:
+            raise SystemExit(f"load failed: {bad[0]}")
 
 
 def set_free(product_id: int) -> int:

@@ -149,7 +149,7 @@ def seed(rng_seed: int = 42) -> dict:
 
     from orderhub.catalog.models import BomItem, Customer, Product
     from orderhub.core.actors import Actor
-    from orderhub.core.services import roles_sync
+    from orderhub.core.services import role_setting_save, roles_sync
     from orderhub.inventory.models import StockLevel, Warehouse
     from orderhub.workflow.services import workflow_install_templates
 
@@ -169,6 +169,10 @@ def seed(rng_seed: int = 42) -> dict:
                  for u in users if u.username.startswith("bench_rep")]
         Membership.objects.bulk_create(rows)
         workflow_install_templates(actor=Actor.system("bench"))
+        # The bench company's sales role sees (and so may order for) every customer, as an order
+        # desk does: the loaders create orders for all 200 customers as ``bench_sales``. With the
+        # default (own customers only) every order for another rep's customer is refused (403).
+        role_setting_save(role="sales", actor=Actor.system("bench"), order_scope="all")
 
         wh = Warehouse.objects.bulk_create([Warehouse(code="WH1", name="一号仓", priority=1),
                                             Warehouse(code="WH2", name="二号仓", priority=2)])
