@@ -258,13 +258,20 @@ ORDERHUB_RULES_RELOAD_SECONDS = float(os.environ.get("ORDERHUB_RULES_RELOAD_SECO
 # Caches: rate limits (orderhub.core.ratelimit) and the board's shared render must be shared by
 # every web process of an installation, so Redis whenever there is more than one process
 # (production, ORDERHUB_JOBS=celery); the embedded demo keeps them in its one process.
+# A board's index (counts and card keys) is computed at most this often per (board, filters,
+# scope), whatever the rate of changes; a change reaches an open board within about this long
+# plus the poll interval (web.views.board).
+ORDERHUB_BOARD_INDEX_SECONDS = float(os.environ.get("ORDERHUB_BOARD_INDEX_SECONDS", "0.5"))
 ORDERHUB_CACHE_URL = os.environ.get("ORDERHUB_CACHE_URL", "")
 if ORDERHUB_CACHE_URL or ORDERHUB_JOBS == "celery" or ORDERHUB_PRODUCTION:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                           "LOCATION": ORDERHUB_CACHE_URL or REDIS_URL, "KEY_PREFIX": "orderhub"}}
 else:
+    # The board caches each card and column it renders (web.views.board): a few hundred entries
+    # per open board, past Django's default of 300, where the cache would evict at random and
+    # re-render on every poll.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                          "LOCATION": "orderhub"}}
+                          "LOCATION": "orderhub", "OPTIONS": {"MAX_ENTRIES": 20000}}}
 
 # Per client address ("count/seconds"; "0" turns one off). See orderhub.core.ratelimit.
 ORDERHUB_RATE_LIMITS = {

@@ -2,6 +2,7 @@
 ``orders.boards.board_index``, and a poll that sends only the columns that changed."""
 
 import re
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,7 +16,7 @@ from orderhub.orders.boards import board_index
 from orderhub.orders.inputs import LineInput
 from orderhub.orders.selectors import OrderFilter
 from orderhub.orders.services import order_create, order_hold, order_transition
-from tests.conftest import order_input
+from tests.conftest import SH, order_input
 
 pytestmark = pytest.mark.django_db
 
@@ -99,7 +100,8 @@ def _poll(c, stamp, fps):
     return c.get("/board/T1/columns", {"stamp": stamp, **{f"fp-{k}": v for k, v in fps.items()}})
 
 
-def test_a_poll_sends_only_the_changed_columns_and_renders_only_the_changed_card(company):
+def test_a_poll_sends_only_the_changed_columns_and_renders_only_the_changed_card(company, settings):
+    settings.ORDERHUB_BOARD_INDEX_SECONDS = 0  # every change is read at once (the interval: below)
     many = [_order(company) for _ in range(12)]
     for o in many[:6]:
         _move(company, o)
@@ -144,3 +146,25 @@ def test_a_viewer_without_fingerprints_gets_every_column(company):
     assert len(re.findall(r'hx-swap-oob="true"', body)) == 1 + len(_index(company))
     cache.clear()
     assert c.get("/board/T1/").status_code == 200
+
+
+def test_a_busy_board_reads_its_index_at_most_once_per_interval(company, settings):
+    """During a peak the stamp changes many times a second; the index is read again only once
+    the interval has passed. Until then a poll gets the newest index with its own stamp (204
+    for a viewer who holds it), and the change arrives with the first poll after the interval."""
+    settings.ORDERHUB_BOARD_INDEX_SECONDS = 1
+    t0 = datetime(2026, 11, 23, 9, 0, 10, tzinfo=SH)
+    with clock.frozen(t0):
+        a, b = _order(company), _order(company)
+        c = _login()
+        stamp, fps = _state(c.get("/board/T1/").content.decode())
+        _move(company, a)
+    with clock.frozen(t0 + timedelta(seconds=0.5)), CaptureQueriesContext(connection) as q:
+        assert _poll(c, stamp, fps).status_code == 204
+        other = _login("admin").get("/board/T1/columns").content.decode()
+    assert not any("safety" in x["sql"].lower() for x in q.captured_queries)  # no board query
+    assert _state(other)[0] == stamp                 # another viewer: the newest index, its stamp
+    with clock.frozen(t0 + timedelta(seconds=1.5)):
+        body = _poll(c, stamp, fps).content.decode()
+    scheduled = body.split('id="board-col-scheduled"')[1].split("</section>")[0]
+    assert a.number in scheduled and b.number not in scheduled and _state(body)[0] != stamp

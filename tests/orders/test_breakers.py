@@ -16,6 +16,8 @@ from orderhub.orders.breakers.credit import recheck_customer
 from orderhub.orders.breakers.trips import apply_pending, breaker_reset
 from orderhub.orders.inputs import LineInput
 from orderhub.orders.models import BreakerTrip, Order, Ticket
+from orderhub.orders.services.lines import LineChange
+from orderhub.orders.tasks import breakers_apply_job
 from tests.conftest import order_input
 
 pytestmark = pytest.mark.django_db
@@ -172,6 +174,26 @@ def test_credit_below_zero_pauses_the_customers_open_orders_and_resets_when_paid
     assert _active("credit") == set()
     assert not Order.objects.filter(pk__in=[first.pk, second.pk], on_hold=True).exists()
     assert _actions(o)[-3:] == [events.TICKET_OPENED, events.TICKET_RESOLVED, events.ORDER_BREAKER_RESET]
+
+
+def test_an_orders_own_amount_trips_the_credit_breaker_and_a_cancelled_order_resets_it(
+        company, monday_morning, django_capture_on_commit_callbacks):
+    """Not only the customer's figures move the available credit: an edit that raises an open
+    order's total trips the breaker once the edit commits, and the credit an order frees when it
+    is cancelled resets it at the periodic job's next run."""
+    a = company["actors"]
+    first, second = _order(company, "HSG-100", "50"), _order(company, "M8X30", "100")   # 6,000 + 10
+    customer_save(code="C001", data={"unpaid_amount": D("90000")}, actor=a["admin"])        # 3,990 left
+    with django_capture_on_commit_callbacks(execute=True):
+        services.order_lines_change(order=first.number, actor=a["sales"],
+                                    changes=[LineChange(op="update", line_no=1, qty=D("90"))])  # +4,800
+    assert _active("credit") == {first.number, second.number}
+    assert "可用信用 -810.00" in Order.objects.get(pk=second.pk).hold_reason
+    services.order_cancel(order=first.number, actor=a["admin"], reason="客户取消")
+    assert _active("credit") == {first.number, second.number}      # nothing rechecks at once
+    breakers_apply_job()
+    assert _active("credit") == set()
+    assert not Order.objects.get(pk=second.pk).on_hold
 
 
 def test_recheck_customer_is_idempotent_and_leaves_customers_without_a_limit_alone(company, monday_morning):

@@ -255,7 +255,8 @@ def test_excel_export_is_stamped_and_audited(company):
     assert ev.actor_label == "planner" and ev.data["rows"] == 1 and ev.data["filters"] == {"urgency": "red"}
 
 
-def test_board_columns_cards_and_the_change_stamp(company):
+def test_board_columns_cards_and_the_change_stamp(company, settings):
+    settings.ORDERHUB_BOARD_INDEX_SECONDS = 0  # each change read at once (the interval: test_board_delta)
     a = make_order(company, urgency="red", tags=["避周一"])
     b = to_scheduled(company, make_order(company))
     c = login("planner")

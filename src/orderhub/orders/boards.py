@@ -199,10 +199,16 @@ def board_index(workflow_code: str, f: OrderFilter, *, actor: Actor,
     return list(columns.values())
 
 
+# What a card shows (web/_board_card.html and four_colour): the rest of a row (the raw intake,
+# remarks, addresses) is not read, nor decoded.
+CARD_FIELDS = ("number", "urgency", "status", "stage", "stage_due_at", "on_hold", "hold_reason",
+               "blocked_reasons", "tags", "version", "workflow_id", "customer__name")
+
+
 def board_cards(pks: Iterable[int], *, actor: Actor) -> dict[int, Order]:
-    """The rows of the given cards (one query), as ``board`` gives them, by pk."""
-    qs = safety_flagged(order_queryset(OrderFilter(), actor=actor).filter(pk__in=list(pks)))
-    return {o.pk: o for o in qs}
+    """The rows of the given cards (one query), with what a card shows, by pk."""
+    qs = visible(Order.objects.filter(pk__in=list(pks)).select_related("customer").only(*CARD_FIELDS), actor)
+    return {o.pk: o for o in safety_flagged(qs)}
 
 
 def four_colour(order: Order, column: Column, now: datetime) -> str:

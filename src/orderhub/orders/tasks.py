@@ -5,7 +5,8 @@ guards are checked again (``services.expiry``). Safe to run late, twice or on se
 
 from orderhub.celery import periodic
 
-from .breakers.trips import apply_pending
+from .breakers.credit import recheck_tripped
+from .breakers.trips import apply_pending, system_actor
 from .safety import safety_notices_send
 from .services.expiry import reservations_expire
 
@@ -23,5 +24,8 @@ def safety_notices_job() -> None:
 
 @periodic(seconds=60, name="orders.breakers_apply")
 def breakers_apply_job() -> None:
-    """Apply trips and resets a crash left pending (normally applied right after their check)."""
+    """Apply trips and resets a crash left pending (normally applied right after their check),
+    and reset credit trips whose customer has credit again since an order was cancelled or
+    completed (``breakers.credit``)."""
     apply_pending()
+    recheck_tripped(actor=system_actor())

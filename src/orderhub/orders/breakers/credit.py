@@ -9,7 +9,13 @@ breaker resets and the orders it paused resume.
 figures change: ``catalog.services.customer_save`` tells the listeners registered at start-up
 (``OrdersConfig.ready``) when ``credit_limit`` or ``unpaid_amount`` changed, so the settings
 page, the customer import and anything else saving a customer reach it; invoices and payments
-should call it after changing ``unpaid_amount`` (inside their transaction)."""
+should call it after changing ``unpaid_amount`` (inside their transaction). An order's own
+amount is the other input: a line edit, an approved change or a restore that changes an open
+order's total calls :func:`recheck_after_commit` (the trips recorded in its transaction, the
+orders paused once it commits: the edited order is locked by it). The amount also falls when an
+order is cancelled or completed; the periodic job ``orders.breakers_apply`` rechecks every
+customer with an active credit trip (:func:`recheck_tripped`), so those trips reset within a
+minute."""
 
 from __future__ import annotations
 
@@ -25,7 +31,7 @@ from orderhub.core.actors import Actor
 from ..facts import open_order_amount
 from ..models import Breaker, BreakerTrip, Order
 from .config import breaker_config
-from .trips import Trip, apply_pending, record_resets, record_trips
+from .trips import Trip, apply_after_commit, apply_pending, record_resets, record_trips
 
 KIND = Breaker.Kind.CREDIT
 
@@ -46,6 +52,29 @@ def recheck_customer(customer_id: int, *, actor: Actor) -> list[int]:
     own): pauses their watched open orders when the available credit is below zero, resumes
     the orders it paused when it is not. Returns the ids of the orders paused or resumed.
     Safe to call any number of times (a trip already active is kept)."""
+    with transaction.atomic():
+        return apply_pending(_record(customer_id, actor=actor), actor=actor)
+
+
+def recheck_after_commit(customer_id: int, *, actor: Actor) -> None:
+    """The same check with the trips and resets recorded in the caller's transaction and
+    applied to the orders once it commits (for a caller that holds one of them locked)."""
+    apply_after_commit(_record(customer_id, actor=actor))
+
+
+def recheck_tripped(*, actor: Actor) -> list[int]:
+    """Recheck every customer with an active credit trip (the periodic job: an order cancelled
+    or completed frees credit without a customer change). Returns the orders paused or resumed."""
+    subjects = (BreakerTrip.objects.filter(kind=KIND, reset_at__isnull=True).order_by()
+                .values_list("subject", flat=True).distinct())
+    out: list[int] = []
+    for subject in subjects:
+        out += recheck_customer(int(subject.removeprefix("customer:")), actor=actor)
+    return out
+
+
+def _record(customer_id: int, *, actor: Actor) -> set[int]:
+    """Record the trips and resets of one customer's orders; the orders touched."""
     with transaction.atomic():
         customer = Customer.objects.get(pk=customer_id)
         cfg = breaker_config(KIND)
@@ -72,7 +101,7 @@ def recheck_customer(customer_id: int, *, actor: Actor) -> list[int]:
             gone = list(active.values())
         touched |= record_resets(gone, now=now, by=actor.label,
                                  reason=_("客户信用已恢复") if cfg.enabled else _("熔断器已停用"))
-        return apply_pending(touched, actor=actor)
+        return touched
 
 
 def on_customer_credit_changed(customer_id: int, actor: Actor) -> None:

@@ -5,11 +5,15 @@ fingerprint of what it shows (hidden inputs the columns carry). The protocol (do
 
 - unchanged stamp: ``204``, no render, no board query;
 - changed stamp: the board's index (``orders.boards.board_index``: counts and card keys, no
-  rows, no render) is computed once per (workflow, filters, scope, stamp) and shared by all
-  viewers through the cache; the response carries the new stamp and, as htmx out-of-band
-  swaps, only the columns whose fingerprint differs from the viewer's. A column is rendered
-  once per fingerprint (shared), from cards rendered once per card key (shared), so one
-  changed card among hundreds costs one card render and its column's assembly.
+  rows, no render) is shared by all viewers of the same (workflow, filters, scope) through the
+  cache and computed **at most once per ``ORDERHUB_BOARD_INDEX_SECONDS``** (0.5 s): during a
+  peak the stamp changes many times a second, and an index per stamp would be computed by
+  nearly every poll. A poll within the interval, or while another viewer computes the next
+  one, gets the newest index with *its* stamp, so the viewer's next poll asks again and sees
+  the change at most an interval later. The response carries that stamp and, as htmx
+  out-of-band swaps, only the columns whose fingerprint differs from the viewer's. A column is
+  rendered once per fingerprint (shared), from cards rendered once per card key (shared), so
+  one changed card among hundreds costs one card render and its column's assembly.
 
 The stamp includes the current minute so columns whose cards passed a deadline are re-sent
 (their fingerprint holds each card's overdue state); the countdown text ticks in the page.
@@ -17,6 +21,7 @@ The stamp includes the current minute so columns whose cards passed a deadline a
 
 import hashlib
 
+from django.conf import settings
 from django.core.cache import cache
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
@@ -45,6 +50,7 @@ from .common import actor_for, requires
 POLL_SECONDS = 1
 CACHE_SECONDS = 120
 CARD_SECONDS = 600
+BUSY_SECONDS = 5  # a viewer computing the index holds it this long at most (a crash frees it)
 
 
 def _stamp(code: str) -> str:
@@ -81,18 +87,28 @@ def _filters(request) -> list:
     return sorted((k, v) for k, v in request.GET.items() if k != "stamp" and not k.startswith("fp-"))
 
 
-def _index(request, code: str, stamp: str) -> list[Column]:
-    """The board's index for this viewer's filters and scope, shared per stamp."""
+def _index(request, code: str, stamp: str) -> tuple[str, list[Column]]:
+    """(the stamp it was read at, the board's index) for this viewer's filters and scope: the
+    newest one shared, read again when it is older than the interval and nobody else is
+    reading it (see the module's docstring)."""
     actor = actor_for(request)
     scope = permissions.scope_key(actor)  # viewers who see different orders share nothing
-    key = "board:index:" + _digest(code, stamp, _filters(request), scope)
-    columns = cache.get(key)
-    if columns is None:
+    base = _digest(code, _filters(request), scope)
+    latest_key, busy_key = "board:index:" + base, "board:index-busy:" + base
+    latest = cache.get(latest_key)
+    now = clock.now().timestamp()
+    if latest is not None and (latest["stamp"] == stamp
+                               or now - latest["at"] < settings.ORDERHUB_BOARD_INDEX_SECONDS
+                               or not cache.add(busy_key, 1, BUSY_SECONDS)):
+        return latest["stamp"], latest["columns"]
+    try:
         form = OrderFilterForm(request.GET or None)
         columns = board_index(code, form.order_filter(actor.roles), actor=actor,
                               per_column=_per_column(request))
-        cache.set(key, columns, CACHE_SECONDS)
-    return columns
+        cache.set(latest_key, {"stamp": stamp, "at": now, "columns": columns}, CACHE_SECONDS)
+    finally:
+        cache.delete(busy_key)
+    return stamp, columns
 
 
 def _cards_html(request, col: Column, view: str, now) -> SafeString:
@@ -136,7 +152,8 @@ def _column_html(request, code: str, col: Column, *, oob: bool = False) -> SafeS
 
 
 def _columns_html(request, code: str, stamp: str) -> SafeString:
-    sections = [_column_html(request, code, col) for col in _index(request, code, stamp)]
+    stamp, columns = _index(request, code, stamp)
+    sections = [_column_html(request, code, col) for col in columns]
     html = get_template("web/_board_columns.html").render({"stamp": stamp, "sections": sections})
     return mark_safe(html)  # noqa: S308 (our own template's output)
 
@@ -164,8 +181,11 @@ def board_columns(request, code: str):
     stamp = _stamp(code)
     if request.GET.get("stamp") == stamp:
         return HttpResponse(status=204)
+    stamp, columns = _index(request, code, stamp)
+    if request.GET.get("stamp") == stamp:  # the newest index is the one the viewer holds
+        return HttpResponse(status=204)
     parts = [format_html('<input type="hidden" id="board-stamp" value="{}" name="stamp" hx-swap-oob="true">', stamp)]
-    for col in _index(request, code, stamp):
+    for col in columns:
         if request.GET.get(f"fp-{col.code}") != col.fingerprint:
             parts.append(_column_html(request, code, col, oob=True))
     return HttpResponse("\n".join(parts))

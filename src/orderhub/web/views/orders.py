@@ -205,65 +205,59 @@ def order_move(request, number: str):
     return redirect(_back(number))
 
 
+def _act(request, number: str, call, done: str, *, reason_needed: str | None = None):
+    """An action on one order from its page: the reason from the form (refused with
+    ``reason_needed`` when that is set and none is given), the service ``call(reason)``, a
+    message, and back to the order."""
+    visible_or_404(request, number)
+    if reason_needed is None:
+        reason = request.POST.get("reason", "")
+    else:
+        form = ReasonForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, reason_needed)
+            return redirect(_back(number))
+        reason = form.cleaned_data["reason"]
+    try:
+        call(reason)
+    except DomainError as e:
+        return refused(request, e, _back(number))
+    messages.success(request, done)
+    return redirect(_back(number))
+
+
 @requires("orders.override")
 @require_POST
 def order_override(request, number: str):
-    visible_or_404(request, number)
-    form = ReasonForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("A forced move needs a reason."))
-        return redirect(_back(number))
-    try:
+    def call(reason):
         services.order_override(order=number, to=request.POST.get("to", ""), actor=actor_for(request),
-                                reason=form.cleaned_data["reason"])
-    except DomainError as e:
-        return refused(request, e, _back(number))
-    messages.success(request, _("Forced past the guards; the move is flagged in the history."))
-    return redirect(_back(number))
+                                reason=reason)
+    return _act(request, number, call, _("Forced past the guards; the move is flagged in the history."),
+                reason_needed=_("A forced move needs a reason."))
 
 
 @requires("orders.hold")
 @require_POST
 def order_hold(request, number: str):
-    visible_or_404(request, number)
-    form = ReasonForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("Please give a reason."))
-        return redirect(_back(number))
-    try:
-        services.order_hold(order=number, actor=actor_for(request), reason=form.cleaned_data["reason"])
-    except DomainError as e:
-        return refused(request, e, _back(number))
-    messages.success(request, _("The order is on hold."))
-    return redirect(_back(number))
+    return _act(request, number,
+                lambda reason: services.order_hold(order=number, actor=actor_for(request), reason=reason),
+                _("The order is on hold."), reason_needed=_("Please give a reason."))
 
 
 @requires("orders.hold")
 @require_POST
 def order_resume(request, number: str):
-    visible_or_404(request, number)
-    try:
-        services.order_resume(order=number, actor=actor_for(request), reason=request.POST.get("reason", ""))
-    except DomainError as e:
-        return refused(request, e, _back(number))
-    messages.success(request, _("The order is running again."))
-    return redirect(_back(number))
+    return _act(request, number,
+                lambda reason: services.order_resume(order=number, actor=actor_for(request), reason=reason),
+                _("The order is running again."))
 
 
 @requires("orders.cancel")
 @require_POST
 def order_cancel(request, number: str):
-    visible_or_404(request, number)
-    form = ReasonForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("Please give a reason."))
-        return redirect(_back(number))
-    try:
-        services.order_cancel(order=number, actor=actor_for(request), reason=form.cleaned_data["reason"])
-    except DomainError as e:
-        return refused(request, e, _back(number))
-    messages.success(request, _("The order is cancelled; its stock is released."))
-    return redirect(_back(number))
+    return _act(request, number,
+                lambda reason: services.order_cancel(order=number, actor=actor_for(request), reason=reason),
+                _("The order is cancelled; its stock is released."), reason_needed=_("Please give a reason."))
 
 
 @requires("orders.update")
