@@ -228,6 +228,8 @@ API = {
     ("POST", "/api/finance/returns/{number}/qc"): RET_QC,
     ("GET", "/api/finance/returns/{number}/qc/file"): RET_VIEW,
     ("POST", "/api/finance/returns/{number}/receive"): RET_RECEIVE,
+    ("GET", "/api/catalog/customers/{code}"): ADMIN,              # the customer master: who edits customers
+    ("PUT", "/api/catalog/customers/{code}"): ADMIN,
     ("GET", "/api/catalog/customers/{code}/billing"): ADMIN,      # invoice details: who edits customers
     ("PUT", "/api/catalog/customers/{code}/billing"): ADMIN,
     ("GET", "/api/shipping/letterhead"): ADMIN,

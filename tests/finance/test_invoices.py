@@ -79,3 +79,19 @@ def test_concurrent_issuers_invoice_a_shipment_once(fin):
     assert sorted(results) == ["already_invoiced"] * 5 + ["ok"]
     assert Invoice.objects.filter(shipment=sh).count() == 1
     assert Customer.objects.get(pk=fin["customer"].pk).unpaid_amount == D("30.00")
+
+
+def test_what_the_customer_owes_outside_orderhub_stays_in_their_unpaid_amount(fin):
+    """A typed (or ERP) unpaid amount is not replaced by the first invoice OrderHub issues: the
+    total is both, and changing the outside part later keeps the invoices in it."""
+    from orderhub.catalog.services import customer_save
+
+    a = fin["a"]
+    customer_save(code=fin["customer"].code, data={"unpaid_external": D("5000")}, actor=a["admin"])
+    assert Customer.objects.get(pk=fin["customer"].pk).unpaid_amount == D("5000")
+    _order, sh = fin["ship"]("100", "2.50")
+    inv = invoice_issue(shipment=sh.number, kind="normal", actor=a["finance"])
+    assert Customer.objects.get(pk=inv.customer_id).unpaid_amount == D("5250.00")
+    customer_save(code=fin["customer"].code, data={"unpaid_external": D("1000")}, actor=a["admin"])
+    c = Customer.objects.get(pk=inv.customer_id)
+    assert (c.unpaid_external, c.unpaid_amount) == (D("1000"), D("1250.00"))

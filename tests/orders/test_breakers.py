@@ -161,9 +161,9 @@ def test_pending_trips_left_by_a_crash_are_applied_by_the_job(company, waiting):
 def test_credit_below_zero_pauses_the_customers_open_orders_and_resets_when_paid(company, monday_morning):
     a = company["actors"]
     first, second = _order(company, "HSG-100", "50"), _order(company, "M8X30", "100")   # 6,000 + 10
-    customer_save(code="C001", data={"unpaid_amount": D("90000")}, actor=a["admin"])        # 3,990 left
+    customer_save(code="C001", data={"unpaid_external": D("90000")}, actor=a["admin"])        # 3,990 left
     assert _active("credit") == set()
-    customer_save(code="C001", data={"unpaid_amount": D("95000")}, actor=a["admin"])        # -1,010
+    customer_save(code="C001", data={"unpaid_external": D("95000")}, actor=a["admin"])        # -1,010
     assert _active("credit") == {first.number, second.number}
     o = Order.objects.get(pk=first.pk)
     assert o.on_hold and "可用信用 -1,010.00" in o.hold_reason
@@ -183,7 +183,7 @@ def test_an_orders_own_amount_trips_the_credit_breaker_and_a_cancelled_order_res
     is cancelled resets it at the periodic job's next run."""
     a = company["actors"]
     first, second = _order(company, "HSG-100", "50"), _order(company, "M8X30", "100")   # 6,000 + 10
-    customer_save(code="C001", data={"unpaid_amount": D("90000")}, actor=a["admin"])        # 3,990 left
+    customer_save(code="C001", data={"unpaid_external": D("90000")}, actor=a["admin"])        # 3,990 left
     with django_capture_on_commit_callbacks(execute=True):
         services.order_lines_change(order=first.number, actor=a["sales"],
                                     changes=[LineChange(op="update", line_no=1, qty=D("90"))])  # +4,800

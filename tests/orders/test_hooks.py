@@ -69,6 +69,7 @@ def test_a_failing_subscriber_rolls_the_change_back(company):
 
 def test_the_subscribers_are_listed_in_one_place_and_called_in_that_order(company, monkeypatch):
     from orderhub.notify import subscribers as notify_subscribers
+    from orderhub.orders.breakers import credit
     from orderhub.rules import engine, ladders
     from orderhub.shipping import subscribers as shipping_subscribers
 
@@ -77,9 +78,11 @@ def test_the_subscribers_are_listed_in_one_place_and_called_in_that_order(compan
     assert hooks.SUBSCRIBERS == ("orderhub.notify.subscribers.on_order_changes",
                                  "orderhub.rules.ladders.on_order_changes",
                                  "orderhub.rules.engine.on_order_changes",
-                                 "orderhub.shipping.subscribers.on_order_changes")
+                                 "orderhub.shipping.subscribers.on_order_changes",
+                                 "orderhub.orders.breakers.credit.on_order_changes")
     assert hooks.subscribers() == (notify_subscribers.on_order_changes, ladders.on_order_changes,
-                                   engine.on_order_changes, shipping_subscribers.on_order_changes)
+                                   engine.on_order_changes, shipping_subscribers.on_order_changes,
+                                   credit.on_order_changes)
     assert hooks.subscribers() is hooks.subscribers()          # resolved once per process
     called: list[tuple[str, int]] = []
 
@@ -92,7 +95,8 @@ def test_the_subscribers_are_listed_in_one_place_and_called_in_that_order(compan
     monkeypatch.setattr(hooks, "_loaded", tuple(spy(fn) for fn in hooks.subscribers()))
     services.order_create(data=order_input(), actor=company["actors"]["sales"])
     assert called == [("orderhub.notify.subscribers", 1), ("orderhub.rules.ladders", 1),
-                      ("orderhub.rules.engine", 1), ("orderhub.shipping.subscribers", 1)]
+                      ("orderhub.rules.engine", 1), ("orderhub.shipping.subscribers", 1),
+                      ("orderhub.orders.breakers.credit", 1)]
 
 
 def test_a_subscriber_that_calls_an_order_service_is_refused_and_rolls_back(company):

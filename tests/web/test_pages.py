@@ -350,10 +350,10 @@ def test_settings_pages_need_admin_and_save_through_services(company):
     assert WorkflowDefinition.objects.get(code="T3", is_current=True).version == 2
     # customer
     r = a.post("/settings/customers/_new/", {"code": "c900", "name": "无锡新客户", "tier": "B",
-                                             "credit_limit": "-5", "unpaid_amount": "0"})
+                                             "credit_limit": "-5", "unpaid_external": "0"})
     assert r.status_code == 400
     r = a.post("/settings/customers/_new/", {"code": "c900", "name": "无锡新客户", "tier": "B",
-                                             "credit_limit": "50000", "unpaid_amount": "0",
+                                             "credit_limit": "50000", "unpaid_external": "0",
                                              "sales_owner": "sales", "is_active": "1"})
     assert r.status_code == 302
     from orderhub.catalog.models import Customer, Product

@@ -13,7 +13,7 @@ class BomInline(admin.TabularInline):
 
 @admin.register(Customer)
 class CustomerAdmin(ReadOnlyAdmin):
-    list_display = ["code", "name", "tier", "credit_limit", "unpaid_amount", "sales_owner"]
+    list_display = ["code", "name", "tier", "credit_limit", "unpaid_amount", "unpaid_external", "sales_owner"]
     search_fields = ["code", "name"]
 
 

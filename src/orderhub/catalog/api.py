@@ -221,3 +221,72 @@ def put_billing(request: ActorRequest, code: CustomerCode, payload: BillingDetai
     services.customer_save(code=code, data={f: getattr(payload, f).strip() for f in BILLING_FIELDS},
                            actor=request.actor)
     return _billing(code)
+
+
+# --------------------------------------------------------------------------- the customer itself
+
+Money = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=2)]
+
+
+class CustomerIn(Schema):
+    """A customer as the settings page edits it; the code is in the path. Every field may be
+    left out of a change (kept as it is); a new customer needs a name."""
+
+    model_config = STRICT
+
+    name: Annotated[Line, Field(min_length=1, max_length=200)] | None = None
+    tier: Customer.Tier | None = None
+    credit_limit: Money | None = Field(None, description="0: no limit set (the credit guard and breaker "
+                                                         "leave the customer alone)")
+    unpaid_external: Money | None = Field(None, description="What the customer owes outside OrderHub (invoices "
+                                                            "issued in the ERP, opening balance); the open "
+                                                            "invoices OrderHub issued are added to it")
+    sales_owner: Annotated[Line, Field(max_length=150)] | None = Field(
+        None, description="The sales owner's login name; empty: none")
+    mobile: Annotated[Line, Field(max_length=32)] | None = None
+    email: Annotated[Line, Field(max_length=254)] | None = None
+    is_active: bool | None = None
+
+
+class CustomerOut(Schema):
+    code: str
+    name: str
+    tier: str
+    credit_limit: Decimal
+    unpaid_external: Decimal
+    unpaid_amount: Decimal = Field(description="What available credit counts: unpaid_external plus the open "
+                                               "balances of the invoices OrderHub issued")
+    sales_owner: str | None
+    mobile: str
+    email: str
+    is_active: bool
+
+
+def _customer(code: str) -> dict[str, Any]:
+    c = Customer.objects.select_related("sales_owner").filter(code=code.strip().upper()).first()
+    if c is None:
+        raise NotFound("customer_not_found", _("Unknown customer '%(code)s'.") % {"code": code})
+    return {"code": c.code, "name": c.name, "tier": c.tier, "credit_limit": c.credit_limit,
+            "unpaid_external": c.unpaid_external, "unpaid_amount": c.unpaid_amount,
+            "sales_owner": c.sales_owner.get_username() if c.sales_owner else None, "mobile": c.mobile,
+            "email": c.email, "is_active": c.is_active}
+
+
+@router.get("/customers/{code}", auth=requires("settings.customers"), response={200: CustomerOut, **ERRORS})
+def get_customer(request: ActorRequest, code: CustomerCode) -> dict[str, Any]:
+    """One customer: tier, credit limit, what they owe, sales owner, contact. 404: unknown."""
+    return _customer(code)
+
+
+@router.put("/customers/{code}", auth=requires("settings.customers"), response={200: CustomerOut, **ERRORS})
+def put_customer(request: ActorRequest, code: CustomerCode, payload: CustomerIn) -> dict[str, Any]:
+    """Create the customer, or change the fields given (each change in the customer's history; a
+    new credit limit or outside unpaid amount rechecks the credit breaker at once)."""
+    data = payload.model_dump(exclude_none=True)
+    if "sales_owner" in data:
+        data["sales_owner"] = services.sales_owner_by_username(data["sales_owner"].strip() or None)
+    for key in ("name", "mobile", "email"):
+        if key in data:
+            data[key] = data[key].strip()
+    services.customer_save(code=code, data=data, actor=request.actor)
+    return _customer(code)

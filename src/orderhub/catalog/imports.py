@@ -3,7 +3,8 @@ a header row): each row created or changed through ``customer_save`` / ``product
 every change is validated and audited; a bad row is reported with its number and field, the
 others are kept.
 
-customers.csv: code, name, tier, credit_limit, mobile, wechat_openid (email optional)
+customers.csv: code, name, tier, credit_limit, mobile, wechat_openid (email and unpaid_external —
+what the customer owes outside OrderHub — optional)
 products.csv: code (the SKU), name, unit, kg_per_unit, list_price, safety_stock, moq, lead_time_days
 """
 
@@ -23,11 +24,12 @@ from orderhub.core.errors import DomainError, PermissionDenied
 from .services import customer_save, product_save
 
 MAX_ROWS = 20_000
-CUSTOMER_COLUMNS = {"name": "name", "tier": "tier", "credit_limit": "credit_limit", "mobile": "mobile",
+CUSTOMER_COLUMNS = {"name": "name", "tier": "tier", "credit_limit": "credit_limit",
+                    "unpaid_external": "unpaid_external", "mobile": "mobile",
                     "wechat_openid": "wechat_openid", "email": "email"}
 PRODUCT_COLUMNS = {"name": "name", "unit": "unit", "kg_per_unit": "kg_per_unit", "list_price": "list_price",
                    "safety_stock": "safety_stock", "moq": "moq", "lead_time_days": "lead_time_days"}
-DECIMALS = {"credit_limit", "kg_per_unit", "list_price", "safety_stock", "moq"}
+DECIMALS = {"credit_limit", "unpaid_external", "kg_per_unit", "list_price", "safety_stock", "moq"}
 
 
 def _rows(content: bytes) -> list[dict[str, str]]:

@@ -27,7 +27,11 @@ class Customer(models.Model):
     name = models.CharField(_("name"), max_length=200)
     tier = models.CharField(_("tier"), max_length=8, choices=Tier.choices, default=Tier.B)
     credit_limit = models.DecimalField(_("credit limit"), default=Decimal("0"), **MONEY)
+    # what the customer owes, as available credit counts it: ``unpaid_external`` (typed here or
+    # sent by the ERP: invoices issued outside OrderHub, opening balances) plus the open balances
+    # of the invoices OrderHub issued (``finance.services.credit``); kept by catalog.services
     unpaid_amount = models.DecimalField(_("unpaid invoices"), default=Decimal("0"), **MONEY)
+    unpaid_external = models.DecimalField(_("unpaid outside OrderHub"), default=Decimal("0"), **MONEY)
     sales_owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
         related_name="customers", verbose_name=_("sales owner"),

@@ -38,7 +38,7 @@ def register_credit_listener(fn: CreditListener) -> None:
     if fn not in _credit_listeners:
         _credit_listeners.append(fn)
 
-CUSTOMER_FIELDS = ("name", "tier", "credit_limit", "unpaid_amount", "sales_owner", "mobile", "email",
+CUSTOMER_FIELDS = ("name", "tier", "credit_limit", "unpaid_external", "sales_owner", "mobile", "email",
                    "wechat_openid", "is_active", "tax_no", "bank_name", "bank_account",
                    "billing_address", "billing_phone")
 PRODUCT_FIELDS = ("name", "unit", "unit_decimals", "kg_per_unit", "list_price", "safety_stock", "moq",
@@ -74,7 +74,7 @@ def customer_save(*, code: str, data: dict[str, Any], actor: Actor) -> Customer:
     if not code:
         raise ValidationFailed("invalid", _("A customer needs a code."),
                                problems=[Problem("required", _("A customer needs a code."), field="code")])
-    for money in ("credit_limit", "unpaid_amount"):
+    for money in ("credit_limit", "unpaid_external"):
         if money in data and data[money] is not None and Decimal(data[money]) < 0:
             raise ValidationFailed("invalid", _("Amounts cannot be negative."),
                                    problems=[Problem("negative", _("Amounts cannot be negative."), field=money)])
@@ -85,7 +85,11 @@ def customer_save(*, code: str, data: dict[str, Any], actor: Actor) -> Customer:
             raise ValidationFailed("invalid", _("A customer needs a name."),
                                    problems=[Problem("required", _("A customer needs a name."), field="name")])
         customer = Customer(code=code)
+    external_before = customer.unpaid_external
     changes = _apply(customer, CUSTOMER_FIELDS, data)
+    if "unpaid_external" in changes:  # the total moves by as much; OrderHub's invoices stay in it
+        changes.update(_apply(customer, ("unpaid_amount",), {
+            "unpaid_amount": customer.unpaid_amount + customer.unpaid_external - external_before}))
     if created or changes:
         customer.save()
     record_changes(subject_type="customer", subject_id=customer.pk, created=created,
@@ -97,13 +101,15 @@ def customer_save(*, code: str, data: dict[str, Any], actor: Actor) -> Customer:
     return customer
 
 
-def customer_unpaid_set(*, customer_id: int, amount: Decimal, actor: Actor, reason: str) -> Customer:
-    """Set what the customer owes on open invoices (``finance.services.credit`` computes it, in the
-    caller's transaction, after checking its own permission); recorded in the customer's history
-    when it changes, and the credit listeners (the credit breaker) told. Locks the customer row."""
+def customer_unpaid_set(*, customer_id: int, invoiced: Decimal, actor: Actor, reason: str) -> Customer:
+    """Set what the customer owes on the open invoices OrderHub issued (``invoiced``:
+    ``finance.services.credit`` computes it, in the caller's transaction, after checking its own
+    permission): the unpaid amount becomes that plus what they owe outside OrderHub
+    (``unpaid_external``, never touched here). Recorded in the customer's history when it
+    changes, and the credit listeners (the credit breaker) told. Locks the customer row."""
     with transaction.atomic():
         customer = Customer.objects.select_for_update().get(pk=customer_id)
-        changes = _apply(customer, ("unpaid_amount",), {"unpaid_amount": amount})
+        changes = _apply(customer, ("unpaid_amount",), {"unpaid_amount": invoiced + customer.unpaid_external})
         if changes:
             customer.save(update_fields=["unpaid_amount"])
         record_changes(subject_type="customer", subject_id=customer.pk, action="customer.changed",

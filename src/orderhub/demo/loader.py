@@ -144,7 +144,7 @@ def _catalog(users, system: Actor) -> None:
     wh2 = Warehouse.objects.create(code="WH-WX", name="无锡二号仓", priority=2)
     for code, name, tier, limit, unpaid in CUSTOMERS:
         Customer.objects.create(code=code, name=name, tier=tier, credit_limit=D(limit),
-                                unpaid_amount=D(unpaid), sales_owner=users["sales"],
+                                unpaid_amount=D(unpaid), unpaid_external=D(unpaid), sales_owner=users["sales"],
                                 mobile="1380000" + code[-4:])
     mats = {}
     for sku, name, unit, dec, price, safety, moq, lead, on1, on2 in MATERIALS:

@@ -201,7 +201,10 @@ class FinCustomerOut(Schema):
     code: str
     name: str
     credit_limit: Decimal
-    unpaid_amount: Decimal = Field(description="the sum of open invoice balances")
+    unpaid_amount: Decimal = Field(description="what available credit counts: the open balances of the invoices "
+                                               "OrderHub issued plus unpaid_external")
+    unpaid_external: Decimal = Field(description="unpaid outside OrderHub (invoices issued in the ERP, opening "
+                                                 "balance), set on the customer")
     open_balance: Decimal
     overdue_balance: Decimal
     unapplied_payments: Decimal

@@ -169,7 +169,7 @@ def customer_summary(c: Customer) -> dict[str, Any]:
     overdue = open_inv.filter(due_on__lt=today()).aggregate(s=Sum(F("amount") - F("settled")))
     unapplied = Payment.objects.filter(customer=c, applied__lt=F("amount")).aggregate(s=Sum(F("amount") - F("applied")))
     return {"code": c.code, "name": c.name, "credit_limit": c.credit_limit, "unpaid_amount": c.unpaid_amount,
-            "open_balance": agg["s"] or ZERO, "overdue_balance": overdue["s"] or ZERO,
+            "unpaid_external": c.unpaid_external, "open_balance": agg["s"] or ZERO, "overdue_balance": overdue["s"] or ZERO,
             "unapplied_payments": unapplied["s"] or ZERO, "tax_no": c.tax_no, "bank_name": c.bank_name,
             "bank_account": c.bank_account, "billing_address": c.billing_address,
             "billing_phone": c.billing_phone}

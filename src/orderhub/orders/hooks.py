@@ -61,6 +61,7 @@ SUBSCRIBERS: tuple[str, ...] = (
     "orderhub.rules.ladders.on_order_changes",        # escalation rungs made and cancelled
     "orderhub.rules.engine.on_order_changes",         # rule firings, notes and queued tasks
     "orderhub.shipping.subscribers.on_order_changes", # the order confirmation e-mailed to the customer
+    "orderhub.orders.breakers.credit.on_order_changes",  # an open order's total moved: its customer's credit
 )
 
 

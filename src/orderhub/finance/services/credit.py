@@ -1,7 +1,8 @@
 """The one door to ``Customer.unpaid_amount``: every finance write that changes an invoice's
 balance (issue, payment, credit note) calls ``unpaid_changed`` in its own transaction, so the
-customer's unpaid amount is always the sum of their open invoice balances, and available credit
-(``credit_limit − open orders − unpaid``) follows."""
+customer's unpaid amount is always the sum of their open invoice balances plus what they owe
+outside OrderHub (``Customer.unpaid_external``: typed on the customer page or sent by the ERP),
+and available credit (``credit_limit − open orders − unpaid``) follows."""
 
 from __future__ import annotations
 
@@ -27,11 +28,12 @@ def open_balance(customer_id: int) -> Decimal:
 
 
 def unpaid_changed(customer_id: int, actor: Actor) -> Decimal:
-    """Set the customer's unpaid amount to their open invoice balances (in the caller's
-    transaction; the customer row is locked by ``customer_unpaid_set``) and return it."""
+    """Set the customer's unpaid amount to their open invoice balances plus what they owe
+    outside OrderHub (in the caller's transaction; the customer row is locked by
+    ``customer_unpaid_set``) and return the open invoice balances."""
     lock_customer(customer_id)   # then the sum sees every committed change before ours
     unpaid = open_balance(customer_id)
-    customer_unpaid_set(customer_id=customer_id, amount=unpaid, actor=actor, reason=_REASON)
+    customer_unpaid_set(customer_id=customer_id, invoiced=unpaid, actor=actor, reason=_REASON)
     # the credit breaker (orders.breakers.credit) hears of the change through the catalog's
     # credit listeners, in this transaction: a customer now over its limit has its orders paused
     return unpaid

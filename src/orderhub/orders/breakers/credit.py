@@ -11,8 +11,9 @@ figures change: ``catalog.services.customer_save`` tells the listeners registere
 page, the customer import and anything else saving a customer reach it; invoices and payments
 should call it after changing ``unpaid_amount`` (inside their transaction). An order's own
 amount is the other input: a line edit, an approved change or a restore that changes an open
-order's total calls :func:`recheck_after_commit` (the trips recorded in its transaction, the
-orders paused once it commits: the edited order is locked by it). The amount also falls when an
+order's total is heard by :func:`on_order_changes` (an ``orders.hooks`` subscriber), which calls
+:func:`recheck_after_commit` (the trips recorded in its transaction, the orders paused once it
+commits: the edited order is locked by it). The amount also falls when an
 order is cancelled or completed; the periodic job ``orders.breakers_apply`` rechecks every
 customer with an active credit trip (:func:`recheck_tripped`), so those trips reset within a
 minute."""
@@ -102,6 +103,16 @@ def _record(customer_id: int, *, actor: Actor) -> set[int]:
         touched |= record_resets(gone, now=now, by=actor.label,
                                  reason=_("客户信用已恢复") if cfg.enabled else _("熔断器已停用"))
         return touched
+
+
+def on_order_changes(changes: list) -> None:
+    """The order-change subscriber (``orders.hooks``): an open order whose total changed (lines
+    edited, a change applied, a snapshot restored) rechecks its customer, the orders paused
+    once the change commits. No query when no total changed."""
+    customers = {c.order.customer_id: c.actor for c in changes
+                 if "total_amount" in c.changes and c.order.status == Order.Status.OPEN}
+    for customer_id in sorted(customers):
+        recheck_after_commit(customer_id, actor=customers[customer_id])
 
 
 def on_customer_credit_changed(customer_id: int, actor: Actor) -> None:

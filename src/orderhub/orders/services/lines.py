@@ -28,7 +28,6 @@ from orderhub.workflow.services import compiled
 from orderhub.workflow.spec import ActionSpec, CompiledWorkflow
 
 from .. import events
-from ..breakers import credit
 from ..editing import edit_refusal
 from ..facts import OrderFacts
 from ..kitting import bom_requirements, fmt_qty
@@ -350,7 +349,4 @@ def _write(order: Order, edit: _Edit, wf: CompiledWorkflow, *, actor: Actor, now
     publish = {events.ORDER_RESTORED: events.order_restored,
                events.ORDER_CHANGE_APPLIED: events.order_change_applied}.get(extra.action, events.order_lines_changed)
     publish(order=order, actor=actor, at=now, event=ev, lines=lines)
-    if before_total != total and order.status == Order.Status.OPEN:
-        # the customer's available credit moved with this order's amount (breakers.credit)
-        credit.recheck_after_commit(order.customer_id, actor=actor)
     return order

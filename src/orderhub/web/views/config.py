@@ -175,11 +175,12 @@ def customer_edit(request, code: str):
     values = {}
     if request.method == "POST":
         p = request.POST
-        values = {k: p.get(k, "").strip() for k in ("code", "name", "tier", "credit_limit", "unpaid_amount",
+        values = {k: p.get(k, "").strip() for k in ("code", "name", "tier", "credit_limit", "unpaid_external",
                                                     "sales_owner", "mobile", "email", *BILLING)}
         data = {"name": values["name"], "tier": values["tier"] or Customer.Tier.B,
                 "credit_limit": _decimal(values["credit_limit"], "credit_limit", errors, default=Decimal("0")),
-                "unpaid_amount": _decimal(values["unpaid_amount"], "unpaid_amount", errors, default=Decimal("0")),
+                "unpaid_external": _decimal(values["unpaid_external"], "unpaid_external", errors,
+                                            default=Decimal("0")),
                 "mobile": values["mobile"], "email": values["email"], "is_active": p.get("is_active") == "1",
                 **{k: values[k] for k in BILLING if k in p}}
         if data["tier"] not in Customer.Tier.values:
