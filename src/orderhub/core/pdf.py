@@ -146,7 +146,7 @@ def write_pdf(html: str, *, css: str, fonts: dict[str, str], cache_result: bool 
 
 TUNED_VERSIONS = ("68.1",)   # checked byte for byte (tests/shipping/test_pdf_speed.py); another: as shipped
 _tune_lock = threading.Lock()
-_swaps: list[tuple[str, Any, Any]] = []   # (name, WeasyPrint's function, ours) while installed
+_swaps: list[tuple[Any, str, Any, Any]] = []   # (class or None, name, WeasyPrint's, ours) installed
 _tuning = {"on": True}
 _gc_lock = threading.Lock()
 _gc_state = {"renders": 0, "was_enabled": False}
@@ -183,45 +183,46 @@ def tune(on: bool | None = None) -> bool:
         if on is not None:
             _tuning["on"] = on
         if not _tuning["on"]:
-            for name, theirs, ours in _swaps:
-                _replace(name, ours, theirs)
+            for owner, name, theirs, ours in _swaps:
+                _replace(owner, name, ours, theirs)
             _swaps.clear()
         elif not _swaps and weasyprint.__version__ in TUNED_VERSIONS:
-            for name, theirs, ours in _speedups():
-                _replace(name, theirs, ours)
-                _swaps.append((name, theirs, ours))
+            for owner, name, theirs, ours in _speedups():
+                _replace(owner, name, theirs, ours)
+                _swaps.append((owner, name, theirs, ours))
         return bool(_swaps)
 
 
-def _replace(name: str, old: Any, new: Any) -> None:
-    """``new`` for ``old`` wherever a loaded WeasyPrint module holds it under ``name`` (a module
-    that imported it by name has its own reference) or as a property's computing function."""
+def _replace(owner: Any, name: str, old: Any, new: Any) -> None:
+    """``new`` for ``old``: a method of class ``owner``, or (``owner`` None) a function wherever a
+    loaded WeasyPrint module holds it under ``name`` (a module that imported it by name has its
+    own reference) and as a property's computing function."""
     import weasyprint.document  # noqa: F401 - every module that holds one loaded
     from weasyprint.css.computed_values import COMPUTER_FUNCTIONS
-    from weasyprint.css.functions import Function  # noqa: F401
 
+    if owner is not None:
+        setattr(owner, name, new)
+        return
     for mod_name, mod in list(sys.modules.items()):
         if mod_name.startswith("weasyprint") and getattr(mod, name, None) is old:
             setattr(mod, name, new)
     for key, fn in list(COMPUTER_FUNCTIONS.items()):
         if fn is old:
             COMPUTER_FUNCTIONS[key] = new
-    from weasyprint.css import StyleFor
-
-    if getattr(StyleFor, name, None) is old:
-        setattr(StyleFor, name, new)
 
 
-def _speedups() -> list[tuple[str, Any, Any]]:
-    from weasyprint.css import StyleFor, computed_values, functions
+def _speedups() -> list[tuple[Any, str, Any, Any]]:
+    from weasyprint.css import AnonymousStyle, StyleFor, computed_values, functions
     from weasyprint.draw import color as draw_color
     from weasyprint.layout import percent
 
-    return [("set_computed_styles", StyleFor.set_computed_styles, _shared_styles(StyleFor.set_computed_styles)),
-            ("check_math", functions.check_math, _check_math(functions.check_math)),
-            ("color", computed_values.color, _initial_colors(computed_values.color)),
-            ("get_color", draw_color.get_color, _get_color(draw_color.get_color)),
-            ("percentage", percent.percentage, _percentage(percent.percentage))]
+    return [(StyleFor, "set_computed_styles", StyleFor.set_computed_styles,
+             _shared_styles(StyleFor.set_computed_styles)),
+            (AnonymousStyle, "__init__", AnonymousStyle.__init__, _shared_anonymous(AnonymousStyle.__init__)),
+            (None, "check_math", functions.check_math, _check_math(functions.check_math)),
+            (None, "color", computed_values.color, _initial_colors(computed_values.color)),
+            (None, "get_color", draw_color.get_color, _get_color(draw_color.get_color)),
+            (None, "percentage", percent.percentage, _percentage(percent.percentage))]
 
 
 def _shared_styles(original: Any) -> Any:
@@ -229,7 +230,9 @@ def _shared_styles(original: Any) -> Any:
     already computed for its class: the same parent class, pseudo-element, tag, attributes (the
     values that read attributes: ``lang``, ``link``, ``anchor``, ``attr()``) and the same matched
     declarations (by identity: a ``style`` attribute's are its own). The first element of a class
-    computes every property; the others copy them (and the specified position, float, display)."""
+    computes every property; the others copy them (and the specified position, float, display).
+    Pseudo-elements (WeasyPrint makes ``::marker`` and two footnote ones for every element, and
+    reads them only for list items and footnotes) and pages are left as WeasyPrint makes them."""
     from weasyprint.css.properties import INITIAL_VALUES
 
     names = tuple(INITIAL_VALUES)
@@ -239,7 +242,7 @@ def _shared_styles(original: Any) -> Any:
         original(self, element, parent, root=root, pseudo_type=pseudo_type, base_url=base_url,
                  target_collector=target_collector)
         attrib = getattr(element, "attrib", None)
-        if type(attrib) is not dict:       # a page or a page's margin box: as WeasyPrint does it
+        if pseudo_type is not None or type(attrib) is not dict:
             return
         style = self.get_computed_styles()[element, pseudo_type]
         classes = self.__dict__.setdefault("_orderhub_classes", {})
@@ -250,7 +253,7 @@ def _shared_styles(original: Any) -> Any:
         parent_class = getattr(style.parent_style, "_orderhub_class", None)
         if parent_class is None:
             return
-        key = (parent_class, pseudo_type, element.tag, tuple(attrib.items()),
+        key = (parent_class, element.tag, tuple(attrib.items()),
                tuple([(name, id(value[0])) for name, value in style.cascaded.items()]))
         known = classes.get(key, False)
         if known is False:
@@ -265,11 +268,46 @@ def _shared_styles(original: Any) -> Any:
         elif known is None:
             return
         else:
+            style.clear()                  # (only the anchor yet) empty, the copy is one block
             style.update(known[1])
             style.specified.update(known[2])
         style._orderhub_class = known[0]
 
     return set_computed_styles
+
+
+def _shared_anonymous(original: Any) -> Any:
+    """``AnonymousStyle.__init__`` (the style of a line, a run of text, a table part WeasyPrint
+    adds) that copies the values already computed for an anonymous child of the same parent
+    class, when the parent's values it reads (the inherited ones, ``page``, the propagated text
+    decorations) are still those (WeasyPrint edits some styles in place: then as WeasyPrint does)."""
+    from operator import itemgetter
+
+    from weasyprint.css.properties import INHERITED, INITIAL_VALUES
+
+    names = tuple(INITIAL_VALUES)
+    read = itemgetter(*sorted(set(INHERITED) | {"page"} | {n for n in names if n.startswith("text_decoration_")}))
+
+    def __init__(self: Any, parent_style: Any) -> None:
+        original(self, parent_style)
+        parent_class = getattr(parent_style, "_orderhub_class", None)
+        if parent_class is None:
+            return
+        known = parent_style.cache.setdefault("orderhub_anonymous", {})   # the document's own dict
+        seen = known.get(parent_class)
+        if seen is None:
+            try:
+                for name in names:
+                    self[name]
+            except Exception:  # noqa: BLE001 - left to WeasyPrint, which says what when it needs it
+                known[parent_class] = False
+                return
+            known[parent_class] = (dict(self), read(parent_style))
+        elif seen and read(parent_style) == seen[1]:
+            self.clear()
+            self.update(seen[0])
+
+    return __init__
 
 
 def _check_math(original: Any) -> Any:
