@@ -39,7 +39,7 @@ import gc
 import hashlib
 import sys
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from django.conf import settings
@@ -132,9 +132,9 @@ def write_pdf(html: str, *, css: str, fonts: dict[str, str], cache_result: bool 
     key = _cache_key(html, css, fonts) if cache_result else ""
     if key and isinstance(hit := cache.get(key), bytes):
         return hit
-    tune()
+    tuned = tune()
     font_config, sheet, fetch = _stylesheet(css, frozenset(fonts.values()))
-    with _collector_paused():
+    with _collector_paused() if tuned else nullcontext():
         doc = HTML(string=html, url_fetcher=fetch, base_url="/")
         out = bytes(doc.write_pdf(stylesheets=[sheet], font_config=font_config))
     if key and len(out) <= CACHE_MAX_BYTES:
@@ -176,7 +176,8 @@ def _collector_paused():
 def tune(on: bool | None = None) -> bool:
     """Install WeasyPrint's speed-ups once per process (what ``write_pdf`` and ``fetcher`` call).
     ``on=False`` takes them out and keeps them out, ``on=True`` puts them back (the byte-for-byte
-    test compares both). Installed only for ``TUNED_VERSIONS``; True when installed."""
+    test and the bench compare both). Installed only for ``TUNED_VERSIONS``; True when installed
+    (then ``write_pdf`` also pauses the garbage collector while it renders)."""
     import weasyprint
 
     with _tune_lock:
