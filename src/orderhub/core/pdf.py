@@ -14,19 +14,21 @@ daily report (``kpis.report``).
 - **Once per process.** ``write_pdf(html, css=)`` takes the page's stylesheet apart from the body:
   the stylesheet is parsed and its fonts loaded once per (thread, stylesheet text) and reused
   (WeasyPrint's ``FontConfiguration`` and ``CSS`` objects), instead of once per document.
-- **Speed of a first rendering** (a 1,000-line delivery note, issue 19): WeasyPrint's cost is per
-  box (about 0.6 ms per table cell with text), and a third of it went to two things this module
-  changes without changing a byte of the PDF (``tune``, installed on first use, only for the
-  WeasyPrint versions in ``TUNED_VERSIONS``; tested byte for byte against WeasyPrint as shipped):
+- **Speed of a first rendering** (a 1,000-line delivery note, issue 19): WeasyPrint's work is
+  per box (about 0.4 ms per table cell with text), and two overheads on top of it are removed
+  here without changing a byte of the PDF (``tune``, installed on first use, only for the
+  WeasyPrint versions in ``TUNED_VERSIONS``; ``tests/shipping/test_pdf_speed.py`` compares the
+  bytes with WeasyPrint as shipped):
 
   * *computed styles shared*: elements with the same parent style, tag, attributes and matched
     declarations (the 4,000 cells of a long table) have the same computed style; it is computed
-    once per such class and copied, instead of property by property for every element. Each
-    element keeps its own style object (WeasyPrint edits some in place);
+    once per such class and copied, instead of property by property for every element (each
+    element keeps its own copy: WeasyPrint edits some in place); the same for the anonymous
+    boxes' styles (lines, runs of text) per parent class;
   * *no cyclic garbage collection while a document is made*: the renderer makes hundreds of
-    thousands of long-lived objects, which made Python's collector walk the whole heap again and
-    again; it is paused for the rendering and the young generations collected once after it
-    (counted in the rendering's time);
+    thousands of objects that live until it ends, and Python's collector walked the whole heap
+    again and again; it is paused for the rendering and the young generations collected once
+    after it (counted in the rendering's time);
   * three small functions WeasyPrint calls hundreds of thousands of times (``check_math``,
     ``get_color``, ``percentage``) answer the common case first, and the initial colours are
     parsed once, not once per box.
