@@ -230,7 +230,7 @@ def _speedups() -> list[tuple[Any, str, Any, Any]]:
 
 def _shared_styles(original: Any) -> Any:
     """``StyleFor.set_computed_styles`` that, after WeasyPrint's own, gives an element the values
-    already computed for its class: the same parent class, pseudo-element, tag, attributes (the
+    already computed for its class: the same parent class, tag, attributes (the
     values that read attributes: ``lang``, ``link``, ``anchor``, ``attr()``) and the same matched
     declarations (by identity: a ``style`` attribute's are its own). The first element of a class
     computes every property; the others copy them (and the specified position, float, display).
