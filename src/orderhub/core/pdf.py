@@ -14,13 +14,34 @@ daily report (``kpis.report``).
 - **Once per process.** ``write_pdf(html, css=)`` takes the page's stylesheet apart from the body:
   the stylesheet is parsed and its fonts loaded once per (thread, stylesheet text) and reused
   (WeasyPrint's ``FontConfiguration`` and ``CSS`` objects), instead of once per document.
+- **Speed of a first rendering** (a 1,000-line delivery note, issue 19): WeasyPrint's work is
+  per box (about 0.4 ms per table cell with text), and two overheads on top of it are removed
+  here without changing a byte of the PDF (``tune``, installed on first use, only for the
+  WeasyPrint versions in ``TUNED_VERSIONS``; ``tests/shipping/test_pdf_speed.py`` compares the
+  bytes with WeasyPrint as shipped):
+
+  * *computed styles shared*: elements with the same parent style, tag, attributes and matched
+    declarations (the 4,000 cells of a long table) have the same computed style; it is computed
+    once per such class and copied, instead of property by property for every element (each
+    element keeps its own copy: WeasyPrint edits some in place); the same for the anonymous
+    boxes' styles (lines, runs of text) per parent class;
+  * *no cyclic garbage collection while a document is made*: the renderer makes hundreds of
+    thousands of objects that live until it ends, and Python's collector walked the whole heap
+    again and again; it is paused for the rendering and the young generations collected once
+    after it (counted in the rendering's time);
+  * three small functions WeasyPrint calls hundreds of thousands of times (``check_math``,
+    ``get_color``, ``percentage``) answer the common case first, and the initial colours are
+    parsed once, not once per box.
 """
 
 from __future__ import annotations
 
 import atexit
+import gc
 import hashlib
+import sys
 import threading
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from django.conf import settings
@@ -29,7 +50,8 @@ from django.utils.translation import gettext as _
 
 from orderhub.core.errors import DomainError
 
-__all__ = ["CACHE_SECONDS", "FONT_FILES", "PdfFontMissing", "fetcher", "font_urls", "write_pdf"]
+__all__ = ["CACHE_SECONDS", "FONT_FILES", "TUNED_VERSIONS", "PdfFontMissing", "fetcher", "font_urls", "tune",
+           "write_pdf"]
 
 CACHE_SECONDS = 2 * 24 * 3600   # a document printed again (or attached) within two days
 CACHE_MAX_BYTES = 8 * 1024 * 1024
@@ -57,6 +79,8 @@ def fetcher(allowed: set[str]) -> Any:
     """WeasyPrint's fetcher limited to ``allowed`` (the font files) and ``data:`` URLs: a
     template's ``<img src="http://…">`` or ``file:///etc/…`` fetches nothing."""
     from weasyprint.urls import URLFetcher
+
+    tune()   # the daily report renders with this fetcher: it gets the speed-ups too
 
     class OnlyOurs(URLFetcher):
         def fetch(self, url: str, headers: Any = None) -> Any:
@@ -110,9 +134,233 @@ def write_pdf(html: str, *, css: str, fonts: dict[str, str], cache_result: bool 
     key = _cache_key(html, css, fonts) if cache_result else ""
     if key and isinstance(hit := cache.get(key), bytes):
         return hit
+    tuned = tune()
     font_config, sheet, fetch = _stylesheet(css, frozenset(fonts.values()))
-    doc = HTML(string=html, url_fetcher=fetch, base_url="/")
-    out = bytes(doc.write_pdf(stylesheets=[sheet], font_config=font_config))
+    with _collector_paused() if tuned else nullcontext():
+        doc = HTML(string=html, url_fetcher=fetch, base_url="/")
+        out = bytes(doc.write_pdf(stylesheets=[sheet], font_config=font_config))
     if key and len(out) <= CACHE_MAX_BYTES:
         cache.set(key, out, CACHE_SECONDS)
     return out
+
+
+# --------------------------------------------------------------------------- speed (see the module's text)
+
+TUNED_VERSIONS = ("68.1",)   # checked byte for byte (tests/shipping/test_pdf_speed.py); another: as shipped
+_tune_lock = threading.Lock()
+_swaps: list[tuple[Any, str, Any, Any]] = []   # (class or None, name, WeasyPrint's, ours) installed
+_tuning = {"on": True}
+_gc_lock = threading.Lock()
+_gc_state = {"renders": 0, "was_enabled": False}
+
+
+@contextmanager
+def _collector_paused():
+    """Python's cyclic garbage collector off while a document is made (by any thread), back on
+    after the last one, then one collection of the young generations (the rendering's garbage)."""
+    with _gc_lock:
+        if _gc_state["renders"] == 0:
+            _gc_state["was_enabled"] = gc.isenabled()
+            gc.disable()
+        _gc_state["renders"] += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_state["renders"] -= 1
+            last = _gc_state["renders"] == 0
+            if last and _gc_state["was_enabled"]:
+                gc.enable()
+        if last:
+            gc.collect(1)
+
+
+def tune(on: bool | None = None) -> bool:
+    """Install WeasyPrint's speed-ups once per process (what ``write_pdf`` and ``fetcher`` call).
+    ``on=False`` takes them out and keeps them out, ``on=True`` puts them back (the byte-for-byte
+    test and the bench compare both). Installed only for ``TUNED_VERSIONS``; True when installed
+    (then ``write_pdf`` also pauses the garbage collector while it renders)."""
+    import weasyprint
+
+    with _tune_lock:
+        if on is not None:
+            _tuning["on"] = on
+        if not _tuning["on"]:
+            for owner, name, theirs, ours in _swaps:
+                _replace(owner, name, ours, theirs)
+            _swaps.clear()
+        elif not _swaps and weasyprint.__version__ in TUNED_VERSIONS:
+            for owner, name, theirs, ours in _speedups():
+                _replace(owner, name, theirs, ours)
+                _swaps.append((owner, name, theirs, ours))
+        return bool(_swaps)
+
+
+def _replace(owner: Any, name: str, old: Any, new: Any) -> None:
+    """``new`` for ``old``: a method of class ``owner``, or (``owner`` None) a function wherever a
+    loaded WeasyPrint module holds it under ``name`` (a module that imported it by name has its
+    own reference) and as a property's computing function."""
+    import weasyprint.document  # noqa: F401 - every module that holds one loaded
+    from weasyprint.css.computed_values import COMPUTER_FUNCTIONS
+
+    if owner is not None:
+        setattr(owner, name, new)
+        return
+    for mod_name, mod in list(sys.modules.items()):
+        if mod_name.startswith("weasyprint") and getattr(mod, name, None) is old:
+            setattr(mod, name, new)
+    for key, fn in list(COMPUTER_FUNCTIONS.items()):
+        if fn is old:
+            COMPUTER_FUNCTIONS[key] = new
+
+
+def _speedups() -> list[tuple[Any, str, Any, Any]]:
+    from weasyprint.css import AnonymousStyle, StyleFor, computed_values, functions
+    from weasyprint.draw import color as draw_color
+    from weasyprint.layout import percent
+
+    return [(StyleFor, "set_computed_styles", StyleFor.set_computed_styles,
+             _shared_styles(StyleFor.set_computed_styles)),
+            (AnonymousStyle, "__init__", AnonymousStyle.__init__, _shared_anonymous(AnonymousStyle.__init__)),
+            (None, "check_math", functions.check_math, _check_math(functions.check_math)),
+            (None, "color", computed_values.color, _initial_colors(computed_values.color)),
+            (None, "get_color", draw_color.get_color, _get_color(draw_color.get_color)),
+            (None, "percentage", percent.percentage, _percentage(percent.percentage))]
+
+
+def _shared_styles(original: Any) -> Any:
+    """``StyleFor.set_computed_styles`` that, after WeasyPrint's own, gives an element the values
+    already computed for its class: the same parent class, tag, attributes (the
+    values that read attributes: ``lang``, ``link``, ``anchor``, ``attr()``) and the same matched
+    declarations (by identity: a ``style`` attribute's are its own). The first element of a class
+    computes every property; the others copy them (and the specified position, float, display).
+    Pseudo-elements (WeasyPrint makes ``::marker`` and two footnote ones for every element, and
+    reads them only for list items and footnotes) and pages are left as WeasyPrint makes them."""
+    from weasyprint.css.properties import INITIAL_VALUES
+
+    names = tuple(INITIAL_VALUES)
+
+    def set_computed_styles(self: Any, element: Any, parent: Any, root: Any = None, pseudo_type: Any = None,
+                            base_url: Any = None, target_collector: Any = None) -> None:
+        original(self, element, parent, root=root, pseudo_type=pseudo_type, base_url=base_url,
+                 target_collector=target_collector)
+        attrib = getattr(element, "attrib", None)
+        if pseudo_type is not None or type(attrib) is not dict:
+            return
+        style = self.get_computed_styles()[element, pseudo_type]
+        classes = self.__dict__.setdefault("_orderhub_classes", {})
+        if style.parent_style is None:     # the root: a class of its own
+            style._orderhub_class = len(classes)
+            classes[("root", len(classes))] = None
+            return
+        parent_class = getattr(style.parent_style, "_orderhub_class", None)
+        if parent_class is None:
+            return
+        key = (parent_class, element.tag, tuple(attrib.items()),
+               tuple([(name, id(value[0])) for name, value in style.cascaded.items()]))
+        known = classes.get(key, False)
+        if known is False:
+            try:
+                for name in names:
+                    style[name]
+            except Exception:  # noqa: BLE001 - left to WeasyPrint, which says what when it needs it
+                classes[key] = None
+                return
+            # the cascaded declarations are kept so that the ids in the key stay theirs
+            known = classes[key] = (len(classes), dict(style), dict(style.specified), style.cascaded)
+        elif known is None:
+            return
+        else:
+            style.clear()                  # (only the anchor yet) empty, the copy is one block
+            style.update(known[1])
+            style.specified.update(known[2])
+        style._orderhub_class = known[0]
+
+    return set_computed_styles
+
+
+def _shared_anonymous(original: Any) -> Any:
+    """``AnonymousStyle.__init__`` (the style of a line, a run of text, a table part WeasyPrint
+    adds) that copies the values already computed for an anonymous child of the same parent
+    class, when the parent's values it reads (the inherited ones, ``page``, the propagated text
+    decorations) are still those (WeasyPrint edits some styles in place: then as WeasyPrint does)."""
+    from operator import itemgetter
+
+    from weasyprint.css.properties import INHERITED, INITIAL_VALUES
+
+    names = tuple(INITIAL_VALUES)
+    read = itemgetter(*sorted(set(INHERITED) | {"page"} | {n for n in names if n.startswith("text_decoration_")}))
+
+    def __init__(self: Any, parent_style: Any) -> None:
+        original(self, parent_style)
+        parent_class = getattr(parent_style, "_orderhub_class", None)
+        if parent_class is None:
+            return
+        known = parent_style.cache.setdefault("orderhub_anonymous", {})   # the document's own dict
+        seen = known.get(parent_class)
+        if seen is None:
+            try:
+                for name in names:
+                    self[name]
+            except Exception:  # noqa: BLE001 - left to WeasyPrint, which says what when it needs it
+                known[parent_class] = False
+                return
+            known[parent_class] = (dict(self), read(parent_style))
+        elif seen and read(parent_style) == seen[1]:
+            self.clear()
+            self.update(seen[0])
+
+    return __init__
+
+
+def _check_math(original: Any) -> Any:
+    def check_math(token: Any) -> Any:   # only a function token (calc(), min() …) can be math
+        return original(token) if getattr(token, "type", None) == "function" else None
+
+    return check_math
+
+
+def _initial_colors(original: Any) -> Any:
+    """The colour properties' computing function, with the keyword values (``currentcolor``,
+    ``transparent``: the initial values every box has) parsed once."""
+    parsed: dict[tuple[str, Any], Any] = {}
+
+    def color(style: Any, name: str, values: Any) -> Any:
+        if type(values) is not str:
+            return original(style, name, values)
+        scheme = style["color_scheme"]
+        try:
+            return parsed[values, scheme]
+        except KeyError:
+            out = original(style, name, values)
+            if len(parsed) < 256:
+                parsed[values, scheme] = out
+            return out
+        except TypeError:   # a scheme that is not hashable
+            return original(style, name, values)
+
+    return color
+
+
+def _get_color(original: Any) -> Any:
+    from tinycss2.color4 import Color
+
+    def get_color(style: Any, key: str) -> Any:   # a colour (not the keyword currentcolor) as it is
+        value = style[key]
+        return value if isinstance(value, Color) else original(style, key)
+
+    return get_color
+
+
+def _percentage(original: Any) -> Any:
+    from weasyprint.css.properties import Dimension
+
+    def percentage(value: Any, computed: Any, refer_to: Any) -> Any:   # a length or a percentage first
+        if type(value) is Dimension:
+            if value.unit == "px":
+                return value.value
+            if value.unit == "%":
+                return refer_to * value.value / 100
+        return original(value, computed, refer_to)
+
+    return percentage
