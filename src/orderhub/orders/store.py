@@ -23,7 +23,7 @@ from psycopg import pq
 
 from orderhub.core import fastsql
 from orderhub.core.models import AuditEvent
-from orderhub.core.numbering import preallocated_id, reserve, serial_sequence
+from orderhub.core.numbering import preallocated_id, preallocated_ids, reserve, serial_sequence
 
 from .models import Order, OrderLine, Snapshot, StageInstance
 
@@ -51,13 +51,12 @@ def _give_ids(lines: list[OrderLine], stages: list[StageInstance], events: list[
     1,000-line order takes its 20 blocks of line ids in one round trip."""
     rows: tuple[list[Any], ...] = (lines, stages, events)
     for table, objs in zip(ID_TABLES[1:], rows, strict=True):
-        name = serial_sequence(table)
-        if name is None:
+        missing = [o for o in objs if o.pk is None]
+        ids = preallocated_ids(table, len(missing))
+        if ids is None:
             return
-        reserve(name, sum(o.pk is None for o in objs))
-        for o in objs:
-            if o.pk is None:
-                o.pk = preallocated_id(table)
+        for o, pk in zip(missing, ids, strict=True):
+            o.pk = pk
 
 
 def _saved(objs: Iterable[Model]) -> None:
