@@ -163,6 +163,10 @@ def _copy_plan(model: type[Model], cols: tuple[str, ...]) -> tuple[str, Callable
     return f"COPY {fastsql.table(model)} ({names}) FROM STDIN", get, json_at
 
 
+# an empty list or object (tags, blocked reasons) as JSON, without the encoder
+_EMPTY_JSON: dict[type, str] = {list: "[]", dict: "{}"}
+
+
 def _copy(model: type[Model], cols: tuple[str, ...], objs: list[Any]) -> int:
     """COPY ``objs`` into the model's table; the number of rows written. Through Django's cursor
     wrapper (execute wrappers, the query log and database errors as for any statement)."""
@@ -180,8 +184,9 @@ def _copy(model: type[Model], cols: tuple[str, ...], objs: list[Any]) -> int:
                 for o in objs:
                     row = list(get(o.__dict__))
                     for i in json_at:
-                        if row[i] is not None:
-                            row[i] = dumps(row[i])
+                        v = row[i]
+                        if v is not None:
+                            row[i] = dumps(v) if v or type(v) not in _EMPTY_JSON else _EMPTY_JSON[type(v)]
                     write(row)
             return cursor.rowcount
 
