@@ -146,3 +146,22 @@ def test_a_thousand_line_order_takes_its_line_ids_in_one_round_trip(company):
     assert len({ln.pk for ln in res.lines}) == 1000
     if connection.vendor == "postgresql":
         assert sum("nextval" in q["sql"] for q in ctx.captured_queries) <= 4
+
+
+def test_a_large_batch_inside_a_callers_pipeline_is_sent_as_the_statement(company, monkeypatch):
+    """COPY cannot run in pipeline mode: a batch large enough to be copied, written while a
+    caller holds a pipeline open, goes as the one jsonb statement instead (the same rows)."""
+    from orderhub.core import fastsql
+    from orderhub.orders import store
+
+    monkeypatch.setattr(store, "COPY_FROM", 2)
+    with CaptureQueriesContext(connection) as ctx, fastsql.pipeline():
+        res = services.order_create_batch(items=[_item(f"PL{i}") for i in range(3)],
+                                          actor=company["actors"]["sales"])
+    assert all(r.created for r in res)
+    assert not any(q["sql"].startswith("COPY ") for q in ctx.captured_queries)
+    if connection.vendor == "postgresql":
+        assert sum(f'INSERT INTO "{Order._meta.db_table}"' in q["sql"] for q in ctx.captured_queries) == 1
+    assert Order.objects.filter(external_ref__startswith="PL").count() == 3
+    _, breaks, bad = verify_order_audit()
+    assert breaks == [] and bad == []
