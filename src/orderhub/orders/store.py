@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 from operator import itemgetter
 from typing import Any
 
 from django.db import connection
+from django.db.backends.utils import CursorDebugWrapper
 from django.db.models import JSONField, Model
 from psycopg import pq
 
@@ -191,10 +192,14 @@ def _copy(model: type[Model], cols: tuple[str, ...], objs: list[Any]) -> int:
             return cursor.rowcount
 
     with connection.cursor() as cur:
-        if connection.queries_logged:
+        executor: Callable[..., int] = run
+        for wrapper in reversed(cur.db.execute_wrappers):  # as CursorWrapper.execute does
+            executor = partial(wrapper, executor)
+        context = {"connection": cur.db, "cursor": cur}
+        if isinstance(cur, CursorDebugWrapper):  # the query log (connection.queries, captures)
             with cur.debug_sql(sql):
-                return cur._execute_with_wrappers(sql, None, False, run)
-        return cur._execute_with_wrappers(sql, None, False, run)
+                return executor(sql, None, False, context)
+        return executor(sql, None, False, context)
 
 
 @cache
