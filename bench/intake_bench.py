@@ -187,6 +187,7 @@ def import_once(content: bytes, *, workers: int = 1, profile: bool = False) -> d
     inbox.order_create_batch = timed
     prof = cProfile.Profile() if profile else None
     connection.queries_log.clear()
+    load0 = os.getloadavg()[0]
     cpu0, kids0, t0 = time.process_time(), os.times(), time.perf_counter()
     try:
         with common.CpuMeter() as cpu, PgSampler() as pg:
@@ -208,7 +209,8 @@ def import_once(content: bytes, *, workers: int = 1, profile: bool = False) -> d
                "rows_total", "rows_done", "orders_created", "duplicates", "rows_failed", "status")},
            "message_status": job.message.status, "order_create_batch_s": shared[0],
            "order_create_batch_cpu_s": shared[1], "calls": int(shared[2]),
-           "chunks": len(chunks), "chunk_s_median": common.percentile(chunks, 50) if chunks else None}
+           "chunks": len(chunks), "chunk_s_median": common.percentile(chunks, 50) if chunks else None,
+           "load_1min": [round(load0, 2), round(os.getloadavg()[0], 2)]}
     if prof:
         s = io.StringIO()
         pstats.Stats(prof, stream=s).sort_stats("cumulative").print_stats(45)
@@ -235,7 +237,9 @@ def scenario_import(args) -> list[dict]:
                 expect["orders"], expect["duplicates"], expect["refused"])
             log(f"  {res['wall_s']:.1f} s = {args.rows / res['wall_s']:.0f} rows/s; order_create_batch "
                 f"{res['order_create_batch_s']:.1f} s ({res['calls']} calls, all workers); intake side "
-                f"{_intake_us(res, args.rows):.0f} µs/row; job {job}; as expected: {ok}")
+                f"{_intake_us(res, args.rows):.0f} µs/row; CPU {res['cpu_s'] * 1000 / args.rows:.3f} ms/row "
+                f"(import processes) + {res['pg_cpu_s'] * 1000 / args.rows:.3f} ms/row (PostgreSQL); load average "
+                f"{res['load_1min'][0]} → {res['load_1min'][1]}; job {job}; as expected: {ok}")
             if not ok:
                 raise SystemExit(f"import result differs from what the file holds: {job} vs {expect}")
             first[workers].append(res)
@@ -260,7 +264,8 @@ def scenario_import(args) -> list[dict]:
                                goal="≥ 5,000 rows/s" if workers == top else None,
                                goal_value=GOAL_ROWS_S if workers == top else None, better="higher",
                                conditions=f"{cond}; {how}; machine busy {runs[-1]['machine_busy_pct']:.0f} % "
-                                          f"during the last run"))
+                                          f"during the last run, load average (1 min) "
+                                          f"{runs[-1]['load_1min'][0]} before, {runs[-1]['load_1min'][1]} after"))
         figures.append(_figure(f"import_duplicates_rows_per_s{tail}", "rows/s",
                                [args.rows / r["wall_s"] for r in again[workers]], better="higher",
                                conditions=f"the same file imported again, {how}: every row found as a "

@@ -64,7 +64,7 @@ def test_batch_queries_grow_only_by_one_pipelined_insert_per_group(company):
     sales = company["actors"]["sales"]
     services.order_create_batch(items=[_item("warm")], actor=sales)
     counts, inserts = [], []
-    for n, prefix in ((10, "a"), (100, "b")):
+    for n, prefix in ((10, "a"), (60, "b")):   # below store.COPY_FROM (from there: COPY)
         with CaptureQueriesContext(connection) as ctx:
             services.order_create_batch(items=[_item(f"{prefix}{i}") for i in range(n)], actor=sales)
         # id/number blocks are refilled every 50 on PostgreSQL (one query per block), and the
@@ -75,18 +75,53 @@ def test_batch_queries_grow_only_by_one_pipelined_insert_per_group(company):
         counts.append(len(sqls))
         inserts.append(sum(f'INSERT INTO "{Order._meta.db_table}"' in s for s in sqls))
     if connection.vendor == "postgresql":
-        groups = [-(-10 // PIPELINE_GROUP), -(-100 // PIPELINE_GROUP)]
+        groups = [-(-10 // PIPELINE_GROUP), -(-60 // PIPELINE_GROUP)]
         assert inserts == groups, inserts
         assert counts[1] - counts[0] == groups[1] - groups[0], counts
-    assert Order.objects.count() == 111
+    assert Order.objects.count() == 71
 
 
-def test_a_key_taken_meanwhile_sends_the_batch_one_by_one(company, monkeypatch):
+def test_a_large_batch_is_copied_with_five_statements_whatever_its_size(company):
+    """From ``store.COPY_FROM`` orders the batch's rows go by COPY, one per table (order, line,
+    stage instance, event, snapshot), outside pipeline mode: the same statements at 100 orders
+    and at 250 (with 1 or 3 lines each)."""
+    from orderhub.orders import store
+
+    sales = company["actors"]["sales"]
+    services.order_create_batch(items=[_item("warm")], actor=sales)
+    counts, copies = [], []
+    for n, prefix in ((store.COPY_FROM, "a"), (store.COPY_FROM * 5 // 2, "b")):
+        items = [order_input(channel="import", external_ref=f"{prefix}{i}",
+                             lines=[LineInput(sku="HSG-100", qty=Decimal("1"))] * (1 + 2 * (n > store.COPY_FROM)))
+                 for i in range(n)]
+        with CaptureQueriesContext(connection) as ctx:
+            res = services.order_create_batch(items=items, actor=sales)
+        assert all(r.created for r in res)
+        sqls = [q["sql"] for q in ctx.captured_queries
+                if not any(k in q["sql"] for k in ("nextval", "workflow_workflowdefinition",
+                                                   "rules_rulesstamp"))]
+        counts.append(len(sqls))
+        copies.append([s.split(" (")[0] for s in sqls if s.startswith("COPY ")])
+        assert not any(f'INSERT INTO "{Order._meta.db_table}"' in s for s in sqls)
+    if connection.vendor == "postgresql":
+        tables = ["orders_order", "orders_orderline", "orders_stageinstance", "core_auditevent", "orders_snapshot"]
+        assert copies == [[f'COPY "{t}"' for t in tables]] * 2, copies
+        assert counts[0] == counts[1], counts
+    assert Order.objects.count() == 1 + store.COPY_FROM * 7 // 2
+    _, breaks, bad = verify_order_audit()
+    assert breaks == [] and bad == []
+
+
+@pytest.mark.parametrize("copy", [False, True], ids=["pipelined", "copied"])
+def test_a_key_taken_meanwhile_sends_the_batch_one_by_one(company, monkeypatch, copy):
     """Another writer inserted one of the keys after the batch looked for existing orders: the
-    pipelined INSERT fails, the batch's transaction is rolled back and every item is created
-    (or found) on its own; nothing is written twice."""
+    pipelined INSERT (or the COPY of a large batch) fails, the batch's transaction is rolled
+    back and every item is created (or found) on its own; nothing is written twice."""
+    from orderhub.orders import store
     from orderhub.orders.services import create
 
+    if copy:
+        monkeypatch.setattr(store, "COPY_FROM", 50)
     sales = company["actors"]["sales"]
     taken = services.order_create(data=_item("TAKEN"), actor=sales).order
     monkeypatch.setattr(create, "_existing_orders", lambda keyed: {})   # as if not seen yet
@@ -111,3 +146,22 @@ def test_a_thousand_line_order_takes_its_line_ids_in_one_round_trip(company):
     assert len({ln.pk for ln in res.lines}) == 1000
     if connection.vendor == "postgresql":
         assert sum("nextval" in q["sql"] for q in ctx.captured_queries) <= 4
+
+
+def test_a_large_batch_inside_a_callers_pipeline_is_sent_as_the_statement(company, monkeypatch):
+    """COPY cannot run in pipeline mode: a batch large enough to be copied, written while a
+    caller holds a pipeline open, goes as the one jsonb statement instead (the same rows)."""
+    from orderhub.core import fastsql
+    from orderhub.orders import store
+
+    monkeypatch.setattr(store, "COPY_FROM", 2)
+    with CaptureQueriesContext(connection) as ctx, fastsql.pipeline():
+        res = services.order_create_batch(items=[_item(f"PL{i}") for i in range(3)],
+                                          actor=company["actors"]["sales"])
+    assert all(r.created for r in res)
+    assert not any(q["sql"].startswith("COPY ") for q in ctx.captured_queries)
+    if connection.vendor == "postgresql":
+        assert sum(f'INSERT INTO "{Order._meta.db_table}"' in q["sql"] for q in ctx.captured_queries) == 1
+    assert Order.objects.filter(external_ref__startswith="PL").count() == 3
+    _, breaks, bad = verify_order_audit()
+    assert breaks == [] and bad == []

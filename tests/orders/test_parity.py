@@ -287,7 +287,15 @@ def assert_same(fast, orm) -> None:
 # --------------------------------------------------------------------------- the tests
 
 
-def test_fast_and_orm_paths_write_the_same_rows(starting_data):
+@pytest.mark.parametrize("copy_from", [None, 1], ids=["copy-for-large-writes", "copy-for-every-new-order"])
+def test_fast_and_orm_paths_write_the_same_rows(starting_data, monkeypatch, copy_from):
+    """The whole scenario on both twins; again with every new order's rows copied (``COPY``,
+    the form the fast twin takes for large writes: ``orders.store.COPY_FROM``), single creates,
+    batches and the intake import's chunks alike."""
+    from orderhub.orders import store
+
+    if copy_from is not None:
+        monkeypatch.setattr(store, "COPY_FROM", copy_from)
     fast, orm = both_paths(starting_data)
     answers, rows = fast
     # the scenario did what it says (so an empty diff means something)
@@ -394,3 +402,57 @@ def test_a_batch_move_writes_the_same_rows(starting_data):
          ("refused", [], "invalid_transition")]]
     assert len(rows["inventory_reservation"]) == 2   # 30 kg of bar from WH1, the bolts
     assert_same(fast, orm)
+
+
+AWKWARD_TEXT = ["制表\t符", "反斜杠 \\ 与 \\N", '引号 " \' 逗号,', "换行\r\n第二行", "", "😀 emoji"]
+
+
+def test_a_large_batch_is_copied_and_writes_the_rows_the_statement_and_the_orm_write(starting_data,
+                                                                                    monkeypatch):
+    """A batch of ``COPY_FROM`` orders and more is written by COPY (one per table): the rows
+    equal those the jsonb statement writes (the same batch with COPY turned off) and the ORM's,
+    text that COPY must escape (tabs, backslashes, a literal ``\\N``, line breaks), JSON columns,
+    decimals and NULLs included."""
+    from orderhub.orders import store
+
+    n = store.COPY_FROM + 7
+
+    def big(co):
+        manager = co["actors"]["manager"]  # may set a line's price
+        items = []
+        for i in range(n):
+            text = AWKWARD_TEXT[i % len(AWKWARD_TEXT)]
+            items.append(order_input(
+                channel="import", external_ref=f"L{i}" if i % 9 else None, remarks=text,
+                tags=[text.split()[0]] if text.strip() and "\t" not in text else [],
+                urgency=("red", "yellow", "green")[i % 3],
+                promised_date=date(2026, 12, 24) if i % 4 == 0 else None,
+                lines=[_line("M8X30", f"{i + 1}.5", remarks=text.replace("\n", " ").replace("\r", "")),
+                       *([_line("HSG-100", "2", unit_price=Decimal("123.4500"))] if i % 2 else [])]))
+        items.append(items[3])                                          # a repeat in the batch
+        items.append(order_input(channel="import", external_ref="L1", lines=[_line("M8X30", "9")]))  # a conflict
+        with clock.frozen(T0), CaptureQueriesContext(connection) as ran:
+            res = services.order_create_batch(items=items, actor=manager)
+        copies = sum(q["sql"].startswith("COPY ") for q in ran.captured_queries)
+        return [[(r.order.number if r.order else None, r.created, r.error.code if r.error else None)
+                 for r in res], copies]
+
+    positions, blocks = _sequences(), copy.deepcopy(numbering._blocks)
+    copied = _run("fast", starting_data, big)
+    _restore(positions, blocks)
+    with monkeypatch.context() as m:
+        m.setattr(store, "COPY_FROM", 10 ** 9)
+        statement = _run("fast", starting_data, big)
+    _restore(positions, blocks)
+    orm = _run("orm", starting_data, big)
+    _restore(positions, blocks)
+    (answers, copies), rows = copied
+    assert sum(created for _n, created, _e in answers) == n
+    assert answers[-1][2] == "duplicate_conflict" and answers[-2][1] is False
+    assert copies == 5, copies                                             # order, line, stage, event, snapshot
+    assert statement[0][1] == 0 and orm[0][1] == 0
+    assert len(rows["orders_order"]) == n and len(rows["orders_snapshot"]) == n
+    stored = {r["remarks"] for r in rows["orders_order"].values()}
+    assert stored == set(AWKWARD_TEXT)
+    assert_same(((answers, rows)), ((statement[0][0], statement[1])))
+    assert_same(((answers, rows)), ((orm[0][0], orm[1])))

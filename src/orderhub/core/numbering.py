@@ -53,6 +53,28 @@ def preallocated_id(table: str) -> int | None:
     return None if name is None else next_value(name)
 
 
+def preallocated_ids(table: str, n: int) -> list[int] | None:
+    """``n`` ids for new rows of ``table`` (PostgreSQL), else None: the values ``n`` calls of
+    :func:`preallocated_id` would give, in the same order, taken at once (a batch's rows)."""
+    name = serial_sequence(table)
+    if name is None:
+        return None
+    reserve(name, n)
+    out: list[int] = []
+    with _lock:
+        ranges = _blocks.setdefault(name, [])
+        while len(out) < n and ranges:
+            nxt, end = ranges[0]
+            k = min(end - nxt, n - len(out))
+            out.extend(range(nxt, nxt + k))
+            ranges[0][0] += k
+            if ranges[0][0] >= end:
+                ranges.pop(0)
+    while len(out) < n:  # another thread took some of the values reserved meanwhile
+        out.append(next_value(name))
+    return out
+
+
 def serial_sequence(table: str) -> str | None:
     """The sequence behind ``table``'s id (PostgreSQL), else None."""
     if connection.vendor != "postgresql":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -40,6 +41,7 @@ from ..input_filters import apply_input_filters
 from ..inputs import OrderInput, differences
 from ..models import Order, OrderLine, Snapshot, StageInstance, Urgency
 from ..store import (
+    copies,
     insert_new_orders,
     insert_order_and_lines,
     new_order_id,
@@ -414,12 +416,14 @@ def _batch_write(items: list[OrderInput], normalized: list[dict[str, Any]], prin
     reserve(NUMBER_SEQUENCE, len(todo))
     published: list[events.OrderChange] = []
     pending: list[Callable[[], None]] = []
-    with fastsql.pipeline():
+    # a large batch is one group, copied (``store.copies``: COPY runs outside pipeline mode)
+    copy = copies(len(todo))
+    with nullcontext() if copy else fastsql.pipeline():
         group = _Group()
         for i in todo:
             _batch_item(items[i], normalized[i], prints[i], results[i], existing, lk, actor, now, group,
                         published)
-            if len(group.orders) >= PIPELINE_GROUP:
+            if not copy and len(group.orders) >= PIPELINE_GROUP:
                 pending.append(group.send())
                 group = _Group()
         if group.orders:
