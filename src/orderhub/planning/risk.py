@@ -130,6 +130,14 @@ class Score:
     false_negative: int
     orders: int
 
+    @property
+    def late(self) -> int:
+        return self.true_positive + self.false_negative
+
+    @property
+    def warned(self) -> int:
+        return self.true_positive + self.false_positive
+
 
 def precision_recall(warned: set[int], late: set[int], universe: set[int]) -> Score:
     warned, late = warned & universe, late & universe
