@@ -2,7 +2,10 @@
 the four-colour board) and a fastener trading arm (T3).
 
 Everything is created through the services, with the clock set back, so the history, the
-reservations and the audit chains are exactly what real use would leave behind.
+reservations and the audit chains are exactly what real use would leave behind. The T1 orders
+are taken in one after another, then their moves are replayed in time order on one moving
+clock, with the periodic planning jobs (replan, delivery-risk scan) run at the simulated times
+(``demo.planning.replay_walks``).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from .breakers import demo_breakers, demo_breakers_off
 from .finance import load_finance
 from .floor import demo_floor_tickets
 from .kpis import load_daily_report
-from .planning import finish_planning, load_lines
+from .planning import finish_planning, load_lines, replay_walks
 from .purchasing import DEMO_PURCHASING_ORDERS, load_purchasing
 from .shipping import load_shipping
 from .stockalerts import DEMO_ALERT_ORDERS, load_stock_alerts
@@ -72,8 +75,10 @@ MATERIALS = [
     ("MAT-SS316", "316不锈钢棒 Φ25", "kg", 3, "41", "100", "200", 12, "600", "0"),
     ("MAT-ORING", "O型圈 NBR 20×2", "个", 0, "0.6", "2000", "5000", 3, "120000", "60000"),
     ("MAT-SCREW-M3", "内六角螺钉 M3×8", "个", 0, "0.08", "5000", "10000", 3, "300000", "100000"),
-    ("MAT-BRASS", "H59黄铜棒 Φ20", "kg", 3, "58", "100", "200", 8, "1000", "300"),
+    ("MAT-BRASS", "H59黄铜棒 Φ20", "kg", 3, "58", "100", "200", 8, "400", "0"),
 ]
+# brass runs out while the past is replayed (no PO for it until the purchasing demo): the nozzle
+# orders confirmed after that wait at 已排产, short with no covering PO, as the risk scan says
 
 PARTS = [
     # sku, name, price, BOM [(material, qty per piece)]
@@ -231,6 +236,11 @@ def _walk(order: Order, movers: dict[str, str], plan, actors: dict[str, Actor]) 
                 return
 
 
+def _mover(movers: dict[str, str], actors: dict[str, Actor]) -> Callable[[str, str], bool]:
+    """Move an order to a stage as that stage's mover; whether the move was made."""
+    return lambda number, stage: services.order_transition(order=number, to=stage, actor=actors[movers[stage]]).ok
+
+
 def _t2_orders(n: int, rng: random.Random, now, actors: dict[str, Actor], *, done: int, total: int,
                progress: Callable[[int, int], None] | None) -> None:
     """Paid orders from the WeChat mini-program for the four-colour board (T2): every colour
@@ -343,6 +353,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
     n_t1 = orders - n_t3 - n_t2 - DEMO_PURCHASING_ORDERS - DEMO_ALERT_ORDERS
     extra = random.Random(seed + 1)   # the KPI figures' data; the main sequence stays as it was
     n_zombie = max(orders // 50, 2)   # stalled for weeks (seed 003's "zombie" orders)
+    walks: list[tuple[str, list]] = []   # the T1 orders' moves, replayed in time order below
     for i in range(n_t1):
         target = rng.choices(stage_names, weights)[0]
         created, plan = _plan(t1_flow, T1_PATH, target, rng, now)
@@ -361,9 +372,10 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
         with clock.frozen(created):
             order = services.order_create(data=data, actor=actors["sales"]).order
         _first_touch(created, plan, extra)
-        _walk(order, T1_MOVERS, plan, actors)
+        walks.append((order.number, plan))
         if progress:
             progress(i + 1, orders)
+    history = replay_walks(walks, now, _mover(T1_MOVERS, actors))
     _t3_orders(n_t3, rng, now, extra, actors, done=n_t1, total=orders, progress=progress)
     _t2_orders(n_t2, rng, now, actors, done=n_t1 + n_t3, total=orders, progress=progress)
     _holds_and_override(rng, actors)
@@ -376,7 +388,7 @@ def load_demo(*, orders: int = 300, seed: int = 2026, progress: Callable[[int, i
     finance = load_finance(rng, actors)
     coei = demo_coei(actors)   # after shipping: surveys answer delivered orders
     demo_change_request(actors, changed)    # last: the order it freezes moves no more
-    planning = finish_planning(actors["planner"])
+    planning = finish_planning(actors["planner"], history)
     paused = demo_breakers(actors, system)
     return {
         "floor_tickets": floor_tickets,

@@ -174,7 +174,7 @@ def save_line(request: ActorRequest, code: str, payload: PlanLineIn) -> dict[str
         ids = dict(Product.objects.filter(sku__in=skus).values_list("sku", "pk"))
         missing = sorted(skus - set(ids))
         if missing:
-            raise ValidationFailed("unknown_sku", _("物料「%(sku)s」不存在。") % {"sku": missing[0]},
+            raise ValidationFailed("unknown_sku", _("Product “%(sku)s” does not exist.") % {"sku": missing[0]},
                                    problems=[Problem("unknown_sku", missing[0], field="routings")])
         routings = [services.RoutingIn(ids[r.sku], r.seq, r.operation, r.hours_per_unit, r.preferred)
                     for r in payload.routings]

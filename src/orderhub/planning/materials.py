@@ -19,6 +19,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db.models import Sum
+from django.utils.translation import pgettext
 
 from orderhub.catalog.models import BomItem, Product
 from orderhub.inventory.models import Reservation
@@ -27,6 +28,11 @@ from orderhub.orders.models import OrderLine
 from orderhub.purchasing.models import LineOrder, PurchaseOrder, PurchaseOrderLine
 
 ZERO = Decimal(0)
+
+
+def names_list(names: Iterable[str]) -> str:
+    """Material names run together as a sentence lists them (、 in Chinese)."""
+    return pgettext("list separator", ", ").join(names)
 
 
 @dataclass

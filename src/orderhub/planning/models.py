@@ -113,9 +113,9 @@ class RiskNotice(models.Model):
     """A delivery risk the order's owner was told of (once per order and kind of risk)."""
 
     class Kind(models.TextChoices):
-        MATERIAL = "material", _("缺料且无采购单补足")
-        CAPACITY = "capacity", _("产线排满，预计完工晚于承诺交期")
-        STAGE = "stage", _("当前环节已超时")
+        MATERIAL = "material", _("Material short with no purchase order to make it up")
+        CAPACITY = "capacity", _("Lines booked full: expected to finish after the promised date")
+        STAGE = "stage", _("Current stage overdue")
 
     order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(_("risk"), max_length=16, choices=Kind.choices)

@@ -23,7 +23,7 @@ from orderhub.orders.models import Order, OrderLine
 from orderhub.orders.promising import Promise
 
 from .engine import Job, Placed
-from .materials import Materials, materials_dates
+from .materials import Materials, materials_dates, names_list
 from .models import OrderPlan, ScheduledOperation
 from .schedule import job_ops, load_booked, lock_schedule, new_board, routings, rows_of
 
@@ -58,7 +58,8 @@ def promise_at_confirmation(order: Order, lines: list[OrderLine], now: datetime,
                    slipped_to=None, computed_at=now)],
         update_conflicts=True, unique_fields=["order"],
         update_fields=["materials_date", "expected_date", "promised_date", "slipped_to", "computed_at"])
-    note = _("物料 %(m)s齐套，%(d)s完工") % {"m": day_label(mats.ready), "d": day_label(placed.end)}
+    note = _("Materials ready %(m)s, finished %(d)s") % {"m": day_label(mats.ready), "d": day_label(placed.end)}
     if mats.uncovered:
-        note += _("（%(names)s 无采购单补足，按采购周期估算）") % {"names": "、".join(mats.uncovered)}
+        note += _(" (%(names)s: no purchase order makes it up, estimated from the lead time)") % {
+            "names": names_list(mats.uncovered)}
     return Promise(placed.end, note)

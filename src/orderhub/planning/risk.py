@@ -23,6 +23,7 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from orderhub.core import clock
 from orderhub.notify.services import NotifyRequest, Recipient, notify_many
@@ -30,7 +31,7 @@ from orderhub.orders.kitting import day_label
 from orderhub.orders.models import Order, StageInstance
 
 from . import events
-from .materials import materials_dates
+from .materials import materials_dates, names_list
 from .models import OrderPlan, RiskNotice, ScheduledOperation
 from .schedule import released_stages
 
@@ -68,18 +69,20 @@ def risk_list(*, now: datetime | None = None, hours: int = HORIZON_HOURS) -> lis
         r = Risk(o)
         m = mats.get(o.pk)
         if m and m.uncovered:
-            r.reasons.append((RiskNotice.Kind.MATERIAL, _("缺 %(names)s，无采购单补足") % {"names": "、".join(m.uncovered)}))
+            r.reasons.append((RiskNotice.Kind.MATERIAL, _("Short of %(names)s, no purchase order makes it up") % {
+                "names": names_list(m.uncovered)}))
         plan = plans.get(o.pk) if o.stage in stages else None   # past production: capacity is behind it
         assert o.promised_date is not None
         if plan and plan.expected_date and plan.expected_date > o.promised_date:
-            r.reasons.append((RiskNotice.Kind.CAPACITY, _("产线排满：预计 %(d)s完工，晚于承诺交期 %(p)s") % {
+            r.reasons.append((RiskNotice.Kind.CAPACITY, _(
+                "Lines booked full: expected to finish %(d)s, after the promised date %(p)s") % {
                 "d": day_label(plan.expected_date), "p": day_label(o.promised_date)}))
         elif plan and plan.expected_date is None and o.pk not in scheduled and plan.rush_line_id is None \
                 and plan.promised_date:
-            r.reasons.append((RiskNotice.Kind.CAPACITY, _("未排上产线")))
+            r.reasons.append((RiskNotice.Kind.CAPACITY, _("Not placed on any line")))
         if o.stage_due_at and o.stage_due_at < now:
             hrs = int((now - o.stage_due_at).total_seconds() // 3600)
-            r.reasons.append((RiskNotice.Kind.STAGE, _("当前环节已超时 %(h)s 小时") % {"h": hrs}))
+            r.reasons.append((RiskNotice.Kind.STAGE, _("Current stage overdue by %(h)s hours") % {"h": hrs}))
         if r.reasons:
             out.append(r)
     return out
@@ -103,11 +106,12 @@ def risk_scan(*, now: datetime | None = None) -> int:
         new += [RiskNotice(order=r.order, kind=k, detail=s[:300], promised_date=r.order.promised_date, noticed_at=now)
                 for k, s in fresh]
         if r.order.owner_id:
-            msg = _("订单 %(n)s 承诺 %(p)s交货，存在风险：%(why)s。") % {
-                "n": r.order.number, "p": day_label(r.order.promised_date), "why": "；".join(s for _k, s in fresh)}
+            why = pgettext("reasons separator", "; ").join(s for _k, s in fresh)
+            msg = _("Order %(n)s, promised for %(p)s, is at risk: %(why)s.") % {
+                "n": r.order.number, "p": day_label(r.order.promised_date), "why": why}
             reqs.append(NotifyRequest(
                 event=events.DELIVERY_RISK, recipients=[Recipient.user(r.order.owner_id)], order=r.order,
-                context={"subject": _("交期风险 %(n)s") % {"n": r.order.number}, "message": msg, "number": r.order.number},
+                context={"subject": _("Delivery risk %(n)s") % {"n": r.order.number}, "message": msg, "number": r.order.number},
                 severity="info", dedupe_key=f"planning-risk:{r.order.pk}:{','.join(k for k, _s in fresh)}"))
     RiskNotice.objects.bulk_create(new, ignore_conflicts=True)
     if reqs:
@@ -125,6 +129,14 @@ class Score:
     false_positive: int
     false_negative: int
     orders: int
+
+    @property
+    def late(self) -> int:
+        return self.true_positive + self.false_negative
+
+    @property
+    def warned(self) -> int:
+        return self.true_positive + self.false_positive
 
 
 def precision_recall(warned: set[int], late: set[int], universe: set[int]) -> Score:

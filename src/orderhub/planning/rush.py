@@ -140,7 +140,7 @@ def _simulate(line: int, job: Job, queue: list, board: Board, since: date) -> tu
 def rush_options(number: str) -> RushOptions:
     order = Order.objects.filter(number=number).first()
     if order is None:
-        raise NotFound("unknown_order", _("订单 %(n)s 不存在。") % {"n": number})
+        raise NotFound("unknown_order", _("Order %(number)s does not exist.") % {"number": number})
     day = today()
     lines = list(OrderLine.objects.filter(order=order).values_list("product_id", "base_qty"))
     routes = routings(pid for pid, _q in lines)

@@ -87,7 +87,7 @@ def lines_with_routings() -> list[tuple[WorkCenter, list[Routing]]]:
 def visible_order(number: str, actor: Actor) -> Order:
     order = visible(Order.objects.filter(number=number), actor).first()
     if order is None:
-        raise NotFound("unknown_order", _("订单 %(n)s 不存在。") % {"n": number})
+        raise NotFound("unknown_order", _("Order %(number)s does not exist.") % {"number": number})
     return order
 
 

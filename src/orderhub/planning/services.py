@@ -66,12 +66,12 @@ def line_save(*, actor: Actor, code: str, name: str, hours_per_day: Decimal, is_
     check(actor, "planning.plan")
     code = code.strip()
     if not code or not name.strip():
-        raise _invalid("invalid_line", _("产线编码和名称不能为空。"), "code")
+        raise _invalid("invalid_line", _("A line needs a code and a name."), "code")
     if not hours_per_day.is_finite() or not Decimal(0) < hours_per_day <= 24:
-        raise _invalid("invalid_hours", _("每个工作日的工时须在 0 到 24 小时之间。"), "hours_per_day")
+        raise _invalid("invalid_hours", _("Hours per working day must be between 0 and 24."), "hours_per_day")
     for r in routings or []:
         if not r.hours_per_unit.is_finite() or r.hours_per_unit <= 0:
-            raise _invalid("invalid_hours", _("单件工时必须大于零。"), "routings")
+            raise _invalid("invalid_hours", _("Hours per unit must be greater than zero."), "routings")
     wc = WorkCenter.objects.select_for_update().filter(code=code).first()
     before = {"name": wc.name, "hours_per_day": str(wc.hours_per_day), "is_active": wc.is_active} if wc else {}
     if wc is None:
@@ -112,10 +112,11 @@ def _slip_requests(orders: list[Released], after: dict[int, date | None]) -> tup
         slipped.append(o.number)
         if o.owner_id is None:
             continue
-        msg = _("订单 %(n)s 预计 %(d)s完工，晚于承诺交期 %(p)s（库存、采购或产能变化后重新排产）。") % {
+        msg = _("Order %(n)s is expected to finish %(d)s, after its promised date %(p)s (rescheduled after a "
+                "change in stock, purchasing or capacity).") % {
             "n": o.number, "d": day_label(end), "p": day_label(o.promised)}
         reqs.append(NotifyRequest(event=events.SLIPPED, recipients=[Recipient.user(o.owner_id)],
-                                  context={"subject": _("交期延误预警 %(n)s") % {"n": o.number}, "message": msg,
+                                  context={"subject": _("Delivery slip warning %(n)s") % {"n": o.number}, "message": msg,
                                            "number": o.number, "order_id": o.pk},
                                   order=None, severity="info", dedupe_key=f"planning-slip:{o.pk}:{end.isoformat()}"))
     return reqs, slipped
@@ -169,7 +170,7 @@ def released_plan(number: str) -> tuple[Released, list[Released]]:
     orders = released_orders()
     found = next((o for o in orders if o.number == number), None)
     if found is None:
-        raise NotFound("not_released", _("订单 %(n)s 未下达生产（不在排产范围内）。") % {"n": number})
+        raise NotFound("not_released", _("Order %(n)s is not released to production (not on the schedule).") % {"n": number})
     return found, orders
 
 
@@ -182,7 +183,7 @@ def rush_apply(*, actor: Actor, number: str, line_code: str, reason: str = "") -
         target, _orders = released_plan(number)
         wc = WorkCenter.objects.filter(code=line_code, is_active=True).first()
         if wc is None:
-            raise NotFound("unknown_line", _("产线「%(c)s」不存在或已停用。") % {"c": line_code})
+            raise NotFound("unknown_line", _("Line “%(c)s” does not exist or is inactive.") % {"c": line_code})
         now = clock.now()
         plan, _created = OrderPlan.objects.get_or_create(order_id=target.pk, defaults={
             "materials_date": today(), "promised_date": target.promised, "computed_at": now})
@@ -211,10 +212,11 @@ def _notify_delayed(result: Rebuilt, target: Released, wc: WorkCenter) -> list[d
         num, owner = info[pk]
         if owner is None:
             continue
-        msg = _("急单 %(r)s 插入产线 %(l)s，订单 %(n)s 预计完工推迟 %(d)s 天。") % {
+        msg = _("Rush order %(r)s inserted on line %(l)s: order %(n)s is expected to finish %(d)s days "
+                "later.") % {
             "r": target.number, "l": wc.name, "n": num, "d": days}
         reqs.append(NotifyRequest(event=events.DELAYED_BY_RUSH, recipients=[Recipient.user(owner)],
-                                  context={"subject": _("急单插入影响 %(n)s") % {"n": num}, "message": msg, "number": num},
+                                  context={"subject": _("Rush order impact %(n)s") % {"n": num}, "message": msg, "number": num},
                                   order=found[pk], severity="info",
                                   dedupe_key=f"planning-rush:{target.pk}:{pk}:{result.moved[pk][1]}"))
     notify_many(reqs)
