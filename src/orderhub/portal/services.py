@@ -26,6 +26,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from orderhub.catalog.models import Customer
 from orderhub.core import clock, permissions, ratelimit
@@ -277,7 +278,7 @@ def _wrong(failures: int) -> DomainError:
                        status=403, data={"tries_left": MAX_FAILURES - failures})
 
 
-EXPIRED = _("The code has expired or has been used; request a new one.")
+EXPIRED = gettext_lazy("The code has expired or has been used; request a new one.")
 
 
 def code_verify(*, identifier: str, code: str, context: RequestContext) -> Contact:
