@@ -44,8 +44,6 @@ NOT_YET_ENGLISH: set[str] = {
     "orderhub/planning/selectors.py",
     "orderhub/planning/services.py",
     "orderhub/shipping/documents.py",
-    "orderhub/web/templates/web/breakers/list.html",
-    "orderhub/web/templates/web/config/breakers.html",
     "orderhub/web/templates/web/kpi/dashboard.html",
     "orderhub/web/templates/web/kpi/report_setting.html",
     "orderhub/web/templates/web/planning/_nav.html",
@@ -53,7 +51,6 @@ NOT_YET_ENGLISH: set[str] = {
     "orderhub/web/templates/web/planning/lines.html",
     "orderhub/web/templates/web/planning/risks.html",
     "orderhub/web/templates/web/planning/rush.html",
-    "orderhub/web/views/breakers.py",
     "orderhub/web/views/kpi.py",
     "orderhub/web/views/planning.py",
 }
