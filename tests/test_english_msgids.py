@@ -28,7 +28,6 @@ NOT_YET_ENGLISH: set[str] = {
     "orderhub/orders/breakers/credit.py",
     "orderhub/orders/breakers/stock.py",
     "orderhub/orders/breakers/trips.py",
-    "orderhub/orders/models.py",
     "orderhub/orders/services/expiry.py",
     "orderhub/orders/services/lines.py",
     "orderhub/planning/api.py",
