@@ -42,11 +42,11 @@ class Customer(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     # what the customer's VAT invoices carry (finance copies them onto each invoice it issues)
-    tax_no = models.CharField(_("纳税人识别号"), max_length=32, blank=True)
-    bank_name = models.CharField(_("开户银行"), max_length=100, blank=True)
-    bank_account = models.CharField(_("银行账号"), max_length=64, blank=True)
-    billing_address = models.CharField(_("开票地址"), max_length=200, blank=True)
-    billing_phone = models.CharField(_("开票电话"), max_length=32, blank=True)
+    tax_no = models.CharField(_("Taxpayer ID"), max_length=32, blank=True)
+    bank_name = models.CharField(_("Bank"), max_length=100, blank=True)
+    bank_account = models.CharField(_("Bank account"), max_length=64, blank=True)
+    billing_address = models.CharField(_("Invoice address"), max_length=200, blank=True)
+    billing_phone = models.CharField(_("Invoice phone"), max_length=32, blank=True)
 
     class Meta:
         verbose_name = _("customer")

@@ -168,7 +168,7 @@ def export_vouchers(request: ActorRequest, system: VoucherSystem, start: BizDate
 
 def _check_range(start: date, end: date) -> None:
     if end < start or (end - start).days > 366:
-        raise ValidationFailed("invalid_range", _("日期范围须在一年以内，且结束不早于开始。"))
+        raise ValidationFailed("invalid_range", _("The date range must be within one year, and the end may not be before the start."))
 
 
 # --------------------------------------------------------------------------- returns
@@ -213,7 +213,7 @@ def qc_file(request: ActorRequest, number: DocNumber) -> HttpResponseBase:
     r = selectors.get_return(number, actor=request.actor)
     qc = getattr(r, "qc", None)
     if qc is None or not qc.file:
-        raise NotFound("no_qc_file", _("退货单 %(n)s 没有质检报告文件。") % {"n": r.number})
+        raise NotFound("no_qc_file", _("Return %(n)s has no quality inspection report file.") % {"n": r.number})
     return download_response(qc.file.open("rb"), filename=qc.file_name, fallback="qc.bin")
 
 

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 class FinanceConfig(AppConfig):
     name = "orderhub.finance"
     label = "finance"
-    verbose_name = _("财务")
+    verbose_name = _("Finance")
 
     def ready(self) -> None:
         from . import tasks  # noqa: F401  (registers the periodic jobs)

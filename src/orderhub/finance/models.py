@@ -22,34 +22,34 @@ class Invoice(models.Model):
     bank details are copied from the customer when it is issued."""
 
     class Kind(models.TextChoices):
-        NORMAL = "normal", _("增值税普通发票")
-        SPECIAL = "special", _("增值税专用发票")
+        NORMAL = "normal", _("VAT ordinary invoice")
+        SPECIAL = "special", _("VAT special invoice")
 
-    number = models.CharField(_("发票号"), max_length=40, unique=True)
+    number = models.CharField(_("Invoice number"), max_length=40, unique=True)
     shipment = models.OneToOneField(Shipment, on_delete=models.PROTECT, related_name="invoice",
-                                    verbose_name=_("发货单"))
+                                    verbose_name=_("Shipment"))
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="invoices")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices")
-    kind = models.CharField(_("发票类型"), max_length=16, choices=Kind.choices)
-    title = models.CharField(_("发票抬头"), max_length=200)
-    tax_no = models.CharField(_("纳税人识别号"), max_length=32)
-    bank_name = models.CharField(_("开户银行"), max_length=100, blank=True)
-    bank_account = models.CharField(_("银行账号"), max_length=64, blank=True)
-    address_phone = models.CharField(_("地址电话"), max_length=300, blank=True)
-    amount = models.DecimalField(_("价税合计"), **MONEY)
-    tax_rate = models.DecimalField(_("税率"), max_digits=5, decimal_places=4)
-    tax_amount = models.DecimalField(_("税额"), **MONEY)
-    settled = models.DecimalField(_("已核销"), default=ZERO, **MONEY)
-    issued_on = models.DateField(_("开票日期"))
-    due_on = models.DateField(_("到期日"))
-    issued_at = models.DateTimeField(_("开票时间"))
-    issued_by = models.CharField(_("开票人"), max_length=150)
+    kind = models.CharField(_("Invoice type"), max_length=16, choices=Kind.choices)
+    title = models.CharField(_("Invoice title"), max_length=200)
+    tax_no = models.CharField(_("Taxpayer ID"), max_length=32)
+    bank_name = models.CharField(_("Bank"), max_length=100, blank=True)
+    bank_account = models.CharField(_("Bank account"), max_length=64, blank=True)
+    address_phone = models.CharField(_("Address and phone"), max_length=300, blank=True)
+    amount = models.DecimalField(_("Total incl. tax"), **MONEY)
+    tax_rate = models.DecimalField(_("Tax rate"), max_digits=5, decimal_places=4)
+    tax_amount = models.DecimalField(_("Tax amount"), **MONEY)
+    settled = models.DecimalField(_("Settled"), default=ZERO, **MONEY)
+    issued_on = models.DateField(_("Invoice date"))
+    due_on = models.DateField(_("Due date"))
+    issued_at = models.DateTimeField(_("Invoiced at"))
+    issued_by = models.CharField(_("Invoiced by"), max_length=150)
 
     class Meta:
-        verbose_name = _("发票")
-        verbose_name_plural = _("发票")
+        verbose_name = _("Invoice")
+        verbose_name_plural = _("Invoice")
         ordering = ["-issued_at", "-pk"]
-        permissions = [("manage_finance", _("可以开票、登记收款和导入银行流水"))]
+        permissions = [("manage_finance", _("Can issue invoices, record payments and import bank statements"))]
         constraints = [
             models.CheckConstraint(condition=Q(settled__gte=0) & Q(settled__lte=models.F("amount")),
                                    name="invoice_settled_within_amount"),
@@ -69,34 +69,34 @@ class Payment(models.Model):
     ``applied`` of it settles invoices (``Allocation``), never more than ``amount``."""
 
     class Kind(models.TextChoices):
-        PAYMENT = "payment", _("货款")
-        DEPOSIT = "deposit", _("预收定金")
+        PAYMENT = "payment", _("Payment for goods")
+        DEPOSIT = "deposit", _("Deposit")
 
     class Source(models.TextChoices):
-        MANUAL = "manual", _("手工登记")
-        BANK = "bank", _("银行流水导入")
+        MANUAL = "manual", _("Entered by hand")
+        BANK = "bank", _("Bank statement import")
 
-    number = models.CharField(_("收款单号"), max_length=40, unique=True)
+    number = models.CharField(_("Payment number"), max_length=40, unique=True)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="payments",
                                  null=True, blank=True)
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments", null=True,
                               blank=True)
-    kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices, default=Kind.PAYMENT)
-    source = models.CharField(_("来源"), max_length=16, choices=Source.choices, default=Source.MANUAL)
-    amount = models.DecimalField(_("金额"), **MONEY)
-    applied = models.DecimalField(_("已核销"), default=ZERO, **MONEY)
-    received_on = models.DateField(_("到账日期"))
-    payer = models.CharField(_("付款方"), max_length=200, blank=True)
-    memo = models.CharField(_("摘要"), max_length=300, blank=True)
-    bank_ref = models.CharField(_("银行流水号"), max_length=64, blank=True)
+    kind = models.CharField(_("Type"), max_length=16, choices=Kind.choices, default=Kind.PAYMENT)
+    source = models.CharField(_("Source"), max_length=16, choices=Source.choices, default=Source.MANUAL)
+    amount = models.DecimalField(_("Amount"), **MONEY)
+    applied = models.DecimalField(_("Settled"), default=ZERO, **MONEY)
+    received_on = models.DateField(_("Date received"))
+    payer = models.CharField(_("Payer"), max_length=200, blank=True)
+    memo = models.CharField(_("Summary"), max_length=300, blank=True)
+    bank_ref = models.CharField(_("Bank transaction number"), max_length=64, blank=True)
     bank_import = models.ForeignKey("BankImport", on_delete=models.PROTECT, null=True, blank=True,
                                     related_name="payments")
-    recorded_at = models.DateTimeField(_("登记时间"))
-    recorded_by = models.CharField(_("登记人"), max_length=150)
+    recorded_at = models.DateTimeField(_("Recorded at"))
+    recorded_by = models.CharField(_("Recorded by"), max_length=150)
 
     class Meta:
-        verbose_name = _("收款")
-        verbose_name_plural = _("收款")
+        verbose_name = _("Payment")
+        verbose_name_plural = _("Payment")
         ordering = ["-received_on", "-pk"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
@@ -118,22 +118,22 @@ class CreditNote(models.Model):
     """A credit note (红字 / 贷项通知) for goods returned: settles the customer's open invoices
     like a payment does (``Allocation``)."""
 
-    number = models.CharField(_("贷项通知单号"), max_length=40, unique=True)
+    number = models.CharField(_("Credit note number"), max_length=40, unique=True)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="credit_notes")
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="credit_notes")
     return_order = models.OneToOneField("ReturnOrder", on_delete=models.PROTECT,
                                         related_name="credit_note")
-    amount = models.DecimalField(_("金额"), **MONEY)
-    tax_rate = models.DecimalField(_("税率"), max_digits=5, decimal_places=4)
-    tax_amount = models.DecimalField(_("税额"), **MONEY)
-    applied = models.DecimalField(_("已冲抵"), default=ZERO, **MONEY)
-    issued_on = models.DateField(_("日期"))
-    issued_at = models.DateTimeField(_("开具时间"))
-    issued_by = models.CharField(_("开具人"), max_length=150)
+    amount = models.DecimalField(_("Amount"), **MONEY)
+    tax_rate = models.DecimalField(_("Tax rate"), max_digits=5, decimal_places=4)
+    tax_amount = models.DecimalField(_("Tax amount"), **MONEY)
+    applied = models.DecimalField(_("Offset"), default=ZERO, **MONEY)
+    issued_on = models.DateField(_("Date"))
+    issued_at = models.DateTimeField(_("Issued at"))
+    issued_by = models.CharField(_("Issued by"), max_length=150)
 
     class Meta:
-        verbose_name = _("贷项通知单")
-        verbose_name_plural = _("贷项通知单")
+        verbose_name = _("Credit note")
+        verbose_name_plural = _("Credit note")
         ordering = ["-issued_at", "-pk"]
         constraints = [
             models.CheckConstraint(condition=Q(applied__gte=0) & Q(applied__lte=models.F("amount")),
@@ -152,13 +152,13 @@ class Allocation(models.Model):
                                 null=True, blank=True)
     credit_note = models.ForeignKey(CreditNote, on_delete=models.PROTECT, related_name="allocations",
                                     null=True, blank=True)
-    amount = models.DecimalField(_("金额"), **MONEY)
-    at = models.DateTimeField(_("时间"))
-    by = models.CharField(_("操作人"), max_length=150)
+    amount = models.DecimalField(_("Amount"), **MONEY)
+    at = models.DateTimeField(_("Time"))
+    by = models.CharField(_("Operator"), max_length=150)
 
     class Meta:
-        verbose_name = _("核销")
-        verbose_name_plural = _("核销")
+        verbose_name = _("Settle")
+        verbose_name_plural = _("Settle")
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="allocation_amount_positive"),
             models.CheckConstraint(
@@ -177,17 +177,17 @@ class PaymentPromise(models.Model):
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="promises")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="payment_promises")
-    amount = models.DecimalField(_("承诺金额"), **MONEY)
-    promised_on = models.DateField(_("承诺付款日"), db_index=True)
-    note = models.CharField(_("备注"), max_length=300, blank=True)
-    created_at = models.DateTimeField(_("登记时间"))
-    created_by = models.CharField(_("登记人"), max_length=150)
-    kept_at = models.DateTimeField(_("兑现时间"), null=True, blank=True)
-    alerted_at = models.DateTimeField(_("逾期提醒时间"), null=True, blank=True)
+    amount = models.DecimalField(_("Promised amount"), **MONEY)
+    promised_on = models.DateField(_("Promised payment date"), db_index=True)
+    note = models.CharField(_("Note"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("Recorded at"))
+    created_by = models.CharField(_("Recorded by"), max_length=150)
+    kept_at = models.DateTimeField(_("Kept at"), null=True, blank=True)
+    alerted_at = models.DateTimeField(_("Overdue reminder sent at"), null=True, blank=True)
 
     class Meta:
-        verbose_name = _("付款承诺")
-        verbose_name_plural = _("付款承诺")
+        verbose_name = _("Payment promise")
+        verbose_name_plural = _("Payment promise")
         ordering = ["promised_on", "pk"]
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="promise_amount_positive")]
 
@@ -198,18 +198,18 @@ class PaymentPromise(models.Model):
 class BankImport(models.Model):
     """One bank statement file applied (every row or none): who, when, what became of each row."""
 
-    name = models.CharField(_("文件名"), max_length=200)
+    name = models.CharField(_("File name"), max_length=200)
     sha256 = models.CharField(_("SHA-256"), max_length=64, unique=True)
-    rows = models.PositiveIntegerField(_("行数"))
-    matched = models.PositiveIntegerField(_("已匹配"))
-    unmatched = models.PositiveIntegerField(_("待人工匹配"))
-    results = models.JSONField(_("逐行结果"), default=list)
-    created_at = models.DateTimeField(_("导入时间"))
-    created_by = models.CharField(_("导入人"), max_length=150)
+    rows = models.PositiveIntegerField(_("Number of lines"))
+    matched = models.PositiveIntegerField(_("Matched"))
+    unmatched = models.PositiveIntegerField(_("Awaiting manual matching"))
+    results = models.JSONField(_("Result per row"), default=list)
+    created_at = models.DateTimeField(_("Imported at"))
+    created_by = models.CharField(_("Imported by"), max_length=150)
 
     class Meta:
-        verbose_name = _("银行流水导入")
-        verbose_name_plural = _("银行流水导入")
+        verbose_name = _("Bank statement import")
+        verbose_name_plural = _("Bank statement import")
         ordering = ["-created_at", "-pk"]
 
     def __str__(self) -> str:
@@ -226,28 +226,28 @@ class ReturnOrder(models.Model):
     is issued."""
 
     class Status(models.TextChoices):
-        REQUESTED = "requested", _("待质检")
-        CHECKED = "checked", _("待入库")
-        REJECTED = "rejected", _("质检不通过")
-        RECEIVED = "received", _("已入库")
+        REQUESTED = "requested", _("Awaiting inspection")
+        CHECKED = "checked", _("Awaiting receipt into stock")
+        REJECTED = "rejected", _("Failed inspection")
+        RECEIVED = "received", _("Received into stock")
 
-    number = models.CharField(_("退货单号"), max_length=40, unique=True)
+    number = models.CharField(_("Return number"), max_length=40, unique=True)
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="returns")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="returns")
-    status = models.CharField(_("状态"), max_length=16, choices=Status.choices,
+    status = models.CharField(_("Status"), max_length=16, choices=Status.choices,
                               default=Status.REQUESTED)
-    reason = models.CharField(_("退货原因"), max_length=500)
-    created_at = models.DateTimeField(_("创建时间"))
-    created_by = models.CharField(_("创建人"), max_length=150)
-    received_at = models.DateTimeField(_("入库时间"), null=True, blank=True)
-    received_by = models.CharField(_("入库人"), max_length=150, blank=True)
+    reason = models.CharField(_("Return reason"), max_length=500)
+    created_at = models.DateTimeField(_("Created at"))
+    created_by = models.CharField(_("Created by"), max_length=150)
+    received_at = models.DateTimeField(_("Received into stock at"), null=True, blank=True)
+    received_by = models.CharField(_("Received into stock by"), max_length=150, blank=True)
 
     class Meta:
-        verbose_name = _("退货单")
-        verbose_name_plural = _("退货单")
+        verbose_name = _("Return")
+        verbose_name_plural = _("Return")
         ordering = ["-created_at", "-pk"]
-        permissions = [("add_return", _("可以登记退货")), ("receive_return", _("可以退货入库")),
-                       ("record_qc", _("可以登记退货质检"))]
+        permissions = [("add_return", _("Can record returns")), ("receive_return", _("Can receive returns into stock")),
+                       ("record_qc", _("Can record return inspections"))]
 
     def __str__(self) -> str:
         return self.number
@@ -256,15 +256,15 @@ class ReturnOrder(models.Model):
 class ReturnLine(models.Model):
     return_order = models.ForeignKey(ReturnOrder, on_delete=models.CASCADE, related_name="lines")
     order_line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="return_lines")
-    qty = models.DecimalField(_("数量"), **QTY)
-    base_qty = models.DecimalField(_("基本单位数量"), **QTY)
-    amount = models.DecimalField(_("金额"), **MONEY)
+    qty = models.DecimalField(_("Quantity"), **QTY)
+    base_qty = models.DecimalField(_("Quantity in base unit"), **QTY)
+    amount = models.DecimalField(_("Amount"), **MONEY)
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, null=True, blank=True,
                                   related_name="+")
 
     class Meta:
-        verbose_name = _("退货明细")
-        verbose_name_plural = _("退货明细")
+        verbose_name = _("Return line")
+        verbose_name_plural = _("Return line")
         constraints = [
             models.CheckConstraint(condition=Q(qty__gt=0), name="return_line_qty_positive"),
             models.UniqueConstraint(fields=["return_order", "order_line"], name="return_line_unique"),
@@ -279,17 +279,17 @@ class QCReport(models.Model):
     bytes, served only as a download)."""
 
     return_order = models.OneToOneField(ReturnOrder, on_delete=models.CASCADE, related_name="qc")
-    passed = models.BooleanField(_("合格"))
-    remark = models.CharField(_("质检意见"), max_length=500)
-    file = models.FileField(_("质检报告"), upload_to=qc_path, blank=True)
-    file_name = models.CharField(_("文件名"), max_length=200, blank=True)
+    passed = models.BooleanField(_("Passed"))
+    remark = models.CharField(_("Inspection remarks"), max_length=500)
+    file = models.FileField(_("Inspection report"), upload_to=qc_path, blank=True)
+    file_name = models.CharField(_("File name"), max_length=200, blank=True)
     file_sha256 = models.CharField(_("SHA-256"), max_length=64, blank=True)
-    recorded_at = models.DateTimeField(_("登记时间"))
-    recorded_by = models.CharField(_("质检员"), max_length=150)
+    recorded_at = models.DateTimeField(_("Recorded at"))
+    recorded_by = models.CharField(_("Inspector"), max_length=150)
 
     class Meta:
-        verbose_name = _("退货质检")
-        verbose_name_plural = _("退货质检")
+        verbose_name = _("Return inspection")
+        verbose_name_plural = _("Return inspection")
 
     def __str__(self) -> str:
         return f"{self.return_order_id}: {'pass' if self.passed else 'fail'}"

@@ -47,7 +47,7 @@ def invoices(actor: Actor, *, status: str | None = None, customer: str | None = 
 def get_invoice(number: str, *, actor: Actor) -> Invoice:
     inv = invoices(actor).filter(number=number).first()
     if inv is None:
-        raise NotFound("invoice_not_found", _("发票 %(n)s 不存在。") % {"n": number})
+        raise NotFound("invoice_not_found", _("Invoice %(n)s does not exist.") % {"n": number})
     return inv
 
 
@@ -85,7 +85,7 @@ def returns(actor: Actor, *, status: str | None = None) -> QuerySet[ReturnOrder]
 def get_return(number: str, *, actor: Actor) -> ReturnOrder:
     r = returns(actor).filter(number=number).first()
     if r is None:
-        raise NotFound("return_not_found", _("退货单 %(n)s 不存在。") % {"n": number})
+        raise NotFound("return_not_found", _("Return %(n)s does not exist.") % {"n": number})
     return r
 
 
@@ -96,7 +96,7 @@ def bank_imports(limit: int = 20) -> list[BankImport]:
 def get_customer(code: str, *, actor: Actor) -> Customer:
     c = _customers(Customer.objects.all(), actor, via="").filter(code=code.strip().upper()).first()
     if c is None:
-        raise NotFound("customer_not_found", _("客户 %(c)s 不存在。") % {"c": code})
+        raise NotFound("customer_not_found", _("Customer %(c)s does not exist.") % {"c": code})
     return c
 
 

@@ -42,12 +42,12 @@ class StatementRow:
 def read_rows(name: str, content: bytes) -> list[list[Any]]:
     """The file's cells, row by row (XLSX: the first sheet; CSV: UTF-8 with or without BOM, or GBK)."""
     if len(content) > MAX_BYTES:
-        raise ValueError(_("文件最大 5 MB。"))
+        raise ValueError(_("The file may be at most 5 MB."))
     if content.startswith(b"PK\x03\x04") or name.lower().endswith(".xlsx"):
         try:
             wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
         except Exception as e:  # a broken or disguised file: one message, not a 500
-            raise ValueError(_("无法读取 Excel 文件：%(e)s") % {"e": type(e).__name__}) from e
+            raise ValueError(_("The Excel file cannot be read: %(e)s") % {"e": type(e).__name__}) from e
         ws = wb.worksheets[0]
         return [list(r) for _i, r in zip(range(MAX_ROWS + 2), ws.iter_rows(values_only=True), strict=False)]
     for enc in ("utf-8-sig", "gb18030"):
@@ -57,7 +57,7 @@ def read_rows(name: str, content: bytes) -> list[list[Any]]:
         except UnicodeDecodeError:
             continue
     else:  # pragma: no cover - gb18030 decodes every byte string
-        raise ValueError(_("无法识别文件编码。"))
+        raise ValueError(_("The file's encoding could not be recognised."))
     return [r for _i, r in zip(range(MAX_ROWS + 2), csv.reader(io.StringIO(text)), strict=False)]
 
 
@@ -109,13 +109,13 @@ def parse(name: str, content: bytes) -> tuple[list[StatementRow], list[Problem]]
     except ValueError as e:
         return [], [Problem("unreadable", str(e), field="file")]
     if not cells:
-        return [], [Problem("empty_file", _("文件是空的。"), field="file")]
+        return [], [Problem("empty_file", _("This file is empty."), field="file")]
     if len(cells) > MAX_ROWS + 1:
-        return [], [Problem("too_many_rows", _("一次最多导入 %(n)s 行。") % {"n": MAX_ROWS}, field="file")]
+        return [], [Problem("too_many_rows", _("At most %(n)s rows can be imported at once.") % {"n": MAX_ROWS}, field="file")]
     cols = _columns(cells[0])
     missing = [LABELS[k] for k in REQUIRED if k not in cols]
     if missing:
-        msg = _("表头缺少列：%(c)s。") % {"c": "、".join(missing)}
+        msg = _("The header lacks the column: %(c)s.") % {"c": "、".join(missing)}
         return [], [Problem("missing_columns", msg, field="rows.1")]
     rows, problems, seen = [], [], set()
     for n, raw in enumerate(cells[1:], start=2):
@@ -125,20 +125,20 @@ def parse(name: str, content: bytes) -> tuple[list[StatementRow], list[Problem]]
         faults = []
         on, amount, ref = _date(cell.get("date")), _amount(cell.get("amount")), _text(cell.get("ref"), 64)
         if on is None:
-            faults.append(_("交易日期无法识别"))
+            faults.append(_("The transaction date cannot be read"))
         if amount is None:
-            faults.append(_("金额须为大于 0 的数字（最多两位小数）"))
+            faults.append(_("The amount must be a number above 0 (at most two decimals)"))
         if not ref:
-            faults.append(_("缺少流水号"))
+            faults.append(_("The transaction number is missing"))
         elif ref in seen:
-            faults.append(_("流水号 %(r)s 在文件中重复") % {"r": ref})
+            faults.append(_("Transaction number %(r)s appears more than once in the file") % {"r": ref})
         seen.add(ref)
         if faults:
-            problems.append(Problem("bad_row", _("第 %(n)s 行：%(f)s。") % {"n": n, "f": "；".join(faults)},
+            problems.append(Problem("bad_row", _("Row %(n)s: %(f)s.") % {"n": n, "f": "；".join(faults)},
                                     field=f"rows.{n}"))
             continue
         assert on is not None and amount is not None
         rows.append(StatementRow(n, on, amount, _text(cell.get("payer"), 200), _text(cell.get("memo"), 300), ref))
     if not rows and not problems:
-        problems.append(Problem("empty_file", _("文件里没有流水行。"), field="file"))
+        problems.append(Problem("empty_file", _("The file has no transaction rows."), field="file"))
     return rows, problems

@@ -404,9 +404,9 @@ def stock_ship(*, order_id: int, items: list[ShipItem], actor: Actor, note: str)
             left = _ship_free(item, left, levels, out, moves, order_id=order_id, now=now, who=who,
                               note=note)
             if left > 0:
-                raise Conflict("stock_short", _("库存不足：还差 %(qty)s（基本单位）。") % {
+                raise Conflict("stock_short", _("Not enough stock: %(qty)s short (base unit).") % {
                     "qty": left.normalize()}, problems=[Problem(
-                        "stock_short", _("库存不足：还差 %(qty)s（基本单位）。") % {"qty": left.normalize()},
+                        "stock_short", _("Not enough stock: %(qty)s short (base unit).") % {"qty": left.normalize()},
                         field=f"line:{item.line_id}")])
         StockLevel.objects.bulk_update(levels, ["reserved", "on_hand"])
         if consumed:

@@ -338,7 +338,7 @@ def send_dingtalk(m: Message, ep: Endpoint) -> str:
     if cfg.get("msgtype") == "actionCard":
         data = {"msgtype": "actionCard", "actionCard": {
             "title": title, "text": m.body, "btnOrientation": "0",
-            "singleTitle": cfg.get("button_title") or "查看订单", "singleURL": order_url(m)}}
+            "singleTitle": cfg.get("button_title") or _("View order"), "singleURL": order_url(m)}}
     else:
         # a markdown @-mention only notifies when the @mobile / @id also appears in the text
         tags = " ".join([f"@{x}" for x in mobiles] + [f"@{x}" for x in ids])

@@ -111,6 +111,6 @@ def breaker_trip_reset(request: ActorRequest, trip_id: int, payload: BreakerRese
     """Reset a trip by hand (reason required): the order resumes unless another breaker or a
     hold by hand still holds it; the breaker trips again at its next check if the condition holds."""
     if not selectors.trips(request.actor, active=False).filter(pk=trip_id).exists():
-        raise NotFound("trip_not_found", _("没有这条熔断记录。"))
+        raise NotFound("trip_not_found", _("There is no such breaker trip."))
     breaker_reset(trip=trip_id, actor=request.actor, reason=payload.reason)
     return _trip(BreakerTrip.objects.select_related("order__customer").get(pk=trip_id))

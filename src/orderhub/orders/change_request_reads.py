@@ -38,5 +38,5 @@ def change_request_of(number: str, pk: int, actor: Actor) -> dict[str, Any]:
     check_visible(number, actor)
     cr = ChangeRequest.objects.filter(order__number=number, pk=pk).select_related("order").first()
     if cr is None:
-        raise NotFound("change_request_not_found", _("变更申请 %(id)s 不存在。") % {"id": pk})
+        raise NotFound("change_request_not_found", _("Change request %(id)s does not exist.") % {"id": pk})
     return change_request_dict(cr, actor)

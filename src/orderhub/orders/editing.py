@@ -31,8 +31,7 @@ def frozen_refusal(order: Order, pending: int | None = -1) -> str | None:
         pending = pending_change_request(order)
     if pending is None:
         return None
-    # a Chinese source string: the words "变更审批中" are the reason people look for, in every language
-    return _("变更审批中：变更申请 #%(id)s 批准或驳回之前，订单不能流转或修改。") % {"id": pending}
+    return _("Change awaiting approval: until change request #%(id)s is approved or rejected, the order cannot move or be edited.") % {"id": pending}
 
 
 def edit_refusal(order: Order, wf: CompiledWorkflow | None = None, *, frozen_ok: bool = False) -> str | None:

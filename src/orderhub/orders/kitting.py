@@ -66,7 +66,7 @@ def bom_requirements(lines: list[OrderLine], items: dict[int, list[BomItem]] | N
 
 
 def day_label(d: date) -> str:
-    return _("%(month)s月%(day)s日") % {"month": d.month, "day": d.day}
+    return _("%(month)s/%(day)s") % {"month": d.month, "day": d.day}
 
 
 def _cover(miss: Decimal, incoming: list[Incoming], need_by: date, unit: str) -> tuple[Decimal, list[str], list[str]]:
@@ -78,11 +78,11 @@ def _cover(miss: Decimal, incoming: list[Incoming], need_by: date, unit: str) ->
             break
         take = min(inc.qty, miss - covered)
         if inc.expected_date > need_by:
-            late.append(_("采购单 %(po)s (%(day)s到货) 晚于需要日期，不计入") % {
+            late.append(_("Purchase order %(po)s (arriving %(day)s) is later than needed and does not count") % {
                 "po": inc.po, "day": day_label(inc.expected_date)})
             continue
         covered += take
-        notes.append(_("由采购单 %(po)s (%(day)s到货) 补足 %(qty)s %(unit)s") % {
+        notes.append(_("%(qty)s %(unit)s covered by purchase order %(po)s (arriving %(day)s)") % {
             "po": inc.po, "day": day_label(inc.expected_date), "qty": fmt_qty(take), "unit": unit})
     return covered, notes, late
 

@@ -353,9 +353,9 @@ class ChangeRequest(models.Model):
     ``orders.services.change_requests``."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", _("审批中")
-        APPROVED = "approved", _("已批准")
-        REJECTED = "rejected", _("已驳回")
+        PENDING = "pending", _("Awaiting decision")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Declined")
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="change_requests",
                               verbose_name=_("order"), db_index=False)
@@ -379,8 +379,8 @@ class ChangeRequest(models.Model):
     ticket = models.ForeignKey("Ticket", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
-        verbose_name = _("变更申请")
-        verbose_name_plural = _("变更申请")
+        verbose_name = _("Change request")
+        verbose_name_plural = _("Change request")
         ordering = ["-requested_at", "-id"]
         constraints = [
             # one pending request per order: the freeze has one reason at a time
@@ -401,23 +401,23 @@ class Breaker(models.Model):
     {disrupted carrier: the carrier proposed instead}."""
 
     class Kind(models.TextChoices):
-        STOCK = "stock", _("库存熔断")
-        CREDIT = "credit", _("信用熔断")
-        CARRIER = "carrier", _("承运熔断")
+        STOCK = "stock", _("Stock breaker")
+        CREDIT = "credit", _("Credit breaker")
+        CARRIER = "carrier", _("Carrier breaker")
 
-    kind = models.CharField(_("熔断器"), max_length=16, choices=Kind.choices, unique=True)
-    enabled = models.BooleanField(_("启用"), default=True)
-    stages = models.JSONField(_("监控的阶段"), default=list, blank=True)
-    ticket_role = models.CharField(_("工单处理角色"), max_length=32)
-    ticket_hours = models.DecimalField(_("工单时限（工作小时）"), max_digits=5, decimal_places=1,
+    kind = models.CharField(_("Breaker"), max_length=16, choices=Kind.choices, unique=True)
+    enabled = models.BooleanField(_("Enabled"), default=True)
+    stages = models.JSONField(_("Stages watched"), default=list, blank=True)
+    ticket_role = models.CharField(_("Role handling the ticket"), max_length=32)
+    ticket_hours = models.DecimalField(_("Ticket time limit (working hours)"), max_digits=5, decimal_places=1,
                                        default=Decimal("4"))
-    alternatives = models.JSONField(_("备选承运商"), default=dict, blank=True)
-    updated_at = models.DateTimeField(_("更新时间"), null=True, blank=True)
-    updated_by = models.CharField(_("更新人"), max_length=150, blank=True)
+    alternatives = models.JSONField(_("Alternative carriers"), default=dict, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), null=True, blank=True)
+    updated_by = models.CharField(_("updated by"), max_length=150, blank=True)
 
     class Meta:
-        verbose_name = _("熔断器")
-        verbose_name_plural = _("熔断器")
+        verbose_name = _("Breaker")
+        verbose_name_plural = _("Breaker")
         ordering = ["kind"]
 
     def __str__(self) -> str:
@@ -432,27 +432,27 @@ class BreakerTrip(models.Model):
     of ``Order.on_hold``), opens the ticket and writes the history, and on reset releases the
     hold only if a breaker put it there (``holds``) and no other active trip still holds it."""
 
-    kind = models.CharField(_("熔断器"), max_length=16, choices=Breaker.Kind.choices)
+    kind = models.CharField(_("Breaker"), max_length=16, choices=Breaker.Kind.choices)
     # no database constraint: the stock breaker inserts trips inside a stock write, and the
     # deferred FK check at its commit would take a share lock on the order row — waiting on
     # a move that holds the order and waits for that stock (orders are never deleted)
     order = models.ForeignKey(Order, on_delete=models.DO_NOTHING, related_name="breaker_trips", db_index=False,
                               db_constraint=False)
-    subject = models.CharField(_("对象"), max_length=64)
-    reason = models.CharField(_("原因"), max_length=500)
-    detail = models.JSONField(_("详情"), default=dict, encoder=DjangoJSONEncoder, blank=True)
-    tripped_at = models.DateTimeField(_("熔断时间"))
-    applied_at = models.DateTimeField(_("暂停时间"), null=True, blank=True)
-    holds = models.BooleanField(_("由熔断暂停"), default=False)
+    subject = models.CharField(_("Tripped on"), max_length=64)
+    reason = models.CharField(_("Reason"), max_length=500)
+    detail = models.JSONField(_("Details"), default=dict, encoder=DjangoJSONEncoder, blank=True)
+    tripped_at = models.DateTimeField(_("Tripped at"))
+    applied_at = models.DateTimeField(_("Held at"), null=True, blank=True)
+    holds = models.BooleanField(_("Held by the breaker"), default=False)
     ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    reset_at = models.DateTimeField(_("复位时间"), null=True, blank=True)
-    reset_by = models.CharField(_("复位人"), max_length=150, blank=True)
-    reset_reason = models.CharField(_("复位原因"), max_length=300, blank=True)
+    reset_at = models.DateTimeField(_("Reset at"), null=True, blank=True)
+    reset_by = models.CharField(_("Reset by"), max_length=150, blank=True)
+    reset_reason = models.CharField(_("Reset reason"), max_length=300, blank=True)
     reset_applied_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        verbose_name = _("熔断记录")
-        verbose_name_plural = _("熔断记录")
+        verbose_name = _("Breaker trip")
+        verbose_name_plural = _("Breaker trip")
         ordering = ["-tripped_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["kind", "order", "subject"], condition=Q(reset_at__isnull=True),

@@ -190,10 +190,10 @@ def _notify_one(number: str, *, actor: Actor) -> bool:
 
 
 def _alert_text(a: SafetyAlert) -> str:
-    text = _("「%(name)s」可用库存 %(free)s %(unit)s，低于安全库存 %(ss)s %(unit)s") % {
+    text = _("“%(name)s” has %(free)s %(unit)s free, below the safety stock of %(ss)s %(unit)s") % {
         "name": a.product.name, "free": fmt_qty(a.free), "ss": fmt_qty(a.safety_stock), "unit": a.product.unit}
-    offers = [_("%(name)s（库存 %(stock)s，每单位成本差 %(diff)s）") % {
+    offers = [_("%(name)s (stock %(stock)s, cost difference per unit %(diff)s)") % {
         "name": s["name"], "stock": fmt_qty(s["available"]), "diff": s["cost_diff"]} for s in a.substitutes]
     if offers:
-        text += _("，可用替代料：%(offers)s") % {"offers": "、".join(offers)}
+        text += _("; substitutes available: %(offers)s") % {"offers": "、".join(offers)}
     return text

@@ -131,9 +131,9 @@ def raise_for_shortage(*, actor: Actor, number: str, sku: str, qty: Decimal | No
     order = get_order(number, actor=actor)
     row = next((r for r in order_shortages(order) if r.product.sku == sku), None)
     if row is None:
-        raise ValidationFailed("not_short", _("订单 %(n)s 不缺「%(sku)s」。") % {"n": number, "sku": sku})
+        raise ValidationFailed("not_short", _("Order %(n)s is not short of “%(sku)s”.") % {"n": number, "sku": sku})
     amount = qty or max(row.missing or row.short_on_stock, row.product.moq)
     return request_raise(actor=actor, product_id=row.product.pk, qty=amount, order_id=order.pk,
                          needed_by=needed_by or order.promised_date or order.required_date,
                          source=PurchaseRequest.Source.SHORTAGE,
-                         reason=reason or _("订单 %(n)s 缺料") % {"n": number})
+                         reason=reason or _("Order %(n)s is short of materials") % {"n": number})

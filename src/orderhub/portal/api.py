@@ -14,6 +14,7 @@ from typing import Any
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from ninja import Router, Schema, Status
 from ninja.security import APIKeyCookie
 from ninja.utils import check_csrf
@@ -47,7 +48,7 @@ class PortalCookie(APIKeyCookie):
     def _get_key(self, request: HttpRequest) -> str | None:
         key = request.COOKIES.get(self.param_name)
         if key and request.method not in ("GET", "HEAD", "OPTIONS") and check_csrf(request):
-            raise PermissionDenied("csrf_failed", _("CSRF 校验失败：请随请求发送 X-CSRFToken 头。"))
+            raise PermissionDenied("csrf_failed", _("CSRF check failed: send the X-CSRFToken header with the request."))
         return key
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Contact | None:
@@ -221,7 +222,7 @@ def _contact(contact_id: int, request: ActorRequest) -> Contact:
     """A contact of a customer in the actor's scope (else 404)."""
     c = Contact.objects.select_related("customer").filter(pk=contact_id).first()
     if c is None:
-        raise NotFound("not_found", _("没有这个联系人。"))
+        raise NotFound("not_found", _("There is no such contact."))
     services.customer_in_scope(c.customer.code, request.actor)
     return c
 
@@ -279,13 +280,13 @@ def self_query(request: ActorRequest, customer: str | None = None, since: dateti
     try:   # PostgreSQL takes offsets up to ±15:59 and years up to 294276: compare in UTC
         since, until = (d.astimezone(UTC) if d and d.tzinfo else d for d in (since, until))
     except (OverflowError, ValueError):
-        raise ValidationFailed("invalid", _("时间超出范围。")) from None
+        raise ValidationFailed("invalid", _("The time is out of range.")) from None
     return selectors.self_query_rate(actor=request.actor, customer=customer, since=since, until=until)
 
 
 # --------------------------------------------------------------------------- customers
 
-CODE_SENT = "如果该邮箱或手机号已登记，验证码已发送，10 分钟内有效。"
+CODE_SENT = gettext_lazy("If this e-mail address or mobile number is registered, a code has been sent; it is valid for 10 minutes.")
 
 
 @router.post("/login/code", auth=None, response={200: CodeOut, **DOOR_ERRORS})
@@ -293,7 +294,7 @@ def request_code(request: HttpRequest, payload: CodeIn) -> dict[str, Any]:
     """Send a one-time code to a contact's e-mail or mobile. The answer is the same whether or
     not the address belongs to a contact; 429 over the limits."""
     services.code_request(identifier=payload.identifier, context=_ctx(request))
-    return {"message": _(CODE_SENT)}
+    return {"message": str(CODE_SENT)}
 
 
 @router.post("/login/verify", auth=None, response={200: MeOut, **DOOR_ERRORS})

@@ -37,7 +37,7 @@ def _clean(body: str) -> str:
     body = (body or "").strip()
     fault = text_fault(body, multiline=True)
     if not body or len(body) > MAX_LENGTH or fault:
-        msg = fault or _("留言不能为空，最多 %(n)d 字。") % {"n": MAX_LENGTH}
+        msg = fault or _("A message cannot be empty and may have at most %(n)d characters.") % {"n": MAX_LENGTH}
         raise ValidationFailed("invalid", msg, problems=[Problem("invalid", msg, field="body")])
     return body
 
@@ -61,7 +61,7 @@ def message_post(*, order: str, body: str, actor: Actor, contact: Contact | None
     own) or from staff who see the order. The other side is notified."""
     if actor.kind == CUSTOMER:
         if contact is None or actor.id != f"contact:{contact.pk}":
-            raise DomainError("not_a_contact", _("请先登录。"), status=403)
+            raise DomainError("not_a_contact", _("Please log in first."), status=403)
         found = my_order(contact, order)
         side, author = Message.Side.CUSTOMER, contact.name
     else:
@@ -76,14 +76,14 @@ def message_post(*, order: str, body: str, actor: Actor, contact: Contact | None
                      data={"order": found.number, "side": side, "length": len(text)})
         if side == Message.Side.CUSTOMER:
             recipients = [Recipient.user(found.owner_id)] if found.owner_id else []
-            subject = _("订单 %(number)s 有客户新留言") % {"number": found.number}
-            message = _("%(name)s（%(customer)s）在订单 %(number)s 留言：%(body)s") % {
+            subject = _("New customer message on order %(number)s") % {"number": found.number}
+            message = _("%(name)s (%(customer)s) wrote on order %(number)s: %(body)s") % {
                 "name": contact.name if contact else "", "customer": found.customer.name, "number": found.number,
                 "body": text}
         else:
             recipients = _customer_recipients(found)
-            subject = _("您的订单 %(number)s 有新回复") % {"number": found.number}
-            message = _("关于订单 %(number)s，我们回复：%(body)s") % {"number": found.number, "body": text}
+            subject = _("New reply on your order %(number)s") % {"number": found.number}
+            message = _("About order %(number)s, our reply: %(body)s") % {"number": found.number, "body": text}
         if recipients:
             notify(event=events.MESSAGE_NOTICE, recipients=recipients, order=found,
                    context={"subject": subject, "message": message}, dedupe_key=f"portal.message:{msg.pk}")
@@ -94,5 +94,5 @@ def thread(order: Order, *, for_customer: bool) -> list[dict[str, Any]]:
     """The order's messages, oldest first; a customer sees "客服" for staff, never their names."""
     rows = Message.objects.filter(order=order).order_by("at", "pk")
     return [{"id": m.pk, "side": m.side, "at": m.at, "body": m.body,
-             "author": _("客服") if for_customer and m.side == Message.Side.STAFF else m.author}
+             "author": _("Customer service") if for_customer and m.side == Message.Side.STAFF else m.author}
             for m in rows]

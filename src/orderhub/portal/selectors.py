@@ -40,7 +40,7 @@ def my_order(contact: Contact, number: str) -> Order:
     """One of the contact's customer's orders; any other number does not exist (404)."""
     order = Order.objects.select_related("workflow").filter(number=number, customer_id=contact.customer_id).first()
     if order is None:
-        raise NotFound("not_found", _("没有找到这个订单。"))
+        raise NotFound("not_found", _("This order was not found."))
     return order
 
 
@@ -54,10 +54,10 @@ class CustomerStage:
 
 def _default_note(st: StageSpec, wf: CompiledWorkflow, label: str) -> str:
     if st.code == wf.spec.initial:
-        return _("我们已收到您的订单，正在确认。")
+        return _("We have received your order and are confirming it.")
     if st.final:
-        return _("订单已完成，感谢您的信任。")
-    return _("您的订单目前处于「%(label)s」阶段，有新进展我们会及时更新。") % {"label": label}
+        return _("Your order is complete. Thank you for your trust.")
+    return _("Your order is at the “%(label)s” stage; we will update you as it progresses.") % {"label": label}
 
 
 def stage_for_customer(wf: CompiledWorkflow, code: str, earlier: list[str] = ()) -> CustomerStage:  # type: ignore[assignment]
@@ -69,9 +69,9 @@ def stage_for_customer(wf: CompiledWorkflow, code: str, earlier: list[str] = ())
             got = wf.stages.get(prev)
             if got is not None and not got.spec.hidden:
                 return stage_for_customer(wf, prev)
-        return CustomerStage(_("处理中"), _("您的订单正在处理中，有新进展我们会及时更新。"))
+        return CustomerStage(_("In progress"), _("Your order is being processed; we will update you as it progresses."))
     if found is None:
-        return CustomerStage(_("处理中"), _("您的订单正在处理中，有新进展我们会及时更新。"))
+        return CustomerStage(_("In progress"), _("Your order is being processed; we will update you as it progresses."))
     st = found.spec
     label = st.customer_label or st.name
     return CustomerStage(label, st.customer_note or _default_note(st, wf, label))
@@ -99,10 +99,10 @@ def eta_moves(order: Order) -> list[dict[str, Any]]:
 
 def order_status(order: Order, wf: CompiledWorkflow, history: list[str]) -> CustomerStage:
     if order.status == Order.Status.CANCELLED:
-        return CustomerStage(_("已取消"), _("订单已取消。如有疑问，请联系您的业务员。"))
+        return CustomerStage(_("cancelled"), _("The order is cancelled. If you have questions, contact your sales representative."))
     current = stage_for_customer(wf, order.stage, history[:-1] if history and history[-1] == order.stage else history)
     if order.on_hold:
-        return CustomerStage(current.label, _("订单暂缓处理中，我们会尽快与您联系。"))
+        return CustomerStage(current.label, _("The order is on hold; we will contact you soon."))
     return current
 
 

@@ -26,6 +26,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from orderhub.catalog.models import Customer
 from orderhub.core import clock, permissions, ratelimit
@@ -75,8 +76,8 @@ def normalize(identifier: str) -> tuple[str, str]:
             digits = digits[3:]
         if _MOBILE.match(digits):
             return "sms", digits
-    raise ValidationFailed("invalid_identifier", _("请输入正确的邮箱地址或手机号。"),
-                           problems=[Problem("invalid_identifier", _("请输入正确的邮箱地址或手机号。"), field="identifier")])
+    raise ValidationFailed("invalid_identifier", _("Enter a valid e-mail address or mobile number."),
+                           problems=[Problem("invalid_identifier", _("Enter a valid e-mail address or mobile number."), field="identifier")])
 
 
 # --------------------------------------------------------------------------- contacts (staff)
@@ -92,16 +93,16 @@ class ContactInput:
 def _contact_problems(data: ContactInput) -> list[Problem]:
     problems = []
     if not data.name.strip() or len(data.name) > 100 or text_fault(data.name):
-        problems.append(Problem("invalid", _("请填写联系人姓名（最多 100 字）。"), field="name"))
+        problems.append(Problem("invalid", _("Enter the contact's name (at most 100 characters)."), field="name"))
     if data.email:
         try:
             validate_email(data.email)
         except ValidationError:
-            problems.append(Problem("invalid", _("邮箱地址格式不正确。"), field="email"))
+            problems.append(Problem("invalid", _("The e-mail address is not valid."), field="email"))
     if data.mobile and not _MOBILE.match(data.mobile):
-        problems.append(Problem("invalid", _("手机号只能包含数字（5 到 20 位）。"), field="mobile"))
+        problems.append(Problem("invalid", _("A mobile number may contain only digits (5 to 20)."), field="mobile"))
     if not data.email and not data.mobile:
-        problems.append(Problem("invalid", _("邮箱和手机号至少填写一项，验证码会发送到这里。"), field="email"))
+        problems.append(Problem("invalid", _("Enter an e-mail address or a mobile number (or both); codes are sent there."), field="email"))
     return problems
 
 
@@ -113,7 +114,7 @@ def customer_in_scope(code: str, actor: Actor) -> Customer:
     cust = Customer.objects.filter(code=code).first()
     if cust is not None and _in_scope(cust, actor):
         return cust
-    raise NotFound("unknown_customer", _("没有客户 %(code)s。") % {"code": code})
+    raise NotFound("unknown_customer", _("There is no customer %(code)s.") % {"code": code})
 
 
 def _in_scope(cust: Customer, actor: Actor) -> bool:
@@ -143,7 +144,7 @@ def contact_save(*, customer: str, data: ContactInput, actor: Actor, contact_id:
             else:
                 found = Contact.objects.select_for_update().filter(pk=contact_id, customer=cust).first()
                 if found is None:
-                    raise NotFound("not_found", _("没有这个联系人。"))
+                    raise NotFound("not_found", _("There is no such contact."))
                 contact = found
                 changes = {k: [getattr(contact, k), v] for k, v in vars(data).items() if getattr(contact, k) != v}
                 for k, (_old, new) in changes.items():
@@ -156,8 +157,8 @@ def contact_save(*, customer: str, data: ContactInput, actor: Actor, contact_id:
                          data={"customer": cust.code, "name": contact.name, "email": contact.email,
                                "mobile": contact.mobile, "is_active": contact.is_active})
     except IntegrityError:
-        raise ValidationFailed("duplicate", _("这个邮箱或手机号已属于另一位联系人。"),
-                               problems=[Problem("duplicate", _("这个邮箱或手机号已属于另一位联系人。"), field="email")]) from None
+        raise ValidationFailed("duplicate", _("This e-mail address or mobile number already belongs to another contact."),
+                               problems=[Problem("duplicate", _("This e-mail address or mobile number already belongs to another contact."), field="email")]) from None
     return contact
 
 
@@ -178,15 +179,14 @@ def contact_invite(*, contact_id: int, login_url: str, actor: Actor) -> int:
     with transaction.atomic():
         contact = Contact.objects.select_related("customer").select_for_update(of=("self",)).filter(pk=contact_id).first()
         if contact is None or not contact.is_active or not _in_scope(contact.customer, actor):
-            raise NotFound("not_found", _("没有这个联系人，或已停用。"))
+            raise NotFound("not_found", _("There is no such contact, or it is deactivated."))
         now = clock.now()
-        n = _send(contact, event=events.INVITE_MESSAGE, subject=_("订单查询邀请"),
-                  message=_("%(name)s，您好：我们邀请您在线查询 %(customer)s 的订单进度。打开 %(url)s ，"
-                            "输入本邮箱或手机号，用收到的验证码登录。") % {
+        n = _send(contact, event=events.INVITE_MESSAGE, subject=_("Invitation to track your orders"),
+                  message=_("Hello %(name)s, we invite you to track the orders of %(customer)s online. Open %(url)s, enter this e-mail address or mobile number, and log in with the code you receive.") % {
                                 "name": contact.name, "customer": contact.customer.name, "url": login_url},
                   dedupe_key=f"portal.invite:{contact.pk}:{now.timestamp()}")
         if not n:
-            raise DomainError("channel_unavailable", _("还没有配置邮件或短信通道，无法发送邀请。"), status=409)
+            raise DomainError("channel_unavailable", _("No e-mail or SMS channel is configured yet, so no invitation can be sent."), status=409)
         contact.invited_at = now
         contact.save(update_fields=["invited_at"])
         append_event(subject_type=SUBJECT, subject_id=contact.pk, action=events.CONTACT_INVITED, actor=actor,
@@ -200,10 +200,10 @@ def logout_everywhere(*, contact_id: int, actor: Actor) -> None:
         permissions.check(actor, "portal.contacts")
         found = Contact.objects.select_related("customer").filter(pk=contact_id).first()
         if found is None or not _in_scope(found.customer, actor):
-            raise NotFound("not_found", _("没有这个联系人。"))
+            raise NotFound("not_found", _("There is no such contact."))
     with transaction.atomic():
         if not Contact.objects.filter(pk=contact_id).update(generation=F("generation") + 1):
-            raise NotFound("not_found", _("没有这个联系人。"))
+            raise NotFound("not_found", _("There is no such contact."))
         append_event(subject_type=SUBJECT, subject_id=contact_id, action=events.LOGGED_OUT_EVERYWHERE, actor=actor)
 
 
@@ -217,7 +217,7 @@ def _digest(*parts: object) -> str:
 def _limited(scope: str, who: str) -> None:
     wait = ratelimit.hit(scope, who)
     if wait:
-        raise DomainError("rate_limited", _("操作太频繁，请 %(s)d 秒后再试。") % {"s": wait}, status=429,
+        raise DomainError("rate_limited", _("Too many requests; try again in %(s)d seconds.") % {"s": wait}, status=429,
                           data={"retry_after": wait})
 
 
@@ -241,8 +241,8 @@ def code_request(*, identifier: str, context: RequestContext) -> CodeRequest:
     the same either way). 429 over the per-address or per-contact limits."""
     channel, value = normalize(identifier)
     if not channel_ready(channel) and not show_codes():
-        raise DomainError("channel_unavailable", _("暂时无法发送%(how)s验证码，请联系您的业务员。")
-                          % {"how": _("邮件") if channel == "email" else _("短信")}, status=503)
+        raise DomainError("channel_unavailable", _("A code cannot be sent by %(how)s right now; contact your sales representative.")
+                          % {"how": _("email") if channel == "email" else _("SMS")}, status=503)
     _limited("portal_code_ip", ratelimit.client_key(context.ip or ""))
     _limited("portal_code_contact", _digest("who", value))
     contact = (Contact.objects.select_related("customer")
@@ -259,8 +259,8 @@ def code_request(*, identifier: str, context: RequestContext) -> CodeRequest:
         code = LoginCode.objects.create(contact=contact, channel=channel, salt=salt,
                                         code_hash=_digest(salt, contact.pk, raw), created_at=now,
                                         expires_at=now + timedelta(minutes=CODE_MINUTES), ip=context.ip)
-        _send(contact, event=events.CODE_MESSAGE, channel=channel, subject=_("订单查询登录验证码"),
-              message=_("您的验证码是 %(code)s，%(m)d 分钟内有效，只能使用一次。如非本人操作，请忽略。")
+        _send(contact, event=events.CODE_MESSAGE, channel=channel, subject=_("Login code for order tracking"),
+              message=_("Your code is %(code)s, valid for %(m)d minutes and usable once. If you did not request it, ignore this message.")
               % {"code": raw, "m": CODE_MINUTES}, dedupe_key=f"portal.code:{code.pk}")
         append_event(subject_type=SUBJECT, subject_id=contact.pk, action=events.CODE_SENT,
                      actor=contact_actor(contact, context), data={"channel": channel})
@@ -273,12 +273,12 @@ def _ghost_key(value: str) -> str:
 
 def _wrong(failures: int) -> DomainError:
     if failures >= MAX_FAILURES:
-        return DomainError("code_locked", _("验证码输错次数过多，已失效，请重新获取验证码。"), status=403)
-    return DomainError("code_wrong", _("验证码不正确，还可以再试 %(n)d 次。") % {"n": MAX_FAILURES - failures},
+        return DomainError("code_locked", _("Too many wrong attempts; the code is no longer valid. Request a new code."), status=403)
+    return DomainError("code_wrong", _("The code is wrong; %(n)d attempts left.") % {"n": MAX_FAILURES - failures},
                        status=403, data={"tries_left": MAX_FAILURES - failures})
 
 
-EXPIRED = _("验证码已过期或已使用，请重新获取。")
+EXPIRED = gettext_lazy("The code has expired or has been used; request a new one.")
 
 
 def code_verify(*, identifier: str, code: str, context: RequestContext) -> Contact:
@@ -337,7 +337,7 @@ def _ghost_verify(value: str) -> Contact:
 def visit_record(*, order: Order, kind: str, actor: Actor, contact: Contact | None = None) -> Visit:
     """A customer opened ``order`` (its tracking link or its portal page)."""
     if actor.kind != CUSTOMER:
-        raise DomainError("not_a_customer", _("只记录客户的查看。"), status=400)
+        raise DomainError("not_a_customer", _("Only views by customers are recorded."), status=400)
     ctx = actor.context
     return Visit.objects.create(order=order, customer_id=order.customer_id, kind=kind, contact=contact,
                                 at=clock.now(), ip=ctx.ip, user_agent=(ctx.user_agent or "")[:200])
@@ -348,7 +348,7 @@ def call_log(*, order: str, actor: Actor, note: str = "") -> InboundCall:
     permissions.check(actor, "portal.tracking")
     note = (note or "").strip()
     if len(note) > 300 or text_fault(note):
-        raise ValidationFailed("invalid", _("备注最多 300 字。"), problems=[Problem("invalid", _("备注最多 300 字。"), field="note")])
+        raise ValidationFailed("invalid", _("The note may have at most 300 characters."), problems=[Problem("invalid", _("The note may have at most 300 characters."), field="note")])
     found = get_order(order, actor=actor)
     with transaction.atomic():
         call = InboundCall.objects.create(order=found, customer_id=found.customer_id, at=clock.now(),
@@ -369,8 +369,8 @@ def tracking_link_issue(*, order: str, actor: Actor, days: int | None = None) ->
     found = get_order(order, actor=actor)
     days = days or link_days()
     if not 1 <= days <= 366:
-        raise ValidationFailed("invalid", _("有效期应在 1 到 366 天之间。"),
-                               problems=[Problem("invalid", _("有效期应在 1 到 366 天之间。"), field="days")])
+        raise ValidationFailed("invalid", _("The validity must be between 1 and 366 days."),
+                               problems=[Problem("invalid", _("The validity must be between 1 and 366 days."), field="days")])
     expires = clock.now() + timedelta(days=days)
     token = signing.dumps({"o": found.pk, "e": int(expires.timestamp())}, salt=TRACK_SALT)
     return token, expires
@@ -385,7 +385,7 @@ def tracking_order(token: str) -> Order:
         pk, exp = 0, 0
     order = Order.objects.select_related("customer", "workflow").filter(pk=pk).first() if pk else None
     if order is None or exp < clock.now().timestamp():
-        raise NotFound("not_found", _("这个查询链接无效或已过期，请向您的业务员索取新的链接。"))
+        raise NotFound("not_found", _("This tracking link is invalid or has expired; ask your sales representative for a new one."))
     return order
 
 

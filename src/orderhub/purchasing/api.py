@@ -209,7 +209,7 @@ def _product_ids(skus: set[str]) -> dict[str, int]:
     found = dict(Product.objects.filter(sku__in=skus).values_list("sku", "pk"))
     missing = sorted(skus - set(found))
     if missing:
-        raise ValidationFailed("unknown_product", _("物料「%(sku)s」不存在。") % {"sku": missing[0]})
+        raise ValidationFailed("unknown_product", _("Product “%(sku)s” does not exist.") % {"sku": missing[0]})
     return found
 
 
@@ -218,7 +218,7 @@ def _order_id(number: str | None) -> int | None:
         return None
     found = order_ids([number])
     if number not in found:
-        raise ValidationFailed("unknown_order", _("订单「%(n)s」不存在或已关闭。") % {"n": number})
+        raise ValidationFailed("unknown_order", _("Order “%(n)s” does not exist or is closed.") % {"n": number})
     return found[number]
 
 
@@ -227,7 +227,7 @@ def _supplier_id(code: str | None) -> int | None:
         return None
     sup = Supplier.objects.filter(code=code).values_list("pk", flat=True).first()
     if sup is None:
-        raise ValidationFailed("unknown_supplier", _("供应商「%(c)s」不存在。") % {"c": code})
+        raise ValidationFailed("unknown_supplier", _("Supplier “%(c)s” does not exist.") % {"c": code})
     return sup
 
 
@@ -301,18 +301,18 @@ def place_purchase_order(request: ActorRequest, payload: PurchaseOrderIn) -> Sta
     serving the request's order). Prices and expected dates default from the supplier's list."""
     supplier = _supplier_id(payload.supplier)
     if supplier is None:
-        raise ValidationFailed("invalid", _("请选择供应商。"),
-                               problems=[Problem("required", _("请选择供应商。"), field="supplier")])
+        raise ValidationFailed("invalid", _("Choose a supplier."),
+                               problems=[Problem("required", _("Choose a supplier."), field="supplier")])
     ids = _product_ids({ln.sku for ln in payload.lines}) if payload.lines else {}
     orders = order_ids(n for ln in payload.lines for n in ln.orders)
     unknown = sorted({n for ln in payload.lines for n in ln.orders} - set(orders))
     if unknown:
-        raise ValidationFailed("unknown_order", _("订单「%(n)s」不存在或已关闭。") % {"n": unknown[0]})
+        raise ValidationFailed("unknown_order", _("Order “%(n)s” does not exist or is closed.") % {"n": unknown[0]})
     warehouse = None
     if payload.warehouse:
         warehouse = Warehouse.objects.filter(code=payload.warehouse).values_list("pk", flat=True).first()
         if warehouse is None:
-            raise ValidationFailed("unknown_warehouse", _("仓库「%(c)s」不存在。") % {"c": payload.warehouse})
+            raise ValidationFailed("unknown_warehouse", _("Warehouse “%(c)s” does not exist.") % {"c": payload.warehouse})
     po = services.po_place(
         actor=request.actor, supplier_id=supplier, warehouse_id=warehouse, note=payload.note,
         requests=payload.requests,
@@ -326,7 +326,7 @@ def get_purchase_order(request: ActorRequest, number: str) -> dict[str, Any]:
     """A purchase order with its lines: ordered, received, open, expected date, orders served."""
     po = selectors.purchase_order(number)
     if po is None:
-        raise NotFound("not_found", _("采购单不存在。"))
+        raise NotFound("not_found", _("The purchase order does not exist."))
     return po_dict(po, lines=True)
 
 
@@ -406,7 +406,7 @@ def get_request(request: ActorRequest, number: str) -> dict[str, Any]:
     pr = (PurchaseRequest.objects.select_related("product", "supplier", "order", "purchase_order")
           .filter(number=number).first())
     if pr is None:
-        raise NotFound("not_found", _("采购申请不存在。"))
+        raise NotFound("not_found", _("The purchase request does not exist."))
     return request_dict(pr) | {"evidence": pr.evidence or None}
 
 

@@ -63,7 +63,7 @@ def read_table(content: bytes, filename: str) -> list[dict[str, str]]:
         try:
             sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).worksheets[0]
         except Exception as exc:
-            raise ValidationFailed("unreadable", _("无法读取该 Excel 文件。")) from exc
+            raise ValidationFailed("unreadable", _("This Excel file cannot be read.")) from exc
         rows = [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True, max_row=MAX_ROWS + 1)]
         if not rows:
             return []
@@ -72,7 +72,7 @@ def read_table(content: bytes, filename: str) -> list[dict[str, str]]:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ValidationFailed("unreadable", _("文件不是 UTF-8 编码的 CSV。")) from exc
+        raise ValidationFailed("unreadable", _("The file is not a UTF-8 CSV.")) from exc
     reader = csv.DictReader(io.StringIO(text, newline=""))
     return [{(k or "").strip(): (v or "") for k, v in r.items()} for r in list(reader)[:MAX_ROWS]]
 
@@ -91,9 +91,9 @@ def _qty(raw: str, label: str) -> Decimal:
     try:
         value = Decimal(raw.strip().replace(",", ""))
     except InvalidOperation:
-        raise ValueError(_("%(label)s「%(v)s」不是数字") % {"label": label, "v": raw}) from None
+        raise ValueError(_("%(label)s “%(v)s” is not a number") % {"label": label, "v": raw}) from None
     if not value.is_finite() or value <= 0:
-        raise ValueError(_("%(label)s必须大于零") % {"label": label})
+        raise ValueError(_("%(label)s must be greater than zero") % {"label": label})
     return value
 
 
@@ -101,7 +101,7 @@ def _date(raw: str) -> date:
     try:
         return date.fromisoformat(raw.strip()[:10])
     except ValueError:
-        raise ValueError(_("预计到货「%(v)s」不是日期（YYYY-MM-DD）") % {"v": raw}) from None
+        raise ValueError(_("Expected arrival “%(v)s” is not a date (YYYY-MM-DD)") % {"v": raw}) from None
 
 
 def _field(faults: list[str], parse: Callable[[str, str], Any], raw: str, label: str) -> Any:
@@ -117,13 +117,13 @@ def erp_import(*, actor: Actor, kind: str, content: bytes, filename: str) -> Rep
     """Check every row, then apply the whole file or nothing (see the module's doc)."""
     check(actor, "purchasing.order" if kind == "orders" else "purchasing.receive")
     if kind not in KINDS:
-        raise ValidationFailed("unknown_kind", _("未知的导入类型。"))
+        raise ValidationFailed("unknown_kind", _("Unknown import type."))
     rows = read_table(content, filename)
     report = Report(kind)
     needed = PO_COLUMNS if kind == "orders" else RECEIPT_COLUMNS
     missing = [c for c in needed if rows and c not in rows[0]]
     if not rows or missing:
-        raise ValidationFailed("bad_header", _("文件缺少列：%(cols)s") % {"cols": "、".join(missing or needed)})
+        raise ValidationFailed("bad_header", _("The file lacks the columns: %(cols)s") % {"cols": "、".join(missing or needed)})
     plan = _plan_orders(rows, report) if kind == "orders" else _plan_receipts(rows, report)
     if report.errors:
         return report
@@ -154,23 +154,23 @@ def _plan_orders(rows: list[dict[str, str]], report: Report) -> list[Applier]:
         due = _field(faults, lambda v, _label: _date(v), g(r, "预计到货"), "预计到货")
         price = _field(faults, _qty, g(r, "单价"), "单价") if g(r, "单价") else None
         if not ref:
-            faults.append(_("采购单号为空"))
+            faults.append(_("The purchase order number is empty"))
         elif ref in known:
-            faults.append(_("采购单 %(ref)s 已导入过") % {"ref": ref})
+            faults.append(_("Purchase order %(ref)s has already been imported") % {"ref": ref})
         if g(r, "供应商编码") not in suppliers:
-            faults.append(_("供应商「%(v)s」不存在") % {"v": g(r, "供应商编码")})
+            faults.append(_("Supplier “%(v)s” does not exist") % {"v": g(r, "供应商编码")})
         elif supplier_of.setdefault(ref, suppliers[g(r, "供应商编码")]) != suppliers[g(r, "供应商编码")]:
-            faults.append(_("同一采购单的供应商不一致"))
+            faults.append(_("The rows of one purchase order name different suppliers"))
         if g(r, "物料编码") not in products:
-            faults.append(_("物料「%(v)s」不存在") % {"v": g(r, "物料编码")})
+            faults.append(_("Product “%(v)s” does not exist") % {"v": g(r, "物料编码")})
         if g(r, "订单号") and g(r, "订单号") not in orders:
-            faults.append(_("订单「%(v)s」不存在或已关闭") % {"v": g(r, "订单号")})
+            faults.append(_("Order “%(v)s” does not exist or is closed") % {"v": g(r, "订单号")})
         if faults:
             report.rows.append({"row": n, "ok": False, "message": "；".join(faults)})
             continue
         served = {orders[g(r, "订单号")]: qty} if g(r, "订单号") else {}
         groups[ref].append(LineIn(products[g(r, "物料编码")], qty, due, price, served))
-        report.rows.append({"row": n, "ok": True, "message": _("采购单 %(ref)s：%(sku)s × %(qty)s") % {
+        report.rows.append({"row": n, "ok": True, "message": _("Purchase order %(ref)s: %(sku)s × %(qty)s") % {
             "ref": ref, "sku": g(r, "物料编码"), "qty": g(r, "数量")}})
     return [_po_applier(ref, supplier_of[ref], lines) for ref, lines in groups.items()]
 
@@ -196,26 +196,26 @@ def _plan_receipts(rows: list[dict[str, str]], report: Report) -> list[Applier]:
         line_no = int(g(r, "行号")) if g(r, "行号").isdigit() else 0
         line = next((ln for ln in po.lines.all() if ln.line_no == line_no), None) if po else None
         if po is None:
-            faults.append(_("采购单「%(v)s」不存在") % {"v": g(r, "采购单号")})
+            faults.append(_("Purchase order “%(v)s” does not exist") % {"v": g(r, "采购单号")})
         elif po.status != PurchaseOrder.Status.OPEN:
-            faults.append(_("采购单 %(v)s 已关闭") % {"v": po.number})
+            faults.append(_("Purchase order %(v)s is closed") % {"v": po.number})
         elif line is None:
-            faults.append(_("采购单 %(v)s 没有第「%(n)s」行") % {"v": po.number, "n": g(r, "行号")})
+            faults.append(_("Purchase order %(v)s has no line “%(n)s”") % {"v": po.number, "n": g(r, "行号")})
         elif qty:
             wanted[(po.number, line_no)] += qty
             if wanted[(po.number, line_no)] > line.open_qty:
-                faults.append(_("第 %(n)s 行最多还能收 %(open)s") % {"n": line_no, "open": fmt_qty(line.open_qty)})
+                faults.append(_("Line %(n)s can receive at most %(open)s more") % {"n": line_no, "open": fmt_qty(line.open_qty)})
         if faults:
             report.rows.append({"row": n, "ok": False, "message": "；".join(faults)})
             continue
         assert po is not None
         todo[po.number].append(ReceiptIn(line_no, qty))
-        report.rows.append({"row": n, "ok": True, "message": _("采购单 %(po)s 第 %(n)s 行收货 %(qty)s") % {
+        report.rows.append({"row": n, "ok": True, "message": _("Purchase order %(po)s line %(n)s: received %(qty)s") % {
             "po": po.number, "n": line_no, "qty": g(r, "数量")}})
     return [_receipt_applier(number, receipts) for number, receipts in todo.items()]
 
 
 def _receipt_applier(number: str, receipts: list[ReceiptIn]) -> Applier:
     def apply(actor: Actor) -> None:
-        po_receive(actor=actor, number=number, receipts=receipts, note=_("ERP 导入"))
+        po_receive(actor=actor, number=number, receipts=receipts, note=_("ERP import"))
     return apply

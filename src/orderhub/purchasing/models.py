@@ -57,9 +57,9 @@ class SupplierItem(models.Model):
 
 class PurchaseOrder(models.Model):
     class Status(models.TextChoices):
-        OPEN = "open", _("在途")
-        RECEIVED = "received", _("已收齐")
-        CANCELLED = "cancelled", _("已取消")
+        OPEN = "open", _("In transit")
+        RECEIVED = "received", _("Fully received")
+        CANCELLED = "cancelled", _("cancelled")
 
     number = models.CharField(_("number"), max_length=40, unique=True)
     supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="purchase_orders")
@@ -134,15 +134,15 @@ class LineOrder(models.Model):
 
 class PurchaseRequest(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending", _("待审批")
-        APPROVED = "approved", _("已批准")
-        REJECTED = "rejected", _("已驳回")
-        ORDERED = "ordered", _("已下单")
+        PENDING = "pending", _("Awaiting approval")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Declined")
+        ORDERED = "ordered", _("Ordered")
 
     class Source(models.TextChoices):
-        SHORTAGE = "shortage", _("订单缺料")
-        MANUAL = "manual", _("手工")
-        REPLENISHMENT = "replenishment", _("订单热度补货")
+        SHORTAGE = "shortage", _("Order shortage")
+        MANUAL = "manual", _("Manual")
+        REPLENISHMENT = "replenishment", _("Demand-surge replenishment")
 
     number = models.CharField(_("number"), max_length=40, unique=True)
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
@@ -208,8 +208,8 @@ class ReplenishmentRule(models.Model):
     its safety stock, gets a purchase request for approval (``purchasing.replenishment``)."""
 
     class Peers(models.TextChoices):
-        UNIT = "unit", _("同计量单位的物料")
-        ALL = "all", _("全部物料")
+        UNIT = "unit", _("Products with the same unit")
+        ALL = "all", _("All products")
 
     multiple = models.DecimalField(_("multiple of the peer average"), max_digits=6, decimal_places=2,
                                    default=Decimal("2.3"))

@@ -56,11 +56,11 @@ def rule_save(*, actor: Actor, multiple: Decimal, days: int, peers: str, enabled
     """Change the rule's numbers (purchasers and admins), audited."""
     check(actor, "purchasing.order")
     if not multiple.is_finite() or not Decimal("1") <= multiple <= Decimal("100"):
-        raise _bad("multiple", _("倍数须在 1 到 100 之间。"))
+        raise _bad("multiple", _("The multiple must be between 1 and 100."))
     if not 1 <= days <= 30:
-        raise _bad("days", _("连续天数须在 1 到 30 之间。"))
+        raise _bad("days", _("The number of consecutive days must be between 1 and 30."))
     if peers not in ReplenishmentRule.Peers.values:
-        raise _bad("peers", _("同类物料的范围无效。"))
+        raise _bad("peers", _("The peer product scope is invalid."))
     rule = ReplenishmentRule.objects.select_for_update().filter(pk=1).first() or rule_get()
     new = {"multiple": multiple.quantize(Decimal("0.01")), "days": days, "peers": peers, "enabled": enabled}
     changes = {k: [str(getattr(rule, k)), str(v)] for k, v in new.items() if getattr(rule, k) != v}
@@ -127,7 +127,7 @@ def replenishment_scan(*, today: date | None = None) -> list[PurchaseRequest]:
         qty = max(p.safety_stock - have + window_qty, p.moq).quantize(Decimal("1"), rounding=ROUND_UP)
         evidence = {"days": hot[pid], "multiple": str(rule.multiple), "window": rule.days,
                     "peers": rule.peers, "free": str(have), "safety_stock": str(p.safety_stock)}
-        reason = _("订单热度：连续 %(n)d 天超过同类平均的 %(m)s 倍，且低于安全库存") % {
+        reason = _("Demand surge: above %(m)s times the peer average for %(n)d days in a row, and below safety stock") % {
             "n": rule.days, "m": rule.multiple.normalize()}
         try:
             with transaction.atomic():

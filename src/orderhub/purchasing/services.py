@@ -62,7 +62,7 @@ def _invalid(code: str, message: str, field: str | None = None) -> ValidationFai
 
 def _positive(qty: Decimal, field: str) -> Decimal:
     if not isinstance(qty, Decimal) or not qty.is_finite() or qty <= 0:
-        raise _invalid("invalid_quantity", _("数量必须大于零。"), field)
+        raise _invalid("invalid_quantity", _("Quantity must be greater than zero."), field)
     return qty
 
 
@@ -83,7 +83,7 @@ def supplier_save(*, actor: Actor, code: str, name: str, contact: str = "",
     check(actor, "purchasing.order")
     code, name = code.strip(), name.strip()
     if not code or not name:
-        raise _invalid("required", _("供应商编码和名称必填。"), "code" if not code else "name")
+        raise _invalid("required", _("The supplier code and name are required."), "code" if not code else "name")
     sup = Supplier.objects.select_for_update().filter(code=code).first()
     before = None if sup is None else {"name": sup.name, "contact": sup.contact}
     sup, created = Supplier.objects.update_or_create(code=code, defaults={"name": name, "contact": contact})
@@ -92,7 +92,7 @@ def supplier_save(*, actor: Actor, code: str, name: str, contact: str = "",
                                if before is None or before[k] != v}
     for p in prices:
         if p.unit_price < 0:
-            raise _invalid("invalid_price", _("单价不能为负数。"), "prices")
+            raise _invalid("invalid_price", _("Unit price cannot be negative."), "prices")
         item, _made = SupplierItem.objects.update_or_create(
             supplier=sup, product_id=p.product_id,
             defaults={"unit_price": p.unit_price, "lead_time_days": p.lead_time_days, "moq": p.moq})
@@ -120,7 +120,7 @@ def request_raise(*, actor: Actor, product_id: int, qty: Decimal, needed_by: dat
     check(actor, "purchasing.request")
     _positive(qty, "qty")
     if not Product.objects.filter(pk=product_id).exists():
-        raise _invalid("unknown_product", _("物料不存在。"), "sku")
+        raise _invalid("unknown_product", _("The product does not exist."), "sku")
     if supplier_id is None:
         best = (SupplierItem.objects.filter(product_id=product_id, supplier__is_active=True)
                 .order_by("unit_price", "lead_time_days").values_list("supplier_id", flat=True).first())
@@ -143,13 +143,13 @@ def request_decide(*, actor: Actor, number: str, approve: bool, note: str = "") 
     check(actor, "purchasing.approve")
     pr = PurchaseRequest.objects.select_for_update().filter(number=number).first()
     if pr is None:
-        raise NotFound("not_found", _("采购申请不存在。"))
+        raise NotFound("not_found", _("The purchase request does not exist."))
     if pr.status != PurchaseRequest.Status.PENDING:
-        raise DomainError("already_decided", _("该采购申请已处理。"), status=409)
+        raise DomainError("already_decided", _("This purchase request has already been handled."), status=409)
     if actor.user is not None and pr.raised_by_user_id == actor.user.pk:
-        raise DomainError("own_request", _("不能审批自己提交的采购申请。"), status=403)
+        raise DomainError("own_request", _("You cannot approve a purchase request you raised yourself."), status=403)
     if not approve and not note.strip():
-        raise _invalid("reason_required", _("驳回需要说明原因。"), "note")
+        raise _invalid("reason_required", _("A rejection needs a reason."), "note")
     status = PurchaseRequest.Status.APPROVED if approve else PurchaseRequest.Status.REJECTED
     pr.status, pr.decided_at, pr.decided_by = status, clock.now(), actor.label[:150]
     pr.decision_note = note.strip()[:300]
@@ -183,7 +183,7 @@ def _line_defaults(supplier_id: int, lines: Sequence[LineIn], today: date) -> No
         if ln.expected_date is None:
             ln.expected_date = today + timedelta(days=item.lead_time_days if item else 0)
         if sum(ln.orders.values(), ZERO) > ln.qty:
-            raise _invalid("over_allocated", _("分配给订单的数量超过了采购数量。"), f"lines[{i}].orders")
+            raise _invalid("over_allocated", _("The quantity allotted to orders exceeds the quantity purchased."), f"lines[{i}].orders")
 
 
 @transaction.atomic
@@ -195,23 +195,23 @@ def po_place(*, actor: Actor, supplier_id: int, lines: Sequence[LineIn] = (), wa
     check(actor, "purchasing.order")
     supplier = Supplier.objects.filter(pk=supplier_id, is_active=True).first()
     if supplier is None:
-        raise _invalid("unknown_supplier", _("供应商不存在或已停用。"), "supplier")
+        raise _invalid("unknown_supplier", _("The supplier does not exist or is inactive."), "supplier")
     prs = list(PurchaseRequest.objects.select_for_update().filter(number__in=list(requests)).order_by("pk"))
     if len(prs) != len(set(requests)):
-        raise _invalid("unknown_request", _("采购申请不存在。"), "requests")
+        raise _invalid("unknown_request", _("The purchase request does not exist."), "requests")
     bad = [p.number for p in prs if p.status != PurchaseRequest.Status.APPROVED]
     if bad:
-        raise DomainError("request_not_approved", _("采购申请 %(n)s 尚未批准，不能下单。") % {"n": bad[0]},
+        raise DomainError("request_not_approved", _("Purchase request %(n)s is not approved yet and cannot be ordered.") % {"n": bad[0]},
                           status=409)
     all_lines = [*lines, *(LineIn(p.product_id, p.qty, p.needed_by,
                                   orders={p.order_id: p.qty} if p.order_id else {}) for p in prs)]
     if not all_lines:
-        raise _invalid("no_lines", _("采购单至少需要一行。"), "lines")
+        raise _invalid("no_lines", _("A purchase order needs at least one line."), "lines")
     now = clock.now()
     _line_defaults(supplier.pk, all_lines, now.date())
     wh = warehouse_id or Warehouse.objects.order_by("priority", "code").values_list("pk", flat=True).first()
     if wh is None:
-        raise _invalid("no_warehouse", _("没有可收货的仓库。"), "warehouse")
+        raise _invalid("no_warehouse", _("There is no warehouse to receive into."), "warehouse")
     po = PurchaseOrder.objects.create(number=number or next_number("PO"), supplier=supplier, warehouse_id=wh,
                                       erp_ref=erp_ref[:60], note=note[:300], created_at=now,
                                       created_by=actor.label[:150])
@@ -244,15 +244,15 @@ def po_receive(*, actor: Actor, number: str, receipts: Sequence[ReceiptIn], note
     naming the line, when any quantity exceeds what is still open."""
     check(actor, "purchasing.receive")
     if not receipts:
-        raise _invalid("no_lines", _("请至少填写一行收货数量。"), "receipts")
+        raise _invalid("no_lines", _("Enter a received quantity for at least one line."), "receipts")
     for i, r in enumerate(receipts):
         _positive(r.qty, f"receipts[{i}].qty")
     with transaction.atomic():
         po = PurchaseOrder.objects.select_for_update().filter(number=number).first()
         if po is None:
-            raise NotFound("not_found", _("采购单不存在。"))
+            raise NotFound("not_found", _("The purchase order does not exist."))
         if po.status != PurchaseOrder.Status.OPEN:
-            raise DomainError("po_closed", _("采购单已关闭，不能再收货。"), status=409)
+            raise DomainError("po_closed", _("The purchase order is closed and cannot receive more goods."), status=409)
         lines = {ln.line_no: ln for ln in PurchaseOrderLine.objects.select_for_update()
                  .filter(purchase_order=po).select_related("product").order_by("pk")}
         now = clock.now()
@@ -260,17 +260,17 @@ def po_receive(*, actor: Actor, number: str, receipts: Sequence[ReceiptIn], note
         for i, r in enumerate(receipts):
             ln = lines.get(r.line_no)
             if ln is None:
-                problems.append(Problem("unknown_line", _("采购单没有第 %(n)s 行。") % {"n": r.line_no},
+                problems.append(Problem("unknown_line", _("The purchase order has no line %(n)s.") % {"n": r.line_no},
                                         field=f"receipts[{i}].line_no"))
                 continue
             if r.qty > ln.open_qty:
-                problems.append(Problem("over_receipt", _("第 %(n)s 行 %(name)s 最多还能收 %(open)s，不能收 %(qty)s。") % {
+                problems.append(Problem("over_receipt", _("Line %(n)s %(name)s can receive at most %(open)s more, not %(qty)s.") % {
                     "n": ln.line_no, "name": ln.product.name, "open": fmt_qty(ln.open_qty), "qty": fmt_qty(r.qty)},
                     field=f"receipts[{i}].qty", data={"open": str(ln.open_qty)}))
                 continue
             ln.received += r.qty
             stock_receive(product_id=ln.product_id, warehouse_id=po.warehouse_id, qty=r.qty, actor=actor,
-                          note=_("采购收货 %(po)s") % {"po": po.number})
+                          note=_("Purchase receipt %(po)s") % {"po": po.number})
             made.append(Receipt(line=ln, qty=r.qty, warehouse_id=po.warehouse_id, at=now,
                                 by=actor.label[:150], note=note[:200]))
         if problems:

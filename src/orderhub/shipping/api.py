@@ -143,8 +143,8 @@ def put_letterhead(request: ActorRequest, payload: LetterheadIn) -> dict[str, An
         try:
             logo = base64.b64decode(payload.logo_base64, validate=True)
         except (binascii.Error, ValueError):
-            raise ValidationFailed("logo_type", _("标志须为 base64 编码的 PNG 或 JPEG 图片。"), problems=[
-                Problem("logo_type", _("标志须为 base64 编码的 PNG 或 JPEG 图片。"), field="logo_base64")]) from None
+            raise ValidationFailed("logo_type", _("The logo must be a base64-encoded PNG or JPEG image."), problems=[
+                Problem("logo_type", _("The logo must be a base64-encoded PNG or JPEG image."), field="logo_base64")]) from None
     services.letterhead_save(actor=request.actor, name=payload.name, address=payload.address,
                              phone=payload.phone, logo=logo, remove_logo=payload.remove_logo)
     return _letterhead_out()
@@ -183,7 +183,7 @@ def download_pod(request: ActorRequest, number: ShipmentNumber) -> HttpResponseB
     """The proof of delivery as it was uploaded (always a download)."""
     sh = selectors.get_shipment(number, actor=request.actor)
     if not sh.pod_file:
-        raise NotFound("no_pod", _("发货单 %(n)s 还没有签收凭证。") % {"n": sh.number})
+        raise NotFound("no_pod", _("Shipment %(n)s has no proof of delivery yet.") % {"n": sh.number})
     return download_response(sh.pod_file.open("rb"), filename=sh.pod_name, fallback="pod.bin")
 
 

@@ -57,11 +57,11 @@ def check_carriers(*, actor: Actor) -> list[int]:
             if d is None:
                 continue
             alt = (cfg.alternatives or {}).get(sh.carrier, "")
-            where = _("（线路：%(route)s）") % {"route": d.route} if d.route else ""
-            reason = _("承运商「%(carrier)s」%(where)s中断：%(why)s，发货单 %(n)s 暂停") % {
+            where = _(" (route: %(route)s)") % {"route": d.route} if d.route else ""
+            reason = _("Carrier “%(carrier)s”%(where)s disrupted: %(why)s; shipment %(n)s is on hold") % {
                 "carrier": sh.carrier, "where": where, "why": d.reason, "n": sh.number}
             if alt:
-                reason += _("，建议改用「%(alt)s」") % {"alt": alt}
+                reason += _("; consider “%(alt)s” instead") % {"alt": alt}
             matches[(sh.order_id, subject(sh.pk))] = Trip(sh.order_id, subject(sh.pk), reason, {
                 "shipment": sh.number, "carrier": sh.carrier, "route": d.route, "alternative": alt,
                 "disruption": d.pk})
@@ -70,7 +70,7 @@ def check_carriers(*, actor: Actor) -> list[int]:
     now = clock.now()
     touched = record_trips(KIND, [t for key, t in matches.items() if key not in active], now=now)
     touched |= record_resets([pk for key, pk in active.items() if key not in matches], now=now, by=actor.label,
-                             reason=_("承运恢复或已改用其他承运商") if cfg.enabled else _("熔断器已停用"))
+                             reason=_("The carrier is back or another carrier is in use") if cfg.enabled else _("The breaker is switched off"))
     return apply_pending(touched, actor=actor)
 
 
@@ -80,11 +80,11 @@ def carrier_disrupt(*, carrier: str, reason: str, actor: Actor, route: str = "")
     carrier, route, reason = (carrier or "").strip(), (route or "").strip(), (reason or "").strip()
     problems = []
     if not carrier or len(carrier) > 100:
-        problems.append(Problem("required", _("请填写承运商（不超过 100 字）。"), field="carrier"))
+        problems.append(Problem("required", _("Enter the carrier (at most 100 characters)."), field="carrier"))
     if len(route) > 100:
-        problems.append(Problem("invalid", _("线路不超过 100 字。"), field="route"))
+        problems.append(Problem("invalid", _("The route may have at most 100 characters."), field="route"))
     if not reason or len(reason) > 300:
-        problems.append(Problem("required", _("请填写中断原因（不超过 300 字）。"), field="reason"))
+        problems.append(Problem("required", _("Enter the reason for the disruption (at most 300 characters)."), field="reason"))
     if problems:
         raise ValidationFailed("invalid", problems[0].message, problems=problems)
     with transaction.atomic():
@@ -100,9 +100,9 @@ def carrier_disruption_clear(*, disruption: int, actor: Actor) -> CarrierDisrupt
     with transaction.atomic():
         d = lock_own_rows(CarrierDisruption.objects.filter(pk=disruption)).first()
         if d is None:
-            raise NotFound("disruption_not_found", _("没有这条承运中断记录。"))
+            raise NotFound("disruption_not_found", _("There is no such carrier disruption."))
         if d.cleared_at is not None:
-            raise Conflict("already_cleared", _("这条承运中断已经解除。"))
+            raise Conflict("already_cleared", _("This carrier disruption has already been lifted."))
         d.cleared_at, d.cleared_by = clock.now(), actor.label[:150]
         d.save(update_fields=["cleared_at", "cleared_by"])
         check_carriers(actor=actor)
@@ -119,7 +119,7 @@ def ship_refusal(shipment: Shipment, carrier: str | None) -> Conflict | None:
                                list(CarrierDisruption.objects.filter(cleared_at__isnull=True, carrier=using)))
     if disrupted is None:
         return None
-    return Conflict("carrier_disrupted", _("承运商「%(c)s」中断中（%(why)s），请改用其他承运商。") % {
+    return Conflict("carrier_disrupted", _("Carrier “%(c)s” is disrupted (%(why)s); use another carrier.") % {
         "c": using, "why": disrupted.reason})
 
 

@@ -28,7 +28,7 @@ def shipments(actor: Actor, *, status: str | None = None) -> QuerySet[Shipment]:
 def get_shipment(number: str, *, actor: Actor) -> Shipment:
     sh = shipments(actor).filter(number=number).first()
     if sh is None:
-        raise NotFound("shipment_not_found", _("发货单 %(n)s 不存在。") % {"n": number})
+        raise NotFound("shipment_not_found", _("Shipment %(n)s does not exist.") % {"n": number})
     return sh
 
 
@@ -61,12 +61,12 @@ def invoice_refusal(sh: Shipment) -> str:
     with its proof of delivery and the customer's acceptance (the finance gate of issue 19)."""
     missing = []
     if sh.status != Shipment.Status.SHIPPED:
-        missing.append(_("还未发货"))
+        missing.append(_("not shipped yet"))
     if not sh.pod_sha256:
-        missing.append(_("缺少签收凭证"))
+        missing.append(_("no proof of delivery"))
     if sh.accepted_at is None:
-        missing.append(_("缺少客户验收"))
-    return _("发货单 %(n)s 不能开票：%(why)s。") % {"n": sh.number, "why": "、".join(missing)} if missing else ""
+        missing.append(_("no customer acceptance"))
+    return _("Shipment %(n)s cannot be invoiced: %(why)s.") % {"n": sh.number, "why": "、".join(missing)} if missing else ""
 
 
 def shipment_dict(sh: Shipment, lines: list[ShipmentLine] | None = None) -> dict[str, Any]:

@@ -80,10 +80,10 @@ def _invalid(code: str, message: str, field: str) -> ValidationFailed:
 
 def _check_header(data: ShipmentInput) -> None:
     if data.packages < 1 or data.packages > 100000:
-        raise _invalid("invalid_packages", _("件数须在 1 到 100000 之间。"), "packages")
+        raise _invalid("invalid_packages", _("The number of packages must be between 1 and 100000."), "packages")
     if data.weight_kg is not None and (not data.weight_kg.is_finite() or data.weight_kg < 0
                                        or data.weight_kg >= Decimal("1e9")):
-        raise _invalid("invalid_weight", _("重量须为不小于 0 的数字。"), "weight_kg")
+        raise _invalid("invalid_weight", _("The weight must be a number not below 0."), "weight_kg")
 
 
 def _shipment_lines(data: ShipmentInput, lines: list[OrderLine],
@@ -95,17 +95,17 @@ def _shipment_lines(data: ShipmentInput, lines: list[OrderLine],
         field = f"quantities.{line_no}"
         ln = by_no.get(line_no)
         if ln is None:
-            problems.append(Problem("unknown_line", _("订单没有第 %(n)s 行。") % {"n": line_no}, field=field))
+            problems.append(Problem("unknown_line", _("The order has no line %(n)s.") % {"n": line_no}, field=field))
             continue
         if not qty.is_finite() or qty < 0 or qty != qty.quantize(Q4):
-            problems.append(Problem("invalid_quantity", _("第 %(n)s 行的数量无效。") % {"n": line_no}, field=field))
+            problems.append(Problem("invalid_quantity", _("The quantity on line %(n)s is invalid.") % {"n": line_no}, field=field))
             continue
         if qty == 0:
             continue
         left = ln.qty - already.get(ln.pk, Decimal("0"))
         if qty > left:
             problems.append(Problem(
-                "over_shipped", _("第 %(n)s 行（%(sku)s）最多还能发 %(left)s，不能发 %(qty)s。") % {
+                "over_shipped", _("Line %(n)s (%(sku)s) can ship at most %(left)s more, not %(qty)s.") % {
                     "n": line_no, "sku": ln.product.sku, "left": num(left), "qty": num(qty)},
                 field=field, data={"remaining": num(left)}))
             continue
@@ -116,7 +116,7 @@ def _shipment_lines(data: ShipmentInput, lines: list[OrderLine],
         error = Conflict if code == "over_shipped" else ValidationFailed
         raise error(code, str(problems[0].message), problems=problems)
     if not out:
-        raise _invalid("nothing_to_ship", _("请至少为一行填写发货数量。"), "quantities")
+        raise _invalid("nothing_to_ship", _("Enter a quantity to ship for at least one line."), "quantities")
     return out
 
 
@@ -128,7 +128,7 @@ def shipment_create(*, order: str, data: ShipmentInput, actor: Actor) -> Shipmen
     with transaction.atomic():
         locked, lines = _locked(order, actor)
         if locked.status == Order.Status.CANCELLED:
-            raise Conflict("order_cancelled", _("订单已取消，不能发货。"))
+            raise Conflict("order_cancelled", _("The order is cancelled and cannot be shipped."))
         rows = _shipment_lines(data, lines, taken(locked))
         now = clock.now()
         seq = (Shipment.objects.filter(order=locked).aggregate(m=Max("seq"))["m"] or 0) + 1
@@ -159,13 +159,12 @@ def _notice(order: Order, shipment: Shipment, rows: list[ShipmentLine]) -> int:
     the e-mail is sent); how many messages were queued (0: no e-mail channel configured)."""
     items = "\n".join(f"{r.order_line.product.name}（{r.order_line.product.sku}）× "
                       f"{num(r.qty)} {r.order_line.unit}" for r in rows)
-    subject = _("发货通知：订单 %(order)s（%(shipment)s）") % {"order": order.number,
+    subject = _("Shipping notice: order %(order)s (%(shipment)s)") % {"order": order.number,
                                                           "shipment": shipment.number}
-    body = _("尊敬的客户：\n您的订单 %(order)s 即将发货（发货单 %(shipment)s）。\n%(items)s\n"
-             "承运商：%(carrier)s　运单号：%(waybill)s\n收货地址：%(address)s\n") % {
+    body = _("Dear customer,\nyour order %(order)s is about to ship (shipment %(shipment)s).\n%(items)s\nCarrier: %(carrier)s  Waybill: %(waybill)s\nShip-to address: %(address)s\n") % {
         "order": order.number, "shipment": shipment.number, "items": items,
-        "carrier": shipment.carrier or _("待定"), "waybill": shipment.waybill or _("待定"),
-        "address": shipment.ship_to_address or _("未填写")}
+        "carrier": shipment.carrier or _("To be decided"), "waybill": shipment.waybill or _("To be decided"),
+        "address": shipment.ship_to_address or _("not given")}
     return notify_many([NotifyRequest(
         event=events.SHIPPING_NOTICE, recipients=[Recipient.customer(order.customer_id)],
         context={"subject": subject, "message": body, "shipment": shipment.number},
@@ -202,12 +201,12 @@ def shipment_ship(*, shipment: str, actor: Actor, carrier: str | None = None,
     permissions.check(actor, "shipping.ship")
     number = Shipment.objects.filter(number=shipment).values_list("order__number", flat=True).first()
     if number is None:
-        raise NotFound("shipment_not_found", _("发货单 %(n)s 不存在。") % {"n": shipment})
+        raise NotFound("shipment_not_found", _("Shipment %(n)s does not exist.") % {"n": shipment})
     with transaction.atomic():
         locked, _lines = _locked(number, actor)
         sh = Shipment.objects.select_for_update().get(number=shipment)
         if sh.status == Shipment.Status.SHIPPED:
-            raise Conflict("already_shipped", _("发货单 %(n)s 已发货。") % {"n": sh.number})
+            raise Conflict("already_shipped", _("Shipment %(n)s has already shipped.") % {"n": sh.number})
         if (refusal := ship_refusal(sh, carrier)) is not None:
             raise refusal
         rows = list(sh.lines.select_related("order_line__product"))
@@ -265,12 +264,12 @@ def _letterhead_fields(lh: Letterhead) -> dict[str, str]:
 
 def _logo_type(logo: bytes) -> str:
     if len(logo) > 1024 * 1024:
-        raise _invalid("logo_too_large", _("标志图片最大 1 MB。"), "logo")
+        raise _invalid("logo_too_large", _("The logo image may be at most 1 MB."), "logo")
     if logo.startswith(b"\x89PNG\r\n\x1a\n"):
         return "image/png"
     if logo.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
-    raise _invalid("logo_type", _("标志须为 PNG 或 JPEG 图片。"), "logo")
+    raise _invalid("logo_type", _("The logo must be a PNG or JPEG image."), "logo")
 
 
 def document_template_save(*, kind: str, body: str | None, actor: Actor) -> DocumentTemplate | None:
@@ -278,7 +277,7 @@ def document_template_save(*, kind: str, body: str | None, actor: Actor) -> Docu
     ``None`` to go back to the shipped one."""
     permissions.check(actor, "documents.manage")
     if kind not in documents.KINDS:
-        raise NotFound("unknown_document", _("没有这种单据：%(k)s。") % {"k": kind})
+        raise NotFound("unknown_document", _("There is no such document: %(k)s.") % {"k": kind})
     if body is not None:
         try:
             documents.template_check(body)
@@ -310,12 +309,12 @@ MAX_POD_BYTES = 20 * 1024 * 1024
 def _locked_shipment(shipment: str, actor: Actor) -> tuple[Order, Shipment]:
     number = Shipment.objects.filter(number=shipment).values_list("order__number", flat=True).first()
     if number is None:
-        raise NotFound("shipment_not_found", _("发货单 %(n)s 不存在。") % {"n": shipment})
+        raise NotFound("shipment_not_found", _("Shipment %(n)s does not exist.") % {"n": shipment})
     check_visible(number, actor)
     order = lock_order(number)
     sh = Shipment.objects.select_for_update().get(number=shipment)
     if sh.status != Shipment.Status.SHIPPED:
-        raise Conflict("not_shipped", _("发货单 %(n)s 还未发货。") % {"n": sh.number})
+        raise Conflict("not_shipped", _("Shipment %(n)s has not shipped yet.") % {"n": sh.number})
     return order, sh
 
 
@@ -324,9 +323,9 @@ def shipment_pod(*, shipment: str, name: str, content: bytes, actor: Actor) -> S
     shipment; a later one replaces it (both stay in the history)."""
     permissions.check(actor, "shipping.ship")
     if not content:
-        raise _invalid("empty_file", _("文件是空的。"), "file")
+        raise _invalid("empty_file", _("This file is empty."), "file")
     if len(content) > MAX_POD_BYTES:
-        raise _invalid("too_large", _("文件最大 20 MB。"), "file")
+        raise _invalid("too_large", _("A file may be at most 20 MB."), "file")
     safe = (name or "pod").replace("/", "_").replace("\\", "_")[:200]
     digest = hashlib.sha256(content).hexdigest()
     with transaction.atomic():
@@ -348,11 +347,11 @@ def shipment_accept(*, shipment: str, accepted_by: str, note: str = "", actor: A
     permissions.check(actor, "shipping.ship")
     who = accepted_by.strip()
     if not who:
-        raise _invalid("required", _("请填写验收人。"), "accepted_by")
+        raise _invalid("required", _("Enter who accepted the goods."), "accepted_by")
     with transaction.atomic():
         order, sh = _locked_shipment(shipment, actor)
         if sh.accepted_at is not None:
-            raise Conflict("already_accepted", _("发货单 %(n)s 已登记验收。") % {"n": sh.number})
+            raise Conflict("already_accepted", _("Shipment %(n)s already has its acceptance recorded.") % {"n": sh.number})
         now = clock.now()
         sh.accepted_at, sh.accepted_by = now, who[:100]
         sh.acceptance_note, sh.acceptance_recorded_by = note.strip()[:500], actor.label[:150]

@@ -74,13 +74,13 @@ def bank_import(*, name: str, content: bytes, actor: Actor) -> BankImport:
     digest = hashlib.sha256(content).hexdigest()
     if not problems:
         known = set(Payment.objects.filter(bank_ref__in=[r.ref for r in rows]).values_list("bank_ref", flat=True))
-        problems = [Problem("already_imported", _("第 %(n)s 行：流水号 %(r)s 已导入过。") % {"n": r.row, "r": r.ref},
+        problems = [Problem("already_imported", _("Row %(n)s: transaction %(r)s has already been imported.") % {"n": r.row, "r": r.ref},
                             field=f"rows.{r.row}") for r in rows if r.ref in known]
     if problems:
-        raise BankRowError("bad_rows", _("银行流水有 %(n)s 处错误，整份文件未导入：%(first)s") % {
+        raise BankRowError("bad_rows", _("The bank statement has %(n)s errors; nothing in the file was imported: %(first)s") % {
             "n": len(problems), "first": problems[0].message}, problems=problems)
     if BankImport.objects.filter(sha256=digest).exists():
-        raise Conflict("already_imported", _("这份银行流水已导入过。"))
+        raise Conflict("already_imported", _("This bank statement has already been imported."))
     with transaction.atomic():
         plans = _plan(rows)
         customers = sorted({p.customer_id for p in plans if p.customer_id is not None})
@@ -115,10 +115,10 @@ def _apply_row(imp: BankImport, p: _Plan, invoices: dict[int, Invoice], actor: A
     p.result = {"row": r.row, "ref": r.ref, "amount": str(r.amount), "payer": r.payer,
                 "payment": pay.number, "result": "unmatched", "invoice": "", "applied": "0.00"}
     if inv is None or take <= 0:
-        p.result["message"] = _("未匹配到发票，请人工核销。")
+        p.result["message"] = _("No invoice matched; please settle by hand.")
         return
     allocate(invoice=inv, amount=take, actor=actor, payment=pay)
     audit("payment", pay.pk, events.PAYMENT_APPLIED, actor, invoice=inv.number, amount=take)
     mark_kept(inv)
     p.result.update(result="matched", invoice=inv.number, applied=str(take), message=(
-        _("按摘要中的发票号匹配") if p.how == "memo" else _("按客户和金额匹配")))
+        _("Matched by the invoice number in the summary") if p.how == "memo" else _("Matched by customer and amount")))

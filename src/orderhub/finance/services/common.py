@@ -75,7 +75,7 @@ def allocate(*, invoice: Invoice, amount: Decimal, actor: Actor, payment: Paymen
 
 
 def over_apply(what: str, left: Decimal) -> Conflict:
-    msg = _("%(what)s最多还能核销 %(left)s 元。") % {"what": what, "left": f"{left:,.2f}"}
+    msg = _("%(what)s can settle at most %(left)s yuan more.") % {"what": what, "left": f"{left:,.2f}"}
     return Conflict("over_applied", msg, problems=[Problem("over_applied", msg, field="amount")])
 
 
@@ -93,7 +93,7 @@ def create_numbered(model: Any, prefix: str, **fields: Any) -> Any:
             if model.objects.filter(number=f"{prefix}-{n:04d}").exists():
                 continue
             raise
-    raise Conflict("busy", _("编号冲突，请重试。"))
+    raise Conflict("busy", _("Number conflict, please try again."))
 
 
 def mark_kept(invoice: Invoice) -> None:

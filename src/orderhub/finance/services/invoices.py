@@ -30,14 +30,14 @@ MAX_DUE_DAYS = 365
 
 def _details_missing(customer: Customer, kind: str) -> list[Problem]:
     """What the customer's record lacks for this kind of invoice (专票 needs bank and address)."""
-    need = [("tax_no", _("纳税人识别号"))]
+    need = [("tax_no", _("Taxpayer ID"))]
     if kind == Invoice.Kind.SPECIAL:
-        need += [("bank_name", _("开户银行")), ("bank_account", _("银行账号")),
-                 ("billing_address", _("开票地址")), ("billing_phone", _("开票电话"))]
+        need += [("bank_name", _("Bank")), ("bank_account", _("Bank account")),
+                 ("billing_address", _("Invoice address")), ("billing_phone", _("Invoice phone"))]
     out = []
     for field, label in need:
         if not getattr(customer, field).strip():
-            msg = _("客户 %(c)s 缺少%(what)s，不能开%(kind)s（请先在客户资料里填写）。") % {
+            msg = _("Customer %(c)s lacks %(what)s, so no %(kind)s can be issued (fill it in on the customer's record first).") % {
                 "c": customer.name, "what": label, "kind": Invoice.Kind(kind).label}
             out.append(Problem("customer_details_missing", msg, field=f"customer.{field}"))
     return out
@@ -51,20 +51,20 @@ def invoice_issue(*, shipment: str, kind: str, actor: Actor, tax_rate: Decimal =
     ``customer_details_missing`` (422)."""
     permissions.check(actor, "finance.manage")
     if kind not in Invoice.Kind.values:
-        raise invalid("invalid_kind", _("发票类型只能是普票或专票。"), "kind")
+        raise invalid("invalid_kind", _("The invoice type must be ordinary or special."), "kind")
     if not (Decimal("0") <= tax_rate < Decimal("1")) or tax_rate != tax_rate.quantize(Decimal("0.0001")):
-        raise invalid("invalid_tax_rate", _("税率须在 0 到 1 之间（如 0.13）。"), "tax_rate")
+        raise invalid("invalid_tax_rate", _("The tax rate must be between 0 and 1 (e.g. 0.13)."), "tax_rate")
     if not 0 <= due_days <= MAX_DUE_DAYS:
-        raise invalid("invalid_due_days", _("账期须在 0 到 365 天之间。"), "due_days")
+        raise invalid("invalid_due_days", _("Payment terms must be between 0 and 365 days."), "due_days")
     found = Shipment.objects.filter(number=shipment).values_list("order__number", "order__customer_id").first()
     if found is None:
-        raise NotFound("shipment_not_found", _("发货单 %(n)s 不存在。") % {"n": shipment})
+        raise NotFound("shipment_not_found", _("Shipment %(n)s does not exist.") % {"n": shipment})
     check_visible(found[0], actor)
     with transaction.atomic():
         lock_customer(found[1])
         sh = Shipment.objects.select_for_update().select_related("order__customer").get(number=shipment)
         if Invoice.objects.filter(shipment=sh).exists():
-            raise Conflict("already_invoiced", _("发货单 %(n)s 已开过发票。") % {"n": sh.number})
+            raise Conflict("already_invoiced", _("Shipment %(n)s has already been invoiced.") % {"n": sh.number})
         refusal = invoice_refusal(sh)
         if refusal:
             raise Conflict("invoice_gate", refusal, problems=[Problem("invoice_gate", refusal, field="shipment")])
@@ -85,7 +85,7 @@ def _create(sh: Shipment, customer: Customer, kind: str, tax_rate: Decimal, due_
     amount = money(sum((r.qty * r.order_line.unit_price for r in sh.lines.select_related("order_line")),
                        Decimal("0")))
     if amount <= 0:
-        raise Conflict("nothing_to_invoice", _("发货单 %(n)s 金额为零，无需开票。") % {"n": sh.number})
+        raise Conflict("nothing_to_invoice", _("Shipment %(n)s has a zero amount; no invoice is needed.") % {"n": sh.number})
     issued_on = today()
     address_phone = " ".join(p for p in (customer.billing_address.strip(), customer.billing_phone.strip()) if p)
     try:
@@ -98,4 +98,4 @@ def _create(sh: Shipment, customer: Customer, kind: str, tax_rate: Decimal, due_
                 issued_on=issued_on, due_on=issued_on + timedelta(days=due_days),
                 issued_at=clock.now(), issued_by=actor.label[:150])
     except IntegrityError as e:   # the unique shipment: a second issuer that got past the lock
-        raise Conflict("already_invoiced", _("发货单 %(n)s 已开过发票。") % {"n": sh.number}) from e
+        raise Conflict("already_invoiced", _("Shipment %(n)s has already been invoiced.") % {"n": sh.number}) from e

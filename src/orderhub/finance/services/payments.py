@@ -35,7 +35,7 @@ from .credit import unpaid_changed
 
 def check_amount(amount: Decimal, field: str = "amount") -> Decimal:
     if not amount.is_finite() or amount <= 0 or amount != amount.quantize(CENT) or amount >= Decimal("1e13"):
-        raise invalid("invalid_amount", _("金额须为大于 0 的数字，最多两位小数。"), field)
+        raise invalid("invalid_amount", _("The amount must be a number above 0 with at most two decimals."), field)
     return amount
 
 
@@ -47,15 +47,15 @@ def payment_record(*, customer: str, amount: Decimal, received_on: date, actor: 
     permissions.check(actor, "finance.manage")
     check_amount(amount)
     if kind not in Payment.Kind.values:
-        raise invalid("invalid_kind", _("收款类型只能是货款或预收定金。"), "kind")
+        raise invalid("invalid_kind", _("The payment type must be payment for goods or deposit."), "kind")
     cust = Customer.objects.filter(code=customer.strip().upper()).first()
     if cust is None:
-        raise NotFound("customer_not_found", _("客户 %(c)s 不存在。") % {"c": customer})
+        raise NotFound("customer_not_found", _("Customer %(c)s does not exist.") % {"c": customer})
     linked = None
     if order:
         linked = Order.objects.filter(number=order, customer=cust).first()
         if linked is None:
-            raise invalid("order_not_found", _("客户 %(c)s 没有订单 %(o)s。") % {"c": cust.code, "o": order}, "order")
+            raise invalid("order_not_found", _("Customer %(c)s has no order %(o)s.") % {"c": cust.code, "o": order}, "order")
     with transaction.atomic():
         lock_customer(cust.pk)
         pay = create_numbered(Payment, f"SK{received_on:%y%m%d}", customer=cust, order=linked, kind=kind,
@@ -77,21 +77,21 @@ def payment_apply(*, payment: str, invoice: str, actor: Actor, amount: Decimal |
         check_amount(amount)
     inv_row = Invoice.objects.filter(number=invoice).values_list("pk", "customer_id").first()
     if inv_row is None:
-        raise NotFound("invoice_not_found", _("发票 %(n)s 不存在。") % {"n": invoice})
+        raise NotFound("invoice_not_found", _("Invoice %(n)s does not exist.") % {"n": invoice})
     if not Payment.objects.filter(number=payment).exists():
-        raise NotFound("payment_not_found", _("收款单 %(n)s 不存在。") % {"n": payment})
+        raise NotFound("payment_not_found", _("Payment %(n)s does not exist.") % {"n": payment})
     with transaction.atomic():
         lock_customer(inv_row[1])
         inv = lock_invoices([inv_row[0]])[inv_row[0]]
         pay = lock_own_rows(Payment.objects.filter(number=payment)).get()
         if pay.customer_id is not None and pay.customer_id != inv.customer_id:
-            raise Conflict("customer_mismatch", _("收款单 %(p)s 和发票 %(i)s 不是同一个客户。") % {
+            raise Conflict("customer_mismatch", _("Payment %(p)s and invoice %(i)s belong to different customers.") % {
                 "p": pay.number, "i": inv.number})
         take = amount if amount is not None else min(pay.unapplied, inv.balance)
         if take > pay.unapplied or pay.unapplied <= 0:
-            raise over_apply(_("收款单 %(n)s ") % {"n": pay.number}, pay.unapplied)
+            raise over_apply(_("Payment %(n)s") % {"n": pay.number}, pay.unapplied)
         if take > inv.balance or inv.balance <= 0:
-            raise over_apply(_("发票 %(n)s ") % {"n": inv.number}, inv.balance)
+            raise over_apply(_("Invoice %(n)s") % {"n": inv.number}, inv.balance)
         if pay.customer_id is None:
             Payment.objects.filter(pk=pay.pk).update(customer_id=inv.customer_id)
         alloc = allocate(invoice=inv, amount=take, actor=actor, payment=pay)

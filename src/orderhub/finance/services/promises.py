@@ -33,16 +33,16 @@ def promise_create(*, invoice: str, promised_on: date, actor: Actor, amount: Dec
     if amount is not None:
         check_amount(amount)
     if promised_on < today():
-        raise invalid("date_in_past", _("承诺付款日不能早于今天。"), "promised_on")
+        raise invalid("date_in_past", _("The promised payment date cannot be before today."), "promised_on")
     with transaction.atomic():
         inv = lock_own_rows(Invoice.objects.filter(number=invoice)).first()
         if inv is None:
-            raise NotFound("invoice_not_found", _("发票 %(n)s 不存在。") % {"n": invoice})
+            raise NotFound("invoice_not_found", _("Invoice %(n)s does not exist.") % {"n": invoice})
         if inv.balance <= 0:
-            raise Conflict("invoice_settled", _("发票 %(n)s 已结清，无需付款承诺。") % {"n": inv.number})
+            raise Conflict("invoice_settled", _("Invoice %(n)s is settled; no payment promise is needed.") % {"n": inv.number})
         take = amount if amount is not None else inv.balance
         if take > inv.balance:
-            raise invalid("over_balance", _("承诺金额不能超过发票未收金额 %(b)s 元。") % {"b": f"{inv.balance:,.2f}"},
+            raise invalid("over_balance", _("The promised amount cannot exceed the invoice's outstanding %(b)s yuan.") % {"b": f"{inv.balance:,.2f}"},
                           "amount")
         p = PaymentPromise.objects.create(invoice=inv, customer_id=inv.customer_id, amount=take,
                                           promised_on=promised_on, note=note.strip()[:300],
@@ -80,8 +80,8 @@ def _alert(p: PaymentPromise, inv: Invoice, actor: Actor) -> int:
     recipients = [Recipient.role("finance")]
     if customer.sales_owner_id:
         recipients.insert(0, Recipient.user(customer.sales_owner_id))
-    subject = _("付款承诺逾期：%(c)s 发票 %(n)s") % {"c": customer.name, "n": inv.number}
-    body = _("客户 %(c)s 承诺 %(d)s 前支付发票 %(n)s 的 %(a)s 元，至今仍欠 %(b)s 元，请跟进。") % {
+    subject = _("Payment promise overdue: %(c)s invoice %(n)s") % {"c": customer.name, "n": inv.number}
+    body = _("Customer %(c)s promised to pay %(a)s yuan of invoice %(n)s by %(d)s and still owes %(b)s yuan; please follow up.") % {
         "c": customer.name, "d": f"{p.promised_on:%Y年%m月%d日}", "n": inv.number,
         "a": f"{p.amount:,.2f}", "b": f"{inv.balance:,.2f}"}
     return notify(event=events.PROMISE_OVERDUE, recipients=recipients, order=inv.order, severity="info",

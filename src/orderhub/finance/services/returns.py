@@ -61,16 +61,16 @@ def _lines(data: ReturnInput, lines: list[OrderLine], left: dict[int, Decimal]) 
     for line_no, qty in sorted(data.quantities.items()):
         f, ln = f"quantities.{line_no}", by_no.get(line_no)
         if ln is None:
-            problems.append(Problem("unknown_line", _("订单没有第 %(n)s 行。") % {"n": line_no}, field=f))
+            problems.append(Problem("unknown_line", _("The order has no line %(n)s.") % {"n": line_no}, field=f))
             continue
         if not qty.is_finite() or qty < 0 or qty != qty.quantize(Q4):
-            problems.append(Problem("invalid_quantity", _("第 %(n)s 行的数量无效。") % {"n": line_no}, field=f))
+            problems.append(Problem("invalid_quantity", _("The quantity on line %(n)s is invalid.") % {"n": line_no}, field=f))
             continue
         if qty == 0:
             continue
         can = left.get(ln.pk, Decimal("0"))
         if qty > can:
-            problems.append(Problem("over_returned", _("第 %(n)s 行（%(sku)s）已发货未退的只有 %(can)s，不能退 %(qty)s。") % {
+            problems.append(Problem("over_returned", _("Line %(n)s (%(sku)s) has only %(can)s shipped and not returned; %(qty)s cannot be returned.") % {
                 "n": line_no, "sku": ln.product.sku, "can": format(can.normalize(), "f"),
                 "qty": format(qty.normalize(), "f")}, field=f, data={"returnable": str(can)}))
             continue
@@ -81,7 +81,7 @@ def _lines(data: ReturnInput, lines: list[OrderLine], left: dict[int, Decimal]) 
         raise (Conflict if over else ValidationFailed)("over_returned" if over else "invalid",
                                                        str(problems[0].message), problems=problems)
     if not out:
-        raise invalid("nothing_to_return", _("请至少为一行填写退货数量。"), "quantities")
+        raise invalid("nothing_to_return", _("Enter a return quantity for at least one line."), "quantities")
     return out
 
 
@@ -90,7 +90,7 @@ def return_create(*, order: str, data: ReturnInput, actor: Actor) -> ReturnOrder
     permissions.check(actor, "returns.create")
     reason = data.reason.strip()
     if not reason:
-        raise invalid("required", _("请填写退货原因。"), "reason")
+        raise invalid("required", _("Enter the reason for the return."), "reason")
     check_visible(order, actor)
     with transaction.atomic():
         locked = lock_order(order)
@@ -111,7 +111,7 @@ def return_create(*, order: str, data: ReturnInput, actor: Actor) -> ReturnOrder
 def _locked_return(number: str, actor: Actor) -> ReturnOrder:
     ret = ReturnOrder.objects.filter(number=number).select_related("order").first()
     if ret is None:
-        raise NotFound("return_not_found", _("退货单 %(n)s 不存在。") % {"n": number})
+        raise NotFound("return_not_found", _("Return %(n)s does not exist.") % {"n": number})
     check_visible(ret.order.number, actor)
     return lock_own_rows(ReturnOrder.objects.filter(pk=ret.pk).select_related("order")).get()
 
@@ -123,13 +123,13 @@ def return_qc(*, ret: str, passed: bool, remark: str, actor: Actor, file_name: s
     permissions.check(actor, "returns.qc")
     remark = remark.strip()
     if not remark:
-        raise invalid("required", _("请填写质检意见。"), "remark")
+        raise invalid("required", _("Enter the inspection remarks."), "remark")
     if content is not None and len(content) > MAX_QC_BYTES:
-        raise invalid("too_large", _("文件最大 20 MB。"), "file")
+        raise invalid("too_large", _("A file may be at most 20 MB."), "file")
     with transaction.atomic():
         r = _locked_return(ret, actor)
         if r.status != ReturnOrder.Status.REQUESTED:
-            raise Conflict("qc_done", _("退货单 %(n)s 已登记过质检。") % {"n": r.number})
+            raise Conflict("qc_done", _("Return %(n)s already has an inspection recorded.") % {"n": r.number})
         qc = QCReport(return_order=r, passed=passed, remark=remark[:500], recorded_at=clock.now(),
                       recorded_by=actor.label[:150])
         if content:
@@ -163,16 +163,16 @@ def return_receive(*, ret: str, actor: Actor) -> CreditNote:
         r = _locked_return(ret, actor)
         lock_customer(r.customer_id)
         if r.status == ReturnOrder.Status.RECEIVED:
-            raise Conflict("already_received", _("退货单 %(n)s 已入库。") % {"n": r.number})
+            raise Conflict("already_received", _("Return %(n)s has already been received into stock.") % {"n": r.number})
         if r.status != ReturnOrder.Status.CHECKED:
-            msg = (_("退货单 %(n)s 质检不合格，不能入库。") if r.status == ReturnOrder.Status.REJECTED
-                   else _("退货单 %(n)s 还没有质检报告，不能入库。")) % {"n": r.number}
+            msg = (_("Return %(n)s failed inspection and cannot be received into stock.") if r.status == ReturnOrder.Status.REJECTED
+                   else _("Return %(n)s has no inspection report yet and cannot be received into stock.")) % {"n": r.number}
             raise Conflict("qc_required", msg, problems=[Problem("qc_required", msg, field="qc")])
         lines = list(r.lines.select_related("order_line"))
         for ln in lines:
             ln.warehouse_id = shipped_from(r.order_id, ln.order_line.product_id)
             stock_receive(product_id=ln.order_line.product_id, warehouse_id=ln.warehouse_id, qty=ln.base_qty,
-                          actor=actor, note=_("退货 %(n)s") % {"n": r.number})
+                          actor=actor, note=_("Return %(n)s") % {"n": r.number})
         ReturnLine.objects.bulk_update(lines, ["warehouse"])
         r.status, r.received_at, r.received_by = ReturnOrder.Status.RECEIVED, clock.now(), actor.label[:150]
         r.save(update_fields=["status", "received_at", "received_by"])

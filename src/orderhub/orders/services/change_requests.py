@@ -108,9 +108,9 @@ def change_request_raise(*, order: Order | str, actor: Actor, header: dict[str, 
     orders only: ``customer_id`` is its customer, and any other order does not exist (404)."""
     if actor.kind == CUSTOMER:
         if customer_id is None:
-            raise PermissionDenied("permission_denied", _("您无权申请订单变更。"))
+            raise PermissionDenied("permission_denied", _("You may not request changes to orders."))
     elif not allowed(actor, "orders.change_request"):
-        raise PermissionDenied("permission_denied", _("您无权申请订单变更。"))
+        raise PermissionDenied("permission_denied", _("You may not request changes to orders."))
     _text(reason, "reason")
     header, changes = dict(header or {}), list(lines or [])
     number = order if isinstance(order, str) else order.number
@@ -118,7 +118,7 @@ def change_request_raise(*, order: Order | str, actor: Actor, header: dict[str, 
     with transaction.atomic():
         locked, current = lock_order_with_lines(number)
         if actor.kind == CUSTOMER and locked.customer_id != customer_id:
-            raise NotFound("not_found", _("没有找到这个订单。"))
+            raise NotFound("not_found", _("This order was not found."))
         wf = compiled(locked.workflow_id)
         refusal = edit_refusal(locked, wf)
         if refusal:
@@ -129,7 +129,7 @@ def change_request_raise(*, order: Order | str, actor: Actor, header: dict[str, 
         _check_prices(actor, locked, edit)
         header_diff = apply_header(copy.copy(locked), header)   # a copy: the order itself is not changed
         if not (header_diff or edit.summary()):
-            raise DomainError("no_change", _("没有要变更的内容。"), status=409)
+            raise DomainError("no_change", _("There is nothing to change."), status=409)
         impact = change_impact(locked, edit, header_diff, wf)
         approvers = approvers_for(wf, locked.stage, amount_changes=impact["credit"]["amount_changes"])
         impact["notify_roles"] = notify = _notify_roles(locked, wf, approvers, header_diff, impact)
@@ -147,7 +147,7 @@ def change_request_raise(*, order: Order | str, actor: Actor, header: dict[str, 
         if TICKET_KIND in wf.tickets:
             request.ticket = ticket_open(order=number, kind=TICKET_KIND, source="change_request",
                                          actor=Actor.system("customer portal") if actor.kind == CUSTOMER else actor,
-                                         title=_("变更申请 #%(id)s 待审批") % {"id": request.pk},
+                                         title=_("Change request #%(id)s awaits approval") % {"id": request.pk},
                                          body=reason)
             request.save(update_fields=["ticket"])
         return request
@@ -167,27 +167,27 @@ def change_request_decide(*, request: ChangeRequest | int, approve: bool, commen
     when stock or a guard no longer allows it: nothing is recorded then)."""
     comment = (comment or "").strip()
     if not comment:
-        raise ValidationFailed("invalid", _("审批需要填写意见。"),
-                               problems=[Problem("required", _("审批需要填写意见。"), field="comment")])
+        raise ValidationFailed("invalid", _("A decision needs a comment."),
+                               problems=[Problem("required", _("A decision needs a comment."), field="comment")])
     _text(comment, "comment")
     pk = request if isinstance(request, int) else request.pk
     number = ChangeRequest.objects.filter(pk=pk).values_list("order__number", flat=True).first()
     if number is None:
-        raise NotFound("change_request_not_found", _("变更申请 %(id)s 不存在。") % {"id": pk})
+        raise NotFound("change_request_not_found", _("Change request %(id)s does not exist.") % {"id": pk})
     with transaction.atomic():
         locked, current = lock_order_with_lines(number)
         cr = ChangeRequest.objects.select_for_update().get(pk=pk)
         if cr.status != ChangeRequest.Status.PENDING:
-            raise DomainError("change_request_decided", _("该变更申请已审批完毕。"), status=409)
+            raise DomainError("change_request_decided", _("This change request has already been decided."), status=409)
         open_roles = pending_roles(cr)
         mine = [r for r in open_roles if actor.may_act_for_role(r)]
         if role is not None:
             mine = [r for r in mine if r == role]
         if not mine:
             if any(actor.may_act_for_role(r) for r in cr.approvers):
-                raise DomainError("already_decided", _("您的角色已对该变更申请给出意见。"),
+                raise DomainError("already_decided", _("Your role has already decided on this change request."),
                                   status=409)
-            raise PermissionDenied("permission_denied", _("该变更申请由以下角色审批：%(roles)s。")
+            raise PermissionDenied("permission_denied", _("This change request is decided by these roles: %(roles)s.")
                                    % {"roles": "、".join(str(ROLES.get(r, r)) for r in cr.approvers)})
         now = clock.now()
         decision = "approved" if approve else "rejected"
@@ -221,7 +221,7 @@ def _reject(locked: Order, cr: ChangeRequest, actor: Actor, role: str, comment: 
     locked.save(update_fields=["audit_seq", "audit_head"])
     ev.save(force_insert=True)
     events.order_change_rejected(order=locked, actor=actor, at=now, event=ev, request=cr)
-    _close_ticket(locked, cr, actor, _("已驳回：%(comment)s") % {"comment": comment})
+    _close_ticket(locked, cr, actor, _("Rejected: %(comment)s") % {"comment": comment})
 
 
 def _apply(locked: Order, current: list[OrderLine], cr: ChangeRequest, actor: Actor, now: Any) -> None:
@@ -241,4 +241,4 @@ def _apply(locked: Order, current: list[OrderLine], cr: ChangeRequest, actor: Ac
                        {"request": cr.pk, "requested_by": cr.requested_by,
                         "notify_roles": (cr.impact or {}).get("notify_roles") or cr.approvers}))
     cr.applied_version = locked.version
-    _close_ticket(locked, cr, actor, _("已批准，生效为第 %(v)s 版。") % {"v": locked.version})
+    _close_ticket(locked, cr, actor, _("Approved; in effect as version %(v)s.") % {"v": locked.version})

@@ -50,12 +50,12 @@ def _page(request, errors: list[str] | None = None, status: int = 200):
 def trip_reset(request, pk: int):
     actor = actor_for(request)
     if not selectors.trips(actor, active=False).filter(pk=pk).exists():
-        return _page(request, errors=[_("没有这条熔断记录。")], status=404)
+        return _page(request, errors=[_("There is no such breaker trip.")], status=404)
     try:
         trip = breaker_reset(trip=pk, actor=actor, reason=request.POST.get("reason", ""))
     except DomainError as e:
         return _page(request, errors=_errors(e), status=e.status if e.status != 400 else 422)
-    messages.success(request, _("已复位：订单 %(n)s") % {"n": trip.order.number})
+    messages.success(request, _("Reset: order %(n)s") % {"n": trip.order.number})
     return redirect(reverse("web:breakers"))
 
 
@@ -67,7 +67,7 @@ def disruption_new(request):
                         reason=request.POST.get("reason", ""), actor=actor_for(request))
     except DomainError as e:
         return _page(request, errors=_errors(e), status=422)
-    messages.success(request, _("已登记承运中断，相关发货单的订单已暂停。"))
+    messages.success(request, _("Carrier disruption recorded; the orders of the affected shipments are on hold."))
     return redirect(reverse("web:breakers"))
 
 
@@ -78,7 +78,7 @@ def disruption_clear(request, pk: int):
         carrier_disruption_clear(disruption=pk, actor=actor_for(request))
     except DomainError as e:
         return _page(request, errors=_errors(e), status=e.status)
-    messages.success(request, _("承运中断已解除，熔断已复位。"))
+    messages.success(request, _("Carrier disruption lifted; the breakers are reset."))
     return redirect(reverse("web:breakers"))
 
 
@@ -111,7 +111,7 @@ def breaker_settings(request):
         except DomainError as e:
             errors[kind] = _errors(e)
         else:
-            messages.success(request, _("熔断器配置已保存。"))
+            messages.success(request, _("Breaker settings saved."))
             return redirect(reverse("web:config_breakers"))
     rows = [{"b": b, "label": Breaker.Kind(b.kind).label,
              "alternatives": "\n".join(f"{k} = {v}" for k, v in (b.alternatives or {}).items()),

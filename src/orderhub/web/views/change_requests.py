@@ -34,12 +34,12 @@ HEADER_LABELS = {
     "remarks": _lazy("Remarks"), "tags": _lazy("Tags"), "ship_to_contact": _lazy("Contact"),
     "ship_to_phone": _lazy("Phone"), "ship_to_address": _lazy("Address"),
 }
-DECISIONS = {"approved": _lazy("已批准"), "rejected": _lazy("已驳回")}
+DECISIONS = {"approved": _lazy("Approved"), "rejected": _lazy("Declined")}
 
 
 def _value(key: str, value: Any) -> Any:
     if value in (None, ""):
-        return _("（空）")
+        return _("(empty)")
     if key in ("required_date", "promised_date"):
         return date.fromisoformat(value)
     if key == "urgency":
@@ -119,7 +119,7 @@ def change_request_new(request, number: str):
                 errors = field_errors(e) if not line_problems else {}
                 general = _place(e, rows, new_rows, where) if line_problems else [e.message]
             else:
-                messages.success(request, _("变更申请已提交，审批完成前订单冻结。"))
+                messages.success(request, _("Change request submitted; the order is frozen until it is decided."))
                 return redirect(reverse("web:change_request", args=[number, cr.pk]))
     invalid = invalid or bool(errors) or bool(general)
     return render(request, "web/change_request_new.html", {
@@ -149,7 +149,7 @@ def change_request_page(request, number: str, pk: int):
         except DomainError as e:
             error = e.message
         else:
-            messages.success(request, _("已批准。") if approve else _("已驳回，申请人会收到理由。"))
+            messages.success(request, _("Approved.") if approve else _("Rejected; the requester will receive the reason."))
             return redirect(reverse("web:change_request", args=[number, pk]))
         cr = change_request_of(number, pk, actor)
     return render(request, "web/change_request.html", {"order": order, "cr": cr, "show": display(cr), "error": error,

@@ -69,7 +69,7 @@ def documents_settings(request):
         except DomainError as e:
             errors = field_errors(e)
         else:
-            messages.success(request, _("公司抬头已保存。"))
+            messages.success(request, _("Company letterhead saved."))
             return redirect(reverse("web:documents_settings"))
     custom = set(DocumentTemplate.objects.values_list("kind", flat=True))
     return render(request, "web/shipping/documents.html", {
@@ -91,7 +91,7 @@ def document_template(request, kind: str):
         except DomainError as e:
             errors = field_errors(e)
         else:
-            messages.success(request, _("已恢复默认模板。") if reset else _("模板已保存。"))
+            messages.success(request, _("Default template restored.") if reset else _("Template saved."))
             return redirect(reverse("web:document_template", args=[kind]))
     return render(request, "web/shipping/template.html", {
         "kind": kind, "label": documents.KINDS[kind], "body": body, "errors": errors,

@@ -73,7 +73,7 @@ def finance_home(request):
 def bank_import(request):
     upload = request.FILES.get("file")
     if upload is None:
-        messages.error(request, _("请选择银行流水文件（CSV 或 Excel）。"))
+        messages.error(request, _("Choose a bank statement file (CSV or Excel)."))
         return redirect("web:finance_home")
     try:
         imp = services.bank_import(name=upload.name or "statement", content=upload.read(MAX_BYTES + 1),
@@ -82,7 +82,7 @@ def bank_import(request):
         return _workspace(request, bank_errors=[str(p.message) for p in e.problems], status=422)
     except DomainError as e:
         return refused(request, e, reverse("web:finance_home"))
-    messages.success(request, _("已导入 %(n)s 行：匹配 %(m)s 行，待人工核销 %(u)s 行。") % {
+    messages.success(request, _("Imported %(n)s rows: %(m)s matched, %(u)s awaiting manual settlement.") % {
         "n": imp.rows, "m": imp.matched, "u": imp.unmatched})
     return redirect(reverse("web:finance_home") + f"?import={imp.pk}")
 
@@ -94,7 +94,7 @@ def payment_record(request):
     back = p.get("back", "") if p.get("back", "").startswith("/finance/") else reverse("web:finance_home")
     amount, on = _decimal(p.get("amount", "")), _date(p.get("received_on", ""))
     if amount is None or on is None:
-        messages.error(request, _("请填写正确的金额和到账日期。"))
+        messages.error(request, _("Enter a valid amount and date received."))
         return redirect(back)
     try:
         pay = services.payment_record(customer=p.get("customer", "")[:32], amount=amount, received_on=on,
@@ -103,7 +103,7 @@ def payment_record(request):
                                       actor=actor_for(request))
     except DomainError as e:
         return refused(request, e, back)
-    messages.success(request, _("已登记收款 %(n)s。") % {"n": pay.number})
+    messages.success(request, _("Payment %(n)s recorded.") % {"n": pay.number})
     return redirect(back)
 
 
@@ -117,7 +117,7 @@ def payment_apply(request, number: str):
                                        amount=amount, actor=actor_for(request))
     except DomainError as e:
         return refused(request, e, back)
-    messages.success(request, _("已核销 %(a)s 元到发票 %(i)s。") % {"a": f"{alloc.amount:,.2f}", "i": alloc.invoice.number})
+    messages.success(request, _("Settled %(a)s yuan against invoice %(i)s.") % {"a": f"{alloc.amount:,.2f}", "i": alloc.invoice.number})
     return redirect(back)
 
 
@@ -144,7 +144,7 @@ def invoice_promise(request, number: str):
     raw = request.POST.get("amount", "").strip()
     amount = _decimal(raw) if raw else None
     if on is None or (raw and amount is None):
-        messages.error(request, _("请填写正确的承诺日期和金额。"))
+        messages.error(request, _("Enter a valid promised date and amount."))
         return redirect(back)
     try:
         selectors.get_invoice(number, actor=actor_for(request))
@@ -154,7 +154,7 @@ def invoice_promise(request, number: str):
         raise Http404(e.message) from e
     except DomainError as e:
         return refused(request, e, back)
-    messages.success(request, _("已登记付款承诺。"))
+    messages.success(request, _("Payment promise recorded."))
     return redirect(back)
 
 
@@ -170,7 +170,7 @@ def invoice_issue(request, number: str):
         raise Http404(e.message) from e
     except DomainError as e:
         return refused(request, e, back)
-    messages.success(request, _("已开具发票 %(n)s，金额 %(a)s 元。") % {"n": inv.number, "a": f"{inv.amount:,.2f}"})
+    messages.success(request, _("Invoice %(n)s issued for %(a)s yuan.") % {"n": inv.number, "a": f"{inv.amount:,.2f}"})
     return redirect(reverse("web:finance_invoice", args=[inv.number]))
 
 
@@ -179,7 +179,7 @@ def voucher_export(request):
     system = request.GET.get("system", "")
     start, end = _date(request.GET.get("start", "")), _date(request.GET.get("end", ""))
     if system not in vouchers.SYSTEMS or start is None or end is None or end < start or (end - start).days > 366:
-        messages.error(request, _("请选择财务软件和一年以内的日期范围。"))
+        messages.error(request, _("Choose the accounting software and a date range within one year."))
         return redirect("web:finance_home")
     content = vouchers.export(system, start, end, maker=actor_for(request).label)
     return download_response(content, filename=vouchers.filename(system, start, end), fallback="vouchers.xlsx",

@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from orderhub.catalog.models import Product
@@ -25,16 +26,19 @@ from orderhub.planning.schedule import today
 
 from .common import actor_for, refused, requires
 
-WEEKDAYS = ["一", "二", "三", "四", "五", "六", "日"]
+WEEKDAYS = [pgettext_lazy("weekday, short", "Mon"), pgettext_lazy("weekday, short", "Tue"),
+            pgettext_lazy("weekday, short", "Wed"), pgettext_lazy("weekday, short", "Thu"),
+            pgettext_lazy("weekday, short", "Fri"), pgettext_lazy("weekday, short", "Sat"),
+            pgettext_lazy("weekday, short", "Sun")]
 
 
 def _num(raw: str, what: str) -> Decimal:
     try:
         value = Decimal(raw.strip())
     except InvalidOperation:
-        raise ValidationFailed("invalid_number", _("「%(v)s」不是数字（%(w)s）。") % {"v": raw, "w": what}) from None
+        raise ValidationFailed("invalid_number", _("“%(v)s” is not a number (%(w)s).") % {"v": raw, "w": what}) from None
     if not value.is_finite():
-        raise ValidationFailed("invalid_number", _("「%(v)s」不是数字（%(w)s）。") % {"v": raw, "w": what})
+        raise ValidationFailed("invalid_number", _("“%(v)s” is not a number (%(w)s).") % {"v": raw, "w": what})
     return value
 
 
@@ -72,18 +76,18 @@ def line_save(request):
                 continue
             pid = Product.objects.filter(sku=sku).values_list("pk", flat=True).first()
             if pid is None:
-                raise ValidationFailed("unknown_sku", _("物料「%(sku)s」不存在。") % {"sku": sku})
-            routings.append(services.RoutingIn(pid, int(_num(post.get(f"seq-{i}", "10"), _("工序号"))),
-                                               post.get(f"op-{i}", "").strip() or _("加工"),
-                                               _num(post.get(f"rate-{i}", ""), _("单件工时")),
+                raise ValidationFailed("unknown_sku", _("Product “%(sku)s” does not exist.") % {"sku": sku})
+            routings.append(services.RoutingIn(pid, int(_num(post.get(f"seq-{i}", "10"), _("Operation number"))),
+                                               post.get(f"op-{i}", "").strip() or _("Processing"),
+                                               _num(post.get(f"rate-{i}", ""), _("Hours per piece")),
                                                post.get(f"pref-{i}") == "on"))
         wc = services.line_save(actor=actor_for(request), code=post.get("code", ""), name=post.get("name", ""),
-                                hours_per_day=_num(post.get("hours", ""), _("每日工时")),
+                                hours_per_day=_num(post.get("hours", ""), _("Hours per day")),
                                 is_active=post.get("active", "on") == "on",
                                 routings=routings if post.get("rows") else None)
     except (DomainError, ValueError) as e:
-        return refused(request, e if isinstance(e, DomainError) else ValidationFailed("invalid", _("输入无效。")), back)
-    messages.success(request, _("产线 %(n)s 已保存，已重新排产。") % {"n": wc.name})
+        return refused(request, e if isinstance(e, DomainError) else ValidationFailed("invalid", _("Invalid input.")), back)
+    messages.success(request, _("Production line %(n)s saved and rescheduled.") % {"n": wc.name})
     return redirect(back)
 
 
@@ -91,7 +95,7 @@ def line_save(request):
 @require_POST
 def reschedule(request):
     r = services.schedule_rebuild(actor=actor_for(request), refresh_materials=True)
-    messages.success(request, _("已重新排产：%(o)s 个订单，%(m)s 个完工日期变化，%(s)s 个晚于承诺交期（已通知负责人）。") % {
+    messages.success(request, _("Rescheduled: %(o)s orders, %(m)s completion dates changed, %(s)s later than the promised date (owners notified).") % {
         "o": r.orders, "m": len(r.moved), "s": len(r.slipped)})
     return redirect(reverse("web:planning"))
 
@@ -127,6 +131,6 @@ def order_rush_apply(request, number: str):
                                 reason=request.POST.get("reason", ""))
     except DomainError as e:
         return refused(request, e, back)
-    messages.success(request, _("已按急单插入并重新排产，%(m)s 个订单完工日期变化，受影响订单的负责人已收到通知。") % {
+    messages.success(request, _("Inserted as a rush order and rescheduled; %(m)s orders' completion dates changed, and the owners of the affected orders have been notified.") % {
         "m": len(r.moved)})
     return redirect(back)

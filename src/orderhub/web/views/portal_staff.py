@@ -51,7 +51,7 @@ def contacts(request, code: str):
         except DomainError as e:
             errors = field_errors(e)
         else:
-            messages.success(request, _("联系人 %(name)s 已添加。") % {"name": c.name})
+            messages.success(request, _("Contact %(name)s added.") % {"name": c.name})
             return redirect("web:portal_contacts", code=code)
     return render(request, "web/portal/staff_contacts.html", {
         "customer": cust, "contacts": selectors.contacts_of(cust.pk), "values": values, "errors": errors,
@@ -76,16 +76,16 @@ def contact_action(request, code: str, pk: int):
     try:
         if action == "invite":
             services.contact_invite(contact_id=pk, login_url=_login_url(request), actor=actor)
-            messages.success(request, _("邀请已发送给 %(name)s。") % {"name": contact.name})
+            messages.success(request, _("Invitation sent to %(name)s.") % {"name": contact.name})
         elif action in ("disable", "enable"):
             services.contact_save(customer=code, contact_id=pk, actor=actor, data=services.ContactInput(
                 name=contact.name, email=contact.email, mobile=contact.mobile, is_active=action == "enable"))
-            messages.success(request, _("已保存。"))
+            messages.success(request, _("Saved."))
         elif action == "logout_all":
             services.logout_everywhere(contact_id=pk, actor=actor)
-            messages.success(request, _("%(name)s 的所有登录已退出。") % {"name": contact.name})
+            messages.success(request, _("All of %(name)s's sessions have been logged out.") % {"name": contact.name})
         else:
-            messages.error(request, _("未知操作。"))
+            messages.error(request, _("Unknown action."))
     except DomainError as e:
         return refused(request, e, back)
     return redirect(back)
@@ -114,7 +114,7 @@ def call_log(request, number: str):
         services.call_log(order=number, note=request.POST.get("note", ""), actor=actor_for(request))
     except DomainError as e:
         return refused(request, e, reverse("web:order_detail", args=[number]))
-    messages.success(request, _("已记录一次客户来电查询。"))
+    messages.success(request, _("One customer phone enquiry recorded."))
     return redirect("web:order_detail", number=number)
 
 
@@ -138,5 +138,5 @@ def message_reply(request, number: str):
         thread_messages.message_post(order=number, body=request.POST.get("body", ""), actor=actor_for(request))
     except DomainError as e:
         return refused(request, e, back)
-    messages.success(request, _("回复已发送给客户。"))
+    messages.success(request, _("Reply sent to the customer."))
     return redirect(back)

@@ -38,9 +38,9 @@ def _decimal(raw: str, field: str) -> Decimal:
     try:
         value = Decimal(raw.strip().replace(",", ""))
     except InvalidOperation:
-        raise ValidationFailed("invalid_quantity", _("「%(v)s」不是数字。") % {"v": raw}) from None
+        raise ValidationFailed("invalid_quantity", _("“%(v)s” is not a number.") % {"v": raw}) from None
     if not value.is_finite():
-        raise ValidationFailed("invalid_quantity", _("「%(v)s」不是数字。") % {"v": raw})
+        raise ValidationFailed("invalid_quantity", _("“%(v)s” is not a number.") % {"v": raw})
     return value
 
 
@@ -50,13 +50,13 @@ def _date(raw: str) -> date | None:
     try:
         return date.fromisoformat(raw.strip())
     except ValueError:
-        raise ValidationFailed("invalid_date", _("「%(v)s」不是日期。") % {"v": raw}) from None
+        raise ValidationFailed("invalid_date", _("“%(v)s” is not a date.") % {"v": raw}) from None
 
 
 def _product(sku: str) -> int:
     pk = Product.objects.filter(sku=sku.strip()).values_list("pk", flat=True).first()
     if pk is None:
-        raise ValidationFailed("unknown_product", _("物料「%(sku)s」不存在。") % {"sku": sku})
+        raise ValidationFailed("unknown_product", _("Product “%(sku)s” does not exist.") % {"sku": sku})
     return pk
 
 
@@ -65,7 +65,7 @@ def _order(number: str) -> int | None:
         return None
     found = order_ids([number])
     if number.strip() not in found:
-        raise ValidationFailed("unknown_order", _("订单「%(n)s」不存在或已关闭。") % {"n": number})
+        raise ValidationFailed("unknown_order", _("Order “%(n)s” does not exist or is closed.") % {"n": number})
     return found[number.strip()]
 
 
@@ -113,9 +113,9 @@ def purchase_order_receive(request, number: str):
                                    note=request.POST.get("note", ""))
     except (DomainError, ValueError) as e:
         if isinstance(e, ValueError):
-            e = ValidationFailed("invalid", _("行号无效。"))
+            e = ValidationFailed("invalid", _("Invalid line number."))
         return refused(request, e, back)
-    messages.success(request, _("已收货 %(n)s 行，库存已增加。") % {"n": len(made)})
+    messages.success(request, _("Received %(n)s lines; stock increased.") % {"n": len(made)})
     return redirect(back)
 
 
@@ -151,7 +151,7 @@ def purchase_order_new(request):
                 if str(p.message) != e.message:
                     messages.error(request, str(p.message))
             return render(request, "web/purchasing/new.html", context, status=422)
-        messages.success(request, _("采购单 %(n)s 已下达。") % {"n": po.number})
+        messages.success(request, _("Purchase order %(n)s placed.") % {"n": po.number})
         return redirect("web:purchase_order", number=po.number)
     return render(request, "web/purchasing/new.html", context)
 
@@ -167,7 +167,7 @@ def purchase_request_raise(request):
             order_id=_order(request.POST.get("order", "")), reason=request.POST.get("reason", ""))
     except DomainError as e:
         return refused(request, e, back)
-    messages.success(request, _("采购申请 %(n)s 已提交，等待审批。") % {"n": pr.number})
+    messages.success(request, _("Purchase request %(n)s submitted, awaiting approval.") % {"n": pr.number})
     return redirect(back)
 
 
@@ -181,8 +181,8 @@ def purchase_request_approve(request, number: str):
                                 note=request.POST.get("note", ""))
     except DomainError as e:
         return refused(request, e, back)
-    messages.success(request, _("采购申请 %(n)s 已批准。") % {"n": number} if approve
-                     else _("采购申请 %(n)s 已驳回。") % {"n": number})
+    messages.success(request, _("Purchase request %(n)s approved.") % {"n": number} if approve
+                     else _("Purchase request %(n)s rejected.") % {"n": number})
     return redirect(back)
 
 
@@ -207,17 +207,17 @@ def supplier_save(request):
         services.supplier_save(actor=actor_for(request), code=p.get("code", ""), name=p.get("name", ""),
                                contact=p.get("contact", ""), prices=prices)
     except ValueError:
-        return refused(request, ValidationFailed("invalid", _("交货天数必须是整数。")), back)
+        return refused(request, ValidationFailed("invalid", _("Lead time days must be a whole number.")), back)
     except DomainError as e:
         return refused(request, e, back)
-    messages.success(request, _("供应商已保存。"))
+    messages.success(request, _("Supplier saved."))
     return redirect(back)
 
 
 def _import(request, kind: str):
     upload = request.FILES.get("file")
     if upload is None:
-        messages.error(request, _("请选择文件。"))
+        messages.error(request, _("Choose a file."))
         return redirect("web:purchasing")
     try:
         report = erp_import(actor=actor_for(request), kind=kind, content=upload.read(), filename=upload.name or "")
@@ -254,7 +254,7 @@ def order_purchase_request(request, number: str):
         pr = raise_for_shortage(actor=actor_for(request), number=number, sku=request.POST.get("sku", ""))
     except DomainError as e:
         return refused(request, e, back)
-    messages.success(request, _("采购申请 %(n)s 已提交，等待审批。") % {"n": pr.number})
+    messages.success(request, _("Purchase request %(n)s submitted, awaiting approval.") % {"n": pr.number})
     return redirect(back)
 
 
@@ -280,10 +280,10 @@ def replenishment_rule_save(request):
         rule_save(actor=actor_for(request), multiple=_decimal(p.get("multiple", ""), "multiple"),
                   days=int(p.get("days") or 0), peers=p.get("peers", ""), enabled=p.get("enabled") == "on")
     except ValueError:
-        return refused(request, ValidationFailed("invalid", _("连续天数必须是整数。")), back)
+        return refused(request, ValidationFailed("invalid", _("Consecutive days must be a whole number.")), back)
     except DomainError as e:
         return refused(request, e, back)
-    messages.success(request, _("补货规则已保存。"))
+    messages.success(request, _("Replenishment rule saved."))
     return redirect(back)
 
 

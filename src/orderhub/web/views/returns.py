@@ -36,7 +36,7 @@ def return_create(request, number: str):
             except InvalidOperation:
                 qty = Decimal("NaN")
             if not key[4:].isdecimal() or not qty.is_finite():
-                messages.error(request, _("退货数量必须是数字。"))
+                messages.error(request, _("Return quantities must be numbers."))
                 return redirect(back)
             quantities[int(key[4:][:7])] = qty
     try:
@@ -44,7 +44,7 @@ def return_create(request, number: str):
             quantities, request.POST.get("reason", "")[:500]))
     except DomainError as e:
         return refused(request, e, back)
-    messages.success(request, _("已登记退货单 %(n)s，等待质检。") % {"n": r.number})
+    messages.success(request, _("Return %(n)s recorded, awaiting inspection.") % {"n": r.number})
     return redirect(reverse("web:return_detail", args=[r.number]))
 
 
@@ -89,7 +89,7 @@ def return_qc(request, number: str):
         raise Http404(e.message) from e
     except DomainError as e:
         return refused(request, e, back)
-    messages.success(request, _("质检结果已登记。"))
+    messages.success(request, _("Inspection result recorded."))
     return redirect(back)
 
 
@@ -117,6 +117,6 @@ def return_receive(request, number: str):
         raise Http404(e.message) from e
     except DomainError as e:
         return refused(request, e, back)
-    messages.success(request, _("已入库，贷项通知单 %(n)s 金额 %(a)s 元已冲抵客户应收。") % {
+    messages.success(request, _("Received into stock; credit note %(n)s for %(a)s yuan has offset the customer's receivables.") % {
         "n": note.number, "a": f"{note.amount:,.2f}"})
     return redirect(back)

@@ -38,13 +38,13 @@ def _form_input(post) -> tuple[services.ShipmentInput | None, str]:
         line_no = key[4:]
         qty = _decimal(raw)
         if not line_no.isdecimal() or qty is None:
-            return None, _("数量必须是数字。")
+            return None, _("Quantities must be numbers.")
         quantities[int(line_no)] = qty
     packages = post.get("packages", "1").strip() or "1"
     weight = post.get("weight_kg", "").strip()
     weight_kg = _decimal(weight) if weight else None
     if not packages.isdecimal() or (weight and weight_kg is None):
-        return None, _("件数和重量必须是数字。")
+        return None, _("Packages and weight must be numbers.")
     return services.ShipmentInput(
         quantities=quantities, carrier=post.get("carrier", "")[:100], waybill=post.get("waybill", "")[:64],
         packages=int(packages[:7]), weight_kg=weight_kg, remarks=post.get("remarks", "")[:500]), ""
@@ -63,8 +63,8 @@ def order_shipment_create(request, number: str):
         sh = services.shipment_create(order=number, data=data, actor=actor_for(request))
     except DomainError as e:
         return refused(request, e, back)
-    messages.success(request, _("已创建发货单 %(n)s。") % {"n": sh.number}
-                     + (_("发货通知已发给客户。") if sh.notice_at else ""))
+    messages.success(request, _("Shipment %(n)s created.") % {"n": sh.number}
+                     + (_("Shipping notice sent to the customer.") if sh.notice_at else ""))
     return redirect(reverse("web:shipment_detail", args=[sh.number]))
 
 
@@ -111,7 +111,7 @@ def shipment_ship(request, number: str):
         raise Http404(e.message) from e
     except DomainError as e:
         return refused(request, e, back)
-    messages.success(request, _("已发货，库存已扣减。"))
+    messages.success(request, _("Shipped; stock deducted."))
     return redirect(back)
 
 
@@ -124,7 +124,7 @@ def shipment_pod(request, number: str):
     try:
         selectors.get_shipment(number, actor=actor)
         if upload is None:
-            messages.error(request, _("请选择签收凭证文件。"))
+            messages.error(request, _("Choose the proof of delivery file."))
             return redirect(back)
         services.shipment_pod(shipment=number, name=upload.name, actor=actor,
                               content=upload.read(services.MAX_POD_BYTES + 1))
@@ -132,7 +132,7 @@ def shipment_pod(request, number: str):
         raise Http404(e.message) from e
     except DomainError as e:
         return refused(request, e, back)
-    messages.success(request, _("签收凭证已保存。"))
+    messages.success(request, _("Proof of delivery saved."))
     return redirect(back)
 
 
@@ -160,5 +160,5 @@ def shipment_accept(request, number: str):
         raise Http404(e.message) from e
     except DomainError as e:
         return refused(request, e, back)
-    messages.success(request, _("客户验收已登记。"))
+    messages.success(request, _("Customer acceptance recorded."))
     return redirect(back)
