@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0004_fin_billing_details'),
+        ('catalog', '0005_lead_unpaid_external'),
     ]
 
     operations = [

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('finance', '0001_fin_initial'),
+        ('finance', '0002_lead_unpaid_external'),
         ('shipping', '0003_brk_carrier_disruptions'),
     ]
 
