@@ -11,6 +11,7 @@ runs every order service through both.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -92,18 +93,21 @@ class MoveStock:
     held: dict[int, dict[int, Decimal]]    # {order id: {product id: quantity held}}
     bom: dict[int, list[BomItem]]          # the lines' products' BOM items, by parent
     book: StockBook                        # their stock rows, locked
+    open_amounts: dict[int, Decimal]       # {customer id: total of their open orders} (asked for)
 
 
-def lock_move_stock(order_ids: list[int], product_ids: set[int], *, explode: bool) -> MoveStock:
+def lock_move_stock(order_ids: list[int], product_ids: set[int], *, explode: bool,
+                    customers: Iterable[int] = ()) -> MoveStock:
     """Fast twin (PostgreSQL only; the ORM path reads the three one by one) of what a reserving
     move needs once its orders are locked: the reservations they hold, the BOM items of
     ``product_ids`` (components loaded), and the stock rows of those products (and of their
     components if ``explode``) locked in primary-key order with their warehouses, their safety
-    stock and breach on record (so the stock write's safety check needs no query). One
-    prepared statement."""
-    held_rows, bom_rows, level_rows, safety_rows = fastsql.execute(_move_stock_sql(), {
+    stock and breach on record (so the stock write's safety check needs no query), and the
+    open amount of each of ``customers`` (a credit guard). One prepared statement."""
+    held_rows, bom_rows, level_rows, safety_rows, amount_rows = fastsql.execute(_move_stock_sql(), {
         "orders": order_ids, "products": sorted(product_ids), "explode": explode,
-        "active": Reservation.Status.ACTIVE.value})[0]
+        "active": Reservation.Status.ACTIVE.value, "customers": sorted(set(customers)),
+        "open": Order.Status.OPEN.value})[0]
     held: dict[int, dict[int, Decimal]] = defaultdict(dict)
     for order_id, product_id, qty in fastsql.loads(held_rows) or ():
         held[order_id][product_id] = Decimal(qty)
@@ -119,7 +123,8 @@ def lock_move_stock(order_ids: list[int], product_ids: set[int], *, explode: boo
         levels.append(level)
     safety = {pid: (Decimal(ss), breached) for pid, ss, breached in fastsql.loads(safety_rows) or ()}
     products = set(product_ids) | ({i.component_id for items in bom.values() for i in items} if explode else set())
-    return MoveStock(held, bom, StockBook(levels, products, safety=safety))
+    amounts = {cid: Decimal(total) for cid, total in fastsql.loads(amount_rows) or ()}
+    return MoveStock(held, bom, StockBook(levels, products, safety=safety), amounts)
 
 
 @cache
@@ -128,20 +133,24 @@ def _move_stock_sql() -> str:
     return fastsql.statement([
         "lp AS MATERIALIZED (SELECT (jsonb_array_elements_text(d->'products'))::bigint AS id FROM p)",
         f"bom AS MATERIALIZED (SELECT b.id, b.parent_id, b.component_id, to_jsonb(b) AS j, to_jsonb(c) AS cj "
-        f"FROM {t(BomItem)} b JOIN {t(Product)} c ON c.id = b.component_id WHERE b.parent_id IN (SELECT id FROM lp))",
+        f"FROM {t(BomItem)} b JOIN {t(Product)} c ON c.id = b.component_id WHERE b.parent_id = ANY(ARRAY(SELECT id FROM lp)))",
         "pids AS MATERIALIZED (SELECT id FROM lp UNION SELECT component_id FROM bom "
         "WHERE (SELECT (d->>'explode')::boolean FROM p))",
-        f"lv AS MATERIALIZED (SELECT s.* FROM {t(StockLevel)} s WHERE s.product_id IN (SELECT id FROM pids) "
+        f"lv AS MATERIALIZED (SELECT s.* FROM {t(StockLevel)} s WHERE s.product_id = ANY(ARRAY(SELECT id FROM pids)) "
         "ORDER BY s.id FOR UPDATE)",
     ], "SELECT (SELECT jsonb_agg(jsonb_build_array(h.order_id, h.product_id, h.q::text))::text FROM "
        f"(SELECT r.order_id, r.product_id, sum(r.qty) AS q FROM {t(Reservation)} r "
-       "WHERE r.order_id IN (SELECT (jsonb_array_elements_text(d->'orders'))::bigint FROM p) "
+       "WHERE r.order_id = ANY(ARRAY(SELECT (jsonb_array_elements_text(d->'orders'))::bigint FROM p)) "
        "AND r.status = (SELECT d->>'active' FROM p) GROUP BY r.order_id, r.product_id) h), "
        "(SELECT jsonb_agg(jsonb_build_array(j, cj) ORDER BY parent_id, id)::text FROM bom), "
        f"(SELECT jsonb_agg(jsonb_build_array(to_jsonb(lv), to_jsonb(w)) ORDER BY lv.id)::text FROM lv "
        f"JOIN {t(Warehouse)} w ON w.id = lv.warehouse_id), "
        f"(SELECT jsonb_agg(jsonb_build_array(pr.id, pr.safety_stock::text, EXISTS (SELECT 1 FROM {t(SafetyBreach)} sb "
-       f"WHERE sb.product_id = pr.id)))::text FROM {t(Product)} pr WHERE pr.id IN (SELECT id FROM pids))")
+       f"WHERE sb.product_id = pr.id)))::text FROM {t(Product)} pr WHERE pr.id = ANY(ARRAY(SELECT id FROM pids))), "
+       "(SELECT jsonb_agg(jsonb_build_array(a.customer_id, a.s::text))::text FROM "
+       f"(SELECT o.customer_id, COALESCE(sum(o.total_amount), 0) AS s FROM {t(Order)} o "
+       "WHERE o.customer_id = ANY(ARRAY(SELECT (jsonb_array_elements_text(d->'customers'))::bigint FROM p)) "
+       "AND o.status = (SELECT d->>'open' FROM p) GROUP BY o.customer_id) a)")
 
 
 def order_lines(order: Order) -> list[OrderLine]:

@@ -153,19 +153,21 @@ def _check_sql() -> str:
         "WHERE b.kind = (SELECT d->>'kind' FROM p) AND b.enabled)",
         # a product without a BOM uses itself, a BOM parent the components it names
         f"bom AS MATERIALIZED (SELECT parent_id, component_id, qty_per_unit FROM {t(BomItem)} "
-        "WHERE EXISTS (SELECT 1 FROM cfg) AND (component_id IN (SELECT id FROM ids) "
-        "OR parent_id IN (SELECT id FROM ids)))",
+        "WHERE EXISTS (SELECT 1 FROM cfg) AND (component_id = ANY(ARRAY(SELECT id FROM ids)) "
+        "OR parent_id = ANY(ARRAY(SELECT id FROM ids))))",
         "uses AS MATERIALIZED (SELECT i.id AS lp, i.id AS m, 1::numeric AS per FROM ids i "
         "WHERE EXISTS (SELECT 1 FROM cfg) AND NOT EXISTS (SELECT 1 FROM bom WHERE bom.parent_id = i.id) "
         "UNION ALL SELECT parent_id, component_id, qty_per_unit FROM bom WHERE component_id IN (SELECT id FROM ids))",
         "free AS MATERIALIZED (SELECT i.id AS m, COALESCE((SELECT sum(s.on_hand - s.reserved) "
         f"FROM {t(StockLevel)} s WHERE s.product_id = i.id), 0) AS free FROM ids i WHERE EXISTS (SELECT 1 FROM cfg))",
         # the waiting orders' needs of the line products (open, holding nothing, at a watched stage)
-        "need AS MATERIALIZED (SELECT l.order_id, l.product_id AS lp, sum(l.base_qty) AS need "
-        f"FROM {t(OrderLine)} l JOIN {t(Order)} o ON o.id = l.order_id "
-        "WHERE l.product_id IN (SELECT lp FROM uses) AND o.status = (SELECT d->>'open' FROM p) "
-        "AND (COALESCE((SELECT jsonb_array_length(stages) FROM cfg), 0) = 0 "
-        "OR o.stage IN (SELECT jsonb_array_elements_text(stages) FROM cfg)) "
+        # the lines of the line products first (their index), then their orders by primary key
+        f"ln AS MATERIALIZED (SELECT l.order_id, l.product_id, l.base_qty FROM {t(OrderLine)} l "
+        "WHERE l.product_id = ANY(ARRAY(SELECT lp FROM uses)))",
+        "need AS MATERIALIZED (SELECT l.order_id, l.product_id AS lp, sum(l.base_qty) AS need FROM ln l "
+        f"WHERE (SELECT o.status = (SELECT d->>'open' FROM p) AND (COALESCE((SELECT jsonb_array_length(stages) "
+        "FROM cfg), 0) = 0 OR o.stage IN (SELECT jsonb_array_elements_text(stages) FROM cfg)) "
+        f"FROM {t(Order)} o WHERE o.id = l.order_id) "
         f"AND NOT EXISTS (SELECT 1 FROM {t(Reservation)} r WHERE r.order_id = l.order_id "
         "AND r.status = (SELECT d->>'active' FROM p)) GROUP BY l.order_id, l.product_id)",
         "short AS (SELECT n.order_id, u.m, n.need * u.per AS qty, f.free FROM need n "
@@ -174,7 +176,7 @@ def _check_sql() -> str:
        "(SELECT jsonb_agg(jsonb_build_array(order_id, m, qty::text, free::text))::text FROM short), "
        f"(SELECT jsonb_agg(jsonb_build_array(tr.id, tr.order_id, tr.subject))::text FROM {t(BreakerTrip)} tr "
        "WHERE EXISTS (SELECT 1 FROM cfg) AND tr.kind = (SELECT d->>'kind' FROM p) AND tr.reset_at IS NULL "
-       "AND tr.subject IN (SELECT 'product:' || id FROM ids))")
+       "AND tr.subject = ANY(ARRAY(SELECT 'product:' || id FROM ids)))")
 
 
 def on_stock_change(product_ids: set[int]) -> None:

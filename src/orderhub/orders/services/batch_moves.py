@@ -154,10 +154,15 @@ class _Batch:
         elif self.reserving and locked and fastsql.available():
             # a reserving move needs the held stock, the BOM and the stock rows locked: one
             # statement for the three (the stock write's safety check then needs no query)
+            credit = any(g.expression is not None and "credit_available" in g.expression.names
+                         for t in targets if t is not None for g in t.guards)
             read = lock_move_stock([o.pk for o, _ls in locked.values()],
                                    {ln.product_id for _o, lines in locked.values() for ln in lines},
-                                   explode=self.exploding)
+                                   explode=self.exploding,
+                                   customers={o.customer_id for o, _ls in locked.values()} if credit else ())
             self.__dict__.update(held=read.held, bom_items=read.bom, book=read.book)
+            if credit:
+                self.__dict__["open_amounts"] = defaultdict(Decimal, read.open_amounts)
 
     # ------------------------------------------------------------------ facts for the batch
 
