@@ -208,7 +208,8 @@ def _aggregate(results: list[dict], unit_key: str = "ok") -> dict:
 def run_service_throughput(args, mode: str, nworkers: int, repeat: int, orders: int) -> dict:
     """``nworkers`` spawned processes, each ``orders`` orders per repeat after a warm-up."""
     ctx = mp.get_context("spawn")
-    cfg = common.Config(lines=args.lines, orders=orders, warmup=args.warmup, repeat=repeat,
+    cfg = common.Config(database_url=common.DATABASE_URL, lines=args.lines, orders=orders, warmup=args.warmup,
+                        repeat=repeat,
                         seed=args.seed * 100 + nworkers + {"create": 0, "full": 30, "batch": 60}[mode],
                         batch=args.batch_size)
     barrier = ctx.Barrier(nworkers + 1)
@@ -580,7 +581,7 @@ def start_gunicorn(nworkers: int, threads: int, token: str):
            "--bind", f"127.0.0.1:{port}", "--workers", str(nworkers), "--threads", str(threads),
            "--timeout", "120", "--graceful-timeout", "10", "--log-level", "warning",
            "--error-logfile", str(logfile)]
-    env = {**os.environ, **common.environ()}
+    env = {**os.environ, **common.environ(common.DATABASE_URL)}
     proc = subprocess.Popen(cmd, cwd=common.ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
@@ -691,7 +692,7 @@ def start_celery():
     logfile = common.TMP_DIR / "celery.log"
     cmd = [sys.executable, "-m", "celery", "-A", "orderhub.celery", "worker", "--pool", "solo",
            "--loglevel", "WARNING", "--logfile", str(logfile)]
-    env = {**os.environ, **common.environ()}
+    env = {**os.environ, **common.environ(common.DATABASE_URL)}
     return subprocess.Popen(cmd, cwd=common.ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 
@@ -1159,6 +1160,8 @@ def parse_args(argv=None):
                    help="do not VACUUM (ANALYZE) before each timed repeat and scenario "
                         "(the server runs with autovacuum off)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--db", default=common.DB_NAME,
+                   help="benchmark database (dropped and recreated; its name must start with orderhub_bench_b)")
     p.add_argument("--date", default=date.today().isoformat(), help="date in result file names")
     return p.parse_args(argv)
 
@@ -1166,6 +1169,10 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
+    if not args.db.startswith("orderhub_bench_b"):
+        raise SystemExit("--db must start with orderhub_bench_b (the bench drops and recreates it)")
+    common.DB_NAME = args.db
+    common.DATABASE_URL = f"postgres://{common.PG_USER}@{common.PG_HOST}:{common.PG_PORT}/{args.db}"
     selected = SCENARIOS if args.scenario == "all" else args.scenario.split(",")
     unknown = [x for x in selected if x not in SCENARIOS]
     if unknown:
@@ -1175,7 +1182,7 @@ def main(argv=None) -> int:
 
     log(f"recreating database {common.DB_NAME}")
     common.recreate_database()
-    common.bootstrap()
+    common.bootstrap(common.DATABASE_URL)
     t = time.perf_counter()
     common.migrate()
     seeded = common.seed()
