@@ -10,9 +10,11 @@ stage the breaker watches. Its need of a material is the base quantity of its li
 product (a BOM parent's lines count through ``qty_per_unit``). When the free stock of a material
 (on hand − reserved, every warehouse) is below a waiting order's need, the breaker trips for
 (order, material); when it is back at or above the need, or the order is no longer waiting, the
-trip resets. Set-based: for any number of waiting orders the check is a fixed handful of
-queries (configuration, BOM, free stock, the short orders' lines aggregated with the threshold
-in the HAVING clause, the active trips) plus one INSERT and one UPDATE when something changed.
+trip resets. Set-based: for any number of waiting orders the check is one prepared statement on
+PostgreSQL (:func:`_check_fast`: configuration, BOM, free stock, the waiting orders' needs and
+the active trips; the configuration is read there, so a switch or a new stage range counts at
+once in every process), a fixed handful of ORM queries on the plain path (the twin), plus one
+INSERT and one UPDATE when something changed.
 No order row is locked here; the pause itself is applied after commit (``trips``).
 """
 
