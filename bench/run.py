@@ -441,7 +441,8 @@ def _cprofile(fn, inputs: list, top: int) -> tuple[dict, str]:
 
 def run_profile(args, date_str: str) -> dict:
     """One process: wall split (SQL vs Python, no profiler) and cProfile of the create path
-    (results/<date>-profile-create.txt), the full path (-profile-full.txt) and
+    (results/<date>-profile-create.txt), the full path (-profile-full.txt), its two moves alone
+    (-profile-moves.txt: orders made before the timing) and
     POST /api/orders through Django's WSGI handler in-process (-profile-http.txt)."""
     from django.contrib.auth import get_user_model
     from django.test import Client
@@ -464,6 +465,15 @@ def run_profile(args, date_str: str) -> dict:
     def full(inp):
         workers._full(order_create, order_transition, inp, acts)
 
+    def moves(number):
+        for to, who in (("scheduled", "service"), ("materials_ready", "planner")):
+            r = order_transition(order=number, to=to, actor=acts[who])
+            if not r.ok:
+                raise RuntimeError(f"→{to} blocked: {r.reasons}")
+
+    def created(k):   # made before the timing starts: only the moves are measured
+        return [order_create(data=factory.order_input(), actor=acts["sales"]).order.number for _ in range(k)]
+
     def post(body):
         r = client.post("/api/orders", data=body, content_type="application/json", headers=auth)
         if r.status_code != 201:
@@ -474,6 +484,8 @@ def run_profile(args, date_str: str) -> dict:
          lambda k: [factory.order_input() for _ in range(k)], n),
         ("full", "create + pending→scheduled + scheduled→materials_ready (reserve)", full,
          lambda k: [factory.order_input() for _ in range(k)], nfull),
+        ("moves", "the two moves of the full path, one order at a time (per order: pending→scheduled "
+                  "+ scheduled→materials_ready; halve for one move)", moves, created, nfull),
         ("http", "POST /api/orders via django.test.Client (WSGI handler, middleware, ninja, "
                  "bearer auth, response) in-process, no network", post,
          lambda k: [json.dumps(factory.payload()) for _ in range(k)], n),
@@ -963,6 +975,19 @@ def _goal_c(pg: dict) -> dict:
     return {"goal": f">= 1/3 of pgbench single-client ({need:.0f} orders/s)", "goal_value": round(need, 1)}
 
 
+def _full_vs_create(runs: dict, args) -> list[dict]:
+    """Issue 20: the full path (create + 2 moves), one process, at >= 1/3 of the create rate of
+    the same run (a move must not cost what a create costs)."""
+    one_full = next((r for r in runs["full"] if r["workers"] == 1), None)
+    one_create = next((r for r in runs["create"] if r["workers"] == 1), None)
+    if not (one_full and one_create):
+        return []
+    return [contract.figure("full path vs order_create, 1 process: % of the create rate", "%",
+                            [round(one_full["rate_median"] / one_create["rate_median"] * 100, 1)],
+                            goal=">= 33.3 %", goal_value=100 / 3, better="higher", p99=False,
+                            conditions=_cond(args, "medians of the same run"))]
+
+
 def contract_figures(name: str, data: dict, args) -> list[dict]:
     """The figures of one scenario in the result contract (bench/contract.py)."""
     F = contract.figure
@@ -1002,6 +1027,7 @@ def contract_figures(name: str, data: dict, args) -> list[dict]:
                           "orders/s", [x["rate"] for x in r["repeats"]], better="higher",
                           conditions=_cond(args, "3 transactions per order (T1)"),
                           latency_ms=r["latency_ms"]))
+        figs.extend(_full_vs_create(runs, args))
         for r in runs["batch"]:
             # goal (c) is about one worker on the service layer: the batch service is that
             # worker's way in for bulk intake (imports, batch webhooks)

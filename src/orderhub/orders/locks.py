@@ -116,10 +116,12 @@ def lock_move_stock(order_ids: list[int], product_ids: set[int], *, explode: boo
         item = fastsql.instance(BomItem, item_row)
         item.component = fastsql.instance(Product, component)
         bom[item.parent_id].append(item)
-    levels = []
+    levels, warehouses = [], {}
     for level_row, warehouse in fastsql.loads(level_rows) or ():
         level = fastsql.instance(StockLevel, level_row)
-        level.warehouse = fastsql.instance(Warehouse, warehouse)
+        if warehouse["id"] not in warehouses:   # a few warehouses: one instance each
+            warehouses[warehouse["id"]] = fastsql.instance(Warehouse, warehouse)
+        level.warehouse = warehouses[warehouse["id"]]
         levels.append(level)
     safety = {pid: (Decimal(ss), breached) for pid, ss, breached in fastsql.loads(safety_rows) or ()}
     products = set(product_ids) | ({i.component_id for items in bom.values() for i in items} if explode else set())
