@@ -151,7 +151,7 @@ class _Batch:
             # the batch may touch first, in pk order, so two such batches never deadlock
             self.exploding = True
             StockBook.lock(self._product_ids())
-        elif self.reserving and locked and fastsql.available():
+        elif self.book_mode and self.reserving and locked and fastsql.available():
             # a reserving move needs the held stock, the BOM and the stock rows locked: one
             # statement for the three (the stock write's safety check then needs no query)
             credit = any(g.expression is not None and "credit_available" in g.expression.names
