@@ -166,12 +166,14 @@ def _check_sql() -> str:
         # the lines of the line products first (their index), then their orders by primary key
         f"ln AS MATERIALIZED (SELECT l.order_id, l.product_id, l.base_qty FROM {t(OrderLine)} l "
         "WHERE l.product_id = ANY(ARRAY(SELECT lp FROM uses)))",
+        # per line (a subquery each, so the plan never walks every open order or every active
+        # reservation): its order open, at a watched stage, holding nothing
         "need AS MATERIALIZED (SELECT l.order_id, l.product_id AS lp, sum(l.base_qty) AS need FROM ln l "
         f"WHERE (SELECT o.status = (SELECT d->>'open' FROM p) AND (COALESCE((SELECT jsonb_array_length(stages) "
         "FROM cfg), 0) = 0 OR o.stage IN (SELECT jsonb_array_elements_text(stages) FROM cfg)) "
-        f"FROM {t(Order)} o WHERE o.id = l.order_id) "
-        f"AND NOT EXISTS (SELECT 1 FROM {t(Reservation)} r WHERE r.order_id = l.order_id "
-        "AND r.status = (SELECT d->>'active' FROM p)) GROUP BY l.order_id, l.product_id)",
+        f"AND NOT EXISTS (SELECT 1 FROM {t(Reservation)} r WHERE r.order_id = o.id "
+        f"AND r.status = (SELECT d->>'active' FROM p)) FROM {t(Order)} o WHERE o.id = l.order_id) "
+        "GROUP BY l.order_id, l.product_id)",
         "short AS (SELECT n.order_id, u.m, n.need * u.per AS qty, f.free FROM need n "
         "JOIN uses u ON u.lp = n.lp JOIN free f ON f.m = u.m WHERE n.need * u.per > f.free)",
     ], "SELECT EXISTS (SELECT 1 FROM cfg), "
