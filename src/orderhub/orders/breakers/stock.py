@@ -164,8 +164,11 @@ def _check_sql() -> str:
         f"FROM {t(StockLevel)} s WHERE s.product_id = i.id), 0) AS free FROM ids i WHERE EXISTS (SELECT 1 FROM cfg))",
         # the waiting orders' needs of the line products (open, holding nothing, at a watched stage)
         # the lines of the line products first (their index), then their orders by primary key
-        f"ln AS MATERIALIZED (SELECT l.order_id, l.product_id, l.base_qty FROM {t(OrderLine)} l "
-        "WHERE l.product_id = ANY(ARRAY(SELECT lp FROM uses)))",
+        # (a probe of the product's index each, OFFSET 0 keeping it a loop: a generic plan
+        # never scans every line)
+        "ln AS MATERIALIZED (SELECT l.order_id, l.product_id, l.base_qty FROM (SELECT DISTINCT lp FROM uses) u "
+        f"CROSS JOIN LATERAL (SELECT x.order_id, x.product_id, x.base_qty FROM {t(OrderLine)} x "
+        "WHERE x.product_id = u.lp OFFSET 0) l)",
         # per line (a subquery each, so the plan never walks every open order or every active
         # reservation): its order open, at a watched stage, holding nothing
         "need AS MATERIALIZED (SELECT l.order_id, l.product_id AS lp, sum(l.base_qty) AS need FROM ln l "
