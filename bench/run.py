@@ -208,7 +208,8 @@ def _aggregate(results: list[dict], unit_key: str = "ok") -> dict:
 def run_service_throughput(args, mode: str, nworkers: int, repeat: int, orders: int) -> dict:
     """``nworkers`` spawned processes, each ``orders`` orders per repeat after a warm-up."""
     ctx = mp.get_context("spawn")
-    cfg = common.Config(lines=args.lines, orders=orders, warmup=args.warmup, repeat=repeat,
+    cfg = common.Config(database_url=common.DATABASE_URL, lines=args.lines, orders=orders, warmup=args.warmup,
+                        repeat=repeat,
                         seed=args.seed * 100 + nworkers + {"create": 0, "full": 30, "batch": 60}[mode],
                         batch=args.batch_size)
     barrier = ctx.Barrier(nworkers + 1)
@@ -440,7 +441,8 @@ def _cprofile(fn, inputs: list, top: int) -> tuple[dict, str]:
 
 def run_profile(args, date_str: str) -> dict:
     """One process: wall split (SQL vs Python, no profiler) and cProfile of the create path
-    (results/<date>-profile-create.txt), the full path (-profile-full.txt) and
+    (results/<date>-profile-create.txt), the full path (-profile-full.txt), its two moves alone
+    (-profile-moves.txt: orders made before the timing) and
     POST /api/orders through Django's WSGI handler in-process (-profile-http.txt)."""
     from django.contrib.auth import get_user_model
     from django.test import Client
@@ -463,6 +465,15 @@ def run_profile(args, date_str: str) -> dict:
     def full(inp):
         workers._full(order_create, order_transition, inp, acts)
 
+    def moves(number):
+        for to, who in (("scheduled", "service"), ("materials_ready", "planner")):
+            r = order_transition(order=number, to=to, actor=acts[who])
+            if not r.ok:
+                raise RuntimeError(f"→{to} blocked: {r.reasons}")
+
+    def created(k):   # made before the timing starts: only the moves are measured
+        return [order_create(data=factory.order_input(), actor=acts["sales"]).order.number for _ in range(k)]
+
     def post(body):
         r = client.post("/api/orders", data=body, content_type="application/json", headers=auth)
         if r.status_code != 201:
@@ -473,6 +484,8 @@ def run_profile(args, date_str: str) -> dict:
          lambda k: [factory.order_input() for _ in range(k)], n),
         ("full", "create + pending→scheduled + scheduled→materials_ready (reserve)", full,
          lambda k: [factory.order_input() for _ in range(k)], nfull),
+        ("moves", "the two moves of the full path, one order at a time (per order: pending→scheduled "
+                  "+ scheduled→materials_ready; halve for one move)", moves, created, nfull),
         ("http", "POST /api/orders via django.test.Client (WSGI handler, middleware, ninja, "
                  "bearer auth, response) in-process, no network", post,
          lambda k: [json.dumps(factory.payload()) for _ in range(k)], n),
@@ -580,7 +593,7 @@ def start_gunicorn(nworkers: int, threads: int, token: str):
            "--bind", f"127.0.0.1:{port}", "--workers", str(nworkers), "--threads", str(threads),
            "--timeout", "120", "--graceful-timeout", "10", "--log-level", "warning",
            "--error-logfile", str(logfile)]
-    env = {**os.environ, **common.environ()}
+    env = {**os.environ, **common.environ(common.DATABASE_URL)}
     proc = subprocess.Popen(cmd, cwd=common.ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
@@ -691,7 +704,7 @@ def start_celery():
     logfile = common.TMP_DIR / "celery.log"
     cmd = [sys.executable, "-m", "celery", "-A", "orderhub.celery", "worker", "--pool", "solo",
            "--loglevel", "WARNING", "--logfile", str(logfile)]
-    env = {**os.environ, **common.environ()}
+    env = {**os.environ, **common.environ(common.DATABASE_URL)}
     return subprocess.Popen(cmd, cwd=common.ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 
@@ -962,6 +975,19 @@ def _goal_c(pg: dict) -> dict:
     return {"goal": f">= 1/3 of pgbench single-client ({need:.0f} orders/s)", "goal_value": round(need, 1)}
 
 
+def _full_vs_create(runs: dict, args) -> list[dict]:
+    """Issue 20: the full path (create + 2 moves), one process, at >= 1/3 of the create rate of
+    the same run (a move must not cost what a create costs)."""
+    one_full = next((r for r in runs["full"] if r["workers"] == 1), None)
+    one_create = next((r for r in runs["create"] if r["workers"] == 1), None)
+    if not (one_full and one_create):
+        return []
+    return [contract.figure("full path vs order_create, 1 process: % of the create rate", "%",
+                            [round(one_full["rate_median"] / one_create["rate_median"] * 100, 1)],
+                            goal=">= 33.3 %", goal_value=100 / 3, better="higher", p99=False,
+                            conditions=_cond(args, "medians of the same run"))]
+
+
 def contract_figures(name: str, data: dict, args) -> list[dict]:
     """The figures of one scenario in the result contract (bench/contract.py)."""
     F = contract.figure
@@ -1001,6 +1027,7 @@ def contract_figures(name: str, data: dict, args) -> list[dict]:
                           "orders/s", [x["rate"] for x in r["repeats"]], better="higher",
                           conditions=_cond(args, "3 transactions per order (T1)"),
                           latency_ms=r["latency_ms"]))
+        figs.extend(_full_vs_create(runs, args))
         for r in runs["batch"]:
             # goal (c) is about one worker on the service layer: the batch service is that
             # worker's way in for bulk intake (imports, batch webhooks)
@@ -1159,6 +1186,8 @@ def parse_args(argv=None):
                    help="do not VACUUM (ANALYZE) before each timed repeat and scenario "
                         "(the server runs with autovacuum off)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--db", default=common.DB_NAME,
+                   help="benchmark database (dropped and recreated; its name must start with orderhub_bench_b)")
     p.add_argument("--date", default=date.today().isoformat(), help="date in result file names")
     return p.parse_args(argv)
 
@@ -1166,6 +1195,10 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
+    if not args.db.startswith("orderhub_bench_b"):
+        raise SystemExit("--db must start with orderhub_bench_b (the bench drops and recreates it)")
+    common.DB_NAME = args.db
+    common.DATABASE_URL = f"postgres://{common.PG_USER}@{common.PG_HOST}:{common.PG_PORT}/{args.db}"
     selected = SCENARIOS if args.scenario == "all" else args.scenario.split(",")
     unknown = [x for x in selected if x not in SCENARIOS]
     if unknown:
@@ -1175,7 +1208,7 @@ def main(argv=None) -> int:
 
     log(f"recreating database {common.DB_NAME}")
     common.recreate_database()
-    common.bootstrap()
+    common.bootstrap(common.DATABASE_URL)
     t = time.perf_counter()
     common.migrate()
     seeded = common.seed()

@@ -68,13 +68,19 @@ def free_and_safety(product_ids: Iterable[int]) -> dict[int, tuple[Decimal, Deci
     return {pid: (free, ss, breached) for pid, free, ss, breached in rows}
 
 
-def check_crossings(product_ids: Iterable[int]) -> Crossings:
+def check_crossings(product_ids: Iterable[int],
+                    known: dict[int, tuple[Decimal, Decimal, bool]] | None = None) -> Crossings:
     """Record and announce the safety stock crossings of ``product_ids`` after a stock write
-    (and hand the products to the change listeners)."""
+    (and hand the products to the change listeners). ``known``: what :func:`free_and_safety`
+    would say of every product, from a writer that holds all their stock rows locked and read
+    their safety stock and breach with the lock (``StockBook``): then no query."""
     product_ids = set(product_ids)
     for listener in _change_listeners:
         listener(product_ids)
-    levels = free_and_safety(product_ids)
+    if known is None:
+        levels = free_and_safety(product_ids)
+    else:
+        levels = {pid: v for pid, v in known.items() if pid in product_ids and (v[1] > 0 or v[2])}
     if not levels:
         return Crossings({}, [])
     down = {pid: free for pid, (free, ss, held) in levels.items() if ss > 0 and free < ss and not held}

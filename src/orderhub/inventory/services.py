@@ -77,8 +77,12 @@ class StockBook:
     orders (a batch move), the same allocation as :func:`stock_reserve` order by order. Free
     stock read from the book counts what earlier orders of the batch took."""
 
-    def __init__(self, levels: list[StockLevel], products: set[int]):
+    def __init__(self, levels: list[StockLevel], products: set[int],
+                 safety: dict[int, tuple[Decimal, bool]] | None = None):
         self.products = products      # the products whose rows are locked (all of their rows)
+        # {product: (safety stock, below it on record)} read with the lock (a caller's fast
+        # statement): the write's safety check then counts free stock here, with no query
+        self.safety = safety
         self.by_product: dict[int, list[StockLevel]] = defaultdict(list)
         for lvl in sorted(levels, key=lambda x: (x.warehouse.priority, x.warehouse.code, x.pk)):
             self.by_product[lvl.product_id].append(lvl)
@@ -140,7 +144,11 @@ class StockBook:
         """Save the new ``reserved`` of the touched rows and insert the reservations made."""
         if self.touched:
             write_reservations(sorted(self.touched.values(), key=lambda x: x.pk), self.made)
-            check_crossings({lvl.product_id for lvl in self.touched.values()})
+            pids = {lvl.product_id for lvl in self.touched.values()}
+            known = None
+            if self.safety is not None:
+                known = {pid: (self.free(pid), *self.safety.get(pid, (ZERO, False))) for pid in pids}
+            check_crossings(pids, known=known)
         self.touched, self.made = {}, []
 
 

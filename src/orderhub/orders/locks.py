@@ -10,17 +10,24 @@ runs every order service through both.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 
 from django.utils.translation import gettext as _
 
-from orderhub.catalog.models import Customer, Product
+from orderhub.catalog.models import BomItem, Customer, Product
 from orderhub.core import fastsql
 from orderhub.core.errors import NotFound
 from orderhub.core.locking import lock_own_rows
+from orderhub.inventory.models import Reservation, SafetyBreach, StockLevel, Warehouse
+from orderhub.inventory.services import StockBook
 from orderhub.workflow.models import WorkflowDefinition
 
-from .models import Order, OrderLine
+from .editing import pending_change_requests
+from .models import ChangeRequest, Order, OrderLine
 
 # columns neither twin loads (read on first access, as with ``.defer()``)
 DEFERRED = ("intake", "workflow__spec")
@@ -61,6 +68,91 @@ def lock_orders_with_lines(numbers: list[str]) -> dict[str, tuple[Order, list[Or
                .order_by("order_id", "line_no")):
         by_order[ln.order_id].append(ln)
     return {o.number: (o, by_order[o.pk]) for o in orders}
+
+
+def lock_orders_for_moves(numbers: list[str]) -> tuple[dict[str, tuple[Order, list[OrderLine]]], dict[int, int]]:
+    """:func:`lock_orders_with_lines`, and {order id: its pending change request's id} for the
+    orders a change request freezes (``editing.pending_change_requests``). Fast twin: the same
+    one statement, the pending request read beside each order; ORM twin: one query more."""
+    if not fastsql.available():
+        locked = lock_orders_with_lines(numbers)
+        return locked, pending_change_requests([o.pk for o, _ls in locked.values()])
+    out, pending = {}, {}
+    for row in fastsql.execute(_lock_moves_sql(), list(numbers)):
+        order, lines = _loaded(row[:4])
+        out[order.number] = (order, lines)
+        if row[4] is not None:
+            pending[order.pk] = row[4]
+    return out, pending
+
+
+@dataclass
+class MoveStock:
+    """What a reserving batch move reads after locking its orders (:func:`lock_move_stock`)."""
+
+    held: dict[int, dict[int, Decimal]]    # {order id: {product id: quantity held}}
+    bom: dict[int, list[BomItem]]          # the lines' products' BOM items, by parent
+    book: StockBook                        # their stock rows, locked
+    open_amounts: dict[int, Decimal]       # {customer id: total of their open orders} (asked for)
+
+
+def lock_move_stock(order_ids: list[int], product_ids: set[int], *, explode: bool,
+                    customers: Iterable[int] = ()) -> MoveStock:
+    """Fast twin (PostgreSQL only; the ORM path reads the three one by one) of what a reserving
+    move needs once its orders are locked: the reservations they hold, the BOM items of
+    ``product_ids`` (components loaded), and the stock rows of those products (and of their
+    components if ``explode``) locked in primary-key order with their warehouses, their safety
+    stock and breach on record (so the stock write's safety check needs no query), and the
+    open amount of each of ``customers`` (a credit guard). One prepared statement."""
+    held_rows, bom_rows, level_rows, safety_rows, amount_rows = fastsql.execute(_move_stock_sql(), {
+        "orders": order_ids, "products": sorted(product_ids), "explode": explode,
+        "active": Reservation.Status.ACTIVE.value, "customers": sorted(set(customers)),
+        "open": Order.Status.OPEN.value})[0]
+    held: dict[int, dict[int, Decimal]] = defaultdict(dict)
+    for order_id, product_id, qty in fastsql.loads(held_rows) or ():
+        held[order_id][product_id] = Decimal(qty)
+    bom: dict[int, list[BomItem]] = defaultdict(list)
+    for item_row, component in fastsql.loads(bom_rows) or ():
+        item = fastsql.instance(BomItem, item_row)
+        item.component = fastsql.instance(Product, component)
+        bom[item.parent_id].append(item)
+    levels, warehouses = [], {}
+    for level_row, warehouse in fastsql.loads(level_rows) or ():
+        level = fastsql.instance(StockLevel, level_row)
+        if warehouse["id"] not in warehouses:   # a few warehouses: one instance each
+            warehouses[warehouse["id"]] = fastsql.instance(Warehouse, warehouse)
+        level.warehouse = warehouses[warehouse["id"]]
+        levels.append(level)
+    safety = {pid: (Decimal(ss), breached) for pid, ss, breached in fastsql.loads(safety_rows) or ()}
+    products = set(product_ids) | ({i.component_id for items in bom.values() for i in items} if explode else set())
+    amounts = {cid: Decimal(total) for cid, total in fastsql.loads(amount_rows) or ()}
+    return MoveStock(held, bom, StockBook(levels, products, safety=safety), amounts)
+
+
+@cache
+def _move_stock_sql() -> str:
+    t = fastsql.table
+    return fastsql.statement([
+        "lp AS MATERIALIZED (SELECT (jsonb_array_elements_text(d->'products'))::bigint AS id FROM p)",
+        f"bom AS MATERIALIZED (SELECT b.id, b.parent_id, b.component_id, to_jsonb(b) AS j, to_jsonb(c) AS cj "
+        f"FROM {t(BomItem)} b JOIN {t(Product)} c ON c.id = b.component_id WHERE b.parent_id = ANY(ARRAY(SELECT id FROM lp)))",
+        "pids AS MATERIALIZED (SELECT id FROM lp UNION SELECT component_id FROM bom "
+        "WHERE (SELECT (d->>'explode')::boolean FROM p))",
+        f"lv AS MATERIALIZED (SELECT s.* FROM {t(StockLevel)} s WHERE s.product_id = ANY(ARRAY(SELECT id FROM pids)) "
+        "ORDER BY s.id FOR UPDATE)",
+    ], "SELECT (SELECT jsonb_agg(jsonb_build_array(h.order_id, h.product_id, h.q::text))::text FROM "
+       f"(SELECT r.order_id, r.product_id, sum(r.qty) AS q FROM {t(Reservation)} r "
+       "WHERE r.order_id = ANY(ARRAY(SELECT (jsonb_array_elements_text(d->'orders'))::bigint FROM p)) "
+       "AND r.status = (SELECT d->>'active' FROM p) GROUP BY r.order_id, r.product_id) h), "
+       "(SELECT jsonb_agg(jsonb_build_array(j, cj) ORDER BY parent_id, id)::text FROM bom), "
+       f"(SELECT jsonb_agg(jsonb_build_array(to_jsonb(lv), to_jsonb(w)) ORDER BY lv.id)::text FROM lv "
+       f"JOIN {t(Warehouse)} w ON w.id = lv.warehouse_id), "
+       f"(SELECT jsonb_agg(jsonb_build_array(pr.id, pr.safety_stock::text, EXISTS (SELECT 1 FROM {t(SafetyBreach)} sb "
+       f"WHERE sb.product_id = pr.id)))::text FROM {t(Product)} pr WHERE pr.id = ANY(ARRAY(SELECT id FROM pids))), "
+       "(SELECT jsonb_agg(jsonb_build_array(a.customer_id, a.s::text))::text FROM "
+       f"(SELECT o.customer_id, COALESCE(sum(o.total_amount), 0) AS s FROM {t(Order)} o "
+       "WHERE o.customer_id = ANY(ARRAY(SELECT (jsonb_array_elements_text(d->'customers'))::bigint FROM p)) "
+       "AND o.status = (SELECT d->>'open' FROM p) GROUP BY o.customer_id) a)")
 
 
 def order_lines(order: Order) -> list[OrderLine]:
@@ -111,6 +203,18 @@ def _lock_many_sql() -> str:
     if many == one:  # pragma: no cover - the one-order statement changed shape
         raise RuntimeError("lock statement for many orders not derived")
     return many
+
+
+@cache
+def _lock_moves_sql() -> str:
+    """:func:`_lock_many_sql` with the order's pending change request (the lowest id, as
+    ``editing.pending_change_request`` reads it)."""
+    many = _lock_many_sql()
+    if not many.endswith(" FROM o"):  # pragma: no cover - the lock statement changed shape
+        raise RuntimeError("lock statement for moves not derived")
+    pending = (f", (SELECT cr.id FROM {fastsql.table(ChangeRequest)} cr WHERE cr.order_id = o.id "
+               f"AND cr.status = '{ChangeRequest.Status.PENDING.value}' ORDER BY cr.id LIMIT 1)")
+    return many[:-len(" FROM o")] + pending + " FROM o"
 
 
 @cache
