@@ -116,6 +116,7 @@ class CustomerStageDays(models.Model):
             models.UniqueConstraint(fields=["customer", "day", "workflow", "stage", "channel"],
                                     name="kpi_customer_stage_days_unique"),
         ]
+        indexes = [models.Index(fields=["day"], name="kpi_customer_stage_days_day")]   # a day rolled up again
 
     def __str__(self) -> str:
         return f"{self.day}:{self.customer_id}:{self.stage}"
@@ -142,6 +143,7 @@ class CustomerTrendDay(models.Model):
                                     include=["created", "completed", "on_time"],
                                     name="kpi_customer_trend_day_unique"),
         ]
+        indexes = [models.Index(fields=["day"], name="kpi_customer_trend_day_day")]
 
     def __str__(self) -> str:
         return f"{self.day}:{self.customer_id}:{self.workflow_id}"
