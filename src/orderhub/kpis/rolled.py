@@ -1,10 +1,12 @@
 """Reading the daily rollup (``rollup``): the figures of ``selectors`` that read many rows,
-answered from the rolled-up days plus the days not rolled up yet (today, and any day the job
-has not reached), read from the stays and orders themselves with the same bucket rule.
+answered from the rolled-up days plus what is not rolled up yet (today since the job's last
+run, any day the job has not reached), read from the stays and orders themselves with the same
+bucket rule.
 
-A figure takes this path when its filter has no customer (the rollup is per workflow version
-and channel, not per customer) and at least one day of its period is rolled up; otherwise it is
-computed exactly (``selectors``). Counts, means and the trend are exact either way; a stage's
+A figure takes this path when at least one day of its period is rolled up (the rollup is per
+workflow version and channel, and per workflow version, customer and channel, so every filter
+has its rows); otherwise (before the job's first run) it is computed exactly (``selectors``).
+Counts, means and the trend are exact either way; a stage's
 median and p90 are read from the summed histogram, within ``rollup.ALPHA`` · exact + 0.5 s of
 the exact ``percentile_cont`` (``docs/kpis.md``; ``tests/kpis/test_rollup.py`` compares both
 paths on the demo's data).
@@ -24,11 +26,12 @@ import numpy as np
 from django.db import connection
 from django.db.models import Q, Sum
 
+from orderhub.catalog.models import Customer
 from orderhub.orders.kpis import order_filter
 from orderhub.orders.models import Order, StageInstance
 from orderhub.workflow.models import WorkflowDefinition
 
-from .models import RolledDay, StageDurations, TrendDay
+from .models import CustomerStageDays, CustomerTrendDay, RolledDay, StageDurations, TrendDay
 from .rollup import BUCKETS, LN_GAMMA, bucket_of, bucket_sql, bucket_value, midnight
 
 if TYPE_CHECKING:
@@ -94,29 +97,38 @@ class Histogram:
         return v_lo + (v_hi - v_lo) * (k - lo)
 
 
-def rolled_days(start: date, end: date) -> set[date]:
-    return _once(("days", start, end), lambda: set(
-        RolledDay.objects.filter(day__gte=start, day__lte=end).values_list("day", flat=True)))
+def rolled_days(start: date, end: date) -> dict[date, datetime]:
+    """The days of the period rolled up, each with the moment it is rolled up to."""
+    return _once(("days", start, end), lambda: dict(
+        RolledDay.objects.filter(day__gte=start, day__lte=end).values_list("day", "rolled_at")))
 
 
 def use_rollup(f: KpiFilter) -> bool:
-    """Whether ``f``'s figures are read from the rollup: no customer filter, a day rolled up."""
-    return not f.customer and bool(rolled_days(f.start, f.end))
+    """Whether ``f``'s figures are read from the rollup: a day of its period rolled up."""
+    return bool(rolled_days(f.start, f.end))
 
 
 def unrolled(f: KpiFilter) -> list[tuple[datetime, datetime]]:
-    """The spans of ``f``'s period whose days are not rolled up, as [since, until) moments."""
+    """The spans of ``f``'s period not rolled up, as [since, until) moments: the days not rolled
+    up, and of a day rolled up only in part (today) the time since it was."""
     rolled = rolled_days(f.start, f.end)
     out: list[tuple[datetime, datetime]] = []
     d = f.start
     while d <= f.end:
-        if d not in rolled:
-            if out and out[-1][1] == midnight(d):
-                out[-1] = (out[-1][0], midnight(d + timedelta(days=1)))
+        since, until = midnight(d), midnight(d + timedelta(days=1))
+        if d in rolled:
+            since = max(since, rolled[d])
+        if since < until:
+            if out and out[-1][1] == since:
+                out[-1] = (out[-1][0], until)
             else:
-                out.append((midnight(d), midnight(d + timedelta(days=1))))
+                out.append((since, until))
         d += timedelta(days=1)
     return out
+
+
+def _customer_ids(code: str) -> Any:
+    return Customer.objects.filter(code=code).values("pk")
 
 
 def _spans(field_name: str, spans: list[tuple[datetime, datetime]]) -> Q:
@@ -150,10 +162,14 @@ def _live_rows(f: KpiFilter, spans: list[tuple[datetime, datetime]],
         if f.workflow:
             extra += f" AND si.workflow_id IN (SELECT id FROM {WorkflowDefinition._meta.db_table} WHERE code = %s)"
             params.append(f.workflow)
-        if f.channel:
+        if f.channel or f.customer:
             join = f"JOIN {Order._meta.db_table} o ON o.id = si.order_id"
+        if f.channel:
             extra += " AND o.channel = %s"
             params.append(f.channel)
+        if f.customer:
+            extra += f" AND o.customer_id IN (SELECT id FROM {Customer._meta.db_table} WHERE code = %s)"
+            params.append(f.customer)
         if stages is not None:
             pairs = ", ".join(["(%s, %s)"] * len(stages))
             extra += f" AND (si.workflow_id, si.stage) IN ({pairs})" if stages else " AND false"
@@ -164,7 +180,7 @@ def _live_rows(f: KpiFilter, spans: list[tuple[datetime, datetime]],
             cur.execute(sql, params)
             return list(cur.fetchall())
     qs = order_filter(StageInstance.objects.filter(_spans("exited_at", spans), workflow__isnull=False),
-                      workflow=f.workflow, channel=f.channel, via="order__")
+                      workflow=f.workflow, customer=f.customer, channel=f.channel, via="order__")
     if stages is not None:
         qs = qs.filter(_pairs(stages))
     acc: dict[tuple[Any, ...], list[float]] = defaultdict(lambda: [0, 0.0])
@@ -193,7 +209,10 @@ def stage_histograms(f: KpiFilter) -> dict[tuple[int, str], Histogram]:
 def _stage_histograms(f: KpiFilter, stages: frozenset[tuple[int, str]] | None = None,
                       ) -> dict[tuple[int, str], Histogram]:
     """``stage_histograms``, of the (version id, stage) pairs ``stages`` only when given."""
-    qs = StageDurations.objects.filter(day__gte=f.start, day__lte=f.end)
+    model: Any = CustomerStageDays if f.customer else StageDurations
+    qs = model.objects.filter(day__gte=f.start, day__lte=f.end)
+    if f.customer:
+        qs = qs.filter(customer__in=_customer_ids(f.customer))
     if stages is not None:
         qs = qs.filter(_pairs(stages))
     if f.workflow:
@@ -201,7 +220,10 @@ def _stage_histograms(f: KpiFilter, stages: frozenset[tuple[int, str]] | None = 
     if f.channel:
         qs = qs.filter(channel=f.channel)
     out: dict[tuple[int, str], Histogram] = defaultdict(Histogram)
-    _add_packed(out, qs.values_list("workflow_id", "stage", "low", "counts", "stays", "seconds"))
+    if f.customer:
+        _add_sparse(out, qs.values_list("workflow_id", "stage", "counts", "stays", "seconds"))
+    else:
+        _add_packed(out, qs.values_list("workflow_id", "stage", "low", "counts", "stays", "seconds"))
     for wf, stage, b, n, secs in _live_rows(f, unrolled(f), stages):
         out[(wf, stage)].add(int(b), int(n), float(secs))
     return out
@@ -229,6 +251,29 @@ def _add_packed(out: dict[tuple[int, str], Histogram], rows: Any) -> None:
     summed = np.bincount(flat, weights=vals, minlength=len(keys) * BUCKETS).reshape(len(keys), BUCKETS)
     for key, i in keys.items():
         out[key].counts += summed[i].astype(np.int64)
+
+
+def _add_sparse(out: dict[tuple[int, str], Histogram], rows: Any) -> None:
+    """Add a customer's rows (workflow id, stage, {bucket: stays}, stays, seconds) to ``out``."""
+    keys: dict[tuple[int, str], int] = {}
+    idx: list[int] = []
+    buckets: list[int] = []
+    counts: list[int] = []
+    for wf, stage, sparse, n, secs in rows:
+        h = out[(wf, stage)]
+        h.stays += n
+        h.seconds += secs
+        i = keys.setdefault((wf, stage), len(keys))
+        for b, c in sparse.items():
+            idx.append(i)
+            buckets.append(int(b))
+            counts.append(c)
+    if not counts:
+        return
+    summed = np.zeros((len(keys), BUCKETS), dtype=np.int64)
+    np.add.at(summed, (np.array(idx), np.array(buckets)), np.array(counts, dtype=np.int64))
+    for key, i in keys.items():
+        out[key].counts += summed[i]
 
 
 def _codes() -> dict[int, str]:
@@ -264,7 +309,10 @@ def trend_days(f: KpiFilter, live: Any) -> dict[date, dict[str, int]]:
 
 
 def _trend_days(f: KpiFilter, live: Any) -> dict[date, dict[str, int]]:
-    qs = TrendDay.objects.filter(day__gte=f.start, day__lte=f.end)
+    model: Any = CustomerTrendDay if f.customer else TrendDay
+    qs = model.objects.filter(day__gte=f.start, day__lte=f.end)
+    if f.customer:
+        qs = qs.filter(customer__in=_customer_ids(f.customer))
     if f.workflow:
         qs = qs.filter(workflow__in=WorkflowDefinition.objects.filter(code=f.workflow))
     if f.channel:

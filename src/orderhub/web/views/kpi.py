@@ -1,27 +1,36 @@
 """The KPI dashboards (``/kpi/``): one page per audience (owner, operations, planning, sales,
 purchasing) over the figures of ``kpis.selectors`` (the same functions ``/api/kpis`` answers
-from), each chart with its table, its drill-down to the order list and an Excel download."""
+from), each chart with its table, its drill-down to the order list and an Excel download.
+
+The panels of a page are rendered once per audience, filter and language and kept in the
+shared cache for ``PAGE_SECONDS`` (the figures are company-wide, the same for every viewer);
+a run of the KPI rollup makes them anew (``kpis.rollup.generation``). The page says when its
+figures were read."""
 
 from __future__ import annotations
 
+import hashlib
+
 from django import forms
 from django.contrib import messages
+from django.core.cache import cache
 from django.forms.utils import flatatt
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from orderhub.core import clock
 from orderhub.core.downloads import download_response
 from orderhub.core.errors import DomainError
 from orderhub.core.permissions import KPI_AUDIENCES, allowed, kpi_audience
 from orderhub.core.roles import ROLES
-from orderhub.kpis import report, services
+from orderhub.kpis import report, rollup, services
 from orderhub.kpis.exports import table_workbook
 from orderhub.kpis.selectors import KpiFilter
 
@@ -29,6 +38,7 @@ from .. import kpi_panels
 from .common import actor_for, refused, requires
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PAGE_SECONDS = 60   # a dashboard's panels are kept this long per audience, filter and language
 
 
 class QuickSelect(forms.Select):
@@ -80,17 +90,34 @@ def kpi_dashboard(request, audience: str):
         raise Http404
     form = KpiFilterForm(request.GET or None)
     f = form.kpi_filter()
-    figures, panels = kpi_panels.build(kpi_panels.AUDIENCE_PANELS[audience], f)
     labels = kpi_panels.audience_labels()
     query = request.GET.urlencode()
+    figures, panels_html = _panels_html(audience, f, query)
     return render(request, "web/kpi/dashboard.html", {
-        "form": form, "f": f, "panels": panels, "figures": figures, "audience": audience,
+        "form": form, "f": f, "figures": figures, "panels_html": panels_html, "audience": audience,
         "tabs": [(a, labels[a], reverse("web:kpi_dashboard", args=[a]) + ("?" + query if query else ""))
                  for a in KPI_AUDIENCES],
         "audience_label": labels[audience], "query": query, "today": timezone.localdate(f.now),
         "can_set_report": allowed(actor_for(request), "notify.manage"),
-        "charts": [{"id": p.code, **p.chart} for p in panels if p.chart and p.rows],
     })
+
+
+def _panels_html(audience: str, f: KpiFilter, query: str) -> tuple[dict | None, SafeString]:
+    """The page's panels and chart data as HTML, from the cache when made in the last
+    ``PAGE_SECONDS`` for the same audience, filter, query and language since the last rollup
+    run; else read and rendered (the figures returned too, None when cached)."""
+    parts = (audience, sorted(f.as_query().items()), query, get_language(), rollup.generation())
+    key = "kpi:page:" + hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+    html = cache.get(key)
+    if isinstance(html, str):
+        return None, mark_safe(html)  # noqa: S308 (our own template's output)
+    figures, panels = kpi_panels.build(kpi_panels.AUDIENCE_PANELS[audience], f)
+    html = render_to_string("web/kpi/_panels.html", {
+        "panels": panels, "query": query,
+        "at": timezone.localtime(f.now).strftime("%Y-%m-%d %H:%M"),
+        "charts": [{"id": p.code, **p.chart} for p in panels if p.chart and p.rows]})
+    cache.set(key, str(html), PAGE_SECONDS)
+    return figures, mark_safe(html)  # noqa: S308 (our own template's output)
 
 
 @requires("kpis.view")
@@ -112,7 +139,7 @@ def kpi_export(request, panel: str):
     if p.note:
         lines.append(p.note)
     lines.append(_("Generated %(at)s by %(who)s") % {
-        "at": timezone.localtime(f.now).strftime("%Y-%m-%d %H:%M:%S"), "who": actor_for(request).label})
+        "at": timezone.localtime(f.now).strftime("%Y-%m-%d %H:%M"), "who": actor_for(request).label})
     content = table_workbook(title=p.title, lines=lines, columns=p.columns, rows=p.rows, now=f.now)
     return download_response(content, filename=f"kpi-{panel}-{f.start:%Y%m%d}-{f.end:%Y%m%d}.xlsx",
                              fallback="kpi.xlsx", content_type=XLSX)
