@@ -176,11 +176,10 @@ def seed(rng_seed: int = 42) -> dict:
 
         wh = Warehouse.objects.bulk_create([Warehouse(code="WH1", name="一号仓", priority=1),
                                             Warehouse(code="WH2", name="二号仓", priority=2)])
-        # bench_sales places every bench order, and a sales rep may order only for the
-        # customers they look after (core.permissions.check_customer_in_scope)
+        reps = [u for u in users if u.username.startswith("bench_rep")]
         Customer.objects.bulk_create([
             Customer(code=f"C{i:04d}", name=f"客户{i:04d}", tier=rng.choice("ABC"),
-                     credit_limit=CREDIT_LIMIT, sales_owner=by_name["bench_sales"])
+                     credit_limit=CREDIT_LIMIT, sales_owner=rng.choice(reps))
             for i in range(N_CUSTOMERS)])
         products = Product.objects.bulk_create([
             Product(sku=f"RM{i:04d}" if i < N_RAW else f"FG{i:04d}",
