@@ -80,3 +80,23 @@ def test_the_list_is_replaced_validated_and_audited(api_as, monday_morning):
     assert events.count() == 2 and len(events.last().changes["prices"][1]) == 1
     assert api_as("sales").put("/api/catalog/customers/C001/prices", PRICES).status_code == 403
     assert admin.get("/api/catalog/customers/NOPE/prices").status_code == 404
+
+
+def test_a_batch_for_many_customers_reads_their_prices_in_one_query(api_as, priced, company):
+    """Each order takes its own customer's price; the batch reads every customer's prices at
+    once (one query per customer made a 100-order import batch 2.5× slower)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from orderhub.catalog.services import customer_save
+    from orderhub.orders.services import order_create_batch
+    from tests.conftest import order_input
+
+    admin = company["actors"]["admin"]
+    for code in ("C801", "C802", "C803"):
+        customer_save(code=code, data={"name": f"客户{code}", "sales_owner": company["users"]["sales"]}, actor=admin)
+    items = [order_input(customer=c, external_ref=f"px-{c}") for c in ("C001", "C801", "C802", "C803")]
+    with CaptureQueriesContext(connection) as q:
+        res = order_create_batch(items=items, actor=company["actors"]["sales"])
+    assert [str(r.order.lines.get().unit_price) for r in res] == ["100.0000", "120.0000", "120.0000", "120.0000"]
+    assert sum("catalog_customerprice" in x["sql"] for x in q.captured_queries) == 1

@@ -46,17 +46,24 @@ class PriceBook:
 def price_book(customer_id: int, on: date | None = None) -> PriceBook:
     """The prices of customer ``customer_id`` valid on ``on`` (today in the business time zone
     by default); one query."""
+    return price_books([customer_id], on)[customer_id]
+
+
+def price_books(customer_ids: Iterable[int], on: date | None = None) -> dict[int, PriceBook]:
+    """:func:`price_book` of each of the customers, in one query (a batch of orders for many
+    customers reads their prices at once)."""
     day = on or timezone.localdate(clock.now())
-    rows = (CustomerPrice.objects.filter(customer_id=customer_id)
+    ids = set(customer_ids)
+    rows = (CustomerPrice.objects.filter(customer_id__in=ids)
             .exclude(valid_from__gt=day).exclude(valid_to__lt=day)
-            .order_by("product_id", "-min_qty", "-valid_from", "-pk")
-            .values_list("product_id", "min_qty", "unit_price"))
-    breaks: dict[int, list[tuple[Decimal, Decimal]]] = {}
-    for pid, min_qty, unit_price in rows:
-        lst = breaks.setdefault(pid, [])
+            .order_by("customer_id", "product_id", "-min_qty", "-valid_from", "-pk")
+            .values_list("customer_id", "product_id", "min_qty", "unit_price"))
+    breaks: dict[int, dict[int, list[tuple[Decimal, Decimal]]]] = {cid: {} for cid in ids}
+    for cid, pid, min_qty, unit_price in rows:
+        lst = breaks[cid].setdefault(pid, [])
         if not lst or lst[-1][0] != min_qty:   # two valid rows at one break: the latest start wins
             lst.append((min_qty, unit_price))
-    return PriceBook(breaks)
+    return {cid: PriceBook(b) for cid, b in breaks.items()}
 
 
 def customer_prices(customer: Customer) -> list[CustomerPrice]:

@@ -24,7 +24,7 @@ from orderhub.core.errors import Problem
 from orderhub.core.text import unstorable
 
 from .models import Customer, CustomerAddress, Product, UnitConversion
-from .prices import PriceBook, price_book
+from .prices import PriceBook, price_books
 
 
 def active_customers() -> QuerySet[Customer]:
@@ -88,9 +88,11 @@ class MasterData:
     prices: dict[int, PriceBook] = field(default_factory=dict)
 
     def price_book(self, customer: Customer) -> PriceBook:
-        """The customer's prices valid today, looked up once per customer and run."""
+        """The customer's prices valid today, looked up once per run for it and every customer
+        loaded with it (one query for a batch's customers, not one per customer)."""
         if customer.pk not in self.prices:
-            self.prices[customer.pk] = price_book(customer.pk)
+            wanted = {c.pk for c in self.customers.values() if c is not None} | {customer.pk}
+            self.prices.update(price_books(wanted - set(self.prices)))
         return self.prices[customer.pk]
 
     def default_ship_to(self, customer: Customer) -> tuple[str, str, str] | None:
