@@ -7,6 +7,7 @@ demo), PostgreSQL in production and in the test suite.
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -263,6 +264,7 @@ ORDERHUB_RULES_RELOAD_SECONDS = float(os.environ.get("ORDERHUB_RULES_RELOAD_SECO
 # plus the poll interval (web.views.board).
 ORDERHUB_BOARD_INDEX_SECONDS = float(os.environ.get("ORDERHUB_BOARD_INDEX_SECONDS", "0.5"))
 ORDERHUB_CACHE_URL = os.environ.get("ORDERHUB_CACHE_URL", "")
+CACHES: dict[str, dict[str, Any]]
 if ORDERHUB_CACHE_URL or ORDERHUB_JOBS == "celery" or ORDERHUB_PRODUCTION:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                           "LOCATION": ORDERHUB_CACHE_URL or REDIS_URL, "KEY_PREFIX": "orderhub"}}
