@@ -148,34 +148,6 @@ def test_stage_range_and_switching_off_are_configuration(company, waiting, djang
     assert not Order.objects.filter(on_hold=True).exists()
 
 
-def test_the_one_statement_check_finds_what_its_orm_twin_finds(company, waiting, settings):
-    """The stock check's fast twin (configuration, BOM, free stock, the waiting orders' needs and
-    the active trips in one statement) against the ORM queries, stage range and switch included."""
-    from django.db import connection
-
-    from orderhub.catalog.models import Product
-    from orderhub.orders.breakers import stock
-
-    if connection.vendor != "postgresql":
-        pytest.skip("the one-statement check is PostgreSQL's")
-    admin = company["actors"]["admin"]
-    _adjust(company, "-20")                                            # 60 kg free: two trips recorded
-    pids = set(Product.objects.filter(sku__in=["AL6061-BAR", "HSG-100", "M8X30"]).values_list("pk", flat=True))
-
-    def orm(stages):
-        short, _free = stock.short_orders(pids, stages=stages)
-        active = {(oid, int(subj.split(":")[1])): pk for pk, oid, subj in BreakerTrip.objects.filter(
-            kind="stock", reset_at__isnull=True).values_list("pk", "order_id", "subject")}
-        return short, active
-
-    for stages in ([], ["pending"], ["scheduled"]):
-        breaker_config_save(kind="stock", data={"stages": stages}, actor=admin)
-        fast = stock._check_fast(pids)
-        assert fast == orm(stages), stages
-        assert fast[0] or stages == ["scheduled"]                      # something is short at "pending"
-    breaker_config_save(kind="stock", data={"enabled": False}, actor=admin)
-    assert stock._check_fast(pids) is None
-
 
 def test_pending_trips_left_by_a_crash_are_applied_by_the_job(company, waiting):
     _adjust(company, "-20")              # no on-commit here: the trips are recorded, not applied
