@@ -172,7 +172,7 @@ def _samples(o: dict) -> dict[str, dict[str, str]]:
         "api:issue_invoice": {"number": o["shipment"]}, "api:apply_payment": {"number": "SK-none"},
         "api:customer_finance": {"code": "C001"}, "api:export_vouchers": {"system": "kingdee"},
         **{f"api:{n}": {"number": "R-none"} for n in ("get_return", "record_qc", "qc_file", "receive_return")},
-        "api:create_return": order, **{f"api:{n}": {"code": "C001"} for n in ("get_billing", "put_billing")},
+        "api:create_return": order, **{f"api:{n}": {"code": "C001"} for n in ("get_billing", "put_billing", "get_customer", "put_customer")},
         # circuit breakers: a trip and a disruption that do not exist, a breaker's configuration
         "api:breaker_config_put": {"kind": "stock"}, "api:breaker_trip_reset": {"trip_id": "999999"},
         "api:disruption_clear": {"disruption_id": "999999"},
