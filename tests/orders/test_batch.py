@@ -102,7 +102,8 @@ def test_a_large_batch_is_copied_with_five_statements_whatever_its_size(company)
                                                    "rules_rulesstamp"))]
         counts.append(len(sqls))
         copies.append([s.split(" (")[0] for s in sqls if s.startswith("COPY ")])
-        assert not any(f'INSERT INTO "{Order._meta.db_table}"' in s for s in sqls)
+        if connection.vendor == "postgresql":  # SQLite: the ORM twin, one INSERT per table
+            assert not any(f'INSERT INTO "{Order._meta.db_table}"' in s for s in sqls)
     if connection.vendor == "postgresql":
         tables = ["orders_order", "orders_orderline", "orders_stageinstance", "core_auditevent", "orders_snapshot"]
         assert copies == [[f'COPY "{t}"' for t in tables]] * 2, copies
