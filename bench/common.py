@@ -105,6 +105,14 @@ def recreate_database(name: str | None = None) -> None:
         conn.execute(f"CREATE DATABASE {name}")
 
 
+def clone_database(name: str, template: str) -> None:
+    """Drop ``name`` and make it a copy of the loaded database ``template`` (nobody connected to
+    it), before Django opens any connection to ``name``."""
+    with _admin_conn() as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+
+
 def vacuum_analyze() -> float:
     """VACUUM (ANALYZE) the benchmark database, outside any timed span. The server here runs
     with autovacuum off; without fresh statistics the planner picks poor plans on tables that

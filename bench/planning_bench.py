@@ -141,9 +141,7 @@ def main() -> None:
     ap.add_argument("--base", help="a loaded database to start from (copied; e.g. datagen's 1M orders)")
     args = ap.parse_args()
     if args.base:
-        with common._admin_conn() as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {DB} TEMPLATE {args.base}")
+        common.clone_database(DB, args.base)
     elif not args.reuse:
         common.recreate_database(DB)
     common.bootstrap(URL)

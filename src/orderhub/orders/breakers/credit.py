@@ -21,6 +21,7 @@ minute."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -33,6 +34,9 @@ from ..facts import open_order_amount
 from ..models import Breaker, BreakerTrip, Order
 from .config import breaker_config
 from .trips import Trip, apply_after_commit, apply_pending, record_resets, record_trips
+
+if TYPE_CHECKING:
+    from ..hooks import OrderChange
 
 KIND = Breaker.Kind.CREDIT
 
@@ -105,7 +109,7 @@ def _record(customer_id: int, *, actor: Actor) -> set[int]:
         return touched
 
 
-def on_order_changes(changes: list) -> None:
+def on_order_changes(changes: list[OrderChange]) -> None:
     """The order-change subscriber (``orders.hooks``): an open order whose total changed (lines
     edited, a change applied, a snapshot restored) rechecks its customer, the orders paused
     once the change commits. No query when no total changed."""

@@ -97,17 +97,18 @@ def _index(request, code: str, stamp: str) -> tuple[str, list[Column]]:
     latest_key, busy_key = "board:index:" + base, "board:index-busy:" + base
     latest = cache.get(latest_key)
     now = clock.now().timestamp()
-    if latest is not None and (latest["stamp"] == stamp
-                               or now - latest["at"] < settings.ORDERHUB_BOARD_INDEX_SECONDS
-                               or not cache.add(busy_key, 1, BUSY_SECONDS)):
-        return latest["stamp"], latest["columns"]
+    if latest is not None:  # fresh enough, or another viewer is reading the next one: share it
+        if (latest["stamp"] == stamp or now - latest["at"] < settings.ORDERHUB_BOARD_INDEX_SECONDS
+                or not cache.add(busy_key, 1, BUSY_SECONDS)):
+            return latest["stamp"], latest["columns"]
     try:
         form = OrderFilterForm(request.GET or None)
         columns = board_index(code, form.order_filter(actor.roles), actor=actor,
                               per_column=_per_column(request))
         cache.set(latest_key, {"stamp": stamp, "at": now, "columns": columns}, CACHE_SECONDS)
     finally:
-        cache.delete(busy_key)
+        if latest is not None:  # the mark is ours only when there was an index to share
+            cache.delete(busy_key)
     return stamp, columns
 
 
