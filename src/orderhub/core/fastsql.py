@@ -336,3 +336,22 @@ def instance(model: type[M], data: dict[str, Any]) -> M:
         names.append(name)
         values.append(v)
     return model.from_db(connection.alias, names, values)
+
+
+# --------------------------------------------------------------------------- reads
+
+def among(model: type[Model], field_name: str, ids: Sequence[int]) -> Any:
+    """A filter "``field_name`` is one of ``ids``" for ``model``'s queryset: on PostgreSQL
+    ``column = ANY(%s)`` with the ids as ONE array parameter (for thousands of ids, Django's
+    ``__in`` compiles, binds and the server parses one parameter each: 20,000 ids cost about
+    10× more), elsewhere the plain ``__in``. Same rows either way. For the model's own
+    queryset, not inside a subquery (the column is named by its table)."""
+    from django.db.models import BooleanField, Q
+    from django.db.models.expressions import RawSQL
+
+    if connection.vendor != "postgresql":
+        return Q(**{f"{field_name}__in": list(ids)})
+    column = f'"{model._meta.db_table}"."{column_of(model._meta.get_field(field_name))}"'
+    # one array literal: psycopg quotes a list element by element, a string at once
+    literal = "{" + ",".join(str(int(i)) for i in ids) + "}"
+    return RawSQL(f"{column} = ANY(%s::bigint[])", [literal], output_field=BooleanField())

@@ -22,6 +22,7 @@ no applicable part: None. A customer's or a set's COEI is the mean over their sc
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -29,12 +30,12 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.apps import apps
-from django.db import transaction
-from django.db.models import QuerySet
+from django.db import DatabaseError, transaction
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from orderhub.core import clock, permissions
+from orderhub.core import clock, fastsql, permissions
 from orderhub.core.actors import Actor
 from orderhub.core.audit import AuditEvent, append_event
 from orderhub.core.calendar_config import get_business_calendar
@@ -42,7 +43,9 @@ from orderhub.core.errors import Problem, ValidationFailed
 from orderhub.orders.models import Order, StageInstance
 
 from . import events
-from .models import CoeiConfig, CustomerSetting, Message, SurveyAnswer
+from .models import CoeiConfig, CoeiScore, CustomerSetting, Message, SurveyAnswer
+
+log = logging.getLogger(__name__)
 
 PARTS = ("notice", "updates", "delay")
 LOOKBACK = timedelta(hours=24)     # a proactive explanation may come this long before the delay
@@ -209,27 +212,54 @@ def _load(orders: list[Order]) -> dict[int, _Facts]:
     return facts
 
 
+def basis(cfg: CoeiConfig) -> str:
+    """What a stored score depends on among the settings (a customer's own interval is compared
+    row by row: ``CoeiScore.update_hours``)."""
+    return f"w{cfg.weight_notice}-{cfg.weight_updates}-{cfg.weight_delay}-e{cfg.explain_hours}"
+
+
+def _valid_until(order: Order, facts: _Facts, hours: int, now: datetime) -> datetime | None:
+    """Until when the clock alone leaves the order's score as computed at ``now``: a completed
+    order's never moves; an open order's moves when its life enters a new expected-update
+    window (one more window to fill) and when its ETA day ends undelivered (a delay)."""
+    if order.status == Order.Status.COMPLETED:
+        return None
+    step = hours * 3600
+    windows = max(1, math.ceil((now - order.created_at).total_seconds() / step))
+    until = order.created_at + timedelta(seconds=windows * step)
+    if not any(s is not None for _n, s in facts.shipments):
+        due = day_end(order.promised_date or order.required_date)
+        if now <= due:
+            until = min(until, due)
+    return until
+
+
+def _score(o: Order, f: _Facts, hours: int, cfg: CoeiConfig, w: dict[str, int], now: datetime) -> dict[str, Any]:
+    delay, n_delays, n_explained = part_delay(o, f, cfg.explain_hours, now)
+    parts = {"notice": part_notice(f), "updates": part_updates(o, f, hours, now), "delay": delay}
+    return {"number": o.number, "coei": combine(parts, w),
+            **{k: None if v is None else round(v, 4) for k, v in parts.items()},
+            "update_hours": hours, "delays": n_delays, "delays_explained": n_explained}
+
+
+def _scored(orders: list[Order], now: datetime, cfg: CoeiConfig
+            ) -> tuple[dict[int, dict[str, Any]], dict[int, _Facts], dict[int, int]]:
+    w = weights(cfg)
+    facts = _load(orders)
+    own = dict(CustomerSetting.objects.filter(customer_id__in={o.customer_id for o in orders}, update_hours__isnull=False)
+               .values_list("customer_id", "update_hours"))
+    hours = {o.pk: own.get(o.customer_id) or cfg.update_hours for o in orders}
+    return {o.pk: _score(o, facts[o.pk], hours[o.pk], cfg, w, now) for o in orders}, facts, hours
+
+
 def scores(orders: list[Order], *, now: datetime | None = None, cfg: CoeiConfig | None = None) -> dict[int, dict[str, Any]]:
     """Each order's parts and COEI, by order id (cancelled orders are left out)."""
     now = now or clock.now()
     cfg = cfg or config()
-    w = weights(cfg)
     orders = [o for o in orders if o.status != Order.Status.CANCELLED]
     if not orders:
         return {}
-    facts = _load(orders)
-    own = dict(CustomerSetting.objects.filter(customer_id__in={o.customer_id for o in orders}, update_hours__isnull=False)
-               .values_list("customer_id", "update_hours"))
-    out = {}
-    for o in orders:
-        f = facts[o.pk]
-        hours = own.get(o.customer_id) or cfg.update_hours
-        delay, n_delays, n_explained = part_delay(o, f, cfg.explain_hours, now)
-        parts = {"notice": part_notice(f), "updates": part_updates(o, f, hours, now), "delay": delay}
-        out[o.pk] = {"number": o.number, "coei": combine(parts, w),
-                     **{k: None if v is None else round(v, 4) for k, v in parts.items()},
-                     "update_hours": hours, "delays": n_delays, "delays_explained": n_explained}
-    return out
+    return _scored(orders, now, cfg)[0]
 
 
 def order_coei(order: Order, *, now: datetime | None = None) -> dict[str, Any]:
@@ -250,23 +280,135 @@ def survey_dict(a: SurveyAnswer) -> dict[str, Any]:
             "updated_at": a.updated_at}
 
 
-def summary(orders: QuerySet[Order], *, now: datetime | None = None, limit: int = 20000) -> dict[str, Any]:
-    """The COEI of a set of orders (mean over the scored ones), each part's mean, and the survey
-    answers of the set (count, mean stars). ``coei`` None: no order scored."""
-    rows = list(orders.exclude(status=Order.Status.CANCELLED)
-                .only("number", "customer_id", "status", "created_at", "stage_entered_at", "promised_date",
-                      "required_date").order_by("-created_at")[:limit])
-    got = scores(rows, now=now)
-    scored = [s for s in got.values() if s["coei"] is not None]
+_ROW_FIELDS = ("number", "customer_id", "status", "created_at", "stage_entered_at", "promised_date",
+               "required_date", "audit_seq")
 
-    def mean(key: str) -> float | None:
-        xs = [s[key] for s in got.values() if s[key] is not None]
-        return round(sum(xs) / len(xs), 4) if xs else None
 
-    stars = list(SurveyAnswer.objects.filter(order_id__in=[o.pk for o in rows]).values_list("stars", flat=True))
-    return {"coei": round(sum(s["coei"] for s in scored) / len(scored), 1) if scored else None,
-            "scored": len(scored), "notice": mean("notice"), "updates": mean("updates"), "delay": mean("delay"),
-            "surveys": len(stars), "stars": round(sum(stars) / len(stars), 2) if stars else None}
+_PART_KEYS = ("coei", "notice", "updates", "delay")
+MESSAGE_MARGIN = timedelta(minutes=5)   # a staff message this close before a score was computed makes it stale
+
+
+def standing(cfg: CoeiConfig, now: datetime, orders: dict[int, tuple[int, int]]) -> dict[int, tuple[Any, ...]]:
+    """Of ``orders`` ({id: (audit_seq, customer id)}), the kept scores that stand at ``now``
+    (see :class:`~orderhub.portal.models.CoeiScore`): same settings and update interval, the
+    order's audit chain where it was, not computed after ``now``, the clock not past their end,
+    and no staff message on the order from :data:`MESSAGE_MARGIN` before they were computed (a
+    message is not on the order's chain; the margin covers one posted while a score was being
+    computed). {id: (coei, notice, updates, delay)}. The order's own columns come from the
+    caller's read of the orders, so the kept rows are read by their key alone."""
+    if not orders:
+        return {}
+    own = dict(CustomerSetting.objects.filter(customer_id__in={c for _s, c in orders.values()},
+                                              update_hours__isnull=False).values_list("customer_id", "update_hours"))
+    written = Message.objects.filter(order_id=OuterRef("order_id"), side=Message.Side.STAFF,
+                                     at__gte=OuterRef("computed_at") - MESSAGE_MARGIN)
+    rows = (CoeiScore.objects.filter(fastsql.among(CoeiScore, "order", list(orders)), basis=basis(cfg),
+                                     computed_at__lte=now)
+            .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now)).filter(~Exists(written))
+            .values_list("order_id", "audit_seq", "update_hours", *_PART_KEYS))
+    out = {}
+    for oid, seq, hours, *parts in rows:
+        want_seq, customer = orders[oid]
+        if seq == want_seq and hours == (own.get(customer) or cfg.update_hours):
+            out[oid] = tuple(parts)
+    return out
+
+
+def _store(orders: list[Order], got: dict[int, dict[str, Any]], facts: dict[int, _Facts], hours: dict[int, int],
+           basis_: str, now: datetime) -> None:
+    """Keep the scores just computed (upsert), except an order with a fact later than ``now``
+    (its score at ``now`` is not its score from now on)."""
+    rows = []
+    for o in sorted(orders, key=lambda o: o.pk):   # one lock order for concurrent readers' upserts
+        f, s = facts[o.pk], got[o.pk]
+        stamps = [*f.stage_entries, *f.staff_messages, *(t for pair in f.shipments for t in pair if t is not None),
+                  *(at for at, _b, _a in f.eta_moves)]
+        if any(t > now for t in stamps):
+            continue
+        rows.append(CoeiScore(order_id=o.pk, audit_seq=o.audit_seq, basis=basis_, computed_at=now,
+                              valid_until=_valid_until(o, f, hours[o.pk], now), update_hours=s["update_hours"],
+                              delays=s["delays"], delays_explained=s["delays_explained"],
+                              **{k: s[k] for k in _PART_KEYS}))
+    try:
+        with transaction.atomic():
+            CoeiScore.objects.bulk_create(rows, batch_size=2000, update_conflicts=True, unique_fields=["order"],
+                                          update_fields=["audit_seq", "basis", "computed_at", "valid_until",
+                                                         "update_hours", "delays", "delays_explained", *_PART_KEYS])
+    except DatabaseError:   # a cache: the figures are right without it; the next reader tries again
+        log.warning("COEI scores not kept", exc_info=True)
+
+
+def summary(orders: QuerySet[Order], *, now: datetime | None = None, limit: int = 20000,
+            keep: bool | None = None) -> dict[str, Any]:
+    """The COEI of a set of orders (its newest ``limit`` orders not cancelled): the mean over the
+    scored ones, each part's mean, and the survey answers of the set (count, mean stars).
+    ``coei`` None: no order scored.
+
+    Scores that stand (:class:`~orderhub.portal.models.CoeiScore`) are read as kept (one
+    indexed read for the set's ids); the rest are computed here and kept for the next reader
+    (``keep``: by default when ``now`` is the present, i.e. not a look at the past). Same
+    figures either way (``tests/portal/test_coei_store.py``)."""
+    if keep is None:
+        keep = now is None or now >= clock.now() - timedelta(seconds=5)
+    now = now or clock.now()
+    cfg = config()
+    basis_ = basis(cfg)
+    picked = {oid: (seq, customer) for oid, seq, customer in
+              orders.exclude(status=Order.Status.CANCELLED).order_by("-created_at")
+              .values_list("pk", "audit_seq", "customer_id")[:limit]}
+    ids = list(picked)
+    kept = standing(cfg, now, picked)
+    columns = [list(c) for c in zip(*kept.values(), strict=True)] or [[] for _k in _PART_KEYS]
+    rest = list(Order.objects.filter(pk__in=[i for i in ids if i not in kept]).only(*_ROW_FIELDS))
+    if rest:
+        got, facts, hours = _scored(rest, now, cfg)
+        for i, k in enumerate(_PART_KEYS):
+            columns[i].extend(sc[k] for sc in got.values())
+        if keep:
+            _store(rest, got, facts, hours, basis_, now)
+    values = {k: [v for v in columns[i] if v is not None] for i, k in enumerate(_PART_KEYS)}
+
+    def mean(key: str, digits: int) -> float | None:
+        return round(sum(values[key]) / len(values[key]), digits) if values[key] else None
+
+    stars = (SurveyAnswer.objects.filter(fastsql.among(SurveyAnswer, "order", ids))
+             .aggregate(n=Count("pk"), s=Sum("stars")))
+    return {"coei": mean("coei", 1), "scored": len(values["coei"]), "notice": mean("notice", 4),
+            "updates": mean("updates", 4), "delay": mean("delay", 4),
+            "surveys": stars["n"], "stars": round(stars["s"] / stars["n"], 2) if stars["n"] else None}
+
+
+def refresh(*, now: datetime | None = None, chunk: int = 2000, seconds: float = 50.0,
+            since: datetime | None = None) -> int:
+    """Score the orders (created ``since``, else all) whose kept score no longer stands, newest
+    first, in chunks, for at most about ``seconds`` (the periodic job ``portal.coei_refresh``):
+    so the dashboards' first reader finds them kept. How many were scored."""
+    import time as _time
+
+    started = _time.monotonic()
+    now = now or clock.now()
+    cfg = config()
+    basis_ = basis(cfg)
+    done = 0
+    todo = Order.objects.exclude(status=Order.Status.CANCELLED).order_by("-created_at", "-pk").only(*_ROW_FIELDS)
+    if since is not None:
+        todo = todo.filter(created_at__gte=since)
+    after: tuple[datetime, int] | None = None   # keyset: newest first, each page below the last
+    while _time.monotonic() - started < seconds:
+        page = todo if after is None else todo.filter(Q(created_at__lt=after[0]) | Q(created_at=after[0], pk__lt=after[1]))
+        rows = list(page[:chunk])
+        if not rows:
+            break
+        after = (rows[-1].created_at, rows[-1].pk)
+        kept = standing(cfg, now, {o.pk: (o.audit_seq, o.customer_id) for o in rows})
+        stale = [o for o in rows if o.pk not in kept]
+        if stale:
+            got, facts, hours = _scored(stale, now, cfg)
+            _store(stale, got, facts, hours, basis_, now)
+            done += len(stale)
+        if len(rows) < chunk:
+            break
+    return done
 
 
 def customer_coei(customer_id: int, *, now: datetime | None = None) -> dict[str, Any]:

@@ -186,3 +186,28 @@ class SurveyAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"survey {self.order_id}: {self.stars}"
+
+
+class CoeiScore(models.Model):
+    """One order's COEI as last computed (``portal.coei``): a cache, never a record. It stands
+    while the order's audit chain has not moved (``audit_seq``: every change to the order, a
+    stage entered, a shipment made or shipped, a date moved, appends to it), the settings are the
+    ones it was computed under (``basis``), no staff message was posted since (posting deletes
+    it) and, for an open order, until the clock alone would move the score (``valid_until``: the
+    next expected-update window, or the end of the ETA day). Completed orders: no end."""
+
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, primary_key=True, related_name="coei_score")
+    audit_seq = models.PositiveIntegerField()
+    basis = models.CharField(max_length=64)
+    computed_at = models.DateTimeField()
+    valid_until = models.DateTimeField(null=True, blank=True)
+    coei = models.FloatField(null=True, blank=True)
+    notice = models.FloatField(null=True, blank=True)
+    updates = models.FloatField(null=True, blank=True)
+    delay = models.FloatField(null=True, blank=True)
+    delays = models.PositiveIntegerField(default=0)
+    delays_explained = models.PositiveIntegerField(default=0)
+    update_hours = models.PositiveSmallIntegerField()
+
+    def __str__(self) -> str:
+        return f"coei {self.order_id}: {self.coei}"
