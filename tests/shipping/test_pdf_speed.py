@@ -25,16 +25,20 @@ pytestmark = pytest.mark.django_db
 D = Decimal
 
 # An admin's body with its own stylesheet: what makes two elements' computed styles differ
-# (class, id, lang, style attribute, position among siblings, pseudo-elements, inheritance).
+# (class, id, lang, style attribute, position among siblings, pseudo-elements, inheritance), and
+# the pseudo-elements read only for list items and footnotes (a footnote, a ::before displayed as
+# a list item, a ::marker with an anchor).
 VARIED = """<style>
   .hot { color: #b00; font-weight: bold; } tr:nth-child(3n) td { background: #f4f4f4; }
   td.r { text-align: right; } [lang=en] { font-style: italic; } a { text-decoration: underline; }
   p.note::before { content: "※ " attr(data-tag) " "; color: #666; }
   li::marker { color: #07c; } ol { list-style: decimal; } .big { font-size: 12pt; letter-spacing: 1pt; }
   div.box { border: 1pt dashed #999; padding: 2pt; margin: 2pt 0; } span.u { text-decoration: line-through; }
+  span.fn { float: footnote; } ::footnote-call { color: #c00; } div.item::before { display: list-item; content: "项"; }
+  div.item::marker { color: #0a0; } h1::marker { anchor: attr(id); }
 </style>
 <h1 id="top">{{ doc.title }} {{ shipment.number }}</h1>
-<p class="note" data-tag="甲">备注一</p><p class="note" data-tag="乙" lang="en">note two</p>
+<p class="note" data-tag="甲">备注一<span class="fn">脚注内容</span></p><div class="item">条目</div><p class="note" data-tag="乙" lang="en">note two</p>
 <ol>{% for l in lines %}{% if forloop.counter <= 5 %}<li class="{% cycle '' 'hot' %}">{{ l.sku }}</li>{% endif %}{% endfor %}</ol>
 <div class="box big">大字 <span class="u">删除线</span> <a href="https://hub.example/orders/1/">链接</a></div>
 <table class="lines"><thead><tr><th>序号</th><th>产品</th><th class="r">数量</th></tr></thead><tbody>
@@ -97,7 +101,7 @@ def test_an_admins_template_with_its_own_styles_is_the_same_bytes(speedups_back)
                                                      company=company, body=VARIED, cache_result=False))
     assert fast == as_is
     text = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(fast)).pages)
-    assert "※ 甲 备注一" in text and "删除线" in text and "共 60 行" in text
+    assert "※ 甲 备注一" in text and "删除线" in text and "共 60 行" in text and "脚注内容" in text
 
 
 def test_a_1000_line_note_made_with_the_speed_ups_has_every_line_in_order_on_sane_pages():
@@ -155,6 +159,35 @@ def test_the_garbage_collector_is_left_as_it_was_found(monkeypatch):
     for t in threads:
         t.join()
     assert len(done) == 2 and gc.isenabled()
+
+
+def test_a_rendering_is_freed_at_once_not_left_to_the_collector(monkeypatch, speedups_back):
+    """The layout context's, anonymous styles' and tables' cycles are broken once the PDF is
+    written: the collection after the rendering finds a small part of what it found before."""
+    assert core_pdf.tune(True)
+    company = {"name": "苏州精密制造有限公司", "address": "", "phone": "", "logo": ""}
+    data = _lines(200)
+
+    def make(url: str) -> bytes:
+        return documents.render_pdf("delivery-note", data, url=url, company=company,
+                                    body=documents.DEFAULTS["delivery-note"], cache_result=False)
+
+    broken = make("https://hub.example/orders/1/")
+    collected_broken = core_pdf._gc_state["collected"]
+    monkeypatch.setattr(core_pdf, "_break_cycles", lambda made: made.clear())
+    left = make("https://hub.example/orders/1/")
+    collected_left = core_pdf._gc_state["collected"]
+    assert broken == left
+    assert collected_left > 20_000 and collected_broken * 5 < collected_left, (collected_broken, collected_left)
+    assert getattr(core_pdf._made, "objects", None) is None      # nothing kept after the rendering
+
+    def failing(self, *args, **kwargs):
+        raise RuntimeError("renderer failed")
+
+    monkeypatch.setattr(weasyprint.HTML, "write_pdf", failing)
+    with pytest.raises(RuntimeError):
+        make("https://hub.example/orders/2/")
+    assert getattr(core_pdf._made, "objects", None) is None
 
 
 def test_another_weasyprint_version_renders_as_shipped(monkeypatch, speedups_back):

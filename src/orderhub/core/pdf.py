@@ -15,7 +15,7 @@ daily report (``kpis.report``).
   the stylesheet is parsed and its fonts loaded once per (thread, stylesheet text) and reused
   (WeasyPrint's ``FontConfiguration`` and ``CSS`` objects), instead of once per document.
 - **Speed of a first rendering** (a 1,000-line delivery note, issue 19): WeasyPrint's work is
-  per box (about 0.4 ms per table cell with text), and two overheads on top of it are removed
+  per box (about 0.4 ms per table cell with text), and overheads on top of it are removed
   here without changing a byte of the PDF (``tune``, installed on first use, only for the
   WeasyPrint versions in ``TUNED_VERSIONS``; ``tests/shipping/test_pdf_speed.py`` compares the
   bytes with WeasyPrint as shipped):
@@ -29,9 +29,15 @@ daily report (``kpis.report``).
     thousands of objects that live until it ends, and Python's collector walked the whole heap
     again and again; it is paused for the rendering and the young generations collected once
     after it (counted in the rendering's time);
-  * three small functions WeasyPrint calls hundreds of thousands of times (``check_math``,
-    ``get_color``, ``percentage``) answer the common case first, and the initial colours are
-    parsed once, not once per box.
+  * *the rendering freed at once*: three kinds of reference cycle (the layout context's image
+    getter, every anonymous style's ``specified``, each laid-out table's columns' ``get_cells``)
+    held nearly all of a rendering's objects (440,000 after 1,000 lines), so the collection after
+    it walked them all (0.25–0.35 s); they are broken once the PDF is written (``_break_cycles``)
+    and reference counting frees them (the collection then finds about 16,000: the HTML parser's);
+  * four small functions WeasyPrint calls hundreds of thousands of times (``check_math``,
+    ``get_color``, ``percentage``, ``resolve_one_percentage``) answer the common case first, the
+    initial colours are parsed once, not once per box, and a colour's sRGB coordinates are
+    converted once, not at every border line and run of text (``Stream.set_color``).
 """
 
 from __future__ import annotations
@@ -138,7 +144,8 @@ def write_pdf(html: str, *, css: str, fonts: dict[str, str], cache_result: bool 
     font_config, sheet, fetch = _stylesheet(css, frozenset(fonts.values()))
     with _collector_paused() if tuned else nullcontext():
         doc = HTML(string=html, url_fetcher=fetch, base_url="/")
-        out = bytes(doc.write_pdf(stylesheets=[sheet], font_config=font_config))
+        with _cycles_broken() if tuned else nullcontext():
+            out = bytes(doc.write_pdf(stylesheets=[sheet], font_config=font_config))
     if key and len(out) <= CACHE_MAX_BYTES:
         cache.set(key, out, CACHE_SECONDS)
     return out
@@ -151,7 +158,8 @@ _tune_lock = threading.Lock()
 _swaps: list[tuple[Any, str, Any, Any]] = []   # (class or None, name, WeasyPrint's, ours) installed
 _tuning = {"on": True}
 _gc_lock = threading.Lock()
-_gc_state = {"renders": 0, "was_enabled": False}
+_gc_state = {"renders": 0, "was_enabled": False, "collected": 0}
+_made = threading.local()   # .objects: the layout contexts and renderings made in this thread's write_pdf
 
 
 @contextmanager
@@ -172,7 +180,47 @@ def _collector_paused():
             if last and _gc_state["was_enabled"]:
                 gc.enable()
         if last:
-            gc.collect(1)
+            _gc_state["collected"] = gc.collect(1)
+
+
+@contextmanager
+def _cycles_broken():
+    """The layout context and the rendering WeasyPrint makes inside (recorded by the wrapped
+    ``Document._build_layout_context`` and ``Document._render``) have their reference cycles
+    broken once the PDF is written, so that reference counting frees them at once and the
+    collection after the rendering has little left to walk (see ``_break_cycles``)."""
+    previous = getattr(_made, "objects", None)
+    _made.objects = made = []
+    try:
+        yield
+    finally:
+        _made.objects = previous
+        _break_cycles(made)
+
+
+def _break_cycles(made: list[Any]) -> None:
+    """After the PDF is written (nothing reads these objects again): the three kinds of cycle
+    that held nearly all of a rendering's objects (440,000 after 1,000 lines, left to the cyclic
+    collector): the layout context's ``get_image_from_uri`` (a partial holding the context), every
+    anonymous style's ``specified`` (itself; listed in the document's style cache as they are
+    made) and each laid-out table's columns' ``get_cells`` (a closure holding the table)."""
+    from weasyprint.formatting_structure.boxes import TableBox
+
+    for obj in made:
+        style_for = getattr(obj, "style_for", None)
+        if style_for is not None:                       # the layout context
+            for style in style_for.get_computed_styles().values():
+                for anonymous in style.cache.pop("orderhub_anonymous_made", ()):
+                    anonymous.specified = None
+                break                                   # one cache per document
+            obj.get_image_from_uri = None
+        for page in getattr(obj, "pages", ()):          # the rendering
+            for box in page._page_box.descendants():
+                if isinstance(box, TableBox):
+                    for group in box.column_groups:
+                        for column in group.children:
+                            column.__dict__.pop("get_cells", None)
+    made.clear()
 
 
 def tune(on: bool | None = None) -> bool:
@@ -216,16 +264,25 @@ def _replace(owner: Any, name: str, old: Any, new: Any) -> None:
 
 def _speedups() -> list[tuple[Any, str, Any, Any]]:
     from weasyprint.css import AnonymousStyle, StyleFor, computed_values, functions
+    from weasyprint.document import Document
     from weasyprint.draw import color as draw_color
     from weasyprint.layout import percent
+    from weasyprint.pdf.stream import Stream
 
-    return [(StyleFor, "set_computed_styles", StyleFor.set_computed_styles,
+    document = Document.__dict__
+    return [(Document, "_build_layout_context", document["_build_layout_context"],
+             _recorded(document["_build_layout_context"])),
+            (Document, "_render", document["_render"], _recorded(document["_render"])),
+            (StyleFor, "set_computed_styles", StyleFor.set_computed_styles,
              _shared_styles(StyleFor.set_computed_styles)),
             (AnonymousStyle, "__init__", AnonymousStyle.__init__, _shared_anonymous(AnonymousStyle.__init__)),
             (None, "check_math", functions.check_math, _check_math(functions.check_math)),
             (None, "color", computed_values.color, _initial_colors(computed_values.color)),
             (None, "get_color", draw_color.get_color, _get_color(draw_color.get_color)),
-            (None, "percentage", percent.percentage, _percentage(percent.percentage))]
+            (None, "percentage", percent.percentage, _percentage(percent.percentage)),
+            (None, "resolve_one_percentage", percent.resolve_one_percentage,
+             _one_percentage(percent.resolve_one_percentage)),
+            (Stream, "set_color", Stream.set_color, _converted_colors(Stream.set_color))]
 
 
 def _shared_styles(original: Any) -> Any:
@@ -234,14 +291,19 @@ def _shared_styles(original: Any) -> Any:
     values that read attributes: ``lang``, ``link``, ``anchor``, ``attr()``) and the same matched
     declarations (by identity: a ``style`` attribute's are its own). The first element of a class
     computes every property; the others copy them (and the specified position, float, display).
-    Pseudo-elements (WeasyPrint makes ``::marker`` and two footnote ones for every element, and
-    reads them only for list items and footnotes) and pages are left as WeasyPrint makes them."""
+    Pages and pseudo-elements are left as WeasyPrint makes them, but for the ``::marker`` and two
+    footnote ones its stylesheet gives every element (15,000 styles for 1,000 lines): WeasyPrint
+    reads those only for a list item (or an element whose ``::before``/``::after`` has a style: it
+    may be one) and a footnote (``float: footnote``), so for any other element they are not made
+    (``_pseudo_unread``; one that sets ``anchor`` is made, its anchor is collected)."""
     from weasyprint.css.properties import INITIAL_VALUES
 
     names = tuple(INITIAL_VALUES)
 
     def set_computed_styles(self: Any, element: Any, parent: Any, root: Any = None, pseudo_type: Any = None,
                             base_url: Any = None, target_collector: Any = None) -> None:
+        if pseudo_type in _PSEUDO_READ_IF and _pseudo_unread(self, element, pseudo_type):
+            return
         original(self, element, parent, root=root, pseudo_type=pseudo_type, base_url=base_url,
                  target_collector=target_collector)
         attrib = getattr(element, "attrib", None)
@@ -279,6 +341,39 @@ def _shared_styles(original: Any) -> Any:
     return set_computed_styles
 
 
+def _recorded(original: Any) -> Any:
+    """A ``Document`` class method (``_build_layout_context``, ``_render``) whose result is kept
+    for ``_break_cycles`` when made inside ``write_pdf`` (``_cycles_broken``) in this thread."""
+    function = original.__func__
+
+    def recorded(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        out = function(cls, *args, **kwargs)
+        made = getattr(_made, "objects", None)
+        if made is not None:
+            made.append(out)
+        return out
+
+    return classmethod(recorded)
+
+
+_PSEUDO_READ_IF = ("marker", "footnote-call", "footnote-marker")
+
+
+def _pseudo_unread(style_for: Any, element: Any, pseudo_type: str) -> bool:
+    """True when WeasyPrint 68.1 never reads ``element``'s ``pseudo_type`` style (one of
+    ``_PSEUDO_READ_IF``): ``::marker`` is read (``marker_to_box``) for an element displayed as a
+    list item and for one whose ``::before``/``::after`` is, the footnote ones for an element
+    floated as a footnote. Made anyway when its declarations set ``anchor`` (collected then)."""
+    style = style_for.get_computed_styles().get((element, None))
+    cascaded = style_for.get_cascaded_styles()
+    if style is None or "anchor" in cascaded.get((element, pseudo_type), ()):
+        return False
+    if pseudo_type == "marker":
+        return ("list-item" not in style["display"] and (element, "before") not in cascaded
+                and (element, "after") not in cascaded)
+    return style["float"] != "footnote"
+
+
 def _shared_anonymous(original: Any) -> Any:
     """``AnonymousStyle.__init__`` (the style of a line, a run of text, a table part WeasyPrint
     adds) that copies the values already computed for an anonymous child of the same parent
@@ -293,6 +388,8 @@ def _shared_anonymous(original: Any) -> Any:
 
     def __init__(self: Any, parent_style: Any) -> None:
         original(self, parent_style)
+        # listed for _break_cycles, in the document's own cache (gone with the document)
+        self.cache.setdefault("orderhub_anonymous_made", []).append(self)
         parent_class = getattr(parent_style, "_orderhub_class", None)
         if parent_class is None:
             return
@@ -364,3 +461,52 @@ def _percentage(original: Any) -> Any:
         return original(value, computed, refer_to)
 
     return percentage
+
+
+def _one_percentage(original: Any) -> Any:
+    """``resolve_one_percentage`` (170,000 calls for 1,000 lines: every margin, padding and size
+    of every box) with a length in pixels or ``auto`` set at once; anything else as WeasyPrint."""
+    from weasyprint.css.properties import Dimension
+
+    def resolve_one_percentage(box: Any, property_name: str, refer_to: Any) -> None:
+        value = box.style[property_name]
+        if type(value) is Dimension and value.unit == "px":
+            setattr(box, property_name, value.value)
+        elif type(value) is str and value == "auto" and property_name not in ("min_width", "min_height"):
+            setattr(box, property_name, value)
+        else:
+            original(box, property_name, refer_to)
+
+    return resolve_one_percentage
+
+
+def _converted_colors(original: Any) -> Any:
+    """``Stream.set_color`` with the conversion of an sRGB, HSL or HWB colour to sRGB coordinates
+    (6 µs, for every border line and run of text: a state restored forgets the current colour)
+    made once per colour; other colour spaces as WeasyPrint does."""
+    converted: dict[tuple[Any, ...], Any] = {}
+
+    def set_color(self: Any, color: Any, stroke: bool = False) -> None:
+        if color.space not in ("srgb", "hsl", "hwb"):
+            return original(self, color, stroke)
+        *channels, alpha = color
+        self.set_alpha(alpha, stroke)
+        current = (color.space, *channels)
+        if stroke:
+            if current == self._current_color_stroke:
+                return None
+            self._current_color_stroke = current
+        else:
+            if current == self._current_color:
+                return None
+            self._current_color = current
+        srgb = converted.get(current)
+        if srgb is None:
+            srgb = color.to("srgb").coordinates
+            if len(converted) < 256:
+                converted[current] = srgb
+        self.set_color_rgb(*srgb, stroke)
+        return None
+
+    return set_color
+
