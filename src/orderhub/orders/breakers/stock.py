@@ -121,7 +121,7 @@ def check_stock(product_ids: Iterable[int]) -> tuple[set[int], set[int]]:
                                              subject__in=[subject(p) for p in pids])
                   .order_by().values_list("pk", "order_id", "subject")}
     now = clock.now()
-    new = [key for key in short if key not in active]
+    new = sorted(key for key in short if key not in active)   # (order, material): the same ids on both twins
     named = ({pk: (name, unit) for pk, name, unit in Product.objects.filter(pk__in={m for _o, m in new})
               .values_list("pk", "name", "unit")} if new else {})
     tripped = record_trips(KIND, [
