@@ -69,7 +69,7 @@ ORDER_COLS = ("id", "number", "channel", "external_ref", "customer_id", "workflo
               "audit_seq", "audit_head", "created_at", "created_by", "updated_at",
               "ship_to_contact", "ship_to_phone", "ship_to_address")   # the last three: empty
 LINE_COLS = ("id", "order_id", "line_no", "product_id", "qty", "unit", "base_qty", "unit_price",
-             "amount", "remarks")
+             "amount", "remarks", "waiting")   # waiting: open (history orders hold no reservations)
 STAGE_COLS = ("id", "order_id", "stage", "owner_role", "entered_at", "due_at", "exited_at",
               "entered_by", "forced", "workflow_id")
 EVENT_COLS = ("id", "subject_type", "subject_id", "seq", "at", "action", "actor_kind", "actor_id",
@@ -309,6 +309,9 @@ class OrderMaker:
                      "[]", None, version, json.dumps(blocked, ensure_ascii=False), False, intake_hash,
                      json.dumps(intake, ensure_ascii=False), head[1], head[0], created, username,
                      max(last_at, entered))
+        # OrderLine.waiting as the triggers of migration orders 0022 keep it: history orders hold
+        # no reservations, so a line may wait exactly when its order is open
+        lines = [(*ln, status == "open") for ln in lines]
         return order_row, lines, stage_rows, event_rows
 
 

@@ -160,10 +160,10 @@ def test_a_batch_costs_the_same_statements_for_one_order_or_twenty(company, sett
     if connection.vendor == "postgresql":
         # savepoint pair, lock orders + lines + their pending change requests, held + BOM items +
         # stock rows locked (with their safety stock: the safety check then needs no query) in
-        # one, stock write, the stock circuit breaker's check of the reserved products (five
-        # queries, whatever the batch's size: orders.breakers.stock), orders + stages +
+        # one, stock write, the stock circuit breaker's check of the reserved products (one
+        # statement, whatever the batch's size: orders.breakers.stock), orders + stages +
         # events + snapshots, the outbox INSERT. Issue 20: was 16
-        assert counts[0] == 12, counts
+        assert counts[0] == 8, counts
 
 
 def _diff(a, b):

@@ -148,6 +148,34 @@ def test_stage_range_and_switching_off_are_configuration(company, waiting, djang
     assert not Order.objects.filter(on_hold=True).exists()
 
 
+def test_the_one_statement_check_finds_what_its_orm_twin_finds(company, waiting, settings):
+    """The stock check's fast twin (configuration, BOM, free stock, the waiting orders' needs and
+    the active trips in one statement) against the ORM queries, stage range and switch included."""
+    from django.db import connection
+
+    from orderhub.catalog.models import Product
+    from orderhub.orders.breakers import stock
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the one-statement check is PostgreSQL's")
+    admin = company["actors"]["admin"]
+    _adjust(company, "-20")                                            # 60 kg free: two trips recorded
+    pids = set(Product.objects.filter(sku__in=["AL6061-BAR", "HSG-100", "M8X30"]).values_list("pk", flat=True))
+
+    def orm(stages):
+        short, _free = stock.short_orders(pids, stages=stages)
+        active = {(oid, int(subj.split(":")[1])): pk for pk, oid, subj in BreakerTrip.objects.filter(
+            kind="stock", reset_at__isnull=True).values_list("pk", "order_id", "subject")}
+        return short, active
+
+    for stages in ([], ["pending"], ["scheduled"]):
+        breaker_config_save(kind="stock", data={"stages": stages}, actor=admin)
+        fast = stock._check_fast(pids)
+        assert fast == orm(stages), stages
+        assert fast[0] or stages == ["scheduled"]                      # something is short at "pending"
+    breaker_config_save(kind="stock", data={"enabled": False}, actor=admin)
+    assert stock._check_fast(pids) is None
+
 
 def test_pending_trips_left_by_a_crash_are_applied_by_the_job(company, waiting):
     _adjust(company, "-20")              # no on-commit here: the trips are recorded, not applied
@@ -321,3 +349,67 @@ def test_breaker_api_lists_resets_and_configures(company, waiting, django_captur
                                               "ticket_hours": "2", "alternatives": "顺丰速运 = 德邦物流"})
     assert resp.status_code == 302
     assert admin.get("/api/breakers/config").json()[2]["alternatives"] == {"顺丰速运": "德邦物流"}
+
+
+def _flags(order):
+    return set(order.lines.values_list("waiting", flat=True))
+
+
+def _stale_false():
+    """Lines marked not waiting whose order is open and holds nothing: must never exist (the
+    stock breaker would miss the order)."""
+    from django.db.models import Exists, OuterRef
+
+    from orderhub.inventory.models import Reservation
+    from orderhub.orders.models import OrderLine
+    holding = Reservation.objects.filter(order_id=OuterRef("order_id"), status="active")
+    return list(OrderLine.objects.filter(waiting=False, order__status="open").exclude(Exists(holding))
+                .values_list("order__number", "line_no"))
+
+
+def test_a_lines_waiting_flag_follows_its_orders_reservations_and_status(company, monday_morning):
+    """OrderLine.waiting (kept by PostgreSQL triggers, migration orders 0022): false exactly while
+    the order is closed or holds an active reservation; the breaker reads only the true ones."""
+    from django.db import connection
+
+    from orderhub.inventory.services import stock_consume, stock_release
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the flag is kept by PostgreSQL triggers (SQLite: always true)")
+    a = company["actors"]
+    order = _order(company, "AL6061-BAR", "10")
+    other = _order(company, "AL6061-BAR", "5")
+    assert _flags(order) == {True}
+    assert services.order_transition(order=order, to="scheduled", actor=a["service"]).ok
+    assert services.order_transition(order=order, to="materials_ready", actor=a["planner"]).ok
+    assert _flags(order) == {False} and _flags(other) == {True}      # holding stock: not waiting
+    stock_release(order_id=order.pk, actor=a["admin"], note="test")
+    assert _flags(order) == {True} and _stale_false() == []          # open, holding nothing: waiting again
+    third = _order(company, "AL6061-BAR", "3")
+    assert services.order_transition(order=third, to="scheduled", actor=a["service"]).ok
+    assert services.order_transition(order=third, to="materials_ready", actor=a["planner"]).ok
+    assert _flags(third) == {False}
+    stock_consume(order_id=third.pk, actor=a["admin"], note="test")
+    assert _flags(third) == {True} and _stale_false() == []          # consumed while still open
+    services.order_cancel(order=other.number, actor=a["manager"], reason="客户取消")
+    assert _flags(other) == {False}                                  # closed
+    Order.objects.filter(pk=other.pk).update(status="open")          # reopened (no service does it yet)
+    assert _flags(other) == {True} and _stale_false() == []
+
+
+def test_the_breaker_still_trips_an_order_that_released_its_stock(company, waiting,
+                                                                  django_capture_on_commit_callbacks):
+    """An order that gave its stock back waits again (its flag set again by the trigger), so the
+    breaker sees it."""
+    from orderhub.inventory.services import stock_release
+
+    a = company["actors"]
+    taker = _order(company, "AL6061-BAR", "75")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.order_transition(order=taker, to="scheduled", actor=a["service"]).ok
+        assert services.order_transition(order=taker, to="materials_ready", actor=a["planner"]).ok  # 5 left
+    assert taker.number not in _active()
+    with django_capture_on_commit_callbacks(execute=True):
+        stock_release(order_id=taker.pk, actor=a["admin"], note="test")       # 80 free: taker waits again
+        _adjust(company, "-10")                                               # 70 free
+    assert taker.number in _active() and waiting["big"].number not in _active()

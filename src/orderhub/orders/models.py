@@ -133,6 +133,13 @@ class OrderLine(models.Model):
     unit_price = models.DecimalField(_("unit price"), max_digits=16, decimal_places=4)
     amount = models.DecimalField(_("amount"), **MONEY)
     remarks = models.CharField(_("remarks"), max_length=500, blank=True)
+    # False only while the line's order cannot be *waiting* for stock (closed, or holding an
+    # active reservation): kept by PostgreSQL triggers on orders_order.status and on
+    # inventory_reservation (migration 0022), never written by the application. True may be
+    # stale (a new line of an order holding stock; SQLite has no triggers): the stock breaker
+    # reads the waiting lines of a product through ``order_line_waiting`` and still checks each
+    # order, so the flag only narrows what it reads.
+    waiting = models.BooleanField(default=True, db_default=True, editable=False)
 
     class Meta:
         verbose_name = _("order line")
@@ -141,6 +148,12 @@ class OrderLine(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["order", "line_no"], name="order_line_unique"),
             models.CheckConstraint(condition=Q(qty__gt=0), name="order_line_qty_positive"),
+        ]
+        indexes = [
+            # the stock breaker: the lines of a product whose orders may be waiting for stock
+            # (orders.breakers.stock), whatever the history
+            models.Index(fields=["product", "order"], name="order_line_waiting", include=["base_qty"],
+                         condition=Q(waiting=True)),
         ]
 
     def __str__(self) -> str:
