@@ -192,8 +192,8 @@ class CoeiScore(models.Model):
     """One order's COEI as last computed (``portal.coei``): a cache, never a record. It stands
     while the order's audit chain has not moved (``audit_seq``: every change to the order, a
     stage entered, a shipment made or shipped, a date moved, appends to it), the settings are the
-    ones it was computed under (``basis``), no staff message was posted since (posting deletes
-    it) and, for an open order, until the clock alone would move the score (``valid_until``: the
+    ones it was computed under (``basis``, and the customer's update interval), no staff message
+    was posted on the order from ``coei.MESSAGE_MARGIN`` before it was computed, and, for an open order, until the clock alone would move the score (``valid_until``: the
     next expected-update window, or the end of the ETA day). Completed orders: no end."""
 
     order = models.OneToOneField(Order, on_delete=models.CASCADE, primary_key=True, related_name="coei_score")
