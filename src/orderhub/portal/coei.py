@@ -27,6 +27,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 
 from django.apps import apps
@@ -383,9 +384,7 @@ def refresh(*, now: datetime | None = None, chunk: int = 2000, seconds: float = 
     """Score the orders (created ``since``, else all) whose kept score no longer stands, newest
     first, in chunks, for at most about ``seconds`` (the periodic job ``portal.coei_refresh``):
     so the dashboards' first reader finds them kept. How many were scored."""
-    import time as _time
-
-    started = _time.monotonic()
+    started = monotonic()
     now = now or clock.now()
     cfg = config()
     basis_ = basis(cfg)
@@ -394,7 +393,7 @@ def refresh(*, now: datetime | None = None, chunk: int = 2000, seconds: float = 
     if since is not None:
         todo = todo.filter(created_at__gte=since)
     after: tuple[datetime, int] | None = None   # keyset: newest first, each page below the last
-    while _time.monotonic() - started < seconds:
+    while monotonic() - started < seconds:
         page = todo if after is None else todo.filter(Q(created_at__lt=after[0]) | Q(created_at=after[0], pk__lt=after[1]))
         rows = list(page[:chunk])
         if not rows:
