@@ -190,7 +190,8 @@ def _cycles_broken():
     broken once the PDF is written, so that reference counting frees them at once and the
     collection after the rendering has little left to walk (see ``_break_cycles``)."""
     previous = getattr(_made, "objects", None)
-    _made.objects = made = []
+    made: list[Any] = []
+    _made.objects = made
     try:
         yield
     finally:
