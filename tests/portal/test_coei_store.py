@@ -159,3 +159,56 @@ def test_refresh_scores_every_order_whose_score_does_not_stand(orders, monkeypat
     live = _live(wednesday)
     _no_scoring(monkeypatch)
     assert _summary_at(wednesday) == live
+
+
+def _stale(now):
+    """How many orders' kept scores do not stand at ``now``, by ``coei.standing`` (the final word)."""
+    rows = {o.pk: (o.audit_seq, o.customer_id) for o in Order.objects.exclude(status=Order.Status.CANCELLED)}
+    return len(rows) - len(coei.standing(coei.config(), now, rows))
+
+
+def test_refresh_finds_each_kind_of_score_that_no_longer_stands(company, orders):
+    """The refresh's SQL narrowing (``coei._kept_here``) finds exactly what ``standing`` finds:
+    a staff message, an order moved, the customer's update interval changed, the clock past a
+    score's end."""
+    wednesday = MONDAY + timedelta(days=2, hours=1)
+    with clock.frozen(wednesday):
+        assert coei.refresh() == 3 and coei.refresh() == 0
+        message_post(order=orders["done"].number, body="已签收，谢谢。", actor=company["actors"]["sales"])
+    later = wednesday + timedelta(minutes=10)
+    with clock.frozen(later):
+        assert _stale(later) == 1
+        assert coei.refresh() == 1 and _stale(later) == 0
+    _move(company, orders["fresh"], "picking", "service", later + timedelta(minutes=1))
+    later += timedelta(minutes=2)
+    with clock.frozen(later):
+        assert _stale(later) == 1
+        assert coei.refresh() == 1 and _stale(later) == 0
+        customer_setting_save(customer=orders["done"].customer.code, update_hours=8, actor=company["actors"]["admin"])
+        assert _stale(later) == 3
+        assert coei.refresh() == 3 and _stale(later) == 0
+    ends = [e for e in CoeiScore.objects.values_list("valid_until", flat=True) if e is not None]
+    assert ends, "an open order's score ends when the clock alone would move it"
+    past = max(ends) + timedelta(seconds=1)
+    with clock.frozen(past):
+        stale = _stale(past)
+        assert stale >= 1
+        assert coei.refresh() == stale and _stale(past) == 0
+
+
+def test_a_change_of_the_business_calendar_expires_every_kept_score(company, orders):
+    """The delay part counts business hours: a day made a holiday changes what a kept score
+    was computed under (``coei.basis`` names the calendar), so none of them stands."""
+    from orderhub.core.calendar_config import clear_calendar_cache
+    from orderhub.core.services import calendar_override_set
+
+    wednesday = MONDAY + timedelta(days=2, hours=1)
+    with clock.frozen(wednesday):
+        assert coei.refresh() == 3 and _stale(wednesday) == 0
+        before = coei.basis(coei.config())
+        calendar_override_set(day=date(2026, 11, 24), is_workday=False, note="停电检修",
+                              actor=company["actors"]["admin"])
+        clear_calendar_cache()   # on commit in production; the test's transaction never commits
+        assert coei.basis(coei.config()) != before
+        assert _stale(wednesday) == 3
+        assert coei.refresh() == 3 and _stale(wednesday) == 0

@@ -5,11 +5,13 @@ Precedence, last wins: the holidays library < an imported official schedule for 
 a single-day override.
 """
 
+import hashlib
 import threading
 import time as _time
 from collections.abc import Iterable
 from datetime import date, timedelta
 
+import holidays
 from django.conf import settings
 
 from .calendar import DEFAULT_PERIODS, BusinessCalendar, library_official_years
@@ -17,7 +19,7 @@ from .models import CalendarOverride, OfficialHolidayYear
 
 _TTL_SECONDS = 60
 _lock = threading.Lock()
-_cached: tuple[float, BusinessCalendar, frozenset[int]] | None = None
+_cached: tuple[float, BusinessCalendar, frozenset[int], str] | None = None
 
 COUNTRY = "CN"
 
@@ -40,7 +42,7 @@ def official_overrides(base: BusinessCalendar, year: int, days_off: Iterable[str
     return out
 
 
-def _load() -> tuple[BusinessCalendar, frozenset[int]]:
+def _load() -> tuple[BusinessCalendar, frozenset[int], str]:
     periods = getattr(settings, "ORDERHUB_WORKING_PERIODS", DEFAULT_PERIODS)
     base = BusinessCalendar(periods=periods, tz=settings.TIME_ZONE)
     overrides: dict[date, bool] = {}
@@ -50,24 +52,34 @@ def _load() -> tuple[BusinessCalendar, frozenset[int]]:
         imported.add(y.year)
     overrides.update(dict(CalendarOverride.objects.values_list("date", "is_workday")))
     cal = BusinessCalendar(periods=periods, overrides=overrides, tz=settings.TIME_ZONE)
-    return cal, frozenset(imported) | library_official_years(COUNTRY)
+    # the library's version too: its estimates of future years change with it
+    what = repr((periods, sorted(overrides.items()), holidays.__version__))
+    return (cal, frozenset(imported) | library_official_years(COUNTRY),
+            hashlib.sha256(what.encode()).hexdigest()[:12])
 
 
-def _get() -> tuple[BusinessCalendar, frozenset[int]]:
+def _get() -> tuple[BusinessCalendar, frozenset[int], str]:
     global _cached
     with _lock:
         if _cached is not None and _time.monotonic() - _cached[0] < _TTL_SECONDS:
-            return _cached[1], _cached[2]
-    cal, official = _load()
+            return _cached[1], _cached[2], _cached[3]
+    cal, official, fingerprint = _load()
     with _lock:
-        _cached = (_time.monotonic(), cal, official)
-    return cal, official
+        _cached = (_time.monotonic(), cal, official, fingerprint)
+    return cal, official, fingerprint
 
 
 def get_business_calendar() -> BusinessCalendar:
     """The calendar with official schedules and overrides, cached per process for a minute
     (cleared on edit)."""
     return _get()[0]
+
+
+def calendar_fingerprint() -> str:
+    """A short digest of what the calendar is made of (working periods, every per-day override
+    and official schedule, the holidays library's version): it changes when the calendar
+    does, so what was computed in business time can say which calendar it used."""
+    return _get()[2]
 
 
 def year_is_estimated(year: int) -> bool:
