@@ -168,7 +168,7 @@ def _stale(now):
 
 
 def test_refresh_finds_each_kind_of_score_that_no_longer_stands(company, orders):
-    """The refresh's SQL narrowing (``coei._kept_here``) finds exactly what ``standing`` finds:
+    """The refresh (which pages through the period index) scores exactly what ``standing`` finds stale:
     a staff message, an order moved, the customer's update interval changed, the clock past a
     score's end."""
     wednesday = MONDAY + timedelta(days=2, hours=1)
