@@ -136,13 +136,17 @@ def event_seal_matches(ev: AuditEvent, keys: dict[str, bytes]) -> bool | None:
 def build_event(*, subject_type: str, subject_id: int, head: tuple[int, str], action: str,
                 actor: Actor, changes: dict[str, Any] | None = None,
                 data: dict[str, Any] | None = None, reason: str = "", forced: bool = False,
-                at: datetime | None = None, plain: bool = False) -> AuditEvent:
+                at: datetime | None = None, plain: bool = False, data_json: str | None = None) -> AuditEvent:
     """Make (not save) the next event after ``head`` = (seq, hash) of the subject's last event.
 
     Callers that hold the subject row locked keep the head on that row, so appending costs no
     extra read. ``changes`` maps field -> [before, after]. ``plain``: the caller vouches that
     ``changes`` and ``data`` hold only JSON values already (as ``to_plain`` would return them),
     which spares the round trip on batch paths. Sealing costs one HMAC and no query.
+    ``data_json``: ``canonical_json(data)`` if the caller has it already (an import's order
+    holds its normalised input, encoded once for its fingerprint): the hashed text is made with
+    it rather than encoding ``data`` again (the same text, see :func:`hashed_text`); only with
+    ``plain``.
     """
     seq, prev_hash = head
     kid, key = current_key()
@@ -167,8 +171,24 @@ def build_event(*, subject_type: str, subject_id: int, head: tuple[int, str], ac
         prev_hash=prev_hash,
         key_id=kid,
     )
-    ev.hash = mac_hex(key, canonical_json(_hashed_fields(ev)))
+    if data_json is not None and not plain:
+        raise ValueError("data_json needs plain data")
+    ev.hash = mac_hex(key, hashed_text(ev, data_json))
     return ev
+
+
+def hashed_text(ev: AuditEvent, data_json: str | None = None) -> str:
+    """``canonical_json(_hashed_fields(ev))``, the text an event's hash seals. With
+    ``data_json`` (``canonical_json(ev.data)``, given by the caller) that part is not encoded
+    again but put in its place: canonical JSON sorts the keys and separates them by "," and
+    ":" only, so the object is the fields before "data", then "data", then the ones after."""
+    fields = _hashed_fields(ev)
+    if data_json is None:
+        return canonical_json(fields)
+    del fields["data"]
+    before = canonical_json({k: v for k, v in fields.items() if k < "data"})
+    after = canonical_json({k: v for k, v in fields.items() if k > "data"})
+    return f'{before[:-1]},"data":{data_json},{after[1:]}'
 
 
 def append_event(*, subject_type: str, subject_id: int, action: str, actor: Actor,

@@ -20,8 +20,13 @@ def plain_scalar(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+# one encoder for every call: ``json.dumps`` with options builds a new one each time (the text is
+# the same: ``dumps`` is ``JSONEncoder(**options).encode``)
+_encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=plain_scalar)
+
+
 def canonical_json(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=plain_scalar)
+    return _encoder.encode(data)
 
 
 def sha256_hex(text: str) -> str:

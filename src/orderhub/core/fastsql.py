@@ -181,6 +181,27 @@ def dumps(payload: Any) -> str:
     return _encoder.encode(payload)
 
 
+# where an instance keeps the JSON text of a JSON field's value encoded already (``encoded``)
+ENCODED = "_fastsql_encoded"
+
+
+def encoded(obj: Model, attname: str, text: str) -> None:
+    """Note that ``text`` is the JSON of ``obj``'s ``attname`` value as it is now (the caller
+    encoded it anyway, e.g. canonically for a hash): a COPY of ``obj`` writes that text rather
+    than encoding the value again (the column holds the same jsonb value: jsonb keeps neither
+    key order nor spacing). Only while the field holds that very value (``encoded_text``)."""
+    obj.__dict__.setdefault(ENCODED, {})[attname] = (obj.__dict__[attname], text)
+
+
+def encoded_text(d: dict[str, Any], attname: str, value: Any) -> str | None:
+    """The text :func:`encoded` noted for ``value`` in the instance ``__dict__`` ``d``, or None."""
+    notes = d.get(ENCODED)
+    if notes is None:
+        return None
+    noted = notes.get(attname)
+    return noted[1] if noted is not None and noted[0] is value else None
+
+
 @cache
 def columns(model: type[Model], with_pk: bool) -> tuple[str, ...]:
     """The model's concrete column names, pk first when included."""

@@ -161,7 +161,9 @@ class InboundOrder(models.Model):
     """An order a message produced or repeated, with what the order itself has no field for
     (paid at, the source total, the seller memo)."""
 
-    message = models.ForeignKey(InboundMessage, on_delete=models.PROTECT, related_name="links")
+    # no index of its own: the unique (message, order) index starts with the message (a second
+    # one would be written for every imported order and never read)
+    message = models.ForeignKey(InboundMessage, on_delete=models.PROTECT, related_name="links", db_index=False)
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="+")
     row = models.PositiveIntegerField(_("row"), null=True, blank=True)
     created = models.BooleanField(_("created"), default=True)

@@ -154,13 +154,14 @@ def _copy_new_orders(orders: list[Order], lines: list[OrderLine], stages: list[S
 
 
 @cache
-def _copy_plan(model: type[Model], cols: tuple[str, ...]) -> tuple[str, Callable[[dict], tuple], tuple[int, ...]]:
+def _copy_plan(model: type[Model], cols: tuple[str, ...]
+               ) -> tuple[str, Callable[[dict], tuple], tuple[tuple[int, str], ...]]:
     """COPY's text, the getter of a row's values from an instance's ``__dict__``, the positions
-    of JSON columns."""
+    (and attribute names) of JSON columns."""
     fields = {fastsql.column_of(f): f for f in model._meta.concrete_fields}
     names = ", ".join(fastsql.quote(c) for c in cols)
     get = itemgetter(*(fields[c].attname for c in cols))
-    json_at = tuple(i for i, c in enumerate(cols) if isinstance(fields[c], JSONField))
+    json_at = tuple((i, fields[c].attname) for i, c in enumerate(cols) if isinstance(fields[c], JSONField))
     return f"COPY {fastsql.table(model)} ({names}) FROM STDIN", get, json_at
 
 
@@ -174,7 +175,7 @@ def _copy(model: type[Model], cols: tuple[str, ...], objs: list[Any]) -> int:
     if not objs:
         return 0
     sql, get, json_at = _copy_plan(model, cols)
-    dumps = fastsql.dumps
+    dumps, encoded_text, noted = fastsql.dumps, fastsql.encoded_text, fastsql.ENCODED
 
     def run(sql: str, params: Any, many: bool, context: dict[str, Any]) -> int:
         cursor = context["cursor"].cursor
@@ -183,11 +184,14 @@ def _copy(model: type[Model], cols: tuple[str, ...], objs: list[Any]) -> int:
             with cursor.copy(sql) as cp:
                 write = cp.write_row
                 for o in objs:
-                    row = list(get(o.__dict__))
-                    for i in json_at:
+                    d = o.__dict__
+                    row = list(get(d))
+                    for i, attname in json_at:
                         v = row[i]
                         if v is not None:
-                            row[i] = dumps(v) if v or type(v) not in _EMPTY_JSON else _EMPTY_JSON[type(v)]
+                            text = encoded_text(d, attname, v) if noted in d else None
+                            row[i] = text if text is not None else dumps(v) if v or type(v) not in _EMPTY_JSON \
+                                else _EMPTY_JSON[type(v)]
                     write(row)
             return cursor.rowcount
 

@@ -109,10 +109,12 @@ def make_snapshot(order: Order, lines: list[OrderLine], now: datetime) -> Snapsh
 
 def next_event(order: Order, *, action: str, actor: Actor, now: datetime,
                changes: dict[str, Any] | None = None, data: dict[str, Any] | None = None,
-               reason: str = "", forced: bool = False, plain: bool = False) -> AuditEvent:
-    """Build the next event of the order's chain and move the head kept on the order row."""
+               reason: str = "", forced: bool = False, plain: bool = False,
+               data_json: str | None = None) -> AuditEvent:
+    """Build the next event of the order's chain and move the head kept on the order row
+    (``data_json``: see :func:`core.audit.build_event`)."""
     ev = build_event(subject_type="order", subject_id=order.pk, head=(order.audit_seq, order.audit_head),
                      action=action, actor=actor, changes=changes, data=data, reason=reason,
-                     forced=forced, at=now, plain=plain)
+                     forced=forced, at=now, plain=plain, data_json=data_json)
     order.audit_seq, order.audit_head = ev.seq, ev.hash
     return ev

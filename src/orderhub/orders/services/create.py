@@ -225,13 +225,14 @@ def order_create(*, data: OrderInput, actor: Actor, filtered: bool = False) -> C
     if not actor.has_perm("orders.add_order"):
         raise PermissionDenied("permission_denied", _("You may not create orders."))
     normalized = data.normalized()
-    fingerprint = sha256_hex(canonical_json(normalized))
+    text = canonical_json(normalized)
+    fingerprint = sha256_hex(text)
     try:
         with transaction.atomic():
             if filtered:
-                return _create(data, actor, normalized, fingerprint)
+                return _create(data, actor, normalized, fingerprint, text=text)
             data, recorders = apply_input_filters(data, at=clock.now())
-            result = _create(data, actor, normalized, fingerprint)
+            result = _create(data, actor, normalized, fingerprint, text=text)
             for record in recorders:
                 record(result.order, actor)
             return result
@@ -272,7 +273,7 @@ def _prepare(data: OrderInput, lk: MasterData, actor: Actor, normalized: dict[st
 
 
 def _create(data: OrderInput, actor: Actor, normalized: dict[str, Any], fingerprint: str,
-            lk: MasterData | None = None) -> CreateResult:
+            lk: MasterData | None = None, text: str | None = None) -> CreateResult:
     now = clock.now()
     order, lines, wf, inst, facts = _prepare(data, _master([data], lk), actor, normalized,
                                              fingerprint, now)
@@ -284,7 +285,7 @@ def _create(data: OrderInput, actor: Actor, normalized: dict[str, Any], fingerpr
         ln.order = order
     inst.order = order
     if one_pass:
-        ev = _append_created(order, actor, now, normalized, {})
+        ev = _append_created(order, actor, now, normalized, {}, text)
         insert_new_orders([order], lines, [inst], [ev], [make_snapshot(order, lines, now)])
         events.order_created(order=order, actor=actor, at=now, event=ev, entered=inst, lines=lines)
         return CreateResult(order, True, lines, [inst])
@@ -302,11 +303,23 @@ def _create(data: OrderInput, actor: Actor, normalized: dict[str, Any], fingerpr
 
 
 def _append_created(order: Order, actor: Actor, now: datetime, normalized: dict[str, Any],
-                    done: dict[str, Any]) -> AuditEvent:
+                    done: dict[str, Any], text: str | None = None) -> AuditEvent:
+    """The order's created event. ``text``: ``canonical_json(normalized)`` if the caller has it
+    (then, with no entry actions' results, the event's hash and its row reuse it)."""
     # normalized is plain JSON already; entry actions' results may not be
-    return next_event(order, action=events.ORDER_CREATED, actor=actor, now=now,
-                      changes={"stage": [None, str(order.stage)], "status": [None, str(order.status)]},
-                      data={"intake": normalized, "actions": done}, plain=not done)
+    data = {"intake": normalized, "actions": done}
+    if done or text is None:
+        return next_event(order, action=events.ORDER_CREATED, actor=actor, now=now, changes=_created_changes(order),
+                          data=data, plain=not done)
+    data_json = f'{{"actions":{{}},"intake":{text}}}'  # canonical_json(data): keys sorted
+    ev = next_event(order, action=events.ORDER_CREATED, actor=actor, now=now, changes=_created_changes(order),
+                    data=data, plain=True, data_json=data_json)
+    fastsql.encoded(ev, "data", data_json)
+    return ev
+
+
+def _created_changes(order: Order) -> dict[str, Any]:
+    return {"stage": [None, str(order.stage)], "status": [None, str(order.status)]}
 
 
 @dataclass
@@ -333,7 +346,9 @@ def order_create_batch(*, items: list[OrderInput], actor: Actor, all_or_nothing:
         raise PermissionDenied("permission_denied", _("You may not create orders."))
     results = [BatchItem(i) for i in range(len(items))]
     normalized = [d.normalized() for d in items]
-    prints = [sha256_hex(canonical_json(n)) for n in normalized]
+    # each item's content encoded once: its fingerprint, its created event's hash, its rows' JSON
+    texts = [canonical_json(n) for n in normalized]
+    prints = [sha256_hex(t) for t in texts]
     first_of_key: dict[tuple[str, str], int] = {}
     todo: list[int] = []
     for i, d in enumerate(items):
@@ -344,7 +359,7 @@ def order_create_batch(*, items: list[OrderInput], actor: Actor, all_or_nothing:
             todo.append(i)
     try:
         with transaction.atomic():
-            _batch_write(items, normalized, prints, todo, results, actor, master)
+            _batch_write(items, normalized, texts, prints, todo, results, actor, master)
             _batch_repeats(items, normalized, prints, first_of_key, results)
             if all_or_nothing and any(r.error for r in results):
                 raise _BatchRefused()
@@ -404,7 +419,7 @@ def _existing_orders(keyed: list[OrderInput]) -> dict[tuple[str, str | None], Or
 PIPELINE_GROUP = 25
 
 
-def _batch_write(items: list[OrderInput], normalized: list[dict[str, Any]], prints: list[str],
+def _batch_write(items: list[OrderInput], normalized: list[dict[str, Any]], texts: list[str], prints: list[str],
                  todo: list[int], results: list[BatchItem], actor: Actor,
                  master: MasterData | None) -> None:
     lk = _master([items[i] for i in todo], master)
@@ -421,8 +436,8 @@ def _batch_write(items: list[OrderInput], normalized: list[dict[str, Any]], prin
     with nullcontext() if copy else fastsql.pipeline():
         group = _Group()
         for i in todo:
-            _batch_item(items[i], normalized[i], prints[i], results[i], existing, lk, actor, now, group,
-                        published)
+            _batch_item(items[i], normalized[i], texts[i], prints[i], results[i], existing, lk, actor, now,
+                        group, published)
             if not copy and len(group.orders) >= PIPELINE_GROUP:
                 pending.append(group.send())
                 group = _Group()
@@ -449,7 +464,7 @@ class _Group:
         return send_new_orders(self.orders, self.lines, self.stages, self.events, self.snaps)
 
 
-def _batch_item(d: OrderInput, normalized: dict[str, Any], fingerprint: str, result: BatchItem,
+def _batch_item(d: OrderInput, normalized: dict[str, Any], text: str, fingerprint: str, result: BatchItem,
                 existing: dict[tuple[str, str | None], Order], lk: MasterData, actor: Actor,
                 now: datetime, group: _Group, published: list[events.OrderChange]) -> None:
     found = existing.get((d.channel, d.external_ref)) if d.external_ref else None
@@ -473,12 +488,13 @@ def _batch_item(d: OrderInput, normalized: dict[str, Any], fingerprint: str, res
         # no id before INSERT (SQLite) or entry actions: this one goes alone
         try:
             with transaction.atomic():
-                result.order = _create(d, actor, normalized, fingerprint, lk).order
+                result.order = _create(d, actor, normalized, fingerprint, lk, text).order
                 result.created = True
         except DomainError as exc:
             result.error = exc
         return
-    ev = _append_created(order, actor, now, normalized, {})
+    ev = _append_created(order, actor, now, normalized, {}, text)
+    fastsql.encoded(order, "intake", text)
     attach(lines, "order", order)
     attach([inst], "order", order)
     group.orders.append(order)
