@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -188,6 +189,8 @@ def hashed_text(ev: AuditEvent, data_json: str | None = None) -> str:
     del fields["data"]
     before = canonical_json({k: v for k, v in fields.items() if k < "data"})
     after = canonical_json({k: v for k, v in fields.items() if k > "data"})
+    if before == "{}" or after == "{}":   # not the shape an event has; never splice around nothing
+        return canonical_json({**fields, "data": json.loads(data_json)})
     return f'{before[:-1]},"data":{data_json},{after[1:]}'
 
 
