@@ -482,3 +482,26 @@ class BreakerTrip(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.order_id}:{self.subject}"
+
+
+class LineNeedBound(models.Model):
+    """An upper bound of what any order may need of a line product: at least the largest sum of
+    one order's lines of that product (base units) ever written. Rows are only added, by
+    PostgreSQL triggers on ``orders_orderline`` (migration 0023): a line written whose order's
+    need of its product is above the product's highest bound adds that need. Never lowered (a
+    line deleted or reserved leaves it): too high costs the stock breaker a read, never a wrong
+    answer. The breaker's fast twin skips reading a product's waiting lines when this bound is
+    within the free stock the product may be needed to (no waiting order can be short), so its
+    cost stops following the number of waiting orders. Never written by the application;
+    SQLite has no triggers (the ORM twin does not read it)."""
+
+    product = models.ForeignKey(Product, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False,
+                                db_index=False)
+    need = models.DecimalField(max_digits=38, decimal_places=4)   # a sum of lines: wider than a line's
+
+    class Meta:
+        indexes = [models.Index(fields=["product", "need"], name="line_need_bound")]
+
+    def __str__(self) -> str:
+        return f"{self.product_id}≤{self.need}"
+
