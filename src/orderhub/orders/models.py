@@ -505,3 +505,21 @@ class LineNeedBound(models.Model):
     def __str__(self) -> str:
         return f"{self.product_id}≤{self.need}"
 
+
+class CustomerOpenAmount(models.Model):
+    """The total of a customer's open orders, kept as rows whose sum per customer equals
+    ``sum(total_amount)`` of the customer's orders with status ``open`` in every snapshot: each
+    statement writing ``orders_order`` adds a row per customer whose open total it changed (the
+    difference), in the same transaction (PostgreSQL statement triggers with transition tables,
+    migration 0024: inserts, updates of any column, deletes; a TRUNCATE empties it). Rows are
+    only added by the triggers and folded by the reading move (``locks.lock_move_stock``: a
+    customer's rows replaced by their sum, in the same statement, rows another transaction holds
+    skipped), so no writer ever waits on another for it, and the credit guard reads a few rows
+    per customer instead of every open order. Never written by the application; SQLite has no
+    triggers (the ORM twin sums the orders)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False)
+    amount = models.DecimalField(max_digits=38, decimal_places=2)   # a sum of order totals
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.amount}"
