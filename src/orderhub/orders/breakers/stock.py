@@ -29,8 +29,8 @@ The fast twin reads no line at all of a product whose ``LineNeedBound`` (the lar
 order's lines of it ever had, kept by triggers, migration ``orders 0023``; never lowered) is
 within the product's limit: no waiting order can need more, so none can be short. The cost of a
 check then follows the products whose free stock is near an order's need, not the number of
-waiting orders (55,000 waiting orders, the ~280 products of a 100-order batch: 143 ms a check
-before, 5 ms with the bound; bench/HISTORY.md). The ORM twin reads the lines as before (the
+waiting orders (55,000 waiting orders, the ~280 products of a 100-order batch: 105 ms a check
+before, 3.3 ms with the bound; bench/HISTORY.md). The ORM twin reads the lines as before (the
 same answer; ``tests/orders/test_breakers.py`` compares the twins).
 """
 
