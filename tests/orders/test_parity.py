@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.db import connection, transaction
+from django.db.models import Max, Sum
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
@@ -35,7 +36,14 @@ from orderhub.notify.models import Message
 from orderhub.notify.services import NotifyRequest, Recipient, notify, notify_many
 from orderhub.orders import services
 from orderhub.orders.inputs import LineInput
-from orderhub.orders.models import Order, OrderLine, Snapshot, StageInstance
+from orderhub.orders.models import (
+    CustomerOpenAmount,
+    LineNeedBound,
+    Order,
+    OrderLine,
+    Snapshot,
+    StageInstance,
+)
 from tests import pgroles
 from tests.conftest import SH, order_input
 from tests.intake.conftest import intake_actor, master, sample  # noqa: F401 (fixtures)
@@ -238,12 +246,25 @@ def _label(model, row: dict[str, Any], numbers: dict[int, str]) -> tuple:
     return tuple(out)
 
 
+# tables PostgreSQL triggers keep per statement (migrations orders 0023, 0024): how many rows
+# they hold depends on how the writes were split into statements (one COPY or many INSERTs), not
+# on what was written; compared by what they mean: the largest bound per product, the sum per
+# customer (equal to its open orders' total, checked in test_kept_figures)
+KEPT = {LineNeedBound: ("product_id", "need", Max), CustomerOpenAmount: ("customer_id", "amount", Sum)}
+
+
 def dump() -> dict[str, dict]:
     """Every row of every table, by table and natural key (a repeated key gets its rank)."""
     numbers = _order_numbers()
     out: dict[str, dict] = {}
     for model in apps.get_models():
         if model._meta.proxy or not model._meta.managed:
+            continue
+        if model in KEPT:
+            key, value, agg = KEPT[model]
+            out[model._meta.db_table] = {
+                ((k,), 1): {key: k, value: v} for k, v in model._base_manager.order_by(key).values(key)
+                .annotate(v=agg(value)).values_list(key, "v") if v != 0}
             continue
         rows = {}
         for row in model._base_manager.order_by("pk").values():

@@ -490,3 +490,44 @@ class BreakerTrip(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.order_id}:{self.subject}"
+
+
+class LineNeedBound(models.Model):
+    """An upper bound of what any order may need of a line product: at least the largest sum of
+    one order's lines of that product (base units) ever written. Rows are only added, by
+    PostgreSQL triggers on ``orders_orderline`` (migration 0023): a line written whose order's
+    need of its product is above the product's highest bound adds that need. Never lowered (a
+    line deleted or reserved leaves it): too high costs the stock breaker a read, never a wrong
+    answer. The breaker's fast twin skips reading a product's waiting lines when this bound is
+    within the free stock the product may be needed to (no waiting order can be short), so its
+    cost stops following the number of waiting orders. Never written by the application;
+    SQLite has no triggers (the ORM twin does not read it)."""
+
+    product = models.ForeignKey(Product, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False,
+                                db_index=False)
+    need = models.DecimalField(max_digits=38, decimal_places=4)   # a sum of lines: wider than a line's
+
+    class Meta:
+        indexes = [models.Index(fields=["product", "need"], name="line_need_bound")]
+
+    def __str__(self) -> str:
+        return f"{self.product_id}≤{self.need}"
+
+
+class CustomerOpenAmount(models.Model):
+    """The total of a customer's open orders, kept as rows whose sum per customer equals
+    ``sum(total_amount)`` of the customer's orders with status ``open`` in every snapshot: each
+    statement writing ``orders_order`` adds a row per customer whose open total it changed (the
+    difference), in the same transaction (PostgreSQL statement triggers with transition tables,
+    migration 0024: inserts, updates of any column, deletes; a TRUNCATE empties it). Rows are
+    only added by the triggers and folded by the reading move (``locks.lock_move_stock``: a
+    customer's rows replaced by their sum, in the same statement, rows another transaction holds
+    skipped), so no writer ever waits on another for it, and the credit guard reads a few rows
+    per customer instead of every open order. Never written by the application; SQLite has no
+    triggers (the ORM twin sums the orders)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False)
+    amount = models.DecimalField(max_digits=38, decimal_places=2)   # a sum of order totals
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.amount}"

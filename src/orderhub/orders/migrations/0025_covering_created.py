@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('catalog', '0006_i18n_english_msgids'),
-        ('orders', '0022_breaker_line_waiting'),
+        ('orders', '0024_peak_customer_open_amount'),
         ('workflow', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
