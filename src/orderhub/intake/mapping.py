@@ -285,20 +285,18 @@ class _FieldPlan:
     def value(self, values: dict[str, Any], notes: list[str], label: str):
         """The value of the field, or Refused."""
         value = checked = self._start(values)  # a text _start returns is stripped and checked
-        # is_blank(value), written out: this runs for every field of every row of an import
-        for fn, is_const in self.steps:
+        for fn, is_const in self.steps:   # is_blank written out: every field of every imported row
             if not is_const and (value is None or (isinstance(value, str) and not value.strip())):
                 break
             value = fn(value, notes, label)
         if value is None or (isinstance(value, str) and not value.strip()):
-            if self.default is not None:
-                value = self.default
+            value = self.default if self.default is not None else value
             if is_blank(value):
                 if self.required:
                     raise _Missing(_("is required but empty."))
                 return None
-        if isinstance(value, str) and value is not checked and (
-                fault := text_fault(value, multiline=self.target in MULTILINE_TARGETS)):
+        if isinstance(value, str) and value is not checked and (fault := text_fault(
+                value, multiline=self.target in MULTILINE_TARGETS)):
             raise Refused(fault)  # e.g. a constant of the mapping
         return value
 
