@@ -86,6 +86,9 @@ def _fresh_process_caches():
     from orderhub.rules.engine import forget_rules
 
     forget_rules()   # rules saved by an earlier (rolled back) test must not fire in this one
+    from orderhub.intake.services.config import forget_current_rules
+
+    forget_current_rules()
     yield
 
 

@@ -100,3 +100,34 @@ def test_a_batch_for_many_customers_reads_their_prices_in_one_query(api_as, pric
         res = order_create_batch(items=items, actor=company["actors"]["sales"])
     assert [str(r.order.lines.get().unit_price) for r in res] == ["100.0000", "120.0000", "120.0000", "120.0000"]
     assert sum("catalog_customerprice" in x["sql"] for x in q.captured_queries) == 1
+
+
+@pytest.mark.postgres
+def test_the_master_datas_prices_equal_the_price_books(company, monday_morning):
+    """The fast twin reads the customers' prices with their master data (no query of its own);
+    its books equal ``price_books``': breaks, validity both ways, two valid rows at one break
+    (the latest start wins; an undated start sorts first, as the ORM orders it on PostgreSQL),
+    and a customer without prices."""
+    from orderhub.catalog.models import CustomerPrice, Product
+    from orderhub.catalog.prices import price_books
+    from orderhub.catalog.selectors import master_data
+    from orderhub.catalog.services import customer_save
+
+    customer_save(code="C802", data={"name": "客户C802", "sales_owner": company["users"]["sales"]},
+                  actor=company["actors"]["admin"])
+    c, bare = Customer.objects.get(code="C001"), Customer.objects.get(code="C802")
+    hsg, m8 = Product.objects.get(sku="HSG-100"), Product.objects.get(sku="M8X30")
+    for pid, q, u, start, end in ((hsg.pk, "0", "110", None, None), (hsg.pk, "0", "105", date(2026, 11, 1), None),
+                                  (hsg.pk, "100", "100", date(2026, 11, 1), None),
+                                  (hsg.pk, "100", "98", date(2026, 11, 10), None),
+                                  (hsg.pk, "500", "90", date(2026, 12, 1), None),
+                                  (m8.pk, "0", "0.05", None, date(2026, 11, 22)),
+                                  (m8.pk, "10", "0.08", None, date(2026, 11, 30))):
+        CustomerPrice.objects.create(customer=c, product_id=pid, min_qty=Decimal(q), unit_price=Decimal(u),
+                                     valid_from=start, valid_to=end)
+    md = master_data(customers=["C001", "C802"])
+    books = price_books([c.pk, bare.pk])
+    assert {k: b.breaks for k, b in md.prices.items()} == {k: b.breaks for k, b in books.items()}
+    assert md.prices[c.pk].breaks == {hsg.pk: [(Decimal("100"), Decimal("98")), (Decimal("0"), Decimal("110"))],
+                                      m8.pk: [(Decimal("10"), Decimal("0.08"))]}
+    assert md.prices[bare.pk].breaks == {}

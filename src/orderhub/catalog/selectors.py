@@ -18,13 +18,14 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Model, QuerySet
+from django.utils import timezone
 
-from orderhub.core import fastsql
+from orderhub.core import clock, fastsql
 from orderhub.core.errors import Problem
 from orderhub.core.text import unstorable
 
-from .models import Customer, CustomerAddress, Product, UnitConversion
-from .prices import PriceBook, price_books
+from .models import Customer, CustomerAddress, CustomerPrice, Product, UnitConversion
+from .prices import PriceBook, books_from_rows, price_books
 
 
 def active_customers() -> QuerySet[Customer]:
@@ -166,7 +167,9 @@ def _fetch_orm(md: MasterData, codes: list[str], skus: list[str], names: list[st
 def _fetch_fast(md: MasterData, codes: list[str], skus: list[str], names: list[str]) -> None:
     """The fast twin of :func:`_fetch_orm`: the same rows with one prepared statement."""
     User = get_user_model()
-    (cs, ss, ps, fs, us, ad), = fastsql.execute(_master_sql(), {"c": codes, "p": skus, "u": names})
+    day = timezone.localdate(clock.now())
+    (cs, ss, ps, fs, us, ad, pz), = fastsql.execute(_master_sql(), {"c": codes, "p": skus, "u": names,
+                                                                     "day": day.isoformat()})
     # customers share a few sales owners: one instance each
     sales: dict[int | None, Any] = {u.pk: u for u in (fastsql.instance(User, r) for r in fastsql.loads(ss) or ())}
     for row in fastsql.loads(cs) or ():
@@ -175,6 +178,11 @@ def _fetch_fast(md: MasterData, codes: list[str], skus: list[str], names: list[s
         md.customers[c.code] = c
         md.ship_to[c.pk] = None
     md.ship_to.update((cid, (receiver, phone, address)) for cid, receiver, phone, address in fastsql.loads(ad) or ())
+    # the customers' prices valid today, as price_books reads them (no query of its own later)
+    if day == timezone.localdate(clock.now()):   # (not across midnight: the book would be yesterday's)
+        md.prices.update(books_from_rows(
+            {c.pk for code, c in md.customers.items() if code in codes},
+            ((cid, pid, Decimal(q), Decimal(u)) for cid, pid, q, u in fastsql.loads(pz) or ())))
     md.products.update((p.sku, p) for p in (fastsql.instance(Product, r) for r in fastsql.loads(ps) or ()))
     md.factors.update(((pid, unit), Decimal(f)) for pid, unit, f in fastsql.loads(fs) or ())
     md.owners.update((u.get_username(), u) for u in (fastsql.instance(User, r) for r in fastsql.loads(us) or ()))
@@ -186,6 +194,7 @@ def _master_sql() -> str:
     cust, prod, users = fastsql.table(Customer), fastsql.table(Product), fastsql.table(User)
     conv = fastsql.table(UnitConversion)
     addr = fastsql.table(CustomerAddress)
+    price = fastsql.table(CustomerPrice)
 
     def col(model: type[Model], name: str) -> str:
         return f"{fastsql.table(model)}.{fastsql.quote(fastsql.column_of(model._meta.get_field(name)))}"
@@ -209,7 +218,13 @@ def _master_sql() -> str:
         # each customer's default delivery address (else its first), as MasterData.default_ship_to
         "(SELECT jsonb_agg(jsonb_build_array(a.customer_id, a.receiver, a.phone, a.address))::text FROM "
         f"(SELECT DISTINCT ON (customer_id) customer_id, receiver, phone, address FROM {addr} "
-        "WHERE customer_id IN (SELECT id FROM cu) ORDER BY customer_id, is_default DESC, id) a)"
+        "WHERE customer_id IN (SELECT id FROM cu) ORDER BY customer_id, is_default DESC, id) a), "
+        # each customer's prices valid on the day, in catalog.prices.price_books' order
+        "(SELECT jsonb_agg(jsonb_build_array(x.customer_id, x.product_id, x.min_qty::text, x.unit_price::text) "
+        "ORDER BY x.customer_id, x.product_id, x.min_qty DESC, x.valid_from DESC, x.id DESC)::text "
+        f"FROM {price} x WHERE x.customer_id IN (SELECT id FROM cu) "
+        "AND (x.valid_from IS NULL OR x.valid_from <= (SELECT (d->>'day')::date FROM p)) "
+        "AND (x.valid_to IS NULL OR x.valid_to >= (SELECT (d->>'day')::date FROM p)))"
     )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -69,6 +70,9 @@ def config_save(*, data: dict[str, Any], actor: Actor, note: str = "") -> Config
         created_by=actor.label[:150], note=note[:300])
     events.config_saved(version=version, previous=previous.version if previous else None, actor=actor,
                         note=note)
+    if kind in ("tags", "triage"):   # this process's orders use it at once (and after the commit)
+        forget_current_rules()
+        transaction.on_commit(forget_current_rules)
     return version
 
 
@@ -102,6 +106,30 @@ def config_install_missing(*, actor: Actor) -> list[ConfigVersion]:
         if data.get("kind") == "mapping" and not Channel.objects.filter(code=data["code"]).exists():
             Channel.objects.create(code=data["code"], name=data.get("name", data["code"])[:100])
     return out
+
+
+# the current tag and triage versions' ids, read at most once per ORDERHUB_RULES_RELOAD_SECONDS
+# per process (as the rules engine reads its stamp): every order entered by the form or the API
+# asked for them, a query per order
+_current: dict[str, Any] = {"found": None, "checked": 0.0}
+
+
+def forget_current_rules() -> None:
+    """Read the current tag and triage versions anew at the next order (a version saved here;
+    other processes see it within the reload interval)."""
+    _current.update(found=None, checked=0.0)
+
+
+def current_rule_ids() -> dict[str, int]:
+    """{"tags": id, "triage": id} of the current default tag and triage versions (one query
+    for both, when due)."""
+    now = time.monotonic()
+    found = _current["found"]
+    if found is None or now - _current["checked"] >= float(getattr(settings, "ORDERHUB_RULES_RELOAD_SECONDS", 2.0)):
+        found = dict(ConfigVersion.objects.filter(kind__in=("tags", "triage"), code="default", is_current=True)
+                     .values_list("kind", "pk"))
+        _current.update(found=found, checked=now)
+    return found
 
 
 def current_config(kind: str, code: str) -> ConfigVersion | None:

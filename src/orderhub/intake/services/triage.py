@@ -32,8 +32,8 @@ from orderhub.orders.models import Order
 
 from .. import events
 from ..mapping import Lookups, apply_tag_rules, order_input_total, triage_order_input
-from ..models import ConfigVersion, InboundMessage, InboundOrder
-from .config import compiled_config, current_config
+from ..models import InboundMessage, InboundOrder
+from .config import compiled_config, current_config, current_rule_ids
 
 FALLBACK_ROLES = ("manager", "admin")
 
@@ -175,9 +175,8 @@ def _notify(order: Order, found: list[TriageAlert]) -> None:
 
 
 def _current_rules() -> tuple[list[Any], list[Any]]:
-    """The current tag rules and triage rules, compiled (one query for both)."""
-    found = dict(ConfigVersion.objects.filter(kind__in=("tags", "triage"), code="default", is_current=True)
-                 .values_list("kind", "pk"))
+    """The current tag rules and triage rules, compiled (``config.current_rule_ids``)."""
+    found = current_rule_ids()
     return ([] if "tags" not in found else compiled_config(found["tags"]),
             [] if "triage" not in found else compiled_config(found["triage"]))
 
