@@ -137,3 +137,18 @@ def test_triage_applies_only_to_its_workflows(master, intake_actor):
     order = msg.orders.get()
     assert order.workflow.code == "T3" and order.urgency == "green"
     assert not AuditEvent.objects.filter(action="intake.triage_alert").exists()
+
+
+def test_remembered_tag_and_triage_versions_are_read_anew_when_gone(db):
+    """The current tag/triage versions are remembered for a few seconds per process; a version
+    that no longer exists (saved in a transaction that rolled back) is read anew, not an error."""
+    import time
+
+    from orderhub.intake.services import config as cfg
+    from orderhub.intake.services.triage import _current_rules
+
+    cfg.forget_current_rules()
+    expected = _current_rules()
+    cfg._current.update(found={"tags": 987654321, "triage": 987654322}, checked=time.monotonic())
+    assert _current_rules() == expected
+    assert cfg._current["found"] == cfg.current_rule_ids() and 987654321 not in cfg._current["found"].values()

@@ -32,8 +32,8 @@ from orderhub.orders.models import Order
 
 from .. import events
 from ..mapping import Lookups, apply_tag_rules, order_input_total, triage_order_input
-from ..models import InboundMessage, InboundOrder
-from .config import compiled_config, current_config, current_rule_ids
+from ..models import ConfigVersion, InboundMessage, InboundOrder
+from .config import compiled_config, current_config, current_rule_ids, forget_current_rules
 
 FALLBACK_ROLES = ("manager", "admin")
 
@@ -175,10 +175,18 @@ def _notify(order: Order, found: list[TriageAlert]) -> None:
 
 
 def _current_rules() -> tuple[list[Any], list[Any]]:
-    """The current tag rules and triage rules, compiled (``config.current_rule_ids``)."""
-    found = current_rule_ids()
-    return ([] if "tags" not in found else compiled_config(found["tags"]),
-            [] if "triage" not in found else compiled_config(found["triage"]))
+    """The current tag rules and triage rules, compiled (``config.current_rule_ids``; read
+    anew when a remembered version is gone: saved in a transaction that rolled back)."""
+    for attempt in (1, 2):
+        found = current_rule_ids()
+        try:
+            return ([] if "tags" not in found else compiled_config(found["tags"]),
+                    [] if "triage" not in found else compiled_config(found["triage"]))
+        except ConfigVersion.DoesNotExist:
+            if attempt == 2:
+                raise
+            forget_current_rules()
+    raise AssertionError("unreachable")
 
 
 def filter_order_input(data: OrderInput, *, at: datetime) -> tuple[OrderInput, Recorder | None]:
