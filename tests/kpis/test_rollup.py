@@ -72,7 +72,9 @@ def test_sql_writer_and_plain_twin_write_the_same_rows(demo):
     fast = written()
     rollup.rollup_days(first, today - timedelta(days=1), fast=False)
     plain = written()
-    assert len(fast[0]) > 50 and sum(r[4] for r in fast[0]) > 300   # a real history
+    # a real history (how many stays fall in the window moves with the hour the demo is loaded:
+    # exactly 300 at 17:45 Shanghai on 2026-12-03)
+    assert len(fast[0]) > 50 and sum(r[4] for r in fast[0]) > 200
     assert sum(len(bytes(r[6])) // 4 for r in fast[0]) > 200                # many buckets
     assert [(*r[:6], bytes(r[6])) for r in fast[0]] == [(*r[:6], bytes(r[6])) for r in plain[0]]
     assert all(abs(a[7] - b[7]) < 1e-3 for a, b in zip(fast[0], plain[0], strict=True))
