@@ -183,3 +183,22 @@ def test_open_amounts_stay_exact_with_many_connections_writing_and_folding_at_on
     lock_move_stock([], set(), explode=False, customers=[company["customer"].pk])
     assert CustomerOpenAmount.objects.filter(customer_id=company["customer"].pk).count() == 1
     assert_amounts_kept("after a last fold")
+
+
+def test_the_periodic_fold_leaves_each_customer_one_row_and_the_same_sum(company):
+    """A customer whose orders no credit-guarded move reads gathers a row per order; the
+    periodic job folds every customer beyond FOLD_ROWS into one row, sums unchanged."""
+    from orderhub.orders.locks import fold_open_amounts
+    from orderhub.orders.tasks import fold_open_amounts_job
+
+    sales = company["actors"]["sales"]
+    for i in range(FOLD_ROWS + 3):
+        orders.order_create(data=order_input(external_ref=f"fold-{i}"), actor=sales)
+    cust = Customer.objects.get(code="C001")
+    assert CustomerOpenAmount.objects.filter(customer=cust).count() > FOLD_ROWS
+    before = kept_amounts()
+    assert fold_open_amounts_job() > 0
+    assert CustomerOpenAmount.objects.filter(customer=cust).count() == 1
+    assert kept_amounts() == before
+    assert_amounts_kept("after the periodic fold")
+    assert fold_open_amounts() == 0   # nothing left beyond FOLD_ROWS

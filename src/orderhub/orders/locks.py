@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 
+from django.db import connection
 from django.utils.translation import gettext as _
 
 from orderhub.catalog.models import BomItem, Customer, Product
@@ -168,6 +169,26 @@ def _move_stock_sql() -> str:
        "(SELECT jsonb_agg(jsonb_build_array(a.customer_id, a.s::text))::text FROM "
        f"(SELECT o.customer_id, sum(o.amount) AS s FROM {t(CustomerOpenAmount)} o "
        "WHERE o.customer_id = ANY(ARRAY(SELECT id FROM oc)) GROUP BY o.customer_id) a)")
+
+
+def fold_open_amounts() -> int:
+    """Fold every customer's ``CustomerOpenAmount`` rows beyond ``FOLD_ROWS`` into one (the
+    periodic job ``orders.fold_open_amounts``): a reading move folds only its own customers', so
+    a customer no credit-guarded move reads would gather about two rows per order. One
+    statement, rows another transaction holds skipped (it folds them, or a later run does); the
+    sum per customer never changes. How many rows it removed. PostgreSQL only (the triggers)."""
+    if connection.vendor != "postgresql":
+        return 0
+    t = fastsql.table(CustomerOpenAmount)
+    with connection.cursor() as cur:
+        cur.execute(
+            f"WITH k AS (SELECT a.id FROM {t} a WHERE a.customer_id IN (SELECT c.customer_id FROM {t} c "
+            f"GROUP BY c.customer_id HAVING count(*) > {FOLD_ROWS}) FOR UPDATE SKIP LOCKED), "
+            f"fold AS (DELETE FROM {t} x USING k WHERE x.id = k.id RETURNING x.customer_id, x.amount), "
+            f"added AS (INSERT INTO {t} (customer_id, amount) SELECT customer_id, sum(amount) FROM fold "
+            "GROUP BY customer_id HAVING sum(amount) <> 0 ORDER BY customer_id RETURNING 1) "
+            "SELECT (SELECT count(*) FROM fold) - (SELECT count(*) FROM added)")
+        return int(cur.fetchone()[0])
 
 
 def order_lines(order: Order) -> list[OrderLine]:

@@ -7,6 +7,7 @@ from orderhub.celery import periodic
 
 from .breakers.credit import recheck_tripped
 from .breakers.trips import apply_pending, system_actor
+from .locks import fold_open_amounts
 from .safety import safety_notices_send
 from .services.expiry import reservations_expire
 
@@ -29,3 +30,9 @@ def breakers_apply_job() -> None:
     completed (``breakers.credit``)."""
     apply_pending()
     recheck_tripped(actor=system_actor())
+
+
+@periodic(seconds=600, name="orders.fold_open_amounts")
+def fold_open_amounts_job() -> int:
+    """Keep the customers' open-amount rows few (``locks.fold_open_amounts``)."""
+    return fold_open_amounts()
