@@ -8,7 +8,7 @@ from django.test import Client
 from orderhub.core.tokens import token_create
 from tests.planning.test_promise import confirm
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.smoke]   # the demo serves these on SQLite
 
 
 def _client(company, role="planner"):

@@ -86,6 +86,8 @@ def _queue(line_ids: set[int], since: date, exclude: int) -> dict[int, list[tupl
     with connection.cursor() as cur:
         cur.execute(sql, params)
         for wc, oid, seq, op, first, last, h in cur.fetchall():
+            if isinstance(first, str):   # SQLite's cursor gives a day as its text
+                first, last = date.fromisoformat(first), date.fromisoformat(last)
             out[wc].append((oid, seq, op, first, float(h), last))
     return out
 

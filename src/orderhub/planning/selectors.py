@@ -19,6 +19,7 @@ from orderhub.orders.selectors import visible
 
 from .models import OrderPlan, Routing, ScheduledOperation, WorkCenter
 
+CENTS = Decimal("0.01")
 FULL = 100      # % load at which a day is booked full
 
 
@@ -64,7 +65,9 @@ def capacity_board(*, start: date, days: int = 14) -> tuple[list[date], list[Boa
     dates = [start + timedelta(days=i) for i in range(days)]
     work = {d: cal.is_workday(d) for d in dates}
     load: dict[tuple[int, date], tuple[Decimal, int]] = {
-        (wc, d): (h, n) for wc, d, h, n in ScheduledOperation.objects.filter(day__gte=start, day__lte=dates[-1])
+        # (a sum to the column's two places: SQLite's sum of decimals drops trailing zeros)
+        (wc, d): (h.quantize(CENTS), n) for wc, d, h, n in ScheduledOperation.objects.filter(
+            day__gte=start, day__lte=dates[-1])
         .values("work_center_id", "day").annotate(h=Sum("hours"), n=Count("order_id", distinct=True))
         .values_list("work_center_id", "day", "h", "n")}
     rows = []
