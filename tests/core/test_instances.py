@@ -1,4 +1,5 @@
-"""core.instances.new builds the same instance as the model's constructor."""
+"""core.instances.new builds the same instance as the model's constructor, core.instances.loaded
+the same as ``Model.from_db``."""
 
 from datetime import date
 from decimal import Decimal
@@ -6,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from orderhub.catalog.models import Customer, Product
-from orderhub.core.instances import new
+from orderhub.core.instances import loaded, new
 from orderhub.core.models import AuditEvent
 from orderhub.orders.models import Order, OrderLine, Snapshot, StageInstance
 
@@ -67,3 +68,41 @@ def test_attach_matches_assigning_through_the_descriptor():
     attach(b, "order", order)
     for x, y in zip(a, b, strict=True):
         _same(x, y)
+
+
+def test_loaded_matches_from_db_deferred_fields_included():
+    from orderhub.inventory.models import StockLevel
+
+    cases = [
+        (Order, ["id", "number", "customer_id", "required_date", "total_amount", "tags", "intake_hash"],
+         [5, "SO-1", 7, date(2026, 12, 1), Decimal("12.50"), ["a"], "ab"]),
+        (OrderLine, ["id", "order_id", "line_no", "product_id", "qty"], [3, 5, 1, 9, Decimal("3")]),
+        (Product, [f.attname for f in Product._meta.concrete_fields],
+         [f.get_default() for f in Product._meta.concrete_fields]),
+        (StockLevel, ["id", "product_id", "warehouse_id", "on_hand", "reserved"], [1, 9, 2, Decimal(5), Decimal(0)]),
+    ]
+    for model, names, values in cases:
+        a, b = loaded(model, names, values), model.from_db("default", names, values)
+        _same(a, b)
+        assert a.get_deferred_fields() == b.get_deferred_fields()
+        assert not a._state.adding and a._state.db == "default"
+
+
+def test_loaded_uses_the_constructor_when_something_listens(monkeypatch):
+    from django.db.models import signals
+
+    from orderhub.core import instances
+
+    seen = []
+
+    def listener(sender, instance, **kw):
+        seen.append(instance)
+
+    signals.post_init.connect(listener, sender=Customer)
+    instances._plain_init.cache_clear()
+    try:
+        c = loaded(Customer, ["id", "code"], [1, "C1"])
+    finally:
+        signals.post_init.disconnect(listener, sender=Customer)
+        instances._plain_init.cache_clear()
+    assert seen == [c] and c.code == "C1" and not c._state.adding

@@ -34,8 +34,10 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import FullResultSet
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Model, QuerySet
+
+from .instances import loaded
 
 # --------------------------------------------------------------------------- connection
 
@@ -75,17 +77,18 @@ def _prepared_cursor():
     """A Django cursor wrapper around a psycopg cursor that binds on the server and prepares
     every statement (Django's own cursors bind on the client and never prepare)."""
     PreparingCursor = _preparing_cursor_class()
-    connection.ensure_connection()
-    raw = connection.connection
+    db = connections[DEFAULT_DB_ALIAS]   # (the proxy ``connection`` looks it up on every access)
+    db.ensure_connection()
+    raw = db.connection
     if raw.prepare_threshold is None and settings.ORDERHUB_PREPARE_STATEMENTS:
         # Django turns psycopg's preparing off (None) for poolers' sake; its own cursors bind on
         # the client and never prepare anyway, so with a threshold no query reaches, only the
         # statements that ask for it (these) are prepared.
         raw.prepare_threshold = 1 << 30
     cur = PreparingCursor(raw)
-    if connection.queries_logged:
-        return connection.make_debug_cursor(cur)
-    return connection.make_cursor(cur)
+    if db.queries_logged:
+        return db.make_debug_cursor(cur)
+    return db.make_cursor(cur)
 
 
 class _Text:
@@ -356,7 +359,7 @@ def instance(model: type[M], data: dict[str, Any]) -> M:
             v = conv(v)
         names.append(name)
         values.append(v)
-    return model.from_db(connection.alias, names, values)
+    return loaded(model, names, values)   # (fast statements run on the default connection)
 
 
 # --------------------------------------------------------------------------- reads
