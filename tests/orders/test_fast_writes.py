@@ -200,3 +200,31 @@ def test_hold_update_cancel_are_two_statements_and_keep_the_intake(company):
     assert order.intake == intake and order.remarks == "改过" and order.status == "cancelled"
     assert order.version == 5 and order.audit_seq == 5
     assert StageInstance.objects.filter(order=order, exited_at__isnull=True).count() == 0
+
+
+def test_a_reserving_move_writes_in_one_pipeline_with_the_ids_it_published(company):
+    """A single move sends its stock write and its order write without waiting for each (libpq
+    pipeline mode, issue 20), so every id is given before: what the subscribers get (the stage
+    instance, the event) is what the rows hold, and the reservations get the ids the database
+    gave them."""
+    from orderhub.inventory.models import Reservation
+    from orderhub.orders import hooks
+
+    a = company["actors"]
+    order = services.order_create(data=order_input(), actor=a["sales"]).order
+    assert services.order_transition(order=order, to="scheduled", actor=a["service"]).ok
+    seen = []
+
+    def spy(changes):
+        seen.append((connection.connection._pipeline is not None, list(changes)))
+
+    with hooks.listening(spy):
+        assert services.order_transition(order=order, to="materials_ready", actor=a["planner"]).ok
+    (pipelined, (ch,)), = seen
+    assert pipelined
+    inst = StageInstance.objects.get(pk=ch.entered.pk)
+    assert (inst.order_id, inst.stage, inst.exited_at) == (order.pk, "materials_ready", None)
+    ev = AuditEvent.objects.get(pk=ch.event.pk)
+    assert (ev.subject_id, ev.seq, ev.action) == (order.pk, ch.event.seq, ch.event.action)
+    held = Reservation.objects.filter(order=order, status=Reservation.Status.ACTIVE)
+    assert held.exists() and all(r.pk for r in held)

@@ -24,7 +24,7 @@ from orderhub.core.locking import lock_own_rows
 
 from .models import Reservation, StockLevel, StockMove
 from .safety import check_crossings
-from .store import write_reservations
+from .store import send_reservations, write_reservations
 
 ZERO = Decimal("0")
 
@@ -143,12 +143,15 @@ class StockBook:
     def write(self) -> None:
         """Save the new ``reserved`` of the touched rows and insert the reservations made."""
         if self.touched:
-            write_reservations(sorted(self.touched.values(), key=lambda x: x.pk), self.made)
+            # sent first: inside fastsql.pipeline() the checks' statements follow it without
+            # waiting for it in between (they see it: one connection, in order)
+            written = send_reservations(sorted(self.touched.values(), key=lambda x: x.pk), self.made)
             pids = {lvl.product_id for lvl in self.touched.values()}
             known = None
             if self.safety is not None:
                 known = {pid: (self.free(pid), *self.safety.get(pid, (ZERO, False))) for pid in pids}
             check_crossings(pids, known=known)
+            written()
         self.touched, self.made = {}, []
 
 

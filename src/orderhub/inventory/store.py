@@ -7,6 +7,7 @@ reserves, consumes and releases stock through both and compares the rows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 from django.db import IntegrityError, connection
@@ -20,18 +21,35 @@ def write_reservations(levels: list[StockLevel], made: list[Reservation]) -> Non
     """Save the new ``reserved`` of the (locked) stock rows ``levels`` and insert the
     reservations ``made``, which get their ids in the order given. ORM twin: a ``bulk_update``
     and a ``bulk_create``; fast twin: one prepared statement."""
+    send_reservations(levels, made)()
+
+
+def send_reservations(levels: list[StockLevel], made: list[Reservation]) -> Callable[[], None]:
+    """:func:`write_reservations` in two steps: send now (inside ``fastsql.pipeline()`` the
+    caller goes on while the server writes) and return the function that waits for the write,
+    checks it and gives the reservations their ids. ORM twin: written when this returns."""
     if not fastsql.available():
         StockLevel.objects.bulk_update(levels, ["reserved"])
         Reservation.objects.bulk_create(made)
-        return
+        return _done
     payload = {"u": [{"id": lvl.pk, "reserved": lvl.reserved} for lvl in levels],
                "i": fastsql.rows(made, fastsql.columns(Reservation, False))}
-    (updated, inserted, ids), = fastsql.execute(_reserve_sql(), payload)
-    if updated != len(levels) or inserted != len(made):
-        raise IntegrityError(f"stock write touched {updated}/{len(levels)} levels, {inserted}/{len(made)} reservations")
-    for res, pk in zip(made, ids or (), strict=True):   # no rows: array_agg is NULL
-        res.pk = pk
-        res._state.adding, res._state.db = False, connection.alias
+    sent = fastsql.send(_reserve_sql(), payload)
+
+    def finish() -> None:
+        (updated, inserted, ids), = sent.rows()
+        if updated != len(levels) or inserted != len(made):
+            raise IntegrityError(f"stock write touched {updated}/{len(levels)} levels, "
+                                 f"{inserted}/{len(made)} reservations")
+        for res, pk in zip(made, ids or (), strict=True):   # no rows: array_agg is NULL
+            res.pk = pk
+            res._state.adding, res._state.db = False, connection.alias
+
+    return finish
+
+
+def _done() -> None:
+    return None
 
 
 @cache

@@ -364,8 +364,28 @@ def write_order_changes(orders: list[Order], fields: Sequence[str], *, events: l
     instance and event ids come from hi/lo blocks first, so both twins write the same rows.
     Fast twin: one prepared statement whatever the number of orders; ORM twin: one statement
     per table."""
+    send_order_changes(orders, fields, events=events, entered=entered,
+                       close_open_stages_at=close_open_stages_at, snapshots=snapshots)()
+
+
+def reserve_change_ids(changes: int) -> None:
+    """Hold the ids of ``changes`` stage instances and audit events (one round trip at most),
+    so that :func:`send_order_changes` sends no ``nextval`` inside a pipeline."""
+    for table in (StageInstance._meta.db_table, AuditEvent._meta.db_table):
+        if (name := serial_sequence(table)) is not None:
+            reserve(name, changes)
+
+
+def send_order_changes(orders: list[Order], fields: Sequence[str], *, events: list[AuditEvent],
+                       entered: list[StageInstance] | None = None,
+                       close_open_stages_at: datetime | None = None,
+                       snapshots: list[Snapshot] | None = None) -> Callable[[], None]:
+    """:func:`write_order_changes` in two steps: send now (every row has its id already, so the
+    caller may go on, e.g. publish the changes, while the server writes inside
+    ``fastsql.pipeline()``), and return the function that waits for the write and checks that
+    every order was updated. ORM twin: written when this returns."""
     if not orders:
-        return
+        return _done
     entered, snapshots = entered or [], snapshots or []
     _give_ids([], entered, events)
     if not fastsql.available():
@@ -376,7 +396,7 @@ def write_order_changes(orders: list[Order], fields: Sequence[str], *, events: l
         StageInstance.objects.bulk_create(entered)
         AuditEvent.objects.bulk_create(events)
         Snapshot.objects.bulk_create(snapshots)
-        return
+        return _done
     cols = _columns(orders[0], fields)
     payload: dict[str, Any] = {"u": fastsql.rows(orders, cols),
                                "e": fastsql.rows(events, fastsql.columns(AuditEvent, True))}
@@ -386,11 +406,17 @@ def write_order_changes(orders: list[Order], fields: Sequence[str], *, events: l
         payload["s"] = fastsql.rows(entered, fastsql.columns(StageInstance, True))
     if snapshots:
         payload["n"] = fastsql.rows(snapshots, fastsql.columns(Snapshot, False))
-    (updated,), = fastsql.execute(
-        _changes_sql(cols, close_open_stages_at is not None, bool(entered), bool(snapshots)), payload)
-    if updated != len(orders):
-        raise Order.DoesNotExist(f"{len(orders)} orders sent, {updated} updated")
+    sent = fastsql.send(_changes_sql(cols, close_open_stages_at is not None, bool(entered), bool(snapshots)),
+                        payload)
     _saved([*entered, *events])
+    n = len(orders)
+
+    def finish() -> None:
+        (updated,), = sent.rows()
+        if updated != n:
+            raise Order.DoesNotExist(f"{n} orders sent, {updated} updated")
+
+    return finish
 
 
 @cache

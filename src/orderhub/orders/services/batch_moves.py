@@ -19,7 +19,7 @@ inside the transaction (a savepoint each), still with one write at the end.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -47,7 +47,7 @@ from ..hooks import OrderChange
 from ..kitting import bom_items, bom_requirements
 from ..locks import lock_move_stock, lock_orders_for_moves
 from ..models import Order, OrderLine, Snapshot, StageInstance
-from ..store import write_order_change, write_order_changes
+from ..store import reserve_change_ids, send_order_changes
 from .common import Blocked, make_snapshot, next_event
 from .stages import enter_stage, run_entry_actions
 
@@ -123,8 +123,18 @@ def order_transition_batch(*, numbers: list[str], to: str, actor: Actor, reason:
                 continue
             seen.add(number)
             results.append(batch.move(number))
-        batch.write()
-        events.orders_moved(batch.published)
+        reserve_change_ids(len(batch.moved) + len(batch.blocked))
+        with fastsql.pipeline():
+            # the stock, then the orders: every row has its id already, so each statement is
+            # sent without waiting for the one before, and the Python work between them (the
+            # stock's checks, the subscribers' notifications) overlaps the server's; the first
+            # statement whose answer is needed waits for those before it
+            if batch.book_mode and "book" in batch.__dict__:
+                batch.book.write()
+            written = batch.send()
+            events.orders_moved(batch.published)
+            for finish in written:
+                finish()
     return results
 
 
@@ -268,23 +278,20 @@ class _Batch:
 
     # ------------------------------------------------------------------ the writes
 
-    def write(self) -> None:
-        """The stock, then the moved orders, then the blocked ones: one statement each (one
-        order alone: the single change's statement, ids from the sequences as it inserts)."""
-        if self.book_mode and "book" in self.__dict__:
-            self.book.write()
-        if len(self.moved) == 1:
-            order, inst, ev, snap = self.moved[0]
-            write_order_change(order, _MOVE_FIELDS, event=ev, entered=inst, close_open_stages_at=self.now,
-                               snapshot=snap)
-        elif self.moved:
-            write_order_changes([m[0] for m in self.moved], _MOVE_FIELDS, events=[m[2] for m in self.moved],
-                                entered=[m[1] for m in self.moved], close_open_stages_at=self.now,
-                                snapshots=[m[3] for m in self.moved])
-        if len(self.blocked) == 1:
-            write_order_change(self.blocked[0][0], _BLOCK_FIELDS, event=self.blocked[0][1])
-        elif self.blocked:
-            write_order_changes([b[0] for b in self.blocked], _BLOCK_FIELDS, events=[b[1] for b in self.blocked])
+    def send(self) -> list[Callable[[], None]]:
+        """Send the moved orders' rows, then the blocked ones': one statement each, ids from
+        hi/lo blocks (:func:`~orderhub.orders.store.send_order_changes`); the functions that
+        wait for them. The stock is written before (:meth:`StockBook.write`)."""
+        out = []
+        if self.moved:
+            out.append(send_order_changes(
+                [m[0] for m in self.moved], _MOVE_FIELDS, events=[m[2] for m in self.moved],
+                entered=[m[1] for m in self.moved], close_open_stages_at=self.now,
+                snapshots=[m[3] for m in self.moved]))
+        if self.blocked:
+            out.append(send_order_changes([b[0] for b in self.blocked], _BLOCK_FIELDS,
+                                          events=[b[1] for b in self.blocked]))
+        return out
 
 
 class _BatchFacts(OrderFacts):
