@@ -148,15 +148,9 @@ def _move_stock_sql() -> str:
         "ORDER BY s.id FOR UPDATE)",
         "oc AS MATERIALIZED (SELECT (jsonb_array_elements_text(d->'customers'))::bigint AS id FROM p)",
         # the customers' open amounts kept in more than FOLD_ROWS rows: those rows replaced by
-        # their sum (rows another fold holds are skipped: it folds them), after the read below
-        # (every part of the statement reads the snapshot from before it)
-        f"fold AS (DELETE FROM {t(CustomerOpenAmount)} x USING (SELECT a.id FROM {t(CustomerOpenAmount)} a "
-        "WHERE a.customer_id = ANY(ARRAY(SELECT c.customer_id FROM "
-        f"{t(CustomerOpenAmount)} c WHERE c.customer_id = ANY(ARRAY(SELECT id FROM oc)) GROUP BY c.customer_id "
-        f"HAVING count(*) > {FOLD_ROWS})) FOR UPDATE SKIP LOCKED) k WHERE x.id = k.id "
-        "RETURNING x.customer_id, x.amount)",
-        f"folded AS (INSERT INTO {t(CustomerOpenAmount)} (customer_id, amount) SELECT customer_id, sum(amount) "
-        "FROM fold GROUP BY customer_id HAVING sum(amount) <> 0 ORDER BY customer_id)",
+        # their sum, after the read below (every part of the statement reads the snapshot from
+        # before it)
+        *_fold_ctes("c.customer_id = ANY(ARRAY(SELECT id FROM oc))"),
     ], "SELECT (SELECT jsonb_agg(jsonb_build_array(h.order_id, h.product_id, h.q::text))::text FROM "
        f"(SELECT r.order_id, r.product_id, sum(r.qty) AS q FROM {t(Reservation)} r "
        "WHERE r.order_id = ANY(ARRAY(SELECT (jsonb_array_elements_text(d->'orders'))::bigint FROM p)) "
@@ -179,16 +173,27 @@ def fold_open_amounts() -> int:
     sum per customer never changes. How many rows it removed. PostgreSQL only (the triggers)."""
     if connection.vendor != "postgresql":
         return 0
-    t = fastsql.table(CustomerOpenAmount)
     with connection.cursor() as cur:
-        cur.execute(
-            f"WITH k AS (SELECT a.id FROM {t} a WHERE a.customer_id IN (SELECT c.customer_id FROM {t} c "
-            f"GROUP BY c.customer_id HAVING count(*) > {FOLD_ROWS}) FOR UPDATE SKIP LOCKED), "
-            f"fold AS (DELETE FROM {t} x USING k WHERE x.id = k.id RETURNING x.customer_id, x.amount), "
-            f"added AS (INSERT INTO {t} (customer_id, amount) SELECT customer_id, sum(amount) FROM fold "
-            "GROUP BY customer_id HAVING sum(amount) <> 0 ORDER BY customer_id RETURNING 1) "
-            "SELECT (SELECT count(*) FROM fold) - (SELECT count(*) FROM added)")
+        cur.execute("WITH " + ", ".join(_fold_ctes(None))
+                    + " SELECT (SELECT count(*) FROM fold) - (SELECT count(*) FROM folded)")
         return int(cur.fetchone()[0])
+
+
+def _fold_ctes(among: str | None) -> list[str]:
+    """The CTEs ``fold_k``, ``fold`` and ``folded`` that replace the ``CustomerOpenAmount`` rows
+    of every customer with more than ``FOLD_ROWS`` of them (``among``: a condition on
+    ``c.customer_id`` naming the customers to look at; None: all) by one row of their sum.
+    Rows another transaction holds are skipped (it folds them, or a later fold does); the sum
+    per customer never changes. ``fold`` returns the rows removed, ``folded`` one per sum."""
+    t = fastsql.table(CustomerOpenAmount)
+    where = f"WHERE {among} " if among else ""
+    return [
+        f"fold_k AS (SELECT a.id FROM {t} a WHERE a.customer_id = ANY(ARRAY(SELECT c.customer_id FROM {t} c "
+        f"{where}GROUP BY c.customer_id HAVING count(*) > {FOLD_ROWS})) FOR UPDATE SKIP LOCKED)",
+        f"fold AS (DELETE FROM {t} x USING fold_k k WHERE x.id = k.id RETURNING x.customer_id, x.amount)",
+        f"folded AS (INSERT INTO {t} (customer_id, amount) SELECT customer_id, sum(amount) FROM fold "
+        "GROUP BY customer_id HAVING sum(amount) <> 0 ORDER BY customer_id RETURNING 1)",
+    ]
 
 
 def order_lines(order: Order) -> list[OrderLine]:
