@@ -177,16 +177,16 @@ def _notify(order: Order, found: list[TriageAlert]) -> None:
 def _current_rules() -> tuple[list[Any], list[Any]]:
     """The current tag rules and triage rules, compiled (``config.current_rule_ids``; read
     anew when a remembered version is gone: saved in a transaction that rolled back)."""
-    for attempt in (1, 2):
-        found = current_rule_ids()
-        try:
-            return ([] if "tags" not in found else compiled_config(found["tags"]),
-                    [] if "triage" not in found else compiled_config(found["triage"]))
-        except ConfigVersion.DoesNotExist:
-            if attempt == 2:
-                raise
-            forget_current_rules()
-    raise AssertionError("unreachable")
+    try:
+        return _compiled_rules(current_rule_ids())
+    except ConfigVersion.DoesNotExist:
+        forget_current_rules()
+        return _compiled_rules(current_rule_ids())
+
+
+def _compiled_rules(found: dict[str, int]) -> tuple[list[Any], list[Any]]:
+    return ([] if "tags" not in found else compiled_config(found["tags"]),
+            [] if "triage" not in found else compiled_config(found["triage"]))
 
 
 def filter_order_input(data: OrderInput, *, at: datetime) -> tuple[OrderInput, Recorder | None]:
