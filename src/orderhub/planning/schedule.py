@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import cache
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Sum
@@ -50,6 +51,7 @@ def routings(product_ids: Iterable[int]) -> dict[int, dict[int, list[Step]]]:
     none of whose products is routed reads only this); the ORM twin reads the same rows."""
     out: dict[int, dict[int, list[Step]]] = defaultdict(lambda: defaultdict(list))
     pids = sorted(set(product_ids))
+    rows: Iterable[tuple[Any, ...]]
     if fastsql.available():
         rows = fastsql.execute(_routings_sql(), pids)
     else:
