@@ -207,6 +207,8 @@ def test_a_reserving_move_writes_in_one_pipeline_with_the_ids_it_published(compa
     pipeline mode, issue 20), so every id is given before: what the subscribers get (the stage
     instance, the event) is what the rows hold, and the reservations get the ids the database
     gave them."""
+    from psycopg import pq
+
     from orderhub.inventory.models import Reservation
     from orderhub.orders import hooks
 
@@ -216,7 +218,7 @@ def test_a_reserving_move_writes_in_one_pipeline_with_the_ids_it_published(compa
     seen = []
 
     def spy(changes):
-        seen.append((connection.connection._pipeline is not None, list(changes)))
+        seen.append((connection.connection.pgconn.pipeline_status == pq.PipelineStatus.ON, list(changes)))
 
     with hooks.listening(spy):
         assert services.order_transition(order=order, to="materials_ready", actor=a["planner"]).ok
