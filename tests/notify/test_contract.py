@@ -1,5 +1,7 @@
 """The notify() contract: outbox rows in the caller's transaction, dedupe, recipients."""
 
+import re
+
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -181,3 +183,39 @@ def test_a_role_hears_of_an_order_only_through_reps_who_may_see_it(company):
     assert told(mine, "b") == {sales.pk, planner}
     assert told(owned, "c") == {sales.pk, sales2.pk, planner}  # sales owns it, sales2 has its customer
     assert told(None, "d") == {sales.pk, sales2.pk, planner}
+
+
+def test_a_customer_loaded_with_its_order_names_the_rep_without_a_query(company):
+    """The rep told of an order is read from the order's customer when it is loaded with the
+    order (a move's locked orders carry it): no customer query; an order without it still asks."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from orderhub.catalog.models import Customer
+    from orderhub.notify.services import NotifyRequest, notify_many
+    from orderhub.orders.models import Order
+    from orderhub.orders.services import order_create
+    from tests.conftest import order_input
+
+    sales, sales2 = company["users"]["sales"], get_user_model().objects.create_user(username="sales2")
+    sales2.groups.add(Group.objects.get(name="sales"))
+    Customer.objects.create(code="C002", name="无锡华泰汽车部件", tier="B", sales_owner=sales2)
+    service = company["actors"]["service"]
+    theirs = order_create(data=order_input(customer="C002"), actor=service).order.pk
+    mine = order_create(data=order_input(customer="C001"), actor=service).order.pk
+    loaded = Order.objects.select_related("customer").get(pk=theirs)
+    bare = Order.objects.get(pk=mine)
+
+    def request(order, key):
+        return NotifyRequest(event="rule.notify", recipients=[Recipient.role("sales")], context={},
+                             order=order, dedupe_key=key, channels=["inapp"])
+
+    with CaptureQueriesContext(connection) as q:
+        notify_many([request(loaded, "e")])
+    assert not [x for x in q.captured_queries if '"catalog_customer"' in x["sql"]]
+    with CaptureQueriesContext(connection) as q:
+        notify_many([request(loaded, "f"), request(bare, "g")])
+    asked = [x["sql"] for x in q.captured_queries if '"catalog_customer"' in x["sql"]]
+    assert len(asked) == 1 and re.findall(r"IN \(([\d, ]+)\)", asked[0]) == [str(bare.customer_id)]
+    heard = dict(Message.objects.filter(dedupe_key__regex=r"^[efg]\|").values_list("dedupe_key", "user_id"))
+    assert {k[0]: v for k, v in heard.items()} == {"e": sales2.pk, "f": sales2.pk, "g": sales.pk}

@@ -210,14 +210,24 @@ class _Lookups:
 
 def _sales_owners(requests: list[NotifyRequest], by_role: dict[str, list[Person]]) -> dict[int, int | None]:
     """The sales owner of each customer whose order is told by role to someone who sees only
-    their own customers' orders (one query; none when nobody such is addressed)."""
-    ids = {r.order.customer_id for r in requests if r.order is not None and any(
-        rec.kind == "role" and any(not p.sees_all_orders for p in by_role.get(rec.ref, []))
-        for rec in r.recipients)}
-    ids.discard(None)
-    if not ids:
-        return {}
-    return dict(Customer.objects.filter(pk__in=ids).values_list("pk", "sales_owner_id"))
+    their own customers' orders: read from the order's customer where the order carries it
+    loaded (a move's locked orders do), else by one query; none when nobody such is addressed."""
+    owners: dict[int, int | None] = {}
+    ids: set[int] = set()
+    for r in requests:
+        order = r.order
+        if order is None or order.customer_id is None or order.customer_id in owners or not any(
+                rec.kind == "role" and any(not p.sees_all_orders for p in by_role.get(rec.ref, []))
+                for rec in r.recipients):
+            continue
+        if Order.customer.is_cached(order):
+            owners[order.customer_id] = order.customer.sales_owner_id
+        else:
+            ids.add(order.customer_id)
+    ids -= owners.keys()
+    if ids:
+        owners.update(Customer.objects.filter(pk__in=ids).values_list("pk", "sales_owner_id"))
+    return owners
 
 
 # --------------------------------------------------------------------------- expansion
