@@ -210,3 +210,31 @@ def test_the_stock_book_gives_back_what_a_refused_order_reserved(company):
         book.write()
     assert not Reservation.objects.filter(order=order).exists()
     assert set(StockLevel.objects.filter(product=bar).values_list("reserved", flat=True)) == {Decimal("0")}
+
+
+def test_orders_locked_together_share_their_customer_workflow_and_products(company):
+    """One lock statement builds a customer, workflow or product once for all its orders (as
+    ``prefetch_related`` shares them), with the values the ORM twin loads."""
+    from django.test import override_settings
+
+    from orderhub.orders import locks
+
+    numbers = [_t1(company, "5"), _t1(company, "7"), _t1(company, "2", sku="M8X30")]
+    with transaction.atomic():
+        fast, pending = locks.lock_orders_for_moves(numbers)
+        assert pending == {}
+        orders = [fast[n][0] for n in numbers]
+        products = [fast[n][1][0].product for n in numbers]
+        assert orders[0].customer is orders[1].customer is orders[2].customer
+        assert orders[0].workflow is orders[2].workflow
+        assert products[0] is products[1] and products[2] is not products[0]
+        assert [p.sku for p in products] == ["HSG-100", "HSG-100", "M8X30"]
+    with override_settings(ORDERHUB_SQL_PATH="orm"), transaction.atomic():
+        orm = locks.lock_orders_with_lines(numbers)
+    for n in numbers:
+        (fo, fl), (oo, ol) = fast[n], orm[n]
+        for a, b in [(fo.customer, oo.customer), (fo.workflow, oo.workflow), (fl[0].product, ol[0].product)]:
+            assert {f.attname: getattr(a, f.attname) for f in type(a)._meta.concrete_fields
+                    if f.attname not in a.get_deferred_fields()} == {
+                f.attname: getattr(b, f.attname) for f in type(b)._meta.concrete_fields
+                if f.attname not in a.get_deferred_fields()}

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
+from typing import Any, TypeVar
 
 from django.db import connection
 from django.utils.translation import gettext as _
@@ -29,6 +30,9 @@ from orderhub.workflow.models import WorkflowDefinition
 
 from .editing import pending_change_requests
 from .models import ChangeRequest, CustomerOpenAmount, Order, OrderLine
+
+M = TypeVar("M", Customer, WorkflowDefinition)
+Seen = dict[tuple[type, int], Any]   # the instances one lock statement built, by (model, pk)
 
 # a customer's CustomerOpenAmount rows a reading move folds into one when there are more
 FOLD_ROWS = 8
@@ -61,8 +65,9 @@ def lock_orders_with_lines(numbers: list[str]) -> dict[str, tuple[Order, list[Or
     if fastsql.available():
         found = fastsql.execute(_lock_many_sql(), list(numbers))
         out = {}
+        seen: Seen = {}
         for row in found:
-            order, lines = _loaded(row)
+            order, lines = _loaded(row, seen)
             out[order.number] = (order, lines)
         return out
     orders = list(lock_own_rows(Order.objects.select_related("customer", "workflow").defer(*DEFERRED))
@@ -82,8 +87,9 @@ def lock_orders_for_moves(numbers: list[str]) -> tuple[dict[str, tuple[Order, li
         locked = lock_orders_with_lines(numbers)
         return locked, pending_change_requests([o.pk for o, _ls in locked.values()])
     out, pending = {}, {}
+    seen: Seen = {}
     for row in fastsql.execute(_lock_moves_sql(), list(numbers)):
-        order, lines = _loaded(row[:4])
+        order, lines = _loaded(row[:4], seen)
         out[order.number] = (order, lines)
         if row[4] is not None:
             pending[order.pk] = row[4]
@@ -222,17 +228,33 @@ def _lock_fast(number: str, *, with_lines: bool) -> tuple[Order, list[OrderLine]
     return _loaded(found[0])
 
 
-def _loaded(row: tuple) -> tuple[Order, list[OrderLine]]:
+def _loaded(row: tuple, seen: Seen | None = None) -> tuple[Order, list[OrderLine]]:
+    """The order and its lines of one row of a lock statement. ``seen``, shared by the rows of
+    one statement, holds the customers, workflows and products built so far: orders of one
+    customer, workflow or product share one instance, as ``prefetch_related`` shares them (one
+    statement reads one snapshot, so a row read again is the same row)."""
     o, c, w, ls = row
+    if seen is None:
+        seen = {}
     order = fastsql.instance(Order, fastsql.loads(o))
-    order.customer = fastsql.instance(Customer, fastsql.loads(c))
-    order.workflow = fastsql.instance(WorkflowDefinition, fastsql.loads(w))
+    order.customer = _shared(seen, Customer, order.customer_id, c)
+    order.workflow = _shared(seen, WorkflowDefinition, order.workflow_id, w)
     lines = []
     for ln, pr in fastsql.loads(ls) or ():
         line = fastsql.instance(OrderLine, ln)
-        line.product = fastsql.instance(Product, pr)
+        product = seen.get((Product, line.product_id))
+        if product is None:
+            product = seen[Product, line.product_id] = fastsql.instance(Product, pr)
+        line.product = product
         lines.append(line)
     return order, lines
+
+
+def _shared(seen: Seen, model: type[M], pk: int, text: str) -> M:
+    obj = seen.get((model, pk))
+    if obj is None:
+        obj = seen[model, pk] = fastsql.instance(model, fastsql.loads(text))
+    return obj
 
 
 @cache
