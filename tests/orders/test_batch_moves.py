@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 
@@ -238,3 +239,26 @@ def test_orders_locked_together_share_their_customer_workflow_and_products(compa
                     if f.attname not in a.get_deferred_fields()} == {
                 f.attname: getattr(b, f.attname) for f in type(b)._meta.concrete_fields
                 if f.attname not in a.get_deferred_fields()}
+
+
+def test_locking_one_order_reads_it_through_the_numbers_index_in_a_young_company(company):
+    """The moves' lock statement finds its orders through the number's index, also while the
+    company has a few thousand orders: with ``IN (SELECT jsonb_array_elements_text(…))`` the
+    planner guessed 100 numbers and read the whole order table below ~4,000 orders (0.6 ms a
+    move at 2,200, growing with the table)."""
+    from orderhub.orders import locks
+
+    number = _t1(company, "5")
+    first = Order.objects.get(number=number)
+    clones = []
+    for i in range(3000):
+        first.pk, first.id, first.number = None, None, f"SO-LOCK-{i:06d}"
+        first.external_ref = None
+        clones.append(Order(**{f.attname: getattr(first, f.attname) for f in Order._meta.concrete_fields}))
+    Order.objects.bulk_create(clones)
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE orders_order")
+        cur.execute("EXPLAIN " + locks._lock_moves_sql(), [f'["{number}"]'])
+        plan = "\n".join(r[0] for r in cur.fetchall())
+    assert "Seq Scan on orders_order" not in plan, plan
+    assert re.search(r"(Index Scan using|Bitmap Index Scan on) orders_order_number_", plan), plan

@@ -259,10 +259,15 @@ def _shared(seen: Seen, model: type[M], pk: int, text: str) -> M:
 
 @cache
 def _lock_many_sql() -> str:
+    """:func:`_lock_sql` for a list of numbers. ``= ANY(ARRAY(…))``, not ``IN (SELECT …)``: the
+    planner guesses a set-returning function yields 100 rows, so below some thousands of orders
+    ``IN`` hashed the list and read the whole table (0.6 ms a move at 2,200 orders, growing with
+    the table); an array is looked up in the number's index at every size."""
     number = fastsql.quote(fastsql.column_of(Order._meta.get_field("number")))
     one = _lock_sql(True)
     many = one.replace(f"WHERE x.{number} = (SELECT d->>0 FROM p) FOR UPDATE",
-                       f"WHERE x.{number} IN (SELECT jsonb_array_elements_text(d) FROM p) ORDER BY x.id FOR UPDATE")
+                       f"WHERE x.{number} = ANY(ARRAY(SELECT jsonb_array_elements_text(d) FROM p)::varchar[]) "
+                       "ORDER BY x.id FOR UPDATE")
     if many == one:  # pragma: no cover - the one-order statement changed shape
         raise RuntimeError("lock statement for many orders not derived")
     return many
