@@ -110,8 +110,10 @@ def test_events_from_before_keyed_chains_verify_as_a_reported_legacy_segment(com
     for order in orders:    # as the old code wrote them: plain SHA-256, no key id
         tamper.rewrite_chain(order, key=None, key_id="")
     top = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first()
-    # the boundary the migration would have recorded (ids handed out in blocks: some unused)
-    tamper.run("UPDATE core_auditlegacyboundary SET max_id = %s WHERE \"table\" = 'core_auditevent'",
+    # the boundary the migration would have recorded (ids handed out in blocks: some unused); an
+    # upsert: a transactional test run before this one flushed the migration's row away
+    tamper.run("INSERT INTO core_auditlegacyboundary (\"table\", max_id, recorded_at) "
+               "VALUES ('core_auditevent', %s, CURRENT_TIMESTAMP) ON CONFLICT (\"table\") DO UPDATE SET max_id = EXCLUDED.max_id",
                [top + 1000])
     report = verify()
     assert report.ok, report.findings
