@@ -46,6 +46,8 @@ END $$;
 NEED_BOUND_INS_BEFORE = NEED_BOUND_INS.replace(
     "FROM new_rows n))\n",
     "FROM new_rows n))\n               AND l.product_id = ANY(ARRAY(SELECT DISTINCT n.product_id FROM new_rows n))\n")
+if NEED_BOUND_INS_BEFORE == NEED_BOUND_INS:  # pragma: no cover - the reverse would silently be the forward
+    raise RuntimeError("orders 0026: the function before this migration was not derived")
 
 
 def install(apps, schema_editor):
