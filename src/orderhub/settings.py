@@ -263,6 +263,8 @@ ORDERHUB_PDF_FONT_DIR = Path(os.environ.get("ORDERHUB_PDF_FONT_DIR",
                                             str(Path(__file__).resolve().parent / "web" / "static" / "vendor" / "fonts")))
 # users of the roles, endpoints and templates are cached per process this long (saves here clear it)
 ORDERHUB_NOTIFY_CACHE_SECONDS = float(os.environ.get("ORDERHUB_NOTIFY_CACHE_SECONDS", "10"))
+# this many orders (not red) entering one stage in one change are told in one message per owner
+ORDERHUB_NOTIFY_DIGEST_FROM = int(os.environ.get("ORDERHUB_NOTIFY_DIGEST_FROM", "20"))
 # rules engine: how often a process checks whether rules were saved elsewhere (seconds)
 ORDERHUB_RULES_RELOAD_SECONDS = float(os.environ.get("ORDERHUB_RULES_RELOAD_SECONDS", "2"))
 

@@ -33,7 +33,7 @@ def _fresh_rules():
 def test_the_shipped_templates_are_keyed_by_the_event_constants():
     shipped = {e for e, channel, _s, _b in DEFAULT_TEMPLATES if channel == ""}
     assert shipped == set(notify_events.TEMPLATED)
-    assert set(events.NOTIFICATIONS) | {notify_events.RULE_NOTIFY} == shipped
+    assert set(events.NOTIFICATIONS) | set(notify_events.ALL) == shipped
 
 
 def _rendered(qs) -> list[tuple[str, str]]:

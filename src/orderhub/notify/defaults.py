@@ -17,7 +17,7 @@ from orderhub.orders.events import (
     TICKET_OPENED,
 )
 
-from .events import RULE_NOTIFY
+from .events import ORDERS_ENTERED, RULE_NOTIFY
 
 DEFAULT_TEMPLATES = [
     (ORDER_CREATED, "", "新订单 {{ order.number }}：{{ stage_name }}",
@@ -76,4 +76,10 @@ DEFAULT_TEMPLATES = [
      "### 您对订单 {{ order.number }} 的变更申请被驳回\n"
      "驳回人：{{ actor }}\n"
      "理由：{{ comment }}\n"),
+    (ORDERS_ENTERED, "", "{% if created %}新订单{% else %}订单{% endif %} {{ count }} 张进入{{ stage_name }}",
+     "### {{ count }} 张{% if created %}新{% endif %}订单进入「{{ stage_name }}」\n"
+     "订单：{{ numbers|join:'、' }}{% if more %} 等，另有 {{ more }} 张{% endif %}\n"
+     "{% if left_stage %}上一环节：{{ left_stage_name|default:left_stage }}\n{% endif %}"
+     "{% if due_at %}最早截止：{{ due_at|date:'Y-m-d H:i' }}\n{% endif %}"
+     "操作人：{{ actor }}\n"),
 ]

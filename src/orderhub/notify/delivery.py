@@ -119,7 +119,7 @@ def _record(m: Message, *, ok: bool, error: str, answer: str, started: datetime,
         if ok:
             text = {"subject": m.subject, "body": m.body} if rendered else {}   # as it was sent
             n = current.update(status=Message.Status.DELIVERED, delivered_at=finished, last_error="", **text)
-            if n and m.order_id and m.payload.get("first_touch"):
+            if n:
                 record_first_touch(m, finished)
         elif m.attempts >= max_attempts:
             current.update(status=Message.Status.DEAD, last_error=error[:5000])
@@ -128,20 +128,37 @@ def _record(m: Message, *, ok: bool, error: str, answer: str, started: datetime,
                            next_attempt_at=finished + backoff(m.attempts))
 
 
-def first_touch_row(m: Message, touched_at: datetime) -> FirstTouch:
-    submitted = datetime.fromisoformat(m.payload["first_touch"]["submitted_at"])
-    wall = max((touched_at - submitted).total_seconds(), 0.0)
-    try:
-        business = get_business_calendar().business_seconds_between(submitted, touched_at) if wall else 0.0
-    except Exception:  # outside the calendar's years
-        business = wall
-    return FirstTouch(order_id=m.order_id, submitted_at=submitted, touched_at=touched_at, message_id=m.pk,
-                      channel=m.channel, wall_seconds=wall, business_seconds=business)
+def first_touch_rows(m: Message, touched_at: datetime) -> list[FirstTouch]:
+    """The first touches a delivered message makes: its order's (``payload.first_touch.
+    submitted_at``), or each order's of a digest (``payload.first_touch.orders``: [id, submitted])."""
+    ft = m.payload.get("first_touch") if isinstance(m.payload, dict) else None
+    if not ft:
+        return []
+    if "orders" in ft:
+        pairs = [(int(pk), at) for pk, at in ft["orders"]]
+    elif m.order_id:
+        pairs = [(m.order_id, ft["submitted_at"])]
+    else:
+        return []
+    cal = get_business_calendar()
+    rows = []
+    for order_id, at in pairs:
+        submitted = datetime.fromisoformat(at)
+        wall = max((touched_at - submitted).total_seconds(), 0.0)
+        try:
+            business = cal.business_seconds_between(submitted, touched_at) if wall else 0.0
+        except Exception:  # outside the calendar's years
+            business = wall
+        rows.append(FirstTouch(order_id=order_id, submitted_at=submitted, touched_at=touched_at, message_id=m.pk,
+                               channel=m.channel, wall_seconds=wall, business_seconds=business))
+    return rows
 
 
 def record_first_touch(m: Message, touched_at: datetime) -> None:
     """The first delivery to an owner of the order's first stage (the first one wins)."""
-    FirstTouch.objects.bulk_create([first_touch_row(m, touched_at)], ignore_conflicts=True)
+    rows = first_touch_rows(m, touched_at)
+    if rows:
+        FirstTouch.objects.bulk_create(rows, ignore_conflicts=True)
 
 
 def deliver_inbox(rows: list[Message], *, worker: str = "") -> int:
@@ -166,7 +183,7 @@ def deliver_inbox(rows: list[Message], *, worker: str = "") -> int:
         DeliveryAttempt.objects.bulk_create([
             DeliveryAttempt(message_id=m.pk, number=m.attempts, started_at=now, finished_at=now, ok=True,
                             response="inbox", worker=worker[:100]) for m in rows])
-        touches = [first_touch_row(m, now) for m in rows if m.order_id and m.payload.get("first_touch")]
+        touches = [t for m in rows for t in first_touch_rows(m, now)]
         if touches:
             FirstTouch.objects.bulk_create(touches, ignore_conflicts=True)
     metrics.attempted(DeliveryChannel.INAPP, True, len(rows))

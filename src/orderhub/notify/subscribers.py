@@ -1,11 +1,16 @@
 """Order hooks → notifications: a new order tells the owner role of its first stage
-(``order.created``), a stage entered tells the owner role of that stage (``stage.entered``).
+(``order.created``), a stage entered tells the owner role of that stage (``stage.entered``);
+``ORDERHUB_NOTIFY_DIGEST_FROM`` (20) or more orders that are not red entering one stage in one
+change (an import's chunk, a bulk move) are told in one message instead (``orders.entered``).
 One call of ``notify_many`` per published batch (one INSERT); no query at all when no change in
 the batch opened a stage."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime
+
+from django.conf import settings
 
 from orderhub.orders.events import (
     ORDER_CHANGE_APPLIED,
@@ -19,6 +24,9 @@ from orderhub.orders.events import (
 from orderhub.orders.hooks import OrderChange
 from orderhub.workflow.services import compiled
 
+from .common import active_endpoints
+from .events import ORDERS_ENTERED
+from .models import DeliveryChannel
 from .services import NotifyRequest, Recipient, notify_many
 
 
@@ -85,8 +93,14 @@ def _stage_owner(order) -> str:
         return "manager"
 
 
+def _digest_from() -> int:
+    return int(getattr(settings, "ORDERHUB_NOTIFY_DIGEST_FROM", 20))
+
+
 def on_order_changes(changes: list[OrderChange]) -> None:
-    requests = []
+    requests: list[NotifyRequest] = []
+    # (event, workflow, stage, owner role, stage left) -> this publication's orders entering it
+    entered: dict[tuple, list[OrderChange]] = defaultdict(list)
     for ch in changes:
         if ch.action in CHANGE_EVENTS:
             req = _change_request(ch)
@@ -99,19 +113,58 @@ def on_order_changes(changes: list[OrderChange]) -> None:
         inst = ch.entered
         if inst is None:
             continue
-        order = ch.order
-        created = ch.action == ORDER_CREATED
-        event = ORDER_CREATED if created else STAGE_ENTERED
-        ctx = {"stage": inst.stage, "stage_name": _stage_name(order, inst.stage),
-               "owner_role": inst.owner_role, "due_at": inst.due_at, "left_stage": ch.left_stage or "",
-               "left_stage_name": _stage_name(order, ch.left_stage) if ch.left_stage else "",
-               "actor": ch.actor.label}
-        extra = {}
-        if created:
-            extra["first_touch"] = {"submitted_at": submitted_at(order).isoformat()}
-        requests.append(NotifyRequest(
-            event=event, recipients=[Recipient.role(inst.owner_role)], context=ctx, order=order,
-            severity="red" if order.urgency == "red" else "info",
-            dedupe_key=f"{event}:{order.pk}:{inst.pk}", extra_payload=extra))
+        event = ORDER_CREATED if ch.action == ORDER_CREATED else STAGE_ENTERED
+        entered[(event, ch.order.workflow_id, inst.stage, inst.owner_role, ch.left_stage or "")].append(ch)
+    many = _digest_from()
+    for (event, _wf, stage, role, left), group in entered.items():
+        # red orders are told one by one; the others, when many entered together (an import's
+        # chunk, a bulk move), in one message per owner instead of one per order (the role's
+        # webhooks, systems that act on each order, still get one message per order)
+        calm = [ch for ch in group if ch.order.urgency != "red"]
+        if len(calm) >= many:
+            requests.append(_digest(event, stage, role, left, calm))
+            if _has_webhook(role):
+                requests.extend(_entered(event, ch, channels=[DeliveryChannel.WEBHOOK]) for ch in calm)
+            group = [ch for ch in group if ch.order.urgency == "red"]
+        requests.extend(_entered(event, ch) for ch in group)
     if requests:
         notify_many(requests)
+
+
+def _context(ch: OrderChange, stage: str, role: str, due_at) -> dict:
+    order, left = ch.order, ch.left_stage or ""
+    return {"stage": stage, "stage_name": _stage_name(order, stage), "owner_role": role, "due_at": due_at,
+            "left_stage": left, "left_stage_name": _stage_name(order, left) if left else "",
+            "actor": ch.actor.label}
+
+
+def _has_webhook(role: str) -> bool:
+    return any(ep.kind == DeliveryChannel.WEBHOOK and role in (ep.roles or []) for ep in active_endpoints())
+
+
+def _entered(event: str, ch: OrderChange, channels: list[str] | None = None) -> NotifyRequest:
+    """A new order (to the owner role of its first stage) or one that entered a stage."""
+    order, inst = ch.order, ch.entered
+    extra = {}
+    if event == ORDER_CREATED:
+        extra["first_touch"] = {"submitted_at": submitted_at(order).isoformat()}
+    return NotifyRequest(
+        event=event, recipients=[Recipient.role(inst.owner_role)],
+        context=_context(ch, inst.stage, inst.owner_role, inst.due_at), order=order,
+        severity="red" if order.urgency == "red" else "info",
+        dedupe_key=f"{event}:{order.pk}:{inst.pk}", extra_payload=extra, channels=channels)
+
+
+def _digest(event: str, stage: str, role: str, left: str, group: list[OrderChange]) -> NotifyRequest:
+    """Many orders that entered one stage in one change: one message (``orders.entered``) naming
+    them, the earliest deadline among them; its delivery is each new order's first touch."""
+    first = group[0]
+    dues = [ch.entered.due_at for ch in group if ch.entered.due_at is not None]
+    ctx = {**_context(first, stage, role, min(dues) if dues else None), "created": event == ORDER_CREATED}
+    ids = [ch.entered.pk for ch in group]
+    return NotifyRequest(
+        event=ORDERS_ENTERED, recipients=[Recipient.role(role)], context=ctx,
+        orders=[ch.order for ch in group], severity="info",
+        first_touch={ch.order.pk: submitted_at(ch.order).isoformat() for ch in group}
+        if event == ORDER_CREATED else None,
+        dedupe_key=f"{ORDERS_ENTERED}:{event}:{stage}:{min(ids)}-{max(ids)}:{len(ids)}")

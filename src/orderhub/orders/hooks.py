@@ -93,10 +93,29 @@ def listening(fn: Subscriber) -> Iterator[Subscriber]:
         _extra.remove(fn)
 
 
+@contextmanager
+def held() -> Iterator[list[OrderChange]]:
+    """Changes published while the block runs are not handed to the subscribers but collected
+    in the list it yields: the caller publishes them with others (a batch's orders created one
+    by one are heard with the rest of the batch, as one list, on every database), or drops them
+    when the block raised (its savepoint rolled back)."""
+    outer = getattr(_local, "held", None)
+    kept: list[OrderChange] = []
+    _local.held = kept
+    try:
+        yield kept
+    finally:
+        _local.held = outer
+
+
 def publish(changes: list[OrderChange]) -> None:
     """Hand ``changes`` to every subscriber, in order, in the caller's transaction.
     A subscriber that raises rolls the whole change back: side effects are part of the change."""
     if not changes:
+        return
+    kept = getattr(_local, "held", None)
+    if kept is not None:
+        kept.extend(changes)
         return
     if getattr(_local, "publishing", False):
         raise RecursivePublish(

@@ -98,6 +98,16 @@ class NotifyRequest:
     severity: str = Severity.INFO
     channels: list[str] | None = None
     extra_payload: dict[str, Any] = field(default_factory=dict)
+    # a digest: one message about several orders (``order`` is None) for people and group chats
+    # (a role's webhooks are left out: systems get each order's own message). Each person reached
+    # by role hears of the orders they may see (none: no message); ``context`` gets ``count``,
+    # ``numbers`` (the first DIGEST_NUMBERS) and ``more``. ``first_touch`` maps an order's id
+    # to when it was submitted: delivering the message is the first touch of each order in it.
+    orders: list[Any] | None = None
+    first_touch: dict[int, str] | None = None
+
+
+DIGEST_NUMBERS = 20   # order numbers a digest names; the rest are counted
 
 
 def notify(*, event: str, recipients: list[Recipient], context: dict, order=None,
@@ -215,15 +225,16 @@ def _sales_owners(requests: list[NotifyRequest], by_role: dict[str, list[Person]
     owners: dict[int, int | None] = {}
     ids: set[int] = set()
     for r in requests:
-        order = r.order
-        if order is None or order.customer_id is None or order.customer_id in owners or not any(
-                rec.kind == "role" and any(not p.sees_all_orders for p in by_role.get(rec.ref, []))
-                for rec in r.recipients):
+        if not any(rec.kind == "role" and any(not p.sees_all_orders for p in by_role.get(rec.ref, []))
+                   for rec in r.recipients):
             continue
-        if Order.customer.is_cached(order):
-            owners[order.customer_id] = order.customer.sales_owner_id
-        else:
-            ids.add(order.customer_id)
+        for order in (r.orders or ()) if r.order is None else (r.order,):
+            if order.customer_id is None or order.customer_id in owners:
+                continue
+            if Order.customer.is_cached(order):
+                owners[order.customer_id] = order.customer.sales_owner_id
+            else:
+                ids.add(order.customer_id)
     ids -= owners.keys()
     if ids:
         owners.update(Customer.objects.filter(pk__in=ids).values_list("pk", "sales_owner_id"))
@@ -240,20 +251,21 @@ def _key(base: str, channel: str, where: str) -> str:
 
 
 def _address_targets(rec: Recipient, lk: _Lookups, allowed: set[str] | None) -> list[tuple]:
-    """A customer's e-mail / mobile (e-mail unless ``allowed`` says), or one address."""
+    """A customer's e-mail / mobile (e-mail unless ``allowed`` says), or one address (targets as
+    ``_expand`` makes them)."""
     out: list[tuple] = []
     if rec.kind == "address":
         ch, _sep, where = rec.ref.partition(":")
         ep = lk.email if ch == DeliveryChannel.EMAIL else lk.sms if ch == DeliveryChannel.SMS else None
         if ep is not None and where and (allowed is None or ch in allowed):
-            out.append((ch, ep, where, None, f"{ch}:{where}", None))
+            out.append((ch, ep, where, None, f"{ch}:{where}", None, None))
         return out
     email, mobile = lk.customers.get(int(rec.ref), ("", ""))
     chans = allowed if allowed is not None else {DeliveryChannel.EMAIL}
     if DeliveryChannel.EMAIL in chans and email and lk.email:
-        out.append((DeliveryChannel.EMAIL, lk.email, email, None, str(rec), None))
+        out.append((DeliveryChannel.EMAIL, lk.email, email, None, str(rec), None, None))
     if DeliveryChannel.SMS in chans and mobile and lk.sms:
-        out.append((DeliveryChannel.SMS, lk.sms, mobile, None, str(rec), None))
+        out.append((DeliveryChannel.SMS, lk.sms, mobile, None, str(rec), None, None))
     return out
 
 
@@ -262,23 +274,40 @@ def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[dict[str, Any
     allowed = set(r.channels) if r.channels is not None else None
     default_personal = lk.default_personal
     email_ep, sms_ep = lk.email, lk.sms
-    # channel, endpoint, address, user id, recipient label, the person (for their quiet hours)
-    targets: list[tuple[str, Endpoint | None, str, int | None, str, Person | None]] = []
+    digest = r.orders if r.order is None else None
+    # channel, endpoint, address, user id, recipient label, the person (for their quiet hours),
+    # the orders of a digest this target hears of (None: not a digest, or all of its orders)
+    targets: list[tuple[str, Endpoint | None, str, int | None, str, Person | None, tuple | None]] = []
     mention: dict[str, list[Person]] = {}   # group robot code -> the role's people to @-mention
 
-    def person(p: Person, recipient: str) -> None:
+    def person(p: Person, recipient: str, mine: tuple | None = None) -> None:
         chans = allowed if allowed is not None else set(p.channels or default_personal)
         for ch in sorted(chans & PERSONAL_CHANNELS):
             if ch == DeliveryChannel.INAPP:
-                targets.append((ch, None, str(p.user_id), p.user_id, recipient, None))
+                targets.append((ch, None, str(p.user_id), p.user_id, recipient, None, mine))
             elif ch == DeliveryChannel.EMAIL and p.email and email_ep:
-                targets.append((ch, email_ep, p.email, p.user_id, recipient, p))
+                targets.append((ch, email_ep, p.email, p.user_id, recipient, p, mine))
             elif ch == DeliveryChannel.SMS and p.mobile and sms_ep:
-                targets.append((ch, sms_ep, p.mobile, p.user_id, recipient, p))
+                targets.append((ch, sms_ep, p.mobile, p.user_id, recipient, p, mine))
 
     for rec in r.recipients:
         label = str(rec)
-        if rec.kind == "role":
+        if rec.kind == "role" and digest is not None:
+            members = []
+            for p in lk.by_role.get(rec.ref, []):
+                mine = None if p.sees_all_orders else tuple(o for o in digest if lk.may_hear_of(p, o))
+                if mine is None or len(mine) == len(digest):
+                    person(p, label)
+                    members.append(p)
+                elif mine:
+                    person(p, label, mine)
+                    members.append(p)
+            for ep in lk.endpoints:   # group chats; a webhook (a system) gets each order's own
+                if ep.kind in (DeliveryChannel.DINGTALK, DeliveryChannel.WECOM) and rec.ref in (ep.roles or []) and (
+                        allowed is None or ep.kind in allowed):
+                    targets.append((ep.kind, ep, ep.code, None, label, None, None))
+                    mention.setdefault(ep.code, []).extend(members)
+        elif rec.kind == "role":
             # a rep who sees only their own customers' orders hears by role only of those
             members = [p for p in lk.by_role.get(rec.ref, []) if lk.may_hear_of(p, r.order)]
             for p in members:
@@ -286,7 +315,7 @@ def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[dict[str, Any
             for ep in lk.endpoints:
                 if ep.kind in ENDPOINT_CHANNELS and rec.ref in (ep.roles or []) and (
                         allowed is None or ep.kind in allowed):
-                    targets.append((ep.kind, ep, ep.code, None, label, None))
+                    targets.append((ep.kind, ep, ep.code, None, label, None, None))
                     if ep.kind in (DeliveryChannel.DINGTALK, DeliveryChannel.WECOM):
                         mention.setdefault(ep.code, []).extend(members)
         elif rec.kind == "user":
@@ -298,24 +327,41 @@ def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[dict[str, Any
         elif rec.kind == "webhook":
             ep = lk.endpoint(rec.ref)
             if ep is not None and (allowed is None or ep.kind in allowed):
-                targets.append((ep.kind, ep, ep.code, None, label, None))
+                targets.append((ep.kind, ep, ep.code, None, label, None, None))
 
     if not targets:
         return []
     # what the deliverer renders the text from (render_pending): the context as plain JSON
     # (what webhooks receive) with the places of its typed values, and the language
-    plain_ctx, types = codec.encode(_template_context(r))
-    render = {RENDER_KEY: True}
-    if types:
-        render[TYPES_KEY] = types
-    if lk.lang:
-        render[LANG_KEY] = lk.lang
+    encoded: dict[tuple | None, tuple[dict, dict]] = {}
+
+    def content(mine: tuple | None) -> tuple[dict, dict]:
+        """(plain context, the rest of the payload) for the orders ``mine`` of a digest (None:
+        every order of the request)."""
+        if mine not in encoded:
+            ctx = _template_context(r)
+            extra = dict(r.extra_payload)
+            if digest is not None:
+                items = digest if mine is None else mine
+                ctx.update(count=len(items), numbers=[o.number for o in items[:DIGEST_NUMBERS]],
+                           more=max(len(items) - DIGEST_NUMBERS, 0))
+                if r.first_touch:
+                    extra["first_touch"] = {"orders": [[o.pk, r.first_touch[o.pk]] for o in items
+                                                       if o.pk in r.first_touch]}
+            plain, types = codec.encode(ctx)
+            if types:
+                extra[TYPES_KEY] = types
+            if lk.lang:
+                extra[LANG_KEY] = lk.lang
+            encoded[mine] = plain, {RENDER_KEY: True, **extra}
+        return encoded[mine]
+
     order_id = r.order.pk if r.order is not None and r.order.pk else None
     red = r.severity == Severity.RED
     defaults = row_defaults()
     queued = Message.Status.QUEUED
     out = []
-    for channel, ep, address, user_id, label, who in targets:
+    for channel, ep, address, user_id, label, who, mine in targets:
         key = _key(r.dedupe_key, channel, address)
         due = now
         if not red:   # red ignores every quiet hour
@@ -323,8 +369,8 @@ def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[dict[str, Any
                 due = quiet_until(ep, due)
             if who is not None:
                 due = quiet_hours_end(who.quiet_start, who.quiet_end, due)
-        payload = {"dedupe_key": key, "event": r.event, "severity": r.severity,
-                   "context": plain_ctx, **render, **r.extra_payload}
+        plain_ctx, rest = content(mine)
+        payload = {"dedupe_key": key, "event": r.event, "severity": r.severity, "context": plain_ctx, **rest}
         if ep is not None and mention.get(ep.code):
             people_ = {p.user_id: p for p in mention[ep.code]}.values()
             payload["at"] = {"mobiles": sorted({p.mobile for p in people_ if p.mobile}),

@@ -35,7 +35,7 @@ from orderhub.workflow.models import WorkflowDefinition
 from orderhub.workflow.services import compiled, current_definition_cached
 from orderhub.workflow.spec import CompiledWorkflow
 
-from .. import events
+from .. import events, hooks
 from ..facts import OrderFacts
 from ..input_filters import apply_input_filters
 from ..inputs import OrderInput, differences
@@ -485,13 +485,16 @@ def _batch_item(d: OrderInput, normalized: dict[str, Any], text: str, fingerprin
         return
     order.pk = new_order_id()
     if order.pk is None or wf.initial.spec.on_enter:
-        # no id before INSERT (SQLite) or entry actions: this one goes alone
+        # no id before INSERT (SQLite) or entry actions: this one goes alone, and is published
+        # with the rest of the batch (subscribers hear one list on every database)
         try:
-            with transaction.atomic():
+            with hooks.held() as changes, transaction.atomic():
                 result.order = _create(d, actor, normalized, fingerprint, lk, text).order
                 result.created = True
         except DomainError as exc:
             result.error = exc
+            return
+        published.extend(changes)
         return
     ev = _append_created(order, actor, now, normalized, {}, text)
     fastsql.encoded(order, "intake", text)
