@@ -64,6 +64,7 @@ EVENT_LABELS = {
     events.STAGE_OVERDUE: gettext_lazy("Stage overdue"),
     events.ESCALATION: gettext_lazy("Escalation"),
     notify_events.RULE_NOTIFY: gettext_lazy("Rule alert"),
+    notify_events.ORDERS_ENTERED: gettext_lazy("Several orders entered a stage"),
     intake_events.RECEIVED: gettext_lazy("Received"),
     intake_events.PARSED: gettext_lazy("Parsed"),
     intake_events.NEEDS_REVIEW: gettext_lazy("Needs review"),

@@ -269,15 +269,18 @@ def _address_targets(rec: Recipient, lk: _Lookups, allowed: set[str] | None) -> 
     return out
 
 
-def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[dict[str, Any]]:
-    """The outbox rows (dicts of every column, see ``store.row_defaults``) of one request."""
-    allowed = set(r.channels) if r.channels is not None else None
+# channel, endpoint, address, user id, recipient label, the person (for their quiet hours), the
+# orders of a digest this target hears of (None: not a digest, or every order of it)
+Target = tuple[str, Endpoint | None, str, int | None, str, Person | None, tuple | None]
+
+
+def _targets(r: NotifyRequest, lk: _Lookups, allowed: set[str] | None
+             ) -> tuple[list[Target], dict[str, list[Person]]]:
+    """Where the request's messages go, and the people each group robot @-mentions."""
     default_personal = lk.default_personal
     email_ep, sms_ep = lk.email, lk.sms
     digest = r.orders if r.order is None else None
-    # channel, endpoint, address, user id, recipient label, the person (for their quiet hours),
-    # the orders of a digest this target hears of (None: not a digest, or all of its orders)
-    targets: list[tuple[str, Endpoint | None, str, int | None, str, Person | None, tuple | None]] = []
+    targets: list[Target] = []
     mention: dict[str, list[Person]] = {}   # group robot code -> the role's people to @-mention
 
     def person(p: Person, recipient: str, mine: tuple | None = None) -> None:
@@ -292,29 +295,26 @@ def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[dict[str, Any
 
     for rec in r.recipients:
         label = str(rec)
-        if rec.kind == "role" and digest is not None:
+        if rec.kind == "role":
             members = []
             for p in lk.by_role.get(rec.ref, []):
+                # a rep who sees only their own customers' orders hears by role only of those
+                if digest is None:
+                    if lk.may_hear_of(p, r.order):
+                        person(p, label)
+                        members.append(p)
+                    continue
                 mine = None if p.sees_all_orders else tuple(o for o in digest if lk.may_hear_of(p, o))
                 if mine is None or len(mine) == len(digest):
-                    person(p, label)
-                    members.append(p)
-                elif mine:
-                    person(p, label, mine)
-                    members.append(p)
-            for ep in lk.endpoints:   # group chats; a webhook (a system) gets each order's own
-                if ep.kind in (DeliveryChannel.DINGTALK, DeliveryChannel.WECOM) and rec.ref in (ep.roles or []) and (
-                        allowed is None or ep.kind in allowed):
-                    targets.append((ep.kind, ep, ep.code, None, label, None, None))
-                    mention.setdefault(ep.code, []).extend(members)
-        elif rec.kind == "role":
-            # a rep who sees only their own customers' orders hears by role only of those
-            members = [p for p in lk.by_role.get(rec.ref, []) if lk.may_hear_of(p, r.order)]
-            for p in members:
-                person(p, label)
+                    mine = None
+                elif not mine:
+                    continue
+                person(p, label, mine)
+                members.append(p)
+            # a digest goes to people and group chats; a webhook (a system) gets each order's own
+            kinds = ENDPOINT_CHANNELS if digest is None else (DeliveryChannel.DINGTALK, DeliveryChannel.WECOM)
             for ep in lk.endpoints:
-                if ep.kind in ENDPOINT_CHANNELS and rec.ref in (ep.roles or []) and (
-                        allowed is None or ep.kind in allowed):
+                if ep.kind in kinds and rec.ref in (ep.roles or []) and (allowed is None or ep.kind in allowed):
                     targets.append((ep.kind, ep, ep.code, None, label, None, None))
                     if ep.kind in (DeliveryChannel.DINGTALK, DeliveryChannel.WECOM):
                         mention.setdefault(ep.code, []).extend(members)
@@ -328,34 +328,35 @@ def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[dict[str, Any
             ep = lk.endpoint(rec.ref)
             if ep is not None and (allowed is None or ep.kind in allowed):
                 targets.append((ep.kind, ep, ep.code, None, label, None, None))
+    return targets, mention
 
+
+def _content(r: NotifyRequest, lk: _Lookups, mine: tuple | None) -> tuple[dict, dict]:
+    """What the deliverer renders the text from (``render_pending``): the context as plain JSON
+    (what webhooks receive), and the rest of the payload (the places of the context's typed
+    values, the language, the request's extra). For a digest, of the orders ``mine`` (None: all)."""
+    ctx = _template_context(r)
+    extra = dict(r.extra_payload)
+    if r.order is None and r.orders is not None:
+        items = r.orders if mine is None else mine
+        ctx.update(count=len(items), numbers=[o.number for o in items[:DIGEST_NUMBERS]],
+                   more=max(len(items) - DIGEST_NUMBERS, 0))
+        if r.first_touch:
+            extra["first_touch"] = {"orders": [[o.pk, r.first_touch[o.pk]] for o in items if o.pk in r.first_touch]}
+    plain, types = codec.encode(ctx)
+    if types:
+        extra[TYPES_KEY] = types
+    if lk.lang:
+        extra[LANG_KEY] = lk.lang
+    return plain, {RENDER_KEY: True, **extra}
+
+
+def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[dict[str, Any]]:
+    """The outbox rows (dicts of every column, see ``store.row_defaults``) of one request."""
+    targets, mention = _targets(r, lk, set(r.channels) if r.channels is not None else None)
     if not targets:
         return []
-    # what the deliverer renders the text from (render_pending): the context as plain JSON
-    # (what webhooks receive) with the places of its typed values, and the language
     encoded: dict[tuple | None, tuple[dict, dict]] = {}
-
-    def content(mine: tuple | None) -> tuple[dict, dict]:
-        """(plain context, the rest of the payload) for the orders ``mine`` of a digest (None:
-        every order of the request)."""
-        if mine not in encoded:
-            ctx = _template_context(r)
-            extra = dict(r.extra_payload)
-            if digest is not None:
-                items = digest if mine is None else mine
-                ctx.update(count=len(items), numbers=[o.number for o in items[:DIGEST_NUMBERS]],
-                           more=max(len(items) - DIGEST_NUMBERS, 0))
-                if r.first_touch:
-                    extra["first_touch"] = {"orders": [[o.pk, r.first_touch[o.pk]] for o in items
-                                                       if o.pk in r.first_touch]}
-            plain, types = codec.encode(ctx)
-            if types:
-                extra[TYPES_KEY] = types
-            if lk.lang:
-                extra[LANG_KEY] = lk.lang
-            encoded[mine] = plain, {RENDER_KEY: True, **extra}
-        return encoded[mine]
-
     order_id = r.order.pk if r.order is not None and r.order.pk else None
     red = r.severity == Severity.RED
     defaults = row_defaults()
@@ -369,7 +370,9 @@ def _expand(r: NotifyRequest, lk: _Lookups, now: datetime) -> list[dict[str, Any
                 due = quiet_until(ep, due)
             if who is not None:
                 due = quiet_hours_end(who.quiet_start, who.quiet_end, due)
-        plain_ctx, rest = content(mine)
+        if mine not in encoded:
+            encoded[mine] = _content(r, lk, mine)
+        plain_ctx, rest = encoded[mine]
         payload = {"dedupe_key": key, "event": r.event, "severity": r.severity, "context": plain_ctx, **rest}
         if ep is not None and mention.get(ep.code):
             people_ = {p.user_id: p for p in mention[ep.code]}.values()
