@@ -147,3 +147,19 @@ def test_the_inbox_shows_the_digest_in_words_with_a_link_to_the_stages_orders(
     assert orders[0].number in page and "另有 1 张" in page
     assert 'href="/orders/?stage=pending"' in page and "查看该环节的订单" in page
     assert "orders.entered" not in page and "None" not in page
+
+
+def test_the_order_page_lists_the_digest_that_told_of_it(company, inline_jobs, monday_morning,
+                                                         django_capture_on_commit_callbacks):
+    from django.test import Client
+
+    from orderhub.notify.selectors import order_deliveries
+
+    with django_capture_on_commit_callbacks(execute=True):
+        orders = [r.order for r in order_create_batch(items=_items(20), actor=company["actors"]["sales"])]
+    digest = Message.objects.get(event="orders.entered")
+    assert [m.pk for m in order_deliveries(orders[5].pk)] == [digest.pk]
+    c = Client()
+    assert c.login(username="manager", password="pw-manager")
+    page = c.get(f"/orders/{orders[5].number}/").content.decode()
+    assert "新订单 20 张进入待确认" in page and "多张订单进入环节（汇总）" in page

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Min, Prefetch, QuerySet
+from django.db.models import Count, Min, Prefetch, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from orderhub.core.crypto import SecretUnreadable
@@ -61,8 +61,10 @@ def dead_letters(*, limit: int = 200) -> QuerySet[Message]:
 
 def order_deliveries(order_id: int) -> list[Message]:
     """Every message about the order with its attempts (two queries), with its text (rendered
-    for display while still queued)."""
-    return with_text(Message.objects.filter(order_id=order_id).select_related("endpoint")
+    for display while still queued); a digest that named the order among others once it has
+    touched it (``FirstTouch``: delivered)."""
+    digest = FirstTouch.objects.filter(order_id=order_id, message__order__isnull=True).values("message_id")
+    return with_text(Message.objects.filter(Q(order_id=order_id) | Q(pk__in=digest)).select_related("endpoint")
                      .prefetch_related(Prefetch("attempt_log",
                                                 queryset=DeliveryAttempt.objects.order_by("number", "id")))
                      .order_by("created_at", "id"))
