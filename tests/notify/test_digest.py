@@ -70,6 +70,11 @@ def test_fewer_than_the_threshold_are_told_one_by_one(company, inline_jobs, mond
         order_create_batch(items=_items(6, prefix="E"), actor=company["actors"]["sales"])
     assert Message.objects.filter(event="orders.entered").count() == 1
     assert FirstTouch.objects.count() == 11
+    # a setting below 2 still tells a lone order in its own message
+    settings.ORDERHUB_NOTIFY_DIGEST_FROM = 0
+    with django_capture_on_commit_callbacks(execute=True):
+        order_create_batch(items=_items(1, prefix="F"), actor=company["actors"]["sales"])
+    assert Message.objects.filter(event="order.created").count() == 6
 
 
 def test_a_bulk_move_tells_the_next_owner_once(company, inline_jobs, monday_morning,

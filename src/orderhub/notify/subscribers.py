@@ -94,7 +94,8 @@ def _stage_owner(order) -> str:
 
 
 def _digest_from() -> int:
-    return int(getattr(settings, "ORDERHUB_NOTIFY_DIGEST_FROM", 20))
+    """How many orders make a digest (at least 2: one order is told in its own message)."""
+    return max(int(getattr(settings, "ORDERHUB_NOTIFY_DIGEST_FROM", 20)), 2)
 
 
 def on_order_changes(changes: list[OrderChange]) -> None:
