@@ -150,7 +150,9 @@ def test_the_inbox_shows_the_digest_in_words_with_a_link_to_the_stages_orders(
     page = c.get("/notifications/").content.decode()
     assert "新订单 21 张进入待确认" in page and "<h3>21 张新订单进入「待确认」</h3>" in page
     assert orders[0].number in page and "另有 1 张" in page
-    assert 'href="/orders/?stage=pending"' in page and "查看该环节的订单" in page
+    assert 'href="/orders/?stage=pending&amp;workflow=T1"' in page and "查看该环节的订单" in page
+    listed = c.get("/orders/?stage=pending&workflow=T1").content.decode()
+    assert all(o.number in listed for o in orders[:20])
     assert "orders.entered" not in page and "None" not in page
 
 

@@ -11,8 +11,8 @@ template (``notify.defaults``, ``MessageTemplate``).
     Many orders entered one stage in one change (an import's chunk of new orders, a bulk move):
     one message to the stage's owner role instead of one per order (``notify.subscribers``; red
     orders are still told one by one). Context: stage, stage_name, owner_role, left_stage,
-    left_stage_name, actor, created (new orders), count, numbers (the first 20), more, due_at
-    (the earliest deadline). Each person reached hears of the orders they may see.
+    left_stage_name, actor, created (new orders), workflow (its code), count, numbers (the first
+    20), more, due_at (the earliest deadline). Each person reached hears of the orders they may see.
 """
 
 from __future__ import annotations

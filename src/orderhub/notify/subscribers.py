@@ -86,6 +86,13 @@ def _to_owner(ch: OrderChange) -> NotifyRequest:
         dedupe_key=f"{ch.action}:{order.pk}:{ch.event.seq}")
 
 
+def _workflow_code(order) -> str:
+    try:
+        return compiled(order.workflow_id).spec.code
+    except Exception:  # an unknown version: the link lists the stage in every workflow
+        return ""
+
+
 def _stage_owner(order) -> str:
     try:
         return compiled(order.workflow_id).stage(order.stage).spec.owner_role
@@ -161,7 +168,8 @@ def _digest(event: str, stage: str, role: str, left: str, group: list[OrderChang
     them, the earliest deadline among them; its delivery is each new order's first touch."""
     first = group[0]
     dues = [ch.entered.due_at for ch in group if ch.entered.due_at is not None]
-    ctx = {**_context(first, stage, role, min(dues) if dues else None), "created": event == ORDER_CREATED}
+    ctx = {**_context(first, stage, role, min(dues) if dues else None), "created": event == ORDER_CREATED,
+           "workflow": _workflow_code(first.order)}
     ids = [ch.entered.pk for ch in group]
     return NotifyRequest(
         event=ORDERS_ENTERED, recipients=[Recipient.role(role)], context=ctx,
