@@ -29,7 +29,8 @@ class DeliveryChannel(models.TextChoices):
 # Channels that reach one person (an address per user); the others post to an endpoint
 # (a group robot or another system) once per message.
 PERSONAL_CHANNELS = frozenset({DeliveryChannel.INAPP, DeliveryChannel.EMAIL, DeliveryChannel.SMS})
-ENDPOINT_CHANNELS = frozenset({DeliveryChannel.DINGTALK, DeliveryChannel.WECOM, DeliveryChannel.WEBHOOK})
+GROUP_CHAT_CHANNELS = frozenset({DeliveryChannel.DINGTALK, DeliveryChannel.WECOM})   # robots posting to people
+ENDPOINT_CHANNELS = GROUP_CHAT_CHANNELS | {DeliveryChannel.WEBHOOK}
 
 
 class Severity(models.TextChoices):

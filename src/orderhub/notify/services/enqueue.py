@@ -37,6 +37,7 @@ from ..common import (
 )
 from ..models import (
     ENDPOINT_CHANNELS,
+    GROUP_CHAT_CHANNELS,
     PERSONAL_CHANNELS,
     DeliveryChannel,
     Endpoint,
@@ -225,12 +226,13 @@ def _sales_owners(requests: list[NotifyRequest], by_role: dict[str, list[Person]
     owners: dict[int, int | None] = {}
     ids: set[int] = set()
     for r in requests:
-        if not any(rec.kind == "role" and any(not p.sees_all_orders for p in by_role.get(rec.ref, []))
-                   for rec in r.recipients):
+        orders = [o for o in ((r.orders or ()) if r.order is None else (r.order,))
+                  if o.customer_id is not None and o.customer_id not in owners]
+        if not orders or not any(
+                rec.kind == "role" and any(not p.sees_all_orders for p in by_role.get(rec.ref, []))
+                for rec in r.recipients):
             continue
-        for order in (r.orders or ()) if r.order is None else (r.order,):
-            if order.customer_id is None or order.customer_id in owners:
-                continue
+        for order in orders:
             if Order.customer.is_cached(order):
                 owners[order.customer_id] = order.customer.sales_owner_id
             else:
@@ -312,11 +314,11 @@ def _targets(r: NotifyRequest, lk: _Lookups, allowed: set[str] | None
                 person(p, label, mine)
                 members.append(p)
             # a digest goes to people and group chats; a webhook (a system) gets each order's own
-            kinds = ENDPOINT_CHANNELS if digest is None else (DeliveryChannel.DINGTALK, DeliveryChannel.WECOM)
+            kinds = ENDPOINT_CHANNELS if digest is None else GROUP_CHAT_CHANNELS
             for ep in lk.endpoints:
                 if ep.kind in kinds and rec.ref in (ep.roles or []) and (allowed is None or ep.kind in allowed):
                     targets.append((ep.kind, ep, ep.code, None, label, None, None))
-                    if ep.kind in (DeliveryChannel.DINGTALK, DeliveryChannel.WECOM):
+                    if ep.kind in GROUP_CHAT_CHANNELS:
                         mention.setdefault(ep.code, []).extend(members)
         elif rec.kind == "user":
             p = lk.by_user.get(int(rec.ref))
