@@ -216,6 +216,11 @@ ORDERHUB_PIPELINE = os.environ.get("ORDERHUB_PIPELINE", "1") == "1"
 ORDERHUB_SQL_PATH = os.environ.get("ORDERHUB_SQL_PATH", "fast").strip().lower()
 if ORDERHUB_SQL_PATH not in ("fast", "orm"):
     raise ValueError(f"ORDERHUB_SQL_PATH must be fast or orm, not {ORDERHUB_SQL_PATH!r}")
+# an upload page's import of a file this large or larger (accept valid rows, PostgreSQL) runs in a
+# process of its own, split over this many forked workers (intake/services/background.py);
+# ORDERHUB_IMPORT_WORKERS=1 keeps every page import in the web process
+ORDERHUB_IMPORT_WORKERS = max(1, int(os.environ.get("ORDERHUB_IMPORT_WORKERS", "2")))
+ORDERHUB_IMPORT_PROCESS_FROM_BYTES = int(os.environ.get("ORDERHUB_IMPORT_PROCESS_FROM_BYTES", str(256 * 1024)))
 ORDERHUB_INTAKE_MAX_FILE_BYTES = int(os.environ.get("ORDERHUB_INTAKE_MAX_FILE_BYTES", str(64 * 1024 * 1024)))
 # Hostile files are refused before they are parsed (intake/readers.py, intake/ocr.py): what an
 # xlsx may expand to (sum of its members, also enforced while inflating), the compression ratio

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from datetime import date
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import close_old_connections
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -46,7 +43,7 @@ from orderhub.intake.services import (
     quick_qr,
     quick_refused,
     upload_receive,
-    upload_run,
+    upload_start,
 )
 from orderhub.intake.services.config import compiled_config
 from orderhub.intake.services.email import EMAIL_CHANNEL
@@ -119,24 +116,6 @@ def message_replay(request, pk: int):
 
 # --------------------------------------------------------------------------- uploads
 
-def _run_in_background(job_id: int, actor) -> None:
-    """Run an import after the response (the page polls its progress). Inline when the
-    settings say so (tests inside one transaction, where a thread would not see the job)."""
-    if getattr(settings, "ORDERHUB_RUN_JOBS_INLINE", False):
-        upload_run(job=job_id, actor=actor)
-        return
-
-    def work():
-        try:
-            upload_run(job=job_id, actor=actor)
-        except Exception:  # the job row keeps its state; the file stays in the inbox for replay
-            logger.exception("intake: import job %s raised", job_id)
-        finally:
-            close_old_connections()
-
-    threading.Thread(target=work, name=f"import-{job_id}", daemon=True).start()
-
-
 @requires("intake.import")
 def upload(request):
     errors: dict[str, list[str]] = {}
@@ -162,7 +141,7 @@ def upload(request):
         except DomainError as e:
             errors = field_errors(e)
         else:
-            _run_in_background(job.pk, actor_for(request))
+            upload_start(job=job, actor=actor_for(request))
             return redirect("web:intake_job", pk=job.pk)
     return render(request, "web/intake/upload.html", {
         "channels": channels, "errors": errors, "modes": ImportJob.Mode.choices,

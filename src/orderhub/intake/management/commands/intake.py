@@ -1,11 +1,12 @@
 """`orderhub intake …`: replay, poll-imap, import [--workers N] (CSV/XLSX/JSON through a channel's
-mapping, or an .eml file), load-master, install-templates, resume, process-pending."""
+mapping, or an .eml file), load-master, install-templates, resume, run (a job an upload page started), process-pending."""
 
 from __future__ import annotations
 
 import json
 import mimetypes
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -48,6 +49,8 @@ class Command(BaseCommand):
         m = sub.add_parser("resume", help="finish imports a crash left running")
         m.add_argument("--workers", type=int,
                        help=gettext_lazy("processes per import split in chunks (default: as started)"))
+        sub.add_parser("run", help="import the job an upload page started (told as JSON on standard input: "
+                                   "the job, its database, the workers and the starter)")
         q = sub.add_parser("process-pending", help="parse queued webhooks (ORDERHUB_INTAKE_WEBHOOK_MODE=queue)")
         q.add_argument("--loop", action="store_true", help="keep waiting for new ones (until SIGTERM/SIGINT)")
         q.add_argument("--batch", type=int, default=20, help="messages per transaction")
@@ -113,10 +116,8 @@ class Command(BaseCommand):
                                          "%(id)d is %(status)s).")
                                        % {"file": path.name, "id": job.message_id,
                                           "status": job.message.get_status_display()})
-            elif action == "resume":
-                jobs = ImportJob.objects.filter(status=ImportJob.Status.RUNNING).order_by("pk")
-                self._out([selectors.job_dict(services.upload_run(job=j, actor=actor, workers=opts.get("workers")))
-                           for j in jobs])
+            elif action in ("resume", "run"):
+                self._jobs(action, actor, opts.get("workers"))
             elif action == "process-pending":
                 self._process_pending(loop=opts["loop"], batch=max(1, opts["batch"]), idle=opts["idle"])
             elif action == "load-master":
@@ -133,6 +134,21 @@ class Command(BaseCommand):
                 self._out([f"{v.kind}:{v.code} v{v.version}" for v in saved])
         except DomainError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from exc
+
+    def _jobs(self, action: str, actor: Actor, workers: int | None) -> None:
+        """``resume``: every import a crash left running. ``run``: the one an upload page
+        started (``intake.services.background``), told on this process's standard input."""
+        if action == "resume":
+            jobs = ImportJob.objects.filter(status=ImportJob.Status.RUNNING).order_by("pk")
+            self._out([selectors.job_dict(services.upload_run(job=j, actor=actor, workers=workers)) for j in jobs])
+            return
+        from orderhub.intake.services.background import run_told
+
+        try:
+            job = run_told(json.loads(sys.stdin.read() or "{}"))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CommandError(f"intake run: {exc}") from exc
+        self._out(selectors.job_dict(job))
 
     def _import_email(self, path: Path, actor: Actor) -> None:
         """An e-mail saved from a mail program: stored raw, split into its attachments, each

@@ -1,0 +1,125 @@
+"""An import started from a page runs after the response, while the page polls its progress.
+
+A large file (``ORDERHUB_IMPORT_PROCESS_FROM_BYTES``, accept valid rows, PostgreSQL) is imported
+by a process of its own, ``orderhub intake run``, which splits it over
+``ORDERHUB_IMPORT_WORKERS`` forked workers (``parallel``), as ``orderhub intake import
+--workers N`` does: a web server never forks itself (its other threads may hold locks a child
+would inherit held). The process is started in a session of its own, so a web worker that
+restarts does not end the import. It is told the job, the database and the starter on its
+standard input (never on its command line, which every local user can read), and refuses a
+job of another database than the one the page wrote it to.
+
+A thread of the web process waits for it; when it ends with the job still running (it could
+not start, refused, or was killed), the thread imports what is left itself (``upload_run``
+carries on a split job with its chunks not yet done; rows done before are never made twice).
+Small files, SQLite and all-or-nothing imports run in that thread from the start."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import threading
+
+from django.conf import settings
+from django.db import connection, connections
+from django.utils.translation import gettext as _
+
+from orderhub.core.actors import SYSTEM, Actor, RequestContext
+from orderhub.core.errors import PermissionDenied
+
+from ..models import ImportJob
+from .parallel import can_fork
+from .upload import upload_run
+
+logger = logging.getLogger(__name__)
+
+INLINE, PROCESSES, THREAD = "inline", "processes", "thread"
+
+
+def upload_start(*, job: ImportJob | int, actor: Actor) -> str:
+    """Start the job's import after the caller returns; how it runs: ``inline`` (settings
+    ``ORDERHUB_RUN_JOBS_INLINE``: tests inside one transaction, where nothing else could see
+    the job), ``processes`` or ``thread`` (see the module)."""
+    if not actor.has_perm("orders.add_order"):
+        raise PermissionDenied("permission_denied", _("You may not create orders."))
+    job = ImportJob.objects.select_related("message").defer("message__payload").get(
+        pk=job if isinstance(job, int) else job.pk)
+    if getattr(settings, "ORDERHUB_RUN_JOBS_INLINE", False):
+        upload_run(job=job.pk, actor=actor)
+        return INLINE
+    runner = actor.for_channel(job.message.channel)
+    proc = _spawn(job, runner) if _wants_processes(job) else None
+    threading.Thread(target=_finish_in_thread, args=(job.pk, runner, proc), name=f"import-{job.pk}",
+                     daemon=True).start()
+    return PROCESSES if proc is not None else THREAD
+
+
+def _wants_processes(job: ImportJob) -> bool:
+    return (settings.ORDERHUB_IMPORT_WORKERS > 1 and job.mode == ImportJob.Mode.ACCEPT_VALID
+            and job.status == ImportJob.Status.RUNNING
+            and job.message.size >= settings.ORDERHUB_IMPORT_PROCESS_FROM_BYTES and can_fork())
+
+
+def _spawn(job: ImportJob, runner: Actor) -> subprocess.Popen | None:
+    told = json.dumps({"job": job.pk, "database": connection.settings_dict["NAME"],
+                       "workers": settings.ORDERHUB_IMPORT_WORKERS, "actor": actor_dump(runner)})
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "orderhub.cli", "intake", "run"], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+    except OSError as exc:
+        logger.warning("intake: import %s: its process could not start (%s); importing in this one", job.pk, exc)
+        return None
+    try:  # a few hundred bytes: the pipe takes them at once, the process reads them when it starts
+        proc.stdin.write(told.encode())
+        proc.stdin.close()
+    except OSError as exc:  # it ended before reading: the thread finds the job still running
+        logger.warning("intake: import %s: its process did not take the job (%s)", job.pk, exc)
+    logger.info("intake: import %s runs in process %s with %s workers", job.pk, proc.pid,
+                settings.ORDERHUB_IMPORT_WORKERS)
+    return proc
+
+
+def _finish_in_thread(job_id: int, runner: Actor, proc: subprocess.Popen | None) -> None:
+    try:
+        if proc is not None:
+            code = proc.wait()
+            if not ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.RUNNING).exists():
+                return
+            logger.warning("intake: import %s: its process ended (exit code %s) with the job still running; "
+                           "importing what is left in this one", job_id, code)
+        upload_run(job=job_id, actor=runner)
+    except Exception:  # the job row keeps its state; the file stays in the inbox for replay
+        logger.exception("intake: import job %s raised", job_id)
+    finally:
+        connections.close_all()  # this thread's own: it ends here
+
+
+# --------------------------------------------------------------------------- the import's process
+
+
+def actor_dump(actor: Actor) -> dict:
+    """A system actor as data (what an import's process is told to act as)."""
+    if not actor.is_system:
+        raise ValueError("only a system actor is handed to another process")
+    ctx = actor.context
+    return {"id": actor.id, "label": actor.label, "roles": sorted(actor.roles),
+            "context": {"ip": ctx.ip, "user_agent": ctx.user_agent, "request_id": ctx.request_id}}
+
+
+def actor_load(data: dict) -> Actor:
+    ctx = data.get("context") or {}
+    return Actor(kind=SYSTEM, id=str(data["id"])[:64], label=str(data["label"])[:150],
+                 roles=frozenset(data.get("roles") or ("system",)),
+                 context=RequestContext(ip=ctx.get("ip"), user_agent=ctx.get("user_agent", ""),
+                                        request_id=ctx.get("request_id", "")))
+
+
+def run_told(told: dict) -> ImportJob:
+    """In the import's process: the job it was told of, imported with the workers it was told;
+    ``ValueError`` when it was told of another database than its own."""
+    if told.get("database") != connection.settings_dict["NAME"]:
+        raise ValueError(f"told of database {told.get('database')!r}; this process uses "
+                         f"{connection.settings_dict['NAME']!r}")
+    return upload_run(job=int(told["job"]), actor=actor_load(told["actor"]), workers=int(told.get("workers") or 2))
