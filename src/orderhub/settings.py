@@ -221,6 +221,9 @@ if ORDERHUB_SQL_PATH not in ("fast", "orm"):
 # ORDERHUB_IMPORT_WORKERS=1 keeps every page import in the web process
 ORDERHUB_IMPORT_WORKERS = max(1, int(os.environ.get("ORDERHUB_IMPORT_WORKERS", "2")))
 ORDERHUB_IMPORT_PROCESS_FROM_BYTES = int(os.environ.get("ORDERHUB_IMPORT_PROCESS_FROM_BYTES", str(256 * 1024)))
+# a running import without progress for this long has lost its processes: its page offers to resume it
+# (a chunk of 500 rows takes well under a second)
+ORDERHUB_IMPORT_STALLED_SECONDS = int(os.environ.get("ORDERHUB_IMPORT_STALLED_SECONDS", "120"))
 ORDERHUB_INTAKE_MAX_FILE_BYTES = int(os.environ.get("ORDERHUB_INTAKE_MAX_FILE_BYTES", str(64 * 1024 * 1024)))
 # Hostile files are refused before they are parsed (intake/readers.py, intake/ocr.py): what an
 # xlsx may expand to (sum of its members, also enforced while inflating), the compression ratio

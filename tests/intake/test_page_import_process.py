@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -15,12 +17,16 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from orderhub.core.actors import Actor
 from orderhub.core.models import AuditEvent
 from orderhub.intake import services
+from orderhub.intake.events import IMPORT_RESUMED
 from orderhub.intake.models import ImportJob
+from orderhub.intake.services.inbox import CHUNK
 from orderhub.orders.models import Order
+from tests.api.conftest import api_as  # noqa: F401  (fixture)
 from tests.pgroles import database_url
 from tests.web.test_pages import login
 
-from .test_parallel_import import by_row, mixed_csv
+from .test_cli_and_crash import taobao_csv
+from .test_parallel_import import _chunks_done, _import, by_row, mixed_csv
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -98,3 +104,96 @@ def test_a_small_upload_is_imported_in_the_web_process(master, page_imports):
     assert services.upload_start(job=job, actor=Actor.system("t")) == "thread"
     job = _ended(job)
     assert (job.status, job.orders_created) == ("done", 299)
+
+
+def test_the_api_starts_an_import_as_the_page_does_and_answers_at_once(master, page_imports, monkeypatch,
+                                                                        api_as):  # noqa: F811
+    """``wait=false``: 202 with the job running; the caller polls its progress until it ends."""
+    from django.core.files.uploadedfile import SimpleUploadedFile as File
+
+    monkeypatch.setenv("DATABASE_URL", database_url())
+    client = api_as("service")
+    resp = client.client.post("/api/intake/uploads", {"file": File("x.csv", mixed_csv(3750000000000000000)),
+                                                      "channel": "taobao", "wait": "false"}, headers=client.headers)
+    assert resp.status_code == 202, resp.content
+    answered = resp.json()
+    assert answered["status"] == "running" and answered["orders_created"] == 0
+    seen = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        progress = client.get(f"/api/intake/uploads/{answered['id']}").json()
+        seen.append(progress["percent"])
+        if progress["status"] != "running":
+            break
+        time.sleep(0.1)
+    assert (progress["status"], progress["percent"], progress["orders_created"], progress["rows_failed"]) == (
+        "done", 100, 1294, 5)
+    assert seen == sorted(seen)
+    job = _ended(ImportJob.objects.get(pk=answered["id"]))
+    assert os.getpid() not in _worker_pids(job)
+    # waiting (the default) still answers 201 with the import done
+    done = client.client.post("/api/intake/uploads", {"file": File("y.csv", mixed_csv(3760000000000000000, n=40)),
+                                                      "channel": "taobao"}, headers=client.headers)
+    assert done.status_code == 201 and done.json()["status"] == "done"
+
+
+def test_an_import_whose_processes_were_killed_is_resumed_from_its_page(master, page_imports, settings,
+                                                                        monkeypatch, tmp_path):
+    """The import's processes killed (the machine restarted): the job stays running without
+    progress; once stalled, its page says so and offers to resume it, and the resumed import
+    ends with every order made once."""
+    settings.ORDERHUB_IMPORT_STALLED_SECONDS = 1
+    monkeypatch.setenv("DATABASE_URL", database_url())
+    n = 6000
+    path = tmp_path / "big.csv"
+    path.write_bytes(taobao_csv(n))
+    proc = _import(path, start_new_session=True)
+    deadline, killed = time.monotonic() + 120, False
+    while time.monotonic() < deadline and proc.poll() is None:
+        job = ImportJob.objects.first()
+        if job and 2 <= len(_chunks_done(job)) < n // CHUNK - 2:
+            os.killpg(proc.pid, signal.SIGKILL)  # the command and both workers
+            killed = True
+            break
+        time.sleep(0.02)
+    proc.wait(timeout=30)
+    assert killed, proc.stderr.read().decode()[-2000:]
+    job = ImportJob.objects.get()
+    c = login("service")
+    page = c.get(f"/intake/jobs/{job.pk}/").content.decode()
+    if 'data-testid="job-stalled"' not in page:  # its last chunk committed less than a second ago
+        time.sleep(1.1)
+        page = c.get(f"/intake/jobs/{job.pk}/").content.decode()
+    assert 'data-testid="job-stalled"' in page and 'data-testid="job-resume"' in page
+    assert "没有进展" in page and "继续导入" in page
+    assert 'data-testid="job-resume"' not in login("warehouse").get(f"/intake/jobs/{job.pk}/").content.decode()
+    resp = c.post(f"/intake/jobs/{job.pk}/resume")
+    assert resp.status_code == 302 and resp["Location"] == f"/intake/jobs/{job.pk}/"
+    job = _ended(job)
+    assert (job.status, job.rows_done, job.orders_created, job.duplicates) == ("done", n, n, 0)
+    assert Order.objects.filter(channel="taobao").values("external_ref").distinct().count() == \
+        Order.objects.filter(channel="taobao").count() == n
+    resumed = AuditEvent.objects.get(subject_type="inbound", subject_id=job.message_id, action=IMPORT_RESUMED)
+    assert resumed.actor_label == "service" and 0 < resumed.data["rows_done"] < n
+    assert "中断的导入已继续" in c.get(f"/intake/{job.message_id}/").content.decode()
+    # ended: nothing to resume
+    again = c.post(f"/intake/jobs/{job.pk}/resume", follow=True).content.decode()
+    assert "该导入已经结束" in again
+
+
+def test_an_import_still_progressing_is_not_resumed(master, page_imports, api_as):  # noqa: F811
+    job = services.upload_receive(channel="taobao", filename="e.csv", content=mixed_csv(3770000000000000000, n=30),
+                                  actor=Actor.system("t"))
+    client = api_as("service")
+    assert client.get(f"/api/intake/uploads/{job.pk}").json()["stalled"] is False
+    resp = client.post(f"/api/intake/uploads/{job.pk}/resume")
+    assert resp.status_code == 409 and resp.json()["code"] == "job_progressing"
+    assert not AuditEvent.objects.filter(action=IMPORT_RESUMED).exists()
+    ImportJob.objects.filter(pk=job.pk).update(updated_at=job.updated_at - timedelta(minutes=5))
+    assert client.get(f"/api/intake/uploads/{job.pk}").json()["stalled"] is True
+    resp = client.post(f"/api/intake/uploads/{job.pk}/resume")
+    assert resp.status_code == 202, resp.content
+    job = _ended(job)
+    assert (job.status, job.orders_created) == ("done", 29)  # row 3: an unknown SKU
+    assert client.post(f"/api/intake/uploads/{job.pk}/resume").json()["code"] == "job_ended"
+    assert api_as("warehouse").post(f"/api/intake/uploads/{job.pk}/resume").status_code == 403

@@ -86,6 +86,8 @@ class JobOut(Schema):
     started_at: datetime
     updated_at: datetime
     finished_at: datetime | None
+    stalled: bool = Field(description="running, but no progress for ORDERHUB_IMPORT_STALLED_SECONDS: "
+                                      "POST …/resume starts it again")
 
 
 class DraftOut(Schema):
@@ -232,15 +234,32 @@ def replay_failed(request, channel: Line | None = None):
     return [selectors.message_dict(m) for m in services.inbound_replay_failed(actor=request.actor, channel=channel)]
 
 
-@router.post("/uploads", auth=requires("intake.import"), response={201: JobOut, **ERRORS})
-def upload(request, file: File[UploadedFile], channel: Form[str], mode: Form[str] = "accept_valid"):
+@router.post("/uploads", auth=requires("intake.import"), response={201: JobOut, 202: JobOut, **ERRORS})
+def upload(request, file: File[UploadedFile], channel: Form[str], mode: Form[str] = "accept_valid",
+           wait: Form[bool] = True):
     """Import a CSV, XLSX or legacy XLS file through its channel's mapping. The answer is the import's
-    progress record; its message holds the per-row report."""
+    progress record; its message holds the per-row report.
+
+    ``wait=false``: answered 202 at once with the job running, as the upload page starts it (a
+    large file by a process of its own with several workers); poll ``GET /uploads/{id}`` until
+    its status is no longer ``running``."""
     content = file.read()
-    job = services.upload_import(channel=channel, filename=file.name or "", content=content, actor=request.actor,
-                                 mode=mode, content_type=file.content_type or "",
-                                 source=request.META.get("REMOTE_ADDR") or "")
-    return Status(201, selectors.job_dict(job))
+    args = {"channel": channel, "filename": file.name or "", "content": content, "actor": request.actor,
+            "mode": mode, "content_type": file.content_type or "", "source": request.META.get("REMOTE_ADDR") or ""}
+    if wait:
+        return Status(201, selectors.job_dict(services.upload_import(**args)))
+    job = services.upload_receive(**args)
+    services.upload_start(job=job, actor=request.actor)
+    job.refresh_from_db()
+    return Status(202, selectors.job_dict(job))
+
+
+@router.post("/uploads/{job_id}/resume", auth=requires("intake.import"), response={202: JobOut, **ERRORS})
+def resume_upload(request, job_id: int):
+    """Start again an import that has stopped making progress (``stalled``): its rows already
+    imported come back as duplicates, never twice. 409 once it has ended or while it progresses."""
+    selectors.upload_progress(job_id, actor=request.actor)  # 404 for a job this caller may not see
+    return Status(202, selectors.job_dict(services.upload_resume(job=job_id, actor=request.actor)))
 
 
 @router.get("/uploads/{job_id}", auth=requires("intake.view"), response={200: JobOut, **ERRORS})

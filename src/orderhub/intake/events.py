@@ -11,6 +11,9 @@ History events (the ``action`` of an audit event):
 ``intake.<status>`` (PARSED, NEEDS_REVIEW, FAILED, DUPLICATE, REJECTED; and RECEIVED again on a
     replay): the message's status changed (``STATUS_EVENTS[status]``). changes: status; data:
     what the step reports (orders, errors, ...); reason.
+``intake.import_resumed`` (IMPORT_RESUMED)
+    A person (or an ERP) resumed a file's import that had stopped making progress. data: job,
+    rows_done, rows_total (where it had stopped).
 ``intake.triage_alert`` (TRIAGE_ALERT)
     A triage rule flagged an order made from the message. data: order, customer, rule, roles,
     total, hours_to_due, required_date, recipients, fallback.
@@ -54,11 +57,12 @@ ALIAS_SET = "intake.alias_set"
 ALIAS_REMOVED = "intake.alias_removed"
 PROFILE_SET = "intake.profile_set"
 QUICK_LINK_ISSUED = "intake.quick_link_issued"
+IMPORT_RESUMED = "intake.import_resumed"
 
 TRIAGE_ALERT_MESSAGE = "intake.triage"
 ALL = (RECEIVED, PARSED, NEEDS_REVIEW, FAILED, DUPLICATE, REJECTED, TRIAGE_ALERT, DRAFT_CONFIRMED,
        DRAFT_DISCARDED, CONFIG_SAVED, CHANNEL_SAVED, ALIAS_SET, ALIAS_REMOVED, PROFILE_SET, QUICK_LINK_ISSUED,
-       TRIAGE_ALERT_MESSAGE)
+       IMPORT_RESUMED, TRIAGE_ALERT_MESSAGE)
 
 S = InboundMessage.Status
 STATUS_EVENTS = {S.RECEIVED: RECEIVED, S.PARSED: PARSED, S.NEEDS_REVIEW: NEEDS_REVIEW, S.FAILED: FAILED,
@@ -91,6 +95,12 @@ def message_status_event(*, message, before: str, head: tuple[int, str], actor: 
     for writing many messages' events with one INSERT."""
     return build_event(subject_type=SUBJECT, subject_id=message.pk, head=head, action=STATUS_EVENTS[message.status],
                        actor=actor, changes={"status": [before, message.status]}, data=data or {})
+
+
+def import_resumed(*, job, actor: Actor) -> None:
+    """A stalled import started again (``services.background.upload_resume``)."""
+    append_event(subject_type=SUBJECT, subject_id=job.message_id, action=IMPORT_RESUMED, actor=actor,
+                 data={"job": job.pk, "rows_done": job.rows_done, "rows_total": job.rows_total})
 
 
 def triage_alert(*, message, order, alert: dict[str, Any], actor: Actor) -> None:

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from orderhub.catalog.models import Customer
-from orderhub.core import permissions
+from orderhub.core import clock, permissions
 from orderhub.core.actors import Actor
 from orderhub.core.errors import NotFound
 from orderhub.core.models import AuditEvent
@@ -147,7 +148,14 @@ def job_dict(job: ImportJob) -> dict[str, Any]:
             else (round(100 * job.rows_done / total) if total else 0),
             "orders_created": job.orders_created, "duplicates": job.duplicates,
             "rows_failed": job.rows_failed, "started_at": job.started_at, "updated_at": job.updated_at,
-            "finished_at": job.finished_at}
+            "finished_at": job.finished_at, "stalled": job_stalled(job)}
+
+
+def job_stalled(job: ImportJob) -> bool:
+    """Running, but no progress for ``ORDERHUB_IMPORT_STALLED_SECONDS``: every process importing
+    it has ended (``services.background.upload_resume`` starts it again)."""
+    return job.status == ImportJob.Status.RUNNING and (
+        clock.now() - job.updated_at).total_seconds() >= settings.ORDERHUB_IMPORT_STALLED_SECONDS
 
 
 def upload_progress(job_id: int, *, actor: Actor) -> dict[str, Any]:

@@ -80,6 +80,7 @@ EVENT_LABELS = {
     intake_events.ALIAS_SET: gettext_lazy("Customer alias set"),
     intake_events.PROFILE_SET: gettext_lazy("Profile set"),
     intake_events.QUICK_LINK_ISSUED: gettext_lazy("Quick-order link issued"),
+    intake_events.IMPORT_RESUMED: gettext_lazy("Stalled import resumed"),
     shipping_events.SHIPMENT_CREATED: gettext_lazy("Create shipment"),
     shipping_events.SHIPMENT_SHIPPED: gettext_lazy("Shipped"),
     shipping_events.SHIPPING_NOTICE: gettext_lazy("Shipping notice"),

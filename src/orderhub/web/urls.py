@@ -67,6 +67,7 @@ urlpatterns = [
     path("intake/", intake.inbox, name="intake_inbox"),
     path("intake/upload/", intake.upload, name="intake_upload"),
     path("intake/jobs/<int:pk>/", intake.job, name="intake_job"),
+    path("intake/jobs/<int:pk>/resume", intake.job_resume, name="intake_job_resume"),
     path("intake/drafts/", intake.drafts, name="intake_drafts"),
     path("intake/drafts/<int:pk>/", intake.draft, name="intake_draft"),
     path("intake/refused/", security.refused_requests, name="intake_refused"),

@@ -12,7 +12,12 @@ job of another database than the one the page wrote it to.
 A thread of the web process waits for it; when it ends with the job still running (it could
 not start, refused, or was killed), the thread imports what is left itself (``upload_run``
 carries on a split job with its chunks not yet done; rows done before are never made twice).
-Small files, SQLite and all-or-nothing imports run in that thread from the start."""
+Small files, SQLite and all-or-nothing imports run in that thread from the start.
+
+An import whose processes all ended before it did (the web server restarted while a small
+file was read in its thread, the machine rebooted) stays ``running`` without progress; once it
+has made none for ``ORDERHUB_IMPORT_STALLED_SECONDS`` a person resumes it from its page (or an
+ERP through the API): ``upload_resume``."""
 
 from __future__ import annotations
 
@@ -23,13 +28,16 @@ import sys
 import threading
 
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.utils.translation import gettext as _
 
+from orderhub.core import clock
 from orderhub.core.actors import SYSTEM, Actor, RequestContext
-from orderhub.core.errors import PermissionDenied
+from orderhub.core.errors import Conflict, PermissionDenied
 
+from .. import events
 from ..models import ImportJob
+from ..selectors import job_stalled
 from .parallel import can_fork
 from .upload import upload_run
 
@@ -54,6 +62,29 @@ def upload_start(*, job: ImportJob | int, actor: Actor) -> str:
     threading.Thread(target=_finish_in_thread, args=(job.pk, runner, proc), name=f"import-{job.pk}",
                      daemon=True).start()
     return PROCESSES if proc is not None else THREAD
+
+
+def upload_resume(*, job: ImportJob | int, actor: Actor) -> ImportJob:
+    """Start again an import that has stopped making progress (see the module); rows it had
+    imported come back as duplicates, never twice. Refused (409) once it has ended, or while
+    it still progresses. The job row's lock and its fresh progress time keep a second resume
+    (a double click, two people) from starting it twice."""
+    if not actor.has_perm("orders.add_order"):
+        raise PermissionDenied("permission_denied", _("You may not create orders."))
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().get(pk=job if isinstance(job, int) else job.pk)
+        if job.status != ImportJob.Status.RUNNING:
+            raise Conflict("job_ended", _("This import has already ended."))
+        if not job_stalled(job):
+            raise Conflict("job_progressing", _(
+                "This import is still making progress; it can be resumed once it has made none for "
+                "%(n)d seconds.") % {"n": settings.ORDERHUB_IMPORT_STALLED_SECONDS})
+        events.import_resumed(job=job, actor=actor)
+        job.updated_at = clock.now()
+        job.save(update_fields=["updated_at"])
+    upload_start(job=job.pk, actor=actor)
+    job.refresh_from_db()
+    return job
 
 
 def _wants_processes(job: ImportJob) -> bool:

@@ -43,6 +43,7 @@ from orderhub.intake.services import (
     quick_qr,
     quick_refused,
     upload_receive,
+    upload_resume,
     upload_start,
 )
 from orderhub.intake.services.config import compiled_config
@@ -157,7 +158,24 @@ def job(request, pk: int):
         raise Http404(e.message) from e
     detail = message_detail(progress["message"], actor=actor)
     template = "web/intake/_job.html" if request.headers.get("HX-Request") else "web/intake/job.html"
-    return render(request, template, {"job": progress, "m": detail})
+    return render(request, template, {"job": progress, "m": detail,
+                                      "can_resume": permissions.allowed(actor, "intake.import")})
+
+
+@requires("intake.import")
+@require_POST
+def job_resume(request, pk: int):
+    back = reverse("web:intake_job", args=[pk])
+    try:
+        upload_progress(pk, actor=actor_for(request))
+    except NotFound as e:
+        raise Http404(e.message) from e
+    try:
+        upload_resume(job=pk, actor=actor_for(request))
+    except DomainError as e:
+        return refused(request, e, back)
+    messages.success(request, _("The import has started again."))
+    return redirect(back)
 
 
 # --------------------------------------------------------------------------- drafts
