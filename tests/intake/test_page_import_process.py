@@ -167,9 +167,14 @@ def test_an_import_whose_processes_were_killed_is_resumed_from_its_page(master, 
     assert 'data-testid="job-stalled"' in page and 'data-testid="job-resume"' in page
     assert "没有进展" in page and "继续导入" in page
     assert 'data-testid="job-resume"' not in login("warehouse").get(f"/intake/jobs/{job.pk}/").content.decode()
+    left = set(job.chunks.filter(status="pending").values_list("pk", flat=True))
+    settings.ORDERHUB_IMPORT_PROCESS_FROM_BYTES = 10**9  # resumed in the web process's thread
     resp = c.post(f"/intake/jobs/{job.pk}/resume")
     assert resp.status_code == 302 and resp["Location"] == f"/intake/jobs/{job.pk}/"
     job = _ended(job)
+    # the chunks left were imported by this process, one after the other: a web process never forks
+    assert left and {int(w.rsplit(":", 1)[1]) for w in job.chunks.filter(pk__in=left).values_list(
+        "worker", flat=True)} == {os.getpid()}
     assert (job.status, job.rows_done, job.orders_created, job.duplicates) == ("done", n, n, 0)
     assert Order.objects.filter(channel="taobao").values("external_ref").distinct().count() == \
         Order.objects.filter(channel="taobao").count() == n

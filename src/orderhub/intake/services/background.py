@@ -55,7 +55,7 @@ def upload_start(*, job: ImportJob | int, actor: Actor) -> str:
     job = ImportJob.objects.select_related("message").defer("message__payload").get(
         pk=job if isinstance(job, int) else job.pk)
     if getattr(settings, "ORDERHUB_RUN_JOBS_INLINE", False):
-        upload_run(job=job.pk, actor=actor)
+        upload_run(job=job.pk, actor=actor, workers=1)
         return INLINE
     runner = actor.for_channel(job.message.channel)
     proc = _spawn(job, runner) if _wants_processes(job) else None
@@ -120,7 +120,7 @@ def _finish_in_thread(job_id: int, runner: Actor, proc: subprocess.Popen | None)
                 return
             logger.warning("intake: import %s: its process ended (exit code %s) with the job still running; "
                            "importing what is left in this one", job_id, code)
-        upload_run(job=job_id, actor=runner)
+        upload_run(job=job_id, actor=runner, workers=1)  # never forks here: a split job's chunks one by one
     except Exception:  # the job row keeps its state; the file stays in the inbox for replay
         logger.exception("intake: import job %s raised", job_id)
     finally:
