@@ -20,7 +20,8 @@ through ``order_create_batch``, per-row report, progress. Once with one process 
 ``--import-workers`` processes (default 2: chunks claimed by forked workers, as
 ``orderhub intake import --workers N``), each on a fresh file. Figures: rows/s per worker count
 for the first import (goal ≥ 5,000 rows/s, with ``--import-workers``) and for the same file again
-(every row a duplicate: the dedupe path), how much of the time is ``order_create_batch`` and how
+(every row a duplicate: the dedupe path), then a fresh file as the upload page starts it
+(``upload_start``: received, then a process of its own with ``--import-workers`` workers), how much of the time is ``order_create_batch`` and how
 much the intake's own side (per row), plus a cProfile of a one-process import.
 
 webhook: gunicorn (sync workers) with ``ORDERHUB_INTAKE_WEBHOOK_MODE=queue``; an open-loop
@@ -218,6 +219,37 @@ def import_once(content: bytes, *, workers: int = 1, profile: bool = False) -> d
     return out
 
 
+def page_import(rows: int, *, workers: int) -> dict:
+    """A file imported as the upload page does: received, then ``upload_start`` (a large file:
+    a process of its own, ``orderhub intake run``, with ``workers`` forked workers), polled until
+    the job ends."""
+    from django.conf import settings
+
+    from orderhub.core.actors import Actor
+    from orderhub.intake import services
+    from orderhub.intake.models import ImportJob
+
+    content, expect = taobao_csv(rows, seed=700, tag=70)
+    common.vacuum_analyze_url(URL)
+    settings.ORDERHUB_IMPORT_WORKERS = workers
+    actor = Actor.system("bench-page")
+    log(f"import as the upload page starts it, ORDERHUB_IMPORT_WORKERS={workers}: expecting {expect}")
+    t0 = time.perf_counter()
+    job = services.upload_receive(channel="taobao", filename="ExportOrderList.csv", content=content, actor=actor,
+                                  content_type="text/csv", source="bench")
+    how = services.upload_start(job=job, actor=actor)
+    while job.status == ImportJob.Status.RUNNING:
+        time.sleep(0.1)
+        job.refresh_from_db()
+    wall = time.perf_counter() - t0
+    got = {k: getattr(job, k) for k in ("status", "orders_created", "duplicates", "rows_failed")}
+    log(f"  {how}: {wall:.1f} s = {rows / wall:.0f} rows/s; job {got}")
+    if (job.orders_created, job.duplicates, job.rows_failed) != (expect["orders"], expect["duplicates"],
+                                                                  expect["refused"]):
+        raise SystemExit(f"page import result differs from what the file holds: {got} vs {expect}")
+    return {"wall_s": wall, "how": how, "job": got}
+
+
 def scenario_import(args) -> list[dict]:
     figures, notes = [], []
     counts = sorted({1, max(1, args.import_workers)})
@@ -291,6 +323,13 @@ def scenario_import(args) -> list[dict]:
         notes.append(f"{workers} worker(s): median {med:.0f} rows/s; order_create_batch "
                      f"{sorted(_share(r) for r in runs)[len(runs) // 2] * 100:.0f} % of the workers' wall time")
     notes.append(f"import expectations per file: {detail['expect']}; every run matched them exactly")
+    if args.page:
+        page = page_import(args.rows, workers=top)
+        figures.append(_figure("import_page_rows_per_s", "rows/s", [args.rows / page["wall_s"]], better="higher",
+                               conditions=f"{cond}; as the upload page starts it (upload_start, "
+                                          f"ORDERHUB_IMPORT_WORKERS={top}: {page['how']}), from the file received "
+                                          f"until the job reads done"))
+        notes.append(f"upload page path: {page['how']}, {page['wall_s']:.1f} s, job {page['job']}")
     if args.profile:  # a separate, smaller import under cProfile: the timed runs are not profiled
         content, _ = taobao_csv(args.profile_rows, seed=900, tag=90)
         prof = import_once(content, profile=True)
@@ -524,6 +563,8 @@ def main(argv=None) -> int:
     ap.add_argument("--db", default=DB, help="benchmark database (dropped and recreated)")
     ap.add_argument("--out", type=Path, default=common.RESULTS_DIR, help="folder for the result files")
     ap.add_argument("--no-profile", dest="profile", action="store_false")
+    ap.add_argument("--no-page", dest="page", action="store_false",
+                    help="skip the import as the upload page starts it (upload_start)")
     ap.add_argument("--profile-rows", type=int, default=10_000)
     ap.add_argument("--rate", type=float, default=200.0)
     ap.add_argument("--seconds", type=float, default=20.0)
