@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import threading
 import time
 from datetime import timedelta
@@ -19,14 +18,12 @@ from orderhub.core.models import AuditEvent
 from orderhub.intake import services
 from orderhub.intake.events import IMPORT_RESUMED
 from orderhub.intake.models import ImportJob
-from orderhub.intake.services.inbox import CHUNK
 from orderhub.orders.models import Order
 from tests.api.conftest import api_as  # noqa: F401  (fixture)
 from tests.pgroles import database_url
 from tests.web.test_pages import login
 
-from .test_cli_and_crash import taobao_csv
-from .test_parallel_import import _chunks_done, _import, by_row, mixed_csv
+from .test_parallel_import import by_row, kill_import_midway, mixed_csv
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -145,19 +142,7 @@ def test_an_import_whose_processes_were_killed_is_resumed_from_its_page(master, 
     settings.ORDERHUB_IMPORT_STALLED_SECONDS = 1
     monkeypatch.setenv("DATABASE_URL", database_url())
     n = 6000
-    path = tmp_path / "big.csv"
-    path.write_bytes(taobao_csv(n))
-    proc = _import(path, start_new_session=True)
-    deadline, killed = time.monotonic() + 120, False
-    while time.monotonic() < deadline and proc.poll() is None:
-        job = ImportJob.objects.first()
-        if job and 2 <= len(_chunks_done(job)) < n // CHUNK - 2:
-            os.killpg(proc.pid, signal.SIGKILL)  # the command and both workers
-            killed = True
-            break
-        time.sleep(0.02)
-    proc.wait(timeout=30)
-    assert killed, proc.stderr.read().decode()[-2000:]
+    kill_import_midway(tmp_path, n)
     job = ImportJob.objects.get()
     c = login("service")
     page = c.get(f"/intake/jobs/{job.pk}/").content.decode()

@@ -249,20 +249,7 @@ def _resume() -> list:
 @pytest.mark.django_db(transaction=True)
 def test_parallel_import_killed_whole_then_resumed_counts_every_order_once(master, tmp_path):
     n = 6000
-    path = tmp_path / "big.csv"
-    path.write_bytes(taobao_csv(n))
-    proc = _import(path, start_new_session=True)
-    deadline, done_at_kill = time.monotonic() + 120, None
-    while time.monotonic() < deadline and proc.poll() is None:
-        job = ImportJob.objects.first()
-        done = _chunks_done(job) if job else []
-        if 2 <= len(done) < n // CHUNK - 2:
-            os.killpg(proc.pid, signal.SIGKILL)  # the command and both workers
-            done_at_kill = len(done)
-            break
-        time.sleep(0.02)
-    proc.wait(timeout=30)
-    assert done_at_kill is not None, proc.stderr.read().decode()[-2000:]
+    kill_import_midway(tmp_path, n)
     job = ImportJob.objects.get()
     assert job.status == ImportJob.Status.RUNNING
     partial = Order.objects.filter(channel="taobao").count()
@@ -288,6 +275,24 @@ def test_parallel_import_killed_whole_then_resumed_counts_every_order_once(maste
                                    actor=Actor.system("intake-test"))
     assert (clean.status, clean.orders_created) == ("done", n)
     assert killed == _per_order(Order.objects.filter(inbound_messages=clean.message))
+
+
+def kill_import_midway(tmp_path, n: int) -> None:
+    """``orderhub intake import --workers 2`` of ``n`` rows, killed with SIGKILL (the command and
+    both workers) once 2 chunks are done and more than 2 are left."""
+    path = tmp_path / "big.csv"
+    path.write_bytes(taobao_csv(n))
+    proc = _import(path, start_new_session=True)
+    deadline, killed = time.monotonic() + 120, False
+    while time.monotonic() < deadline and proc.poll() is None:
+        job = ImportJob.objects.first()
+        if job and 2 <= len(_chunks_done(job)) < n // CHUNK - 2:
+            os.killpg(proc.pid, signal.SIGKILL)
+            killed = True
+            break
+        time.sleep(0.02)
+    proc.wait(timeout=30)
+    assert killed, proc.stderr.read().decode()[-2000:]
 
 
 def _per_order(orders) -> Counter:
