@@ -187,3 +187,20 @@ def test_an_import_still_progressing_is_not_resumed(master, page_imports, api_as
     assert (job.status, job.orders_created) == ("done", 29)  # row 3: an unknown SKU
     assert client.post(f"/api/intake/uploads/{job.pk}/resume").json()["code"] == "job_ended"
     assert api_as("warehouse").post(f"/api/intake/uploads/{job.pk}/resume").status_code == 403
+
+
+def test_a_file_being_imported_is_not_replayed_beside_its_import(master, page_imports, api_as):  # noqa: F811
+    """A second run beside a running import would upset its chunks and counts: the message's
+    page links to the import instead of offering a replay, and a replay is refused."""
+    job = services.upload_receive(channel="taobao", filename="f.csv", content=mixed_csv(3800000000000000000, n=30),
+                                  actor=Actor.system("t"))
+    resp = api_as("service").post(f"/api/intake/messages/{job.message_id}/replay")
+    assert resp.status_code == 409 and (resp.json()["code"], resp.json()["job"]) == ("import_running", job.pk)
+    c = login("service")
+    page = c.get(f"/intake/{job.message_id}/").content.decode()
+    assert 'data-testid="job-link"' in page and "查看导入进度" in page
+    assert f"/intake/{job.message_id}/replay" not in page
+    refused = c.post(f"/intake/{job.message_id}/replay", follow=True).content.decode()
+    assert "仍在进行" in refused and not Order.objects.exists()
+    ImportJob.objects.filter(pk=job.pk).update(updated_at=job.updated_at - timedelta(minutes=5))
+    assert "导入已停止：继续导入" in c.get(f"/intake/{job.message_id}/").content.decode()

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from orderhub.core.actors import Actor, RequestContext
 from orderhub.core.errors import Conflict, PermissionDenied
 
-from ..models import InboundMessage
+from ..models import ImportJob, InboundMessage
 from ..selectors import visible_messages
 from . import inbox
 from .drafts import draft_from_document
@@ -96,6 +96,11 @@ def inbound_replay(*, message: InboundMessage | int, actor: Actor, mode: str = "
                        % {"id": msg.pk, "status": msg.get_status_display()})
     if not actor.has_perm("orders.add_order"):
         raise PermissionDenied("permission_denied", _("You may not create orders."))
+    job = ImportJob.objects.filter(message=msg, status=ImportJob.Status.RUNNING).values_list("pk", flat=True).first()
+    if job is not None:  # a second run beside it would upset its chunks and counts
+        raise Conflict("import_running", _("This file's import %(job)s is still running: follow it on its import "
+                                           "page, and resume it there if it has stopped.") % {"job": f"#{job}"},
+                       data={"job": job})
     actor = actor.for_channel(msg.channel)  # machine intake: the mapping's prices are kept
     if msg.kind == InboundMessage.Kind.EMAIL:
         return email_process(message=msg, actor=actor)
