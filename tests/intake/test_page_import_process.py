@@ -191,7 +191,8 @@ def test_an_import_still_progressing_is_not_resumed(master, page_imports, api_as
 
 def test_a_file_being_imported_is_not_replayed_beside_its_import(master, page_imports, api_as):  # noqa: F811
     """A second run beside a running import would upset its chunks and counts: the message's
-    page links to the import instead of offering a replay, and a replay is refused."""
+    page links to the import instead of offering a replay, and a replay is refused. The inbox
+    marks the message's import, running or stopped."""
     job = services.upload_receive(channel="taobao", filename="f.csv", content=mixed_csv(3800000000000000000, n=30),
                                   actor=Actor.system("t"))
     resp = api_as("service").post(f"/api/intake/messages/{job.message_id}/replay")
@@ -202,5 +203,9 @@ def test_a_file_being_imported_is_not_replayed_beside_its_import(master, page_im
     assert f"/intake/{job.message_id}/replay" not in page
     refused = c.post(f"/intake/{job.message_id}/replay", follow=True).content.decode()
     assert "仍在进行" in refused and not Order.objects.exists()
+    inbox = c.get("/intake/").content.decode()
+    assert 'data-testid="running-import"' in inbox and "导入中 0%" in inbox
     ImportJob.objects.filter(pk=job.pk).update(updated_at=job.updated_at - timedelta(minutes=5))
     assert "导入已停止：继续导入" in c.get(f"/intake/{job.message_id}/").content.decode()
+    assert f'href="/intake/jobs/{job.pk}/" class="badge bg-orange-lt" data-testid="running-import">导入已停止' in \
+        c.get("/intake/").content.decode()

@@ -151,6 +151,12 @@ def job_dict(job: ImportJob) -> dict[str, Any]:
             "finished_at": job.finished_at, "stalled": job_stalled(job)}
 
 
+def running_imports(message_ids) -> dict[int, dict[str, Any]]:
+    """The imports still running among these messages' (an inbox page's), by message id."""
+    jobs = ImportJob.objects.filter(message_id__in=list(message_ids), status=ImportJob.Status.RUNNING)
+    return {job.message_id: job_dict(job) for job in jobs}
+
+
 def job_stalled(job: ImportJob) -> bool:
     """Running, but no progress for ``ORDERHUB_IMPORT_STALLED_SECONDS``: every process importing
     it has ended (``services.background.upload_resume`` starts it again)."""

@@ -28,6 +28,7 @@ from orderhub.intake.selectors import (
     inbox_queryset,
     message_detail,
     message_payload,
+    running_imports,
     triage_alerts_for,
     upload_progress,
     visible_message,
@@ -72,6 +73,9 @@ def inbox(request):
     f = InboxFilter(status=request.GET.get("status") or None, channel=request.GET.get("channel") or None,
                     ref=request.GET.get("ref") or None)
     page = Paginator(inbox_queryset(f, actor=actor), PAGE_SIZE).get_page(request.GET.get("page"))
+    running = running_imports(m.pk for m in page)
+    for m in page:
+        m.running_import = running.get(m.pk)
     return render(request, "web/intake/inbox.html", {
         "page": page, "statuses": InboundMessage.Status.choices, "f": f,
         "drafts": drafts_open(actor=actor).count(),
