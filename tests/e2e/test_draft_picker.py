@@ -53,3 +53,42 @@ def test_the_draft_page_picks_customer_and_product_like_the_order_form(company, 
         assert errors == []
     finally:
         ctx.close()
+
+
+def test_a_field_left_opens_no_menu_later(company, live_server, browser):
+    """The search waits 200 ms after the last key, then asks the server: by then the person
+    may have moved on (typed a whole SKU, then the quantity). No search starts after the field
+    is left, and an answer that comes late opens no menu under a field that has lost the
+    focus."""
+    ctx = browser.new_context(locale="zh-CN")
+    page = ctx.new_page()
+    try:
+        page.goto(f"{live_server.url}/login/")
+        page.get_by_label("用户名").fill("sales")
+        page.get_by_label("密码").fill("pw-sales")
+        page.get_by_role("button", name="登录").click()
+        page.goto(f"{live_server.url}/orders/new/")
+        sku, qty = page.locator("input[name=line_sku]").first, page.locator("input[name=line_qty]").first
+        sku.fill("HSG-100")
+        qty.fill("5")  # left within the 200 ms
+        page.wait_for_timeout(800)
+        expect(page.locator(".picker-menu.show")).to_have_count(0)
+        held = []
+
+        def hold(route):  # the answer waits until we let it go
+            held.append(route)
+
+        page.route("**/api/catalog/products*", hold)
+        sku.fill("cgq")
+        page.wait_for_timeout(500)
+        assert len(held) == 1  # the search was sent while the field had the focus
+        qty.fill("6")
+        page.wait_for_timeout(400)  # the field's menu closed on leaving it; then the answer comes
+        held[0].continue_()
+        page.wait_for_timeout(800)
+        expect(page.locator(".picker-menu.show")).to_have_count(0)
+        page.unroute("**/api/catalog/products*")
+        sku.fill("cgq")  # staying in the field: the menu opens under it
+        expect(page.locator(".picker-menu.show .dropdown-item[data-code=HSG-100]")).to_be_visible()
+    finally:
+        ctx.close()

@@ -86,7 +86,8 @@
     var url = input.dataset.picker + "?q=" + encodeURIComponent(q);
     fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (r) { return r.ok ? r.json() : []; })
-      .then(function (items) { if (input.value.trim() === q) show(input, items); })
+      // a late answer never opens the menu under a field the user has left
+      .then(function (items) { if (input.value.trim() === q && document.activeElement === input) show(input, items); })
       .catch(function () { close(input); });
   }
 
@@ -119,6 +120,8 @@
 
   document.addEventListener("focusout", function (e) {
     var input = e.target.closest && e.target.closest("input[data-picker]");
-    if (input) setTimeout(function () { close(input); }, 150);
+    if (!input) return;
+    clearTimeout(timers.get(input));  // typed, then left at once: no search after it
+    setTimeout(function () { close(input); }, 150);
   });
 })();
