@@ -13,6 +13,8 @@ from orderhub.intake import services
 from orderhub.intake.models import Draft
 from tests.conftest import SH
 
+from .test_workspace import _login
+
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
@@ -26,10 +28,7 @@ def test_the_draft_page_picks_customer_and_product_like_the_order_form(company, 
     errors: list[str] = []
     page.on("response", lambda r: errors.append(r.url) if r.status >= 400 and "/api/" in r.url else None)
     try:
-        page.goto(f"{live_server.url}/login/")
-        page.get_by_label("用户名").fill("service")
-        page.get_by_label("密码").fill("pw-service")
-        page.get_by_role("button", name="登录").click()
+        _login(page, live_server.url, "service")
         page.goto(f"{live_server.url}/intake/drafts/{draft.pk}/")
         picker = page.get_by_test_id("customer-picker")
         picker.fill("szbr")
@@ -63,10 +62,7 @@ def test_a_field_left_opens_no_menu_later(company, live_server, browser):
     ctx = browser.new_context(locale="zh-CN")
     page = ctx.new_page()
     try:
-        page.goto(f"{live_server.url}/login/")
-        page.get_by_label("用户名").fill("sales")
-        page.get_by_label("密码").fill("pw-sales")
-        page.get_by_role("button", name="登录").click()
+        _login(page, live_server.url, "sales")
         page.goto(f"{live_server.url}/orders/new/")
         sku, qty = page.locator("input[name=line_sku]").first, page.locator("input[name=line_qty]").first
         sku.fill("HSG-100")
