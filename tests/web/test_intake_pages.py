@@ -41,6 +41,11 @@ def test_taobao_export_through_the_upload_page(master):
     # the inbox lists it; the raw bytes come back unchanged
     inbox = c.get("/intake/").content.decode()
     assert f'/intake/{job.message_id}/' in inbox
+    # its summary in words, never the report's keys
+    summary = re.search(r'data-testid="summary">([^<]*)<', inbox).group(1)
+    assert f"读取行数 {job.rows_total}" in summary and f"已创建订单 {job.orders_created}" in summary
+    assert f"有问题的行 {job.rows_failed}" in summary
+    assert not re.search(r"[a-z_]{3,}", summary), summary
     raw = c.get(f"/intake/{job.message_id}/raw")
     assert raw.content == sample("taobao", "ExportOrderList202602181230.csv")
 

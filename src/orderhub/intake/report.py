@@ -36,6 +36,7 @@ SUMMARY = (
     ("review", gettext_lazy("orders waiting for a person")),
     ("rows_failed", gettext_lazy("rows with problems")),
     ("drafts", gettext_lazy("drafts to confirm")),
+    ("attachments", gettext_lazy("attachments")),
 )
 
 
@@ -100,11 +101,17 @@ def _key(p: dict[str, Any]) -> tuple:
     return (p.get("row"), p.get("field") or "", p.get("message") or "")
 
 
+def summary_counts(summary: dict[str, Any] | None) -> list[tuple[str, Any]]:
+    """A stored report's ``summary`` counts as ``[(label, n)]``, each named for what it counts,
+    in :data:`SUMMARY`'s order (a key it does not name is left out: no code on a page)."""
+    summary = summary or {}
+    return [(str(label), summary[k]) for k, label in SUMMARY if k in summary]
+
+
 def report_view(report: dict[str, Any] | None, errors: list[dict[str, Any]] | None) -> dict[str, Any]:
     """``{"summary": [(label, n)], "general": [message], "rows": [...]}``: every problem once,
     in the row it belongs to; the message's errors that belong to no row are ``general``."""
     report = report or {}
-    summary = report.get("summary") or {}
     out_rows: list[dict[str, Any]] = []
     listed: set[tuple] = set()
     for it in report.get("items") or ():
@@ -137,9 +144,8 @@ def report_view(report: dict[str, Any] | None, errors: list[dict[str, Any]] | No
             continue
         listed.add(key)
         general.append(e.get("message", ""))
-    counts = [(str(label), summary[k]) for k, label in SUMMARY if k in summary]
     pages = [_("page %(n)d: read from its text layer") % {"n": i} if how == "text"
              else _("page %(n)d: a picture, read by OCR") % {"n": i}
              for i, how in enumerate(report.get("pages") or (), start=1)]
-    return {"summary": counts, "general": list(dict.fromkeys(general)), "rows": out_rows,
+    return {"summary": summary_counts(report.get("summary")), "general": list(dict.fromkeys(general)), "rows": out_rows,
             "draft": report.get("draft"), "pages": pages}

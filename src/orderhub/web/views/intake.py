@@ -21,6 +21,7 @@ from orderhub.core.downloads import download_response
 from orderhub.core.errors import DomainError, NotFound, PermissionDenied
 from orderhub.intake.models import ConfigVersion, ImportJob, InboundMessage
 from orderhub.intake.preview import preview_png
+from orderhub.intake.report import summary_counts
 from orderhub.intake.selectors import (
     InboxFilter,
     drafts_open,
@@ -76,6 +77,7 @@ def inbox(request):
     running = running_imports(m.pk for m in page)
     for m in page:
         m.running_import = running.get(m.pk)
+        m.summary = summary_counts((m.report or {}).get("summary"))
     return render(request, "web/intake/inbox.html", {
         "page": page, "statuses": InboundMessage.Status.choices, "f": f,
         "drafts": drafts_open(actor=actor).count(),
