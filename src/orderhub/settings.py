@@ -224,6 +224,9 @@ ORDERHUB_IMPORT_PROCESS_FROM_BYTES = int(os.environ.get("ORDERHUB_IMPORT_PROCESS
 # a running import without progress for this long has lost its processes: its page offers to resume it
 # (a chunk of 500 rows takes well under a second)
 ORDERHUB_IMPORT_STALLED_SECONDS = int(os.environ.get("ORDERHUB_IMPORT_STALLED_SECONDS", "120"))
+# PostgreSQL: a stalled import no process imports any more is resumed by the job runner, at most
+# this many times a job (then a person decides); 0: only a person resumes
+ORDERHUB_IMPORT_AUTO_RESUMES = int(os.environ.get("ORDERHUB_IMPORT_AUTO_RESUMES", "3"))
 ORDERHUB_INTAKE_MAX_FILE_BYTES = int(os.environ.get("ORDERHUB_INTAKE_MAX_FILE_BYTES", str(64 * 1024 * 1024)))
 # Hostile files are refused before they are parsed (intake/readers.py, intake/ocr.py): what an
 # xlsx may expand to (sum of its members, also enforced while inflating), the compression ratio

@@ -15,9 +15,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from orderhub.core.actors import Actor
 from orderhub.core.models import AuditEvent
-from orderhub.intake import services
+from orderhub.intake import events, services
 from orderhub.intake.events import IMPORT_RESUMED
+from orderhub.intake.liveness import importer_alive, importing
 from orderhub.intake.models import ImportJob
+from orderhub.intake.services.background import WATCHDOG, imports_resume_stalled
 from orderhub.orders.models import Order
 from tests.api.conftest import api_as  # noqa: F401  (fixture)
 from tests.pgroles import database_url
@@ -187,6 +189,73 @@ def test_an_import_still_progressing_is_not_resumed(master, page_imports, api_as
     assert (job.status, job.orders_created) == ("done", 29)  # row 3: an unknown SKU
     assert client.post(f"/api/intake/uploads/{job.pk}/resume").json()["code"] == "job_ended"
     assert api_as("warehouse").post(f"/api/intake/uploads/{job.pk}/resume").status_code == 403
+
+
+def test_an_import_something_still_imports_is_not_stalled_however_slow(master, page_imports, api_as):  # noqa: F811
+    """No progress for minutes, but a process holds the job's liveness lock (a chunk waiting
+    for a lock, a slow disk): not stalled, not resumed, by a person or the job runner. Once
+    nothing holds it, it is stalled."""
+    job = services.upload_receive(channel="taobao", filename="s.csv", content=mixed_csv(3810000000000000000, n=30),
+                                  actor=Actor.system("t"))
+    ImportJob.objects.filter(pk=job.pk).update(updated_at=job.updated_at - timedelta(minutes=5))
+    client = api_as("service")
+    with importing(job.pk):   # as the process importing it holds it
+        assert importer_alive(job.pk) is True
+        assert client.get(f"/api/intake/uploads/{job.pk}").json()["stalled"] is False
+        refused = client.post(f"/api/intake/uploads/{job.pk}/resume")
+        assert refused.status_code == 409 and refused.json()["code"] == "job_progressing"
+        assert "没有进程在导入" in refused.json()["message"]
+        assert imports_resume_stalled() == []
+        page = login("service").get(f"/intake/jobs/{job.pk}/").content.decode()
+        assert 'data-testid="job-stalled"' not in page
+    assert importer_alive(job.pk) is False
+    assert client.get(f"/api/intake/uploads/{job.pk}").json()["stalled"] is True
+    assert not AuditEvent.objects.filter(action=IMPORT_RESUMED).exists()
+
+
+def test_the_job_runner_resumes_an_import_whose_processes_were_killed(master, page_imports, settings,
+                                                                       monkeypatch, tmp_path):
+    """The machine restarted mid-import and nobody looks: the periodic job finds the import
+    stalled with nothing importing it and resumes it; every order is made once. The history
+    says the system resumed it."""
+    settings.ORDERHUB_IMPORT_STALLED_SECONDS = 1
+    monkeypatch.setenv("DATABASE_URL", database_url())   # the import's process: the test database
+    n = 6000
+    kill_import_midway(tmp_path, n)
+    job = ImportJob.objects.get()
+    deadline = time.monotonic() + 5
+    resumed: list[int] = []
+    while not resumed and time.monotonic() < deadline:
+        time.sleep(0.3)
+        resumed = imports_resume_stalled()
+    assert resumed == [job.pk]
+    job = _ended(job)
+    assert (job.status, job.rows_done, job.orders_created, job.duplicates) == ("done", n, n, 0)
+    assert Order.objects.filter(channel="taobao").values("external_ref").distinct().count() == n
+    event = AuditEvent.objects.get(subject_type="inbound", subject_id=job.message_id, action=IMPORT_RESUMED)
+    assert event.actor_id == WATCHDOG and 0 < event.data["rows_done"] < n
+    history = login("service").get(f"/intake/{job.message_id}/").content.decode()
+    assert "中断的导入已继续" in history and "导入自动继续" in history
+    assert imports_resume_stalled() == []   # ended: nothing to resume
+
+
+def test_the_job_runner_leaves_an_import_it_resumed_too_often_to_a_person(master, page_imports, settings):
+    """A file whose import dies every time (a worker killed for memory, say) is not resumed
+    for ever: after ORDERHUB_IMPORT_AUTO_RESUMES automatic resumes a person decides."""
+    settings.ORDERHUB_IMPORT_AUTO_RESUMES = 2
+    job = services.upload_receive(channel="taobao", filename="d.csv", content=mixed_csv(3820000000000000000, n=20),
+                                  actor=Actor.system("t"))
+    ImportJob.objects.filter(pk=job.pk).update(updated_at=job.updated_at - timedelta(minutes=5))
+    for _ in range(2):
+        events.import_resumed(job=job, actor=Actor.system(WATCHDOG))
+    assert imports_resume_stalled() == []
+    settings.ORDERHUB_IMPORT_AUTO_RESUMES = 0   # switched off: never
+    assert imports_resume_stalled() == []
+    page = login("service").get(f"/intake/jobs/{job.pk}/").content.decode()
+    assert 'data-testid="job-stalled"' in page and 'data-testid="job-resume"' in page
+    settings.ORDERHUB_IMPORT_AUTO_RESUMES = 3
+    assert imports_resume_stalled() == [job.pk]
+    assert _ended(job).status == "done"
 
 
 def test_a_file_being_imported_is_not_replayed_beside_its_import(master, page_imports, api_as):  # noqa: F811

@@ -25,6 +25,7 @@ from orderhub.core.actors import Actor
 from orderhub.core.canonical import to_plain
 from orderhub.core.models import AuditEvent
 from orderhub.intake import services
+from orderhub.intake.liveness import importer_alive
 from orderhub.intake.models import ImportChunk, ImportJob, InboundMessage, InboundOrder
 from orderhub.intake.services.inbox import CHUNK, plain
 from orderhub.notify.models import Message
@@ -279,7 +280,8 @@ def test_parallel_import_killed_whole_then_resumed_counts_every_order_once(maste
 
 def kill_import_midway(tmp_path, n: int) -> None:
     """``orderhub intake import --workers 2`` of ``n`` rows, killed with SIGKILL (the command and
-    both workers) once 2 chunks are done and more than 2 are left."""
+    both workers) once 2 chunks are done and more than 2 are left. Its liveness lock is held
+    while it runs and free once it is killed (the server frees it: nobody said goodbye)."""
     path = tmp_path / "big.csv"
     path.write_bytes(taobao_csv(n))
     proc = _import(path, start_new_session=True)
@@ -287,12 +289,20 @@ def kill_import_midway(tmp_path, n: int) -> None:
     while time.monotonic() < deadline and proc.poll() is None:
         job = ImportJob.objects.first()
         if job and 2 <= len(_chunks_done(job)) < n // CHUNK - 2:
+            assert importer_alive(job.pk) is True
             os.killpg(proc.pid, signal.SIGKILL)
             killed = True
             break
         time.sleep(0.02)
     proc.wait(timeout=30)
     assert killed, proc.stderr.read().decode()[-2000:]
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
+    freed = time.monotonic() + 10   # the server notices the closed sockets at once, in its own time
+    while importer_alive(job.pk) and time.monotonic() < freed:
+        time.sleep(0.05)
+    assert importer_alive(job.pk) is False
 
 
 def _per_order(orders) -> Counter:

@@ -22,7 +22,8 @@ ALLOWED = {("rules/ladders.py", "escalation"),        # the name of the system a
            ("web/labels.py", "escalation"),           # that actor's label
            ("web/views/workflow_form.py", "escalation"),  # a stage's ladder key in a workflow spec
            ("intake/spec.py", "order.customer"),      # a field path in an intake mapping
-           ("intake/tasks.py", "intake.prune_refused")}  # a periodic job's name
+           ("intake/tasks.py", "intake.prune_refused"),   # periodic jobs' names
+           ("intake/tasks.py", "intake.resume_stalled")}
 # the families of event types the events modules own: a new one spelt elsewhere is caught too
 FAMILY = re.compile(r"^(order|ticket|stage|intake|export|rule)\.[a-z_]+$")
 PERMISSION = re.compile(r"^[a-z]+\.(add|change|delete|view)_[a-z]+$")

@@ -21,6 +21,7 @@ from orderhub.orders.selectors import scope_q, visible
 
 from .events import SUBJECT as INBOUND_SUBJECT
 from .events import TRIAGE_ALERT
+from .liveness import importer_alive
 from .models import Draft, ImportJob, InboundMessage, InboundOrder, RefusedRequest
 from .report import report_view
 
@@ -158,10 +159,13 @@ def running_imports(message_ids) -> dict[int, dict[str, Any]]:
 
 
 def job_stalled(job: ImportJob) -> bool:
-    """Running, but no progress for ``ORDERHUB_IMPORT_STALLED_SECONDS``: every process importing
-    it has ended (``services.background.upload_resume`` starts it again)."""
-    return job.status == ImportJob.Status.RUNNING and (
-        clock.now() - job.updated_at).total_seconds() >= settings.ORDERHUB_IMPORT_STALLED_SECONDS
+    """Running, but no progress for ``ORDERHUB_IMPORT_STALLED_SECONDS`` and, on PostgreSQL, no
+    process importing it any more (``liveness``: a slow chunk is not a dead import). Then
+    ``services.background.upload_resume`` starts it again."""
+    if job.status != ImportJob.Status.RUNNING or (
+            clock.now() - job.updated_at).total_seconds() < settings.ORDERHUB_IMPORT_STALLED_SECONDS:
+        return False
+    return importer_alive(job.pk) is not True
 
 
 def upload_progress(job_id: int, *, actor: Actor) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 
 from orderhub.celery import periodic
 
+from .services.background import imports_resume_stalled
 from .services.refusals import refusals_prune
 
 
@@ -10,3 +11,9 @@ from .services.refusals import refusals_prune
 def prune_refused() -> None:
     """Keep the refused-request log bounded (age and row count; see ``refusals_prune``)."""
     refusals_prune()
+
+
+@periodic(seconds=60, name="intake.resume_stalled")
+def resume_stalled() -> None:
+    """Resume the imports whose processes all ended before they did (see ``background``)."""
+    imports_resume_stalled()

@@ -228,6 +228,7 @@ SYSTEM_ACTORS = {
     "system": gettext_lazy("system"),
     "sweep": gettext_lazy("overdue check"),
     "reservation-expiry": gettext_lazy("Reservation expiry job"),
+    "import-watchdog": gettext_lazy("automatic import resume"),
 }
 _ACTOR_PREFIXES = {
     "rule": gettext_lazy("rule %(x)s"),

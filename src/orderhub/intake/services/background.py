@@ -15,9 +15,14 @@ carries on a split job with its chunks not yet done; rows done before are never 
 Small files, SQLite and all-or-nothing imports run in that thread from the start.
 
 An import whose processes all ended before it did (the web server restarted while a small
-file was read in its thread, the machine rebooted) stays ``running`` without progress; once it
-has made none for ``ORDERHUB_IMPORT_STALLED_SECONDS`` a person resumes it from its page (or an
-ERP through the API): ``upload_resume``."""
+file was read in its thread, the machine rebooted) stays ``running`` without progress. Once it
+has made none for ``ORDERHUB_IMPORT_STALLED_SECONDS`` and, on PostgreSQL, no process holds its
+liveness lock (``intake.liveness``: a slow import is never taken for a dead one), it is
+*stalled*: the periodic job ``intake.resume_stalled`` resumes it (``imports_resume_stalled``, at
+most ``ORDERHUB_IMPORT_AUTO_RESUMES`` times a job, so a file that kills its importer every time
+is left to a person), and a person can resume it from its page (or an ERP through the API):
+``upload_resume``. SQLite cannot tell a dead import from a slow one: there only a person
+resumes."""
 
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ import logging
 import subprocess
 import sys
 import threading
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, connections, transaction
@@ -34,6 +40,7 @@ from django.utils.translation import gettext as _
 from orderhub.core import clock
 from orderhub.core.actors import SYSTEM, Actor, RequestContext
 from orderhub.core.errors import Conflict, PermissionDenied
+from orderhub.core.models import AuditEvent
 
 from .. import events
 from ..models import ImportJob
@@ -77,14 +84,46 @@ def upload_resume(*, job: ImportJob | int, actor: Actor) -> ImportJob:
             raise Conflict("job_ended", _("This import has already ended."))
         if not job_stalled(job):
             raise Conflict("job_progressing", _(
-                "This import is still making progress; it can be resumed once it has made none for "
-                "%(n)d seconds.") % {"n": settings.ORDERHUB_IMPORT_STALLED_SECONDS})
+                "This import is still running; it can be resumed once it has made no progress for "
+                "%(n)d seconds and no process imports it any more.") % {
+                    "n": settings.ORDERHUB_IMPORT_STALLED_SECONDS})
         events.import_resumed(job=job, actor=actor)
         job.updated_at = clock.now()
         job.save(update_fields=["updated_at"])
     upload_start(job=job.pk, actor=actor)
     job.refresh_from_db()
     return job
+
+
+WATCHDOG = "import-watchdog"   # the system actor of automatic resumes (web.labels names it)
+
+
+def imports_resume_stalled(*, limit: int = 20) -> list[int]:
+    """Resume the stalled imports nothing imports any more (PostgreSQL); the ids resumed. A job
+    resumed ``ORDERHUB_IMPORT_AUTO_RESUMES`` times already this way is left to a person (its
+    page still offers to resume it). Safe on several machines at once: ``upload_resume`` locks
+    the job and refuses one that another has just resumed."""
+    if settings.ORDERHUB_IMPORT_AUTO_RESUMES <= 0 or connection.vendor != "postgresql":
+        return []
+    stale = clock.now() - timedelta(seconds=settings.ORDERHUB_IMPORT_STALLED_SECONDS)
+    jobs = list(ImportJob.objects.filter(status=ImportJob.Status.RUNNING, updated_at__lte=stale)
+                .order_by("pk")[:limit])
+    resumed = []
+    for job in jobs:
+        if not job_stalled(job) or _auto_resumes(job) >= settings.ORDERHUB_IMPORT_AUTO_RESUMES:
+            continue
+        try:
+            upload_resume(job=job.pk, actor=Actor.system(WATCHDOG))
+        except Conflict:   # resumed meanwhile (another machine, a person), or ended
+            continue
+        logger.warning("intake: import %s had stalled with no process importing it; resumed", job.pk)
+        resumed.append(job.pk)
+    return resumed
+
+
+def _auto_resumes(job: ImportJob) -> int:
+    return AuditEvent.objects.filter(subject_type=events.SUBJECT, subject_id=job.message_id,
+                                     action=events.IMPORT_RESUMED, actor_id=WATCHDOG).count()
 
 
 def _wants_processes(job: ImportJob) -> bool:

@@ -12,6 +12,7 @@ from orderhub.core import clock
 from orderhub.core.actors import Actor
 from orderhub.core.errors import PermissionDenied, Problem, ValidationFailed
 
+from ..liveness import importing
 from ..models import ImportJob, InboundMessage
 from .config import current_config
 from .dispatch import inbound_process
@@ -60,10 +61,11 @@ def upload_run(*, job: ImportJob | int, actor: Actor, workers: int | None = None
         raise PermissionDenied("permission_denied", _("You may not create orders."))
     job = ImportJob.objects.select_related("message").get(pk=job if isinstance(job, int) else job.pk)
     actor = actor.for_channel(job.message.channel)  # machine intake: the file's prices are kept
-    if job.mode == ImportJob.Mode.ACCEPT_VALID and job.status == ImportJob.Status.RUNNING and (
-            job.plan.get("chunk") or (workers or 1) > 1):
-        return import_parallel(job=job, actor=actor, workers=workers)
-    inbound_process(message=job.message, actor=actor, mode=job.mode)
+    with importing(job.pk):   # while this (and any worker it forks) lives, the job is not stalled
+        if job.mode == ImportJob.Mode.ACCEPT_VALID and job.status == ImportJob.Status.RUNNING and (
+                job.plan.get("chunk") or (workers or 1) > 1):
+            return import_parallel(job=job, actor=actor, workers=workers)
+        inbound_process(message=job.message, actor=actor, mode=job.mode)
     job.refresh_from_db()
     return job
 
