@@ -130,10 +130,16 @@ def test_the_api_starts_an_import_as_the_page_does_and_answers_at_once(master, p
     assert seen == sorted(seen)
     job = _ended(ImportJob.objects.get(pk=answered["id"]))
     assert os.getpid() not in _worker_pids(job)
-    # waiting (the default) still answers 201 with the import done
-    done = client.client.post("/api/intake/uploads", {"file": File("y.csv", mixed_csv(3760000000000000000, n=40)),
+    # waiting (the default) still answers 201 with the import done, now imported as the page does
+    # it: a large file by another process's forked workers, a small one in a thread
+    done = client.client.post("/api/intake/uploads", {"file": File("y.csv", mixed_csv(3760000000000000000)),
                                                       "channel": "taobao"}, headers=client.headers)
-    assert done.status_code == 201 and done.json()["status"] == "done"
+    assert done.status_code == 201 and (done.json()["status"], done.json()["orders_created"]) == ("done", 1294)
+    pids = _worker_pids(ImportJob.objects.get(pk=done.json()["id"]))
+    assert pids and os.getpid() not in pids
+    small = client.client.post("/api/intake/uploads", {"file": File("z.csv", mixed_csv(3790000000000000000, n=40)),
+                                                       "channel": "taobao"}, headers=client.headers)
+    assert small.status_code == 201 and small.json()["status"] == "done"
 
 
 def test_an_import_whose_processes_were_killed_is_resumed_from_its_page(master, page_imports, settings,

@@ -238,20 +238,22 @@ def replay_failed(request, channel: Line | None = None):
 def upload(request, file: File[UploadedFile], channel: Form[str], mode: Form[str] = "accept_valid",
            wait: Form[bool] = True):
     """Import a CSV, XLSX or legacy XLS file through its channel's mapping. The answer is the import's
-    progress record; its message holds the per-row report.
+    progress record; its message holds the per-row report. The import starts as from the upload
+    page (a large file: a process of its own with several workers).
 
-    ``wait=false``: answered 202 at once with the job running, as the upload page starts it (a
-    large file by a process of its own with several workers); poll ``GET /uploads/{id}`` until
-    its status is no longer ``running``."""
+    ``wait=true`` (the default): answered 201 once the import has ended (202 if it stalled
+    meanwhile: nothing imports it any more; resume it). ``wait=false``: answered 202 at once with
+    the job running; poll ``GET /uploads/{id}`` until its status is no longer ``running``."""
     content = file.read()
-    args = {"channel": channel, "filename": file.name or "", "content": content, "actor": request.actor,
-            "mode": mode, "content_type": file.content_type or "", "source": request.META.get("REMOTE_ADDR") or ""}
+    job = services.upload_receive(channel=channel, filename=file.name or "", content=content, actor=request.actor,
+                                  mode=mode, content_type=file.content_type or "",
+                                  source=request.META.get("REMOTE_ADDR") or "")
     if wait:
-        return Status(201, selectors.job_dict(services.upload_import(**args)))
-    job = services.upload_receive(**args)
-    services.upload_start(job=job, actor=request.actor)
-    job.refresh_from_db()
-    return Status(202, selectors.job_dict(job))
+        job = services.upload_finish(job=job, actor=request.actor)
+    else:
+        services.upload_start(job=job, actor=request.actor)
+        job.refresh_from_db()
+    return Status(202 if job.status == job.Status.RUNNING else 201, selectors.job_dict(job))
 
 
 @router.post("/uploads/{job_id}/resume", auth=requires("intake.import"), response={202: JobOut, **ERRORS})

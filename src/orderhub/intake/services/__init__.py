@@ -28,9 +28,9 @@ from .upload import email_upload, upload_import, upload_receive, upload_run  # n
 
 __all__ += ["email_upload", "upload_import", "upload_receive", "upload_run"]
 
-from .background import upload_resume, upload_start  # noqa: E402
+from .background import upload_finish, upload_resume, upload_start  # noqa: E402
 
-__all__ += ["upload_resume", "upload_start"]
+__all__ += ["upload_finish", "upload_resume", "upload_start"]
 
 from .webhook import webhook_mode, webhook_receive, webhook_signature  # noqa: E402
 

@@ -31,6 +31,7 @@ import logging
 import subprocess
 import sys
 import threading
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -93,6 +94,24 @@ def upload_resume(*, job: ImportJob | int, actor: Actor) -> ImportJob:
     upload_start(job=job.pk, actor=actor)
     job.refresh_from_db()
     return job
+
+
+def upload_finish(*, job: ImportJob | int, actor: Actor, poll_seconds: float = 0.25) -> ImportJob:
+    """Import the job's file and return the job once the import has ended (the API's
+    ``wait=true``). A file the page would split over worker processes (see the module) is
+    started so and waited for; the job comes back still running only if it stalled meanwhile
+    (nothing imports it any more: resume it). Any other file is imported in this thread, as
+    ``upload_run`` does."""
+    job = ImportJob.objects.select_related("message").defer("message__payload").get(
+        pk=job if isinstance(job, int) else job.pk)
+    if getattr(settings, "ORDERHUB_RUN_JOBS_INLINE", False) or not _wants_processes(job):
+        return upload_run(job=job.pk, actor=actor, workers=1)
+    upload_start(job=job.pk, actor=actor)
+    while True:
+        current = ImportJob.objects.get(pk=job.pk)
+        if current.status != ImportJob.Status.RUNNING or job_stalled(current):
+            return current
+        time.sleep(poll_seconds)
 
 
 WATCHDOG = "import-watchdog"   # the system actor of automatic resumes (web.labels names it)
