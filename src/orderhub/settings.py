@@ -221,8 +221,9 @@ if ORDERHUB_SQL_PATH not in ("fast", "orm"):
 # ORDERHUB_IMPORT_WORKERS=1 keeps every page import in the web process
 ORDERHUB_IMPORT_WORKERS = max(1, int(os.environ.get("ORDERHUB_IMPORT_WORKERS", "2")))
 ORDERHUB_IMPORT_PROCESS_FROM_BYTES = int(os.environ.get("ORDERHUB_IMPORT_PROCESS_FROM_BYTES", str(256 * 1024)))
-# a running import without progress for this long has lost its processes: its page offers to resume it
-# (a chunk of 500 rows takes well under a second)
+# a running import without progress for this long, and (PostgreSQL) with no process holding its
+# liveness lock, has lost its processes: its page offers to resume it (a chunk of 500 rows takes
+# well under a second)
 ORDERHUB_IMPORT_STALLED_SECONDS = int(os.environ.get("ORDERHUB_IMPORT_STALLED_SECONDS", "120"))
 # PostgreSQL: a stalled import no process imports any more is resumed by the job runner, at most
 # this many times a job (then a person decides); 0: only a person resumes

@@ -130,8 +130,8 @@ def test_the_api_starts_an_import_as_the_page_does_and_answers_at_once(master, p
     assert seen == sorted(seen)
     job = _ended(ImportJob.objects.get(pk=answered["id"]))
     assert os.getpid() not in _worker_pids(job)
-    # waiting (the default) still answers 201 with the import done, now imported as the page does
-    # it: a large file by another process's forked workers, a small one in a thread
+    # waiting (the default) still answers 201 with the import done: a large file now imported as
+    # the page does it, by another process's forked workers; a small one in the request, as before
     done = client.client.post("/api/intake/uploads", {"file": File("y.csv", mixed_csv(3760000000000000000)),
                                                       "channel": "taobao"}, headers=client.headers)
     assert done.status_code == 201 and (done.json()["status"], done.json()["orders_created"]) == ("done", 1294)
