@@ -219,7 +219,7 @@ def import_once(content: bytes, *, workers: int = 1, profile: bool = False) -> d
     return out
 
 
-def page_import(rows: int, *, workers: int) -> dict:
+def page_import(rows: int, *, workers: int, tag: int = 70) -> dict:
     """A file imported as the upload page does: received, then ``upload_start`` (a large file:
     a process of its own, ``orderhub intake run``, with ``workers`` forked workers), polled until
     the job ends."""
@@ -229,7 +229,7 @@ def page_import(rows: int, *, workers: int) -> dict:
     from orderhub.intake import services
     from orderhub.intake.models import ImportJob
 
-    content, expect = taobao_csv(rows, seed=700, tag=70)
+    content, expect = taobao_csv(rows, seed=10 * tag, tag=tag)
     common.vacuum_analyze_url(URL)
     settings.ORDERHUB_IMPORT_WORKERS = workers
     actor = Actor.system("bench-page")
@@ -330,6 +330,12 @@ def scenario_import(args) -> list[dict]:
                                           f"ORDERHUB_IMPORT_WORKERS={top}: {page['how']}), from the file received "
                                           f"until the job reads done"))
         notes.append(f"upload page path: {page['how']}, {page['wall_s']:.1f} s, job {page['job']}")
+        for k, rows in enumerate(r for r in args.page_rows if r != args.rows):
+            page = page_import(rows, workers=top, tag=71 + k)
+            figures.append(_figure(f"import_page_rows_per_s_{rows}_rows", "rows/s", [rows / page["wall_s"]],
+                                   better="higher", conditions=f"{cond}; a {rows}-row file as the upload page "
+                                                               f"starts it ({page['how']})"))
+            notes.append(f"upload page path, {rows} rows: {page['wall_s']:.2f} s")
     if args.profile:  # a separate, smaller import under cProfile: the timed runs are not profiled
         content, _ = taobao_csv(args.profile_rows, seed=900, tag=90)
         prof = import_once(content, profile=True)
@@ -565,6 +571,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-profile", dest="profile", action="store_false")
     ap.add_argument("--no-page", dest="page", action="store_false",
                     help="skip the import as the upload page starts it (upload_start)")
+    ap.add_argument("--page-rows", type=lambda v: [int(x) for x in v.split(",") if x], default=[],
+                    help="also import files of these row counts (comma-separated) as the upload page does: "
+                         "a small file's time is mostly how the page starts it")
     ap.add_argument("--profile-rows", type=int, default=10_000)
     ap.add_argument("--rate", type=float, default=200.0)
     ap.add_argument("--seconds", type=float, default=20.0)

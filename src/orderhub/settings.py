@@ -216,11 +216,16 @@ ORDERHUB_PIPELINE = os.environ.get("ORDERHUB_PIPELINE", "1") == "1"
 ORDERHUB_SQL_PATH = os.environ.get("ORDERHUB_SQL_PATH", "fast").strip().lower()
 if ORDERHUB_SQL_PATH not in ("fast", "orm"):
     raise ValueError(f"ORDERHUB_SQL_PATH must be fast or orm, not {ORDERHUB_SQL_PATH!r}")
-# an upload page's import of a file this large or larger (accept valid rows, PostgreSQL) runs in a
-# process of its own, split over this many forked workers (intake/services/background.py);
+# an upload page's import of a file this large or larger (accept valid rows, PostgreSQL) is split
+# into chunks: the web process's thread imports them from the start and, when the rest would take
+# it longer than ORDERHUB_IMPORT_PROCESS_FROM_SECONDS, starts a process of its own, `orderhub intake
+# run`, whose this many forked workers take the rest (intake/services/background.py). The process
+# takes about 2 s to start on a 2-core machine (its 2 workers then import about twice as fast as
+# the thread): it saves time only on a file the thread alone would take longer than that for.
 # ORDERHUB_IMPORT_WORKERS=1 keeps every page import in the web process
 ORDERHUB_IMPORT_WORKERS = max(1, int(os.environ.get("ORDERHUB_IMPORT_WORKERS", "2")))
 ORDERHUB_IMPORT_PROCESS_FROM_BYTES = int(os.environ.get("ORDERHUB_IMPORT_PROCESS_FROM_BYTES", str(256 * 1024)))
+ORDERHUB_IMPORT_PROCESS_FROM_SECONDS = float(os.environ.get("ORDERHUB_IMPORT_PROCESS_FROM_SECONDS", "2"))
 # a running import without progress for this long, and (PostgreSQL) with no process holding its
 # liveness lock, has lost its processes: its page offers to resume it (a chunk of 500 rows takes
 # well under a second)

@@ -1,7 +1,7 @@
-"""A person imports a marketplace export in a real browser (Debian's Chromium): the page
-hands the file to a process of its own whose workers split it, the progress bar follows it
-to 100 % and the per-row report appears; an import whose processes died is resumed with
-the page's button."""
+"""A person imports a marketplace export in a real browser (Debian's Chromium): the web
+process imports the file's first chunk and hands the rest to a process of its own whose
+workers split it, the progress bar follows it to 100 % and the per-row report appears; an
+import whose processes died is resumed with the page's button."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from orderhub.core.actors import Actor
 from orderhub.intake import services
 from orderhub.intake.models import ImportJob
 from tests.intake.conftest import _fresh_intake_caches, intake_actor, master  # noqa: F401 (fixtures)
+from tests.intake.test_page_import_process import hand_over_after_one_chunk  # noqa: F401 (fixture)
 from tests.intake.test_parallel_import import mixed_csv
 from tests.pgroles import database_url
 
@@ -32,7 +33,8 @@ def page_imports(settings, monkeypatch):
 
 
 def test_a_marketplace_export_imported_from_the_page_by_worker_processes(master, page_imports, live_server,  # noqa: F811
-                                                                         browser, tmp_path, shot):
+                                                                         browser, tmp_path, shot,
+                                                                         hand_over_after_one_chunk):  # noqa: F811
     path = tmp_path / "淘宝订单导出.csv"
     path.write_bytes(mixed_csv(3780000000000000000))
     base = live_server.url
@@ -55,7 +57,8 @@ def test_a_marketplace_export_imported_from_the_page_by_worker_processes(master,
         ctx.close()
     job = ImportJob.objects.get()
     assert (job.workers, job.orders_created, job.duplicates, job.rows_failed) == (2, 1294, 1, 5)
-    assert os.getpid() not in {int(c.worker.rsplit(":", 1)[1]) for c in job.chunks.all()}
+    first, *rest = [int(w.rsplit(":", 1)[1]) for w in job.chunks.order_by("seq").values_list("worker", flat=True)]
+    assert first == os.getpid() and rest and os.getpid() not in rest   # the live server's thread, then workers
 
 
 def test_a_stalled_import_is_resumed_with_the_pages_button(master, page_imports, live_server, browser):  # noqa: F811

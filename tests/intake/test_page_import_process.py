@@ -1,6 +1,8 @@
-"""A large file uploaded on the page is imported by a process of its own (``orderhub intake
-run``) whose forked workers split it, as the command line's ``--workers`` does; the web
-process never forks. When that process cannot do the job, the web process does it."""
+"""A large file uploaded on the page is split into chunks: the web process's thread imports
+them from the start and, when the rest would take it long enough, starts a process of its own
+(``orderhub intake run``) whose forked workers take the rest, as the command line's
+``--workers`` does; the web process never forks. When that process cannot do the job, the web
+process does it."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 
 from orderhub.celery import periodic_jobs
 from orderhub.core.actors import Actor
@@ -20,6 +23,7 @@ from orderhub.intake import events, services
 from orderhub.intake.events import IMPORT_RESUMED
 from orderhub.intake.liveness import importer_alive, importing
 from orderhub.intake.models import ImportJob
+from orderhub.intake.services import background
 from orderhub.intake.services.background import WATCHDOG, imports_resume_stalled
 from orderhub.orders.models import Order
 from tests.api.conftest import api_as  # noqa: F401  (fixture)
@@ -57,7 +61,33 @@ def _worker_pids(job: ImportJob) -> set[int]:
     return {int(c.worker.rsplit(":", 1)[1]) for c in job.chunks.all()}
 
 
-def test_a_large_upload_is_imported_by_workers_outside_the_web_process(master, page_imports, monkeypatch):
+def _by_seq(job: ImportJob) -> list[int]:
+    return [int(w.rsplit(":", 1)[1]) for w in job.chunks.order_by("seq").values_list("worker", flat=True)]
+
+
+@pytest.fixture
+def hand_over_after_one_chunk(settings, monkeypatch):
+    """The process is started at once and the thread, after its first chunk, waits for it to
+    say whether it takes the rest (its start takes longer than the 1,300-row file would take
+    the thread here: without the wait, which of the two imports what depends on the machine)."""
+    settings.ORDERHUB_IMPORT_PROCESS_FROM_SECONDS = 0
+    real = background._Handover.until
+
+    def until(self) -> bool:
+        if not self.started:
+            return real(self)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if real(self) or self.ready_r is None:   # it takes the rest, or it ended without
+                return self.handed
+            time.sleep(0.05)
+        return False
+
+    monkeypatch.setattr(background._Handover, "until", until)
+
+
+def test_a_large_upload_is_shared_by_the_web_process_and_workers_outside_it(master, page_imports, monkeypatch,
+                                                                           hand_over_after_one_chunk):
     monkeypatch.setenv("DATABASE_URL", database_url())  # the process the page starts: the test database
     content = mixed_csv(3710000000000000000)
     assert len(content) >= 100_000
@@ -67,8 +97,9 @@ def test_a_large_upload_is_imported_by_workers_outside_the_web_process(master, p
     assert resp.status_code == 302 and "/intake/jobs/" in resp["Location"]
     job = _ended(ImportJob.objects.get())
     assert (job.status, job.workers, job.orders_created, job.duplicates, job.rows_failed) == ("done", 2, 1294, 1, 5)
-    pids = _worker_pids(job)
-    assert pids and os.getpid() not in pids  # forked workers of another process did every chunk
+    # the thread imported the first chunk while the process started; its forked workers the rest
+    first, *rest = _by_seq(job)
+    assert first == os.getpid() and rest and os.getpid() not in rest
     # the same per-row report as one process gives
     one = services.upload_import(channel="taobao", filename="b.csv", content=mixed_csv(3720000000000000000),
                                  actor=Actor.system("t"))
@@ -82,10 +113,11 @@ def test_a_large_upload_is_imported_by_workers_outside_the_web_process(master, p
     assert 'data-status="done"' in page and "100%" in page
 
 
-def test_the_web_process_imports_what_the_import_process_could_not(master, page_imports, caplog):
+def test_the_web_process_imports_what_the_import_process_could_not(master, page_imports, caplog,
+                                                                   hand_over_after_one_chunk):
     """The process is told the database the page wrote the job to; here its own settings name
-    another (the test's environment), so it refuses, and the web process's thread imports
-    the file (one process: no chunks)."""
+    another (the test's environment), so it refuses without taking the job, and the web
+    process's thread imports every chunk."""
 
     job = services.upload_receive(channel="taobao", filename="c.csv", content=mixed_csv(3730000000000000000),
                                   actor=Actor.system("t"))
@@ -93,8 +125,22 @@ def test_the_web_process_imports_what_the_import_process_could_not(master, page_
     assert services.upload_start(job=job, actor=Actor.system("t")) == "processes"
     job = _ended(job)
     assert (job.status, job.orders_created, job.duplicates, job.rows_failed) == ("done", 1294, 1, 5)
-    assert not job.chunks.exists()
-    assert "with the job still running; importing what is left in this one" in caplog.text
+    assert _by_seq(job) == [os.getpid()] * 3
+    assert "its process ended without taking the job; importing it in this one" in caplog.text
+
+
+def test_a_file_the_web_process_soon_imports_starts_no_process(master, page_imports, settings, monkeypatch):
+    """A process takes a couple of seconds to start: a file the thread would finish sooner is
+    imported by the thread alone, in chunks, and none is started."""
+    settings.ORDERHUB_IMPORT_PROCESS_FROM_SECONDS = 60
+    started = []
+    monkeypatch.setattr(background, "_spawn", lambda *a, **k: started.append(a))
+    job = services.upload_receive(channel="taobao", filename="e.csv", content=mixed_csv(3770000000000000000),
+                                  actor=Actor.system("t"))
+    assert services.upload_start(job=job, actor=Actor.system("t")) == "processes"
+    job = _ended(job)
+    assert (job.status, job.orders_created, job.duplicates, job.rows_failed) == ("done", 1294, 1, 5)
+    assert _by_seq(job) == [os.getpid()] * 3 and not started
 
 
 def test_a_small_upload_is_imported_in_the_web_process(master, page_imports):
@@ -130,14 +176,14 @@ def test_the_api_starts_an_import_as_the_page_does_and_answers_at_once(master, p
         "done", 100, 1294, 5)
     assert seen == sorted(seen)
     job = _ended(ImportJob.objects.get(pk=answered["id"]))
-    assert os.getpid() not in _worker_pids(job)
+    assert job.chunks.count() == 3   # split as the page splits it
     # waiting (the default) still answers 201 with the import done: a large file now imported as
-    # the page does it, by another process's forked workers; a small one in the request, as before
+    # the page does it (in chunks, shared with a process's forked workers when the rest is long
+    # enough); a small one in the request, as before
     done = client.client.post("/api/intake/uploads", {"file": File("y.csv", mixed_csv(3760000000000000000)),
                                                       "channel": "taobao"}, headers=client.headers)
     assert done.status_code == 201 and (done.json()["status"], done.json()["orders_created"]) == ("done", 1294)
-    pids = _worker_pids(ImportJob.objects.get(pk=done.json()["id"]))
-    assert pids and os.getpid() not in pids
+    assert ImportJob.objects.get(pk=done.json()["id"]).chunks.count() == 3
     small = client.client.post("/api/intake/uploads", {"file": File("z.csv", mixed_csv(3790000000000000000, n=40)),
                                                        "channel": "taobao"}, headers=client.headers)
     assert small.status_code == 201 and small.json()["status"] == "done"
@@ -287,3 +333,17 @@ def test_a_file_being_imported_is_not_replayed_beside_its_import(master, page_im
     assert "导入已停止：继续导入" in c.get(f"/intake/{job.message_id}/").content.decode()
     assert f'href="/intake/jobs/{job.pk}/" class="badge bg-orange-lt" data-testid="running-import">导入已停止' in \
         c.get("/intake/").content.decode()
+
+
+def test_an_import_process_started_after_the_job_ended_leaves_it_alone(master, page_imports):
+    """The page's thread may finish a file before the process it started is up: the process
+    then finds the job done and does nothing (no second pass over the file, no new events)."""
+    job = services.upload_import(channel="taobao", filename="f.csv", content=mixed_csv(3800000000000000000, n=60),
+                                 actor=Actor.system("t"))
+    assert job.status == "done"
+    before = (AuditEvent.objects.count(), Order.objects.count(), job.message.status)
+    told = {"job": job.pk, "database": connection.settings_dict["NAME"], "workers": 2,
+            "actor": background.actor_dump(Actor.system("t"))}
+    assert background.run_told(told).status == "done"
+    job.message.refresh_from_db()
+    assert (AuditEvent.objects.count(), Order.objects.count(), job.message.status) == before

@@ -1,18 +1,22 @@
 """An import started from a page runs after the response, while the page polls its progress.
 
-A large file (``ORDERHUB_IMPORT_PROCESS_FROM_BYTES``, accept valid rows, PostgreSQL) is imported
-by a process of its own, ``orderhub intake run``, which splits it over
-``ORDERHUB_IMPORT_WORKERS`` forked workers (``parallel``), as ``orderhub intake import
---workers N`` does: a web server never forks itself (its other threads may hold locks a child
-would inherit held). The process is started in a session of its own, so a web worker that
-restarts does not end the import. It is told the job, the database and the starter on its
-standard input (never on its command line, which every local user can read), and refuses a
-job of another database than the one the page wrote it to.
+A large file (``ORDERHUB_IMPORT_PROCESS_FROM_BYTES``, accept valid rows, PostgreSQL) is split
+into chunks (``parallel``), and a thread of the web process imports them from the start, one
+after another: a web server never forks itself (its other threads may hold locks a child would
+inherit held). When the rest would take that thread longer than
+``ORDERHUB_IMPORT_PROCESS_FROM_SECONDS``, it starts a process of its own, ``orderhub intake
+run``, which forks ``ORDERHUB_IMPORT_WORKERS`` workers as ``orderhub intake import --workers
+N`` does, and leaves them the rest once the process says they are coming (``_Handover``): a
+process takes a couple of seconds to start, more than it saves on a file the thread soon
+finishes. The process is started in a session of its own, so a web worker that restarts does
+not end the import. It is told the job, the database and the starter on its standard input
+(never on its command line, which every local user can read), refuses a job of another
+database than the one the page wrote it to, and leaves alone a job that has ended meanwhile.
 
-A thread of the web process waits for it; when it ends with the job still running (it could
-not start, refused, or was killed), the thread imports what is left itself (``upload_run``
-carries on a split job with its chunks not yet done; rows done before are never made twice).
-Small files, SQLite and all-or-nothing imports run in that thread from the start.
+The thread then waits for it; when it ends with the job still running (killed midway), the
+thread imports what is left itself (``upload_run`` carries on a split job with its chunks not
+yet done; rows done before are never made twice). Small files, SQLite and all-or-nothing
+imports run in that thread from the start, in one pass.
 
 An import whose processes all ended before it did (the web server restarted while a small
 file was read in its thread, the machine rebooted) stays ``running`` without progress. Once it
@@ -28,6 +32,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import select
 import subprocess
 import sys
 import threading
@@ -57,7 +63,8 @@ INLINE, PROCESSES, THREAD = "inline", "processes", "thread"
 def upload_start(*, job: ImportJob | int, actor: Actor) -> str:
     """Start the job's import after the caller returns; how it runs: ``inline`` (settings
     ``ORDERHUB_RUN_JOBS_INLINE``: tests inside one transaction, where nothing else could see
-    the job), ``processes`` or ``thread`` (see the module)."""
+    the job), ``processes`` (split: the thread, and a process's workers if the rest is long
+    enough) or ``thread`` (in one pass; see the module)."""
     if not actor.has_perm("orders.add_order"):
         raise PermissionDenied("permission_denied", _("You may not create orders."))
     job = ImportJob.objects.select_related("message").defer("message__payload").get(
@@ -66,10 +73,10 @@ def upload_start(*, job: ImportJob | int, actor: Actor) -> str:
         upload_run(job=job.pk, actor=actor, workers=1)
         return INLINE
     runner = actor.for_channel(job.message.channel)
-    proc = _spawn(job, runner) if _wants_processes(job) else None
-    threading.Thread(target=_finish_in_thread, args=(job.pk, runner, proc), name=f"import-{job.pk}",
+    split = _wants_processes(job)
+    threading.Thread(target=_finish_in_thread, args=(job.pk, runner, split), name=f"import-{job.pk}",
                      daemon=True).start()
-    return PROCESSES if proc is not None else THREAD
+    return PROCESSES if split else THREAD
 
 
 def upload_resume(*, job: ImportJob | int, actor: Actor) -> ImportJob:
@@ -98,8 +105,8 @@ def upload_resume(*, job: ImportJob | int, actor: Actor) -> ImportJob:
 
 def upload_finish(*, job: ImportJob | int, actor: Actor, poll_seconds: float = 0.25) -> ImportJob:
     """Import the job's file and return the job once the import has ended (the API's
-    ``wait=true``). A file the page would split over worker processes (see the module) is
-    started so and waited for; the job comes back still running only if it stalled meanwhile
+    ``wait=true``). A file the page would split into chunks (see the module) is started so
+    and waited for; the job comes back still running only if it stalled meanwhile
     (nothing imports it any more: resume it). Any other file is imported in this thread, as
     ``upload_run`` does."""
     job = ImportJob.objects.select_related("message").defer("message__payload").get(
@@ -151,38 +158,115 @@ def _wants_processes(job: ImportJob) -> bool:
             and job.message.size >= settings.ORDERHUB_IMPORT_PROCESS_FROM_BYTES and can_fork())
 
 
-def _spawn(job: ImportJob, runner: Actor) -> subprocess.Popen | None:
-    told = json.dumps({"job": job.pk, "database": connection.settings_dict["NAME"],
-                       "workers": settings.ORDERHUB_IMPORT_WORKERS, "actor": actor_dump(runner)})
+def _spawn(job_id: int, runner: Actor, ready_fd: int) -> subprocess.Popen | None:
+    told = json.dumps({"job": job_id, "database": connection.settings_dict["NAME"],
+                       "workers": settings.ORDERHUB_IMPORT_WORKERS, "actor": actor_dump(runner),
+                       "ready_fd": ready_fd})
     try:
         proc = subprocess.Popen([sys.executable, "-m", "orderhub.cli", "intake", "run"], stdin=subprocess.PIPE,
-                                stdout=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+                                stdout=subprocess.DEVNULL, start_new_session=True, close_fds=True,
+                                pass_fds=(ready_fd,))
     except OSError as exc:
-        logger.warning("intake: import %s: its process could not start (%s); importing in this one", job.pk, exc)
+        logger.warning("intake: import %s: its process could not start (%s); importing in this one", job_id, exc)
         return None
     try:  # a few hundred bytes: the pipe takes them at once, the process reads them when it starts
         proc.stdin.write(told.encode())
         proc.stdin.close()
     except OSError as exc:  # it ended before reading: the thread finds the job still running
-        logger.warning("intake: import %s: its process did not take the job (%s)", job.pk, exc)
-    logger.info("intake: import %s runs in process %s with %s workers", job.pk, proc.pid,
+        logger.warning("intake: import %s: its process did not take the job (%s)", job_id, exc)
+    logger.info("intake: import %s: process %s started, with %s workers", job_id, proc.pid,
                 settings.ORDERHUB_IMPORT_WORKERS)
     return proc
 
 
-def _finish_in_thread(job_id: int, runner: Actor, proc: subprocess.Popen | None) -> None:
+# seconds a row takes the import thread of this web process: the pace of its last split import
+# (before the first: about what one process managed on the 2-core machine of the benchmark)
+_pace = [1 / 2000]
+
+
+class _Handover:
+    """The page's thread imports a split job's chunks from the start, asking before each one
+    (``until``) whether to stop. Once the rest of the file would take it longer than
+    ``ORDERHUB_IMPORT_PROCESS_FROM_SECONDS`` at its pace (the last import's before its first
+    chunk), it starts the import's process; it stops taking chunks once the process says its
+    workers are being forked (one byte on a pipe) and leaves them the rest. A process that ends
+    without saying so (it could not start, refused the job, was killed) closes the pipe: the
+    thread then goes on alone. A file the thread would soon finish never starts one: a process
+    takes a couple of seconds to start (Django, the rules' parser), more than it saves there."""
+
+    def __init__(self, job_id: int, runner: Actor):
+        self.job_id, self.runner = job_id, runner
+        self.began: float | None = None   # when this thread took its first chunk
+        self.done_before = 0              # rows done by then (a resumed job)
+        self.proc: subprocess.Popen | None = None
+        self.ready_r: int | None = None   # the pipe the process says "ready" on, until it has
+        self.started = self.handed = False
+
+    def until(self) -> bool:
+        if self.handed:
+            return True
+        if not self.started:
+            if self._left_seconds() > settings.ORDERHUB_IMPORT_PROCESS_FROM_SECONDS:
+                self._start()
+            return False
+        if self.ready_r is not None and select.select([self.ready_r], [], [], 0)[0]:
+            said = os.read(self.ready_r, 1)
+            self.close()
+            self.handed = bool(said)
+            if not said:
+                logger.warning("intake: import %s: its process ended without taking the job; importing "
+                               "it in this one", self.job_id)
+        return self.handed
+
+    def _left_seconds(self) -> float:
+        """How long this thread would take for the rows left, at its pace."""
+        total, done = ImportJob.objects.filter(pk=self.job_id).values_list("rows_total", "rows_done").get()
+        if self.began is None:
+            self.began, self.done_before = time.monotonic(), done
+        elif done > self.done_before:
+            _pace[0] = (time.monotonic() - self.began) / (done - self.done_before)
+        return (total - done) * _pace[0]
+
+    def _start(self) -> None:
+        self.started = True
+        read_end, write_end = os.pipe()
+        self.proc = _spawn(self.job_id, self.runner, write_end)
+        os.close(write_end)   # the process holds its own: its end closes the pipe
+        if self.proc is None:
+            os.close(read_end)
+        else:
+            self.ready_r = read_end
+
+    def close(self) -> None:
+        if self.ready_r is not None:
+            os.close(self.ready_r)
+            self.ready_r = None
+
+
+def _finish_in_thread(job_id: int, runner: Actor, split: bool) -> None:
+    handover = None
     try:
-        if proc is not None:
-            code = proc.wait()
-            if not ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.RUNNING).exists():
-                return
-            logger.warning("intake: import %s: its process ended (exit code %s) with the job still running; "
-                           "importing what is left in this one", job_id, code)
-        upload_run(job=job_id, actor=runner, workers=1)  # never forks here: a split job's chunks one by one
+        if split:
+            handover = _Handover(job_id, runner)
+            upload_run(job=job_id, actor=runner, workers=settings.ORDERHUB_IMPORT_WORKERS, fork=False,
+                       until=handover.until)
+            if handover.proc is not None:
+                code = handover.proc.wait()
+                if _running(job_id):
+                    logger.warning("intake: import %s: its process ended (exit code %s) with the job still "
+                                   "running; importing what is left in this one", job_id, code)
+        if _running(job_id):
+            upload_run(job=job_id, actor=runner, workers=1)  # never forks here: a split job's chunks one by one
     except Exception:  # the job row keeps its state; the file stays in the inbox for replay
         logger.exception("intake: import job %s raised", job_id)
     finally:
+        if handover is not None:
+            handover.close()
         connections.close_all()  # this thread's own: it ends here
+
+
+def _running(job_id: int) -> bool:
+    return ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.RUNNING).exists()
 
 
 # --------------------------------------------------------------------------- the import's process
@@ -211,4 +295,18 @@ def run_told(told: dict) -> ImportJob:
     if told.get("database") != connection.settings_dict["NAME"]:
         raise ValueError(f"told of database {told.get('database')!r}; this process uses "
                          f"{connection.settings_dict['NAME']!r}")
-    return upload_run(job=int(told["job"]), actor=actor_load(told["actor"]), workers=int(told.get("workers") or 2))
+    job = ImportJob.objects.get(pk=int(told["job"]))
+    ready_fd = told.get("ready_fd")
+    if job.status != ImportJob.Status.RUNNING:   # the page's thread has imported it all meanwhile
+        return job
+
+    def forking() -> None:   # the page's thread stops taking chunks: the workers take the rest
+        if isinstance(ready_fd, int):
+            try:
+                os.write(ready_fd, b"1")
+                os.close(ready_fd)
+            except OSError:   # not a pipe from the page (run by hand): nobody to tell
+                pass
+
+    return upload_run(job=job, actor=actor_load(told["actor"]), workers=int(told.get("workers") or 2),
+                      forking=forking)

@@ -42,6 +42,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.local import Local
@@ -85,9 +86,16 @@ def can_fork() -> bool:
             and "fork" in multiprocessing.get_all_start_methods())
 
 
-def import_parallel(*, job: ImportJob, actor: Actor, workers: int | None = None) -> ImportJob:
+def import_parallel(*, job: ImportJob, actor: Actor, workers: int | None = None, fork: bool = True,
+                    until: Callable[[], bool] | None = None,
+                    forking: Callable[[], None] | None = None) -> ImportJob:
     """Import the job's file in chunks with ``workers`` processes (default: as planned), or
-    finish one a crash left running; the job as it ends."""
+    finish one a crash left running; the job as it ends (or as it stands, with ``until``).
+
+    ``fork=False``: this process never forks; it imports chunks itself, one after the other,
+    and stops taking them once ``until`` says so (others take the rest: the upload page's
+    thread, ``background``). ``forking``: called once the job is planned, just before the
+    workers are forked (the import's process tells the page's thread that they are coming)."""
     if not actor.has_perm("orders.add_order"):
         raise PermissionDenied("permission_denied", _("You may not create orders."))
     planned = _plan(job, workers)
@@ -96,12 +104,14 @@ def import_parallel(*, job: ImportJob, actor: Actor, workers: int | None = None)
         return ImportJob.objects.select_related("message").get(pk=job.pk)
     job, records = planned
     n = min(max(job.workers, 1), MAX_WORKERS)
-    if n > 1 and can_fork():
+    if forking is not None:
+        forking()
+    if n > 1 and fork and can_fork():
         _fork_workers(job.pk, actor, records, n)
     elif n > 1:
         logger.info("intake: import %s runs its chunks in this process (no fork here)", job.pk)
     # in this process: all of it with one worker; else what a killed worker left, and the end
-    work(job=job.pk, actor=actor, records=records)
+    work(job=job.pk, actor=actor, records=records, until=until)
     return ImportJob.objects.select_related("message").get(pk=job.pk)
 
 
@@ -216,8 +226,10 @@ def _plan(job: ImportJob, workers: int | None) -> tuple[ImportJob, list[Record]]
 # --------------------------------------------------------------------------- working
 
 
-def work(*, job: ImportJob | int, actor: Actor, records: list[Record] | None = None) -> None:
-    """Claim and import chunks of ``job`` until none is left, then end the job if nobody has.
+def work(*, job: ImportJob | int, actor: Actor, records: list[Record] | None = None,
+         until: Callable[[], bool] | None = None) -> None:
+    """Claim and import chunks of ``job`` until none is left (or, asked before each chunk,
+    ``until`` says to stop), then end the job if nobody has and no chunk is left.
 
     Safe to run in any number of processes at once, and again after a crash."""
     job_id = job if isinstance(job, int) else job.pk
@@ -235,7 +247,7 @@ def work(*, job: ImportJob | int, actor: Actor, records: list[Record] | None = N
                     tag_rules=rules["tags"], triage_rules=rules["triage"])
     me = f"{socket.gethostname()}:{os.getpid()}"[:100]
     retries = 0
-    while True:
+    while until is None or not until():
         state = _claim_and_run(job, msg, mapper, records, actor, me)
         if state == "none":  # none left, or the ones left are other workers' now
             break

@@ -5,6 +5,8 @@ rows, by several at once (``parallel``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.utils.translation import gettext as _
 
@@ -49,14 +51,16 @@ def upload_receive(*, channel: str, filename: str, content: bytes, actor: Actor,
     return ImportJob.objects.create(message=msg, mode=mode, started_at=now, updated_at=now)
 
 
-def upload_run(*, job: ImportJob | int, actor: Actor, workers: int | None = None) -> ImportJob:
+def upload_run(*, job: ImportJob | int, actor: Actor, workers: int | None = None, fork: bool = True,
+               until: Callable[[], bool] | None = None,
+               forking: Callable[[], None] | None = None) -> ImportJob:
     """Import the job's file (again, after a crash: rows already imported come back as
     duplicates, never twice).
 
     ``workers`` > 1 (accept valid rows only): the file is split into chunks that that many
     processes import at once (``parallel``); a job split so before goes on with its chunks not yet
     done (``workers``: as planned unless given). All or nothing stays one transaction in this
-    process."""
+    process. ``fork``, ``until`` and ``forking``: see ``parallel.import_parallel``."""
     if not actor.has_perm("orders.add_order"):
         raise PermissionDenied("permission_denied", _("You may not create orders."))
     job = ImportJob.objects.select_related("message").get(pk=job if isinstance(job, int) else job.pk)
@@ -64,7 +68,7 @@ def upload_run(*, job: ImportJob | int, actor: Actor, workers: int | None = None
     with importing(job.pk):   # while this (and any worker it forks) lives, the job is not stalled
         if job.mode == ImportJob.Mode.ACCEPT_VALID and job.status == ImportJob.Status.RUNNING and (
                 job.plan.get("chunk") or (workers or 1) > 1):
-            return import_parallel(job=job, actor=actor, workers=workers)
+            return import_parallel(job=job, actor=actor, workers=workers, fork=fork, until=until, forking=forking)
         inbound_process(message=job.message, actor=actor, mode=job.mode)
     job.refresh_from_db()
     return job
