@@ -239,7 +239,7 @@ def upload(request, file: File[UploadedFile], channel: Form[str], mode: Form[str
            wait: Form[bool] = True):
     """Import a CSV, XLSX or legacy XLS file through its channel's mapping. The answer is the import's
     progress record; its message holds the per-row report. The import starts as from the upload
-    page (a large file: a process of its own with several workers).
+    page (a large file: in chunks, handed to a process with several workers when the rest is long).
 
     ``wait=true`` (the default): answered 201 once the import has ended (202 if it stalled
     meanwhile: nothing imports it any more; resume it). ``wait=false``: answered 202 at once with

@@ -242,26 +242,30 @@ class _Handover:
             os.close(self.ready_r)
             self.ready_r = None
 
+    def wait(self) -> int | None:
+        """Once this thread takes no more chunks: the exit code of the process it started, when
+        that has ended (None: it started none)."""
+        self.close()
+        return self.proc.wait() if self.proc is not None else None
+
 
 def _finish_in_thread(job_id: int, runner: Actor, split: bool) -> None:
-    handover = None
     try:
         if split:
             handover = _Handover(job_id, runner)
-            upload_run(job=job_id, actor=runner, workers=settings.ORDERHUB_IMPORT_WORKERS, fork=False,
-                       until=handover.until)
-            if handover.proc is not None:
-                code = handover.proc.wait()
-                if _running(job_id):
-                    logger.warning("intake: import %s: its process ended (exit code %s) with the job still "
-                                   "running; importing what is left in this one", job_id, code)
+            try:
+                upload_run(job=job_id, actor=runner, workers=settings.ORDERHUB_IMPORT_WORKERS, fork=False,
+                           until=handover.until)
+            finally:
+                code = handover.wait()
+            if code is not None and _running(job_id):
+                logger.warning("intake: import %s: its process ended (exit code %s) with the job still "
+                               "running; importing what is left in this one", job_id, code)
         if _running(job_id):
             upload_run(job=job_id, actor=runner, workers=1)  # never forks here: a split job's chunks one by one
     except Exception:  # the job row keeps its state; the file stays in the inbox for replay
         logger.exception("intake: import job %s raised", job_id)
     finally:
-        if handover is not None:
-            handover.close()
         connections.close_all()  # this thread's own: it ends here
 
 

@@ -93,9 +93,9 @@ def import_parallel(*, job: ImportJob, actor: Actor, workers: int | None = None,
     finish one a crash left running; the job as it ends (or as it stands, with ``until``).
 
     ``fork=False``: this process never forks; it imports chunks itself, one after the other,
-    and stops taking them once ``until`` says so (others take the rest: the upload page's
-    thread, ``background``). ``forking``: called once the job is planned, just before the
-    workers are forked (the import's process tells the page's thread that they are coming)."""
+    and stops taking them once ``until`` says so (the upload page's thread, ``background``: an
+    import's process takes the rest). ``forking``: called once the job is planned, just before
+    the workers are forked (the import's process tells the page's thread that they are coming)."""
     if not actor.has_perm("orders.add_order"):
         raise PermissionDenied("permission_denied", _("You may not create orders."))
     planned = _plan(job, workers)
