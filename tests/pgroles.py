@@ -23,6 +23,7 @@ import hashlib
 import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import psycopg
 from django.conf import settings
@@ -145,7 +146,10 @@ def database_url() -> str:
     """The URL of the test database for a subprocess: the app role, as the tests run."""
     s = connection.settings_dict
     auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
-    return f"postgres://{auth}@{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
+    host = s.get("HOST") or "127.0.0.1"
+    if host.startswith("/"):   # a Unix socket's directory: percent-encoded, no port
+        return f"postgres://{auth}@{quote(host, safe='')}/{s['NAME']}"
+    return f"postgres://{auth}@{host}:{s.get('PORT') or 5432}/{s['NAME']}"
 
 
 def app_role() -> str:
