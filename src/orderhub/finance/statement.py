@@ -12,7 +12,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.utils.translation import gettext as _
-from openpyxl import load_workbook
 
 from orderhub.core.errors import Problem
 
@@ -44,6 +43,9 @@ def read_rows(name: str, content: bytes) -> list[list[Any]]:
     if len(content) > MAX_BYTES:
         raise ValueError(_("The file may be at most 5 MB."))
     if content.startswith(b"PK\x03\x04") or name.lower().endswith(".xlsx"):
+        # here, not at import: only a workbook needs it
+        from openpyxl import load_workbook
+
         try:
             wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
         except Exception as e:  # a broken or disguised file: one message, not a 500

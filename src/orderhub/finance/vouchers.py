@@ -16,9 +16,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
-
 from orderhub.core import clock
 
 from .models import CreditNote, Invoice, Payment
@@ -112,6 +109,10 @@ def export(system: str, start: date, end: date, *, maker: str) -> bytes:
     """The vouchers of ``start``..``end`` as an .xlsx in ``system``'s import layout."""
     if system not in SYSTEMS:
         raise ValueError(system)
+    # here, not at import: a process that never writes a workbook never loads it
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
     vs = vouchers(start, end)
     wb = Workbook()
     ws = wb.worksheets[0]

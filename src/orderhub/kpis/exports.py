@@ -8,10 +8,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.worksheet.worksheet import Worksheet
-
 from orderhub.core.text import is_formula_like, xml_safe
 
 
@@ -28,6 +24,11 @@ def table_workbook(*, title: str, lines: Sequence[str], columns: Sequence[str],
                    rows: Sequence[Sequence[Any]], now: datetime) -> bytes:
     """xlsx bytes: ``title`` in bold, each of ``lines`` (period, filters, generated at) below
     it, a blank row, the header and the rows."""
+    # here, not at import: a process that never writes a workbook never loads it
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.worksheet.worksheet import Worksheet
+
     wb = Workbook()
     ws = wb.active
     assert isinstance(ws, Worksheet)

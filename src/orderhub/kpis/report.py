@@ -13,9 +13,6 @@ from typing import Any
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.translation import gettext as _
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.worksheet.worksheet import Worksheet
 
 from orderhub.core import clock, pdf
 
@@ -197,6 +194,11 @@ def daily_pdf(day: date) -> bytes:
 
 def daily_xlsx(day: date) -> bytes:
     """The Excel twin: the same headline, TOP5 and TOP10 tables, and the charts' numbers."""
+    # here, not at import: a process that never writes a workbook never loads it
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.worksheet.worksheet import Worksheet
+
     fig, names = daily_figures(day), Names()
     wb = Workbook()
     ws = wb.active

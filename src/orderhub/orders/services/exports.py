@@ -15,10 +15,6 @@ from datetime import datetime
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import Cell
-from openpyxl.styles import Font
 
 from orderhub.core import clock
 from orderhub.core.actors import Actor
@@ -56,6 +52,9 @@ def _text_cell(ws, value):
     value = xml_safe(value)
     if not is_formula_like(value):
         return value
+    # here, not at import: a process that never exports never loads it
+    from openpyxl.cell import WriteOnlyCell
+
     cell = WriteOnlyCell(ws, value=value)
     cell.data_type = "s"  # openpyxl made "=..." a formula
     cell.quotePrefix = True  # and Excel keeps it text when the cell is edited
@@ -69,6 +68,12 @@ def orders_export(*, queryset: QuerySet[Order], actor: Actor, title: str,
     in the printed header and footer; the export itself is an audit event of the user."""
     if not actor.has_perm("orders.view_order"):
         raise PermissionDenied("permission_denied", _("You may not export orders."))
+    # here, not at import: a process that never writes a workbook never loads it
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import Cell
+    from openpyxl.styles import Font
+
     total = queryset.count()
     if total > MAX_EXPORT_ROWS:
         raise ValidationFailed("too_many_rows", _("At most %(n)d rows can be exported at once; narrow the filters.")
