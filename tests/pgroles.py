@@ -146,10 +146,15 @@ def database_url() -> str:
     """The URL of the test database for a subprocess: the app role, as the tests run."""
     s = connection.settings_dict
     auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
-    host = s.get("HOST") or "127.0.0.1"
-    if host.startswith("/"):   # a Unix socket's directory: percent-encoded, no port
-        return f"postgres://{auth}@{quote(host, safe='')}/{s['NAME']}"
-    return f"postgres://{auth}@{host}:{s.get('PORT') or 5432}/{s['NAME']}"
+    return f"postgres://{auth}@{server_in_url(s.get('HOST'), s.get('PORT'))}/{s['NAME']}"
+
+
+def server_in_url(host: str | None, port: str | int | None) -> str:
+    """``host:port`` as a URL names the server; a Unix socket's directory percent-encoded."""
+    host = host or "127.0.0.1"
+    if host.startswith("/"):
+        return quote(host, safe="") + (f":{port}" if port else "")
+    return f"{host}:{port or 5432}"
 
 
 def app_role() -> str:

@@ -183,7 +183,7 @@ def test_init_roles_then_migrate_as_the_owner_sets_a_fresh_server_up(tmp_path):
     su = dbroles.RoleUrl(user=pgroles._roles.superuser.user, password=pgroles._roles.superuser.password,
                          host=connection.settings_dict["HOST"] or "127.0.0.1",
                          port=int(connection.settings_dict["PORT"] or 5432), database="postgres")
-    hostport = f"{su.host}:{su.port}"
+    hostport = pgroles.server_in_url(su.host, su.port)
     env = {**os.environ, "DATABASE_URL": f"postgres://{app}:app-pw@{hostport}/{base}",
            "ORDERHUB_OWNER_DATABASE_URL": f"postgres://{owner}:owner-pw@{hostport}/{base}",
            "ORDERHUB_SUPERUSER_DATABASE_URL": f"postgres://{su.user}@{hostport}/postgres",
@@ -226,3 +226,13 @@ def test_init_roles_then_migrate_as_the_owner_sets_a_fresh_server_up(tmp_path):
         admin(f'DROP DATABASE IF EXISTS "{base}" WITH (FORCE)', db="postgres")
         for role in (app, owner):
             admin(f'DROP ROLE IF EXISTS "{role}"', db="postgres")
+
+
+def test_a_role_url_may_name_a_unix_socket():
+    """``DATABASE_URL`` with PostgreSQL's socket directory as the host (percent-encoded), as the
+    README advises where the server runs on the same machine: the roles' commands connect there."""
+    url = dbroles.RoleUrl.parse("postgres://orderhub_app:p%40ss@%2Fvar%2Frun%2Fpostgresql/orderhub")
+    assert (url.user, url.password, url.host, url.port, url.database) == (
+        "orderhub_app", "p@ss", "/var/run/postgresql", 5432, "orderhub")
+    assert dbroles.RoleUrl.parse("postgres://u@%2Ftmp%2FPG:5433/db").host == "/tmp/PG"
+    assert dbroles.RoleUrl.parse("postgres://u@Db.Example:6432/db").conninfo()["host"] == "db.example"

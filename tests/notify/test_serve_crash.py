@@ -23,6 +23,7 @@ from django.db import connection, transaction
 
 from orderhub.notify.models import Message
 from orderhub.notify.services import Recipient, endpoint_save, notify
+from tests.pgroles import server_in_url
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
@@ -32,7 +33,7 @@ N = 200
 
 def _db_url() -> str:
     s = connection.settings_dict
-    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    return f"postgres://{s['USER']}@{server_in_url(s['HOST'], s['PORT'])}/{s['NAME']}"
 
 
 def _free_port() -> int:

@@ -32,7 +32,9 @@ READ_ONLY_TABLES = ("django_migrations",)
 
 @dataclass(frozen=True)
 class RoleUrl:
-    """The parts of a ``postgres://user:password@host:port/db`` URL the roles need."""
+    """The parts of a ``postgres://user:password@host:port/db`` URL the roles need (the host
+    may be a Unix socket's directory, percent-encoded: ``postgres://user@%2Fvar%2Frun%2Fpostgresql/db``,
+    as ``DATABASE_URL`` takes it)."""
 
     user: str
     password: str
@@ -45,9 +47,12 @@ class RoleUrl:
         parts = urlsplit(url)
         if parts.scheme not in ("postgres", "postgresql", "pgsql") or not parts.username:
             raise ValueError(f"not a PostgreSQL URL with a user: {parts.scheme}://…")
+        host = parts.hostname or "127.0.0.1"
+        given = parts.netloc.rpartition("@")[2].split(":")[0]
+        if given.lower().startswith("%2f"):   # a socket's directory (hostname is lower-cased, not decoded)
+            host = unquote(given)
         return cls(user=unquote(parts.username), password=unquote(parts.password or ""),
-                   host=parts.hostname or "127.0.0.1", port=parts.port or 5432,
-                   database=unquote(parts.path.lstrip("/")))
+                   host=host, port=parts.port or 5432, database=unquote(parts.path.lstrip("/")))
 
     def conninfo(self, database: str | None = None) -> dict[str, Any]:
         info: dict[str, Any] = {"user": self.user, "host": self.host, "port": self.port,
