@@ -15,7 +15,7 @@ from orderhub.core.actors import Actor
 from orderhub.intake import services
 from orderhub.intake.models import ImportJob
 from tests.intake.conftest import _fresh_intake_caches, intake_actor, master  # noqa: F401 (fixtures)
-from tests.intake.test_page_import_process import hand_over_after_one_chunk  # noqa: F401 (fixture)
+from tests.intake.test_page_import_process import chunk_pids, hand_over_after_one_chunk  # noqa: F401 (fixture)
 from tests.intake.test_parallel_import import mixed_csv
 from tests.pgroles import database_url
 
@@ -57,7 +57,7 @@ def test_a_marketplace_export_imported_from_the_page_by_worker_processes(master,
         ctx.close()
     job = ImportJob.objects.get()
     assert (job.workers, job.orders_created, job.duplicates, job.rows_failed) == (2, 1294, 1, 5)
-    first, *rest = [int(w.rsplit(":", 1)[1]) for w in job.chunks.order_by("seq").values_list("worker", flat=True)]
+    first, *rest = chunk_pids(job)
     assert first == os.getpid() and rest and os.getpid() not in rest   # the live server's thread, then workers
 
 

@@ -57,11 +57,8 @@ def _ended(job: ImportJob, seconds: float = 90) -> ImportJob:
     return job
 
 
-def _worker_pids(job: ImportJob) -> set[int]:
-    return {int(c.worker.rsplit(":", 1)[1]) for c in job.chunks.all()}
-
-
-def _by_seq(job: ImportJob) -> list[int]:
+def chunk_pids(job: ImportJob) -> list[int]:
+    """The process id that imported each chunk, in the file's order."""
     return [int(w.rsplit(":", 1)[1]) for w in job.chunks.order_by("seq").values_list("worker", flat=True)]
 
 
@@ -98,7 +95,7 @@ def test_a_large_upload_is_shared_by_the_web_process_and_workers_outside_it(mast
     job = _ended(ImportJob.objects.get())
     assert (job.status, job.workers, job.orders_created, job.duplicates, job.rows_failed) == ("done", 2, 1294, 1, 5)
     # the thread imported the first chunk while the process started; its forked workers the rest
-    first, *rest = _by_seq(job)
+    first, *rest = chunk_pids(job)
     assert first == os.getpid() and rest and os.getpid() not in rest
     # the same per-row report as one process gives
     one = services.upload_import(channel="taobao", filename="b.csv", content=mixed_csv(3720000000000000000),
@@ -125,7 +122,7 @@ def test_the_web_process_imports_what_the_import_process_could_not(master, page_
     assert services.upload_start(job=job, actor=Actor.system("t")) == "processes"
     job = _ended(job)
     assert (job.status, job.orders_created, job.duplicates, job.rows_failed) == ("done", 1294, 1, 5)
-    assert _by_seq(job) == [os.getpid()] * 3
+    assert chunk_pids(job) == [os.getpid()] * 3
     assert "its process ended without taking the job; importing it in this one" in caplog.text
 
 
@@ -140,7 +137,7 @@ def test_a_file_the_web_process_soon_imports_starts_no_process(master, page_impo
     assert services.upload_start(job=job, actor=Actor.system("t")) == "processes"
     job = _ended(job)
     assert (job.status, job.orders_created, job.duplicates, job.rows_failed) == ("done", 1294, 1, 5)
-    assert _by_seq(job) == [os.getpid()] * 3 and not started
+    assert chunk_pids(job) == [os.getpid()] * 3 and not started
 
 
 def test_a_small_upload_is_imported_in_the_web_process(master, page_imports):
