@@ -241,8 +241,8 @@ def upload(request, file: File[UploadedFile], channel: Form[str], mode: Form[str
     progress record; its message holds the per-row report. The import starts as from the upload
     page (a large file: in chunks, handed to a process with several workers when the rest is long).
 
-    ``wait=true`` (the default): answered 201 once the import has ended (202 if it stalled
-    meanwhile: nothing imports it any more; resume it). ``wait=false``: answered 202 at once with
+    ``wait=true`` (the default): answered 201 once the import has ended (202 if another process
+    still imports part of it, e.g. a resumed import). ``wait=false``: answered 202 at once with
     the job running; poll ``GET /uploads/{id}`` until its status is no longer ``running``."""
     content = file.read()
     job = services.upload_receive(channel=channel, filename=file.name or "", content=content, actor=request.actor,

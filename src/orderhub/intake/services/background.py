@@ -72,10 +72,9 @@ def upload_start(*, job: ImportJob | int, actor: Actor) -> str:
     if getattr(settings, "ORDERHUB_RUN_JOBS_INLINE", False):
         upload_run(job=job.pk, actor=actor, workers=1)
         return INLINE
-    runner = actor.for_channel(job.message.channel)
-    split = _wants_processes(job)
-    threading.Thread(target=_finish_in_thread, args=(job.pk, runner, split), name=f"import-{job.pk}",
-                     daemon=True).start()
+    split = _split(job)
+    threading.Thread(target=_finish_in_thread, args=(job.pk, actor.for_channel(job.message.channel), split),
+                     name=f"import-{job.pk}", daemon=True).start()
     return PROCESSES if split else THREAD
 
 
@@ -103,22 +102,17 @@ def upload_resume(*, job: ImportJob | int, actor: Actor) -> ImportJob:
     return job
 
 
-def upload_finish(*, job: ImportJob | int, actor: Actor, poll_seconds: float = 0.25) -> ImportJob:
-    """Import the job's file and return the job once the import has ended (the API's
-    ``wait=true``). A file the page would split into chunks (see the module) is started so
-    and waited for; the job comes back still running only if it stalled meanwhile
-    (nothing imports it any more: resume it). Any other file is imported in this thread, as
+def upload_finish(*, job: ImportJob | int, actor: Actor) -> ImportJob:
+    """Import the job's file in this thread and return the job as it ends (the API's
+    ``wait=true``): as the page's thread does (see the module), a file the page would split
+    in chunks, handed to a process's workers when the rest is long enough; any other file as
     ``upload_run`` does."""
     job = ImportJob.objects.select_related("message").defer("message__payload").get(
         pk=job if isinstance(job, int) else job.pk)
-    if getattr(settings, "ORDERHUB_RUN_JOBS_INLINE", False) or not _wants_processes(job):
+    if getattr(settings, "ORDERHUB_RUN_JOBS_INLINE", False) or not _split(job):
         return upload_run(job=job.pk, actor=actor, workers=1)
-    upload_start(job=job.pk, actor=actor)
-    while True:
-        current = ImportJob.objects.get(pk=job.pk)
-        if current.status != ImportJob.Status.RUNNING or job_stalled(current):
-            return current
-        time.sleep(poll_seconds)
+    _import(job.pk, actor.for_channel(job.message.channel), split=True)
+    return ImportJob.objects.get(pk=job.pk)
 
 
 WATCHDOG = "import-watchdog"   # the system actor of automatic resumes (web.labels names it)
@@ -152,7 +146,8 @@ def _auto_resumes(job: ImportJob) -> int:
                                      action=events.IMPORT_RESUMED, actor_id=WATCHDOG).count()
 
 
-def _wants_processes(job: ImportJob) -> bool:
+def _split(job: ImportJob) -> bool:
+    """Whether the page imports the job's file in chunks (and maybe with a process's workers)."""
     return (settings.ORDERHUB_IMPORT_WORKERS > 1 and job.mode == ImportJob.Mode.ACCEPT_VALID
             and job.status == ImportJob.Status.RUNNING
             and job.message.size >= settings.ORDERHUB_IMPORT_PROCESS_FROM_BYTES and can_fork())
@@ -249,20 +244,26 @@ class _Handover:
         return self.proc.wait() if self.proc is not None else None
 
 
+def _import(job_id: int, runner: Actor, *, split: bool) -> None:
+    """The job's import in this thread: split, with a process's workers once that pays
+    (``_Handover``), then whatever that process left; else in one pass."""
+    if split:
+        handover = _Handover(job_id, runner)
+        try:
+            upload_run(job=job_id, actor=runner, workers=settings.ORDERHUB_IMPORT_WORKERS, fork=False,
+                       until=handover.until)
+        finally:
+            code = handover.wait()
+        if code is not None and _running(job_id):
+            logger.warning("intake: import %s: its process ended (exit code %s) with the job still "
+                           "running; importing what is left in this one", job_id, code)
+    if _running(job_id):
+        upload_run(job=job_id, actor=runner, workers=1)  # never forks here: a split job's chunks one by one
+
+
 def _finish_in_thread(job_id: int, runner: Actor, split: bool) -> None:
     try:
-        if split:
-            handover = _Handover(job_id, runner)
-            try:
-                upload_run(job=job_id, actor=runner, workers=settings.ORDERHUB_IMPORT_WORKERS, fork=False,
-                           until=handover.until)
-            finally:
-                code = handover.wait()
-            if code is not None and _running(job_id):
-                logger.warning("intake: import %s: its process ended (exit code %s) with the job still "
-                               "running; importing what is left in this one", job_id, code)
-        if _running(job_id):
-            upload_run(job=job_id, actor=runner, workers=1)  # never forks here: a split job's chunks one by one
+        _import(job_id, runner, split=split)
     except Exception:  # the job row keeps its state; the file stays in the inbox for replay
         logger.exception("intake: import job %s raised", job_id)
     finally:
