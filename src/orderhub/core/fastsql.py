@@ -91,6 +91,41 @@ def _prepared_cursor():
     return db.make_cursor(cur)
 
 
+@contextmanager
+def server_bound():
+    """ORM statements run inside the block bind their parameters on the server: a ``bytes``
+    value travels in binary, where Django's client-side binding writes it into the statement as
+    a hex literal twice its size for the server to parse (a 23 MB file: 0.34 → 0.05 s). For the
+    few writes of large files; the rest stay as Django runs them."""
+    if not available():
+        yield
+        return
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    db = connections[DEFAULT_DB_ALIAS]
+    db.ensure_connection()
+    raw = db.connection
+    before = raw.cursor_factory
+    raw.cursor_factory = ServerBindingCursor
+    try:
+        yield
+    finally:
+        raw.cursor_factory = before
+
+
+def fetch_bytes(sql: str, params: Sequence[Any]) -> bytes | None:
+    """The first column of the first row of ``sql``, a ``bytea``, read in binary (Django reads
+    it as hex text: a 23 MB file 0.20 → 0.06 s); None when no row. PostgreSQL only."""
+    import psycopg
+
+    db = connections[DEFAULT_DB_ALIAS]
+    db.ensure_connection()
+    with db.wrap_database_errors, psycopg.Cursor(db.connection) as cur:
+        cur.execute(sql, params, binary=True)
+        row = cur.fetchone()
+    return None if row is None else bytes(row[0])
+
+
 class _Text:
     __slots__ = ("query", "params")
 

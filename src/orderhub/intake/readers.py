@@ -29,6 +29,8 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from orderhub.core.memory import collector_paused
+
 from .spec import MappingSpec
 from .values import parse_path, resolve_path
 
@@ -63,6 +65,9 @@ class Record:
     where: str = ""
 
 
+# a file's records hold no cycles: the collections their piling up set off found nothing and
+# walked them all again each time (100,000 Taobao rows read in 1.2-2.0 s, 0.65 s paused)
+@collector_paused()
 def read(spec: MappingSpec, payload: bytes) -> list[Record]:
     if spec.format == "json":
         return _read_json(spec, payload)

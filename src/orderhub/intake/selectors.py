@@ -24,6 +24,7 @@ from .events import TRIAGE_ALERT
 from .liveness import importer_alive
 from .models import Draft, ImportJob, InboundMessage, InboundOrder, RefusedRequest
 from .report import report_view
+from .store import payload_of
 
 
 @dataclass(frozen=True)
@@ -135,10 +136,10 @@ def message_detail(message_id: int, *, actor: Actor) -> dict[str, Any]:
 
 def message_payload(message_id: int, *, actor: Actor) -> tuple[bytes, str, str]:
     m = visible_messages(InboundMessage.objects.all(), actor).filter(pk=message_id) \
-        .only("payload", "content_type", "filename").first()
+        .only("content_type", "filename").first()
     if m is None:
         raise NotFound("message_not_found", _("Inbound message %(id)s does not exist.") % {"id": message_id})
-    return bytes(m.payload), m.content_type or "application/octet-stream", m.filename
+    return payload_of(m), m.content_type or "application/octet-stream", m.filename
 
 
 def job_dict(job: ImportJob) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from .. import events
 from ..mapping import AmbiguousCustomer, Lookups, apply_tag_rules
 from ..models import Draft, ImportJob, InboundMessage, InboundOrder
 from ..ocr import read_document, read_purchase_order
+from ..store import payload_of
 from ..values import nfkc
 from .config import compiled_config, current_config
 from .triage import triage_input, triage_record
@@ -99,7 +100,7 @@ def draft_from_document(*, message: InboundMessage, actor: Actor) -> InboundMess
     """OCR a stored image/PDF into a draft; the message then awaits a person (needs_review)."""
     before = message.status
     try:
-        document = read_document(bytes(message.payload), message.content_type)
+        document = read_document(payload_of(message), message.content_type)
         lookups = Lookups(OCR_CHANNEL)
         doubts: dict[str, Any] = {}
         reading = read_purchase_order(document.boxes, find_customer=_find_customer(lookups, doubts),

@@ -27,6 +27,7 @@ from .. import events
 from ..models import InboundMessage
 from ..ocr import DOCUMENT_TYPES
 from ..readers import Unreadable
+from ..store import payload_of
 from .config import compiled_config, current_config
 from .drafts import draft_from_document
 from .inbox import inbound_map, inbound_receive, is_document
@@ -117,7 +118,7 @@ def _attachments(message: InboundMessage) -> list:
     if message.size > limit:
         raise Unreadable(_("The e-mail is larger than %(n)d bytes; refused.") % {"n": limit})
     try:
-        parsed = email.message_from_bytes(bytes(message.payload), policy=email.policy.default)
+        parsed = email.message_from_bytes(payload_of(message), policy=email.policy.default)
         parts = []
         for part in parsed.iter_attachments():
             parts.append(part)

@@ -33,7 +33,7 @@ from ..models import ConfigVersion, ImportJob, InboundMessage
 from ..ocr import DOCUMENT_TYPES
 from ..readers import Unreadable, read
 from ..report import conversion_notes
-from ..store import insert_links
+from ..store import create_message, insert_links, payload_of
 from .config import compiled_config, current_config
 from .triage import triage_record
 
@@ -66,7 +66,7 @@ def inbound_receive(*, channel: str, kind: str, payload: bytes, actor: Actor, co
     """
     now = clock.now()
     with transaction.atomic():
-        msg = InboundMessage.objects.create(
+        msg = create_message(
             channel=channel[:32], kind=kind, status=status, payload=bytes(payload),
             content_type=content_type[:200], headers=_clean_headers(headers), source=source[:300],
             filename=filename[:300], size=len(payload), sha256=hashlib.sha256(payload).hexdigest(),
@@ -104,7 +104,7 @@ def is_document(msg: InboundMessage) -> bool:
 def get_message(message: InboundMessage | int) -> InboundMessage:
     if isinstance(message, InboundMessage):
         return message
-    msg = InboundMessage.objects.filter(pk=message).first()
+    msg = InboundMessage.objects.filter(pk=message).defer("payload").first()  # read when needed: payload_of
     if msg is None:
         raise NotFound("message_not_found", _("Inbound message %(id)s does not exist.") % {"id": message})
     return msg
@@ -242,7 +242,7 @@ def _core_problems(item: Item, exc: DomainError) -> list[dict[str, Any]]:
 
 def _run(msg: InboundMessage, version: ConfigVersion, actor: Actor, mode: str) -> Outcome:
     mapping = compiled_config(version)
-    records = read(mapping.spec, bytes(msg.payload))
+    records = read(mapping.spec, payload_of(msg))
     tags_v, triage_v = current_config("tags", "default"), current_config("triage", "default")
     tag_rules = compiled_config(tags_v) if tags_v else []
     triage_rules = compiled_config(triage_v) if triage_v else []
@@ -457,7 +457,7 @@ def process_many(msgs: list[InboundMessage], channel: str, actor: Actor) -> None
     outcomes: list[tuple[InboundMessage, Outcome, list[Item]]] = []
     for msg in msgs:
         try:
-            records = read(mapping.spec, bytes(msg.payload))
+            records = read(mapping.spec, payload_of(msg))
         except Unreadable as exc:
             outcomes.append((msg, Outcome(Status.FAILED, errors=[{"code": "unreadable", "message": str(exc)}]), []))
             continue

@@ -58,6 +58,7 @@ from ..mapping import Lookups, Mapper
 from ..models import ConfigVersion, ImportChunk, ImportJob, InboundMessage
 from ..ocr import DOCUMENT_TYPES
 from ..readers import Record, Unreadable, read
+from ..store import payload_of
 from .config import compiled_config, current_config
 from .dispatch import inbound_process
 from .inbox import (
@@ -101,7 +102,7 @@ def import_parallel(*, job: ImportJob, actor: Actor, workers: int | None = None,
     planned = _plan(job, workers)
     if planned is None:  # nothing to split (no mapping, unreadable, empty): one process says why
         inbound_process(message=job.message_id, actor=actor, mode=job.mode)
-        return ImportJob.objects.select_related("message").get(pk=job.pk)
+        return ImportJob.objects.select_related("message").defer("message__payload").get(pk=job.pk)
     job, records = planned
     n = min(max(job.workers, 1), MAX_WORKERS)
     if forking is not None:
@@ -112,7 +113,7 @@ def import_parallel(*, job: ImportJob, actor: Actor, workers: int | None = None,
         logger.info("intake: import %s runs its chunks in this process (no fork here)", job.pk)
     # in this process: all of it with one worker; else what a killed worker left, and the end
     work(job=job.pk, actor=actor, records=records, until=until)
-    return ImportJob.objects.select_related("message").get(pk=job.pk)
+    return ImportJob.objects.select_related("message").defer("message__payload").get(pk=job.pk)
 
 
 def _fork_workers(job_id: int, actor: Actor, records: list[Record], n: int) -> None:
@@ -178,20 +179,21 @@ def _plan(job: ImportJob, workers: int | None) -> tuple[ImportJob, list[Record]]
     """Split the job into chunks (once); the job and the file's records, or None when the file
     cannot be split (the one-process path then reports why)."""
     with transaction.atomic():
-        job = ImportJob.objects.select_for_update(of=("self",)).select_related("message").get(pk=job.pk)
+        job = (ImportJob.objects.select_for_update(of=("self",)).select_related("message")
+               .defer("message__payload").get(pk=job.pk))
         msg = job.message
         if job.plan.get("chunk"):  # planned before: carry on (a resumed import)
             if workers:
                 job.workers = workers
                 job.save(update_fields=["workers"])
             mapping = compiled_config(ConfigVersion.objects.get(pk=job.plan["mapping"]))
-            return job, read(mapping.spec, bytes(msg.payload))
+            return job, read(mapping.spec, payload_of(msg))
         version = current_config("mapping", msg.read_as)
         if version is None or msg.content_type.split(";")[0].strip().lower() in DOCUMENT_TYPES:
             return None
         mapping = compiled_config(version)
         try:
-            records = read(mapping.spec, bytes(msg.payload))
+            records = read(mapping.spec, payload_of(msg))
         except Unreadable:
             return None
         if not records:
@@ -241,8 +243,7 @@ def work(*, job: ImportJob | int, actor: Actor, records: list[Record] | None = N
     rules = {k: compiled_config(ConfigVersion.objects.get(pk=job.plan[k])) if job.plan.get(k) else []
              for k in ("tags", "triage")}
     if records is None:
-        payload = InboundMessage.objects.filter(pk=msg.pk).values_list("payload", flat=True).get()
-        records = read(mapping.spec, bytes(payload))
+        records = read(mapping.spec, payload_of(msg))
     mapper = Mapper(mapping, Lookups(msg.read_as), channel=msg.read_as, received_at=msg.received_at,
                     tag_rules=rules["tags"], triage_rules=rules["triage"])
     me = f"{socket.gethostname()}:{os.getpid()}"[:100]

@@ -63,15 +63,15 @@ def upload_run(*, job: ImportJob | int, actor: Actor, workers: int | None = None
     process. ``fork``, ``until`` and ``forking``: see ``parallel.import_parallel``."""
     if not actor.has_perm("orders.add_order"):
         raise PermissionDenied("permission_denied", _("You may not create orders."))
-    job = ImportJob.objects.select_related("message").get(pk=job if isinstance(job, int) else job.pk)
+    job = ImportJob.objects.select_related("message").defer("message__payload").get(
+        pk=job if isinstance(job, int) else job.pk)
     actor = actor.for_channel(job.message.channel)  # machine intake: the file's prices are kept
     with importing(job.pk):   # while this (and any worker it forks) lives, the job is not stalled
         if job.mode == ImportJob.Mode.ACCEPT_VALID and job.status == ImportJob.Status.RUNNING and (
                 job.plan.get("chunk") or (workers or 1) > 1):
             return import_parallel(job=job, actor=actor, workers=workers, fork=fork, until=until, forking=forking)
         inbound_process(message=job.message, actor=actor, mode=job.mode)
-    job.refresh_from_db()
-    return job
+    return ImportJob.objects.select_related("message").defer("message__payload").get(pk=job.pk)
 
 
 def upload_import(*, channel: str, filename: str, content: bytes, actor: Actor,
