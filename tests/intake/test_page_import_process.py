@@ -232,7 +232,8 @@ def test_an_import_still_progressing_is_not_resumed(master, page_imports, api_as
     assert resp.status_code == 409 and resp.json()["code"] == "job_progressing"
     assert not AuditEvent.objects.filter(action=IMPORT_RESUMED).exists()
     ImportJob.objects.filter(pk=job.pk).update(updated_at=job.updated_at - timedelta(minutes=5))
-    assert client.get(f"/api/intake/uploads/{job.pk}").json()["stalled"] is True
+    stalled = client.get(f"/api/intake/uploads/{job.pk}").json()
+    assert stalled["stalled"] is True and stalled["resumes_by_itself"] is True   # the job runner will
     resp = client.post(f"/api/intake/uploads/{job.pk}/resume")
     assert resp.status_code == 202, resp.content
     job = _ended(job)
@@ -299,11 +300,17 @@ def test_the_job_runner_leaves_an_import_it_resumed_too_often_to_a_person(master
     for _ in range(2):
         events.import_resumed(job=job, actor=Actor.system(WATCHDOG))
     assert imports_resume_stalled() == []
+    page = login("service").get(f"/intake/jobs/{job.pk}/").content.decode()
+    assert 'data-resumes-by-itself="0"' in page and "请继续导入" in page and "自动继续" not in page
     settings.ORDERHUB_IMPORT_AUTO_RESUMES = 0   # switched off: never
     assert imports_resume_stalled() == []
     page = login("service").get(f"/intake/jobs/{job.pk}/").content.decode()
     assert 'data-testid="job-stalled"' in page and 'data-testid="job-resume"' in page
-    settings.ORDERHUB_IMPORT_AUTO_RESUMES = 3
+    assert 'data-resumes-by-itself="0"' in page
+    settings.ORDERHUB_IMPORT_AUTO_RESUMES = 3   # one left: the page says the system will
+    page = login("service").get(f"/intake/jobs/{job.pk}/").content.decode()
+    assert 'data-resumes-by-itself="1"' in page and "系统会在约一分钟内自动继续导入" in page
+    assert 'data-testid="job-resume"' in page   # and a person may still do it now
     {j.name: j for j in periodic_jobs()}["intake.resume_stalled"].fn()   # as the job runner calls it
     assert _ended(job).status == "done"
     resumed = AuditEvent.objects.filter(subject_id=job.message_id, action=IMPORT_RESUMED, actor_id=WATCHDOG)

@@ -88,6 +88,9 @@ class JobOut(Schema):
     finished_at: datetime | None
     stalled: bool = Field(description="running, but no progress for ORDERHUB_IMPORT_STALLED_SECONDS: "
                                       "POST …/resume starts it again")
+    resumes_by_itself: bool = Field(
+        description="stalled, and the job runner will resume it within about a minute "
+                    "(PostgreSQL, ORDERHUB_IMPORT_AUTO_RESUMES not used up)")
 
 
 class DraftOut(Schema):

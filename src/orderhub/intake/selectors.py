@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 
@@ -19,8 +20,8 @@ from orderhub.core.models import AuditEvent
 from orderhub.orders.models import Order
 from orderhub.orders.selectors import scope_q, visible
 
+from .events import IMPORT_RESUMED, TRIAGE_ALERT, WATCHDOG
 from .events import SUBJECT as INBOUND_SUBJECT
-from .events import TRIAGE_ALERT
 from .liveness import importer_alive
 from .models import Draft, ImportJob, InboundMessage, InboundOrder, RefusedRequest
 from .report import report_view
@@ -150,7 +151,8 @@ def job_dict(job: ImportJob) -> dict[str, Any]:
             else (round(100 * job.rows_done / total) if total else 0),
             "orders_created": job.orders_created, "duplicates": job.duplicates,
             "rows_failed": job.rows_failed, "started_at": job.started_at, "updated_at": job.updated_at,
-            "finished_at": job.finished_at, "stalled": job_stalled(job)}
+            "finished_at": job.finished_at, "stalled": (stalled := job_stalled(job)),
+            "resumes_by_itself": stalled and resumes_by_itself(job)}
 
 
 def running_imports(message_ids) -> dict[int, dict[str, Any]]:
@@ -167,6 +169,19 @@ def job_stalled(job: ImportJob) -> bool:
             clock.now() - job.updated_at).total_seconds() < settings.ORDERHUB_IMPORT_STALLED_SECONDS:
         return False
     return importer_alive(job.pk) is not True
+
+
+def resumes_by_itself(job: ImportJob) -> bool:
+    """Whether the job runner will resume this stalled import by itself (PostgreSQL, automatic
+    resumes on and not used up: ``services.background.imports_resume_stalled``)."""
+    limit = settings.ORDERHUB_IMPORT_AUTO_RESUMES
+    return connection.vendor == "postgresql" and limit > 0 and auto_resumes(job) < limit
+
+
+def auto_resumes(job: ImportJob) -> int:
+    """How many times the job runner has resumed this import."""
+    return AuditEvent.objects.filter(subject_type=INBOUND_SUBJECT, subject_id=job.message_id,
+                                     action=IMPORT_RESUMED, actor_id=WATCHDOG).count()
 
 
 def upload_progress(job_id: int, *, actor: Actor) -> dict[str, Any]:

@@ -47,11 +47,10 @@ from django.utils.translation import gettext as _
 from orderhub.core import clock
 from orderhub.core.actors import SYSTEM, Actor, RequestContext
 from orderhub.core.errors import Conflict, PermissionDenied
-from orderhub.core.models import AuditEvent
 
 from .. import events
 from ..models import ImportJob
-from ..selectors import job_stalled
+from ..selectors import auto_resumes, job_stalled
 from .parallel import can_fork
 from .upload import upload_run
 
@@ -115,7 +114,7 @@ def upload_finish(*, job: ImportJob | int, actor: Actor) -> ImportJob:
     return ImportJob.objects.get(pk=job.pk)
 
 
-WATCHDOG = "import-watchdog"   # the system actor of automatic resumes (web.labels names it)
+WATCHDOG = events.WATCHDOG
 
 
 def imports_resume_stalled(*, limit: int = 20) -> list[int]:
@@ -130,7 +129,7 @@ def imports_resume_stalled(*, limit: int = 20) -> list[int]:
                 .order_by("pk")[:limit])
     resumed = []
     for job in jobs:
-        if not job_stalled(job) or _auto_resumes(job) >= settings.ORDERHUB_IMPORT_AUTO_RESUMES:
+        if not job_stalled(job) or auto_resumes(job) >= settings.ORDERHUB_IMPORT_AUTO_RESUMES:
             continue
         try:
             upload_resume(job=job.pk, actor=Actor.system(WATCHDOG))
@@ -139,11 +138,6 @@ def imports_resume_stalled(*, limit: int = 20) -> list[int]:
         logger.warning("intake: import %s had stalled with no process importing it; resumed", job.pk)
         resumed.append(job.pk)
     return resumed
-
-
-def _auto_resumes(job: ImportJob) -> int:
-    return AuditEvent.objects.filter(subject_type=events.SUBJECT, subject_id=job.message_id,
-                                     action=events.IMPORT_RESUMED, actor_id=WATCHDOG).count()
 
 
 def _split(job: ImportJob) -> bool:
