@@ -58,8 +58,6 @@ ALIAS_REMOVED = "intake.alias_removed"
 PROFILE_SET = "intake.profile_set"
 QUICK_LINK_ISSUED = "intake.quick_link_issued"
 IMPORT_RESUMED = "intake.import_resumed"
-# the system actor of automatic resumes (``services.background``; ``web.labels`` names it)
-WATCHDOG = "import-watchdog"
 
 TRIAGE_ALERT_MESSAGE = "intake.triage"
 ALL = (RECEIVED, PARSED, NEEDS_REVIEW, FAILED, DUPLICATE, REJECTED, TRIAGE_ALERT, DRAFT_CONFIRMED,

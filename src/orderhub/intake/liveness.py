@@ -25,6 +25,9 @@ from django.db import connection
 KEY = 0x4F48_494D << 32
 # what Django adds to a connection's parameters for its own cursors (not libpq settings)
 _DJANGO_PARAMS = ("context", "cursor_factory", "prepare_threshold", "server_side_binding")
+# the system actor that resumes a stalled import (``background.imports_resume_stalled``;
+# ``web.labels`` names it)
+WATCHDOG = "import-watchdog"
 
 
 def _postgres() -> bool:

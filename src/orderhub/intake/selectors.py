@@ -20,9 +20,9 @@ from orderhub.core.models import AuditEvent
 from orderhub.orders.models import Order
 from orderhub.orders.selectors import scope_q, visible
 
-from .events import IMPORT_RESUMED, TRIAGE_ALERT, WATCHDOG
+from .events import IMPORT_RESUMED, TRIAGE_ALERT
 from .events import SUBJECT as INBOUND_SUBJECT
-from .liveness import importer_alive
+from .liveness import WATCHDOG, importer_alive
 from .models import Draft, ImportJob, InboundMessage, InboundOrder, RefusedRequest
 from .report import report_view
 from .store import payload_of

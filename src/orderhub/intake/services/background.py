@@ -49,6 +49,7 @@ from orderhub.core.actors import SYSTEM, Actor, RequestContext
 from orderhub.core.errors import Conflict, PermissionDenied
 
 from .. import events
+from ..liveness import WATCHDOG
 from ..models import ImportJob
 from ..selectors import auto_resumes, job_stalled
 from .parallel import can_fork
@@ -114,7 +115,6 @@ def upload_finish(*, job: ImportJob | int, actor: Actor) -> ImportJob:
     return ImportJob.objects.get(pk=job.pk)
 
 
-WATCHDOG = events.WATCHDOG
 
 
 def imports_resume_stalled(*, limit: int = 20) -> list[int]:
