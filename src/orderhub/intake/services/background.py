@@ -115,8 +115,6 @@ def upload_finish(*, job: ImportJob | int, actor: Actor) -> ImportJob:
     return ImportJob.objects.get(pk=job.pk)
 
 
-
-
 def imports_resume_stalled(*, limit: int = 20) -> list[int]:
     """Resume the stalled imports nothing imports any more (PostgreSQL); the ids resumed. A job
     resumed ``ORDERHUB_IMPORT_AUTO_RESUMES`` times already this way is left to a person (its
