@@ -49,6 +49,13 @@ def importing(job_id: int) -> Iterator[None]:
         held.execute("SELECT pg_advisory_lock_shared(%s)", [KEY + job_id])
         yield
     finally:
+        # let go before closing (which ends the session, workers or not): the server frees a
+        # closed session's locks a moment later, and whoever asked right after could still find
+        # this one held
+        try:
+            held.execute("SELECT pg_advisory_unlock_shared(%s)", [KEY + job_id])
+        except psycopg.Error:  # the connection broke: the server frees the lock with it
+            pass
         held.close()
 
 
