@@ -361,4 +361,3 @@ def test_the_liveness_lock_is_free_the_moment_its_block_ends():
         with importing(job_id):
             assert importer_alive(job_id) is True
         assert importer_alive(job_id) is False
-
