@@ -175,10 +175,10 @@ def resumes_by_itself(job: ImportJob) -> bool:
     """Whether the job runner will resume this stalled import by itself (PostgreSQL, automatic
     resumes on and not used up: ``services.background.imports_resume_stalled``)."""
     limit = settings.ORDERHUB_IMPORT_AUTO_RESUMES
-    return connection.vendor == "postgresql" and limit > 0 and auto_resumes(job) < limit
+    return connection.vendor == "postgresql" and limit > 0 and _auto_resumes(job) < limit
 
 
-def auto_resumes(job: ImportJob) -> int:
+def _auto_resumes(job: ImportJob) -> int:
     """How many times the job runner has resumed this import."""
     return AuditEvent.objects.filter(subject_type=INBOUND_SUBJECT, subject_id=job.message_id,
                                      action=IMPORT_RESUMED, actor_id=WATCHDOG).count()

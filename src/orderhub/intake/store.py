@@ -54,7 +54,8 @@ def payload_of(msg: InboundMessage) -> bytes:
         return bytes(msg.payload)
     if fastsql.available():
         data = fastsql.fetch_bytes(f"SELECT {fastsql.quote(InboundMessage._meta.get_field('payload').column)} "
-                                   f"FROM {fastsql.table(InboundMessage)} WHERE id = %s", [msg.pk])
+                                   f"FROM {fastsql.table(InboundMessage)} WHERE {fastsql.quote(InboundMessage._meta.pk.column)} = %s",
+                                   [msg.pk])
     else:
         data = InboundMessage.objects.filter(pk=msg.pk).values_list("payload", flat=True).first()
     if data is None:

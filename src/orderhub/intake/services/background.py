@@ -51,7 +51,7 @@ from orderhub.core.errors import Conflict, PermissionDenied
 from .. import events
 from ..liveness import WATCHDOG
 from ..models import ImportJob
-from ..selectors import auto_resumes, job_stalled
+from ..selectors import job_stalled, resumes_by_itself
 from .parallel import can_fork
 from .upload import upload_run
 
@@ -127,7 +127,7 @@ def imports_resume_stalled(*, limit: int = 20) -> list[int]:
                 .order_by("pk")[:limit])
     resumed = []
     for job in jobs:
-        if not job_stalled(job) or auto_resumes(job) >= settings.ORDERHUB_IMPORT_AUTO_RESUMES:
+        if not job_stalled(job) or not resumes_by_itself(job):
             continue
         try:
             upload_resume(job=job.pk, actor=Actor.system(WATCHDOG))
