@@ -65,11 +65,12 @@ def generate(n: int, newly: int) -> float:
             INSERT INTO orders_order (id, number, channel, customer_id, workflow_id, stage,
                 stage_entered_at, stage_due_at, status, on_hold, hold_reason, required_date, urgency,
                 currency, total_amount, remarks, tags, version, blocked_reasons, forced, intake_hash,
-                intake, audit_seq, audit_head, created_at, created_by, updated_at)
+                intake, audit_seq, audit_head, created_at, created_by, updated_at, ship_to_address,
+                ship_to_contact, ship_to_phone)
             SELECT %(base)s + g, 'SW-' || g, 'bench', %(c_lo)s + (g %% (%(c_hi)s - %(c_lo)s + 1)), %(wf)s,
                 'machining', now() - interval '3 days', NULL, 'open', false, '', current_date + 30,
                 'green', 'CNY', 1000, '', '[]', 1, '[]', false, md5(g::text), '{}', 0, '',
-                now() - interval '3 days', 'bench', now()
+                now() - interval '3 days', 'bench', now(), '', '', ''
             FROM generate_series(1, %(n)s) g
             """, {"base": ID_BASE, "n": n, "wf": wf, "c_lo": c_lo, "c_hi": c_hi})
         # open stages: g <= newly → due in the last hour (to be marked); next 5 % → marked
