@@ -860,11 +860,13 @@ def scenario_large_order(args) -> dict:
 
 
 # statements a process runs now and then, not per order: id/number blocks, cache refills (calendar,
-# workflow versions, the rules' version stamp, the notification hub's users/endpoints/templates)
-AMORTISED = ("nextval(", "pg_get_serial_sequence", '"core_calendaroverride"',
+# workflow versions, the rules' version stamp, the tag and triage versions, the notification hub's
+# users (who sees every order)/endpoints/templates)
+AMORTISED = ("nextval(", "pg_get_serial_sequence", '"core_calendaroverride"', '"core_officialholidayyear"',
              'UPDATE "core_apitoken" SET "last_used_at"', 'FROM "workflow_workflowdefinition"',
              'FROM "rules_rulesstamp"', 'FROM "rules_rule"', 'FROM "notify_endpoint"',
-             'FROM "notify_messagetemplate"', '"notify_contactprofile"')
+             'FROM "notify_messagetemplate"', '"notify_contactprofile"', 'FROM "intake_configversion"',
+             '"auth_user_user_permissions"')
 
 
 def _capture(fn):
@@ -957,7 +959,9 @@ def scenario_queries(args) -> dict:
                     "BEGIN/COMMIT/SAVEPOINT; 'steady' leaves out amortised statements "
                     f"{list(AMORTISED)} (sequence blocks of 50 ids/numbers per process, "
                     "the calendar reload every 60 s, the token's last-use stamp every 60 s, "
-                    "the current-workflow lookup cached for 2 s per process)",
+                    "the current-workflow lookup and the current tag and triage versions cached for "
+                    "2 s per process, the notification lookups (endpoints, templates, the people of "
+                    "each role and who sees every order) for 10 s)",
             "rows": rows, "sql_samples": samples, "goals": goals, "info": infos}
 
 
