@@ -41,6 +41,7 @@ from orderhub.core.actors import Actor
 from orderhub.core.audit import AuditEvent, append_event
 from orderhub.core.calendar_config import calendar_fingerprint, get_business_calendar
 from orderhub.core.errors import Problem, ValidationFailed
+from orderhub.core.memory import collector_paused
 from orderhub.orders.models import Order, StageInstance
 
 from . import events
@@ -341,6 +342,7 @@ def _store(orders: list[Order], got: dict[int, dict[str, Any]], facts: dict[int,
         log.warning("COEI scores not kept", exc_info=True)
 
 
+@collector_paused()   # up to 20,000 rows of plain tuples: no cycles for a full collection to find
 def summary(orders: QuerySet[Order], *, now: datetime | None = None, limit: int = 20000,
             keep: bool | None = None) -> dict[str, Any]:
     """The COEI of a set of orders (its newest ``limit`` orders not cancelled): the mean over the
