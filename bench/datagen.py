@@ -432,7 +432,7 @@ def generate(orders: int, *, db: str = DEFAULT_DB, days: int = 365, jobs: int = 
         ddl = drop_secondary(conn)
         # the line need bounds' insert trigger reads the new lines' orders by the index just
         # dropped: each chunk would read every line loaded before it (27 min for 1,000,000
-        # orders instead of 4). Off for the load; the bounds are computed once after it.
+        # orders instead of under 3). Off for the load; the bounds are computed once after it.
         conn.execute(f"ALTER TABLE orders_orderline DISABLE TRIGGER {NEED_BOUND_TRIGGER}")
         phases["drop_indexes_s"] = time.perf_counter() - t
     log(f"loading {orders:,} orders with {jobs} process(es), chunks of {chunk:,}")

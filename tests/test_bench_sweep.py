@@ -18,7 +18,7 @@ sys.path.insert(0, str(BENCH))
 
 import sweep_bench  # noqa: E402
 
-pytestmark = [pytest.mark.django_db(transaction=True),
+pytestmark = [pytest.mark.django_db,
               pytest.mark.skipif("connection.vendor != 'postgresql'")]   # the bench's SQL
 
 
