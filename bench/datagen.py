@@ -33,6 +33,7 @@ loader checks a sample after the load).
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import multiprocessing as mp
@@ -359,11 +360,13 @@ def load_chunk(args: tuple) -> dict:
 
 
 NEED_BOUND_TRIGGER = "orderhub_line_need_bound_ins"
-# what that trigger leaves after inserting every loaded line (as migration orders 0023 fills
-# the table): per product, the largest need of it one order's lines have
-NEED_BOUNDS = ("INSERT INTO orders_lineneedbound (product_id, need) SELECT s.product_id, max(s.need) FROM "
-               "(SELECT order_id, product_id, sum(base_qty) AS need FROM orders_orderline "
-               "GROUP BY order_id, product_id) s GROUP BY s.product_id ORDER BY s.product_id")
+
+
+def need_bounds_backfill() -> str:
+    """What that trigger leaves after inserting every loaded line: the statement migration
+    orders 0023 filled the table with (per product, the largest need of it one order's lines
+    have)."""
+    return importlib.import_module("orderhub.orders.migrations.0023_peak_line_need_bound").BACKFILL
 
 
 def drop_secondary(conn) -> list[str]:
@@ -454,7 +457,7 @@ def generate(orders: int, *, db: str = DEFAULT_DB, days: int = 365, jobs: int = 
         phases["indexes_s"] = restore_secondary(conn, ddl)
         t = time.perf_counter()
         conn.execute(f"ALTER TABLE orders_orderline ENABLE TRIGGER {NEED_BOUND_TRIGGER}")
-        conn.execute(NEED_BOUNDS)
+        conn.execute(need_bounds_backfill())
         phases["need_bounds_s"] = time.perf_counter() - t
         move_sequences(conn)
         t = time.perf_counter()

@@ -55,6 +55,11 @@ CREATE TRIGGER orderhub_line_need_bound_upd AFTER UPDATE OF order_id, product_id
                        OR OLD.base_qty IS DISTINCT FROM NEW.base_qty)
     EXECUTE FUNCTION orderhub_line_need_bound_upd();
 
+"""
+
+# the bounds of every line there is (also what bench/datagen runs after a load made with the
+# insert trigger off)
+BACKFILL = """
 INSERT INTO orders_lineneedbound (product_id, need)
 SELECT s.product_id, max(s.need) FROM (
     SELECT l.order_id, l.product_id, sum(l.base_qty) AS need FROM orders_orderline l GROUP BY l.order_id, l.product_id) s
@@ -71,7 +76,7 @@ DROP FUNCTION IF EXISTS orderhub_line_need_bound_upd();
 
 def install(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FUNCTIONS)
+        schema_editor.execute(FUNCTIONS + BACKFILL)
 
 
 def uninstall(apps, schema_editor):
